@@ -1,0 +1,670 @@
+//! Decoding DICOM (dicom-rs), NIfTI-1 (`nifti`) and PNG/JPEG (`image`) bytes into a [`Stack`].
+//!
+//! Every input is hostile: sizes are checked against [`Limits`] before anything large is
+//! allocated, compressed payloads are expanded under the same limit, and every failure is an
+//! [`ImagingError`] that names the file. Nothing here panics on any byte sequence (see the fuzz
+//! targets in `fuzz/`).
+
+use std::io::{Cursor, Read};
+
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_pixeldata::PixelDecoder;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+
+use crate::error::{ErrorKind, ImagingError};
+use crate::slice::{Limits, Slice, Stack};
+
+/// The formats we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// DICOM Part 10 (with the 128-byte preamble and "DICM").
+    Dicom,
+    /// NIfTI-1 single file, possibly gzip-compressed.
+    Nifti,
+    /// PNG.
+    Png,
+    /// JPEG.
+    Jpeg,
+}
+
+/// Which format the first bytes announce, if any.
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        Some(Format::Dicom)
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(Format::Png)
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(Format::Jpeg)
+    } else if bytes.starts_with(&[0x1F, 0x8B]) || is_nifti_header(bytes) {
+        Some(Format::Nifti)
+    } else {
+        None
+    }
+}
+
+fn is_nifti_header(bytes: &[u8]) -> bool {
+    bytes.len() >= 4
+        && (bytes[..4] == 348i32.to_le_bytes() || bytes[..4] == 348i32.to_be_bytes())
+}
+
+/// Decodes one file of any supported format.
+pub fn decode_file(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ImagingError> {
+    let err = |kind| ImagingError::new(name, kind);
+    if bytes.is_empty() {
+        return Err(err(ErrorKind::Empty));
+    }
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(err(ErrorKind::TooLarge {
+            bytes: bytes.len() as u64,
+            limit: limits.max_bytes,
+        }));
+    }
+    let stack = match sniff(bytes) {
+        Some(Format::Dicom) => decode_dicom(name, bytes, limits),
+        Some(Format::Nifti) => decode_nifti(name, bytes, limits),
+        Some(Format::Png | Format::Jpeg) => decode_raster(name, bytes, limits),
+        None => Err(ErrorKind::UnknownFormat),
+    }
+    .map_err(err)?;
+    check_pixels(&stack).map_err(err)?;
+    Ok(stack)
+}
+
+/// Decodes the files of one DICOM series (or any files meant as one stack) and orders the slices
+/// by slice location, then instance number (position along the slice normal where a file has no
+/// SliceLocation). Files that fail are returned beside the stack, never silently dropped; the
+/// stack is `None` when no file decoded.
+pub fn decode_series(
+    name: &str,
+    files: &[(String, Vec<u8>)],
+    limits: &Limits,
+) -> (Option<Stack>, Vec<ImagingError>) {
+    let mut errors = Vec::new();
+    let mut slices: Vec<Slice> = Vec::new();
+    let mut warnings = Vec::new();
+    for (file, bytes) in files {
+        match decode_file(file, bytes, limits) {
+            Ok(stack) => {
+                if slices.len() as u64 + stack.slices.len() as u64 > limits.max_slices {
+                    errors.push(ImagingError::new(
+                        file.as_str(),
+                        ErrorKind::TooManySlices {
+                            count: slices.len() as u64 + stack.slices.len() as u64,
+                            limit: limits.max_slices,
+                        },
+                    ));
+                    continue;
+                }
+                if let Some(first) = slices.first()
+                    && let Some(other) = stack.slices.first()
+                    && (other.rows, other.cols) != (first.rows, first.cols)
+                {
+                    errors.push(ImagingError::new(
+                        file.as_str(),
+                        ErrorKind::Series(format!(
+                            "{} x {} pixels, but the series' first file has {} x {}",
+                            other.rows, other.cols, first.rows, first.cols
+                        )),
+                    ));
+                    continue;
+                }
+                warnings.extend(stack.warnings.into_iter().map(|w| format!("{file}: {w}")));
+                slices.extend(stack.slices);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if slices.is_empty() {
+        return (None, errors);
+    }
+    sort_slices(&mut slices);
+    (
+        Some(Stack {
+            name: name.to_string(),
+            slices,
+            warnings,
+        }),
+        errors,
+    )
+}
+
+/// Orders slices by slice location (else position along the normal), then instance number.
+pub fn sort_slices(slices: &mut [Slice]) {
+    slices.sort_by(|a, b| {
+        let key = |s: &Slice| s.slice_location_mm.unwrap_or_else(|| s.position_along_normal());
+        key(a)
+            .total_cmp(&key(b))
+            .then(a.instance_number.cmp(&b.instance_number))
+    });
+}
+
+fn check_pixels(stack: &Stack) -> Result<(), ErrorKind> {
+    let non_finite = stack
+        .slices
+        .iter()
+        .flat_map(|s| s.pixels.iter())
+        .filter(|v| !v.is_finite())
+        .count();
+    if non_finite > 0 {
+        return Err(ErrorKind::NonFinitePixels { count: non_finite });
+    }
+    let first = stack.slices.first().and_then(|s| s.pixels.first()).copied();
+    if let Some(value) = first
+        && stack
+            .slices
+            .iter()
+            .all(|s| s.pixels.iter().all(|v| *v == value))
+    {
+        return Err(ErrorKind::ConstantImage { value });
+    }
+    Ok(())
+}
+
+fn check_dims(rows: u64, cols: u64, slices: u64, limits: &Limits) -> Result<(), ErrorKind> {
+    if rows == 0 || cols == 0 || rows > limits.max_side || cols > limits.max_side {
+        return Err(ErrorKind::BadDimensions {
+            rows,
+            cols,
+            limit: limits.max_side,
+        });
+    }
+    if slices == 0 || slices > limits.max_slices {
+        return Err(ErrorKind::TooManySlices {
+            count: slices,
+            limit: limits.max_slices,
+        });
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- DICOM
+
+fn dicom_floats(obj: &DefaultDicomObject, tag: Tag) -> Option<Vec<f64>> {
+    obj.element_opt(tag)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_multi_float64().ok())
+        .filter(|v| v.iter().all(|x| x.is_finite()))
+}
+
+fn dicom_int(obj: &DefaultDicomObject, tag: Tag) -> Option<i64> {
+    obj.element_opt(tag)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_int::<i64>().ok())
+}
+
+fn dicom_str(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
+    obj.element_opt(tag)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim().to_string())
+}
+
+fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Always)
+        .from_reader(Cursor::new(bytes))
+        .map_err(|e| dicom_error(&e.to_string()))?;
+
+    let uid = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let ts_name = TransferSyntaxRegistry
+        .get(&uid)
+        .map(|ts| ts.name().to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    match TransferSyntaxRegistry.get(&uid) {
+        Some(ts) if ts.can_decode_all() => {}
+        _ => {
+            let hint = if ts_name.contains("JPEG-LS") {
+                ": JPEG-LS needs a native codec; convert the file (e.g. to explicit VR little \
+                 endian) first"
+            } else {
+                ": convert the file to an uncompressed transfer syntax first"
+            };
+            return Err(ErrorKind::UnsupportedTransferSyntax {
+                uid,
+                name: ts_name,
+                hint: hint.to_string(),
+            });
+        }
+    }
+
+    let rows = dicom_int(&obj, tags::ROWS).ok_or_else(|| dicom_error("no Rows (0028,0010)"))?;
+    let cols = dicom_int(&obj, tags::COLUMNS).ok_or_else(|| dicom_error("no Columns (0028,0011)"))?;
+    let frames = dicom_int(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
+    if rows < 0 || cols < 0 || frames < 0 {
+        return Err(dicom_error("negative Rows, Columns or NumberOfFrames"));
+    }
+    check_dims(rows as u64, cols as u64, frames as u64, limits)?;
+    if obj.element_opt(tags::PIXEL_DATA).ok().flatten().is_none() {
+        return Err(dicom_error("no Pixel Data (7FE0,0010): not an image"));
+    }
+    let samples = dicom_int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).max(1) as u64;
+    let declared = rows as u64 * cols as u64 * frames as u64 * samples * 4;
+    if declared > limits.max_bytes {
+        return Err(ErrorKind::TooLarge {
+            bytes: declared,
+            limit: limits.max_bytes,
+        });
+    }
+
+    let decoded = obj
+        .decode_pixel_data()
+        .map_err(|e| dicom_error(&format!("pixel data: {e}")))?;
+    let (rows, cols) = (decoded.rows() as usize, decoded.columns() as usize);
+    let frames = decoded.number_of_frames() as usize;
+    let samples = decoded.samples_per_pixel() as usize;
+    let values: Vec<f32> = decoded
+        .to_vec::<f32>()
+        .map_err(|e| dicom_error(&format!("pixel values: {e}")))?;
+    let per_frame = rows * cols * samples;
+    if values.len() < per_frame * frames {
+        return Err(ErrorKind::Truncated(format!(
+            "{} pixel values for {frames} frame(s) of {rows} x {cols} x {samples}",
+            values.len()
+        )));
+    }
+    let mut warnings = Vec::new();
+    let photometric = dicom_str(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
+    if samples > 1 {
+        warnings.push(format!(
+            "{photometric} colour image converted to grey (ITU-R BT.601 luma)"
+        ));
+    }
+
+    let spacing = dicom_floats(&obj, tags::PIXEL_SPACING)
+        .or_else(|| dicom_floats(&obj, tags::IMAGER_PIXEL_SPACING))
+        .filter(|v| v.len() >= 2 && v[0] > 0.0 && v[1] > 0.0);
+    let spacing_mm = match spacing {
+        Some(v) => [v[0], v[1]],
+        None => {
+            warnings.push("no PixelSpacing: assuming 1 mm pixels, so areas are in pixels".into());
+            [1.0, 1.0]
+        }
+    };
+    let thickness_mm = dicom_floats(&obj, tags::SLICE_THICKNESS)
+        .and_then(|v| v.first().copied())
+        .filter(|t| *t > 0.0)
+        .or_else(|| {
+            dicom_floats(&obj, tags::SPACING_BETWEEN_SLICES)
+                .and_then(|v| v.first().copied())
+                .filter(|t| *t > 0.0)
+        })
+        .unwrap_or_else(|| {
+            warnings.push("no SliceThickness: assuming 1 mm for volumes".into());
+            1.0
+        });
+    let position = dicom_floats(&obj, tags::IMAGE_POSITION_PATIENT)
+        .filter(|v| v.len() >= 3)
+        .map(|v| [v[0], v[1], v[2]])
+        .unwrap_or([0.0; 3]);
+    let orientation = dicom_floats(&obj, tags::IMAGE_ORIENTATION_PATIENT)
+        .filter(|v| v.len() >= 6)
+        .map(|v| [v[0], v[1], v[2], v[3], v[4], v[5]])
+        .unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let slice_location = dicom_floats(&obj, tags::SLICE_LOCATION).and_then(|v| v.first().copied());
+    let instance = dicom_int(&obj, tags::INSTANCE_NUMBER);
+    let between = dicom_floats(&obj, tags::SPACING_BETWEEN_SLICES)
+        .and_then(|v| v.first().copied())
+        .unwrap_or(thickness_mm);
+    let invert = photometric == "MONOCHROME1";
+
+    let mut slices = Vec::with_capacity(frames);
+    for frame in 0..frames {
+        let raw = &values[frame * per_frame..(frame + 1) * per_frame];
+        let mut pixels: Vec<f32> = if samples == 1 {
+            raw.to_vec()
+        } else {
+            raw.chunks_exact(samples)
+                .map(|p| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2.min(samples - 1)])
+                .collect()
+        };
+        if invert {
+            // MONOCHROME1 shows low values bright: mirror within the frame's range.
+            let (lo, hi) = min_max(&pixels);
+            pixels.iter_mut().for_each(|v| *v = lo + hi - *v);
+        }
+        let mut slice = Slice::new(rows, cols, pixels, source_name(name, frame, frames));
+        slice.spacing_mm = spacing_mm;
+        slice.thickness_mm = thickness_mm;
+        slice.orientation = orientation;
+        let n = slice.normal();
+        let offset = between * frame as f64;
+        slice.position_mm = [
+            position[0] + n[0] * offset,
+            position[1] + n[1] * offset,
+            position[2] + n[2] * offset,
+        ];
+        slice.slice_location_mm = slice_location.map(|l| l + offset);
+        slice.instance_number = instance;
+        slices.push(slice);
+    }
+    Ok(Stack {
+        name: name.to_string(),
+        slices,
+        warnings,
+    })
+}
+
+fn dicom_error(message: &str) -> ErrorKind {
+    let lower = message.to_lowercase();
+    if lower.contains("unexpected end") || lower.contains("eof") || lower.contains("fill whole buffer")
+    {
+        ErrorKind::Truncated(message.to_string())
+    } else {
+        ErrorKind::Dicom(message.to_string())
+    }
+}
+
+fn source_name(name: &str, index: usize, count: usize) -> String {
+    if count > 1 {
+        format!("{name} [{index}]")
+    } else {
+        name.to_string()
+    }
+}
+
+fn min_max(values: &[f32]) -> (f32, f32) {
+    values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)))
+}
+
+// ---------------------------------------------------------------- NIfTI
+
+/// Expands gzip `bytes` without ever holding more than `limit` bytes.
+fn gunzip_limited(bytes: &[u8], limit: u64) -> Result<Vec<u8>, ErrorKind> {
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::GzDecoder::new(bytes).take(limit + 1);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => ErrorKind::Truncated(format!("gzip stream: {e}")),
+            _ => ErrorKind::Nifti(format!("gzip stream: {e}")),
+        })?;
+    if out.len() as u64 > limit {
+        return Err(ErrorKind::TooLarge {
+            bytes: out.len() as u64,
+            limit,
+        });
+    }
+    Ok(out)
+}
+
+fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {
+    let expanded;
+    let bytes = if bytes.starts_with(&[0x1F, 0x8B]) {
+        expanded = gunzip_limited(bytes, limits.max_bytes)?;
+        &expanded[..]
+    } else {
+        bytes
+    };
+    if bytes.len() < 348 {
+        return Err(ErrorKind::Truncated(format!(
+            "{} bytes, shorter than the 348-byte NIfTI-1 header",
+            bytes.len()
+        )));
+    }
+    if !is_nifti_header(bytes) {
+        return Err(ErrorKind::Nifti("sizeof_hdr is not 348: not a NIfTI-1 file".into()));
+    }
+    let header = nifti::NiftiHeader::from_reader(&bytes[..348])
+        .map_err(|e| ErrorKind::Nifti(format!("header: {e}")))?;
+    if &header.magic != b"n+1\0" {
+        return Err(ErrorKind::Nifti(
+            "not a single-file NIfTI-1 (.nii): the magic is not \"n+1\" (a .hdr/.img pair?)".into(),
+        ));
+    }
+    let ndim = header.dim[0] as usize;
+    if !(2..=7).contains(&ndim) {
+        return Err(ErrorKind::Nifti(format!("dim[0] = {ndim}: expected 2 to 7 dimensions")));
+    }
+    let dim = |i: usize| if i <= ndim { header.dim[i].max(1) as u64 } else { 1 };
+    let (cols, rows) = (dim(1), dim(2));
+    // Every plane beyond the first two dimensions becomes a slice (z, then time, ...).
+    let planes: u64 = (3..=ndim).map(dim).product();
+    check_dims(rows, cols, planes, limits)?;
+    let element = nifti_element_size(header.datatype)?;
+    let voxels = rows * cols * planes;
+    let offset = (header.vox_offset.max(348.0) as u64).max(348);
+    let needed = offset + voxels * element as u64;
+    if voxels * 4 > limits.max_bytes {
+        return Err(ErrorKind::TooLarge {
+            bytes: voxels * 4,
+            limit: limits.max_bytes,
+        });
+    }
+    if (bytes.len() as u64) < needed {
+        return Err(ErrorKind::Truncated(format!(
+            "the header declares {needed} bytes ({cols} x {rows} x {planes} voxels of {element} \
+             bytes from offset {offset}), the file has {}",
+            bytes.len()
+        )));
+    }
+    let data = &bytes[offset as usize..needed as usize];
+    let big = header.endianness == nifti::Endianness::Big;
+    let mut values = nifti_values(data, header.datatype, big)?;
+    // scl_slope = 0 means "no scaling" (NIfTI-1 standard).
+    if header.scl_slope != 0.0 && header.scl_slope.is_finite() && header.scl_inter.is_finite() {
+        let (slope, inter) = (header.scl_slope, header.scl_inter);
+        values.iter_mut().for_each(|v| *v = *v * slope + inter);
+    }
+
+    let mut warnings = Vec::new();
+    let pix = |i: usize| {
+        let v = header.pixdim[i].abs() as f64;
+        if v.is_finite() && v > 0.0 { v } else { 1.0 }
+    };
+    if header.pixdim[1] <= 0.0 || header.pixdim[2] <= 0.0 {
+        warnings.push("no pixel spacing in pixdim: assuming 1 mm pixels".into());
+    }
+    // Voxel (i, j, k) -> RAS mm through the sform/qform; we report LPS, as DICOM does.
+    let affine = nifti_affine(&header);
+    let ras = |i: f64, j: f64, k: f64| -> [f64; 3] {
+        let row = |r: [f64; 4]| r[0] * i + r[1] * j + r[2] * k + r[3];
+        [row(affine[0]), row(affine[1]), row(affine[2])]
+    };
+    let origin = ras(0.0, 0.0, 0.0);
+    let unit = |p: [f64; 3]| {
+        let d = [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]];
+        let len = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+        if len > 0.0 { [d[0] / len, d[1] / len, d[2] / len] } else { [0.0; 3] }
+    };
+    let row_dir = unit(ras(1.0, 0.0, 0.0));
+    let col_dir = unit(ras(0.0, 1.0, 0.0));
+    let orientation = if row_dir == [0.0; 3] || col_dir == [0.0; 3] {
+        [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    } else {
+        [-row_dir[0], -row_dir[1], row_dir[2], -col_dir[0], -col_dir[1], col_dir[2]]
+    };
+    let plane = (rows * cols) as usize;
+    let slices = (0..planes as usize)
+        .map(|k| {
+            let mut slice = Slice::new(
+                rows as usize,
+                cols as usize,
+                values[k * plane..(k + 1) * plane].to_vec(),
+                source_name(name, k, planes as usize),
+            );
+            slice.spacing_mm = [pix(2), pix(1)];
+            slice.thickness_mm = if ndim >= 3 { pix(3) } else { 1.0 };
+            let p = ras(0.0, 0.0, (k as u64 % dim(3)) as f64);
+            slice.position_mm = [-p[0], -p[1], p[2]];
+            slice.orientation = orientation;
+            slice
+        })
+        .collect();
+    Ok(Stack {
+        name: name.to_string(),
+        slices,
+        warnings,
+    })
+}
+
+/// The voxel-to-RAS affine by the NIfTI-1 standard's three methods: sform when sform_code > 0,
+/// else the qform quaternion when qform_code > 0, else plain pixdim scaling.
+fn nifti_affine(h: &nifti::NiftiHeader) -> [[f64; 4]; 3] {
+    let finite = |r: [f32; 4]| r.iter().all(|v| v.is_finite());
+    if h.sform_code > 0 && finite(h.srow_x) && finite(h.srow_y) && finite(h.srow_z) {
+        let f = |r: [f32; 4]| r.map(f64::from);
+        return [f(h.srow_x), f(h.srow_y), f(h.srow_z)];
+    }
+    let pix = |i: usize| {
+        let v = f64::from(h.pixdim[i]);
+        if v.is_finite() && v != 0.0 { v.abs() } else { 1.0 }
+    };
+    let (dx, dy, dz) = (pix(1), pix(2), pix(3));
+    if h.qform_code > 0 {
+        let (b, c, d) = (
+            f64::from(h.quatern_b),
+            f64::from(h.quatern_c),
+            f64::from(h.quatern_d),
+        );
+        let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
+        let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
+        let r = [
+            [a * a + b * b - c * c - d * d, 2.0 * (b * c - a * d), 2.0 * (b * d + a * c)],
+            [2.0 * (b * c + a * d), a * a + c * c - b * b - d * d, 2.0 * (c * d - a * b)],
+            [2.0 * (b * d - a * c), 2.0 * (c * d + a * b), a * a + d * d - c * c - b * b],
+        ];
+        let offset = [h.quatern_x, h.quatern_y, h.quatern_z].map(f64::from);
+        let mut m = [[0.0; 4]; 3];
+        for row in 0..3 {
+            m[row] = [r[row][0] * dx, r[row][1] * dy, r[row][2] * dz * qfac, offset[row]];
+        }
+        if m.iter().flatten().all(|v| v.is_finite()) {
+            return m;
+        }
+    }
+    [[dx, 0.0, 0.0, 0.0], [0.0, dy, 0.0, 0.0], [0.0, 0.0, dz, 0.0]]
+}
+
+fn nifti_element_size(datatype: i16) -> Result<usize, ErrorKind> {
+    Ok(match datatype {
+        2 | 256 => 1,      // u8, i8
+        4 | 512 => 2,      // i16, u16
+        8 | 768 | 16 => 4, // i32, u32, f32
+        64 | 1024 | 1280 => 8,
+        other => {
+            return Err(ErrorKind::Nifti(format!(
+                "datatype {other} is not a grey-level type we read (integers, float32, float64)"
+            )));
+        }
+    })
+}
+
+fn nifti_values(data: &[u8], datatype: i16, big: bool) -> Result<Vec<f32>, ErrorKind> {
+    macro_rules! read {
+        ($t:ty, $n:expr) => {
+            data.chunks_exact($n)
+                .map(|b| {
+                    let mut a = [0u8; $n];
+                    a.copy_from_slice(b);
+                    (if big { <$t>::from_be_bytes(a) } else { <$t>::from_le_bytes(a) }) as f32
+                })
+                .collect()
+        };
+    }
+    Ok(match datatype {
+        2 => data.iter().map(|v| *v as f32).collect(),
+        256 => data.iter().map(|v| *v as i8 as f32).collect(),
+        4 => read!(i16, 2),
+        512 => read!(u16, 2),
+        8 => read!(i32, 4),
+        768 => read!(u32, 4),
+        16 => read!(f32, 4),
+        64 => read!(f64, 8),
+        1024 => read!(i64, 8),
+        1280 => read!(u64, 8),
+        other => return Err(ErrorKind::Nifti(format!("datatype {other} is not supported"))),
+    })
+}
+
+// ---------------------------------------------------------------- PNG and JPEG
+
+/// Pixel spacing from a PNG's pHYs chunk when its unit is the metre.
+pub fn png_spacing_mm(bytes: &[u8]) -> Option<[f64; 2]> {
+    let mut at = 8;
+    while at + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().ok()?) as usize;
+        let kind = &bytes[at + 4..at + 8];
+        let data = bytes.get(at + 8..at.checked_add(8 + len)?)?;
+        if kind == b"pHYs" && len == 9 && data[8] == 1 {
+            let x = u32::from_be_bytes(data[0..4].try_into().ok()?) as f64;
+            let y = u32::from_be_bytes(data[4..8].try_into().ok()?) as f64;
+            if x > 0.0 && y > 0.0 {
+                return Some([1000.0 / y, 1000.0 / x]);
+            }
+        }
+        if kind == b"IDAT" {
+            return None;
+        }
+        at = at.checked_add(12 + len)?;
+    }
+    None
+}
+
+fn decode_raster(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {
+    let reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ErrorKind::Raster(e.to_string()))?;
+    let (cols, rows) = reader
+        .into_dimensions()
+        .map_err(|e| raster_error(&e))?;
+    check_dims(rows as u64, cols as u64, 1, limits)?;
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ErrorKind::Raster(e.to_string()))?;
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(limits.max_side as u32);
+    image_limits.max_image_height = Some(limits.max_side as u32);
+    image_limits.max_alloc = Some(limits.max_bytes);
+    reader.limits(image_limits);
+    let image = reader.decode().map_err(|e| raster_error(&e))?;
+    let mut warnings = Vec::new();
+    let pixels: Vec<f32> = match &image {
+        image::DynamicImage::ImageLuma8(img) => img.as_raw().iter().map(|v| *v as f32).collect(),
+        image::DynamicImage::ImageLuma16(img) => img.as_raw().iter().map(|v| *v as f32).collect(),
+        image::DynamicImage::ImageLumaA8(_) | image::DynamicImage::ImageLumaA16(_) => {
+            image.to_luma16().as_raw().iter().map(|v| *v as f32).collect()
+        }
+        other => {
+            warnings.push(format!(
+                "{:?} colour image converted to grey (ITU-R BT.601 luma)",
+                other.color()
+            ));
+            if other.color().bytes_per_pixel() > 4 {
+                other.to_luma16().as_raw().iter().map(|v| *v as f32).collect()
+            } else {
+                other.to_luma8().as_raw().iter().map(|v| *v as f32).collect()
+            }
+        }
+    };
+    let mut slice = Slice::new(rows as usize, cols as usize, pixels, name);
+    match png_spacing_mm(bytes) {
+        Some(spacing) => slice.spacing_mm = spacing,
+        None => warnings.push("no pixel spacing in a PNG/JPEG: assuming 1 mm pixels".into()),
+    }
+    Ok(Stack {
+        name: name.to_string(),
+        slices: vec![slice],
+        warnings,
+    })
+}
+
+fn raster_error(e: &image::ImageError) -> ErrorKind {
+    let message = e.to_string();
+    let lower = message.to_lowercase();
+    if lower.contains("eof") || lower.contains("end of") || lower.contains("truncat") {
+        ErrorKind::Truncated(message)
+    } else if let image::ImageError::Limits(_) = e {
+        ErrorKind::Raster(format!("over the size limits: {message}"))
+    } else {
+        ErrorKind::Raster(message)
+    }
+}

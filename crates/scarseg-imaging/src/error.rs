@@ -1,0 +1,100 @@
+//! Typed errors: every failure names the file and the reason.
+
+use thiserror::Error;
+
+/// A decoding or processing failure, with the name of the file it concerns.
+#[derive(Debug, Clone, Error, PartialEq)]
+#[error("{file}: {kind}")]
+pub struct ImagingError {
+    /// The file's name as the user gave it.
+    pub file: String,
+    /// What went wrong.
+    pub kind: ErrorKind,
+}
+
+impl ImagingError {
+    /// An error about `file`.
+    pub fn new(file: impl Into<String>, kind: ErrorKind) -> Self {
+        Self {
+            file: file.into(),
+            kind,
+        }
+    }
+}
+
+/// Why a file could not be used.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum ErrorKind {
+    /// Zero bytes.
+    #[error("the file is empty")]
+    Empty,
+    /// More bytes than the limit allows (also for what a compressed file expands to).
+    #[error("{bytes} bytes is over the limit of {limit} bytes")]
+    TooLarge {
+        /// Bytes in the file (or decompressed so far).
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The first bytes match none of the supported formats.
+    #[error(
+        "not a supported image: expected DICOM (Part 10, with \"DICM\"), NIfTI-1 (.nii or \
+         .nii.gz), PNG or JPEG"
+    )]
+    UnknownFormat,
+    /// The file ends before the data its header declares.
+    #[error("the file is truncated: {0}")]
+    Truncated(String),
+    /// A declared image size is zero or over the limit.
+    #[error("image of {rows} x {cols} pixels is outside the allowed 1 to {limit} pixels per side")]
+    BadDimensions {
+        /// Declared rows.
+        rows: u64,
+        /// Declared columns.
+        cols: u64,
+        /// Largest side allowed.
+        limit: u64,
+    },
+    /// More slices (frames, z-planes) than the limit.
+    #[error("{count} slices is over the limit of {limit}")]
+    TooManySlices {
+        /// Declared slices.
+        count: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Pixels that are NaN or infinite.
+    #[error("{count} pixels are NaN or infinite")]
+    NonFinitePixels {
+        /// How many.
+        count: usize,
+    },
+    /// Every pixel has the same value: there is nothing to segment.
+    #[error("every pixel has the value {value}: the image is blank")]
+    ConstantImage {
+        /// The value.
+        value: f32,
+    },
+    /// A DICOM transfer syntax this build cannot decode.
+    #[error("DICOM transfer syntax {uid} ({name}) is not supported here{hint}")]
+    UnsupportedTransferSyntax {
+        /// Transfer syntax UID.
+        uid: String,
+        /// Its name, where known.
+        name: String,
+        /// What to do instead.
+        hint: String,
+    },
+    /// A DICOM file without pixel data, or with a layout we do not read.
+    #[error("DICOM: {0}")]
+    Dicom(String),
+    /// A NIfTI file we cannot read.
+    #[error("NIfTI: {0}")]
+    Nifti(String),
+    /// A PNG or JPEG we cannot read.
+    #[error("image: {0}")]
+    Raster(String),
+    /// Files that do not form one series.
+    #[error("series: {0}")]
+    Series(String),
+}

@@ -1,0 +1,311 @@
+//! Segmentation metrics exactly as `shared/design/MODEL.md` defines them: Dice, HD95 in pixels and
+//! millimetres, scar burden per slice and per stack, the >5% high-risk flag, and the dataset
+//! aggregates of the papers' tables.
+
+/// The clinical high-risk threshold on scar burden, in percent (the ScarSegNet paper).
+pub const HIGH_RISK_BURDEN_PERCENT: f64 = 5.0;
+
+/// A binary mask on a `rows` x `cols` grid, row-major.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mask {
+    /// Rows (height).
+    pub rows: usize,
+    /// Columns (width).
+    pub cols: usize,
+    /// `rows * cols` values, row-major; true inside.
+    pub data: Vec<bool>,
+}
+
+impl Mask {
+    /// An empty mask.
+    pub fn empty(rows: usize, cols: usize) -> Self {
+        Self {
+            rows,
+            cols,
+            data: vec![false; rows * cols],
+        }
+    }
+
+    /// A mask from a predicate on (row, col).
+    pub fn from_fn(rows: usize, cols: usize, f: impl Fn(usize, usize) -> bool) -> Self {
+        let data = (0..rows * cols).map(|i| f(i / cols, i % cols)).collect();
+        Self { rows, cols, data }
+    }
+
+    /// Number of pixels inside.
+    pub fn area_px(&self) -> usize {
+        self.data.iter().filter(|v| **v).count()
+    }
+
+    /// Whether (row, col) is inside.
+    pub fn get(&self, row: usize, col: usize) -> bool {
+        self.data[row * self.cols + col]
+    }
+
+    /// Pixels inside that have a 4-neighbour outside the mask or lie on the image edge.
+    pub fn boundary(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for r in 0..self.rows {
+            for c in 0..self.cols {
+                if !self.get(r, c) {
+                    continue;
+                }
+                let edge = r == 0 || c == 0 || r + 1 == self.rows || c + 1 == self.cols;
+                if edge
+                    || !self.get(r - 1, c)
+                    || !self.get(r + 1, c)
+                    || !self.get(r, c - 1)
+                    || !self.get(r, c + 1)
+                {
+                    out.push((r, c));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Dice = 2 |A n B| / (|A| + |B|), with empty-vs-empty = 1.
+///
+/// # Panics
+/// If the masks' grids differ (a programming error, not a data error).
+pub fn dice(a: &Mask, b: &Mask) -> f64 {
+    assert_eq!((a.rows, a.cols), (b.rows, b.cols), "Dice of masks on different grids");
+    let (mut inter, mut na, mut nb) = (0usize, 0usize, 0usize);
+    for (x, y) in a.data.iter().zip(&b.data) {
+        inter += (*x && *y) as usize;
+        na += *x as usize;
+        nb += *y as usize;
+    }
+    if na + nb == 0 {
+        1.0
+    } else {
+        2.0 * inter as f64 / (na + nb) as f64
+    }
+}
+
+/// The q-th percentile (0..=100) with linear interpolation between order statistics (NumPy's
+/// default). `None` for an empty slice.
+pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let position = q / 100.0 * (sorted.len() - 1) as f64;
+    let low = position.floor() as usize;
+    let high = position.ceil() as usize;
+    let fraction = position - low as f64;
+    Some(sorted[low] + (sorted[high] - sorted[low]) * fraction)
+}
+
+/// Directed distances from every boundary pixel of `from` to the nearest boundary pixel of `to`,
+/// with pixel spacing (row, col) in any unit.
+fn directed_distances(from: &[(usize, usize)], to: &[(usize, usize)], spacing: [f64; 2]) -> Vec<f64> {
+    from.iter()
+        .map(|&(r, c)| {
+            to.iter()
+                .map(|&(r2, c2)| {
+                    let dr = (r as f64 - r2 as f64) * spacing[0];
+                    let dc = (c as f64 - c2 as f64) * spacing[1];
+                    dr * dr + dc * dc
+                })
+                .fold(f64::INFINITY, f64::min)
+                .sqrt()
+        })
+        .collect()
+}
+
+/// Symmetric 95th-percentile Hausdorff distance between the masks' boundaries, with pixel spacing
+/// `[row, col]` (use `[1, 1]` for pixels, the image's spacing for mm). **\[decided\]** It is the
+/// larger of the two directed 95th percentiles (MedPy's `hd95`). `None` (undefined, never 0)
+/// when either mask is empty.
+pub fn hd95(a: &Mask, b: &Mask, spacing: [f64; 2]) -> Option<f64> {
+    assert_eq!((a.rows, a.cols), (b.rows, b.cols), "HD95 of masks on different grids");
+    let (ba, bb) = (a.boundary(), b.boundary());
+    if ba.is_empty() || bb.is_empty() {
+        return None;
+    }
+    let ab = percentile(&directed_distances(&ba, &bb, spacing), 95.0)?;
+    let ba_ = percentile(&directed_distances(&bb, &ba, spacing), 95.0)?;
+    Some(ab.max(ba_))
+}
+
+/// Scar burden in percent: scar area / myocardium area x 100. `None` without myocardium.
+pub fn burden_percent(scar_area: f64, myocardium_area: f64) -> Option<f64> {
+    (myocardium_area > 0.0).then(|| (scar_area / myocardium_area * 100.0).clamp(0.0, 100.0))
+}
+
+/// Per-stack burden: sum of scar volumes / sum of myocardium volumes x 100, each slice's areas
+/// weighted by its thickness. `slices` are `(scar_area_mm2, myocardium_area_mm2, thickness_mm)`.
+pub fn stack_burden_percent(slices: &[(f64, f64, f64)]) -> Option<f64> {
+    let scar: f64 = slices.iter().map(|(s, _, t)| s * t).sum();
+    let myo: f64 = slices.iter().map(|(_, m, t)| m * t).sum();
+    burden_percent(scar, myo)
+}
+
+/// The high-risk flag: burden strictly above 5%.
+pub fn high_risk(burden_percent: f64) -> bool {
+    burden_percent > HIGH_RISK_BURDEN_PERCENT
+}
+
+/// Mean and sample standard deviation (n - 1); SD is 0 for one value. `None` when empty.
+pub fn mean_sd(values: &[f64]) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let sd = if values.len() > 1 {
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    Some((mean, sd))
+}
+
+/// Coefficient of variation SD / mean (ScarNet's noise protocol). `None` when the mean is 0.
+pub fn coefficient_of_variation(values: &[f64]) -> Option<f64> {
+    let (mean, sd) = mean_sd(values)?;
+    (mean != 0.0).then(|| sd / mean.abs())
+}
+
+/// Pearson correlation. `None` with fewer than two pairs or a constant series.
+pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() != y.len() || x.len() < 2 {
+        return None;
+    }
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx).powi(2);
+        syy += (b - my).powi(2);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
+/// Sensitivity and specificity of a predicted flag against the reference flag. Each is `None`
+/// when the reference has no positives (or no negatives).
+pub fn sensitivity_specificity(predicted: &[bool], reference: &[bool]) -> (Option<f64>, Option<f64>) {
+    let (mut tp, mut fn_, mut tn, mut fp) = (0usize, 0usize, 0usize, 0usize);
+    for (p, r) in predicted.iter().zip(reference) {
+        match (p, r) {
+            (true, true) => tp += 1,
+            (false, true) => fn_ += 1,
+            (false, false) => tn += 1,
+            (true, false) => fp += 1,
+        }
+    }
+    let ratio = |a: usize, b: usize| (a + b > 0).then(|| a as f64 / (a + b) as f64);
+    (ratio(tp, fn_), ratio(tn, fp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn square(n: usize, r0: usize, c0: usize, side: usize) -> Mask {
+        Mask::from_fn(n, n, |r, c| r >= r0 && r < r0 + side && c >= c0 && c < c0 + side)
+    }
+
+    #[test]
+    fn dice_by_hand() {
+        // Two 4x4 squares overlapping in a 4x2 strip: 2 * 8 / (16 + 16) = 0.5.
+        let a = square(10, 0, 0, 4);
+        let b = square(10, 0, 2, 4);
+        assert_eq!(dice(&a, &b), 0.5);
+        assert_eq!(dice(&Mask::empty(3, 3), &Mask::empty(3, 3)), 1.0);
+        assert_eq!(dice(&a, &Mask::empty(10, 10)), 0.0);
+    }
+
+    #[test]
+    fn hd95_by_hand() {
+        // A 3x3 square at cols 1..3 and one at cols 3..5 (rows 1..3); each boundary is the 8-pixel
+        // ring. From A's ring to B's: col 3 (3 pixels) 0, col 2 (2 pixels) 1, col 1 (3 pixels) 2.
+        // Sorted [0,0,0,1,1,2,2,2]: the 95th percentile sits at 6.65 -> 2. B to A is the mirror.
+        let a = square(8, 1, 1, 3);
+        let b = square(8, 1, 3, 3);
+        assert_eq!(hd95(&a, &b, [1.0, 1.0]), Some(2.0));
+        // Columns 1.5 mm apart, rows 0.5 mm: only column offsets matter here: 3 mm.
+        assert_eq!(hd95(&a, &b, [0.5, 1.5]), Some(3.0));
+        assert_eq!(hd95(&a, &Mask::empty(8, 8), [1.0, 1.0]), None);
+    }
+
+    #[test]
+    fn percentile_interpolates_like_numpy() {
+        // numpy.percentile([1, 2, 3, 4], 95) = 3.85
+        assert!((percentile(&[4.0, 1.0, 3.0, 2.0], 95.0).unwrap() - 3.85).abs() < 1e-12);
+    }
+
+    #[test]
+    fn burden_and_flag_by_hand() {
+        assert_eq!(burden_percent(12.0, 200.0), Some(6.0));
+        assert!(high_risk(6.0));
+        assert!(!high_risk(5.0));
+        assert_eq!(burden_percent(1.0, 0.0), None);
+        // Slices (scar, myo, thickness): (10, 100, 8) and (0, 100, 2): 80 / 1000 = 8%.
+        assert_eq!(stack_burden_percent(&[(10.0, 100.0, 8.0), (0.0, 100.0, 2.0)]), Some(8.0));
+    }
+
+    #[test]
+    fn aggregates_by_hand() {
+        // mean 2.5, sample variance (2.25 + 0.25 + 0.25 + 2.25) / 3 = 5/3.
+        let (m, sd) = mean_sd(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(m, 2.5);
+        assert!((sd - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((coefficient_of_variation(&[1.0, 2.0, 3.0, 4.0]).unwrap() - sd / 2.5).abs() < 1e-12);
+        // Perfectly linear: r = 1; reversed: r = -1.
+        assert!((pearson_r(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]).unwrap() - 1.0).abs() < 1e-12);
+        assert!((pearson_r(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-12);
+        // 2 of 3 positives found, 1 of 2 negatives correct.
+        let (sens, spec) = sensitivity_specificity(
+            &[true, true, false, true, false],
+            &[true, true, true, false, false],
+        );
+        assert!((sens.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(spec, Some(0.5));
+    }
+
+    fn arb_mask() -> impl Strategy<Value = Mask> {
+        proptest::collection::vec(any::<bool>(), 64).prop_map(|data| Mask { rows: 8, cols: 8, data })
+    }
+
+    proptest! {
+        #[test]
+        fn dice_is_symmetric_and_bounded(a in arb_mask(), b in arb_mask()) {
+            let d = dice(&a, &b);
+            prop_assert_eq!(d, dice(&b, &a));
+            prop_assert!((0.0..=1.0).contains(&d));
+        }
+
+        /// HD95 is 0 when the boundaries coincide, and positive values mean they differ. (The
+        /// converse cannot hold for a percentile: one stray pixel among more than 20 boundary
+        /// pixels can lie above the 95th percentile.)
+        #[test]
+        fn hd95_is_zero_when_boundaries_coincide(a in arb_mask(), b in arb_mask()) {
+            let mut ba = a.boundary();
+            let mut bb = b.boundary();
+            ba.sort();
+            bb.sort();
+            if let Some(h) = hd95(&a, &b, [1.0, 1.0]) {
+                prop_assert!(h >= 0.0);
+                if h > 0.0 {
+                    prop_assert_ne!(&ba, &bb);
+                }
+            }
+            if !ba.is_empty() {
+                prop_assert_eq!(hd95(&a, &a, [1.0, 1.0]), Some(0.0));
+            }
+        }
+
+        #[test]
+        fn burden_is_a_percentage(scar in 0.0f64..1e6, myo in 0.0f64..1e6) {
+            if let Some(b) = burden_percent(scar.min(myo), myo) {
+                prop_assert!((0.0..=100.0).contains(&b));
+            }
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! The synthetic LGE phantom: realistic short-axis late-gadolinium-enhancement slices from a seed,
+//! with exact labels.
+//!
+//! Labels follow EMIDEC: 0 background (everything else, the right ventricle included), 1 LV
+//! blood pool (papillary muscles included), 2 healthy myocardium, 3 scar, 4 microvascular
+//! obstruction (MVO). For the network, scar = 3 + 4 and myocardium = 2 + 3 + 4.
+//!
+//! Anatomy and physics, each varied per case from the seed: an LV myocardial ring with irregular,
+//! varying thickness and an elliptical cavity with papillary muscles; the RV cavity; bright blood
+//! next to nulled (dark) myocardium; scar in one coronary territory (LAD, RCA or LCx), from
+//! subendocardial to transmural, sometimes patchy, sometimes with a dark MVO core; pericardial
+//! fat; chest wall with subcutaneous fat, lungs, liver and the descending aorta; a smooth bias
+//! field; partial-volume blur (2x2 supersampling and a Gaussian); optional ghosting along the
+//! phase-encoding direction; Rician noise. Image size, pixel spacing, contrast and noise vary
+//! widely so that a model trained here generalises beyond one look. Stacks share one heart from
+//! base to apex.
+//!
+//! Difficulty knobs ([`Difficulty`]): scar-to-blood contrast, noise, scar size. Scar as bright as
+//! blood next to it means no threshold separates them: the phantom is not solvable by a
+//! threshold.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Mask;
+use crate::slice::Slice;
+
+/// Label values.
+pub mod label {
+    /// Background, RV and everything outside the LV.
+    pub const BACKGROUND: u8 = 0;
+    /// LV blood pool.
+    pub const BLOOD_POOL: u8 = 1;
+    /// Healthy myocardium.
+    pub const MYOCARDIUM: u8 = 2;
+    /// Scar (infarct).
+    pub const SCAR: u8 = 3;
+    /// Microvascular obstruction (no-reflow), counted as scar.
+    pub const MVO: u8 = 4;
+}
+
+/// How hard the cases are.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Difficulty {
+    /// Scar intensity / blood intensity, sampled from this range. Around 1 scar and blood are
+    /// indistinguishable by intensity.
+    pub scar_to_blood: [f64; 2],
+    /// Rician noise SD as a fraction of the blood intensity, sampled from this range.
+    pub noise: [f64; 2],
+    /// Scar sector width in degrees, sampled from this range.
+    pub scar_width_deg: [f64; 2],
+    /// Probability that a case has scar at all.
+    pub scar_probability: f64,
+    /// Probability of ghosting artefacts.
+    pub ghosting_probability: f64,
+}
+
+impl Default for Difficulty {
+    fn default() -> Self {
+        Self {
+            scar_to_blood: [0.8, 1.3],
+            noise: [0.02, 0.10],
+            scar_width_deg: [35.0, 130.0],
+            scar_probability: 0.85,
+            ghosting_probability: 0.2,
+        }
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PhantomConfig {
+    /// Image rows and columns are each sampled from this range (pixels).
+    pub size_px: [usize; 2],
+    /// Pixel spacing is sampled from this range (mm).
+    pub spacing_mm: [f64; 2],
+    /// Slices per case (1 for single slices; stacks run base to apex).
+    pub slices: usize,
+    /// Slice thickness in mm.
+    pub thickness_mm: f64,
+    /// Difficulty knobs.
+    pub difficulty: Difficulty,
+}
+
+impl Default for PhantomConfig {
+    fn default() -> Self {
+        Self {
+            size_px: [128, 288],
+            spacing_mm: [0.9, 2.0],
+            slices: 1,
+            thickness_mm: 8.0,
+            difficulty: Difficulty::default(),
+        }
+    }
+}
+
+/// One generated slice: the image and its exact labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhantomSlice {
+    /// The image with geometry.
+    pub image: Slice,
+    /// `rows * cols` labels (see [`label`]).
+    pub labels: Vec<u8>,
+}
+
+impl PhantomSlice {
+    /// Scar mask (labels 3 and 4).
+    pub fn scar(&self) -> Mask {
+        self.mask(|l| l == label::SCAR || l == label::MVO)
+    }
+
+    /// Myocardium mask, scar included (labels 2, 3, 4).
+    pub fn myocardium(&self) -> Mask {
+        self.mask(|l| l >= label::MYOCARDIUM)
+    }
+
+    fn mask(&self, f: impl Fn(u8) -> bool) -> Mask {
+        Mask {
+            rows: self.image.rows,
+            cols: self.image.cols,
+            data: self.labels.iter().map(|l| f(*l)).collect(),
+        }
+    }
+}
+
+/// The parameters a case was drawn with (its provenance).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseParams {
+    /// The seed.
+    pub seed: u64,
+    /// Rows, columns.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// Pixel spacing, mm.
+    pub spacing_mm: f64,
+    /// Blood intensity (before gain).
+    pub blood: f64,
+    /// Scar / blood intensity ratio.
+    pub scar_to_blood: f64,
+    /// Noise SD / blood intensity.
+    pub noise: f64,
+    /// Scar territory, if any.
+    pub territory: Option<String>,
+    /// Maximum transmurality of the scar (0..1).
+    pub transmurality: f64,
+    /// Whether the scar is patchy.
+    pub patchy: bool,
+    /// Whether there is an MVO core.
+    pub mvo: bool,
+    /// Whether ghosting was added.
+    pub ghosting: bool,
+}
+
+/// A generated case: one slice or a base-to-apex stack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhantomCase {
+    /// `phantom-<seed>`.
+    pub name: String,
+    /// The slices, base to apex.
+    pub slices: Vec<PhantomSlice>,
+    /// How it was drawn.
+    pub params: CaseParams,
+}
+
+/// Sum of a few random low-frequency cosines, values roughly in [-1, 1]: smooth fields for bias,
+/// patchiness and texture.
+struct SmoothField {
+    waves: Vec<(f64, f64, f64, f64)>, // (kx, ky, phase, amplitude)
+}
+
+impl SmoothField {
+    fn new(rng: &mut ChaCha8Rng, count: usize, max_frequency: f64) -> Self {
+        let amplitude = 1.0 / (count as f64).sqrt();
+        let waves = (0..count)
+            .map(|_| {
+                let angle = rng.random_range(0.0..std::f64::consts::TAU);
+                let f = rng.random_range(0.2..1.0) * max_frequency;
+                (
+                    f * angle.cos(),
+                    f * angle.sin(),
+                    rng.random_range(0.0..std::f64::consts::TAU),
+                    amplitude,
+                )
+            })
+            .collect();
+        Self { waves }
+    }
+
+    fn at(&self, x: f64, y: f64) -> f64 {
+        self.waves
+            .iter()
+            .map(|(kx, ky, p, a)| a * (kx * x + ky * y + p).cos())
+            .sum()
+    }
+}
+
+fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
+    // Box-Muller.
+    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
+    let u2: f64 = rng.random_range(0.0..1.0);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Wraps an angle difference into (-pi, pi].
+fn wrap(a: f64) -> f64 {
+    let mut a = a % std::f64::consts::TAU;
+    if a > std::f64::consts::PI {
+        a -= std::f64::consts::TAU;
+    } else if a <= -std::f64::consts::PI {
+        a += std::f64::consts::TAU;
+    }
+    a
+}
+
+/// Everything about one heart and its surroundings, in mm relative to the image centre.
+struct Heart {
+    centre: (f64, f64),
+    r_endo: f64,
+    ellipticity: f64,
+    ellipse_angle: f64,
+    thickness: f64,
+    thick_a1: f64,
+    thick_p1: f64,
+    thick_a2: f64,
+    thick_p2: f64,
+    papillary: [(f64, f64); 2], // (angle, radius) of each muscle
+    rv_angle: f64,
+    rv_radii: (f64, f64),
+    pericardial_fat: Option<(f64, f64, f64)>, // (centre angle, half width, thickness)
+    body_radii: (f64, f64),
+    body_offset: (f64, f64),
+    fat_mm: f64,
+    lung_offsets: [(f64, f64, f64, f64); 2],
+    liver: (f64, f64, f64, f64),
+    aorta: (f64, f64, f64),
+    scar: Option<ScarShape>,
+    intensities: Intensities,
+}
+
+struct ScarShape {
+    territory: &'static str,
+    centre: f64,
+    half_width: f64,
+    transmurality: f64,
+    patchy: Option<SmoothField>,
+    mvo: bool,
+}
+
+struct Intensities {
+    blood: f64,
+    myocardium: f64,
+    scar: f64,
+    mvo: f64,
+    tissue: f64,
+    fat: f64,
+    lung: f64,
+    liver: f64,
+}
+
+impl Heart {
+    fn draw(rng: &mut ChaCha8Rng, difficulty: &Difficulty, fov_mm: (f64, f64)) -> Self {
+        let tau = std::f64::consts::TAU;
+        let deg = std::f64::consts::PI / 180.0;
+        let r_endo = rng.random_range(15.0..26.0);
+        let thickness = rng.random_range(5.5..11.0);
+        let blood = rng.random_range(0.55..0.95);
+        let scar_to_blood = rng.random_range(difficulty.scar_to_blood[0]..=difficulty.scar_to_blood[1]);
+        let scar = (rng.random_range(0.0..1.0) < difficulty.scar_probability).then(|| {
+            // Image angles: x right, y down; the RV (septum) is on the left (180 degrees).
+            let (territory, centre) = match rng.random_range(0..3) {
+                0 => ("LAD", rng.random_range(200.0..290.0) * deg),
+                1 => ("RCA", rng.random_range(80.0..140.0) * deg),
+                _ => ("LCx", rng.random_range(-40.0..40.0) * deg),
+            };
+            let width = rng.random_range(difficulty.scar_width_deg[0]..=difficulty.scar_width_deg[1]);
+            let transmurality = rng.random_range(0.25..1.0);
+            let patchy = (rng.random_range(0.0..1.0) < 0.3).then(|| SmoothField::new(rng, 6, 0.35));
+            let mvo = transmurality > 0.6 && rng.random_range(0.0..1.0) < 0.35;
+            ScarShape {
+                territory,
+                centre,
+                half_width: width * deg / 2.0,
+                transmurality,
+                patchy,
+                mvo,
+            }
+        });
+        let myocardium = rng.random_range(0.02..0.12);
+        let jitter = |rng: &mut ChaCha8Rng, fov: f64| rng.random_range(-0.08..0.08) * fov;
+        Heart {
+            centre: (jitter(rng, fov_mm.0), jitter(rng, fov_mm.1)),
+            r_endo,
+            ellipticity: rng.random_range(0.0..0.15),
+            ellipse_angle: rng.random_range(0.0..tau),
+            thickness,
+            thick_a1: rng.random_range(0.0..0.3),
+            thick_p1: rng.random_range(0.0..tau),
+            thick_a2: rng.random_range(0.0..0.2),
+            thick_p2: rng.random_range(0.0..tau),
+            papillary: [
+                (rng.random_range(20.0..80.0) * deg, rng.random_range(2.0..3.5)),
+                (rng.random_range(100.0..160.0) * deg, rng.random_range(2.0..3.5)),
+            ],
+            rv_angle: rng.random_range(160.0..200.0) * deg,
+            rv_radii: (rng.random_range(24.0..38.0), rng.random_range(14.0..24.0)),
+            pericardial_fat: (rng.random_range(0.0..1.0) < 0.6).then(|| {
+                (
+                    rng.random_range(0.0..tau),
+                    rng.random_range(30.0..90.0) * deg,
+                    rng.random_range(1.0..3.5),
+                )
+            }),
+            body_radii: (fov_mm.1 * rng.random_range(0.40..0.49), fov_mm.0 * rng.random_range(0.30..0.42)),
+            body_offset: (rng.random_range(-5.0..5.0), rng.random_range(0.0..15.0)),
+            fat_mm: rng.random_range(3.0..10.0),
+            lung_offsets: [
+                (rng.random_range(-75.0..-55.0), rng.random_range(-15.0..10.0), rng.random_range(28.0..40.0), rng.random_range(35.0..55.0)),
+                (rng.random_range(50.0..75.0), rng.random_range(-20.0..5.0), rng.random_range(25.0..38.0), rng.random_range(35.0..55.0)),
+            ],
+            liver: (rng.random_range(-70.0..-40.0), rng.random_range(35.0..55.0), rng.random_range(35.0..55.0), rng.random_range(22.0..35.0)),
+            aorta: (rng.random_range(25.0..45.0), rng.random_range(45.0..65.0), rng.random_range(9.0..13.0)),
+            scar,
+            intensities: Intensities {
+                blood,
+                myocardium,
+                scar: blood * scar_to_blood,
+                mvo: myocardium * rng.random_range(1.0..2.5),
+                tissue: rng.random_range(0.18..0.4),
+                fat: rng.random_range(0.55..0.85),
+                lung: rng.random_range(0.01..0.05),
+                liver: rng.random_range(0.25..0.45),
+            },
+        }
+    }
+
+    /// Label and intensity at (x, y) mm from the image centre, on a slice `apex` of the way
+    /// (0 base, 1 apex) down the ventricle.
+    fn sample(&self, x: f64, y: f64, apex: f64) -> (u8, f64) {
+        let i = &self.intensities;
+        let (dx, dy) = (x - self.centre.0, y - self.centre.1);
+        let r = (dx * dx + dy * dy).sqrt();
+        let theta = dy.atan2(dx);
+        let shrink = 1.0 - 0.45 * apex;
+        let r_endo = self.r_endo * shrink * (1.0 + self.ellipticity * (2.0 * (theta - self.ellipse_angle)).cos());
+        let thickness = self.thickness
+            * (1.0 - 0.15 * apex)
+            * (1.0 + self.thick_a1 * (theta - self.thick_p1).cos() + self.thick_a2 * (2.0 * theta - self.thick_p2).cos());
+        let r_epi = r_endo + thickness;
+
+        if r < r_endo {
+            for (angle, radius) in self.papillary {
+                let (px, py) = (
+                    (r_endo - radius - 1.0) * angle.cos(),
+                    (r_endo - radius - 1.0) * angle.sin(),
+                );
+                if ((dx - px).powi(2) + (dy - py).powi(2)).sqrt() < radius * shrink.max(0.6) {
+                    return (label::BLOOD_POOL, i.myocardium * 1.3);
+                }
+            }
+            return (label::BLOOD_POOL, i.blood);
+        }
+        if r < r_epi {
+            let depth = (r - r_endo) / thickness;
+            if let Some(scar) = &self.scar {
+                let off = wrap(theta - scar.centre).abs();
+                if off < scar.half_width {
+                    // Transmurality tapers towards the sector's edges.
+                    let taper = (off / scar.half_width * std::f64::consts::FRAC_PI_2).cos().powf(0.5);
+                    let reach = scar.transmurality * taper;
+                    let patch_ok = scar.patchy.as_ref().is_none_or(|f| f.at(x, y) > -0.15);
+                    if depth <= reach && patch_ok {
+                        if scar.mvo && off < 0.4 * scar.half_width && depth < 0.45 * reach {
+                            return (label::MVO, i.mvo);
+                        }
+                        return (label::SCAR, i.scar);
+                    }
+                }
+            }
+            return (label::MYOCARDIUM, i.myocardium);
+        }
+        if let Some((angle, half, fat)) = self.pericardial_fat
+            && r < r_epi + fat
+            && wrap(theta - angle).abs() < half
+        {
+            return (label::BACKGROUND, i.fat);
+        }
+        // RV cavity: an ellipse beside the LV, beyond a 2 mm septal gap.
+        let (ca, sa) = (self.rv_angle.cos(), self.rv_angle.sin());
+        let rv_dist = r_epi + self.rv_radii.1 * 0.6 * shrink;
+        let (rx, ry) = (dx - rv_dist * ca, dy - rv_dist * sa);
+        let (u, v) = (rx * ca + ry * sa, -rx * sa + ry * ca);
+        let (a, b) = (self.rv_radii.1 * shrink, self.rv_radii.0 * shrink);
+        if (u / a).powi(2) + (v / b).powi(2) < 1.0 && r > r_epi + 2.0 {
+            return (label::BACKGROUND, i.blood * 0.95);
+        }
+        let (ax, ay, ar) = self.aorta;
+        if ((x - ax).powi(2) + (y - ay).powi(2)).sqrt() < ar {
+            return (label::BACKGROUND, i.blood * 0.9);
+        }
+        let (bx, by) = (x - self.body_offset.0, y - self.body_offset.1);
+        let body = (bx / self.body_radii.0).powi(2) + (by / self.body_radii.1).powi(2);
+        if body >= 1.0 {
+            return (label::BACKGROUND, 0.0);
+        }
+        let inner = (bx / (self.body_radii.0 - self.fat_mm)).powi(2)
+            + (by / (self.body_radii.1 - self.fat_mm)).powi(2);
+        if inner >= 1.0 {
+            return (label::BACKGROUND, i.fat);
+        }
+        for (lx, ly, la, lb) in self.lung_offsets {
+            if ((x - lx) / la).powi(2) + ((y - ly) / lb).powi(2) < 1.0 {
+                return (label::BACKGROUND, i.lung);
+            }
+        }
+        let (lx, ly, la, lb) = self.liver;
+        if ((x - lx) / la).powi(2) + ((y - ly) / lb).powi(2) < 1.0 {
+            return (label::BACKGROUND, i.liver);
+        }
+        (label::BACKGROUND, i.tissue)
+    }
+}
+
+fn blur(values: &mut [f64], rows: usize, cols: usize, sigma: f64) {
+    if sigma <= 0.0 {
+        return;
+    }
+    let radius = (3.0 * sigma).ceil() as i64;
+    let kernel: Vec<f64> = (-radius..=radius)
+        .map(|k| (-(k * k) as f64 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f64 = kernel.iter().sum();
+    let kernel: Vec<f64> = kernel.iter().map(|k| k / total).collect();
+    let mut tmp = vec![0.0; values.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            tmp[r * cols + c] = kernel
+                .iter()
+                .enumerate()
+                .map(|(k, w)| {
+                    let cc = (c as i64 + k as i64 - radius).clamp(0, cols as i64 - 1) as usize;
+                    w * values[r * cols + cc]
+                })
+                .sum();
+        }
+    }
+    for r in 0..rows {
+        for c in 0..cols {
+            values[r * cols + c] = kernel
+                .iter()
+                .enumerate()
+                .map(|(k, w)| {
+                    let rr = (r as i64 + k as i64 - radius).clamp(0, rows as i64 - 1) as usize;
+                    w * tmp[rr * cols + c]
+                })
+                .sum();
+        }
+    }
+}
+
+/// Generates one case from `seed`.
+pub fn generate(seed: u64, config: &PhantomConfig) -> PhantomCase {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let [lo, hi] = config.size_px;
+    let rows = rng.random_range(lo.min(hi)..=hi.max(lo));
+    let cols = rng.random_range(lo.min(hi)..=hi.max(lo));
+    let spacing = rng.random_range(config.spacing_mm[0]..=config.spacing_mm[1]);
+    let fov = (rows as f64 * spacing, cols as f64 * spacing);
+    let heart = Heart::draw(&mut rng, &config.difficulty, fov);
+    let noise = rng.random_range(config.difficulty.noise[0]..=config.difficulty.noise[1]);
+    let bias_strength = rng.random_range(0.0..0.35);
+    let bias = SmoothField::new(&mut rng, 4, 0.012);
+    let texture = SmoothField::new(&mut rng, 8, 0.5);
+    let blur_sigma = rng.random_range(0.3..0.9);
+    let ghosting = rng.random_range(0.0..1.0) < config.difficulty.ghosting_probability;
+    let ghost_amplitude = rng.random_range(0.04..0.12);
+    let gain = rng.random_range(600.0..3000.0);
+    let slices = config.slices.max(1);
+    // Single slices come from anywhere between base and mid-apex; stacks span base to apex.
+    let single_level = rng.random_range(0.0..0.7);
+
+    let mut out = Vec::with_capacity(slices);
+    for k in 0..slices {
+        let apex = if slices == 1 {
+            single_level
+        } else {
+            0.85 * k as f64 / (slices - 1) as f64
+        };
+        let mut labels = vec![0u8; rows * cols];
+        let mut values = vec![0f64; rows * cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                let y = (r as f64 + 0.5) * spacing - fov.0 / 2.0;
+                let x = (c as f64 + 0.5) * spacing - fov.1 / 2.0;
+                labels[r * cols + c] = heart.sample(x, y, apex).0;
+                // 2x2 supersampling: partial volume at every edge.
+                let mut sum = 0.0;
+                for (oy, ox) in [(-0.25, -0.25), (-0.25, 0.25), (0.25, -0.25), (0.25, 0.25)] {
+                    sum += heart.sample(x + ox * spacing, y + oy * spacing, apex).1;
+                }
+                let tissue_texture = 1.0 + 0.08 * texture.at(x, y);
+                values[r * cols + c] = sum / 4.0 * tissue_texture;
+            }
+        }
+        blur(&mut values, rows, cols, blur_sigma);
+        if ghosting {
+            // Respiratory ghost: a faint copy shifted half the field along the phase-encode axis.
+            let shifted: Vec<f64> = (0..rows * cols)
+                .map(|i| values[(i / cols) * cols + (i % cols + cols / 2) % cols])
+                .collect();
+            values.iter_mut().zip(shifted).for_each(|(v, s)| *v += ghost_amplitude * s);
+        }
+        let sigma = noise * heart.intensities.blood;
+        let pixels: Vec<f32> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let (r, c) = ((i / cols) as f64, (i % cols) as f64);
+                let b = 1.0 + bias_strength * bias.at(c * spacing, r * spacing);
+                let signal = v * b;
+                let (n1, n2) = (gaussian(&mut rng) * sigma, gaussian(&mut rng) * sigma);
+                (((signal + n1).powi(2) + n2 * n2).sqrt() * gain) as f32
+            })
+            .collect();
+        let mut image = Slice::new(rows, cols, pixels, format!("phantom-{seed}"));
+        if slices > 1 {
+            image.source = format!("phantom-{seed} [{k}]");
+        }
+        image.spacing_mm = [spacing, spacing];
+        image.thickness_mm = config.thickness_mm;
+        // Short-axis slices stacked along z, base first; the first pixel's centre at the
+        // top-left of a field centred on the origin.
+        let z = k as f64 * config.thickness_mm;
+        image.position_mm = [
+            -fov.1 / 2.0 + spacing / 2.0,
+            -fov.0 / 2.0 + spacing / 2.0,
+            z,
+        ];
+        image.slice_location_mm = Some(z);
+        image.instance_number = Some(k as i64 + 1);
+        out.push(PhantomSlice { image, labels });
+    }
+    let params = CaseParams {
+        seed,
+        rows,
+        cols,
+        spacing_mm: spacing,
+        blood: heart.intensities.blood,
+        scar_to_blood: heart.intensities.scar / heart.intensities.blood,
+        noise,
+        territory: heart.scar.as_ref().map(|s| s.territory.to_string()),
+        transmurality: heart.scar.as_ref().map_or(0.0, |s| s.transmurality),
+        patchy: heart.scar.as_ref().is_some_and(|s| s.patchy.is_some()),
+        mvo: heart.scar.as_ref().is_some_and(|s| s.mvo),
+        ghosting,
+    };
+    PhantomCase {
+        name: format!("phantom-{seed}"),
+        slices: out,
+        params,
+    }
+}

@@ -1,0 +1,165 @@
+//! Architecture configs: the seven ConvNeXt variants as presets.
+
+use burn::config::Config;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
+
+/// The ConvNeXt encoder sizes ScarSegNet can be built with. `Base` is the paper's choice; the
+/// smaller ones exist for the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// dims [40, 80, 160, 320], depths [2, 2, 6, 2].
+    Atto,
+    /// dims [48, 96, 192, 384], depths [2, 2, 6, 2].
+    Femto,
+    /// dims [64, 128, 256, 512], depths [2, 2, 6, 2].
+    Pico,
+    /// dims [80, 160, 320, 640], depths [2, 2, 8, 2].
+    Nano,
+    /// dims [96, 192, 384, 768], depths [3, 3, 9, 3].
+    Tiny,
+    /// dims [96, 192, 384, 768], depths [3, 3, 27, 3].
+    Small,
+    /// dims [128, 256, 512, 1024], depths [3, 3, 27, 3]: the paper's encoder.
+    Base,
+}
+
+impl Variant {
+    /// Every variant, smallest first.
+    pub const ALL: [Variant; 7] = [
+        Variant::Atto,
+        Variant::Femto,
+        Variant::Pico,
+        Variant::Nano,
+        Variant::Tiny,
+        Variant::Small,
+        Variant::Base,
+    ];
+
+    /// Channel widths of the four encoder stages.
+    pub fn dims(self) -> [usize; 4] {
+        match self {
+            Variant::Atto => [40, 80, 160, 320],
+            Variant::Femto => [48, 96, 192, 384],
+            Variant::Pico => [64, 128, 256, 512],
+            Variant::Nano => [80, 160, 320, 640],
+            Variant::Tiny | Variant::Small => [96, 192, 384, 768],
+            Variant::Base => [128, 256, 512, 1024],
+        }
+    }
+
+    /// Number of ConvNeXt blocks in each stage.
+    pub fn depths(self) -> [usize; 4] {
+        match self {
+            Variant::Atto | Variant::Femto | Variant::Pico => [2, 2, 6, 2],
+            Variant::Nano => [2, 2, 8, 2],
+            Variant::Tiny => [3, 3, 9, 3],
+            Variant::Small | Variant::Base => [3, 3, 27, 3],
+        }
+    }
+
+    /// Lower-case name, as timm spells it after `convnext_`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Atto => "atto",
+            Variant::Femto => "femto",
+            Variant::Pico => "pico",
+            Variant::Nano => "nano",
+            Variant::Tiny => "tiny",
+            Variant::Small => "small",
+            Variant::Base => "base",
+        }
+    }
+}
+
+impl std::str::FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| {
+                format!("unknown variant `{s}`: expected atto, femto, pico, nano, tiny, small or base")
+            })
+    }
+}
+
+/// Everything that fixes ScarSegNet's parameters and numerics. Stored beside every weights file,
+/// so loading rebuilds exactly the model the weights were made for.
+#[derive(Config, Debug, PartialEq)]
+pub struct ScarSegNetConfig {
+    /// Channel widths of the four ConvNeXt stages (strides 4, 8, 16, 32).
+    pub dims: [usize; 4],
+    /// ConvNeXt blocks per stage.
+    pub depths: [usize; 4],
+    /// Input channels: 1 for an MRI slice.
+    #[config(default = 1)]
+    pub in_channels: usize,
+    /// ASE top-k fraction rho: k = max(1, floor(rho * H * W + 0.5)). **\[decided\]** 1/64.
+    #[config(default = 0.015625)]
+    pub ase_rho: f64,
+    /// ASE gate temperature tau, fixed. **\[decided\]** 0.1.
+    #[config(default = 0.1)]
+    pub ase_tau: f64,
+    /// Initial value of ConvNeXt's layer-scale gamma.
+    #[config(default = 1e-6)]
+    pub layer_scale_init: f64,
+    /// Stochastic-depth rate of the last encoder block (linearly increasing from 0), training only.
+    #[config(default = 0.0)]
+    pub drop_path_rate: f64,
+}
+
+impl ScarSegNetConfig {
+    /// The config of a named variant with every other field at its default.
+    pub fn variant(variant: Variant) -> Self {
+        Self::new(variant.dims(), variant.depths())
+    }
+
+    /// Channels of the full-resolution high-resolution-stem skip: c1 = dims\[0\] / 2.
+    pub fn stem_c1(&self) -> usize {
+        (self.dims[0] / 2).max(1)
+    }
+
+    /// Channels of the half-resolution high-resolution-stem skip: c2 = dims\[0\].
+    pub fn stem_c2(&self) -> usize {
+        self.dims[0]
+    }
+
+    /// The ASE top-k count for a feature map of `height` x `width` pixels.
+    pub fn ase_k(&self, height: usize, width: usize) -> usize {
+        ase_k(self.ase_rho, height, width)
+    }
+
+    /// Checks an input's channels and size against what the network accepts.
+    pub fn check_input(&self, channels: usize, height: usize, width: usize) -> Result<(), ModelError> {
+        if channels != self.in_channels {
+            return Err(ModelError::InputChannels {
+                expected: self.in_channels,
+                found: channels,
+            });
+        }
+        if height == 0 || width == 0 || height % 32 != 0 || width % 32 != 0 {
+            return Err(ModelError::InputSize { height, width });
+        }
+        Ok(())
+    }
+
+    /// The config as a single-line JSON string (stored in weights and manifests).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses a config from JSON.
+    pub fn from_json(json: &str) -> Result<Self, ModelError> {
+        serde_json::from_str(json).map_err(|e| ModelError::WeightsConfig(e.to_string()))
+    }
+}
+
+/// k = max(1, floor(rho * H * W + 0.5)), capped at H * W. Rounds half up so that any
+/// implementation gets the same k.
+pub fn ase_k(rho: f64, height: usize, width: usize) -> usize {
+    let hw = height * width;
+    ((rho * hw as f64 + 0.5).floor() as usize).clamp(1, hw.max(1))
+}

@@ -1,0 +1,237 @@
+//! Weights as safetensors bytes, in full or half precision, with the model config stored in the
+//! file's metadata so that loading rebuilds the model the weights were made for.
+//!
+//! Bytes in, bytes out: the crate does no file I/O, so the browser uses the same loader.
+//! BatchNorm statistics stay in f32 in half-precision files (running variances underflow in f16).
+
+use burn::store::{
+    ApplyError, ApplyResult, HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore,
+};
+use burn::tensor::Device;
+use safetensors::SafeTensors;
+
+use crate::config::ScarSegNetConfig;
+use crate::error::ModelError;
+use crate::model::ScarSegNet;
+
+/// Metadata key under which the architecture config is stored as JSON.
+pub const CONFIG_METADATA_KEY: &str = "scarseg_config";
+
+/// Storage precision of floating-point weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// 32-bit floats: exact.
+    F32,
+    /// 16-bit floats for every conv, linear and layer-norm tensor (half the download).
+    F16,
+}
+
+/// Serialises `model` (built from `config`) to safetensors bytes.
+pub fn to_safetensors(
+    model: &ScarSegNet,
+    config: &ScarSegNetConfig,
+    precision: Precision,
+) -> Result<Vec<u8>, ModelError> {
+    let mut store =
+        SafetensorsStore::from_bytes(None).metadata(CONFIG_METADATA_KEY, config.to_json());
+    if precision == Precision::F16 {
+        store = store.with_to_adapter(HalfPrecisionAdapter::new());
+    }
+    model
+        .save_into(&mut store)
+        .map_err(|e| ModelError::Store(e.to_string()))?;
+    store
+        .get_bytes()
+        .map_err(|e| ModelError::Store(e.to_string()))
+}
+
+/// Reads the architecture config stored in safetensors `bytes`.
+pub fn config_from_safetensors(bytes: &[u8]) -> Result<ScarSegNetConfig, ModelError> {
+    let (_, metadata) =
+        SafeTensors::read_metadata(bytes).map_err(|e| ModelError::WeightsFormat(e.to_string()))?;
+    let json = metadata
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(CONFIG_METADATA_KEY))
+        .ok_or_else(|| {
+            ModelError::WeightsConfig(format!("no `{CONFIG_METADATA_KEY}` entry in the metadata"))
+        })?;
+    ScarSegNetConfig::from_json(json)
+}
+
+/// Rebuilds the model from the config inside `bytes` and loads its weights on `device`.
+pub fn from_safetensors(
+    bytes: &[u8],
+    device: &Device,
+) -> Result<(ScarSegNet, ScarSegNetConfig), ModelError> {
+    let config = config_from_safetensors(bytes)?;
+    let model = load_into(config.init(device), bytes)?;
+    Ok((model, config))
+}
+
+/// Loads weights that must have been made for `expected` (for example the config a manifest
+/// names); any other config is [`ModelError::ConfigMismatch`].
+pub fn from_safetensors_expecting(
+    bytes: &[u8],
+    expected: &ScarSegNetConfig,
+    device: &Device,
+) -> Result<ScarSegNet, ModelError> {
+    let found = config_from_safetensors(bytes)?;
+    if &found != expected {
+        return Err(ModelError::ConfigMismatch {
+            expected: expected.to_json(),
+            found: found.to_json(),
+        });
+    }
+    load_into(expected.init(device), bytes)
+}
+
+/// Applies every tensor in `bytes` to `model`; every tensor must match by name and shape.
+pub fn load_into(mut model: ScarSegNet, bytes: &[u8]) -> Result<ScarSegNet, ModelError> {
+    // Validate the container before handing it to the store, whose errors are less specific.
+    SafeTensors::deserialize(bytes).map_err(|e| ModelError::WeightsFormat(e.to_string()))?;
+    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
+        .validate(false)
+        .allow_partial(true)
+        .with_from_adapter(HalfPrecisionAdapter::new());
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| ModelError::WeightsFormat(e.to_string()))?;
+    check_apply(&result, true)?;
+    Ok(model)
+}
+
+/// Turns burn-store's apply report into our typed errors. With `complete`, every model tensor must
+/// have been supplied; unexpected tensors are always an error.
+pub(crate) fn check_apply(result: &ApplyResult, complete: bool) -> Result<(), ModelError> {
+    if let Some(error) = result.errors.first() {
+        return Err(match error {
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } => ModelError::ShapeMismatch {
+                name: path.clone(),
+                expected: expected.to_vec(),
+                found: found.to_vec(),
+            },
+            other => ModelError::Store(format!("{other:?}")),
+        });
+    }
+    if complete && let Some((first, _)) = result.missing.first() {
+        return Err(ModelError::MissingTensors {
+            count: result.missing.len(),
+            first: first.clone(),
+        });
+    }
+    if let Some(first) = result.unused.first() {
+        return Err(ModelError::UnexpectedTensors {
+            count: result.unused.len(),
+            first: first.clone(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Variant;
+    use crate::{test_device, values};
+    use burn::tensor::{Distribution, Tensor};
+
+    fn small() -> ScarSegNetConfig {
+        ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 2, 1])
+    }
+
+    fn logits(model: &ScarSegNet, x: Tensor<4>) -> Vec<f32> {
+        let out = model.forward(x).expect("valid input");
+        let mut v = values(out.scar);
+        v.extend(values(out.myocardium));
+        v
+    }
+
+    #[test]
+    fn f32_round_trip_gives_identical_logits() {
+        let device = test_device();
+        let config = small();
+        let model = config.init(&device);
+        let x = Tensor::<4>::random([1, 1, 64, 64], Distribution::Default, &device);
+        let bytes = to_safetensors(&model, &config, Precision::F32).expect("save");
+        let (loaded, loaded_config) = from_safetensors(&bytes, &device).expect("load");
+        assert_eq!(loaded_config, config);
+        assert_eq!(logits(&model, x.clone()), logits(&loaded, x));
+    }
+
+    #[test]
+    fn f16_round_trip_is_within_half_precision_tolerance_and_half_the_size() {
+        let device = test_device();
+        let config = ScarSegNetConfig::variant(Variant::Atto);
+        let model = config.init(&device);
+        let x = Tensor::<4>::random([1, 1, 64, 64], Distribution::Default, &device);
+        let full = to_safetensors(&model, &config, Precision::F32).expect("save f32");
+        let half = to_safetensors(&model, &config, Precision::F16).expect("save f16");
+        assert!(half.len() < full.len() * 55 / 100, "{} vs {}", half.len(), full.len());
+        let loaded = from_safetensors_expecting(&half, &config, &device).expect("load f16");
+        let (a, b) = (logits(&model, x.clone()), logits(&loaded, x));
+        let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let worst = a.iter().zip(&b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+        // f16 keeps 11 significant bits (relative error 4.9e-4 per weight).
+        assert!(worst <= 1e-2 * scale.max(1.0), "max abs diff {worst}, logit scale {scale}");
+    }
+
+    #[test]
+    fn weights_for_another_config_are_named() {
+        let device = test_device();
+        let config = small();
+        let bytes = to_safetensors(&config.init(&device), &config, Precision::F32).expect("save");
+        let other = ScarSegNetConfig::new([8, 16, 24, 40], [1, 1, 2, 1]);
+        match from_safetensors_expecting(&bytes, &other, &device) {
+            Err(ModelError::ConfigMismatch { expected, found }) => {
+                assert!(expected.contains("40") && found.contains("32"));
+            }
+            other => panic!("expected ConfigMismatch, got {other:?}"),
+        }
+        // Forcing the bytes into the other model names the first tensor whose shape differs.
+        match load_into(other.init(&device), &bytes) {
+            Err(ModelError::ShapeMismatch {
+                name,
+                expected,
+                found,
+            }) => {
+                assert!(!name.is_empty());
+                assert_ne!(expected, found);
+            }
+            other => panic!("expected ShapeMismatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_and_foreign_files_are_format_errors() {
+        let device = test_device();
+        let config = small();
+        let bytes = to_safetensors(&config.init(&device), &config, Precision::F32).expect("save");
+        let truncated = &bytes[..bytes.len() / 2];
+        assert!(matches!(
+            from_safetensors(truncated, &device),
+            Err(ModelError::WeightsFormat(_))
+        ));
+        assert!(matches!(
+            from_safetensors(b"\x89PNG\r\n\x1a\n not weights", &device),
+            Err(ModelError::WeightsFormat(_))
+        ));
+        assert!(matches!(from_safetensors(&[], &device), Err(ModelError::WeightsFormat(_))));
+    }
+
+    #[test]
+    fn a_file_without_our_config_is_named_as_such() {
+        let data = 1f32.to_le_bytes();
+        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &data)
+            .expect("view");
+        let bytes = safetensors::serialize([("x", view)], None).expect("serialize");
+        assert!(matches!(
+            from_safetensors(&bytes, &test_device()),
+            Err(ModelError::WeightsConfig(_))
+        ));
+    }
+}

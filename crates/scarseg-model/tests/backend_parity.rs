@@ -1,0 +1,43 @@
+//! Backend parity: the same weights and input on `flex` and on `wgpu` (natively Vulkan; in CI
+//! Mesa's software driver lavapipe, which the test script installs) agree within 1e-3.
+
+use burn::tensor::{Device, DeviceKind, Distribution, Tensor};
+use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
+use scarseg_model::{ScarSegNetConfig, Variant};
+
+fn vulkan_driver_present() -> bool {
+    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .flatten()
+        .any(|entry| entry.file_name().to_string_lossy().ends_with(".json"))
+}
+
+#[test]
+fn flex_and_wgpu_agree_on_both_logits() {
+    assert!(
+        vulkan_driver_present(),
+        "no Vulkan driver found (no ICD json in /usr/share/vulkan/icd.d): install \
+         mesa-vulkan-drivers for the lavapipe software adapter; this test does not skip"
+    );
+    let cpu = Device::flex();
+    let gpu = Device::wgpu(DeviceKind::DefaultDevice);
+    let config = ScarSegNetConfig::variant(Variant::Atto);
+    let model = config.init(&cpu);
+    let bytes = to_safetensors(&model, &config, Precision::F32).expect("save");
+    let (gpu_model, _) = from_safetensors(&bytes, &gpu).expect("load on wgpu");
+
+    let x = Tensor::<4>::random([2, 1, 64, 96], Distribution::Normal(0.0, 1.0), &cpu);
+    let on_cpu = model.forward(x.clone()).expect("flex forward");
+    let on_gpu = gpu_model.forward(x.to_device(&gpu)).expect("wgpu forward");
+    for (name, a, b) in [
+        ("scar", on_cpu.scar, on_gpu.scar),
+        ("myocardium", on_cpu.myocardium, on_gpu.myocardium),
+    ] {
+        let a = a.into_data().to_vec::<f32>().expect("f32");
+        let b = b.into_data().to_vec::<f32>().expect("f32");
+        let worst = a.iter().zip(&b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(worst < 1e-3, "{name} logits differ by {worst} between flex and wgpu");
+    }
+}

@@ -1,0 +1,50 @@
+# Shared by the scripts: a persistent target directory outside the clone, so a rerun on the same
+# machine is incremental, and helpers that install only what is missing.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/scarseg/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+# apt_install PACKAGE... installs the Debian packages that are not installed yet.
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    as_root apt-get update -q
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q "${missing[@]}"
+  fi
+}
+
+ensure_wasm_target() {
+  rustup target list --installed | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown
+}
+
+# The wasm-bindgen version that Cargo.lock pins (empty when nothing uses wasm-bindgen).
+locked_wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+ensure_trunk() {
+  if ! trunk --version 2>/dev/null | grep -q '0.21.14'; then
+    cargo install trunk --version 0.21.14 --locked
+  fi
+}
+
+ensure_wasm_bindgen() {
+  local version
+  version="$(locked_wasm_bindgen_version)"
+  [ -n "$version" ] || return 0
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$version"; then
+    # --locked fails for this version: a locked dependency is gone from the registry.
+    cargo install wasm-bindgen-cli --version "$version"
+  fi
+}
