@@ -210,7 +210,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(bytes))
-        .map_err(|e| dicom_error(&e.to_string()))?;
+        .map_err(|e| dicom_error(&error_chain(&e)))?;
 
     let uid = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
     let ts_name = TransferSyntaxRegistry
@@ -255,7 +255,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
 
     let decoded = obj
         .decode_pixel_data()
-        .map_err(|e| dicom_error(&format!("pixel data: {e}")))?;
+        .map_err(|e| dicom_error(&format!("pixel data: {}", error_chain(&e))))?;
     let (rows, cols) = (decoded.rows() as usize, decoded.columns() as usize);
     let frames = decoded.number_of_frames() as usize;
     let samples = decoded.samples_per_pixel() as usize;
@@ -349,6 +349,19 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         slices,
         warnings,
     })
+}
+
+/// An error and its sources, joined: dicom-rs keeps the useful part ("unexpected end of file")
+/// in the sources.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
 }
 
 fn dicom_error(message: &str) -> ErrorKind {
