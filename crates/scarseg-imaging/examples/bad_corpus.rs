@@ -31,7 +31,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write("truncated.nii", &nifti[..nifti.len() - 40])?;
     write("truncated_header.nii", &nifti[..200])?;
     write("truncated.png", &png[..png.len() / 2])?;
-    write("wrong_magic.dcm", b"This is a text file that somebody named .dcm by mistake.\n")?;
+    write(
+        "wrong_magic.dcm",
+        b"This is a text file that somebody named .dcm by mistake.\n",
+    )?;
 
     // NIfTI declaring 30000 x 30000 x 30000 voxels in a 352-byte file.
     let mut absurd = nifti[..352].to_vec();
@@ -44,7 +47,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut bad_values = pixels.clone();
     bad_values[3] = f32::NAN;
     bad_values[10] = f32::INFINITY;
-    write("nan_inf.nii", &nifti1(std::slice::from_ref(&slice), NiftiData::F32(&bad_values), false)?)?;
+    write(
+        "nan_inf.nii",
+        &nifti1(
+            std::slice::from_ref(&slice),
+            NiftiData::F32(&bad_values),
+            false,
+        )?,
+    )?;
 
     write("constant.png", &png_grey8(8, 8, &[77u8; 64], None)?)?;
 
@@ -52,8 +62,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.join("tmp_good.dcm");
     std::fs::write(&path, &dicom)?;
     let mut obj = open_file(&path)?;
-    obj.put(DataElement::new(tags::ROWS, VR::US, dicom_core::PrimitiveValue::from(60000u16)));
-    obj.put(DataElement::new(tags::COLUMNS, VR::US, dicom_core::PrimitiveValue::from(60000u16)));
+    obj.put(DataElement::new(
+        tags::ROWS,
+        VR::US,
+        dicom_core::PrimitiveValue::from(60000u16),
+    ));
+    obj.put(DataElement::new(
+        tags::COLUMNS,
+        VR::US,
+        dicom_core::PrimitiveValue::from(60000u16),
+    ));
     let mut out = Vec::new();
     obj.write_all(&mut out)?;
     write("absurd_size.dcm", &out)?;
@@ -63,7 +81,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     obj.put(DataElement::new(
         tags::PIXEL_DATA,
         VR::OB,
-        Value::PixelSequence(PixelFragmentSequence::new(vec![], vec![vec![0xFF, 0xD8, 0xFF, 0xF7, 0, 0]])),
+        Value::PixelSequence(PixelFragmentSequence::new(
+            vec![],
+            vec![vec![0xFF, 0xD8, 0xFF, 0xF7, 0, 0]],
+        )),
     ));
     let file = obj.with_meta(
         FileMetaTableBuilder::new()

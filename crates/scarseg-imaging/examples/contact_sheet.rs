@@ -25,9 +25,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let lo = sorted[sorted.len() / 100];
         let hi = sorted[sorted.len() * 995 / 1000];
         let masks = [
-            (Mask { rows, cols, data: s.labels.iter().map(|l| *l >= label::MYOCARDIUM).collect() }, [40, 220, 60]),
-            (Mask { rows, cols, data: s.labels.iter().map(|l| *l >= label::SCAR).collect() }, [250, 220, 30]),
-            (Mask { rows, cols, data: s.labels.iter().map(|l| *l == label::MVO).collect() }, [230, 40, 230]),
+            (
+                Mask {
+                    rows,
+                    cols,
+                    data: s.labels.iter().map(|l| *l >= label::MYOCARDIUM).collect(),
+                },
+                [40, 220, 60],
+            ),
+            (
+                Mask {
+                    rows,
+                    cols,
+                    data: s.labels.iter().map(|l| *l >= label::SCAR).collect(),
+                },
+                [250, 220, 30],
+            ),
+            (
+                Mask {
+                    rows,
+                    cols,
+                    data: s.labels.iter().map(|l| *l == label::MVO).collect(),
+                },
+                [230, 40, 230],
+            ),
         ];
         let mut edge = vec![[0u8; 3]; rows * cols];
         let mut is_edge = vec![false; rows * cols];
@@ -47,8 +68,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let (y, x) = g.model_to_source(r, c);
                 let v = bilinear(&s.image.pixels, rows, cols, y, x);
                 let grey = (((v - lo) / (hi - lo)).clamp(0.0, 1.0) * 255.0) as u8;
-                let (i, j) = ((y.round().max(0.0) as usize).min(rows - 1), (x.round().max(0.0) as usize).min(cols - 1));
-                let px = if is_edge[i * cols + j] { edge[i * cols + j] } else { [grey; 3] };
+                let (i, j) = (
+                    (y.round().max(0.0) as usize).min(rows - 1),
+                    (x.round().max(0.0) as usize).min(cols - 1),
+                );
+                let px = if is_edge[i * cols + j] {
+                    edge[i * cols + j]
+                } else {
+                    [grey; 3]
+                };
                 sheet.put_pixel((ox + c) as u32, (oy + r) as u32, image::Rgb(px));
             }
         }

@@ -34,7 +34,9 @@ pub struct ClassicScar {
 /// among sectors holding at least 5% of the myocardium. Empty when the myocardium is.
 pub fn remote_sector(pixels: &[f32], myocardium: &Mask) -> Mask {
     let cols = myocardium.cols;
-    let inside: Vec<usize> = (0..myocardium.data.len()).filter(|i| myocardium.data[*i]).collect();
+    let inside: Vec<usize> = (0..myocardium.data.len())
+        .filter(|i| myocardium.data[*i])
+        .collect();
     if inside.is_empty() {
         return Mask::empty(myocardium.rows, cols);
     }
@@ -84,7 +86,13 @@ fn above(pixels: &[f32], myocardium: &Mask, threshold: f32, inclusive: bool) -> 
             .data
             .iter()
             .zip(pixels)
-            .map(|(m, v)| *m && if inclusive { *v >= threshold } else { *v > threshold })
+            .map(|(m, v)| {
+                *m && if inclusive {
+                    *v >= threshold
+                } else {
+                    *v > threshold
+                }
+            })
             .collect(),
     }
 }

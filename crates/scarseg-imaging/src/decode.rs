@@ -9,11 +9,11 @@ use std::io::{Cursor, Read};
 
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
-use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 
 use crate::error::{ErrorKind, ImagingError};
 use crate::slice::{Limits, Slice, Stack};
@@ -47,8 +47,7 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
 }
 
 fn is_nifti_header(bytes: &[u8]) -> bool {
-    bytes.len() >= 4
-        && (bytes[..4] == 348i32.to_le_bytes() || bytes[..4] == 348i32.to_be_bytes())
+    bytes.len() >= 4 && (bytes[..4] == 348i32.to_le_bytes() || bytes[..4] == 348i32.to_be_bytes())
 }
 
 /// Decodes one file of any supported format.
@@ -135,7 +134,10 @@ pub fn decode_series(
 /// Orders slices by slice location (else position along the normal), then instance number.
 pub fn sort_slices(slices: &mut [Slice]) {
     slices.sort_by(|a, b| {
-        let key = |s: &Slice| s.slice_location_mm.unwrap_or_else(|| s.position_along_normal());
+        let key = |s: &Slice| {
+            s.slice_location_mm
+                .unwrap_or_else(|| s.position_along_normal())
+        };
         key(a)
             .total_cmp(&key(b))
             .then(a.instance_number.cmp(&b.instance_number))
@@ -212,7 +214,11 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         .from_reader(Cursor::new(bytes))
         .map_err(|e| dicom_error(&error_chain(&e)))?;
 
-    let uid = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let uid = obj
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_string();
     let ts_name = TransferSyntaxRegistry
         .get(&uid)
         .map(|ts| ts.name().to_string())
@@ -235,7 +241,8 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     }
 
     let rows = dicom_int(&obj, tags::ROWS).ok_or_else(|| dicom_error("no Rows (0028,0010)"))?;
-    let cols = dicom_int(&obj, tags::COLUMNS).ok_or_else(|| dicom_error("no Columns (0028,0011)"))?;
+    let cols =
+        dicom_int(&obj, tags::COLUMNS).ok_or_else(|| dicom_error("no Columns (0028,0011)"))?;
     let frames = dicom_int(&obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
     if rows < 0 || cols < 0 || frames < 0 {
         return Err(dicom_error("negative Rows, Columns or NumberOfFrames"));
@@ -366,7 +373,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 fn dicom_error(message: &str) -> ErrorKind {
     let lower = message.to_lowercase();
-    if lower.contains("unexpected end") || lower.contains("eof") || lower.contains("fill whole buffer")
+    if lower.contains("unexpected end")
+        || lower.contains("eof")
+        || lower.contains("fill whole buffer")
     {
         ErrorKind::Truncated(message.to_string())
     } else {
@@ -385,7 +394,9 @@ fn source_name(name: &str, index: usize, count: usize) -> String {
 fn min_max(values: &[f32]) -> (f32, f32) {
     values
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)))
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        })
 }
 
 // ---------------------------------------------------------------- NIfTI
@@ -394,12 +405,10 @@ fn min_max(values: &[f32]) -> (f32, f32) {
 fn gunzip_limited(bytes: &[u8], limit: u64) -> Result<Vec<u8>, ErrorKind> {
     let mut out = Vec::new();
     let mut decoder = flate2::read::GzDecoder::new(bytes).take(limit + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => ErrorKind::Truncated(format!("gzip stream: {e}")),
-            _ => ErrorKind::Nifti(format!("gzip stream: {e}")),
-        })?;
+    decoder.read_to_end(&mut out).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => ErrorKind::Truncated(format!("gzip stream: {e}")),
+        _ => ErrorKind::Nifti(format!("gzip stream: {e}")),
+    })?;
     if out.len() as u64 > limit {
         return Err(ErrorKind::TooLarge {
             bytes: out.len() as u64,
@@ -424,7 +433,9 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         )));
     }
     if !is_nifti_header(bytes) {
-        return Err(ErrorKind::Nifti("sizeof_hdr is not 348: not a NIfTI-1 file".into()));
+        return Err(ErrorKind::Nifti(
+            "sizeof_hdr is not 348: not a NIfTI-1 file".into(),
+        ));
     }
     let header = nifti::NiftiHeader::from_reader(&bytes[..348])
         .map_err(|e| ErrorKind::Nifti(format!("header: {e}")))?;
@@ -435,9 +446,17 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     }
     let ndim = header.dim[0] as usize;
     if !(2..=7).contains(&ndim) {
-        return Err(ErrorKind::Nifti(format!("dim[0] = {ndim}: expected 2 to 7 dimensions")));
+        return Err(ErrorKind::Nifti(format!(
+            "dim[0] = {ndim}: expected 2 to 7 dimensions"
+        )));
     }
-    let dim = |i: usize| if i <= ndim { header.dim[i].max(1) as u64 } else { 1 };
+    let dim = |i: usize| {
+        if i <= ndim {
+            header.dim[i].max(1) as u64
+        } else {
+            1
+        }
+    };
     let (cols, rows) = (dim(1), dim(2));
     // Every plane beyond the first two dimensions becomes a slice (z, then time, ...).
     let planes: u64 = (3..=ndim).map(dim).product();
@@ -486,14 +505,25 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let unit = |p: [f64; 3]| {
         let d = [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]];
         let len = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-        if len > 0.0 { [d[0] / len, d[1] / len, d[2] / len] } else { [0.0; 3] }
+        if len > 0.0 {
+            [d[0] / len, d[1] / len, d[2] / len]
+        } else {
+            [0.0; 3]
+        }
     };
     let row_dir = unit(ras(1.0, 0.0, 0.0));
     let col_dir = unit(ras(0.0, 1.0, 0.0));
     let orientation = if row_dir == [0.0; 3] || col_dir == [0.0; 3] {
         [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
     } else {
-        [-row_dir[0], -row_dir[1], row_dir[2], -col_dir[0], -col_dir[1], col_dir[2]]
+        [
+            -row_dir[0],
+            -row_dir[1],
+            row_dir[2],
+            -col_dir[0],
+            -col_dir[1],
+            col_dir[2],
+        ]
     };
     let plane = (rows * cols) as usize;
     let slices = (0..planes as usize)
@@ -529,7 +559,11 @@ fn nifti_affine(h: &nifti::NiftiHeader) -> [[f64; 4]; 3] {
     }
     let pix = |i: usize| {
         let v = f64::from(h.pixdim[i]);
-        if v.is_finite() && v != 0.0 { v.abs() } else { 1.0 }
+        if v.is_finite() && v != 0.0 {
+            v.abs()
+        } else {
+            1.0
+        }
     };
     let (dx, dy, dz) = (pix(1), pix(2), pix(3));
     if h.qform_code > 0 {
@@ -541,20 +575,41 @@ fn nifti_affine(h: &nifti::NiftiHeader) -> [[f64; 4]; 3] {
         let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
         let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
         let r = [
-            [a * a + b * b - c * c - d * d, 2.0 * (b * c - a * d), 2.0 * (b * d + a * c)],
-            [2.0 * (b * c + a * d), a * a + c * c - b * b - d * d, 2.0 * (c * d - a * b)],
-            [2.0 * (b * d - a * c), 2.0 * (c * d + a * b), a * a + d * d - c * c - b * b],
+            [
+                a * a + b * b - c * c - d * d,
+                2.0 * (b * c - a * d),
+                2.0 * (b * d + a * c),
+            ],
+            [
+                2.0 * (b * c + a * d),
+                a * a + c * c - b * b - d * d,
+                2.0 * (c * d - a * b),
+            ],
+            [
+                2.0 * (b * d - a * c),
+                2.0 * (c * d + a * b),
+                a * a + d * d - c * c - b * b,
+            ],
         ];
         let offset = [h.quatern_x, h.quatern_y, h.quatern_z].map(f64::from);
         let mut m = [[0.0; 4]; 3];
         for row in 0..3 {
-            m[row] = [r[row][0] * dx, r[row][1] * dy, r[row][2] * dz * qfac, offset[row]];
+            m[row] = [
+                r[row][0] * dx,
+                r[row][1] * dy,
+                r[row][2] * dz * qfac,
+                offset[row],
+            ];
         }
         if m.iter().flatten().all(|v| v.is_finite()) {
             return m;
         }
     }
-    [[dx, 0.0, 0.0, 0.0], [0.0, dy, 0.0, 0.0], [0.0, 0.0, dz, 0.0]]
+    [
+        [dx, 0.0, 0.0, 0.0],
+        [0.0, dy, 0.0, 0.0],
+        [0.0, 0.0, dz, 0.0],
+    ]
 }
 
 fn nifti_element_size(datatype: i16) -> Result<usize, ErrorKind> {
@@ -578,7 +633,11 @@ fn nifti_values(data: &[u8], datatype: i16, big: bool) -> Result<Vec<f32>, Error
                 .map(|b| {
                     let mut a = [0u8; $n];
                     a.copy_from_slice(b);
-                    (if big { <$t>::from_be_bytes(a) } else { <$t>::from_le_bytes(a) }) as f32
+                    (if big {
+                        <$t>::from_be_bytes(a)
+                    } else {
+                        <$t>::from_le_bytes(a)
+                    }) as f32
                 })
                 .collect()
         };
@@ -594,7 +653,11 @@ fn nifti_values(data: &[u8], datatype: i16, big: bool) -> Result<Vec<f32>, Error
         64 => read!(f64, 8),
         1024 => read!(i64, 8),
         1280 => read!(u64, 8),
-        other => return Err(ErrorKind::Nifti(format!("datatype {other} is not supported"))),
+        other => {
+            return Err(ErrorKind::Nifti(format!(
+                "datatype {other} is not supported"
+            )));
+        }
     })
 }
 
@@ -626,9 +689,7 @@ fn decode_raster(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Err
     let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| ErrorKind::Raster(e.to_string()))?;
-    let (cols, rows) = reader
-        .into_dimensions()
-        .map_err(|e| raster_error(&e))?;
+    let (cols, rows) = reader.into_dimensions().map_err(|e| raster_error(&e))?;
     check_dims(rows as u64, cols as u64, 1, limits)?;
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -643,18 +704,31 @@ fn decode_raster(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Err
     let pixels: Vec<f32> = match &image {
         image::DynamicImage::ImageLuma8(img) => img.as_raw().iter().map(|v| *v as f32).collect(),
         image::DynamicImage::ImageLuma16(img) => img.as_raw().iter().map(|v| *v as f32).collect(),
-        image::DynamicImage::ImageLumaA8(_) | image::DynamicImage::ImageLumaA16(_) => {
-            image.to_luma16().as_raw().iter().map(|v| *v as f32).collect()
-        }
+        image::DynamicImage::ImageLumaA8(_) | image::DynamicImage::ImageLumaA16(_) => image
+            .to_luma16()
+            .as_raw()
+            .iter()
+            .map(|v| *v as f32)
+            .collect(),
         other => {
             warnings.push(format!(
                 "{:?} colour image converted to grey (ITU-R BT.601 luma)",
                 other.color()
             ));
             if other.color().bytes_per_pixel() > 4 {
-                other.to_luma16().as_raw().iter().map(|v| *v as f32).collect()
+                other
+                    .to_luma16()
+                    .as_raw()
+                    .iter()
+                    .map(|v| *v as f32)
+                    .collect()
             } else {
-                other.to_luma8().as_raw().iter().map(|v| *v as f32).collect()
+                other
+                    .to_luma8()
+                    .as_raw()
+                    .iter()
+                    .map(|v| *v as f32)
+                    .collect()
             }
         }
     };

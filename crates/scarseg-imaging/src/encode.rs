@@ -53,12 +53,22 @@ fn png_with(
 }
 
 /// An 8-bit grey PNG of `values` (row-major), e.g. a 0/255 mask or a label map.
-pub fn png_grey8(rows: usize, cols: usize, values: &[u8], spacing_mm: Option<[f64; 2]>) -> Result<Vec<u8>, EncodeError> {
+pub fn png_grey8(
+    rows: usize,
+    cols: usize,
+    values: &[u8],
+    spacing_mm: Option<[f64; 2]>,
+) -> Result<Vec<u8>, EncodeError> {
     png_with(rows, cols, png::BitDepth::Eight, spacing_mm, values)
 }
 
 /// A 16-bit grey PNG of `values`, rounded and clamped to 0..=65535.
-pub fn png_grey16(rows: usize, cols: usize, values: &[f32], spacing_mm: Option<[f64; 2]>) -> Result<Vec<u8>, EncodeError> {
+pub fn png_grey16(
+    rows: usize,
+    cols: usize,
+    values: &[f32],
+    spacing_mm: Option<[f64; 2]>,
+) -> Result<Vec<u8>, EncodeError> {
     let data: Vec<u8> = values
         .iter()
         .flat_map(|v| (v.round().clamp(0.0, 65535.0) as u16).to_be_bytes())
@@ -91,12 +101,17 @@ pub fn nifti1(slices: &[Slice], data: NiftiData<'_>, gzip: bool) -> Result<Vec<u
     if payload.len() != expected {
         return Err(EncodeError {
             format: "NIfTI",
-            message: format!("{} data bytes for {cols} x {rows} x {depth} voxels", payload.len()),
+            message: format!(
+                "{} data bytes for {cols} x {rows} x {depth} voxels",
+                payload.len()
+            ),
         });
     }
     let mut h = vec![0u8; 352];
-    let put_i16 = |h: &mut Vec<u8>, at: usize, v: i16| h[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    let put_f32 = |h: &mut Vec<u8>, at: usize, v: f32| h[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put_i16 =
+        |h: &mut Vec<u8>, at: usize, v: i16| h[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put_f32 =
+        |h: &mut Vec<u8>, at: usize, v: f32| h[at..at + 4].copy_from_slice(&v.to_le_bytes());
     h[0..4].copy_from_slice(&348i32.to_le_bytes());
     let dims = [3i16, cols as i16, rows as i16, depth as i16, 1, 1, 1, 1];
     for (k, d) in dims.iter().enumerate() {
@@ -106,11 +121,24 @@ pub fn nifti1(slices: &[Slice], data: NiftiData<'_>, gzip: bool) -> Result<Vec<u
     put_i16(&mut h, 72, bitpix);
     let thickness = if depth > 1 {
         let d = slices[1].position_along_normal() - first.position_along_normal();
-        if d.abs() > 1e-6 { d.abs() } else { first.thickness_mm }
+        if d.abs() > 1e-6 {
+            d.abs()
+        } else {
+            first.thickness_mm
+        }
     } else {
         first.thickness_mm
     };
-    let pixdim = [1.0, first.spacing_mm[1], first.spacing_mm[0], thickness, 0.0, 0.0, 0.0, 0.0];
+    let pixdim = [
+        1.0,
+        first.spacing_mm[1],
+        first.spacing_mm[0],
+        thickness,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ];
     for (k, p) in pixdim.iter().enumerate() {
         put_f32(&mut h, 76 + 4 * k, *p as f32);
     }
@@ -190,7 +218,12 @@ pub struct SeriesIds {
 
 /// A single-frame MR DICOM of `slice`, stored as unsigned 16-bit values with RescaleSlope and
 /// RescaleIntercept chosen to span the slice's range.
-pub fn dicom_mr(slice: &Slice, ids: &SeriesIds, instance: u32, syntax: DicomSyntax) -> Result<Vec<u8>, EncodeError> {
+pub fn dicom_mr(
+    slice: &Slice,
+    ids: &SeriesIds,
+    instance: u32,
+    syntax: DicomSyntax,
+) -> Result<Vec<u8>, EncodeError> {
     let err = |e: &dyn std::fmt::Display| EncodeError {
         format: "DICOM",
         message: e.to_string(),
@@ -198,8 +231,14 @@ pub fn dicom_mr(slice: &Slice, ids: &SeriesIds, instance: u32, syntax: DicomSynt
     let (lo, hi) = slice
         .pixels
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-    let (lo, hi) = if lo.is_finite() { (lo as f64, hi as f64) } else { (0.0, 0.0) };
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    let (lo, hi) = if lo.is_finite() {
+        (lo as f64, hi as f64)
+    } else {
+        (0.0, 0.0)
+    };
     let slope = if hi > lo { (hi - lo) / 65535.0 } else { 1.0 };
     let stored: Vec<u16> = slice
         .pixels
@@ -215,25 +254,64 @@ pub fn dicom_mr(slice: &Slice, ids: &SeriesIds, instance: u32, syntax: DicomSynt
     };
     put(tags::SOP_CLASS_UID, VR::UI, uids::MR_IMAGE_STORAGE.into());
     put(tags::SOP_INSTANCE_UID, VR::UI, sop_uid.clone().into());
-    put(tags::STUDY_INSTANCE_UID, VR::UI, ids.study_uid.clone().into());
-    put(tags::SERIES_INSTANCE_UID, VR::UI, ids.series_uid.clone().into());
+    put(
+        tags::STUDY_INSTANCE_UID,
+        VR::UI,
+        ids.study_uid.clone().into(),
+    );
+    put(
+        tags::SERIES_INSTANCE_UID,
+        VR::UI,
+        ids.series_uid.clone().into(),
+    );
     put(tags::MODALITY, VR::CS, "MR".into());
     put(tags::PATIENT_NAME, VR::PN, ids.patient_name.clone().into());
-    put(tags::SERIES_DESCRIPTION, VR::LO, "ScarSeg synthetic LGE phantom".into());
+    put(
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        "ScarSeg synthetic LGE phantom".into(),
+    );
     put(tags::INSTANCE_NUMBER, VR::IS, instance.to_string().into());
     put(tags::PIXEL_SPACING, VR::DS, multi(&slice.spacing_mm).into());
     put(tags::SLICE_THICKNESS, VR::DS, ds(slice.thickness_mm).into());
-    put(tags::IMAGE_POSITION_PATIENT, VR::DS, multi(&slice.position_mm).into());
-    put(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, multi(&slice.orientation).into());
-    put(tags::SLICE_LOCATION, VR::DS, ds(slice.slice_location_mm.unwrap_or_else(|| slice.position_along_normal())).into());
+    put(
+        tags::IMAGE_POSITION_PATIENT,
+        VR::DS,
+        multi(&slice.position_mm).into(),
+    );
+    put(
+        tags::IMAGE_ORIENTATION_PATIENT,
+        VR::DS,
+        multi(&slice.orientation).into(),
+    );
+    put(
+        tags::SLICE_LOCATION,
+        VR::DS,
+        ds(slice
+            .slice_location_mm
+            .unwrap_or_else(|| slice.position_along_normal()))
+        .into(),
+    );
     put(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16));
-    put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2".into());
+    put(
+        tags::PHOTOMETRIC_INTERPRETATION,
+        VR::CS,
+        "MONOCHROME2".into(),
+    );
     put(tags::ROWS, VR::US, PrimitiveValue::from(slice.rows as u16));
-    put(tags::COLUMNS, VR::US, PrimitiveValue::from(slice.cols as u16));
+    put(
+        tags::COLUMNS,
+        VR::US,
+        PrimitiveValue::from(slice.cols as u16),
+    );
     put(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16));
     put(tags::BITS_STORED, VR::US, PrimitiveValue::from(16u16));
     put(tags::HIGH_BIT, VR::US, PrimitiveValue::from(15u16));
-    put(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16));
+    put(
+        tags::PIXEL_REPRESENTATION,
+        VR::US,
+        PrimitiveValue::from(0u16),
+    );
     put(tags::RESCALE_INTERCEPT, VR::DS, ds(lo).into());
     put(tags::RESCALE_SLOPE, VR::DS, format!("{slope:.9e}").into());
     put(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(stored.into()));

@@ -70,7 +70,11 @@ impl Mask {
 /// # Panics
 /// If the masks' grids differ (a programming error, not a data error).
 pub fn dice(a: &Mask, b: &Mask) -> f64 {
-    assert_eq!((a.rows, a.cols), (b.rows, b.cols), "Dice of masks on different grids");
+    assert_eq!(
+        (a.rows, a.cols),
+        (b.rows, b.cols),
+        "Dice of masks on different grids"
+    );
     let (mut inter, mut na, mut nb) = (0usize, 0usize, 0usize);
     for (x, y) in a.data.iter().zip(&b.data) {
         inter += (*x && *y) as usize;
@@ -101,7 +105,11 @@ pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
 
 /// Directed distances from every boundary pixel of `from` to the nearest boundary pixel of `to`,
 /// with pixel spacing (row, col) in any unit.
-fn directed_distances(from: &[(usize, usize)], to: &[(usize, usize)], spacing: [f64; 2]) -> Vec<f64> {
+fn directed_distances(
+    from: &[(usize, usize)],
+    to: &[(usize, usize)],
+    spacing: [f64; 2],
+) -> Vec<f64> {
     from.iter()
         .map(|&(r, c)| {
             to.iter()
@@ -121,7 +129,11 @@ fn directed_distances(from: &[(usize, usize)], to: &[(usize, usize)], spacing: [
 /// larger of the two directed 95th percentiles (MedPy's `hd95`). `None` (undefined, never 0)
 /// when either mask is empty.
 pub fn hd95(a: &Mask, b: &Mask, spacing: [f64; 2]) -> Option<f64> {
-    assert_eq!((a.rows, a.cols), (b.rows, b.cols), "HD95 of masks on different grids");
+    assert_eq!(
+        (a.rows, a.cols),
+        (b.rows, b.cols),
+        "HD95 of masks on different grids"
+    );
     let (ba, bb) = (a.boundary(), b.boundary());
     if ba.is_empty() || bb.is_empty() {
         return None;
@@ -188,7 +200,10 @@ pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
 
 /// Sensitivity and specificity of a predicted flag against the reference flag. Each is `None`
 /// when the reference has no positives (or no negatives).
-pub fn sensitivity_specificity(predicted: &[bool], reference: &[bool]) -> (Option<f64>, Option<f64>) {
+pub fn sensitivity_specificity(
+    predicted: &[bool],
+    reference: &[bool],
+) -> (Option<f64>, Option<f64>) {
     let (mut tp, mut fn_, mut tn, mut fp) = (0usize, 0usize, 0usize, 0usize);
     for (p, r) in predicted.iter().zip(reference) {
         match (p, r) {
@@ -208,7 +223,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn square(n: usize, r0: usize, c0: usize, side: usize) -> Mask {
-        Mask::from_fn(n, n, |r, c| r >= r0 && r < r0 + side && c >= c0 && c < c0 + side)
+        Mask::from_fn(n, n, |r, c| {
+            r >= r0 && r < r0 + side && c >= c0 && c < c0 + side
+        })
     }
 
     #[test]
@@ -247,7 +264,10 @@ mod tests {
         assert!(!high_risk(5.0));
         assert_eq!(burden_percent(1.0, 0.0), None);
         // Slices (scar, myo, thickness): (10, 100, 8) and (0, 100, 2): 80 / 1000 = 8%.
-        assert_eq!(stack_burden_percent(&[(10.0, 100.0, 8.0), (0.0, 100.0, 2.0)]), Some(8.0));
+        assert_eq!(
+            stack_burden_percent(&[(10.0, 100.0, 8.0), (0.0, 100.0, 2.0)]),
+            Some(8.0)
+        );
     }
 
     #[test]
@@ -256,7 +276,9 @@ mod tests {
         let (m, sd) = mean_sd(&[1.0, 2.0, 3.0, 4.0]).unwrap();
         assert_eq!(m, 2.5);
         assert!((sd - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
-        assert!((coefficient_of_variation(&[1.0, 2.0, 3.0, 4.0]).unwrap() - sd / 2.5).abs() < 1e-12);
+        assert!(
+            (coefficient_of_variation(&[1.0, 2.0, 3.0, 4.0]).unwrap() - sd / 2.5).abs() < 1e-12
+        );
         // Perfectly linear: r = 1; reversed: r = -1.
         assert!((pearson_r(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]).unwrap() - 1.0).abs() < 1e-12);
         assert!((pearson_r(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-12);
@@ -270,7 +292,11 @@ mod tests {
     }
 
     fn arb_mask() -> impl Strategy<Value = Mask> {
-        proptest::collection::vec(any::<bool>(), 64).prop_map(|data| Mask { rows: 8, cols: 8, data })
+        proptest::collection::vec(any::<bool>(), 64).prop_map(|data| Mask {
+            rows: 8,
+            cols: 8,
+            data,
+        })
     }
 
     proptest! {

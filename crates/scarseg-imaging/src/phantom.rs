@@ -272,7 +272,8 @@ impl Heart {
         let r_endo = rng.random_range(15.0..26.0);
         let thickness = rng.random_range(5.5..11.0);
         let blood = rng.random_range(0.55..0.95);
-        let scar_to_blood = rng.random_range(difficulty.scar_to_blood[0]..=difficulty.scar_to_blood[1]);
+        let scar_to_blood =
+            rng.random_range(difficulty.scar_to_blood[0]..=difficulty.scar_to_blood[1]);
         let scar = (rng.random_range(0.0..1.0) < difficulty.scar_probability).then(|| {
             // Image angles: x right, y down; the RV (septum) is on the left (180 degrees).
             let (territory, centre) = match rng.random_range(0..3) {
@@ -280,7 +281,8 @@ impl Heart {
                 1 => ("RCA", rng.random_range(80.0..140.0) * deg),
                 _ => ("LCx", rng.random_range(-40.0..40.0) * deg),
             };
-            let width = rng.random_range(difficulty.scar_width_deg[0]..=difficulty.scar_width_deg[1]);
+            let width =
+                rng.random_range(difficulty.scar_width_deg[0]..=difficulty.scar_width_deg[1]);
             let transmurality = rng.random_range(0.25..1.0);
             let patchy = (rng.random_range(0.0..1.0) < 0.3).then(|| SmoothField::new(rng, 6, 0.35));
             let mvo = transmurality > 0.6 && rng.random_range(0.0..1.0) < 0.35;
@@ -309,8 +311,14 @@ impl Heart {
             thick_a2: rng.random_range(0.0..0.2),
             thick_p2: rng.random_range(0.0..tau),
             papillary: [
-                (rng.random_range(20.0..80.0) * deg, rng.random_range(2.0..3.5)),
-                (rng.random_range(100.0..160.0) * deg, rng.random_range(2.0..3.5)),
+                (
+                    rng.random_range(20.0..80.0) * deg,
+                    rng.random_range(2.0..3.5),
+                ),
+                (
+                    rng.random_range(100.0..160.0) * deg,
+                    rng.random_range(2.0..3.5),
+                ),
             ],
             rv_angle: rng.random_range(160.0..200.0) * deg,
             rv_radii: (rng.random_range(24.0..38.0), rng.random_range(14.0..24.0)),
@@ -321,15 +329,37 @@ impl Heart {
                     rng.random_range(1.0..3.5),
                 )
             }),
-            body_radii: (fov_mm.1 * rng.random_range(0.40..0.49), fov_mm.0 * rng.random_range(0.30..0.42)),
+            body_radii: (
+                fov_mm.1 * rng.random_range(0.40..0.49),
+                fov_mm.0 * rng.random_range(0.30..0.42),
+            ),
             body_offset: (rng.random_range(-5.0..5.0), rng.random_range(0.0..15.0)),
             fat_mm: rng.random_range(3.0..10.0),
             lung_offsets: [
-                (rng.random_range(-75.0..-55.0), rng.random_range(-15.0..10.0), rng.random_range(28.0..40.0), rng.random_range(35.0..55.0)),
-                (rng.random_range(50.0..75.0), rng.random_range(-20.0..5.0), rng.random_range(25.0..38.0), rng.random_range(35.0..55.0)),
+                (
+                    rng.random_range(-75.0..-55.0),
+                    rng.random_range(-15.0..10.0),
+                    rng.random_range(28.0..40.0),
+                    rng.random_range(35.0..55.0),
+                ),
+                (
+                    rng.random_range(50.0..75.0),
+                    rng.random_range(-20.0..5.0),
+                    rng.random_range(25.0..38.0),
+                    rng.random_range(35.0..55.0),
+                ),
             ],
-            liver: (rng.random_range(-70.0..-40.0), rng.random_range(35.0..55.0), rng.random_range(35.0..55.0), rng.random_range(22.0..35.0)),
-            aorta: (rng.random_range(15.0..35.0), rng.random_range(40.0..55.0), rng.random_range(9.0..13.0)),
+            liver: (
+                rng.random_range(-70.0..-40.0),
+                rng.random_range(35.0..55.0),
+                rng.random_range(35.0..55.0),
+                rng.random_range(22.0..35.0),
+            ),
+            aorta: (
+                rng.random_range(15.0..35.0),
+                rng.random_range(40.0..55.0),
+                rng.random_range(9.0..13.0),
+            ),
             scar,
             intensities: Intensities {
                 blood,
@@ -352,10 +382,14 @@ impl Heart {
         let r = (dx * dx + dy * dy).sqrt();
         let theta = dy.atan2(dx);
         let shrink = 1.0 - 0.45 * apex;
-        let r_endo = self.r_endo * shrink * (1.0 + self.ellipticity * (2.0 * (theta - self.ellipse_angle)).cos());
+        let r_endo = self.r_endo
+            * shrink
+            * (1.0 + self.ellipticity * (2.0 * (theta - self.ellipse_angle)).cos());
         let thickness = self.thickness
             * (1.0 - 0.15 * apex)
-            * (1.0 + self.thick_a1 * (theta - self.thick_p1).cos() + self.thick_a2 * (2.0 * theta - self.thick_p2).cos());
+            * (1.0
+                + self.thick_a1 * (theta - self.thick_p1).cos()
+                + self.thick_a2 * (2.0 * theta - self.thick_p2).cos());
         let r_epi = r_endo + thickness;
 
         if r < r_endo {
@@ -378,7 +412,9 @@ impl Heart {
             let off = wrap(theta - scar.centre).abs();
             // Transmurality tapers towards the sector's edges.
             let taper = if off < scar.half_width {
-                (off / scar.half_width * std::f64::consts::FRAC_PI_2).cos().sqrt()
+                (off / scar.half_width * std::f64::consts::FRAC_PI_2)
+                    .cos()
+                    .sqrt()
             } else {
                 0.0
             };
@@ -487,7 +523,8 @@ pub fn generate(seed: u64, config: &PhantomConfig) -> PhantomCase {
     // Cardiac LGE fields of view are 260-400 mm: pick one, then the spacing that gives it,
     // within the configured spacing range.
     let fov_target = rng.random_range(260.0..400.0);
-    let spacing = (fov_target / rows.max(cols) as f64).clamp(config.spacing_mm[0], config.spacing_mm[1]);
+    let spacing =
+        (fov_target / rows.max(cols) as f64).clamp(config.spacing_mm[0], config.spacing_mm[1]);
     let fov = (rows as f64 * spacing, cols as f64 * spacing);
     let heart = Heart::draw(&mut rng, &config.difficulty, fov);
     let noise = rng.random_range(config.difficulty.noise[0]..=config.difficulty.noise[1]);
@@ -531,7 +568,10 @@ pub fn generate(seed: u64, config: &PhantomConfig) -> PhantomCase {
             let shifted: Vec<f64> = (0..rows * cols)
                 .map(|i| values[(i / cols) * cols + (i % cols + cols / 2) % cols])
                 .collect();
-            values.iter_mut().zip(shifted).for_each(|(v, s)| *v += ghost_amplitude * s);
+            values
+                .iter_mut()
+                .zip(shifted)
+                .for_each(|(v, s)| *v += ghost_amplitude * s);
         }
         let sigma = noise * heart.intensities.blood;
         let pixels: Vec<f32> = values
@@ -609,11 +649,20 @@ mod tests {
     #[test]
     fn labels_are_anatomically_consistent() {
         for seed in 0..12 {
-            let case = generate(seed, &PhantomConfig { slices: 3, ..config() });
+            let case = generate(
+                seed,
+                &PhantomConfig {
+                    slices: 3,
+                    ..config()
+                },
+            );
             for s in &case.slices {
                 let (rows, cols) = (s.image.rows, s.image.cols);
                 assert!(s.labels.iter().all(|l| *l <= label::MVO));
-                assert!(s.labels.contains(&label::BLOOD_POOL), "seed {seed}: no blood pool");
+                assert!(
+                    s.labels.contains(&label::BLOOD_POOL),
+                    "seed {seed}: no blood pool"
+                );
                 assert!(s.labels.contains(&label::MYOCARDIUM) || s.labels.contains(&label::SCAR));
                 for r in 1..rows - 1 {
                     for c in 1..cols - 1 {
@@ -643,13 +692,22 @@ mod tests {
 
     #[test]
     fn stacks_keep_one_heart_and_shrink_towards_the_apex() {
-        let case = generate(7, &PhantomConfig { slices: 5, ..config() });
+        let case = generate(
+            7,
+            &PhantomConfig {
+                slices: 5,
+                ..config()
+            },
+        );
         let blood: Vec<usize> = case
             .slices
             .iter()
             .map(|s| s.labels.iter().filter(|l| **l == label::BLOOD_POOL).count())
             .collect();
-        assert!(blood.windows(2).all(|w| w[1] <= w[0]), "cavity areas {blood:?}");
+        assert!(
+            blood.windows(2).all(|w| w[1] <= w[0]),
+            "cavity areas {blood:?}"
+        );
         let z: Vec<f64> = case.slices.iter().map(|s| s.image.position_mm[2]).collect();
         assert_eq!(z, vec![0.0, 8.0, 16.0, 24.0, 32.0]);
     }
@@ -672,7 +730,11 @@ mod tests {
             }
             fwhm_dice.push(dice(&fwhm(&s.image.pixels, &s.myocardium()).scar, &truth));
             // Best possible global threshold over the whole image, chosen with the answer known.
-            let (lo, hi) = s.image.pixels.iter().fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+            let (lo, hi) = s
+                .image
+                .pixels
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
             let best = (1..100)
                 .map(|k| {
                     let t = lo + (hi - lo) * k as f32 / 100.0;

@@ -89,7 +89,10 @@ pub fn remove_small_components(mask: &Mask, min_px: usize) -> Mask {
     Mask {
         rows: mask.rows,
         cols: mask.cols,
-        data: labels.iter().map(|l| *l != 0 && sizes[*l as usize] >= min_px).collect(),
+        data: labels
+            .iter()
+            .map(|l| *l != 0 && sizes[*l as usize] >= min_px)
+            .collect(),
     }
 }
 
@@ -132,8 +135,14 @@ mod tests {
         // 1 0 0 1
         // 0 0 0 0
         // 0 0 1 0   an L of 3 pixels, and single pixels at (1, 3) and (3, 2).
-        let data = [1, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0].map(|v| v == 1).to_vec();
-        let m = Mask { rows: 4, cols: 4, data };
+        let data = [1, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0]
+            .map(|v| v == 1)
+            .to_vec();
+        let m = Mask {
+            rows: 4,
+            cols: 4,
+            data,
+        };
         let (_, sizes) = components(&m);
         assert_eq!(sizes[1..], [3, 1, 1]);
         let kept = remove_small_components(&m, 2);

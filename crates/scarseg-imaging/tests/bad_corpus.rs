@@ -26,7 +26,11 @@ fn wrong_magic() {
 
 #[test]
 fn truncated_dicom() {
-    assert!(matches!(decode("truncated.dcm"), ErrorKind::Truncated(_)), "{:?}", decode("truncated.dcm"));
+    assert!(
+        matches!(decode("truncated.dcm"), ErrorKind::Truncated(_)),
+        "{:?}",
+        decode("truncated.dcm")
+    );
 }
 
 #[test]
@@ -43,29 +47,47 @@ fn truncated_nifti_data_and_header() {
 
 #[test]
 fn truncated_png() {
-    assert!(matches!(decode("truncated.png"), ErrorKind::Truncated(_)), "{:?}", decode("truncated.png"));
+    assert!(
+        matches!(decode("truncated.png"), ErrorKind::Truncated(_)),
+        "{:?}",
+        decode("truncated.png")
+    );
 }
 
 #[test]
 fn absurd_declared_sizes() {
     assert_eq!(
         decode("absurd_size.nii"),
-        ErrorKind::BadDimensions { rows: 30000, cols: 30000, limit: 4096 }
+        ErrorKind::BadDimensions {
+            rows: 30000,
+            cols: 30000,
+            limit: 4096
+        }
     );
     assert_eq!(
         decode("absurd_size.dcm"),
-        ErrorKind::BadDimensions { rows: 60000, cols: 60000, limit: 4096 }
+        ErrorKind::BadDimensions {
+            rows: 60000,
+            cols: 60000,
+            limit: 4096
+        }
     );
 }
 
 #[test]
 fn nan_and_infinity() {
-    assert_eq!(decode("nan_inf.nii"), ErrorKind::NonFinitePixels { count: 2 });
+    assert_eq!(
+        decode("nan_inf.nii"),
+        ErrorKind::NonFinitePixels { count: 2 }
+    );
 }
 
 #[test]
 fn constant_image() {
-    assert_eq!(decode("constant.png"), ErrorKind::ConstantImage { value: 77.0 });
+    assert_eq!(
+        decode("constant.png"),
+        ErrorKind::ConstantImage { value: 77.0 }
+    );
 }
 
 #[test]
@@ -90,9 +112,18 @@ fn dicom_without_pixel_data() {
 
 #[test]
 fn file_over_the_byte_limit() {
-    let limits = Limits { max_bytes: 100, ..Limits::default() };
+    let limits = Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    };
     let err = decode_file("big.nii", &[0u8; 101], &limits).expect_err("too large");
-    assert_eq!(err.kind, ErrorKind::TooLarge { bytes: 101, limit: 100 });
+    assert_eq!(
+        err.kind,
+        ErrorKind::TooLarge {
+            bytes: 101,
+            limit: 100
+        }
+    );
 }
 
 #[test]
@@ -101,7 +132,13 @@ fn gzip_that_expands_past_the_limit() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&vec![0u8; 1 << 20]).expect("gzip");
     let bytes = gz.finish().expect("gzip");
-    let limits = Limits { max_bytes: 64 * 1024, ..Limits::default() };
+    let limits = Limits {
+        max_bytes: 64 * 1024,
+        ..Limits::default()
+    };
     let err = decode_file("bomb.nii.gz", &bytes, &limits).expect_err("bomb");
-    assert!(matches!(err.kind, ErrorKind::TooLarge { limit: 65536, .. }), "{err}");
+    assert!(
+        matches!(err.kind, ErrorKind::TooLarge { limit: 65536, .. }),
+        "{err}"
+    );
 }

@@ -69,7 +69,8 @@ impl Cag {
     /// - output `([batch, C_x, H, W], psi [batch, 1, H, W])`
     pub fn forward(&self, gate: Tensor<4>, skip: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let f = relu(
-            self.bn_g.forward(self.w_g.forward(gate)) + self.bn_x.forward(self.w_x.forward(skip.clone())),
+            self.bn_g.forward(self.w_g.forward(gate))
+                + self.bn_x.forward(self.w_x.forward(skip.clone())),
         ); // [B, F_int, H, W]
         let psi = sigmoid(
             self.bn_psi
@@ -117,5 +118,4 @@ mod tests {
             assert!((gated[4 + i] + expected[i]).abs() < 1e-5);
         }
     }
-
 }

@@ -81,7 +81,9 @@ impl std::str::FromStr for Variant {
             .into_iter()
             .find(|v| v.name() == s)
             .ok_or_else(|| {
-                format!("unknown variant `{s}`: expected atto, femto, pico, nano, tiny, small or base")
+                format!(
+                    "unknown variant `{s}`: expected atto, femto, pico, nano, tiny, small or base"
+                )
             })
     }
 }
@@ -133,17 +135,13 @@ impl ScarSegNetConfig {
     }
 
     /// Checks an input's channels and size against what the network accepts.
-    pub fn check_input(&self, channels: usize, height: usize, width: usize) -> Result<(), ModelError> {
-        if channels != self.in_channels {
-            return Err(ModelError::InputChannels {
-                expected: self.in_channels,
-                found: channels,
-            });
-        }
-        if height == 0 || width == 0 || height % 32 != 0 || width % 32 != 0 {
-            return Err(ModelError::InputSize { height, width });
-        }
-        Ok(())
+    pub fn check_input(
+        &self,
+        channels: usize,
+        height: usize,
+        width: usize,
+    ) -> Result<(), ModelError> {
+        check_input(self.in_channels, channels, height, width)
     }
 
     /// The config as a single-line JSON string (stored in weights and manifests).
@@ -155,6 +153,26 @@ impl ScarSegNetConfig {
     pub fn from_json(json: &str) -> Result<Self, ModelError> {
         serde_json::from_str(json).map_err(|e| ModelError::WeightsConfig(e.to_string()))
     }
+}
+
+/// An input of `channels` x `height` x `width` for a network of `in_channels`: sides must be
+/// positive multiples of 32 (the encoder downsamples five times).
+pub fn check_input(
+    in_channels: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
+) -> Result<(), ModelError> {
+    if channels != in_channels {
+        return Err(ModelError::InputChannels {
+            expected: in_channels,
+            found: channels,
+        });
+    }
+    if height == 0 || width == 0 || !height.is_multiple_of(32) || !width.is_multiple_of(32) {
+        return Err(ModelError::InputSize { height, width });
+    }
+    Ok(())
 }
 
 /// k = max(1, floor(rho * H * W + 0.5)), capped at H * W. Rounds half up so that any

@@ -85,11 +85,8 @@ impl Block {
         if self.drop_path > 0.0 && y.device().is_autodiff() {
             // Stochastic depth: keep each sample's branch with p = 1 - drop, rescaled.
             let keep = 1.0 - self.drop_path;
-            let mask = Tensor::<4>::random(
-                [batch, 1, 1, 1],
-                Distribution::Bernoulli(keep),
-                &y.device(),
-            );
+            let mask =
+                Tensor::<4>::random([batch, 1, 1, 1], Distribution::Bernoulli(keep), &y.device());
             y = y * mask / keep;
         }
         x + y

@@ -17,8 +17,8 @@
 use std::collections::BTreeMap;
 
 use burn::store::{ModuleSnapshot, SafetensorsStore};
-use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
+use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::ModelError;
 use crate::model::ScarSegNet;
@@ -84,9 +84,10 @@ pub fn timm_to_scarseg_name(name: &str) -> Option<String> {
     match parts.as_slice() {
         ["stem", "0", p] => Some(format!("encoder.stem_conv.{p}")),
         ["stem", "1", p] => Some(format!("encoder.stem_norm.{}", norm_param(p)?)),
-        ["stages", i, "downsample", "0", p] => {
-            Some(format!("encoder.stages.{i}.downsample.norm.{}", norm_param(p)?))
-        }
+        ["stages", i, "downsample", "0", p] => Some(format!(
+            "encoder.stages.{i}.downsample.norm.{}",
+            norm_param(p)?
+        )),
         ["stages", i, "downsample", "1", p] => {
             Some(format!("encoder.stages.{i}.downsample.conv.{p}"))
         }
@@ -94,9 +95,10 @@ pub fn timm_to_scarseg_name(name: &str) -> Option<String> {
         ["stages", i, "blocks", j, "conv_dw", p] => {
             Some(format!("encoder.stages.{i}.blocks.{j}.conv_dw.{p}"))
         }
-        ["stages", i, "blocks", j, "norm", p] => {
-            Some(format!("encoder.stages.{i}.blocks.{j}.norm.{}", norm_param(p)?))
-        }
+        ["stages", i, "blocks", j, "norm", p] => Some(format!(
+            "encoder.stages.{i}.blocks.{j}.norm.{}",
+            norm_param(p)?
+        )),
         ["stages", i, "blocks", j, "mlp", fc @ ("fc1" | "fc2"), p] => {
             Some(format!("encoder.stages.{i}.blocks.{j}.mlp.{fc}.{p}"))
         }
@@ -104,7 +106,12 @@ pub fn timm_to_scarseg_name(name: &str) -> Option<String> {
     }
 }
 
-fn convert(name: &str, target: &str, view: &TensorView<'_>, in_channels: usize) -> Result<Converted, ModelError> {
+fn convert(
+    name: &str,
+    target: &str,
+    view: &TensorView<'_>,
+    in_channels: usize,
+) -> Result<Converted, ModelError> {
     let mut shape = view.shape().to_vec();
     let mut values = to_f32(view, name)?;
     if target == "encoder.stem_conv.weight" && shape.len() == 4 && shape[1] != in_channels {
@@ -250,13 +257,21 @@ mod tests {
             .enumerate()
             .map(|(k, (name, shape))| {
                 let len = shape.iter().product();
-                let bytes = fill(len, k as f32).iter().flat_map(|v| v.to_le_bytes()).collect();
+                let bytes = fill(len, k as f32)
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect();
                 (name, shape, bytes)
             })
             .collect();
         let views: Vec<(String, TensorView<'_>)> = data
             .iter()
-            .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("view")))
+            .map(|(n, s, b)| {
+                (
+                    n.clone(),
+                    TensorView::new(Dtype::F32, s.clone(), b).expect("view"),
+                )
+            })
             .collect();
         safetensors::serialize(views, None).expect("serialize")
     }
@@ -276,7 +291,9 @@ mod tests {
         assert_eq!(model.encoder.stem_conv.weight.dims(), [8, 1, 4, 4]);
         for o in 0..8 {
             for k in 0..16 {
-                let want: f32 = (0..3).map(|c| (((o * 3 + c) * 16 + k) % 97) as f32 * 0.01).sum();
+                let want: f32 = (0..3)
+                    .map(|c| (((o * 3 + c) * 16 + k) % 97) as f32 * 0.01)
+                    .sum();
                 assert!((stem[o * 16 + k] - want).abs() < 1e-5);
             }
         }

@@ -41,5 +41,5 @@ pub(crate) fn test_device() -> burn::tensor::Device {
 /// Reads a tensor back as f32 values (tests only; synchronous).
 #[cfg(test)]
 pub(crate) fn values<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
-    t.into_data().to_vec::<f32>().expect("f32 tensor")
+    t.into_data().try_to_vec::<f32>().expect("f32 tensor")
 }

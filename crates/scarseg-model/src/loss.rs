@@ -1,14 +1,14 @@
 //! Losses: the paper's (BCE + soft Dice + the Myocardium-Constrained Loss for scar, BCE + Dice
-//! for myocardium, equal weights), and the options the other seeds need: ScarNet's Focal Tversky
-//! + Dice + class-weighted cross-entropy (seed 001), and KL divergence to soft labels for noisy
-//! annotations (seed 004).
+//! for myocardium, equal weights), and the options the other seeds need: ScarNet's Focal
+//! Tversky, Dice and class-weighted cross-entropy (seed 001), and KL divergence to soft labels
+//! for noisy annotations (seed 004).
 //!
 //! Every term is a mean over the batch, so a batch's loss does not grow with its size.
 //! **\[decided\]** Dice and Tversky indices are computed per image, then averaged.
 
 use burn::config::Config;
-use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::Tensor;
+use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
 use crate::model::SegLogits;
@@ -111,7 +111,10 @@ pub fn bce_with_logits(z: Tensor<4>, t: Tensor<4>) -> Tensor<1> {
 pub fn soft_dice_loss(p: Tensor<4>, t: Tensor<4>, eps: f64) -> Tensor<1> {
     let intersection = per_image_sum(p.clone() * t.clone());
     let total = per_image_sum(p) + per_image_sum(t);
-    ((intersection * 2.0 + eps) / (total + eps)).neg().add_scalar(1.0).mean()
+    ((intersection * 2.0 + eps) / (total + eps))
+        .neg()
+        .add_scalar(1.0)
+        .mean()
 }
 
 /// The Myocardium-Constrained Loss: (1 / HW) sum sigmoid(z) (1 - M), batch mean.
@@ -181,10 +184,22 @@ impl SegLossConfig {
         let mut terms: Vec<(&'static str, Tensor<1>)> = Vec::new();
         match self.kind {
             LossKind::ScarSegNet => {
-                terms.push(("scar_bce", bce_with_logits(scar_z.clone(), t_scar.clone()) * self.scar_pixel));
-                terms.push(("scar_dice", soft_dice_loss(scar_p, t_scar, DICE_EPS) * self.scar_dice));
-                terms.push(("mcl", myocardium_constrained_loss(scar_z, t_myo.clone()) * self.mcl));
-                terms.push(("myo_bce", bce_with_logits(myo_z, t_myo.clone()) * self.myo_pixel));
+                terms.push((
+                    "scar_bce",
+                    bce_with_logits(scar_z.clone(), t_scar.clone()) * self.scar_pixel,
+                ));
+                terms.push((
+                    "scar_dice",
+                    soft_dice_loss(scar_p, t_scar, DICE_EPS) * self.scar_dice,
+                ));
+                terms.push((
+                    "mcl",
+                    myocardium_constrained_loss(scar_z, t_myo.clone()) * self.mcl,
+                ));
+                terms.push((
+                    "myo_bce",
+                    bce_with_logits(myo_z, t_myo.clone()) * self.myo_pixel,
+                ));
             }
             LossKind::ScarNet => {
                 terms.push((
@@ -198,7 +213,10 @@ impl SegLossConfig {
                         DICE_EPS,
                     ) * self.focal_tversky,
                 ));
-                terms.push(("scar_dice", soft_dice_loss(scar_p, t_scar.clone(), DICE_EPS) * self.scar_dice));
+                terms.push((
+                    "scar_dice",
+                    soft_dice_loss(scar_p, t_scar.clone(), DICE_EPS) * self.scar_dice,
+                ));
                 terms.push((
                     "scar_weighted_ce",
                     weighted_bce_with_logits(
@@ -208,16 +226,34 @@ impl SegLossConfig {
                         self.ce_background_weight,
                     ) * self.scar_pixel,
                 ));
-                terms.push(("myo_bce", bce_with_logits(myo_z, t_myo.clone()) * self.myo_pixel));
+                terms.push((
+                    "myo_bce",
+                    bce_with_logits(myo_z, t_myo.clone()) * self.myo_pixel,
+                ));
             }
             LossKind::KlDivergence => {
-                terms.push(("scar_kl", kl_divergence_with_logits(scar_z.clone(), t_scar.clone()) * self.scar_pixel));
-                terms.push(("scar_dice", soft_dice_loss(scar_p, t_scar, DICE_EPS) * self.scar_dice));
-                terms.push(("mcl", myocardium_constrained_loss(scar_z, t_myo.clone()) * self.mcl));
-                terms.push(("myo_kl", kl_divergence_with_logits(myo_z, t_myo.clone()) * self.myo_pixel));
+                terms.push((
+                    "scar_kl",
+                    kl_divergence_with_logits(scar_z.clone(), t_scar.clone()) * self.scar_pixel,
+                ));
+                terms.push((
+                    "scar_dice",
+                    soft_dice_loss(scar_p, t_scar, DICE_EPS) * self.scar_dice,
+                ));
+                terms.push((
+                    "mcl",
+                    myocardium_constrained_loss(scar_z, t_myo.clone()) * self.mcl,
+                ));
+                terms.push((
+                    "myo_kl",
+                    kl_divergence_with_logits(myo_z, t_myo.clone()) * self.myo_pixel,
+                ));
             }
         }
-        terms.push(("myo_dice", soft_dice_loss(myo_p, t_myo, DICE_EPS) * self.myo_dice));
+        terms.push((
+            "myo_dice",
+            soft_dice_loss(myo_p, t_myo, DICE_EPS) * self.myo_dice,
+        ));
         let total = terms
             .iter()
             .map(|(_, v)| v.clone())
@@ -244,28 +280,39 @@ mod tests {
     #[test]
     fn bce_by_hand() {
         // z = [0, ln 3], t = [1, 0]: [-ln 0.5, -ln 0.25] = [ln 2, ln 4], mean 1.0397207708.
-        close(bce_with_logits(t(&[0.0, 3f32.ln()]), t(&[1.0, 0.0])), 1.039_720_770_8);
+        close(
+            bce_with_logits(t(&[0.0, 3f32.ln()]), t(&[1.0, 0.0])),
+            1.039_720_770_8,
+        );
     }
 
     #[test]
     fn soft_dice_by_hand() {
         // p = [.5, .5, 1, 0], t = [1, 0, 1, 0]: I = 1.5, P = T = 2: 1 - (3 + 1) / (4 + 1) = 0.2.
-        close(soft_dice_loss(t(&[0.5, 0.5, 1.0, 0.0]), t(&[1.0, 0.0, 1.0, 0.0]), 1.0), 0.2);
+        close(
+            soft_dice_loss(t(&[0.5, 0.5, 1.0, 0.0]), t(&[1.0, 0.0, 1.0, 0.0]), 1.0),
+            0.2,
+        );
     }
 
     #[test]
     fn soft_dice_averages_per_image() {
         // Image 1 (p = t = [1, 0]): I = 1, P = T = 1: 1 - (2 + 1) / (2 + 1) = 0.
         // Image 2 (p = [1, 0], t = [0, 1]): I = 0, P = T = 1: 1 - 1 / 3 = 2/3. Mean 1/3.
-        let p = Tensor::<1>::from_floats([1.0, 0.0, 1.0, 0.0], &test_device()).reshape([2, 1, 1, 2]);
-        let g = Tensor::<1>::from_floats([1.0, 0.0, 0.0, 1.0], &test_device()).reshape([2, 1, 1, 2]);
+        let p =
+            Tensor::<1>::from_floats([1.0, 0.0, 1.0, 0.0], &test_device()).reshape([2, 1, 1, 2]);
+        let g =
+            Tensor::<1>::from_floats([1.0, 0.0, 0.0, 1.0], &test_device()).reshape([2, 1, 1, 2]);
         close(soft_dice_loss(p, g, 1.0), 1.0 / 3.0);
     }
 
     #[test]
     fn mcl_by_hand() {
         // sigmoid([0, ln 3]) = [0.5, 0.75]; outside the myocardium only pixel 2: 0.75 / 2.
-        close(myocardium_constrained_loss(t(&[0.0, 3f32.ln()]), t(&[1.0, 0.0])), 0.375);
+        close(
+            myocardium_constrained_loss(t(&[0.0, 3f32.ln()]), t(&[1.0, 0.0])),
+            0.375,
+        );
     }
 
     #[test]
@@ -286,13 +333,19 @@ mod tests {
     #[test]
     fn weighted_ce_by_hand() {
         // z = 0 everywhere: -ln 0.5 = ln 2 per pixel; weights 5 (scar) and 1: mean 3 ln 2.
-        close(weighted_bce_with_logits(t(&[0.0, 0.0]), t(&[1.0, 0.0]), 5.0, 1.0), 3.0 * 2f64.ln());
+        close(
+            weighted_bce_with_logits(t(&[0.0, 0.0]), t(&[1.0, 0.0]), 5.0, 1.0),
+            3.0 * 2f64.ln(),
+        );
     }
 
     #[test]
     fn kl_by_hand() {
         // q = 0.5, p = 0.5: 0. q = 1, p = 0.75: ln(1 / 0.75) = 0.2876820725. Mean 0.1438410362.
-        close(kl_divergence_with_logits(t(&[0.0, 3f32.ln()]), t(&[0.5, 1.0])), 0.143_841_036_2);
+        close(
+            kl_divergence_with_logits(t(&[0.0, 3f32.ln()]), t(&[0.5, 1.0])),
+            0.143_841_036_2,
+        );
     }
 
     #[test]
@@ -307,7 +360,10 @@ mod tests {
         };
         let loss = SegLossConfig::new().loss(&logits, &targets);
         let names: Vec<_> = loss.terms.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["scar_bce", "scar_dice", "mcl", "myo_bce", "myo_dice"]);
+        assert_eq!(
+            names,
+            ["scar_bce", "scar_dice", "mcl", "myo_bce", "myo_dice"]
+        );
         // scar_bce 1.0397208; scar_dice: p = [.5,.75], I = .5, P = 1.25, T = 1:
         // 1 - 2 / 3.25 = 0.3846154; mcl 0.375; myo_bce ln 2 = 0.6931472;
         // myo_dice: I = .5, P = 1, T = 1: 1 - 2 / 3 = 0.3333333. Total 2.8258167.

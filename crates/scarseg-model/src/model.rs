@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::ase::{Ase, AseTrace};
 use crate::blocks::HighResStem;
-use crate::config::ScarSegNetConfig;
+use crate::config::{ScarSegNetConfig, check_input};
 use crate::convnext::ConvNextEncoder;
 use crate::decoder::DecoderLevel;
 use crate::error::ModelError;
@@ -106,15 +106,7 @@ impl ScarSegNet {
 
     fn forward_impl(&self, x: Tensor<4>) -> Result<(SegLogits, Diagnostics), ModelError> {
         let [_, channels, height, width] = x.dims();
-        if channels != self.in_channels {
-            return Err(ModelError::InputChannels {
-                expected: self.in_channels,
-                found: channels,
-            });
-        }
-        if height == 0 || width == 0 || height % 32 != 0 || width % 32 != 0 {
-            return Err(ModelError::InputSize { height, width });
-        }
+        check_input(self.in_channels, channels, height, width)?;
 
         let (skip1, skip2) = self.hr_stem.forward(x.clone()); // [B, c1, H, W], [B, c2, H/2, W/2]
         let mut features = self.encoder.stem(x); // [B, d0, H/4, W/4]
@@ -168,7 +160,8 @@ mod tests {
         let device = test_device();
         for variant in Variant::ALL {
             let model = ScarSegNetConfig::variant(variant).init(&device);
-            let x = Tensor::<4>::random([1, 1, 32, 64], burn::tensor::Distribution::Default, &device);
+            let x =
+                Tensor::<4>::random([1, 1, 32, 64], burn::tensor::Distribution::Default, &device);
             let (logits, diag) = model.forward_with_diagnostics(x).expect("valid input");
             assert_eq!(logits.scar.dims(), [1, 1, 32, 64], "{variant:?}");
             assert_eq!(logits.myocardium.dims(), [1, 1, 32, 64], "{variant:?}");
@@ -181,7 +174,13 @@ mod tests {
             let psi: Vec<_> = diag.cag_psi.iter().map(|p| p.dims()).collect();
             assert_eq!(
                 psi,
-                [[1, 1, 2, 4], [1, 1, 4, 8], [1, 1, 8, 16], [1, 1, 16, 32], [1, 1, 32, 64]]
+                [
+                    [1, 1, 2, 4],
+                    [1, 1, 4, 8],
+                    [1, 1, 8, 16],
+                    [1, 1, 16, 32],
+                    [1, 1, 32, 64]
+                ]
             );
         }
     }
@@ -202,11 +201,23 @@ mod tests {
         let err = model
             .forward(Tensor::zeros([1, 1, 48, 64], &device))
             .expect_err("48 is not a multiple of 32");
-        assert_eq!(err, ModelError::InputSize { height: 48, width: 64 });
+        assert_eq!(
+            err,
+            ModelError::InputSize {
+                height: 48,
+                width: 64
+            }
+        );
         let err = model
             .forward(Tensor::zeros([1, 3, 64, 64], &device))
             .expect_err("three channels");
-        assert_eq!(err, ModelError::InputChannels { expected: 1, found: 3 });
+        assert_eq!(
+            err,
+            ModelError::InputChannels {
+                expected: 1,
+                found: 3
+            }
+        );
     }
 
     #[test]

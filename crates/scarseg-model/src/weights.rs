@@ -89,11 +89,20 @@ pub fn from_safetensors_expecting(
 /// Applies every tensor in `bytes` to `model`; every tensor must match by name and shape.
 pub fn load_into(mut model: ScarSegNet, bytes: &[u8]) -> Result<ScarSegNet, ModelError> {
     // Validate the container before handing it to the store, whose errors are less specific.
-    SafeTensors::deserialize(bytes).map_err(|e| ModelError::WeightsFormat(e.to_string()))?;
+    let parsed =
+        SafeTensors::deserialize(bytes).map_err(|e| ModelError::WeightsFormat(e.to_string()))?;
+    let half = parsed
+        .tensors()
+        .iter()
+        .any(|(_, view)| view.dtype() == safetensors::Dtype::F16);
     let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()))
         .validate(false)
-        .allow_partial(true)
-        .with_from_adapter(HalfPrecisionAdapter::new());
+        .allow_partial(true);
+    // The adapter casts in whichever direction the stored dtype suggests, so it may only see
+    // half-precision files: on f32 files it would cast to f16.
+    if half {
+        store = store.with_from_adapter(HalfPrecisionAdapter::new());
+    }
     let result = model
         .load_from(&mut store)
         .map_err(|e| ModelError::WeightsFormat(e.to_string()))?;
@@ -171,13 +180,24 @@ mod tests {
         let x = Tensor::<4>::random([1, 1, 64, 64], Distribution::Default, &device);
         let full = to_safetensors(&model, &config, Precision::F32).expect("save f32");
         let half = to_safetensors(&model, &config, Precision::F16).expect("save f16");
-        assert!(half.len() < full.len() * 55 / 100, "{} vs {}", half.len(), full.len());
+        assert!(
+            half.len() < full.len() * 55 / 100,
+            "{} vs {}",
+            half.len(),
+            full.len()
+        );
         let loaded = from_safetensors_expecting(&half, &config, &device).expect("load f16");
         let (a, b) = (logits(&model, x.clone()), logits(&loaded, x));
         let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let worst = a.iter().zip(&b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+        let worst = a
+            .iter()
+            .zip(&b)
+            .fold(0f32, |m, (p, q)| m.max((p - q).abs()));
         // f16 keeps 11 significant bits (relative error 4.9e-4 per weight).
-        assert!(worst <= 1e-2 * scale.max(1.0), "max abs diff {worst}, logit scale {scale}");
+        assert!(
+            worst <= 1e-2 * scale.max(1.0),
+            "max abs diff {worst}, logit scale {scale}"
+        );
     }
 
     #[test]
@@ -220,7 +240,10 @@ mod tests {
             from_safetensors(b"\x89PNG\r\n\x1a\n not weights", &device),
             Err(ModelError::WeightsFormat(_))
         ));
-        assert!(matches!(from_safetensors(&[], &device), Err(ModelError::WeightsFormat(_))));
+        assert!(matches!(
+            from_safetensors(&[], &device),
+            Err(ModelError::WeightsFormat(_))
+        ));
     }
 
     #[test]

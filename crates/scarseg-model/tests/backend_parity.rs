@@ -35,9 +35,15 @@ fn flex_and_wgpu_agree_on_both_logits() {
         ("scar", on_cpu.scar, on_gpu.scar),
         ("myocardium", on_cpu.myocardium, on_gpu.myocardium),
     ] {
-        let a = a.into_data().to_vec::<f32>().expect("f32");
-        let b = b.into_data().to_vec::<f32>().expect("f32");
-        let worst = a.iter().zip(&b).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
-        assert!(worst < 1e-3, "{name} logits differ by {worst} between flex and wgpu");
+        let a = a.into_data().try_to_vec::<f32>().expect("f32");
+        let b = b.into_data().try_to_vec::<f32>().expect("f32");
+        let worst = a
+            .iter()
+            .zip(&b)
+            .fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+        assert!(
+            worst < 1e-3,
+            "{name} logits differ by {worst} between flex and wgpu"
+        );
     }
 }

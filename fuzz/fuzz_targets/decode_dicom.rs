@@ -1,0 +1,12 @@
+//! Bytes after a DICOM preamble and "DICM", so every input reaches the DICOM decoder.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use scarseg_imaging::{Limits, decode::decode_file};
+
+fuzz_target!(|data: &[u8]| {
+    let mut bytes = vec![0u8; 128];
+    bytes.extend_from_slice(b"DICM");
+    bytes.extend_from_slice(data);
+    let limits = Limits { max_bytes: 1 << 24, max_side: 1024, max_slices: 64 };
+    let _ = decode_file("fuzz.dcm", &bytes, &limits);
+});

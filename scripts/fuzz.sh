@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Fuzzes every decoder for a bounded time (default 60 s per target; FUZZ_SECONDS to change),
+# seeded with the committed good and bad files. Needs a nightly toolchain (installed if
+# missing) and cargo-fuzz; not part of CI.
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT/fuzz"
+SECONDS_PER_TARGET="${FUZZ_SECONDS:-60}"
+rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
+for target in decode_any decode_dicom decode_nifti decode_raster; do
+  corpus="corpus/$target"
+  mkdir -p "$corpus"
+  cp -n "$ROOT"/crates/scarseg-imaging/tests/corpus/bad/* "$corpus"/ 2>/dev/null || true
+  echo "== $target for ${SECONDS_PER_TARGET}s"
+  cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048
+done
