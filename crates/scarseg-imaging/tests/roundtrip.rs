@@ -163,3 +163,67 @@ fn png_image_and_mask_round_trip_with_spacing() {
             .any(|w| w.contains("no pixel spacing"))
     );
 }
+
+#[test]
+fn two_dimensional_nifti_reads_as_one_slice() {
+    let mut slice = Slice::new(4, 5, (0..20).map(|v| v as f32).collect(), "x");
+    slice.spacing_mm = [0.5, 0.25];
+    let mut bytes = nifti1(
+        std::slice::from_ref(&slice),
+        NiftiData::F32(&slice.pixels.clone()),
+        false,
+    )
+    .expect("encode");
+    bytes[40..42].copy_from_slice(&2i16.to_le_bytes()); // dim[0] = 2
+    let stack = decode_file("flat.nii", &bytes, &Limits::default()).expect("decode");
+    assert_eq!(stack.slices.len(), 1);
+    assert_eq!((stack.slices[0].rows, stack.slices[0].cols), (4, 5));
+    assert_eq!(stack.slices[0].spacing_mm, [0.5, 0.25]);
+    assert_eq!(stack.slices[0].pixels, slice.pixels);
+}
+
+#[test]
+fn colour_jpeg_is_converted_to_grey_with_a_warning() {
+    let rgb: Vec<u8> = (0..8 * 8).flat_map(|i| [(i * 4) as u8, 100, 50]).collect();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95)
+        .encode(&rgb, 8, 8, image::ExtendedColorType::Rgb8)
+        .expect("jpeg");
+    let stack = decode_file("photo.jpg", &jpeg, &Limits::default()).expect("decode");
+    assert_eq!((stack.slices[0].rows, stack.slices[0].cols), (8, 8));
+    assert!(
+        stack
+            .warnings
+            .iter()
+            .any(|w| w.contains("converted to grey")),
+        "{:?}",
+        stack.warnings
+    );
+}
+
+#[test]
+fn a_failing_file_in_a_series_is_reported_and_the_others_kept() {
+    let case = generate(14, &small_config(2));
+    let mut files: Vec<(String, Vec<u8>)> = case
+        .slices
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            (
+                format!("{k}.dcm"),
+                dicom_mr(
+                    &s.image,
+                    &ids("x"),
+                    k as u32 + 1,
+                    DicomSyntax::ExplicitLittle,
+                )
+                .expect("encode"),
+            )
+        })
+        .collect();
+    files.insert(1, ("broken.dcm".into(), b"not dicom".to_vec()));
+    let (stack, errors) = decode_series("series", &files, &Limits::default());
+    assert_eq!(stack.expect("two good files").slices.len(), 2);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].file, "broken.dcm");
+}
