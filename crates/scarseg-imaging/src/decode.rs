@@ -208,7 +208,48 @@ fn dicom_str(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// Walks the file meta group with dicom-rs's own header decoder (explicit VR little endian,
+/// right after "DICM") and checks that no element declares more bytes than the file holds.
+/// dicom-rs reserves and zero-fills a declared length before reading it, so a forged 4 GB
+/// length would otherwise be allocated first (found by fuzzing). Like dicom-rs, the walk goes
+/// on while the elements are in group 0002 or within the declared group length.
+fn check_dicom_meta_lengths(bytes: &[u8]) -> Result<(), ErrorKind> {
+    use dicom_encoding::decode::Decode;
+    let decoder = dicom_encoding::decode::file_header_decoder();
+    let meta = &bytes[132..];
+    let mut at = 0usize;
+    let mut group_length: Option<usize> = None;
+    while at < meta.len() {
+        let mut cursor = Cursor::new(&meta[at..]);
+        let Ok((header, read)) = decoder.decode_header(&mut cursor) else {
+            return Ok(()); // dicom-rs reports malformed headers itself
+        };
+        let tag = header.tag;
+        let inside_group = group_length.is_some_and(|g| at < g);
+        if tag.group() != 0x0002 && !inside_group {
+            return Ok(());
+        }
+        let Some(len) = header.len.get() else {
+            return Err(ErrorKind::Dicom(format!("undefined length in the file meta element {tag}")));
+        };
+        let len = len as usize;
+        if at + read + len > meta.len() {
+            return Err(ErrorKind::Truncated(format!(
+                "file meta element {tag} declares {len} bytes, {} remain",
+                meta.len() - (at + read).min(meta.len())
+            )));
+        }
+        if tag == Tag(0x0002, 0x0000) && len == 4 {
+            let v = &meta[at + read..at + read + 4];
+            group_length = Some(at + read + 4 + u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize);
+        }
+        at += read + len;
+    }
+    Ok(())
+}
+
 fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {
+    check_dicom_meta_lengths(bytes)?;
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(bytes))

@@ -142,3 +142,13 @@ fn gzip_that_expands_past_the_limit() {
         "{err}"
     );
 }
+
+/// Regression (found by fuzzing `decode_dicom`): a file meta element declaring about 4 GB made
+/// dicom-rs reserve that much before reading.
+#[test]
+fn forged_meta_length_is_truncation_not_a_huge_allocation() {
+    match decode("forged_meta_length.dcm") {
+        ErrorKind::Truncated(m) => assert!(m.contains("file meta element"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
