@@ -21,6 +21,7 @@ cargo test --workspace --features "$FEATURES"
 
 echo "== wasm32 build of the library crates (WebGPU + flex)"
 cargo build --target wasm32-unknown-unknown -p scarseg-model --features web
-cargo clippy --target wasm32-unknown-unknown -p scarseg-model --features web -- -D warnings
+cargo build --target wasm32-unknown-unknown -p scarseg-imaging
+cargo clippy --target wasm32-unknown-unknown -p scarseg-model -p scarseg-imaging --features scarseg-model/web -- -D warnings
 
 echo "all checks passed"
