@@ -230,7 +230,9 @@ fn check_dicom_meta_lengths(bytes: &[u8]) -> Result<(), ErrorKind> {
             return Ok(());
         }
         let Some(len) = header.len.get() else {
-            return Err(ErrorKind::Dicom(format!("undefined length in the file meta element {tag}")));
+            return Err(ErrorKind::Dicom(format!(
+                "undefined length in the file meta element {tag}"
+            )));
         };
         let len = len as usize;
         if at + read + len > meta.len() {
@@ -241,7 +243,8 @@ fn check_dicom_meta_lengths(bytes: &[u8]) -> Result<(), ErrorKind> {
         }
         if tag == Tag(0x0002, 0x0000) && len == 4 {
             let v = &meta[at + read..at + read + 4];
-            group_length = Some(at + read + 4 + u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize);
+            group_length =
+                Some(at + read + 4 + u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize);
         }
         at += read + len;
     }
