@@ -24,4 +24,11 @@ cargo build --target wasm32-unknown-unknown -p scarseg-model --features web
 cargo build --target wasm32-unknown-unknown -p scarseg-imaging
 cargo clippy --target wasm32-unknown-unknown -p scarseg-model -p scarseg-imaging --features scarseg-model/web -- -D warnings
 
+echo "== the page: trunk build and static privacy checks"
+apt_install binaryen
+ensure_trunk
+ensure_wasm_bindgen
+trunk --config trunk.toml build --release
+python3 tests/check_page.py dist
+
 echo "all checks passed"

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Static privacy checks on the page trunk built (dist/): the Content-Security-Policy allows
+only the page's own origin to be contacted, every inline script the page carries is allowed by
+its sha256 (so the CSP needs no 'unsafe-inline'), and no built file names another origin.
+
+Usage: tests/check_page.py DIST_DIR
+"""
+import base64
+import hashlib
+import pathlib
+import re
+import sys
+
+dist = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "dist")
+html = (dist / "index.html").read_text()
+failures = []
+
+csp_match = re.search(r'http-equiv="Content-Security-Policy"\s+content="([^"]+)"', html)
+if not csp_match:
+    failures.append("index.html has no Content-Security-Policy meta tag")
+    csp = ""
+else:
+    csp = csp_match.group(1)
+directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+if directives.get("connect-src") != ["'self'"]:
+    failures.append(f"connect-src must be exactly 'self', found {directives.get('connect-src')}")
+if directives.get("default-src") != ["'self'"]:
+    failures.append(f"default-src must be exactly 'self', found {directives.get('default-src')}")
+if "'unsafe-inline'" in directives.get("script-src", []):
+    failures.append("script-src allows 'unsafe-inline'")
+
+for body in re.findall(r"<script[^>]*>(.*?)</script>", html, re.S):
+    digest = "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+    if digest not in directives.get("script-src", []):
+        failures.append(f"inline script not allowed by the CSP: add {digest} to script-src")
+
+for path in dist.rglob("*"):
+    if path.suffix in {".html", ".js", ".css", ".json"}:
+        text = path.read_text(errors="replace")
+        for url in re.findall(r"""(?:https?:|wss?:)//[^\s"'<>)]+""", text):
+            # Namespace identifiers are not requests.
+            if url.startswith("http://www.w3.org/"):
+                continue
+            failures.append(f"{path.relative_to(dist)} names another origin: {url}")
+
+if failures:
+    print("\n".join(failures))
+    sys.exit(1)
+print(f"page checks passed ({dist})")
