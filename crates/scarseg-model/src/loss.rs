@@ -181,75 +181,55 @@ impl SegLossConfig {
         let myo_p = sigmoid(myo_z.clone());
         let t_scar = targets.scar.clone();
         let t_myo = targets.myocardium.clone();
-        let mut terms: Vec<(&'static str, Tensor<1>)> = Vec::new();
+        // Each kind differs in its pixel-wise terms and in whether MCL or Focal Tversky joins
+        // the scar's soft Dice; both Dice terms are common to all.
+        let (scar_pixel_name, scar_pixel) = match self.kind {
+            LossKind::ScarSegNet => ("scar_bce", bce_with_logits(scar_z.clone(), t_scar.clone())),
+            LossKind::ScarNet => (
+                "scar_weighted_ce",
+                weighted_bce_with_logits(
+                    scar_z.clone(),
+                    t_scar.clone(),
+                    self.ce_scar_weight,
+                    self.ce_background_weight,
+                ),
+            ),
+            LossKind::KlDivergence => (
+                "scar_kl",
+                kl_divergence_with_logits(scar_z.clone(), t_scar.clone()),
+            ),
+        };
+        let mut terms: Vec<(&'static str, Tensor<1>)> = vec![
+            (scar_pixel_name, scar_pixel * self.scar_pixel),
+            (
+                "scar_dice",
+                soft_dice_loss(scar_p.clone(), t_scar.clone(), DICE_EPS) * self.scar_dice,
+            ),
+        ];
         match self.kind {
-            LossKind::ScarSegNet => {
-                terms.push((
-                    "scar_bce",
-                    bce_with_logits(scar_z.clone(), t_scar.clone()) * self.scar_pixel,
-                ));
-                terms.push((
-                    "scar_dice",
-                    soft_dice_loss(scar_p, t_scar, DICE_EPS) * self.scar_dice,
-                ));
-                terms.push((
-                    "mcl",
-                    myocardium_constrained_loss(scar_z, t_myo.clone()) * self.mcl,
-                ));
-                terms.push((
-                    "myo_bce",
-                    bce_with_logits(myo_z, t_myo.clone()) * self.myo_pixel,
-                ));
-            }
-            LossKind::ScarNet => {
-                terms.push((
-                    "scar_focal_tversky",
-                    focal_tversky_loss(
-                        scar_p.clone(),
-                        t_scar.clone(),
-                        self.tversky_alpha,
-                        self.tversky_beta,
-                        self.tversky_gamma,
-                        DICE_EPS,
-                    ) * self.focal_tversky,
-                ));
-                terms.push((
-                    "scar_dice",
-                    soft_dice_loss(scar_p, t_scar.clone(), DICE_EPS) * self.scar_dice,
-                ));
-                terms.push((
-                    "scar_weighted_ce",
-                    weighted_bce_with_logits(
-                        scar_z,
-                        t_scar,
-                        self.ce_scar_weight,
-                        self.ce_background_weight,
-                    ) * self.scar_pixel,
-                ));
-                terms.push((
-                    "myo_bce",
-                    bce_with_logits(myo_z, t_myo.clone()) * self.myo_pixel,
-                ));
-            }
-            LossKind::KlDivergence => {
-                terms.push((
-                    "scar_kl",
-                    kl_divergence_with_logits(scar_z.clone(), t_scar.clone()) * self.scar_pixel,
-                ));
-                terms.push((
-                    "scar_dice",
-                    soft_dice_loss(scar_p, t_scar, DICE_EPS) * self.scar_dice,
-                ));
-                terms.push((
-                    "mcl",
-                    myocardium_constrained_loss(scar_z, t_myo.clone()) * self.mcl,
-                ));
-                terms.push((
-                    "myo_kl",
-                    kl_divergence_with_logits(myo_z, t_myo.clone()) * self.myo_pixel,
-                ));
-            }
+            LossKind::ScarNet => terms.push((
+                "scar_focal_tversky",
+                focal_tversky_loss(
+                    scar_p,
+                    t_scar,
+                    self.tversky_alpha,
+                    self.tversky_beta,
+                    self.tversky_gamma,
+                    DICE_EPS,
+                ) * self.focal_tversky,
+            )),
+            LossKind::ScarSegNet | LossKind::KlDivergence => terms.push((
+                "mcl",
+                myocardium_constrained_loss(scar_z, t_myo.clone()) * self.mcl,
+            )),
         }
+        let (myo_pixel_name, myo_pixel) = match self.kind {
+            LossKind::KlDivergence => ("myo_kl", kl_divergence_with_logits(myo_z, t_myo.clone())),
+            LossKind::ScarSegNet | LossKind::ScarNet => {
+                ("myo_bce", bce_with_logits(myo_z, t_myo.clone()))
+            }
+        };
+        terms.push((myo_pixel_name, myo_pixel * self.myo_pixel));
         terms.push((
             "myo_dice",
             soft_dice_loss(myo_p, t_myo, DICE_EPS) * self.myo_dice,
