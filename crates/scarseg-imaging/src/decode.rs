@@ -263,25 +263,20 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_string();
-    let ts_name = TransferSyntaxRegistry
-        .get(&uid)
-        .map(|ts| ts.name().to_string())
-        .unwrap_or_else(|| "unknown".to_string());
-    match TransferSyntaxRegistry.get(&uid) {
-        Some(ts) if ts.can_decode_all() => {}
-        _ => {
-            let hint = if ts_name.contains("JPEG-LS") {
-                ": JPEG-LS needs a native codec; convert the file (e.g. to explicit VR little \
-                 endian) first"
-            } else {
-                ": convert the file to an uncompressed transfer syntax first"
-            };
-            return Err(ErrorKind::UnsupportedTransferSyntax {
-                uid,
-                name: ts_name,
-                hint: hint.to_string(),
-            });
-        }
+    let ts = TransferSyntaxRegistry.get(&uid);
+    if !ts.is_some_and(|ts| ts.can_decode_all()) {
+        let name = ts.map_or("unknown", |ts| ts.name()).to_string();
+        let hint = if name.contains("JPEG-LS") {
+            ": JPEG-LS needs a native codec; convert the file (e.g. to explicit VR little \
+             endian) first"
+        } else {
+            ": convert the file to an uncompressed transfer syntax first"
+        };
+        return Err(ErrorKind::UnsupportedTransferSyntax {
+            uid,
+            name,
+            hint: hint.to_string(),
+        });
     }
 
     let rows = dicom_int(&obj, tags::ROWS).ok_or_else(|| dicom_error("no Rows (0028,0010)"))?;
