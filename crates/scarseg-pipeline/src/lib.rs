@@ -5,6 +5,8 @@
 //! Readback is asynchronous (`into_data_async`), as the browser requires; native callers block
 //! on the future.
 
+pub mod manifest;
+
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use scarseg_imaging::classic::{NSD_CHOICES, fwhm, n_sd};

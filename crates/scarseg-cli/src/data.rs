@@ -1,0 +1,495 @@
+//! Training and evaluation data: phantom cases generated from seeds, the EMIDEC challenge layout,
+//! and image/label pairs; the patient-level split; augmentation; batches for the network.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use scarseg_imaging::decode::decode_file;
+use scarseg_imaging::metrics::Mask;
+use scarseg_imaging::phantom::{PhantomConfig, generate, label};
+use scarseg_imaging::preprocess::{Geometry, bilinear, preprocess};
+use scarseg_imaging::{Limits, Slice};
+
+/// First seed of the fixed validation phantom cases (training seeds count up from 0).
+pub const VALIDATION_SEED: u64 = 1_000_000_000;
+/// First seed of the fixed test phantom cases (`eval --phantom`, the default model's figures).
+pub const TEST_SEED: u64 = 2_000_000_000;
+
+/// One labelled slice.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The image on its own grid.
+    pub image: Slice,
+    /// Scar truth (labels 3 and 4).
+    pub scar: Mask,
+    /// Myocardium truth, scar included (labels 2, 3, 4).
+    pub myocardium: Mask,
+    /// Patient (case) the slice belongs to: splits and stack aggregates group by it.
+    pub patient: String,
+}
+
+impl Sample {
+    /// A sample from a label map in EMIDEC's values (0 background, 1 cavity, 2 myocardium,
+    /// 3 infarction, 4 no-reflow).
+    pub fn from_labels(image: Slice, labels: &[u8], patient: &str) -> Self {
+        let (rows, cols) = (image.rows, image.cols);
+        let mask = |f: &dyn Fn(u8) -> bool| Mask {
+            rows,
+            cols,
+            data: labels.iter().map(|l| f(*l)).collect(),
+        };
+        Self {
+            scar: mask(&|l| l == label::SCAR || l == label::MVO),
+            myocardium: mask(&|l| l >= label::MYOCARDIUM),
+            image,
+            patient: patient.to_string(),
+        }
+    }
+}
+
+/// Phantom cases `first_seed .. first_seed + count`, one slice each.
+pub fn phantom_samples(first_seed: u64, count: usize, config: &PhantomConfig) -> Vec<Sample> {
+    (0..count as u64)
+        .flat_map(|i| {
+            let case = generate(first_seed + i, config);
+            let name = case.name.clone();
+            case.slices
+                .into_iter()
+                .map(|s| Sample::from_labels(s.image, &s.labels, &name))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+/// Decodes a label file into integer labels 0..=4, one map per slice.
+fn decode_labels(path: &Path, limits: &Limits) -> Result<Vec<(Slice, Vec<u8>)>> {
+    let name = path.display().to_string();
+    let stack = decode_file(&name, &read(path)?, limits)?;
+    stack
+        .slices
+        .into_iter()
+        .map(|s| {
+            let labels = s
+                .pixels
+                .iter()
+                .map(|v| {
+                    let l = v.round();
+                    if (v - l).abs() > 1e-3 || !(0.0..=4.0).contains(&l) {
+                        bail!("{name}: label value {v} is not one of 0, 1, 2, 3, 4");
+                    }
+                    Ok(l as u8)
+                })
+                .collect::<Result<Vec<u8>>>()?;
+            Ok((s, labels))
+        })
+        .collect()
+}
+
+/// Pairs an image file's slices with a label file's; sizes must agree.
+fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result<Vec<Sample>> {
+    let name = image.display().to_string();
+    let stack = decode_file(&name, &read(image)?, limits)?;
+    let label_maps = decode_labels(labels, limits)?;
+    if label_maps.len() != stack.slices.len() {
+        bail!(
+            "{}: {} label slices for {} image slices in {name}",
+            labels.display(),
+            label_maps.len(),
+            stack.slices.len()
+        );
+    }
+    stack
+        .slices
+        .into_iter()
+        .zip(label_maps)
+        .map(|(image, (l, values))| {
+            if (l.rows, l.cols) != (image.rows, image.cols) {
+                bail!(
+                    "{}: labels are {} x {} but the image is {} x {}",
+                    labels.display(),
+                    l.rows,
+                    l.cols,
+                    image.rows,
+                    image.cols
+                );
+            }
+            Ok(Sample::from_labels(image, &values, patient))
+        })
+        .collect()
+}
+
+/// Loads the EMIDEC challenge layout: `DIR/Case_*/Images/Case_*.nii.gz` with
+/// `DIR/Case_*/Contours/Case_*.nii.gz`. The patient is the case folder.
+pub fn emidec_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot list the EMIDEC folder", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("Images").is_dir())
+        .collect();
+    cases.sort();
+    if cases.is_empty() {
+        bail!(
+            "{}: no case folders with Images/ and Contours/ (EMIDEC layout)",
+            dir.display()
+        );
+    }
+    let mut out = Vec::new();
+    for case in cases {
+        let patient = case
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let image = first_volume(&case.join("Images"))?;
+        let labels = first_volume(&case.join("Contours"))?;
+        out.extend(paired(&image, &labels, &patient, limits)?);
+    }
+    Ok(out)
+}
+
+fn first_volume(dir: &Path) -> Result<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot list", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.to_string_lossy();
+            n.ends_with(".nii") || n.ends_with(".nii.gz")
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .next()
+        .with_context(|| format!("{}: no .nii or .nii.gz file", dir.display()))
+}
+
+/// Label file suffix for `--pairs`: `NAME.EXT` is labelled by `NAME_labels.png` (or `.nii`,
+/// `.nii.gz`), values 0-4 as in EMIDEC.
+pub const LABEL_SUFFIX: &str = "_labels";
+
+/// Splits a file name into its stem and extension, `.nii.gz` counted as one extension.
+pub fn stem_and_ext(name: &str) -> (&str, &str) {
+    if let Some(stem) = name.strip_suffix(".nii.gz") {
+        return (stem, ".nii.gz");
+    }
+    match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    }
+}
+
+/// Loads image/label pairs from a folder (searched recursively). The patient is the first
+/// folder below `dir`, or the image's stem for files directly inside it.
+pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
+    let mut files = Vec::new();
+    walk(dir, &mut files)
+        .with_context(|| format!("{}: cannot list the pairs folder", dir.display()))?;
+    files.sort();
+    let mut out = Vec::new();
+    for image in &files {
+        let name = image.file_name().unwrap_or_default().to_string_lossy();
+        let (stem, _) = stem_and_ext(&name);
+        if stem.ends_with(LABEL_SUFFIX) || name.ends_with(".json") || name.ends_with(".csv") {
+            continue;
+        }
+        let label = [".png", ".nii.gz", ".nii"]
+            .iter()
+            .map(|ext| image.with_file_name(format!("{stem}{LABEL_SUFFIX}{ext}")))
+            .find(|p| p.is_file())
+            .with_context(|| {
+                format!(
+                    "{}: no label file {stem}{LABEL_SUFFIX}.png/.nii/.nii.gz beside it",
+                    image.display()
+                )
+            })?;
+        let rel = image.strip_prefix(dir).unwrap_or(image);
+        let patient = match rel.components().count() {
+            0 | 1 => stem.to_string(),
+            _ => rel
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_string_lossy().to_string())
+                .unwrap_or_default(),
+        };
+        out.extend(paired(image, &label, &patient, limits)?);
+    }
+    if out.is_empty() {
+        bail!("{}: no image/label pairs found", dir.display());
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Splits samples by patient: a shuffled `validation_fraction` of the patients (at least one
+/// when there are two or more) goes to validation. Never splits one patient's slices.
+pub fn split_by_patient(
+    samples: Vec<Sample>,
+    validation_fraction: f64,
+    seed: u64,
+) -> (Vec<Sample>, Vec<Sample>) {
+    let mut patients: Vec<String> = samples
+        .iter()
+        .map(|s| s.patient.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    patients.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let n_val = if patients.len() < 2 {
+        0
+    } else {
+        ((patients.len() as f64 * validation_fraction).round() as usize)
+            .clamp(1, patients.len() - 1)
+    };
+    let validation: BTreeSet<String> = patients.into_iter().take(n_val).collect();
+    samples
+        .into_iter()
+        .partition(|s| !validation.contains(&s.patient))
+}
+
+/// One network-ready example: `size * size` values each.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// z-scored image.
+    pub image: Vec<f32>,
+    /// Scar target in [0, 1].
+    pub scar: Vec<f32>,
+    /// Myocardium target in [0, 1].
+    pub myocardium: Vec<f32>,
+}
+
+/// Augmentation ranges (seeds 000-004): rotation +-15 degrees, flips p = 0.5, brightness and
+/// contrast 0.8-1.2, scale 0.7-1.4, Gaussian noise.
+#[derive(Debug, Clone, Copy)]
+pub struct Augment {
+    /// Maximum rotation, degrees.
+    pub rotation_deg: f64,
+    /// Flip probability (each axis).
+    pub flip: f64,
+    /// Scale range.
+    pub scale: [f64; 2],
+    /// Multiplicative brightness range.
+    pub brightness: [f64; 2],
+    /// Contrast range (about the mean).
+    pub contrast: [f64; 2],
+    /// Maximum Gaussian noise SD in z-score units.
+    pub noise: f64,
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Self {
+            rotation_deg: 15.0,
+            flip: 0.5,
+            scale: [0.7, 1.4],
+            brightness: [0.8, 1.2],
+            contrast: [0.8, 1.2],
+            noise: 0.1,
+        }
+    }
+}
+
+/// Brings a sample to the network's grid (the pipeline's own preprocessing), with optional
+/// augmentation; `soft` keeps the partial-volume label fractions (for the KL loss).
+pub fn example(
+    sample: &Sample,
+    size: usize,
+    augment: Option<(&Augment, &mut ChaCha8Rng)>,
+    soft: bool,
+) -> Example {
+    let s = &sample.image;
+    let input = preprocess(&s.pixels, s.rows, s.cols, size);
+    let g = &input.geometry;
+    let to_model = |m: &Mask| -> Vec<f32> {
+        let f: Vec<f32> = m.data.iter().map(|b| *b as u8 as f32).collect();
+        resample_label(&f, g)
+    };
+    let mut ex = Example {
+        image: input.values,
+        scar: to_model(&sample.scar),
+        myocardium: to_model(&sample.myocardium),
+    };
+    if let Some((a, rng)) = augment {
+        ex = augmented(ex, size, a, rng);
+    }
+    if !soft {
+        for v in ex.scar.iter_mut().chain(ex.myocardium.iter_mut()) {
+            *v = if *v >= 0.5 { 1.0 } else { 0.0 };
+        }
+    }
+    ex
+}
+
+fn resample_label(values: &[f32], g: &Geometry) -> Vec<f32> {
+    let n = g.size;
+    let mut out = vec![0f32; n * n];
+    for r in 0..n {
+        for c in 0..n {
+            if g.is_content(r, c) {
+                let (y, x) = g.model_to_source(r, c);
+                out[r * n + c] = bilinear(values, g.src_rows, g.src_cols, y, x);
+            }
+        }
+    }
+    out
+}
+
+fn augmented(ex: Example, n: usize, a: &Augment, rng: &mut ChaCha8Rng) -> Example {
+    let angle = rng
+        .random_range(-a.rotation_deg..=a.rotation_deg)
+        .to_radians();
+    let scale = rng.random_range(a.scale[0]..=a.scale[1]);
+    let flip_y = rng.random_bool(a.flip);
+    let flip_x = rng.random_bool(a.flip);
+    let (sin, cos) = angle.sin_cos();
+    let centre = (n as f64 - 1.0) / 2.0;
+    let floor = ex.image.iter().copied().fold(f32::INFINITY, f32::min);
+    let mut out = Example {
+        image: vec![floor; n * n],
+        scar: vec![0.0; n * n],
+        myocardium: vec![0.0; n * n],
+    };
+    for r in 0..n {
+        for c in 0..n {
+            // Inverse map: output pixel -> input coordinates.
+            let (mut dy, mut dx) = (r as f64 - centre, c as f64 - centre);
+            if flip_y {
+                dy = -dy;
+            }
+            if flip_x {
+                dx = -dx;
+            }
+            let y = (cos * dy - sin * dx) / scale + centre;
+            let x = (sin * dy + cos * dx) / scale + centre;
+            if y < -0.5 || x < -0.5 || y > n as f64 - 0.5 || x > n as f64 - 0.5 {
+                continue;
+            }
+            let i = r * n + c;
+            out.image[i] = bilinear(&ex.image, n, n, y, x);
+            out.scar[i] = bilinear(&ex.scar, n, n, y, x);
+            out.myocardium[i] = bilinear(&ex.myocardium, n, n, y, x);
+        }
+    }
+    let brightness = rng.random_range(a.brightness[0]..=a.brightness[1]) as f32;
+    let contrast = rng.random_range(a.contrast[0]..=a.contrast[1]) as f32;
+    let mean = out.image.iter().sum::<f32>() / out.image.len() as f32;
+    let sd = rng.random_range(0.0..=a.noise) as f32;
+    let noise = Normal::new(0.0f32, sd.max(1e-12)).ok();
+    for v in &mut out.image {
+        *v = ((*v - mean) * contrast + mean) * brightness;
+        if let Some(noise) = &noise {
+            *v += noise.sample(rng);
+        }
+    }
+    out
+}
+
+/// Packs examples into flat `[batch, 1, size, size]` buffers: (images, scar, myocardium).
+pub fn pack(examples: &[Example]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut images = Vec::new();
+    let mut scar = Vec::new();
+    let mut myo = Vec::new();
+    for e in examples {
+        images.extend_from_slice(&e.image);
+        scar.extend_from_slice(&e.scar);
+        myo.extend_from_slice(&e.myocardium);
+    }
+    (images, scar, myo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(patient: &str) -> Sample {
+        let image = Slice::new(4, 4, (0..16).map(|v| v as f32).collect(), "x");
+        let labels = [0, 1, 2, 3, 4, 0, 2, 2, 0, 0, 0, 0, 3, 0, 0, 0];
+        Sample::from_labels(image, &labels, patient)
+    }
+
+    #[test]
+    fn labels_follow_emidec() {
+        let s = sample("p");
+        // Scar = 3 + 4 at indices 3, 4, 12; myocardium = 2 + 3 + 4 at 2, 3, 4, 6, 7, 12.
+        let on = |m: &Mask| -> Vec<usize> { (0..16).filter(|i| m.data[*i]).collect() };
+        assert_eq!(on(&s.scar), vec![3, 4, 12]);
+        assert_eq!(on(&s.myocardium), vec![2, 3, 4, 6, 7, 12]);
+    }
+
+    #[test]
+    fn split_never_separates_a_patient() {
+        let mut samples = Vec::new();
+        for p in 0..10 {
+            for _ in 0..3 {
+                samples.push(sample(&format!("p{p}")));
+            }
+        }
+        let (train, val) = split_by_patient(samples, 0.2, 1);
+        assert_eq!(val.len(), 6, "two of ten patients, three slices each");
+        let t: BTreeSet<_> = train.iter().map(|s| &s.patient).collect();
+        let v: BTreeSet<_> = val.iter().map(|s| &s.patient).collect();
+        assert!(t.is_disjoint(&v));
+        assert_eq!(t.len() + v.len(), 10);
+    }
+
+    #[test]
+    fn stems_keep_nii_gz_whole() {
+        assert_eq!(stem_and_ext("a.b.nii.gz"), ("a.b", ".nii.gz"));
+        assert_eq!(stem_and_ext("case.png"), ("case", ".png"));
+        assert_eq!(stem_and_ext("IM0001"), ("IM0001", ""));
+    }
+
+    #[test]
+    fn identity_augmentation_keeps_the_example() {
+        let cfg = PhantomConfig {
+            size_px: [64, 64],
+            ..Default::default()
+        };
+        let s = &phantom_samples(5, 1, &cfg)[0];
+        let plain = example(s, 64, None, false);
+        let none = Augment {
+            rotation_deg: 0.0,
+            flip: 0.0,
+            scale: [1.0, 1.0],
+            brightness: [1.0, 1.0],
+            contrast: [1.0, 1.0],
+            noise: 0.0,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let same = example(s, 64, Some((&none, &mut rng)), false);
+        assert_eq!(plain.scar, same.scar);
+        assert_eq!(plain.myocardium, same.myocardium);
+        for (a, b) in plain.image.iter().zip(&same.image) {
+            assert!((a - b).abs() < 1e-5);
+        }
+        // A flip in both axes is a 180 degree rotation: pixel (r, c) -> (n-1-r, n-1-c).
+        let flip = Augment { flip: 1.0, ..none };
+        let flipped = example(s, 64, Some((&flip, &mut rng)), false);
+        for r in 0..64 {
+            for c in 0..64 {
+                assert_eq!(
+                    flipped.scar[r * 64 + c],
+                    plain.scar[(63 - r) * 64 + (63 - c)]
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! `scarseg eval`: the papers' tables for a model or for the classic methods on the same cases:
+//! scar and myocardium Dice, HD95 (pixels and mm), burden Pearson r against the reference, and
+//! sensitivity / specificity of the >5% flag; with `--noise`, ScarNet's Monte Carlo robustness
+//! protocol. Prints a table; `--out` adds CSV and JSON.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use clap::{Args, ValueEnum};
+use indicatif::ProgressBar;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use scarseg_imaging::Limits;
+use scarseg_imaging::classic::{fwhm, n_sd};
+use scarseg_imaging::metrics::{
+    Mask, burden_percent, coefficient_of_variation, dice, hd95, high_risk, mean_sd, pearson_r,
+    sensitivity_specificity, stack_burden_percent,
+};
+use scarseg_imaging::phantom::PhantomConfig;
+use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::preprocess::population_mean_std;
+use scarseg_pipeline::analyse_slice;
+use scarseg_pipeline::manifest::LoadedModel;
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::data::{Sample, TEST_SEED, emidec_samples, pair_samples, phantom_samples};
+use crate::model_dir;
+
+/// What segments the scar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+pub enum Method {
+    /// The network (scar and myocardium).
+    Network,
+    /// Full width at half maximum inside the reference myocardium.
+    Fwhm,
+    /// Mean + n SD of remote myocardium inside the reference myocardium (`--n`).
+    Nsd,
+}
+
+/// Arguments of `scarseg eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Model folder; the bundled default model when absent.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Method to evaluate.
+    #[arg(long, value_enum, default_value = "network")]
+    pub method: Method,
+    /// n for `--method nsd`: 2, 3, 5 or 6.
+    #[arg(long, default_value_t = 5)]
+    pub n: u32,
+    /// Evaluate on N phantom test cases (fixed test seeds, never used in training).
+    #[arg(long, conflicts_with_all = ["emidec", "pairs"])]
+    pub phantom: Option<usize>,
+    /// Evaluate on the EMIDEC layout in DIR.
+    #[arg(long, conflicts_with = "pairs")]
+    pub emidec: Option<PathBuf>,
+    /// Evaluate on image files with `NAME_labels.*` beside them.
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
+    /// Monte Carlo robustness: Gaussian noise SD as a fraction of each image's own SD.
+    #[arg(long)]
+    pub noise: Option<f64>,
+    /// Monte Carlo iterations per slice.
+    #[arg(long, default_value_t = 10)]
+    pub iterations: usize,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// flex (CPU), wgpu, vulkan or cuda[:i].
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    /// Folder for eval.csv and eval.json.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Per-slice figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct SliceEval {
+    /// Patient (case).
+    pub patient: String,
+    /// The slice's source.
+    pub source: String,
+    /// Scar Dice.
+    pub scar_dice: f64,
+    /// Myocardium Dice (network only).
+    pub myocardium_dice: Option<f64>,
+    /// Scar HD95, pixels (None when either mask is empty).
+    pub scar_hd95_px: Option<f64>,
+    /// Scar HD95, mm.
+    pub scar_hd95_mm: Option<f64>,
+    /// Myocardium HD95, pixels.
+    pub myocardium_hd95_px: Option<f64>,
+    /// Myocardium HD95, mm.
+    pub myocardium_hd95_mm: Option<f64>,
+    /// Predicted scar area, mm2.
+    pub scar_area_mm2: f64,
+    /// Predicted myocardium area, mm2.
+    pub myocardium_area_mm2: f64,
+    /// Reference scar area, mm2.
+    pub reference_scar_area_mm2: f64,
+    /// Reference myocardium area, mm2.
+    pub reference_myocardium_area_mm2: f64,
+    /// Monte Carlo: burden mean, SD and CoV over the noisy copies.
+    pub noise_burden_mean: Option<f64>,
+    /// Monte Carlo burden SD.
+    pub noise_burden_sd: Option<f64>,
+    /// Monte Carlo burden CoV.
+    pub noise_burden_cov: Option<f64>,
+    /// Monte Carlo mean scar Dice.
+    pub noise_scar_dice_mean: Option<f64>,
+}
+
+/// A mean and SD over `n` values.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Stat {
+    /// Mean.
+    pub mean: f64,
+    /// Sample SD.
+    pub sd: f64,
+    /// Values that entered.
+    pub n: usize,
+}
+
+fn stat(values: impl Iterator<Item = Option<f64>>) -> Option<Stat> {
+    let v: Vec<f64> = values.flatten().filter(|x| x.is_finite()).collect();
+    mean_sd(&v).map(|(mean, sd)| Stat {
+        mean,
+        sd,
+        n: v.len(),
+    })
+}
+
+/// The table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// What was evaluated.
+    pub method: String,
+    /// Slices.
+    pub slices: usize,
+    /// Patients (stacks).
+    pub patients: usize,
+    /// Scar Dice.
+    pub scar_dice: Option<Stat>,
+    /// Myocardium Dice.
+    pub myocardium_dice: Option<Stat>,
+    /// Scar HD95, pixels.
+    pub scar_hd95_px: Option<Stat>,
+    /// Scar HD95, mm.
+    pub scar_hd95_mm: Option<Stat>,
+    /// Myocardium HD95, pixels.
+    pub myocardium_hd95_px: Option<Stat>,
+    /// Myocardium HD95, mm.
+    pub myocardium_hd95_mm: Option<Stat>,
+    /// Pearson r of per-patient burden against the reference.
+    pub burden_pearson_r: Option<f64>,
+    /// Sensitivity of the >5% flag per patient.
+    pub flag_sensitivity: Option<f64>,
+    /// Specificity of the >5% flag per patient.
+    pub flag_specificity: Option<f64>,
+    /// Monte Carlo: mean over slices of the burden CoV.
+    pub noise_burden_cov: Option<Stat>,
+    /// Monte Carlo: mean scar Dice over all noisy copies.
+    pub noise_scar_dice: Option<Stat>,
+}
+
+struct Segmenter<'a> {
+    method: Method,
+    n: u32,
+    model: Option<&'a LoadedModel>,
+    device: &'a Device,
+    options: PostprocessOptions,
+}
+
+impl Segmenter<'_> {
+    /// (scar, myocardium) on the sample's grid for the given pixels.
+    fn segment(&self, sample: &Sample, pixels: Vec<f32>) -> Result<(Mask, Mask)> {
+        let mut slice = sample.image.clone();
+        slice.pixels = pixels;
+        match (self.method, self.model) {
+            (Method::Network, Some(model)) => {
+                let r = futures_lite::future::block_on(analyse_slice(
+                    &model.model,
+                    self.device,
+                    &slice,
+                    model.manifest.preprocessing.size,
+                    &self.options,
+                ))?;
+                Ok((r.scar, r.myocardium))
+            }
+            (Method::Fwhm, _) => Ok((
+                fwhm(&slice.pixels, &sample.myocardium).scar,
+                sample.myocardium.clone(),
+            )),
+            (Method::Nsd, _) => Ok((
+                n_sd(&slice.pixels, &sample.myocardium, self.n as f64).scar,
+                sample.myocardium.clone(),
+            )),
+            (Method::Network, None) => bail!("no model loaded"),
+        }
+    }
+}
+
+fn area(m: &Mask, sample: &Sample) -> f64 {
+    m.area_px() as f64 * sample.image.pixel_area_mm2()
+}
+
+/// Evaluates `samples`; returns per-slice rows and the summary.
+fn evaluate(
+    seg: &Segmenter<'_>,
+    samples: &[Sample],
+    noise: Option<(f64, usize, u64)>,
+    label: String,
+) -> Result<(Vec<SliceEval>, Summary)> {
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| ProgressBar::new(samples.len() as u64));
+    let mut rows = Vec::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(noise.map(|n| n.2).unwrap_or(0));
+    for s in samples {
+        let (scar, myo) = seg.segment(s, s.image.pixels.clone())?;
+        let spacing = s.image.spacing_mm;
+        let network = seg.method == Method::Network;
+        let mut row = SliceEval {
+            patient: s.patient.clone(),
+            source: s.image.source.clone(),
+            scar_dice: dice(&scar, &s.scar),
+            myocardium_dice: network.then(|| dice(&myo, &s.myocardium)),
+            scar_hd95_px: hd95(&scar, &s.scar, [1.0, 1.0]),
+            scar_hd95_mm: hd95(&scar, &s.scar, spacing),
+            myocardium_hd95_px: network
+                .then(|| hd95(&myo, &s.myocardium, [1.0, 1.0]))
+                .flatten(),
+            myocardium_hd95_mm: network
+                .then(|| hd95(&myo, &s.myocardium, spacing))
+                .flatten(),
+            scar_area_mm2: area(&scar, s),
+            myocardium_area_mm2: area(&myo, s),
+            reference_scar_area_mm2: area(&s.scar, s),
+            reference_myocardium_area_mm2: area(&s.myocardium, s),
+            noise_burden_mean: None,
+            noise_burden_sd: None,
+            noise_burden_cov: None,
+            noise_scar_dice_mean: None,
+        };
+        if let Some((sigma, iterations, _)) = noise {
+            let (_, sd) =
+                population_mean_std(&s.image.pixels.iter().map(|v| *v as f64).collect::<Vec<_>>());
+            let normal = Normal::new(0.0, (sigma * sd).max(1e-12))
+                .map_err(|e| anyhow::anyhow!("--noise {sigma}: {e}"))?;
+            let mut burdens = Vec::new();
+            let mut dices = Vec::new();
+            for _ in 0..iterations {
+                let noisy: Vec<f32> = s
+                    .image
+                    .pixels
+                    .iter()
+                    .map(|v| (*v as f64 + normal.sample(&mut rng)) as f32)
+                    .collect();
+                let (scar, myo) = seg.segment(s, noisy)?;
+                if let Some(b) = burden_percent(area(&scar, s), area(&myo, s)) {
+                    burdens.push(b);
+                }
+                dices.push(dice(&scar, &s.scar));
+            }
+            let ms = mean_sd(&burdens);
+            row.noise_burden_mean = ms.map(|m| m.0);
+            row.noise_burden_sd = ms.map(|m| m.1);
+            row.noise_burden_cov = coefficient_of_variation(&burdens);
+            row.noise_scar_dice_mean = mean_sd(&dices).map(|m| m.0);
+        }
+        rows.push(row);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    // Per patient: volume-weighted burdens (slice thickness from each slice).
+    // (scar area, myocardium area, thickness) per slice: predicted, reference.
+    type Areas = Vec<(f64, f64, f64)>;
+    let mut by_patient: BTreeMap<&str, (Areas, Areas)> = BTreeMap::new();
+    for (r, s) in rows.iter().zip(samples) {
+        let e = by_patient.entry(s.patient.as_str()).or_default();
+        let t = s.image.thickness_mm;
+        e.0.push((r.scar_area_mm2, r.myocardium_area_mm2, t));
+        e.1.push((
+            r.reference_scar_area_mm2,
+            r.reference_myocardium_area_mm2,
+            t,
+        ));
+    }
+    let (mut predicted, mut reference) = (Vec::new(), Vec::new());
+    for (p, r) in by_patient.values() {
+        // A patient without reference myocardium has no burden to compare with.
+        if let Some(r) = stack_burden_percent(r) {
+            predicted.push(stack_burden_percent(p).unwrap_or(0.0));
+            reference.push(r);
+        }
+    }
+    let flags = |v: &[f64]| v.iter().map(|b| high_risk(*b)).collect::<Vec<_>>();
+    let (sensitivity, specificity) =
+        sensitivity_specificity(&flags(&predicted), &flags(&reference));
+    let summary = Summary {
+        method: label,
+        slices: rows.len(),
+        patients: by_patient.len(),
+        scar_dice: stat(rows.iter().map(|r| Some(r.scar_dice))),
+        myocardium_dice: stat(rows.iter().map(|r| r.myocardium_dice)),
+        scar_hd95_px: stat(rows.iter().map(|r| r.scar_hd95_px)),
+        scar_hd95_mm: stat(rows.iter().map(|r| r.scar_hd95_mm)),
+        myocardium_hd95_px: stat(rows.iter().map(|r| r.myocardium_hd95_px)),
+        myocardium_hd95_mm: stat(rows.iter().map(|r| r.myocardium_hd95_mm)),
+        burden_pearson_r: pearson_r(&predicted, &reference),
+        flag_sensitivity: sensitivity,
+        flag_specificity: specificity,
+        noise_burden_cov: stat(rows.iter().map(|r| r.noise_burden_cov)),
+        noise_scar_dice: stat(rows.iter().map(|r| r.noise_scar_dice_mean)),
+    };
+    Ok((rows, summary))
+}
+
+/// The summary as an aligned text table.
+pub fn table(s: &Summary) -> String {
+    let f = |x: &Option<Stat>, digits: usize| match x {
+        Some(x) => format!("{:.d$} +- {:.d$}  (n = {})", x.mean, x.sd, x.n, d = digits),
+        None => "-".to_string(),
+    };
+    let o = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+    let mut out = format!(
+        "{}: {} slices, {} patients\n",
+        s.method, s.slices, s.patients
+    );
+    let lines = [
+        ("scar Dice", f(&s.scar_dice, 3)),
+        ("myocardium Dice", f(&s.myocardium_dice, 3)),
+        ("scar HD95 (px)", f(&s.scar_hd95_px, 2)),
+        ("scar HD95 (mm)", f(&s.scar_hd95_mm, 2)),
+        ("myocardium HD95 (px)", f(&s.myocardium_hd95_px, 2)),
+        ("myocardium HD95 (mm)", f(&s.myocardium_hd95_mm, 2)),
+        ("burden Pearson r", o(s.burden_pearson_r)),
+        (">5% flag sensitivity", o(s.flag_sensitivity)),
+        (">5% flag specificity", o(s.flag_specificity)),
+        ("noise: burden CoV", f(&s.noise_burden_cov, 3)),
+        ("noise: scar Dice", f(&s.noise_scar_dice, 3)),
+    ];
+    for (name, value) in lines {
+        out.push_str(&format!("  {name:<22} {value}\n"));
+    }
+    out
+}
+
+/// Runs `scarseg eval`.
+pub fn run(args: EvalArgs) -> Result<Outcome> {
+    if args.method == Method::Nsd && ![2, 3, 5, 6].contains(&args.n) {
+        bail!("--n {}: n-SD is defined here for n in 2, 3, 5, 6", args.n);
+    }
+    if let Some(sigma) = args.noise
+        && !(sigma.is_finite() && sigma >= 0.0)
+    {
+        bail!("--noise {sigma}: must be a non-negative number");
+    }
+    let limits = Limits::default();
+    let samples = match (&args.phantom, &args.emidec, &args.pairs) {
+        (Some(n), None, None) => phantom_samples(TEST_SEED, *n, &PhantomConfig::default()),
+        (None, Some(dir), None) => emidec_samples(dir, &limits)?,
+        (None, None, Some(dir)) => pair_samples(dir, &limits)?,
+        _ => bail!("give one of --phantom N, --emidec DIR or --pairs DIR"),
+    };
+    let device = crate::device::parse(&args.device)?;
+    let model = match args.method {
+        Method::Network => {
+            let dir = args
+                .weights
+                .clone()
+                .unwrap_or_else(model_dir::default_model_dir);
+            Some(model_dir::load(&dir, &device)?)
+        }
+        _ => None,
+    };
+    let label = match (args.method, &model) {
+        (Method::Network, Some(m)) => format!(
+            "network {} ({})",
+            m.manifest.name,
+            &m.manifest.weights.sha256[..12]
+        ),
+        (Method::Nsd, _) => format!("{}-SD (reference myocardium)", args.n),
+        _ => "FWHM (reference myocardium)".to_string(),
+    };
+    let seg = Segmenter {
+        method: args.method,
+        n: args.n,
+        model: model.as_ref(),
+        device: &device,
+        options: model
+            .as_ref()
+            .map(|m| m.manifest.postprocessing)
+            .unwrap_or_default(),
+    };
+    let noise = args.noise.map(|s| (s, args.iterations.max(1), args.seed));
+    let (rows, summary) = evaluate(&seg, &samples, noise, label)?;
+    print!("{}", table(&summary));
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out)
+            .with_context(|| format!("{}: cannot create", out.display()))?;
+        let mut csv = csv::Writer::from_path(out.join("eval.csv"))
+            .with_context(|| format!("{}: cannot write eval.csv", out.display()))?;
+        for r in &rows {
+            csv.serialize(r)?;
+        }
+        csv.flush()?;
+        std::fs::write(
+            out.join("eval.json"),
+            serde_json::to_vec_pretty(&serde_json::json!({
+                "summary": summary,
+                "slices": rows,
+                "noise": args.noise.map(|s| serde_json::json!({"sigma_fraction_of_image_sd": s, "iterations": args.iterations, "seed": args.seed})),
+            }))?,
+        )?;
+    }
+    Ok(Outcome::Done)
+}

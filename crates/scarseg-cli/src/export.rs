@@ -1,0 +1,234 @@
+//! `scarseg export`: a trained checkpoint -> `public/models/<name>/` with half-precision weights,
+//! `manifest.json` (architecture, preprocessing, sha256, provenance, metrics) and a model card.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use clap::Args;
+use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
+use scarseg_pipeline::manifest::{
+    FORMAT_VERSION, MANIFEST_FILE, Manifest, Preprocessing, WeightsEntry, sha256_hex,
+};
+
+use crate::Outcome;
+
+/// File name of the weights inside an exported folder.
+pub const WEIGHTS_FILE: &str = "weights.safetensors";
+/// File name of the model card.
+pub const CARD_FILE: &str = "MODEL_CARD.md";
+
+/// Arguments of `scarseg export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Trained weights (a run's best.safetensors or checkpoint/model.safetensors).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Model name (the folder name).
+    #[arg(long)]
+    pub name: String,
+    /// Parent folder of the model folder.
+    #[arg(long, default_value = "public/models")]
+    pub out: PathBuf,
+    /// Network input side; taken from the run's run.json beside the checkpoint when absent.
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// An `eval --out` folder's eval.json whose summary goes into the manifest and card.
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// Keep full precision (f32) instead of f16.
+    #[arg(long)]
+    pub full_precision: bool,
+    /// Extra card text (a file), e.g. intended use and limitations beyond the defaults.
+    #[arg(long)]
+    pub notes: Option<PathBuf>,
+}
+
+/// Runs `scarseg export`.
+pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
+    if args.name.is_empty()
+        || !args
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!("--name {:?}: use letters, digits, - and _ only", args.name);
+    }
+    let bytes = std::fs::read(&args.checkpoint)
+        .with_context(|| format!("{}: cannot read", args.checkpoint.display()))?;
+    let device = Device::flex();
+    let (model, config) = from_safetensors(&bytes, &device)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.checkpoint.display()))?;
+    let run_info: Option<serde_json::Value> = args
+        .checkpoint
+        .parent()
+        .map(|d| d.join("run.json"))
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let size = match (
+        args.size,
+        run_info.as_ref().and_then(|r| r["size"].as_u64()),
+    ) {
+        (Some(s), _) => s,
+        (None, Some(s)) => s as usize,
+        (None, None) => bail!(
+            "--size is needed: no run.json beside {}",
+            args.checkpoint.display()
+        ),
+    };
+    if size == 0 || !size.is_multiple_of(32) {
+        bail!("--size {size}: must be a positive multiple of 32");
+    }
+    let precision = if args.full_precision {
+        Precision::F32
+    } else {
+        Precision::F16
+    };
+    let weights = to_safetensors(&model, &config, precision)?;
+    let mut provenance = BTreeMap::new();
+    provenance.insert("export_command".to_string(), command_line);
+    provenance.insert("source_checkpoint_sha256".to_string(), sha256_hex(&bytes));
+    if let Some(serde_json::Value::Object(map)) = &run_info {
+        for (k, v) in map {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            provenance.insert(format!("training_{k}"), v);
+        }
+    }
+    let mut metrics = BTreeMap::new();
+    let mut metrics_text = String::from("Not evaluated at export.\n");
+    if let Some(path) = &args.metrics {
+        let eval: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?,
+        )
+        .with_context(|| format!("{}: not an eval.json", path.display()))?;
+        let summary = &eval["summary"];
+        if !summary.is_object() {
+            bail!(
+                "{}: no `summary` (write it with scarseg eval --out)",
+                path.display()
+            );
+        }
+        metrics_text = format!(
+            "Evaluated with `scarseg eval` ({}):\n\n| metric | mean | SD | n |\n|---|---|---|---|\n",
+            summary["method"].as_str().unwrap_or("?")
+        );
+        for (key, value) in summary.as_object().into_iter().flatten() {
+            if let Some(mean) = value.get("mean").and_then(|m| m.as_f64()) {
+                let sd = value.get("sd").and_then(|m| m.as_f64()).unwrap_or(f64::NAN);
+                metrics.insert(format!("{key}_mean"), mean);
+                metrics.insert(format!("{key}_sd"), sd);
+                metrics_text.push_str(&format!(
+                    "| {key} | {mean:.4} | {sd:.4} | {} |\n",
+                    value.get("n").and_then(|n| n.as_u64()).unwrap_or(0)
+                ));
+            } else if let Some(v) = value.as_f64() {
+                metrics.insert(key.clone(), v);
+                metrics_text.push_str(&format!("| {key} | {v:.4} | | |\n"));
+            }
+        }
+        if let Some(n) = summary["slices"].as_u64() {
+            metrics.insert("test_slices".into(), n as f64);
+        }
+    }
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        name: args.name.clone(),
+        architecture: config.clone(),
+        weights: WeightsEntry {
+            file: WEIGHTS_FILE.to_string(),
+            sha256: sha256_hex(&weights),
+            bytes: weights.len() as u64,
+            precision: match precision {
+                Precision::F16 => "f16".into(),
+                Precision::F32 => "f32".into(),
+            },
+        },
+        preprocessing: Preprocessing::at(size),
+        postprocessing: PostprocessOptions::default(),
+        provenance,
+        metrics,
+        card: CARD_FILE.to_string(),
+    };
+    let dir = args.out.join(&args.name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    std::fs::write(dir.join(WEIGHTS_FILE), &weights)?;
+    std::fs::write(
+        dir.join(MANIFEST_FILE),
+        serde_json::to_vec_pretty(&manifest)?,
+    )?;
+    let notes = match &args.notes {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?
+        }
+        None => String::new(),
+    };
+    std::fs::write(dir.join(CARD_FILE), card(&manifest, &metrics_text, &notes))?;
+    eprintln!(
+        "exported {} ({} bytes, sha256 {}) to {}",
+        args.name,
+        weights.len(),
+        manifest.weights.sha256,
+        dir.display()
+    );
+    Ok(Outcome::Done)
+}
+
+fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
+    let p = |k: &str| {
+        m.provenance
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| "not recorded".into())
+    };
+    format!(
+        "# Model card: {name}\n\n\
+         **A demonstration model, not a clinical one.** It was trained on synthetic phantom \
+         images only and has never seen a patient's scan. ScarSeg is not a certified medical \
+         device.\n\n\
+         ## What it is\n\
+         ScarSegNet ({dims:?} channels, {depths:?} blocks per stage), input {size} x {size}, \
+         weights in {precision} ({bytes} bytes, sha256 `{sha}`).\n\n\
+         ## How it was made\n\
+         - Training command: `{cmd}`{resumed}\n\
+         - Seed: {seed}; epochs: {epochs}; steps: {steps}; batch: {batch}\n\
+         - Wall time: {wall} s on {machine} (device `{device}`)\n\
+         - Best validation scar Dice during training: {best}\n\
+         - Export command: `{export}`\n\n\
+         ## Data\n\
+         Synthetic LGE phantom cases (`scarseg phantom`), generated fresh every epoch from seeds \
+         3,000,000,000 and up; validation on fixed seeds from 1,000,000,000; test on fixed seeds \
+         from 2,000,000,000. Image size, pixel spacing, contrast, noise, bias field and anatomy \
+         vary per case.\n\n\
+         ## Test metrics\n{metrics}\n\
+         ## Limitations\n\
+         Real LGE differs from the phantom in ways the phantom does not model (motion, \
+         trabeculation, partial-volume at the apex, vendor-specific contrast). Expect lower \
+         accuracy on real scans; use it to learn the tool, not to make decisions.\n{notes}",
+        name = m.name,
+        dims = m.architecture.dims,
+        depths = m.architecture.depths,
+        size = m.preprocessing.size,
+        precision = m.weights.precision,
+        bytes = m.weights.bytes,
+        sha = m.weights.sha256,
+        cmd = p("training_command"),
+        resumed = match m.provenance.get("training_resumed_with") {
+            Some(r) if !r.is_empty() => format!(", resumed with `{r}`"),
+            _ => String::new(),
+        },
+        seed = p("training_seed"),
+        epochs = p("training_epochs_done"),
+        steps = p("training_steps_done"),
+        batch = p("training_batch"),
+        wall = p("training_wall_seconds"),
+        machine = p("training_machine"),
+        device = p("training_device"),
+        best = p("training_best_validation_scar_dice"),
+        export = p("export_command"),
+    )
+}

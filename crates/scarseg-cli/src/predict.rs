@@ -1,0 +1,499 @@
+//! `scarseg predict`: files and folders in, masks on each input's own grid, a NIfTI label volume
+//! per stack, and a CSV + JSON report. One bad input is reported and skipped.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::ProgressBar;
+use scarseg_imaging::decode::{Format, decode_file, decode_series, sniff};
+use scarseg_imaging::encode::{NiftiData, nifti1, png_grey8};
+use scarseg_imaging::metrics::Mask;
+use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::{Limits, Stack};
+use scarseg_pipeline::manifest::LoadedModel;
+use scarseg_pipeline::{StackResult, analyse_stack};
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::data::{LABEL_SUFFIX, stem_and_ext};
+use crate::model_dir;
+
+/// Arguments of `scarseg predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// DICOM files or series folders, NIfTI (.nii, .nii.gz), PNG or JPEG files.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model folder (manifest.json + weights); the bundled default model when absent.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// flex (CPU), wgpu, vulkan or cuda[:i].
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    /// Probability threshold (the model's default when absent).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Remove scar and myocardium components smaller than this many pixels.
+    #[arg(long)]
+    pub min_component_px: Option<usize>,
+}
+
+/// One unit of work: a file, or the DICOM files of one folder as a series.
+#[derive(Debug)]
+pub enum Input {
+    /// A single file (any format).
+    File(PathBuf),
+    /// DICOM files of one folder.
+    Series(PathBuf, Vec<PathBuf>),
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Input::File(p) => {
+                let n = p.file_name().unwrap_or_default().to_string_lossy();
+                stem_and_ext(&n).0.to_string()
+            }
+            Input::Series(dir, _) => dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string(),
+        }
+    }
+    fn display(&self) -> String {
+        match self {
+            Input::File(p) | Input::Series(p, _) => p.display().to_string(),
+        }
+    }
+}
+
+fn is_side_file(name: &str) -> bool {
+    let (stem, ext) = stem_and_ext(name);
+    name.starts_with('.')
+        || stem.ends_with(LABEL_SUFFIX)
+        || matches!(ext, ".json" | ".csv" | ".txt" | ".md")
+}
+
+/// Expands the command line's paths: files stay files; a folder's DICOM files (sniffed, any
+/// name) become one series per folder, its other image files single inputs.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_file() {
+            out.push(Input::File(path.clone()));
+        } else if path.is_dir() {
+            expand_dir(path, &mut out)?;
+        } else {
+            bail!("{}: no such file or folder", path.display());
+        }
+    }
+    Ok(out)
+}
+
+fn expand_dir(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot list", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    let mut dicom = Vec::new();
+    for path in entries {
+        if path.is_dir() {
+            expand_dir(&path, out)?;
+            continue;
+        }
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if is_side_file(&name) {
+            continue;
+        }
+        if sniff_file(&path) == Some(Format::Dicom) {
+            dicom.push(path);
+        } else {
+            out.push(Input::File(path));
+        }
+    }
+    if !dicom.is_empty() {
+        out.push(Input::Series(dir.to_path_buf(), dicom));
+    }
+    Ok(())
+}
+
+fn sniff_file(path: &Path) -> Option<Format> {
+    use std::io::Read;
+    let mut head = vec![0u8; 512];
+    let mut f = std::fs::File::open(path).ok()?;
+    let n = f.read(&mut head).ok()?;
+    head.truncate(n);
+    sniff(&head)
+}
+
+fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?
+        .len();
+    if len > limits.max_bytes {
+        bail!(
+            "{}: {len} bytes is over the limit of {} bytes",
+            path.display(),
+            limits.max_bytes
+        );
+    }
+    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+/// Decodes one input; per-file failures inside a series come back beside the stack.
+pub fn decode(input: &Input, limits: &Limits) -> (Option<Stack>, Vec<String>) {
+    match input {
+        Input::File(path) => {
+            let bytes = match read_limited(path, limits) {
+                Ok(b) => b,
+                Err(e) => return (None, vec![format!("{e:#}")]),
+            };
+            match decode_file(&path.display().to_string(), &bytes, limits) {
+                Ok(stack) => (Some(stack), vec![]),
+                Err(e) => (None, vec![e.to_string()]),
+            }
+        }
+        Input::Series(dir, files) => {
+            let mut errors = Vec::new();
+            let mut loaded = Vec::new();
+            for f in files {
+                match read_limited(f, limits) {
+                    Ok(b) => loaded.push((f.display().to_string(), b)),
+                    Err(e) => errors.push(format!("{e:#}")),
+                }
+            }
+            let (stack, errs) = decode_series(&dir.display().to_string(), &loaded, limits);
+            errors.extend(errs.into_iter().map(|e| e.to_string()));
+            (stack, errors)
+        }
+    }
+}
+
+/// One row of `report.csv`.
+#[derive(Debug, Serialize)]
+pub struct ReportRow {
+    /// The input as given.
+    pub input: String,
+    /// `slice` or `stack`.
+    pub level: &'static str,
+    /// Slice index in stack order (empty for stack rows).
+    pub slice: Option<usize>,
+    /// The slice's source file.
+    pub source: String,
+    /// Scar area, mm2 (slice) or volume, mm3 (stack).
+    pub scar: f64,
+    /// Myocardium area, mm2 (slice) or volume, mm3 (stack).
+    pub myocardium: f64,
+    /// Scar burden, percent.
+    pub burden_percent: Option<f64>,
+    /// Burden above 5%.
+    pub high_risk: Option<bool>,
+    /// FWHM burden on the network's myocardium, percent (slices).
+    pub fwhm_burden_percent: Option<f64>,
+    /// 2-SD burden, percent.
+    pub nsd2_burden_percent: Option<f64>,
+    /// 3-SD burden, percent.
+    pub nsd3_burden_percent: Option<f64>,
+    /// 5-SD burden, percent.
+    pub nsd5_burden_percent: Option<f64>,
+    /// 6-SD burden, percent.
+    pub nsd6_burden_percent: Option<f64>,
+    /// The weights' name.
+    pub weights: String,
+    /// The weights' sha256.
+    pub weights_sha256: String,
+}
+
+fn rows_for(
+    input: &str,
+    stack: &Stack,
+    result: &StackResult,
+    model: &LoadedModel,
+) -> Vec<ReportRow> {
+    let weights = model.manifest.name.clone();
+    let sha = model.manifest.weights.sha256.clone();
+    let nsd = |r: &scarseg_pipeline::SliceResult, n: u32| {
+        r.nsd_burden_percent
+            .iter()
+            .find(|(k, _)| *k == n)
+            .and_then(|(_, b)| *b)
+    };
+    let mut rows: Vec<ReportRow> = result
+        .slices
+        .iter()
+        .enumerate()
+        .map(|(k, r)| ReportRow {
+            input: input.to_string(),
+            level: "slice",
+            slice: Some(k),
+            source: r.source.clone(),
+            scar: r.scar_area_mm2,
+            myocardium: r.myocardium_area_mm2,
+            burden_percent: r.burden_percent,
+            high_risk: r.burden_percent.map(scarseg_imaging::metrics::high_risk),
+            fwhm_burden_percent: r.fwhm_burden_percent,
+            nsd2_burden_percent: nsd(r, 2),
+            nsd3_burden_percent: nsd(r, 3),
+            nsd5_burden_percent: nsd(r, 5),
+            nsd6_burden_percent: nsd(r, 6),
+            weights: weights.clone(),
+            weights_sha256: sha.clone(),
+        })
+        .collect();
+    let (scar, myo) = result
+        .slices
+        .iter()
+        .zip(&stack.slices)
+        .fold((0.0, 0.0), |(a, b), (r, s)| {
+            (
+                a + r.scar_area_mm2 * s.thickness_mm,
+                b + r.myocardium_area_mm2 * s.thickness_mm,
+            )
+        });
+    rows.push(ReportRow {
+        input: input.to_string(),
+        level: "stack",
+        slice: None,
+        source: stack.name.clone(),
+        scar,
+        myocardium: myo,
+        burden_percent: result.burden_percent,
+        high_risk: Some(result.high_risk),
+        fwhm_burden_percent: None,
+        nsd2_burden_percent: None,
+        nsd3_burden_percent: None,
+        nsd5_burden_percent: None,
+        nsd6_burden_percent: None,
+        weights,
+        weights_sha256: sha,
+    });
+    rows
+}
+
+/// Label volume values: 0 background, 2 myocardium, 3 scar (EMIDEC's numbering).
+pub fn label_map(scar: &Mask, myocardium: &Mask) -> Vec<u8> {
+    scar.data
+        .iter()
+        .zip(&myocardium.data)
+        .map(|(s, m)| {
+            if *s {
+                3
+            } else if *m {
+                2
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+fn mask_png(m: &Mask, spacing: [f64; 2]) -> Result<Vec<u8>> {
+    let v: Vec<u8> = m.data.iter().map(|b| if *b { 255 } else { 0 }).collect();
+    Ok(png_grey8(m.rows, m.cols, &v, Some(spacing))?)
+}
+
+/// Writes one stack's masks and label volume; returns the files written.
+fn write_outputs(
+    out: &Path,
+    name: &str,
+    stack: &Stack,
+    result: &StackResult,
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let mut put = |file: String, bytes: Vec<u8>| -> Result<()> {
+        let path = out.join(file);
+        std::fs::write(&path, bytes)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        written.push(path);
+        Ok(())
+    };
+    let many = stack.slices.len() > 1;
+    let mut labels = Vec::new();
+    for (k, (r, s)) in result.slices.iter().zip(&stack.slices).enumerate() {
+        let stem = if many {
+            format!("{name}_{k:03}")
+        } else {
+            name.to_string()
+        };
+        put(format!("{stem}_scar.png"), mask_png(&r.scar, s.spacing_mm)?)?;
+        put(
+            format!("{stem}_myo.png"),
+            mask_png(&r.myocardium, s.spacing_mm)?,
+        )?;
+        labels.extend(label_map(&r.scar, &r.myocardium));
+    }
+    put(
+        format!("{name}{LABEL_SUFFIX}.nii.gz"),
+        nifti1(&stack.slices, NiftiData::U8(&labels), true)?,
+    )?;
+    Ok(written)
+}
+
+/// Runs `scarseg predict`.
+pub fn run(args: PredictArgs) -> Result<Outcome> {
+    let inputs = expand(&args.inputs)?;
+    if inputs.is_empty() {
+        bail!("no image files in the given folders");
+    }
+    let device = crate::device::parse(&args.device)?;
+    let dir = args
+        .weights
+        .clone()
+        .unwrap_or_else(model_dir::default_model_dir);
+    let model = model_dir::load(&dir, &device)?;
+    let mut options: PostprocessOptions = model.manifest.postprocessing;
+    if let Some(t) = args.threshold {
+        if !(0.0..1.0).contains(&t) {
+            bail!("--threshold {t}: must be in [0, 1)");
+        }
+        options.threshold = t;
+    }
+    if let Some(m) = args.min_component_px {
+        options.min_component_px = m;
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let limits = Limits::default();
+    let size = model.manifest.preprocessing.size;
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| ProgressBar::new(inputs.len() as u64));
+    let mut rows = Vec::new();
+    let mut reports = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    let mut used = std::collections::BTreeMap::<String, usize>::new();
+    for input in &inputs {
+        let (stack, errs) = decode(input, &limits);
+        errors.extend(errs);
+        if let Some(stack) = stack {
+            match futures_lite::future::block_on(analyse_stack(
+                &model.model,
+                &device,
+                &stack,
+                size,
+                &options,
+            )) {
+                Ok(result) => {
+                    // Two inputs with one stem (a.png, a.nii) get distinct output names.
+                    let base = input.name();
+                    let count = used.entry(base.clone()).or_insert(0);
+                    let name = if *count == 0 {
+                        base
+                    } else {
+                        format!("{base}-{count}")
+                    };
+                    *count += 1;
+                    write_outputs(&args.out, &name, &stack, &result)?;
+                    rows.extend(rows_for(&input.display(), &stack, &result, &model));
+                    reports.push(serde_json::json!({
+                        "input": input.display(),
+                        "output_name": name,
+                        "warnings": stack.warnings,
+                        "burden_percent": result.burden_percent,
+                        "high_risk": result.high_risk,
+                        "slices": result.slices.iter().zip(&stack.slices).map(|(r, s)| serde_json::json!({
+                            "source": r.source,
+                            "rows": s.rows,
+                            "cols": s.cols,
+                            "spacing_mm": s.spacing_mm,
+                            "thickness_mm": s.thickness_mm,
+                            "scar_area_mm2": r.scar_area_mm2,
+                            "myocardium_area_mm2": r.myocardium_area_mm2,
+                            "burden_percent": r.burden_percent,
+                            "high_risk": r.burden_percent.map(scarseg_imaging::metrics::high_risk),
+                            "fwhm_burden_percent": r.fwhm_burden_percent,
+                            "nsd_burden_percent": r.nsd_burden_percent,
+                        })).collect::<Vec<_>>(),
+                    }));
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    for e in &errors {
+        eprintln!("skipped: {e}");
+    }
+    let mut csv = csv::Writer::from_path(args.out.join("report.csv"))
+        .with_context(|| format!("{}: cannot write report.csv", args.out.display()))?;
+    for row in &rows {
+        csv.serialize(row)?;
+    }
+    csv.flush()?;
+    let report = serde_json::json!({
+        "weights": {
+            "name": model.manifest.name,
+            "file": model.manifest.weights.file,
+            "sha256": model.manifest.weights.sha256,
+            "folder": dir.display().to_string(),
+        },
+        "postprocessing": options,
+        "input_size": size,
+        "inputs": reports,
+        "errors": errors,
+        "notice": "ScarSeg is not a certified medical device; results are for research and teaching.",
+    });
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_vec_pretty(&report)?,
+    )?;
+    eprintln!(
+        "{} input(s) analysed, {} error(s); results in {}",
+        reports.len(),
+        errors.len(),
+        args.out.display()
+    );
+    if reports.is_empty() {
+        bail!("no input could be analysed");
+    }
+    Ok(if errors.is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::Partial
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_map_numbers_like_emidec() {
+        let scar = Mask {
+            rows: 1,
+            cols: 3,
+            data: vec![true, false, false],
+        };
+        let myo = Mask {
+            rows: 1,
+            cols: 3,
+            data: vec![true, true, false],
+        };
+        assert_eq!(label_map(&scar, &myo), vec![3, 2, 0]);
+    }
+
+    #[test]
+    fn side_files_are_not_inputs() {
+        assert!(is_side_file("case_labels.nii.gz"));
+        assert!(is_side_file("cases.json"));
+        assert!(is_side_file(".DS_Store"));
+        assert!(!is_side_file("IM0001"));
+        assert!(!is_side_file("case.nii.gz"));
+    }
+}

@@ -1,0 +1,687 @@
+//! `scarseg train`: AdamW on phantom, EMIDEC or paired data, data loading on its own thread,
+//! validation and a checkpoint every epoch, `--resume`.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use scarseg_imaging::Limits;
+use scarseg_imaging::metrics::{Mask, dice, mean_sd};
+use scarseg_imaging::phantom::PhantomConfig;
+use scarseg_model::loss::{LossKind, SegLossConfig, SegTargets};
+use scarseg_model::train::train_step;
+use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
+use scarseg_model::{ScarSegNet, ScarSegNetConfig, Variant};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{
+    Augment, Example, Sample, VALIDATION_SEED, emidec_samples, example, pack, pair_samples,
+    phantom_samples, split_by_patient,
+};
+
+/// First seed of phantom training cases: fresh cases every epoch, never a validation or test seed.
+pub const TRAIN_SEED: u64 = 3_000_000_000;
+
+/// Learning-rate schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum Schedule {
+    /// Linear warm-up over the first 3% of steps, then cosine to 1% of the peak.
+    Cosine,
+    /// Seed 001: the rate falls 5% every epoch.
+    Decay5,
+}
+
+/// Loss families (the model crate's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum LossArg {
+    /// The paper: BCE + Dice + MCL.
+    Scarsegnet,
+    /// ScarNet: Focal Tversky + Dice + weighted CE.
+    Scarnet,
+    /// Seed 004: KL to soft labels + Dice + MCL.
+    Kl,
+}
+
+/// Arguments of `scarseg train`.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct TrainArgs {
+    /// Run folder: checkpoints, best weights, logs.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// flex (CPU), wgpu, vulkan, cuda or cuda:i.
+    #[arg(long, default_value = "flex")]
+    pub device: String,
+    /// ScarSegNet variant.
+    #[arg(long, default_value = "atto")]
+    pub variant: String,
+    /// Network input side in pixels (a multiple of 32).
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    /// Train on N phantom cases per epoch, generated with fresh seeds every epoch.
+    #[arg(long, conflicts_with_all = ["emidec", "pairs"])]
+    pub phantom: Option<usize>,
+    /// Phantom validation cases (fixed seeds).
+    #[arg(long, default_value_t = 32)]
+    pub phantom_validation: usize,
+    /// Train on the EMIDEC challenge layout in DIR.
+    #[arg(long, conflicts_with = "pairs")]
+    pub emidec: Option<PathBuf>,
+    /// Train on image files with `NAME_labels.*` label files beside them.
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
+    /// Fraction of patients held out for validation (EMIDEC and pairs).
+    #[arg(long, default_value_t = 0.2)]
+    pub validation_fraction: f64,
+    /// Epochs.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 0.05)]
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub schedule: Schedule,
+    /// Loss.
+    #[arg(long, value_enum, default_value = "scarsegnet")]
+    pub loss: LossArg,
+    /// Turn augmentation off.
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Seed of initialisation, shuffling, augmentation and phantom training cases.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Continue from the run folder's last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// What a checkpoint remembers besides the tensors.
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    args: TrainArgs,
+    epochs_done: usize,
+    steps_done: usize,
+    best_scar_dice: f64,
+    wall_seconds: f64,
+    /// Parameter path -> id, so the optimizer state finds its parameters again.
+    param_ids: BTreeMap<String, u64>,
+    /// The command that started the run, then every command that resumed it.
+    #[serde(default)]
+    commands: Vec<String>,
+}
+
+/// Per-epoch record in `train_log.csv`.
+#[derive(Debug, Serialize)]
+struct EpochLog {
+    epoch: usize,
+    steps: usize,
+    lr: f64,
+    train_loss: f64,
+    val_scar_dice: f64,
+    val_myocardium_dice: f64,
+    samples_per_second: f64,
+    wall_seconds: f64,
+}
+
+enum Source {
+    Phantom {
+        per_epoch: usize,
+        config: PhantomConfig,
+    },
+    Samples(Vec<Sample>),
+}
+
+struct Batch {
+    images: Vec<f32>,
+    scar: Vec<f32>,
+    myocardium: Vec<f32>,
+    len: usize,
+}
+
+/// Runs `scarseg train`.
+pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> {
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create the run folder", args.out.display()))?;
+    let checkpoint_dir = args.out.join("checkpoint");
+    let resumed: Option<State> = if args.resume {
+        let path = checkpoint_dir.join("state.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: no checkpoint to resume", path.display()))?;
+        let state: State = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a scarseg checkpoint state", path.display()))?;
+        // The run's own settings win; only the epoch count may grow.
+        let epochs = args.epochs.max(state.args.epochs);
+        args = TrainArgs {
+            epochs,
+            resume: true,
+            ..state.args.clone()
+        };
+        Some(state)
+    } else {
+        None
+    };
+    let variant: Variant = args
+        .variant
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
+    if args.size == 0 || !args.size.is_multiple_of(32) {
+        bail!("--size {}: must be a positive multiple of 32", args.size);
+    }
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let base = crate::device::parse(&args.device)?;
+    base.seed(args.seed);
+    let device = base.clone().autodiff();
+
+    let limits = Limits::default();
+    let phantom_config = PhantomConfig::default();
+    let (source, validation) = match (&args.phantom, &args.emidec, &args.pairs) {
+        (Some(n), None, None) => (
+            Source::Phantom {
+                per_epoch: *n,
+                config: phantom_config,
+            },
+            phantom_samples(VALIDATION_SEED, args.phantom_validation, &phantom_config),
+        ),
+        (None, Some(dir), None) => {
+            let (t, v) = split_by_patient(
+                emidec_samples(dir, &limits)?,
+                args.validation_fraction,
+                args.seed,
+            );
+            (Source::Samples(t), v)
+        }
+        (None, None, Some(dir)) => {
+            let (t, v) = split_by_patient(
+                pair_samples(dir, &limits)?,
+                args.validation_fraction,
+                args.seed,
+            );
+            (Source::Samples(t), v)
+        }
+        _ => bail!("give one of --phantom N, --emidec DIR or --pairs DIR"),
+    };
+    let per_epoch = match &source {
+        Source::Phantom { per_epoch, .. } => *per_epoch,
+        Source::Samples(s) => s.len(),
+    };
+    if per_epoch == 0 {
+        bail!("no training samples");
+    }
+    let steps_per_epoch = per_epoch.div_ceil(args.batch);
+    let total_steps = steps_per_epoch * args.epochs;
+    let soft = args.loss == LossArg::Kl;
+    let validation: Vec<Example> = validation
+        .iter()
+        .map(|s| example(s, args.size, None, false))
+        .collect();
+
+    let config = ScarSegNetConfig::variant(variant);
+    let mut optimizer: ModuleOptimizer = AdamWConfig::new()
+        .with_weight_decay(args.weight_decay as f32)
+        .init();
+    let mut commands = resumed
+        .as_ref()
+        .map(|s| s.commands.clone())
+        .unwrap_or_default();
+    commands.push(command_line);
+    let (mut model, first_epoch, mut step, mut best, wall_before) = match &resumed {
+        Some(state) => {
+            let bytes = std::fs::read(checkpoint_dir.join("model.safetensors"))
+                .context("checkpoint/model.safetensors: cannot read")?;
+            let (model, _) = from_safetensors(&bytes, &device)
+                .map_err(|e| anyhow::anyhow!("checkpoint/model.safetensors: {e}"))?;
+            let model = model.map(&mut IdSetter::new(&state.param_ids));
+            let opt_path = checkpoint_dir.join("optimizer.bpk");
+            optimizer = optimizer
+                .load(&opt_path)
+                .map_err(|e| anyhow::anyhow!("{}: {e:?}", opt_path.display()))?;
+            eprintln!(
+                "resuming {} after epoch {} (step {})",
+                args.out.display(),
+                state.epochs_done,
+                state.steps_done
+            );
+            (
+                model,
+                state.epochs_done,
+                state.steps_done,
+                state.best_scar_dice,
+                state.wall_seconds,
+            )
+        }
+        None => (config.init(&device), 0, 0, f64::NEG_INFINITY, 0.0),
+    };
+    if first_epoch >= args.epochs {
+        eprintln!("nothing to do: {} epochs already done", first_epoch);
+        return Ok(crate::Outcome::Done);
+    }
+
+    let loss = SegLossConfig::new().with_kind(match args.loss {
+        LossArg::Scarsegnet => LossKind::ScarSegNet,
+        LossArg::Scarnet => LossKind::ScarNet,
+        LossArg::Kl => LossKind::KlDivergence,
+    });
+    let batches = spawn_loader(source, &args, first_epoch, soft);
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let mut log = open_log(&args.out.join("train_log.csv"), first_epoch > 0)?;
+    let n = args.size;
+
+    for epoch in first_epoch..args.epochs {
+        let bar = progress(tty, steps_per_epoch as u64, epoch, args.epochs);
+        let epoch_start = Instant::now();
+        let (mut loss_sum, mut seen, mut lr) = (0.0, 0usize, args.lr);
+        for _ in 0..steps_per_epoch {
+            let batch = batches
+                .recv()
+                .context("the data loader stopped unexpectedly")?;
+            lr = learning_rate(&args, step, total_steps, epoch);
+            let t = |v: &[f32]| Tensor::<1>::from_floats(v, &device).reshape([batch.len, 1, n, n]);
+            let targets = SegTargets {
+                scar: t(&batch.scar),
+                myocardium: t(&batch.myocardium),
+            };
+            let (next, breakdown) =
+                train_step(model, &mut optimizer, &loss, t(&batch.images), &targets, lr)?;
+            model = next;
+            let value = breakdown.total.into_scalar::<f32>() as f64;
+            if !value.is_finite() {
+                bail!("the loss became {value} at step {step}; lower --lr");
+            }
+            loss_sum += value * batch.len as f64;
+            seen += batch.len;
+            step += 1;
+            if let Some(bar) = &bar {
+                bar.set_message(format!("loss {:.4} lr {lr:.2e}", loss_sum / seen as f64));
+                bar.inc(1);
+            } else if step % 25 == 0 {
+                eprintln!(
+                    "epoch {}/{} step {step} loss {:.4} lr {lr:.2e} {:.1} samples/s",
+                    epoch + 1,
+                    args.epochs,
+                    loss_sum / seen as f64,
+                    seen as f64 / epoch_start.elapsed().as_secs_f64()
+                );
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let train_seconds = epoch_start.elapsed().as_secs_f64();
+        let (scar_dice, myo_dice) = validate(&model.valid(), &base, &validation, n, args.batch)?;
+        let record = EpochLog {
+            epoch: epoch + 1,
+            steps: step,
+            lr,
+            train_loss: loss_sum / seen.max(1) as f64,
+            val_scar_dice: scar_dice,
+            val_myocardium_dice: myo_dice,
+            samples_per_second: seen as f64 / train_seconds,
+            wall_seconds: wall_before + started.elapsed().as_secs_f64(),
+        };
+        eprintln!(
+            "epoch {}/{} step {} loss {:.4} lr {:.2e} val scar Dice {:.4} myocardium Dice {:.4} \
+             {:.1} samples/s",
+            record.epoch,
+            args.epochs,
+            step,
+            record.train_loss,
+            lr,
+            scar_dice,
+            myo_dice,
+            record.samples_per_second
+        );
+        log.serialize(&record)?;
+        log.flush()?;
+        if scar_dice > best {
+            best = scar_dice;
+            std::fs::write(
+                args.out.join("best.safetensors"),
+                to_safetensors(&model.valid(), &config, Precision::F32)?,
+            )?;
+        }
+        let state = State {
+            args: args.clone(),
+            epochs_done: epoch + 1,
+            steps_done: step,
+            best_scar_dice: best,
+            wall_seconds: record.wall_seconds,
+            param_ids: collect_ids(&model),
+            commands: commands.clone(),
+        };
+        save_checkpoint(&checkpoint_dir, &model, &config, &optimizer, &state)?;
+        write_run_info(&args.out, &state, &record)?;
+    }
+    eprintln!(
+        "done: best validation scar Dice {best:.4}; weights in {}",
+        args.out.join("best.safetensors").display()
+    );
+    Ok(crate::Outcome::Done)
+}
+
+fn learning_rate(args: &TrainArgs, step: usize, total: usize, epoch: usize) -> f64 {
+    match args.schedule {
+        Schedule::Decay5 => args.lr * 0.95f64.powi(epoch as i32),
+        Schedule::Cosine => {
+            let warmup = (total as f64 * 0.03).ceil().max(1.0);
+            let s = step as f64;
+            if s < warmup {
+                args.lr * (s + 1.0) / warmup
+            } else {
+                let t = ((s - warmup) / (total as f64 - warmup).max(1.0)).min(1.0);
+                let floor = args.lr * 0.01;
+                floor + (args.lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+/// Generates (phantom) or shuffles and augments (datasets) batches on a thread beside training.
+fn spawn_loader(
+    source: Source,
+    args: &TrainArgs,
+    first_epoch: usize,
+    soft: bool,
+) -> Receiver<Batch> {
+    let (tx, rx) = sync_channel::<Batch>(4);
+    let (size, batch, epochs, seed, augment) = (
+        args.size,
+        args.batch,
+        args.epochs,
+        args.seed,
+        !args.no_augment,
+    );
+    std::thread::spawn(move || {
+        let aug = Augment::default();
+        for epoch in first_epoch..epochs {
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+            let per_epoch = match &source {
+                Source::Phantom { per_epoch, .. } => *per_epoch,
+                Source::Samples(s) => s.len(),
+            };
+            let mut order: Vec<usize> = (0..per_epoch).collect();
+            order.shuffle(&mut rng);
+            for chunk in order.chunks(batch) {
+                let examples: Vec<Example> = chunk
+                    .iter()
+                    .map(|i| {
+                        let owned;
+                        let sample = match &source {
+                            Source::Phantom { per_epoch, config } => {
+                                let seed = TRAIN_SEED
+                                    + seed.wrapping_mul(100_000_000)
+                                    + (epoch * per_epoch + i) as u64;
+                                owned = phantom_samples(seed, 1, config).remove(0);
+                                &owned
+                            }
+                            Source::Samples(s) => &s[*i],
+                        };
+                        example(sample, size, augment.then_some((&aug, &mut rng)), soft)
+                    })
+                    .collect();
+                let (images, scar, myocardium) = pack(&examples);
+                let batch = Batch {
+                    images,
+                    scar,
+                    myocardium,
+                    len: examples.len(),
+                };
+                if tx.send(batch).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Mean per-image scar and myocardium Dice at threshold 0.5 on the network's grid.
+pub fn validate(
+    model: &ScarSegNet,
+    device: &Device,
+    examples: &[Example],
+    n: usize,
+    batch: usize,
+) -> Result<(f64, f64)> {
+    if examples.is_empty() {
+        return Ok((f64::NAN, f64::NAN));
+    }
+    let (mut scar, mut myo) = (Vec::new(), Vec::new());
+    for chunk in examples.chunks(batch) {
+        let (images, _, _) = pack(chunk);
+        let x = Tensor::<1>::from_floats(images.as_slice(), device).reshape([chunk.len(), 1, n, n]);
+        let logits = model.forward(x)?;
+        let read = |t: Tensor<4>| -> Result<Vec<f32>> {
+            sigmoid(t)
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("reading predictions: {e:?}"))
+        };
+        let (ps, pm) = (read(logits.scar)?, read(logits.myocardium)?);
+        for (k, e) in chunk.iter().enumerate() {
+            let mask = |v: &[f32]| Mask {
+                rows: n,
+                cols: n,
+                data: v.iter().map(|p| *p > 0.5).collect(),
+            };
+            let range = k * n * n..(k + 1) * n * n;
+            scar.push(dice(&mask(&ps[range.clone()]), &mask(&e.scar)));
+            myo.push(dice(&mask(&pm[range]), &mask(&e.myocardium)));
+        }
+    }
+    let mean = |v: &[f64]| mean_sd(v).map(|m| m.0).unwrap_or(f64::NAN);
+    Ok((mean(&scar), mean(&myo)))
+}
+
+fn progress(tty: bool, steps: u64, epoch: usize, epochs: usize) -> Option<ProgressBar> {
+    tty.then(|| {
+        let bar = ProgressBar::new(steps);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("epoch {}/{}", epoch + 1, epochs));
+        bar
+    })
+}
+
+fn open_log(path: &Path, append: bool) -> Result<csv::Writer<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(path)
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(csv::WriterBuilder::new()
+        .has_headers(!append)
+        .from_writer(file))
+}
+
+fn save_checkpoint(
+    dir: &Path,
+    model: &ScarSegNet,
+    config: &ScarSegNetConfig,
+    optimizer: &ModuleOptimizer,
+    state: &State,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    // Write beside, then rename: an interrupted save never leaves a half checkpoint.
+    let tmp = dir.join("model.safetensors.tmp");
+    std::fs::write(
+        &tmp,
+        to_safetensors(&model.valid(), config, Precision::F32)?,
+    )?;
+    std::fs::rename(&tmp, dir.join("model.safetensors"))?;
+    let tmp = dir.join("optimizer.bpk.tmp");
+    optimizer
+        .save(&tmp)
+        .map_err(|e| anyhow::anyhow!("saving the optimizer state: {e:?}"))?;
+    std::fs::rename(&tmp, dir.join("optimizer.bpk"))?;
+    let tmp = dir.join("state.json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(state)?)?;
+    std::fs::rename(&tmp, dir.join("state.json"))?;
+    Ok(())
+}
+
+fn write_run_info(out: &Path, state: &State, last: &EpochLog) -> Result<()> {
+    let info = serde_json::json!({
+        "command": state.commands.first().cloned().unwrap_or_default(),
+        "resumed_with": state.commands.iter().skip(1).cloned().collect::<Vec<_>>().join(" ; "),
+        "seed": state.args.seed,
+        "variant": state.args.variant,
+        "size": state.args.size,
+        "epochs_done": state.epochs_done,
+        "steps_done": state.steps_done,
+        "batch": state.args.batch,
+        "wall_seconds": (last.wall_seconds * 10.0).round() / 10.0,
+        "best_validation_scar_dice": state.best_scar_dice,
+        "device": state.args.device,
+        "machine": crate::machine_description(),
+    });
+    std::fs::write(out.join("run.json"), serde_json::to_string_pretty(&info)?)?;
+    Ok(())
+}
+
+/// Records every float parameter's id by its module path.
+struct IdCollector {
+    path: Vec<String>,
+    ids: BTreeMap<String, u64>,
+}
+
+impl ModuleVisitor for IdCollector {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        // BatchNorm running statistics are not optimised and get a fresh id on every visit.
+        let path = self.path.join(".");
+        if !path.contains("running_") {
+            self.ids.insert(path, param.id.val());
+        }
+    }
+}
+
+fn collect_ids(model: &ScarSegNet) -> BTreeMap<String, u64> {
+    let mut c = IdCollector {
+        path: Vec::new(),
+        ids: BTreeMap::new(),
+    };
+    model.visit(&mut c);
+    c.ids
+}
+
+/// Gives every float parameter the id it had when the checkpoint was written.
+struct IdSetter<'a> {
+    path: Vec<String>,
+    ids: &'a BTreeMap<String, u64>,
+}
+
+impl<'a> IdSetter<'a> {
+    fn new(ids: &'a BTreeMap<String, u64>) -> Self {
+        Self {
+            path: Vec::new(),
+            ids,
+        }
+    }
+}
+
+impl ModuleMapper for IdSetter<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if let Some(id) = self.ids.get(&self.path.join(".")) {
+            param.id = ParamId::from(*id);
+        }
+        param
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::store::ModuleSnapshot;
+
+    #[test]
+    fn parameter_paths_are_unique_and_restorable() {
+        let device = Device::flex();
+        let model = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]).init(&device);
+        let ids = collect_ids(&model);
+        assert!(ids.len() > 20);
+        // Every trainable parameter has its own path (no two collapse onto one key).
+        let trainable_tensors = model
+            .collect(None, None, false)
+            .into_iter()
+            .filter(|t| !t.name.contains("running_"))
+            .count();
+        assert_eq!(ids.len(), trainable_tensors);
+        // A fresh model takes the recorded ids.
+        let fresh = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]).init(&device);
+        assert_ne!(collect_ids(&fresh), ids);
+        let restored = collect_ids(&fresh.map(&mut IdSetter::new(&ids)));
+        assert_eq!(restored, ids);
+    }
+
+    #[test]
+    fn cosine_schedule_warms_up_then_decays_to_one_percent() {
+        let args = TrainArgs {
+            out: PathBuf::new(),
+            device: "flex".into(),
+            variant: "atto".into(),
+            size: 64,
+            phantom: Some(1),
+            phantom_validation: 1,
+            emidec: None,
+            pairs: None,
+            validation_fraction: 0.2,
+            epochs: 1,
+            batch: 1,
+            lr: 1e-3,
+            weight_decay: 0.05,
+            schedule: Schedule::Cosine,
+            loss: LossArg::Scarsegnet,
+            no_augment: false,
+            seed: 0,
+            resume: false,
+        };
+        // 100 steps: 3 warm-up steps at 1/3, 2/3, 3/3 of the peak.
+        assert!((learning_rate(&args, 0, 100, 0) - 1e-3 / 3.0).abs() < 1e-12);
+        assert!((learning_rate(&args, 2, 100, 0) - 1e-3).abs() < 1e-12);
+        assert!((learning_rate(&args, 100, 100, 0) - 1e-5).abs() < 1e-12);
+        let decay = TrainArgs {
+            schedule: Schedule::Decay5,
+            ..args
+        };
+        assert!((learning_rate(&decay, 0, 100, 2) - 1e-3 * 0.9025).abs() < 1e-12);
+    }
+}

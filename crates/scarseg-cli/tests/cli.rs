@@ -1,0 +1,511 @@
+//! End to end through the real binary on tiny phantom data: phantom -> train (a few steps) ->
+//! resume -> export -> eval -> predict on every input format, and the error paths' messages and
+//! exit codes. Nothing here trains to convergence.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use scarseg_imaging::Limits;
+use scarseg_imaging::decode::decode_file;
+
+fn scarseg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scarseg"))
+        .args(args)
+        .output()
+        .expect("run scarseg")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = scarseg(args);
+    assert!(
+        out.status.success(),
+        "scarseg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// (rows, cols, values) of the first slice of an image file, through the real decoders.
+fn read(path: &Path) -> (usize, usize, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stack = decode_file(s(path), &bytes, &Limits::default()).expect("decodes");
+    let first = &stack.slices[0];
+    (first.rows, first.cols, first.pixels.clone())
+}
+
+/// (rows, cols, values) of an 8-bit grey PNG, read with the png crate (the image decoder
+/// rightly refuses constant images, and an empty mask is one).
+fn read_mask(path: &Path) -> (usize, usize, Vec<f32>) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .expect("png header");
+    let mut buf = vec![0u8; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("png data");
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    buf.truncate(info.buffer_size());
+    let values = buf.iter().map(|v| *v as f32).collect();
+    (info.height as usize, info.width as usize, values)
+}
+
+fn files_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn train_export_eval_predict_round_trip() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let run = root.join("run");
+
+    // Train a few steps at 64 x 64, then resume for one more epoch.
+    let train = [
+        "train",
+        "--phantom",
+        "4",
+        "--phantom-validation",
+        "2",
+        "--size",
+        "64",
+        "--batch",
+        "2",
+        "--epochs",
+        "1",
+        "--variant",
+        "atto",
+        "--seed",
+        "3",
+        "--out",
+        s(&run),
+    ];
+    let out = ok(&train);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("epoch 1/1"), "{log}");
+    for f in [
+        "best.safetensors",
+        "run.json",
+        "train_log.csv",
+        "checkpoint/model.safetensors",
+        "checkpoint/optimizer.bpk",
+        "checkpoint/state.json",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let out = ok(&["train", "--resume", "--epochs", "2", "--out", s(&run)]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("resuming") && log.contains("epoch 2/2"),
+        "{log}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("checkpoint/state.json")).expect("state"))
+            .expect("json");
+    assert_eq!(state["epochs_done"], 2);
+    assert_eq!(state["steps_done"], 4, "two epochs of two batches");
+    let csv = std::fs::read_to_string(run.join("train_log.csv")).expect("log");
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "header and one row per epoch:\n{csv}"
+    );
+
+    // Export in f16 and in f32.
+    let models = root.join("models");
+    let best = run.join("best.safetensors");
+    ok(&[
+        "export",
+        "--checkpoint",
+        s(&best),
+        "--name",
+        "tiny",
+        "--out",
+        s(&models),
+    ]);
+    ok(&[
+        "export",
+        "--checkpoint",
+        s(&best),
+        "--name",
+        "tiny32",
+        "--out",
+        s(&models),
+        "--full-precision",
+    ]);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(models.join("tiny/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["preprocessing"]["size"], 64, "size from run.json");
+    assert_eq!(manifest["weights"]["precision"], "f16");
+    let f16_len = std::fs::metadata(models.join("tiny/weights.safetensors"))
+        .expect("f16")
+        .len();
+    let f32_len = std::fs::metadata(models.join("tiny32/weights.safetensors"))
+        .expect("f32")
+        .len();
+    assert!(
+        f16_len * 10 < f32_len * 6,
+        "f16 {f16_len} vs f32 {f32_len} bytes"
+    );
+    let card = std::fs::read_to_string(models.join("tiny/MODEL_CARD.md")).expect("card");
+    assert!(
+        card.contains("not a clinical one") && card.contains("--phantom 4"),
+        "{card}"
+    );
+
+    // Eval: network, classic, and the noise protocol; CSV and JSON written.
+    let ev = root.join("eval");
+    let out = ok(&[
+        "eval",
+        "--weights",
+        s(&models.join("tiny")),
+        "--phantom",
+        "2",
+        "--out",
+        s(&ev),
+    ]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("scar Dice") && table.contains("2 slices"),
+        "{table}"
+    );
+    let eval: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ev.join("eval.json")).expect("eval.json"))
+            .expect("json");
+    let d = eval["summary"]["scar_dice"]["mean"].as_f64().expect("dice");
+    assert!((0.0..=1.0).contains(&d));
+    assert_eq!(
+        std::fs::read_to_string(ev.join("eval.csv"))
+            .expect("csv")
+            .lines()
+            .count(),
+        3
+    );
+    let out = ok(&["eval", "--method", "fwhm", "--phantom", "2"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FWHM"));
+    let out = ok(&[
+        "eval",
+        "--weights",
+        s(&models.join("tiny")),
+        "--phantom",
+        "1",
+        "--noise",
+        "0.1",
+        "--iterations",
+        "2",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("noise: burden CoV"));
+
+    // Phantom data in all three formats, then predict on each.
+    let data = root.join("data");
+    ok(&[
+        "phantom",
+        "--out",
+        s(&data.join("png")),
+        "--count",
+        "2",
+        "--seed",
+        "40",
+    ]);
+    ok(&[
+        "phantom",
+        "--out",
+        s(&data.join("nifti")),
+        "--count",
+        "1",
+        "--seed",
+        "50",
+        "--format",
+        "nifti",
+        "--slices",
+        "2",
+    ]);
+    ok(&[
+        "phantom",
+        "--out",
+        s(&data.join("dicom")),
+        "--count",
+        "1",
+        "--seed",
+        "60",
+        "--format",
+        "dicom",
+        "--slices",
+        "3",
+    ]);
+    let pred = root.join("pred");
+    let pred32 = root.join("pred32");
+    for (weights, out) in [("tiny", &pred), ("tiny32", &pred32)] {
+        ok(&[
+            "predict",
+            s(&data.join("png")),
+            s(&data.join("nifti")),
+            s(&data.join("dicom")),
+            "--weights",
+            s(&models.join(weights)),
+            "--out",
+            s(out),
+        ]);
+    }
+    // PNG: one mask pair per input on its own grid, values 0 and 255.
+    for image in files_with(&data.join("png"), ".png") {
+        let name = image
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        if name.contains("_labels") {
+            continue;
+        }
+        let stem = name.trim_end_matches(".png");
+        let (rows, cols, _) = read(&image);
+        for kind in ["scar", "myo"] {
+            let (r, c, v) = read_mask(&pred.join(format!("{stem}_{kind}.png")));
+            assert_eq!((r, c), (rows, cols), "{stem}_{kind} on the input's grid");
+            assert!(v.iter().all(|x| *x == 0.0 || *x == 255.0));
+        }
+    }
+    // NIfTI stack of 2 and DICOM series of 3: per-slice masks with the slice index, a label
+    // volume per stack with as many slices as the input.
+    let nifti_case = files_with(&data.join("nifti"), ".nii.gz")
+        .into_iter()
+        .find(|p| !p.to_string_lossy().contains("_labels"))
+        .expect("nifti case");
+    let nifti_stem = nifti_case
+        .file_name()
+        .expect("n")
+        .to_string_lossy()
+        .replace(".nii.gz", "");
+    let (rows, cols, _) = read(&nifti_case);
+    for k in 0..2 {
+        let (r, c, _) = read_mask(&pred.join(format!("{nifti_stem}_{k:03}_scar.png")));
+        assert_eq!((r, c), (rows, cols));
+    }
+    let dicom_dir = std::fs::read_dir(data.join("dicom"))
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.is_dir())
+        .expect("series folder");
+    let series = dicom_dir
+        .file_name()
+        .expect("n")
+        .to_string_lossy()
+        .to_string();
+    let labels = std::fs::read(pred.join(format!("{series}_labels.nii.gz"))).expect("volume");
+    // Read by hand (an all-background volume is valid here): gunzip, dims at byte 40, the
+    // voxel offset at 108, then uint8 voxels.
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(labels.as_slice()),
+        &mut raw,
+    )
+    .expect("gzip");
+    let dim = |k: usize| i16::from_le_bytes([raw[40 + 2 * k], raw[41 + 2 * k]]) as usize;
+    let first_dicom = std::fs::read_dir(&dicom_dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .next()
+        .expect("a DICOM file");
+    let (dicom_rows, dicom_cols, _) = read(&first_dicom);
+    assert_eq!((dim(1), dim(2), dim(3)), (dicom_cols, dicom_rows, 3));
+    assert_eq!(i16::from_le_bytes([raw[70], raw[71]]), 2, "uint8 labels");
+    let offset = f32::from_le_bytes([raw[108], raw[109], raw[110], raw[111]]) as usize;
+    let voxels = &raw[offset..];
+    assert_eq!(voxels.len(), dicom_rows * dicom_cols * 3);
+    assert!(voxels.iter().all(|v| [0u8, 2, 3].contains(v)));
+
+    // The report names the weights and their sha256.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pred.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(report["weights"]["sha256"], manifest["weights"]["sha256"]);
+    assert_eq!(report["inputs"].as_array().expect("inputs").len(), 4);
+    let csv = std::fs::read_to_string(pred.join("report.csv")).expect("csv");
+    // 2 PNG slices + 2 NIfTI slices + 3 DICOM slices, plus one stack row per input.
+    assert_eq!(csv.lines().count(), 1 + 7 + 4, "{csv}");
+
+    // f16 against f32 weights: the masks at threshold 0.5 agree. A barely trained model has
+    // logits near 0, so a few boundary pixels may flip; bound them at 0.1%.
+    let (mut differ, mut total) = (0usize, 0usize);
+    for mask in files_with(&pred, "_scar.png")
+        .into_iter()
+        .chain(files_with(&pred, "_myo.png"))
+    {
+        let other = pred32.join(mask.file_name().expect("name"));
+        let (_, _, a) = read_mask(&mask);
+        let (_, _, b) = read_mask(&other);
+        differ += a.iter().zip(&b).filter(|(x, y)| x != y).count();
+        total += a.len();
+    }
+    assert!(
+        differ * 1000 <= total,
+        "{differ} of {total} mask pixels differ between f16 and f32"
+    );
+}
+
+#[test]
+fn errors_are_one_line_with_exit_codes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+
+    // A missing input: exit 1, one line naming it.
+    let out = scarseg(&[
+        "predict",
+        s(&root.join("nope.dcm")),
+        "--out",
+        s(&root.join("o")),
+        "--weights",
+        s(root),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope.dcm: no such file or folder"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // A folder that is not a model: names manifest.json.
+    std::fs::write(root.join("a.png"), b"not really").expect("write");
+    let out = scarseg(&[
+        "predict",
+        s(&root.join("a.png")),
+        "--out",
+        s(&root.join("o")),
+        "--weights",
+        s(root),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("manifest.json: cannot read"));
+
+    // Unknown device, bad size, nothing to train on.
+    let out = scarseg(&[
+        "train",
+        "--phantom",
+        "1",
+        "--device",
+        "tpu",
+        "--out",
+        s(&root.join("r")),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--device tpu"));
+    let out = scarseg(&[
+        "train",
+        "--phantom",
+        "1",
+        "--size",
+        "100",
+        "--out",
+        s(&root.join("r")),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--size 100: must be a positive multiple of 32")
+    );
+    let out = scarseg(&["train", "--out", s(&root.join("r"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give one of --phantom N"));
+
+    // Labels out of range in --pairs: the label file is named.
+    let pairs = root.join("pairs");
+    std::fs::create_dir_all(&pairs).expect("mkdir");
+    let image = scarseg_imaging::encode::png_grey8(2, 2, &[1, 2, 3, 4], None).expect("png");
+    let labels = scarseg_imaging::encode::png_grey8(2, 2, &[0, 1, 9, 2], None).expect("png");
+    std::fs::write(pairs.join("x.png"), image).expect("write");
+    std::fs::write(pairs.join("x_labels.png"), labels).expect("write");
+    let out = scarseg(&["eval", "--method", "fwhm", "--pairs", s(&pairs)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("x_labels.png: label value 9 is not one of 0, 1, 2, 3, 4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_file_among_good_ones_is_reported_and_skipped() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let run = root.join("run");
+    ok(&[
+        "train",
+        "--phantom",
+        "2",
+        "--phantom-validation",
+        "1",
+        "--size",
+        "64",
+        "--batch",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        s(&run),
+    ]);
+    let models = root.join("models");
+    ok(&[
+        "export",
+        "--checkpoint",
+        s(&run.join("best.safetensors")),
+        "--name",
+        "m",
+        "--out",
+        s(&models),
+    ]);
+    let data = root.join("data");
+    ok(&["phantom", "--out", s(&data), "--count", "2", "--seed", "7"]);
+    std::fs::write(data.join("broken.png"), b"\x89PNG\r\n\x1a\nthen nothing").expect("write");
+    let out_dir = root.join("out");
+    let out = scarseg(&[
+        "predict",
+        s(&data),
+        "--weights",
+        s(&models.join("m")),
+        "--out",
+        s(&out_dir),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "partial results exit with 2");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("skipped:") && err.contains("broken.png"),
+        "{err}"
+    );
+    assert_eq!(
+        files_with(&out_dir, "_scar.png").len(),
+        2,
+        "the good files' masks are written"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(report["errors"].as_array().expect("errors").len(), 1);
+
+    // Weights that do not fit the manifest: the sha256 check names the file.
+    let weights = models.join("m/weights.safetensors");
+    let mut bytes = std::fs::read(&weights).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&weights, bytes).expect("write");
+    let out = scarseg(&[
+        "predict",
+        s(&data),
+        "--weights",
+        s(&models.join("m")),
+        "--out",
+        s(&out_dir),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("weights.safetensors: sha256") && err.contains("does not match"),
+        "{err}"
+    );
+}

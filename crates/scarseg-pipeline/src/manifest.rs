@@ -1,0 +1,260 @@
+//! The exported model: `manifest.json` beside a safetensors file. The CLI writes it, and the CLI
+//! and the browser load through [`load_model`], which checks the weights' sha256 against the
+//! manifest and their stored config against the manifest's architecture before anything runs.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::Device;
+use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_model::weights::from_safetensors_expecting;
+use scarseg_model::{ModelError, ScarSegNet, ScarSegNetConfig};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Manifest format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// File name of the manifest inside a model folder.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// What a model folder holds and how its model must be run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format_version: u32,
+    /// Short name, also the folder name under `public/models/`.
+    pub name: String,
+    /// The architecture (the same JSON the weights carry in their metadata).
+    pub architecture: ScarSegNetConfig,
+    /// The weights file.
+    pub weights: WeightsEntry,
+    /// How images are brought to the network.
+    pub preprocessing: Preprocessing,
+    /// Default postprocessing (users may change the threshold).
+    pub postprocessing: PostprocessOptions,
+    /// How the weights were made.
+    pub provenance: BTreeMap<String, String>,
+    /// Measured test metrics (name -> value).
+    pub metrics: BTreeMap<String, f64>,
+    /// File name of the model card inside the folder.
+    pub card: String,
+}
+
+/// The weights file named by a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightsEntry {
+    /// File name inside the model folder.
+    pub file: String,
+    /// Lower-case hex sha256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// `f16` or `f32`.
+    pub precision: String,
+}
+
+/// How an image becomes the network's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preprocessing {
+    /// The network's square input side (a multiple of 32).
+    pub size: usize,
+    /// Human-readable description of the resampling and normalisation.
+    pub description: String,
+}
+
+impl Preprocessing {
+    /// The pipeline's preprocessing at `size`.
+    pub fn at(size: usize) -> Self {
+        Self {
+            size,
+            description: "aspect-preserving bilinear resample into a size x size square, zero \
+                          padding; z-score over the image's own pixels"
+                .to_string(),
+        }
+    }
+}
+
+/// Why a model folder could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The manifest is not valid JSON of the expected shape.
+    #[error("manifest.json: {0}")]
+    Manifest(String),
+    /// The manifest is from a newer or older format.
+    #[error("manifest.json: format version {found}, this build reads {expected}")]
+    Version {
+        /// This build's version.
+        expected: u32,
+        /// The file's version.
+        found: u32,
+    },
+    /// The weights' digest differs from the manifest's.
+    #[error(
+        "{file}: sha256 {found} does not match the manifest's {expected} (corrupt or a different file)"
+    )]
+    Digest {
+        /// The weights file name.
+        file: String,
+        /// The manifest's digest.
+        expected: String,
+        /// The file's digest.
+        found: String,
+    },
+    /// The weights do not fit the architecture.
+    #[error("{file}: {error}")]
+    Weights {
+        /// The weights file name.
+        file: String,
+        /// The model crate's error.
+        error: ModelError,
+    },
+    /// The preprocessing size is not one the network accepts.
+    #[error("manifest.json: input size {0} is not a positive multiple of 32")]
+    Size(usize),
+}
+
+/// Lower-case hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Parses and checks a manifest.
+pub fn parse_manifest(json: &[u8]) -> Result<Manifest, LoadError> {
+    #[derive(Deserialize)]
+    struct Version {
+        format_version: u32,
+    }
+    let version: Version =
+        serde_json::from_slice(json).map_err(|e| LoadError::Manifest(e.to_string()))?;
+    if version.format_version != FORMAT_VERSION {
+        return Err(LoadError::Version {
+            expected: FORMAT_VERSION,
+            found: version.format_version,
+        });
+    }
+    let manifest: Manifest =
+        serde_json::from_slice(json).map_err(|e| LoadError::Manifest(e.to_string()))?;
+    let size = manifest.preprocessing.size;
+    if size == 0 || !size.is_multiple_of(32) {
+        return Err(LoadError::Size(size));
+    }
+    Ok(manifest)
+}
+
+/// A model ready to run, with what it was loaded from.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// The network.
+    pub model: ScarSegNet,
+    /// Its manifest.
+    pub manifest: Manifest,
+}
+
+/// Checks `weights` against `manifest` (digest, then architecture) and loads them on `device`.
+pub fn load_model(
+    manifest: Manifest,
+    weights: &[u8],
+    device: &Device,
+) -> Result<LoadedModel, LoadError> {
+    let file = manifest.weights.file.clone();
+    let found = sha256_hex(weights);
+    if found != manifest.weights.sha256 {
+        return Err(LoadError::Digest {
+            file,
+            expected: manifest.weights.sha256.clone(),
+            found,
+        });
+    }
+    let model = from_safetensors_expecting(weights, &manifest.architecture, device)
+        .map_err(|error| LoadError::Weights { file, error })?;
+    Ok(LoadedModel { model, manifest })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scarseg_model::weights::{Precision, to_safetensors};
+
+    fn manifest_for(config: &ScarSegNetConfig, weights: &[u8]) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            name: "t".into(),
+            architecture: config.clone(),
+            weights: WeightsEntry {
+                file: "weights.safetensors".into(),
+                sha256: sha256_hex(weights),
+                bytes: weights.len() as u64,
+                precision: "f32".into(),
+            },
+            preprocessing: Preprocessing::at(64),
+            postprocessing: PostprocessOptions::default(),
+            provenance: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            card: "MODEL_CARD.md".into(),
+        }
+    }
+
+    #[test]
+    fn sha256_matches_the_standard_vector() {
+        // FIPS 180-2 test vector for "abc".
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn manifest_round_trips_and_guards_weights() {
+        let device = Device::flex();
+        let config = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]);
+        let model = config.init(&device);
+        let bytes = to_safetensors(&model, &config, Precision::F32).expect("serialise");
+        let manifest = manifest_for(&config, &bytes);
+        let json = serde_json::to_vec(&manifest).expect("json");
+        let parsed = parse_manifest(&json).expect("parse");
+        assert_eq!(parsed, manifest);
+        assert!(load_model(parsed.clone(), &bytes, &device).is_ok());
+
+        // One flipped byte: the digest check names the file.
+        let mut corrupt = bytes.clone();
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 1;
+        let err = load_model(parsed.clone(), &corrupt, &device).expect_err("corrupt");
+        assert!(matches!(err, LoadError::Digest { .. }));
+        assert!(err.to_string().starts_with("weights.safetensors: sha256"));
+
+        // Weights of another architecture whose digest the manifest carries: config mismatch.
+        let other = ScarSegNetConfig::new([8, 16, 24, 40], [1, 1, 1, 1]);
+        let other_bytes =
+            to_safetensors(&other.init(&device), &other, Precision::F32).expect("serialise");
+        let mut lying = manifest_for(&config, &other_bytes);
+        lying.architecture = config.clone();
+        let err = load_model(lying, &other_bytes, &device).expect_err("mismatch");
+        assert!(matches!(
+            err,
+            LoadError::Weights {
+                error: ModelError::ConfigMismatch { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bad_manifests_are_named() {
+        assert!(matches!(parse_manifest(b"{"), Err(LoadError::Manifest(_))));
+        assert!(matches!(
+            parse_manifest(br#"{"format_version": 99}"#),
+            Err(LoadError::Version { found: 99, .. })
+        ));
+        let device = Device::flex();
+        let config = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]);
+        let bytes = to_safetensors(&config.init(&device), &config, Precision::F32).expect("ok");
+        let mut manifest = manifest_for(&config, &bytes);
+        manifest.preprocessing.size = 100;
+        let json = serde_json::to_vec(&manifest).expect("json");
+        assert!(matches!(parse_manifest(&json), Err(LoadError::Size(100))));
+    }
+}
