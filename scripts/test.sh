@@ -1,34 +1,35 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine and runs every check and test: formatting, clippy (native and wasm32),
-# the unit and integration tests (flex, plus wgpu on Mesa's lavapipe), and the wasm32 build of
-# the library crates. `.ci/run` calls exactly this.
+# the unit and integration tests (flex, plus wgpu on Mesa's lavapipe, and the `scarseg` CLI end
+# to end), the release build of the web app with its static privacy checks, and the web app in
+# headless Chromium on the CPU fallback and on WebGPU (SwiftShader). `.ci/run` calls exactly this.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
-apt_install mesa-vulkan-drivers
+apt_install mesa-vulkan-drivers binaryen chromium chromium-driver
 ensure_wasm_target
-
-FEATURES="scarseg-model/train"
+ensure_trunk
+ensure_wasm_bindgen
 
 echo "== cargo fmt"
 cargo fmt --all -- --check
 
 echo "== clippy (native)"
-cargo clippy --workspace --all-targets --features "$FEATURES" -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== tests"
-cargo test --workspace --features "$FEATURES"
+cargo test --workspace
 
-echo "== wasm32 build of the library crates (WebGPU + flex)"
-cargo build --target wasm32-unknown-unknown -p scarseg-model --features web
-cargo build --target wasm32-unknown-unknown -p scarseg-imaging
-cargo clippy --target wasm32-unknown-unknown -p scarseg-model -p scarseg-imaging --features scarseg-model/web -- -D warnings
+echo "== clippy (wasm32: the page, the worker and the library crates they use)"
+cargo clippy --target wasm32-unknown-unknown -p scarseg-web -p scarseg-model -p scarseg-imaging \
+  -p scarseg-pipeline -- -D warnings
 
-echo "== the page: trunk build and static privacy checks"
-apt_install binaryen
-ensure_trunk
-ensure_wasm_bindgen
+echo "== the page: trunk release build and static privacy checks"
 trunk --config trunk.toml build --release
 python3 tests/check_page.py dist
+
+echo "== the page in headless Chromium (CPU fallback and WebGPU on SwiftShader)"
+cargo build -p scarseg-cli
+python3 tests/browser_test.py dist "$CARGO_TARGET_DIR/debug/scarseg"
 
 echo "all checks passed"

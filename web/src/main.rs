@@ -1,22 +1,16 @@
-//! The ScarSeg web app's entry point (built by trunk from the root `index.html`). It reports on
-//! the page whether the browser exposes WebGPU, where the network will run when the analysis
-//! page lands; without WebGPU the CPU path (flex in wasm) is used.
+//! The ScarSeg page (Leptos CSR, built by trunk from the root `index.html`): file input, the
+//! viewer, the report and its exports. The network runs in the `scarseg-worker` web worker;
+//! this side never blocks on it.
 
+#[cfg(target_arch = "wasm32")]
+mod app;
+
+#[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    let has_webgpu = web_sys::window()
-        .map(|w| {
-            js_sys::Reflect::has(&w.navigator(), &wasm_bindgen::JsValue::from_str("gpu"))
-                .unwrap_or(false)
-        })
-        .unwrap_or(false);
-    if let Some(element) = document.get_element_by_id("backend") {
-        element.set_text_content(Some(if has_webgpu {
-            "This browser offers WebGPU: the network will run on your GPU."
-        } else {
-            "This browser offers no WebGPU: the network will run on your CPU."
-        }));
-    }
+    eprintln!("scarseg-web runs in the browser; serve it with scripts/serve.sh (see README)");
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    leptos::mount::mount_to_body(app::App);
 }

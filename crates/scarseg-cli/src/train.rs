@@ -111,6 +111,10 @@ pub struct TrainArgs {
     /// Continue from the run folder's last checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Start from these weights (a run's best.safetensors or checkpoint) instead of a fresh
+    /// initialisation: fine-tuning, or a change of loss or data. Optimizer state starts fresh.
+    #[arg(long, conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
 }
 
 /// What a checkpoint remembers besides the tensors.
@@ -269,7 +273,18 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
                 state.wall_seconds,
             )
         }
-        None => (config.init(&device), 0, 0, f64::NEG_INFINITY, 0.0),
+        None => {
+            let model = match &args.init_from {
+                Some(path) => {
+                    let bytes = std::fs::read(path)
+                        .with_context(|| format!("{}: cannot read", path.display()))?;
+                    scarseg_model::weights::from_safetensors_expecting(&bytes, &config, &device)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                }
+                None => config.init(&device),
+            };
+            (model, 0, 0, f64::NEG_INFINITY, 0.0)
+        }
     };
     if first_epoch >= args.epochs {
         eprintln!("nothing to do: {} epochs already done", first_epoch);
@@ -673,6 +688,7 @@ mod tests {
             no_augment: false,
             seed: 0,
             resume: false,
+            init_from: None,
         };
         // 100 steps: 3 warm-up steps at 1/3, 2/3, 3/3 of the peak.
         assert!((learning_rate(&args, 0, 100, 0) - 1e-3 / 3.0).abs() < 1e-12);

@@ -165,17 +165,25 @@ pub async fn analyse_stack(
     for slice in &stack.slices {
         slices.push(analyse_slice(model, device, slice, size, options).await?);
     }
-    let volumes: Vec<(f64, f64, f64)> = slices
-        .iter()
-        .zip(&stack.slices)
-        .map(|(r, s)| (r.scar_area_mm2, r.myocardium_area_mm2, s.thickness_mm))
-        .collect();
-    let burden = stack_burden_percent(&volumes);
-    Ok(StackResult {
-        slices,
-        burden_percent: burden,
-        high_risk: burden.is_some_and(high_risk),
-    })
+    Ok(StackResult::from_slices(slices, stack))
+}
+
+impl StackResult {
+    /// The stack's result from its slices' results (also after re-thresholding): the
+    /// volume-weighted burden uses each slice's thickness.
+    pub fn from_slices(slices: Vec<SliceResult>, stack: &Stack) -> Self {
+        let volumes: Vec<(f64, f64, f64)> = slices
+            .iter()
+            .zip(&stack.slices)
+            .map(|(r, s)| (r.scar_area_mm2, r.myocardium_area_mm2, s.thickness_mm))
+            .collect();
+        let burden = stack_burden_percent(&volumes);
+        StackResult {
+            slices,
+            burden_percent: burden,
+            high_risk: burden.is_some_and(high_risk),
+        }
+    }
 }
 
 #[cfg(test)]

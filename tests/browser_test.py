@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""The web app in a real browser: Debian's headless Chromium driven through chromedriver's W3C
+WebDriver HTTP API (no client library needed).
+
+For each device (the CPU fallback, and WebGPU on SwiftShader via --enable-unsafe-webgpu):
+- a bundled sample, a DICOM series and a NIfTI stack made by `scarseg phantom`, and a corrupt
+  file are analysed; the corrupt file's error is shown and the good files' results stay;
+- the exported mask PNGs equal `scarseg predict`'s masks on the same files and weights (the
+  differing pixel count is printed and bounded);
+- slice navigation, the threshold slider and the CSV/JSON exports do what they should;
+- a weights file that does not fit gives a clear message and the default model keeps working;
+- every request goes to the page's own origin and none is a POST/PUT (no image data leaves);
+- with the network cut (DevTools offline) after the first load, the page reloads from the
+  service worker's cache and a new file is still analysed.
+
+Usage: tests/browser_test.py DIST_DIR SCARSEG_BINARY
+"""
+import base64
+import http.server
+import json
+import os
+import pathlib
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import zlib
+
+DIST = pathlib.Path(sys.argv[1]).resolve()
+SCARSEG = pathlib.Path(sys.argv[2]).resolve()
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", "600"))
+# Pixels allowed to differ between the page's masks and the CLI's (different float summation
+# order in wasm and natively, and WebGPU kernels, can flip pixels whose probability is at the
+# threshold). Stated in the output either way.
+MAX_DIFF_FRACTION = 0.001
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".wasm": "application/wasm", ".js": "text/javascript"}
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, directory=str(DIST), **kw)
+
+    def log_message(self, *a):
+        pass
+
+
+def serve():
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, port
+
+
+class Driver:
+    def __init__(self, downloads, webgpu):
+        self.port = free_port()
+        self.proc = subprocess.Popen(["chromedriver", f"--port={self.port}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{self.port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(self.base + "/status", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.profile = tempfile.mkdtemp(prefix="scarseg-chrome-")
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu-sandbox",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", f"--user-data-dir={self.profile}",
+                "--window-size=1400,1000"]
+        if webgpu:
+            args.append("--enable-unsafe-webgpu")
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": shutil.which("chromium") or "chromium",
+                "args": args,
+                "prefs": {"download.default_directory": str(downloads),
+                          "download.prompt_for_download": False,
+                          "profile.default_content_setting_values.automatic_downloads": 1},
+            },
+            "goog:loggingPrefs": {"performance": "ALL", "browser": "ALL"},
+        }}}
+        self.session = self.call("POST", "/session", caps)["sessionId"]
+        self.call("POST", f"/session/{self.session}/timeouts", {"script": int(TIMEOUT * 1000)})
+
+    def call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=TIMEOUT + 60) as r:
+                return json.loads(r.read())["value"]
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"{method} {path}: {e.read().decode()[:500]}") from None
+
+    def s(self, path):
+        return f"/session/{self.session}{path}"
+
+    def get(self, url):
+        self.call("POST", self.s("/url"), {"url": url})
+
+    def js(self, script, *args):
+        return self.call("POST", self.s("/execute/sync"), {"script": script, "args": list(args)})
+
+    def find(self, selector):
+        v = self.call("POST", self.s("/element"), {"using": "css selector", "value": selector})
+        return next(iter(v.values()))
+
+    def upload(self, selector, paths):
+        element = self.find(selector)
+        self.call("POST", self.s(f"/element/{element}/value"), {"text": "\n".join(map(str, paths))})
+
+    def keys(self, text):
+        body = self.find("body")
+        self.call("POST", self.s(f"/element/{body}/value"), {"text": text})
+
+    def offline(self, offline):
+        self.call("POST", self.s("/chromium/network_conditions"), {"network_conditions": {
+            "offline": offline, "latency": 0, "download_throughput": -1, "upload_throughput": -1}})
+
+    def requests(self):
+        logs = self.call("POST", self.s("/se/log"), {"type": "performance"})
+        out = []
+        for entry in logs:
+            msg = json.loads(entry["message"])["message"]
+            if msg.get("method") == "Network.requestWillBeSent":
+                req = msg["params"]["request"]
+                out.append((req["method"], req["url"], req.get("hasPostData", False)))
+        return out
+
+    def wait(self, condition_js, what, timeout=TIMEOUT):
+        end = time.time() + timeout
+        while time.time() < end:
+            value = self.js(condition_js)
+            if value:
+                return value
+            time.sleep(0.5)
+        state = self.js("return document.body.innerText")
+        raise AssertionError(f"timed out waiting for {what}; page says:\n{state[:3000]}")
+
+    def quit(self):
+        try:
+            self.call("DELETE", self.s(""))
+        finally:
+            self.proc.terminate()
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def read_png(path):
+    """(rows, cols, bytes) of an 8-bit grey PNG, decoded by hand (zlib + filters)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
+            assert (depth, colour) == (8, 0), f"{path}: not 8-bit grey"
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    out, prev = bytearray(), bytearray(width)
+    for r in range(height):
+        f = raw[r * (width + 1)]
+        line = bytearray(raw[r * (width + 1) + 1:(r + 1) * (width + 1)])
+        for i in range(width):
+            a = line[i - 1] if i else 0
+            b = prev[i]
+            c = prev[i - 1] if i else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out += line
+        prev = line
+    return height, width, bytes(out)
+
+
+def wait_files(directory, names, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        if all((directory / n).is_file() for n in names) and not list(directory.glob("*.crdownload")):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"downloads missing: {[n for n in names if not (directory / n).is_file()]}")
+
+
+def run_device(device, port, data, cli_out, tmp):
+    downloads = tmp / f"downloads-{device}"
+    downloads.mkdir()
+    d = Driver(downloads, webgpu=(device == "webgpu"))
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        d.get(f"{origin}/?device={device}")
+        d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model")
+        shown = d.js("return document.querySelector('[data-testid=device]').innerText")
+        print(f"[{device}] device line: {shown}")
+        assert ("WebGPU" if device == "webgpu" else "CPU") in shown, shown
+
+        # A bundled sample, then our files with a corrupt one among them.
+        d.wait("return document.querySelectorAll('[data-testid=sample]').length > 0", "samples")
+        d.js("document.querySelector('[data-testid=sample]').click()")
+        d.wait("return [...document.querySelectorAll('[data-testid=file-status]')]"
+               ".some(e => e.innerText.startsWith('done'))", "the sample's result")
+        inputs = [data / "case.nii.gz", data / "broken.dcm"] + sorted((data / "series").iterdir())
+        d.upload("[data-testid=file-input]", inputs)
+        done = d.wait("""
+            const s = [...document.querySelectorAll('[data-testid=file-status]')].map(e => e.innerText);
+            return s.length == 4 && s.every(t => t.startsWith('done') || t.startsWith('failed')) ? s : null;
+        """, "all files analysed")
+        print(f"[{device}] statuses: {done}")
+        failed = [t for t in done if t.startswith("failed")]
+        assert len(failed) == 1 and "broken.dcm" in failed[0], done
+        assert sum(t.startswith("done") for t in done) == 3, done
+        ms = [float(t.split("(")[-1].split(" ms")[0]) for t in done if "ms/slice" in t]
+        print(f"[{device}] ms per slice: {ms}")
+
+        # Masks against `scarseg predict` on the same files and weights.
+        rows = d.js("return [...document.querySelectorAll('[data-testid=file-row] button')].map(b => b.innerText)")
+        total = differ = 0
+        for name, stem, slices in [("case.nii.gz", "case", 4), ("series", "series", 3)]:
+            index = next(i for i, r in enumerate(rows) if r.startswith(name))
+            d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
+            d.wait(f"return document.querySelector('[data-testid=stack-summary]')?.innerText.startsWith('{name}')",
+                   f"{name} selected")
+            d.js("document.querySelector('[data-testid=export-masks]').click()")
+            names = [f"{stem}_{k:03}_{kind}.png" for k in range(slices) for kind in ("scar", "myo")]
+            wait_files(downloads, names)
+            for n in names:
+                _, _, page = read_png(downloads / n)
+                _, _, cli = read_png(cli_out / n)
+                assert len(page) == len(cli), n
+                total += len(page)
+                differ += sum(a != b for a, b in zip(page, cli))
+        print(f"[{device}] masks: {differ} of {total} pixels differ from scarseg predict")
+        assert differ <= MAX_DIFF_FRACTION * total, f"{differ} of {total} pixels differ"
+
+        # Slice navigation with the keyboard, on the 4-slice NIfTI stack.
+        index = next(i for i, r in enumerate(rows) if r.startswith("case.nii.gz"))
+        d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
+        d.keys("\ue015")  # ArrowDown
+        label = d.wait("const t = document.querySelector('[data-testid=slice]').parentElement.innerText;"
+                       "return t.includes('2 / 4') ? t : null", "slice 2 of 4")
+        assert "2 / 4" in label
+
+        # Threshold slider: a higher threshold never grows the scar.
+        def scar_areas():
+            return d.js("return [...document.querySelectorAll('[data-testid=slice-row]')]"
+                        ".map(r => parseFloat(r.children[1].innerText))")
+        before = scar_areas()
+        d.js("""const t = document.querySelector('[data-testid=threshold]');
+                t.value = '0.9'; t.dispatchEvent(new Event('input', {bubbles: true}));
+                t.dispatchEvent(new Event('change', {bubbles: true}));""")
+        d.wait("return document.querySelector('[data-testid=threshold]').parentElement.innerText.includes('0.90')",
+               "threshold 0.90")
+        time.sleep(1)
+        after = scar_areas()
+        print(f"[{device}] scar mm2 at 0.5: {before}; at 0.9: {after}")
+        assert all(a <= b + 1e-9 for a, b in zip(after, before)), (before, after)
+        d.js("""const t = document.querySelector('[data-testid=threshold]');
+                t.value = '0.5'; t.dispatchEvent(new Event('input', {bubbles: true}));
+                t.dispatchEvent(new Event('change', {bubbles: true}));""")
+
+        # CSV and JSON exports.
+        d.js("document.querySelector('[data-testid=export-csv]').click()")
+        d.js("document.querySelector('[data-testid=export-json]').click()")
+        wait_files(downloads, ["scarseg-report.csv", "scarseg-report.json"])
+        csv_lines = (downloads / "scarseg-report.csv").read_text().strip().splitlines()
+        # 1 sample slice + stack, 4 NIfTI slices + stack, 3 DICOM slices + stack, header.
+        assert len(csv_lines) == 1 + 2 + 5 + 4, csv_lines
+        report = json.loads((downloads / "scarseg-report.json").read_text())
+        manifest = json.loads((DIST / "models/scarseg-atto-phantom/manifest.json").read_text())
+        assert report["weights"]["sha256"] == manifest["weights"]["sha256"]
+        assert len(report["inputs"]) == 3
+
+        # Weights that do not fit: a clear message, and the default model still works.
+        bad = tmp / f"bad-{device}"
+        bad.mkdir()
+        shutil.copy(DIST / "models/scarseg-atto-phantom/manifest.json", bad / "manifest.json")
+        weights = bytearray((DIST / "models/scarseg-atto-phantom/weights.safetensors").read_bytes())
+        weights[-1] ^= 0xFF
+        (bad / "weights.safetensors").write_bytes(bytes(weights))
+        d.upload("[data-testid=weights-input]", [bad / "manifest.json", bad / "weights.safetensors"])
+        message = d.wait("return document.querySelector('[data-testid=model-error]')?.innerText",
+                         "the weights error")
+        print(f"[{device}] bad weights: {message}")
+        assert "sha256" in message and "previous model stays" in message, message
+        d.upload("[data-testid=file-input]", [data / "single.png"])
+        d.wait("const s = [...document.querySelectorAll('[data-testid=file-status]')];"
+               "return s.length == 5 && s[4].innerText.startsWith('done')", "analysis after bad weights")
+
+        # Every request went to the page's own origin, and none carried a body.
+        requests = d.requests()
+        foreign = [r for r in requests if not (r[1].startswith(origin + "/") or r[1].startswith("data:")
+                                                or r[1].startswith("blob:"))]
+        bodies = [r for r in requests if r[0] not in ("GET", "HEAD") or r[2]]
+        print(f"[{device}] {len(requests)} requests, all to {origin}")
+        assert not foreign, foreign
+        assert not bodies, bodies
+
+        # Offline: reload from the service worker's cache, then analyse a new file.
+        d.wait("return navigator.serviceWorker.controller !== null || "
+               "(navigator.serviceWorker.ready.then(() => location.reload()), false)",
+               "the service worker", timeout=60)
+        d.offline(True)
+        d.get(f"{origin}/?device={device}")
+        d.wait("return document.querySelector('[data-testid=model-sha]')", "the model, offline")
+        d.upload("[data-testid=file-input]", [data / "offline.png"])
+        d.wait("const s = [...document.querySelectorAll('[data-testid=file-status]')];"
+               "return s.length == 1 && s[0].innerText.startsWith('done')", "analysis offline")
+        print(f"[{device}] offline analysis works")
+        d.offline(False)
+    finally:
+        d.quit()
+
+
+def main():
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="scarseg-browser-"))
+    data = tmp / "data"
+
+    def scarseg(*args):
+        subprocess.run([str(SCARSEG), *map(str, args)], check=True, stderr=subprocess.DEVNULL)
+
+    # Inputs made by `scarseg phantom` (seeds outside every training/validation/test range).
+    scarseg("phantom", "--out", tmp / "p1", "--count", "1", "--seed", "9501", "--format", "nifti", "--slices", "4")
+    scarseg("phantom", "--out", tmp / "p2", "--count", "1", "--seed", "9502", "--format", "dicom", "--slices", "3")
+    scarseg("phantom", "--out", tmp / "p3", "--count", "2", "--seed", "9503")
+    data.mkdir()
+    shutil.copy(next(p for p in (tmp / "p1").glob("*.nii.gz") if "_labels" not in p.name), data / "case.nii.gz")
+    shutil.copytree(next(p for p in (tmp / "p2").iterdir() if p.is_dir()), data / "series")
+    pngs = sorted(p for p in (tmp / "p3").glob("*.png") if "_labels" not in p.name)
+    shutil.copy(pngs[0], data / "single.png")
+    shutil.copy(pngs[1], data / "offline.png")
+    dicom = (data / "series" / "IM0001.dcm").read_bytes()
+    (data / "broken.dcm").write_bytes(dicom[:400])  # header only: truncated
+
+    # The CLI's masks on the same files with the same (bundled) weights.
+    cli_out = tmp / "cli"
+    scarseg("predict", data / "case.nii.gz", data / "series", "--out", cli_out,
+            "--weights", DIST / "models/scarseg-atto-phantom")
+
+    server, port = serve()
+    try:
+        for device in os.environ.get("BROWSER_DEVICES", "cpu webgpu").split():
+            run_device(device, port, data, cli_out, tmp)
+    finally:
+        server.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("browser tests passed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,964 @@
+//! The page: device and model status, file input (picker, folder picker, drag and drop, bundled
+//! samples), per-file progress with cancel, the viewer (window/level, zoom, slice navigation,
+//! overlays, probability map, threshold), the report and the exports.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use scarseg_imaging::Stack;
+use scarseg_imaging::decode::{Format, sniff};
+use scarseg_imaging::encode::{NiftiData, nifti1, png_grey8};
+use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_pipeline::{StackResult, slice_result};
+use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker};
+use scarseg_web::render::{Overlay, Window, rgba};
+use scarseg_web::report::{CSV_HEADER, Provenance, csv_rows, volumes};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+thread_local! {
+    static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
+}
+
+fn send(msg: &ToWorker) {
+    WORKER.with(|w| {
+        if let (Some(worker), Ok(value)) = (w.borrow().as_ref(), serde_wasm_bindgen::to_value(msg))
+        {
+            let _ = worker.post_message(&value);
+        }
+    });
+}
+
+/// Where one input stands.
+#[derive(Debug, Clone, PartialEq)]
+enum Status {
+    Queued,
+    Running { done: usize, of: usize },
+    Done,
+    Failed(Vec<String>),
+    Cancelled,
+}
+
+/// One input the user opened, and what became of it.
+#[derive(Debug, Clone)]
+struct Case {
+    id: usize,
+    name: String,
+    job: u32,
+    item: usize,
+    status: Status,
+    warnings: Vec<String>,
+    stack: Option<Arc<Stack>>,
+    result: Option<Arc<StackResult>>,
+    ms_per_slice: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct ModelInfo {
+    name: String,
+    sha256: String,
+    size: usize,
+    card: Option<String>,
+}
+
+/// Signals the worker's messages update.
+#[derive(Clone, Copy)]
+struct AppState {
+    cases: RwSignal<Vec<Case>>,
+    device: RwSignal<String>,
+    model: RwSignal<Option<ModelInfo>>,
+    model_error: RwSignal<Option<String>>,
+    current: RwSignal<Option<usize>>,
+    slice: RwSignal<usize>,
+    window: RwSignal<Option<Window>>,
+    running_job: RwSignal<Option<u32>>,
+}
+
+fn spawn_worker(state: AppState, choice: DeviceChoice) {
+    WORKER.with(|w| {
+        if let Some(old) = w.borrow_mut().take() {
+            old.terminate();
+        }
+    });
+    let options = web_sys::WorkerOptions::new();
+    let worker = match web_sys::Worker::new_with_options("./scarseg-worker_loader.js", &options) {
+        Ok(w) => w,
+        Err(e) => {
+            state
+                .model_error
+                .set(Some(format!("the analysis worker could not start: {e:?}")));
+            return;
+        }
+    };
+    let onmessage =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            match serde_wasm_bindgen::from_value::<FromWorker>(ev.data()) {
+                Ok(msg) => on_message(state, msg),
+                Err(e) => web_sys::console::error_1(&format!("page: bad message {e}").into()),
+            }
+        });
+    worker.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    onmessage.forget();
+    WORKER.with(|w| *w.borrow_mut() = Some(worker));
+    state.device.set("starting...".into());
+    // A job in flight died with the old worker.
+    state.cases.update(|cases| {
+        for c in cases.iter_mut() {
+            if matches!(c.status, Status::Queued | Status::Running { .. }) {
+                c.status = Status::Cancelled;
+            }
+        }
+    });
+    state.running_job.set(None);
+    send(&ToWorker::Start { device: choice });
+}
+
+fn on_message(state: AppState, msg: FromWorker) {
+    let find = |cases: &mut Vec<Case>, job: u32, item: usize| -> Option<usize> {
+        cases.iter().position(|c| c.job == job && c.item == item)
+    };
+    match msg {
+        FromWorker::Device {
+            kind,
+            adapter,
+            reason,
+        } => state.device.set(format!("{kind} ({adapter}): {reason}")),
+        FromWorker::Model {
+            name,
+            sha256,
+            size,
+            card,
+        } => {
+            state.model.set(Some(ModelInfo {
+                name,
+                sha256,
+                size,
+                card,
+            }));
+            state.model_error.set(None);
+        }
+        FromWorker::ModelError { message } => state.model_error.set(Some(message)),
+        FromWorker::Progress {
+            job,
+            item,
+            done,
+            of,
+        } => state.cases.update(|cases| {
+            if let Some(i) = find(cases, job, item) {
+                cases[i].status = Status::Running { done, of };
+            }
+        }),
+        FromWorker::Done {
+            job,
+            item,
+            stack,
+            result,
+            ms_per_slice,
+        } => {
+            let mut first_done = None;
+            state.cases.update(|cases| {
+                if let Some(i) = find(cases, job, item) {
+                    let c = &mut cases[i];
+                    c.status = Status::Done;
+                    c.warnings = stack.warnings.clone();
+                    c.stack = Some(Arc::new(stack));
+                    c.result = Some(Arc::new(result));
+                    c.ms_per_slice = ms_per_slice;
+                    first_done = Some(c.id);
+                }
+            });
+            if state.current.get_untracked().is_none()
+                && let Some(id) = first_done
+            {
+                select_case(state, id);
+            }
+        }
+        FromWorker::Failed {
+            job,
+            item,
+            messages,
+        } => state.cases.update(|cases| {
+            if let Some(i) = find(cases, job, item) {
+                if cases[i].status == Status::Done {
+                    // The stack decoded; some of its files did not.
+                    cases[i].warnings.extend(messages);
+                } else {
+                    cases[i].status = Status::Failed(messages);
+                }
+            }
+        }),
+        FromWorker::JobEnd { job, cancelled } => {
+            if cancelled {
+                state.cases.update(|cases| {
+                    for c in cases.iter_mut().filter(|c| c.job == job) {
+                        if matches!(c.status, Status::Queued | Status::Running { .. }) {
+                            c.status = Status::Cancelled;
+                        }
+                    }
+                });
+            }
+            if state.running_job.get_untracked() == Some(job) {
+                state.running_job.set(None);
+            }
+        }
+    }
+}
+
+fn select_case(state: AppState, id: usize) {
+    state.current.set(Some(id));
+    state.slice.set(0);
+    let window = state.cases.with_untracked(|cases| {
+        cases
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.stack.as_ref())
+            .and_then(|s| s.slices.first())
+            .map(|s| Window::auto(&s.pixels))
+    });
+    state.window.set(window);
+}
+
+thread_local! {
+    static NEXT_JOB: std::cell::Cell<u32> = const { std::cell::Cell::new(1) };
+}
+
+fn submit(state: AppState, items: Vec<Item>, options: PostprocessOptions) {
+    if items.is_empty() {
+        return;
+    }
+    let job = NEXT_JOB.with(|n| {
+        let j = n.get();
+        n.set(j + 1);
+        j
+    });
+    state.cases.update(|cases| {
+        for (k, item) in items.iter().enumerate() {
+            let id = cases.len();
+            cases.push(Case {
+                id,
+                name: item.name.clone(),
+                job,
+                item: k,
+                status: Status::Queued,
+                warnings: vec![],
+                stack: None,
+                result: None,
+                ms_per_slice: 0.0,
+            });
+        }
+    });
+    state.running_job.set(Some(job));
+    send(&ToWorker::Analyse {
+        job,
+        items,
+        options,
+    });
+}
+
+async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|e| format!("{}: cannot read ({e:?})", file.name()))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+fn relative_path(file: &web_sys::File) -> String {
+    js_sys::Reflect::get(file, &"webkitRelativePath".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| file.name())
+}
+
+/// Files -> items: DICOM files that share a folder (or were dropped together) form one series;
+/// every other file is its own item. Unreadable files become items that fail with the reason.
+async fn items_from_files(files: Vec<web_sys::File>) -> Vec<Item> {
+    let mut series: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> = Default::default();
+    let mut items = Vec::new();
+    for file in files {
+        let path = relative_path(&file);
+        let bytes = match file_bytes(&file).await {
+            Ok(b) => b,
+            Err(_) => Vec::new(), // decoding names the empty file
+        };
+        if sniff(&bytes) == Some(Format::Dicom) {
+            let folder = path
+                .rsplit_once('/')
+                .map(|(d, _)| d.to_string())
+                .unwrap_or_else(|| "DICOM series".to_string());
+            series.entry(folder).or_default().push((path, bytes));
+        } else {
+            items.push(Item {
+                name: path.clone(),
+                files: vec![(path, bytes)],
+            });
+        }
+    }
+    for (name, files) in series {
+        items.push(Item { name, files });
+    }
+    items
+}
+
+fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
+    let Some(list) = list else { return vec![] };
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
+fn download(name: &str, bytes: &[u8], mime: &str) {
+    let array = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let props = web_sys::BlobPropertyBag::new();
+    props.set_type(mime);
+    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &props) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    click_link(name, &url);
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+fn click_link(name: &str, href: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if let Ok(a) = document.create_element("a") {
+        let a: web_sys::HtmlAnchorElement = a.unchecked_into();
+        a.set_href(href);
+        a.set_download(name);
+        a.click();
+    }
+}
+
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(|e| format!("{url}: {e:?}"))?;
+    let response: web_sys::Response = response.unchecked_into();
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let buffer = JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?)
+        .await
+        .map_err(|e| format!("{url}: {e:?}"))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Sample {
+    name: String,
+    description: String,
+    files: Vec<String>,
+}
+
+fn stem(name: &str) -> String {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let base = base.strip_suffix(".nii.gz").unwrap_or(base);
+    match base.rfind('.') {
+        Some(i) if i > 0 => base[..i].to_string(),
+        _ => base.to_string(),
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let state = AppState {
+        cases: RwSignal::new(Vec::new()),
+        device: RwSignal::new(String::new()),
+        model: RwSignal::new(None),
+        model_error: RwSignal::new(None),
+        current: RwSignal::new(None),
+        slice: RwSignal::new(0),
+        window: RwSignal::new(None),
+        running_job: RwSignal::new(None),
+    };
+    let threshold = RwSignal::new(0.5f32);
+    let overlay = RwSignal::new(Overlay::default());
+    let zoom = RwSignal::new(2.0f64);
+    let samples = RwSignal::new(Vec::<Sample>::new());
+    let device_choice = RwSignal::new(DeviceChoice::Auto);
+    let canvas_ref = NodeRef::<html::Canvas>::new();
+
+    // The device is chosen from the URL (?device=cpu|webgpu) or automatically.
+    let initial = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .map(|q| {
+            if q.contains("device=cpu") {
+                DeviceChoice::Cpu
+            } else if q.contains("device=webgpu") {
+                DeviceChoice::WebGpu
+            } else {
+                DeviceChoice::Auto
+            }
+        })
+        .unwrap_or(DeviceChoice::Auto);
+    device_choice.set(initial);
+    spawn_worker(state, initial);
+    register_service_worker();
+    spawn_local(async move {
+        if let Ok(bytes) = fetch_bytes("./samples/index.json").await
+            && let Ok(list) = serde_json::from_slice::<Vec<Sample>>(&bytes)
+        {
+            samples.set(list);
+        }
+    });
+
+    let options = move || PostprocessOptions {
+        threshold: threshold.get_untracked(),
+        ..Default::default()
+    };
+
+    // Re-threshold every analysed case from its stored probabilities: no network run.
+    let rethreshold = move || {
+        let opts = options();
+        state.cases.update(|cases| {
+            for c in cases.iter_mut() {
+                if let (Some(stack), Some(result)) = (&c.stack, &c.result) {
+                    let slices = result
+                        .slices
+                        .iter()
+                        .zip(&stack.slices)
+                        .map(|(r, s)| {
+                            slice_result(
+                                s,
+                                r.scar_probability.clone(),
+                                r.myocardium_probability.clone(),
+                                &opts,
+                            )
+                        })
+                        .collect();
+                    c.result = Some(Arc::new(StackResult::from_slices(slices, stack)));
+                }
+            }
+        });
+    };
+
+    let open_files = move |files: Vec<web_sys::File>| {
+        spawn_local(async move {
+            let items = items_from_files(files).await;
+            submit(state, items, options());
+        });
+    };
+
+    let current_case = move || {
+        let id = state.current.get()?;
+        state
+            .cases
+            .with(|cases| cases.iter().find(|c| c.id == id).cloned())
+    };
+    let slice_count = move || {
+        current_case()
+            .and_then(|c| c.stack.map(|s| s.slices.len()))
+            .unwrap_or(0)
+    };
+    let step_slice = move |delta: i64| {
+        let n = slice_count() as i64;
+        if n > 0 {
+            let k = (state.slice.get_untracked() as i64 + delta).clamp(0, n - 1);
+            state.slice.set(k as usize);
+        }
+    };
+
+    // Draw whenever the case, slice, window, overlays or results change.
+    Effect::new(move |_| {
+        let case = current_case();
+        let k = state.slice.get();
+        let win = state.window.get();
+        let ov = overlay.get();
+        let z = zoom.get();
+        let Some(canvas) = canvas_ref.get() else {
+            return;
+        };
+        let (Some(case), Some(win)) = (case, win) else {
+            return;
+        };
+        let (Some(stack), Some(result)) = (case.stack, case.result) else {
+            return;
+        };
+        let (Some(s), Some(r)) = (stack.slices.get(k), result.slices.get(k)) else {
+            return;
+        };
+        let bytes = rgba(
+            &s.pixels,
+            s.rows,
+            s.cols,
+            &win,
+            &r.scar,
+            &r.myocardium,
+            &r.scar_probability,
+            &ov,
+        );
+        canvas.set_width(s.cols as u32);
+        canvas.set_height(s.rows as u32);
+        // Keep the pixels' physical aspect: width scaled by the column spacing over the row's.
+        let aspect = s.spacing_mm[1] / s.spacing_mm[0];
+        let _ = canvas.set_attribute(
+            "style",
+            &format!(
+                "width:{}px;height:{}px;image-rendering:pixelated",
+                (s.cols as f64 * z * aspect).round(),
+                (s.rows as f64 * z).round()
+            ),
+        );
+        let Ok(Some(ctx)) = canvas.get_context("2d") else {
+            return;
+        };
+        let ctx: web_sys::CanvasRenderingContext2d = ctx.unchecked_into();
+        if let Ok(image) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+            wasm_bindgen::Clamped(&bytes),
+            s.cols as u32,
+            s.rows as u32,
+        ) {
+            let _ = ctx.put_image_data(&image, 0.0, 0.0);
+        }
+    });
+
+    // Keyboard shortcuts (documented on the page).
+    let handle = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
+        let target_is_input = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .is_some();
+        if target_is_input {
+            return;
+        }
+        match ev.key().as_str() {
+            "ArrowUp" | "ArrowLeft" | "PageUp" => step_slice(-1),
+            "ArrowDown" | "ArrowRight" | "PageDown" => step_slice(1),
+            "+" | "=" => zoom.update(|z| *z = (*z * 1.25).min(16.0)),
+            "-" => zoom.update(|z| *z = (*z / 1.25).max(0.25)),
+            "r" => {
+                let w = current_case().and_then(|c| {
+                    c.stack.and_then(|s| {
+                        s.slices
+                            .get(state.slice.get_untracked())
+                            .map(|s| Window::auto(&s.pixels))
+                    })
+                });
+                state.window.set(w);
+            }
+            "o" => overlay.update(|o| o.outline = !o.outline),
+            "m" => overlay.update(|o| {
+                let on = !(o.scar || o.myocardium);
+                o.scar = on;
+                o.myocardium = on;
+            }),
+            "p" => overlay.update(|o| o.probability = !o.probability),
+            _ => return,
+        }
+        ev.prevent_default();
+    });
+    on_cleanup(move || handle.remove());
+
+    // Left-drag on the image: window/level.
+    let drag = RwSignal::new(None::<(i32, i32)>);
+    let on_down = move |ev: web_sys::MouseEvent| {
+        drag.set(Some((ev.client_x(), ev.client_y())));
+        ev.prevent_default();
+    };
+    let on_move = move |ev: web_sys::MouseEvent| {
+        if let Some((x, y)) = drag.get_untracked() {
+            let (dx, dy) = (ev.client_x() - x, ev.client_y() - y);
+            if let Some(w) = state.window.get_untracked() {
+                state.window.set(Some(w.dragged(dx as f64, dy as f64)));
+            }
+            drag.set(Some((ev.client_x(), ev.client_y())));
+        }
+    };
+    let on_up = move |_ev: web_sys::MouseEvent| drag.set(None);
+    let on_wheel = move |ev: web_sys::WheelEvent| {
+        ev.prevent_default();
+        step_slice(if ev.delta_y() > 0.0 { 1 } else { -1 });
+    };
+
+    let provenance = move || {
+        let m = state.model.get_untracked().unwrap_or_default();
+        Provenance {
+            name: m.name,
+            sha256: m.sha256,
+            device: state.device.get_untracked(),
+        }
+    };
+    let export_csv = move |_| {
+        let p = provenance();
+        let mut text = format!("{CSV_HEADER}\n");
+        state.cases.with_untracked(|cases| {
+            for c in cases {
+                if let (Some(s), Some(r)) = (&c.stack, &c.result) {
+                    for row in csv_rows(&c.name, s, r, &p) {
+                        text.push_str(&row);
+                        text.push('\n');
+                    }
+                }
+            }
+        });
+        download("scarseg-report.csv", text.as_bytes(), "text/csv");
+    };
+    let export_json = move |_| {
+        let p = provenance();
+        let cases: Vec<serde_json::Value> = state.cases.with_untracked(|cases| {
+            cases
+                .iter()
+                .filter_map(|c| {
+                    let (s, r) = (c.stack.as_ref()?, c.result.as_ref()?);
+                    let (scar_mm3, myo_mm3) = volumes(s, r);
+                    Some(serde_json::json!({
+                        "input": c.name,
+                        "burden_percent": r.burden_percent,
+                        "high_risk": r.high_risk,
+                        "scar_volume_mm3": scar_mm3,
+                        "myocardium_volume_mm3": myo_mm3,
+                        "warnings": c.warnings,
+                        "slices": r.slices.iter().zip(&s.slices).map(|(x, sl)| serde_json::json!({
+                            "source": x.source,
+                            "rows": sl.rows,
+                            "cols": sl.cols,
+                            "spacing_mm": sl.spacing_mm,
+                            "thickness_mm": sl.thickness_mm,
+                            "scar_area_mm2": x.scar_area_mm2,
+                            "myocardium_area_mm2": x.myocardium_area_mm2,
+                            "burden_percent": x.burden_percent,
+                            "fwhm_burden_percent": x.fwhm_burden_percent,
+                            "nsd_burden_percent": x.nsd_burden_percent,
+                        })).collect::<Vec<_>>(),
+                    }))
+                })
+                .collect()
+        });
+        let report = serde_json::json!({
+            "weights": { "name": p.name, "sha256": p.sha256 },
+            "device": p.device,
+            "threshold": threshold.get_untracked(),
+            "inputs": cases,
+            "notice": "ScarSeg is not a certified medical device; results are for research and teaching.",
+        });
+        if let Ok(bytes) = serde_json::to_vec_pretty(&report) {
+            download("scarseg-report.json", &bytes, "application/json");
+        }
+    };
+    let export_masks = move |_| {
+        let Some(c) = current_case() else { return };
+        let (Some(s), Some(r)) = (c.stack, c.result) else {
+            return;
+        };
+        let base = stem(&c.name);
+        let many = s.slices.len() > 1;
+        for (k, (x, sl)) in r.slices.iter().zip(&s.slices).enumerate() {
+            let name = if many {
+                format!("{base}_{k:03}")
+            } else {
+                base.clone()
+            };
+            for (kind, m) in [("scar", &x.scar), ("myo", &x.myocardium)] {
+                let v: Vec<u8> = m.data.iter().map(|b| if *b { 255 } else { 0 }).collect();
+                if let Ok(png) = png_grey8(m.rows, m.cols, &v, Some(sl.spacing_mm)) {
+                    download(&format!("{name}_{kind}.png"), &png, "image/png");
+                }
+            }
+        }
+    };
+    let export_nifti = move |_| {
+        let Some(c) = current_case() else { return };
+        let (Some(s), Some(r)) = (c.stack, c.result) else {
+            return;
+        };
+        let labels: Vec<u8> = r
+            .slices
+            .iter()
+            .flat_map(|x| {
+                x.scar
+                    .data
+                    .iter()
+                    .zip(&x.myocardium.data)
+                    .map(|(a, b)| {
+                        if *a {
+                            3
+                        } else if *b {
+                            2
+                        } else {
+                            0
+                        }
+                    })
+                    .collect::<Vec<u8>>()
+            })
+            .collect();
+        if let Ok(bytes) = nifti1(&s.slices, NiftiData::U8(&labels), true) {
+            download(
+                &format!("{}_labels.nii.gz", stem(&c.name)),
+                &bytes,
+                "application/gzip",
+            );
+        }
+    };
+    let screenshot = move |_| {
+        if let Some(canvas) = canvas_ref.get_untracked()
+            && let Ok(url) = canvas.to_data_url()
+        {
+            click_link("scarseg-view.png", &url);
+        }
+    };
+
+    let open_weights = move |ev: web_sys::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let files = file_list(input.files());
+        spawn_local(async move {
+            let mut manifest = None;
+            let mut weights = None;
+            for f in files {
+                let name = f.name();
+                let bytes = file_bytes(&f).await;
+                match bytes {
+                    Ok(b) if name.ends_with(".json") => manifest = Some(b),
+                    Ok(b) if name.ends_with(".safetensors") => weights = Some(b),
+                    _ => {}
+                }
+            }
+            match (manifest, weights) {
+                (Some(manifest), Some(weights)) => send(&ToWorker::LoadModel { manifest, weights }),
+                _ => state.model_error.set(Some(
+                    "choose the model folder's manifest.json and its .safetensors weights together"
+                        .into(),
+                )),
+            }
+        });
+    };
+
+    view! {
+        <header>
+            <h1>"ScarSeg"</h1>
+            <p>"Segmentation of myocardial scar in late-gadolinium-enhancement cardiac MRI, run
+               entirely on your own machine. No image, mask or number leaves it."</p>
+            <p class="warning" data-testid="not-a-medical-device">"ScarSeg is not a certified
+               medical device. Its results are for research and teaching."</p>
+        </header>
+        <section class="status">
+            <p data-testid="device">"Network runs on: " {move || state.device.get()}
+                " "
+                <select aria-label="device" data-testid="device-choice"
+                    on:change=move |ev| {
+                        let choice = match event_target_value(&ev).as_str() {
+                            "cpu" => DeviceChoice::Cpu,
+                            "webgpu" => DeviceChoice::WebGpu,
+                            _ => DeviceChoice::Auto,
+                        };
+                        device_choice.set(choice);
+                        spawn_worker(state, choice);
+                    }>
+                    <option value="auto" selected=move || device_choice.get() == DeviceChoice::Auto>"Auto (fastest)"</option>
+                    <option value="webgpu" selected=move || device_choice.get() == DeviceChoice::WebGpu>"WebGPU"</option>
+                    <option value="cpu" selected=move || device_choice.get() == DeviceChoice::Cpu>"CPU"</option>
+                </select>
+            </p>
+            <p data-testid="model">"Model: "
+                {move || match state.model.get() {
+                    Some(m) => view! {
+                        <span>{m.name.clone()} " (input " {m.size} " px, sha256 "
+                            <code data-testid="model-sha">{m.sha256[..16.min(m.sha256.len())].to_string()}</code> "...) "
+                            {m.card.clone().map(|c| view! { <a href=c target="_blank">"model card"</a> })}
+                        </span>
+                    }.into_any(),
+                    None => view! { <span>"loading..."</span> }.into_any(),
+                }}
+                " "
+                <label class="button">"Open your own weights"
+                    <input type="file" multiple accept=".json,.safetensors" data-testid="weights-input"
+                        on:change=open_weights />
+                </label>
+            </p>
+            <Show when=move || state.model_error.get().is_some()>
+                <p class="error" data-testid="model-error">{move || state.model_error.get().unwrap_or_default()}
+                    " The previous model stays in use."</p>
+            </Show>
+        </section>
+
+        <section class="input"
+            on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
+            on:drop=move |ev: web_sys::DragEvent| {
+                ev.prevent_default();
+                let files = file_list(ev.data_transfer().and_then(|d| d.files()));
+                open_files(files);
+            }>
+            <p>"Drop DICOM, NIfTI (.nii, .nii.gz), PNG or JPEG files here, or "
+                <label class="button">"choose files"
+                    <input type="file" multiple data-testid="file-input"
+                        on:change=move |ev| {
+                            let input: web_sys::HtmlInputElement = event_target(&ev);
+                            open_files(file_list(input.files()));
+                            input.set_value("");
+                        } />
+                </label>
+                " or "
+                <label class="button">"a DICOM series folder"
+                    <input type="file" multiple prop:webkitdirectory=true data-testid="folder-input"
+                        on:change=move |ev| {
+                            let input: web_sys::HtmlInputElement = event_target(&ev);
+                            open_files(file_list(input.files()));
+                            input.set_value("");
+                        } />
+                </label>
+                ". Files up to 512 MiB; larger ones are refused with a message."</p>
+            <p>"Samples (synthetic phantom cases): "
+                {move || samples.get().into_iter().map(|s| {
+                    let files = s.files.clone();
+                    let name = s.name.clone();
+                    view! {
+                        <button title=s.description.clone() data-testid="sample"
+                            on:click=move |_| {
+                                let files = files.clone();
+                                let name = name.clone();
+                                spawn_local(async move {
+                                    let mut loaded = Vec::new();
+                                    for f in &files {
+                                        if let Ok(b) = fetch_bytes(&format!("./samples/{f}")).await {
+                                            loaded.push((f.clone(), b));
+                                        }
+                                    }
+                                    submit(state, vec![Item { name, files: loaded }], options());
+                                });
+                            }>{s.name.clone()}</button>
+                    }
+                }).collect_view()}
+            </p>
+        </section>
+
+        <section class="files">
+            <ul data-testid="files">
+                {move || state.cases.get().into_iter().map(|c| {
+                    let id = c.id;
+                    let status = match &c.status {
+                        Status::Queued => "queued".to_string(),
+                        Status::Running { done, of } => format!("analysing slice {} of {of}", done + 1),
+                        Status::Done => match &c.result {
+                            Some(r) => format!("done: burden {} {} ({:.0} ms/slice)",
+                                r.burden_percent.map(|b| format!("{b:.1}%")).unwrap_or_else(|| "n/a (no myocardium)".into()),
+                                if r.high_risk { "HIGH RISK (>5%)" } else { "" },
+                                c.ms_per_slice),
+                            None => "done".into(),
+                        },
+                        Status::Failed(m) => format!("failed: {}", m.join("; ")),
+                        Status::Cancelled => "cancelled".to_string(),
+                    };
+                    let class = match c.status {
+                        Status::Failed(_) => "failed",
+                        Status::Done => "done",
+                        _ => "pending",
+                    };
+                    let running = matches!(c.status, Status::Queued | Status::Running { .. });
+                    let job = c.job;
+                    view! {
+                        <li class=class data-testid="file-row">
+                            <button on:click=move |_| select_case(state, id) disabled=c.stack.is_none()>{c.name.clone()}</button>
+                            " " <span data-testid="file-status">{status}</span>
+                            {(!c.warnings.is_empty()).then(|| view! { <span class="warn">" (" {c.warnings.join("; ")} ")"</span> })}
+                            {running.then(|| view! { <button on:click=move |_| send(&ToWorker::Cancel { job })>"cancel"</button> })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
+
+        <section class="viewer">
+            <div class="controls">
+                <label>"Slice "
+                    <input type="range" min="0" data-testid="slice"
+                        max=move || slice_count().saturating_sub(1).to_string()
+                        prop:value=move || state.slice.get().to_string()
+                        on:input=move |ev| state.slice.set(event_target_value(&ev).parse().unwrap_or(0)) />
+                    {move || format!(" {} / {}", state.slice.get() + 1, slice_count().max(1))}
+                </label>
+                <label>" Threshold "
+                    <input type="range" min="0.05" max="0.95" step="0.05" data-testid="threshold"
+                        prop:value=move || threshold.get().to_string()
+                        on:input=move |ev| threshold.set(event_target_value(&ev).parse().unwrap_or(0.5))
+                        on:change=move |_| rethreshold() />
+                    {move || format!(" {:.2}", threshold.get())}
+                </label>
+                <label>" Opacity "
+                    <input type="range" min="0" max="1" step="0.05"
+                        prop:value=move || overlay.get().opacity.to_string()
+                        on:input=move |ev| overlay.update(|o| o.opacity = event_target_value(&ev).parse().unwrap_or(0.45)) />
+                </label>
+                <label><input type="checkbox" prop:checked=move || overlay.get().scar
+                    on:change=move |_| overlay.update(|o| o.scar = !o.scar) />"scar"</label>
+                <label><input type="checkbox" prop:checked=move || overlay.get().myocardium
+                    on:change=move |_| overlay.update(|o| o.myocardium = !o.myocardium) />"myocardium"</label>
+                <label><input type="checkbox" prop:checked=move || overlay.get().outline
+                    on:change=move |_| overlay.update(|o| o.outline = !o.outline) />"outline"</label>
+                <label><input type="checkbox" prop:checked=move || overlay.get().probability
+                    on:change=move |_| overlay.update(|o| o.probability = !o.probability) />"scar probability"</label>
+                " Window: "
+                <button on:click=move |_| {
+                    let w = current_case().and_then(|c| c.stack.and_then(|s| s.slices.get(state.slice.get_untracked()).map(|s| Window::auto(&s.pixels))));
+                    state.window.set(w);
+                }>"auto"</button>
+                <button on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width *= 0.7 })>"narrow"</button>
+                <button on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width /= 0.7 })>"wide"</button>
+                " Zoom: "
+                <button on:click=move |_| zoom.update(|z| *z = (*z / 1.25).max(0.25))>"-"</button>
+                <button on:click=move |_| zoom.update(|z| *z = (*z * 1.25).min(16.0))>"+"</button>
+            </div>
+            <div class="canvas-box">
+                <canvas node_ref=canvas_ref data-testid="view"
+                    on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=on_up
+                    on:wheel=on_wheel></canvas>
+            </div>
+            <p class="help">"Keys: up/down or left/right or mouse wheel: slice; left-drag on the image:
+               window (right/left) and level (down/up); r: auto window; + and -: zoom; o: outline;
+               m: masks on/off; p: probability map. Scar is yellow, myocardium cyan."</p>
+        </section>
+
+        <section class="report" data-testid="report">
+            <h2>"Report"</h2>
+            {move || current_case().and_then(|c| {
+                let (s, r) = (c.stack?, c.result?);
+                let (scar_mm3, myo_mm3) = volumes(&s, &r);
+                let m = state.model.get().unwrap_or_default();
+                Some(view! {
+                    <p data-testid="stack-summary">{format!(
+                        "{}: scar burden {} {}; scar {:.0} mm3, myocardium {:.0} mm3 over {} slice(s). Weights {} (sha256 {}).",
+                        c.name,
+                        r.burden_percent.map(|b| format!("{b:.2}%")).unwrap_or_else(|| "n/a".into()),
+                        if r.high_risk { "- above 5%: high risk" } else { "- not above 5%" },
+                        scar_mm3, myo_mm3, s.slices.len(), m.name, m.sha256)}</p>
+                    <table>
+                        <thead><tr><th>"slice"</th><th>"scar mm2"</th><th>"myocardium mm2"</th>
+                            <th>"burden %"</th><th>"FWHM %"</th><th>"2-SD %"</th><th>"3-SD %"</th><th>"5-SD %"</th><th>"6-SD %"</th></tr></thead>
+                        <tbody>
+                            {r.slices.iter().enumerate().map(|(k, x)| {
+                                let f = |v: Option<f64>| v.map(|b| format!("{b:.2}")).unwrap_or_else(|| "-".into());
+                                let nsd = |n: u32| f(x.nsd_burden_percent.iter().find(|(m, _)| *m == n).and_then(|(_, b)| *b));
+                                view! { <tr data-testid="slice-row"><td>{k + 1}</td><td>{format!("{:.1}", x.scar_area_mm2)}</td>
+                                    <td>{format!("{:.1}", x.myocardium_area_mm2)}</td><td>{f(x.burden_percent)}</td>
+                                    <td>{f(x.fwhm_burden_percent)}</td><td>{nsd(2)}</td><td>{nsd(3)}</td><td>{nsd(5)}</td><td>{nsd(6)}</td></tr> }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })
+            })}
+            <p>"FWHM and n-SD run on the network's myocardium. Export: "
+                <button data-testid="export-csv" on:click=export_csv>"CSV"</button>
+                <button data-testid="export-json" on:click=export_json>"JSON"</button>
+                <button data-testid="export-masks" on:click=export_masks>"mask PNGs"</button>
+                <button data-testid="export-nifti" on:click=export_nifti>"NIfTI labels"</button>
+                <button data-testid="export-screenshot" on:click=screenshot>"screenshot"</button>
+            </p>
+        </section>
+    }
+}
+
+fn register_service_worker() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let navigator = window.navigator();
+    if js_sys::Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false) {
+        let _ = navigator.service_worker().register("./sw.js");
+    }
+}

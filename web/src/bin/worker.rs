@@ -1,0 +1,340 @@
+//! The web worker that runs ScarSegNet: it picks the device once (WebGPU on a hardware adapter,
+//! else burn's flex on the CPU inside wasm), fetches and checks the default model, and runs the
+//! shared pipeline on what the page sends, one slice at a time so that a cancel lands between
+//! slices. Nothing it receives leaves the machine: its only requests are for the app's own
+//! model files.
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("scarseg-worker runs in the browser; build it with trunk (see README)");
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    worker::start();
+}
+
+#[cfg(target_arch = "wasm32")]
+mod worker {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use burn::tensor::Device;
+    use futures_channel::mpsc;
+    use futures_util::StreamExt;
+    use scarseg_imaging::Limits;
+    use scarseg_imaging::decode::{decode_file, decode_series};
+    use scarseg_pipeline::manifest::{LoadedModel, load_model, parse_manifest};
+    use scarseg_pipeline::{StackResult, analyse_slice};
+    use scarseg_web::protocol::{DEFAULT_MODEL, DeviceChoice, FromWorker, Item, ToWorker};
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen_futures::{JsFuture, spawn_local};
+    use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+    fn scope() -> DedicatedWorkerGlobalScope {
+        js_sys::global().unchecked_into()
+    }
+
+    fn post(msg: &FromWorker) {
+        match serde_wasm_bindgen::to_value(msg) {
+            Ok(v) => {
+                let _ = scope().post_message(&v);
+            }
+            Err(e) => web_sys::console::error_1(&format!("worker: {e}").into()),
+        }
+    }
+
+    fn now() -> f64 {
+        scope().performance().map(|p| p.now()).unwrap_or(0.0)
+    }
+
+    /// Lets the event loop run (a cancel message lands here).
+    async fn yield_now() {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        });
+        let _ = JsFuture::from(promise).await;
+    }
+
+    async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+        let response = JsFuture::from(scope().fetch_with_str(url))
+            .await
+            .map_err(|e| format!("{url}: {e:?}"))?;
+        let response: web_sys::Response = response.unchecked_into();
+        if !response.ok() {
+            return Err(format!("{url}: HTTP {}", response.status()));
+        }
+        let buffer = JsFuture::from(
+            response
+                .array_buffer()
+                .map_err(|e| format!("{url}: {e:?}"))?,
+        )
+        .await
+        .map_err(|e| format!("{url}: {e:?}"))?;
+        Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+    }
+
+    struct State {
+        device: Option<Device>,
+        model: Option<LoadedModel>,
+        card: Option<String>,
+    }
+
+    pub fn start() {
+        let cancelled = Rc::new(Cell::new(u32::MAX));
+        let (tx, mut rx) = mpsc::unbounded::<ToWorker>();
+        let flag = cancelled.clone();
+        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            match serde_wasm_bindgen::from_value::<ToWorker>(ev.data()) {
+                Ok(ToWorker::Cancel { job }) => flag.set(job),
+                Ok(msg) => {
+                    let _ = tx.unbounded_send(msg);
+                }
+                Err(e) => web_sys::console::error_1(&format!("worker: bad message {e}").into()),
+            }
+        });
+        scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+        onmessage.forget();
+        spawn_local(async move {
+            let mut state = State {
+                device: None,
+                model: None,
+                card: None,
+            };
+            // One message at a time: the model is never used and replaced at once.
+            while let Some(msg) = rx.next().await {
+                handle(&mut state, msg, &cancelled).await;
+            }
+        });
+    }
+
+    fn is_software(info: &burn::tensor::wgpu::wgpu::AdapterInfo) -> bool {
+        let text = format!("{} {} {}", info.name, info.driver, info.driver_info).to_lowercase();
+        info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu
+            || text.contains("swiftshader")
+            || text.contains("llvmpipe")
+            || text.contains("software")
+    }
+
+    async fn pick_device(choice: DeviceChoice) -> (Device, FromWorker) {
+        let cpu = |reason: String| {
+            (
+                Device::flex(),
+                FromWorker::Device {
+                    kind: "CPU".into(),
+                    adapter: "flex (WebAssembly)".into(),
+                    reason,
+                },
+            )
+        };
+        if choice == DeviceChoice::Cpu {
+            return cpu("you chose the CPU".into());
+        }
+        match Device::wgpu_options().init_with_setup_async().await {
+            Err(e) => cpu(format!("this browser gives no WebGPU device ({e:?})")),
+            Ok((device, setup)) => {
+                let info = setup.adapter.get_info();
+                let name = if info.name.is_empty() {
+                    format!("{:?} adapter", info.device_type)
+                } else {
+                    info.name.clone()
+                };
+                if choice == DeviceChoice::Auto && is_software(&info) {
+                    cpu(format!(
+                        "the WebGPU adapter ({name}) is a software rasteriser, slower than the \
+                         CPU path (measured 12-15 s against about 1 s per slice)"
+                    ))
+                } else {
+                    let reason = if choice == DeviceChoice::WebGpu {
+                        "you chose WebGPU".to_string()
+                    } else {
+                        "a hardware WebGPU adapter is the fastest path".to_string()
+                    };
+                    (
+                        device,
+                        FromWorker::Device {
+                            kind: "WebGPU".into(),
+                            adapter: name,
+                            reason,
+                        },
+                    )
+                }
+            }
+        }
+    }
+
+    fn model_message(model: &LoadedModel, card: Option<String>) -> FromWorker {
+        FromWorker::Model {
+            name: model.manifest.name.clone(),
+            sha256: model.manifest.weights.sha256.clone(),
+            size: model.manifest.preprocessing.size,
+            card,
+        }
+    }
+
+    async fn load_default(device: &Device) -> Result<(LoadedModel, String), String> {
+        let base = format!("./models/{DEFAULT_MODEL}");
+        let manifest_bytes = fetch_bytes(&format!("{base}/manifest.json")).await?;
+        let manifest =
+            parse_manifest(&manifest_bytes).map_err(|e| format!("{DEFAULT_MODEL}/{e}"))?;
+        let weights = fetch_bytes(&format!("{base}/{}", manifest.weights.file)).await?;
+        let card = format!("{base}/{}", manifest.card);
+        let model = load_model(manifest, &weights, device).map_err(|e| e.to_string())?;
+        Ok((model, card))
+    }
+
+    async fn handle(state: &mut State, msg: ToWorker, cancelled: &Rc<Cell<u32>>) {
+        match msg {
+            ToWorker::Start { device } => {
+                if state.device.is_none() {
+                    let (d, info) = pick_device(device).await;
+                    post(&info);
+                    state.device = Some(d);
+                }
+                let Some(device) = state.device.clone() else {
+                    return;
+                };
+                match load_default(&device).await {
+                    Ok((model, card)) => {
+                        post(&model_message(&model, Some(card.clone())));
+                        state.model = Some(model);
+                        state.card = Some(card);
+                    }
+                    Err(message) => post(&FromWorker::ModelError { message }),
+                }
+            }
+            ToWorker::LoadModel { manifest, weights } => {
+                let Some(device) = state.device.clone() else {
+                    post(&FromWorker::ModelError {
+                        message: "the worker has no device yet".into(),
+                    });
+                    return;
+                };
+                let loaded = parse_manifest(&manifest)
+                    .and_then(|m| load_model(m, &weights, &device))
+                    .map_err(|e| e.to_string());
+                match loaded {
+                    Ok(model) => {
+                        post(&model_message(&model, None));
+                        state.model = Some(model);
+                        state.card = None;
+                    }
+                    // The previous model stays in place.
+                    Err(message) => post(&FromWorker::ModelError { message }),
+                }
+            }
+            ToWorker::Analyse {
+                job,
+                items,
+                options,
+            } => {
+                let (Some(device), Some(model)) = (state.device.clone(), state.model.as_ref())
+                else {
+                    for item in 0..items.len() {
+                        post(&FromWorker::Failed {
+                            job,
+                            item,
+                            messages: vec!["no model is loaded".into()],
+                        });
+                    }
+                    post(&FromWorker::JobEnd {
+                        job,
+                        cancelled: false,
+                    });
+                    return;
+                };
+                let mut stopped = false;
+                for (index, item) in items.iter().enumerate() {
+                    if stopped || cancelled.get() == job {
+                        stopped = true;
+                        break;
+                    }
+                    stopped =
+                        analyse_item(job, index, item, model, &device, &options, cancelled).await;
+                }
+                post(&FromWorker::JobEnd {
+                    job,
+                    cancelled: stopped,
+                });
+            }
+            ToWorker::Cancel { .. } => {}
+        }
+    }
+
+    /// Returns true when the job was cancelled during this item.
+    async fn analyse_item(
+        job: u32,
+        index: usize,
+        item: &Item,
+        model: &LoadedModel,
+        device: &Device,
+        options: &scarseg_imaging::postprocess::PostprocessOptions,
+        cancelled: &Rc<Cell<u32>>,
+    ) -> bool {
+        let limits = Limits::default();
+        let (stack, mut messages) = if item.files.len() == 1 {
+            let (name, bytes) = &item.files[0];
+            match decode_file(name, bytes, &limits) {
+                Ok(s) => (Some(s), vec![]),
+                Err(e) => (None, vec![e.to_string()]),
+            }
+        } else {
+            let (s, errors) = decode_series(&item.name, &item.files, &limits);
+            (s, errors.iter().map(|e| e.to_string()).collect())
+        };
+        let Some(stack) = stack else {
+            post(&FromWorker::Failed {
+                job,
+                item: index,
+                messages,
+            });
+            return false;
+        };
+        let size = model.manifest.preprocessing.size;
+        let mut slices = Vec::with_capacity(stack.slices.len());
+        let started = now();
+        for (k, slice) in stack.slices.iter().enumerate() {
+            post(&FromWorker::Progress {
+                job,
+                item: index,
+                done: k,
+                of: stack.slices.len(),
+            });
+            yield_now().await;
+            if cancelled.get() == job {
+                return true;
+            }
+            match analyse_slice(&model.model, device, slice, size, options).await {
+                Ok(r) => slices.push(r),
+                Err(e) => {
+                    messages.push(e.to_string());
+                    post(&FromWorker::Failed {
+                        job,
+                        item: index,
+                        messages,
+                    });
+                    return false;
+                }
+            }
+        }
+        let ms_per_slice = (now() - started) / stack.slices.len().max(1) as f64;
+        let result = StackResult::from_slices(slices, &stack);
+        post(&FromWorker::Done {
+            job,
+            item: index,
+            stack,
+            result,
+            ms_per_slice,
+        });
+        // Some files of a series may have failed even though the stack decoded.
+        if !messages.is_empty() {
+            post(&FromWorker::Failed {
+                job,
+                item: index,
+                messages,
+            });
+        }
+        false
+    }
+}

@@ -1,0 +1,7 @@
+//! The ScarSeg web app's shared part: the one message protocol between the page and the worker
+//! that runs the network, and the page-side helpers that need no browser (window/level, overlay
+//! rendering, report tables), so they are unit-tested natively.
+
+pub mod protocol;
+pub mod render;
+pub mod report;

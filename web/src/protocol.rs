@@ -1,0 +1,130 @@
+//! One typed message enum each way is the whole protocol between page and worker.
+
+use scarseg_imaging::Stack;
+use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_pipeline::StackResult;
+use serde::{Deserialize, Serialize};
+
+/// Name of the bundled default model (its folder under `models/`).
+pub const DEFAULT_MODEL: &str = "scarseg-atto-phantom";
+
+/// Which device the user asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceChoice {
+    /// The fastest: WebGPU on a hardware adapter, else the CPU.
+    Auto,
+    /// WebGPU even on a software adapter.
+    WebGpu,
+    /// The CPU (burn's flex inside wasm).
+    Cpu,
+}
+
+/// One thing to analyse: a file, or the files of one DICOM series.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Item {
+    /// Shown to the user.
+    pub name: String,
+    /// (file name, bytes); several for a series.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Page -> worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// Pick the device (once per worker) and load the default model.
+    Start {
+        /// The user's device choice.
+        device: DeviceChoice,
+    },
+    /// Replace the model by one the user opened (kept only if it loads).
+    LoadModel {
+        /// manifest.json bytes.
+        manifest: Vec<u8>,
+        /// The weights file's bytes.
+        weights: Vec<u8>,
+    },
+    /// Analyse items; results come back per item.
+    Analyse {
+        /// Job id, for progress and cancel.
+        job: u32,
+        /// What to analyse.
+        items: Vec<Item>,
+        /// Postprocessing.
+        options: PostprocessOptions,
+    },
+    /// Stop a job after the current slice.
+    Cancel {
+        /// The job.
+        job: u32,
+    },
+}
+
+/// Worker -> page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// The device the network runs on, and why.
+    Device {
+        /// `WebGPU` or `CPU`.
+        kind: String,
+        /// Adapter name where known.
+        adapter: String,
+        /// Why this device.
+        reason: String,
+    },
+    /// A model is ready.
+    Model {
+        /// Its name.
+        name: String,
+        /// Its weights' sha256.
+        sha256: String,
+        /// Its input size.
+        size: usize,
+        /// Model card file, relative to the model folder (default model only).
+        card: Option<String>,
+    },
+    /// A model could not be loaded; the previous one (if any) stays.
+    ModelError {
+        /// Why.
+        message: String,
+    },
+    /// Progress of one item.
+    Progress {
+        /// Job.
+        job: u32,
+        /// Item index in the job.
+        item: usize,
+        /// Slices done.
+        done: usize,
+        /// Slices in the item.
+        of: usize,
+    },
+    /// One item analysed.
+    Done {
+        /// Job.
+        job: u32,
+        /// Item index.
+        item: usize,
+        /// The decoded stack (pixels on their own grid).
+        stack: Stack,
+        /// The analysis.
+        result: StackResult,
+        /// Milliseconds per slice spent in the network and readback.
+        ms_per_slice: f64,
+    },
+    /// One item failed; the others go on.
+    Failed {
+        /// Job.
+        job: u32,
+        /// Item index.
+        item: usize,
+        /// Every reason (one per bad file of a series).
+        messages: Vec<String>,
+    },
+    /// The job finished (or was cancelled).
+    JobEnd {
+        /// Job.
+        job: u32,
+        /// Whether it stopped early.
+        cancelled: bool,
+    },
+}
