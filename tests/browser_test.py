@@ -140,7 +140,8 @@ class Driver:
             msg = json.loads(entry["message"])["message"]
             if msg.get("method") == "Network.requestWillBeSent":
                 req = msg["params"]["request"]
-                out.append((req["method"], req["url"], req.get("hasPostData", False)))
+                out.append((req["method"], req["url"], req.get("hasPostData", False),
+                            msg["params"].get("documentURL", "")))
         return out
 
     def wait(self, condition_js, what, timeout=TIMEOUT):
@@ -225,7 +226,7 @@ def run_device(device, port, data, cli_out, tmp):
         d.js("document.querySelector('[data-testid=sample]').click()")
         d.wait("return [...document.querySelectorAll('[data-testid=file-status]')]"
                ".some(e => e.innerText.startsWith('done'))", "the sample's result")
-        inputs = [data / "case.nii.gz", data / "broken.dcm"] + sorted((data / "series").iterdir())
+        inputs = [data / "case.nii.gz", data / "broken.nii.gz"] + sorted((data / "series").iterdir())
         d.upload("[data-testid=file-input]", inputs)
         done = d.wait("""
             const s = [...document.querySelectorAll('[data-testid=file-status]')].map(e => e.innerText);
@@ -233,7 +234,7 @@ def run_device(device, port, data, cli_out, tmp):
         """, "all files analysed")
         print(f"[{device}] statuses: {done}")
         failed = [t for t in done if t.startswith("failed")]
-        assert len(failed) == 1 and "broken.dcm" in failed[0], done
+        assert len(failed) == 1 and "broken.nii.gz" in failed[0], done
         assert sum(t.startswith("done") for t in done) == 3, done
         ms = [float(t.split("(")[-1].split(" ms")[0]) for t in done if "ms/slice" in t]
         print(f"[{device}] ms per slice: {ms}")
@@ -241,7 +242,9 @@ def run_device(device, port, data, cli_out, tmp):
         # Masks against `scarseg predict` on the same files and weights.
         rows = d.js("return [...document.querySelectorAll('[data-testid=file-row] button')].map(b => b.innerText)")
         total = differ = 0
-        for name, stem, slices in [("case.nii.gz", "case", 4), ("series", "series", 3)]:
+        # DICOM files opened together form one series, named "DICOM series" on the page.
+        for name, stem, cli_stem, slices in [("case.nii.gz", "case", "case", 4),
+                                             ("DICOM series", "DICOM series", "series", 3)]:
             index = next(i for i, r in enumerate(rows) if r.startswith(name))
             d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
             d.wait(f"return document.querySelector('[data-testid=stack-summary]')?.innerText.startsWith('{name}')",
@@ -251,7 +254,7 @@ def run_device(device, port, data, cli_out, tmp):
             wait_files(downloads, names)
             for n in names:
                 _, _, page = read_png(downloads / n)
-                _, _, cli = read_png(cli_out / n)
+                _, _, cli = read_png(cli_out / n.replace(stem, cli_stem, 1))
                 assert len(page) == len(cli), n
                 total += len(page)
                 differ += sum(a != b for a, b in zip(page, cli))
@@ -313,7 +316,9 @@ def run_device(device, port, data, cli_out, tmp):
                "return s.length == 5 && s[4].innerText.startsWith('done')", "analysis after bad weights")
 
         # Every request went to the page's own origin, and none carried a body.
-        requests = d.requests()
+        # Requests made on behalf of the page or its workers (documentURL on our origin); the
+        # browser's own start page before navigation is not ours.
+        requests = [r for r in d.requests() if r[3].startswith(origin + "/")]
         foreign = [r for r in requests if not (r[1].startswith(origin + "/") or r[1].startswith("data:")
                                                 or r[1].startswith("blob:"))]
         bodies = [r for r in requests if r[0] not in ("GET", "HEAD") or r[2]]
@@ -354,8 +359,8 @@ def main():
     pngs = sorted(p for p in (tmp / "p3").glob("*.png") if "_labels" not in p.name)
     shutil.copy(pngs[0], data / "single.png")
     shutil.copy(pngs[1], data / "offline.png")
-    dicom = (data / "series" / "IM0001.dcm").read_bytes()
-    (data / "broken.dcm").write_bytes(dicom[:400])  # header only: truncated
+    # A NIfTI whose gzip stream is cut short.
+    (data / "broken.nii.gz").write_bytes((data / "case.nii.gz").read_bytes()[:300])
 
     # The CLI's masks on the same files with the same (bundled) weights.
     cli_out = tmp / "cli"

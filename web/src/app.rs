@@ -13,7 +13,7 @@ use scarseg_imaging::decode::{Format, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1, png_grey8};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_pipeline::{StackResult, slice_result};
-use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker};
+use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{Overlay, Window, rgba};
 use scarseg_web::report::{CSV_HEADER, Provenance, csv_rows, volumes};
 use wasm_bindgen::JsCast;
@@ -26,9 +26,10 @@ thread_local! {
 
 fn send(msg: &ToWorker) {
     WORKER.with(|w| {
-        if let (Some(worker), Ok(value)) = (w.borrow().as_ref(), serde_wasm_bindgen::to_value(msg))
-        {
-            let _ = worker.post_message(&value);
+        if let (Some(worker), Ok(bytes)) = (w.borrow().as_ref(), encode(msg)) {
+            let array = js_sys::Uint8Array::from(bytes.as_slice());
+            let transfer = js_sys::Array::of1(&array.buffer());
+            let _ = worker.post_message_with_transfer(&array, &transfer);
         }
     });
 }
@@ -96,7 +97,8 @@ fn spawn_worker(state: AppState, choice: DeviceChoice) {
     };
     let onmessage =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            match serde_wasm_bindgen::from_value::<FromWorker>(ev.data()) {
+            match decode::<FromWorker>(&js_sys::Uint8Array::new(&ev.data()).to_vec()) {
+                Ok(FromWorker::Ready) => send(&ToWorker::Start { device: choice }),
                 Ok(msg) => on_message(state, msg),
                 Err(e) => web_sys::console::error_1(&format!("page: bad message {e}").into()),
             }
@@ -114,7 +116,6 @@ fn spawn_worker(state: AppState, choice: DeviceChoice) {
         }
     });
     state.running_job.set(None);
-    send(&ToWorker::Start { device: choice });
 }
 
 fn on_message(state: AppState, msg: FromWorker) {
@@ -122,6 +123,7 @@ fn on_message(state: AppState, msg: FromWorker) {
         cases.iter().position(|c| c.job == job && c.item == item)
     };
     match msg {
+        FromWorker::Ready => {}
         FromWorker::Device {
             kind,
             adapter,
@@ -322,6 +324,20 @@ fn download(name: &str, bytes: &[u8], mime: &str) {
     };
     click_link(name, &url);
     let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+/// Several downloads, 250 ms apart: browsers drop downloads started in one burst.
+fn download_all(files: Vec<(String, Vec<u8>, &'static str)>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    for (k, (name, bytes, mime)) in files.into_iter().enumerate() {
+        let callback = Closure::once_into_js(move || download(&name, &bytes, mime));
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            callback.unchecked_ref(),
+            250 * k as i32,
+        );
+    }
 }
 
 fn click_link(name: &str, href: &str) {
@@ -650,6 +666,7 @@ pub fn App() -> impl IntoView {
         };
         let base = stem(&c.name);
         let many = s.slices.len() > 1;
+        let mut files = Vec::new();
         for (k, (x, sl)) in r.slices.iter().zip(&s.slices).enumerate() {
             let name = if many {
                 format!("{base}_{k:03}")
@@ -659,10 +676,11 @@ pub fn App() -> impl IntoView {
             for (kind, m) in [("scar", &x.scar), ("myo", &x.myocardium)] {
                 let v: Vec<u8> = m.data.iter().map(|b| if *b { 255 } else { 0 }).collect();
                 if let Ok(png) = png_grey8(m.rows, m.cols, &v, Some(sl.spacing_mm)) {
-                    download(&format!("{name}_{kind}.png"), &png, "image/png");
+                    files.push((format!("{name}_{kind}.png"), png, "image/png"));
                 }
             }
         }
+        download_all(files);
     };
     let export_nifti = move |_| {
         let Some(c) = current_case() else { return };

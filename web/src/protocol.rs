@@ -5,6 +5,17 @@ use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_pipeline::StackResult;
 use serde::{Deserialize, Serialize};
 
+/// Encodes a message for `postMessage` as one byte buffer (postcard): a stack's pixels and
+/// probability maps cross as raw bytes, not as millions of JS numbers.
+pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, String> {
+    postcard::to_stdvec(msg).map_err(|e| e.to_string())
+}
+
+/// Decodes a message made by [`encode`].
+pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
+    postcard::from_bytes(bytes).map_err(|e| e.to_string())
+}
+
 /// Name of the bundled default model (its folder under `models/`).
 pub const DEFAULT_MODEL: &str = "scarseg-atto-phantom";
 
@@ -62,6 +73,9 @@ pub enum ToWorker {
 /// Worker -> page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum FromWorker {
+    /// The worker's handler is installed: messages sent before this would be lost, so the page
+    /// waits for it before sending `Start`.
+    Ready,
     /// The device the network runs on, and why.
     Device {
         /// `WebGPU` or `CPU`.
@@ -127,4 +141,35 @@ pub enum FromWorker {
         /// Whether it stopped early.
         cancelled: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let msg = ToWorker::Analyse {
+            job: 7,
+            items: vec![Item {
+                name: "a.png".into(),
+                files: vec![("a.png".into(), vec![1, 2, 3])],
+            }],
+            options: PostprocessOptions::default(),
+        };
+        let back: ToWorker = decode(&encode(&msg).expect("encode")).expect("decode");
+        match back {
+            ToWorker::Analyse {
+                job,
+                items,
+                options,
+            } => {
+                assert_eq!(job, 7);
+                assert_eq!(items[0].files[0].1, vec![1, 2, 3]);
+                assert_eq!(options, PostprocessOptions::default());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(decode::<FromWorker>(&[255, 255, 255]).is_err());
+    }
 }

@@ -26,7 +26,9 @@ mod worker {
     use scarseg_imaging::decode::{decode_file, decode_series};
     use scarseg_pipeline::manifest::{LoadedModel, load_model, parse_manifest};
     use scarseg_pipeline::{StackResult, analyse_slice};
-    use scarseg_web::protocol::{DEFAULT_MODEL, DeviceChoice, FromWorker, Item, ToWorker};
+    use scarseg_web::protocol::{
+        DEFAULT_MODEL, DeviceChoice, FromWorker, Item, ToWorker, decode, encode,
+    };
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::{JsFuture, spawn_local};
@@ -37,9 +39,12 @@ mod worker {
     }
 
     fn post(msg: &FromWorker) {
-        match serde_wasm_bindgen::to_value(msg) {
-            Ok(v) => {
-                let _ = scope().post_message(&v);
+        match encode(msg) {
+            Ok(bytes) => {
+                let array = js_sys::Uint8Array::from(bytes.as_slice());
+                // Transfer the buffer rather than copy it.
+                let transfer = js_sys::Array::of1(&array.buffer());
+                let _ = scope().post_message_with_transfer(&array, &transfer);
             }
             Err(e) => web_sys::console::error_1(&format!("worker: {e}").into()),
         }
@@ -85,17 +90,19 @@ mod worker {
         let cancelled = Rc::new(Cell::new(u32::MAX));
         let (tx, mut rx) = mpsc::unbounded::<ToWorker>();
         let flag = cancelled.clone();
-        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            match serde_wasm_bindgen::from_value::<ToWorker>(ev.data()) {
-                Ok(ToWorker::Cancel { job }) => flag.set(job),
-                Ok(msg) => {
-                    let _ = tx.unbounded_send(msg);
+        let onmessage =
+            Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+                match decode::<ToWorker>(&js_sys::Uint8Array::new(&ev.data()).to_vec()) {
+                    Ok(ToWorker::Cancel { job }) => flag.set(job),
+                    Ok(msg) => {
+                        let _ = tx.unbounded_send(msg);
+                    }
+                    Err(e) => web_sys::console::error_1(&format!("worker: bad message {e}").into()),
                 }
-                Err(e) => web_sys::console::error_1(&format!("worker: bad message {e}").into()),
-            }
-        });
+            });
         scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
         onmessage.forget();
+        post(&FromWorker::Ready);
         spawn_local(async move {
             let mut state = State {
                 device: None,
