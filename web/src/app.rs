@@ -283,10 +283,8 @@ async fn items_from_files(files: Vec<web_sys::File>) -> Vec<Item> {
     let mut items = Vec::new();
     for file in files {
         let path = relative_path(&file);
-        let bytes = match file_bytes(&file).await {
-            Ok(b) => b,
-            Err(_) => Vec::new(), // decoding names the empty file
-        };
+        // A file the browser cannot read arrives empty, and decoding reports it by name.
+        let bytes: Vec<u8> = file_bytes(&file).await.unwrap_or_default();
         if sniff(&bytes) == Some(Format::Dicom) {
             let folder = path
                 .rsplit_once('/')
@@ -501,16 +499,7 @@ pub fn App() -> impl IntoView {
         let (Some(s), Some(r)) = (stack.slices.get(k), result.slices.get(k)) else {
             return;
         };
-        let bytes = rgba(
-            &s.pixels,
-            s.rows,
-            s.cols,
-            &win,
-            &r.scar,
-            &r.myocardium,
-            &r.scar_probability,
-            &ov,
-        );
+        let bytes = rgba(s, &win, &r.scar, &r.myocardium, &r.scar_probability, &ov);
         canvas.set_width(s.cols as u32);
         canvas.set_height(s.rows as u32);
         // Keep the pixels' physical aspect: width scaled by the column spacing over the row's.

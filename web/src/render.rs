@@ -1,6 +1,7 @@
 //! What the viewer draws, as pure functions: window/level, and an RGBA image of a slice with
 //! scar and myocardium overlays (fill or outline) or a probability map.
 
+use scarseg_imaging::Slice;
 use scarseg_imaging::metrics::{Mask, percentile};
 
 /// Window centre and width, in the slice's own intensity units.
@@ -101,15 +102,14 @@ fn blend(px: &mut [u8], rgb: [u8; 3], alpha: f32) {
 /// RGBA bytes (`rows * cols * 4`) of a slice under `window` with overlays; `scar_probability`
 /// drives the probability view.
 pub fn rgba(
-    pixels: &[f32],
-    rows: usize,
-    cols: usize,
+    slice: &Slice,
     window: &Window,
     scar: &Mask,
     myocardium: &Mask,
     scar_probability: &[f32],
     overlay: &Overlay,
 ) -> Vec<u8> {
+    let (pixels, rows, cols) = (&slice.pixels, slice.rows, slice.cols);
     let mut out = vec![255u8; rows * cols * 4];
     for r in 0..rows {
         for c in 0..cols {
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn overlays_fill_and_outline() {
         // 3x3 image, all 0 under window 0..1 (black); scar the centre pixel, myocardium all.
-        let pixels = vec![0f32; 9];
+        let slice = Slice::new(3, 3, vec![0f32; 9], "s");
         let w = Window::from_range(0.0, 1.0);
         let scar = Mask::from_fn(3, 3, |r, c| r == 1 && c == 1);
         let myo = Mask::from_fn(3, 3, |_, _| true);
@@ -193,7 +193,7 @@ mod tests {
             opacity: 1.0,
             ..Default::default()
         };
-        let img = rgba(&pixels, 3, 3, &w, &scar, &myo, &[0.0; 9], &fill);
+        let img = rgba(&slice, &w, &scar, &myo, &[0.0; 9], &fill);
         assert_eq!(
             &img[0..4],
             &[0, 200, 255, 255],
@@ -208,7 +208,7 @@ mod tests {
             outline: true,
             ..Default::default()
         };
-        let img = rgba(&pixels, 3, 3, &w, &scar, &myo, &[0.0; 9], &outline);
+        let img = rgba(&slice, &w, &scar, &myo, &[0.0; 9], &outline);
         // The single scar pixel is its own edge; the myocardium's centre is not an edge.
         assert_eq!(&img[16..20], &[255, 214, 0, 255]);
         let no_scar = Overlay {
@@ -216,7 +216,7 @@ mod tests {
             scar: false,
             ..Default::default()
         };
-        let img = rgba(&pixels, 3, 3, &w, &scar, &myo, &[0.0; 9], &no_scar);
+        let img = rgba(&slice, &w, &scar, &myo, &[0.0; 9], &no_scar);
         assert_eq!(
             &img[16..20],
             &[0, 0, 0, 255],
