@@ -77,6 +77,7 @@ struct AppState {
     slice: RwSignal<usize>,
     window: RwSignal<Option<Window>>,
     running_job: RwSignal<Option<u32>>,
+    threshold: RwSignal<f32>,
 }
 
 fn spawn_worker(state: AppState, choice: DeviceChoice) {
@@ -134,7 +135,9 @@ fn on_message(state: AppState, msg: FromWorker) {
             sha256,
             size,
             card,
+            threshold,
         } => {
+            state.threshold.set(threshold);
             state.model.set(Some(ModelInfo {
                 name,
                 sha256,
@@ -392,8 +395,9 @@ pub fn App() -> impl IntoView {
         slice: RwSignal::new(0),
         window: RwSignal::new(None),
         running_job: RwSignal::new(None),
+        threshold: RwSignal::new(0.5f32),
     };
-    let threshold = RwSignal::new(0.5f32);
+    let threshold = state.threshold;
     let overlay = RwSignal::new(Overlay::default());
     let zoom = RwSignal::new(2.0f64);
     let samples = RwSignal::new(Vec::<Sample>::new());

@@ -95,6 +95,8 @@ pub enum FromWorker {
         size: usize,
         /// Model card file, relative to the model folder (default model only).
         card: Option<String>,
+        /// The model's default threshold.
+        threshold: f32,
     },
     /// A model could not be loaded; the previous one (if any) stays.
     ModelError {

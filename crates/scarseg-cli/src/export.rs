@@ -41,6 +41,9 @@ pub struct ExportArgs {
     /// Keep full precision (f32) instead of f16.
     #[arg(long)]
     pub full_precision: bool,
+    /// The model's default probability threshold (the page's slider and `predict` start there).
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f32,
     /// Extra card text (a file), e.g. intended use and limitations beyond the defaults.
     #[arg(long)]
     pub notes: Option<PathBuf>,
@@ -78,6 +81,9 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
             args.checkpoint.display()
         ),
     };
+    if !(0.0..1.0).contains(&args.threshold) {
+        bail!("--threshold {}: must be in [0, 1)", args.threshold);
+    }
     if size == 0 || !size.is_multiple_of(32) {
         bail!("--size {size}: must be a positive multiple of 32");
     }
@@ -149,7 +155,10 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
             },
         },
         preprocessing: Preprocessing::at(size),
-        postprocessing: PostprocessOptions::default(),
+        postprocessing: PostprocessOptions {
+            threshold: args.threshold,
+            ..Default::default()
+        },
         provenance,
         metrics,
         card: CARD_FILE.to_string(),
@@ -192,7 +201,8 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
          device.\n\n\
          ## What it is\n\
          ScarSegNet ({dims:?} channels, {depths:?} blocks per stage), input {size} x {size}, \
-         weights in {precision} ({bytes} bytes, sha256 `{sha}`).\n\n\
+         weights in {precision} ({bytes} bytes, sha256 `{sha}`), default threshold \
+         {threshold}.\n\n\
          ## How it was made\n\
          - Training command: `{cmd}`{resumed}\n\
          - Seed: {seed}; epochs: {epochs}; steps: {steps}; batch: {batch}\n\
@@ -216,6 +226,7 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
         precision = m.weights.precision,
         bytes = m.weights.bytes,
         sha = m.weights.sha256,
+        threshold = m.postprocessing.threshold,
         cmd = p("training_command"),
         resumed = match m.provenance.get("training_resumed_with") {
             Some(r) if !r.is_empty() => format!(", resumed with `{r}`"),

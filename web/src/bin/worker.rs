@@ -177,6 +177,7 @@ mod worker {
             sha256: model.manifest.weights.sha256.clone(),
             size: model.manifest.preprocessing.size,
             card,
+            threshold: model.manifest.postprocessing.threshold,
         }
     }
 
