@@ -281,7 +281,7 @@ def run_device(device, port, data, cli_out, tmp):
                "threshold 0.90")
         time.sleep(1)
         after = scar_areas()
-        print(f"[{device}] scar mm2 at 0.5: {before}; at 0.9: {after}")
+        print(f"[{device}] scar mm2 at the default threshold: {before}; at 0.9: {after}")
         assert all(a <= b + 1e-9 for a, b in zip(after, before)), (before, after)
         d.js("""const t = document.querySelector('[data-testid=threshold]');
                 t.value = '0.5'; t.dispatchEvent(new Event('input', {bubbles: true}));
