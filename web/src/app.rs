@@ -10,12 +10,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use scarseg_imaging::Stack;
 use scarseg_imaging::decode::{Format, sniff};
-use scarseg_imaging::encode::{NiftiData, nifti1, png_grey8};
+use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_pipeline::outputs::{label_map, mask_png};
 use scarseg_pipeline::{StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{Overlay, Window, rgba};
-use scarseg_web::report::{CSV_HEADER, Provenance, csv_rows, volumes};
+use scarseg_web::report::{CSV_HEADER, Provenance, csv_rows};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -617,7 +618,7 @@ pub fn App() -> impl IntoView {
                 .iter()
                 .filter_map(|c| {
                     let (s, r) = (c.stack.as_ref()?, c.result.as_ref()?);
-                    let (scar_mm3, myo_mm3) = volumes(s, r);
+                    let (scar_mm3, myo_mm3) = r.volumes_mm3(s);
                     Some(serde_json::json!({
                         "input": c.name,
                         "burden_percent": r.burden_percent,
@@ -667,8 +668,7 @@ pub fn App() -> impl IntoView {
                 base.clone()
             };
             for (kind, m) in [("scar", &x.scar), ("myo", &x.myocardium)] {
-                let v: Vec<u8> = m.data.iter().map(|b| if *b { 255 } else { 0 }).collect();
-                if let Ok(png) = png_grey8(m.rows, m.cols, &v, Some(sl.spacing_mm)) {
+                if let Ok(png) = mask_png(m, sl.spacing_mm) {
                     files.push((format!("{name}_{kind}.png"), png, "image/png"));
                 }
             }
@@ -683,22 +683,7 @@ pub fn App() -> impl IntoView {
         let labels: Vec<u8> = r
             .slices
             .iter()
-            .flat_map(|x| {
-                x.scar
-                    .data
-                    .iter()
-                    .zip(&x.myocardium.data)
-                    .map(|(a, b)| {
-                        if *a {
-                            3
-                        } else if *b {
-                            2
-                        } else {
-                            0
-                        }
-                    })
-                    .collect::<Vec<u8>>()
-            })
+            .flat_map(|x| label_map(&x.scar, &x.myocardium))
             .collect();
         if let Ok(bytes) = nifti1(&s.slices, NiftiData::U8(&labels), true) {
             download(
@@ -929,7 +914,7 @@ pub fn App() -> impl IntoView {
             <h2>"Report"</h2>
             {move || current_case().and_then(|c| {
                 let (s, r) = (c.stack?, c.result?);
-                let (scar_mm3, myo_mm3) = volumes(&s, &r);
+                let (scar_mm3, myo_mm3) = r.volumes_mm3(&s);
                 let m = state.model.get().unwrap_or_default();
                 Some(view! {
                     <p data-testid="stack-summary">{format!(

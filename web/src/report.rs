@@ -22,20 +22,6 @@ fn opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.4}")).unwrap_or_default()
 }
 
-/// Volumes (mm3) of scar and myocardium over a stack: area x thickness summed.
-pub fn volumes(stack: &Stack, result: &StackResult) -> (f64, f64) {
-    result
-        .slices
-        .iter()
-        .zip(&stack.slices)
-        .fold((0.0, 0.0), |(s, m), (r, sl)| {
-            (
-                s + r.scar_area_mm2 * sl.thickness_mm,
-                m + r.myocardium_area_mm2 * sl.thickness_mm,
-            )
-        })
-}
-
 /// The CSV header.
 pub const CSV_HEADER: &str = "input,level,slice,source,scar,myocardium,burden_percent,high_risk,\
 fwhm_burden_percent,nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,\
@@ -80,7 +66,7 @@ pub fn csv_rows(input: &str, stack: &Stack, result: &StackResult, p: &Provenance
             p.sha256
         ));
     }
-    let (scar, myo) = volumes(stack, result);
+    let (scar, myo) = result.volumes_mm3(stack);
     rows.push(format!(
         "{},stack,,{},{scar:.4},{myo:.4},{},{},,,,,,{},{}",
         quote(input),
@@ -127,7 +113,7 @@ mod tests {
             burden_percent: Some(25.0),
             high_risk: true,
         };
-        assert_eq!(volumes(&stack, &result), (40.0, 160.0));
+        assert_eq!(result.volumes_mm3(&stack), (40.0, 160.0));
         let p = Provenance {
             name: "m".into(),
             sha256: "ab".into(),

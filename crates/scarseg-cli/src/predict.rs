@@ -8,11 +8,11 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::ProgressBar;
 use scarseg_imaging::decode::{Format, decode_file, decode_series, sniff};
-use scarseg_imaging::encode::{NiftiData, nifti1, png_grey8};
-use scarseg_imaging::metrics::Mask;
+use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::manifest::LoadedModel;
+use scarseg_pipeline::outputs::{label_map, mask_png};
 use scarseg_pipeline::{StackResult, analyse_stack};
 use serde::Serialize;
 
@@ -251,16 +251,7 @@ fn rows_for(
             weights_sha256: sha.clone(),
         })
         .collect();
-    let (scar, myo) = result
-        .slices
-        .iter()
-        .zip(&stack.slices)
-        .fold((0.0, 0.0), |(a, b), (r, s)| {
-            (
-                a + r.scar_area_mm2 * s.thickness_mm,
-                b + r.myocardium_area_mm2 * s.thickness_mm,
-            )
-        });
+    let (scar, myo) = result.volumes_mm3(stack);
     rows.push(ReportRow {
         input: input.to_string(),
         level: "stack",
@@ -279,28 +270,6 @@ fn rows_for(
         weights_sha256: sha,
     });
     rows
-}
-
-/// Label volume values: 0 background, 2 myocardium, 3 scar (EMIDEC's numbering).
-pub fn label_map(scar: &Mask, myocardium: &Mask) -> Vec<u8> {
-    scar.data
-        .iter()
-        .zip(&myocardium.data)
-        .map(|(s, m)| {
-            if *s {
-                3
-            } else if *m {
-                2
-            } else {
-                0
-            }
-        })
-        .collect()
-}
-
-fn mask_png(m: &Mask, spacing: [f64; 2]) -> Result<Vec<u8>> {
-    let v: Vec<u8> = m.data.iter().map(|b| if *b { 255 } else { 0 }).collect();
-    Ok(png_grey8(m.rows, m.cols, &v, Some(spacing))?)
 }
 
 /// Writes one stack's masks and label volume; returns the files written.
@@ -472,21 +441,6 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn label_map_numbers_like_emidec() {
-        let scar = Mask {
-            rows: 1,
-            cols: 3,
-            data: vec![true, false, false],
-        };
-        let myo = Mask {
-            rows: 1,
-            cols: 3,
-            data: vec![true, true, false],
-        };
-        assert_eq!(label_map(&scar, &myo), vec![3, 2, 0]);
-    }
 
     #[test]
     fn side_files_are_not_inputs() {

@@ -6,6 +6,7 @@
 //! on the future.
 
 pub mod manifest;
+pub mod outputs;
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
