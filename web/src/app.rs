@@ -466,6 +466,14 @@ pub fn App() -> impl IntoView {
         });
     };
 
+    // The file and folder pickers: analyse what was chosen, then clear the input so that
+    // choosing the same files again fires again.
+    let pick_files = move |ev: web_sys::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        open_files(file_list(input.files()));
+        input.set_value("");
+    };
+
     let current_case = move || {
         let id = state.current.get()?;
         state
@@ -784,20 +792,12 @@ pub fn App() -> impl IntoView {
             <p>"Drop DICOM, NIfTI (.nii, .nii.gz), PNG or JPEG files here, or "
                 <label class="button">"choose files"
                     <input type="file" multiple data-testid="file-input"
-                        on:change=move |ev| {
-                            let input: web_sys::HtmlInputElement = event_target(&ev);
-                            open_files(file_list(input.files()));
-                            input.set_value("");
-                        } />
+                        on:change=pick_files />
                 </label>
                 " or "
                 <label class="button">"a DICOM series folder"
                     <input type="file" multiple prop:webkitdirectory=true data-testid="folder-input"
-                        on:change=move |ev| {
-                            let input: web_sys::HtmlInputElement = event_target(&ev);
-                            open_files(file_list(input.files()));
-                            input.set_value("");
-                        } />
+                        on:change=pick_files />
                 </label>
                 ". Files up to 512 MiB; larger ones are refused with a message."</p>
             <p>"Samples (synthetic phantom cases): "
