@@ -38,9 +38,16 @@ locked_wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
 
+# Tools built from source: their release profiles ask for fat LTO and one codegen unit, which
+# makes a fresh machine's install take several times longer for no benefit to us.
+install_tool() {
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo install "$@"
+}
+
 ensure_trunk() {
   if ! trunk --version 2>/dev/null | grep -q '0.21.14'; then
-    cargo install trunk --version 0.21.14 --locked
+    # Without `update_check`, trunk never contacts a registry on its own.
+    install_tool trunk --version 0.21.14 --locked --no-default-features --features rustls
   fi
 }
 
@@ -50,6 +57,6 @@ ensure_wasm_bindgen() {
   [ -n "$version" ] || return 0
   if ! wasm-bindgen --version 2>/dev/null | grep -q "$version"; then
     # --locked fails for this version: a locked dependency is gone from the registry.
-    cargo install wasm-bindgen-cli --version "$version"
+    install_tool wasm-bindgen-cli --version "$version"
   fi
 }

@@ -6,30 +6,39 @@
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
+# Each step prints its wall time, so a slow CI run shows where the time went.
+STEP_START=$SECONDS
+step() {
+  echo "   (took $((SECONDS - STEP_START)) s)"
+  STEP_START=$SECONDS
+  echo "== $*"
+}
+
 apt_install mesa-vulkan-drivers binaryen chromium chromium-driver
 ensure_wasm_target
 ensure_trunk
 ensure_wasm_bindgen
 
-echo "== cargo fmt"
+step "cargo fmt"
 cargo fmt --all -- --check
 
-echo "== clippy (native)"
+step "clippy (native)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== tests"
+step "tests"
 cargo test --workspace
 
-echo "== clippy (wasm32: the page, the worker and the library crates they use)"
+step "clippy (wasm32: the page, the worker and the library crates they use)"
 cargo clippy --target wasm32-unknown-unknown -p scarseg-web -p scarseg-model -p scarseg-imaging \
   -p scarseg-pipeline -- -D warnings
 
-echo "== the page: trunk release build and static privacy checks"
+step "the page: trunk release build and static privacy checks"
 trunk --config trunk.toml build --release
 python3 tests/check_page.py dist
 
-echo "== the page in headless Chromium (CPU fallback and WebGPU on SwiftShader)"
+step "the page in headless Chromium (CPU fallback and WebGPU on SwiftShader)"
 cargo build -p scarseg-cli
 python3 tests/browser_test.py dist "$CARGO_TARGET_DIR/debug/scarseg"
 
-echo "all checks passed"
+step "done"
+echo "all checks passed in $SECONDS s"

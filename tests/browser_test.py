@@ -12,6 +12,12 @@ For each device (the CPU fallback, and WebGPU on SwiftShader via --enable-unsafe
 - every request goes to the page's own origin and none is a POST/PUT (no image data leaves);
 - with the network cut (DevTools offline) after the first load, the page reloads from the
   service worker's cache and a new file is still analysed.
+On the CPU path also (SwiftShader would take minutes per step):
+- a file over the 512 MiB limit and one declaring an absurd image size are refused with messages
+  that state the limits; cancelling a long stack stops it and the worker goes on working;
+- the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
+  probability maps, follows slice navigation, and its noise panel runs (and cancels) ScarNet's
+  Monte Carlo protocol.
 
 Usage: tests/browser_test.py DIST_DIR SCARSEG_BINARY
 """
@@ -299,6 +305,10 @@ def run_device(device, port, data, cli_out, tmp):
         assert report["weights"]["sha256"] == manifest["weights"]["sha256"]
         assert len(report["inputs"]) == 3
 
+        if device == "cpu":
+            limits_and_cancel(d, data, tmp)
+            teaching_view(d)
+
         # Weights that do not fit: a clear message, and the default model still works.
         bad = tmp / f"bad-{device}"
         bad.mkdir()
@@ -311,9 +321,11 @@ def run_device(device, port, data, cli_out, tmp):
                          "the weights error")
         print(f"[{device}] bad weights: {message}")
         assert "sha256" in message and "previous model stays" in message, message
+        before = d.js("return document.querySelectorAll('[data-testid=file-status]').length")
         d.upload("[data-testid=file-input]", [data / "single.png"])
         d.wait("const s = [...document.querySelectorAll('[data-testid=file-status]')];"
-               "return s.length == 5 && s[4].innerText.startsWith('done')", "analysis after bad weights")
+               f"return s.length == {before + 1} && s[{before}].innerText.startsWith('done')",
+               "analysis after bad weights")
 
         # Every request went to the page's own origin, and none carried a body.
         # Requests made on behalf of the page or its workers (documentURL on our origin); the
@@ -342,6 +354,100 @@ def run_device(device, port, data, cli_out, tmp):
         d.quit()
 
 
+def statuses(d):
+    return d.js("return [...document.querySelectorAll('[data-testid=file-row]')]"
+                ".map(r => r.querySelector('button').innerText + ' | ' + "
+                "r.querySelector('[data-testid=file-status]').innerText)")
+
+
+def limits_and_cancel(d, data, tmp):
+    # Over the byte limit: a sparse file, so the test writes nothing; the page refuses it from
+    # its size before reading a byte.
+    huge = tmp / "huge.nii"
+    with open(huge, "wb") as f:
+        f.truncate((512 << 20) + 1)
+    absurd = ROOT / "crates/scarseg-imaging/tests/corpus/bad/absurd_size.nii"
+    n = len(statuses(d))
+    d.upload("[data-testid=file-input]", [huge, absurd])
+    rows = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-status]')].slice({n});
+        return r.length == 2 && r.every(e => e.innerText.startsWith('failed')) ? r.map(e => e.innerText) : null""",
+                  "the size-limit messages")
+    print(f"[cpu] limits: {rows}")
+    assert any("huge.nii" in r and "512 MiB" in r for r in rows), rows
+    assert any("absurd_size.nii" in r and "4096 pixels per side" in r for r in rows), rows
+
+    # Cancel a long stack while it runs; the worker then still analyses the next file.
+    n = len(statuses(d))
+    d.upload("[data-testid=file-input]", [data / "long.nii.gz"])
+    d.wait(f"return document.querySelectorAll('[data-testid=file-status]')[{n}]?.innerText.startsWith('analysing slice')",
+           "the long stack to start")
+    d.js(f"document.querySelectorAll('[data-testid=file-row]')[{n}].querySelectorAll('button')[1].click()")
+    status = d.wait(f"""const t = document.querySelectorAll('[data-testid=file-status]')[{n}].innerText;
+        return t == 'cancelled' || t.startsWith('done') ? t : null""", "the cancel")
+    print(f"[cpu] long stack after cancel: {status}")
+    assert status == "cancelled", status
+    d.upload("[data-testid=file-input]", [data / "single.png"])
+    d.wait(f"return document.querySelectorAll('[data-testid=file-status]')[{n + 1}]?.innerText.startsWith('done')",
+           "analysis after a cancel")
+
+
+def teaching_view(d):
+    rows = d.js("return [...document.querySelectorAll('[data-testid=file-row] button')].map(b => b.innerText)")
+    index = next(i for i, r in enumerate(rows) if r.startswith("case.nii.gz"))
+    d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
+    d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
+    d.wait("return document.querySelectorAll('[data-testid=cag-maps] canvas').length == 5 && "
+           "document.querySelectorAll('[data-testid=ase-stage]').length == 4", "the teaching view")
+    captions = d.js("return [...document.querySelectorAll('[data-testid=ase-stage] figcaption')].map(e => e.innerText)")
+    print(f"[cpu] ASE: {captions}")
+    # The default model is atto: 40, 80, 160, 320 channels; one bar per channel for g and s.
+    for caption, channels in zip(captions, [40, 80, 160, 320]):
+        assert f"{channels} channels" in caption, caption
+    bars = d.js("return [...document.querySelectorAll('[data-testid=ase-stage] svg')].map(s => s.querySelectorAll('rect').length)")
+    assert bars == [80, 160, 320, 640], bars
+    # Every map was drawn with more than one colour (an attention map that is one flat value, or
+    # an undrawn canvas, would not be).
+    spread = d.js("""return [...document.querySelectorAll('.teaching canvas')].map(c => {
+        const p = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set();
+        for (let i = 0; i < p.length; i += 4) seen.add(p[i] * 65536 + p[i + 1] * 256 + p[i + 2]);
+        return [c.width, seen.size]; })""")
+    print(f"[cpu] teaching maps (width, colours): {spread}")
+    assert len(spread) == 8, spread  # input, 2 probabilities, 5 psi
+    assert [w for w, _ in spread[3:]] == [8, 16, 32, 64, 128], spread
+    assert all(colours > 1 for _, colours in spread), spread
+    # It follows the slice: the network input shown changes.
+    checksum = ("const c = document.querySelector('.teaching canvas');"
+                "const p = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                "let h = 0; for (let i = 0; i < p.length; i++) h = (h * 31 + p[i]) % 1000000007; return h;")
+    first = d.js(checksum)
+    d.keys("\ue015")
+    d.wait(f"{checksum.replace('return h;', '')} return h != {first};", "the explanation of the next slice")
+
+    # Noise panel: 3 runs, then a cancelled 60-run request.
+    def set_value(testid, value):
+        d.js(f"""const e = document.querySelector('[data-testid={testid}]'); e.value = '{value}';
+                 e.dispatchEvent(new Event('change', {{bubbles: true}}));""")
+    set_value("noise-n", 3)
+    set_value("noise-sigma", 0.05)
+    d.js("document.querySelector('[data-testid=noise-run]').click()")
+    text = d.wait("return document.querySelector('[data-testid=noise-result]')?.innerText", "the noise result")
+    print(f"[cpu] noise: {text}")
+    assert text.startswith("3 noisy runs at sigma 0.050"), text
+    dice = float(text.split("noise-free result ")[1].split(" ")[0])
+    assert 0.0 <= dice <= 1.0, text
+    set_value("noise-n", 60)
+    d.js("document.querySelector('[data-testid=noise-run]').click()")
+    d.wait("return document.querySelector('[data-testid=noise-progress]')?.innerText.includes('run 1 of 60')",
+           "the first noisy run")
+    d.js("document.querySelector('[data-testid=noise-cancel]').click()")
+    text = d.wait("return document.querySelector('[data-testid=noise-result]')?.innerText", "the cancelled noise result")
+    runs = int(text.split(" ")[0])
+    print(f"[cpu] cancelled noise run: {text}")
+    assert 1 <= runs < 60, text
+    d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
+
+
 def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="scarseg-browser-"))
     data = tmp / "data"
@@ -353,12 +459,14 @@ def main():
     scarseg("phantom", "--out", tmp / "p1", "--count", "1", "--seed", "9501", "--format", "nifti", "--slices", "4")
     scarseg("phantom", "--out", tmp / "p2", "--count", "1", "--seed", "9502", "--format", "dicom", "--slices", "3")
     scarseg("phantom", "--out", tmp / "p3", "--count", "2", "--seed", "9503")
+    scarseg("phantom", "--out", tmp / "p4", "--count", "1", "--seed", "9504", "--format", "nifti", "--slices", "40")
     data.mkdir()
     shutil.copy(next(p for p in (tmp / "p1").glob("*.nii.gz") if "_labels" not in p.name), data / "case.nii.gz")
     shutil.copytree(next(p for p in (tmp / "p2").iterdir() if p.is_dir()), data / "series")
     pngs = sorted(p for p in (tmp / "p3").glob("*.png") if "_labels" not in p.name)
     shutil.copy(pngs[0], data / "single.png")
     shutil.copy(pngs[1], data / "offline.png")
+    shutil.copy(next(p for p in (tmp / "p4").glob("*.nii.gz") if "_labels" not in p.name), data / "long.nii.gz")
     # A NIfTI whose gzip stream is cut short.
     (data / "broken.nii.gz").write_bytes((data / "case.nii.gz").read_bytes()[:300])
 

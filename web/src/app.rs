@@ -1,6 +1,6 @@
 //! The page: device and model status, file input (picker, folder picker, drag and drop, bundled
 //! samples), per-file progress with cancel, the viewer (window/level, zoom, slice navigation,
-//! overlays, probability map, threshold), the report and the exports.
+//! overlays, probability map, threshold), the report and the exports, and the teaching view.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -8,10 +8,11 @@ use std::sync::Arc;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use scarseg_imaging::Stack;
 use scarseg_imaging::decode::{Format, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
+use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{label_map, mask_png};
 use scarseg_pipeline::{StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
@@ -20,6 +21,8 @@ use scarseg_web::report::{CSV_HEADER, Provenance, csv_rows};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::teaching_view::{Teaching, TeachingView};
 
 thread_local! {
     static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
@@ -79,6 +82,7 @@ struct AppState {
     window: RwSignal<Option<Window>>,
     running_job: RwSignal<Option<u32>>,
     threshold: RwSignal<f32>,
+    teaching: Teaching,
 }
 
 fn spawn_worker(state: AppState, choice: DeviceChoice) {
@@ -197,6 +201,36 @@ fn on_message(state: AppState, msg: FromWorker) {
                 }
             }
         }),
+        FromWorker::Explanation {
+            request,
+            explanation,
+            ms,
+        } => {
+            let t = state.teaching;
+            if t.latest.get_untracked() == Some(request) {
+                t.explanation.set(Some((Arc::new(explanation), ms)));
+            }
+        }
+        FromWorker::RobustnessProgress { request, done, of } => {
+            let t = state.teaching;
+            if matches!(t.noise_running.get_untracked(), Some((r, _, _)) if r == request) {
+                t.noise_running.set(Some((request, done, of)));
+            }
+        }
+        FromWorker::Robustness { request, result } => {
+            let t = state.teaching;
+            if matches!(t.noise_running.get_untracked(), Some((r, _, _)) if r == request) {
+                t.noise_running.set(None);
+                t.robustness.set(Some(result));
+            }
+        }
+        FromWorker::TeachingError { request, message } => {
+            let t = state.teaching;
+            if matches!(t.noise_running.get_untracked(), Some((r, _, _)) if r == request) {
+                t.noise_running.set(None);
+            }
+            t.error.set(Some(message));
+        }
         FromWorker::JobEnd { job, cancelled } => {
             if cancelled {
                 state.cases.update(|cases| {
@@ -232,15 +266,20 @@ thread_local! {
     static NEXT_JOB: std::cell::Cell<u32> = const { std::cell::Cell::new(1) };
 }
 
+/// A fresh id for a job or a teaching request (one counter, so a Cancel names one thing).
+fn next_id() -> u32 {
+    NEXT_JOB.with(|n| {
+        let j = n.get();
+        n.set(j + 1);
+        j
+    })
+}
+
 fn submit(state: AppState, items: Vec<Item>, options: PostprocessOptions) {
     if items.is_empty() {
         return;
     }
-    let job = NEXT_JOB.with(|n| {
-        let j = n.get();
-        n.set(j + 1);
-        j
-    });
+    let job = next_id();
     state.cases.update(|cases| {
         for (k, item) in items.iter().enumerate() {
             let id = cases.len();
@@ -282,11 +321,21 @@ fn relative_path(file: &web_sys::File) -> String {
 
 /// Files -> items: DICOM files that share a folder (or were dropped together) form one series;
 /// every other file is its own item. Unreadable files become items that fail with the reason.
-async fn items_from_files(files: Vec<web_sys::File>) -> Vec<Item> {
+/// Groups the chosen files into items (DICOM files by folder into series). Files over the size
+/// limit are refused here, before a byte is read into the tab's memory: (name, reason).
+async fn items_from_files(files: Vec<web_sys::File>) -> (Vec<Item>, Vec<(String, String)>) {
     let mut series: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> = Default::default();
     let mut items = Vec::new();
+    let mut refused = Vec::new();
+    let limit = Limits::default().max_bytes;
     for file in files {
         let path = relative_path(&file);
+        let size = file.size() as u64;
+        if size > limit {
+            let error = ImagingError::new(&path, ErrorKind::TooLarge { bytes: size, limit });
+            refused.push((path, error.to_string()));
+            continue;
+        }
         // A file the browser cannot read arrives empty, and decoding reports it by name.
         let bytes: Vec<u8> = file_bytes(&file).await.unwrap_or_default();
         if sniff(&bytes) == Some(Format::Dicom) {
@@ -305,7 +354,7 @@ async fn items_from_files(files: Vec<web_sys::File>) -> Vec<Item> {
     for (name, files) in series {
         items.push(Item { name, files });
     }
-    items
+    (items, refused)
 }
 
 fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
@@ -397,6 +446,7 @@ pub fn App() -> impl IntoView {
         window: RwSignal::new(None),
         running_job: RwSignal::new(None),
         threshold: RwSignal::new(0.5f32),
+        teaching: Teaching::new(),
     };
     let threshold = state.threshold;
     let overlay = RwSignal::new(Overlay::default());
@@ -461,7 +511,23 @@ pub fn App() -> impl IntoView {
 
     let open_files = move |files: Vec<web_sys::File>| {
         spawn_local(async move {
-            let items = items_from_files(files).await;
+            let (items, refused) = items_from_files(files).await;
+            state.cases.update(|cases| {
+                for (name, message) in refused {
+                    let id = cases.len();
+                    cases.push(Case {
+                        id,
+                        name,
+                        job: 0,
+                        item: 0,
+                        status: Status::Failed(vec![message]),
+                        warnings: vec![],
+                        stack: None,
+                        result: None,
+                        ms_per_slice: 0.0,
+                    });
+                }
+            });
             submit(state, items, options());
         });
     };
@@ -492,6 +558,29 @@ pub fn App() -> impl IntoView {
             state.slice.set(k as usize);
         }
     };
+
+    // The slice on screen, for the teaching view: keyed by case, slice and stack so that
+    // progress messages and re-thresholding do not count as a new slice.
+    let slice_key = Memo::new(move |_| {
+        let c = current_case()?;
+        let s = c.stack?;
+        let k = state.slice.get().min(s.slices.len().saturating_sub(1));
+        Some((c.id, k, Arc::as_ptr(&s) as usize))
+    });
+    let current_slice = Signal::derive(move || {
+        let (id, k, _) = slice_key.get()?;
+        state.cases.with_untracked(|cases| {
+            cases
+                .iter()
+                .find(|c| c.id == id)
+                .and_then(|c| c.stack.as_ref())
+                .and_then(|s| s.slices.get(k).cloned())
+        })
+    });
+    let teaching_options = Signal::derive(move || PostprocessOptions {
+        threshold: threshold.get(),
+        ..Default::default()
+    });
 
     // Draw whenever the case, slice, window, overlays or results change.
     Effect::new(move |_| {
@@ -946,6 +1035,9 @@ pub fn App() -> impl IntoView {
                 <button data-testid="export-screenshot" on:click=screenshot>"screenshot"</button>
             </p>
         </section>
+
+        <TeachingView teaching=state.teaching send=send next_request=next_id
+            slice=current_slice options=teaching_options />
     }
 }
 

@@ -4,6 +4,8 @@
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod teaching_view;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {

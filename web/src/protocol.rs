@@ -1,8 +1,9 @@
 //! One typed message enum each way is the whole protocol between page and worker.
 
-use scarseg_imaging::Stack;
 use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::{Slice, Stack};
 use scarseg_pipeline::StackResult;
+use scarseg_pipeline::teaching::{Explanation, Robustness};
 use serde::{Deserialize, Serialize};
 
 /// Encodes a message for `postMessage` as one byte buffer (postcard): a stack's pixels and
@@ -63,7 +64,27 @@ pub enum ToWorker {
         /// Postprocessing.
         options: PostprocessOptions,
     },
-    /// Stop a job after the current slice.
+    /// The teaching view: run the network on one slice with its diagnostics.
+    Explain {
+        /// Request id (from the same counter as jobs).
+        request: u32,
+        /// The slice, on its own grid.
+        slice: Slice,
+    },
+    /// The teaching view's noise panel: ScarNet's Monte Carlo protocol on one slice.
+    Robustness {
+        /// Request id; `Cancel` with it stops after the current run.
+        request: u32,
+        /// The slice.
+        slice: Slice,
+        /// Noise SD as a fraction of the slice's intensity range.
+        sigma: f64,
+        /// Noisy runs.
+        iterations: usize,
+        /// Postprocessing (the page's threshold).
+        options: PostprocessOptions,
+    },
+    /// Stop a job (or a noise run) after the current slice.
     Cancel {
         /// The job.
         job: u32,
@@ -135,6 +156,38 @@ pub enum FromWorker {
         item: usize,
         /// Every reason (one per bad file of a series).
         messages: Vec<String>,
+    },
+    /// The diagnostics of one slice.
+    Explanation {
+        /// Request id.
+        request: u32,
+        /// What the network did.
+        explanation: Explanation,
+        /// Milliseconds the diagnostic forward took.
+        ms: f64,
+    },
+    /// Noise runs done so far.
+    RobustnessProgress {
+        /// Request id.
+        request: u32,
+        /// Runs done.
+        done: usize,
+        /// Runs asked for.
+        of: usize,
+    },
+    /// The noise protocol's result (over the runs done, if cancelled).
+    Robustness {
+        /// Request id.
+        request: u32,
+        /// The result.
+        result: Robustness,
+    },
+    /// A teaching request failed.
+    TeachingError {
+        /// Request id.
+        request: u32,
+        /// Why.
+        message: String,
     },
     /// The job finished (or was cancelled).
     JobEnd {

@@ -224,3 +224,78 @@ mod tests {
         );
     }
 }
+
+/// Viridis at five stops (perceptually uniform, readable in grey and by most colour-blind
+/// viewers): the teaching view's probability and attention maps.
+const VIRIDIS: [[f64; 3]; 5] = [
+    [68.0, 1.0, 84.0],
+    [59.0, 82.0, 139.0],
+    [33.0, 145.0, 140.0],
+    [94.0, 201.0, 98.0],
+    [253.0, 231.0, 37.0],
+];
+
+/// Colour of a value in \[0, 1\] (clamped; NaN as 0) on the viridis map, linear between stops.
+pub fn viridis(value: f32) -> [u8; 3] {
+    let v = if value.is_nan() {
+        0.0
+    } else {
+        value.clamp(0.0, 1.0) as f64
+    };
+    let x = v * (VIRIDIS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(VIRIDIS.len() - 2);
+    let t = x - i as f64;
+    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
+    [0, 1, 2].map(|c| (a[c] + (b[c] - a[c]) * t).round() as u8)
+}
+
+/// RGBA of a map whose values are in \[0, 1\] (probabilities, attention).
+pub fn heat_rgba(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|v| {
+            let [r, g, b] = viridis(*v);
+            [r, g, b, 255]
+        })
+        .collect()
+}
+
+/// RGBA of a map in grey, windowed automatically (1st to 99th percentile).
+pub fn grey_rgba(values: &[f32]) -> Vec<u8> {
+    let w = Window::auto(values);
+    values
+        .iter()
+        .flat_map(|v| {
+            let g = w.grey(*v);
+            [g, g, g, 255]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod colour_tests {
+    use super::*;
+
+    #[test]
+    fn viridis_ends_mid_stop_and_clamps() {
+        assert_eq!(viridis(0.0), [68, 1, 84]);
+        assert_eq!(viridis(1.0), [253, 231, 37]);
+        assert_eq!(viridis(0.5), [33, 145, 140]);
+        // Halfway between the first two stops.
+        assert_eq!(viridis(0.125), [64, 42, 112]);
+        assert_eq!(viridis(-3.0), viridis(0.0));
+        assert_eq!(viridis(7.0), viridis(1.0));
+        assert_eq!(viridis(f32::NAN), viridis(0.0));
+    }
+
+    #[test]
+    fn heat_and_grey_images_are_opaque_rgba() {
+        let heat = heat_rgba(&[0.0, 1.0]);
+        assert_eq!(heat, vec![68, 1, 84, 255, 253, 231, 37, 255]);
+        let values: Vec<f32> = (0..100).map(|v| v as f32).collect();
+        let grey = grey_rgba(&values);
+        assert_eq!(grey.len(), 400);
+        assert_eq!(&grey[..4], &[0, 0, 0, 255]);
+        assert_eq!(&grey[396..], &[255, 255, 255, 255]);
+    }
+}

@@ -11,18 +11,15 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
 use scarseg_imaging::Limits;
 use scarseg_imaging::classic::{fwhm, n_sd};
 use scarseg_imaging::metrics::{
     Mask, burden_percent, coefficient_of_variation, dice, hd95, high_risk, mean_sd, pearson_r,
     sensitivity_specificity, stack_burden_percent,
 };
+use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::PhantomConfig;
 use scarseg_imaging::postprocess::PostprocessOptions;
-use scarseg_imaging::preprocess::population_mean_std;
 use scarseg_pipeline::analyse_slice;
 use scarseg_pipeline::manifest::LoadedModel;
 use serde::Serialize;
@@ -63,7 +60,8 @@ pub struct EvalArgs {
     /// Evaluate on image files with `NAME_labels.*` beside them.
     #[arg(long)]
     pub pairs: Option<PathBuf>,
-    /// Monte Carlo robustness: Gaussian noise SD as a fraction of each image's own SD.
+    /// Monte Carlo robustness: Gaussian noise SD as a fraction of each image's
+    /// intensity range (MODEL.md: 0.05).
     #[arg(long)]
     pub noise: Option<f64>,
     /// Monte Carlo iterations per slice.
@@ -222,7 +220,6 @@ fn evaluate(
         .is_terminal()
         .then(|| ProgressBar::new(samples.len() as u64));
     let mut rows = Vec::new();
-    let mut rng = ChaCha8Rng::seed_from_u64(noise.map(|n| n.2).unwrap_or(0));
     for s in samples {
         let (scar, myo) = seg.segment(s, s.image.pixels.clone())?;
         let spacing = s.image.spacing_mm;
@@ -249,20 +246,13 @@ fn evaluate(
             noise_burden_cov: None,
             noise_scar_dice_mean: None,
         };
-        if let Some((sigma, iterations, _)) = noise {
-            let (_, sd) =
-                population_mean_std(&s.image.pixels.iter().map(|v| *v as f64).collect::<Vec<_>>());
-            let normal = Normal::new(0.0, (sigma * sd).max(1e-12))
-                .map_err(|e| anyhow::anyhow!("--noise {sigma}: {e}"))?;
+        if let Some((sigma, iterations, seed)) = noise {
             let mut burdens = Vec::new();
             let mut dices = Vec::new();
-            for _ in 0..iterations {
-                let noisy: Vec<f32> = s
-                    .image
-                    .pixels
-                    .iter()
-                    .map(|v| (*v as f64 + normal.sample(&mut rng)) as f32)
-                    .collect();
+            for k in 0..iterations {
+                // Each case's noise is its own stream of the run's seed: repeatable per case.
+                let stream = seed ^ (rows.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let noisy = add_noise(&s.image.pixels, sigma, stream, k as u64);
                 let (scar, myo) = seg.segment(s, noisy)?;
                 if let Some(b) = burden_percent(area(&scar, s), area(&myo, s)) {
                     burdens.push(b);
@@ -421,7 +411,7 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
             serde_json::to_vec_pretty(&serde_json::json!({
                 "summary": summary,
                 "slices": rows,
-                "noise": args.noise.map(|s| serde_json::json!({"sigma_fraction_of_image_sd": s, "iterations": args.iterations, "seed": args.seed})),
+                "noise": args.noise.map(|s| serde_json::json!({"sigma_fraction_of_intensity_range": s, "iterations": args.iterations, "seed": args.seed})),
             }))?,
         )?;
     }

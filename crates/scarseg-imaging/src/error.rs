@@ -29,7 +29,7 @@ pub enum ErrorKind {
     #[error("the file is empty")]
     Empty,
     /// More bytes than the limit allows (also for what a compressed file expands to).
-    #[error("{bytes} bytes is over the limit of {limit} bytes")]
+    #[error("{bytes} bytes is over the limit of {limit} bytes ({} MiB)", limit >> 20)]
     TooLarge {
         /// Bytes in the file (or decompressed so far).
         bytes: u64,

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod metrics;
+pub mod noise;
 pub mod phantom;
 pub mod postprocess;
 pub mod preprocess;

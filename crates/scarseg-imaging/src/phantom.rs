@@ -24,6 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Mask;
+use crate::noise::gaussian;
 use crate::slice::Slice;
 
 /// Label values.
@@ -194,13 +195,6 @@ impl SmoothField {
             .map(|(kx, ky, p, a)| a * (kx * x + ky * y + p).cos())
             .sum()
     }
-}
-
-fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
-    // Box-Muller.
-    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
-    let u2: f64 = rng.random_range(0.0..1.0);
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// Wraps an angle difference into (-pi, pi].

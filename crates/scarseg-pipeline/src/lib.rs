@@ -7,6 +7,7 @@
 
 pub mod manifest;
 pub mod outputs;
+pub mod teaching;
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
@@ -117,7 +118,7 @@ pub fn slice_result(
     }
 }
 
-async fn read(t: Tensor<4>, source: &str) -> Result<Vec<f32>, PipelineError> {
+pub(crate) async fn read(t: Tensor<4>, source: &str) -> Result<Vec<f32>, PipelineError> {
     let readback = |message: String| PipelineError::Readback {
         source_name: source.to_string(),
         message,

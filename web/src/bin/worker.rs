@@ -25,6 +25,7 @@ mod worker {
     use scarseg_imaging::Limits;
     use scarseg_imaging::decode::{decode_file, decode_series};
     use scarseg_pipeline::manifest::{LoadedModel, load_model, parse_manifest};
+    use scarseg_pipeline::teaching::{explain_slice, noise_robustness};
     use scarseg_pipeline::{StackResult, analyse_slice};
     use scarseg_web::protocol::{
         DEFAULT_MODEL, DeviceChoice, FromWorker, Item, ToWorker, decode, encode,
@@ -266,7 +267,80 @@ mod worker {
                     cancelled: stopped,
                 });
             }
+            ToWorker::Explain { request, slice } => {
+                let Some((device, model)) = ready(state, request) else {
+                    return;
+                };
+                let started = now();
+                let size = model.manifest.preprocessing.size;
+                match explain_slice(&model.model, &device, &slice, size).await {
+                    Ok(explanation) => post(&FromWorker::Explanation {
+                        request,
+                        explanation,
+                        ms: now() - started,
+                    }),
+                    Err(e) => post(&FromWorker::TeachingError {
+                        request,
+                        message: e.to_string(),
+                    }),
+                }
+            }
+            ToWorker::Robustness {
+                request,
+                slice,
+                sigma,
+                iterations,
+                options,
+            } => {
+                let Some((device, model)) = ready(state, request) else {
+                    return;
+                };
+                let size = model.manifest.preprocessing.size;
+                let progress = async |done: usize| {
+                    post(&FromWorker::RobustnessProgress {
+                        request,
+                        done,
+                        of: iterations,
+                    });
+                    // Let a Cancel message in before the next run.
+                    yield_now().await;
+                    cancelled.get() != request
+                };
+                let outcome = noise_robustness(
+                    &model.model,
+                    &device,
+                    &slice,
+                    size,
+                    &options,
+                    sigma,
+                    iterations,
+                    u64::from(request),
+                    progress,
+                )
+                .await;
+                match outcome {
+                    Ok(result) => post(&FromWorker::Robustness { request, result }),
+                    Err(e) => post(&FromWorker::TeachingError {
+                        request,
+                        message: e.to_string(),
+                    }),
+                }
+            }
             ToWorker::Cancel { .. } => {}
+        }
+    }
+
+    /// The device and model, or a `TeachingError` saying why not.
+    fn ready(state: &State, request: u32) -> Option<(Device, &LoadedModel)> {
+        match (state.device.clone(), state.model.as_ref()) {
+            (Some(d), Some(m)) => Some((d, m)),
+            _ => {
+                post(&FromWorker::TeachingError {
+                    request,
+                    message: "no model is loaded yet".into(),
+                });
+                None
+            }
         }
     }
 
