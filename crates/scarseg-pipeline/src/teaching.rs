@@ -226,9 +226,10 @@ mod tests {
             ]
         );
         for v in e.gates.iter().chain(&e.excitations).flatten() {
+            // Sigmoids: in [0, 1] (a saturated one is exactly 1 in f32).
             assert!(
-                *v > 0.0 && *v < 1.0,
-                "gate or excitation {v} outside (0, 1)"
+                (0.0..=1.0).contains(v),
+                "gate or excitation {v} outside [0, 1]"
             );
         }
         for m in e
