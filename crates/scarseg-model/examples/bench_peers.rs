@@ -52,6 +52,19 @@ fn parse() -> Result<Args, String> {
     Ok(args)
 }
 
+/// This process's peak resident set (VmHWM, Linux), 0 where unknown. Read by the process
+/// itself: the rusage a parent sees also counts the parent's own pages from before the exec.
+fn peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
@@ -112,8 +125,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(format!("unknown mode {other}").into()),
     };
     println!(
-        "{{\"framework\":\"scarseg-flex\",\"mode\":\"{}\",\"batch\":{},\"size\":{},\"seconds_per_batch\":{seconds}}}",
-        args.mode, args.batch, args.size
+        "{{\"framework\":\"scarseg-flex\",\"mode\":\"{}\",\"batch\":{},\"size\":{},\"seconds_per_batch\":{seconds},\"peak_kib\":{}}}",
+        args.mode,
+        args.batch,
+        args.size,
+        peak_kib()
     );
     Ok(())
 }
