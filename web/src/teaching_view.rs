@@ -79,7 +79,7 @@ fn MapCanvas(map: Map, heat: bool, display: u32, title: String) -> impl IntoView
 
 /// One encoder stage's gates and excitations as an SVG bar chart: channels along x, g above
 /// the axis, s below.
-fn ase_chart(stage: usize, gates: &[f32], excitations: &[f32]) -> impl IntoView {
+fn ase_chart(stage: usize, gates: &[f32], excitations: &[f32]) -> impl IntoView + use<> {
     let n = gates.len().max(1);
     let width = 320.0;
     let bar = width / n as f64;
