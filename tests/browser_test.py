@@ -280,6 +280,7 @@ def run_device(device, port, data, cli_out, tmp):
             return d.js("return [...document.querySelectorAll('[data-testid=slice-row]')]"
                         ".map(r => parseFloat(r.children[1].innerText))")
         before = scar_areas()
+        default_threshold = d.js("return document.querySelector('[data-testid=threshold]').value")
         d.js("""const t = document.querySelector('[data-testid=threshold]');
                 t.value = '0.9'; t.dispatchEvent(new Event('input', {bubbles: true}));
                 t.dispatchEvent(new Event('change', {bubbles: true}));""")
@@ -289,9 +290,10 @@ def run_device(device, port, data, cli_out, tmp):
         after = scar_areas()
         print(f"[{device}] scar mm2 at the default threshold: {before}; at 0.9: {after}")
         assert all(a <= b + 1e-9 for a, b in zip(after, before)), (before, after)
+        # Back to the model's default threshold.
         d.js("""const t = document.querySelector('[data-testid=threshold]');
-                t.value = '0.5'; t.dispatchEvent(new Event('input', {bubbles: true}));
-                t.dispatchEvent(new Event('change', {bubbles: true}));""")
+                t.value = arguments[0]; t.dispatchEvent(new Event('input', {bubbles: true}));
+                t.dispatchEvent(new Event('change', {bubbles: true}));""", default_threshold)
 
         # CSV and JSON exports.
         d.js("document.querySelector('[data-testid=export-csv]').click()")
@@ -424,7 +426,11 @@ def teaching_view(d):
     d.keys("\ue015")
     d.wait(f"{checksum.replace('return h;', '')} return h != {first};", "the explanation of the next slice")
 
-    # Noise panel: 3 runs, then a cancelled 60-run request.
+    # Noise panel, on the bundled sample (a slice with scar): 3 runs, then a cancelled 60-run
+    # request.
+    sample_checksum = d.js(checksum)
+    d.js("document.querySelectorAll('[data-testid=file-row] button')[0].click()")
+    d.wait(f"{checksum.replace('return h;', '')} return h != {sample_checksum};", "the sample's explanation")
     def set_value(testid, value):
         d.js(f"""const e = document.querySelector('[data-testid={testid}]'); e.value = '{value}';
                  e.dispatchEvent(new Event('change', {{bubbles: true}}));""")
@@ -435,11 +441,13 @@ def teaching_view(d):
     print(f"[cpu] noise: {text}")
     assert text.startswith("3 noisy runs at sigma 0.050"), text
     dice = float(text.split("noise-free result ")[1].split(" ")[0])
+    clean = float(text.split("noise-free ")[2].split(" ")[0])
     assert 0.0 <= dice <= 1.0, text
+    assert clean > 5.0, f"the sample has scar (12.8% burden on the page): {text}"
     set_value("noise-n", 60)
     d.js("document.querySelector('[data-testid=noise-run]').click()")
-    d.wait("return document.querySelector('[data-testid=noise-progress]')?.innerText.includes('run 1 of 60')",
-           "the first noisy run")
+    d.wait("return document.querySelector('[data-testid=noise-progress]')?.innerText.includes(' of 60')",
+           "the noise runs to start")
     d.js("document.querySelector('[data-testid=noise-cancel]').click()")
     text = d.wait("return document.querySelector('[data-testid=noise-result]')?.innerText", "the cancelled noise result")
     runs = int(text.split(" ")[0])

@@ -33,6 +33,8 @@ try:
          "e.dispatchEvent(new Event('change', {bubbles: true}));"
          "document.querySelector('[data-testid=noise-run]').click()")
     d.wait("return document.querySelector('[data-testid=noise-result]')", "the noise result")
+    # Tall enough for the whole section: an element screenshot stops at the viewport.
+    d.call("POST", d.s("/window/rect"), {"width": 1400, "height": 2400})
     section = d.find("[data-testid=teaching]")
     png = base64.b64decode(d.call("GET", d.s(f"/element/{section}/screenshot")))
     teaching_png.write_bytes(png)
