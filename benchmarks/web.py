@@ -86,7 +86,8 @@ def page_run(device, port, stack):
                            ".map(r => r.innerText).find(t => t.startsWith('stack') && t.includes('ms/slice'))",
                            "the stack's result")
         out["ms_per_slice"] = float(stack_row.split("(")[-1].split(" ms")[0])
-        out["device_line"] = d.js("return document.querySelector('[data-testid=device]').innerText")
+        # The first line: the rest is the device selector's options.
+        out["device_line"] = d.js("return document.querySelector('[data-testid=device]').innerText").splitlines()[0].strip()
         out["peak_mib"] = peak_rss_mib(d.profile)
     finally:
         d.quit()
