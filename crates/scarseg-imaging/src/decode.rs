@@ -214,20 +214,85 @@ fn dicom_str(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
 /// length would otherwise be allocated first (found by fuzzing). Like dicom-rs, the walk goes
 /// on while the elements are in group 0002 or within the declared group length.
 fn check_dicom_meta_lengths(bytes: &[u8]) -> Result<(), ErrorKind> {
+    let Some((body, uid)) = walk_dicom_meta(bytes)? else {
+        return Ok(());
+    };
+    check_dicom_body_lengths(&bytes[body..], &uid)
+}
+
+/// The same check over the data set after the meta group (found by fuzzing: a body element
+/// declaring 3.9 GB made dicom-rs reserve it). Items of sequences are walked into; fragments of
+/// encapsulated pixel data are skipped; a deflated body is not walked (its lengths are checked
+/// as it inflates, against the decompressed-size limit).
+fn check_dicom_body_lengths(body: &[u8], uid: &str) -> Result<(), ErrorKind> {
+    use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
+    use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
+    use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
+    match uid {
+        "1.2.840.10008.1.2" => walk_body(&ImplicitVRLittleEndianDecoder::default(), body),
+        "1.2.840.10008.1.2.2" => walk_body(&ExplicitVRBigEndianDecoder::default(), body),
+        "1.2.840.10008.1.2.1.99" => Ok(()),
+        _ => walk_body(&ExplicitVRLittleEndianDecoder::default(), body),
+    }
+}
+
+fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Result<(), ErrorKind> {
+    let mut at = 0usize;
+    let mut encapsulated = false;
+    while at < body.len() {
+        let mut cursor = Cursor::new(&body[at..]);
+        let Ok((header, read)) = decoder.decode_header(&mut cursor) else {
+            return Ok(()); // dicom-rs reports malformed headers itself
+        };
+        let tag = header.tag;
+        at += read;
+        let item = tag.group() == 0xFFFE;
+        match header.len.get() {
+            None => {
+                // Undefined length: a sequence (walked into) or encapsulated pixel data.
+                encapsulated = tag == Tag(0x7FE0, 0x0010);
+            }
+            Some(len) => {
+                let len = len as usize;
+                if len > body.len() - at {
+                    return Err(ErrorKind::Truncated(format!(
+                        "element {tag} declares {len} bytes, {} remain",
+                        body.len() - at
+                    )));
+                }
+                if tag == Tag(0xFFFE, 0xE0DD) {
+                    encapsulated = false;
+                }
+                // A defined-length item of a sequence holds a data set: walk into it. Other
+                // values (and pixel data fragments) are skipped.
+                let walk_into = item && !encapsulated && tag == Tag(0xFFFE, 0xE000)
+                    || header.vr == dicom_core::VR::SQ;
+                if !walk_into {
+                    at += len;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Walks the meta group; returns where the body starts and the transfer syntax UID.
+fn walk_dicom_meta(bytes: &[u8]) -> Result<Option<(usize, String)>, ErrorKind> {
     use dicom_encoding::decode::Decode;
     let decoder = dicom_encoding::decode::file_header_decoder();
     let meta = &bytes[132..];
     let mut at = 0usize;
     let mut group_length: Option<usize> = None;
+    let mut uid = String::new();
     while at < meta.len() {
         let mut cursor = Cursor::new(&meta[at..]);
         let Ok((header, read)) = decoder.decode_header(&mut cursor) else {
-            return Ok(()); // dicom-rs reports malformed headers itself
+            return Ok(None); // dicom-rs reports malformed headers itself
         };
         let tag = header.tag;
         let inside_group = group_length.is_some_and(|g| at < g);
         if tag.group() != 0x0002 && !inside_group {
-            return Ok(());
+            return Ok(Some((132 + at, uid)));
         }
         let Some(len) = header.len.get() else {
             return Err(ErrorKind::Dicom(format!(
@@ -246,9 +311,14 @@ fn check_dicom_meta_lengths(bytes: &[u8]) -> Result<(), ErrorKind> {
             group_length =
                 Some(at + read + 4 + u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize);
         }
+        if tag == Tag(0x0002, 0x0010) {
+            uid = String::from_utf8_lossy(&meta[at + read..at + read + len])
+                .trim_end_matches(['\0', ' '])
+                .to_string();
+        }
         at += read + len;
     }
-    Ok(())
+    Ok(None)
 }
 
 fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {

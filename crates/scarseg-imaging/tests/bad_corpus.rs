@@ -152,3 +152,16 @@ fn forged_meta_length_is_truncation_not_a_huge_allocation() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Regression (found by fuzzing `decode_any`): an element of the data set body, (E7E7,E7E7),
+/// declares 3,890,735,079 bytes in an 891-byte file; dicom-parser reserved that much before
+/// reading (3.8 GB resident). The walk over the body's element headers refuses it first.
+#[test]
+fn forged_body_length_is_truncation_not_a_huge_allocation() {
+    match decode("forged_body_length.dcm") {
+        ErrorKind::Truncated(m) => {
+            assert!(m.contains("(E7E7,E7E7) declares 3890735079 bytes"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
