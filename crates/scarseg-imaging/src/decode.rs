@@ -573,7 +573,8 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let element = nifti_element_size(header.datatype)?;
     let voxels = rows * cols * planes;
     let offset = (header.vox_offset.max(348.0) as u64).max(348);
-    let needed = offset + voxels * element as u64;
+    // Saturating: a forged vox_offset (any f32, found by fuzzing) must not overflow.
+    let needed = offset.saturating_add(voxels.saturating_mul(element as u64));
     if voxels * 4 > limits.max_bytes {
         return Err(ErrorKind::TooLarge {
             bytes: voxels * 4,

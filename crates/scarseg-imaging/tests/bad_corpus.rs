@@ -165,3 +165,18 @@ fn forged_body_length_is_truncation_not_a_huge_allocation() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Regression (found by fuzzing `decode_any`): a NIfTI header whose vox_offset is a huge float
+/// overflowed the size arithmetic (a panic in debug builds); it is a truncated file.
+#[test]
+fn huge_nifti_vox_offset_is_truncation_not_an_overflow() {
+    let path = format!(
+        "{}/tests/corpus/bad/nan_inf.nii",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut bytes = std::fs::read(path).expect("corpus file");
+    // vox_offset is the f32 at byte 108 of a NIfTI-1 header (little endian here).
+    bytes[108..112].copy_from_slice(&1e30f32.to_le_bytes());
+    let err = decode_file("offset.nii", &bytes, &Limits::default()).expect_err("must fail");
+    assert!(matches!(err.kind, ErrorKind::Truncated(_)), "{err}");
+}
