@@ -283,7 +283,8 @@ def losses(kind: str, scar_z, myo_z, scar_t, myo_t) -> dict:
 
 
 def _norm(p: str) -> str:
-    return {"weight": "gamma", "bias": "beta"}[p]
+    """burn names a norm's affine parameters gamma and beta; running statistics keep their names."""
+    return {"weight": "gamma", "bias": "beta"}.get(p, p)
 
 
 _RULES = [
@@ -321,20 +322,16 @@ _RULES = [
     ),
     (
         r"(hr_stem\.(?:conv1|conv2|down)|decoder\.\d+\.conv[12])\.1\.(weight|bias|running_mean|running_var)",
-        lambda m: f"{m[1]}.bn.{_bn(m[2])}",
+        lambda m: f"{m[1]}.bn.{_norm(m[2])}",
     ),
     (r"ase\.(\d+)\.(theta|fc1\.weight|fc1\.bias|fc2\.weight|fc2\.bias)", lambda m: m[0]),
     (r"decoder\.(\d+)\.cag\.(w_g|w_x|w_local|w_global)\.weight", lambda m: m[0]),
     (
         r"decoder\.(\d+)\.cag\.(bn_g|bn_x|bn_psi)\.(weight|bias|running_mean|running_var)",
-        lambda m: f"decoder.{m[1]}.cag.{m[2]}.{_bn(m[3])}",
+        lambda m: f"decoder.{m[1]}.cag.{m[2]}.{_norm(m[3])}",
     ),
     (r"(scar_head|myo_head)\.(weight|bias)", lambda m: m[0]),
 ]
-
-
-def _bn(p: str) -> str:
-    return {"weight": "gamma", "bias": "beta"}.get(p, p)
 
 
 def scarseg_name(torch_name: str) -> str | None:
