@@ -8,10 +8,19 @@ SECONDS_PER_TARGET="${FUZZ_SECONDS:-60}"
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
+# Every target runs even when an earlier one finds something; the exit status says whether any
+# did (the crashing inputs are under fuzz/artifacts/TARGET/).
+failed=()
 for target in decode_any decode_dicom decode_nifti decode_raster; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
   cp -n "$ROOT"/crates/scarseg-imaging/tests/corpus/bad/* "$corpus"/ 2>/dev/null || true
   echo "== $target for ${SECONDS_PER_TARGET}s"
-  cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048
+  cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$SECONDS_PER_TARGET" \
+    -rss_limit_mb=2048 || failed+=("$target")
 done
+if ((${#failed[@]})); then
+  echo "findings in: ${failed[*]} (see fuzz/artifacts/)" >&2
+  exit 1
+fi
+echo "no findings in ${SECONDS_PER_TARGET}s per target"

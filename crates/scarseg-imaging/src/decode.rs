@@ -212,7 +212,7 @@ fn dicom_str(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
 /// right after "DICM") and checks that no element declares more bytes than the file holds.
 /// dicom-rs reserves and zero-fills a declared length before reading it, so a forged 4 GB
 /// length would otherwise be allocated first (found by fuzzing). Like dicom-rs, the walk goes
-/// on while the elements are in group 0002 or within the declared group length.
+/// on until the declared group length is used up.
 fn check_dicom_meta_lengths(bytes: &[u8]) -> Result<(), ErrorKind> {
     let Some((body, uid)) = walk_dicom_meta(bytes)? else {
         return Ok(());
@@ -277,23 +277,34 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
 }
 
 /// Walks the meta group; returns where the body starts and the transfer syntax UID.
+///
+/// It stops exactly where dicom-object's `FileMetaTable::from_reader` stops: that reader needs
+/// (0002,0000) first, then takes elements of any group until the declared group length is
+/// used up. The body's start therefore comes from the count, never from decoding the body's
+/// first header as explicit VR (which fails on an implicit VR body and once hid a forged 4 GB
+/// body length from the walk; found by fuzzing).
 fn walk_dicom_meta(bytes: &[u8]) -> Result<Option<(usize, String)>, ErrorKind> {
     use dicom_encoding::decode::Decode;
     let decoder = dicom_encoding::decode::file_header_decoder();
     let meta = &bytes[132..];
-    let mut at = 0usize;
-    let mut group_length: Option<usize> = None;
+    let mut cursor = Cursor::new(meta);
+    let Ok((header, read)) = decoder.decode_header(&mut cursor) else {
+        return Ok(None); // dicom-rs reports malformed headers itself
+    };
+    if header.tag != Tag(0x0002, 0x0000) || header.len.get() != Some(4) || meta.len() < read + 4 {
+        return Ok(None); // dicom-rs refuses a meta group without its length first
+    }
+    let v = &meta[read..read + 4];
+    let group_length = u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize;
+    let first = read + 4;
+    let mut at = first;
     let mut uid = String::new();
-    while at < meta.len() {
-        let mut cursor = Cursor::new(&meta[at..]);
+    while at - first < group_length {
+        let mut cursor = Cursor::new(&meta[at.min(meta.len())..]);
         let Ok((header, read)) = decoder.decode_header(&mut cursor) else {
             return Ok(None); // dicom-rs reports malformed headers itself
         };
         let tag = header.tag;
-        let inside_group = group_length.is_some_and(|g| at < g);
-        if tag.group() != 0x0002 && !inside_group {
-            return Ok(Some((132 + at, uid)));
-        }
         let Some(len) = header.len.get() else {
             return Err(ErrorKind::Dicom(format!(
                 "undefined length in the file meta element {tag}"
@@ -306,11 +317,6 @@ fn walk_dicom_meta(bytes: &[u8]) -> Result<Option<(usize, String)>, ErrorKind> {
                 meta.len() - (at + read).min(meta.len())
             )));
         }
-        if tag == Tag(0x0002, 0x0000) && len == 4 {
-            let v = &meta[at + read..at + read + 4];
-            group_length =
-                Some(at + read + 4 + u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize);
-        }
         if tag == Tag(0x0002, 0x0010) {
             uid = String::from_utf8_lossy(&meta[at + read..at + read + len])
                 .trim_end_matches(['\0', ' '])
@@ -318,7 +324,7 @@ fn walk_dicom_meta(bytes: &[u8]) -> Result<Option<(usize, String)>, ErrorKind> {
         }
         at += read + len;
     }
-    Ok(None)
+    Ok(Some((132 + at, uid)))
 }
 
 fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {

@@ -166,6 +166,23 @@ fn forged_body_length_is_truncation_not_a_huge_allocation() {
     }
 }
 
+/// Regression (found by fuzzing `decode_any`): the meta group's declared length (194) takes in
+/// zero-filled elements of group 0000, so the implicit VR body starts at byte 346 with
+/// (0000,0000) declaring 4,294,966,016 bytes. The meta walk used to decode that first body
+/// header as explicit VR, fail, and skip the body check, and dicom-parser reserved 4 GB.
+#[test]
+fn forged_length_right_after_the_meta_group_is_truncation() {
+    match decode("forged_length_after_meta.dcm") {
+        ErrorKind::Truncated(m) => {
+            assert!(
+                m.contains("(0000,0000) declares 4294966016 bytes, 0 remain"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Regression (found by fuzzing `decode_any`): a NIfTI header whose vox_offset is a huge float
 /// overflowed the size arithmetic (a panic in debug builds); it is a truncated file.
 #[test]
