@@ -244,6 +244,7 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
         let Ok((header, read)) = decoder.decode_header(&mut cursor) else {
             return Ok(()); // dicom-rs reports malformed headers itself
         };
+
         let tag = header.tag;
         at += read;
         let item = tag.group() == 0xFFFE;
@@ -260,6 +261,18 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
                         body.len() - at
                     )));
                 }
+                // dicom-parser reads len / size values of a binary VR and leaves the rest of
+                // the value in the stream, where it is then taken for the next header (found by
+                // fuzzing: an FD of 2 bytes made the next "length" 4 GB). The standard allows
+                // only whole values, so refuse the element here.
+                let unit = binary_value_size(header.vr);
+                if !item && !len.is_multiple_of(unit) {
+                    return Err(ErrorKind::Dicom(format!(
+                        "element {tag} ({}) has {len} bytes, not a whole number of {unit}-byte \
+                         values",
+                        header.vr.to_string()
+                    )));
+                }
                 if tag == Tag(0xFFFE, 0xE0DD) {
                     encapsulated = false;
                 }
@@ -274,6 +287,17 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
         }
     }
     Ok(())
+}
+
+/// Bytes per value of a binary VR (1 for the byte and text VRs).
+fn binary_value_size(vr: dicom_core::VR) -> usize {
+    use dicom_core::VR::*;
+    match vr {
+        US | OW | SS => 2,
+        AT | FL | OF | OL | UL | SL => 4,
+        FD | OD | OV | UV | SV => 8,
+        _ => 1,
+    }
 }
 
 /// Walks the meta group; returns where the body starts and the transfer syntax UID.

@@ -183,6 +183,21 @@ fn forged_length_right_after_the_meta_group_is_truncation() {
     }
 }
 
+/// Regression (found by fuzzing `decode_any`): (0020,0013) is an FD of 2 bytes. dicom-parser
+/// reads 2 / 8 = 0 values and takes the 2 bytes for the start of the next header, whose
+/// "length" then becomes 4,294,701,047 bytes and is reserved (an allocation failure in the
+/// browser). A binary value must hold whole values; the walk refuses the element first.
+#[test]
+fn partial_binary_value_is_refused_before_dicom_rs_loses_its_place() {
+    match decode("partial_binary_value.dcm") {
+        ErrorKind::Dicom(m) => assert!(
+            m.contains("(0020,0013) (FD) has 2 bytes, not a whole number of 8-byte values"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Regression (found by fuzzing `decode_any`): a NIfTI header whose vox_offset is a huge float
 /// overflowed the size arithmetic (a panic in debug builds); it is a truncated file.
 #[test]
