@@ -3,14 +3,26 @@
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 
-/// Parses `--device`. Several CUDA indices are accepted by the parser so that the error can say
-/// what is missing, but one device trains at a time in this build.
+/// Parses a one-device `--device` (inference: `eval`, `predict`).
 pub fn parse(spec: &str) -> Result<Device> {
+    if spec.contains(',') {
+        bail!(
+            "--device {}: several devices are for `scarseg train` (data-parallel); give one here",
+            spec.trim()
+        );
+    }
+    let mut devices = parse_many(spec)?;
+    Ok(devices.remove(0))
+}
+
+/// Parses `--device` for training: `cuda:0,1,...` gives several devices, which train
+/// data-parallel; every other spelling gives one.
+pub fn parse_many(spec: &str) -> Result<Vec<Device>> {
     let spec = spec.trim();
     match spec {
-        "flex" | "cpu" => Ok(Device::flex()),
-        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
-        "vulkan" => vulkan(),
+        "flex" | "cpu" => Ok(vec![Device::flex()]),
+        "wgpu" => Ok(vec![Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)]),
+        "vulkan" => vulkan().map(|d| vec![d]),
         _ => {
             if let Some(rest) = spec.strip_prefix("cuda") {
                 let indices: Vec<usize> = if rest.is_empty() {
@@ -26,13 +38,11 @@ pub fn parse(spec: &str) -> Result<Device> {
                 } else {
                     bail!("--device {spec}: expected cuda, cuda:0 or cuda:0,1");
                 };
-                if indices.len() > 1 {
-                    bail!(
-                        "--device {spec}: data-parallel training over several GPUs is not in this \
-                         build; run one process per GPU or see the README's section on scale"
-                    );
+                let mut seen = std::collections::BTreeSet::new();
+                if let Some(twice) = indices.iter().find(|i| !seen.insert(**i)) {
+                    bail!("--device {spec}: GPU {twice} is listed twice");
                 }
-                cuda(indices[0])
+                indices.into_iter().map(cuda).collect()
             } else {
                 bail!("--device {spec}: expected flex, wgpu, vulkan or cuda[:i]")
             }
@@ -77,6 +87,9 @@ mod tests {
         let e = parse("cuda:x").expect_err("bad index").to_string();
         assert!(e.contains("`x` is not a GPU index"), "{e}");
         let e = parse("cuda:0,1").expect_err("multi").to_string();
-        assert!(e.contains("several GPUs"), "{e}");
+        assert!(e.contains("several devices are for `scarseg train`"), "{e}");
+        let e = parse_many("cuda:0,0").expect_err("twice").to_string();
+        assert!(e.contains("GPU 0 is listed twice"), "{e}");
+        assert_eq!(parse_many("flex").expect("one").len(), 1);
     }
 }

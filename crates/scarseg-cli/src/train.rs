@@ -21,7 +21,7 @@ use scarseg_imaging::Limits;
 use scarseg_imaging::metrics::{Mask, dice, mean_sd};
 use scarseg_imaging::phantom::PhantomConfig;
 use scarseg_model::loss::{LossKind, SegLossConfig, SegTargets};
-use scarseg_model::train::train_step;
+use scarseg_model::train::{train_step, train_step_data_parallel};
 use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
 use scarseg_model::{ScarSegNet, ScarSegNetConfig, Variant};
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,7 @@ pub struct TrainArgs {
     /// Run folder: checkpoints, best weights, logs.
     #[arg(long)]
     pub out: PathBuf,
-    /// flex (CPU), wgpu, vulkan, cuda or cuda:i.
+    /// flex (CPU), wgpu, vulkan, cuda, cuda:i, or cuda:i,j,... (data-parallel over those GPUs).
     #[arg(long, default_value = "flex")]
     pub device: String,
     /// ScarSegNet variant.
@@ -192,9 +192,14 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let base = crate::device::parse(&args.device)?;
-    base.seed(args.seed);
-    let device = base.clone().autodiff();
+    let bases = crate::device::parse_many(&args.device)?;
+    for base in &bases {
+        base.seed(args.seed);
+    }
+    // The model lives on the first device; with several, each step runs data-parallel.
+    let devices: Vec<Device> = bases.iter().map(|d| d.clone().autodiff()).collect();
+    let device = devices[0].clone();
+    let base = bases[0].clone();
 
     let limits = Limits::default();
     let phantom_config = PhantomConfig::default();
@@ -316,8 +321,19 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
                 scar: t(&batch.scar),
                 myocardium: t(&batch.myocardium),
             };
-            let (next, breakdown) =
-                train_step(model, &mut optimizer, &loss, t(&batch.images), &targets, lr)?;
+            let (next, breakdown) = if devices.len() > 1 {
+                train_step_data_parallel(
+                    model,
+                    &mut optimizer,
+                    &loss,
+                    &devices,
+                    t(&batch.images),
+                    &targets,
+                    lr,
+                )?
+            } else {
+                train_step(model, &mut optimizer, &loss, t(&batch.images), &targets, lr)?
+            };
             model = next;
             let value = breakdown.total.into_scalar::<f32>() as f64;
             if !value.is_finite() {

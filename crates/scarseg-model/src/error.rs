@@ -64,6 +64,9 @@ pub enum ModelError {
         /// The first unexpected tensor path.
         first: String,
     },
+    /// A training step was asked for something it cannot do (no device, an empty batch).
+    #[error("training: {0}")]
+    Training(String),
     /// Any other failure while applying or collecting tensors.
     #[error("weights: {0}")]
     Store(String),

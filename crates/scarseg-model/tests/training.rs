@@ -6,7 +6,7 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor};
 use scarseg_model::loss::{SegLossConfig, SegTargets};
-use scarseg_model::train::train_step;
+use scarseg_model::train::{train_step, train_step_data_parallel};
 use scarseg_model::{ScarSegNetConfig, Variant};
 
 const SIZE: usize = 64;
@@ -112,4 +112,97 @@ fn atto_overfits_one_image() {
     }
     let dice = 2.0 * inter / (p + t);
     assert!(dice > 0.9, "scar Dice {dice} after 120 steps");
+}
+
+/// Data-parallel training over two devices (here two handles of `flex`, the code path a
+/// multi-GPU run takes) must make the step that single-device training makes on the weighted
+/// sum of the chunks' losses: batch 3 splits 2 + 1, so the loss is 2/3 loss(a) + 1/3 loss(b).
+#[test]
+fn data_parallel_step_equals_the_weighted_single_device_step() {
+    let device = Device::flex().autodiff();
+    device.seed(11);
+    let model = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]).init(&device);
+    let (image, scar, myo) = ring_with_scar(&device);
+    // Three different samples: the ring, its mirror image, and a dimmer copy.
+    let images = Tensor::cat(
+        vec![
+            image.clone(),
+            image.clone().flip([3]),
+            image.mul_scalar(0.5),
+        ],
+        0,
+    );
+    let targets = SegTargets {
+        scar: Tensor::cat(vec![scar.clone(), scar.clone().flip([3]), scar], 0),
+        myocardium: Tensor::cat(vec![myo.clone(), myo.clone().flip([3]), myo], 0),
+    };
+    let loss = SegLossConfig::new();
+    let config = AdamWConfig::new();
+
+    let params = |m: &scarseg_model::ScarSegNet| {
+        m.collect(None, None, false)
+            .into_iter()
+            .filter(|t| !t.name.contains("running_"))
+            .map(|t| {
+                let data = burn::store::bridge::to_data(&t).expect("tensor data");
+                let values: Vec<f32> = data.convert::<f32>().try_to_vec::<f32>().expect("f32");
+                (t.name.clone(), values)
+            })
+            .collect::<Vec<_>>()
+    };
+    let initial = params(&model);
+
+    // By hand on one device.
+    let chunk = |t: &Tensor<4>, r: std::ops::Range<usize>| t.clone().slice(r);
+    let part = |r: std::ops::Range<usize>| {
+        let logits = model
+            .forward(chunk(&images, r.clone()))
+            .expect("valid input");
+        let t = SegTargets {
+            scar: chunk(&targets.scar, r.clone()),
+            myocardium: chunk(&targets.myocardium, r),
+        };
+        loss.loss(&logits, &t).total
+    };
+    let total = part(0..2).mul_scalar(2.0 / 3.0) + part(2..3).mul_scalar(1.0 / 3.0);
+    let expected_loss = total.clone().into_scalar::<f32>();
+    let grads = GradientsParams::from_grads(total.backward(), &model);
+    let mut optimizer = config.init();
+    let by_hand = optimizer.step(1e-3, model.clone(), grads);
+
+    let devices = [device.clone(), Device::flex().autodiff()];
+    let mut optimizer = config.init();
+    let (parallel, breakdown) = train_step_data_parallel(
+        model,
+        &mut optimizer,
+        &loss,
+        &devices,
+        images,
+        &targets,
+        1e-3,
+    )
+    .expect("data-parallel step");
+
+    let reported = breakdown.total.into_scalar::<f32>();
+    assert!(
+        (reported - expected_loss).abs() < 1e-5,
+        "{reported} vs {expected_loss}"
+    );
+    let (a, b) = (params(&by_hand), params(&parallel));
+    assert_eq!(a.len(), b.len());
+    let mut worst = 0f32;
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert_eq!(x.len(), y.len(), "{name}");
+        for (p, q) in x.iter().zip(y) {
+            worst = worst.max((p - q).abs());
+        }
+    }
+    assert!(worst < 1e-5, "parameters differ by {worst}");
+    // The step did move the parameters (equality must not pass on two no-ops).
+    let moved = initial
+        .iter()
+        .zip(&a)
+        .flat_map(|((_, x), (_, y))| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0f32, f32::max);
+    assert!(moved > 1e-4, "the step changed no parameter ({moved})");
 }
