@@ -2,8 +2,8 @@
 //!
 //! Parameter names follow timm's `convnext_*` (`stem`, `stages.i.downsample`, `stages.i.blocks.j`
 //! with `conv_dw`, `norm`, `mlp.fc1`, `mlp.fc2`, `gamma`), so pretrained weights map one to one
-//! (see [`crate::import`]). Norms and the MLP act on channels-last tensors, as in timm's default
-//! (non-`conv_mlp`) block.
+//! (see [`crate::import`]). The MLP's weights are Linear `[in, out]` as in timm's default
+//! (non-`conv_mlp`) block, but norms and the MLP run channels-first (see [`channel_norm`]).
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -16,13 +16,43 @@ use crate::config::ScarSegNetConfig;
 /// LayerNorm epsilon everywhere in the encoder.
 pub const LAYER_NORM_EPS: f64 = 1e-6;
 
-/// LayerNorm over channels of an NCHW tensor.
+/// LayerNorm over channels of an NCHW tensor (biased variance, as burn's and PyTorch's).
+///
+/// Computed in place along dim 1 rather than by permuting to channels-last and back: on the CPU
+/// backend each permute of a feature map is a strided copy, and those copies took a large share
+/// of the forward (profiled in `benchmarks/README.md`).
 ///
 /// # Shapes
 /// - input and output `[batch, channels, height, width]`
 pub fn channel_norm(norm: &LayerNorm, x: Tensor<4>) -> Tensor<4> {
-    // [B, C, H, W] -> [B, H, W, C] -> norm over C -> back
-    norm.forward(x.permute([0, 2, 3, 1])).permute([0, 3, 1, 2])
+    let channels = x.dims()[1];
+    let mean = x.clone().mean_dim(1);
+    let centred = x - mean;
+    let var = centred.clone().square().mean_dim(1);
+    let y = centred / var.add_scalar(LAYER_NORM_EPS).sqrt();
+    let y = y * norm.gamma.val().reshape([1, channels, 1, 1]);
+    match &norm.beta {
+        Some(beta) => y + beta.val().reshape([1, channels, 1, 1]),
+        None => y,
+    }
+}
+
+/// A Linear layer applied to every pixel of an NCHW tensor (a 1x1 convolution), as one batched
+/// matrix product `W^T x` over `[C_in, H*W]`, so no channels-last copy is needed.
+///
+/// # Shapes
+/// - input `[batch, C_in, H, W]`, output `[batch, C_out, H, W]`
+pub fn pointwise(linear: &Linear, x: Tensor<4>) -> Tensor<4> {
+    let [batch, c_in, height, width] = x.dims();
+    let weight = linear.weight.val(); // [C_in, C_out]
+    let c_out = weight.dims()[1];
+    let w = weight.transpose().reshape([1, c_out, c_in]);
+    let y = w.matmul(x.reshape([batch, c_in, height * width])); // [B, C_out, H*W]
+    let y = match &linear.bias {
+        Some(bias) => y + bias.val().reshape([1, c_out, 1]),
+        None => y,
+    };
+    y.reshape([batch, c_out, height, width])
 }
 
 fn layer_norm(channels: usize, device: &Device) -> LayerNorm {
@@ -77,11 +107,11 @@ impl Block {
     /// - input and output `[batch, C, H, W]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [batch, channels, _, _] = x.dims();
+        // Channels-first throughout (see `channel_norm`).
         let y = self.conv_dw.forward(x.clone()); // [B, C, H, W]
-        let y = self.norm.forward(y.permute([0, 2, 3, 1])); // [B, H, W, C]
-        let y = self.mlp.fc2.forward(gelu(self.mlp.fc1.forward(y))); // [B, H, W, C]
-        let y = y * self.gamma.val().reshape([1, 1, 1, channels]);
-        let mut y = y.permute([0, 3, 1, 2]); // [B, C, H, W]
+        let y = channel_norm(&self.norm, y);
+        let y = pointwise(&self.mlp.fc2, gelu(pointwise(&self.mlp.fc1, y))); // [B, C, H, W]
+        let mut y = y * self.gamma.val().reshape([1, channels, 1, 1]);
         if self.drop_path > 0.0 && y.device().is_autodiff() {
             // Stochastic depth: keep each sample's branch with p = 1 - drop, rescaled.
             let keep = 1.0 - self.drop_path;

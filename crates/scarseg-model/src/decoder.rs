@@ -55,3 +55,38 @@ impl DecoderLevel {
         (self.conv2.forward(self.conv1.forward(d)), psi)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{test_device, values};
+
+    #[test]
+    fn upsampling_matches_half_pixel_bilinear_by_hand() {
+        let device = test_device();
+        // [[1, 2], [3, 4]]: rows give [1, 2], [1.5, 2.5], [2.5, 3.5], [3, 4] (3/4 near + 1/4
+        // far, edges repeated), then the same along each row. PyTorch's
+        // F.interpolate(scale_factor=2, mode="bilinear", align_corners=False) gives the same.
+        let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0], &device).reshape([1, 1, 2, 2]);
+        let expected = [
+            1.0, 1.25, 1.75, 2.0, //
+            1.5, 1.75, 2.25, 2.5, //
+            2.5, 2.75, 3.25, 3.5, //
+            3.0, 3.25, 3.75, 4.0,
+        ];
+        let y = upsample2x(x);
+        assert_eq!(y.dims(), [1, 1, 4, 4]);
+        assert_eq!(values(y), expected);
+
+        // Two channels of a 1 x 3 map: each channel stays in place, the one row is repeated and
+        // [10, 20, 40] becomes [10, 12.5, 17.5, 25, 35, 40].
+        let x = Tensor::<1>::from_floats([0.0, 1.0, 2.0, 10.0, 20.0, 40.0], &device)
+            .reshape([1, 2, 1, 3]);
+        let y = upsample2x(x);
+        assert_eq!(y.dims(), [1, 2, 2, 6]);
+        let row0 = [0.0, 0.25, 0.75, 1.25, 1.75, 2.0];
+        let row1 = [10.0, 12.5, 17.5, 25.0, 35.0, 40.0];
+        let expected: Vec<f32> = [row0, row0, row1, row1].concat();
+        assert_eq!(values(y), expected);
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Profiles ScarSegNet's forward on the CPU backend (`flex`, rayon + simd) and writes
+# benchmarks/profile.md: the time of each part of the network at 256 x 256
+# (`profile_forward`), and burn's 3x3 convolution against its matrix product alone
+# (`gemm_probe`). Weights: the bundled default model (atto).
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
+cd "$ROOT"
+cargo build -p scarseg-model --features flex --example profile_forward --example gemm_probe
+weights=public/models/scarseg-atto-phantom/weights.safetensors
+out=benchmarks/profile.md
+{
+  echo "# Where the CPU forward's time goes"
+  echo
+  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) logical CPUs."
+  echo "Command: \`benchmarks/profile.sh\` (this file is its output), $(date -u +%Y-%m-%d)."
+  echo "Each row is the median of 7 runs of that part alone, inputs made beforehand, output read back."
+  echo
+  "$CARGO_TARGET_DIR/debug/examples/profile_forward" "$weights" 256 7
+  echo
+  "$CARGO_TARGET_DIR/debug/examples/gemm_probe" 7
+} | tee "$out.tmp"
+mv "$out.tmp" "$out"
