@@ -25,7 +25,9 @@ use scarseg_pipeline::manifest::LoadedModel;
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::data::{Sample, TEST_SEED, emidec_samples, pair_samples, phantom_samples};
+use crate::data::{
+    Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, pair_samples, phantom_samples,
+};
 use crate::model_dir;
 
 /// What segments the scar.
@@ -54,6 +56,13 @@ pub struct EvalArgs {
     /// Evaluate on N phantom test cases (fixed test seeds, never used in training).
     #[arg(long, conflicts_with_all = ["emidec", "pairs"])]
     pub phantom: Option<usize>,
+    /// With --phantom: the validation cases (the seeds training validates on) instead of the
+    /// test cases, for choosing a threshold without touching the test set.
+    #[arg(long, requires = "phantom")]
+    pub validation: bool,
+    /// Probability threshold instead of the model's own (manifest) one.
+    #[arg(long)]
+    pub threshold: Option<f32>,
     /// Evaluate on the EMIDEC layout in DIR.
     #[arg(long, conflicts_with = "pairs")]
     pub emidec: Option<PathBuf>,
@@ -357,9 +366,21 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
     {
         bail!("--noise {sigma}: must be a non-negative number");
     }
+    if let Some(t) = args.threshold
+        && !(t > 0.0 && t < 1.0)
+    {
+        bail!("--threshold {t}: must be between 0 and 1");
+    }
     let limits = Limits::default();
     let samples = match (&args.phantom, &args.emidec, &args.pairs) {
-        (Some(n), None, None) => phantom_samples(TEST_SEED, *n, &PhantomConfig::default()),
+        (Some(n), None, None) => {
+            let first = if args.validation {
+                VALIDATION_SEED
+            } else {
+                TEST_SEED
+            };
+            phantom_samples(first, *n, &PhantomConfig::default())
+        }
         (None, Some(dir), None) => emidec_samples(dir, &limits)?,
         (None, None, Some(dir)) => pair_samples(dir, &limits)?,
         _ => bail!("give one of --phantom N, --emidec DIR or --pairs DIR"),
@@ -389,10 +410,16 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
         n: args.n,
         model: model.as_ref(),
         device: &device,
-        options: model
-            .as_ref()
-            .map(|m| m.manifest.postprocessing)
-            .unwrap_or_default(),
+        options: {
+            let mut options = model
+                .as_ref()
+                .map(|m| m.manifest.postprocessing)
+                .unwrap_or_default();
+            if let Some(t) = args.threshold {
+                options.threshold = t;
+            }
+            options
+        },
     };
     let noise = args.noise.map(|s| (s, args.iterations.max(1), args.seed));
     let (rows, summary) = evaluate(&seg, &samples, noise, label)?;

@@ -194,6 +194,25 @@ fn train_export_eval_predict_round_trip() {
     );
     let out = ok(&["eval", "--method", "fwhm", "--phantom", "2"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("FWHM"));
+    // --validation evaluates the validation seeds (1,000,000,000 up), never the test seeds.
+    let ev_val = root.join("eval-validation");
+    ok(&[
+        "eval",
+        "--weights",
+        s(&models.join("tiny")),
+        "--phantom",
+        "1",
+        "--validation",
+        "--threshold",
+        "0.4",
+        "--out",
+        s(&ev_val),
+    ]);
+    let csv = std::fs::read_to_string(ev_val.join("eval.csv")).expect("csv");
+    assert!(
+        csv.contains("phantom-1000000000") && !csv.contains("phantom-2000000000"),
+        "{csv}"
+    );
     let out = ok(&[
         "eval",
         "--weights",
@@ -413,6 +432,13 @@ fn errors_are_one_line_with_exit_codes() {
     let out = scarseg(&["train", "--out", s(&root.join("r"))]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("give one of --phantom N"));
+    let out = scarseg(&["eval", "--phantom", "1", "--threshold", "1.5"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--threshold 1.5: must be between 0 and 1"),
+        "{err}"
+    );
 
     // Labels out of range in --pairs: the label file is named.
     let pairs = root.join("pairs");
