@@ -2,7 +2,8 @@
 # Profiles ScarSegNet's forward on the CPU backend (`flex`, rayon + simd) and writes
 # benchmarks/profile.md: the time of each part of the network at 256 x 256
 # (`profile_forward`), and burn's 3x3 convolution against its matrix product alone
-# (`gemm_probe`). Weights: the bundled default model (atto).
+# (`gemm_probe`), and PyTorch's time for the same convolutions (`conv_torch.py`, in the
+# reference's virtual environment). Weights: the bundled default model (atto).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"
 cargo build -p scarseg-model --features flex --example profile_forward --example gemm_probe
@@ -18,5 +19,7 @@ out=benchmarks/profile.md
   "$CARGO_TARGET_DIR/debug/examples/profile_forward" "$weights" 256 7
   echo
   "$CARGO_TARGET_DIR/debug/examples/gemm_probe" 7
+  echo
+  tools/reference/run.sh ../../benchmarks/conv_torch.py
 } | tee "$out.tmp"
 mv "$out.tmp" "$out"
