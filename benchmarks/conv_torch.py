@@ -1,4 +1,4 @@
-"""PyTorch's time for the 3x3 convolutions of `gemm_probe` (same shapes, 2 threads), so that
+"""PyTorch's time for the 3x3 convolutions that `profile_forward` times (same shapes, 2 threads), so that
 benchmarks/profile.md compares burn's convolution with PyTorch's directly. Run by
 benchmarks/profile.sh through tools/reference/run.sh."""
 import time

@@ -1,13 +1,16 @@
 //! Where ScarSegNet's forward spends its time on a device: each part of the network timed on
 //! its own (inputs made beforehand, outputs read back so lazy backends finish), and, inside the
 //! encoder, its three kinds of layer: the depthwise 7x7 convolutions, the pointwise MLPs and the
-//! LayerNorms. Written for issue 9's profile of the CPU gap to PyTorch.
+//! LayerNorms; then burn's 3x3 convolution against its matrix product alone. Written for issue
+//! 9's profile of the CPU gap to PyTorch.
 //!
 //! `cargo run -p scarseg-model --features flex --example profile_forward -- WEIGHTS [SIZE] [RUNS]`
 
 use std::time::Instant;
 
 use burn::tensor::activation::gelu;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
 use scarseg_model::convnext::{channel_norm, pointwise};
 use scarseg_model::decoder::upsample2x;
@@ -143,5 +146,34 @@ fn main() {
     println!("|---|---|");
     for (name, ms) in rows {
         println!("| {name} | {ms:.1} |");
+    }
+    println!();
+    conv_against_matmul(&device, runs);
+}
+
+/// Is a 3x3 convolution slow because of its im2col or because of its matrix product? For the
+/// convolutions that dominate the forward, burn's `conv2d` against the matrix product of the same
+/// shape alone (`[C_out, 9 C_in]` times `[9 C_in, H W]`), and the convolution's GFLOP/s.
+fn conv_against_matmul(device: &Device, runs: usize) {
+    println!("| conv 3x3 (batch 1) | conv2d ms | GFLOP/s | matrix product alone ms |");
+    println!("|---|---|---|---|");
+    // The decoder's last two levels and the high-resolution stem at a 256 x 256 input.
+    for (c_in, c_out, side) in [(60, 20, 256), (20, 20, 256), (80, 40, 128), (40, 40, 128)] {
+        let x = Tensor::<4>::random(
+            [1, c_in, side, side],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        );
+        let w = Tensor::<4>::random([c_out, c_in, 3, 3], Distribution::Normal(0.0, 0.1), device);
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let conv = time(runs, || conv2d(x.clone(), w.clone(), None, options.clone()));
+        let cols = Tensor::<3>::random([1, 9 * c_in, side * side], Distribution::Default, device);
+        let weights = Tensor::<3>::random([1, c_out, 9 * c_in], Distribution::Default, device);
+        let product = time(runs, || weights.clone().matmul(cols.clone()));
+        let gflop = 2.0 * (9 * c_in * c_out * side * side) as f64 / 1e9;
+        println!(
+            "| {c_in} -> {c_out} at {side} x {side} | {conv:.1} | {:.1} | {product:.1} |",
+            gflop / (conv / 1e3)
+        );
     }
 }
