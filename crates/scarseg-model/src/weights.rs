@@ -40,9 +40,51 @@ pub fn to_safetensors(
     model
         .save_into(&mut store)
         .map_err(|e| ModelError::Store(e.to_string()))?;
-    store
+    let bytes = store
         .get_bytes()
-        .map_err(|e| ModelError::Store(e.to_string()))
+        .map_err(|e| ModelError::Store(e.to_string()))?;
+    canonical_header(bytes)
+}
+
+/// Rewrites the safetensors header with every JSON object's keys in sorted order. The store
+/// writes its metadata from a hash map, so two exports of the same weights differed in the
+/// order of the metadata entries, and so in their sha256, which the manifest records; sorted,
+/// the same weights always give the same file. The header keeps its length (same entries,
+/// another order), so the tensor data and its offsets are untouched.
+fn canonical_header(mut bytes: Vec<u8>) -> Result<Vec<u8>, ModelError> {
+    use std::collections::BTreeMap;
+    fn sorted(value: serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let map: BTreeMap<String, serde_json::Value> =
+                    map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+                serde_json::to_value(map).unwrap_or(serde_json::Value::Null)
+            }
+            other => other,
+        }
+    }
+    let store = |e: String| ModelError::Store(format!("safetensors header: {e}"));
+    let len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as usize)
+        .ok_or_else(|| store("shorter than 8 bytes".into()))?;
+    let header = bytes
+        .get(8..8 + len)
+        .ok_or_else(|| store(format!("declares {len} bytes")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| store(e.to_string()))?;
+    // A BTreeMap serialises in key order whatever serde_json's features are.
+    let ordered: BTreeMap<String, serde_json::Value> = match sorted(value) {
+        serde_json::Value::Object(map) => map.into_iter().collect(),
+        _ => return Err(store("not a JSON object".into())),
+    };
+    let mut text = serde_json::to_vec(&ordered).map_err(|e| store(e.to_string()))?;
+    if text.len() > len {
+        return Err(store(format!("{} bytes rewritten as {}", len, text.len())));
+    }
+    text.resize(len, b' '); // safetensors pads its header with spaces
+    bytes[8..8 + len].copy_from_slice(&text);
+    Ok(bytes)
 }
 
 /// Reads the architecture config stored in safetensors `bytes`.
@@ -148,6 +190,34 @@ mod tests {
     use crate::config::Variant;
     use crate::{test_device, values};
     use burn::tensor::{Distribution, Tensor};
+
+    #[test]
+    fn the_same_weights_always_give_the_same_file() {
+        // The metadata has four entries: with a hash map's order, ten exports would almost
+        // surely not all agree.
+        let device = test_device();
+        let config = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]);
+        let model = config.init(&device);
+        let first = to_safetensors(&model, &config, Precision::F16).expect("export");
+        for _ in 0..10 {
+            assert!(to_safetensors(&model, &config, Precision::F16).expect("export") == first);
+        }
+        let (metadata_len, metadata) = SafeTensors::read_metadata(&first).expect("valid file");
+        assert_eq!(
+            metadata_len,
+            u64::from_le_bytes(first[..8].try_into().expect("8 bytes")) as usize
+        );
+        let keys: Vec<_> = metadata
+            .metadata()
+            .as_ref()
+            .expect("metadata")
+            .keys()
+            .cloned()
+            .collect();
+        assert!(keys.contains(&CONFIG_METADATA_KEY.to_string()), "{keys:?}");
+        // And the file still loads.
+        from_safetensors(&first, &device).expect("loads");
+    }
 
     fn small() -> ScarSegNetConfig {
         ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 2, 1])
