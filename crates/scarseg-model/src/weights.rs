@@ -53,13 +53,17 @@ pub fn to_safetensors(
 /// another order), so the tensor data and its offsets are untouched.
 fn canonical_header(mut bytes: Vec<u8>) -> Result<Vec<u8>, ModelError> {
     use std::collections::BTreeMap;
+    /// Rebuilds every object from a key-sorted iterator: serde_json's map then holds the keys in
+    /// order whether it is sorted itself or keeps insertion order (`preserve_order`).
     fn sorted(value: serde_json::Value) -> serde_json::Value {
         match value {
-            serde_json::Value::Object(map) => {
-                let map: BTreeMap<String, serde_json::Value> =
-                    map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
-                serde_json::to_value(map).unwrap_or(serde_json::Value::Null)
-            }
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k, sorted(v)))
+                    .collect::<BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+            ),
             other => other,
         }
     }
@@ -73,12 +77,10 @@ fn canonical_header(mut bytes: Vec<u8>) -> Result<Vec<u8>, ModelError> {
         .ok_or_else(|| store(format!("declares {len} bytes")))?;
     let value: serde_json::Value =
         serde_json::from_slice(header).map_err(|e| store(e.to_string()))?;
-    // A BTreeMap serialises in key order whatever serde_json's features are.
-    let ordered: BTreeMap<String, serde_json::Value> = match sorted(value) {
-        serde_json::Value::Object(map) => map.into_iter().collect(),
-        _ => return Err(store("not a JSON object".into())),
-    };
-    let mut text = serde_json::to_vec(&ordered).map_err(|e| store(e.to_string()))?;
+    if !value.is_object() {
+        return Err(store("not a JSON object".into()));
+    }
+    let mut text = serde_json::to_vec(&sorted(value)).map_err(|e| store(e.to_string()))?;
     if text.len() > len {
         return Err(store(format!("{} bytes rewritten as {}", len, text.len())));
     }
