@@ -422,7 +422,9 @@ def teaching_view(d):
     spread = d.js(spread_js)
     print(f"[cpu] teaching maps (width, colours, drawn): {spread}")
     assert len(spread) == 8, spread  # input, 2 probabilities, 5 psi
-    assert [w for w, _, _ in spread[3:]] == [8, 16, 32, 64, 128], spread
+    # psi from stride 16 to stride 1 of the model's input side.
+    size = json.loads((DIST / "models/scarseg-atto-phantom/manifest.json").read_text())["preprocessing"]["size"]
+    assert [w for w, _, _ in spread[3:]] == [size // s for s in (16, 8, 4, 2, 1)], spread
     assert all(drawn for _, _, drawn in spread), spread
     assert all(colours > 1 for i, (_, colours, _) in enumerate(spread) if i != 1), spread
     # It follows the slice: the network input shown changes.
