@@ -342,8 +342,11 @@ fn walk_dicom_meta(bytes: &[u8]) -> Result<Option<(usize, String)>, ErrorKind> {
             )));
         }
         if tag == Tag(0x0002, 0x0010) {
+            // Trimmed as dicom-object trims it (any whitespace or NUL): a UID padded with a tab
+            // once chose another body decoder here than dicom-rs's, and the walk missed a
+            // forged 4 GB length (found by fuzzing).
             uid = String::from_utf8_lossy(&meta[at + read..at + read + len])
-                .trim_end_matches(['\0', ' '])
+                .trim_end_matches(|c: char| c.is_whitespace() || c == '\0')
                 .to_string();
         }
         at += read + len;

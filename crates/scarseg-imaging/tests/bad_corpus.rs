@@ -212,3 +212,15 @@ fn huge_nifti_vox_offset_is_truncation_not_an_overflow() {
     let err = decode_file("offset.nii", &bytes, &Limits::default()).expect_err("must fail");
     assert!(matches!(err.kind, ErrorKind::Truncated(_)), "{err}");
 }
+
+/// Regression (found by fuzzing `decode_any`): the transfer syntax UID is
+/// "1.2.840.10008.1.2\0\t\0". dicom-object trims any whitespace and reads the body as implicit
+/// VR little endian, where (0000,0000) declares 4,294,966,016 bytes that dicom-parser reserves;
+/// the body walk must pick the same decoder to see that length.
+#[test]
+fn uid_padded_with_a_tab_is_walked_as_dicom_rs_reads_it() {
+    match decode("uid_padded_with_tab.dcm") {
+        ErrorKind::Truncated(m) => assert!(m.contains("declares 4294966016 bytes"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
