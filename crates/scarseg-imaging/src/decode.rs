@@ -236,10 +236,28 @@ fn check_dicom_body_lengths(body: &[u8], uid: &str) -> Result<(), ErrorKind> {
     }
 }
 
+/// What the body walk is inside of.
+#[derive(Clone, Copy, PartialEq)]
+enum Container {
+    /// A sequence's items.
+    Sequence,
+    /// An item's data set.
+    Item,
+    /// Encapsulated pixel data's fragments.
+    Fragments,
+}
+
 fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Result<(), ErrorKind> {
     let mut at = 0usize;
-    let mut encapsulated = false;
+    // Open containers with their defined end (None: closed by a delimitation item).
+    let mut open: Vec<(Container, Option<usize>)> = Vec::new();
     while at < body.len() {
+        while open
+            .last()
+            .is_some_and(|(_, end)| end.is_some_and(|e| at >= e))
+        {
+            open.pop();
+        }
         let mut cursor = Cursor::new(&body[at..]);
         let Ok((header, read)) = decoder.decode_header(&mut cursor) else {
             return Ok(()); // dicom-rs reports malformed headers itself
@@ -247,11 +265,59 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
 
         let tag = header.tag;
         at += read;
-        let item = tag.group() == 0xFFFE;
+        let inside = open.last().map(|(c, _)| *c);
+        if tag.group() == 0xFFFE {
+            match tag.element() {
+                0xE000 => {
+                    // dicom-parser reads an item outside a sequence or pixel data as a fragment
+                    // and goes on reading 8-byte item headers, out of step with the data set
+                    // (found by fuzzing: a "length" of 4 GB then reserved). The standard has no
+                    // such item: refuse it.
+                    if !matches!(inside, Some(Container::Sequence | Container::Fragments)) {
+                        return Err(ErrorKind::Dicom(format!(
+                            "item {tag} outside a sequence or encapsulated pixel data"
+                        )));
+                    }
+                    let len = header.len.get().map(|l| l as usize);
+                    if let Some(len) = len
+                        && len > body.len() - at
+                    {
+                        return Err(ErrorKind::Truncated(format!(
+                            "item {tag} declares {len} bytes, {} remain",
+                            body.len() - at
+                        )));
+                    }
+                    match (inside, len) {
+                        // A fragment: skipped.
+                        (Some(Container::Fragments), Some(len)) => at += len,
+                        (Some(Container::Fragments), None) => {
+                            return Err(ErrorKind::Dicom(format!(
+                                "pixel data fragment {tag} of undefined length"
+                            )));
+                        }
+                        // An item of a sequence holds a data set: walked into.
+                        (_, len) => open.push((Container::Item, len.map(|l| at + l))),
+                    }
+                }
+                0xE00D if inside == Some(Container::Item) => {
+                    open.pop();
+                }
+                0xE0DD if matches!(inside, Some(Container::Sequence | Container::Fragments)) => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            continue;
+        }
         match header.len.get() {
             None => {
-                // Undefined length: a sequence (walked into) or encapsulated pixel data.
-                encapsulated = tag == Tag(0x7FE0, 0x0010);
+                // Undefined length: encapsulated pixel data or a sequence, walked into.
+                let kind = if tag == Tag(0x7FE0, 0x0010) {
+                    Container::Fragments
+                } else {
+                    Container::Sequence
+                };
+                open.push((kind, None));
             }
             Some(len) => {
                 let len = len as usize;
@@ -266,21 +332,16 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
                 // fuzzing: an FD of 2 bytes made the next "length" 4 GB). The standard allows
                 // only whole values, so refuse the element here.
                 let unit = binary_value_size(header.vr);
-                if !item && !len.is_multiple_of(unit) {
+                if !len.is_multiple_of(unit) {
                     return Err(ErrorKind::Dicom(format!(
                         "element {tag} ({}) has {len} bytes, not a whole number of {unit}-byte \
                          values",
                         header.vr.to_string()
                     )));
                 }
-                if tag == Tag(0xFFFE, 0xE0DD) {
-                    encapsulated = false;
-                }
-                // A defined-length item of a sequence holds a data set: walk into it. Other
-                // values (and pixel data fragments) are skipped.
-                let walk_into = item && !encapsulated && tag == Tag(0xFFFE, 0xE000)
-                    || header.vr == dicom_core::VR::SQ;
-                if !walk_into {
+                if header.vr == dicom_core::VR::SQ {
+                    open.push((Container::Sequence, Some(at + len)));
+                } else {
                     at += len;
                 }
             }

@@ -224,3 +224,18 @@ fn uid_padded_with_a_tab_is_walked_as_dicom_rs_reads_it() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Regression (found by fuzzing `decode_any`): an item (FFFE,E000) in the top-level data set.
+/// dicom-parser reads it as a pixel data fragment and goes on reading item headers out of step
+/// with the data, until four bytes of a later tag become a 4,294,836,224-byte length that it
+/// reserves. No valid file has such an item; it is refused before dicom-rs reads the body.
+#[test]
+fn item_outside_a_sequence_is_refused() {
+    match decode("item_outside_sequence.dcm") {
+        ErrorKind::Dicom(m) => assert!(
+            m.contains("item (FFFE,E000) outside a sequence or encapsulated pixel data"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
