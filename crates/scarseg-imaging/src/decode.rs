@@ -267,6 +267,14 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
         at += read;
         let inside = open.last().map(|(c, _)| *c);
         if tag.group() == 0xFFFE {
+            if let Some(len) = header.len.get()
+                && len as usize > body.len() - at
+            {
+                return Err(ErrorKind::Truncated(format!(
+                    "item {tag} declares {len} bytes, {} remain",
+                    body.len() - at
+                )));
+            }
             match tag.element() {
                 0xE000 => {
                     // dicom-parser reads an item outside a sequence or pixel data as a fragment
@@ -279,14 +287,6 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
                         )));
                     }
                     let len = header.len.get().map(|l| l as usize);
-                    if let Some(len) = len
-                        && len > body.len() - at
-                    {
-                        return Err(ErrorKind::Truncated(format!(
-                            "item {tag} declares {len} bytes, {} remain",
-                            body.len() - at
-                        )));
-                    }
                     match (inside, len) {
                         // A fragment: skipped.
                         (Some(Container::Fragments), Some(len)) => at += len,
@@ -305,7 +305,14 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
                 0xE0DD if matches!(inside, Some(Container::Sequence | Container::Fragments)) => {
                     open.pop();
                 }
-                _ => {}
+                0xE00D | 0xE0DD => {}
+                // dicom-parser reads any other (FFFE,xxxx) as a value of its declared length
+                // (found by fuzzing: 4 GB reserved); the standard has only the three above.
+                _ => {
+                    return Err(ErrorKind::Dicom(format!(
+                        "{tag} is not an item or delimitation tag"
+                    )));
+                }
             }
             continue;
         }

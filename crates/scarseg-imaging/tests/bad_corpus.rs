@@ -239,3 +239,16 @@ fn item_outside_a_sequence_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Regression (found by fuzzing `decode_any`): a header (FFFE,DFDD), which is neither an item
+/// nor a delimitation, declares 4,244,635,647 bytes with 8 left; dicom-parser reserves them.
+#[test]
+fn unknown_item_tag_is_truncation_not_a_huge_allocation() {
+    match decode("unknown_item_tag.dcm") {
+        ErrorKind::Truncated(m) => assert!(
+            m.contains("item (FFFE,DFDD) declares 4244635647 bytes, 0 remain"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
