@@ -213,17 +213,41 @@ fn dicom_str(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
 /// dicom-rs reserves and zero-fills a declared length before reading it, so a forged 4 GB
 /// length would otherwise be allocated first (found by fuzzing). Like dicom-rs, the walk goes
 /// on until the declared group length is used up.
-fn check_dicom_meta_lengths(bytes: &[u8]) -> Result<(), ErrorKind> {
+fn check_dicom_meta_lengths(bytes: &[u8], limits: &Limits) -> Result<(), ErrorKind> {
     let Some((body, uid)) = walk_dicom_meta(bytes)? else {
         return Ok(());
     };
+    if uid == DEFLATED_EXPLICIT_LE {
+        // dicom-rs reserves the lengths it inflates as well (found by fuzzing: a deflated body
+        // declaring 4 GB), so inflate it here, within the size limit, and walk that.
+        return check_dicom_body_lengths(&inflate_limited(&bytes[body..], limits.max_bytes)?, "");
+    }
     check_dicom_body_lengths(&bytes[body..], &uid)
+}
+
+/// Deflated Explicit VR Little Endian.
+const DEFLATED_EXPLICIT_LE: &str = "1.2.840.10008.1.2.1.99";
+
+/// Inflates a raw deflate stream (as dicom-rs does) without ever holding more than `limit`
+/// bytes. A corrupt stream gives what inflated before the damage: dicom-rs reads that much too,
+/// then reports the error itself.
+fn inflate_limited(bytes: &[u8], limit: u64) -> Result<Vec<u8>, ErrorKind> {
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::DeflateDecoder::new(bytes).take(limit + 1);
+    let _ = decoder.read_to_end(&mut out);
+    if out.len() as u64 > limit {
+        return Err(ErrorKind::TooLarge {
+            bytes: out.len() as u64,
+            limit,
+        });
+    }
+    Ok(out)
 }
 
 /// The same check over the data set after the meta group (found by fuzzing: a body element
 /// declaring 3.9 GB made dicom-rs reserve it). Items of sequences are walked into; fragments of
-/// encapsulated pixel data are skipped; a deflated body is not walked (its lengths are checked
-/// as it inflates, against the decompressed-size limit).
+/// encapsulated pixel data are skipped; a deflated body is walked once inflated (an empty `uid`:
+/// explicit VR little endian).
 fn check_dicom_body_lengths(body: &[u8], uid: &str) -> Result<(), ErrorKind> {
     use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
     use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
@@ -231,7 +255,6 @@ fn check_dicom_body_lengths(body: &[u8], uid: &str) -> Result<(), ErrorKind> {
     match uid {
         "1.2.840.10008.1.2" => walk_body(&ImplicitVRLittleEndianDecoder::default(), body),
         "1.2.840.10008.1.2.2" => walk_body(&ExplicitVRBigEndianDecoder::default(), body),
-        "1.2.840.10008.1.2.1.99" => Ok(()),
         _ => walk_body(&ExplicitVRLittleEndianDecoder::default(), body),
     }
 }
@@ -423,7 +446,7 @@ fn walk_dicom_meta(bytes: &[u8]) -> Result<Option<(usize, String)>, ErrorKind> {
 }
 
 fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {
-    check_dicom_meta_lengths(bytes)?;
+    check_dicom_meta_lengths(bytes, limits)?;
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(bytes))

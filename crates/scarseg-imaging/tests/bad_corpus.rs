@@ -252,3 +252,14 @@ fn unknown_item_tag_is_truncation_not_a_huge_allocation() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Regression (found by fuzzing `decode_any`): a deflated body whose inflated data set declares
+/// about 4 GB; dicom-rs reserves lengths it inflates as it reserves plain ones. The body is
+/// inflated within the size limit and walked before dicom-rs reads it.
+#[test]
+fn deflated_body_with_a_forged_length_is_truncation() {
+    match decode("deflated_forged_length.dcm") {
+        ErrorKind::Truncated(m) => assert!(m.contains("declares 4177066232 bytes"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
