@@ -692,7 +692,9 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     };
     let (cols, rows) = (dim(1), dim(2));
     // Every plane beyond the first two dimensions becomes a slice (z, then time, ...).
-    let planes: u64 = (3..=ndim).map(dim).product();
+    // Saturating: five dimensions of 32767 overflow u64 (found by fuzzing); the slice limit
+    // then refuses the count.
+    let planes: u64 = (3..=ndim).map(dim).fold(1, u64::saturating_mul);
     check_dims(rows, cols, planes, limits)?;
     let element = nifti_element_size(header.datatype)?;
     let voxels = rows * cols * planes;

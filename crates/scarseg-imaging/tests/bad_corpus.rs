@@ -269,3 +269,27 @@ fn deflated_body_with_a_forged_length_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Regression (found by fuzzing `decode_nifti`): five dimensions of 32767 overflowed the plane
+/// count (a panic in debug builds); it is a slice count over the limit.
+#[test]
+fn nifti_plane_count_that_overflows_is_too_many_slices() {
+    let path = format!(
+        "{}/tests/corpus/bad/nan_inf.nii",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut bytes = std::fs::read(path).expect("corpus file");
+    // dim[0..8] are the i16s at byte 40 of a NIfTI-1 header (little endian here).
+    let dims: [i16; 8] = [7, 4, 4, 32767, 32767, 32767, 32767, 32767];
+    for (k, d) in dims.iter().enumerate() {
+        bytes[40 + 2 * k..42 + 2 * k].copy_from_slice(&d.to_le_bytes());
+    }
+    let err = decode_file("planes.nii", &bytes, &Limits::default()).expect_err("must fail");
+    match err.kind {
+        ErrorKind::TooManySlices { count, limit } => {
+            assert_eq!(count, u64::MAX);
+            assert_eq!(limit, Limits::default().max_slices);
+        }
+        other => panic!("{other:?}"),
+    }
+}
