@@ -12,7 +12,7 @@ use rand_distr::{Distribution, Normal};
 use scarseg_imaging::decode::decode_file;
 use scarseg_imaging::metrics::Mask;
 use scarseg_imaging::phantom::{PhantomConfig, generate, label};
-use scarseg_imaging::preprocess::{Geometry, bilinear, preprocess};
+use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
 use scarseg_imaging::{Limits, Slice};
 
 /// First seed of the fixed validation phantom cases (training seeds count up from 0).
@@ -320,7 +320,7 @@ pub fn example(
     let g = &input.geometry;
     let to_model = |m: &Mask| -> Vec<f32> {
         let f: Vec<f32> = m.data.iter().map(|b| *b as u8 as f32).collect();
-        resample_label(&f, g)
+        labels_to_model(&f, g)
     };
     let mut ex = Example {
         image: input.values,
@@ -336,20 +336,6 @@ pub fn example(
         }
     }
     ex
-}
-
-fn resample_label(values: &[f32], g: &Geometry) -> Vec<f32> {
-    let n = g.size;
-    let mut out = vec![0f32; n * n];
-    for r in 0..n {
-        for c in 0..n {
-            if g.is_content(r, c) {
-                let (y, x) = g.model_to_source(r, c);
-                out[r * n + c] = bilinear(values, g.src_rows, g.src_cols, y, x);
-            }
-        }
-    }
-    out
 }
 
 fn augmented(ex: Example, n: usize, a: &Augment, rng: &mut ChaCha8Rng) -> Example {

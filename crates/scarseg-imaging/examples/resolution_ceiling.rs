@@ -13,26 +13,18 @@
 use scarseg_imaging::metrics::{Mask, dice, mean_sd};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
 use scarseg_imaging::postprocess::{PostprocessOptions, postprocess};
-use scarseg_imaging::preprocess::{Geometry, bilinear, probabilities_to_source};
+use scarseg_imaging::preprocess::{Geometry, labels_to_model, probabilities_to_source};
 
 /// `scarseg eval`'s test cases start at this seed (crates/scarseg-cli/src/train.rs).
 const TEST_SEED: u64 = 2_000_000_000;
 
-/// The label on the model grid as training makes it: bilinear sample, then 0/1 at 0.5.
+/// The label on the model grid as training makes it: resampled, then 0/1 at 0.5.
 fn to_model(mask: &Mask, g: &Geometry) -> Vec<f32> {
     let values: Vec<f32> = mask.data.iter().map(|b| *b as u8 as f32).collect();
-    let n = g.size;
-    let mut out = vec![0f32; n * n];
-    for r in 0..n {
-        for c in 0..n {
-            if g.is_content(r, c) {
-                let (y, x) = g.model_to_source(r, c);
-                let v = bilinear(&values, g.src_rows, g.src_cols, y, x);
-                out[r * n + c] = if v >= 0.5 { 1.0 } else { 0.0 };
-            }
-        }
-    }
-    out
+    labels_to_model(&values, g)
+        .into_iter()
+        .map(|v| if v >= 0.5 { 1.0 } else { 0.0 })
+        .collect()
 }
 
 fn main() {

@@ -140,6 +140,22 @@ pub fn population_mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// Brings per-pixel label values (0/1 or soft) onto the model grid by bilinear sampling, padding
+/// 0: how training makes its targets.
+pub fn labels_to_model(values: &[f32], geometry: &Geometry) -> Vec<f32> {
+    let n = geometry.size;
+    let mut out = vec![0f32; n * n];
+    for r in 0..n {
+        for c in 0..n {
+            if geometry.is_content(r, c) {
+                let (y, x) = geometry.model_to_source(r, c);
+                out[r * n + c] = bilinear(values, geometry.src_rows, geometry.src_cols, y, x);
+            }
+        }
+    }
+    out
+}
+
 /// Maps model-size probabilities back onto the source grid by bilinear sampling.
 pub fn probabilities_to_source(probabilities: &[f32], geometry: &Geometry) -> Vec<f32> {
     let n = geometry.size;
