@@ -217,46 +217,51 @@ fn check_dicom_meta_lengths(bytes: &[u8], limits: &Limits) -> Result<(), ErrorKi
     let Some((body, uid)) = walk_dicom_meta(bytes)? else {
         return Ok(());
     };
-    if uid == DEFLATED_EXPLICIT_LE {
-        // dicom-rs reserves the lengths it inflates as well (found by fuzzing: a deflated body
-        // declaring 4 GB), so inflate it here, within the size limit, and walk that.
-        return check_dicom_body_lengths(&inflate_limited(&bytes[body..], limits.max_bytes)?, "");
-    }
-    check_dicom_body_lengths(&bytes[body..], &uid)
+    check_dicom_body_lengths(&bytes[body..], &uid, limits)
 }
 
-/// Deflated Explicit VR Little Endian.
-const DEFLATED_EXPLICIT_LE: &str = "1.2.840.10008.1.2.1.99";
+/// The same check over the data set after the meta group (found by fuzzing: a body element
+/// declaring 3.9 GB made dicom-rs reserve it). Items of sequences are walked into; fragments of
+/// encapsulated pixel data are skipped. dicom-rs reserves the lengths it inflates as well (found
+/// by fuzzing: a deflated body declaring 4 GB), so a deflated body is inflated here, within the
+/// size limit, and walked.
+fn check_dicom_body_lengths(body: &[u8], uid: &str, limits: &Limits) -> Result<(), ErrorKind> {
+    use dicom_dictionary_std::uids;
+    use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
+    use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
+    use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
+    match uid {
+        uids::IMPLICIT_VR_LITTLE_ENDIAN => {
+            walk_body(&ImplicitVRLittleEndianDecoder::default(), body)
+        }
+        // Retired in the standard, so the dictionary marks it deprecated; archives keep it.
+        "1.2.840.10008.1.2.2" => walk_body(&ExplicitVRBigEndianDecoder::default(), body),
+        uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN => {
+            // As dicom-rs inflates (raw deflate). A corrupt stream gives what inflated before
+            // the damage: dicom-rs reads that much too, then reports the error itself.
+            let (inflated, _) =
+                read_limited(flate2::read::DeflateDecoder::new(body), limits.max_bytes)?;
+            walk_body(&ExplicitVRLittleEndianDecoder::default(), &inflated)
+        }
+        _ => walk_body(&ExplicitVRLittleEndianDecoder::default(), body),
+    }
+}
 
-/// Inflates a raw deflate stream (as dicom-rs does) without ever holding more than `limit`
-/// bytes. A corrupt stream gives what inflated before the damage: dicom-rs reads that much too,
-/// then reports the error itself.
-fn inflate_limited(bytes: &[u8], limit: u64) -> Result<Vec<u8>, ErrorKind> {
+/// Reads `reader` to its end or its first error without ever holding more than `limit` bytes;
+/// more is a `TooLarge` error. Returns what was read and how the read ended.
+fn read_limited(
+    reader: impl Read,
+    limit: u64,
+) -> Result<(Vec<u8>, std::io::Result<usize>), ErrorKind> {
     let mut out = Vec::new();
-    let mut decoder = flate2::read::DeflateDecoder::new(bytes).take(limit + 1);
-    let _ = decoder.read_to_end(&mut out);
+    let ended = reader.take(limit + 1).read_to_end(&mut out);
     if out.len() as u64 > limit {
         return Err(ErrorKind::TooLarge {
             bytes: out.len() as u64,
             limit,
         });
     }
-    Ok(out)
-}
-
-/// The same check over the data set after the meta group (found by fuzzing: a body element
-/// declaring 3.9 GB made dicom-rs reserve it). Items of sequences are walked into; fragments of
-/// encapsulated pixel data are skipped; a deflated body is walked once inflated (an empty `uid`:
-/// explicit VR little endian).
-fn check_dicom_body_lengths(body: &[u8], uid: &str) -> Result<(), ErrorKind> {
-    use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
-    use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
-    use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
-    match uid {
-        "1.2.840.10008.1.2" => walk_body(&ImplicitVRLittleEndianDecoder::default(), body),
-        "1.2.840.10008.1.2.2" => walk_body(&ExplicitVRBigEndianDecoder::default(), body),
-        _ => walk_body(&ExplicitVRLittleEndianDecoder::default(), body),
-    }
+    Ok((out, ended))
 }
 
 /// What the body walk is inside of.
@@ -289,15 +294,17 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
         let tag = header.tag;
         at += read;
         let inside = open.last().map(|(c, _)| *c);
-        if tag.group() == 0xFFFE {
-            if let Some(len) = header.len.get()
-                && len as usize > body.len() - at
-            {
-                return Err(ErrorKind::Truncated(format!(
-                    "item {tag} declares {len} bytes, {} remain",
-                    body.len() - at
-                )));
-            }
+        let item = tag.group() == 0xFFFE;
+        if let Some(len) = header.len.get()
+            && len as usize > body.len() - at
+        {
+            return Err(ErrorKind::Truncated(format!(
+                "{} {tag} declares {len} bytes, {} remain",
+                if item { "item" } else { "element" },
+                body.len() - at
+            )));
+        }
+        if item {
             match tag.element() {
                 0xE000 => {
                     // dicom-parser reads an item outside a sequence or pixel data as a fragment
@@ -351,12 +358,6 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
             }
             Some(len) => {
                 let len = len as usize;
-                if len > body.len() - at {
-                    return Err(ErrorKind::Truncated(format!(
-                        "element {tag} declares {len} bytes, {} remain",
-                        body.len() - at
-                    )));
-                }
                 // dicom-parser reads len / size values of a binary VR and leaves the rest of
                 // the value in the stream, where it is then taken for the next header (found by
                 // fuzzing: an FD of 2 bytes made the next "length" 4 GB). The standard allows
@@ -636,18 +637,12 @@ fn min_max(values: &[f32]) -> (f32, f32) {
 
 /// Expands gzip `bytes` without ever holding more than `limit` bytes.
 fn gunzip_limited(bytes: &[u8], limit: u64) -> Result<Vec<u8>, ErrorKind> {
-    let mut out = Vec::new();
-    let mut decoder = flate2::read::GzDecoder::new(bytes).take(limit + 1);
-    decoder.read_to_end(&mut out).map_err(|e| match e.kind() {
+    // `take` stops at limit + 1 bytes with Ok, so a read error and TooLarge never coincide.
+    let (out, ended) = read_limited(flate2::read::GzDecoder::new(bytes), limit)?;
+    ended.map_err(|e| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => ErrorKind::Truncated(format!("gzip stream: {e}")),
         _ => ErrorKind::Nifti(format!("gzip stream: {e}")),
     })?;
-    if out.len() as u64 > limit {
-        return Err(ErrorKind::TooLarge {
-            bytes: out.len() as u64,
-            limit,
-        });
-    }
     Ok(out)
 }
 

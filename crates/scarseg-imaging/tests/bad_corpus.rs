@@ -5,9 +5,13 @@
 use scarseg_imaging::decode::decode_file;
 use scarseg_imaging::{ErrorKind, Limits};
 
-fn decode(name: &str) -> ErrorKind {
+fn corpus(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/corpus/bad/{name}", env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(&path).expect("corpus file");
+    std::fs::read(&path).expect("corpus file")
+}
+
+fn decode(name: &str) -> ErrorKind {
+    let bytes = corpus(name);
     let err = decode_file(name, &bytes, &Limits::default()).expect_err("a bad file must fail");
     assert_eq!(err.file, name);
     assert!(err.to_string().starts_with(&format!("{name}: ")), "{err}");
@@ -202,11 +206,7 @@ fn partial_binary_value_is_refused_before_dicom_rs_loses_its_place() {
 /// overflowed the size arithmetic (a panic in debug builds); it is a truncated file.
 #[test]
 fn huge_nifti_vox_offset_is_truncation_not_an_overflow() {
-    let path = format!(
-        "{}/tests/corpus/bad/nan_inf.nii",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut bytes = std::fs::read(path).expect("corpus file");
+    let mut bytes = corpus("nan_inf.nii");
     // vox_offset is the f32 at byte 108 of a NIfTI-1 header (little endian here).
     bytes[108..112].copy_from_slice(&1e30f32.to_le_bytes());
     let err = decode_file("offset.nii", &bytes, &Limits::default()).expect_err("must fail");
@@ -274,11 +274,7 @@ fn deflated_body_with_a_forged_length_is_refused() {
 /// count (a panic in debug builds); it is a slice count over the limit.
 #[test]
 fn nifti_plane_count_that_overflows_is_too_many_slices() {
-    let path = format!(
-        "{}/tests/corpus/bad/nan_inf.nii",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut bytes = std::fs::read(path).expect("corpus file");
+    let mut bytes = corpus("nan_inf.nii");
     // dim[0..8] are the i16s at byte 40 of a NIfTI-1 header (little endian here).
     let dims: [i16; 8] = [7, 4, 4, 32767, 32767, 32767, 32767, 32767];
     for (k, d) in dims.iter().enumerate() {
