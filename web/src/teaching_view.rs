@@ -169,6 +169,12 @@ pub fn TeachingView(
             let levels = ["stride 16", "stride 8", "stride 4", "stride 2", "stride 1"];
             view! {
                 <p class="help" data-testid="explain-time">{format!("Computed in {ms:.0} ms on the model's {0} x {0} grid.", e.input.rows)}</p>
+                {e.roi.map(|r| view! {
+                    <p class="help" data-testid="explain-roi">{format!(
+                        "This model runs twice: once on the whole slice to find the myocardium, then on a square crop around it (rows {}-{}, columns {}-{} of the slice), so the heart fills the grid. The maps below are the second pass, the one that draws the scar.",
+                        r.top + 1, r.top + r.rows, r.left + 1, r.left + r.cols
+                    )}</p>
+                })}
                 <h3>"Input and output"</h3>
                 <p class="help">"The network sees the slice resampled to its grid and z-scored. Its two
                    heads give a probability per pixel: scar, and the whole left-ventricular

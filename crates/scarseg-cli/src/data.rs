@@ -13,6 +13,7 @@ use scarseg_imaging::decode::decode_file;
 use scarseg_imaging::metrics::Mask;
 use scarseg_imaging::phantom::{PhantomConfig, generate, label};
 use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
+use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
 use scarseg_imaging::{Limits, Slice};
 
 /// First seed of the fixed validation phantom cases (training seeds count up from 0).
@@ -48,6 +49,46 @@ impl Sample {
             myocardium: mask(&|l| l >= label::MYOCARDIUM),
             image,
             patient: patient.to_string(),
+        }
+    }
+}
+
+impl Sample {
+    /// The sample cropped to `roi` (image and both masks).
+    pub fn cropped(&self, roi: &Roi) -> Self {
+        let cols = self.image.cols;
+        let mask = |m: &Mask| Mask {
+            rows: roi.rows,
+            cols: roi.cols,
+            data: roi.crop(&m.data, cols),
+        };
+        Self {
+            image: roi.crop_slice(&self.image),
+            scar: mask(&self.scar),
+            myocardium: mask(&self.myocardium),
+            patient: self.patient.clone(),
+        }
+    }
+
+    /// The sample framed on the heart as a two-pass model's second pass sees it: the crop around
+    /// the true myocardium. With `jitter`, the margin is drawn from 0.15-0.5 and the crop moved by
+    /// up to a tenth of its side in each axis, as an imperfect first pass would place it;
+    /// without, the pipeline's own margin. A slice without myocardium is kept whole.
+    pub fn heart_crop(&self, jitter: Option<&mut ChaCha8Rng>) -> Self {
+        let (rows, cols) = (self.image.rows, self.image.cols);
+        let roi = match jitter {
+            None => Roi::around(&self.myocardium, ROI_MARGIN, ROI_MIN_SIDE),
+            Some(rng) => Roi::around(&self.myocardium, rng.random_range(0.15..=0.5), ROI_MIN_SIDE)
+                .map(|r| {
+                    let reach = (r.rows.max(r.cols) / 10) as i64;
+                    let dr = rng.random_range(-reach..=reach);
+                    let dc = rng.random_range(-reach..=reach);
+                    r.shifted(dr, dc, rows, cols)
+                }),
+        };
+        match roi {
+            Some(roi) => self.cropped(&roi),
+            None => self.clone(),
         }
     }
 }
@@ -441,6 +482,21 @@ mod tests {
         assert_eq!(stem_and_ext("a.b.nii.gz"), ("a.b", ".nii.gz"));
         assert_eq!(stem_and_ext("case.png"), ("case", ".png"));
         assert_eq!(stem_and_ext("IM0001"), ("IM0001", ""));
+    }
+
+    #[test]
+    fn heart_crop_keeps_all_of_the_myocardium() {
+        let cfg = PhantomConfig::default();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for s in phantom_samples(40, 5, &cfg) {
+            for crop in [s.heart_crop(None), s.heart_crop(Some(&mut rng))] {
+                assert!(crop.image.rows < s.image.rows || crop.image.cols < s.image.cols);
+                // Margin 0.15 of the box or more and a shift of at most a tenth of 1.3 boxes: no myocardium is cut off.
+                assert_eq!(crop.myocardium.area_px(), s.myocardium.area_px());
+                assert_eq!(crop.scar.area_px(), s.scar.area_px());
+                assert_eq!(crop.image.pixels.len(), crop.image.rows * crop.image.cols);
+            }
+        }
     }
 
     #[test]

@@ -196,7 +196,7 @@ impl Segmenter<'_> {
                     &model.model,
                     self.device,
                     &slice,
-                    model.manifest.preprocessing.size,
+                    &model.manifest.preprocessing,
                     &self.options,
                 ))?;
                 Ok((r.scar, r.myocardium))

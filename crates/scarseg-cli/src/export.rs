@@ -10,7 +10,7 @@ use clap::Args;
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
 use scarseg_pipeline::manifest::{
-    FORMAT_VERSION, MANIFEST_FILE, Manifest, Preprocessing, WeightsEntry, sha256_hex,
+    FORMAT_VERSION, MANIFEST_FILE, Manifest, Preprocessing, RoiSpec, WeightsEntry, sha256_hex,
 };
 
 use crate::Outcome;
@@ -44,6 +44,10 @@ pub struct ExportArgs {
     /// The model's default probability threshold (the page's slider and `predict` start there).
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f32,
+    /// A two-pass model: the network runs on the whole slice, then on the crop around the
+    /// myocardium it found (train it with `train --roi-fraction`).
+    #[arg(long)]
+    pub roi: bool,
     /// Extra card text (a file), e.g. intended use and limitations beyond the defaults.
     #[arg(long)]
     pub notes: Option<PathBuf>,
@@ -154,7 +158,11 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
                 Precision::F32 => "f32".into(),
             },
         },
-        preprocessing: Preprocessing::at(size),
+        preprocessing: if args.roi {
+            Preprocessing::two_pass(size, RoiSpec::default())
+        } else {
+            Preprocessing::at(size)
+        },
         postprocessing: PostprocessOptions {
             threshold: args.threshold,
             ..Default::default()
@@ -202,7 +210,7 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
          ## What it is\n\
          ScarSegNet ({dims:?} channels, {depths:?} blocks per stage), input {size} x {size}, \
          weights in {precision} ({bytes} bytes, sha256 `{sha}`), default threshold \
-         {threshold}.\n\n\
+         {threshold}.{passes}\n\n\
          ## How it was made\n\
          - Training command: `{cmd}`{resumed}\n\
          - Seed: {seed}; epochs: {epochs}; steps: {steps}; batch: {batch}\n\
@@ -227,6 +235,10 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
         bytes = m.weights.bytes,
         sha = m.weights.sha256,
         threshold = m.postprocessing.threshold,
+        passes = match m.preprocessing.roi {
+            Some(_) => format!(" Input: {}.", m.preprocessing.description),
+            None => String::new(),
+        },
         cmd = p("training_command"),
         resumed = match m.provenance.get("training_resumed_with") {
             Some(r) if !r.is_empty() => format!(", resumed with `{r}`"),

@@ -334,7 +334,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let limits = Limits::default();
-    let size = model.manifest.preprocessing.size;
+    let preprocessing = &model.manifest.preprocessing;
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| ProgressBar::new(inputs.len() as u64));
@@ -350,7 +350,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                 &model.model,
                 &device,
                 &stack,
-                size,
+                preprocessing,
                 &options,
             )) {
                 Ok(result) => {
@@ -413,7 +413,8 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
             "folder": dir.display().to_string(),
         },
         "postprocessing": options,
-        "input_size": size,
+        "input_size": preprocessing.size,
+        "heart_crop": preprocessing.roi,
         "inputs": reports,
         "errors": errors,
         "notice": "ScarSeg is not a certified medical device; results are for research and teaching.",

@@ -14,6 +14,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use rand::Rng;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -105,6 +106,12 @@ pub struct TrainArgs {
     /// Turn augmentation off.
     #[arg(long)]
     pub no_augment: bool,
+    /// Fraction of training examples framed on the heart's crop instead of the whole slice,
+    /// for a two-pass model (`export --roi`); validation then scores the crops. 0 trains a
+    /// whole-slice model.
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub roi_fraction: f64,
     /// Seed of initialisation, shuffling, augmentation and phantom training cases.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -239,9 +246,18 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
     let steps_per_epoch = per_epoch.div_ceil(args.batch);
     let total_steps = steps_per_epoch * args.epochs;
     let soft = args.loss == LossArg::Kl;
+    if !(0.0..=1.0).contains(&args.roi_fraction) {
+        bail!("--roi-fraction {}: must be within 0-1", args.roi_fraction);
+    }
     let validation: Vec<Example> = validation
         .iter()
-        .map(|s| example(s, args.size, None, false))
+        .map(|s| {
+            if args.roi_fraction > 0.0 {
+                example(&s.heart_crop(None), args.size, None, false)
+            } else {
+                example(s, args.size, None, false)
+            }
+        })
         .collect();
 
     let config = ScarSegNetConfig::variant(variant);
@@ -435,12 +451,13 @@ fn spawn_loader(
     soft: bool,
 ) -> Receiver<Batch> {
     let (tx, rx) = sync_channel::<Batch>(4);
-    let (size, batch, epochs, seed, augment) = (
+    let (size, batch, epochs, seed, augment, roi_fraction) = (
         args.size,
         args.batch,
         args.epochs,
         args.seed,
         !args.no_augment,
+        args.roi_fraction,
     );
     std::thread::spawn(move || {
         let aug = Augment::default();
@@ -468,6 +485,13 @@ fn spawn_loader(
                                 &owned
                             }
                             Source::Samples(s) => &s[*i],
+                        };
+                        let framed;
+                        let sample = if roi_fraction > 0.0 && rng.random_bool(roi_fraction) {
+                            framed = sample.heart_crop(Some(&mut rng));
+                            &framed
+                        } else {
+                            sample
                         };
                         example(sample, size, augment.then_some((&aug, &mut rng)), soft)
                     })
@@ -702,6 +726,7 @@ mod tests {
             schedule: Schedule::Cosine,
             loss: LossArg::Scarsegnet,
             no_augment: false,
+            roi_fraction: 0.0,
             seed: 0,
             resume: false,
             init_from: None,

@@ -374,6 +374,91 @@ fn train_export_eval_predict_round_trip() {
 }
 
 #[test]
+fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let run = root.join("run");
+    ok(&[
+        "train",
+        "--phantom",
+        "2",
+        "--phantom-validation",
+        "1",
+        "--size",
+        "64",
+        "--batch",
+        "2",
+        "--epochs",
+        "1",
+        "--roi-fraction",
+        "1",
+        "--out",
+        s(&run),
+    ]);
+    let models = root.join("models");
+    ok(&[
+        "export",
+        "--checkpoint",
+        s(&run.join("best.safetensors")),
+        "--name",
+        "two",
+        "--out",
+        s(&models),
+        "--roi",
+    ]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(models.join("two/manifest.json")).expect("manifest"))
+            .expect("json");
+    assert_eq!(manifest["preprocessing"]["roi"]["margin"], 0.25);
+    assert_eq!(manifest["preprocessing"]["roi"]["min_side"], 32);
+    let card = std::fs::read_to_string(models.join("two/MODEL_CARD.md")).expect("card");
+    assert!(card.contains("two passes"), "{card}");
+    let data = root.join("data");
+    ok(&["phantom", "--out", s(&data), "--count", "1", "--seed", "70"]);
+    let pred = root.join("pred");
+    ok(&[
+        "predict",
+        s(&data),
+        "--weights",
+        s(&models.join("two")),
+        "--out",
+        s(&pred),
+    ]);
+    let image = files_with(&data, ".png")
+        .into_iter()
+        .find(|p| !p.to_string_lossy().contains("_labels"))
+        .expect("a phantom image");
+    let (rows, cols, _) = read(&image);
+    let stem = image
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .to_string();
+    let (r, c, _) = read_mask(&pred.join(format!("{stem}_scar.png")));
+    assert_eq!((r, c), (rows, cols), "masks on the input's grid");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pred.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(report["heart_crop"]["margin"], 0.25);
+
+    let out = scarseg(&[
+        "train",
+        "--phantom",
+        "1",
+        "--roi-fraction",
+        "1.5",
+        "--out",
+        s(&root.join("r")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--roi-fraction 1.5: must be within 0-1"),
+        "{err}"
+    );
+}
+
+#[test]
 fn errors_are_one_line_with_exit_codes() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();

@@ -13,6 +13,7 @@ pub mod noise;
 pub mod phantom;
 pub mod postprocess;
 pub mod preprocess;
+pub mod roi;
 pub mod slice;
 
 pub use error::{ErrorKind, ImagingError};

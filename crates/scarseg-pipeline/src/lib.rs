@@ -15,9 +15,12 @@ use scarseg_imaging::classic::{NSD_CHOICES, fwhm, n_sd};
 use scarseg_imaging::metrics::{Mask, burden_percent, high_risk, stack_burden_percent};
 use scarseg_imaging::postprocess::{PostprocessOptions, postprocess};
 use scarseg_imaging::preprocess::{preprocess, probabilities_to_source};
+use scarseg_imaging::roi::Roi;
 use scarseg_imaging::{Slice, Stack};
 use scarseg_model::{ModelError, ScarSegNet};
 use serde::{Deserialize, Serialize};
+
+pub use manifest::{Preprocessing, RoiSpec};
 
 /// Why an analysis failed.
 #[derive(Debug, thiserror::Error)]
@@ -130,15 +133,14 @@ pub(crate) async fn read(t: Tensor<4>, source: &str) -> Result<Vec<f32>, Pipelin
         .map_err(|e| readback(format!("{e:?}")))
 }
 
-/// Analyses one slice: the network at `size` x `size` (a multiple of 32), results on the
-/// slice's own grid.
-pub async fn analyse_slice(
+/// One pass of the network at `size` x `size`: scar and myocardium probabilities on the slice's
+/// own grid.
+pub(crate) async fn one_pass(
     model: &ScarSegNet,
     device: &Device,
     slice: &Slice,
     size: usize,
-    options: &PostprocessOptions,
-) -> Result<SliceResult, PipelineError> {
+) -> Result<(Vec<f32>, Vec<f32>), PipelineError> {
     let input = preprocess(&slice.pixels, slice.rows, slice.cols, size);
     let x = Tensor::<1>::from_floats(input.values.as_slice(), device).reshape([1, 1, size, size]);
     let logits = model.forward(x).map_err(|error| PipelineError::Model {
@@ -147,12 +149,61 @@ pub async fn analyse_slice(
     })?;
     let scar = read(sigmoid(logits.scar), &slice.source).await?;
     let myo = read(sigmoid(logits.myocardium), &slice.source).await?;
-    Ok(slice_result(
-        slice,
+    Ok((
         probabilities_to_source(&scar, &input.geometry),
         probabilities_to_source(&myo, &input.geometry),
-        options,
     ))
+}
+
+/// Where a two-pass model's second pass looks: the crop around the first pass's myocardium
+/// (probability 0.5 or more, whatever the scar threshold). `None` when the first pass found no
+/// myocardium; the first pass's result then stands.
+pub fn heart_roi(myocardium_probability: &[f32], slice: &Slice, spec: &RoiSpec) -> Option<Roi> {
+    let found = Mask {
+        rows: slice.rows,
+        cols: slice.cols,
+        data: myocardium_probability.iter().map(|p| *p >= 0.5).collect(),
+    };
+    Roi::around(&found, spec.margin, spec.min_side)
+}
+
+/// Scar and myocardium probabilities on the slice's own grid, as the manifest's preprocessing
+/// says: one pass on the whole slice, or for a two-pass model the second pass's probabilities
+/// inside the heart's crop and 0 outside it. Also returns the crop.
+pub async fn probabilities(
+    model: &ScarSegNet,
+    device: &Device,
+    slice: &Slice,
+    preprocessing: &Preprocessing,
+) -> Result<(Vec<f32>, Vec<f32>, Option<Roi>), PipelineError> {
+    let size = preprocessing.size;
+    let (scar, myo) = one_pass(model, device, slice, size).await?;
+    let Some(spec) = &preprocessing.roi else {
+        return Ok((scar, myo, None));
+    };
+    let Some(roi) = heart_roi(&myo, slice, spec) else {
+        return Ok((scar, myo, None));
+    };
+    let (crop_scar, crop_myo) = one_pass(model, device, &roi.crop_slice(slice), size).await?;
+    let (rows, cols) = (slice.rows, slice.cols);
+    Ok((
+        roi.paste(&crop_scar, rows, cols, 0.0),
+        roi.paste(&crop_myo, rows, cols, 0.0),
+        Some(roi),
+    ))
+}
+
+/// Analyses one slice as the manifest's preprocessing says (input size, one or two passes),
+/// results on the slice's own grid.
+pub async fn analyse_slice(
+    model: &ScarSegNet,
+    device: &Device,
+    slice: &Slice,
+    preprocessing: &Preprocessing,
+    options: &PostprocessOptions,
+) -> Result<SliceResult, PipelineError> {
+    let (scar, myo, _) = probabilities(model, device, slice, preprocessing).await?;
+    Ok(slice_result(slice, scar, myo, options))
 }
 
 /// Analyses every slice of a stack and the stack's volume-weighted burden.
@@ -160,12 +211,12 @@ pub async fn analyse_stack(
     model: &ScarSegNet,
     device: &Device,
     stack: &Stack,
-    size: usize,
+    preprocessing: &Preprocessing,
     options: &PostprocessOptions,
 ) -> Result<StackResult, PipelineError> {
     let mut slices = Vec::with_capacity(stack.slices.len());
     for slice in &stack.slices {
-        slices.push(analyse_slice(model, device, slice, size, options).await?);
+        slices.push(analyse_slice(model, device, slice, preprocessing, options).await?);
     }
     Ok(StackResult::from_slices(slices, stack))
 }
@@ -189,10 +240,103 @@ impl StackResult {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use scarseg_imaging::phantom::{PhantomConfig, generate};
     use scarseg_model::{ScarSegNetConfig, Variant};
+
+    /// The bundled default model and its preprocessing.
+    pub(crate) fn default_model(device: &Device) -> (ScarSegNet, Preprocessing) {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../public/models/scarseg-atto-phantom"
+        );
+        let manifest = std::fs::read(format!("{dir}/manifest.json")).expect("manifest");
+        let manifest = manifest::parse_manifest(&manifest).expect("manifest parses");
+        let weights = std::fs::read(format!("{dir}/{}", manifest.weights.file)).expect("weights");
+        let loaded = manifest::load_model(manifest, &weights, device).expect("default model loads");
+        (loaded.model, loaded.manifest.preprocessing)
+    }
+
+    #[test]
+    fn heart_roi_frames_the_first_pass_myocardium_by_hand() {
+        // Myocardium probability 0.9 in rows 40..=59, columns 30..=49 of a 100 x 100 slice, 0.4
+        // (not myocardium) elsewhere. Margin 0.25 grows the 20 px box to 30, below the 32 px
+        // minimum: a 32 px square centred on (50, 40), rows 34..66, columns 24..56.
+        let slice = Slice::new(100, 100, vec![0.0; 10_000], "s");
+        let p: Vec<f32> = (0..10_000)
+            .map(|i| {
+                let (r, c) = (i / 100, i % 100);
+                if (40..60).contains(&r) && (30..50).contains(&c) {
+                    0.9
+                } else {
+                    0.4
+                }
+            })
+            .collect();
+        let spec = RoiSpec {
+            margin: 0.25,
+            min_side: 32,
+        };
+        assert_eq!(
+            heart_roi(&p, &slice, &spec),
+            Some(Roi {
+                top: 34,
+                left: 24,
+                rows: 32,
+                cols: 32
+            })
+        );
+        // Nothing at 0.5 or more: no crop, the first pass stands.
+        assert_eq!(heart_roi(&vec![0.49; 10_000], &slice, &spec), None);
+    }
+
+    #[test]
+    fn second_pass_is_the_crop_analysed_on_its_own_and_pasted_back() {
+        let device = Device::flex();
+        let (model, preprocessing) = default_model(&device);
+        let one = Preprocessing::at(preprocessing.size);
+        let two = Preprocessing::two_pass(preprocessing.size, RoiSpec::default());
+        let case = generate(4242, &PhantomConfig::default());
+        let (slice, truth) = (&case.slices[0].image, case.slices[0].myocardium());
+        let (scar, myo, roi) =
+            futures_lite::future::block_on(probabilities(&model, &device, slice, &two))
+                .expect("two passes");
+        let roi = roi.expect("the default model finds the heart on a phantom slice");
+        // The crop holds the whole true myocardium and is smaller than the slice.
+        let inside = |r: usize, c: usize| {
+            (roi.top..roi.top + roi.rows).contains(&r)
+                && (roi.left..roi.left + roi.cols).contains(&c)
+        };
+        for r in 0..slice.rows {
+            for c in 0..slice.cols {
+                assert!(
+                    !truth.get(r, c) || inside(r, c),
+                    "myocardium at ({r}, {c}) cut off"
+                );
+            }
+        }
+        assert!(roi.rows * roi.cols < slice.rows * slice.cols);
+        // A user who crops the slice themselves and runs one pass gets the same probabilities.
+        let options = PostprocessOptions::default();
+        let crop = roi.crop_slice(slice);
+        let alone =
+            futures_lite::future::block_on(analyse_slice(&model, &device, &crop, &one, &options))
+                .expect("one pass");
+        let (mut k, cols) = (0, slice.cols);
+        for r in 0..slice.rows {
+            for c in 0..cols {
+                if inside(r, c) {
+                    assert_eq!(scar[r * cols + c], alone.scar_probability[k]);
+                    assert_eq!(myo[r * cols + c], alone.myocardium_probability[k]);
+                    k += 1;
+                } else {
+                    assert_eq!((scar[r * cols + c], myo[r * cols + c]), (0.0, 0.0));
+                }
+            }
+        }
+        assert_eq!(k, crop.rows * crop.cols);
+    }
 
     #[test]
     fn results_land_on_each_slices_own_grid() {
@@ -212,9 +356,14 @@ mod tests {
             warnings: vec![],
         };
         let options = PostprocessOptions::default();
-        let result =
-            futures_lite::future::block_on(analyse_stack(&model, &device, &stack, 64, &options))
-                .expect("analysis");
+        let result = futures_lite::future::block_on(analyse_stack(
+            &model,
+            &device,
+            &stack,
+            &Preprocessing::at(64),
+            &options,
+        ))
+        .expect("analysis");
         assert_eq!(result.slices.len(), 2);
         for (r, s) in result.slices.iter().zip(&stack.slices) {
             assert_eq!(r.scar_probability.len(), s.rows * s.cols);

@@ -54,22 +54,60 @@ pub struct WeightsEntry {
 }
 
 /// How an image becomes the network's input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessing {
     /// The network's square input side (a multiple of 32).
     pub size: usize,
     /// Human-readable description of the resampling and normalisation.
     pub description: String,
+    /// Present for a two-pass model: the network runs on the whole slice, then again on the
+    /// heart's crop found from the first pass's myocardium. Absent in older manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roi: Option<RoiSpec>,
+}
+
+/// The heart crop of a two-pass model (`scarseg_imaging::roi`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RoiSpec {
+    /// Margin around the first pass's myocardium box, a fraction of its larger side.
+    pub margin: f64,
+    /// Smallest crop side, source pixels.
+    pub min_side: usize,
+}
+
+impl Default for RoiSpec {
+    fn default() -> Self {
+        Self {
+            margin: scarseg_imaging::roi::ROI_MARGIN,
+            min_side: scarseg_imaging::roi::ROI_MIN_SIDE,
+        }
+    }
 }
 
 impl Preprocessing {
-    /// The pipeline's preprocessing at `size`.
+    /// The pipeline's one-pass preprocessing at `size`.
     pub fn at(size: usize) -> Self {
         Self {
             size,
             description: "aspect-preserving bilinear resample into a size x size square, zero \
                           padding; z-score over the image's own pixels"
                 .to_string(),
+            roi: None,
+        }
+    }
+
+    /// Two passes at `size`: the whole slice, then the heart's crop.
+    pub fn two_pass(size: usize, roi: RoiSpec) -> Self {
+        Self {
+            description: format!(
+                "two passes: the whole slice, then a square crop around the first pass's \
+                 myocardium (margin {} of its larger side, at least {} px); each pass an \
+                 aspect-preserving bilinear resample into a size x size square, zero padding, \
+                 z-score over the pass's own pixels",
+                roi.margin, roi.min_side
+            ),
+            roi: Some(roi),
+            ..Self::at(size)
         }
     }
 }
@@ -111,6 +149,11 @@ pub enum LoadError {
     /// The preprocessing size is not one the network accepts.
     #[error("manifest.json: input size {0} is not a positive multiple of 32")]
     Size(usize),
+    /// The heart crop's settings are out of range.
+    #[error(
+        "manifest.json: heart crop margin {0} (must be 0-10) or smallest side {1} (must be at least 1) is out of range"
+    )]
+    Roi(f64, usize),
 }
 
 /// Lower-case hex sha256 of `bytes`.
@@ -140,6 +183,11 @@ pub fn parse_manifest(json: &[u8]) -> Result<Manifest, LoadError> {
     let size = manifest.preprocessing.size;
     if size == 0 || !size.is_multiple_of(32) {
         return Err(LoadError::Size(size));
+    }
+    if let Some(roi) = &manifest.preprocessing.roi
+        && !(roi.margin.is_finite() && (0.0..=10.0).contains(&roi.margin) && roi.min_side > 0)
+    {
+        return Err(LoadError::Roi(roi.margin, roi.min_side));
     }
     Ok(manifest)
 }
@@ -256,5 +304,31 @@ mod tests {
         manifest.preprocessing.size = 100;
         let json = serde_json::to_vec(&manifest).expect("json");
         assert!(matches!(parse_manifest(&json), Err(LoadError::Size(100))));
+        manifest.preprocessing = Preprocessing::two_pass(
+            64,
+            RoiSpec {
+                margin: -0.5,
+                min_side: 32,
+            },
+        );
+        let json = serde_json::to_vec(&manifest).expect("json");
+        assert!(matches!(parse_manifest(&json), Err(LoadError::Roi(..))));
+    }
+
+    #[test]
+    fn one_pass_manifests_without_a_crop_still_load_and_two_pass_ones_round_trip() {
+        // A manifest written before the heart crop existed has no "roi" key.
+        let device = Device::flex();
+        let config = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]);
+        let bytes = to_safetensors(&config.init(&device), &config, Precision::F32).expect("ok");
+        let manifest = manifest_for(&config, &bytes);
+        let json = serde_json::to_string(&manifest).expect("json");
+        assert!(!json.contains("\"roi\""));
+        assert_eq!(parse_manifest(json.as_bytes()).expect("loads"), manifest);
+        let mut two = manifest;
+        two.preprocessing = Preprocessing::two_pass(64, RoiSpec::default());
+        let json = serde_json::to_vec(&two).expect("json");
+        let back = parse_manifest(&json).expect("loads");
+        assert_eq!(back.preprocessing.roi, Some(RoiSpec::default()));
     }
 }

@@ -9,10 +9,11 @@ use scarseg_imaging::metrics::{coefficient_of_variation, dice, mean_sd};
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::preprocess::preprocess;
+use scarseg_imaging::roi::Roi;
 use scarseg_model::ScarSegNet;
 use serde::{Deserialize, Serialize};
 
-use crate::{PipelineError, analyse_slice, read};
+use crate::{PipelineError, Preprocessing, analyse_slice, heart_roi, one_pass, read};
 
 /// A single-channel map, row-major.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,7 +27,7 @@ pub struct Map {
 }
 
 /// The network's internals on one slice, at the model's input grid (the slice resampled and
-/// padded to `size` x `size`).
+/// padded to `size` x `size`; for a two-pass model, the second pass on the heart's crop).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
     /// The z-scored network input.
@@ -41,6 +42,9 @@ pub struct Explanation {
     pub scar_probability: Map,
     /// Myocardium probability.
     pub myocardium_probability: Map,
+    /// The heart crop the maps show, for a two-pass model that found the heart; `None`: the
+    /// whole slice.
+    pub roi: Option<Roi>,
 }
 
 async fn read_map(t: Tensor<4>, source: &str) -> Result<Map, PipelineError> {
@@ -52,13 +56,28 @@ async fn read_map(t: Tensor<4>, source: &str) -> Result<Map, PipelineError> {
     })
 }
 
-/// Runs the network on `slice` with its diagnostics.
+/// Runs the network on `slice` with its diagnostics; a two-pass model's first pass finds the
+/// heart, and the diagnostics are the second pass's, the one that draws the scar.
 pub async fn explain_slice(
     model: &ScarSegNet,
     device: &Device,
     slice: &Slice,
-    size: usize,
+    preprocessing: &Preprocessing,
 ) -> Result<Explanation, PipelineError> {
+    let size = preprocessing.size;
+    let mut roi = None;
+    if let Some(spec) = &preprocessing.roi {
+        let (_, myo) = one_pass(model, device, slice, size).await?;
+        roi = heart_roi(&myo, slice, spec);
+    }
+    let cropped;
+    let slice = match &roi {
+        Some(r) => {
+            cropped = r.crop_slice(slice);
+            &cropped
+        }
+        None => slice,
+    };
     let input = preprocess(&slice.pixels, slice.rows, slice.cols, size);
     let x = Tensor::<1>::from_floats(input.values.as_slice(), device).reshape([1, 1, size, size]);
     let (logits, diagnostics) =
@@ -91,6 +110,7 @@ pub async fn explain_slice(
         psi,
         scar_probability: read_map(sigmoid(logits.scar), source).await?,
         myocardium_probability: read_map(sigmoid(logits.myocardium), source).await?,
+        roi,
     })
 }
 
@@ -141,20 +161,20 @@ pub async fn noise_robustness(
     model: &ScarSegNet,
     device: &Device,
     slice: &Slice,
-    size: usize,
+    preprocessing: &Preprocessing,
     options: &PostprocessOptions,
     sigma: f64,
     iterations: usize,
     seed: u64,
     mut progress: impl AsyncFnMut(usize) -> bool,
 ) -> Result<Robustness, PipelineError> {
-    let clean = analyse_slice(model, device, slice, size, options).await?;
+    let clean = analyse_slice(model, device, slice, preprocessing, options).await?;
     let mut scar_dice = Vec::with_capacity(iterations);
     let mut burden_percent = Vec::with_capacity(iterations);
     let mut noisy = slice.clone();
     for k in 0..iterations {
         noisy.pixels = add_noise(&slice.pixels, sigma, seed, k as u64);
-        let r = analyse_slice(model, device, &noisy, size, options).await?;
+        let r = analyse_slice(model, device, &noisy, preprocessing, options).await?;
         scar_dice.push(dice(&r.scar, &clean.scar));
         burden_percent.push(r.burden_percent);
         if !progress(k + 1).await {
@@ -176,23 +196,11 @@ pub async fn noise_robustness(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{load_model, parse_manifest};
     use futures_lite::future::block_on;
     use scarseg_imaging::phantom::{PhantomConfig, generate};
     use scarseg_imaging::preprocess::probabilities_to_source;
 
-    fn default_model(device: &Device) -> (ScarSegNet, usize) {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../public/models/scarseg-atto-phantom"
-        );
-        let manifest = std::fs::read(format!("{dir}/manifest.json")).expect("manifest");
-        let manifest = parse_manifest(&manifest).expect("manifest parses");
-        let weights = std::fs::read(format!("{dir}/{}", manifest.weights.file)).expect("weights");
-        let loaded = load_model(manifest, &weights, device).expect("default model loads");
-        let size = loaded.manifest.preprocessing.size;
-        (loaded.model, size)
-    }
+    use crate::tests::default_model;
 
     fn phantom_slice(seed: u64) -> Slice {
         generate(seed, &PhantomConfig::default()).slices[0]
@@ -203,9 +211,11 @@ mod tests {
     #[test]
     fn explanation_has_every_stage_and_level_and_matches_the_plain_forward() {
         let device = Device::flex();
-        let (model, size) = default_model(&device);
+        let (model, preprocessing) = default_model(&device);
+        let size = preprocessing.size;
         let slice = phantom_slice(9601);
-        let e = block_on(explain_slice(&model, &device, &slice, size)).expect("explain");
+        let e = block_on(explain_slice(&model, &device, &slice, &preprocessing)).expect("explain");
+        assert_eq!(e.roi.is_some(), preprocessing.roi.is_some());
         // atto: 40/80/160/320 channels; psi from stride 16 to stride 1.
         let widths: Vec<usize> = e.gates.iter().map(Vec::len).collect();
         assert_eq!(widths, [40, 80, 160, 320]);
@@ -241,11 +251,25 @@ mod tests {
             assert!(m.values.iter().all(|v| (0.0..=1.0).contains(v)));
         }
         // The same probabilities as the analysis (which runs the forward without diagnostics),
-        // once mapped back onto the slice's grid.
+        // once mapped back onto the slice's grid (through the heart crop for a two-pass model).
         let options = PostprocessOptions::default();
-        let plain = block_on(analyse_slice(&model, &device, &slice, size, &options)).unwrap();
-        let input = preprocess(&slice.pixels, slice.rows, slice.cols, size);
+        let plain = block_on(analyse_slice(
+            &model,
+            &device,
+            &slice,
+            &preprocessing,
+            &options,
+        ))
+        .unwrap();
+        let framed = e
+            .roi
+            .map_or_else(|| slice.clone(), |r| r.crop_slice(&slice));
+        let input = preprocess(&framed.pixels, framed.rows, framed.cols, size);
         let back = probabilities_to_source(&e.scar_probability.values, &input.geometry);
+        let back = match e.roi {
+            Some(r) => r.paste(&back, slice.rows, slice.cols, 0.0),
+            None => back,
+        };
         let worst = back
             .iter()
             .zip(&plain.scar_probability)
@@ -258,7 +282,7 @@ mod tests {
     #[test]
     fn noise_protocol_without_noise_is_perfectly_stable_and_noise_lowers_agreement() {
         let device = Device::flex();
-        let (model, size) = default_model(&device);
+        let (model, preprocessing) = default_model(&device);
         let slice = phantom_slice(9602);
         let options = PostprocessOptions {
             threshold: 0.3,
@@ -269,7 +293,7 @@ mod tests {
                 &model,
                 &device,
                 &slice,
-                size,
+                &preprocessing,
                 &options,
                 sigma,
                 n,
@@ -302,7 +326,7 @@ mod tests {
             &model,
             &device,
             &slice,
-            size,
+            &preprocessing,
             &options,
             0.05,
             5,

@@ -272,8 +272,8 @@ mod worker {
                     return;
                 };
                 let started = now();
-                let size = model.manifest.preprocessing.size;
-                match explain_slice(&model.model, &device, &slice, size).await {
+                let preprocessing = &model.manifest.preprocessing;
+                match explain_slice(&model.model, &device, &slice, preprocessing).await {
                     Ok(explanation) => post(&FromWorker::Explanation {
                         request,
                         explanation,
@@ -295,7 +295,7 @@ mod worker {
                 let Some((device, model)) = ready(state, request) else {
                     return;
                 };
-                let size = model.manifest.preprocessing.size;
+                let preprocessing = &model.manifest.preprocessing;
                 let progress = async |done: usize| {
                     post(&FromWorker::RobustnessProgress {
                         request,
@@ -310,7 +310,7 @@ mod worker {
                     &model.model,
                     &device,
                     &slice,
-                    size,
+                    preprocessing,
                     &options,
                     sigma,
                     iterations,
@@ -373,7 +373,7 @@ mod worker {
             });
             return false;
         };
-        let size = model.manifest.preprocessing.size;
+        let preprocessing = &model.manifest.preprocessing;
         let mut slices = Vec::with_capacity(stack.slices.len());
         let started = now();
         for (k, slice) in stack.slices.iter().enumerate() {
@@ -387,7 +387,7 @@ mod worker {
             if cancelled.get() == job {
                 return true;
             }
-            match analyse_slice(&model.model, device, slice, size, options).await {
+            match analyse_slice(&model.model, device, slice, preprocessing, options).await {
                 Ok(r) => slices.push(r),
                 Err(e) => {
                     messages.push(e.to_string());
