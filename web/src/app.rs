@@ -14,7 +14,7 @@ use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{label_map, mask_png};
-use scarseg_pipeline::{StackResult, slice_result};
+use scarseg_pipeline::{SliceResult, StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{Overlay, Window, rgba};
 use scarseg_web::report::{CSV_HEADER, Provenance, csv_rows};
@@ -494,8 +494,9 @@ pub fn App() -> impl IntoView {
                         .slices
                         .iter()
                         .zip(&stack.slices)
-                        .map(|(r, s)| {
-                            slice_result(
+                        .map(|(r, s)| SliceResult {
+                            roi: r.roi,
+                            ..slice_result(
                                 s,
                                 r.scar_probability.clone(),
                                 r.myocardium_probability.clone(),
@@ -625,6 +626,18 @@ pub fn App() -> impl IntoView {
         ) {
             let _ = ctx.put_image_data(&image, 0.0, 0.0);
         }
+        // A two-pass model's heart crop: where the second pass, the one that draws the scar,
+        // looked. A misplaced box explains a missed scar.
+        if let Some(roi) = r.roi.filter(|_| ov.scar || ov.myocardium || ov.probability) {
+            ctx.set_stroke_style_str("rgba(255, 255, 255, 0.7)");
+            ctx.set_line_width(1.0);
+            ctx.stroke_rect(
+                roi.left as f64 + 0.5,
+                roi.top as f64 + 0.5,
+                roi.cols as f64 - 1.0,
+                roi.rows as f64 - 1.0,
+            );
+        }
     });
 
     // Keyboard shortcuts (documented on the page).
@@ -734,6 +747,7 @@ pub fn App() -> impl IntoView {
                             "burden_percent": x.burden_percent,
                             "fwhm_burden_percent": x.fwhm_burden_percent,
                             "nsd_burden_percent": x.nsd_burden_percent,
+                            "heart_crop": x.roi,
                         })).collect::<Vec<_>>(),
                     }))
                 })

@@ -383,6 +383,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                             "high_risk": r.burden_percent.map(scarseg_imaging::metrics::high_risk),
                             "fwhm_burden_percent": r.fwhm_burden_percent,
                             "nsd_burden_percent": r.nsd_burden_percent,
+                            "heart_crop": r.roi,
                         })).collect::<Vec<_>>(),
                     }));
                 }

@@ -1,8 +1,8 @@
 //! The heart's region of interest: a square crop around the myocardium, so that a second pass of
 //! the network sees the heart at a finer pixel than the whole field of view allows.
 //!
-//! **\[decided\]** ScarSegNet's paper resamples the whole slice. Phantom fields of view are
-//! 115-576 mm, so at a 128 px input a model pixel is 1-4.5 mm and thin scar is lost to
+//! **\[decided\]** ScarSegNet's paper resamples the whole slice. LGE fields of view are about
+//! 260-400 mm, so at a 128 px input a model pixel is 2-3 mm and thin scar is lost to
 //! resampling whatever the weights (`examples/resolution_ceiling.rs` measures it). Cardiac
 //! pipelines crop around the left ventricle for this reason; a model whose manifest asks for it
 //! runs once on the whole slice to find the myocardium, then on this crop.

@@ -66,6 +66,10 @@ pub struct SliceResult {
     pub fwhm_burden_percent: Option<f64>,
     /// n-SD burdens on the network's myocardium for n = 2, 3, 5, 6, percent.
     pub nsd_burden_percent: Vec<(u32, Option<f64>)>,
+    /// For a two-pass model, the heart crop its second pass analysed (the page draws it; the
+    /// probabilities outside it are 0). `None`: one pass on the whole slice.
+    #[serde(default)]
+    pub roi: Option<Roi>,
 }
 
 /// A whole stack's analysis.
@@ -79,7 +83,8 @@ pub struct StackResult {
     pub high_risk: bool,
 }
 
-/// Results of one slice from its source-grid probability maps (the re-thresholding path too).
+/// Results of one slice from its source-grid probability maps (the re-thresholding path too;
+/// it keeps the crop, `roi`, of the result it re-thresholds).
 pub fn slice_result(
     slice: &Slice,
     scar_probability: Vec<f32>,
@@ -118,6 +123,7 @@ pub fn slice_result(
         myocardium_area_mm2,
         fwhm_burden_percent,
         nsd_burden_percent,
+        roi: None,
     }
 }
 
@@ -202,8 +208,11 @@ pub async fn analyse_slice(
     preprocessing: &Preprocessing,
     options: &PostprocessOptions,
 ) -> Result<SliceResult, PipelineError> {
-    let (scar, myo, _) = probabilities(model, device, slice, preprocessing).await?;
-    Ok(slice_result(slice, scar, myo, options))
+    let (scar, myo, roi) = probabilities(model, device, slice, preprocessing).await?;
+    Ok(SliceResult {
+        roi,
+        ..slice_result(slice, scar, myo, options)
+    })
 }
 
 /// Analyses every slice of a stack and the stack's volume-weighted burden.
