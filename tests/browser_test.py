@@ -404,6 +404,12 @@ def teaching_view(d):
            "document.querySelectorAll('[data-testid=ase-stage]').length == 4", "the teaching view")
     captions = d.js("return [...document.querySelectorAll('[data-testid=ase-stage] figcaption')].map(e => e.innerText)")
     print(f"[cpu] ASE: {captions}")
+    # A two-pass model's maps are its second pass's, and the page says on which crop.
+    manifest = json.loads((DIST / "models/scarseg-atto-phantom/manifest.json").read_text())
+    if manifest["preprocessing"].get("roi"):
+        crop = d.wait("return document.querySelector('[data-testid=explain-roi]')?.innerText", "the heart crop line")
+        print(f"[cpu] teaching view: {crop}")
+        assert "runs twice" in crop and "rows " in crop and "columns " in crop, crop
     # The default model is atto: 40, 80, 160, 320 channels; one bar per channel for g and s.
     for caption, channels in zip(captions, [40, 80, 160, 320]):
         assert f"{channels} channels" in caption, caption
