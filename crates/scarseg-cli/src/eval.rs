@@ -63,6 +63,10 @@ pub struct EvalArgs {
     /// Probability threshold instead of the model's own (manifest) one.
     #[arg(long)]
     pub threshold: Option<f32>,
+    /// Remove scar and myocardium components smaller than this many pixels, instead of the
+    /// model's own (manifest) setting.
+    #[arg(long)]
+    pub min_component_px: Option<usize>,
     /// Evaluate on the EMIDEC layout in DIR.
     #[arg(long, conflicts_with = "pairs")]
     pub emidec: Option<PathBuf>,
@@ -417,6 +421,9 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
                 .unwrap_or_default();
             if let Some(t) = args.threshold {
                 options.threshold = t;
+            }
+            if let Some(m) = args.min_component_px {
+                options.min_component_px = m;
             }
             options
         },

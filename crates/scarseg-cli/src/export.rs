@@ -44,6 +44,9 @@ pub struct ExportArgs {
     /// The model's default probability threshold (the page's slider and `predict` start there).
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f32,
+    /// The model's default smallest kept component, pixels (0 keeps all).
+    #[arg(long, default_value_t = 0)]
+    pub min_component_px: usize,
     /// A two-pass model: the network runs on the whole slice, then on the crop around the
     /// myocardium it found (train it with `train --roi-fraction`).
     #[arg(long)]
@@ -165,6 +168,7 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
         },
         postprocessing: PostprocessOptions {
             threshold: args.threshold,
+            min_component_px: args.min_component_px,
             ..Default::default()
         },
         provenance,

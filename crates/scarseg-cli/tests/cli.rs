@@ -405,12 +405,33 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
         "--out",
         s(&models),
         "--roi",
+        "--min-component-px",
+        "7",
     ]);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(models.join("two/manifest.json")).expect("manifest"))
             .expect("json");
     assert_eq!(manifest["preprocessing"]["roi"]["margin"], 0.25);
     assert_eq!(manifest["preprocessing"]["roi"]["min_side"], 32);
+    assert_eq!(manifest["postprocessing"]["min_component_px"], 7);
+    // eval's override: with a billion pixels as the smallest kept component, nothing is left.
+    let ev = root.join("eval");
+    ok(&[
+        "eval",
+        "--weights",
+        s(&models.join("two")),
+        "--phantom",
+        "1",
+        "--min-component-px",
+        "1000000000",
+        "--out",
+        s(&ev),
+    ]);
+    let eval: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ev.join("eval.json")).expect("eval.json"))
+            .expect("json");
+    assert_eq!(eval["slices"][0]["scar_area_mm2"], 0.0);
+    assert_eq!(eval["slices"][0]["myocardium_area_mm2"], 0.0);
     let card = std::fs::read_to_string(models.join("two/MODEL_CARD.md")).expect("card");
     assert!(card.contains("two passes"), "{card}");
     let data = root.join("data");

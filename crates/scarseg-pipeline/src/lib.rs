@@ -83,8 +83,8 @@ pub struct StackResult {
     pub high_risk: bool,
 }
 
-/// Results of one slice from its source-grid probability maps (the re-thresholding path too;
-/// it keeps the crop, `roi`, of the result it re-thresholds).
+/// Results of one slice from its source-grid probability maps (the re-thresholding path too,
+/// whose caller carries the re-thresholded result's `roi` over; this sets it to `None`).
 pub fn slice_result(
     slice: &Slice,
     scar_probability: Vec<f32>,
