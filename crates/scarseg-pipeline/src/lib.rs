@@ -1,6 +1,8 @@
 //! The one inference pipeline: decoded stack -> preprocess -> forward -> postprocess -> inverse
 //! to the original pixel grid -> metrics. Both the native CLI and the browser's worker call it,
-//! so the masks they produce for the same file and weights are the same.
+//! so the masks they produce for the same file and weights are the same. A two-pass model (its
+//! manifest's `preprocessing.roi`) runs preprocess and forward twice: on the whole slice, then on
+//! the crop around the myocardium the first pass found ([`heart_roi`]).
 //!
 //! Readback is asynchronous (`into_data_async`), as the browser requires; native callers block
 //! on the future.
