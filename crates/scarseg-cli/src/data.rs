@@ -56,16 +56,10 @@ impl Sample {
 impl Sample {
     /// The sample cropped to `roi` (image and both masks).
     pub fn cropped(&self, roi: &Roi) -> Self {
-        let cols = self.image.cols;
-        let mask = |m: &Mask| Mask {
-            rows: roi.rows,
-            cols: roi.cols,
-            data: roi.crop(&m.data, cols),
-        };
         Self {
             image: roi.crop_slice(&self.image),
-            scar: mask(&self.scar),
-            myocardium: mask(&self.myocardium),
+            scar: roi.crop_mask(&self.scar),
+            myocardium: roi.crop_mask(&self.myocardium),
             patient: self.patient.clone(),
         }
     }

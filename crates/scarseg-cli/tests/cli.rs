@@ -25,6 +25,27 @@ fn ok(args: &[&str]) -> Output {
     out
 }
 
+/// One epoch of two batches of two phantom cases at 64 x 64 into `run`, with `extra` arguments.
+fn train_tiny(run: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--phantom",
+        "2",
+        "--phantom-validation",
+        "1",
+        "--size",
+        "64",
+        "--batch",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        s(run),
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -378,23 +399,7 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
     let run = root.join("run");
-    ok(&[
-        "train",
-        "--phantom",
-        "2",
-        "--phantom-validation",
-        "1",
-        "--size",
-        "64",
-        "--batch",
-        "2",
-        "--epochs",
-        "1",
-        "--roi-fraction",
-        "1",
-        "--out",
-        s(&run),
-    ]);
+    train_tiny(&run, &["--roi-fraction", "1"]);
     let models = root.join("models");
     ok(&[
         "export",
@@ -567,21 +572,7 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
     let run = root.join("run");
-    ok(&[
-        "train",
-        "--phantom",
-        "2",
-        "--phantom-validation",
-        "1",
-        "--size",
-        "64",
-        "--batch",
-        "2",
-        "--epochs",
-        "1",
-        "--out",
-        s(&run),
-    ]);
+    train_tiny(&run, &[]);
     let models = root.join("models");
     ok(&[
         "export",

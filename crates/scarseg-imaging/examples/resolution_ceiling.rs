@@ -70,13 +70,8 @@ fn main() {
                 crop_myo_dice.push(dice(&myo, &truth_myo));
                 continue;
             };
-            let in_roi = |m: &Mask| Mask {
-                rows: roi.rows,
-                cols: roi.cols,
-                data: roi.crop(&m.data, cols),
-            };
-            let scar_p = roi.paste(&oracle(&in_roi(&truth_scar), size), rows, cols, 0.0);
-            let myo_p = roi.paste(&oracle(&in_roi(&truth_myo), size), rows, cols, 0.0);
+            let scar_p = roi.paste(&oracle(&roi.crop_mask(&truth_scar), size), rows, cols, 0.0);
+            let myo_p = roi.paste(&oracle(&roi.crop_mask(&truth_myo), size), rows, cols, 0.0);
             let (scar, myo) = postprocess(&scar_p, &myo_p, rows, cols, &options);
             crop_scar_dice.push(dice(&scar, &truth_scar));
             crop_myo_dice.push(dice(&myo, &truth_myo));

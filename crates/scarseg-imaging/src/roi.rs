@@ -109,6 +109,15 @@ impl Roi {
         out
     }
 
+    /// The crop of a mask.
+    pub fn crop_mask(&self, mask: &Mask) -> Mask {
+        Mask {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.crop(&mask.data, mask.cols),
+        }
+    }
+
     /// The crop of a slice: same spacing and orientation, its position moved to the crop's first
     /// pixel, its source name kept (results and errors still name the user's file).
     pub fn crop_slice(&self, slice: &Slice) -> Slice {
@@ -231,6 +240,10 @@ mod tests {
         let crop = roi.crop(&values, cols);
         // First crop row is source row 2, columns 3..8: 21..=25.
         assert_eq!(&crop[..5], &[21, 22, 23, 24, 25]);
+        // The mask crop is the same cut: the one pixel set, (3, 4), lands at (1, 1).
+        let m = roi.crop_mask(&Mask::from_fn(rows, cols, |r, c| (r, c) == (3, 4)));
+        assert_eq!((m.rows, m.cols, m.area_px()), (4, 5, 1));
+        assert!(m.get(1, 1));
         let back = roi.paste(&crop, rows, cols, u32::MAX);
         for r in 0..rows {
             for c in 0..cols {
