@@ -25,6 +25,22 @@ fn ok(args: &[&str]) -> Output {
     out
 }
 
+/// Runs scarseg expecting an error: exit code 1 and one stderr line that contains `message`.
+fn fails(args: &[&str], message: &str) {
+    let out = scarseg(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "scarseg {args:?}: {err}");
+    assert!(
+        err.contains(message),
+        "scarseg {args:?}: no {message:?} in {err}"
+    );
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "scarseg {args:?}: not one line: {err}"
+    );
+}
+
 /// One epoch of two batches of two phantom cases at 64 x 64 into `run`, with `extra` arguments.
 fn train_tiny(run: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -467,20 +483,17 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
             .expect("json");
     assert_eq!(report["heart_crop"]["margin"], 0.25);
 
-    let out = scarseg(&[
-        "train",
-        "--phantom",
-        "1",
-        "--roi-fraction",
-        "1.5",
-        "--out",
-        s(&root.join("r")),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--roi-fraction 1.5: must be within 0-1"),
-        "{err}"
+    fails(
+        &[
+            "train",
+            "--phantom",
+            "1",
+            "--roi-fraction",
+            "1.5",
+            "--out",
+            s(&root.join("r")),
+        ],
+        "--roi-fraction 1.5: must be within 0-1",
     );
 }
 
@@ -490,65 +503,64 @@ fn errors_are_one_line_with_exit_codes() {
     let root = tmp.path();
 
     // A missing input: exit 1, one line naming it.
-    let out = scarseg(&[
-        "predict",
-        s(&root.join("nope.dcm")),
-        "--out",
-        s(&root.join("o")),
-        "--weights",
-        s(root),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("nope.dcm: no such file or folder"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    fails(
+        &[
+            "predict",
+            s(&root.join("nope.dcm")),
+            "--out",
+            s(&root.join("o")),
+            "--weights",
+            s(root),
+        ],
+        "nope.dcm: no such file or folder",
+    );
 
     // A folder that is not a model: names manifest.json.
     std::fs::write(root.join("a.png"), b"not really").expect("write");
-    let out = scarseg(&[
-        "predict",
-        s(&root.join("a.png")),
-        "--out",
-        s(&root.join("o")),
-        "--weights",
-        s(root),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("manifest.json: cannot read"));
+    fails(
+        &[
+            "predict",
+            s(&root.join("a.png")),
+            "--out",
+            s(&root.join("o")),
+            "--weights",
+            s(root),
+        ],
+        "manifest.json: cannot read",
+    );
 
     // Unknown device, bad size, nothing to train on.
-    let out = scarseg(&[
-        "train",
-        "--phantom",
-        "1",
-        "--device",
-        "tpu",
-        "--out",
-        s(&root.join("r")),
-    ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--device tpu"));
-    let out = scarseg(&[
-        "train",
-        "--phantom",
-        "1",
-        "--size",
-        "100",
-        "--out",
-        s(&root.join("r")),
-    ]);
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("--size 100: must be a positive multiple of 32")
+    fails(
+        &[
+            "train",
+            "--phantom",
+            "1",
+            "--device",
+            "tpu",
+            "--out",
+            s(&root.join("r")),
+        ],
+        "--device tpu",
     );
-    let out = scarseg(&["train", "--out", s(&root.join("r"))]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("give one of --phantom N"));
-    let out = scarseg(&["eval", "--phantom", "1", "--threshold", "1.5"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--threshold 1.5: must be between 0 and 1"),
-        "{err}"
+    fails(
+        &[
+            "train",
+            "--phantom",
+            "1",
+            "--size",
+            "100",
+            "--out",
+            s(&root.join("r")),
+        ],
+        "--size 100: must be a positive multiple of 32",
+    );
+    fails(
+        &["train", "--out", s(&root.join("r"))],
+        "give one of --phantom N",
+    );
+    fails(
+        &["eval", "--phantom", "1", "--threshold", "1.5"],
+        "--threshold 1.5: must be between 0 and 1",
     );
 
     // Labels out of range in --pairs: the label file is named.
@@ -558,12 +570,9 @@ fn errors_are_one_line_with_exit_codes() {
     let labels = scarseg_imaging::encode::png_grey8(2, 2, &[0, 1, 9, 2], None).expect("png");
     std::fs::write(pairs.join("x.png"), image).expect("write");
     std::fs::write(pairs.join("x_labels.png"), labels).expect("write");
-    let out = scarseg(&["eval", "--method", "fwhm", "--pairs", s(&pairs)]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("x_labels.png: label value 9 is not one of 0, 1, 2, 3, 4"),
-        "{err}"
+    fails(
+        &["eval", "--method", "fwhm", "--pairs", s(&pairs)],
+        "x_labels.png: label value 9 is not one of 0, 1, 2, 3, 4",
     );
 }
 
