@@ -67,6 +67,10 @@ pub struct EvalArgs {
     /// model's own (manifest) setting.
     #[arg(long)]
     pub min_component_px: Option<usize>,
+    /// Test-time mirroring on (true) or off (false) instead of the model's own (manifest)
+    /// setting: the pass that draws the result is averaged with its left-right mirror.
+    #[arg(long)]
+    pub mirror: Option<bool>,
     /// Evaluate on the EMIDEC layout in DIR.
     #[arg(long, conflicts_with = "pairs")]
     pub emidec: Option<PathBuf>,
@@ -396,7 +400,11 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
                 .weights
                 .clone()
                 .unwrap_or_else(model_dir::default_model_dir);
-            Some(model_dir::load(&dir, &device)?)
+            let mut loaded = model_dir::load(&dir, &device)?;
+            if let Some(on) = args.mirror {
+                loaded.manifest.preprocessing = loaded.manifest.preprocessing.with_mirror(on);
+            }
+            Some(loaded)
         }
         _ => None,
     };

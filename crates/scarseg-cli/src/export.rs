@@ -51,6 +51,10 @@ pub struct ExportArgs {
     /// myocardium it found (train it with `train --roi-fraction`).
     #[arg(long)]
     pub roi: bool,
+    /// Test-time mirroring: the pass that draws the result also runs on the left-right
+    /// mirrored input and the two are averaged (twice that pass's compute).
+    #[arg(long)]
+    pub mirror: bool,
     /// Extra card text (a file), e.g. intended use and limitations beyond the defaults.
     #[arg(long)]
     pub notes: Option<PathBuf>,
@@ -165,7 +169,8 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
             Preprocessing::two_pass(size, RoiSpec::default())
         } else {
             Preprocessing::at(size)
-        },
+        }
+        .with_mirror(args.mirror),
         postprocessing: PostprocessOptions {
             threshold: args.threshold,
             min_component_px: args.min_component_px,
@@ -239,9 +244,10 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
         bytes = m.weights.bytes,
         sha = m.weights.sha256,
         threshold = m.postprocessing.threshold,
-        passes = match m.preprocessing.roi {
-            Some(_) => format!(" Input: {}.", m.preprocessing.description),
-            None => String::new(),
+        passes = if m.preprocessing.roi.is_some() || m.preprocessing.mirror {
+            format!(" Input: {}.", m.preprocessing.description)
+        } else {
+            String::new()
         },
         cmd = p("training_command"),
         resumed = match m.provenance.get("training_resumed_with") {

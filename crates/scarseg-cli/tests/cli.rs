@@ -426,6 +426,7 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
         "--out",
         s(&models),
         "--roi",
+        "--mirror",
         "--min-component-px",
         "7",
     ]);
@@ -435,6 +436,7 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
     assert_eq!(manifest["preprocessing"]["roi"]["margin"], 0.25);
     assert_eq!(manifest["preprocessing"]["roi"]["min_side"], 32);
     assert_eq!(manifest["postprocessing"]["min_component_px"], 7);
+    assert_eq!(manifest["preprocessing"]["mirror"], true);
     // eval's override: with a billion pixels as the smallest kept component, nothing is left.
     let ev = root.join("eval");
     ok(&[
@@ -455,6 +457,7 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
     assert_eq!(eval["slices"][0]["myocardium_area_mm2"], 0.0);
     let card = std::fs::read_to_string(models.join("two/MODEL_CARD.md")).expect("card");
     assert!(card.contains("two passes"), "{card}");
+    assert!(card.contains("mirrored input"), "{card}");
     let data = root.join("data");
     ok(&["phantom", "--out", s(&data), "--count", "1", "--seed", "70"]);
     let pred = root.join("pred");

@@ -64,6 +64,11 @@ pub struct Preprocessing {
     /// heart's crop found from the first pass's myocardium. Absent in older manifests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roi: Option<RoiSpec>,
+    /// Test-time mirroring (as nnU-Net does by default): the pass that draws the result also
+    /// runs on the left-right mirrored input, and the two probability maps are averaged. Absent
+    /// (off) in older manifests.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirror: bool,
 }
 
 /// The heart crop of a two-pass model (`scarseg_imaging::roi`).
@@ -93,6 +98,7 @@ impl Preprocessing {
                           padding; z-score over the image's own pixels"
                 .to_string(),
             roi: None,
+            mirror: false,
         }
     }
 
@@ -110,7 +116,20 @@ impl Preprocessing {
             ..Self::at(size)
         }
     }
+
+    /// The same with test-time mirroring on or off.
+    pub fn with_mirror(self, mirror: bool) -> Self {
+        let base = self.description.trim_end_matches(MIRROR_NOTE).to_string();
+        Self {
+            description: if mirror { base + MIRROR_NOTE } else { base },
+            mirror,
+            ..self
+        }
+    }
 }
+
+const MIRROR_NOTE: &str = "; the pass that draws the result is averaged with the same pass on \
+                           the left-right mirrored input";
 
 /// Why a model folder could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -330,5 +349,16 @@ mod tests {
         let json = serde_json::to_vec(&two).expect("json");
         let back = parse_manifest(&json).expect("loads");
         assert_eq!(back.preprocessing.roi, Some(RoiSpec::default()));
+        // Mirroring: absent means off; on is written and read back, and says so in the
+        // description; turning it off again restores the description.
+        assert!(!back.preprocessing.mirror);
+        assert!(!String::from_utf8_lossy(&json).contains("\"mirror\""));
+        let mut mirrored = back.clone();
+        mirrored.preprocessing = back.preprocessing.clone().with_mirror(true);
+        let json = serde_json::to_vec(&mirrored).expect("json");
+        let again = parse_manifest(&json).expect("loads");
+        assert!(again.preprocessing.mirror);
+        assert!(again.preprocessing.description.contains("mirrored input"));
+        assert_eq!(again.preprocessing.with_mirror(false), back.preprocessing);
     }
 }

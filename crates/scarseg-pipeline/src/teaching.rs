@@ -57,7 +57,8 @@ async fn read_map(t: Tensor<4>, source: &str) -> Result<Map, PipelineError> {
 }
 
 /// Runs the network on `slice` with its diagnostics; a two-pass model's first pass finds the
-/// heart, and the diagnostics are the second pass's, the one that draws the scar.
+/// heart, and the diagnostics are the second pass's, the one that draws the scar. They are one
+/// forward's, on the unmirrored input, also for a model with test-time mirroring.
 pub async fn explain_slice(
     model: &ScarSegNet,
     device: &Device,
@@ -67,7 +68,7 @@ pub async fn explain_slice(
     let size = preprocessing.size;
     let mut roi = None;
     if let Some(spec) = &preprocessing.roi {
-        let (_, myo) = one_pass(model, device, slice, size).await?;
+        let (_, myo) = one_pass(model, device, slice, size, false).await?;
         roi = heart_roi(&myo, slice, spec);
     }
     let cropped;
