@@ -14,7 +14,7 @@ use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{label_map, mask_png};
-use scarseg_pipeline::{SliceResult, StackResult, slice_result};
+use scarseg_pipeline::{StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{Overlay, Window, rgba};
 use scarseg_web::report::{CSV_HEADER, Provenance, csv_rows};
@@ -494,12 +494,12 @@ pub fn App() -> impl IntoView {
                         .slices
                         .iter()
                         .zip(&stack.slices)
-                        .map(|(r, s)| SliceResult {
-                            roi: r.roi,
-                            ..slice_result(
+                        .map(|(r, s)| {
+                            slice_result(
                                 s,
                                 r.scar_probability.clone(),
                                 r.myocardium_probability.clone(),
+                                r.roi,
                                 &opts,
                             )
                         })

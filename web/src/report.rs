@@ -99,10 +99,11 @@ mod tests {
             &a,
             vec![0.9, 0.1, 0.1, 0.1],
             vec![0.9, 0.9, 0.9, 0.1],
+            None,
             &opts,
         );
         // Slice b: myocardium 1 px, no scar.
-        let rb = slice_result(&b, vec![0.1; 4], vec![0.9, 0.1, 0.1, 0.1], &opts);
+        let rb = slice_result(&b, vec![0.1; 4], vec![0.9, 0.1, 0.1, 0.1], None, &opts);
         let stack = Stack {
             name: "s".into(),
             slices: vec![a, b],

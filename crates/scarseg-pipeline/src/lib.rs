@@ -86,12 +86,13 @@ pub struct StackResult {
     pub high_risk: bool,
 }
 
-/// Results of one slice from its source-grid probability maps (the re-thresholding path too,
-/// whose caller carries the re-thresholded result's `roi` over; this sets it to `None`).
+/// Results of one slice from its source-grid probability maps and the heart crop they came from
+/// (`None` for one pass on the whole slice); the re-thresholding path too.
 pub fn slice_result(
     slice: &Slice,
     scar_probability: Vec<f32>,
     myocardium_probability: Vec<f32>,
+    roi: Option<Roi>,
     options: &PostprocessOptions,
 ) -> SliceResult {
     let (scar, myocardium) = postprocess(
@@ -126,7 +127,7 @@ pub fn slice_result(
         myocardium_area_mm2,
         fwhm_burden_percent,
         nsd_burden_percent,
-        roi: None,
+        roi,
     }
 }
 
@@ -232,10 +233,7 @@ pub async fn analyse_slice(
     options: &PostprocessOptions,
 ) -> Result<SliceResult, PipelineError> {
     let (scar, myo, roi) = probabilities(model, device, slice, preprocessing).await?;
-    Ok(SliceResult {
-        roi,
-        ..slice_result(slice, scar, myo, options)
-    })
+    Ok(slice_result(slice, scar, myo, roi, options))
 }
 
 /// Analyses every slice of a stack and the stack's volume-weighted burden.
@@ -429,6 +427,7 @@ pub(crate) mod tests {
             &slice,
             scar.clone(),
             myo.clone(),
+            None,
             &PostprocessOptions::default(),
         );
         assert_eq!(low.scar.area_px(), 2);
@@ -439,7 +438,7 @@ pub(crate) mod tests {
             threshold: 0.7,
             ..Default::default()
         };
-        let high = slice_result(&slice, scar, myo, &high);
+        let high = slice_result(&slice, scar, myo, None, &high);
         assert_eq!(high.scar.area_px(), 1);
     }
 
