@@ -25,10 +25,11 @@ fn ok(args: &[&str]) -> Output {
     out
 }
 
-/// Runs scarseg expecting an error: exit code 1 and one stderr line that contains `message`.
-fn fails(args: &[&str], message: &str) {
+/// Runs scarseg expecting an error: exit code 1 and one stderr line that contains `message`,
+/// which it returns.
+fn fails(args: &[&str], message: &str) -> String {
     let out = scarseg(args);
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "scarseg {args:?}: {err}");
     assert!(
         err.contains(message),
@@ -39,6 +40,7 @@ fn fails(args: &[&str], message: &str) {
         1,
         "scarseg {args:?}: not one line: {err}"
     );
+    err
 }
 
 /// One epoch of two batches of two phantom cases at 64 x 64 into `run`, with `extra` arguments.
@@ -629,18 +631,16 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&weights, bytes).expect("write");
-    let out = scarseg(&[
-        "predict",
-        s(&data),
-        "--weights",
-        s(&models.join("m")),
-        "--out",
-        s(&out_dir),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("weights.safetensors: sha256") && err.contains("does not match"),
-        "{err}"
+    let err = fails(
+        &[
+            "predict",
+            s(&data),
+            "--weights",
+            s(&models.join("m")),
+            "--out",
+            s(&out_dir),
+        ],
+        "weights.safetensors: sha256",
     );
+    assert!(err.contains("does not match"), "{err}");
 }
