@@ -13,7 +13,7 @@ use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
-use scarseg_pipeline::outputs::{label_map, mask_png};
+use scarseg_pipeline::outputs::{label_map, mask_png, slice_record};
 use scarseg_pipeline::{StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{Overlay, Window, rgba};
@@ -736,19 +736,8 @@ pub fn App() -> impl IntoView {
                         "scar_volume_mm3": scar_mm3,
                         "myocardium_volume_mm3": myo_mm3,
                         "warnings": c.warnings,
-                        "slices": r.slices.iter().zip(&s.slices).map(|(x, sl)| serde_json::json!({
-                            "source": x.source,
-                            "rows": sl.rows,
-                            "cols": sl.cols,
-                            "spacing_mm": sl.spacing_mm,
-                            "thickness_mm": sl.thickness_mm,
-                            "scar_area_mm2": x.scar_area_mm2,
-                            "myocardium_area_mm2": x.myocardium_area_mm2,
-                            "burden_percent": x.burden_percent,
-                            "fwhm_burden_percent": x.fwhm_burden_percent,
-                            "nsd_burden_percent": x.nsd_burden_percent,
-                            "heart_crop": x.roi,
-                        })).collect::<Vec<_>>(),
+                        "slices": r.slices.iter().zip(&s.slices)
+                            .map(|(x, sl)| slice_record(x, sl)).collect::<Vec<_>>(),
                     }))
                 })
                 .collect()

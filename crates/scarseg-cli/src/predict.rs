@@ -12,7 +12,7 @@ use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::manifest::LoadedModel;
-use scarseg_pipeline::outputs::{label_map, mask_png};
+use scarseg_pipeline::outputs::{label_map, mask_png, slice_record};
 use scarseg_pipeline::{StackResult, analyse_stack};
 use serde::Serialize;
 
@@ -371,20 +371,12 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                         "warnings": stack.warnings,
                         "burden_percent": result.burden_percent,
                         "high_risk": result.high_risk,
-                        "slices": result.slices.iter().zip(&stack.slices).map(|(r, s)| serde_json::json!({
-                            "source": r.source,
-                            "rows": s.rows,
-                            "cols": s.cols,
-                            "spacing_mm": s.spacing_mm,
-                            "thickness_mm": s.thickness_mm,
-                            "scar_area_mm2": r.scar_area_mm2,
-                            "myocardium_area_mm2": r.myocardium_area_mm2,
-                            "burden_percent": r.burden_percent,
-                            "high_risk": r.burden_percent.map(scarseg_imaging::metrics::high_risk),
-                            "fwhm_burden_percent": r.fwhm_burden_percent,
-                            "nsd_burden_percent": r.nsd_burden_percent,
-                            "heart_crop": r.roi,
-                        })).collect::<Vec<_>>(),
+                        "slices": result.slices.iter().zip(&stack.slices).map(|(r, s)| {
+                            let mut record = slice_record(r, s);
+                            record["high_risk"] =
+                                r.burden_percent.map(scarseg_imaging::metrics::high_risk).into();
+                            record
+                        }).collect::<Vec<_>>(),
                     }));
                 }
                 Err(e) => errors.push(e.to_string()),

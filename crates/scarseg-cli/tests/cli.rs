@@ -487,6 +487,15 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
         serde_json::from_slice(&std::fs::read(pred.join("report.json")).expect("report"))
             .expect("json");
     assert_eq!(report["heart_crop"]["margin"], 0.25);
+    // Each slice's record: its own grid, the flag and the crop it was analysed in (null when the
+    // tiny model found no myocardium to crop around).
+    let first = &report["inputs"][0]["slices"][0];
+    assert_eq!(
+        (first["rows"].clone(), first["cols"].clone()),
+        (rows.into(), cols.into())
+    );
+    assert!(first.get("high_risk").is_some(), "{first}");
+    assert!(first.get("heart_crop").is_some(), "{first}");
 
     fails(
         &[
