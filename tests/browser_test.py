@@ -277,11 +277,18 @@ def run_device(device, port, data, cli_out, tmp):
                        "return t.includes('2 / 4') ? t : null", "slice 2 of 4")
         assert "2 / 4" in label
 
-        # Threshold slider: a higher threshold never grows the scar.
+        # Threshold slider, on the DICOM series (it has scar; the NIfTI case has none, where any
+        # slider would pass): a higher threshold never grows the scar, and 0.9 shrinks it.
+        index = next(i for i, r in enumerate(rows) if r.startswith("DICOM series"))
+        d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
+        d.wait("return document.querySelector('[data-testid=stack-summary]')?.innerText.startsWith('DICOM series')",
+               "DICOM series selected")
+
         def scar_areas():
             return d.js("return [...document.querySelectorAll('[data-testid=slice-row]')]"
                         ".map(r => parseFloat(r.children[1].innerText))")
         before = scar_areas()
+        assert sum(before) > 0, f"the DICOM series should show scar at the default threshold: {before}"
         default_threshold = d.js("return document.querySelector('[data-testid=threshold]').value")
         d.js("""const t = document.querySelector('[data-testid=threshold]');
                 t.value = '0.9'; t.dispatchEvent(new Event('input', {bubbles: true}));
@@ -292,6 +299,7 @@ def run_device(device, port, data, cli_out, tmp):
         after = scar_areas()
         print(f"[{device}] scar mm2 at the default threshold: {before}; at 0.9: {after}")
         assert all(a <= b + 1e-9 for a, b in zip(after, before)), (before, after)
+        assert sum(after) < sum(before), f"threshold 0.9 left the scar as it was: {before} -> {after}"
         # Back to the model's default threshold.
         d.js("""const t = document.querySelector('[data-testid=threshold]');
                 t.value = arguments[0]; t.dispatchEvent(new Event('input', {bubbles: true}));
