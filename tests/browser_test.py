@@ -215,6 +215,15 @@ def wait_files(directory, names, timeout=60):
     raise AssertionError(f"downloads missing: {[n for n in names if not (directory / n).is_file()]}")
 
 
+def open_file(d, name):
+    """Selects the file whose row starts with `name` and waits until the report shows it."""
+    rows = d.js("return [...document.querySelectorAll('[data-testid=file-row] button')].map(b => b.innerText)")
+    index = next(i for i, r in enumerate(rows) if r.startswith(name))
+    d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
+    d.wait(f"return document.querySelector('[data-testid=stack-summary]')?.innerText.startsWith('{name}')",
+           f"{name} selected")
+
+
 def run_device(device, port, data, cli_out, tmp):
     downloads = tmp / f"downloads-{device}"
     downloads.mkdir()
@@ -248,15 +257,11 @@ def run_device(device, port, data, cli_out, tmp):
         print(f"[{device}] ms per slice: {ms}")
 
         # Masks against `scarseg predict` on the same files and weights.
-        rows = d.js("return [...document.querySelectorAll('[data-testid=file-row] button')].map(b => b.innerText)")
         total = differ = 0
         # DICOM files opened together form one series, named "DICOM series" on the page.
         for name, stem, cli_stem, slices in [("case.nii.gz", "case", "case", 4),
                                              ("DICOM series", "DICOM series", "series", 3)]:
-            index = next(i for i, r in enumerate(rows) if r.startswith(name))
-            d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
-            d.wait(f"return document.querySelector('[data-testid=stack-summary]')?.innerText.startsWith('{name}')",
-                   f"{name} selected")
+            open_file(d, name)
             d.js("document.querySelector('[data-testid=export-masks]').click()")
             names = [f"{stem}_{k:03}_{kind}.png" for k in range(slices) for kind in ("scar", "myo")]
             wait_files(downloads, names)
@@ -270,8 +275,7 @@ def run_device(device, port, data, cli_out, tmp):
         assert differ <= MAX_DIFF_FRACTION * total, f"{differ} of {total} pixels differ"
 
         # Slice navigation with the keyboard, on the 4-slice NIfTI stack.
-        index = next(i for i, r in enumerate(rows) if r.startswith("case.nii.gz"))
-        d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
+        open_file(d, "case.nii.gz")
         d.keys("\ue015")  # ArrowDown
         label = d.wait("const t = document.querySelector('[data-testid=slice]').parentElement.innerText;"
                        "return t.includes('2 / 4') ? t : null", "slice 2 of 4")
@@ -279,10 +283,7 @@ def run_device(device, port, data, cli_out, tmp):
 
         # Threshold slider, on the DICOM series (it has scar; the NIfTI case has none, where any
         # slider would pass): a higher threshold never grows the scar, and 0.9 shrinks it.
-        index = next(i for i, r in enumerate(rows) if r.startswith("DICOM series"))
-        d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
-        d.wait("return document.querySelector('[data-testid=stack-summary]')?.innerText.startsWith('DICOM series')",
-               "DICOM series selected")
+        open_file(d, "DICOM series")
 
         def scar_areas():
             return d.js("return [...document.querySelectorAll('[data-testid=slice-row]')]"
@@ -404,9 +405,7 @@ def limits_and_cancel(d, data, tmp):
 
 
 def teaching_view(d):
-    rows = d.js("return [...document.querySelectorAll('[data-testid=file-row] button')].map(b => b.innerText)")
-    index = next(i for i, r in enumerate(rows) if r.startswith("case.nii.gz"))
-    d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{index}].click()")
+    open_file(d, "case.nii.gz")
     d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
     d.wait("return document.querySelectorAll('[data-testid=cag-maps] canvas').length == 5 && "
            "document.querySelectorAll('[data-testid=ase-stage]').length == 4", "the teaching view")
