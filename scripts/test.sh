@@ -28,6 +28,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests"
 cargo test --workspace
 
+step "the analysis tools' tests (Python, standard library only)"
+python3 -m unittest discover -s tests -p 'test_*.py'
+
 step "clippy (wasm32: the page, the worker and the library crates they use)"
 cargo clippy --target wasm32-unknown-unknown -p scarseg-web -p scarseg-model -p scarseg-imaging \
   -p scarseg-pipeline -- -D warnings

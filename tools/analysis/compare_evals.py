@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Is model B better than model A, or is the difference noise? Compares two `scarseg eval` runs
+on the same cases case by case: the mean per-case difference in scar Dice (B - A) and its
+standard error. Two checkpoints of one run differ by less than the spread of Dice between cases,
+so a paired difference tells them apart with far fewer cases than two separate means.
+
+    scarseg eval --weights A --phantom 300 --validation --out EVAL_A
+    scarseg eval --weights B --phantom 300 --validation --out EVAL_B
+    tools/analysis/compare_evals.py EVAL_A/eval.csv EVAL_B/eval.csv [--from-seed S]
+
+`--from-seed S` keeps only phantom cases with seed S or higher: after ranking checkpoints on the
+first 100 validation cases (seeds from 1000000000), check the winner on cases it was not ranked
+on with `--from-seed 1000000100`. Cases missing from either file, or with no scar Dice (a failed
+case), are left out and counted. Standard library only.
+"""
+import argparse
+import csv
+import math
+import sys
+
+
+def scar_dice(path, from_seed):
+    """patient -> scar Dice from one eval.csv, optionally only phantom seeds >= from_seed."""
+    out = {}
+    try:
+        rows = list(csv.DictReader(open(path, newline="")))
+    except OSError as e:
+        sys.exit(f"{path}: {e.strerror}")
+    for r in rows:
+        if "patient" not in r or "scar_dice" not in r:
+            sys.exit(f"{path}: not a scarseg eval.csv (no patient / scar_dice columns)")
+        if from_seed is not None:
+            seed = r["patient"].removeprefix("phantom-")
+            if not seed.isdigit() or int(seed) < from_seed:
+                continue
+        if r["scar_dice"] != "":
+            out[r["patient"]] = float(r["scar_dice"])
+    return out
+
+
+def compare(a, b):
+    """(n, mean A, mean B, mean B - A, standard error of the mean difference) on the shared cases."""
+    keys = sorted(set(a) & set(b))
+    n = len(keys)
+    if n < 2:
+        raise ValueError(f"{n} shared case(s): a paired comparison needs at least 2")
+    d = [b[k] - a[k] for k in keys]
+    mean = sum(d) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    return n, sum(a[k] for k in keys) / n, sum(b[k] for k in keys) / n, mean, sd / math.sqrt(n)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("eval_a")
+    p.add_argument("eval_b")
+    p.add_argument("--from-seed", type=int)
+    args = p.parse_args()
+    a = scar_dice(args.eval_a, args.from_seed)
+    b = scar_dice(args.eval_b, args.from_seed)
+    try:
+        n, ma, mb, diff, se = compare(a, b)
+    except ValueError as e:
+        sys.exit(f"{args.eval_a}, {args.eval_b}: {e}")
+    left_out = len(set(a) ^ set(b))
+    print(f"{n} shared cases ({left_out} in only one file): scar Dice A {ma:.4f}, B {mb:.4f}")
+    print(f"B - A = {diff:+.4f}, standard error {se:.4f} ({diff / se:+.1f} SE)" if se > 0 else
+          f"B - A = {diff:+.4f}, identical on every case")
+
+
+if __name__ == "__main__":
+    main()
