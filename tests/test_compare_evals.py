@@ -69,6 +69,19 @@ class CompareEvals(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("other.csv: not a scarseg eval.csv", r.stderr)
 
+        binary = os.path.join(self.dir.name, "scan.dcm")
+        with open(binary, "wb") as f:
+            f.write(bytes(range(128, 256)) * 4)
+        r = run(binary, self.b)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("scan.dcm: not a scarseg eval.csv", r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
+
+        word = write(self.dir.name, "word.csv", [("phantom-1000000000", "high")])
+        r = run(word, self.b)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("word.csv: phantom-1000000000: scar_dice 'high' is not a number", r.stderr)
+
         lonely = write(self.dir.name, "one.csv", [("phantom-1000000000", 0.5)])
         r = run(lonely, self.b)
         self.assertNotEqual(r.returncode, 0)

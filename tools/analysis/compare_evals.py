@@ -23,18 +23,26 @@ def scar_dice(path, from_seed):
     """patient -> scar Dice from one eval.csv, optionally only phantom seeds >= from_seed."""
     out = {}
     try:
-        rows = list(csv.DictReader(open(path, newline="")))
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            rows = list(reader)
     except OSError as e:
         sys.exit(f"{path}: {e.strerror}")
+    except (UnicodeDecodeError, csv.Error) as e:
+        sys.exit(f"{path}: not a scarseg eval.csv ({e})")
+    if "patient" not in columns or "scar_dice" not in columns:
+        sys.exit(f"{path}: not a scarseg eval.csv (no patient / scar_dice columns)")
     for r in rows:
-        if "patient" not in r or "scar_dice" not in r:
-            sys.exit(f"{path}: not a scarseg eval.csv (no patient / scar_dice columns)")
         if from_seed is not None:
             seed = r["patient"].removeprefix("phantom-")
             if not seed.isdigit() or int(seed) < from_seed:
                 continue
         if r["scar_dice"] != "":
-            out[r["patient"]] = float(r["scar_dice"])
+            try:
+                out[r["patient"]] = float(r["scar_dice"])
+            except ValueError:
+                sys.exit(f"{path}: {r['patient']}: scar_dice {r['scar_dice']!r} is not a number")
     return out
 
 
