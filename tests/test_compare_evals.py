@@ -36,10 +36,15 @@ class CompareEvals(unittest.TestCase):
         self.dir.cleanup()
 
     def test_paired_difference_by_hand(self):
+        # A short row (its Dice column missing) is a failed case too.
+        with open(self.a, "a") as f:
+            f.write("phantom-1000000102\n")
+        with open(self.b, "a") as f:
+            f.write("phantom-1000000102,phantom-1000000102,0.3,0.9\n")
         r = run(self.a, self.b)
         self.assertEqual(r.returncode, 0, r.stderr)
-        # The failed case (no Dice in A) is left out and counted.
-        self.assertIn("3 shared cases (1 in only one file): scar Dice A 0.6000, B 0.7000", r.stdout)
+        # The failed cases (no Dice in A) are left out and counted.
+        self.assertIn("3 shared cases (2 in only one file): scar Dice A 0.6000, B 0.7000", r.stdout)
         self.assertIn("B - A = +0.1000, standard error 0.0577 (+1.7 SE)", r.stdout)
 
     def test_from_seed_keeps_only_the_later_cases(self):

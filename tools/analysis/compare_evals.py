@@ -34,15 +34,17 @@ def scar_dice(path, from_seed):
     if "patient" not in columns or "scar_dice" not in columns:
         sys.exit(f"{path}: not a scarseg eval.csv (no patient / scar_dice columns)")
     for r in rows:
+        # A short row reads as None in its missing columns: treat it as a failed case.
+        patient, value = r["patient"] or "", r["scar_dice"] or ""
         if from_seed is not None:
-            seed = r["patient"].removeprefix("phantom-")
+            seed = patient.removeprefix("phantom-")
             if not seed.isdigit() or int(seed) < from_seed:
                 continue
-        if r["scar_dice"] != "":
+        if value != "":
             try:
-                out[r["patient"]] = float(r["scar_dice"])
+                out[patient] = float(value)
             except ValueError:
-                sys.exit(f"{path}: {r['patient']}: scar_dice {r['scar_dice']!r} is not a number")
+                sys.exit(f"{path}: {patient}: scar_dice {value!r} is not a number")
     return out
 
 
