@@ -44,7 +44,7 @@ class CompareEvals(unittest.TestCase):
         r = run(self.a, self.b)
         self.assertEqual(r.returncode, 0, r.stderr)
         # The failed cases (no Dice in A) are left out and counted.
-        self.assertIn("3 shared cases (2 in only one file): scar Dice A 0.6000, B 0.7000", r.stdout)
+        self.assertIn("3 shared cases (2 left out: missing or failed in one file): scar Dice A 0.6000, B 0.7000", r.stdout)
         self.assertIn("B - A = +0.1000, standard error 0.0577 (+1.7 SE)", r.stdout)
 
     def test_from_seed_keeps_only_the_later_cases(self):
@@ -57,7 +57,7 @@ class CompareEvals(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         # Only seeds 100 and 101: differences -0.1 and +0.1, mean 0, SD sqrt(0.02) = 0.1414,
         # standard error 0.1.
-        self.assertIn("2 shared cases (0 in only one file): scar Dice A 0.6000, B 0.6000", r.stdout)
+        self.assertIn("2 shared cases (0 left out: missing or failed in one file): scar Dice A 0.6000, B 0.6000", r.stdout)
         self.assertIn("B - A = +0.0000, standard error 0.1000", r.stdout)
 
     def test_bad_input_is_one_line_naming_the_file(self):

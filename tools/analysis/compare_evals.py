@@ -49,7 +49,7 @@ def scar_dice(path, from_seed):
 
 
 def compare(a, b):
-    """(n, mean A, mean B, mean B - A, standard error of the mean difference) on the shared cases."""
+    """(n, mean A, mean B, mean B - A, standard error of that mean) on the shared cases."""
     keys = sorted(set(a) & set(b))
     n = len(keys)
     if n < 2:
@@ -73,7 +73,8 @@ def main():
     except ValueError as e:
         sys.exit(f"{args.eval_a}, {args.eval_b}: {e}")
     left_out = len(set(a) ^ set(b))
-    print(f"{n} shared cases ({left_out} in only one file): scar Dice A {ma:.4f}, B {mb:.4f}")
+    print(f"{n} shared cases ({left_out} left out: missing or failed in one file): "
+          f"scar Dice A {ma:.4f}, B {mb:.4f}")
     print(f"B - A = {diff:+.4f}, standard error {se:.4f} ({diff / se:+.1f} SE)" if se > 0 else
           f"B - A = {diff:+.4f}, identical on every case")
 
