@@ -5,8 +5,14 @@
 use scarseg_imaging::decode::decode_file;
 use scarseg_imaging::{ErrorKind, Limits};
 
+/// This crate's folder, read when the test runs (cargo sets it), because a test binary reused
+/// from a target directory shared with another clone still has that clone's path compiled in.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string())
+}
+
 fn corpus(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/corpus/bad/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/corpus/bad/{name}", manifest_dir());
     std::fs::read(&path).expect("corpus file")
 }
 

@@ -15,12 +15,20 @@ use scarseg_model::weights::from_safetensors;
 
 const TOLERANCE: f32 = 1e-4;
 
+/// This crate's folder, read when the test runs (cargo sets it), because a test binary reused
+/// from a target directory shared with another clone still has that clone's path compiled in.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
 }
 
 fn fixture_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/reference/{name}"))
+    manifest_dir().join(format!("tests/fixtures/reference/{name}"))
 }
 
 fn read(path: &Path) -> Vec<u8> {

@@ -277,10 +277,11 @@ pub(crate) mod tests {
 
     /// The bundled default model and its preprocessing.
     pub(crate) fn default_model(device: &Device) -> (ScarSegNet, Preprocessing) {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../public/models/scarseg-atto-phantom"
-        );
+        // Read when the test runs: a test binary reused from a target directory shared with
+        // another clone still has that clone's path compiled in.
+        let root = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let dir = format!("{root}/../../public/models/scarseg-atto-phantom");
         let manifest = std::fs::read(format!("{dir}/manifest.json")).expect("manifest");
         let manifest = manifest::parse_manifest(&manifest).expect("manifest parses");
         let weights = std::fs::read(format!("{dir}/{}", manifest.weights.file)).expect("weights");
