@@ -437,6 +437,10 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
             .expect("json");
     assert_eq!(manifest["preprocessing"]["roi"]["margin"], 0.25);
     assert_eq!(manifest["preprocessing"]["roi"]["min_side"], 32);
+    assert_eq!(
+        manifest["preprocessing"]["roi"]["min_component_fraction"],
+        0.5
+    );
     assert_eq!(manifest["postprocessing"]["min_component_px"], 7);
     assert_eq!(manifest["preprocessing"]["mirror"], true);
     // eval's override: with a billion pixels as the smallest kept component, nothing is left.

@@ -16,7 +16,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use scarseg_imaging::classic::{NSD_CHOICES, fwhm, n_sd};
 use scarseg_imaging::metrics::{Mask, burden_percent, high_risk, stack_burden_percent};
-use scarseg_imaging::postprocess::{PostprocessOptions, postprocess};
+use scarseg_imaging::postprocess::{PostprocessOptions, components, postprocess};
 use scarseg_imaging::preprocess::{preprocess, probabilities_to_source};
 use scarseg_imaging::roi::Roi;
 use scarseg_imaging::{Slice, Stack};
@@ -183,14 +183,26 @@ pub(crate) async fn one_pass(
 }
 
 /// Where a two-pass model's second pass looks: the crop around the first pass's myocardium
-/// (probability 0.5 or more, whatever the scar threshold). `None` when the first pass found no
+/// (probability 0.5 or more, whatever the scar threshold), less its components smaller than
+/// `spec.min_component_fraction` of the largest. `None` when the first pass found no
 /// myocardium; the first pass's result then stands.
 pub fn heart_roi(myocardium_probability: &[f32], slice: &Slice, spec: &RoiSpec) -> Option<Roi> {
-    let found = Mask {
+    let mut found = Mask {
         rows: slice.rows,
         cols: slice.cols,
         data: myocardium_probability.iter().map(|p| *p >= 0.5).collect(),
     };
+    if spec.min_component_fraction > 0.0 {
+        let (labels, sizes) = components(&found);
+        let largest = sizes.iter().skip(1).copied().max().unwrap_or(0);
+        let keep: Vec<bool> = sizes
+            .iter()
+            .map(|&n| n as f64 >= spec.min_component_fraction * largest as f64)
+            .collect();
+        for (f, l) in found.data.iter_mut().zip(&labels) {
+            *f = *f && keep[*l as usize];
+        }
+    }
     Roi::around(&found, spec.margin, spec.min_side)
 }
 
@@ -308,6 +320,7 @@ pub(crate) mod tests {
         let spec = RoiSpec {
             margin: 0.25,
             min_side: 32,
+            min_component_fraction: 0.0,
         };
         assert_eq!(
             heart_roi(&p, &slice, &spec),
@@ -320,6 +333,33 @@ pub(crate) mod tests {
         );
         // Nothing at 0.5 or more: no crop, the first pass stands.
         assert_eq!(heart_roi(&vec![0.49; 10_000], &slice, &spec), None);
+
+        // A stray 2 x 2 blob at rows and columns 90-91. Kept (fraction 0), it stretches the box
+        // to rows 40..=91, columns 30..=91: side 62, times 1.5 is 93, centred on (66, 61) and
+        // moved inside the 100 px grid, so both starts clamp to 100 - 93 = 7.
+        let mut stray = p.clone();
+        for (r, c) in [(90, 90), (90, 91), (91, 90), (91, 91)] {
+            stray[r * 100 + c] = 0.9;
+        }
+        assert_eq!(
+            heart_roi(&stray, &slice, &spec),
+            Some(Roi {
+                top: 7,
+                left: 7,
+                rows: 93,
+                cols: 93
+            })
+        );
+        // 4 px against the 400 px square is 1%: a fraction of 0.1 leaves it out, and the crop
+        // is the one without it.
+        let filtered = RoiSpec {
+            min_component_fraction: 0.1,
+            ..spec
+        };
+        assert_eq!(
+            heart_roi(&stray, &slice, &filtered),
+            heart_roi(&p, &slice, &spec)
+        );
     }
 
     #[test]

@@ -78,6 +78,16 @@ pub struct RoiSpec {
     pub margin: f64,
     /// Smallest crop side, source pixels.
     pub min_side: usize,
+    /// First-pass myocardium components (8-connected) smaller than this fraction of the largest
+    /// are left out of the box the crop is placed around, so that a stray blob far from the
+    /// heart does not widen the crop. 0 keeps every pixel, as older manifests (where it is
+    /// absent) did.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_component_fraction: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Default for RoiSpec {
@@ -85,6 +95,7 @@ impl Default for RoiSpec {
         Self {
             margin: scarseg_imaging::roi::ROI_MARGIN,
             min_side: scarseg_imaging::roi::ROI_MIN_SIDE,
+            min_component_fraction: scarseg_imaging::roi::ROI_MIN_COMPONENT_FRACTION,
         }
     }
 }
@@ -107,10 +118,19 @@ impl Preprocessing {
         Self {
             description: format!(
                 "two passes: the whole slice, then a square crop around the first pass's \
-                 myocardium (margin {} of its larger side, at least {} px); each pass an \
+                 myocardium ({}margin {} of its larger side, at least {} px); each pass an \
                  aspect-preserving bilinear resample into a size x size square, zero padding, \
                  z-score over the pass's own pixels",
-                roi.margin, roi.min_side
+                if roi.min_component_fraction > 0.0 {
+                    format!(
+                        "components of at least {} of the largest one, ",
+                        roi.min_component_fraction
+                    )
+                } else {
+                    String::new()
+                },
+                roi.margin,
+                roi.min_side
             ),
             roi: Some(roi),
             ..Self::at(size)
@@ -173,6 +193,9 @@ pub enum LoadError {
         "manifest.json: heart crop margin {0} (must be 0-10) or smallest side {1} (must be at least 1) is out of range"
     )]
     Roi(f64, usize),
+    /// The crop's component fraction is out of range.
+    #[error("manifest.json: heart crop min_component_fraction {0} must be between 0 and 1")]
+    RoiComponents(f64),
 }
 
 /// Lower-case hex sha256 of `bytes`.
@@ -207,6 +230,11 @@ pub fn parse_manifest(json: &[u8]) -> Result<Manifest, LoadError> {
         && !(roi.margin.is_finite() && (0.0..=10.0).contains(&roi.margin) && roi.min_side > 0)
     {
         return Err(LoadError::Roi(roi.margin, roi.min_side));
+    }
+    if let Some(roi) = &manifest.preprocessing.roi
+        && !(0.0..=1.0).contains(&roi.min_component_fraction)
+    {
+        return Err(LoadError::RoiComponents(roi.min_component_fraction));
     }
     Ok(manifest)
 }
@@ -328,10 +356,23 @@ mod tests {
             RoiSpec {
                 margin: -0.5,
                 min_side: 32,
+                min_component_fraction: 0.0,
             },
         );
         let json = serde_json::to_vec(&manifest).expect("json");
         assert!(matches!(parse_manifest(&json), Err(LoadError::Roi(..))));
+        manifest.preprocessing = Preprocessing::two_pass(
+            64,
+            RoiSpec {
+                min_component_fraction: 1.5,
+                ..RoiSpec::default()
+            },
+        );
+        let json = serde_json::to_vec(&manifest).expect("json");
+        assert!(matches!(
+            parse_manifest(&json),
+            Err(LoadError::RoiComponents(f)) if f == 1.5
+        ));
     }
 
     #[test]
