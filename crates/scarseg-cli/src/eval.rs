@@ -22,6 +22,7 @@ use scarseg_imaging::phantom::PhantomConfig;
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_pipeline::analyse_slice;
 use scarseg_pipeline::manifest::LoadedModel;
+use scarseg_pipeline::{Preprocessing, RoiSpec};
 use serde::Serialize;
 
 use crate::Outcome;
@@ -71,6 +72,11 @@ pub struct EvalArgs {
     /// setting: the pass that draws the result is averaged with its left-right mirror.
     #[arg(long)]
     pub mirror: Option<bool>,
+    /// For a two-pass model, instead of its own (manifest) setting: first-pass myocardium
+    /// components smaller than this fraction of the largest are left out when placing the
+    /// heart's crop (0 keeps all).
+    #[arg(long)]
+    pub crop_components: Option<f64>,
     /// Evaluate on the EMIDEC layout in DIR.
     #[arg(long, conflicts_with = "pairs")]
     pub emidec: Option<PathBuf>,
@@ -404,6 +410,26 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
             if let Some(on) = args.mirror {
                 loaded.manifest.preprocessing = loaded.manifest.preprocessing.with_mirror(on);
             }
+            if let Some(f) = args.crop_components {
+                if !(0.0..=1.0).contains(&f) {
+                    bail!("--crop-components {f}: must be within 0-1");
+                }
+                let pre = &loaded.manifest.preprocessing;
+                let Some(roi) = pre.roi else {
+                    bail!(
+                        "--crop-components: {} is a one-pass model (no heart crop)",
+                        dir.display()
+                    );
+                };
+                loaded.manifest.preprocessing = Preprocessing::two_pass(
+                    pre.size,
+                    RoiSpec {
+                        min_component_fraction: f,
+                        ..roi
+                    },
+                )
+                .with_mirror(pre.mirror);
+            }
             Some(loaded)
         }
         _ => None,
@@ -452,6 +478,11 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
             out.join("eval.json"),
             serde_json::to_vec_pretty(&serde_json::json!({
                 "summary": summary,
+                // What was evaluated, overrides applied, so that a result file explains itself.
+                "settings": serde_json::json!({
+                    "preprocessing": model.as_ref().map(|m| &m.manifest.preprocessing),
+                    "postprocessing": seg.options,
+                }),
                 "slices": rows,
                 "noise": args.noise.map(|s| serde_json::json!({"sigma_fraction_of_intensity_range": s, "iterations": args.iterations, "seed": args.seed})),
             }))?,

@@ -51,6 +51,10 @@ pub struct ExportArgs {
     /// myocardium it found (train it with `train --roi-fraction`).
     #[arg(long)]
     pub roi: bool,
+    /// With --roi: first-pass myocardium components smaller than this fraction of the largest
+    /// are left out when placing the heart's crop (0 keeps all).
+    #[arg(long, default_value_t = scarseg_imaging::roi::ROI_MIN_COMPONENT_FRACTION, requires = "roi")]
+    pub crop_components: f64,
     /// Test-time mirroring: the pass that draws the result also runs on the left-right
     /// mirrored input and the two are averaged (twice that pass's compute).
     #[arg(long)]
@@ -97,6 +101,12 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
     }
     if size == 0 || !size.is_multiple_of(32) {
         bail!("--size {size}: must be a positive multiple of 32");
+    }
+    if !(0.0..=1.0).contains(&args.crop_components) {
+        bail!(
+            "--crop-components {}: must be within 0-1",
+            args.crop_components
+        );
     }
     let precision = if args.full_precision {
         Precision::F32
@@ -166,7 +176,13 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
             },
         },
         preprocessing: if args.roi {
-            Preprocessing::two_pass(size, RoiSpec::default())
+            Preprocessing::two_pass(
+                size,
+                RoiSpec {
+                    min_component_fraction: args.crop_components,
+                    ..RoiSpec::default()
+                },
+            )
         } else {
             Preprocessing::at(size)
         }

@@ -202,6 +202,19 @@ fn train_export_eval_predict_round_trip() {
         card.contains("not a clinical one") && card.contains("--phantom 4"),
         "{card}"
     );
+    // A one-pass model has no heart crop whose rule eval could override.
+    fails(
+        &[
+            "eval",
+            "--weights",
+            s(&models.join("tiny")),
+            "--phantom",
+            "1",
+            "--crop-components",
+            "0.5",
+        ],
+        "is a one-pass model (no heart crop)",
+    );
 
     // Eval: network, classic, and the noise protocol; CSV and JSON written.
     let ev = root.join("eval");
@@ -461,6 +474,47 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
             .expect("json");
     assert_eq!(eval["slices"][0]["scar_area_mm2"], 0.0);
     assert_eq!(eval["slices"][0]["myocardium_area_mm2"], 0.0);
+    // The result file says what was evaluated: the manifest's crop, the override's threshold.
+    assert_eq!(
+        eval["settings"]["postprocessing"]["min_component_px"],
+        1_000_000_000
+    );
+    assert_eq!(
+        eval["settings"]["preprocessing"]["roi"]["min_component_fraction"],
+        0.5
+    );
+    // The crop's component rule can be overridden at eval time, and the file says so.
+    ok(&[
+        "eval",
+        "--weights",
+        s(&models.join("two")),
+        "--phantom",
+        "1",
+        "--crop-components",
+        "0.2",
+        "--out",
+        s(&ev),
+    ]);
+    let eval: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ev.join("eval.json")).expect("eval.json"))
+            .expect("json");
+    assert_eq!(
+        eval["settings"]["preprocessing"]["roi"]["min_component_fraction"],
+        0.2
+    );
+    assert_eq!(eval["settings"]["preprocessing"]["roi"]["margin"], 0.25);
+    fails(
+        &[
+            "eval",
+            "--weights",
+            s(&models.join("two")),
+            "--phantom",
+            "1",
+            "--crop-components",
+            "1.5",
+        ],
+        "--crop-components 1.5: must be within 0-1",
+    );
     let card = std::fs::read_to_string(models.join("two/MODEL_CARD.md")).expect("card");
     assert!(card.contains("two passes"), "{card}");
     assert!(card.contains("mirrored input"), "{card}");
