@@ -478,11 +478,12 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
             out.join("eval.json"),
             serde_json::to_vec_pretty(&serde_json::json!({
                 "summary": summary,
-                // What was evaluated, overrides applied, so that a result file explains itself.
-                "settings": serde_json::json!({
-                    "preprocessing": model.as_ref().map(|m| &m.manifest.preprocessing),
+                // What the network ran with, overrides applied, so that a result file explains
+                // itself; the classic methods' settings are the summary's method name.
+                "settings": model.as_ref().map(|m| serde_json::json!({
+                    "preprocessing": &m.manifest.preprocessing,
                     "postprocessing": seg.options,
-                }),
+                })),
                 "slices": rows,
                 "noise": args.noise.map(|s| serde_json::json!({"sigma_fraction_of_intensity_range": s, "iterations": args.iterations, "seed": args.seed})),
             }))?,
