@@ -456,25 +456,29 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
     );
     assert_eq!(manifest["postprocessing"]["min_component_px"], 7);
     assert_eq!(manifest["preprocessing"]["mirror"], true);
-    // eval's override: with a billion pixels as the smallest kept component, nothing is left.
-    let ev = root.join("eval");
-    ok(&[
-        "eval",
-        "--weights",
-        s(&models.join("two")),
-        "--phantom",
-        "1",
-        "--min-component-px",
-        "1000000000",
-        "--out",
-        s(&ev),
-    ]);
-    let eval: serde_json::Value =
+    // eval of the two-pass model on one phantom case with extra arguments: its eval.json.
+    let (two, ev) = (models.join("two"), root.join("eval"));
+    let eval_with = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "eval",
+            "--weights",
+            s(&two),
+            "--phantom",
+            "1",
+            "--out",
+            s(&ev),
+        ];
+        args.extend_from_slice(extra);
+        ok(&args);
         serde_json::from_slice(&std::fs::read(ev.join("eval.json")).expect("eval.json"))
-            .expect("json");
+            .expect("json")
+    };
+    // eval's override: with a billion pixels as the smallest kept component, nothing is left.
+    let eval = eval_with(&["--min-component-px", "1000000000"]);
     assert_eq!(eval["slices"][0]["scar_area_mm2"], 0.0);
     assert_eq!(eval["slices"][0]["myocardium_area_mm2"], 0.0);
-    // The result file says what was evaluated: the manifest's crop, the override's threshold.
+    // The result file says what was evaluated: the manifest's crop rule, the overridden
+    // smallest component.
     assert_eq!(
         eval["settings"]["postprocessing"]["min_component_px"],
         1_000_000_000
@@ -484,20 +488,7 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
         0.5
     );
     // The crop's component rule can be overridden at eval time, and the file says so.
-    ok(&[
-        "eval",
-        "--weights",
-        s(&models.join("two")),
-        "--phantom",
-        "1",
-        "--crop-components",
-        "0.2",
-        "--out",
-        s(&ev),
-    ]);
-    let eval: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ev.join("eval.json")).expect("eval.json"))
-            .expect("json");
+    let eval = eval_with(&["--crop-components", "0.2"]);
     assert_eq!(
         eval["settings"]["preprocessing"]["roi"]["min_component_fraction"],
         0.2
