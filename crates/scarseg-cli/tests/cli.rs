@@ -498,7 +498,7 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
         &[
             "eval",
             "--weights",
-            s(&models.join("two")),
+            s(&two),
             "--phantom",
             "1",
             "--crop-components",
@@ -512,14 +512,7 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
     let data = root.join("data");
     ok(&["phantom", "--out", s(&data), "--count", "1", "--seed", "70"]);
     let pred = root.join("pred");
-    ok(&[
-        "predict",
-        s(&data),
-        "--weights",
-        s(&models.join("two")),
-        "--out",
-        s(&pred),
-    ]);
+    ok(&["predict", s(&data), "--weights", s(&two), "--out", s(&pred)]);
     let image = files_with(&data, ".png")
         .into_iter()
         .find(|p| !p.to_string_lossy().contains("_labels"))
