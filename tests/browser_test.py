@@ -235,6 +235,11 @@ def run_device(device, port, data, cli_out, tmp):
         shown = d.js("return document.querySelector('[data-testid=device]').innerText")
         print(f"[{device}] device line: {shown}")
         assert ("WebGPU" if device == "webgpu" else "CPU") in shown, shown
+        # The model line says how good the model is, from its manifest's test metrics.
+        manifest = json.loads((DIST / "models" / "scarseg-atto-phantom" / "manifest.json").read_text())
+        score = d.js("return document.querySelector('[data-testid=model-score]').innerText")
+        expected = f"scar Dice {manifest['metrics']['scar_dice_mean']:.2f} on its test set"
+        assert expected in score, (score, expected)
 
         # A bundled sample (phantom-9003, the one with the most scar: a transmural RCA scar, 16%
         # of the myocardium in its labels), then our files with a corrupt one among them.

@@ -68,6 +68,7 @@ struct ModelInfo {
     sha256: String,
     size: usize,
     card: Option<String>,
+    test_scar_dice: Option<f64>,
 }
 
 /// Signals the worker's messages update.
@@ -141,6 +142,7 @@ fn on_message(state: AppState, msg: FromWorker) {
             size,
             card,
             threshold,
+            test_scar_dice,
         } => {
             state.threshold.set(threshold);
             state.model.set(Some(ModelInfo {
@@ -148,6 +150,7 @@ fn on_message(state: AppState, msg: FromWorker) {
                 sha256,
                 size,
                 card,
+                test_scar_dice,
             }));
             state.model_error.set(None);
         }
@@ -857,6 +860,11 @@ pub fn App() -> impl IntoView {
                     Some(m) => view! {
                         <span>{m.name.clone()} " (input " {m.size} " px, sha256 "
                             <code data-testid="model-sha">{m.sha256[..16.min(m.sha256.len())].to_string()}</code> "...) "
+                            {m.test_scar_dice.map(|d| view! {
+                                <span data-testid="model-score"
+                                    title="mean scar Dice of scarseg eval when the model was exported (manifest.json metrics); the default model's test set is synthetic phantom cases">
+                                    {format!("scar Dice {d:.2} on its test set ")}</span>
+                            })}
                             {m.card.clone().map(|c| view! { <a href=c target="_blank">"model card"</a> })}
                         </span>
                     }.into_any(),

@@ -118,6 +118,9 @@ pub enum FromWorker {
         card: Option<String>,
         /// The model's default threshold.
         threshold: f32,
+        /// Mean scar Dice on its test set, from the manifest's metrics (absent when it was not
+        /// evaluated at export), so the page can say how good the model is where it names it.
+        test_scar_dice: Option<f64>,
     },
     /// A model could not be loaded; the previous one (if any) stays.
     ModelError {

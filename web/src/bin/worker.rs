@@ -179,6 +179,7 @@ mod worker {
             size: model.manifest.preprocessing.size,
             card,
             threshold: model.manifest.postprocessing.threshold,
+            test_scar_dice: model.manifest.metrics.get("scar_dice_mean").copied(),
         }
     }
 
