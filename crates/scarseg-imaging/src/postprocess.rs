@@ -86,6 +86,27 @@ pub fn remove_small_components(mask: &Mask, min_px: usize) -> Mask {
         return mask.clone();
     }
     let (labels, sizes) = components(mask);
+    keep_at_least(mask, &labels, &sizes, min_px)
+}
+
+/// Drops 8-connected components smaller than `fraction` of the largest one (0 keeps all).
+pub fn remove_components_below_fraction(mask: &Mask, fraction: f64) -> Mask {
+    if fraction <= 0.0 {
+        return mask.clone();
+    }
+    let (labels, sizes) = components(mask);
+    let largest = sizes.iter().skip(1).copied().max().unwrap_or(0);
+    // A size n >= fraction * largest exactly when n >= its ceiling, n being whole.
+    keep_at_least(
+        mask,
+        &labels,
+        &sizes,
+        (fraction * largest as f64).ceil() as usize,
+    )
+}
+
+/// The components of `labels` with at least `min_px` pixels.
+fn keep_at_least(mask: &Mask, labels: &[u32], sizes: &[usize], min_px: usize) -> Mask {
     Mask {
         rows: mask.rows,
         cols: mask.cols,
@@ -147,6 +168,10 @@ mod tests {
         assert_eq!(sizes[1..], [3, 1, 1]);
         let kept = remove_small_components(&m, 2);
         assert_eq!(kept.area_px(), 3);
+        // Relative to the largest (3 px): half of it is 1.5, so the two 1 px components go; at
+        // 0 every component stays.
+        assert_eq!(remove_components_below_fraction(&m, 0.5).area_px(), 3);
+        assert_eq!(remove_components_below_fraction(&m, 0.0).area_px(), 5);
         // A diagonal step is one component under 8-connectivity.
         let diag = Mask::from_fn(3, 3, |r, c| r == c);
         assert_eq!(components(&diag).1[1..], [3]);

@@ -16,7 +16,9 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use scarseg_imaging::classic::{NSD_CHOICES, fwhm, n_sd};
 use scarseg_imaging::metrics::{Mask, burden_percent, high_risk, stack_burden_percent};
-use scarseg_imaging::postprocess::{PostprocessOptions, components, postprocess};
+use scarseg_imaging::postprocess::{
+    PostprocessOptions, postprocess, remove_components_below_fraction,
+};
 use scarseg_imaging::preprocess::{preprocess, probabilities_to_source};
 use scarseg_imaging::roi::Roi;
 use scarseg_imaging::{Slice, Stack};
@@ -187,22 +189,12 @@ pub(crate) async fn one_pass(
 /// `spec.min_component_fraction` of the largest. `None` when the first pass found no
 /// myocardium; the first pass's result then stands.
 pub fn heart_roi(myocardium_probability: &[f32], slice: &Slice, spec: &RoiSpec) -> Option<Roi> {
-    let mut found = Mask {
+    let found = Mask {
         rows: slice.rows,
         cols: slice.cols,
         data: myocardium_probability.iter().map(|p| *p >= 0.5).collect(),
     };
-    if spec.min_component_fraction > 0.0 {
-        let (labels, sizes) = components(&found);
-        let largest = sizes.iter().skip(1).copied().max().unwrap_or(0);
-        let keep: Vec<bool> = sizes
-            .iter()
-            .map(|&n| n as f64 >= spec.min_component_fraction * largest as f64)
-            .collect();
-        for (f, l) in found.data.iter_mut().zip(&labels) {
-            *f = *f && keep[*l as usize];
-        }
-    }
+    let found = remove_components_below_fraction(&found, spec.min_component_fraction);
     Roi::around(&found, spec.margin, spec.min_side)
 }
 
