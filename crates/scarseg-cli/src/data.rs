@@ -16,8 +16,11 @@ use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
 use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
 use scarseg_imaging::{Limits, Slice};
 
-/// First seed of the fixed validation phantom cases (training seeds count up from 0).
+/// First seed of the fixed validation phantom cases (training's fresh cases start at
+/// `train::TRAIN_SEED`).
 pub const VALIDATION_SEED: u64 = 1_000_000_000;
+/// Seeds each phantom set owns from its first: validation, test and training never overlap.
+pub const SEED_BLOCK: u64 = 1_000_000_000;
 /// First seed of the fixed test phantom cases (`eval --phantom`, the default model's figures).
 pub const TEST_SEED: u64 = 2_000_000_000;
 

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::data::{
-    Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, pair_samples, phantom_samples,
+    SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, pair_samples, phantom_samples,
 };
 use crate::model_dir;
 
@@ -61,6 +61,10 @@ pub struct EvalArgs {
     /// test cases, for choosing a threshold without touching the test set.
     #[arg(long, requires = "phantom")]
     pub validation: bool,
+    /// With --phantom: leave out the first K cases (seeds start K later), so that a run scores
+    /// only cases that earlier runs did not rank or confirm on.
+    #[arg(long, requires = "phantom", default_value_t = 0)]
+    pub skip: u64,
     /// Probability threshold instead of the model's own (manifest) one.
     #[arg(long)]
     pub threshold: Option<f32>,
@@ -388,12 +392,19 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
     let limits = Limits::default();
     let samples = match (&args.phantom, &args.emidec, &args.pairs) {
         (Some(n), None, None) => {
-            let first = if args.validation {
-                VALIDATION_SEED
+            let (first, set) = if args.validation {
+                (VALIDATION_SEED, "validation")
             } else {
-                TEST_SEED
+                (TEST_SEED, "test")
             };
-            phantom_samples(first, *n, &PhantomConfig::default())
+            // Each set owns a block of SEED_BLOCK seeds; past it lie the next set's cases.
+            if args.skip.saturating_add(*n as u64) > SEED_BLOCK {
+                bail!(
+                    "--skip {} with --phantom {n}: past the {SEED_BLOCK} {set} seeds",
+                    args.skip
+                );
+            }
+            phantom_samples(first + args.skip, *n, &PhantomConfig::default())
         }
         (None, Some(dir), None) => emidec_samples(dir, &limits)?,
         (None, None, Some(dir)) => pair_samples(dir, &limits)?,

@@ -265,6 +265,25 @@ fn train_export_eval_predict_round_trip() {
         csv.contains("phantom-1000000000") && !csv.contains("phantom-2000000000"),
         "{csv}"
     );
+    // --skip K starts K cases in: the third validation case is seed 1,000,000,002.
+    let ev_skip = root.join("eval-skip");
+    ok(&[
+        "eval",
+        "--weights",
+        s(&models.join("tiny")),
+        "--phantom",
+        "1",
+        "--validation",
+        "--skip",
+        "2",
+        "--out",
+        s(&ev_skip),
+    ]);
+    let csv = std::fs::read_to_string(ev_skip.join("eval.csv")).expect("csv");
+    assert!(
+        csv.contains("phantom-1000000002") && !csv.contains("phantom-1000000000"),
+        "{csv}"
+    );
     let out = ok(&[
         "eval",
         "--weights",
@@ -617,6 +636,17 @@ fn errors_are_one_line_with_exit_codes() {
     fails(
         &["eval", "--phantom", "1", "--threshold", "1.5"],
         "--threshold 1.5: must be between 0 and 1",
+    );
+    fails(
+        &[
+            "eval",
+            "--phantom",
+            "2",
+            "--validation",
+            "--skip",
+            "999999999",
+        ],
+        "--skip 999999999 with --phantom 2: past the 1000000000 validation seeds",
     );
 
     // Labels out of range in --pairs: the label file is named.
