@@ -60,6 +60,24 @@ class CompareEvals(unittest.TestCase):
         self.assertIn("2 shared cases (0 left out: missing or failed in one file): scar Dice A 0.6000, B 0.6000", r.stdout)
         self.assertIn("B - A = +0.0000, standard error 0.1000", r.stdout)
 
+    def test_another_metric(self):
+        d = self.dir.name
+        path_a, path_b = os.path.join(d, "ma.csv"), os.path.join(d, "mb.csv")
+        with open(path_a, "w") as f:
+            f.write(HEADER + "phantom-1,phantom-1,0.5,0.90\nphantom-2,phantom-2,0.5,0.80\n")
+        with open(path_b, "w") as f:
+            f.write(HEADER + "phantom-1,phantom-1,0.1,0.95\nphantom-2,phantom-2,0.1,0.80\n")
+        r = run(path_a, path_b, "--metric", "myocardium_dice")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Myocardium differences 0.05 and 0.0: mean 0.025, SD sqrt(2 * 0.025^2) = 0.0354,
+        # standard error 0.025; the scar column (which falls by 0.4) is not read.
+        self.assertIn("myocardium Dice A 0.8500, B 0.8750", r.stdout)
+        self.assertIn("B - A = +0.0250, standard error 0.0250 (+1.0 SE)", r.stdout)
+        r = run(path_a, path_b, "--metric", "burden")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ma.csv: no per-case column 'burden' (it has scar_dice, myocardium_dice)",
+                      r.stderr)
+
     def test_bad_input_is_one_line_naming_the_file(self):
         missing = os.path.join(self.dir.name, "nope.csv")
         r = run(missing, self.b)
