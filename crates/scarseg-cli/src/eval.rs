@@ -15,7 +15,7 @@ use scarseg_imaging::Limits;
 use scarseg_imaging::classic::{fwhm, n_sd};
 use scarseg_imaging::metrics::{
     Mask, burden_percent, coefficient_of_variation, dice, hd95, high_risk, mean_sd, pearson_r,
-    sensitivity_specificity, stack_burden_percent,
+    sensitivity_specificity, stack_burden_percent, surface_dice,
 };
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::PhantomConfig;
@@ -118,6 +118,8 @@ pub struct SliceEval {
     pub myocardium_dice: Option<f64>,
     /// Scar HD95, pixels (None when either mask is empty).
     pub scar_hd95_px: Option<f64>,
+    /// Scar surface Dice at 1 pixel: the share of both scar boundaries within 1 px of the other.
+    pub scar_surface_dice_1px: f64,
     /// Scar HD95, mm.
     pub scar_hd95_mm: Option<f64>,
     /// Myocardium HD95, pixels.
@@ -177,6 +179,8 @@ pub struct Summary {
     pub myocardium_dice: Option<Stat>,
     /// Scar HD95, pixels.
     pub scar_hd95_px: Option<Stat>,
+    /// Scar surface Dice at a 1-pixel tolerance.
+    pub scar_surface_dice_1px: Option<Stat>,
     /// Scar HD95, mm.
     pub scar_hd95_mm: Option<Stat>,
     /// Myocardium HD95, pixels.
@@ -257,6 +261,7 @@ fn evaluate(
             scar_dice: dice(&scar, &s.scar),
             myocardium_dice: network.then(|| dice(&myo, &s.myocardium)),
             scar_hd95_px: hd95(&scar, &s.scar, [1.0, 1.0]),
+            scar_surface_dice_1px: surface_dice(&scar, &s.scar, [1.0, 1.0], 1.0),
             scar_hd95_mm: hd95(&scar, &s.scar, spacing),
             myocardium_hd95_px: network
                 .then(|| hd95(&myo, &s.myocardium, [1.0, 1.0]))
@@ -332,6 +337,7 @@ fn evaluate(
         scar_dice: stat(rows.iter().map(|r| Some(r.scar_dice))),
         myocardium_dice: stat(rows.iter().map(|r| r.myocardium_dice)),
         scar_hd95_px: stat(rows.iter().map(|r| r.scar_hd95_px)),
+        scar_surface_dice_1px: stat(rows.iter().map(|r| Some(r.scar_surface_dice_1px))),
         scar_hd95_mm: stat(rows.iter().map(|r| r.scar_hd95_mm)),
         myocardium_hd95_px: stat(rows.iter().map(|r| r.myocardium_hd95_px)),
         myocardium_hd95_mm: stat(rows.iter().map(|r| r.myocardium_hd95_mm)),
@@ -360,6 +366,7 @@ pub fn table(s: &Summary) -> String {
         ("myocardium Dice", f(&s.myocardium_dice, 3)),
         ("scar HD95 (px)", f(&s.scar_hd95_px, 2)),
         ("scar HD95 (mm)", f(&s.scar_hd95_mm, 2)),
+        ("scar surface Dice 1px", f(&s.scar_surface_dice_1px, 3)),
         ("myocardium HD95 (px)", f(&s.myocardium_hd95_px, 2)),
         ("myocardium HD95 (mm)", f(&s.myocardium_hd95_mm, 2)),
         ("burden Pearson r", o(s.burden_pearson_r)),

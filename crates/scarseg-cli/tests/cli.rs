@@ -229,7 +229,9 @@ fn train_export_eval_predict_round_trip() {
     ]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
-        table.contains("scar Dice") && table.contains("2 slices"),
+        table.contains("scar Dice")
+            && table.contains("scar surface Dice 1px")
+            && table.contains("2 slices"),
         "{table}"
     );
     let eval: serde_json::Value =
