@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Is model B better than model A, or is the difference noise? Compares two `scarseg eval` runs
 on the same cases case by case: the mean per-case difference in scar Dice (B - A), or in another
-per-case column with `--metric` (myocardium_dice, scar_hd95_mm, ...), and its standard error. Two checkpoints of one run differ by less than the spread of Dice between cases,
-so a paired difference tells them apart with far fewer cases than two separate means.
+per-case column with `--metric` (myocardium_dice, scar_hd95_mm, ...), and its standard error.
+Two checkpoints of one run differ by less than the spread of Dice between cases, so a paired
+difference tells them apart with far fewer cases than two separate means.
 
     scarseg eval --weights A --phantom 300 --validation --out EVAL_A
     scarseg eval --weights B --phantom 300 --validation --out EVAL_B

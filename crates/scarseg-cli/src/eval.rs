@@ -118,10 +118,10 @@ pub struct SliceEval {
     pub myocardium_dice: Option<f64>,
     /// Scar HD95, pixels (None when either mask is empty).
     pub scar_hd95_px: Option<f64>,
-    /// Scar surface Dice at 1 pixel: the share of both scar boundaries within 1 px of the other.
-    pub scar_surface_dice_1px: f64,
     /// Scar HD95, mm.
     pub scar_hd95_mm: Option<f64>,
+    /// Scar surface Dice at 1 pixel: the share of both scar boundaries within 1 px of the other.
+    pub scar_surface_dice_1px: f64,
     /// Myocardium HD95, pixels.
     pub myocardium_hd95_px: Option<f64>,
     /// Myocardium HD95, mm.
@@ -179,10 +179,10 @@ pub struct Summary {
     pub myocardium_dice: Option<Stat>,
     /// Scar HD95, pixels.
     pub scar_hd95_px: Option<Stat>,
-    /// Scar surface Dice at a 1-pixel tolerance.
-    pub scar_surface_dice_1px: Option<Stat>,
     /// Scar HD95, mm.
     pub scar_hd95_mm: Option<Stat>,
+    /// Scar surface Dice at a 1-pixel tolerance.
+    pub scar_surface_dice_1px: Option<Stat>,
     /// Myocardium HD95, pixels.
     pub myocardium_hd95_px: Option<Stat>,
     /// Myocardium HD95, mm.
@@ -261,8 +261,8 @@ fn evaluate(
             scar_dice: dice(&scar, &s.scar),
             myocardium_dice: network.then(|| dice(&myo, &s.myocardium)),
             scar_hd95_px: hd95(&scar, &s.scar, [1.0, 1.0]),
-            scar_surface_dice_1px: surface_dice(&scar, &s.scar, [1.0, 1.0], 1.0),
             scar_hd95_mm: hd95(&scar, &s.scar, spacing),
+            scar_surface_dice_1px: surface_dice(&scar, &s.scar, [1.0, 1.0], 1.0),
             myocardium_hd95_px: network
                 .then(|| hd95(&myo, &s.myocardium, [1.0, 1.0]))
                 .flatten(),
@@ -337,8 +337,8 @@ fn evaluate(
         scar_dice: stat(rows.iter().map(|r| Some(r.scar_dice))),
         myocardium_dice: stat(rows.iter().map(|r| r.myocardium_dice)),
         scar_hd95_px: stat(rows.iter().map(|r| r.scar_hd95_px)),
-        scar_surface_dice_1px: stat(rows.iter().map(|r| Some(r.scar_surface_dice_1px))),
         scar_hd95_mm: stat(rows.iter().map(|r| r.scar_hd95_mm)),
+        scar_surface_dice_1px: stat(rows.iter().map(|r| Some(r.scar_surface_dice_1px))),
         myocardium_hd95_px: stat(rows.iter().map(|r| r.myocardium_hd95_px)),
         myocardium_hd95_mm: stat(rows.iter().map(|r| r.myocardium_hd95_mm)),
         burden_pearson_r: pearson_r(&predicted, &reference),

@@ -28,12 +28,12 @@ use scarseg_model::{ScarSegNet, ScarSegNetConfig, Variant};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{
-    Augment, Example, Sample, VALIDATION_SEED, emidec_samples, example, pack, pair_samples,
-    phantom_samples, split_by_patient,
+    Augment, Example, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, example,
+    pack, pair_samples, phantom_samples, split_by_patient,
 };
 
 /// First seed of phantom training cases: fresh cases every epoch, never a validation or test seed.
-pub const TRAIN_SEED: u64 = 3_000_000_000;
+pub const TRAIN_SEED: u64 = TEST_SEED + SEED_BLOCK;
 
 /// Learning-rate schedules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
