@@ -8,7 +8,8 @@ one input `image` [batch, 1, size, size] (batch dynamic) and two outputs `scar` 
 TopK (ASE) has been in ONNX since opset 1 and takes k as an input from opset 10.
 The spatial size is fixed at export because ASE's k = round(rho * H * W) is a constant of the
 graph. The check prints the largest absolute difference between onnxruntime and PyTorch and
-fails above 1e-4.
+fails unless every logit is within 1e-4 + 1e-5 x |PyTorch's value| (NumPy's `allclose`, the
+parity test's rule: the trained model's logits reach tens, where f32 rounding alone is ~1e-4).
 """
 
 from __future__ import annotations
@@ -52,17 +53,21 @@ def export(model: ref.ScarSegNet, path: str, size: int) -> None:
     )
 
 
-def check(model: ref.ScarSegNet, path: str, size: int, batch: int = 2) -> float:
+ATOL = 1e-4
+RTOL = 1e-5
+
+
+def check(model: ref.ScarSegNet, path: str, size: int, batch: int = 2) -> tuple[float, bool]:
+    """Largest absolute difference, and whether every logit is within ATOL + RTOL x |PyTorch|."""
     x = torch.randn(batch, model.config.in_channels, size, size, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         scar, myo, _ = model.eval()(x)
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     got = session.run(None, {"image": x.numpy()})
-    worst = max(
-        float(np.abs(got[0] - scar.numpy()).max()),
-        float(np.abs(got[1] - myo.numpy()).max()),
-    )
-    return worst
+    pairs = [(got[0], scar.numpy()), (got[1], myo.numpy())]
+    worst = max(float(np.abs(ours - theirs).max()) for ours, theirs in pairs)
+    close = all(np.allclose(ours, theirs, rtol=RTOL, atol=ATOL) for ours, theirs in pairs)
+    return worst, close
 
 
 def main() -> None:
@@ -73,10 +78,10 @@ def main() -> None:
     args = parser.parse_args()
     model = ref.load_scarseg(args.weights)
     export(model, args.out, args.size)
-    worst = check(model, args.out, args.size)
+    worst, close = check(model, args.out, args.size)
     print(f"{args.out}: onnxruntime vs PyTorch max abs difference {worst:.2e} (opset {OPSET})")
-    if worst > 1e-4:
-        sys.exit(f"{args.out}: ONNX export disagrees with PyTorch ({worst:.2e} > 1e-4)")
+    if not close:
+        sys.exit(f"{args.out}: ONNX export disagrees with PyTorch (beyond {ATOL:g} + {RTOL:g} x |PyTorch|)")
 
 
 if __name__ == "__main__":
