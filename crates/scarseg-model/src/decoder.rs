@@ -9,16 +9,56 @@ use crate::blocks::{ConvBnRelu, ConvBnReluConfig};
 use crate::cag::Cag;
 
 /// Bilinear x2 upsampling with half-pixel centres (`align_corners = false`, PyTorch's default)
-/// **\[decided\]**; burn's `InterpolateOptions::new` defaults to `align_corners = true`.
+/// **\[decided\]**.
+///
+/// Along each axis output 2i is 3/4 x\[i\] + 1/4 x\[i-1\] and output 2i+1 is 3/4 x\[i\] + 1/4
+/// x\[i+1\], edges repeated: the numbers of `F.interpolate(scale_factor=2, mode="bilinear",
+/// align_corners=False)`. Inference uses burn's `interpolate` (two to three times as fast as
+/// tensor ops on `flex`, `benchmarks/README.md`); training (an autodiff device) uses slices,
+/// sums and a reshape, because burn's GPU backends (wgpu, CUDA) have no backward for bilinear
+/// `interpolate` and training there would stop at its first step. The two agree within 1e-6.
 ///
 /// # Shapes
 /// - input `[batch, C, H, W]`, output `[batch, C, 2H, 2W]`
 pub fn upsample2x(x: Tensor<4>) -> Tensor<4> {
+    if x.is_autodiff() {
+        return double_axis(double_axis(x, 2), 3);
+    }
     let [_, _, height, width] = x.dims();
+    // burn's `InterpolateOptions::new` defaults to `align_corners = true`.
     let mut options = InterpolateOptions::new(InterpolateMode::Bilinear);
     options.align_corners = false;
     options.output_size = Some([2 * height, 2 * width]);
     interpolate(x, options)
+}
+
+/// Doubles axis `dim` (2 or 3) of `x` with the half-pixel bilinear weights.
+fn double_axis(x: Tensor<4>, dim: usize) -> Tensor<4> {
+    let n = x.dims()[dim];
+    let (prev, next) = if n == 1 {
+        (x.clone(), x.clone())
+    } else {
+        (
+            Tensor::cat(
+                vec![x.clone().narrow(dim, 0, 1), x.clone().narrow(dim, 0, n - 1)],
+                dim,
+            ),
+            Tensor::cat(
+                vec![
+                    x.clone().narrow(dim, 1, n - 1),
+                    x.clone().narrow(dim, n - 1, 1),
+                ],
+                dim,
+            ),
+        )
+    };
+    let near = x.mul_scalar(0.75);
+    let even = near.clone() + prev.mul_scalar(0.25);
+    let odd = near + next.mul_scalar(0.25);
+    // [.., n, ..] twice -> [.., n, 2, ..] -> [.., 2n, ..]: even and odd outputs interleave.
+    let mut dims = even.dims();
+    dims[dim] *= 2;
+    Tensor::stack::<5>(vec![even, odd], dim + 1).reshape(dims)
 }
 
 /// One decoder level: up = bilinear x2; x~ = CAG(up, skip); d = (conv3x3-BN-ReLU) x2 over
@@ -61,9 +101,56 @@ mod tests {
     use super::*;
     use crate::{test_device, values};
 
+    /// burn's own bilinear `interpolate` (half-pixel, on flex, which has its backward) is the
+    /// reference for the training path: same values and same input gradient for a random map
+    /// and weighting.
+    #[test]
+    fn upsampling_and_its_gradient_match_burns_bilinear_interpolate() {
+        use burn::tensor::Distribution;
+
+        let device = test_device().autodiff();
+        let x0 = Tensor::<4>::random([2, 3, 5, 7], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<4>::random([2, 3, 10, 14], Distribution::Normal(0.0, 1.0), &device);
+        let run = |up: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            let x = x0.clone().detach().require_grad();
+            let y = up(x.clone());
+            let grads = (y.clone() * w.clone()).sum().backward();
+            let g = x.grad(&grads).expect("input gradient");
+            (values(y), g.into_data().try_to_vec::<f32>().expect("f32"))
+        };
+        let (ours, ours_grad) = run(&|x| double_axis(double_axis(x, 2), 3));
+        let (burns, burns_grad) = run(&|x| {
+            let mut options = InterpolateOptions::new(InterpolateMode::Bilinear);
+            options.align_corners = false;
+            options.output_size = Some([10, 14]);
+            interpolate(x, options)
+        });
+        let worst = |a: &[f32], b: &[f32]| {
+            assert_eq!(a.len(), b.len());
+            a.iter().zip(b).fold(0f32, |m, (p, q)| m.max((p - q).abs()))
+        };
+        assert!(
+            worst(&ours, &burns) < 1e-6,
+            "values {}",
+            worst(&ours, &burns)
+        );
+        assert!(
+            worst(&ours_grad, &burns_grad) < 1e-5,
+            "gradients {}",
+            worst(&ours_grad, &burns_grad)
+        );
+    }
+
     #[test]
     fn upsampling_matches_half_pixel_bilinear_by_hand() {
-        let device = test_device();
+        // Inference (burn's interpolate) and training (tensor ops) alike.
+        for device in [test_device(), test_device().autodiff()] {
+            by_hand(&device);
+        }
+    }
+
+    fn by_hand(device: &Device) {
+        let device = device.clone();
         // [[1, 2], [3, 4]]: rows give [1, 2], [1.5, 2.5], [2.5, 3.5], [3, 4] (3/4 near + 1/4
         // far, edges repeated), then the same along each row. PyTorch's
         // F.interpolate(scale_factor=2, mode="bilinear", align_corners=False) gives the same.

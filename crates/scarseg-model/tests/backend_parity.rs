@@ -5,14 +5,8 @@ use burn::tensor::{Device, DeviceKind, Distribution, Tensor};
 use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
 use scarseg_model::{ScarSegNetConfig, Variant};
 
-fn vulkan_driver_present() -> bool {
-    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
-        .iter()
-        .filter_map(|dir| std::fs::read_dir(dir).ok())
-        .flatten()
-        .flatten()
-        .any(|entry| entry.file_name().to_string_lossy().ends_with(".json"))
-}
+mod common;
+use common::vulkan_driver_present;
 
 #[test]
 fn flex_and_wgpu_agree_on_both_logits() {
