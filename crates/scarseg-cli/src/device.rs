@@ -1,4 +1,5 @@
-//! `--device` strings to burn devices: `flex` (CPU), `wgpu`, `vulkan`, `cuda[:i[,j...]]`.
+//! `--device` strings to burn devices: `flex` (CPU), `wgpu[:i[,j...]]`, `vulkan`,
+//! `cuda[:i[,j...]]`.
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
@@ -15,8 +16,8 @@ pub fn parse(spec: &str) -> Result<Device> {
     Ok(devices.remove(0))
 }
 
-/// Parses `--device` for training: `cuda:0,1,...` gives several devices, which train
-/// data-parallel; every other spelling gives one.
+/// Parses `--device` for training: `cuda:0,1,...` or `wgpu:0,1,...` (discrete GPUs by index)
+/// gives several devices, which train data-parallel; every other spelling gives one.
 pub fn parse_many(spec: &str) -> Result<Vec<Device>> {
     let spec = spec.trim();
     match spec {
@@ -25,29 +26,42 @@ pub fn parse_many(spec: &str) -> Result<Vec<Device>> {
         "vulkan" => vulkan().map(|d| vec![d]),
         _ => {
             if let Some(rest) = spec.strip_prefix("cuda") {
-                let indices: Vec<usize> = if rest.is_empty() {
-                    vec![0]
-                } else if let Some(list) = rest.strip_prefix(':') {
-                    list.split(',')
-                        .map(|i| {
-                            i.trim().parse::<usize>().map_err(|_| {
-                                anyhow::anyhow!("--device {spec}: `{i}` is not a GPU index")
-                            })
-                        })
-                        .collect::<Result<_>>()?
-                } else {
-                    bail!("--device {spec}: expected cuda, cuda:0 or cuda:0,1");
-                };
-                let mut seen = std::collections::BTreeSet::new();
-                if let Some(twice) = indices.iter().find(|i| !seen.insert(**i)) {
-                    bail!("--device {spec}: GPU {twice} is listed twice");
-                }
-                indices.into_iter().map(cuda).collect()
+                gpu_indices(spec, rest, "cuda")?
+                    .into_iter()
+                    .map(cuda)
+                    .collect()
+            } else if let Some(rest) = spec.strip_prefix("wgpu") {
+                Ok(gpu_indices(spec, rest, "wgpu")?
+                    .into_iter()
+                    .map(|i| Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)))
+                    .collect())
             } else {
-                bail!("--device {spec}: expected flex, wgpu, vulkan or cuda[:i]")
+                bail!("--device {spec}: expected flex, wgpu[:i], vulkan or cuda[:i]")
             }
         }
     }
+}
+
+/// The GPU indices after `cuda` or `wgpu`: `` (GPU 0), `:i` or `:i,j,...`, each once.
+fn gpu_indices(spec: &str, rest: &str, api: &str) -> Result<Vec<usize>> {
+    let indices: Vec<usize> = if rest.is_empty() {
+        vec![0]
+    } else if let Some(list) = rest.strip_prefix(':') {
+        list.split(',')
+            .map(|i| {
+                i.trim()
+                    .parse::<usize>()
+                    .map_err(|_| anyhow::anyhow!("--device {spec}: `{i}` is not a GPU index"))
+            })
+            .collect::<Result<_>>()?
+    } else {
+        bail!("--device {spec}: expected {api}, {api}:0 or {api}:0,1");
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(twice) = indices.iter().find(|i| !seen.insert(**i)) {
+        bail!("--device {spec}: GPU {twice} is listed twice");
+    }
+    Ok(indices)
 }
 
 #[cfg(feature = "vulkan")]
@@ -83,7 +97,7 @@ mod tests {
     fn device_strings_are_checked() {
         assert!(parse("flex").is_ok());
         let e = parse("tpu").expect_err("unknown").to_string();
-        assert!(e.contains("expected flex, wgpu, vulkan or cuda"), "{e}");
+        assert!(e.contains("expected flex, wgpu[:i], vulkan or cuda"), "{e}");
         let e = parse("cuda:x").expect_err("bad index").to_string();
         assert!(e.contains("`x` is not a GPU index"), "{e}");
         let e = parse("cuda:0,1").expect_err("multi").to_string();
@@ -91,5 +105,18 @@ mod tests {
         let e = parse_many("cuda:0,0").expect_err("twice").to_string();
         assert!(e.contains("GPU 0 is listed twice"), "{e}");
         assert_eq!(parse_many("flex").expect("one").len(), 1);
+        // wgpu:i picks discrete GPU i; a list gives one device per GPU, in order.
+        let two = parse_many("wgpu:1, 0").expect("two wgpu GPUs");
+        assert_eq!(
+            two,
+            vec![
+                Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(1)),
+                Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(0))
+            ]
+        );
+        let e = parse_many("wgpu:0,0").expect_err("twice").to_string();
+        assert!(e.contains("GPU 0 is listed twice"), "{e}");
+        let e = parse("wgpux").expect_err("bad spelling").to_string();
+        assert!(e.contains("expected wgpu, wgpu:0 or wgpu:0,1"), "{e}");
     }
 }

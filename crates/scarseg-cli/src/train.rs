@@ -1,5 +1,5 @@
-//! `scarseg train`: AdamW on phantom, EMIDEC or paired data, data loading on its own thread,
-//! validation and a checkpoint every epoch, `--resume`.
+//! `scarseg train`: AdamW on phantom, EMIDEC or paired data, data loading on its own threads
+//! beside the device, validation and a checkpoint every epoch, `--resume`.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -18,6 +18,7 @@ use rand::Rng;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use scarseg_imaging::Limits;
 use scarseg_imaging::metrics::{Mask, dice, mean_sd};
 use scarseg_imaging::phantom::PhantomConfig;
@@ -61,7 +62,8 @@ pub struct TrainArgs {
     /// Run folder: checkpoints, best weights, logs.
     #[arg(long)]
     pub out: PathBuf,
-    /// flex (CPU), wgpu, vulkan, cuda, cuda:i, or cuda:i,j,... (data-parallel over those GPUs).
+    /// flex (CPU), wgpu, wgpu:i, vulkan, cuda, cuda:i, or cuda:i,j,... / wgpu:i,j,...
+    /// (data-parallel over those GPUs).
     #[arg(long, default_value = "flex")]
     pub device: String,
     /// ScarSegNet variant.
@@ -122,6 +124,11 @@ pub struct TrainArgs {
     /// initialisation: fine-tuning, or a change of loss or data. Optimizer state starts fresh.
     #[arg(long, conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
+    /// Threads that generate and augment training examples beside the device (0: one per
+    /// logical CPU). The batches are the same whatever the number.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub loader_threads: usize,
 }
 
 /// What a checkpoint remembers besides the tensors.
@@ -150,6 +157,9 @@ struct EpochLog {
     val_myocardium_dice: f64,
     samples_per_second: f64,
     wall_seconds: f64,
+    /// Seconds of the epoch the device waited for the data loader: well above zero means
+    /// the loader, not the device, sets the pace (more `--loader-threads` or CPUs help).
+    loader_wait_seconds: f64,
 }
 
 enum Source {
@@ -183,6 +193,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         args = TrainArgs {
             epochs,
             resume: true,
+            loader_threads: args.loader_threads,
             ..state.args.clone()
         };
         Some(state)
@@ -317,7 +328,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         LossArg::Scarnet => LossKind::ScarNet,
         LossArg::Kl => LossKind::KlDivergence,
     });
-    let batches = spawn_loader(source, &args, first_epoch, soft);
+    let batches = spawn_loader(source, &args, first_epoch, soft)?;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
     let mut log = open_log(&args.out.join("train_log.csv"), first_epoch > 0)?;
@@ -327,10 +338,13 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         let bar = progress(tty, steps_per_epoch as u64, epoch, args.epochs);
         let epoch_start = Instant::now();
         let (mut loss_sum, mut seen, mut lr) = (0.0, 0usize, args.lr);
+        let mut waited = 0.0;
         for _ in 0..steps_per_epoch {
+            let asked = Instant::now();
             let batch = batches
                 .recv()
                 .context("the data loader stopped unexpectedly")?;
+            waited += asked.elapsed().as_secs_f64();
             lr = learning_rate(&args, step, total_steps, epoch);
             let t = |v: &[f32]| Tensor::<1>::from_floats(v, &device).reshape([batch.len, 1, n, n]);
             let targets = SegTargets {
@@ -385,10 +399,11 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             val_myocardium_dice: myo_dice,
             samples_per_second: seen as f64 / train_seconds,
             wall_seconds: wall_before + started.elapsed().as_secs_f64(),
+            loader_wait_seconds: waited,
         };
         eprintln!(
             "epoch {}/{} step {} loss {:.4} lr {:.2e} val scar Dice {:.4} myocardium Dice {:.4} \
-             {:.1} samples/s",
+             {:.1} samples/s, {:.0}% of it waiting for data",
             record.epoch,
             args.epochs,
             step,
@@ -396,7 +411,8 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             lr,
             scar_dice,
             myo_dice,
-            record.samples_per_second
+            record.samples_per_second,
+            100.0 * waited / train_seconds.max(f64::MIN_POSITIVE)
         );
         log.serialize(&record)?;
         log.flush()?;
@@ -443,73 +459,122 @@ fn learning_rate(args: &TrainArgs, step: usize, total: usize, epoch: usize) -> f
     }
 }
 
-/// Generates (phantom) or shuffles and augments (datasets) batches on a thread beside training.
+/// What the loader needs from the arguments to build a batch.
+#[derive(Debug, Clone, Copy)]
+struct LoadPlan {
+    size: usize,
+    seed: u64,
+    augment: bool,
+    roi_fraction: f64,
+    soft: bool,
+}
+
+impl LoadPlan {
+    fn new(args: &TrainArgs, soft: bool) -> Self {
+        Self {
+            size: args.size,
+            seed: args.seed,
+            augment: !args.no_augment,
+            roi_fraction: args.roi_fraction,
+            soft,
+        }
+    }
+
+    /// The epoch's random stream 0 shuffles; example `i` draws from stream `i + 1`, so what an
+    /// example becomes depends on (seed, epoch, i) alone, not on which thread builds it.
+    fn rng(&self, epoch: usize, stream: u64) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        rng.set_stream(stream);
+        rng
+    }
+}
+
+/// The examples at `indices` of `epoch`, built in parallel on `pool`, in the order given.
+fn load_batch(
+    source: &Source,
+    indices: &[usize],
+    epoch: usize,
+    plan: &LoadPlan,
+    pool: &rayon::ThreadPool,
+) -> Batch {
+    let aug = Augment::default();
+    let examples: Vec<Example> = pool.install(|| {
+        indices
+            .par_iter()
+            .map(|&i| {
+                let mut rng = plan.rng(epoch, i as u64 + 1);
+                let owned;
+                let sample = match source {
+                    Source::Phantom { per_epoch, config } => {
+                        let seed = TRAIN_SEED
+                            + plan.seed.wrapping_mul(100_000_000)
+                            + (epoch * per_epoch + i) as u64;
+                        owned = phantom_samples(seed, 1, config).remove(0);
+                        &owned
+                    }
+                    Source::Samples(s) => &s[i],
+                };
+                let framed;
+                let sample = if plan.roi_fraction > 0.0 && rng.random_bool(plan.roi_fraction) {
+                    framed = sample.heart_crop(Some(&mut rng));
+                    &framed
+                } else {
+                    sample
+                };
+                example(
+                    sample,
+                    plan.size,
+                    plan.augment.then_some((&aug, &mut rng)),
+                    plan.soft,
+                )
+            })
+            .collect()
+    });
+    let (images, scar, myocardium) = pack(&examples);
+    Batch {
+        images,
+        scar,
+        myocardium,
+        len: examples.len(),
+    }
+}
+
+/// Generates (phantom) or shuffles and augments (datasets) batches on a thread pool beside
+/// training, a few batches ahead, so a fast device does not wait for one core's data.
 fn spawn_loader(
     source: Source,
     args: &TrainArgs,
     first_epoch: usize,
     soft: bool,
-) -> Receiver<Batch> {
+) -> Result<Receiver<Batch>> {
     let (tx, rx) = sync_channel::<Batch>(4);
-    let (size, batch, epochs, seed, augment, roi_fraction) = (
-        args.size,
-        args.batch,
-        args.epochs,
-        args.seed,
-        !args.no_augment,
-        args.roi_fraction,
-    );
+    let (batch, epochs, plan) = (args.batch, args.epochs, LoadPlan::new(args, soft));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.loader_threads)
+        .thread_name(|i| format!("scarseg-loader-{i}"))
+        .build()
+        .context("cannot start the data loader's threads")?;
     std::thread::spawn(move || {
-        let aug = Augment::default();
         for epoch in first_epoch..epochs {
-            let mut rng = ChaCha8Rng::seed_from_u64(
-                seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
             let per_epoch = match &source {
                 Source::Phantom { per_epoch, .. } => *per_epoch,
                 Source::Samples(s) => s.len(),
             };
             let mut order: Vec<usize> = (0..per_epoch).collect();
-            order.shuffle(&mut rng);
+            order.shuffle(&mut plan.rng(epoch, 0));
             for chunk in order.chunks(batch) {
-                let examples: Vec<Example> = chunk
-                    .iter()
-                    .map(|i| {
-                        let owned;
-                        let sample = match &source {
-                            Source::Phantom { per_epoch, config } => {
-                                let seed = TRAIN_SEED
-                                    + seed.wrapping_mul(100_000_000)
-                                    + (epoch * per_epoch + i) as u64;
-                                owned = phantom_samples(seed, 1, config).remove(0);
-                                &owned
-                            }
-                            Source::Samples(s) => &s[*i],
-                        };
-                        let framed;
-                        let sample = if roi_fraction > 0.0 && rng.random_bool(roi_fraction) {
-                            framed = sample.heart_crop(Some(&mut rng));
-                            &framed
-                        } else {
-                            sample
-                        };
-                        example(sample, size, augment.then_some((&aug, &mut rng)), soft)
-                    })
-                    .collect();
-                let (images, scar, myocardium) = pack(&examples);
-                let batch = Batch {
-                    images,
-                    scar,
-                    myocardium,
-                    len: examples.len(),
-                };
-                if tx.send(batch).is_err() {
+                if tx
+                    .send(load_batch(&source, chunk, epoch, &plan, &pool))
+                    .is_err()
+                {
                     return;
                 }
             }
         }
     });
-    rx
+    Ok(rx)
 }
 
 /// Mean per-image scar and myocardium Dice at threshold 0.5 on the network's grid.
@@ -708,6 +773,42 @@ mod tests {
     }
 
     #[test]
+    fn batches_do_not_depend_on_loader_threads_or_batch_neighbours() {
+        let plan = LoadPlan {
+            size: 64,
+            seed: 7,
+            augment: true,
+            roi_fraction: 0.5,
+            soft: false,
+        };
+        let source = Source::Phantom {
+            per_epoch: 4,
+            config: PhantomConfig::default(),
+        };
+        let pool = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .expect("pool")
+        };
+        let one = load_batch(&source, &[3, 0, 2], 1, &plan, &pool(1));
+        let three = load_batch(&source, &[3, 0, 2], 1, &plan, &pool(3));
+        let px = 64 * 64;
+        assert_eq!(one.len, 3);
+        assert_eq!(one.images.len(), 3 * px);
+        assert!(one.images == three.images, "images differ with 3 threads");
+        assert!(one.scar == three.scar && one.myocardium == three.myocardium);
+        // Example 0 built alone is the batch's second example, bit for bit.
+        let alone = load_batch(&source, &[0], 1, &plan, &pool(2));
+        assert!(alone.images[..] == one.images[px..2 * px]);
+        assert!(alone.myocardium[..] == one.myocardium[px..2 * px]);
+        // The three examples are different cases, and another epoch brings others again.
+        assert!(one.images[..px] != one.images[px..2 * px]);
+        let next = load_batch(&source, &[3, 0, 2], 2, &plan, &pool(2));
+        assert!(next.images != one.images);
+    }
+
+    #[test]
     fn cosine_schedule_warms_up_then_decays_to_one_percent() {
         let args = TrainArgs {
             out: PathBuf::new(),
@@ -730,6 +831,7 @@ mod tests {
             seed: 0,
             resume: false,
             init_from: None,
+            loader_threads: 0,
         };
         // 100 steps: 3 warm-up steps at 1/3, 2/3, 3/3 of the peak.
         assert!((learning_rate(&args, 0, 100, 0) - 1e-3 / 3.0).abs() < 1e-12);
