@@ -1,26 +1,18 @@
 //! Backend parity: the same weights and input on `flex` and on `wgpu` (natively Vulkan; in CI
 //! Mesa's software driver lavapipe, which the test script installs) agree within 1e-3.
 
-use burn::tensor::{Device, DeviceKind, Distribution, Tensor};
-use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
+use burn::tensor::{Device, Distribution, Tensor};
 use scarseg_model::{ScarSegNetConfig, Variant};
 
 mod common;
-use common::vulkan_driver_present;
 
 #[test]
 fn flex_and_wgpu_agree_on_both_logits() {
-    assert!(
-        vulkan_driver_present(),
-        "no Vulkan driver found (no ICD json in /usr/share/vulkan/icd.d): install \
-         mesa-vulkan-drivers for the lavapipe software adapter; this test does not skip"
-    );
     let cpu = Device::flex();
-    let gpu = Device::wgpu(DeviceKind::DefaultDevice);
+    let gpu = common::wgpu_device();
     let config = ScarSegNetConfig::variant(Variant::Atto);
     let model = config.init(&cpu);
-    let bytes = to_safetensors(&model, &config, Precision::F32).expect("save");
-    let (gpu_model, _) = from_safetensors(&bytes, &gpu).expect("load on wgpu");
+    let gpu_model = common::copy_to(&model, &config, &gpu);
 
     let x = Tensor::<4>::random([2, 1, 64, 96], Distribution::Normal(0.0, 1.0), &cpu);
     let on_cpu = model.forward(x.clone()).expect("flex forward");

@@ -5,13 +5,11 @@
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::store::ModuleSnapshot;
-use burn::tensor::{Device, DeviceKind, Tensor};
+use burn::tensor::{Device, Tensor};
 use scarseg_model::loss::{SegLossConfig, SegTargets};
 use scarseg_model::train::{train_step, train_step_data_parallel};
-use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
 
 mod common;
-use common::vulkan_driver_present;
 use scarseg_model::{ScarSegNetConfig, Variant};
 
 const SIZE: usize = 64;
@@ -218,24 +216,25 @@ fn data_parallel_step_equals_the_weighted_single_device_step() {
 /// with flex's, and a whole optimiser step must run on wgpu.
 #[test]
 fn a_training_step_on_wgpu_computes_what_flex_computes() {
-    assert!(
-        vulkan_driver_present(),
-        "no Vulkan driver found (no ICD json in /usr/share/vulkan/icd.d): install \
-         mesa-vulkan-drivers for the lavapipe software adapter; this test does not skip"
-    );
     let base = Device::flex();
     base.seed(11);
     let cpu = base.autodiff();
-    let gpu = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let gpu = common::wgpu_device().autodiff();
     let config = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 2, 1]);
     let model = config.init(&cpu);
-    let bytes = to_safetensors(&model, &config, Precision::F32).expect("save");
-    let (gpu_model, _) = from_safetensors(&bytes, &gpu).expect("load on wgpu");
+    let gpu_model = common::copy_to(&model, &config, &gpu);
     let loss = SegLossConfig::new();
 
+    // Texture on the flat regions: with exact ties, ASE's top-k may pick different pixels on
+    // the two backends, and the gradient follows whichever was picked.
+    let texture: Vec<f32> = (0..2 * SIZE * SIZE)
+        .map(|i| 0.1 * ((i as f32 * 12.9898).sin() * 43758.547).fract())
+        .collect();
     let loss_and_input_gradient = |model: &scarseg_model::ScarSegNet, device: &Device| {
         let (image, scar, myo) = ring_with_scar(device);
-        let image = Tensor::cat(vec![image.clone(), image.flip([3])], 0).require_grad();
+        let texture =
+            Tensor::<1>::from_floats(texture.as_slice(), device).reshape([2, 1, SIZE, SIZE]);
+        let image = (Tensor::cat(vec![image.clone(), image.flip([3])], 0) + texture).require_grad();
         let targets = SegTargets {
             scar: Tensor::cat(vec![scar.clone(), scar.flip([3])], 0),
             myocardium: Tensor::cat(vec![myo.clone(), myo.flip([3])], 0),
@@ -254,10 +253,10 @@ fn a_training_step_on_wgpu_computes_what_flex_computes() {
         (cpu_loss - gpu_loss).abs() < 1e-4 * cpu_loss.abs().max(1.0),
         "loss {cpu_loss} on flex, {gpu_loss} on wgpu"
     );
-    // Relative L2 distance: rounding, which ReLU kinks and BatchNorm over a batch of two
-    // amplify, left 0.2-1.1% over random initialisations, hence 5% (the seed above makes the
-    // test repeatable). A missing backward panics before this point; that the gradients are
-    // right on flex is checked against burn's own kernels and by overfitting, above.
+    // Relative L2 distance: on textured input, rounding left at most 8e-5 over twelve random
+    // initialisations (on the flat ring alone, top-k ties left up to 2%). A missing backward
+    // panics before this point; that the gradients are right on flex is checked against burn's
+    // own kernels and by overfitting, above.
     let norm = cpu_grad
         .iter()
         .map(|v| (*v as f64).powi(2))
@@ -271,7 +270,7 @@ fn a_training_step_on_wgpu_computes_what_flex_computes() {
         .sum::<f64>()
         .sqrt();
     assert!(
-        distance < 5e-2 * norm,
+        distance < 1e-3 * norm,
         "input gradients differ by {:.2}% (relative L2) between flex and wgpu",
         100.0 * distance / norm
     );
