@@ -4,6 +4,7 @@
 //! phantom datasets (`phantom`). Nothing here re-implements the science: it parses arguments,
 //! reads and writes files, and reports.
 
+mod dashboard;
 mod data;
 mod device;
 mod eval;

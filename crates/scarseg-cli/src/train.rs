@@ -13,7 +13,6 @@ use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -28,6 +27,7 @@ use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
 use scarseg_model::{ScarSegNet, ScarSegNetConfig, Variant};
 use serde::{Deserialize, Serialize};
 
+use crate::dashboard::Dashboard;
 use crate::data::{
     Augment, Example, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, example,
     pack, pair_samples, phantom_samples, split_by_patient,
@@ -330,12 +330,23 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
     });
     let batches = spawn_loader(source, &args, first_epoch, soft)?;
     let started = Instant::now();
-    let tty = std::io::stderr().is_terminal();
+    // burn-train's dashboard on a terminal; plain log lines otherwise (logs, CI, pipes).
+    let mut dashboard =
+        (std::io::stdout().is_terminal() && std::io::stderr().is_terminal()).then(|| {
+            Dashboard::start(
+                args.epochs,
+                first_epoch,
+                args.batch,
+                &args.out.display().to_string(),
+            )
+        });
     let mut log = open_log(&args.out.join("train_log.csv"), first_epoch > 0)?;
     let n = args.size;
 
     for epoch in first_epoch..args.epochs {
-        let bar = progress(tty, steps_per_epoch as u64, epoch, args.epochs);
+        if let Some(d) = dashboard.as_mut() {
+            d.epoch_start(epoch, steps_per_epoch);
+        }
         let epoch_start = Instant::now();
         let (mut loss_sum, mut seen, mut lr) = (0.0, 0usize, args.lr);
         let mut waited = 0.0;
@@ -372,9 +383,19 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             loss_sum += value * batch.len as f64;
             seen += batch.len;
             step += 1;
-            if let Some(bar) = &bar {
-                bar.set_message(format!("loss {:.4} lr {lr:.2e}", loss_sum / seen as f64));
-                bar.inc(1);
+            if let Some(d) = dashboard.as_mut() {
+                d.step(seen, loss_sum / seen as f64, lr);
+                if d.stop_requested() {
+                    drop(dashboard);
+                    eprintln!(
+                        "stopped from the dashboard during epoch {}; the checkpoint holds {} \
+                         epochs, and `scarseg train --resume --out {}` continues from there",
+                        epoch + 1,
+                        epoch,
+                        args.out.display()
+                    );
+                    return Ok(crate::Outcome::Done);
+                }
             } else if step % 25 == 0 {
                 eprintln!(
                     "epoch {}/{} step {step} loss {:.4} lr {lr:.2e} {:.1} samples/s",
@@ -384,9 +405,6 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
                     seen as f64 / epoch_start.elapsed().as_secs_f64()
                 );
             }
-        }
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
         let (scar_dice, myo_dice) = validate(&model.valid(), &base, &validation, n, args.batch)?;
@@ -401,19 +419,24 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             wall_seconds: wall_before + started.elapsed().as_secs_f64(),
             loader_wait_seconds: waited,
         };
-        eprintln!(
-            "epoch {}/{} step {} loss {:.4} lr {:.2e} val scar Dice {:.4} myocardium Dice {:.4} \
+        let waiting = waited / train_seconds.max(f64::MIN_POSITIVE);
+        if let Some(d) = dashboard.as_mut() {
+            d.epoch_end(scar_dice, myo_dice, waiting);
+        } else {
+            eprintln!(
+                "epoch {}/{} step {} loss {:.4} lr {:.2e} val scar Dice {:.4} myocardium Dice {:.4} \
              {:.1} samples/s, {:.0}% of it waiting for data",
-            record.epoch,
-            args.epochs,
-            step,
-            record.train_loss,
-            lr,
-            scar_dice,
-            myo_dice,
-            record.samples_per_second,
-            100.0 * waited / train_seconds.max(f64::MIN_POSITIVE)
-        );
+                record.epoch,
+                args.epochs,
+                step,
+                record.train_loss,
+                lr,
+                scar_dice,
+                myo_dice,
+                record.samples_per_second,
+                100.0 * waiting
+            );
+        }
         log.serialize(&record)?;
         log.flush()?;
         if scar_dice > best {
@@ -435,6 +458,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         save_checkpoint(&checkpoint_dir, &model, &config, &optimizer, &state)?;
         write_run_info(&args.out, &state, &record)?;
     }
+    drop(dashboard);
     eprintln!(
         "done: best validation scar Dice {best:.4}; weights in {}",
         args.out.join("best.safetensors").display()
@@ -613,19 +637,6 @@ pub fn validate(
     }
     let mean = |v: &[f64]| mean_sd(v).map(|m| m.0).unwrap_or(f64::NAN);
     Ok((mean(&scar), mean(&myo)))
-}
-
-fn progress(tty: bool, steps: u64, epoch: usize, epochs: usize) -> Option<ProgressBar> {
-    tty.then(|| {
-        let bar = ProgressBar::new(steps);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta} left)")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("epoch {}/{}", epoch + 1, epochs));
-        bar
-    })
 }
 
 fn open_log(path: &Path, append: bool) -> Result<csv::Writer<std::fs::File>> {

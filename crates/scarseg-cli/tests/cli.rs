@@ -715,3 +715,107 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
     );
     assert!(err.contains("does not match"), "{err}");
 }
+
+/// On a terminal `train` shows burn-train's dashboard. Under a pseudo-terminal (`script` from
+/// util-linux, 120 x 40) it draws the run's metrics by name, trains, and hands the terminal back;
+/// the plain per-epoch log line is not printed over it.
+#[test]
+fn train_on_a_terminal_shows_the_dashboard() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = tmp.path().join("run");
+    let command = format!(
+        "stty rows 40 cols 120; exec {} train --phantom 2 --phantom-validation 1 --size 64 \
+         --batch 2 --epochs 1 --out {}",
+        env!("CARGO_BIN_EXE_scarseg"),
+        s(&run)
+    );
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .output()
+        .expect("run script (util-linux)");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit {:?}: {screen}", out.status);
+    for name in ["Loss", "Learning rate", "Scar Dice"] {
+        assert!(
+            screen.contains(name),
+            "no {name:?} on the dashboard:\n{screen}"
+        );
+    }
+    assert!(!screen.contains("of it waiting for data"), "{screen}");
+    // The renderer runs on its own thread: a panic there leaves training going, silently.
+    assert!(!screen.contains("panicked"), "{screen}");
+    assert!(run.join("checkpoint/state.json").is_file());
+    assert!(run.join("best.safetensors").is_file());
+}
+
+/// 'q' then 's' ("Stop the training") in the dashboard stops the run cleanly: exit 0, a line
+/// that says how to resume, and the checkpoint of the last whole epoch.
+#[test]
+fn the_dashboards_stop_key_ends_training_and_says_how_to_resume() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = tmp.path().join("run");
+    let command = format!(
+        "stty rows 40 cols 120; exec {} train --phantom 2 --phantom-validation 1 --size 64 \
+         --batch 2 --epochs 100000 --out {}",
+        env!("CARGO_BIN_EXE_scarseg"),
+        s(&run)
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run script (util-linux)");
+    let mut keys = child.stdin.take().expect("stdin");
+    // Drain the screen on a thread, so the renderer never blocks on a full pipe.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut screen = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut screen).expect("read the screen");
+        screen
+    });
+    // Once an epoch is checkpointed, press q, then s in the popup; again if a key came too
+    // early, and give up (killing the run) after 20 tries rather than hang.
+    let state = run.join("checkpoint/state.json");
+    let start = std::time::Instant::now();
+    while !state.is_file() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(state.is_file(), "no epoch finished within two minutes");
+    let mut status = None;
+    for _ in 0..20 {
+        for key in [b"q", b"s"] {
+            keys.write_all(key).expect("press a key");
+            keys.flush().expect("flush");
+            std::thread::sleep(std::time::Duration::from_millis(700));
+        }
+        status = child.try_wait().expect("poll the run");
+        if status.is_some() {
+            break;
+        }
+    }
+    if status.is_none() {
+        child.kill().expect("kill the run");
+    }
+    drop(keys);
+    let status = child.wait().expect("wait");
+    let out = std::process::Output {
+        status,
+        stdout: reader.join().expect("reader"),
+        stderr: Vec::new(),
+    };
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit {:?}: {screen}", out.status);
+    assert!(
+        screen.contains("stopped from the dashboard during epoch"),
+        "{screen}"
+    );
+    assert!(screen.contains("--resume"), "{screen}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
+    let done = state["epochs_done"].as_u64().expect("epochs_done");
+    assert!((1..100_000).contains(&done), "{done} epochs done");
+}

@@ -1,0 +1,144 @@
+//! burn-train's terminal dashboard for `scarseg train`: our own loop (data-parallel devices,
+//! two-pass crops, our checkpoints) feeds burn's renderer the progress and the metrics that
+//! its `Learner` would: training loss and learning rate per step, validation scar and
+//! myocardium Dice and the share of time spent waiting for data per epoch. Used only when
+//! stdout and stderr are terminals; otherwise `train` prints plain log lines.
+
+use std::sync::Arc;
+
+use burn_train::Interrupter;
+use burn_train::logger::TrainingProgressLogger;
+use burn_train::metric::{
+    MetricAttributes, MetricDefinition, MetricEntry, MetricId, NumericAttributes, NumericEntry,
+    SerializedEntry,
+};
+use burn_train::renderer::tui::TuiMetricsRendererWrapper;
+use burn_train::renderer::{MetricState, MetricsRenderer, MetricsRendererTraining};
+
+/// The dashboard's metrics, in the order they are registered.
+#[derive(Debug, Clone, Copy)]
+enum Metric {
+    Loss,
+    LearningRate,
+    ScarDice,
+    MyocardiumDice,
+    WaitingForData,
+}
+
+impl Metric {
+    const ALL: [Metric; 5] = [
+        Metric::Loss,
+        Metric::LearningRate,
+        Metric::ScarDice,
+        Metric::MyocardiumDice,
+        Metric::WaitingForData,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Metric::Loss => "Loss",
+            Metric::LearningRate => "Learning rate",
+            Metric::ScarDice => "Scar Dice",
+            Metric::MyocardiumDice => "Myocardium Dice",
+            Metric::WaitingForData => "Waiting for data",
+        }
+    }
+
+    fn attributes(self) -> NumericAttributes {
+        let (unit, higher_is_better) = match self {
+            Metric::Loss | Metric::LearningRate => (None, false),
+            Metric::ScarDice | Metric::MyocardiumDice => (None, true),
+            Metric::WaitingForData => (Some("%".to_string()), false),
+        };
+        NumericAttributes {
+            unit,
+            higher_is_better,
+        }
+    }
+
+    fn id(self) -> MetricId {
+        MetricId::new(Arc::new(self.name().to_string()))
+    }
+}
+
+/// A running dashboard. Dropping it restores the terminal.
+pub struct Dashboard {
+    renderer: TuiMetricsRendererWrapper,
+    interrupter: Interrupter,
+    batch: usize,
+}
+
+impl Dashboard {
+    /// Takes over the terminal for a run of `total_epochs`, continuing after `first_epoch`.
+    pub fn start(total_epochs: usize, first_epoch: usize, batch: usize, label: &str) -> Self {
+        let interrupter = Interrupter::new();
+        let mut renderer = TuiMetricsRendererWrapper::new(interrupter.clone(), None);
+        for metric in Metric::ALL {
+            renderer.register_metric(MetricDefinition {
+                metric_id: metric.id(),
+                name: Arc::new(metric.name().to_string()),
+                description: None,
+                attributes: MetricAttributes::Numeric(metric.attributes()),
+            });
+        }
+        renderer.start(total_epochs, first_epoch, None, Some(label));
+        Self {
+            renderer,
+            interrupter,
+            batch,
+        }
+    }
+
+    /// Training epoch `epoch` (counted from 0) of `steps` batches begins.
+    pub fn epoch_start(&mut self, epoch: usize, steps: usize) {
+        // The renderer counts the running epoch from 1 (`update_epoch(e)` shows e + 1); its
+        // time estimate underflows if a split starts before the first epoch is set.
+        self.renderer.update_epoch(epoch);
+        self.renderer.start_split("train", steps * self.batch);
+    }
+
+    /// `samples` examples of the epoch are done; the running mean loss and the current rate.
+    pub fn step(&mut self, samples: usize, loss: f64, lr: f64) {
+        self.renderer.update_split(samples);
+        self.renderer
+            .update_train(numeric(Metric::Loss, loss, format!("{loss:.4}")));
+        self.renderer
+            .update_train(numeric(Metric::LearningRate, lr, format!("{lr:.2e}")));
+    }
+
+    /// The epoch ended with these validation figures.
+    pub fn epoch_end(&mut self, scar_dice: f64, myo_dice: f64, waiting: f64) {
+        self.renderer.end_split();
+        let percent = 100.0 * waiting;
+        self.renderer.update_train(numeric(
+            Metric::WaitingForData,
+            percent,
+            format!("{percent:.0}%"),
+        ));
+        self.renderer.update_valid(numeric(
+            Metric::ScarDice,
+            scar_dice,
+            format!("{scar_dice:.4}"),
+        ));
+        self.renderer.update_valid(numeric(
+            Metric::MyocardiumDice,
+            myo_dice,
+            format!("{myo_dice:.4}"),
+        ));
+    }
+
+    /// Whether the user chose "Quit" in the dashboard ('q').
+    pub fn stop_requested(&self) -> bool {
+        self.interrupter.should_stop()
+    }
+}
+
+fn numeric(metric: Metric, value: f64, formatted: String) -> MetricState {
+    MetricState::Numeric(
+        MetricEntry::new(
+            metric.id(),
+            SerializedEntry::new(formatted, value.to_string()),
+        ),
+        Some(NumericEntry::Value(value)),
+    )
+}
