@@ -716,6 +716,20 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
     assert!(err.contains("does not match"), "{err}");
 }
 
+/// `scarseg train` of `epochs` tiny epochs into `run`, under a 120 x 40 pseudo-terminal
+/// (`script` from util-linux), so stdout and stderr are terminals.
+fn on_a_terminal(run: &Path, epochs: usize) -> Command {
+    let command = format!(
+        "stty rows 40 cols 120; exec {} train --phantom 2 --phantom-validation 1 --size 64 \
+         --batch 2 --epochs {epochs} --out {}",
+        env!("CARGO_BIN_EXE_scarseg"),
+        s(run)
+    );
+    let mut script = Command::new("script");
+    script.args(["-q", "-e", "-c", &command, "/dev/null"]);
+    script
+}
+
 /// On a terminal `train` shows burn-train's dashboard. Under a pseudo-terminal (`script` from
 /// util-linux, 120 x 40) it draws the run's metrics by name, trains, and hands the terminal back;
 /// the plain per-epoch log line is not printed over it.
@@ -723,14 +737,7 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
 fn train_on_a_terminal_shows_the_dashboard() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = tmp.path().join("run");
-    let command = format!(
-        "stty rows 40 cols 120; exec {} train --phantom 2 --phantom-validation 1 --size 64 \
-         --batch 2 --epochs 1 --out {}",
-        env!("CARGO_BIN_EXE_scarseg"),
-        s(&run)
-    );
-    let out = Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
+    let out = on_a_terminal(&run, 1)
         .output()
         .expect("run script (util-linux)");
     let screen = String::from_utf8_lossy(&out.stdout);
@@ -757,14 +764,7 @@ fn the_dashboards_stop_key_ends_training_and_says_how_to_resume() {
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = tmp.path().join("run");
-    let command = format!(
-        "stty rows 40 cols 120; exec {} train --phantom 2 --phantom-validation 1 --size 64 \
-         --batch 2 --epochs 100000 --out {}",
-        env!("CARGO_BIN_EXE_scarseg"),
-        s(&run)
-    );
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
+    let mut child = on_a_terminal(&run, 100_000)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
