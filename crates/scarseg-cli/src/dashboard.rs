@@ -127,7 +127,7 @@ impl Dashboard {
         ));
     }
 
-    /// Whether the user chose "Quit" in the dashboard ('q').
+    /// Whether the user chose "Stop the training" in the dashboard ('q', then 's').
     pub fn stop_requested(&self) -> bool {
         self.interrupter.should_stop()
     }

