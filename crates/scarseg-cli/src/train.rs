@@ -170,6 +170,16 @@ enum Source {
     Samples(Vec<Sample>),
 }
 
+impl Source {
+    /// Training examples per epoch.
+    fn len(&self) -> usize {
+        match self {
+            Source::Phantom { per_epoch, .. } => *per_epoch,
+            Source::Samples(s) => s.len(),
+        }
+    }
+}
+
 struct Batch {
     images: Vec<f32>,
     scar: Vec<f32>,
@@ -247,10 +257,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         }
         _ => bail!("give one of --phantom N, --emidec DIR or --pairs DIR"),
     };
-    let per_epoch = match &source {
-        Source::Phantom { per_epoch, .. } => *per_epoch,
-        Source::Samples(s) => s.len(),
-    };
+    let per_epoch = source.len();
     if per_epoch == 0 {
         bail!("no training samples");
     }
@@ -582,11 +589,7 @@ fn spawn_loader(
         .context("cannot start the data loader's threads")?;
     std::thread::spawn(move || {
         for epoch in first_epoch..epochs {
-            let per_epoch = match &source {
-                Source::Phantom { per_epoch, .. } => *per_epoch,
-                Source::Samples(s) => s.len(),
-            };
-            let mut order: Vec<usize> = (0..per_epoch).collect();
+            let mut order: Vec<usize> = (0..source.len()).collect();
             order.shuffle(&mut plan.rng(epoch, 0));
             for chunk in order.chunks(batch) {
                 if tx
