@@ -2,7 +2,8 @@
 # Sets up a fresh machine and runs every check and test: formatting, clippy (native and wasm32),
 # the unit and integration tests (flex, plus wgpu on Mesa's lavapipe, and the `scarseg` CLI end
 # to end), the release build of the web app with its static privacy checks, and the web app in
-# headless Chromium on the CPU fallback and on WebGPU (SwiftShader). `.ci/run` calls exactly this.
+# headless Chromium on the CPU fallback and on WebGPU (SwiftShader), and the offline trainer
+# bundle. `.ci/run` calls exactly this.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
@@ -42,6 +43,12 @@ python3 tests/check_page.py dist
 step "the page in headless Chromium (CPU fallback and WebGPU on SwiftShader)"
 cargo build -p scarseg-cli
 python3 tests/browser_test.py dist "$CARGO_TARGET_DIR/debug/scarseg"
+
+step "the offline trainer bundle: a packed debug build trains an epoch on lavapipe through it"
+bundle_dir="$(mktemp -d)"
+scripts/pack-trainer.sh --profile dev "$bundle_dir/trainer.tar.xz"
+tests/pack_trainer.sh "$bundle_dir/trainer.tar.xz"
+rm -rf "$bundle_dir"
 
 step "done"
 echo "all checks passed in $SECONDS s"
