@@ -62,13 +62,14 @@ cat > "$stage/run" <<'EOF'
 # node has no library of that name, so a node's own loader and driver libraries always win;
 # SCARSEG_BUNDLED_LIBS=always uses every bundled one (for testing the bundle).
 here="$(cd "$(dirname "$0")" && pwd)"
-ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
+# The node's library cache, read once (empty where ldconfig cannot be run: then every folder is added).
+known="$("$(command -v ldconfig || echo /sbin/ldconfig)" -p 2>/dev/null || true)"
 add=""
 for dir in "$here"/lib/*/; do
   for lib in "$dir"*.so.[0-9]; do
     [ -e "$lib" ] || continue
     name="$(basename "$lib")"
-    if [ "${SCARSEG_BUNDLED_LIBS:-}" = always ] || ! "$ldconfig" -p 2>/dev/null | grep -q "[[:space:]]$name[[:space:]]"; then
+    if [ "${SCARSEG_BUNDLED_LIBS:-}" = always ] || ! printf '%s\n' "$known" | grep -q "[[:space:]]$name[[:space:]]"; then
       add="$add:${dir%/}"
       break
     fi
