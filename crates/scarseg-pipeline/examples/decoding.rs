@@ -107,8 +107,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(VALIDATION_SEED);
     let device = Device::flex();
-    let manifest = parse_manifest(&std::fs::read(dir.join("manifest.json"))?)?;
-    let weights = std::fs::read(dir.join(&manifest.weights.file))?;
+    // A missing or foreign model folder names the file, not just the OS error.
+    let read = |path: std::path::PathBuf| {
+        std::fs::read(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
+    };
+    let manifest = parse_manifest(&read(dir.join("manifest.json"))?)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let weights = read(dir.join(&manifest.weights.file))?;
     let loaded = load_model(manifest, &weights, &device)?;
     let model_t = loaded.manifest.postprocessing.threshold;
     let fixed: Vec<f32> = (6..=14).map(|i| i as f32 * 0.05).collect();
