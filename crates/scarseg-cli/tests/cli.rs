@@ -786,10 +786,17 @@ fn the_dashboards_stop_key_ends_training_and_says_how_to_resume() {
     }
     assert!(state.is_file(), "no epoch finished within two minutes");
     let mut status = None;
-    for _ in 0..20 {
+    'presses: for _ in 0..20 {
         for key in [b"q", b"s"] {
-            keys.write_all(key).expect("press a key");
-            keys.flush().expect("flush");
+            // A run still shutting down after the last 's' may close its terminal before the
+            // next key: a broken pipe means it is ending, so wait for how it ends.
+            match keys.write_all(key).and_then(|()| keys.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    status = Some(child.wait().expect("wait"));
+                    break 'presses;
+                }
+                other => other.expect("press a key"),
+            }
             std::thread::sleep(std::time::Duration::from_millis(700));
         }
         status = child.try_wait().expect("poll the run");
