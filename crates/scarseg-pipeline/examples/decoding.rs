@@ -123,9 +123,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut fixed_dice = vec![Vec::new(); fixed.len()];
     let (mut oracle, mut expected, mut chosen) = (Vec::new(), Vec::new(), Vec::new());
     let (mut true_myo, mut alone) = (Vec::new(), Vec::new());
-    // Wrong scar pixels of the model's own decoding: [false positives, false negatives] by place.
+    // The fallback decodings' lower thresholds, where the model's own finds no scar.
     let lows = [0.1f32, 0.2, 0.3];
     let (mut own_dice, mut fallback) = (Vec::new(), vec![Vec::new(); lows.len()]);
+    // Wrong scar pixels of the model's own decoding: [false positives, false negatives] by place.
     let mut wrong = [[0usize; 3]; 2];
     let mut right = 0usize;
     // Reference scar pixels outside the second pass's crop: lost whatever the network does.
