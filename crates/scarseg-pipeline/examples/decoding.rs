@@ -158,7 +158,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             true_myo.push(dice(&intersect(&scar_mask, &s.myocardium()), &reference));
             alone.push(dice(&scar_mask, &reference));
             let own = postprocess(&scar, &myo, rows, cols, &loaded.manifest.postprocessing).0;
-            own_dice.push(dice(&own, &reference));
+            let own_d = dice(&own, &reference);
+            own_dice.push(own_d);
             if let Some(roi) = &roi {
                 let inside = roi.crop_mask(&reference).area_px();
                 outside_crop += reference.area_px() - inside;
@@ -166,7 +167,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             for (t, out) in lows.iter().zip(fallback.iter_mut()) {
                 out.push(if own.area_px() > 0 {
-                    own_dice[own_dice.len() - 1]
+                    own_d
                 } else {
                     dice(
                         &intersect(&threshold(&scar, rows, cols, *t), &myo_mask),
