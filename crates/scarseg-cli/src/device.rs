@@ -1,5 +1,5 @@
 //! `--device` strings to burn devices: `flex` (CPU), `wgpu[:i[,j...]]`, `vulkan`,
-//! `cuda[:i[,j...]]`.
+//! `cuda[:i[,j...]]`, `libtorch` (CPU through libtorch, with the `tch` feature).
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
@@ -24,6 +24,7 @@ pub fn parse_many(spec: &str) -> Result<Vec<Device>> {
         "flex" | "cpu" => Ok(vec![Device::flex()]),
         "wgpu" => Ok(vec![Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)]),
         "vulkan" => vulkan().map(|d| vec![d]),
+        "libtorch" => libtorch().map(|d| vec![d]),
         _ => {
             if let Some(rest) = spec.strip_prefix("cuda") {
                 gpu_indices(spec, rest, "cuda")?
@@ -36,7 +37,7 @@ pub fn parse_many(spec: &str) -> Result<Vec<Device>> {
                     .map(|i| Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)))
                     .collect())
             } else {
-                bail!("--device {spec}: expected flex, wgpu[:i], vulkan or cuda[:i]")
+                bail!("--device {spec}: expected flex, wgpu[:i], vulkan, cuda[:i] or libtorch")
             }
         }
     }
@@ -77,6 +78,22 @@ fn vulkan() -> Result<Device> {
     )
 }
 
+// burn marks its libtorch backend deprecated; it stays the fastest CPU trainer on machines that
+// cannot build cubecl's CPU backend (benchmarks/libtorch.md), so it is an opt-in feature.
+#[cfg(feature = "tch")]
+#[allow(deprecated)]
+fn libtorch() -> Result<Device> {
+    Ok(Device::libtorch())
+}
+
+#[cfg(not(feature = "tch"))]
+fn libtorch() -> Result<Device> {
+    bail!(
+        "--device libtorch: this scarseg was built without the `tch` feature; rebuild with \
+         --features tch (README: training on the CPU with libtorch)"
+    )
+}
+
 #[cfg(feature = "cuda")]
 fn cuda(index: usize) -> Result<Device> {
     Ok(Device::cuda(index))
@@ -97,7 +114,10 @@ mod tests {
     fn device_strings_are_checked() {
         assert!(parse("flex").is_ok());
         let e = parse("tpu").expect_err("unknown").to_string();
-        assert!(e.contains("expected flex, wgpu[:i], vulkan or cuda"), "{e}");
+        assert!(
+            e.contains("expected flex, wgpu[:i], vulkan, cuda[:i] or libtorch"),
+            "{e}"
+        );
         let e = parse("cuda:x").expect_err("bad index").to_string();
         assert!(e.contains("`x` is not a GPU index"), "{e}");
         let e = parse("cuda:0,1").expect_err("multi").to_string();
@@ -118,5 +138,10 @@ mod tests {
         assert!(e.contains("GPU 0 is listed twice"), "{e}");
         let e = parse("wgpux").expect_err("bad spelling").to_string();
         assert!(e.contains("expected wgpu, wgpu:0 or wgpu:0,1"), "{e}");
+        #[cfg(not(feature = "tch"))]
+        {
+            let e = parse("libtorch").expect_err("not built in").to_string();
+            assert!(e.contains("rebuild with --features tch"), "{e}");
+        }
     }
 }

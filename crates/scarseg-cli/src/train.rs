@@ -62,8 +62,8 @@ pub struct TrainArgs {
     /// Run folder: checkpoints, best weights, logs.
     #[arg(long)]
     pub out: PathBuf,
-    /// flex (CPU), wgpu, wgpu:i, vulkan, cuda, cuda:i, or cuda:i,j,... / wgpu:i,j,...
-    /// (data-parallel over those GPUs).
+    /// flex (CPU), libtorch (CPU, `tch` feature), wgpu, wgpu:i, vulkan, cuda, cuda:i, or
+    /// cuda:i,j,... / wgpu:i,j,... (data-parallel over those GPUs).
     #[arg(long, default_value = "flex")]
     pub device: String,
     /// ScarSegNet variant.
