@@ -226,14 +226,28 @@ fn data_parallel_step_equals_the_weighted_single_device_step() {
 /// with flex's, and a whole optimiser step must run on wgpu.
 #[test]
 fn a_training_step_on_wgpu_computes_what_flex_computes() {
+    a_training_step_computes_what_flex_computes(common::wgpu_device(), "wgpu");
+}
+
+/// The same on libtorch (`scarseg train --device libtorch`, the opt-in CPU trainer), whose ops
+/// are PyTorch's kernels under burn's autodiff. Runs with `--features train,tch` through
+/// scripts/libtorch.sh, not in CI (it needs PyTorch 2.9.0).
+#[cfg(feature = "tch")]
+#[test]
+#[allow(deprecated)] // burn marks its libtorch backend deprecated; see scarseg-cli's device.rs.
+fn a_training_step_on_libtorch_computes_what_flex_computes() {
+    a_training_step_computes_what_flex_computes(Device::libtorch(), "libtorch");
+}
+
+fn a_training_step_computes_what_flex_computes(other: Device, name: &str) {
     let _serial = one_at_a_time();
     let base = Device::flex();
     base.seed(11);
     let cpu = base.autodiff();
-    let gpu = common::wgpu_device().autodiff();
+    let other = other.autodiff();
     let config = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 2, 1]);
     let model = config.init(&cpu);
-    let gpu_model = common::copy_to(&model, &config, &gpu);
+    let other_model = common::copy_to(&model, &config, &other);
     let loss = SegLossConfig::new();
 
     // Texture on the flat regions: with exact ties, ASE's top-k may pick different pixels on
@@ -259,10 +273,10 @@ fn a_training_step_on_wgpu_computes_what_flex_computes() {
         (value, g.into_data().try_to_vec::<f32>().expect("f32"))
     };
     let (cpu_loss, cpu_grad) = loss_and_input_gradient(&model, &cpu);
-    let (gpu_loss, gpu_grad) = loss_and_input_gradient(&gpu_model, &gpu);
+    let (other_loss, other_grad) = loss_and_input_gradient(&other_model, &other);
     assert!(
-        (cpu_loss - gpu_loss).abs() < 1e-4 * cpu_loss.abs().max(1.0),
-        "loss {cpu_loss} on flex, {gpu_loss} on wgpu"
+        (cpu_loss - other_loss).abs() < 1e-4 * cpu_loss.abs().max(1.0),
+        "loss {cpu_loss} on flex, {other_loss} on {name}"
     );
     // Relative L2 distance: on textured input, rounding left at most 8e-5 over twelve seeds,
     // once 0.56% (near-ties in ReLUs and top-k still flip); on the flat ring alone, exact top-k
@@ -277,21 +291,21 @@ fn a_training_step_on_wgpu_computes_what_flex_computes() {
     assert!(norm > 0.0, "the input gradient is zero");
     let distance = cpu_grad
         .iter()
-        .zip(&gpu_grad)
+        .zip(&other_grad)
         .map(|(p, q)| ((p - q) as f64).powi(2))
         .sum::<f64>()
         .sqrt();
     assert!(
         distance < 1e-2 * norm,
-        "input gradients differ by {:.2}% (relative L2) between flex and wgpu",
+        "input gradients differ by {:.2}% (relative L2) between flex and {name}",
         100.0 * distance / norm
     );
 
-    // A whole step (forward, loss, backward, AdamW) runs on wgpu and reports the same loss.
-    let (image, scar, myo) = ring_with_scar(&gpu);
+    // A whole step (forward, loss, backward, AdamW) runs there and reports a finite loss.
+    let (image, scar, myo) = ring_with_scar(&other);
     let mut optimizer = AdamWConfig::new().init();
     let (_, breakdown) = train_step(
-        gpu_model,
+        other_model,
         &mut optimizer,
         &loss,
         image,
@@ -301,7 +315,7 @@ fn a_training_step_on_wgpu_computes_what_flex_computes() {
         },
         1e-3,
     )
-    .expect("a training step on wgpu");
+    .unwrap_or_else(|e| panic!("a training step on {name}: {e:?}"));
     let step_loss = breakdown.total.into_scalar::<f32>();
-    assert!(step_loss.is_finite(), "loss {step_loss} on wgpu");
+    assert!(step_loss.is_finite(), "loss {step_loss} on {name}");
 }
