@@ -90,7 +90,7 @@ fn libtorch() -> Result<Device> {
 fn libtorch() -> Result<Device> {
     bail!(
         "--device libtorch: this scarseg was built without the `tch` feature; rebuild with \
-         --features tch (README: training on the CPU with libtorch)"
+         --features tch (README, \"Training at scale\")"
     )
 }
 
@@ -143,5 +143,7 @@ mod tests {
             let e = parse("libtorch").expect_err("not built in").to_string();
             assert!(e.contains("rebuild with --features tch"), "{e}");
         }
+        #[cfg(feature = "tch")]
+        assert!(parse("libtorch").is_ok());
     }
 }
