@@ -6,8 +6,13 @@
 # Needs PyTorch 2.9.0, which scripts/libtorch.sh installs on first use (about 6 GB).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"
+# Set libtorch up once for the whole script: scripts/libtorch.sh imports torch (seconds) on every
+# call, which the eval timings below would otherwise include.
+if [ -z "${LIBTORCH_USE_PYTORCH:-}" ]; then
+  exec scripts/libtorch.sh "$0" "$@"
+fi
 # One binary for both devices (cargo features add backends; flex's code is the same either way).
-scripts/libtorch.sh cargo build --release -p scarseg-cli --features tch
+cargo build --release -p scarseg-cli --features tch
 bin="$CARGO_TARGET_DIR/release/scarseg"
 out=benchmarks/libtorch.md
 work=$(mktemp -d)
@@ -26,12 +31,12 @@ model=public/models/scarseg-atto-phantom
   echo "|---|---|---|---|---|"
   for device in flex libtorch; do
     rm -rf "$work/run" "$work/eval"
-    line=$(scripts/libtorch.sh "$bin" train --device "$device" --phantom 96 --phantom-validation 1 --size 128 \
+    line=$("$bin" train --device "$device" --phantom 96 --phantom-validation 1 --size 128 \
       --batch 8 --epochs 1 --roi-fraction 0.9 --seed 1 --variant atto --out "$work/run" 2>&1 |
       grep 'val scar Dice' | tail -1)
     rate=$(echo "$line" | sed -E 's/.* ([0-9.]+) samples\/s.*/\1/')
     start=$(date +%s.%N)
-    scripts/libtorch.sh "$bin" eval --device "$device" --weights "$model" --phantom "$cases" --validation \
+    "$bin" eval --device "$device" --weights "$model" --phantom "$cases" --validation \
       --out "$work/eval" > /dev/null 2>&1
     end=$(date +%s.%N)
     per_case=$(python3 -c "print(f'{($end - $start) / $cases:.3f}')")
