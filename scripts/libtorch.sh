@@ -18,7 +18,11 @@ print(os.path.join(os.path.dirname(torch.__file__), 'lib'))" 2>/dev/null
 if ! lib="$(torch_lib)"; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "torch==$TORCH_VERSION"
-  lib="$(torch_lib)"
+  # torch_lib hides Python's traceback, so say what failed rather than exit silently.
+  lib="$(torch_lib)" || {
+    echo "scripts/libtorch.sh: torch $TORCH_VERSION was installed into $VENV but does not import" >&2
+    exit 1
+  }
 fi
 export PATH="$VENV/bin:$PATH"
 # torch-sys finds libtorch through the `torch` that `python` imports.
