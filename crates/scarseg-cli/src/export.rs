@@ -1,5 +1,6 @@
-//! `scarseg export`: a trained checkpoint -> `public/models/<name>/` with half-precision weights,
-//! `manifest.json` (architecture, preprocessing, sha256, provenance, metrics) and a model card.
+//! `scarseg export`: a trained checkpoint (or the mean of several, a weight soup) ->
+//! `public/models/<name>/` with half-precision weights, `manifest.json` (architecture,
+//! preprocessing, sha256, provenance, metrics) and a model card.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::Args;
 use scarseg_imaging::postprocess::PostprocessOptions;
-use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
+use scarseg_model::weights::{Precision, from_safetensors, mean_of_checkpoints, to_safetensors};
 use scarseg_pipeline::manifest::{
     FORMAT_VERSION, MANIFEST_FILE, Manifest, Preprocessing, RoiSpec, WeightsEntry, sha256_hex,
 };
@@ -23,9 +24,11 @@ pub const CARD_FILE: &str = "MODEL_CARD.md";
 /// Arguments of `scarseg export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Trained weights (a run's best.safetensors or checkpoint/model.safetensors).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
+    /// Trained weights (a run's best.safetensors or checkpoint/model.safetensors). Given more
+    /// than once, the export holds the element-wise mean of the checkpoints (a weight soup of
+    /// fine-tunes of one parent); run.json is read beside the first.
+    #[arg(long, required = true)]
+    pub checkpoint: Vec<PathBuf>,
     /// Model name (the folder name).
     #[arg(long)]
     pub name: String,
@@ -74,13 +77,32 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
     {
         bail!("--name {:?}: use letters, digits, - and _ only", args.name);
     }
-    let bytes = std::fs::read(&args.checkpoint)
-        .with_context(|| format!("{}: cannot read", args.checkpoint.display()))?;
     let device = Device::flex();
+    let mut sources = Vec::with_capacity(args.checkpoint.len());
+    for path in &args.checkpoint {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        // Load each one alone first, so that an error names the file at fault.
+        from_safetensors(&bytes, &device)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        sources.push(bytes);
+    }
+    let first = &args.checkpoint[0];
+    let bytes = if sources.len() == 1 {
+        sources[0].clone()
+    } else {
+        let views: Vec<&[u8]> = sources.iter().map(Vec::as_slice).collect();
+        mean_of_checkpoints(&views).map_err(|e| {
+            anyhow::anyhow!(
+                "{} checkpoints from {}: {e}",
+                sources.len(),
+                first.display()
+            )
+        })?
+    };
     let (model, config) = from_safetensors(&bytes, &device)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.checkpoint.display()))?;
-    let run_info: Option<serde_json::Value> = args
-        .checkpoint
+        .map_err(|e| anyhow::anyhow!("{}: {e}", first.display()))?;
+    let run_info: Option<serde_json::Value> = first
         .parent()
         .map(|d| d.join("run.json"))
         .and_then(|p| std::fs::read(p).ok())
@@ -91,10 +113,7 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
     ) {
         (Some(s), _) => s,
         (None, Some(s)) => s as usize,
-        (None, None) => bail!(
-            "--size is needed: no run.json beside {}",
-            args.checkpoint.display()
-        ),
+        (None, None) => bail!("--size is needed: no run.json beside {}", first.display()),
     };
     if !(0.0..1.0).contains(&args.threshold) {
         bail!("--threshold {}: must be in [0, 1)", args.threshold);
@@ -116,7 +135,20 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
     let weights = to_safetensors(&model, &config, precision)?;
     let mut provenance = BTreeMap::new();
     provenance.insert("export_command".to_string(), command_line);
-    provenance.insert("source_checkpoint_sha256".to_string(), sha256_hex(&bytes));
+    provenance.insert(
+        "source_checkpoint_sha256".to_string(),
+        sources
+            .iter()
+            .map(|b| sha256_hex(b))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    if sources.len() > 1 {
+        provenance.insert(
+            "averaged_checkpoints".to_string(),
+            sources.len().to_string(),
+        );
+    }
     if let Some(serde_json::Value::Object(map)) = &run_info {
         for (k, v) in map {
             let v = match v {
@@ -237,7 +269,7 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
          weights in {precision} ({bytes} bytes, sha256 `{sha}`), default threshold \
          {threshold}.{passes}\n\n\
          ## How it was made\n\
-         - Training command: `{cmd}`{resumed}\n\
+         {soup}- Training command: `{cmd}`{resumed}\n\
          - Seed: {seed}; epochs: {epochs}; steps: {steps}; batch: {batch}\n\
          - Wall time: {wall} s on {machine} (device `{device}`)\n\
          - Best validation scar Dice during training: {best}\n\
@@ -264,6 +296,14 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
             format!(" Input: {}.", m.preprocessing.description)
         } else {
             String::new()
+        },
+        soup = match m.provenance.get("averaged_checkpoints") {
+            Some(n) => format!(
+                "- Weights: the element-wise mean of {n} checkpoints (a weight soup; sha256 \
+                 `{}`); the training details below are the first one's run.\n",
+                p("source_checkpoint_sha256")
+            ),
+            None => String::new(),
         },
         cmd = p("training_command"),
         resumed = match m.provenance.get("training_resumed_with") {

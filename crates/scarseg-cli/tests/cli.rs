@@ -202,6 +202,82 @@ fn train_export_eval_predict_round_trip() {
         card.contains("not a clinical one") && card.contains("--phantom 4"),
         "{card}"
     );
+    // Several checkpoints export as their element-wise mean (a weight soup): a second run
+    // from another seed, averaged with the first, tensor by tensor.
+    let other = root.join("run-other");
+    let mut train_other = train;
+    train_other[14] = "4";
+    train_other[16] = s(&other);
+    ok(&train_other);
+    let other_best = other.join("best.safetensors");
+    ok(&[
+        "export",
+        "--checkpoint",
+        s(&best),
+        "--checkpoint",
+        s(&other_best),
+        "--name",
+        "soup",
+        "--out",
+        s(&models),
+        "--full-precision",
+    ]);
+    let bytes = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let (a, b, m) = (
+        bytes(&best),
+        bytes(&other_best),
+        bytes(&models.join("soup/weights.safetensors")),
+    );
+    let (a, b, m) = (
+        safetensors::SafeTensors::deserialize(&a).expect("a"),
+        safetensors::SafeTensors::deserialize(&b).expect("b"),
+        safetensors::SafeTensors::deserialize(&m).expect("soup"),
+    );
+    let f32s = |d: &[u8]| -> Vec<f32> {
+        d.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect()
+    };
+    let mut differing = 0;
+    for (name, view) in m.tensors() {
+        let (x, y) = (
+            f32s(a.tensor(&name).expect("in a").data()),
+            f32s(b.tensor(&name).expect("in b").data()),
+        );
+        for ((v, x), y) in f32s(view.data()).iter().zip(&x).zip(&y) {
+            assert!(
+                (v - (x + y) / 2.0).abs() <= 1e-6 * (1.0 + x.abs() + y.abs()),
+                "{name}"
+            );
+            differing += usize::from(x != y);
+        }
+    }
+    assert!(
+        differing > 1000,
+        "the two runs differ in {differing} values"
+    );
+    let soup_manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(models.join("soup/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(soup_manifest["provenance"]["averaged_checkpoints"], "2");
+    let soup_card = std::fs::read_to_string(models.join("soup/MODEL_CARD.md")).expect("card");
+    assert!(soup_card.contains("mean of 2 checkpoints"), "{soup_card}");
+    let missing = root.join("no-such.safetensors");
+    fails(
+        &[
+            "export",
+            "--checkpoint",
+            s(&best),
+            "--checkpoint",
+            s(&missing),
+            "--name",
+            "soup2",
+            "--out",
+            s(&models),
+        ],
+        "no-such.safetensors: cannot read",
+    );
     // A one-pass model has no heart crop whose rule eval could override.
     fails(
         &[

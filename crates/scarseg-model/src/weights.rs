@@ -154,6 +154,101 @@ pub fn load_into(mut model: ScarSegNet, bytes: &[u8]) -> Result<ScarSegNet, Mode
     Ok(model)
 }
 
+/// The element-wise mean of several checkpoints of one architecture (a "weight soup"): every
+/// tensor, batch-norm running statistics included, averaged with equal weights in f64 and
+/// stored in f32, with the first file's metadata. Fine-tunes of one parent at a low rate lie in
+/// one basin, so their mean averages out each run's gradient noise. Inputs may mix f32 and f16;
+/// every file must carry the same config, tensor names and shapes.
+pub fn mean_of_checkpoints(files: &[&[u8]]) -> Result<Vec<u8>, ModelError> {
+    use std::collections::BTreeMap;
+    let Some(first) = files.first() else {
+        return Err(ModelError::Store("no checkpoints to average".into()));
+    };
+    let config = config_from_safetensors(first)?;
+    let (_, header) =
+        SafeTensors::read_metadata(first).map_err(|e| ModelError::WeightsFormat(e.to_string()))?;
+    let metadata = header.metadata().clone();
+    let mut sums: BTreeMap<String, (Vec<usize>, Vec<f64>)> = BTreeMap::new();
+    for (i, bytes) in files.iter().enumerate() {
+        let found = config_from_safetensors(bytes)?;
+        if found != config {
+            return Err(ModelError::ConfigMismatch {
+                expected: config.to_json(),
+                found: found.to_json(),
+            });
+        }
+        let parsed = SafeTensors::deserialize(bytes)
+            .map_err(|e| ModelError::WeightsFormat(e.to_string()))?;
+        if i > 0 && parsed.len() != sums.len() {
+            return Err(ModelError::Store(format!(
+                "checkpoint {} holds {} tensors, the first {}",
+                i + 1,
+                parsed.len(),
+                sums.len()
+            )));
+        }
+        for (name, view) in parsed.tensors() {
+            let values: Vec<f64> = match view.dtype() {
+                safetensors::Dtype::F32 => view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
+                    .collect(),
+                safetensors::Dtype::F16 => view
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f64())
+                    .collect(),
+                other => {
+                    return Err(ModelError::WeightsFormat(format!(
+                        "tensor `{name}` is {other:?}; only f32 and f16 can be averaged"
+                    )));
+                }
+            };
+            match sums.get_mut(&name) {
+                None if i == 0 => {
+                    sums.insert(name, (view.shape().to_vec(), values));
+                }
+                None => {
+                    return Err(ModelError::UnexpectedTensors {
+                        count: 1,
+                        first: name,
+                    });
+                }
+                Some((shape, _)) if shape.as_slice() != view.shape() => {
+                    return Err(ModelError::ShapeMismatch {
+                        name,
+                        expected: shape.clone(),
+                        found: view.shape().to_vec(),
+                    });
+                }
+                Some((_, sum)) => sum.iter_mut().zip(values).for_each(|(s, v)| *s += v),
+            }
+        }
+    }
+    let n = files.len() as f64;
+    let data: Vec<(String, Vec<usize>, Vec<u8>)> = sums
+        .into_iter()
+        .map(|(name, (shape, sum))| {
+            let bytes = sum
+                .iter()
+                .flat_map(|s| ((s / n) as f32).to_le_bytes())
+                .collect();
+            (name, shape, bytes)
+        })
+        .collect();
+    let mut views = Vec::with_capacity(data.len());
+    for (name, shape, bytes) in &data {
+        let view =
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .map_err(|e| ModelError::Store(format!("tensor `{name}`: {e}")))?;
+        views.push((name.as_str(), view));
+    }
+    let bytes =
+        safetensors::serialize(views, metadata).map_err(|e| ModelError::Store(e.to_string()))?;
+    canonical_header(bytes)
+}
+
 /// Turns burn-store's apply report into our typed errors. With `complete`, every model tensor must
 /// have been supplied; unexpected tensors are always an error.
 pub(crate) fn check_apply(result: &ApplyResult, complete: bool) -> Result<(), ModelError> {
@@ -328,5 +423,82 @@ mod tests {
             from_safetensors(&bytes, &test_device()),
             Err(ModelError::WeightsConfig(_))
         ));
+    }
+
+    #[test]
+    fn the_mean_of_checkpoints_is_the_mean_of_every_tensor() {
+        let device = test_device();
+        let config = small();
+        let a = to_safetensors(&config.init(&device), &config, Precision::F32).expect("save");
+        let b = to_safetensors(&config.init(&device), &config, Precision::F16).expect("save");
+        let mean = mean_of_checkpoints(&[&a, &b]).expect("mean");
+        let (pa, pb, pm) = (
+            SafeTensors::deserialize(&a).expect("a"),
+            SafeTensors::deserialize(&b).expect("b"),
+            SafeTensors::deserialize(&mean).expect("mean"),
+        );
+        assert_eq!(pm.len(), pa.len());
+        let f32s = |d: &[u8]| -> Vec<f32> {
+            d.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect()
+        };
+        let mut checked = 0;
+        for (name, view) in pm.tensors() {
+            assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
+            let ta = pa.tensor(&name).expect("in a");
+            let tb = pb.tensor(&name).expect("in b");
+            let xa = f32s(ta.data());
+            // b is stored in half precision except for the batch-norm statistics.
+            let xb: Vec<f32> = match tb.dtype() {
+                safetensors::Dtype::F16 => tb
+                    .data()
+                    .chunks_exact(2)
+                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect(),
+                _ => f32s(tb.data()),
+            };
+            for ((m, x), y) in f32s(view.data()).iter().zip(&xa).zip(&xb) {
+                assert!(
+                    (m - (x + y) / 2.0).abs() <= 1e-7 * (x.abs() + y.abs()),
+                    "{name}: {m} {x} {y}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000);
+        // Independent initialisations differ, so the mean is neither input.
+        let (ma, _) = from_safetensors(&mean, &device).expect("the mean loads");
+        let x = Tensor::<4>::random([1, 1, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+        let (a_model, _) = from_safetensors(&a, &device).expect("a loads");
+        assert_ne!(logits(&ma, x.clone()), logits(&a_model, x));
+        // The mean of one checkpoint is that checkpoint, tensor for tensor.
+        let one = mean_of_checkpoints(&[&a]).expect("one");
+        let one = SafeTensors::deserialize(&one).expect("one");
+        for (name, view) in pa.tensors() {
+            assert_eq!(
+                one.tensor(&name).expect("kept").data(),
+                view.data(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn checkpoints_of_other_architectures_are_not_averaged() {
+        let device = test_device();
+        let config = small();
+        let other = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]);
+        let a = to_safetensors(&config.init(&device), &config, Precision::F32).expect("save");
+        let b = to_safetensors(&other.init(&device), &other, Precision::F32).expect("save");
+        assert!(matches!(
+            mean_of_checkpoints(&[&a, &b]),
+            Err(ModelError::ConfigMismatch { .. })
+        ));
+        assert!(matches!(
+            mean_of_checkpoints(&[&a, b"not weights"]),
+            Err(ModelError::WeightsFormat(_))
+        ));
+        assert!(mean_of_checkpoints(&[]).is_err());
     }
 }
