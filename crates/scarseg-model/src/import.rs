@@ -22,7 +22,7 @@ use safetensors::tensor::{Dtype, TensorView};
 
 use crate::error::ModelError;
 use crate::model::ScarSegNet;
-use crate::weights::check_apply;
+use crate::weights::{check_apply, to_f32};
 
 /// What an import did.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,30 +36,6 @@ pub struct ImportReport {
 struct Converted {
     shape: Vec<usize>,
     values: Vec<f32>,
-}
-
-fn to_f32(view: &TensorView<'_>, name: &str) -> Result<Vec<f32>, ModelError> {
-    let data = view.data();
-    let values = match view.dtype() {
-        Dtype::F32 => data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Dtype::F16 => data
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => data
-            .chunks_exact(2)
-            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        other => {
-            return Err(ModelError::WeightsFormat(format!(
-                "tensor `{name}` has dtype {other:?}; only F32, F16 and BF16 are imported"
-            )));
-        }
-    };
-    Ok(values)
 }
 
 /// Maps a timm ConvNeXt tensor name to the ScarSegNet path, or `None` if it has no place here.

@@ -9,6 +9,7 @@ use burn::store::{
 };
 use burn::tensor::Device;
 use safetensors::SafeTensors;
+use safetensors::tensor::{Dtype, TensorView};
 
 use crate::config::ScarSegNetConfig;
 use crate::error::ModelError;
@@ -157,7 +158,7 @@ pub fn load_into(mut model: ScarSegNet, bytes: &[u8]) -> Result<ScarSegNet, Mode
 /// The element-wise mean of several checkpoints of one architecture (a "weight soup"): every
 /// tensor, batch-norm running statistics included, averaged with equal weights in f64 and
 /// stored in f32, with the first file's metadata. Fine-tunes of one parent at a low rate lie in
-/// one basin, so their mean averages out each run's gradient noise. Inputs may mix f32 and f16;
+/// one basin, so their mean averages out each run's gradient noise. Inputs may mix f32, f16 and bf16;
 /// every file must carry the same config, tensor names and shapes.
 pub fn mean_of_checkpoints(files: &[&[u8]]) -> Result<Vec<u8>, ModelError> {
     use std::collections::BTreeMap;
@@ -188,23 +189,8 @@ pub fn mean_of_checkpoints(files: &[&[u8]]) -> Result<Vec<u8>, ModelError> {
             )));
         }
         for (name, view) in parsed.tensors() {
-            let values: Vec<f64> = match view.dtype() {
-                safetensors::Dtype::F32 => view
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
-                    .collect(),
-                safetensors::Dtype::F16 => view
-                    .data()
-                    .chunks_exact(2)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f64())
-                    .collect(),
-                other => {
-                    return Err(ModelError::WeightsFormat(format!(
-                        "tensor `{name}` is {other:?}; only f32 and f16 can be averaged"
-                    )));
-                }
-            };
+            // Every f16 and f32 value is exact in f32, and in f64.
+            let values: Vec<f64> = to_f32(&view, &name)?.into_iter().map(f64::from).collect();
             match sums.get_mut(&name) {
                 None if i == 0 => {
                     sums.insert(name, (view.shape().to_vec(), values));
@@ -239,14 +225,39 @@ pub fn mean_of_checkpoints(files: &[&[u8]]) -> Result<Vec<u8>, ModelError> {
         .collect();
     let mut views = Vec::with_capacity(data.len());
     for (name, shape, bytes) in &data {
-        let view =
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
-                .map_err(|e| ModelError::Store(format!("tensor `{name}`: {e}")))?;
+        let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+            .map_err(|e| ModelError::Store(format!("tensor `{name}`: {e}")))?;
         views.push((name.as_str(), view));
     }
     let bytes =
         safetensors::serialize(views, metadata).map_err(|e| ModelError::Store(e.to_string()))?;
     canonical_header(bytes)
+}
+
+/// A stored tensor's values in f32, from f32, f16 or bf16 (the dtypes our exports and timm's
+/// checkpoints use), for the importer and the checkpoint mean.
+pub(crate) fn to_f32(view: &TensorView<'_>, name: &str) -> Result<Vec<f32>, ModelError> {
+    let data = view.data();
+    let values = match view.dtype() {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        other => {
+            return Err(ModelError::WeightsFormat(format!(
+                "tensor `{name}` has dtype {other:?}; only F32, F16 and BF16 can be read"
+            )));
+        }
+    };
+    Ok(values)
 }
 
 /// Turns burn-store's apply report into our typed errors. With `complete`, every model tensor must
