@@ -78,29 +78,34 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
         bail!("--name {:?}: use letters, digits, - and _ only", args.name);
     }
     let device = Device::flex();
+    let several = args.checkpoint.len() > 1;
     let mut sources = Vec::with_capacity(args.checkpoint.len());
     for path in &args.checkpoint {
         let bytes =
             std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        // Load each one alone first, so that an error names the file at fault.
-        from_safetensors(&bytes, &device)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if several {
+            // Load each one alone first, so that an error names the file at fault.
+            from_safetensors(&bytes, &device)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
         sources.push(bytes);
     }
     let first = &args.checkpoint[0];
-    let bytes = if sources.len() == 1 {
-        sources[0].clone()
-    } else {
+    let mean;
+    let bytes: &[u8] = if several {
         let views: Vec<&[u8]> = sources.iter().map(Vec::as_slice).collect();
-        mean_of_checkpoints(&views).map_err(|e| {
+        mean = mean_of_checkpoints(&views).map_err(|e| {
             anyhow::anyhow!(
                 "{} checkpoints from {}: {e}",
                 sources.len(),
                 first.display()
             )
-        })?
+        })?;
+        &mean
+    } else {
+        &sources[0]
     };
-    let (model, config) = from_safetensors(&bytes, &device)
+    let (model, config) = from_safetensors(bytes, &device)
         .map_err(|e| anyhow::anyhow!("{}: {e}", first.display()))?;
     let run_info: Option<serde_json::Value> = first
         .parent()
