@@ -158,8 +158,8 @@ pub fn load_into(mut model: ScarSegNet, bytes: &[u8]) -> Result<ScarSegNet, Mode
 /// The element-wise mean of several checkpoints of one architecture (a "weight soup"): every
 /// tensor, batch-norm running statistics included, averaged with equal weights in f64 and
 /// stored in f32, with the first file's metadata. Fine-tunes of one parent at a low rate lie in
-/// one basin, so their mean averages out each run's gradient noise. Inputs may mix f32, f16 and bf16;
-/// every file must carry the same config, tensor names and shapes.
+/// one basin, so their mean averages out each run's gradient noise. Inputs may mix f32, f16 and
+/// bf16; every file must carry the same config, tensor names and shapes.
 pub fn mean_of_checkpoints(files: &[&[u8]]) -> Result<Vec<u8>, ModelError> {
     use std::collections::BTreeMap;
     let Some(first) = files.first() else {
