@@ -497,6 +497,15 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let decoded = obj
         .decode_pixel_data()
         .map_err(|e| dicom_error(&format!("pixel data: {}", error_chain(&e))))?;
+    // dicom-pixeldata builds a lookup table of 2^BitsStored entries and asserts 1-32 bits (a
+    // panic, fatal in the browser's worker); MR images store 8-16.
+    let (stored, allocated) = (decoded.bits_stored(), decoded.bits_allocated());
+    if stored == 0 || stored > allocated || stored > 16 {
+        return Err(dicom_error(&format!(
+            "Bits Stored (0028,0101) is {stored} with Bits Allocated (0028,0100) {allocated}: \
+             expected 1-16 and no more than Bits Allocated"
+        )));
+    }
     let (rows, cols) = (decoded.rows() as usize, decoded.columns() as usize);
     let frames = decoded.number_of_frames() as usize;
     let samples = decoded.samples_per_pixel() as usize;

@@ -259,6 +259,20 @@ fn unknown_item_tag_is_truncation_not_a_huge_allocation() {
     }
 }
 
+/// Regression (found by fuzzing `decode_any`, 2026-12-03): Bits Stored 1040 with 16 allocated,
+/// on which dicom-pixeldata's rescale lookup table asserts (a panic) rather than returning an
+/// error.
+#[test]
+fn absurd_bits_stored_is_refused() {
+    match decode("bits_stored_1040.dcm") {
+        ErrorKind::Dicom(m) => assert!(
+            m.contains("Bits Stored (0028,0101) is 1040 with Bits Allocated (0028,0100) 16"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Regression (found by fuzzing `decode_any`): a deflated body whose inflated data set declares
 /// about 4 GB; dicom-rs reserves lengths it inflates as it reserves plain ones. The body is
 /// inflated within the size limit and walked before dicom-rs reads it. The stream is also

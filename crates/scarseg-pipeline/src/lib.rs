@@ -217,13 +217,26 @@ pub async fn probabilities(
     let Some(roi) = heart_roi(&myo, slice, spec) else {
         return Ok((scar, myo, None));
     };
+    let (scar, myo) = crop_pass(model, device, slice, &roi, size, mirror).await?;
+    Ok((scar, myo, Some(roi)))
+}
+
+/// The network's pass on `roi`'s crop of `slice`: scar and myocardium probabilities on the
+/// slice's own grid, 0 outside the crop.
+pub async fn crop_pass(
+    model: &ScarSegNet,
+    device: &Device,
+    slice: &Slice,
+    roi: &Roi,
+    size: usize,
+    mirror: bool,
+) -> Result<(Vec<f32>, Vec<f32>), PipelineError> {
     let crop = roi.crop_slice(slice);
     let (crop_scar, crop_myo) = one_pass(model, device, &crop, size, mirror).await?;
     let (rows, cols) = (slice.rows, slice.cols);
     Ok((
         roi.paste(&crop_scar, rows, cols, 0.0),
         roi.paste(&crop_myo, rows, cols, 0.0),
-        Some(roi),
     ))
 }
 
