@@ -27,15 +27,12 @@
 //! `cargo run --release -p scarseg-pipeline --example decoding [MODEL_DIR] [CASES] [FIRST_SEED]`
 //! (default: the bundled model, 100 cases from the first validation seed, 1,000,000,000).
 
-use burn::tensor::Device;
 use scarseg_imaging::metrics::{Mask, dice, mean_sd};
 use scarseg_imaging::phantom::{PhantomConfig, generate, label};
 use scarseg_imaging::postprocess::{PostprocessOptions, intersect, postprocess, threshold};
-use scarseg_pipeline::manifest::{load_model, parse_manifest};
 use scarseg_pipeline::probabilities;
 
-/// `scarseg eval --validation`'s first seed (crates/scarseg-cli/src/data.rs).
-const VALIDATION_SEED: u64 = 1_000_000_000;
+mod support;
 
 /// Where a pixel lies, from the reference labels of its 3 x 3 neighbourhood: 0 at the
 /// endocardial edge, 1 at the epicardial edge, 2 inside the wall.
@@ -94,29 +91,13 @@ fn expected_dice_mask(scar: &[f32], myocardium: &Mask) -> Mask {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = args
-        .first()
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../public/models/scarseg-atto-phantom")
-        });
-    let cases: u64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100);
-    let first: u64 = args
-        .get(2)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(VALIDATION_SEED);
-    let device = Device::flex();
-    // A missing or foreign model folder names the file, not just the OS error.
-    let read = |path: std::path::PathBuf| {
-        std::fs::read(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
-    };
-    let manifest = parse_manifest(&read(dir.join("manifest.json"))?)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let weights = read(dir.join(&manifest.weights.file))?;
-    let loaded = load_model(manifest, &weights, &device)?;
+    let support::Setup {
+        dir,
+        cases,
+        first_seed: first,
+        device,
+        loaded,
+    } = support::setup()?;
     let model_t = loaded.manifest.postprocessing.threshold;
     let fixed: Vec<f32> = (6..=14).map(|i| i as f32 * 0.05).collect();
     let grid: Vec<f32> = (1..=19).map(|i| i as f32 * 0.05).collect();
@@ -197,10 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Case by case against the model's own decoding: mean difference and its standard error.
     let show = |name: String, v: &[f64]| {
-        let (m, sd) = mean_sd(v).unwrap_or((f64::NAN, f64::NAN));
-        let diff: Vec<f64> = v.iter().zip(&own_dice).map(|(a, b)| a - b).collect();
-        let (dm, dsd) = mean_sd(&diff).unwrap_or((f64::NAN, f64::NAN));
-        let se = dsd / (diff.len() as f64).sqrt();
+        let [m, sd, dm, se] = support::paired(v, &own_dice);
         println!(
             "| {name} | {m:.4} | {sd:.4} | {dm:+.4} | {se:.4} | {} |",
             v.len()

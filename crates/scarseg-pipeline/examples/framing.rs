@@ -20,16 +20,14 @@
 
 use burn::tensor::Device;
 use scarseg_imaging::Slice;
-use scarseg_imaging::metrics::{dice, mean_sd};
+use scarseg_imaging::metrics::dice;
 use scarseg_imaging::phantom::{PhantomConfig, generate};
 use scarseg_imaging::postprocess::{PostprocessOptions, postprocess};
 use scarseg_imaging::roi::Roi;
 use scarseg_model::ScarSegNet;
-use scarseg_pipeline::manifest::{load_model, parse_manifest};
 use scarseg_pipeline::{Preprocessing, crop_pass, heart_roi, probabilities};
 
-/// `scarseg eval --validation`'s first seed (crates/scarseg-cli/src/data.rs).
-const VALIDATION_SEED: u64 = 1_000_000_000;
+mod support;
 
 /// Per-pixel mean of several crops' probabilities (each on the slice's `rows` x `cols` grid)
 /// over the crops that cover each pixel; 0 where none does.
@@ -112,28 +110,13 @@ async fn variant_probabilities(
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = args
-        .first()
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../public/models/scarseg-atto-phantom")
-        });
-    let cases: u64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100);
-    let first_seed: u64 = args
-        .get(2)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(VALIDATION_SEED);
-    let device = Device::flex();
-    let read = |path: std::path::PathBuf| {
-        std::fs::read(&path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
-    };
-    let manifest = parse_manifest(&read(dir.join("manifest.json"))?)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let weights = read(dir.join(&manifest.weights.file))?;
-    let loaded = load_model(manifest, &weights, &device)?;
+    let support::Setup {
+        dir,
+        cases,
+        first_seed,
+        device,
+        loaded,
+    } = support::setup()?;
     let pre = loaded.manifest.preprocessing.clone();
     let whole = Preprocessing {
         roi: None,
@@ -192,10 +175,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = &dices[0][1];
     for (v, per_t) in variants.iter().zip(&dices) {
         for (t, d) in thresholds.iter().zip(per_t) {
-            let (m, sd) = mean_sd(d).unwrap_or((f64::NAN, f64::NAN));
-            let diff: Vec<f64> = d.iter().zip(base).map(|(a, b)| a - b).collect();
-            let (dm, dsd) = mean_sd(&diff).unwrap_or((f64::NAN, f64::NAN));
-            let se = dsd / (diff.len() as f64).sqrt();
+            let [m, sd, dm, se] = support::paired(d, base);
             println!("| {v} | {t:.2} | {m:.4} | {sd:.4} | {dm:+.4} | {se:.4} |");
         }
     }
