@@ -88,6 +88,13 @@ impl std::str::FromStr for Variant {
     }
 }
 
+/// Widest encoder stage a config may ask for: 4x the paper's Base (1024), far beyond any variant.
+pub const MAX_DIM: usize = 4096;
+/// Most ConvNeXt blocks in one stage: 2x ConvNeXt-XL's deepest stage (27).
+pub const MAX_DEPTH: usize = 64;
+/// Most input channels (an MRI slice has 1; multi-contrast inputs a few).
+pub const MAX_IN_CHANNELS: usize = 16;
+
 /// Everything that fixes ScarSegNet's parameters and numerics. Stored beside every weights file,
 /// so loading rebuilds exactly the model the weights were made for.
 #[derive(Config, Debug, PartialEq)]
@@ -149,9 +156,61 @@ impl ScarSegNetConfig {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Parses a config from JSON.
+    /// Parses a config from JSON and [checks](Self::check) it.
     pub fn from_json(json: &str) -> Result<Self, ModelError> {
-        serde_json::from_str(json).map_err(|e| ModelError::WeightsConfig(e.to_string()))
+        let config: Self =
+            serde_json::from_str(json).map_err(|e| ModelError::WeightsConfig(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Whether the network can be built from this config and compute finite outputs. Configs
+    /// arrive from files (a weights file's metadata, a manifest): a zero width panics in
+    /// BatchNorm, rho above 1 makes every output NaN, and absurd widths exhaust memory, so each
+    /// field is checked before [`init`](Self::init) sees it.
+    pub fn check(&self) -> Result<(), ModelError> {
+        let bad = |what: String| Err(ModelError::InvalidConfig(what));
+        if !(1..=MAX_IN_CHANNELS).contains(&self.in_channels) {
+            return bad(format!(
+                "in_channels is {}, expected 1-{MAX_IN_CHANNELS}",
+                self.in_channels
+            ));
+        }
+        for (i, &d) in self.dims.iter().enumerate() {
+            if !(1..=MAX_DIM).contains(&d) {
+                return bad(format!("dims[{i}] is {d}, expected 1-{MAX_DIM}"));
+            }
+        }
+        for (i, &d) in self.depths.iter().enumerate() {
+            if d > MAX_DEPTH {
+                return bad(format!("depths[{i}] is {d}, expected 0-{MAX_DEPTH}"));
+            }
+        }
+        if !(self.ase_rho.is_finite() && self.ase_rho > 0.0 && self.ase_rho <= 1.0) {
+            return bad(format!(
+                "ase_rho is {}, expected a fraction in (0, 1]",
+                self.ase_rho
+            ));
+        }
+        if !(self.ase_tau.is_finite() && self.ase_tau > 0.0) {
+            return bad(format!(
+                "ase_tau is {}, expected a positive number",
+                self.ase_tau
+            ));
+        }
+        if !self.layer_scale_init.is_finite() {
+            return bad(format!(
+                "layer_scale_init is {}, expected a finite number",
+                self.layer_scale_init
+            ));
+        }
+        if !(self.drop_path_rate.is_finite() && (0.0..1.0).contains(&self.drop_path_rate)) {
+            return bad(format!(
+                "drop_path_rate is {}, expected 0 or more and less than 1",
+                self.drop_path_rate
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -180,4 +239,82 @@ pub fn check_input(
 pub fn ase_k(rho: f64, height: usize, width: usize) -> usize {
     let hw = height * width;
     ((rho * hw as f64 + 0.5).floor() as usize).clamp(1, hw.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> ScarSegNetConfig {
+        ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1])
+    }
+
+    fn message(config: &ScarSegNetConfig) -> String {
+        match config.check() {
+            Err(ModelError::InvalidConfig(m)) => m,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_variant_passes_the_check() {
+        for variant in Variant::ALL {
+            assert_eq!(
+                ScarSegNetConfig::variant(variant).check(),
+                Ok(()),
+                "{variant:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn configs_the_network_cannot_use_are_named() {
+        let mut c = small();
+        c.dims[2] = 0;
+        assert_eq!(message(&c), "dims[2] is 0, expected 1-4096");
+        let mut c = small();
+        c.dims[3] = 1_000_000;
+        assert_eq!(message(&c), "dims[3] is 1000000, expected 1-4096");
+        let mut c = small();
+        c.depths[1] = 65;
+        assert_eq!(message(&c), "depths[1] is 65, expected 0-64");
+        assert_eq!(
+            message(&small().with_in_channels(0)),
+            "in_channels is 0, expected 1-16"
+        );
+        assert_eq!(
+            message(&small().with_ase_rho(1.5)),
+            "ase_rho is 1.5, expected a fraction in (0, 1]"
+        );
+        assert_eq!(
+            message(&small().with_ase_rho(f64::NAN)),
+            "ase_rho is NaN, expected a fraction in (0, 1]"
+        );
+        assert_eq!(
+            message(&small().with_ase_tau(0.0)),
+            "ase_tau is 0, expected a positive number"
+        );
+        assert_eq!(
+            message(&small().with_layer_scale_init(f64::INFINITY)),
+            "layer_scale_init is inf, expected a finite number"
+        );
+        assert_eq!(
+            message(&small().with_drop_path_rate(1.0)),
+            "drop_path_rate is 1, expected 0 or more and less than 1"
+        );
+        // The edges of each range are accepted.
+        let mut c = small().with_ase_rho(1.0).with_in_channels(16);
+        c.dims = [1, 1, 1, 4096];
+        c.depths = [0, 0, 0, 64];
+        assert_eq!(c.check(), Ok(()));
+    }
+
+    #[test]
+    fn from_json_checks_what_it_parses() {
+        let mut c = small();
+        c.dims[0] = 0;
+        let err = ScarSegNetConfig::from_json(&c.to_json()).expect_err("zero width");
+        assert_eq!(err.to_string(), "config: dims[0] is 0, expected 1-4096");
+        assert_eq!(ScarSegNetConfig::from_json(&small().to_json()), Ok(small()));
+    }
 }

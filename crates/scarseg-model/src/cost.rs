@@ -20,18 +20,21 @@ use crate::ase::ase_hidden;
 use crate::cag::cag_inter;
 use crate::config::ScarSegNetConfig;
 
-fn conv(c_in: usize, c_out: usize, k: usize, groups: usize, bias: bool) -> usize {
+// In u64: on wasm32 usize is 32 bits, and a checked config may have more parameters than that.
+fn conv(c_in: usize, c_out: usize, k: usize, groups: usize, bias: bool) -> u64 {
+    let (c_in, c_out, k, groups) = (c_in as u64, c_out as u64, k as u64, groups as u64);
     c_out * (c_in / groups) * k * k + if bias { c_out } else { 0 }
 }
 
 fn conv_flops(c_in: usize, c_out: usize, k: usize, groups: usize, h: usize, w: usize) -> u64 {
-    2 * (c_out * (c_in / groups) * k * k) as u64 * (h * w) as u64
+    let (c_in, c_out, k, groups) = (c_in as u64, c_out as u64, k as u64, groups as u64);
+    2 * c_out * (c_in / groups) * k * k * h as u64 * w as u64
 }
 
 /// Parameters (trainable, plus none of BatchNorm's running statistics).
-pub fn parameter_count(config: &ScarSegNetConfig) -> usize {
-    let bn = |c: usize| 2 * c;
-    let ln = |c: usize| 2 * c;
+pub fn parameter_count(config: &ScarSegNetConfig) -> u64 {
+    let bn = |c: usize| 2 * c as u64;
+    let ln = |c: usize| 2 * c as u64;
     let cbr = |ci: usize, co: usize| conv(ci, co, 3, 1, false) + bn(co);
     let [d0, d1, d2, d3] = config.dims;
     let (c1, c2) = (config.stem_c1(), config.stem_c2());
@@ -42,10 +45,14 @@ pub fn parameter_count(config: &ScarSegNetConfig) -> usize {
         if i > 0 {
             n += ln(config.dims[i - 1]) + conv(config.dims[i - 1], c, 2, 1, true);
         }
-        let block = conv(c, c, 7, c, true) + ln(c) + (c * 4 * c + 4 * c) + (4 * c * c + c) + c;
-        n += block * config.depths[i];
+        let block = conv(c, c, 7, c, true)
+            + ln(c)
+            + conv(c, 4 * c, 1, 1, true)
+            + conv(4 * c, c, 1, 1, true)
+            + c as u64;
+        n += block * config.depths[i] as u64;
         let h = ase_hidden(c);
-        n += c + (c * h + h) + (h * c + c);
+        n += c as u64 + conv(c, h, 1, 1, true) + conv(h, c, 1, 1, true);
     }
     for (up, skip) in [(d3, d2), (d2, d1), (d1, d0), (d0, c2), (c2, c1)] {
         let f = cag_inter(skip);
@@ -114,7 +121,7 @@ mod tests {
                 .sum();
             assert_eq!(
                 parameter_count(&config),
-                model.num_params() - running,
+                (model.num_params() - running) as u64,
                 "{variant:?}"
             );
         }

@@ -38,6 +38,21 @@ pub enum ModelError {
         /// Config found in the weights, as JSON.
         found: String,
     },
+    /// A config field is out of the range the network can be built with.
+    #[error("config: {0}")]
+    InvalidConfig(String),
+    /// The weights file holds fewer values than its config's parameters: it cannot be the
+    /// weights of that network (checked before the network is built, so that a small file
+    /// naming a huge config cannot exhaust memory).
+    #[error(
+        "weights hold {found} values, fewer than the {needed} parameters their config describes"
+    )]
+    TooFewValues {
+        /// Parameters of the config.
+        needed: u64,
+        /// Values stored in the file.
+        found: u64,
+    },
     /// A tensor in the weights has a different shape than the model's.
     #[error("tensor `{name}` has shape {found:?} in the weights, the model expects {expected:?}")]
     ShapeMismatch {

@@ -12,6 +12,7 @@ use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::config::ScarSegNetConfig;
+use crate::cost::parameter_count;
 use crate::error::ModelError;
 use crate::model::ScarSegNet;
 
@@ -104,12 +105,35 @@ pub fn config_from_safetensors(bytes: &[u8]) -> Result<ScarSegNetConfig, ModelEr
     ScarSegNetConfig::from_json(json)
 }
 
+/// Refuses a file that holds fewer values than `config` has parameters, before the network is
+/// built: the config comes from the file, and a few bytes could otherwise name a network too
+/// large for memory.
+fn check_fits(bytes: &[u8], config: &ScarSegNetConfig) -> Result<(), ModelError> {
+    let (_, header) =
+        SafeTensors::read_metadata(bytes).map_err(|e| ModelError::WeightsFormat(e.to_string()))?;
+    let found = header
+        .tensors()
+        .values()
+        .map(|info| {
+            info.shape
+                .iter()
+                .fold(1u64, |n, &d| n.saturating_mul(d as u64))
+        })
+        .fold(0u64, u64::saturating_add);
+    let needed = parameter_count(config);
+    if found < needed {
+        return Err(ModelError::TooFewValues { needed, found });
+    }
+    Ok(())
+}
+
 /// Rebuilds the model from the config inside `bytes` and loads its weights on `device`.
 pub fn from_safetensors(
     bytes: &[u8],
     device: &Device,
 ) -> Result<(ScarSegNet, ScarSegNetConfig), ModelError> {
     let config = config_from_safetensors(bytes)?;
+    check_fits(bytes, &config)?;
     let model = load_into(config.init(device), bytes)?;
     Ok((model, config))
 }
@@ -128,6 +152,7 @@ pub fn from_safetensors_expecting(
             found: found.to_json(),
         });
     }
+    check_fits(bytes, expected)?;
     load_into(expected.init(device), bytes)
 }
 
@@ -434,6 +459,49 @@ mod tests {
             from_safetensors(&bytes, &test_device()),
             Err(ModelError::WeightsConfig(_))
         ));
+    }
+
+    /// A one-value safetensors file whose metadata names `config`.
+    fn one_value_file(config_json: &str) -> Vec<u8> {
+        let data = 1f32.to_le_bytes();
+        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &data)
+            .expect("view");
+        let metadata = std::collections::HashMap::from([(
+            CONFIG_METADATA_KEY.to_string(),
+            config_json.to_string(),
+        )]);
+        safetensors::serialize([("x", view)], Some(metadata)).expect("serialize")
+    }
+
+    #[test]
+    fn a_small_file_naming_a_huge_network_is_refused_before_it_is_built() {
+        // 4 x 64 blocks of width 4096: over 10^10 parameters, some 40 GB in f32. Were the
+        // network built before the check, this test would exhaust memory.
+        let mut huge = ScarSegNetConfig::variant(Variant::Base);
+        huge.dims = [4096; 4];
+        huge.depths = [64; 4];
+        let bytes = one_value_file(&huge.to_json());
+        let device = test_device();
+        match from_safetensors(&bytes, &device) {
+            Err(ModelError::TooFewValues { needed, found }) => {
+                assert_eq!(found, 1);
+                // Each block alone has 8 * 4096^2 weights in its two 1x1 convs.
+                assert!(needed > 4 * 64 * 8 * 4096 * 4096, "{needed}");
+            }
+            other => panic!("expected TooFewValues, got {:?}", other.map(|(_, c)| c)),
+        }
+        assert!(matches!(
+            from_safetensors_expecting(&bytes, &huge, &device),
+            Err(ModelError::TooFewValues { found: 1, .. })
+        ));
+        // A config the network cannot be built from is named, not built.
+        let mut zero = small();
+        zero.dims[1] = 0;
+        let bytes = one_value_file(&zero.to_json());
+        let err = from_safetensors(&bytes, &device)
+            .map(|(_, c)| c)
+            .expect_err("zero");
+        assert_eq!(err.to_string(), "config: dims[1] is 0, expected 1-4096");
     }
 
     #[test]

@@ -185,6 +185,9 @@ pub enum LoadError {
         /// The model crate's error.
         error: ModelError,
     },
+    /// The architecture config cannot be built, or takes other than one-channel slices.
+    #[error("manifest.json: architecture: {0}")]
+    Architecture(String),
     /// The preprocessing size is not one the network accepts.
     #[error("manifest.json: input size {0} is not a positive multiple of 32")]
     Size(usize),
@@ -222,6 +225,17 @@ pub fn parse_manifest(json: &[u8]) -> Result<Manifest, LoadError> {
     }
     let manifest: Manifest =
         serde_json::from_slice(json).map_err(|e| LoadError::Manifest(e.to_string()))?;
+    manifest
+        .architecture
+        .check()
+        .map_err(|e| LoadError::Architecture(e.to_string()))?;
+    // The pipeline feeds one greyscale slice; a multi-channel network would fail on every one.
+    if manifest.architecture.in_channels != 1 {
+        return Err(LoadError::Architecture(format!(
+            "in_channels is {}, this pipeline feeds one-channel slices",
+            manifest.architecture.in_channels
+        )));
+    }
     let size = manifest.preprocessing.size;
     if size == 0 || !size.is_multiple_of(32) {
         return Err(LoadError::Size(size));
@@ -373,6 +387,25 @@ mod tests {
             parse_manifest(&json),
             Err(LoadError::RoiComponents(f)) if f == 1.5
         ));
+
+        // Architectures the network cannot be built from, or that the pipeline cannot feed,
+        // are refused while parsing, before any weights are read.
+        let mut manifest = manifest_for(&config, &bytes);
+        manifest.architecture.dims[0] = 0;
+        let json = serde_json::to_vec(&manifest).expect("json");
+        let err = parse_manifest(&json).expect_err("zero width");
+        assert_eq!(
+            err.to_string(),
+            "manifest.json: architecture: config: dims[0] is 0, expected 1-4096"
+        );
+        let mut manifest = manifest_for(&config, &bytes);
+        manifest.architecture.in_channels = 3;
+        let json = serde_json::to_vec(&manifest).expect("json");
+        let err = parse_manifest(&json).expect_err("three channels");
+        assert_eq!(
+            err.to_string(),
+            "manifest.json: architecture: in_channels is 3, this pipeline feeds one-channel slices"
+        );
     }
 
     #[test]
