@@ -166,8 +166,9 @@ impl ScarSegNetConfig {
 
     /// Whether the network can be built from this config and compute finite outputs. Configs
     /// arrive from files (a weights file's metadata, a manifest): a zero width panics in
-    /// BatchNorm, rho above 1 makes every output NaN, and absurd widths exhaust memory, so each
-    /// field is checked before [`init`](Self::init) sees it.
+    /// BatchNorm, a rho outside (0, 1] or a tau of 0 is not the ASE the paper defines, and
+    /// absurd widths exhaust memory, so each field is checked before [`init`](Self::init) sees
+    /// it.
     pub fn check(&self) -> Result<(), ModelError> {
         let bad = |what: String| Err(ModelError::InvalidConfig(what));
         if !(1..=MAX_IN_CHANNELS).contains(&self.in_channels) {
