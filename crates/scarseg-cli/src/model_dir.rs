@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use scarseg_pipeline::manifest::{LoadedModel, MANIFEST_FILE, load_model, parse_manifest};
+use scarseg_pipeline::manifest::{
+    LoadedModel, MANIFEST_FILE, check_device, load_model, parse_manifest,
+};
 
 /// Name of the bundled default model (its folder under `public/models/`).
 pub const DEFAULT_MODEL: &str = "scarseg-atto-phantom";
@@ -31,6 +33,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
     let weights_path = dir.join(&manifest.weights.file);
     let weights = std::fs::read(&weights_path)
         .with_context(|| format!("{}: cannot read", weights_path.display()))?;
-    load_model(manifest, &weights, device)
-        .with_context(|| format!("model folder {}", dir.display()))
+    let model = load_model(manifest, &weights, device)
+        .with_context(|| format!("model folder {}", dir.display()))?;
+    futures_lite::future::block_on(check_device(&model.manifest, device))
+        .with_context(|| format!("device {device:?}"))?;
+    Ok(model)
 }

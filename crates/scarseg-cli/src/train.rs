@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use scarseg_imaging::Limits;
 use scarseg_imaging::metrics::{Mask, dice, mean_sd};
 use scarseg_imaging::phantom::PhantomConfig;
+use scarseg_model::device_check::check_ase_topk;
 use scarseg_model::loss::{LossKind, SegLossConfig, SegTargets};
 use scarseg_model::train::{train_step, train_step_data_parallel};
 use scarseg_model::weights::{Precision, from_safetensors, to_safetensors};
@@ -279,6 +280,21 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         .collect();
 
     let config = ScarSegNetConfig::variant(variant);
+    // A device whose top-k is wrong would train a wrong ASE without any error; batches of one,
+    // two, each device's share and the whole batch cover the sizes a step and the last,
+    // partial batch of an epoch give it.
+    let share = args.batch.div_ceil(bases.len());
+    let mut batches = vec![1, 2.min(args.batch), share, args.batch];
+    batches.sort_unstable();
+    batches.dedup();
+    for base in &bases {
+        for &batch in &batches {
+            futures_lite::future::block_on(check_ase_topk(
+                &config, base, batch, args.size, args.size,
+            ))
+            .with_context(|| format!("--device {}", args.device))?;
+        }
+    }
     let mut optimizer: ModuleOptimizer = AdamWConfig::new()
         .with_weight_decay(args.weight_decay as f32)
         .init();

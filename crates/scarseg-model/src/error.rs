@@ -53,6 +53,24 @@ pub enum ModelError {
         /// Values stored in the file.
         found: u64,
     },
+    /// The device's top-k, which ASE needs, gave a wrong result on a check with known answers.
+    #[error(
+        "this device computes top-k wrongly (stage {stage}: the {k} largest of {n} values, \
+         {wrong} of {k} wrong in one of {rows} rows), so ASE, and every output, would be wrong \
+         on it: use the CPU (flex)"
+    )]
+    DeviceTopK {
+        /// Encoder stage whose problem failed.
+        stage: usize,
+        /// Values per row.
+        n: usize,
+        /// Values kept.
+        k: usize,
+        /// Rows in the check.
+        rows: usize,
+        /// Wrong values in the first wrong row.
+        wrong: usize,
+    },
     /// A tensor in the weights has a different shape than the model's.
     #[error("tensor `{name}` has shape {found:?} in the weights, the model expects {expected:?}")]
     ShapeMismatch {

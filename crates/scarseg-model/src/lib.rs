@@ -37,6 +37,7 @@ pub mod config;
 pub mod convnext;
 pub mod cost;
 pub mod decoder;
+pub mod device_check;
 pub mod error;
 pub mod import;
 pub mod loss;

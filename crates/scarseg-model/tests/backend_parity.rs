@@ -33,3 +33,20 @@ fn flex_and_wgpu_agree_on_both_logits() {
         );
     }
 }
+
+/// The device check passes on wgpu for what the pipeline runs (atto at 128 x 128, batch 1 and
+/// 2 with mirroring), and for a training batch of 16 at that size: the configurations the
+/// bundled model and its trainer use are inside the range where the GPU top-k is right.
+#[test]
+fn wgpu_top_k_is_right_for_the_bundled_configuration() {
+    use scarseg_model::device_check::check_ase_topk;
+    let gpu = common::wgpu_device();
+    let config = ScarSegNetConfig::variant(Variant::Atto);
+    for batch in [1, 2, 16] {
+        assert_eq!(
+            futures_lite::future::block_on(check_ase_topk(&config, &gpu, batch, 128, 128)),
+            Ok(()),
+            "batch {batch}"
+        );
+    }
+}

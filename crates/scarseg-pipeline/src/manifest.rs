@@ -282,6 +282,24 @@ pub fn load_model(
     Ok(LoadedModel { model, manifest })
 }
 
+/// Checks that `device` computes the top-k problems of this model's passes correctly (batch 1,
+/// and 2 for a mirrored pass), before any result from it is trusted
+/// ([`scarseg_model::device_check`]). The browser's worker and the CLI call it after loading.
+pub async fn check_device(manifest: &Manifest, device: &Device) -> Result<(), ModelError> {
+    let size = manifest.preprocessing.size;
+    for batch in [1, 2] {
+        scarseg_model::device_check::check_ase_topk(
+            &manifest.architecture,
+            device,
+            batch,
+            size,
+            size,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

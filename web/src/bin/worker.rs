@@ -24,7 +24,9 @@ mod worker {
     use futures_util::StreamExt;
     use scarseg_imaging::Limits;
     use scarseg_imaging::decode::{decode_file, decode_series};
-    use scarseg_pipeline::manifest::{LoadedModel, load_model, parse_manifest};
+    use scarseg_pipeline::manifest::{
+        LoadedModel, Manifest, check_device, load_model, parse_manifest,
+    };
     use scarseg_pipeline::teaching::{explain_slice, noise_robustness};
     use scarseg_pipeline::{StackResult, analyse_slice};
     use scarseg_web::protocol::{
@@ -83,6 +85,8 @@ mod worker {
 
     struct State {
         device: Option<Device>,
+        /// Whether `device` is a WebGPU adapter (else the CPU).
+        on_gpu: bool,
         model: Option<LoadedModel>,
         card: Option<String>,
     }
@@ -107,6 +111,7 @@ mod worker {
         spawn_local(async move {
             let mut state = State {
                 device: None,
+                on_gpu: false,
                 model: None,
                 card: None,
             };
@@ -183,15 +188,52 @@ mod worker {
         }
     }
 
-    async fn load_default(device: &Device) -> Result<(LoadedModel, String), String> {
+    async fn load_default(state: &mut State) -> Result<(LoadedModel, String), String> {
         let base = format!("./models/{DEFAULT_MODEL}");
         let manifest_bytes = fetch_bytes(&format!("{base}/manifest.json")).await?;
         let manifest =
             parse_manifest(&manifest_bytes).map_err(|e| format!("{DEFAULT_MODEL}/{e}"))?;
         let weights = fetch_bytes(&format!("{base}/{}", manifest.weights.file)).await?;
         let card = format!("{base}/{}", manifest.card);
-        let model = load_model(manifest, &weights, device).map_err(|e| e.to_string())?;
+        let model = load_checked(state, manifest, &weights).await?;
         Ok((model, card))
+    }
+
+    /// Loads a model on the worker's device. On a GPU, first runs the top-k check with known
+    /// answers for this model's passes: some GPU drivers compute top-k wrongly, which would give
+    /// wrong masks without any error, so a GPU that fails moves the worker to the CPU, and the
+    /// page says why.
+    async fn load_checked(
+        state: &mut State,
+        manifest: Manifest,
+        weights: &[u8],
+    ) -> Result<LoadedModel, String> {
+        let Some(device) = state.device.clone() else {
+            return Err("the worker has no device yet".into());
+        };
+        let model = load_model(manifest.clone(), weights, &device).map_err(|e| e.to_string())?;
+        if !state.on_gpu {
+            return Ok(model);
+        }
+        match check_device(&model.manifest, &device).await {
+            Ok(()) => Ok(model),
+            Err(e) => {
+                // Switch only once the model is on the CPU, so that the worker never holds a
+                // model on one device and runs inputs on the other.
+                let cpu = Device::flex();
+                let model = load_model(manifest, weights, &cpu).map_err(|e| e.to_string())?;
+                post(&FromWorker::Device {
+                    kind: "CPU".into(),
+                    adapter: "flex (WebAssembly)".into(),
+                    reason: format!(
+                        "WebGPU failed a check with known answers, so the CPU is used: {e}"
+                    ),
+                });
+                state.device = Some(cpu);
+                state.on_gpu = false;
+                Ok(model)
+            }
+        }
     }
 
     async fn handle(state: &mut State, msg: ToWorker, cancelled: &Rc<Cell<u32>>) {
@@ -199,13 +241,12 @@ mod worker {
             ToWorker::Start { device } => {
                 if state.device.is_none() {
                     let (d, info) = pick_device(device).await;
+                    state.on_gpu =
+                        matches!(&info, FromWorker::Device { kind, .. } if kind == "WebGPU");
                     post(&info);
                     state.device = Some(d);
                 }
-                let Some(device) = state.device.clone() else {
-                    return;
-                };
-                match load_default(&device).await {
+                match load_default(state).await {
                     Ok((model, card)) => {
                         post(&model_message(&model, Some(card.clone())));
                         state.model = Some(model);
@@ -215,15 +256,10 @@ mod worker {
                 }
             }
             ToWorker::LoadModel { manifest, weights } => {
-                let Some(device) = state.device.clone() else {
-                    post(&FromWorker::ModelError {
-                        message: "the worker has no device yet".into(),
-                    });
-                    return;
+                let loaded = match parse_manifest(&manifest) {
+                    Ok(m) => load_checked(state, m, &weights).await,
+                    Err(e) => Err(e.to_string()),
                 };
-                let loaded = parse_manifest(&manifest)
-                    .and_then(|m| load_model(m, &weights, &device))
-                    .map_err(|e| e.to_string());
                 match loaded {
                     Ok(model) => {
                         post(&model_message(&model, None));
