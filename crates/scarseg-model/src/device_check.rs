@@ -96,7 +96,8 @@ pub fn compare(problem: &TopKProblem, found: &[f32]) -> Result<(), ModelError> {
         let expected = reference_topk(&check_row(row, problem.n), problem.k);
         let got = found.get(row * problem.k..(row + 1) * problem.k);
         if got != Some(&expected[..]) {
-            let wrong = got.map_or(0, |g| {
+            // A result of the wrong length counts as wholly wrong.
+            let wrong = got.map_or(problem.k, |g| {
                 g.iter().zip(&expected).filter(|(a, b)| a != b).count()
             });
             return Err(ModelError::DeviceTopK {
@@ -246,8 +247,11 @@ mod tests {
              wrong in one of 2 rows), so ASE, and every output, would be wrong on it: use the \
              CPU (flex)"
         );
-        // A result of the wrong length is caught too.
-        assert!(compare(&problem, &found[..4]).is_err());
+        // A result of the wrong length is caught too, as wholly wrong.
+        assert!(matches!(
+            compare(&problem, &found[..4]),
+            Err(ModelError::DeviceTopK { wrong: 3, .. })
+        ));
 
         // Indices: row 0 is ascending 0..8, so its 3 largest are at 7, 6, 5; row 1 descending
         // (8 - i), so at 0, 1, 2. An unfilled slot (u32::MAX), a repeat or an index at another
