@@ -88,18 +88,40 @@ pub fn reference_topk(row: &[f32], k: usize) -> Vec<f32> {
     sorted
 }
 
-/// Compares a device's top-k of every row (`found`, rows of `k`) with the reference; the first
-/// row that differs is the error.
-pub fn compare(problem: &TopKProblem, found: &[f32]) -> Result<(), ModelError> {
+/// A problem's check rows and, for each, its k largest: built once, then used for the
+/// device's input and for every comparison of its results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    /// Row `r` is `check_row(r, n)`.
+    pub rows: Vec<Vec<f32>>,
+    /// The k largest of each row, largest first.
+    pub top: Vec<Vec<f32>>,
+}
+
+impl Expected {
+    /// The rows of `problem` (batch x channels of them) and their reference top-k.
+    pub fn new(problem: &TopKProblem) -> Self {
+        let rows: Vec<Vec<f32>> = (0..problem.batch * problem.channels)
+            .map(|r| check_row(r, problem.n))
+            .collect();
+        let top = rows.iter().map(|r| reference_topk(r, problem.k)).collect();
+        Self { rows, top }
+    }
+}
+
+/// The first row of `found` (rows of `k`) in which `wrong_in_row` counts a wrong slot is the
+/// error; a row missing from `found` counts as wholly wrong.
+fn first_wrong_row<T>(
+    problem: &TopKProblem,
+    found: &[T],
+    mut wrong_in_row: impl FnMut(usize, &[T]) -> usize,
+) -> Result<(), ModelError> {
     let rows = problem.batch * problem.channels;
     for row in 0..rows {
-        let expected = reference_topk(&check_row(row, problem.n), problem.k);
-        let got = found.get(row * problem.k..(row + 1) * problem.k);
-        if got != Some(&expected[..]) {
-            // A result of the wrong length counts as wholly wrong.
-            let wrong = got.map_or(problem.k, |g| {
-                g.iter().zip(&expected).filter(|(a, b)| a != b).count()
-            });
+        let wrong = found
+            .get(row * problem.k..(row + 1) * problem.k)
+            .map_or(problem.k, |got| wrong_in_row(row, got));
+        if wrong > 0 {
             return Err(ModelError::DeviceTopK {
                 stage: problem.stage,
                 n: problem.n,
@@ -112,41 +134,41 @@ pub fn compare(problem: &TopKProblem, found: &[f32]) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// Compares a device's top-k values of every row (`found`, rows of `k`) with the reference.
+pub fn compare(
+    problem: &TopKProblem,
+    expected: &Expected,
+    found: &[f32],
+) -> Result<(), ModelError> {
+    first_wrong_row(problem, found, |row, got| {
+        got.iter()
+            .zip(&expected.top[row])
+            .filter(|(a, b)| a != b)
+            .count()
+    })
+}
+
 /// Checks top-k indices (`found`, rows of `k`): each must be in range, distinct within its row,
 /// and point at the value the reference keeps in that slot. Ties may be broken either way.
-pub fn compare_indices(problem: &TopKProblem, found: &[i64]) -> Result<(), ModelError> {
-    let rows = problem.batch * problem.channels;
-    for row in 0..rows {
-        let values = check_row(row, problem.n);
-        let expected = reference_topk(&values, problem.k);
-        let got = found.get(row * problem.k..(row + 1) * problem.k);
-        let wrong = match got {
-            None => problem.k,
-            Some(got) => {
-                let mut seen = std::collections::BTreeSet::new();
-                got.iter()
-                    .zip(&expected)
-                    .filter(|&(&i, &e)| {
-                        let ok = usize::try_from(i)
-                            .ok()
-                            .and_then(|i| values.get(i).map(|&v| (i, v)))
-                            .is_some_and(|(i, v)| v == e && seen.insert(i));
-                        !ok
-                    })
-                    .count()
-            }
-        };
-        if wrong > 0 {
-            return Err(ModelError::DeviceTopK {
-                stage: problem.stage,
-                n: problem.n,
-                k: problem.k,
-                rows,
-                wrong,
-            });
-        }
-    }
-    Ok(())
+pub fn compare_indices(
+    problem: &TopKProblem,
+    expected: &Expected,
+    found: &[i64],
+) -> Result<(), ModelError> {
+    first_wrong_row(problem, found, |row, got| {
+        let values = &expected.rows[row];
+        let mut seen = std::collections::BTreeSet::new();
+        got.iter()
+            .zip(&expected.top[row])
+            .filter(|&(&i, &e)| {
+                let ok = usize::try_from(i)
+                    .ok()
+                    .and_then(|i| values.get(i).map(|&v| (i, v)))
+                    .is_some_and(|(i, v)| v == e && seen.insert(i));
+                !ok
+            })
+            .count()
+    })
 }
 
 fn readback(e: impl std::fmt::Debug) -> ModelError {
@@ -166,8 +188,8 @@ pub async fn check_ase_topk(
     width: usize,
 ) -> Result<(), ModelError> {
     for problem in ase_topk_problems(config, batch, height, width) {
-        let rows = problem.batch * problem.channels;
-        let values: Vec<f32> = (0..rows).flat_map(|r| check_row(r, problem.n)).collect();
+        let expected = Expected::new(&problem);
+        let values: Vec<f32> = expected.rows.concat();
         let x = Tensor::<1>::from_floats(values.as_slice(), device).reshape([
             problem.batch,
             problem.channels,
@@ -179,16 +201,24 @@ pub async fn check_ase_topk(
             .into_data_async()
             .await
             .map_err(readback)?;
-        compare(&problem, &found.try_into_vec::<f32>().map_err(readback)?)?;
+        compare(
+            &problem,
+            &expected,
+            &found.try_into_vec::<f32>().map_err(readback)?,
+        )?;
         let (found, indices) = x.topk_with_indices(problem.k, 2);
         let found = found.into_data_async().await.map_err(readback)?;
-        compare(&problem, &found.try_into_vec::<f32>().map_err(readback)?)?;
+        compare(
+            &problem,
+            &expected,
+            &found.try_into_vec::<f32>().map_err(readback)?,
+        )?;
         let indices = indices.into_data_async().await.map_err(readback)?;
         let indices: Vec<i64> = indices
             .convert::<i64>()
             .try_into_vec::<i64>()
             .map_err(readback)?;
-        compare_indices(&problem, &indices)?;
+        compare_indices(&problem, &expected, &indices)?;
     }
     Ok(())
 }
@@ -235,12 +265,13 @@ mod tests {
             n: 8,
             k: 3,
         };
+        let expected = Expected::new(&problem);
         let mut found: Vec<f32> = (0..2)
             .flat_map(|r| reference_topk(&check_row(r, 8), 3))
             .collect();
-        assert_eq!(compare(&problem, &found), Ok(()));
+        assert_eq!(compare(&problem, &expected, &found), Ok(()));
         found[5] = -f32::MAX;
-        let err = compare(&problem, &found).expect_err("unfilled slot");
+        let err = compare(&problem, &expected, &found).expect_err("unfilled slot");
         assert_eq!(
             err.to_string(),
             "this device computes top-k wrongly (stage 0: the 3 largest of 8 values, 1 of 3 \
@@ -249,7 +280,7 @@ mod tests {
         );
         // A result of the wrong length is caught too, as wholly wrong.
         assert!(matches!(
-            compare(&problem, &found[..4]),
+            compare(&problem, &expected, &found[..4]),
             Err(ModelError::DeviceTopK { wrong: 3, .. })
         ));
 
@@ -257,13 +288,16 @@ mod tests {
         // (8 - i), so at 0, 1, 2. An unfilled slot (u32::MAX), a repeat or an index at another
         // value is caught.
         let right = [7, 6, 5, 0, 1, 2];
-        assert_eq!(compare_indices(&problem, &right), Ok(()));
+        assert_eq!(compare_indices(&problem, &expected, &right), Ok(()));
         for bad in [
             [7, 6, 5, 0, 1, i64::from(u32::MAX)],
             [7, 6, 6, 0, 1, 2],
             [7, 6, 4, 0, 1, 2],
         ] {
-            assert!(compare_indices(&problem, &bad).is_err(), "{bad:?}");
+            assert!(
+                compare_indices(&problem, &expected, &bad).is_err(),
+                "{bad:?}"
+            );
         }
         // Ties: any distinct indices of the tied value are right.
         let tied = TopKProblem {
@@ -271,7 +305,7 @@ mod tests {
             ..problem
         };
         let ok = [7, 6, 5, 0, 1, 2, 7, 6, 5, 3, 2, 0];
-        assert_eq!(compare_indices(&tied, &ok), Ok(()));
+        assert_eq!(compare_indices(&tied, &Expected::new(&tied), &ok), Ok(()));
     }
 
     #[test]
