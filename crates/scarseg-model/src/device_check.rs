@@ -172,7 +172,7 @@ pub fn compare_indices(
 }
 
 fn readback(e: impl std::fmt::Debug) -> ModelError {
-    ModelError::Store(format!("reading the top-k check back: {e:?}"))
+    ModelError::DeviceFailed(format!("while the top-k check was read back: {e:?}"))
 }
 
 /// Runs every top-k problem of a forward pass of `batch` inputs of `height` x `width` on

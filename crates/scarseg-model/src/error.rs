@@ -103,4 +103,7 @@ pub enum ModelError {
     /// Any other failure while applying or collecting tensors.
     #[error("weights: {0}")]
     Store(String),
+    /// The device itself failed (lost, poisoned, out of memory) while a result was read back.
+    #[error("the device failed {0}")]
+    DeviceFailed(String),
 }

@@ -300,6 +300,55 @@ pub async fn check_device(manifest: &Manifest, device: &Device) -> Result<(), Mo
     Ok(())
 }
 
+/// A model on the device it will run on.
+pub struct Placed {
+    /// The model, on `device`.
+    pub model: LoadedModel,
+    /// The GPU it was asked for, or the CPU when the GPU could not be trusted.
+    pub device: Device,
+    /// Why the model runs on the CPU instead of the GPU, when it does.
+    pub fallback: Option<String>,
+}
+
+/// Loads a model for a GPU that nothing has vouched for yet (a clinician's browser): on `gpu`
+/// if it passes [`check_device`] before `give_up` resolves, otherwise on `cpu`, with the reason.
+/// A GPU that computes top-k wrongly gives wrong masks without any error; one that never answers
+/// (a hung or lost device) would freeze the page; the CPU is slower but right, so either way the
+/// user still gets correct results. `give_up` yields the words for the second case (the browser
+/// passes a timer); it wins a tie, so an already-resolved one always falls back. The model is
+/// loaded on the CPU before the caller switches, so a failure there leaves the caller as it was
+/// (an `Err`), never with a model on one device and inputs on the other.
+pub async fn load_trusted(
+    manifest: Manifest,
+    weights: &[u8],
+    gpu: &Device,
+    cpu: &Device,
+    give_up: impl Future<Output = String>,
+) -> Result<Placed, LoadError> {
+    let model = load_model(manifest.clone(), weights, gpu)?;
+    let verdict = futures_lite::future::or(async { Err(give_up.await) }, async {
+        check_device(&model.manifest, gpu)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    match verdict {
+        Ok(()) => Ok(Placed {
+            model,
+            device: gpu.clone(),
+            fallback: None,
+        }),
+        Err(why) => {
+            drop(model);
+            Ok(Placed {
+                model: load_model(manifest, weights, cpu)?,
+                device: cpu.clone(),
+                fallback: Some(why),
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +416,96 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// A small network's weights and manifest, with ASE keeping `rho` of each stage's pixels.
+    fn small_export(rho: f64) -> (Manifest, Vec<u8>) {
+        let mut config = ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]);
+        config.ase_rho = rho;
+        let bytes = to_safetensors(&config.init(&Device::flex()), &config, Precision::F32)
+            .expect("serialise");
+        (manifest_for(&config, &bytes), bytes)
+    }
+
+    /// lavapipe, Mesa's software Vulkan driver, which CI installs (mesa-vulkan-drivers): a real
+    /// GPU API with burn 0.22.1's top-k fault (`benchmarks/topk_survey_wgpu.md`).
+    fn lavapipe() -> Device {
+        Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)
+    }
+
+    #[test]
+    fn a_gpu_that_passes_the_check_keeps_the_model() {
+        // The default model's rho (1/64) at 64 x 64: k = 1 of 256 at stage 0, inside the range
+        // where lavapipe's top-k is right.
+        let (manifest, bytes) = small_export(1.0 / 64.0);
+        let gpu = lavapipe();
+        let placed = futures_lite::future::block_on(load_trusted(
+            manifest,
+            &bytes,
+            &gpu,
+            &Device::flex(),
+            std::future::pending(),
+        ))
+        .expect("load");
+        assert_eq!(placed.fallback, None);
+        assert_eq!(placed.device, gpu);
+    }
+
+    #[test]
+    fn a_gpu_that_computes_top_k_wrongly_hands_the_model_to_the_cpu() {
+        // rho 1 at 64 x 64: stage 0 keeps all 256 of 256 values, past k = 160, where lavapipe's
+        // top-k first leaves slots unfilled at n = 256 (the survey). On it, ASE, and every mask,
+        // would be wrong without an error.
+        let (manifest, bytes) = small_export(1.0);
+        let cpu = Device::flex();
+        let placed = futures_lite::future::block_on(load_trusted(
+            manifest,
+            &bytes,
+            &lavapipe(),
+            &cpu,
+            std::future::pending(),
+        ))
+        .expect("load");
+        assert_eq!(placed.device, cpu);
+        let why = placed.fallback.expect("a reason");
+        assert!(
+            why.starts_with("this device computes top-k wrongly (stage 0: the 256 largest of 256"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_gpu_that_does_not_answer_in_time_hands_the_model_to_the_cpu() {
+        // A timer that has already run out stands for a GPU that hangs (SwiftShader on a k of
+        // 1,024 ran 300 s and then lost its device): the caller's words come back as the reason.
+        let (manifest, bytes) = small_export(1.0 / 64.0);
+        let cpu = Device::flex();
+        let placed = futures_lite::future::block_on(load_trusted(
+            manifest.clone(),
+            &bytes,
+            &lavapipe(),
+            &cpu,
+            std::future::ready("the GPU did not finish the check in 30 s".to_string()),
+        ))
+        .expect("load");
+        assert_eq!(placed.device, cpu);
+        assert_eq!(
+            placed.fallback.as_deref(),
+            Some("the GPU did not finish the check in 30 s")
+        );
+        // Weights that do not load are an error whatever the timer says, not a switch.
+        let mut corrupt = bytes.clone();
+        corrupt[100] ^= 1;
+        let err = futures_lite::future::block_on(load_trusted(
+            manifest,
+            &corrupt,
+            &lavapipe(),
+            &cpu,
+            std::future::ready(String::new()),
+        ))
+        .err()
+        .expect("corrupt");
+        assert!(matches!(err, LoadError::Digest { .. }), "{err}");
     }
 
     #[test]

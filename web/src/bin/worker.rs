@@ -25,7 +25,7 @@ mod worker {
     use scarseg_imaging::Limits;
     use scarseg_imaging::decode::{decode_file, decode_series};
     use scarseg_pipeline::manifest::{
-        LoadedModel, Manifest, check_device, load_model, parse_manifest,
+        LoadedModel, Manifest, load_model, load_trusted, parse_manifest,
     };
     use scarseg_pipeline::teaching::{explain_slice, noise_robustness};
     use scarseg_pipeline::{StackResult, analyse_slice};
@@ -59,8 +59,12 @@ mod worker {
 
     /// Lets the event loop run (a cancel message lands here).
     async fn yield_now() {
+        sleep(0).await;
+    }
+
+    async fn sleep(ms: i32) {
         let promise = js_sys::Promise::new(&mut |resolve, _| {
-            let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+            let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
         });
         let _ = JsFuture::from(promise).await;
     }
@@ -199,10 +203,15 @@ mod worker {
         Ok((model, card))
     }
 
-    /// Loads a model on the worker's device. On a GPU, first runs the top-k check with known
-    /// answers for this model's passes: some GPU drivers compute top-k wrongly, which would give
-    /// wrong masks without any error, so a GPU that fails moves the worker to the CPU, and the
-    /// page says why.
+    /// How long a GPU may take over the top-k check before the CPU is used instead. A working
+    /// GPU answers it in milliseconds (SwiftShader, a software one, in under 2 s with the
+    /// default model); SwiftShader on a faulty configuration ran 300 s and then lost its device.
+    const CHECK_SECONDS: i32 = 30;
+
+    /// Loads a model on the worker's device. On a GPU, [`load_trusted`] first runs the top-k
+    /// check with known answers for this model's passes: some GPU drivers compute top-k wrongly,
+    /// which would give wrong masks without any error, so a GPU that fails, or does not answer
+    /// in [`CHECK_SECONDS`], moves the worker to the CPU, and the page says why.
     async fn load_checked(
         state: &mut State,
         manifest: Manifest,
@@ -211,29 +220,28 @@ mod worker {
         let Some(device) = state.device.clone() else {
             return Err("the worker has no device yet".into());
         };
-        let model = load_model(manifest.clone(), weights, &device).map_err(|e| e.to_string())?;
         if !state.on_gpu {
-            return Ok(model);
+            return load_model(manifest, weights, &device).map_err(|e| e.to_string());
         }
-        match check_device(&model.manifest, &device).await {
-            Ok(()) => Ok(model),
-            Err(e) => {
-                // Switch only once the model is on the CPU, so that the worker never holds a
-                // model on one device and runs inputs on the other.
-                let cpu = Device::flex();
-                let model = load_model(manifest, weights, &cpu).map_err(|e| e.to_string())?;
-                post(&FromWorker::Device {
-                    kind: "CPU".into(),
-                    adapter: "flex (WebAssembly)".into(),
-                    reason: format!(
-                        "WebGPU failed a check with known answers, so the CPU is used: {e}"
-                    ),
-                });
-                state.device = Some(cpu);
-                state.on_gpu = false;
-                Ok(model)
-            }
+        let give_up = async {
+            sleep(CHECK_SECONDS * 1000).await;
+            format!("it did not finish the check in {CHECK_SECONDS} s")
+        };
+        let placed = load_trusted(manifest, weights, &device, &Device::flex(), give_up)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(why) = placed.fallback {
+            post(&FromWorker::Device {
+                kind: "CPU".into(),
+                adapter: "flex (WebAssembly)".into(),
+                reason: format!(
+                    "WebGPU failed a check with known answers, so the CPU is used: {why}"
+                ),
+            });
+            state.device = Some(placed.device);
+            state.on_gpu = false;
         }
+        Ok(placed.model)
     }
 
     async fn handle(state: &mut State, msg: ToWorker, cancelled: &Rc<Cell<u32>>) {
