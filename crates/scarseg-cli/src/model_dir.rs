@@ -31,6 +31,16 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
     let manifest =
         parse_manifest(&json).with_context(|| format!("model folder {}", dir.display()))?;
     let weights_path = dir.join(&manifest.weights.file);
+    let length = std::fs::metadata(&weights_path)
+        .with_context(|| format!("{}: cannot read", weights_path.display()))?
+        .len();
+    // Before reading: a file of another size cannot match the digest, however large it is.
+    anyhow::ensure!(
+        length == manifest.weights.bytes,
+        "{}: {length} bytes, the manifest says {}",
+        weights_path.display(),
+        manifest.weights.bytes
+    );
     let weights = std::fs::read(&weights_path)
         .with_context(|| format!("{}: cannot read", weights_path.display()))?;
     let model = load_model(manifest, &weights, device)

@@ -790,6 +790,24 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
         "weights.safetensors: sha256",
     );
     assert!(err.contains("does not match"), "{err}");
+
+    // A weights file cut short is refused by its size, before it is read.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(models.join("m/manifest.json")).expect("manifest"))
+            .expect("json");
+    let expected = manifest["weights"]["bytes"].as_u64().expect("bytes");
+    std::fs::write(&weights, vec![0u8; 1000]).expect("write");
+    fails(
+        &[
+            "predict",
+            s(&data),
+            "--weights",
+            s(&models.join("m")),
+            "--out",
+            s(&out_dir),
+        ],
+        &format!("weights.safetensors: 1000 bytes, the manifest says {expected}"),
+    );
 }
 
 /// `scarseg train` of `epochs` tiny epochs into `run`, under a 120 x 40 pseudo-terminal

@@ -14,6 +14,12 @@ use sha2::{Digest, Sha256};
 /// Manifest format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The largest input side a manifest may ask for: twice the largest side anyone runs cardiac
+/// segmentation at, and an atto network's first stage there already holds 40 x 512 x 512
+/// values per slice. Without a bound, a mistyped or hostile size would be allocated (by the
+/// device check at load, then by every pass) until the tab or process dies.
+pub const MAX_INPUT_SIZE: usize = 2048;
+
 /// File name of the manifest inside a model folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -189,8 +195,19 @@ pub enum LoadError {
     #[error("manifest.json: architecture: {0}")]
     Architecture(String),
     /// The preprocessing size is not one the network accepts.
-    #[error("manifest.json: input size {0} is not a positive multiple of 32")]
+    #[error("manifest.json: input size {0} is not a multiple of 32 from 32 to {MAX_INPUT_SIZE}")]
     Size(usize),
+    /// The default threshold is not a probability.
+    #[error("manifest.json: threshold {0} is not a probability from 0 to 1")]
+    Threshold(f32),
+    /// A file the manifest names is not a plain file name inside the model folder.
+    #[error("manifest.json: {field} {name:?} is not a file name inside the model folder")]
+    FileName {
+        /// The manifest field (`weights.file` or `card`).
+        field: &'static str,
+        /// What it holds.
+        name: String,
+    },
     /// The heart crop's settings are out of range.
     #[error(
         "manifest.json: heart crop margin {0} (must be 0-10) or smallest side {1} (must be at least 1) is out of range"
@@ -237,8 +254,28 @@ pub fn parse_manifest(json: &[u8]) -> Result<Manifest, LoadError> {
         )));
     }
     let size = manifest.preprocessing.size;
-    if size == 0 || !size.is_multiple_of(32) {
+    if size == 0 || !size.is_multiple_of(32) || size > MAX_INPUT_SIZE {
         return Err(LoadError::Size(size));
+    }
+    let threshold = manifest.postprocessing.threshold;
+    if !(0.0..=1.0).contains(&threshold) {
+        return Err(LoadError::Threshold(threshold));
+    }
+    // The CLI reads these beside manifest.json; a path ("../x", "/dev/zero") would read
+    // something else, or never finish.
+    for (field, name) in [
+        ("weights.file", &manifest.weights.file),
+        ("card", &manifest.card),
+    ] {
+        let plain = std::path::Path::new(name)
+            .file_name()
+            .is_some_and(|f| f == name.as_str());
+        if !plain || name.contains(['/', '\\']) {
+            return Err(LoadError::FileName {
+                field,
+                name: name.clone(),
+            });
+        }
     }
     if let Some(roi) = &manifest.preprocessing.roi
         && !(roi.margin.is_finite() && (0.0..=10.0).contains(&roi.margin) && roi.min_side > 0)
@@ -522,6 +559,53 @@ mod tests {
         manifest.preprocessing.size = 100;
         let json = serde_json::to_vec(&manifest).expect("json");
         assert!(matches!(parse_manifest(&json), Err(LoadError::Size(100))));
+        // A multiple of 32 past the bound (the device check at load would allocate
+        // (size / 4)^2 values per channel row), and the bound itself.
+        manifest.preprocessing.size = 1 << 20;
+        let json = serde_json::to_vec(&manifest).expect("json");
+        assert_eq!(
+            parse_manifest(&json).expect_err("huge").to_string(),
+            "manifest.json: input size 1048576 is not a multiple of 32 from 32 to 2048"
+        );
+        manifest.preprocessing.size = 2048;
+        let json = serde_json::to_vec(&manifest).expect("json");
+        assert!(parse_manifest(&json).is_ok());
+        manifest.preprocessing.size = 64;
+        for bad in [1.5, -0.1, f32::NAN] {
+            let mut m = manifest.clone();
+            m.postprocessing.threshold = bad;
+            // serde_json writes NaN as null, which is not a number: refused while parsing.
+            let err = parse_manifest(&serde_json::to_vec(&m).expect("json")).expect_err("bad");
+            assert!(
+                matches!(err, LoadError::Threshold(t) if t == bad)
+                    || (bad.is_nan() && matches!(err, LoadError::Manifest(_))),
+                "{bad}: {err}"
+            );
+        }
+        for (weights, card) in [
+            ("../weights.safetensors", "MODEL_CARD.md"),
+            ("/dev/zero", "MODEL_CARD.md"),
+            ("", "MODEL_CARD.md"),
+            ("..", "MODEL_CARD.md"),
+            ("weights.safetensors", "docs/MODEL_CARD.md"),
+            ("weights.safetensors", "..\\MODEL_CARD.md"),
+        ] {
+            let mut m = manifest.clone();
+            m.weights.file = weights.into();
+            m.card = card.into();
+            let err = parse_manifest(&serde_json::to_vec(&m).expect("json")).expect_err("path");
+            let (field, name) = if weights == "weights.safetensors" {
+                ("card", card)
+            } else {
+                ("weights.file", weights)
+            };
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "manifest.json: {field} {name:?} is not a file name inside the model folder"
+                )
+            );
+        }
         manifest.preprocessing = Preprocessing::two_pass(
             64,
             RoiSpec {
