@@ -748,14 +748,16 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
     ok(&["phantom", "--out", s(&data), "--count", "2", "--seed", "7"]);
     std::fs::write(data.join("broken.png"), b"\x89PNG\r\n\x1a\nthen nothing").expect("write");
     let out_dir = root.join("out");
-    let out = scarseg(&[
+    let model = models.join("m");
+    let predict = [
         "predict",
         s(&data),
         "--weights",
-        s(&models.join("m")),
+        s(&model),
         "--out",
         s(&out_dir),
-    ]);
+    ];
+    let out = scarseg(&predict);
     assert_eq!(out.status.code(), Some(2), "partial results exit with 2");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -773,39 +775,22 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
     assert_eq!(report["errors"].as_array().expect("errors").len(), 1);
 
     // Weights that do not fit the manifest: the sha256 check names the file.
-    let weights = models.join("m/weights.safetensors");
+    let weights = model.join("weights.safetensors");
     let mut bytes = std::fs::read(&weights).expect("read");
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&weights, bytes).expect("write");
-    let err = fails(
-        &[
-            "predict",
-            s(&data),
-            "--weights",
-            s(&models.join("m")),
-            "--out",
-            s(&out_dir),
-        ],
-        "weights.safetensors: sha256",
-    );
+    let err = fails(&predict, "weights.safetensors: sha256");
     assert!(err.contains("does not match"), "{err}");
 
     // A weights file cut short is refused by its size, before it is read.
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(models.join("m/manifest.json")).expect("manifest"))
+        serde_json::from_slice(&std::fs::read(model.join("manifest.json")).expect("manifest"))
             .expect("json");
     let expected = manifest["weights"]["bytes"].as_u64().expect("bytes");
     std::fs::write(&weights, vec![0u8; 1000]).expect("write");
     fails(
-        &[
-            "predict",
-            s(&data),
-            "--weights",
-            s(&models.join("m")),
-            "--out",
-            s(&out_dir),
-        ],
+        &predict,
         &format!("weights.safetensors: 1000 bytes, the manifest says {expected}"),
     );
 }
