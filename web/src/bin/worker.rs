@@ -203,9 +203,10 @@ mod worker {
         Ok((model, card))
     }
 
-    /// How long a GPU may take over the top-k check before the CPU is used instead. A working
-    /// GPU answers it in milliseconds (SwiftShader, a software one, in under 2 s with the
-    /// default model); SwiftShader on a faulty configuration ran 300 s and then lost its device.
+    /// How long a GPU may take over the top-k check before the CPU is used instead. The check is
+    /// four small top-k problems per batch size (SwiftShader, a software GPU, loaded and checked
+    /// the default model's shapes with k up to 64 in 2.1 s); SwiftShader on a faulty
+    /// configuration ran 300 s and then lost its device.
     const CHECK_SECONDS: i32 = 30;
 
     /// Loads a model on the worker's device. On a GPU, [`load_trusted`] first runs the top-k
