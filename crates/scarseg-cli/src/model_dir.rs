@@ -31,8 +31,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
     let manifest =
         parse_manifest(&json).with_context(|| format!("model folder {}", dir.display()))?;
     let weights_path = dir.join(&manifest.weights.file);
+    let cannot_read = || format!("{}: cannot read", weights_path.display());
     let length = std::fs::metadata(&weights_path)
-        .with_context(|| format!("{}: cannot read", weights_path.display()))?
+        .with_context(cannot_read)?
         .len();
     // Before reading: a file of another size cannot match the digest, however large it is.
     anyhow::ensure!(
@@ -41,8 +42,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
         weights_path.display(),
         manifest.weights.bytes
     );
-    let weights = std::fs::read(&weights_path)
-        .with_context(|| format!("{}: cannot read", weights_path.display()))?;
+    let weights = std::fs::read(&weights_path).with_context(cannot_read)?;
     let model = load_model(manifest, &weights, device)
         .with_context(|| format!("model folder {}", dir.display()))?;
     futures_lite::future::block_on(check_device(&model.manifest, device))

@@ -134,17 +134,17 @@ mod worker {
             || text.contains("software")
     }
 
+    /// The device line for burn's flex backend, the worker's CPU.
+    fn on_cpu(reason: String) -> FromWorker {
+        FromWorker::Device {
+            kind: "CPU".into(),
+            adapter: "flex (WebAssembly)".into(),
+            reason,
+        }
+    }
+
     async fn pick_device(choice: DeviceChoice) -> (Device, FromWorker) {
-        let cpu = |reason: String| {
-            (
-                Device::flex(),
-                FromWorker::Device {
-                    kind: "CPU".into(),
-                    adapter: "flex (WebAssembly)".into(),
-                    reason,
-                },
-            )
-        };
+        let cpu = |reason: String| (Device::flex(), on_cpu(reason));
         if choice == DeviceChoice::Cpu {
             return cpu("you chose the CPU".into());
         }
@@ -232,13 +232,9 @@ mod worker {
             .await
             .map_err(|e| e.to_string())?;
         if let Some(why) = placed.fallback {
-            post(&FromWorker::Device {
-                kind: "CPU".into(),
-                adapter: "flex (WebAssembly)".into(),
-                reason: format!(
-                    "WebGPU failed a check with known answers, so the CPU is used: {why}"
-                ),
-            });
+            post(&on_cpu(format!(
+                "WebGPU failed a check with known answers, so the CPU is used: {why}"
+            )));
             state.device = Some(placed.device);
             state.on_gpu = false;
         }
