@@ -309,6 +309,10 @@ def run_device(device, port, data, cli_out, tmp):
         csv_lines = (downloads / "scarseg-report.csv").read_text().strip().splitlines()
         # 1 sample slice + stack, 4 NIfTI slices + stack, 3 DICOM slices + stack, header.
         assert len(csv_lines) == 1 + 2 + 5 + 4, csv_lines
+        # The page's CSV has `scarseg predict`'s columns (one writer, in the pipeline crate).
+        cli_header = (cli_out / "report.csv").read_text().splitlines()[0]
+        assert csv_lines[0] == cli_header, (csv_lines[0], cli_header)
+        assert "scar_volume_mm3" in cli_header.split(","), cli_header
         report = json.loads((downloads / "scarseg-report.json").read_text())
         manifest = json.loads((DIST / "models/scarseg-atto-phantom/manifest.json").read_text())
         assert report["weights"]["sha256"] == manifest["weights"]["sha256"]

@@ -13,11 +13,11 @@ use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
-use scarseg_pipeline::outputs::{label_map, mask_png, slice_record};
+use scarseg_pipeline::outputs::{label_map, mask_png, report_csv, report_rows, stack_record};
 use scarseg_pipeline::{StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{Overlay, Window, rgba};
-use scarseg_web::report::{CSV_HEADER, Provenance, csv_rows};
+use scarseg_web::report::Provenance;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -711,18 +711,18 @@ pub fn App() -> impl IntoView {
     };
     let export_csv = move |_| {
         let p = provenance();
-        let mut text = format!("{CSV_HEADER}\n");
-        state.cases.with_untracked(|cases| {
-            for c in cases {
-                if let (Some(s), Some(r)) = (&c.stack, &c.result) {
-                    for row in csv_rows(&c.name, s, r, &p) {
-                        text.push_str(&row);
-                        text.push('\n');
-                    }
-                }
-            }
+        let rows: Vec<_> = state.cases.with_untracked(|cases| {
+            cases
+                .iter()
+                .filter_map(|c| Some((c, c.stack.as_ref()?, c.result.as_ref()?)))
+                .flat_map(|(c, s, r)| report_rows(&c.name, s, r, &p.name, &p.sha256))
+                .collect()
         });
-        download("scarseg-report.csv", text.as_bytes(), "text/csv");
+        match report_csv(&rows) {
+            Ok(bytes) => download("scarseg-report.csv", &bytes, "text/csv"),
+            // Only a serialisation bug could land here: writing to memory does not fail.
+            Err(e) => web_sys::console::error_1(&format!("page: CSV report: {e}").into()),
+        }
     };
     let export_json = move |_| {
         let p = provenance();
@@ -731,17 +731,7 @@ pub fn App() -> impl IntoView {
                 .iter()
                 .filter_map(|c| {
                     let (s, r) = (c.stack.as_ref()?, c.result.as_ref()?);
-                    let (scar_mm3, myo_mm3) = r.volumes_mm3(s);
-                    Some(serde_json::json!({
-                        "input": c.name,
-                        "burden_percent": r.burden_percent,
-                        "high_risk": r.high_risk,
-                        "scar_volume_mm3": scar_mm3,
-                        "myocardium_volume_mm3": myo_mm3,
-                        "warnings": c.warnings,
-                        "slices": r.slices.iter().zip(&s.slices)
-                            .map(|(x, sl)| slice_record(x, sl)).collect::<Vec<_>>(),
-                    }))
+                    Some(stack_record(&c.name, s, r, &c.warnings))
                 })
                 .collect()
         });

@@ -11,10 +11,8 @@ use scarseg_imaging::decode::{Format, decode_file, decode_series, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
-use scarseg_pipeline::manifest::LoadedModel;
-use scarseg_pipeline::outputs::{label_map, mask_png, slice_record};
+use scarseg_pipeline::outputs::{label_map, mask_png, report_csv, report_rows, stack_record};
 use scarseg_pipeline::{StackResult, analyse_stack};
-use serde::Serialize;
 
 use crate::Outcome;
 use crate::data::{LABEL_SUFFIX, stem_and_ext};
@@ -180,98 +178,6 @@ pub fn decode(input: &Input, limits: &Limits) -> (Option<Stack>, Vec<String>) {
     }
 }
 
-/// One row of `report.csv`.
-#[derive(Debug, Serialize)]
-pub struct ReportRow {
-    /// The input as given.
-    pub input: String,
-    /// `slice` or `stack`.
-    pub level: &'static str,
-    /// Slice index in stack order (empty for stack rows).
-    pub slice: Option<usize>,
-    /// The slice's source file.
-    pub source: String,
-    /// Scar area, mm2 (slice) or volume, mm3 (stack).
-    pub scar: f64,
-    /// Myocardium area, mm2 (slice) or volume, mm3 (stack).
-    pub myocardium: f64,
-    /// Scar burden, percent.
-    pub burden_percent: Option<f64>,
-    /// Burden above 5%.
-    pub high_risk: Option<bool>,
-    /// FWHM burden on the network's myocardium, percent (slices).
-    pub fwhm_burden_percent: Option<f64>,
-    /// 2-SD burden, percent.
-    pub nsd2_burden_percent: Option<f64>,
-    /// 3-SD burden, percent.
-    pub nsd3_burden_percent: Option<f64>,
-    /// 5-SD burden, percent.
-    pub nsd5_burden_percent: Option<f64>,
-    /// 6-SD burden, percent.
-    pub nsd6_burden_percent: Option<f64>,
-    /// The weights' name.
-    pub weights: String,
-    /// The weights' sha256.
-    pub weights_sha256: String,
-}
-
-fn rows_for(
-    input: &str,
-    stack: &Stack,
-    result: &StackResult,
-    model: &LoadedModel,
-) -> Vec<ReportRow> {
-    let weights = model.manifest.name.clone();
-    let sha = model.manifest.weights.sha256.clone();
-    let nsd = |r: &scarseg_pipeline::SliceResult, n: u32| {
-        r.nsd_burden_percent
-            .iter()
-            .find(|(k, _)| *k == n)
-            .and_then(|(_, b)| *b)
-    };
-    let mut rows: Vec<ReportRow> = result
-        .slices
-        .iter()
-        .enumerate()
-        .map(|(k, r)| ReportRow {
-            input: input.to_string(),
-            level: "slice",
-            slice: Some(k),
-            source: r.source.clone(),
-            scar: r.scar_area_mm2,
-            myocardium: r.myocardium_area_mm2,
-            burden_percent: r.burden_percent,
-            high_risk: r.burden_percent.map(scarseg_imaging::metrics::high_risk),
-            fwhm_burden_percent: r.fwhm_burden_percent,
-            nsd2_burden_percent: nsd(r, 2),
-            nsd3_burden_percent: nsd(r, 3),
-            nsd5_burden_percent: nsd(r, 5),
-            nsd6_burden_percent: nsd(r, 6),
-            weights: weights.clone(),
-            weights_sha256: sha.clone(),
-        })
-        .collect();
-    let (scar, myo) = result.volumes_mm3(stack);
-    rows.push(ReportRow {
-        input: input.to_string(),
-        level: "stack",
-        slice: None,
-        source: stack.name.clone(),
-        scar,
-        myocardium: myo,
-        burden_percent: result.burden_percent,
-        high_risk: Some(result.high_risk),
-        fwhm_burden_percent: None,
-        nsd2_burden_percent: None,
-        nsd3_burden_percent: None,
-        nsd5_burden_percent: None,
-        nsd6_burden_percent: None,
-        weights,
-        weights_sha256: sha,
-    });
-    rows
-}
-
 /// Writes one stack's masks and label volume; returns the files written.
 fn write_outputs(
     out: &Path,
@@ -364,20 +270,17 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                     };
                     *count += 1;
                     write_outputs(&args.out, &name, &stack, &result)?;
-                    rows.extend(rows_for(&input.display(), &stack, &result, &model));
-                    reports.push(serde_json::json!({
-                        "input": input.display(),
-                        "output_name": name,
-                        "warnings": stack.warnings,
-                        "burden_percent": result.burden_percent,
-                        "high_risk": result.high_risk,
-                        "slices": result.slices.iter().zip(&stack.slices).map(|(r, s)| {
-                            let mut record = slice_record(r, s);
-                            record["high_risk"] =
-                                r.burden_percent.map(scarseg_imaging::metrics::high_risk).into();
-                            record
-                        }).collect::<Vec<_>>(),
-                    }));
+                    rows.extend(report_rows(
+                        &input.display(),
+                        &stack,
+                        &result,
+                        &model.manifest.name,
+                        &model.manifest.weights.sha256,
+                    ));
+                    let mut record =
+                        stack_record(&input.display(), &stack, &result, &stack.warnings);
+                    record["output_name"] = name.into();
+                    reports.push(record);
                 }
                 Err(e) => errors.push(e.to_string()),
             }
@@ -392,12 +295,8 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     for e in &errors {
         eprintln!("skipped: {e}");
     }
-    let mut csv = csv::Writer::from_path(args.out.join("report.csv"))
+    std::fs::write(args.out.join("report.csv"), report_csv(&rows)?)
         .with_context(|| format!("{}: cannot write report.csv", args.out.display()))?;
-    for row in &rows {
-        csv.serialize(row)?;
-    }
-    csv.flush()?;
     let report = serde_json::json!({
         "weights": {
             "name": model.manifest.name,

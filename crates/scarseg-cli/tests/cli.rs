@@ -795,6 +795,82 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
     );
 }
 
+#[test]
+fn the_default_model_reports_volumes_from_the_slice_thickness() {
+    // A phantom NIfTI stack through the bundled model (no --weights): the stack's volumes in
+    // report.json and report.csv are the slices' areas times the thickness in the file's header.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let data = root.join("data");
+    let args = ["--count", "1", "--seed", "11", "--format", "nifti"];
+    ok(&[&["phantom", "--out", s(&data), "--slices", "3"][..], &args].concat());
+    let input = files_with(&data, ".nii.gz")
+        .into_iter()
+        .find(|p| !s(p).contains("_labels"))
+        .expect("image volume");
+    // pixdim[3], the slice thickness, is the 4th float32 of pixdim at byte 76 of the header.
+    let mut header = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&input).expect("open")),
+        &mut header,
+    )
+    .expect("gunzip");
+    let thickness = f64::from(f32::from_le_bytes(
+        header[88..92].try_into().expect("4 bytes"),
+    ));
+    assert!(thickness > 0.0, "{thickness}");
+    let out = root.join("out");
+    ok(&["predict", s(&input), "--out", s(&out)]);
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+            .expect("json");
+    let stack = &report["inputs"][0];
+    let slices = stack["slices"].as_array().expect("slices");
+    assert_eq!(slices.len(), 3);
+    let sum = |key: &str| -> f64 { slices.iter().map(|x| x[key].as_f64().expect(key)).sum() };
+    let (scar, myo) = (
+        sum("scar_area_mm2") * thickness,
+        sum("myocardium_area_mm2") * thickness,
+    );
+    assert!(scar > 0.0 && myo > scar, "{stack}");
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b;
+    assert!(
+        close(stack["scar_volume_mm3"].as_f64().expect("mm3"), scar),
+        "{stack}"
+    );
+    assert!(
+        close(stack["myocardium_volume_mm3"].as_f64().expect("mm3"), myo),
+        "{stack}"
+    );
+
+    let csv = std::fs::read_to_string(out.join("report.csv")).expect("csv");
+    let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(lines.len(), 1 + 3 + 1, "{csv}");
+    let column = |name: &str| lines[0].iter().position(|h| *h == name).expect(name);
+    let value = |row: &[&str], name: &str| -> f64 { row[column(name)].parse().expect(name) };
+    let stack_row = &lines[4];
+    assert_eq!(stack_row[column("level")], "stack");
+    assert_eq!(
+        stack_row[column("scar_area_mm2")],
+        "",
+        "a stack row has no area"
+    );
+    assert!(close(value(stack_row, "scar_volume_mm3"), scar), "{csv}");
+    assert!(
+        close(value(stack_row, "myocardium_volume_mm3"), myo),
+        "{csv}"
+    );
+    for row in &lines[1..4] {
+        assert_eq!(row[column("level")], "slice");
+        assert_eq!(value(row, "thickness_mm"), thickness);
+        assert!(close(
+            value(row, "scar_volume_mm3"),
+            value(row, "scar_area_mm2") * thickness
+        ));
+    }
+}
+
 /// `scarseg train` of `epochs` tiny epochs into `run`, under a 120 x 40 pseudo-terminal
 /// (`script` from util-linux), so stdout and stderr are terminals.
 fn on_a_terminal(run: &Path, epochs: usize) -> Command {

@@ -1,10 +1,11 @@
 //! What the CLI and the page write from a result, defined once so their files agree: mask PNGs,
-//! the label map of the NIfTI label volume, a stack's volumes and the JSON reports' per-slice
-//! record.
+//! the label map of the NIfTI label volume, a stack's volumes, the JSON reports' per-stack and
+//! per-slice records, and the CSV report.
 
 use scarseg_imaging::encode::{EncodeError, png_grey8};
-use scarseg_imaging::metrics::Mask;
+use scarseg_imaging::metrics::{Mask, high_risk};
 use scarseg_imaging::{Slice, Stack};
+use serde::Serialize;
 
 use crate::{SliceResult, StackResult};
 
@@ -32,7 +33,7 @@ pub fn mask_png(mask: &Mask, spacing_mm: [f64; 2]) -> Result<Vec<u8>, EncodeErro
 }
 
 /// One slice's record in the JSON reports (`scarseg predict`'s and the page's): its grid, areas,
-/// burdens and, for a two-pass model, the heart crop.
+/// burdens, the >5% flag and, for a two-pass model, the heart crop.
 pub fn slice_record(result: &SliceResult, slice: &Slice) -> serde_json::Value {
     serde_json::json!({
         "source": result.source,
@@ -43,10 +44,181 @@ pub fn slice_record(result: &SliceResult, slice: &Slice) -> serde_json::Value {
         "scar_area_mm2": result.scar_area_mm2,
         "myocardium_area_mm2": result.myocardium_area_mm2,
         "burden_percent": result.burden_percent,
+        "high_risk": result.burden_percent.map(high_risk),
         "fwhm_burden_percent": result.fwhm_burden_percent,
         "nsd_burden_percent": result.nsd_burden_percent,
         "heart_crop": result.roi,
     })
+}
+
+/// One analysed input's record in the JSON reports: stack burden, flag and volumes, the
+/// warnings met while reading it, and its slices' records.
+pub fn stack_record(
+    input: &str,
+    stack: &Stack,
+    result: &StackResult,
+    warnings: &[String],
+) -> serde_json::Value {
+    let (scar_mm3, myo_mm3) = result.volumes_mm3(stack);
+    serde_json::json!({
+        "input": input,
+        "burden_percent": result.burden_percent,
+        "high_risk": result.high_risk,
+        "scar_volume_mm3": scar_mm3,
+        "myocardium_volume_mm3": myo_mm3,
+        "warnings": warnings,
+        "slices": result
+            .slices
+            .iter()
+            .zip(&stack.slices)
+            .map(|(r, s)| slice_record(r, s))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// The CSV report's columns, in order (each row is a [`ReportRow`]).
+pub const CSV_COLUMNS: [&str; 18] = [
+    "input",
+    "level",
+    "slice",
+    "source",
+    "scar_area_mm2",
+    "myocardium_area_mm2",
+    "scar_volume_mm3",
+    "myocardium_volume_mm3",
+    "burden_percent",
+    "high_risk",
+    "fwhm_burden_percent",
+    "nsd2_burden_percent",
+    "nsd3_burden_percent",
+    "nsd5_burden_percent",
+    "nsd6_burden_percent",
+    "weights",
+    "weights_sha256",
+    "thickness_mm",
+];
+
+/// One row of the CSV report (`scarseg predict`'s `report.csv` and the page's export): a slice,
+/// or a stack's totals. Every quantity's unit is in its column name, so a slice row and a stack
+/// row never share a column with different units.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportRow {
+    /// The input as given (file or folder).
+    pub input: String,
+    /// `slice` or `stack`.
+    pub level: &'static str,
+    /// Slice index in stack order (empty for stack rows).
+    pub slice: Option<usize>,
+    /// The slice's source (stack rows: the stack's name).
+    pub source: String,
+    /// Scar area, mm2 (slice rows).
+    pub scar_area_mm2: Option<f64>,
+    /// Myocardium area, mm2 (slice rows).
+    pub myocardium_area_mm2: Option<f64>,
+    /// Scar volume, mm3: area times thickness (slice rows), their sum (stack rows).
+    pub scar_volume_mm3: f64,
+    /// Myocardium volume, mm3, likewise.
+    pub myocardium_volume_mm3: f64,
+    /// Scar burden, percent (stack rows: volume-weighted); empty without myocardium.
+    pub burden_percent: Option<f64>,
+    /// Burden above 5%.
+    pub high_risk: Option<bool>,
+    /// FWHM burden on the network's myocardium, percent (slice rows).
+    pub fwhm_burden_percent: Option<f64>,
+    /// 2-SD burden, percent (slice rows).
+    pub nsd2_burden_percent: Option<f64>,
+    /// 3-SD burden, percent (slice rows).
+    pub nsd3_burden_percent: Option<f64>,
+    /// 5-SD burden, percent (slice rows).
+    pub nsd5_burden_percent: Option<f64>,
+    /// 6-SD burden, percent (slice rows).
+    pub nsd6_burden_percent: Option<f64>,
+    /// The weights' name.
+    pub weights: String,
+    /// The weights' sha256.
+    pub weights_sha256: String,
+    /// Slice thickness, mm, which turns an area into a volume (slice rows).
+    pub thickness_mm: Option<f64>,
+}
+
+/// The CSV rows of one analysed stack: one per slice, then the stack's.
+pub fn report_rows(
+    input: &str,
+    stack: &Stack,
+    result: &StackResult,
+    weights: &str,
+    weights_sha256: &str,
+) -> Vec<ReportRow> {
+    let row = |level, slice, source: &str| ReportRow {
+        input: input.to_string(),
+        level,
+        slice,
+        source: source.to_string(),
+        scar_area_mm2: None,
+        myocardium_area_mm2: None,
+        scar_volume_mm3: 0.0,
+        myocardium_volume_mm3: 0.0,
+        burden_percent: None,
+        high_risk: None,
+        fwhm_burden_percent: None,
+        nsd2_burden_percent: None,
+        nsd3_burden_percent: None,
+        nsd5_burden_percent: None,
+        nsd6_burden_percent: None,
+        weights: weights.to_string(),
+        weights_sha256: weights_sha256.to_string(),
+        thickness_mm: None,
+    };
+    let mut rows: Vec<ReportRow> = result
+        .slices
+        .iter()
+        .zip(&stack.slices)
+        .enumerate()
+        .map(|(k, (r, s))| {
+            let nsd = |n: u32| {
+                r.nsd_burden_percent
+                    .iter()
+                    .find(|(m, _)| *m == n)
+                    .and_then(|(_, b)| *b)
+            };
+            ReportRow {
+                scar_area_mm2: Some(r.scar_area_mm2),
+                myocardium_area_mm2: Some(r.myocardium_area_mm2),
+                scar_volume_mm3: r.scar_area_mm2 * s.thickness_mm,
+                myocardium_volume_mm3: r.myocardium_area_mm2 * s.thickness_mm,
+                burden_percent: r.burden_percent,
+                high_risk: r.burden_percent.map(high_risk),
+                fwhm_burden_percent: r.fwhm_burden_percent,
+                nsd2_burden_percent: nsd(2),
+                nsd3_burden_percent: nsd(3),
+                nsd5_burden_percent: nsd(5),
+                nsd6_burden_percent: nsd(6),
+                thickness_mm: Some(s.thickness_mm),
+                ..row("slice", Some(k), &r.source)
+            }
+        })
+        .collect();
+    let (scar, myo) = result.volumes_mm3(stack);
+    rows.push(ReportRow {
+        scar_volume_mm3: scar,
+        myocardium_volume_mm3: myo,
+        burden_percent: result.burden_percent,
+        high_risk: Some(result.high_risk),
+        ..row("stack", None, &stack.name)
+    });
+    rows
+}
+
+/// The CSV report: the header, then the rows (a header alone when there are none).
+pub fn report_csv(rows: &[ReportRow]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(CSV_COLUMNS)?;
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
 }
 
 impl StackResult {
@@ -107,6 +279,7 @@ mod tests {
         assert_eq!(v["myocardium_area_mm2"], 12.0);
         let burden = v["burden_percent"].as_f64().expect("burden");
         assert!((burden - 100.0 / 3.0).abs() < 1e-9, "{burden}");
+        assert_eq!(v["high_risk"], true);
         // The classic burdens are carried as computed (their values are tested in imaging).
         assert_eq!(
             v["fwhm_burden_percent"],
@@ -116,6 +289,137 @@ mod tests {
         assert_eq!(
             v["heart_crop"],
             serde_json::json!({"top": 0, "left": 0, "rows": 2, "cols": 2})
+        );
+    }
+
+    /// Two 2 x 2 slices of 2 mm pixels (4 mm2), 10 mm thick: slice "a,1" has scar 1 px of a
+    /// 3 px myocardium, slice "b" a 1 px myocardium and no scar.
+    fn two_slices() -> (Stack, StackResult) {
+        let mut a = Slice::new(2, 2, vec![1.0, 2.0, 3.0, 4.0], "a,1");
+        a.spacing_mm = [2.0, 2.0];
+        a.thickness_mm = 10.0;
+        let mut b = a.clone();
+        b.source = "b".into();
+        let opts = Default::default();
+        let ra = crate::slice_result(
+            &a,
+            vec![0.9, 0.1, 0.1, 0.1],
+            vec![0.9, 0.9, 0.9, 0.1],
+            None,
+            &opts,
+        );
+        let rb = crate::slice_result(&b, vec![0.1; 4], vec![0.9, 0.1, 0.1, 0.1], None, &opts);
+        let stack = Stack {
+            name: "s".into(),
+            slices: vec![a, b],
+            warnings: vec![],
+        };
+        // Stack burden by hand: 40 of 160 mm3.
+        let result = StackResult {
+            slices: vec![ra, rb],
+            burden_percent: Some(25.0),
+            high_risk: true,
+        };
+        (stack, result)
+    }
+
+    #[test]
+    fn report_rows_by_hand() {
+        let (stack, result) = two_slices();
+        assert_eq!(result.volumes_mm3(&stack), (40.0, 160.0));
+        let rows = report_rows("in", &stack, &result, "m", "ab");
+        assert_eq!(rows.len(), 3);
+        let a = &rows[0];
+        assert_eq!(
+            (a.level, a.slice, a.source.as_str()),
+            ("slice", Some(0), "a,1")
+        );
+        assert_eq!(
+            (a.scar_area_mm2, a.myocardium_area_mm2),
+            (Some(4.0), Some(12.0))
+        );
+        assert_eq!((a.scar_volume_mm3, a.myocardium_volume_mm3), (40.0, 120.0));
+        assert!((a.burden_percent.expect("burden") - 100.0 / 3.0).abs() < 1e-9);
+        assert_eq!((a.high_risk, a.thickness_mm), (Some(true), Some(10.0)));
+        let b = &rows[1];
+        assert_eq!(
+            (b.scar_area_mm2, b.myocardium_area_mm2),
+            (Some(0.0), Some(4.0))
+        );
+        assert_eq!((b.burden_percent, b.high_risk), (Some(0.0), Some(false)));
+        // The stack row's volumes are the slices' sums; it has no areas.
+        let s = &rows[2];
+        assert_eq!((s.level, s.slice, s.source.as_str()), ("stack", None, "s"));
+        assert_eq!((s.scar_area_mm2, s.myocardium_area_mm2), (None, None));
+        assert_eq!((s.scar_volume_mm3, s.myocardium_volume_mm3), (40.0, 160.0));
+        assert_eq!((s.burden_percent, s.high_risk), (Some(25.0), Some(true)));
+        assert_eq!((s.weights.as_str(), s.weights_sha256.as_str()), ("m", "ab"));
+    }
+
+    #[test]
+    fn report_csv_by_hand() {
+        let (stack, result) = two_slices();
+        let rows = report_rows("in", &stack, &result, "m", "ab");
+        let text = String::from_utf8(report_csv(&rows).expect("csv")).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(
+            lines[0],
+            "input,level,slice,source,scar_area_mm2,myocardium_area_mm2,scar_volume_mm3,\
+             myocardium_volume_mm3,burden_percent,high_risk,fwhm_burden_percent,\
+             nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,nsd6_burden_percent,\
+             weights,weights_sha256,thickness_mm"
+        );
+        // The source with a comma is quoted.
+        assert!(
+            lines[1].starts_with("in,slice,0,\"a,1\",4.0,12.0,40.0,120.0,33.33"),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].ends_with(",m,ab,10.0"), "{}", lines[1]);
+        assert_eq!(lines[3], "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,m,ab,");
+        // The header is the rows' own field names, in order.
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(&rows[2]).expect("row");
+        let own = String::from_utf8(w.into_inner().expect("flush")).expect("utf-8");
+        assert_eq!(own.lines().next(), Some(lines[0]));
+        // No rows: the header alone.
+        let empty = String::from_utf8(report_csv(&[]).expect("csv")).expect("utf-8");
+        assert_eq!(empty, format!("{}\n", lines[0]));
+    }
+
+    #[test]
+    fn stack_record_by_hand() {
+        let (stack, result) = two_slices();
+        let v = stack_record("in", &stack, &result, &["one file skipped".to_string()]);
+        assert_eq!(v["input"], "in");
+        assert_eq!(
+            (
+                v["scar_volume_mm3"].as_f64(),
+                v["myocardium_volume_mm3"].as_f64()
+            ),
+            (Some(40.0), Some(160.0))
+        );
+        assert_eq!(
+            (v["burden_percent"].as_f64(), v["high_risk"].as_bool()),
+            (Some(25.0), Some(true))
+        );
+        assert_eq!(v["warnings"], serde_json::json!(["one file skipped"]));
+        let slices = v["slices"].as_array().expect("slices");
+        assert_eq!(slices.len(), 2);
+        assert_eq!(
+            (
+                slices[0]["source"].as_str(),
+                slices[0]["high_risk"].as_bool()
+            ),
+            (Some("a,1"), Some(true))
+        );
+        assert_eq!(
+            (
+                slices[1]["source"].as_str(),
+                slices[1]["high_risk"].as_bool()
+            ),
+            (Some("b"), Some(false))
         );
     }
 }
