@@ -19,7 +19,7 @@ use scarseg_imaging::metrics::{
 };
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::PhantomConfig;
-use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::postprocess::{PostprocessOptions, THRESHOLD_RULE, is_threshold};
 use scarseg_pipeline::analyse_slice;
 use scarseg_pipeline::manifest::LoadedModel;
 use scarseg_pipeline::{Preprocessing, RoiSpec};
@@ -66,7 +66,7 @@ pub struct EvalArgs {
     #[arg(long, requires = "phantom", default_value_t = 0)]
     pub skip: u64,
     /// Probability threshold instead of the model's own (manifest) one.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
     /// Remove scar and myocardium components smaller than this many pixels, instead of the
     /// model's own (manifest) setting.
@@ -89,7 +89,7 @@ pub struct EvalArgs {
     pub pairs: Option<PathBuf>,
     /// Monte Carlo robustness: Gaussian noise SD as a fraction of each image's
     /// intensity range (MODEL.md: 0.05).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub noise: Option<f64>,
     /// Monte Carlo iterations per slice.
     #[arg(long, default_value_t = 10)]
@@ -391,14 +391,20 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
     {
         bail!("--noise {sigma}: must be a non-negative number");
     }
+    if args.noise.is_some() && args.iterations == 0 {
+        bail!("--iterations 0: the noise protocol needs at least one iteration per slice");
+    }
     if let Some(t) = args.threshold
-        && !(t > 0.0 && t < 1.0)
+        && !is_threshold(t)
     {
-        bail!("--threshold {t}: must be between 0 and 1");
+        bail!("--threshold {t}: {THRESHOLD_RULE}");
     }
     let limits = Limits::default();
     let samples = match (&args.phantom, &args.emidec, &args.pairs) {
         (Some(n), None, None) => {
+            if *n == 0 {
+                bail!("--phantom 0: give at least one case");
+            }
             let (first, set) = if args.validation {
                 (VALIDATION_SEED, "validation")
             } else {
@@ -480,7 +486,7 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
             options
         },
     };
-    let noise = args.noise.map(|s| (s, args.iterations.max(1), args.seed));
+    let noise = args.noise.map(|s| (s, args.iterations, args.seed));
     let (rows, summary) = evaluate(&seg, &samples, noise, label)?;
     print!("{}", table(&summary));
     if let Some(out) = &args.out {

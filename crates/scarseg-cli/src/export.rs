@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::Args;
-use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::postprocess::{PostprocessOptions, THRESHOLD_RULE, is_threshold};
 use scarseg_model::weights::{Precision, from_safetensors, mean_of_checkpoints, to_safetensors};
 use scarseg_pipeline::manifest::{
     FORMAT_VERSION, MANIFEST_FILE, Manifest, Preprocessing, RoiSpec, WeightsEntry, sha256_hex,
@@ -45,7 +45,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub full_precision: bool,
     /// The model's default probability threshold (the page's slider and `predict` start there).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub threshold: f32,
     /// The model's default smallest kept component, pixels (0 keeps all).
     #[arg(long, default_value_t = 0)]
@@ -120,8 +120,8 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
         (None, Some(s)) => s as usize,
         (None, None) => bail!("--size is needed: no run.json beside {}", first.display()),
     };
-    if !(0.0..1.0).contains(&args.threshold) {
-        bail!("--threshold {}: must be in [0, 1)", args.threshold);
+    if !is_threshold(args.threshold) {
+        bail!("--threshold {}: {THRESHOLD_RULE}", args.threshold);
     }
     if size == 0 || !size.is_multiple_of(32) {
         bail!("--size {size}: must be a positive multiple of 32");

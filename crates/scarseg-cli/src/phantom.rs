@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use scarseg_imaging::Limits;
 use scarseg_imaging::encode::{
     DicomSyntax, NiftiData, SeriesIds, dicom_mr, nifti1, png_grey8, png_grey16,
 };
@@ -85,6 +86,21 @@ pub fn run(args: PhantomArgs) -> Result<Outcome> {
     if args.count == 0 || args.slices == 0 {
         bail!("--count and --slices must be at least 1");
     }
+    let max_slices = Limits::default().max_slices;
+    if args.slices as u64 > max_slices {
+        bail!(
+            "--slices {}: at most {max_slices}, the most ScarSeg reads in one stack",
+            args.slices
+        );
+    }
+    if args.seed.checked_add(args.count as u64 - 1).is_none() {
+        bail!(
+            "--seed {} with --count {}: the last case's seed would pass {}",
+            args.seed,
+            args.count,
+            u64::MAX
+        );
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let config = PhantomConfig {
@@ -135,8 +151,10 @@ pub fn run(args: PhantomArgs) -> Result<Outcome> {
             }
             Format::Dicom => {
                 let ids = SeriesIds {
-                    study_uid: format!("2.25.{}1", 1000 + args.seed + i),
-                    series_uid: format!("2.25.{}2", 1000 + args.seed + i),
+                    // u128: seeds up to u64::MAX; 1000 + keeps the UID's number free of a
+                    // leading zero.
+                    study_uid: format!("2.25.{}1", 1000 + u128::from(args.seed + i)),
+                    series_uid: format!("2.25.{}2", 1000 + u128::from(args.seed + i)),
                     patient_name: case.name.clone(),
                 };
                 for (k, im) in images.iter().enumerate() {

@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use scarseg_imaging::decode::{Format, decode_file, decode_series, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
-use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::postprocess::{PostprocessOptions, THRESHOLD_RULE, is_threshold};
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{label_map, mask_png, report_csv, report_rows, stack_record};
 use scarseg_pipeline::{StackResult, analyse_stack};
@@ -34,7 +34,7 @@ pub struct PredictArgs {
     #[arg(long, default_value = "flex")]
     pub device: String,
     /// Probability threshold (the model's default when absent).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
     /// Remove scar and myocardium components smaller than this many pixels.
     #[arg(long)]
@@ -229,8 +229,8 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     let model = model_dir::load(&dir, &device)?;
     let mut options: PostprocessOptions = model.manifest.postprocessing;
     if let Some(t) = args.threshold {
-        if !(0.0..1.0).contains(&t) {
-            bail!("--threshold {t}: must be in [0, 1)");
+        if !is_threshold(t) {
+            bail!("--threshold {t}: {THRESHOLD_RULE}");
         }
         options.threshold = t;
     }

@@ -115,7 +115,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.0)]
     #[serde(default)]
     pub roi_fraction: f64,
-    /// Seed of initialisation, shuffling, augmentation and phantom training cases.
+    /// Seed of initialisation, shuffling, augmentation and phantom training cases (at most
+    /// 2^32 - 1).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Continue from the run folder's last checkpoint.
@@ -220,6 +221,11 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
     }
     if args.batch == 0 {
         bail!("--batch must be at least 1");
+    }
+    // Phantom training seeds are TRAIN_SEED + seed x 10^8 + example: a larger seed would wrap
+    // around into the validation and test seeds.
+    if args.seed > u64::from(u32::MAX) {
+        bail!("--seed {}: must be at most {}", args.seed, u32::MAX);
     }
     let bases = crate::device::parse_many(&args.device)?;
     for base in &bases {

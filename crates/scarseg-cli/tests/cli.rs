@@ -699,9 +699,73 @@ fn errors_are_one_line_with_exit_codes() {
         &["train", "--out", s(&root.join("r"))],
         "give one of --phantom N",
     );
+    // One rule for thresholds everywhere: pixels strictly above it are kept, so 1 keeps none.
+    let rule = "must be from 0 up to (not including) 1";
     fails(
         &["eval", "--phantom", "1", "--threshold", "1.5"],
-        "--threshold 1.5: must be between 0 and 1",
+        &format!("--threshold 1.5: {rule}"),
+    );
+    let out_dir = root.join("r");
+    let out = s(&out_dir);
+    let phantom_png = root.join("one");
+    ok(&["phantom", "--out", s(&phantom_png), "--count", "1"]);
+    fails(
+        &["predict", s(&phantom_png), "--threshold", "1", "--out", out],
+        &format!("--threshold 1: {rule}"),
+    );
+    // A negative number is the value of the option, not an unknown flag.
+    fails(
+        &["eval", "--phantom", "1", "--threshold", "-0.5"],
+        &format!("--threshold -0.5: {rule}"),
+    );
+    fails(
+        &["eval", "--phantom", "1", "--noise", "-1"],
+        "--noise -1: must be a non-negative number",
+    );
+    fails(
+        &[
+            "eval",
+            "--phantom",
+            "1",
+            "--noise",
+            "0.05",
+            "--iterations",
+            "0",
+        ],
+        "--iterations 0: the noise protocol needs at least one iteration per slice",
+    );
+    fails(
+        &["eval", "--phantom", "0"],
+        "--phantom 0: give at least one case",
+    );
+    // Seeds that would overflow (a panic before) or wrap into the test seeds.
+    fails(
+        &[
+            "phantom",
+            "--out",
+            out,
+            "--count",
+            "2",
+            "--seed",
+            "18446744073709551615",
+        ],
+        "--seed 18446744073709551615 with --count 2: the last case's seed would pass",
+    );
+    fails(
+        &[
+            "train",
+            "--phantom",
+            "1",
+            "--seed",
+            "4294967296",
+            "--out",
+            out,
+        ],
+        "--seed 4294967296: must be at most 4294967295",
+    );
+    fails(
+        &["phantom", "--out", out, "--slices", "2049"],
+        "--slices 2049: at most 2048, the most ScarSeg reads in one stack",
     );
     fails(
         &[

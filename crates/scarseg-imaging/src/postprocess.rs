@@ -26,6 +26,15 @@ impl Default for PostprocessOptions {
     }
 }
 
+/// What a threshold must be, for messages: a pixel is kept when its probability is strictly
+/// above it, so 1 (or more) would keep nothing whatever the network says.
+pub const THRESHOLD_RULE: &str = "must be from 0 up to (not including) 1";
+
+/// Whether `t` is a usable threshold (see [`THRESHOLD_RULE`]); NaN is not.
+pub fn is_threshold(t: f32) -> bool {
+    (0.0..1.0).contains(&t)
+}
+
 /// Pixels whose probability is strictly above `threshold`.
 pub fn threshold(probabilities: &[f32], rows: usize, cols: usize, threshold: f32) -> Mask {
     Mask {
@@ -140,6 +149,18 @@ pub fn postprocess(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_are_from_0_up_to_but_not_1() {
+        // Strictly-above keeping: 0 keeps any positive probability, 1 could keep nothing.
+        for t in [0.0, 0.5, 0.999] {
+            assert!(is_threshold(t), "{t}");
+        }
+        for t in [1.0, 1.5, -0.1, f32::NAN, f32::INFINITY] {
+            assert!(!is_threshold(t), "{t}");
+        }
+        assert!(threshold(&[1.0], 1, 1, 1.0).data == [false]);
+    }
 
     #[test]
     fn threshold_is_strict_and_adjustable() {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::Device;
-use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::postprocess::{PostprocessOptions, THRESHOLD_RULE, is_threshold};
 use scarseg_model::weights::from_safetensors_expecting;
 use scarseg_model::{ModelError, ScarSegNet, ScarSegNetConfig};
 use serde::{Deserialize, Serialize};
@@ -197,7 +197,7 @@ pub enum LoadError {
     #[error("manifest.json: input size {0} is not a multiple of 32 from 32 to {MAX_INPUT_SIZE}")]
     Size(usize),
     /// The default threshold is not a probability.
-    #[error("manifest.json: threshold {0} is not a probability from 0 to 1")]
+    #[error("manifest.json: threshold {0} {rule}", rule = THRESHOLD_RULE)]
     Threshold(f32),
     /// A file the manifest names is not a plain file name inside the model folder.
     #[error("manifest.json: {field} {name:?} is not a file name inside the model folder")]
@@ -257,7 +257,7 @@ pub fn parse_manifest(json: &[u8]) -> Result<Manifest, LoadError> {
         return Err(LoadError::Size(size));
     }
     let threshold = manifest.postprocessing.threshold;
-    if !(0.0..=1.0).contains(&threshold) {
+    if !is_threshold(threshold) {
         return Err(LoadError::Threshold(threshold));
     }
     // The CLI reads these beside manifest.json; a path ("../x", "/dev/zero") would read
@@ -570,7 +570,8 @@ mod tests {
         let json = serde_json::to_vec(&manifest).expect("json");
         assert!(parse_manifest(&json).is_ok());
         manifest.preprocessing.size = 64;
-        for bad in [1.5, -0.1, f32::NAN] {
+        // Pixels strictly above the threshold are kept: 1 would keep none, 0 is allowed.
+        for bad in [1.5, 1.0, -0.1, f32::NAN] {
             let mut m = manifest.clone();
             m.postprocessing.threshold = bad;
             // serde_json writes NaN as null, which is not a number: refused while parsing.
