@@ -399,6 +399,10 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
     {
         bail!("--threshold {t}: {THRESHOLD_RULE}");
     }
+    // Before the evaluation, which can take hours: a folder that cannot be made fails now.
+    if let Some(out) = &args.out {
+        crate::output_folder(out)?;
+    }
     let limits = Limits::default();
     let samples = match (&args.phantom, &args.emidec, &args.pairs) {
         (Some(n), None, None) => {
@@ -490,8 +494,6 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
     let (rows, summary) = evaluate(&seg, &samples, noise, label)?;
     print!("{}", table(&summary));
     if let Some(out) = &args.out {
-        std::fs::create_dir_all(out)
-            .with_context(|| format!("{}: cannot create", out.display()))?;
         let mut csv = csv::Writer::from_path(out.join("eval.csv"))
             .with_context(|| format!("{}: cannot write eval.csv", out.display()))?;
         for r in &rows {

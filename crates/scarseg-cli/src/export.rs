@@ -234,7 +234,7 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
         card: CARD_FILE.to_string(),
     };
     let dir = args.out.join(&args.name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    crate::output_folder(&dir)?;
     std::fs::write(dir.join(WEIGHTS_FILE), &weights)?;
     std::fs::write(
         dir.join(MANIFEST_FILE),

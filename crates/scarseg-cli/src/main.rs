@@ -40,6 +40,16 @@ enum Command {
     Phantom(phantom::PhantomArgs),
 }
 
+/// Creates an output folder (and its parents) before any long work, so that a path that cannot
+/// hold results fails at once, with a message that says why.
+pub fn output_folder(path: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if path.exists() && !path.is_dir() {
+        anyhow::bail!("{}: exists and is not a folder", path.display());
+    }
+    std::fs::create_dir_all(path).with_context(|| format!("{}: cannot create", path.display()))
+}
+
 /// The machine, for provenance: CPU model, cores, OS.
 pub fn machine_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

@@ -101,8 +101,7 @@ pub fn run(args: PhantomArgs) -> Result<Outcome> {
             u64::MAX
         );
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    crate::output_folder(&args.out)?;
     let config = PhantomConfig {
         slices: args.slices,
         difficulty: difficulty(args.difficulty),

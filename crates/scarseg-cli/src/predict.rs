@@ -237,8 +237,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     if let Some(m) = args.min_component_px {
         options.min_component_px = m;
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    crate::output_folder(&args.out)?;
     let limits = Limits::default();
     let preprocessing = &model.manifest.preprocessing;
     let bar = std::io::stderr()

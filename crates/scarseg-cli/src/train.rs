@@ -191,8 +191,7 @@ struct Batch {
 
 /// Runs `scarseg train`.
 pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> {
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create the run folder", args.out.display()))?;
+    crate::output_folder(&args.out)?;
     let checkpoint_dir = args.out.join("checkpoint");
     let resumed: Option<State> = if args.resume {
         let path = checkpoint_dir.join("state.json");

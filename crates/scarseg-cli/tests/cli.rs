@@ -763,6 +763,18 @@ fn errors_are_one_line_with_exit_codes() {
         ],
         "--seed 4294967296: must be at most 4294967295",
     );
+    // An output path that is a file fails before any work (eval used to run every case first).
+    let a_file = root.join("a-file");
+    std::fs::write(&a_file, b"x").expect("write");
+    let message = format!("{}: exists and is not a folder", a_file.display());
+    for args in [
+        &["eval", "--phantom", "1", "--out", s(&a_file)][..],
+        &["predict", s(&phantom_png), "--out", s(&a_file)],
+        &["phantom", "--out", s(&a_file)],
+    ] {
+        fails(args, &message);
+        assert!(scarseg(args).stdout.is_empty(), "{args:?}: work was done");
+    }
     fails(
         &["phantom", "--out", out, "--slices", "2049"],
         "--slices 2049: at most 2048, the most ScarSeg reads in one stack",

@@ -203,7 +203,8 @@ pub fn report_rows(
         scar_volume_mm3: scar,
         myocardium_volume_mm3: myo,
         burden_percent: result.burden_percent,
-        high_risk: Some(result.high_risk),
+        // Without myocardium there is no burden to flag, as on slice rows.
+        high_risk: result.burden_percent.map(|_| result.high_risk),
         ..row("stack", None, &stack.name)
     });
     rows
@@ -354,6 +355,14 @@ mod tests {
         assert_eq!((s.scar_volume_mm3, s.myocardium_volume_mm3), (40.0, 160.0));
         assert_eq!((s.burden_percent, s.high_risk), (Some(25.0), Some(true)));
         assert_eq!((s.weights.as_str(), s.weights_sha256.as_str()), ("m", "ab"));
+        // No myocardium anywhere: no burden, and no flag rather than "false".
+        let none = StackResult {
+            burden_percent: None,
+            high_risk: false,
+            ..result
+        };
+        let rows = report_rows("in", &stack, &none, "m", "ab");
+        assert_eq!((rows[2].burden_percent, rows[2].high_risk), (None, None));
     }
 
     #[test]
