@@ -86,7 +86,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub pairs: Option<PathBuf>,
     /// Fraction of patients held out for validation (EMIDEC and pairs).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub validation_fraction: f64,
     /// Epochs.
     #[arg(long, default_value_t = 10)]
@@ -95,10 +95,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
     /// Peak learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     pub lr: f64,
     /// AdamW weight decay.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     pub weight_decay: f64,
     /// Learning-rate schedule.
     #[arg(long, value_enum, default_value = "cosine")]
@@ -221,6 +221,24 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        bail!("--lr {}: must be a positive number", args.lr);
+    }
+    if !(args.weight_decay.is_finite() && args.weight_decay >= 0.0) {
+        bail!(
+            "--weight-decay {}: must be a non-negative number",
+            args.weight_decay
+        );
+    }
+    if !(args.validation_fraction > 0.0 && args.validation_fraction < 1.0) {
+        bail!(
+            "--validation-fraction {}: must be between 0 and 1 (exclusive)",
+            args.validation_fraction
+        );
+    }
     // Phantom training seeds are TRAIN_SEED + seed x 10^8 + example: a larger seed would wrap
     // around into the validation and test seeds.
     if args.seed > u64::from(u32::MAX) {
@@ -266,6 +284,18 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
     let per_epoch = source.len();
     if per_epoch == 0 {
         bail!("no training samples");
+    }
+    // best.safetensors is the epoch with the best validation scar Dice: without validation
+    // cases no epoch would ever be written there.
+    if validation.is_empty() {
+        match (&args.emidec, &args.pairs) {
+            (Some(dir), _) | (_, Some(dir)) => bail!(
+                "{}: one patient; training holds whole patients out for validation, so it \
+                 needs at least two",
+                dir.display()
+            ),
+            _ => bail!("--phantom-validation 0: give at least one validation case"),
+        }
     }
     let steps_per_epoch = per_epoch.div_ceil(args.batch);
     let total_steps = steps_per_epoch * args.epochs;

@@ -763,6 +763,39 @@ fn errors_are_one_line_with_exit_codes() {
         ],
         "--seed 4294967296: must be at most 4294967295",
     );
+    // Training settings that could not train, or would never write best.safetensors (it is
+    // the epoch with the best validation scar Dice).
+    let train = |extra: &[&str], message: &str| {
+        let mut args = vec!["train", "--phantom", "1", "--out", out];
+        args.extend_from_slice(extra);
+        fails(&args, message);
+    };
+    train(&["--epochs", "0"], "--epochs must be at least 1");
+    train(&["--lr", "0"], "--lr 0: must be a positive number");
+    train(&["--lr", "-1"], "--lr -1: must be a positive number");
+    train(&["--lr", "NaN"], "--lr NaN: must be a positive number");
+    train(
+        &["--weight-decay", "-0.1"],
+        "--weight-decay -0.1: must be a non-negative number",
+    );
+    train(
+        &["--validation-fraction", "1"],
+        "--validation-fraction 1: must be between 0 and 1 (exclusive)",
+    );
+    train(
+        &["--phantom-validation", "0"],
+        "--phantom-validation 0: give at least one validation case",
+    );
+    // --pairs with one image: one patient, none left to validate on.
+    fails(
+        &["train", "--pairs", s(&phantom_png), "--out", out],
+        &format!(
+            "{}: one patient; training holds whole patients out for validation, so it needs \
+             at least two",
+            phantom_png.display()
+        ),
+    );
+
     // An output path that is a file fails before any work (eval used to run every case first).
     let a_file = root.join("a-file");
     std::fs::write(&a_file, b"x").expect("write");
@@ -945,6 +978,45 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
             value(row, "scar_area_mm2") * thickness
         ));
     }
+}
+
+#[test]
+fn train_on_pairs_holds_a_patient_out_and_writes_the_best_epoch() {
+    // Three phantom PNG pairs are three patients: one is held out, and the best epoch (the
+    // only one) is written where the last line says.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let data = root.join("pairs");
+    ok(&["phantom", "--out", s(&data), "--count", "3", "--seed", "21"]);
+    let run = root.join("run");
+    let out = ok(&[
+        "train",
+        "--pairs",
+        s(&data),
+        "--size",
+        "64",
+        "--batch",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        s(&run),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("best.safetensors"), "{err}");
+    assert!(run.join("best.safetensors").is_file(), "{err}");
+    let log = std::fs::read_to_string(run.join("train_log.csv")).expect("log");
+    let header: Vec<&str> = log.lines().next().expect("header").split(',').collect();
+    let row: Vec<&str> = log.lines().nth(1).expect("epoch 1").split(',').collect();
+    let k = header
+        .iter()
+        .position(|h| *h == "val_scar_dice")
+        .expect("column");
+    let dice: f64 = row[k].parse().expect("number");
+    assert!(
+        (0.0..=1.0).contains(&dice),
+        "validation ran on the held-out patient: {dice}"
+    );
 }
 
 /// `scarseg train` of `epochs` tiny epochs into `run`, under a 120 x 40 pseudo-terminal
