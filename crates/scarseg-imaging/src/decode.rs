@@ -98,6 +98,22 @@ pub fn decode_series(
                     ));
                     continue;
                 }
+                // Two series in one folder (a study exported whole) would otherwise be mixed
+                // into one stack, and one burden, whenever their images have the same size.
+                if let Some(first) = slices.first()
+                    && let Some(other) = stack.slices.first()
+                    && let (Some(a), Some(b)) = (&first.series_uid, &other.series_uid)
+                    && a != b
+                {
+                    errors.push(ImagingError::new(
+                        file.as_str(),
+                        ErrorKind::Series(format!(
+                            "another series ({b}) than the folder's first file ({a}); \
+                             give each series its own folder"
+                        )),
+                    ));
+                    continue;
+                }
                 if let Some(first) = slices.first()
                     && let Some(other) = stack.slices.first()
                     && (other.rows, other.cols) != (first.rows, first.cols)
@@ -559,6 +575,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         .unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
     let slice_location = dicom_floats(&obj, tags::SLICE_LOCATION).and_then(|v| v.first().copied());
     let instance = dicom_int(&obj, tags::INSTANCE_NUMBER);
+    let series_uid = dicom_str(&obj, tags::SERIES_INSTANCE_UID).filter(|s| !s.is_empty());
     let between = dicom_floats(&obj, tags::SPACING_BETWEEN_SLICES)
         .and_then(|v| v.first().copied())
         .unwrap_or(thickness_mm);
@@ -592,6 +609,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         ];
         slice.slice_location_mm = slice_location.map(|l| l + offset);
         slice.instance_number = instance;
+        slice.series_uid = series_uid.clone();
         slices.push(slice);
     }
     Ok(Stack {

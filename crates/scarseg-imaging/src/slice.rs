@@ -49,6 +49,10 @@ pub struct Slice {
     pub instance_number: Option<i64>,
     /// File name, with the frame or slice index for multi-slice files.
     pub source: String,
+    /// Where the source gives one: DICOM SeriesInstanceUID (a folder may hold several series,
+    /// which must not be read as one stack).
+    #[serde(default)]
+    pub series_uid: Option<String>,
 }
 
 impl Slice {
@@ -65,6 +69,7 @@ impl Slice {
             slice_location_mm: None,
             instance_number: None,
             source: source.into(),
+            series_uid: None,
         }
     }
 

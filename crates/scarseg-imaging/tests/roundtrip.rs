@@ -227,3 +227,50 @@ fn a_failing_file_in_a_series_is_reported_and_the_others_kept() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].file, "broken.dcm");
 }
+
+#[test]
+fn a_second_series_in_a_folder_is_reported_not_mixed_in() {
+    // Two series of the same image size (as a study exported whole may hold): the files of the
+    // second are reported and the stack holds the first's slices only.
+    let files: Vec<(String, Vec<u8>)> = [
+        (15, "1.2.826.0.1.3680043.10.1234.1.1"),
+        (16, "1.2.826.0.1.3680043.10.1234.1.2"),
+    ]
+    .into_iter()
+    .flat_map(|(seed, uid)| {
+        let case = generate(seed, &small_config(2));
+        let ids = SeriesIds {
+            series_uid: uid.into(),
+            ..ids("x")
+        };
+        (0..2)
+            .map(|k| {
+                (
+                    format!("{seed}-{k}.dcm"),
+                    dicom_mr(
+                        &case.slices[k].image,
+                        &ids,
+                        k as u32 + 1,
+                        DicomSyntax::ExplicitLittle,
+                    )
+                    .expect("encode"),
+                )
+            })
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    let (stack, errors) = decode_series("study", &files, &Limits::default());
+    let stack = stack.expect("the first series");
+    let sources: Vec<&str> = stack.slices.iter().map(|s| s.source.as_str()).collect();
+    assert_eq!(sources, ["15-0.dcm", "15-1.dcm"]);
+    let named: Vec<&str> = errors.iter().map(|e| e.file.as_str()).collect();
+    assert_eq!(named, ["16-0.dcm", "16-1.dcm"]);
+    assert!(
+        errors[0].to_string().contains(
+            "another series (1.2.826.0.1.3680043.10.1234.1.2) than the folder's first file \
+             (1.2.826.0.1.3680043.10.1234.1.1); give each series its own folder"
+        ),
+        "{}",
+        errors[0]
+    );
+}
