@@ -73,6 +73,26 @@ pub fn decode_file(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, I
     Ok(stack)
 }
 
+/// Why a file whose first slice is `other` cannot join a stack that starts with `first`.
+fn not_one_series(first: &Slice, other: &Slice) -> Option<String> {
+    // Two series in one folder (a study exported whole) would otherwise be mixed into one
+    // stack, and one burden, whenever their images have the same size.
+    if let (Some(a), Some(b)) = (&first.series_uid, &other.series_uid)
+        && a != b
+    {
+        return Some(format!(
+            "another series ({b}) than the folder's first file ({a}); give each series its own \
+             folder"
+        ));
+    }
+    ((other.rows, other.cols) != (first.rows, first.cols)).then(|| {
+        format!(
+            "{} x {} pixels, but the series' first file has {} x {}",
+            other.rows, other.cols, first.rows, first.cols
+        )
+    })
+}
+
 /// Decodes the files of one DICOM series (or any files meant as one stack) and orders the slices
 /// by slice location, then instance number (position along the slice normal where a file has no
 /// SliceLocation). Files that fail are returned beside the stack, never silently dropped; the
@@ -98,33 +118,10 @@ pub fn decode_series(
                     ));
                     continue;
                 }
-                // Two series in one folder (a study exported whole) would otherwise be mixed
-                // into one stack, and one burden, whenever their images have the same size.
-                if let Some(first) = slices.first()
-                    && let Some(other) = stack.slices.first()
-                    && let (Some(a), Some(b)) = (&first.series_uid, &other.series_uid)
-                    && a != b
+                if let (Some(first), Some(other)) = (slices.first(), stack.slices.first())
+                    && let Some(why) = not_one_series(first, other)
                 {
-                    errors.push(ImagingError::new(
-                        file.as_str(),
-                        ErrorKind::Series(format!(
-                            "another series ({b}) than the folder's first file ({a}); \
-                             give each series its own folder"
-                        )),
-                    ));
-                    continue;
-                }
-                if let Some(first) = slices.first()
-                    && let Some(other) = stack.slices.first()
-                    && (other.rows, other.cols) != (first.rows, first.cols)
-                {
-                    errors.push(ImagingError::new(
-                        file.as_str(),
-                        ErrorKind::Series(format!(
-                            "{} x {} pixels, but the series' first file has {} x {}",
-                            other.rows, other.cols, first.rows, first.cols
-                        )),
-                    ));
+                    errors.push(ImagingError::new(file.as_str(), ErrorKind::Series(why)));
                     continue;
                 }
                 warnings.extend(stack.warnings.into_iter().map(|w| format!("{file}: {w}")));
@@ -575,7 +572,10 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         .unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
     let slice_location = dicom_floats(&obj, tags::SLICE_LOCATION).and_then(|v| v.first().copied());
     let instance = dicom_int(&obj, tags::INSTANCE_NUMBER);
-    let series_uid = dicom_str(&obj, tags::SERIES_INSTANCE_UID).filter(|s| !s.is_empty());
+    // UIDs are padded to an even length with NUL.
+    let series_uid = dicom_str(&obj, tags::SERIES_INSTANCE_UID)
+        .map(|s| s.trim_end_matches('\0').to_string())
+        .filter(|s| !s.is_empty());
     let between = dicom_floats(&obj, tags::SPACING_BETWEEN_SLICES)
         .and_then(|v| v.first().copied())
         .unwrap_or(thickness_mm);
