@@ -19,7 +19,7 @@ use scarseg_imaging::metrics::{
 };
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::PhantomConfig;
-use scarseg_imaging::postprocess::{PostprocessOptions, THRESHOLD_RULE, is_threshold};
+use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_pipeline::analyse_slice;
 use scarseg_pipeline::manifest::LoadedModel;
 use scarseg_pipeline::{Preprocessing, RoiSpec};
@@ -394,10 +394,8 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
     if args.noise.is_some() && args.iterations == 0 {
         bail!("--iterations 0: the noise protocol needs at least one iteration per slice");
     }
-    if let Some(t) = args.threshold
-        && !is_threshold(t)
-    {
-        bail!("--threshold {t}: {THRESHOLD_RULE}");
+    if let Some(t) = args.threshold {
+        crate::check_threshold(t)?;
     }
     // Before the evaluation, which can take hours: a folder that cannot be made fails now.
     if let Some(out) = &args.out {

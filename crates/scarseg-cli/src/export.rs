@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::Args;
-use scarseg_imaging::postprocess::{PostprocessOptions, THRESHOLD_RULE, is_threshold};
+use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_model::weights::{Precision, from_safetensors, mean_of_checkpoints, to_safetensors};
 use scarseg_pipeline::manifest::{
     FORMAT_VERSION, MANIFEST_FILE, Manifest, Preprocessing, RoiSpec, WeightsEntry, sha256_hex,
@@ -120,9 +120,7 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
         (None, Some(s)) => s as usize,
         (None, None) => bail!("--size is needed: no run.json beside {}", first.display()),
     };
-    if !is_threshold(args.threshold) {
-        bail!("--threshold {}: {THRESHOLD_RULE}", args.threshold);
-    }
+    crate::check_threshold(args.threshold)?;
     if size == 0 || !size.is_multiple_of(32) {
         bail!("--size {size}: must be a positive multiple of 32");
     }

@@ -50,6 +50,13 @@ pub fn output_folder(path: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(path).with_context(|| format!("{}: cannot create", path.display()))
 }
 
+/// A `--threshold` given on the command line, checked by the one rule manifests follow too.
+pub fn check_threshold(t: f32) -> anyhow::Result<()> {
+    use scarseg_imaging::postprocess::{THRESHOLD_RULE, is_threshold};
+    anyhow::ensure!(is_threshold(t), "--threshold {t}: {THRESHOLD_RULE}");
+    Ok(())
+}
+
 /// The machine, for provenance: CPU model, cores, OS.
 pub fn machine_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

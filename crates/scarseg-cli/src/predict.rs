@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use scarseg_imaging::decode::{Format, decode_file, decode_series, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
-use scarseg_imaging::postprocess::{PostprocessOptions, THRESHOLD_RULE, is_threshold};
+use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{label_map, mask_png, report_csv, report_rows, stack_record};
 use scarseg_pipeline::{StackResult, analyse_stack};
@@ -229,9 +229,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     let model = model_dir::load(&dir, &device)?;
     let mut options: PostprocessOptions = model.manifest.postprocessing;
     if let Some(t) = args.threshold {
-        if !is_threshold(t) {
-            bail!("--threshold {t}: {THRESHOLD_RULE}");
-        }
+        crate::check_threshold(t)?;
         options.threshold = t;
     }
     if let Some(m) = args.min_component_px {

@@ -45,12 +45,14 @@ fn fails(args: &[&str], message: &str) -> String {
 
 /// One epoch of two batches of two phantom cases at 64 x 64 into `run`, with `extra` arguments.
 fn train_tiny(run: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "train",
-        "--phantom",
-        "2",
-        "--phantom-validation",
-        "1",
+    train_small(&["--phantom", "2", "--phantom-validation", "1"], run, extra)
+}
+
+/// One epoch at 64 x 64 in batches of two on the data `source` names, into `run`.
+fn train_small(source: &[&str], run: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["train"];
+    args.extend_from_slice(source);
+    args.extend_from_slice(&[
         "--size",
         "64",
         "--batch",
@@ -59,7 +61,7 @@ fn train_tiny(run: &Path, extra: &[&str]) -> Output {
         "1",
         "--out",
         s(run),
-    ];
+    ]);
     args.extend_from_slice(extra);
     ok(&args)
 }
@@ -989,19 +991,7 @@ fn train_on_pairs_holds_a_patient_out_and_writes_the_best_epoch() {
     let data = root.join("pairs");
     ok(&["phantom", "--out", s(&data), "--count", "3", "--seed", "21"]);
     let run = root.join("run");
-    let out = ok(&[
-        "train",
-        "--pairs",
-        s(&data),
-        "--size",
-        "64",
-        "--batch",
-        "2",
-        "--epochs",
-        "1",
-        "--out",
-        s(&run),
-    ]);
+    let out = train_small(&["--pairs", s(&data)], &run, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("best.safetensors"), "{err}");
     assert!(run.join("best.safetensors").is_file(), "{err}");

@@ -15,8 +15,9 @@ use sha2::{Digest, Sha256};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The largest input side a manifest may ask for: 16 times the bundled model's 128, where an
-/// atto network's first stage already holds 40 x 512 x 512 values per slice. Without a bound, a mistyped or hostile size would be allocated (by the
-/// device check at load, then by every pass) until the tab or process dies.
+/// atto network's first stage already holds 40 x 512 x 512 values per slice. Without a bound,
+/// a mistyped or hostile size would be allocated (by the device check at load, then by every
+/// pass) until the tab or process dies.
 pub const MAX_INPUT_SIZE: usize = 2048;
 
 /// File name of the manifest inside a model folder.
