@@ -107,23 +107,34 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
     };
     let (model, config) = from_safetensors(bytes, &device)
         .map_err(|e| anyhow::anyhow!("{}: {e}", first.display()))?;
-    let run_info: Option<serde_json::Value> = first
-        .parent()
-        .map(|d| d.join("run.json"))
+    let run_json = first.parent().map(|d| d.join("run.json"));
+    let run_info: Option<serde_json::Value> = run_json
+        .as_ref()
         .and_then(|p| std::fs::read(p).ok())
         .and_then(|b| serde_json::from_slice(&b).ok());
     let size = match (
         args.size,
         run_info.as_ref().and_then(|r| r["size"].as_u64()),
     ) {
-        (Some(s), _) => s,
-        (None, Some(s)) => s as usize,
+        (Some(s), _) => {
+            crate::check_size(s)?;
+            s
+        }
+        (None, Some(s)) => {
+            // An edited or foreign run.json: say where the size came from.
+            let s = usize::try_from(s).unwrap_or(usize::MAX);
+            if !scarseg_pipeline::manifest::is_input_size(s) {
+                bail!(
+                    "{}: size {s} {}; give --size",
+                    run_json.as_deref().unwrap_or(first).display(),
+                    scarseg_pipeline::manifest::INPUT_SIZE_RULE
+                );
+            }
+            s
+        }
         (None, None) => bail!("--size is needed: no run.json beside {}", first.display()),
     };
     crate::check_threshold(args.threshold)?;
-    if size == 0 || !size.is_multiple_of(32) {
-        bail!("--size {size}: must be a positive multiple of 32");
-    }
     if !(0.0..=1.0).contains(&args.crop_components) {
         bail!(
             "--crop-components {}: must be within 0-1",

@@ -57,6 +57,14 @@ pub fn check_threshold(t: f32) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The one `--size` rule for `train` and `export`: the manifest's, so that no run writes a
+/// model that the page and `predict` would refuse to load.
+pub fn check_size(size: usize) -> anyhow::Result<()> {
+    use scarseg_pipeline::manifest::{INPUT_SIZE_RULE, is_input_size};
+    anyhow::ensure!(is_input_size(size), "--size {size}: {INPUT_SIZE_RULE}");
+    Ok(())
+}
+
 /// The machine, for provenance: CPU model, cores, OS.
 pub fn machine_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

@@ -70,7 +70,7 @@ pub struct TrainArgs {
     /// ScarSegNet variant.
     #[arg(long, default_value = "atto")]
     pub variant: String,
-    /// Network input side in pixels (a multiple of 32).
+    /// Network input side in pixels (a multiple of 32 from 32 to 2048).
     #[arg(long, default_value_t = 256)]
     pub size: usize,
     /// Train on N phantom cases per epoch, generated with fresh seeds every epoch.
@@ -215,9 +215,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         .variant
         .parse()
         .map_err(|e: String| anyhow::anyhow!(e))?;
-    if args.size == 0 || !args.size.is_multiple_of(32) {
-        bail!("--size {}: must be a positive multiple of 32", args.size);
-    }
+    crate::check_size(args.size)?;
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }

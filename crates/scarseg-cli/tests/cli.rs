@@ -280,6 +280,39 @@ fn train_export_eval_predict_round_trip() {
         ],
         "no-such.safetensors: cannot read",
     );
+    // A size past the manifest's bound would write a model that nothing loads.
+    fails(
+        &[
+            "export",
+            "--checkpoint",
+            s(&best),
+            "--name",
+            "huge",
+            "--out",
+            s(&models),
+            "--size",
+            "2080",
+        ],
+        "--size 2080: must be a multiple of 32 from 32 to 2048",
+    );
+    assert!(!models.join("huge").exists());
+    // Without --size, the size is run.json's; a bad one there names that file.
+    let edited = root.join("edited");
+    std::fs::create_dir_all(&edited).expect("mkdir");
+    std::fs::copy(&best, edited.join("best.safetensors")).expect("copy");
+    std::fs::write(edited.join("run.json"), br#"{"size": 100}"#).expect("write");
+    fails(
+        &[
+            "export",
+            "--checkpoint",
+            s(&edited.join("best.safetensors")),
+            "--name",
+            "edited",
+            "--out",
+            s(&models),
+        ],
+        "run.json: size 100 must be a multiple of 32 from 32 to 2048; give --size",
+    );
     // A one-pass model has no heart crop whose rule eval could override.
     fails(
         &[
@@ -695,7 +728,19 @@ fn errors_are_one_line_with_exit_codes() {
             "--out",
             s(&root.join("r")),
         ],
-        "--size 100: must be a positive multiple of 32",
+        "--size 100: must be a multiple of 32 from 32 to 2048",
+    );
+    fails(
+        &[
+            "train",
+            "--phantom",
+            "1",
+            "--size",
+            "2080",
+            "--out",
+            s(&root.join("r")),
+        ],
+        "--size 2080: must be a multiple of 32 from 32 to 2048",
     );
     fails(
         &["train", "--out", s(&root.join("r"))],

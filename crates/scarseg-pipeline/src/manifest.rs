@@ -20,6 +20,15 @@ pub const FORMAT_VERSION: u32 = 1;
 /// pass) until the tab or process dies.
 pub const MAX_INPUT_SIZE: usize = 2048;
 
+/// What a network input side must be, for messages: the network halves it five times.
+pub const INPUT_SIZE_RULE: &str = "must be a multiple of 32 from 32 to 2048";
+
+/// Whether `size` is an input side a manifest may carry (see [`INPUT_SIZE_RULE`]), so that
+/// `train` and `export` refuse a size whose model neither the page nor `predict` would load.
+pub fn is_input_size(size: usize) -> bool {
+    size != 0 && size.is_multiple_of(32) && size <= MAX_INPUT_SIZE
+}
+
 /// File name of the manifest inside a model folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -195,7 +204,7 @@ pub enum LoadError {
     #[error("manifest.json: architecture: {0}")]
     Architecture(String),
     /// The preprocessing size is not one the network accepts.
-    #[error("manifest.json: input size {0} is not a multiple of 32 from 32 to {MAX_INPUT_SIZE}")]
+    #[error("manifest.json: input size {0} {INPUT_SIZE_RULE}")]
     Size(usize),
     /// The default threshold is not a probability.
     #[error("manifest.json: threshold {0} {rule}", rule = THRESHOLD_RULE)]
@@ -254,7 +263,7 @@ pub fn parse_manifest(json: &[u8]) -> Result<Manifest, LoadError> {
         )));
     }
     let size = manifest.preprocessing.size;
-    if size == 0 || !size.is_multiple_of(32) || size > MAX_INPUT_SIZE {
+    if !is_input_size(size) {
         return Err(LoadError::Size(size));
     }
     let threshold = manifest.postprocessing.threshold;
@@ -546,6 +555,18 @@ mod tests {
     }
 
     #[test]
+    fn input_sizes_are_multiples_of_32_up_to_the_bound() {
+        for good in [32, 128, 2016, 2048] {
+            assert!(is_input_size(good), "{good}");
+        }
+        for bad in [0, 16, 48, 100, 2080, 4096, usize::MAX] {
+            assert!(!is_input_size(bad), "{bad}");
+        }
+        // The rule's text names the bound the check uses.
+        assert!(INPUT_SIZE_RULE.ends_with(&format!("to {MAX_INPUT_SIZE}")));
+    }
+
+    #[test]
     fn bad_manifests_are_named() {
         assert!(matches!(parse_manifest(b"{"), Err(LoadError::Manifest(_))));
         assert!(matches!(
@@ -565,7 +586,7 @@ mod tests {
         let json = serde_json::to_vec(&manifest).expect("json");
         assert_eq!(
             parse_manifest(&json).expect_err("huge").to_string(),
-            "manifest.json: input size 1048576 is not a multiple of 32 from 32 to 2048"
+            "manifest.json: input size 1048576 must be a multiple of 32 from 32 to 2048"
         );
         manifest.preprocessing.size = 2048;
         let json = serde_json::to_vec(&manifest).expect("json");
