@@ -11,7 +11,7 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_object::{InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
@@ -198,7 +198,7 @@ fn check_dims(rows: u64, cols: u64, slices: u64, limits: &Limits) -> Result<(), 
 
 // ---------------------------------------------------------------- DICOM
 
-fn dicom_floats(obj: &DefaultDicomObject, tag: Tag) -> Option<Vec<f64>> {
+fn dicom_floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
     obj.element_opt(tag)
         .ok()
         .flatten()
@@ -206,14 +206,14 @@ fn dicom_floats(obj: &DefaultDicomObject, tag: Tag) -> Option<Vec<f64>> {
         .filter(|v| v.iter().all(|x| x.is_finite()))
 }
 
-fn dicom_int(obj: &DefaultDicomObject, tag: Tag) -> Option<i64> {
+fn dicom_int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
     obj.element_opt(tag)
         .ok()
         .flatten()
         .and_then(|e| e.to_int::<i64>().ok())
 }
 
-fn dicom_str(obj: &DefaultDicomObject, tag: Tag) -> Option<String> {
+fn dicom_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     obj.element_opt(tag)
         .ok()
         .flatten()
@@ -540,47 +540,15 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         ));
     }
 
-    let spacing = dicom_floats(&obj, tags::PIXEL_SPACING)
-        .or_else(|| dicom_floats(&obj, tags::IMAGER_PIXEL_SPACING))
-        .filter(|v| v.len() >= 2 && v[0] > 0.0 && v[1] > 0.0);
-    let spacing_mm = match spacing {
-        Some(v) => [v[0], v[1]],
-        None => {
-            warnings.push("no PixelSpacing: assuming 1 mm pixels, so areas are in pixels".into());
-            [1.0, 1.0]
-        }
-    };
-    let thickness_mm = dicom_floats(&obj, tags::SLICE_THICKNESS)
-        .and_then(|v| v.first().copied())
-        .filter(|t| *t > 0.0)
-        .or_else(|| {
-            dicom_floats(&obj, tags::SPACING_BETWEEN_SLICES)
-                .and_then(|v| v.first().copied())
-                .filter(|t| *t > 0.0)
-        })
-        .unwrap_or_else(|| {
-            warnings.push("no SliceThickness: assuming 1 mm for volumes".into());
-            1.0
-        });
-    let position = dicom_floats(&obj, tags::IMAGE_POSITION_PATIENT)
-        .filter(|v| v.len() >= 3)
-        .map(|v| [v[0], v[1], v[2]])
-        .unwrap_or([0.0; 3]);
-    let orientation = dicom_floats(&obj, tags::IMAGE_ORIENTATION_PATIENT)
-        .filter(|v| v.len() >= 6)
-        .map(|v| [v[0], v[1], v[2], v[3], v[4], v[5]])
-        .unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
-    let slice_location = dicom_floats(&obj, tags::SLICE_LOCATION).and_then(|v| v.first().copied());
-    let instance = dicom_int(&obj, tags::INSTANCE_NUMBER);
     // UIDs are padded to an even length with NUL.
     let series_uid = dicom_str(&obj, tags::SERIES_INSTANCE_UID)
         .map(|s| s.trim_end_matches('\0').to_string())
         .filter(|s| !s.is_empty());
-    let between = dicom_floats(&obj, tags::SPACING_BETWEEN_SLICES)
-        .and_then(|v| v.first().copied())
-        .unwrap_or(thickness_mm);
+    let slice_location = dicom_floats(&obj, tags::SLICE_LOCATION).and_then(|v| v.first().copied());
+    let instance = dicom_int(&obj, tags::INSTANCE_NUMBER);
     let invert = photometric == "MONOCHROME1";
 
+    let (mut missing_spacing, mut missing_thickness) = (false, false);
     let mut slices = Vec::with_capacity(frames);
     for frame in 0..frames {
         let raw = &values[frame * per_frame..(frame + 1) * per_frame];
@@ -597,26 +565,126 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             pixels.iter_mut().for_each(|v| *v = lo + hi - *v);
         }
         let mut slice = Slice::new(rows, cols, pixels, source_name(name, frame, frames));
-        slice.spacing_mm = spacing_mm;
-        slice.thickness_mm = thickness_mm;
-        slice.orientation = orientation;
-        let n = slice.normal();
-        let offset = between * frame as f64;
-        slice.position_mm = [
-            position[0] + n[0] * offset,
-            position[1] + n[1] * offset,
-            position[2] + n[2] * offset,
-        ];
-        slice.slice_location_mm = slice_location.map(|l| l + offset);
+        let geometry = FrameGeometry::read(&obj, frame);
+        missing_spacing |= geometry.spacing_mm.is_none();
+        missing_thickness |= geometry.thickness_mm.is_none();
+        slice.spacing_mm = geometry.spacing_mm.unwrap_or([1.0, 1.0]);
+        slice.thickness_mm = geometry.thickness_mm.unwrap_or(1.0);
+        slice.orientation = geometry
+            .orientation
+            .unwrap_or([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+        match geometry.frame_position_mm {
+            // An enhanced image places each frame itself.
+            Some(position) => slice.position_mm = position,
+            None => {
+                // A classic multi-frame image has one position, of its first frame; the others
+                // follow along the normal, one slice spacing apart.
+                let n = slice.normal();
+                let position = geometry.position_mm.unwrap_or([0.0; 3]);
+                let between = geometry.between_mm.unwrap_or(slice.thickness_mm);
+                let offset = between * frame as f64;
+                slice.position_mm = [
+                    position[0] + n[0] * offset,
+                    position[1] + n[1] * offset,
+                    position[2] + n[2] * offset,
+                ];
+                slice.slice_location_mm = slice_location.map(|l| l + offset);
+            }
+        }
         slice.instance_number = instance;
         slice.series_uid = series_uid.clone();
         slices.push(slice);
+    }
+    if missing_spacing {
+        warnings.push("no PixelSpacing: assuming 1 mm pixels, so areas are in pixels".into());
+    }
+    if missing_thickness {
+        warnings.push("no SliceThickness: assuming 1 mm for volumes".into());
     }
     Ok(Stack {
         name: name.to_string(),
         slices,
         warnings,
     })
+}
+
+/// Where one frame lies and how large its pixels are. Classic images carry this at the top
+/// level; enhanced (multi-frame) MR images, as many scanners now export, carry it in
+/// functional groups: the frame's own (per-frame) or one for all frames (shared).
+struct FrameGeometry {
+    spacing_mm: Option<[f64; 2]>,
+    thickness_mm: Option<f64>,
+    between_mm: Option<f64>,
+    /// The top-level ImagePositionPatient: a classic image's first frame.
+    position_mm: Option<[f64; 3]>,
+    /// The frame's own ImagePositionPatient, from its PlanePositionSequence.
+    frame_position_mm: Option<[f64; 3]>,
+    orientation: Option<[f64; 6]>,
+}
+
+impl FrameGeometry {
+    fn read(obj: &InMemDicomObject, frame: usize) -> Self {
+        let measures = functional_group(obj, frame, tags::PIXEL_MEASURES_SEQUENCE);
+        let plane = functional_group(obj, frame, tags::PLANE_POSITION_SEQUENCE);
+        let orientation = functional_group(obj, frame, tags::PLANE_ORIENTATION_SEQUENCE);
+        // The frame's functional group first, then the top level.
+        let floats = |group: Option<&InMemDicomObject>, tag| {
+            group
+                .and_then(|g| dicom_floats(g, tag))
+                .or_else(|| dicom_floats(obj, tag))
+        };
+        let positive = |group, tag| {
+            floats(group, tag)
+                .and_then(|v| v.first().copied())
+                .filter(|t| *t > 0.0)
+        };
+        let spacing_mm = floats(measures, tags::PIXEL_SPACING)
+            .or_else(|| dicom_floats(obj, tags::IMAGER_PIXEL_SPACING))
+            .filter(|v| v.len() >= 2 && v[0] > 0.0 && v[1] > 0.0)
+            .map(|v| [v[0], v[1]]);
+        let between_mm = positive(measures, tags::SPACING_BETWEEN_SLICES);
+        let three = |v: Vec<f64>| (v.len() >= 3).then(|| [v[0], v[1], v[2]]);
+        Self {
+            spacing_mm,
+            thickness_mm: positive(measures, tags::SLICE_THICKNESS).or(between_mm),
+            between_mm,
+            position_mm: dicom_floats(obj, tags::IMAGE_POSITION_PATIENT).and_then(three),
+            frame_position_mm: plane
+                .and_then(|g| dicom_floats(g, tags::IMAGE_POSITION_PATIENT))
+                .and_then(three),
+            orientation: floats(orientation, tags::IMAGE_ORIENTATION_PATIENT)
+                .filter(|v| v.len() >= 6)
+                .map(|v| [v[0], v[1], v[2], v[3], v[4], v[5]]),
+        }
+    }
+}
+
+/// The first item of a functional group `sequence` for `frame`: in the frame's item of the
+/// per-frame groups, else in the shared groups.
+fn functional_group(
+    obj: &InMemDicomObject,
+    frame: usize,
+    sequence: Tag,
+) -> Option<&InMemDicomObject> {
+    items(obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(|frames| frames.get(frame))
+        .and_then(|group| first_item(group, sequence))
+        .or_else(|| {
+            first_item(
+                first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE)?,
+                sequence,
+            )
+        })
+}
+
+/// The first item of a sequence element, if `obj` has one.
+fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
+    items(obj, tag)?.first()
+}
+
+/// The items of a sequence element, if `obj` has one.
+fn items(obj: &InMemDicomObject, tag: Tag) -> Option<&[InMemDicomObject]> {
+    obj.element_opt(tag).ok().flatten().and_then(|e| e.items())
 }
 
 /// An error and its sources, joined: dicom-rs keeps the useful part ("unexpected end of file")
@@ -752,6 +820,17 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     };
     if header.pixdim[1] <= 0.0 || header.pixdim[2] <= 0.0 {
         warnings.push("no pixel spacing in pixdim: assuming 1 mm pixels".into());
+    }
+    if planes > dim(3) {
+        // A cine or multi-TI series: every plane is analysed, but a stack's volume is a sum
+        // over its slices, which here counts each position once per volume.
+        warnings.push(format!(
+            "{} volumes of {} slices (dimensions 4 and up) read as one stack of {planes} \
+             slices: the stack's volumes count each slice position {} times",
+            planes / dim(3),
+            dim(3),
+            planes / dim(3)
+        ));
     }
     // Voxel (i, j, k) -> RAS mm through the sform/qform; we report LPS, as DICOM does.
     let affine = nifti_affine(&header);

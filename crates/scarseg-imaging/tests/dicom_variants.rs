@@ -1,9 +1,9 @@
 //! DICOM pixel layouts users send: MONOCHROME1 and 2, rescale slope and intercept, 8, 12 and 16
-//! bit, signed, multi-frame, RLE Lossless and JPEG baseline. Each file is built here with known
+//! bit, signed, multi-frame (classic and enhanced), RLE Lossless and JPEG baseline. Each file is built here with known
 //! values and read back through the decoder.
 
-use dicom_core::value::{PixelFragmentSequence, PrimitiveValue, Value};
-use dicom_core::{DataElement, VR};
+use dicom_core::value::{DataSetSequence, PixelFragmentSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use scarseg_imaging::decode::decode_file;
@@ -19,6 +19,9 @@ struct Spec {
     photometric: &'static str,
     rescale: Option<(f64, f64)>, // (slope, intercept)
     transfer_syntax: &'static str,
+    /// Elements that place the frames instead of the top-level PixelSpacing and SliceThickness
+    /// (the functional groups of an enhanced image).
+    geometry: Option<Vec<DataElement<InMemDicomObject>>>,
 }
 
 fn dicom(spec: &Spec, pixel_data: Value<InMemDicomObject>, pixel_vr: VR) -> Vec<u8> {
@@ -33,8 +36,10 @@ fn dicom(spec: &Spec, pixel_data: Value<InMemDicomObject>, pixel_vr: VR) -> Vec<
         "1.2.826.0.1.3680043.10.1234.5.1".into(),
     );
     put(tags::MODALITY, VR::CS, "MR".into());
-    put(tags::PIXEL_SPACING, VR::DS, "0.7\\0.8".into());
-    put(tags::SLICE_THICKNESS, VR::DS, "6".into());
+    if spec.geometry.is_none() {
+        put(tags::PIXEL_SPACING, VR::DS, "0.7\\0.8".into());
+        put(tags::SLICE_THICKNESS, VR::DS, "6".into());
+    }
     put(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16));
     put(
         tags::PHOTOMETRIC_INTERPRETATION,
@@ -78,6 +83,9 @@ fn dicom(spec: &Spec, pixel_data: Value<InMemDicomObject>, pixel_vr: VR) -> Vec<
             intercept.to_string().into(),
         );
     }
+    for element in spec.geometry.iter().flatten() {
+        obj.put(element.clone());
+    }
     obj.put(DataElement::new(tags::PIXEL_DATA, pixel_vr, pixel_data));
     let file = obj
         .with_meta(
@@ -102,6 +110,7 @@ fn spec(bits: u16, signed: bool, photometric: &'static str) -> Spec {
         photometric,
         rescale: None,
         transfer_syntax: uids::EXPLICIT_VR_LITTLE_ENDIAN,
+        geometry: None,
     }
 }
 
@@ -192,6 +201,94 @@ fn multi_frame_becomes_a_stack() {
     assert_eq!(
         stack.slices[2].position_mm[2] - stack.slices[0].position_mm[2],
         12.0
+    );
+}
+
+/// A sequence element of one item holding `elements`.
+fn sequence(
+    tag: Tag,
+    elements: Vec<DataElement<InMemDicomObject>>,
+) -> DataElement<InMemDicomObject> {
+    let item = InMemDicomObject::from_element_iter(elements);
+    DataElement::new(tag, VR::SQ, DataSetSequence::from(vec![item]))
+}
+
+fn ds(tag: Tag, value: &str) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, VR::DS, PrimitiveValue::from(value))
+}
+
+#[test]
+fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
+    // An enhanced MR image, as many scanners now export a whole stack: no top-level spacing,
+    // thickness or position; one PixelMeasures and PlaneOrientation item for all frames, and
+    // one PlanePosition per frame. The frames' positions are uneven (10, 18.5 and 28 mm along
+    // z) so that they can only come from the file.
+    let shared = InMemDicomObject::from_element_iter([
+        sequence(
+            tags::PIXEL_MEASURES_SEQUENCE,
+            vec![
+                ds(tags::PIXEL_SPACING, "1.25\\1.5"),
+                ds(tags::SLICE_THICKNESS, "8"),
+            ],
+        ),
+        sequence(
+            tags::PLANE_ORIENTATION_SEQUENCE,
+            vec![ds(tags::IMAGE_ORIENTATION_PATIENT, "1\\0\\0\\0\\1\\0")],
+        ),
+    ]);
+    let per_frame: Vec<InMemDicomObject> = ["-5\\-6\\10", "-5\\-6\\18.5", "-5\\-6\\28"]
+        .iter()
+        .map(|p| {
+            InMemDicomObject::from_element_iter([sequence(
+                tags::PLANE_POSITION_SEQUENCE,
+                vec![ds(tags::IMAGE_POSITION_PATIENT, p)],
+            )])
+        })
+        .collect();
+    let mut s = spec(16, false, "MONOCHROME2");
+    s.frames = 3;
+    s.geometry = Some(vec![
+        DataElement::new(
+            tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![shared]),
+        ),
+        DataElement::new(
+            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(per_frame),
+        ),
+    ]);
+    let values: Vec<u16> = (0..18).collect();
+    let stack = decode(&dicom(
+        &s,
+        Value::Primitive(PrimitiveValue::U16(values.into())),
+        VR::OW,
+    ));
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+    assert_eq!(stack.slices.len(), 3);
+    for (slice, z) in stack.slices.iter().zip([10.0, 18.5, 28.0]) {
+        assert_eq!(slice.spacing_mm, [1.25, 1.5]);
+        assert_eq!(slice.thickness_mm, 8.0);
+        assert_eq!(slice.position_mm, [-5.0, -6.0, z]);
+    }
+    // A pixel is 1.25 x 1.5 mm, so a 2 x 3 slice covers 11.25 mm2.
+    assert_eq!(stack.slices[0].pixel_area_mm2() * 6.0, 11.25);
+
+    // Without the functional groups the same file says what it assumed.
+    s.geometry = Some(Vec::new());
+    let bare = decode(&dicom(
+        &s,
+        Value::Primitive(PrimitiveValue::U16((0..18).collect::<Vec<u16>>().into())),
+        VR::OW,
+    ));
+    assert_eq!(bare.slices[0].spacing_mm, [1.0, 1.0]);
+    assert_eq!(
+        bare.warnings,
+        [
+            "no PixelSpacing: assuming 1 mm pixels, so areas are in pixels",
+            "no SliceThickness: assuming 1 mm for volumes"
+        ]
     );
 }
 

@@ -183,6 +183,38 @@ fn two_dimensional_nifti_reads_as_one_slice() {
 }
 
 #[test]
+fn four_dimensional_nifti_warns_that_its_volumes_repeat_slice_positions() {
+    // Two volumes of two 2 x 3 slices, stored as one 4-D image (x, y, z, t).
+    let slices: Vec<Slice> = (0..4)
+        .map(|k| {
+            let mut s = Slice::new(2, 3, vec![k as f32; 6], "x");
+            s.thickness_mm = 5.0;
+            s.position_mm = [0.0, 0.0, 5.0 * (k % 2) as f64];
+            s
+        })
+        .collect();
+    let pixels: Vec<f32> = slices.iter().flat_map(|s| s.pixels.clone()).collect();
+    let mut bytes = nifti1(&slices, NiftiData::F32(&pixels), false).expect("encode");
+    bytes[40..42].copy_from_slice(&4i16.to_le_bytes()); // dim[0] = 4
+    bytes[46..48].copy_from_slice(&2i16.to_le_bytes()); // dim[3] = 2 slices
+    bytes[48..50].copy_from_slice(&2i16.to_le_bytes()); // dim[4] = 2 volumes
+    let stack = decode_file("cine.nii", &bytes, &Limits::default()).expect("decode");
+    assert_eq!(stack.slices.len(), 4);
+    // The second volume's slices lie where the first's do.
+    assert_eq!(stack.slices[2].position_mm, stack.slices[0].position_mm);
+    assert_eq!(stack.slices[3].position_mm, stack.slices[1].position_mm);
+    assert_ne!(stack.slices[1].position_mm, stack.slices[0].position_mm);
+    assert_eq!(stack.slices[3].pixels, vec![3.0; 6]);
+    assert_eq!(
+        stack.warnings,
+        [
+            "2 volumes of 2 slices (dimensions 4 and up) read as one stack of 4 slices: the \
+          stack's volumes count each slice position 2 times"
+        ]
+    );
+}
+
+#[test]
 fn colour_jpeg_is_converted_to_grey_with_a_warning() {
     let rgb: Vec<u8> = (0..8 * 8).flat_map(|i| [(i * 4) as u8, 100, 50]).collect();
     let mut jpeg = Vec::new();
