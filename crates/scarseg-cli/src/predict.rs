@@ -10,7 +10,7 @@ use indicatif::ProgressBar;
 use scarseg_imaging::decode::{Format, decode_file, decode_series, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::postprocess::PostprocessOptions;
-use scarseg_imaging::{Limits, Stack};
+use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{label_map, mask_png, report_csv, report_rows, stack_record};
 use scarseg_pipeline::{StackResult, analyse_stack};
 
@@ -149,17 +149,37 @@ fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
+/// One input, decoded.
+pub struct Decoded {
+    /// The stack to analyse, when any file held an image.
+    pub stack: Option<Stack>,
+    /// Files that could not be read or decoded: reported, and the run exits 2.
+    pub errors: Vec<String>,
+    /// A folder whose DICOM files hold no image (a DICOMDIR at the root of an export): said,
+    /// but not an error, since the folder was found by walking the paths given.
+    pub notes: Vec<String>,
+}
+
 /// Decodes one input; per-file failures inside a series come back beside the stack.
-pub fn decode(input: &Input, limits: &Limits) -> (Option<Stack>, Vec<String>) {
+pub fn decode(input: &Input, limits: &Limits) -> Decoded {
+    let failed = |errors| Decoded {
+        stack: None,
+        errors,
+        notes: vec![],
+    };
     match input {
         Input::File(path) => {
             let bytes = match read_limited(path, limits) {
                 Ok(b) => b,
-                Err(e) => return (None, vec![format!("{e:#}")]),
+                Err(e) => return failed(vec![format!("{e:#}")]),
             };
             match decode_file(&path.display().to_string(), &bytes, limits) {
-                Ok(stack) => (Some(stack), vec![]),
-                Err(e) => (None, vec![e.to_string()]),
+                Ok(stack) => Decoded {
+                    stack: Some(stack),
+                    errors: vec![],
+                    notes: vec![],
+                },
+                Err(e) => failed(vec![e.to_string()]),
             }
         }
         Input::Series(dir, files) => {
@@ -172,8 +192,20 @@ pub fn decode(input: &Input, limits: &Limits) -> (Option<Stack>, Vec<String>) {
                 }
             }
             let (stack, errs) = decode_series(&dir.display().to_string(), &loaded, limits);
+            let no_image = |e: &ImagingError| matches!(e.kind, ErrorKind::NotAnImage(_));
+            if stack.is_none() && errors.is_empty() && errs.iter().all(no_image) {
+                return Decoded {
+                    stack,
+                    errors,
+                    notes: errs.iter().map(|e| format!("{e}; left out")).collect(),
+                };
+            }
             errors.extend(errs.into_iter().map(|e| e.to_string()));
-            (stack, errors)
+            Decoded {
+                stack,
+                errors,
+                notes: vec![],
+            }
         }
     }
 }
@@ -244,11 +276,22 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     let mut rows = Vec::new();
     let mut reports = Vec::new();
     let mut errors: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let mut used = std::collections::BTreeMap::<String, usize>::new();
     for input in &inputs {
-        let (stack, errs) = decode(input, &limits);
-        errors.extend(errs);
-        if let Some(stack) = stack {
+        let decoded = decode(input, &limits);
+        errors.extend(decoded.errors);
+        notes.extend(decoded.notes);
+        if let Some(stack) = decoded.stack {
+            // What the decoder assumed (1 mm pixels without a spacing, say) changes what the
+            // numbers mean; it is in report.json too, but a terminal user reads stderr.
+            for w in &stack.warnings {
+                match input {
+                    Input::File(path) => eprintln!("warning: {}: {w}", path.display()),
+                    // A series' warnings name their file already.
+                    Input::Series(..) => eprintln!("warning: {w}"),
+                }
+            }
             match futures_lite::future::block_on(analyse_stack(
                 &model.model,
                 &device,
@@ -289,6 +332,9 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
     for e in &errors {
         eprintln!("skipped: {e}");
     }
@@ -306,6 +352,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         "heart_crop": preprocessing.roi,
         "inputs": reports,
         "errors": errors,
+        "notes": notes,
         "notice": "ScarSeg is not a certified medical device; results are for research and teaching.",
     });
     std::fs::write(

@@ -952,6 +952,63 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
 }
 
 #[test]
+fn dicom_objects_without_an_image_are_left_out_with_a_warning_or_a_note() {
+    // A DICOM export: a DICOMDIR at its root (nothing else there) and a series folder that also
+    // holds an object without pixel data (a report, say). Both are named on stderr and in
+    // report.json; neither is an error, so the series is analysed and the exit status is 0.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("export");
+    let args = ["--count", "1", "--slices", "2", "--format", "dicom"];
+    ok(&[&["phantom", "--out", s(&data)][..], &args].concat());
+    let no_image = format!(
+        "{}/../scarseg-imaging/tests/corpus/bad/no_pixel_data.dcm",
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())
+    );
+    let series = data.join("phantom-0");
+    std::fs::copy(&no_image, series.join("REPORT")).expect("copy");
+    std::fs::copy(&no_image, data.join("DICOMDIR")).expect("copy");
+    let out = tmp.path().join("out");
+    let run = ok(&["predict", s(&data), "--out", s(&out)]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    let what = "not an image: a DICOM MR Image Storage object without Pixel Data (7FE0,0010)";
+    let report_file = series.join("REPORT");
+    let dicomdir = data.join("DICOMDIR");
+    assert!(
+        err.contains(&format!("warning: {}: {what}; left out", s(&report_file))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("note: {}: {what}; left out", s(&dicomdir))),
+        "{err}"
+    );
+    assert_eq!(
+        files_with(&out, "_scar.png").len(),
+        2,
+        "the series' two slices"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(report["errors"], serde_json::json!([]));
+    assert_eq!(
+        report["notes"],
+        serde_json::json!([format!("{}: {what}; left out", s(&dicomdir))])
+    );
+    assert_eq!(
+        report["inputs"][0]["warnings"],
+        serde_json::json!([format!("{}: {what}; left out", s(&report_file))])
+    );
+    // Named on its own, the same object is an input that failed.
+    let alone = scarseg(&["predict", s(&dicomdir), "--out", s(&tmp.path().join("o2"))]);
+    let err = String::from_utf8_lossy(&alone.stderr);
+    assert_eq!(alone.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("skipped: {}: {what}", s(&dicomdir))),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_default_model_reports_volumes_from_the_slice_thickness() {
     // A phantom NIfTI stack through the bundled model (no --weights): the stack's volumes in
     // report.json and report.csv are the slices' areas times the thickness in the file's header.

@@ -96,7 +96,8 @@ fn not_one_series(first: &Slice, other: &Slice) -> Option<String> {
 /// Decodes the files of one DICOM series (or any files meant as one stack) and orders the slices
 /// by slice location, then instance number (position along the slice normal where a file has no
 /// SliceLocation). Files that fail are returned beside the stack, never silently dropped; the
-/// stack is `None` when no file decoded.
+/// stack is `None` when no file decoded. DICOM objects that hold no image (a DICOMDIR, a report)
+/// are named in the stack's warnings instead, as long as some file held an image.
 pub fn decode_series(
     name: &str,
     files: &[(String, Vec<u8>)],
@@ -105,6 +106,7 @@ pub fn decode_series(
     let mut errors = Vec::new();
     let mut slices: Vec<Slice> = Vec::new();
     let mut warnings = Vec::new();
+    let mut left_out = Vec::new();
     for (file, bytes) in files {
         match decode_file(file, bytes, limits) {
             Ok(stack) => {
@@ -127,12 +129,17 @@ pub fn decode_series(
                 warnings.extend(stack.warnings.into_iter().map(|w| format!("{file}: {w}")));
                 slices.extend(stack.slices);
             }
+            Err(e) if matches!(e.kind, ErrorKind::NotAnImage(_)) => left_out.push(e),
             Err(e) => errors.push(e),
         }
     }
     if slices.is_empty() {
+        // Nothing to analyse: say what every file was.
+        errors.extend(left_out);
         return (None, errors);
     }
+    // A DICOMDIR or a report beside the images is expected in an export, not a failure.
+    warnings.extend(left_out.iter().map(|e| format!("{e}; left out")));
     sort_slices(&mut slices);
     (
         Some(Stack {
@@ -487,6 +494,13 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         });
     }
 
+    if obj.element_opt(tags::PIXEL_DATA).ok().flatten().is_none() {
+        let class = dicom_str(&obj, tags::SOP_CLASS_UID)
+            .unwrap_or_else(|| obj.meta().media_storage_sop_class_uid().to_string());
+        return Err(ErrorKind::NotAnImage(non_image_object(
+            class.trim_end_matches('\0'),
+        )));
+    }
     let rows = dicom_int(&obj, tags::ROWS).ok_or_else(|| dicom_error("no Rows (0028,0010)"))?;
     let cols =
         dicom_int(&obj, tags::COLUMNS).ok_or_else(|| dicom_error("no Columns (0028,0011)"))?;
@@ -495,9 +509,6 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         return Err(dicom_error("negative Rows, Columns or NumberOfFrames"));
     }
     check_dims(rows as u64, cols as u64, frames as u64, limits)?;
-    if obj.element_opt(tags::PIXEL_DATA).ok().flatten().is_none() {
-        return Err(dicom_error("no Pixel Data (7FE0,0010): not an image"));
-    }
     let samples = dicom_int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).max(1) as u64;
     let declared = rows as u64 * cols as u64 * frames as u64 * samples * 4;
     if declared > limits.max_bytes {
@@ -685,6 +696,20 @@ fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
 /// The items of a sequence element, if `obj` has one.
 fn items(obj: &InMemDicomObject, tag: Tag) -> Option<&[InMemDicomObject]> {
     obj.element_opt(tag).ok().flatten().and_then(|e| e.items())
+}
+
+/// What a DICOM object of SOP class `uid` is, for the message that leaves it out.
+fn non_image_object(uid: &str) -> String {
+    use dicom_core::dictionary::UidDictionary;
+    use dicom_dictionary_std::StandardSopClassDictionary;
+    if uid == dicom_dictionary_std::uids::MEDIA_STORAGE_DIRECTORY_STORAGE {
+        return "a DICOMDIR (the index of a DICOM disc or export)".into();
+    }
+    match StandardSopClassDictionary.by_uid(uid) {
+        Some(entry) => format!("a DICOM {} object", entry.name),
+        None if uid.is_empty() => "a DICOM object".into(),
+        None => format!("a DICOM object of SOP class {uid}"),
+    }
 }
 
 /// An error and its sources, joined: dicom-rs keeps the useful part ("unexpected end of file")

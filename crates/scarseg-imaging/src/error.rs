@@ -85,7 +85,11 @@ pub enum ErrorKind {
         /// What to do instead.
         hint: String,
     },
-    /// A DICOM file without pixel data, or with a layout we do not read.
+    /// A DICOM object that holds no image (a DICOMDIR, a structured report, a presentation
+    /// state): a folder's series leaves it out with a warning.
+    #[error("not an image: {0} without Pixel Data (7FE0,0010)")]
+    NotAnImage(String),
+    /// A DICOM file with a layout we do not read.
     #[error("DICOM: {0}")]
     Dicom(String),
     /// A NIfTI file we cannot read.

@@ -114,10 +114,13 @@ fn unsupported_transfer_syntax() {
 
 #[test]
 fn dicom_without_pixel_data() {
-    match decode("no_pixel_data.dcm") {
-        ErrorKind::Dicom(m) => assert!(m.contains("no Pixel Data"), "{m}"),
-        other => panic!("{other:?}"),
-    }
+    // An MR image object with its Pixel Data removed: named by its SOP class.
+    let kind = decode("no_pixel_data.dcm");
+    assert_eq!(
+        kind.to_string(),
+        "not an image: a DICOM MR Image Storage object without Pixel Data (7FE0,0010)"
+    );
+    assert!(matches!(kind, ErrorKind::NotAnImage(_)));
 }
 
 #[test]

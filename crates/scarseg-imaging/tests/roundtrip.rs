@@ -260,6 +260,60 @@ fn a_failing_file_in_a_series_is_reported_and_the_others_kept() {
     assert_eq!(errors[0].file, "broken.dcm");
 }
 
+/// A DICOMDIR as a disc or PACS export writes one beside the images: no pixel data.
+fn dicomdir() -> Vec<u8> {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    let obj = dicom_object::InMemDicomObject::from_element_iter([DataElement::new(
+        tags::FILE_SET_ID,
+        VR::CS,
+        PrimitiveValue::from("EXPORT"),
+    )]);
+    let file = obj
+        .with_meta(
+            dicom_object::FileMetaTableBuilder::new()
+                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+                .media_storage_sop_class_uid(uids::MEDIA_STORAGE_DIRECTORY_STORAGE)
+                .media_storage_sop_instance_uid("1.2.826.0.1.3680043.10.1234.7"),
+        )
+        .expect("meta");
+    let mut out = Vec::new();
+    file.write_all(&mut out).expect("write");
+    out
+}
+
+#[test]
+fn a_dicomdir_beside_a_series_is_named_in_the_warnings_not_an_error() {
+    let case = generate(17, &small_config(2));
+    let mut files: Vec<(String, Vec<u8>)> = (0..2)
+        .map(|k| {
+            let bytes = dicom_mr(
+                &case.slices[k].image,
+                &ids("x"),
+                k as u32 + 1,
+                DicomSyntax::ExplicitLittle,
+            )
+            .expect("encode");
+            (format!("{k}.dcm"), bytes)
+        })
+        .collect();
+    files.insert(0, ("DICOMDIR".into(), dicomdir()));
+    let message = "DICOMDIR: not an image: a DICOMDIR (the index of a DICOM disc or export) \
+                   without Pixel Data (7FE0,0010)";
+    let (stack, errors) = decode_series("export", &files, &Limits::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let stack = stack.expect("the series");
+    assert_eq!(stack.slices.len(), 2);
+    assert_eq!(stack.warnings, [format!("{message}; left out")]);
+    // With no image beside it, it is the folder's error: the user learns why nothing ran.
+    let (stack, errors) = decode_series("export", &files[..1], &Limits::default());
+    assert!(stack.is_none());
+    assert_eq!(
+        errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        [message]
+    );
+}
+
 #[test]
 fn a_second_series_in_a_folder_is_reported_not_mixed_in() {
     // Two series of the same image size (as a study exported whole may hold): the files of the
