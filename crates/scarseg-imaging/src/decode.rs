@@ -52,6 +52,16 @@ fn is_nifti_header(bytes: &[u8]) -> bool {
 
 /// Decodes one file of any supported format.
 pub fn decode_file(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ImagingError> {
+    let mut stack = decode_one(name, bytes, limits)?;
+    if sniff(bytes) == Some(Format::Dicom) {
+        let warnings = geometry_warnings(&stack.slices);
+        stack.warnings.extend(warnings);
+    }
+    Ok(stack)
+}
+
+/// One file, without the checks that concern a whole stack (which a series makes once).
+fn decode_one(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ImagingError> {
     let err = |kind| ImagingError::new(name, kind);
     if bytes.is_empty() {
         return Err(err(ErrorKind::Empty));
@@ -108,7 +118,7 @@ pub fn decode_series(
     let mut warnings = Vec::new();
     let mut left_out = Vec::new();
     for (file, bytes) in files {
-        match decode_file(file, bytes, limits) {
+        match decode_one(file, bytes, limits) {
             Ok(stack) => {
                 if slices.len() as u64 + stack.slices.len() as u64 > limits.max_slices {
                     errors.push(ImagingError::new(
@@ -141,6 +151,7 @@ pub fn decode_series(
     // A DICOMDIR or a report beside the images is expected in an export, not a failure.
     warnings.extend(left_out.iter().map(|e| format!("{e}; left out")));
     sort_slices(&mut slices);
+    warnings.extend(geometry_warnings(&slices));
     (
         Some(Stack {
             name: name.to_string(),
@@ -149,6 +160,42 @@ pub fn decode_series(
         }),
         errors,
     )
+}
+
+/// What a DICOM stack's geometry says about its volumes, which are sums over its slices: slices
+/// of more than one orientation (short- and long-axis views, or a localiser, in one series) or
+/// at one position (a repeated acquisition, or files without ImagePositionPatient) make that
+/// sum mean something else, so the user is told.
+fn geometry_warnings(slices: &[Slice]) -> Vec<String> {
+    let dot = |a: [f64; 3], b: [f64; 3]| a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+    // Distinct planes up to the normal's sign; 0.999 is about 2.6 degrees, far below the angle
+    // between any two cardiac views and far above rounding in the direction cosines.
+    let mut normals: Vec<[f64; 3]> = Vec::new();
+    for n in slices.iter().map(Slice::normal) {
+        if !normals.iter().any(|m| dot(*m, n).abs() > 0.999) {
+            normals.push(n);
+        }
+    }
+    if normals.len() > 1 {
+        // Positions along different normals cannot be compared, so this is the one warning.
+        return vec![format!(
+            "slices in {} orientations (short- and long-axis views in one series?): the \
+             stack's volumes and burden mix them; give each view its own folder",
+            normals.len()
+        )];
+    }
+    let mut along: Vec<f64> = slices.iter().map(Slice::position_along_normal).collect();
+    along.sort_by(f64::total_cmp);
+    // 0.01 mm: well below any slice spacing, well above rounding in a DS value.
+    let repeats = along.windows(2).filter(|w| w[1] - w[0] < 0.01).count();
+    if repeats == 0 {
+        return vec![];
+    }
+    vec![format!(
+        "{repeats} of {} slices repeat another slice's position (a repeated acquisition, or no \
+         ImagePositionPatient): the stack's volumes count that position more than once",
+        slices.len()
+    )]
 }
 
 /// Orders slices by slice location (else position along the normal), then instance number.

@@ -314,6 +314,68 @@ fn a_dicomdir_beside_a_series_is_named_in_the_warnings_not_an_error() {
     );
 }
 
+/// The warnings of a series of three phantom slices, after `edit` changes their geometry.
+fn series_warnings(edit: impl Fn(usize, &mut Slice)) -> Vec<String> {
+    let case = generate(18, &small_config(3));
+    let files: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|k| {
+            let mut image = case.slices[k].image.clone();
+            edit(k, &mut image);
+            let bytes = dicom_mr(&image, &ids("x"), k as u32 + 1, DicomSyntax::ExplicitLittle)
+                .expect("encode");
+            (format!("{k}.dcm"), bytes)
+        })
+        .collect();
+    let (stack, errors) = decode_series("series", &files, &Limits::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    stack.expect("stack").warnings
+}
+
+#[test]
+fn a_series_that_mixes_views_or_repeats_a_position_says_so() {
+    // As written: three parallel slices at distinct positions.
+    assert!(series_warnings(|_, _| {}).is_empty());
+    // The same plane with its normal flipped (rows and columns read the other way) is one
+    // orientation.
+    let flipped = series_warnings(|k, s| {
+        if k == 1 {
+            s.orientation = [-1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        }
+    });
+    assert!(flipped.is_empty(), "{flipped:?}");
+    // A long-axis slice among short-axis ones: normal z against normal x.
+    let mixed = series_warnings(|k, s| {
+        if k == 2 {
+            s.orientation = [0.0, 1.0, 0.0, 0.0, 0.0, -1.0];
+        }
+    });
+    assert_eq!(
+        mixed,
+        [
+            "slices in 2 orientations (short- and long-axis views in one series?): the stack's \
+          volumes and burden mix them; give each view its own folder"
+        ]
+    );
+    // The third slice acquired again where the first was.
+    let repeated = series_warnings(|k, s| {
+        if k == 2 {
+            s.slice_location_mm = None;
+            s.position_mm = [s.position_mm[0] + 3.0, s.position_mm[1], 0.0];
+        }
+        if k == 0 {
+            s.slice_location_mm = None;
+            s.position_mm[2] = 0.0;
+        }
+    });
+    assert_eq!(
+        repeated,
+        [
+            "1 of 3 slices repeat another slice's position (a repeated acquisition, or no \
+          ImagePositionPatient): the stack's volumes count that position more than once"
+        ]
+    );
+}
+
 #[test]
 fn a_second_series_in_a_folder_is_reported_not_mixed_in() {
     // Two series of the same image size (as a study exported whole may hold): the files of the
