@@ -115,7 +115,9 @@ pub fn decode_series(
 ) -> (Option<Stack>, Vec<ImagingError>) {
     let mut errors = Vec::new();
     let mut slices: Vec<Slice> = Vec::new();
-    let mut warnings = Vec::new();
+    // Each warning once, with the files that gave it: a series without PixelSpacing would
+    // otherwise repeat the same line for every one of its files.
+    let mut said: Vec<(String, Vec<&String>)> = Vec::new();
     let mut left_out = Vec::new();
     for (file, bytes) in files {
         match decode_one(file, bytes, limits) {
@@ -136,13 +138,26 @@ pub fn decode_series(
                     errors.push(ImagingError::new(file.as_str(), ErrorKind::Series(why)));
                     continue;
                 }
-                warnings.extend(stack.warnings.into_iter().map(|w| format!("{file}: {w}")));
+                for w in stack.warnings {
+                    match said.iter_mut().find(|(text, _)| *text == w) {
+                        Some((_, files)) => files.push(file),
+                        None => said.push((w, vec![file])),
+                    }
+                }
                 slices.extend(stack.slices);
             }
             Err(e) if matches!(e.kind, ErrorKind::NotAnImage(_)) => left_out.push(e),
             Err(e) => errors.push(e),
         }
     }
+    let mut warnings: Vec<String> = said
+        .into_iter()
+        .map(|(w, files)| match files.len() {
+            1 => format!("{}: {w}", files[0]),
+            2 => format!("{} and 1 other file: {w}", files[0]),
+            n => format!("{} and {} other files: {w}", files[0], n - 1),
+        })
+        .collect();
     if slices.is_empty() {
         // Nothing to analyse: say what every file was.
         errors.extend(left_out);
@@ -591,6 +606,13 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         )));
     }
     let mut warnings = Vec::new();
+    // A CT or an X-ray dropped by mistake would still get masks; say what they are worth.
+    if let Some(modality) = dicom_str(&obj, tags::MODALITY).filter(|m| !m.is_empty() && m != "MR") {
+        warnings.push(format!(
+            "Modality is {modality}, not MR: the network was trained on LGE MR images, so its \
+             masks here mean little"
+        ));
+    }
     let photometric = dicom_str(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
     if samples > 1 {
         warnings.push(format!(

@@ -6,7 +6,7 @@ use dicom_core::value::{DataSetSequence, PixelFragmentSequence, PrimitiveValue, 
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
-use scarseg_imaging::decode::decode_file;
+use scarseg_imaging::decode::{decode_file, decode_series};
 use scarseg_imaging::{Limits, Stack};
 
 struct Spec {
@@ -18,6 +18,7 @@ struct Spec {
     signed: bool,
     photometric: &'static str,
     rescale: Option<(f64, f64)>, // (slope, intercept)
+    modality: &'static str,
     transfer_syntax: &'static str,
     /// Elements that place the frames instead of the top-level PixelSpacing and SliceThickness
     /// (the functional groups of an enhanced image).
@@ -35,7 +36,7 @@ fn dicom(spec: &Spec, pixel_data: Value<InMemDicomObject>, pixel_vr: VR) -> Vec<
         VR::UI,
         "1.2.826.0.1.3680043.10.1234.5.1".into(),
     );
-    put(tags::MODALITY, VR::CS, "MR".into());
+    put(tags::MODALITY, VR::CS, spec.modality.into());
     if spec.geometry.is_none() {
         put(tags::PIXEL_SPACING, VR::DS, "0.7\\0.8".into());
         put(tags::SLICE_THICKNESS, VR::DS, "6".into());
@@ -109,6 +110,7 @@ fn spec(bits: u16, signed: bool, photometric: &'static str) -> Spec {
         signed,
         photometric,
         rescale: None,
+        modality: "MR",
         transfer_syntax: uids::EXPLICIT_VR_LITTLE_ENDIAN,
         geometry: None,
     }
@@ -131,6 +133,63 @@ fn eight_bit_monochrome2_with_spacing() {
     assert_eq!(slice.pixels, vec![0.0, 10.0, 20.0, 30.0, 40.0, 250.0]);
     assert_eq!(slice.spacing_mm, [0.7, 0.8]);
     assert_eq!(slice.thickness_mm, 6.0);
+}
+
+#[test]
+fn another_modality_than_mr_is_read_with_a_warning() {
+    let bytes = |s: &Spec| {
+        dicom(
+            s,
+            Value::Primitive(PrimitiveValue::U8(vec![0u8, 10, 20, 30, 40, 250].into())),
+            VR::OB,
+        )
+    };
+    let mut s = spec(8, false, "MONOCHROME2");
+    assert!(decode(&bytes(&s)).warnings.is_empty());
+    s.modality = "CT";
+    let stack = decode(&bytes(&s));
+    assert_eq!(stack.slices[0].pixels[5], 250.0);
+    assert_eq!(
+        stack.warnings,
+        [
+            "Modality is CT, not MR: the network was trained on LGE MR images, so its masks here \
+          mean little"
+        ]
+    );
+}
+
+#[test]
+fn a_series_says_each_warning_once_with_the_files_that_gave_it() {
+    // Three CT files without ImagePositionPatient: one line for the modality of all three, one
+    // for their positions.
+    let mut s = spec(8, false, "MONOCHROME2");
+    s.modality = "CT";
+    let files: Vec<(String, Vec<u8>)> = (0..3u8)
+        .map(|k| {
+            let values = vec![k, 10, 20, 30, 40, 250];
+            let bytes = dicom(
+                &s,
+                Value::Primitive(PrimitiveValue::U8(values.into())),
+                VR::OB,
+            );
+            (format!("{k}.dcm"), bytes)
+        })
+        .collect();
+    let (stack, errors) = decode_series("ct", &files, &Limits::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        stack.expect("stack").warnings,
+        [
+            "0.dcm and 2 other files: Modality is CT, not MR: the network was trained on LGE \
+             MR images, so its masks here mean little",
+            "2 of 3 slices repeat another slice's position (a repeated acquisition, or no \
+             ImagePositionPatient): the stack's volumes count that position more than once"
+        ]
+    );
+    let (stack, _) = decode_series("ct", &files[..2], &Limits::default());
+    assert!(
+        stack.expect("stack").warnings[0].starts_with("0.dcm and 1 other file: Modality is CT"),
+    );
 }
 
 #[test]
