@@ -675,6 +675,9 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         slice.series_uid = series_uid.clone();
         slices.push(slice);
     }
+    // Frames in the order they lie, as a series' files are put: an enhanced image may store
+    // them in acquisition order, and the viewer and the label volume's geometry need space.
+    sort_slices(&mut slices);
     if missing_spacing {
         warnings.push("no PixelSpacing: assuming 1 mm pixels, so areas are in pixels".into());
     }

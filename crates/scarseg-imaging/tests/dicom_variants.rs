@@ -281,7 +281,8 @@ fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
     // An enhanced MR image, as many scanners now export a whole stack: no top-level spacing,
     // thickness or position; one PixelMeasures and PlaneOrientation item for all frames, and
     // one PlanePosition per frame. The frames' positions are uneven (10, 18.5 and 28 mm along
-    // z) so that they can only come from the file.
+    // z) so that they can only come from the file, and stored out of order (18.5, 28, 10), as
+    // an acquisition order may be.
     let shared = InMemDicomObject::from_element_iter([
         sequence(
             tags::PIXEL_MEASURES_SEQUENCE,
@@ -295,7 +296,7 @@ fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
             vec![ds(tags::IMAGE_ORIENTATION_PATIENT, "1\\0\\0\\0\\1\\0")],
         ),
     ]);
-    let per_frame: Vec<InMemDicomObject> = ["-5\\-6\\10", "-5\\-6\\18.5", "-5\\-6\\28"]
+    let per_frame: Vec<InMemDicomObject> = ["-5\\-6\\18.5", "-5\\-6\\28", "-5\\-6\\10"]
         .iter()
         .map(|p| {
             InMemDicomObject::from_element_iter([sequence(
@@ -331,6 +332,10 @@ fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
         assert_eq!(slice.thickness_mm, 8.0);
         assert_eq!(slice.position_mm, [-5.0, -6.0, z]);
     }
+    // In the order they lie: frame 2 (values 12-17) first.
+    let sources: Vec<&str> = stack.slices.iter().map(|s| s.source.as_str()).collect();
+    assert_eq!(sources, ["test.dcm [2]", "test.dcm [0]", "test.dcm [1]"]);
+    assert_eq!(stack.slices[0].pixels, [12.0, 13.0, 14.0, 15.0, 16.0, 17.0]);
     // A pixel is 1.25 x 1.5 mm, so a 2 x 3 slice covers 11.25 mm2.
     assert_eq!(stack.slices[0].pixel_area_mm2() * 6.0, 11.25);
 
