@@ -14,7 +14,7 @@ failed=()
 for target in decode_any decode_dicom decode_nifti decode_raster load_weights load_manifest; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
-  cp -n "$ROOT"/crates/scarseg-imaging/tests/corpus/bad/* "$corpus"/ 2>/dev/null || true
+  cp -n "$ROOT"/crates/scarseg-imaging/tests/corpus/{bad,good}/* "$corpus"/ 2>/dev/null || true
   echo "== $target for ${SECONDS_PER_TARGET}s"
   cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$SECONDS_PER_TARGET" \
     -rss_limit_mb=2048 || failed+=("$target")

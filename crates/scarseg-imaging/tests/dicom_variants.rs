@@ -417,3 +417,36 @@ fn jpeg_baseline() {
         assert!((got - *want as f32).abs() <= 1.0, "{got} vs {want}");
     }
 }
+
+#[test]
+fn an_enhanced_mr_file_from_another_writer_reads_with_its_geometry_and_rescale() {
+    // tests/corpus/good/enhanced_mr.dcm, written by pydicom (make_enhanced_mr.py): frames at
+    // z = 18.5, 28 and 10 mm in that order, stored values 48k .. 48k + 47 in frame k, and the
+    // rescale (2v - 5) only in the shared functional groups.
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let bytes = std::fs::read(format!("{dir}/tests/corpus/good/enhanced_mr.dcm")).expect("read");
+    let stack = decode(&bytes);
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+    let frames: Vec<(&str, f64)> = stack
+        .slices
+        .iter()
+        .map(|s| (s.source.as_str(), s.position_mm[2]))
+        .collect();
+    assert_eq!(
+        frames,
+        [
+            ("test.dcm [2]", 10.0),
+            ("test.dcm [0]", 18.5),
+            ("test.dcm [1]", 28.0)
+        ]
+    );
+    for (slice, k) in stack.slices.iter().zip([2.0f32, 0.0, 1.0]) {
+        assert_eq!((slice.rows, slice.cols), (8, 6));
+        assert_eq!(slice.spacing_mm, [1.25, 1.5]);
+        assert_eq!(slice.thickness_mm, 8.0);
+        assert_eq!(slice.position_mm[..2], [-5.0, -6.0]);
+        let expected: Vec<f32> = (0..48).map(|i| 2.0 * (48.0 * k + i as f32) - 5.0).collect();
+        assert_eq!(slice.pixels, expected);
+    }
+}
