@@ -224,7 +224,9 @@ pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
         sxx += (a - mx).powi(2);
         syy += (b - my).powi(2);
     }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+    // Rounding can carry a perfect correlation just past 1 (1.0000000000000002 was printed for
+    // two cases); r is in [-1, 1] by definition.
+    (sxx > 0.0 && syy > 0.0).then(|| (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0))
 }
 
 /// Sensitivity and specificity of a predicted flag against the reference flag. Each is `None`
@@ -330,6 +332,10 @@ mod tests {
         // Perfectly linear: r = 1; reversed: r = -1.
         assert!((pearson_r(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]).unwrap() - 1.0).abs() < 1e-12);
         assert!((pearson_r(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-12);
+        // y = 3x in floating point, where the sums round to r = 1 + 2^-52 unclamped.
+        let x = [0.1, 0.1, 0.4];
+        assert_eq!(pearson_r(&x, &x.map(|v| v * 3.0)), Some(1.0));
+        assert_eq!(pearson_r(&x, &x.map(|v| v * -3.0)), Some(-1.0));
         // 2 of 3 positives found, 1 of 2 negatives correct.
         let (sens, spec) = sensitivity_specificity(
             &[true, true, false, true, false],
