@@ -382,7 +382,7 @@ pub fn table(s: &Summary) -> String {
 }
 
 /// Runs `scarseg eval`.
-pub fn run(args: EvalArgs) -> Result<Outcome> {
+pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
     if args.method == Method::Nsd && ![2, 3, 5, 6].contains(&args.n) {
         bail!("--n {}: n-SD is defined here for n in 2, 3, 5, 6", args.n);
     }
@@ -402,7 +402,7 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
         crate::output_folder(out)?;
     }
     let limits = Limits::default();
-    let samples = match (&args.phantom, &args.emidec, &args.pairs) {
+    let (samples, data) = match (&args.phantom, &args.emidec, &args.pairs) {
         (Some(n), None, None) => {
             if *n == 0 {
                 bail!("--phantom 0: give at least one case");
@@ -419,10 +419,22 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
                     args.skip
                 );
             }
-            phantom_samples(first + args.skip, *n, &PhantomConfig::default())
+            let first_seed = first + args.skip;
+            (
+                phantom_samples(first_seed, *n, &PhantomConfig::default()),
+                serde_json::json!({
+                    "source": "phantom", "set": set, "first_seed": first_seed, "cases": n,
+                }),
+            )
         }
-        (None, Some(dir), None) => emidec_samples(dir, &limits)?,
-        (None, None, Some(dir)) => pair_samples(dir, &limits)?,
+        (None, Some(dir), None) => (
+            emidec_samples(dir, &limits)?,
+            serde_json::json!({"source": "emidec", "folder": dir.display().to_string()}),
+        ),
+        (None, None, Some(dir)) => (
+            pair_samples(dir, &limits)?,
+            serde_json::json!({"source": "pairs", "folder": dir.display().to_string()}),
+        ),
         _ => bail!("give one of --phantom N, --emidec DIR or --pairs DIR"),
     };
     let device = crate::device::parse(&args.device)?;
@@ -502,6 +514,21 @@ pub fn run(args: EvalArgs) -> Result<Outcome> {
             out.join("eval.json"),
             serde_json::to_vec_pretty(&serde_json::json!({
                 "summary": summary,
+                // Which weights on which cases: `export --metrics` checks both before the
+                // numbers become a model's test metrics.
+                "weights": model.as_ref().map(|m| serde_json::json!({
+                    "name": m.manifest.name,
+                    "sha256": m.manifest.weights.sha256,
+                    "folder": args
+                        .weights
+                        .clone()
+                        .unwrap_or_else(model_dir::default_model_dir)
+                        .display()
+                        .to_string(),
+                })),
+                "data": data,
+                "command": command_line,
+                "scarseg_version": env!("CARGO_PKG_VERSION"),
                 // What the network ran with, overrides applied, so that a result file explains
                 // itself; the classic methods' settings are the summary's method name.
                 "settings": model.as_ref().map(|m| serde_json::json!({

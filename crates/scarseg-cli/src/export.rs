@@ -3,7 +3,7 @@
 //! preprocessing, sha256, provenance, metrics) and a model card.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
@@ -172,42 +172,27 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
             provenance.insert(format!("training_{k}"), v);
         }
     }
-    let mut metrics = BTreeMap::new();
-    let mut metrics_text = String::from("Not evaluated at export.\n");
-    if let Some(path) = &args.metrics {
-        let eval: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?,
+    let preprocessing = if args.roi {
+        Preprocessing::two_pass(
+            size,
+            RoiSpec {
+                min_component_fraction: args.crop_components,
+                ..RoiSpec::default()
+            },
         )
-        .with_context(|| format!("{}: not an eval.json", path.display()))?;
-        let summary = &eval["summary"];
-        if !summary.is_object() {
-            bail!(
-                "{}: no `summary` (write it with scarseg eval --out)",
-                path.display()
-            );
-        }
-        metrics_text = format!(
-            "Evaluated with `scarseg eval` ({}):\n\n| metric | mean | SD | n |\n|---|---|---|---|\n",
-            summary["method"].as_str().unwrap_or("?")
-        );
-        for (key, value) in summary.as_object().into_iter().flatten() {
-            if let Some(mean) = value.get("mean").and_then(|m| m.as_f64()) {
-                let sd = value.get("sd").and_then(|m| m.as_f64()).unwrap_or(f64::NAN);
-                metrics.insert(format!("{key}_mean"), mean);
-                metrics.insert(format!("{key}_sd"), sd);
-                metrics_text.push_str(&format!(
-                    "| {key} | {mean:.4} | {sd:.4} | {} |\n",
-                    value.get("n").and_then(|n| n.as_u64()).unwrap_or(0)
-                ));
-            } else if let Some(v) = value.as_f64() {
-                metrics.insert(key.clone(), v);
-                metrics_text.push_str(&format!("| {key} | {v:.4} | | |\n"));
-            }
-        }
-        if let Some(n) = summary["slices"].as_u64() {
-            metrics.insert("test_slices".into(), n as f64);
-        }
+    } else {
+        Preprocessing::at(size)
     }
+    .with_mirror(args.mirror);
+    let postprocessing = PostprocessOptions {
+        threshold: args.threshold,
+        min_component_px: args.min_component_px,
+        ..Default::default()
+    };
+    let (metrics, metrics_text) = match &args.metrics {
+        Some(path) => test_metrics(path, &sha256_hex(&weights), &preprocessing, &postprocessing)?,
+        None => (BTreeMap::new(), String::from("Not evaluated at export.\n")),
+    };
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         name: args.name.clone(),
@@ -221,23 +206,8 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
                 Precision::F32 => "f32".into(),
             },
         },
-        preprocessing: if args.roi {
-            Preprocessing::two_pass(
-                size,
-                RoiSpec {
-                    min_component_fraction: args.crop_components,
-                    ..RoiSpec::default()
-                },
-            )
-        } else {
-            Preprocessing::at(size)
-        }
-        .with_mirror(args.mirror),
-        postprocessing: PostprocessOptions {
-            threshold: args.threshold,
-            min_component_px: args.min_component_px,
-            ..Default::default()
-        },
+        preprocessing,
+        postprocessing,
         provenance,
         metrics,
         card: CARD_FILE.to_string(),
@@ -264,6 +234,113 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
         dir.display()
     );
     Ok(Outcome::Done)
+}
+
+/// The summary of an `eval --out` folder's eval.json as the model's test metrics (for the
+/// manifest, and as a table for the card), once the file is shown to be about this export: the
+/// same weights (sha256), the phantom test cases or the user's own data (never the validation
+/// cases training chose by), and the pre- and postprocessing the manifest sets. Without these
+/// checks the page would show another model's, or another threshold's, Dice as this one's.
+fn test_metrics(
+    path: &Path,
+    sha256: &str,
+    preprocessing: &Preprocessing,
+    postprocessing: &PostprocessOptions,
+) -> Result<(BTreeMap<String, f64>, String)> {
+    let at = path.display();
+    let eval: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).with_context(|| format!("{at}: cannot read"))?)
+            .with_context(|| format!("{at}: not an eval.json"))?;
+    let summary = &eval["summary"];
+    if !summary.is_object() {
+        bail!("{at}: no `summary` (write it with scarseg eval --out)");
+    }
+    let Some(evaluated) = eval["weights"]["sha256"].as_str() else {
+        bail!(
+            "{at}: names no evaluated weights (a classic method, or an older scarseg eval); \
+             evaluate the exported model with `scarseg eval --weights DIR --out`"
+        );
+    };
+    if evaluated != sha256 {
+        bail!(
+            "{at}: evaluated weights {}, not the ones exported now ({}); export, evaluate that \
+             model, then export again with the same options and --metrics",
+            &evaluated[..evaluated.len().min(12)],
+            &sha256[..12]
+        );
+    }
+    let data = &eval["data"];
+    if data["set"] == "validation" {
+        bail!(
+            "{at}: scores the phantom validation cases, which training chose by; a model's \
+             metrics are test metrics (evaluate without --validation)"
+        );
+    }
+    // Through JSON text, as eval wrote its settings: an f32 threshold of 0.4 is 0.4 there, not
+    // the 0.4000000059604645 a direct conversion to a JSON value gives.
+    let as_written = |v: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&v);
+    let differences: Vec<String> = [
+        (
+            "preprocessing",
+            as_written(serde_json::to_vec(preprocessing)?)?,
+        ),
+        (
+            "postprocessing",
+            as_written(serde_json::to_vec(postprocessing)?)?,
+        ),
+    ]
+    .into_iter()
+    .flat_map(|(part, exported)| {
+        let evaluated = eval["settings"][part].clone();
+        let keys: std::collections::BTreeSet<String> = [&exported, &evaluated]
+            .into_iter()
+            .filter_map(|v| v.as_object())
+            .flat_map(|o| o.keys().cloned())
+            .collect();
+        keys.into_iter()
+            .filter(|k| exported[k] != evaluated[k])
+            .map(|k| format!("{k} {} evaluated, {} exported", evaluated[&k], exported[&k]))
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    if !differences.is_empty() {
+        bail!(
+            "{at}: evaluated with other settings than this export's: {}",
+            differences.join(", ")
+        );
+    }
+    let on = match data["source"].as_str() {
+        Some("phantom") => format!(
+            "{} synthetic phantom test cases from seed {}",
+            data["cases"], data["first_seed"]
+        ),
+        Some(source) => format!("{source} data in {}", data["folder"]),
+        None => "unrecorded data".into(),
+    };
+    let mut metrics = BTreeMap::new();
+    let mut text = format!(
+        "Evaluated with `scarseg eval` ({}) on {on}:\n\n| metric | mean | SD | n |\n\
+         |---|---|---|---|\n",
+        summary["method"].as_str().unwrap_or("?")
+    );
+    for (key, value) in summary.as_object().into_iter().flatten() {
+        if let Some(mean) = value.get("mean").and_then(|m| m.as_f64()) {
+            let sd = value.get("sd").and_then(|m| m.as_f64()).unwrap_or(f64::NAN);
+            metrics.insert(format!("{key}_mean"), mean);
+            metrics.insert(format!("{key}_sd"), sd);
+            text.push_str(&format!(
+                "| {key} | {mean:.4} | {sd:.4} | {} |\n",
+                value.get("n").and_then(|n| n.as_u64()).unwrap_or(0)
+            ));
+        } else if let Some(v) = value.as_f64() {
+            metrics.insert(key.clone(), v);
+            text.push_str(&format!("| {key} | {v:.4} | | |\n"));
+        }
+    }
+    if let Some(n) = summary["slices"].as_u64() {
+        metrics.insert("test_slices".into(), n as f64);
+    }
+    Ok((metrics, text))
 }
 
 fn card(m: &Manifest, metrics: &str, notes: &str) -> String {

@@ -90,7 +90,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => train::run(a, command_line),
-        Command::Eval(a) => eval::run(a),
+        Command::Eval(a) => eval::run(a, command_line),
         Command::Predict(a) => predict::run(a),
         Command::Export(a) => export::run(a, command_line),
         Command::Phantom(a) => phantom::run(a),

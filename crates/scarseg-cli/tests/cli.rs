@@ -398,6 +398,73 @@ fn train_export_eval_predict_round_trip() {
     ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("noise: burden CoV"));
 
+    // The eval of `tiny` becomes the test metrics of an export of the same weights and
+    // settings, and of nothing else.
+    assert_eq!(eval["weights"]["name"], "tiny");
+    assert_eq!(eval["data"]["set"], "test");
+    assert_eq!(eval["data"]["first_seed"], 2_000_000_000u64);
+    let metrics = ev.join("eval.json");
+    let export_with = |name: &'static str, extra: &[&'static str]| {
+        let mut args = vec![
+            "export",
+            "--checkpoint",
+            s(&best),
+            "--name",
+            name,
+            "--out",
+            s(&models),
+            "--metrics",
+        ];
+        args.push(s(&metrics));
+        args.extend_from_slice(extra);
+        args
+    };
+    ok(&export_with("measured", &[]));
+    let measured: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(models.join("measured/manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(
+        measured["weights"]["sha256"], eval["weights"]["sha256"],
+        "the same weights as the evaluated export"
+    );
+    assert_eq!(
+        measured["metrics"]["scar_dice_mean"],
+        eval["summary"]["scar_dice"]["mean"]
+    );
+    assert_eq!(measured["metrics"]["test_slices"], 2.0);
+    let card = std::fs::read_to_string(models.join("measured/MODEL_CARD.md")).expect("card");
+    assert!(
+        card.contains("on 2 synthetic phantom test cases from seed 2000000000"),
+        "{card}"
+    );
+    // Other weights (f32 instead of f16), another threshold, the validation cases, or a file
+    // that names no weights: refused, and nothing written.
+    fails(
+        &export_with("f32", &["--full-precision"]),
+        "eval.json: evaluated weights",
+    );
+    fails(
+        &export_with("t", &["--threshold", "0.4"]),
+        "eval.json: evaluated with other settings than this export's: threshold 0.5 evaluated, \
+         0.4 exported",
+    );
+    let validation = root.join("eval-validation-skip0/eval.json");
+    let mut args = export_with("v", &[]);
+    let at = args
+        .iter()
+        .position(|a| *a == s(&metrics))
+        .expect("--metrics value");
+    args[at] = s(&validation);
+    fails(&args, "scores the phantom validation cases");
+    let bare = root.join("bare.json");
+    std::fs::write(&bare, br#"{"summary": {"scar_dice": {"mean": 0.9}}}"#).expect("write");
+    args[at] = s(&bare);
+    fails(&args, "bare.json: names no evaluated weights");
+    for name in ["f32", "t", "v"] {
+        assert!(!models.join(name).exists(), "{name}");
+    }
+
     // Phantom data in all three formats, then predict on each.
     let data = root.join("data");
     ok(&[
