@@ -1,6 +1,7 @@
 //! DICOM pixel layouts users send: MONOCHROME1 and 2, rescale slope and intercept, 8, 12 and 16
-//! bit, signed, multi-frame (classic and enhanced), RLE Lossless and JPEG baseline. Each file is built here with known
-//! values and read back through the decoder.
+//! bit, signed, multi-frame (classic and enhanced), RLE Lossless and JPEG baseline, each built
+//! here with known values and read back through the decoder; and files from other writers
+//! (pydicom, GDCM: `tests/corpus/good/`): an enhanced MR image, JPEG Lossless and JPEG 2000.
 
 use dicom_core::value::{DataSetSequence, PixelFragmentSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
@@ -423,10 +424,7 @@ fn an_enhanced_mr_file_from_another_writer_reads_with_its_geometry_and_rescale()
     // tests/corpus/good/enhanced_mr.dcm, written by pydicom (make_enhanced_mr.py): frames at
     // z = 18.5, 28 and 10 mm in that order, stored values 48k .. 48k + 47 in frame k, and the
     // rescale (2v - 5) only in the shared functional groups.
-    let dir = std::env::var("CARGO_MANIFEST_DIR")
-        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-    let bytes = std::fs::read(format!("{dir}/tests/corpus/good/enhanced_mr.dcm")).expect("read");
-    let stack = decode(&bytes);
+    let stack = decode(&good("enhanced_mr.dcm"));
     assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
     let frames: Vec<(&str, f64)> = stack
         .slices
@@ -448,5 +446,27 @@ fn an_enhanced_mr_file_from_another_writer_reads_with_its_geometry_and_rescale()
         assert_eq!(slice.position_mm[..2], [-5.0, -6.0]);
         let expected: Vec<f32> = (0..48).map(|i| 2.0 * (48.0 * k + i as f32) - 5.0).collect();
         assert_eq!(slice.pixels, expected);
+    }
+}
+
+/// A file of `tests/corpus/good/`, read when the test runs (a shared target directory may hold
+/// a test binary built in another clone).
+fn good(name: &str) -> Vec<u8> {
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    std::fs::read(format!("{dir}/tests/corpus/good/{name}")).expect("read")
+}
+
+#[test]
+fn lossless_jpeg_and_jpeg_2000_from_another_encoder_decode_exactly() {
+    // Written by GDCM (make_compressed.py): 16 x 12 pixels, 12-bit values (21 i) mod 4096.
+    let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
+    for name in ["jpeg_lossless_sv1.dcm", "jpeg2000_lossless.dcm"] {
+        let stack = decode(&good(name));
+        let slice = &stack.slices[0];
+        assert_eq!((slice.rows, slice.cols), (16, 12), "{name}");
+        assert_eq!(slice.pixels, expected, "{name}");
+        assert_eq!(slice.spacing_mm, [0.9, 1.1], "{name}");
+        assert!(stack.warnings.is_empty(), "{name}: {:?}", stack.warnings);
     }
 }
