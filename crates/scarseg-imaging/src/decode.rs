@@ -48,6 +48,15 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
 
 fn is_nifti_header(bytes: &[u8]) -> bool {
     bytes.len() >= 4 && (bytes[..4] == 348i32.to_le_bytes() || bytes[..4] == 348i32.to_be_bytes())
+        || is_nifti2_header(bytes)
+}
+
+/// NIfTI-2 (a 540-byte header with the magic "n+2"), which is recognised so that it can be
+/// refused by name rather than as an unknown file.
+fn is_nifti2_header(bytes: &[u8]) -> bool {
+    bytes.len() >= 8
+        && (bytes[..4] == 540i32.to_le_bytes() || bytes[..4] == 540i32.to_be_bytes())
+        && &bytes[4..8] == b"n+2\0"
 }
 
 /// Decodes one file of any supported format.
@@ -842,10 +851,26 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let expanded;
     let bytes = if bytes.starts_with(&[0x1F, 0x8B]) {
         expanded = gunzip_limited(bytes, limits.max_bytes)?;
+        let inner = match sniff(&expanded) {
+            Some(Format::Dicom) => Some("DICOM"),
+            Some(Format::Png) => Some("PNG"),
+            Some(Format::Jpeg) => Some("JPEG"),
+            Some(Format::Nifti) | None => None,
+        };
+        if let Some(format) = inner {
+            return Err(ErrorKind::Gzipped(format));
+        }
         &expanded[..]
     } else {
         bytes
     };
+    if is_nifti2_header(bytes) {
+        return Err(ErrorKind::Nifti(
+            "NIfTI-2 is not read here: save the volume as NIfTI-1 (.nii or .nii.gz; dcm2niix's \
+             default)"
+                .into(),
+        ));
+    }
     if bytes.len() < 348 {
         return Err(ErrorKind::Truncated(format!(
             "{} bytes, shorter than the 348-byte NIfTI-1 header",

@@ -89,6 +89,11 @@ pub enum ErrorKind {
     /// state): a folder's series leaves it out with a warning.
     #[error("not an image: {0} without Pixel Data (7FE0,0010)")]
     NotAnImage(String),
+    /// Another format than NIfTI inside gzip (a .dcm.gz, say): only NIfTI is read gzipped.
+    #[error(
+        "a {0} file compressed with gzip: decompress it first (gunzip); only NIfTI is read gzipped"
+    )]
+    Gzipped(&'static str),
     /// A DICOM file with a layout we do not read.
     #[error("DICOM: {0}")]
     Dicom(String),

@@ -215,6 +215,40 @@ fn four_dimensional_nifti_warns_that_its_volumes_repeat_slice_positions() {
 }
 
 #[test]
+fn gzipped_dicom_and_nifti_2_are_refused_by_name() {
+    use std::io::Write;
+    let case = generate(19, &small_config(1));
+    let dicom = dicom_mr(
+        &case.slices[0].image,
+        &ids("x"),
+        1,
+        DicomSyntax::ExplicitLittle,
+    )
+    .expect("encode");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&dicom).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+    assert_eq!(
+        decode_file("IM0001.dcm.gz", &gz, &Limits::default())
+            .expect_err("gzipped DICOM")
+            .to_string(),
+        "IM0001.dcm.gz: a DICOM file compressed with gzip: decompress it first (gunzip); only \
+         NIfTI is read gzipped"
+    );
+    // A NIfTI-2 header: sizeof_hdr 540 and the magic "n+2" (what nibabel's Nifti2Image writes).
+    let mut nifti2 = 540i32.to_le_bytes().to_vec();
+    nifti2.extend_from_slice(b"n+2\0\r\n\x1a\n");
+    nifti2.resize(560, 0);
+    assert_eq!(
+        decode_file("brain.nii", &nifti2, &Limits::default())
+            .expect_err("NIfTI-2")
+            .to_string(),
+        "brain.nii: NIfTI: NIfTI-2 is not read here: save the volume as NIfTI-1 (.nii or .nii.gz; \
+         dcm2niix's default)"
+    );
+}
+
+#[test]
 fn colour_jpeg_is_converted_to_grey_with_a_warning() {
     let rgb: Vec<u8> = (0..8 * 8).flat_map(|i| [(i * 4) as u8, 100, 50]).collect();
     let mut jpeg = Vec::new();
