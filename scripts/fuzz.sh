@@ -14,7 +14,14 @@ failed=()
 for target in decode_any decode_dicom decode_nifti decode_raster load_weights load_manifest; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
-  cp -n "$ROOT"/crates/scarseg-imaging/tests/corpus/{bad,good}/* "$corpus"/ 2>/dev/null || true
+  cp -n "$ROOT"/crates/scarseg-imaging/tests/corpus/bad/* "$corpus"/ 2>/dev/null || true
+  # Not the JPEG 2000 file: openjp2 0.6.1 (the latest release; its repository's head too) frees
+  # code blocks it never allocated with std::alloc::dealloc on a null pointer, which nightly's
+  # UB checks in fuzz builds abort on for every JPEG 2000 decode, so each run would stop there.
+  # The system allocator's free(NULL) does nothing, so release builds decode correctly (the
+  # dicom_variants test checks every value); it is reported in README.md, "Fuzzing".
+  find "$ROOT"/crates/scarseg-imaging/tests/corpus/good -type f ! -name 'jpeg2000*' \
+    -exec cp -n {} "$corpus"/ \;
   echo "== $target for ${SECONDS_PER_TARGET}s"
   cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$SECONDS_PER_TARGET" \
     -rss_limit_mb=2048 || failed+=("$target")

@@ -461,6 +461,16 @@ fn train_export_eval_predict_round_trip() {
     std::fs::write(&bare, br#"{"summary": {"scar_dice": {"mean": 0.9}}}"#).expect("write");
     args[at] = s(&bare);
     fails(&args, "bare.json: names no evaluated weights");
+    // Another sha256 is named by its first 12 characters, whatever they are.
+    std::fs::write(
+        &bare,
+        r#"{"summary": {}, "weights": {"sha256": "aééééééééééééé"}}"#,
+    )
+    .expect("write");
+    fails(
+        &args,
+        "bare.json: evaluated weights aééééééééééé, not the ones",
+    );
     for name in ["f32", "t", "v"] {
         assert!(!models.join(name).exists(), "{name}");
     }

@@ -421,7 +421,7 @@ fn jpeg_baseline() {
 
 #[test]
 fn an_enhanced_mr_file_from_another_writer_reads_with_its_geometry_and_rescale() {
-    // tests/corpus/good/enhanced_mr.dcm, written by pydicom (make_enhanced_mr.py): frames at
+    // tests/corpus/good/enhanced_mr.dcm, written by pydicom (make_good_corpus.py): frames at
     // z = 18.5, 28 and 10 mm in that order, stored values 48k .. 48k + 47 in frame k, and the
     // rescale (2v - 5) only in the shared functional groups.
     let stack = decode(&good("enhanced_mr.dcm"));
@@ -459,7 +459,7 @@ fn good(name: &str) -> Vec<u8> {
 
 #[test]
 fn lossless_jpeg_and_jpeg_2000_from_another_encoder_decode_exactly() {
-    // Written by GDCM (make_compressed.py): 16 x 12 pixels, 12-bit values (21 i) mod 4096.
+    // Written by GDCM (make_good_corpus.py): 16 x 12 pixels, 12-bit values (21 i) mod 4096.
     let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
     for name in ["jpeg_lossless_sv1.dcm", "jpeg2000_lossless.dcm"] {
         let stack = decode(&good(name));

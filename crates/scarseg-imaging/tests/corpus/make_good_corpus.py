@@ -1,0 +1,103 @@
+"""Writes the good corpus in `good/` with writers independent of ours (pydicom, and GDCM for
+compression). `tests/dicom_variants.rs` checks what our decoder reads from each file, and
+`scripts/fuzz.sh` seeds the DICOM fuzzers with them.
+
+- enhanced_mr.dcm: an enhanced (multi-frame) MR image whose geometry and rescale (2v - 5) live
+  only in functional groups, its three frames stored out of spatial order (z = 18.5, 28, 10 mm)
+  with the stored values 48k .. 48k + 47 in frame k.
+- jpeg_lossless_sv1.dcm, jpeg2000_lossless.dcm: one 16 x 12 MR slice of 12-bit values
+  ((21 i) mod 4096 for pixel i, row by row) in the two lossless syntaxes PACS exports use most.
+  JPEG Lossless decodes everywhere; JPEG 2000 natively only (see the crate's Cargo.toml).
+
+    python3 -m pip install pydicom numpy python-gdcm && python3 make_good_corpus.py
+"""
+
+from pathlib import Path
+
+import gdcm
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian
+
+MR = "1.2.840.10008.5.1.4.1.1.4"
+ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
+GOOD = Path(__file__).parent / "good"
+
+
+def mr(sop_class, uid, rows, cols):
+    """An uncompressed 12-bit monochrome MR dataset without pixel data."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.file_meta.MediaStorageSOPInstanceUID = uid
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = uid
+    ds.Modality = "MR"
+    ds.Rows, ds.Columns = rows, cols
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    return ds
+
+
+def item(**elements):
+    """A sequence item."""
+    ds = Dataset()
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def enhanced():
+    ds = mr(ENHANCED_MR, "1.2.826.0.1.3680043.10.1234.20.1", 8, 6)
+    ds.SeriesInstanceUID = "1.2.826.0.1.3680043.10.1234.20"
+    ds.NumberOfFrames = 3
+    shared = item(
+        # Between rows, between columns (mm).
+        PixelMeasuresSequence=Sequence([item(PixelSpacing=[1.25, 1.5], SliceThickness=8)]),
+        PlaneOrientationSequence=Sequence([item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]),
+        PixelValueTransformationSequence=Sequence(
+            [item(RescaleSlope=2, RescaleIntercept=-5, RescaleType="US")]
+        ),
+    )
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    ds.PerFrameFunctionalGroupsSequence = Sequence(
+        [
+            item(PlanePositionSequence=Sequence([item(ImagePositionPatient=[-5, -6, z])]))
+            for z in [18.5, 28, 10]  # acquisition order, not spatial order
+        ]
+    )
+    ds.PixelData = np.arange(3 * 8 * 6, dtype="<u2").tobytes()
+    ds.save_as(GOOD / "enhanced_mr.dcm", enforce_file_format=True)
+
+
+def compressed():
+    ds = mr(MR, "1.2.826.0.1.3680043.10.1234.21.1", 16, 12)
+    ds.PixelSpacing = [0.9, 1.1]
+    ds.SliceThickness = 6
+    ds.PixelData = ((np.arange(16 * 12) * 21) % 4096).astype("<u2").tobytes()
+    raw = GOOD / "raw.dcm"
+    ds.save_as(raw, enforce_file_format=True)
+    for name, syntax in [
+        ("jpeg_lossless_sv1.dcm", gdcm.TransferSyntax.JPEGLosslessProcess14_1),
+        ("jpeg2000_lossless.dcm", gdcm.TransferSyntax.JPEG2000Lossless),
+    ]:
+        reader = gdcm.ImageReader()
+        reader.SetFileName(str(raw))
+        assert reader.Read()
+        change = gdcm.ImageChangeTransferSyntax()
+        change.SetTransferSyntax(gdcm.TransferSyntax(syntax))
+        change.SetInput(reader.GetImage())
+        assert change.Change()
+        writer = gdcm.ImageWriter()
+        writer.SetFileName(str(GOOD / name))
+        writer.SetFile(reader.GetFile())
+        writer.SetImage(change.GetOutput())
+        assert writer.Write()
+    raw.unlink()
+
+
+enhanced()
+compressed()
