@@ -604,6 +604,12 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let (rows, cols) = (decoded.rows() as usize, decoded.columns() as usize);
     let frames = decoded.number_of_frames() as usize;
     let samples = decoded.samples_per_pixel() as usize;
+    // Grey (1) or colour (3); 0 would make every frame empty and the colour path divide by it.
+    if samples != 1 && samples != 3 {
+        return Err(dicom_error(&format!(
+            "Samples per Pixel (0028,0002) is {samples}: expected 1 (grey) or 3 (colour)"
+        )));
+    }
     let values: Vec<f32> = decoded
         .to_vec::<f32>()
         .map_err(|e| dicom_error(&format!("pixel values: {e}")))?;

@@ -262,6 +262,16 @@ fn unknown_item_tag_is_truncation_not_a_huge_allocation() {
     }
 }
 
+/// Regression (found by fuzzing `decode_any`, 2026-12-04): Samples per Pixel 0 on a 2 x 8
+/// image, which split each frame into chunks of zero values (a panic).
+#[test]
+fn zero_samples_per_pixel_is_refused() {
+    assert_eq!(
+        decode("samples_per_pixel_0.dcm").to_string(),
+        "DICOM: Samples per Pixel (0028,0002) is 0: expected 1 (grey) or 3 (colour)"
+    );
+}
+
 /// Regression (found by fuzzing `decode_any`, 2026-12-03): Bits Stored 1040 with 16 allocated,
 /// on which dicom-pixeldata's rescale lookup table asserts (a panic) rather than returning an
 /// error.
