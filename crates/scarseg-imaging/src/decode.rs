@@ -69,8 +69,24 @@ pub fn decode_file(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, I
     Ok(stack)
 }
 
+/// A label map (EMIDEC's 0-4, a mask) in any supported format: as [`decode_file`], except that
+/// a file of one value is a label map like any other (a slice beyond the heart is all
+/// background), where an image of one value is refused as blank.
+pub fn decode_label_file(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ImagingError> {
+    let stack = decode_bytes(name, bytes, limits)?;
+    check_finite(&stack).map_err(|kind| ImagingError::new(name, kind))?;
+    Ok(stack)
+}
+
 /// One file, without the checks that concern a whole stack (which a series makes once).
 fn decode_one(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ImagingError> {
+    let stack = decode_bytes(name, bytes, limits)?;
+    check_pixels(&stack).map_err(|kind| ImagingError::new(name, kind))?;
+    Ok(stack)
+}
+
+/// One file's slices, pixel values unchecked.
+fn decode_bytes(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ImagingError> {
     let err = |kind| ImagingError::new(name, kind);
     if bytes.is_empty() {
         return Err(err(ErrorKind::Empty));
@@ -81,15 +97,13 @@ fn decode_one(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Imagin
             limit: limits.max_bytes,
         }));
     }
-    let stack = match sniff(bytes) {
+    match sniff(bytes) {
         Some(Format::Dicom) => decode_dicom(name, bytes, limits),
         Some(Format::Nifti) => decode_nifti(name, bytes, limits),
         Some(Format::Png | Format::Jpeg) => decode_raster(name, bytes, limits),
         None => Err(ErrorKind::UnknownFormat),
     }
-    .map_err(err)?;
-    check_pixels(&stack).map_err(err)?;
-    Ok(stack)
+    .map_err(err)
 }
 
 /// Why a file whose first slice is `other` cannot join a stack that starts with `first`.
@@ -236,15 +250,7 @@ pub fn sort_slices(slices: &mut [Slice]) {
 }
 
 fn check_pixels(stack: &Stack) -> Result<(), ErrorKind> {
-    let non_finite = stack
-        .slices
-        .iter()
-        .flat_map(|s| s.pixels.iter())
-        .filter(|v| !v.is_finite())
-        .count();
-    if non_finite > 0 {
-        return Err(ErrorKind::NonFinitePixels { count: non_finite });
-    }
+    check_finite(stack)?;
     let first = stack.slices.first().and_then(|s| s.pixels.first()).copied();
     if let Some(value) = first
         && stack
@@ -253,6 +259,19 @@ fn check_pixels(stack: &Stack) -> Result<(), ErrorKind> {
             .all(|s| s.pixels.iter().all(|v| *v == value))
     {
         return Err(ErrorKind::ConstantImage { value });
+    }
+    Ok(())
+}
+
+fn check_finite(stack: &Stack) -> Result<(), ErrorKind> {
+    let non_finite = stack
+        .slices
+        .iter()
+        .flat_map(|s| s.pixels.iter())
+        .filter(|v| !v.is_finite())
+        .count();
+    if non_finite > 0 {
+        return Err(ErrorKind::NonFinitePixels { count: non_finite });
     }
     Ok(())
 }

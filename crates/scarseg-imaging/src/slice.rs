@@ -95,6 +95,99 @@ impl Slice {
         let n = self.normal();
         n[0] * self.position_mm[0] + n[1] * self.position_mm[1] + n[2] * self.position_mm[2]
     }
+
+    /// Whether the slice says where it lies in the patient. A file without geometry decodes to
+    /// the origin and the scanner's axes (PNG and JPEG always; a NIfTI written with the identity
+    /// affine, as scripts that drop the header do, reads as LPS of RAS identity): such a slice
+    /// can only be taken to lie wherever its partner lies.
+    pub fn is_placed(&self) -> bool {
+        const UNPLACED: [[f64; 6]; 2] = [
+            [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0],
+        ];
+        self.position_mm != [0.0; 3] || !UNPLACED.contains(&self.orientation)
+    }
+
+    /// Why `other` does not lie on this slice's pixel grid, or `None` when it does; placement
+    /// (position and orientation) is compared only when `placed`. See [`grid_mismatch`].
+    fn mismatch(&self, other: &Slice, placed: bool) -> Option<String> {
+        let [sr, sc] = self.spacing_mm;
+        let [or, oc] = other.spacing_mm;
+        let relative = |a: f64, b: f64| (a - b).abs() / a.abs().max(b.abs()).max(1e-12);
+        if other.spacing_mm != [1.0, 1.0] && (relative(sr, or) > 0.01 || relative(sc, oc) > 0.01) {
+            return Some(format!(
+                "pixels of {or} x {oc} mm where the image's are {sr} x {sc} mm"
+            ));
+        }
+        if !placed {
+            return None;
+        }
+        let cosines = self
+            .orientation
+            .iter()
+            .zip(&other.orientation)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        if cosines > 0.01 {
+            let show = |o: &[f64; 6]| {
+                format!(
+                    "rows along ({:.3}, {:.3}, {:.3}), columns along ({:.3}, {:.3}, {:.3})",
+                    o[0], o[1], o[2], o[3], o[4], o[5]
+                )
+            };
+            return Some(format!(
+                "{} where the image has {} (a flip or another view?)",
+                show(&other.orientation),
+                show(&self.orientation)
+            ));
+        }
+        let d: f64 = self
+            .position_mm
+            .iter()
+            .zip(&other.position_mm)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt();
+        if d > 0.25 * sr.min(sc) {
+            let show = |p: &[f64; 3]| format!("({:.2}, {:.2}, {:.2}) mm", p[0], p[1], p[2]);
+            return Some(format!(
+                "first pixel at {} where the image's is at {}, {d:.2} mm away",
+                show(&other.position_mm),
+                show(&self.position_mm)
+            ));
+        }
+        None
+    }
+}
+
+/// Why the slices `other` (a label volume, say) do not lie on the pixel grids of `image`, slice
+/// for slice, or `None` when they do. The caller has checked that counts and sizes agree.
+///
+/// Headers written by different tools differ by rounding, so a quarter of a pixel in position,
+/// 1% in spacing and 0.01 in a direction cosine (about half a degree) still count as the same
+/// grid; a shift, a flip, another resolution or slices in the other order do not. Placement is
+/// compared only when `other`'s first slice [is placed](Slice::is_placed) (a file without
+/// geometry lies wherever the image lies); spacing only where `other` states one (anything but
+/// the 1 mm a file without spacing decodes to).
+pub fn grid_mismatch(image: &[Slice], other: &[Slice]) -> Option<String> {
+    let placed = other.first().is_some_and(Slice::is_placed);
+    let first = image
+        .iter()
+        .zip(other)
+        .enumerate()
+        .find_map(|(k, (a, b))| a.mismatch(b, placed).map(|why| (k, why)))?;
+    let reversed = placed
+        && image.len() > 1
+        && image
+            .iter()
+            .rev()
+            .zip(other)
+            .all(|(a, b)| a.mismatch(b, placed).is_none());
+    Some(match (reversed, first) {
+        (true, _) => "its slices are in the reverse order of the image's".to_string(),
+        (false, (_, why)) if image.len() == 1 => why,
+        (false, (k, why)) => format!("slice {}: {why}", k + 1),
+    })
 }
 
 /// Slices of one file or series, ordered by position.
@@ -107,4 +200,112 @@ pub struct Stack {
     /// Things the user should know that did not stop decoding (colour converted to grey,
     /// spacing missing and assumed 1 mm, ...).
     pub warnings: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 1.5 mm short-axis slice, rows along -y, columns along +x (hand-written, not decoded).
+    fn placed() -> Slice {
+        let mut s = Slice::new(2, 2, vec![0.0; 4], "image");
+        s.spacing_mm = [1.5, 1.5];
+        s.position_mm = [-100.0, 80.0, 12.0];
+        s.orientation = [0.0, -1.0, 0.0, 1.0, 0.0, 0.0];
+        s
+    }
+
+    #[test]
+    fn the_same_grid_within_header_rounding_matches() {
+        let image = placed();
+        let mut label = placed();
+        // DICOM DS strings and f32 NIfTI headers round: 0.1 mm and 0.005 are rounding.
+        label.position_mm = [-100.1, 80.0, 12.0];
+        label.orientation = [0.0, -0.995, 0.0, 1.0, 0.0, 0.0];
+        label.spacing_mm = [1.5001, 1.5];
+        assert_eq!(grid_mismatch(&[image], &[label]), None);
+    }
+
+    #[test]
+    fn a_label_without_geometry_is_taken_to_lie_on_the_image() {
+        let image = placed();
+        // A PNG label map: origin, scanner axes, 1 mm.
+        assert!(!Slice::new(2, 2, vec![0.0; 4], "png").is_placed());
+        assert_eq!(
+            grid_mismatch(
+                std::slice::from_ref(&image),
+                &[Slice::new(2, 2, vec![0.0; 4], "png")]
+            ),
+            None
+        );
+        // A NIfTI saved with the identity affine decodes to LPS of RAS identity.
+        let mut nifti = Slice::new(2, 2, vec![0.0; 4], "nii");
+        nifti.orientation = [-1.0, -0.0, 0.0, -0.0, -1.0, 0.0];
+        assert!(!nifti.is_placed());
+        assert_eq!(grid_mismatch(std::slice::from_ref(&image), &[nifti]), None);
+        assert!(image.is_placed());
+    }
+
+    #[test]
+    fn a_shift_a_flip_or_another_resolution_is_named() {
+        let image = placed();
+        // Half a pixel (0.75 mm) off: more than a quarter pixel (0.375 mm).
+        let mut shifted = placed();
+        shifted.position_mm = [-100.0, 80.75, 12.0];
+        let why = grid_mismatch(std::slice::from_ref(&image), &[shifted]).expect("shifted");
+        assert!(why.contains("0.75 mm away"), "{why}");
+        // Rows run the other way: a vertical flip.
+        let mut flipped = placed();
+        flipped.orientation = [0.0, 1.0, 0.0, 1.0, 0.0, 0.0];
+        let why = grid_mismatch(std::slice::from_ref(&image), &[flipped]).expect("flipped");
+        assert!(why.contains("rows along (0.000, 1.000, 0.000)"), "{why}");
+        // 2 mm pixels where the image has 1.5 mm: even without a position.
+        let mut coarse = Slice::new(2, 2, vec![0.0; 4], "png");
+        coarse.spacing_mm = [2.0, 2.0];
+        let why = grid_mismatch(std::slice::from_ref(&image), &[coarse]).expect("coarse");
+        assert!(
+            why.contains("2 x 2 mm where the image's are 1.5 x 1.5 mm"),
+            "{why}"
+        );
+    }
+
+    /// Three slices 8 mm apart along the normal of [`placed`].
+    fn stack() -> Vec<Slice> {
+        (0..3)
+            .map(|k| {
+                let mut s = placed();
+                // The normal of rows (0, -1, 0) x columns (1, 0, 0) is (0, 0, 1).
+                s.position_mm[2] += 8.0 * k as f64;
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stacks_are_compared_slice_for_slice() {
+        let image = stack();
+        assert_eq!(grid_mismatch(&image, &stack()), None);
+        // The label volume written bottom to top.
+        let reversed: Vec<Slice> = stack().into_iter().rev().collect();
+        assert_eq!(
+            grid_mismatch(&image, &reversed).as_deref(),
+            Some("its slices are in the reverse order of the image's")
+        );
+        // Only the third slice is off, by 2 mm in x.
+        let mut third = stack();
+        third[2].position_mm[0] += 2.0;
+        let why = grid_mismatch(&image, &third).expect("third");
+        assert!(why.starts_with("slice 3: first pixel at (-98.00,"), "{why}");
+        // An identity-affine NIfTI: slices at z = 0, 8, 16 on scanner axes, not placed as a
+        // volume even though its later slices are away from the origin.
+        let bare: Vec<Slice> = (0..3)
+            .map(|k| {
+                let mut s = Slice::new(2, 2, vec![0.0; 4], "nii");
+                s.orientation = [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0];
+                s.position_mm = [0.0, 0.0, 8.0 * k as f64];
+                s
+            })
+            .collect();
+        assert_eq!(grid_mismatch(&image, &bare), None);
+    }
 }

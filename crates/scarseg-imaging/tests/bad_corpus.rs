@@ -2,7 +2,7 @@
 //! `cargo run -p scarseg-imaging --example bad_corpus`) fails with its own specific, typed error
 //! that names the file, and never panics.
 
-use scarseg_imaging::decode::decode_file;
+use scarseg_imaging::decode::{decode_file, decode_label_file};
 use scarseg_imaging::{ErrorKind, Limits};
 
 /// This crate's folder, read when the test runs (cargo sets it), because a test binary reused
@@ -98,6 +98,15 @@ fn constant_image() {
         decode("constant.png"),
         ErrorKind::ConstantImage { value: 77.0 }
     );
+    // The same file as a label map is a map of one label, not an error: a slice beyond the
+    // heart is all background.
+    let labels = decode_label_file("constant.png", &corpus("constant.png"), &Limits::default())
+        .expect("a constant label map decodes");
+    assert!(labels.slices[0].pixels.iter().all(|v| *v == 77.0));
+    // NaN is refused in labels too.
+    let err = decode_label_file("nan_inf.nii", &corpus("nan_inf.nii"), &Limits::default())
+        .expect_err("NaN labels");
+    assert_eq!(err.kind, ErrorKind::NonFinitePixels { count: 2 });
 }
 
 #[test]
