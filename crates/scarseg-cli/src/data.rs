@@ -9,12 +9,13 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use scarseg_imaging::decode::decode_file;
+use scarseg_imaging::decode::{decode_file, decode_label_file, decode_series};
 use scarseg_imaging::metrics::Mask;
 use scarseg_imaging::phantom::{PhantomConfig, generate, label};
 use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
 use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
-use scarseg_imaging::{Limits, Slice};
+use scarseg_imaging::slice::grid_mismatch;
+use scarseg_imaging::{ErrorKind, Limits, Slice};
 
 /// First seed of the fixed validation phantom cases (training's fresh cases start at
 /// `train::TRAIN_SEED`).
@@ -111,7 +112,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 /// Decodes a label file into integer labels 0..=4, one map per slice.
 fn decode_labels(path: &Path, limits: &Limits) -> Result<Vec<(Slice, Vec<u8>)>> {
     let name = path.display().to_string();
-    let stack = decode_file(&name, &read(path)?, limits)?;
+    let stack = decode_label_file(&name, &read(path)?, limits)?;
     stack
         .slices
         .into_iter()
@@ -132,10 +133,15 @@ fn decode_labels(path: &Path, limits: &Limits) -> Result<Vec<(Slice, Vec<u8>)>> 
         .collect()
 }
 
-/// Pairs an image file's slices with a label file's; sizes must agree.
+/// Pairs an image file's (or a series folder's) slices with a label file's: counts and sizes must agree, and labels
+/// that carry geometry must lie on the image's grid ([`grid_mismatch`]).
 fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result<Vec<Sample>> {
     let name = image.display().to_string();
-    let stack = decode_file(&name, &read(image)?, limits)?;
+    let stack = if image.is_dir() {
+        series(image, limits)?
+    } else {
+        decode_file(&name, &read(image)?, limits)?
+    };
     let label_maps = decode_labels(labels, limits)?;
     if label_maps.len() != stack.slices.len() {
         bail!(
@@ -145,24 +151,58 @@ fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result
             stack.slices.len()
         );
     }
-    stack
+    for (image, (l, _)) in stack.slices.iter().zip(&label_maps) {
+        if (l.rows, l.cols) != (image.rows, image.cols) {
+            bail!(
+                "{}: labels are {} x {} but the image is {} x {}",
+                labels.display(),
+                l.rows,
+                l.cols,
+                image.rows,
+                image.cols
+            );
+        }
+    }
+    // Labels that are the right size but lie elsewhere (another tool's export flipped the
+    // volume, or the wrong case's file) would train and score on wrong truth without a sign.
+    let label_slices: Vec<Slice> = label_maps.iter().map(|(l, _)| l.clone()).collect();
+    if let Some(why) = grid_mismatch(&stack.slices, &label_slices) {
+        bail!(
+            "{}: not on the pixel grid of {name}: {why}",
+            labels.display()
+        );
+    }
+    Ok(stack
         .slices
         .into_iter()
         .zip(label_maps)
-        .map(|(image, (l, values))| {
-            if (l.rows, l.cols) != (image.rows, image.cols) {
-                bail!(
-                    "{}: labels are {} x {} but the image is {} x {}",
-                    labels.display(),
-                    l.rows,
-                    l.cols,
-                    image.rows,
-                    image.cols
-                );
-            }
-            Ok(Sample::from_labels(image, &values, patient))
-        })
-        .collect()
+        .map(|(image, (_, values))| Sample::from_labels(image, &values, patient))
+        .collect())
+}
+
+/// A folder of DICOM files read as one series. Training data must be whole, so a file that fails
+/// fails the folder (predict would analyse the rest); objects without an image (a DICOMDIR) are
+/// left out.
+fn series(dir: &Path, limits: &Limits) -> Result<scarseg_imaging::Stack> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot list the series folder", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let loaded = files
+        .iter()
+        .map(|f| Ok((f.display().to_string(), read(f)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let name = dir.display().to_string();
+    let (stack, errors) = decode_series(&name, &loaded, limits);
+    if let Some(e) = errors
+        .iter()
+        .find(|e| !matches!(e.kind, ErrorKind::NotAnImage(_)))
+    {
+        bail!("{e}");
+    }
+    stack.with_context(|| format!("{name}: no DICOM image in the series folder"))
 }
 
 /// Loads the EMIDEC challenge layout: `DIR/Case_*/Images/Case_*.nii.gz` with
@@ -210,7 +250,9 @@ fn first_volume(dir: &Path) -> Result<PathBuf> {
 }
 
 /// Label file suffix for `--pairs`: `NAME.EXT` is labelled by `NAME_labels.png` (or `.nii`,
-/// `.nii.gz`), values 0-4 as in EMIDEC.
+/// `.nii.gz`), values 0-4 as in EMIDEC; a DICOM series folder `NAME/` by a label volume
+/// `NAME_labels.nii.gz` (or `.nii`) beside the folder, as `scarseg phantom --format dicom`
+/// writes it.
 pub const LABEL_SUFFIX: &str = "_labels";
 
 /// Splits a file name into its stem and extension, `.nii.gz` counted as one extension.
@@ -224,30 +266,45 @@ pub fn stem_and_ext(name: &str) -> (&str, &str) {
     }
 }
 
-/// Loads image/label pairs from a folder (searched recursively). The patient is the first
-/// folder below `dir`, or the image's stem for files directly inside it.
+/// The label file beside `image` (a file, or a series folder) that `--pairs` pairs it with.
+fn label_beside(image: &Path) -> Option<PathBuf> {
+    let name = image.file_name()?.to_string_lossy();
+    let stem = if image.is_dir() {
+        &*name
+    } else {
+        stem_and_ext(&name).0
+    };
+    [".png", ".nii.gz", ".nii"]
+        .iter()
+        .map(|ext| image.with_file_name(format!("{stem}{LABEL_SUFFIX}{ext}")))
+        .find(|p| p.is_file())
+}
+
+/// Loads image/label pairs from a folder (searched recursively): image files with their label
+/// files, and DICOM series folders with their label volumes. The patient is the first folder
+/// below `dir`, or the image's stem (the series folder's name) for those directly inside it.
 pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
-    let mut files = Vec::new();
-    walk(dir, &mut files)
+    let mut images = Vec::new();
+    walk(dir, &mut images)
         .with_context(|| format!("{}: cannot list the pairs folder", dir.display()))?;
-    files.sort();
+    images.sort();
     let mut out = Vec::new();
-    for image in &files {
+    for image in &images {
         let name = image.file_name().unwrap_or_default().to_string_lossy();
-        let (stem, _) = stem_and_ext(&name);
+        let (stem, _) = if image.is_dir() {
+            (&*name, "")
+        } else {
+            stem_and_ext(&name)
+        };
         if stem.ends_with(LABEL_SUFFIX) || name.ends_with(".json") || name.ends_with(".csv") {
             continue;
         }
-        let label = [".png", ".nii.gz", ".nii"]
-            .iter()
-            .map(|ext| image.with_file_name(format!("{stem}{LABEL_SUFFIX}{ext}")))
-            .find(|p| p.is_file())
-            .with_context(|| {
-                format!(
-                    "{}: no label file {stem}{LABEL_SUFFIX}.png/.nii/.nii.gz beside it",
-                    image.display()
-                )
-            })?;
+        let label = label_beside(image).with_context(|| {
+            format!(
+                "{}: no label file {stem}{LABEL_SUFFIX}.png/.nii/.nii.gz beside it",
+                image.display()
+            )
+        })?;
         let rel = image.strip_prefix(dir).unwrap_or(image);
         let patient = match rel.components().count() {
             0 | 1 => stem.to_string(),
@@ -265,10 +322,12 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
     Ok(out)
 }
 
+/// Collects image files, and series folders (those with a label file beside them) whole
+/// instead of their files.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.is_dir() {
+        if path.is_dir() && label_beside(&path).is_none() {
             walk(&path, out)?;
         } else {
             out.push(path);

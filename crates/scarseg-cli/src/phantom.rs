@@ -1,6 +1,7 @@
 //! `scarseg phantom`: writes phantom cases as PNG (image + label map), NIfTI (image + label
-//! volume) or DICOM series (+ label volume in NIfTI), and `cases.json` with every case's
-//! parameters.
+//! volume), DICOM series (+ label volume in NIfTI) or in the EMIDEC challenge's layout, and
+//! `cases.json` with every case's parameters. Each layout is one that `train` and `eval` read
+//! (`--pairs`, or `--emidec` for the last).
 
 use std::path::PathBuf;
 
@@ -18,12 +19,16 @@ use crate::data::LABEL_SUFFIX;
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// 16-bit grey PNG per slice with an 8-bit label PNG (values 0-4) beside it.
+    /// 16-bit grey PNG per slice with an 8-bit label PNG (values 0-4) beside it; the slices
+    /// of a case with several in a folder of its own.
     Png,
     /// .nii.gz image volume with a .nii.gz label volume.
     Nifti,
-    /// One DICOM file per slice in a folder per case, with a .nii.gz label volume.
+    /// One DICOM file per slice in a folder per case, with a .nii.gz label volume beside the
+    /// folder.
     Dicom,
+    /// The EMIDEC challenge layout: `CASE/Images/CASE.nii.gz` and `CASE/Contours/CASE.nii.gz`.
+    Emidec,
 }
 
 /// Difficulty presets.
@@ -122,8 +127,10 @@ pub fn run(args: PhantomArgs) -> Result<Outcome> {
         match args.format {
             Format::Png => {
                 for (k, s) in case.slices.iter().enumerate() {
+                    // A case's slices share a folder: `--pairs` takes the first folder as
+                    // the patient, so a split never puts one case on both sides.
                     let stem = if case.slices.len() > 1 {
-                        format!("{}_{k:03}", case.name)
+                        format!("{0}/{0}_{k:03}", case.name)
                     } else {
                         case.name.clone()
                     };
@@ -145,6 +152,17 @@ pub fn run(args: PhantomArgs) -> Result<Outcome> {
                 )?;
                 write(
                     &format!("{}{LABEL_SUFFIX}.nii.gz", case.name),
+                    nifti1(&images, NiftiData::U8(&labels), true)?,
+                )?;
+            }
+            Format::Emidec => {
+                let name = &case.name;
+                write(
+                    &format!("{name}/Images/{name}.nii.gz"),
+                    nifti1(&images, NiftiData::F32(&flat(&images)), true)?,
+                )?;
+                write(
+                    &format!("{name}/Contours/{name}.nii.gz"),
                     nifti1(&images, NiftiData::U8(&labels), true)?,
                 )?;
             }

@@ -253,13 +253,38 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
 
     let limits = Limits::default();
     let phantom_config = PhantomConfig::default();
-    let (source, validation) = match (&args.phantom, &args.emidec, &args.pairs) {
+    // Which patients (or seeds) trained and which validated, for run.json: a researcher
+    // evaluating the run later must know which cases it has seen.
+    let patients = |samples: &[Sample]| -> Vec<String> {
+        samples
+            .iter()
+            .map(|s| s.patient.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let split_of = |t: &[Sample], v: &[Sample]| {
+        serde_json::json!({
+            "training_patients": patients(t),
+            "training_slices": t.len(),
+            "validation_patients": patients(v),
+            "validation_slices": v.len(),
+        })
+    };
+    let (source, validation, split) = match (&args.phantom, &args.emidec, &args.pairs) {
         (Some(n), None, None) => (
             Source::Phantom {
                 per_epoch: *n,
                 config: phantom_config,
             },
             phantom_samples(VALIDATION_SEED, args.phantom_validation, &phantom_config),
+            serde_json::json!({
+                "training": format!(
+                    "{n} fresh phantom cases per epoch: epoch e's case i has seed {} + e x {n} + i",
+                    TRAIN_SEED + args.seed * 100_000_000
+                ),
+                "validation_seeds": [VALIDATION_SEED, VALIDATION_SEED + args.phantom_validation as u64 - 1],
+            }),
         ),
         (None, Some(dir), None) => {
             let (t, v) = split_by_patient(
@@ -267,7 +292,8 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
                 args.validation_fraction,
                 args.seed,
             );
-            (Source::Samples(t), v)
+            let split = split_of(&t, &v);
+            (Source::Samples(t), v, split)
         }
         (None, None, Some(dir)) => {
             let (t, v) = split_by_patient(
@@ -275,7 +301,8 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
                 args.validation_fraction,
                 args.seed,
             );
-            (Source::Samples(t), v)
+            let split = split_of(&t, &v);
+            (Source::Samples(t), v, split)
         }
         _ => bail!("give one of --phantom N, --emidec DIR or --pairs DIR"),
     };
@@ -512,7 +539,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             commands: commands.clone(),
         };
         save_checkpoint(&checkpoint_dir, &model, &config, &optimizer, &state)?;
-        write_run_info(&args.out, &state, &record)?;
+        write_run_info(&args.out, &state, &record, &split)?;
     }
     drop(dashboard);
     eprintln!(
@@ -730,7 +757,12 @@ fn save_checkpoint(
     Ok(())
 }
 
-fn write_run_info(out: &Path, state: &State, last: &EpochLog) -> Result<()> {
+fn write_run_info(
+    out: &Path,
+    state: &State,
+    last: &EpochLog,
+    split: &serde_json::Value,
+) -> Result<()> {
     let info = serde_json::json!({
         "command": state.commands.first().cloned().unwrap_or_default(),
         "resumed_with": state.commands.iter().skip(1).cloned().collect::<Vec<_>>().join(" ; "),
@@ -744,6 +776,7 @@ fn write_run_info(out: &Path, state: &State, last: &EpochLog) -> Result<()> {
         "best_validation_scar_dice": state.best_scar_dice,
         "device": state.args.device,
         "machine": crate::machine_description(),
+        "data_split": split,
     });
     std::fs::write(out.join("run.json"), serde_json::to_string_pretty(&info)?)?;
     Ok(())

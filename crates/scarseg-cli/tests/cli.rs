@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use scarseg_imaging::Limits;
 use scarseg_imaging::decode::decode_file;
+use scarseg_imaging::encode::{NiftiData, nifti1};
+use scarseg_imaging::{Limits, Slice};
 
 fn scarseg(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_scarseg"))
@@ -959,6 +960,42 @@ fn errors_are_one_line_with_exit_codes() {
         &["eval", "--method", "fwhm", "--pairs", s(&pairs)],
         "x_labels.png: label value 9 is not one of 0, 1, 2, 3, 4",
     );
+
+    // A label volume of the right size whose header puts it 3 mm to the side of the image
+    // (another case's file, another tool's export): named, not trained or scored on.
+    let shifted = root.join("shifted");
+    std::fs::create_dir_all(&shifted).expect("mkdir");
+    let grid = |dx: f64| -> Vec<Slice> {
+        (0..2)
+            .map(|k| {
+                let mut s = Slice::new(4, 4, vec![0.0; 16], "x");
+                s.spacing_mm = [1.5, 1.5];
+                s.position_mm = [10.0 + dx, -20.0, 4.0 + 8.0 * k as f64];
+                s
+            })
+            .collect()
+    };
+    let values: Vec<f32> = (0..32).map(|v| v as f32).collect();
+    let image = nifti1(&grid(0.0), NiftiData::F32(&values), false).expect("nifti");
+    let labels = nifti1(&grid(3.0), NiftiData::U8(&[0; 32]), false).expect("nifti");
+    std::fs::write(shifted.join("x.nii"), image).expect("write");
+    std::fs::write(shifted.join("x_labels.nii"), &labels).expect("write");
+    fails(
+        &["eval", "--method", "fwhm", "--pairs", s(&shifted)],
+        &format!(
+            "x_labels.nii: not on the pixel grid of {}: slice 1: first pixel at \
+             (13.00, -20.00, 4.00) mm where the image's is at (10.00, -20.00, 4.00) mm, 3.00 mm \
+             away",
+            shifted.join("x.nii").display()
+        ),
+    );
+    // The same labels as a PNG-like volume without geometry are taken to lie on the image.
+    let bare: Vec<Slice> = (0..2)
+        .map(|_| Slice::new(4, 4, vec![0.0; 16], "x"))
+        .collect();
+    let labels = nifti1(&bare, NiftiData::U8(&[0; 32]), false).expect("nifti");
+    std::fs::write(shifted.join("x_labels.nii"), labels).expect("write");
+    ok(&["eval", "--method", "fwhm", "--pairs", s(&shifted)]);
 }
 
 #[test]
@@ -1297,4 +1334,124 @@ fn the_dashboards_stop_key_ends_training_and_says_how_to_resume() {
         serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
     let done = state["epochs_done"].as_u64().expect("epochs_done");
     assert!((1..100_000).contains(&done), "{done} epochs done");
+}
+
+/// Rows of a CSV file as maps from its header's names.
+fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split(','))
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn every_phantom_layout_reads_back_as_the_same_cases_and_patients() {
+    // Two three-slice cases in each layout `phantom` writes are read back by --pairs (PNG,
+    // NIfTI, DICOM series folders) or --emidec as the same two patients and six slices, with
+    // the reference areas that the generator's own label maps give (counted here, not by the
+    // CLI's readers). PNG slices of one case share a patient, so a split cannot divide a case.
+    use scarseg_imaging::phantom::{PhantomConfig, generate};
+    let config = PhantomConfig {
+        slices: 3,
+        ..Default::default()
+    };
+    let truth: Vec<(String, f64, f64)> = [11, 12]
+        .into_iter()
+        .flat_map(|seed| {
+            let case = generate(seed, &config);
+            case.slices
+                .iter()
+                .map(|s| {
+                    let area = |f: &dyn Fn(u8) -> bool| {
+                        s.labels.iter().filter(|l| f(**l)).count() as f64 * s.image.pixel_area_mm2()
+                    };
+                    (case.name.clone(), area(&|l| l >= 2), area(&|l| l >= 3))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let names: Vec<String> = vec![truth[0].0.clone(), truth[3].0.clone()];
+    assert_ne!(names[0], names[1]);
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    for (format, reader) in [
+        ("png", "--pairs"),
+        ("nifti", "--pairs"),
+        ("dicom", "--pairs"),
+        ("emidec", "--emidec"),
+    ] {
+        let data = root.join(format);
+        ok(&[
+            "phantom",
+            "--out",
+            s(&data),
+            "--count",
+            "2",
+            "--seed",
+            "11",
+            "--slices",
+            "3",
+            "--format",
+            format,
+        ]);
+        let out = root.join(format!("eval-{format}"));
+        ok(&[
+            "eval",
+            "--method",
+            "fwhm",
+            reader,
+            s(&data),
+            "--out",
+            s(&out),
+        ]);
+        let rows = csv_rows(&out.join("eval.csv"));
+        assert_eq!(rows.len(), 6, "{format}: six slices");
+        for (row, (patient, myo, scar)) in rows.iter().zip(&truth) {
+            assert_eq!(&row["patient"], patient, "{format}");
+            for (column, want) in [
+                ("reference_myocardium_area_mm2", myo),
+                ("reference_scar_area_mm2", scar),
+            ] {
+                let got: f64 = row[column].parse().expect("number");
+                // DICOM stores the spacing as a decimal string, PNG's pHYs as whole pixels
+                // per metre (about 740 for 1.35 mm: up to 0.07% per axis): rounding only.
+                let tolerance = if format == "png" { 2e-3 } else { 1e-5 };
+                assert!(
+                    (got - want).abs() <= tolerance * want.max(1.0),
+                    "{format} {patient} {column}: {got} against {want}"
+                );
+            }
+        }
+
+        // Training holds one whole case out and says which in run.json.
+        let run = root.join(format!("run-{format}"));
+        train_small(&[reader, s(&data)], &run, &[]);
+        let info: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("run.json")).expect("run.json"))
+                .expect("json");
+        let split = &info["data_split"];
+        let side = |key: &str| -> Vec<String> {
+            split[key]
+                .as_array()
+                .expect("patients")
+                .iter()
+                .map(|p| p.as_str().expect("name").to_string())
+                .collect()
+        };
+        let mut both = [side("training_patients"), side("validation_patients")].concat();
+        assert_eq!(both.len(), 2, "{format}: {split}");
+        both.sort();
+        assert_eq!(both, names, "{format}");
+        assert_eq!(split["training_slices"], 3, "{format}");
+        assert_eq!(split["validation_slices"], 3, "{format}");
+    }
 }
