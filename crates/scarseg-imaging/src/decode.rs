@@ -12,7 +12,7 @@ use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{InMemDicomObject, OpenFileOptions};
-use dicom_pixeldata::PixelDecoder;
+use dicom_pixeldata::{PhotometricInterpretation, PixelDecoder, PlanarConfiguration};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::error::{ErrorKind, ImagingError};
@@ -556,6 +556,19 @@ fn walk_dicom_meta(bytes: &[u8]) -> Result<Option<(usize, String)>, ErrorKind> {
     Ok(Some((132 + at, uid)))
 }
 
+/// How a DICOM image's colour samples lie in its decoded pixel data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Colour {
+    /// One sample per pixel.
+    Grey,
+    /// R G B (or Y Cb Cr when `ybr`) per pixel.
+    Interleaved { ybr: bool },
+    /// A plane per channel (Planar Configuration 1).
+    Planes { ybr: bool },
+    /// YBR_FULL_422 as stored: Y1 Y2 Cb Cr for each two pixels of a row.
+    Ybr422,
+}
+
 fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {
     check_dicom_meta_lengths(bytes, limits)?;
     let obj = OpenFileOptions::new()
@@ -629,10 +642,41 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             "Samples per Pixel (0028,0002) is {samples}: expected 1 (grey) or 3 (colour)"
         )));
     }
-    let values: Vec<f32> = decoded
-        .to_vec::<f32>()
-        .map_err(|e| dicom_error(&format!("pixel values: {e}")))?;
-    let per_frame = rows * cols * samples;
+    // How the colour samples lie as decoded: codecs hand back interleaved RGB (dicom-pixeldata
+    // says so), uncompressed data stays as stored, which may be YCbCr, 4:2:2 (Y1 Y2 Cb Cr per
+    // two pixels) or one plane per channel.
+    let layout = if samples == 1 {
+        Colour::Grey
+    } else {
+        let pi = decoded.photometric_interpretation();
+        let ybr = matches!(pi, PhotometricInterpretation::YbrFull);
+        match (pi, decoded.planar_configuration()) {
+            (PhotometricInterpretation::YbrFull422, _) => Colour::Ybr422,
+            (_, PlanarConfiguration::PixelFirst) => Colour::Planes { ybr },
+            _ => Colour::Interleaved { ybr },
+        }
+    };
+    let values: Vec<f32> = match layout {
+        Colour::Grey | Colour::Interleaved { .. } => decoded
+            .to_vec::<f32>()
+            .map_err(|e| dicom_error(&format!("pixel values: {e}")))?,
+        // dicom-pixeldata converts neither layout (planes: its issue #129); colour images carry
+        // no rescale, so the stored bytes are the values.
+        Colour::Ybr422 | Colour::Planes { .. } => {
+            if allocated != 8 {
+                return Err(dicom_error(&format!(
+                    "{photometric} colour with Bits Allocated {allocated} in this layout is not \
+                     read (8 expected); convert the file to grey or to interleaved RGB",
+                    photometric = decoded.photometric_interpretation()
+                )));
+            }
+            decoded.data().iter().map(|b| f32::from(*b)).collect()
+        }
+    };
+    let per_frame = match layout {
+        Colour::Ybr422 => rows * cols * 2,
+        _ => rows * cols * samples,
+    };
     if values.len() < per_frame * frames {
         return Err(ErrorKind::Truncated(format!(
             "{} pixel values for {frames} frame(s) of {rows} x {cols} x {samples}",
@@ -648,10 +692,16 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         ));
     }
     let photometric = dicom_str(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
-    if samples > 1 {
-        warnings.push(format!(
+    match layout {
+        Colour::Grey => {}
+        Colour::Interleaved { ybr: true } | Colour::Planes { ybr: true } | Colour::Ybr422 => {
+            warnings.push(format!(
+                "{photometric} colour image converted to grey (its luma, Y)"
+            ))
+        }
+        _ => warnings.push(format!(
             "{photometric} colour image converted to grey (ITU-R BT.601 luma)"
-        ));
+        )),
     }
 
     // UIDs are padded to an even length with NUL.
@@ -666,12 +716,26 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let mut slices = Vec::with_capacity(frames);
     for frame in 0..frames {
         let raw = &values[frame * per_frame..(frame + 1) * per_frame];
-        let mut pixels: Vec<f32> = if samples == 1 {
-            raw.to_vec()
-        } else {
-            raw.chunks_exact(samples)
-                .map(|p| 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2.min(samples - 1)])
-                .collect()
+        let luma = |r: f32, g: f32, b: f32| 0.299 * r + 0.587 * g + 0.114 * b;
+        let plane = rows * cols;
+        // Y is the luma already (YBR_FULL is BT.601 full range), so it is taken as it is.
+        let mut pixels: Vec<f32> = match layout {
+            Colour::Grey => raw.to_vec(),
+            Colour::Interleaved { ybr: true } => raw.chunks_exact(3).map(|p| p[0]).collect(),
+            Colour::Interleaved { ybr: false } => raw
+                .chunks_exact(3)
+                .map(|p| luma(p[0], p[1], p[2]))
+                .collect(),
+            Colour::Planes { ybr: true } => raw[..plane].to_vec(),
+            Colour::Planes { ybr: false } => (0..plane)
+                .map(|i| luma(raw[i], raw[plane + i], raw[2 * plane + i]))
+                .collect(),
+            Colour::Ybr422 => raw
+                .chunks_exact(4)
+                .flat_map(|q| [q[0], q[1]])
+                .chain(std::iter::repeat(0.0))
+                .take(plane)
+                .collect(),
         };
         if invert {
             // MONOCHROME1 shows low values bright: mirror within the frame's range.

@@ -470,3 +470,50 @@ fn lossless_jpeg_and_jpeg_2000_from_another_encoder_decode_exactly() {
         assert!(stack.warnings.is_empty(), "{name}: {:?}", stack.warnings);
     }
 }
+
+#[test]
+fn colour_images_become_their_luma_in_every_layout() {
+    // Written by pydicom and GDCM (make_good_corpus.py), pixel i of 16 (row by row).
+    let i = |k: usize| k as f32;
+    // RGB, one plane per channel: R = 15 i, G = 255 - 15 i, B = 7 i; ITU-R BT.601 luma.
+    let luma: Vec<f32> = (0..16)
+        .map(|k| 0.299 * 15.0 * i(k) + 0.587 * (255.0 - 15.0 * i(k)) + 0.114 * 7.0 * i(k))
+        .collect();
+    let planes = decode(&good("rgb_planar.dcm"));
+    for (got, want) in planes.slices[0].pixels.iter().zip(&luma) {
+        assert!((got - want).abs() < 1e-3, "{got} against {want}");
+    }
+    assert_eq!(planes.slices[0].pixels.len(), 16);
+    // YCbCr, interleaved and 4:2:2: Y = 15 i is the luma itself, whatever the chroma.
+    let y: Vec<f32> = (0..16).map(|k| 15.0 * i(k)).collect();
+    for name in ["ybr_full.dcm", "ybr_full_422.dcm"] {
+        let stack = decode(&good(name));
+        assert_eq!(stack.slices[0].pixels, y, "{name}");
+        assert!(
+            stack
+                .warnings
+                .iter()
+                .any(|w| w.contains("converted to grey (its luma, Y)")),
+            "{name}: {:?}",
+            stack.warnings
+        );
+    }
+    // JPEG baseline (lossy): left half (200, 40, 40), right half (40, 40, 200).
+    let jpeg = decode(&good("jpeg_baseline_colour.dcm"));
+    let slice = &jpeg.slices[0];
+    assert_eq!((slice.rows, slice.cols), (8, 8));
+    let (red, blue) = (
+        0.299 * 200.0 + 0.587 * 40.0 + 0.114 * 40.0,
+        0.299 * 40.0 + 0.587 * 40.0 + 0.114 * 200.0,
+    );
+    for r in 0..8 {
+        // The columns beside the edge ring after lossy compression; the outer ones do not.
+        for (c, want) in [(0, red), (1, red), (6, blue), (7, blue)] {
+            let got = slice.pixels[r * 8 + c];
+            assert!(
+                (got - want).abs() <= 4.0,
+                "({r}, {c}): {got} against {want}"
+            );
+        }
+    }
+}

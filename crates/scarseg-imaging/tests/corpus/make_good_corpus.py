@@ -8,6 +8,13 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
 - jpeg_lossless_sv1.dcm, jpeg2000_lossless.dcm: one 16 x 12 MR slice of 12-bit values
   ((21 i) mod 4096 for pixel i, row by row) in the two lossless syntaxes PACS exports use most.
   JPEG Lossless decodes everywhere; JPEG 2000 natively only (see the crate's Cargo.toml).
+- rgb_planar.dcm, ybr_full.dcm, ybr_full_422.dcm: 4 x 4 8-bit colour images, uncompressed, in
+  the layouts decoders get wrong: RGB one plane per channel (R = 15 i, G = 255 - 15 i,
+  B = 7 i for pixel i), and YCbCr interleaved and 4:2:2 (Y1 Y2 Cb Cr per two pixels), both
+  with Y = 15 i and chroma that differs from it.
+- jpeg_baseline_colour.dcm: an 8 x 8 RGB image (left half (200, 40, 40), right half
+  (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
+  levels.
 
     python3 -m pip install pydicom numpy python-gdcm && python3 make_good_corpus.py
 """
@@ -21,6 +28,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
 MR = "1.2.840.10008.5.1.4.1.1.4"
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
 GOOD = Path(__file__).parent / "good"
 
@@ -99,5 +107,57 @@ def compressed():
     raw.unlink()
 
 
+def colour(uid, photometric, planar, rows, cols):
+    """An uncompressed 8-bit colour MR dataset without pixel data."""
+    ds = mr(SECONDARY_CAPTURE, uid, rows, cols)
+    ds.SamplesPerPixel = 3
+    ds.PhotometricInterpretation = photometric
+    ds.PlanarConfiguration = planar
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PixelSpacing = [1, 1]
+    ds.SliceThickness = 1
+    return ds
+
+
+def colours():
+    i = np.arange(16)
+    r, g, b = 15 * i, 255 - 15 * i, 7 * i
+    ds = colour("1.2.826.0.1.3680043.10.1234.22.1", "RGB", 1, 4, 4)
+    ds.PixelData = np.concatenate([r, g, b]).astype(np.uint8).tobytes()
+    ds.save_as(GOOD / "rgb_planar.dcm", enforce_file_format=True)
+
+    y, cb, cr = 15 * i, 255 - 15 * i, (40 * i) % 256
+    ds = colour("1.2.826.0.1.3680043.10.1234.22.2", "YBR_FULL", 0, 4, 4)
+    ds.PixelData = np.stack([y, cb, cr], 1).astype(np.uint8).tobytes()
+    ds.save_as(GOOD / "ybr_full.dcm", enforce_file_format=True)
+
+    ds = colour("1.2.826.0.1.3680043.10.1234.22.3", "YBR_FULL_422", 0, 4, 4)
+    pairs = [[y[k], y[k + 1], cb[k], cr[k]] for k in range(0, 16, 2)]
+    ds.PixelData = np.array(pairs).astype(np.uint8).tobytes()
+    ds.save_as(GOOD / "ybr_full_422.dcm", enforce_file_format=True)
+
+    ds = colour("1.2.826.0.1.3680043.10.1234.22.4", "RGB", 0, 8, 8)
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[:, :4] = (200, 40, 40)
+    rgb[:, 4:] = (40, 40, 200)
+    ds.PixelData = rgb.tobytes()
+    raw = GOOD / "raw.dcm"
+    ds.save_as(raw, enforce_file_format=True)
+    reader = gdcm.ImageReader()
+    reader.SetFileName(str(raw))
+    assert reader.Read()
+    change = gdcm.ImageChangeTransferSyntax()
+    change.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.JPEGBaselineProcess1))
+    change.SetInput(reader.GetImage())
+    assert change.Change()
+    writer = gdcm.ImageWriter()
+    writer.SetFileName(str(GOOD / "jpeg_baseline_colour.dcm"))
+    writer.SetFile(reader.GetFile())
+    writer.SetImage(change.GetOutput())
+    assert writer.Write()
+    raw.unlink()
+
+
 enhanced()
 compressed()
+colours()
