@@ -86,7 +86,8 @@ pub enum NiftiData<'a> {
 
 /// A single-file little-endian NIfTI-1 volume of `slices` (all the same size), columns fastest,
 /// with spacing, thickness and an sform built from the first slice's position and orientation
-/// (converted from DICOM's LPS to NIfTI's RAS). `gzip` makes a .nii.gz.
+/// and the step to the second slice (converted from DICOM's LPS to NIfTI's RAS). `gzip` makes a
+/// .nii.gz.
 pub fn nifti1(slices: &[Slice], data: NiftiData<'_>, gzip: bool) -> Result<Vec<u8>, EncodeError> {
     let first = slices.first().ok_or(EncodeError {
         format: "NIfTI",
@@ -119,16 +120,25 @@ pub fn nifti1(slices: &[Slice], data: NiftiData<'_>, gzip: bool) -> Result<Vec<u
     }
     put_i16(&mut h, 70, datatype);
     put_i16(&mut h, 72, bitpix);
-    let thickness = if depth > 1 {
-        let d = slices[1].position_along_normal() - first.position_along_normal();
-        if d.abs() > 1e-6 {
-            d.abs()
-        } else {
-            first.thickness_mm
+    // The step from one slice to the next, direction included: slices stored against the normal
+    // (a series sorted by a SliceLocation whose sign runs the other way) must be placed that
+    // way, or every slice of the volume lands on another's position.
+    let n = first.normal();
+    let along = |d: f64| [n[0] * d, n[1] * d, n[2] * d];
+    let step = match slices.get(1) {
+        Some(next) => {
+            let d: Vec<f64> = (0..3)
+                .map(|i| next.position_mm[i] - first.position_mm[i])
+                .collect();
+            if d.iter().map(|v| v * v).sum::<f64>().sqrt() > 1e-6 {
+                [d[0], d[1], d[2]]
+            } else {
+                along(first.thickness_mm)
+            }
         }
-    } else {
-        first.thickness_mm
+        None => along(first.thickness_mm),
     };
+    let thickness = step.iter().map(|v| v * v).sum::<f64>().sqrt();
     let pixdim = [
         1.0,
         first.spacing_mm[1],
@@ -147,17 +157,16 @@ pub fn nifti1(slices: &[Slice], data: NiftiData<'_>, gzip: bool) -> Result<Vec<u
     h[123] = 2; // xyzt_units: mm
     put_i16(&mut h, 252, 0); // qform_code
     put_i16(&mut h, 254, 1); // sform_code: scanner
-    // Columns of the affine: row direction * col spacing, column direction * row spacing, normal
-    // * thickness; LPS -> RAS flips x and y.
+    // Columns of the affine: row direction * col spacing, column direction * row spacing, the
+    // slice step; LPS -> RAS flips x and y.
     let o = first.orientation;
-    let n = first.normal();
     let p = first.position_mm;
     let ras = [-1.0, -1.0, 1.0];
     for axis in 0..3 {
         let row = [
             ras[axis] * o[axis] * first.spacing_mm[1],
             ras[axis] * o[3 + axis] * first.spacing_mm[0],
-            ras[axis] * n[axis] * thickness,
+            ras[axis] * step[axis],
             ras[axis] * p[axis],
         ];
         for (k, v) in row.iter().enumerate() {

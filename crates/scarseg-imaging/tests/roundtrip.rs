@@ -456,3 +456,30 @@ fn a_second_series_in_a_folder_is_reported_not_mixed_in() {
         errors[0]
     );
 }
+
+#[test]
+fn nifti_keeps_slices_stored_against_the_normal_where_they_are() {
+    // A series sorted by a SliceLocation that runs against the normal: z = 20, 12, 4 mm with
+    // the normal (0, 0, 1). The volume must place slice k where slice k was, not at 20 + 8 k.
+    let slices: Vec<Slice> = [20.0, 12.0, 4.0]
+        .iter()
+        .enumerate()
+        .map(|(k, z)| {
+            let mut s = Slice::new(2, 3, vec![k as f32 + 1.0; 6], "x");
+            s.spacing_mm = [1.25, 1.5];
+            s.thickness_mm = 8.0;
+            s.position_mm = [-30.0, 15.0, *z];
+            s
+        })
+        .collect();
+    let pixels: Vec<f32> = slices.iter().flat_map(|s| s.pixels.clone()).collect();
+    let bytes = nifti1(&slices, NiftiData::F32(&pixels), false).expect("encode");
+    let stack = decode_file("down.nii", &bytes, &Limits::default()).expect("decode");
+    let z: Vec<f64> = stack.slices.iter().map(|s| s.position_mm[2]).collect();
+    assert_eq!(z, [20.0, 12.0, 4.0]);
+    for s in &stack.slices {
+        assert_eq!(&s.position_mm[..2], &[-30.0, 15.0]);
+        assert_eq!(s.thickness_mm, 8.0);
+    }
+    assert_eq!(stack.slices[2].pixels, vec![3.0; 6]);
+}
