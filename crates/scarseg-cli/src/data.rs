@@ -14,7 +14,7 @@ use scarseg_imaging::metrics::Mask;
 use scarseg_imaging::phantom::{PhantomConfig, generate, label};
 use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
 use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
-use scarseg_imaging::slice::grid_mismatch;
+use scarseg_imaging::slice::match_grids;
 use scarseg_imaging::{ErrorKind, Limits, Slice};
 
 /// First seed of the fixed validation phantom cases (training's fresh cases start at
@@ -134,7 +134,8 @@ fn decode_labels(path: &Path, limits: &Limits) -> Result<Vec<(Slice, Vec<u8>)>> 
 }
 
 /// Pairs an image file's (or a series folder's) slices with a label file's: counts and sizes must agree, and labels
-/// that carry geometry must lie on the image's grid ([`grid_mismatch`]).
+/// that carry geometry must lie on the image's grid, and are paired with it by position
+/// ([`match_grids`]).
 fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result<Vec<Sample>> {
     let name = image.display().to_string();
     let stack = if image.is_dir() {
@@ -164,19 +165,25 @@ fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result
         }
     }
     // Labels that are the right size but lie elsewhere (another tool's export flipped the
-    // volume, or the wrong case's file) would train and score on wrong truth without a sign.
+    // volume, or the wrong case's file) would train and score on wrong truth without a sign;
+    // labels stored in the other slice order are paired by position.
     let label_slices: Vec<Slice> = label_maps.iter().map(|(l, _)| l.clone()).collect();
-    if let Some(why) = grid_mismatch(&stack.slices, &label_slices) {
-        bail!(
+    let order = match_grids(&stack.slices, &label_slices).map_err(|why| {
+        anyhow::anyhow!(
             "{}: not on the pixel grid of {name}: {why}",
             labels.display()
-        );
-    }
+        )
+    })?;
+    let mut label_maps: Vec<Vec<u8>> = label_maps.into_iter().map(|(_, values)| values).collect();
     Ok(stack
         .slices
         .into_iter()
-        .zip(label_maps)
-        .map(|(image, (_, values))| Sample::from_labels(image, &values, patient))
+        .zip(order)
+        .map(|(image, j)| {
+            // `order` is a permutation: each label map is taken once.
+            let values = std::mem::take(&mut label_maps[j]);
+            Sample::from_labels(image, &values, patient)
+        })
         .collect())
 }
 

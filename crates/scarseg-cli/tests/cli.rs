@@ -960,11 +960,13 @@ fn errors_are_one_line_with_exit_codes() {
         &["eval", "--method", "fwhm", "--pairs", s(&pairs)],
         "x_labels.png: label value 9 is not one of 0, 1, 2, 3, 4",
     );
+}
 
-    // A label volume of the right size whose header puts it 3 mm to the side of the image
-    // (another case's file, another tool's export): named, not trained or scored on.
-    let shifted = root.join("shifted");
-    std::fs::create_dir_all(&shifted).expect("mkdir");
+#[test]
+fn labels_are_paired_with_their_image_slices_by_position() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    // Two 4 x 4 slices of 1.5 mm pixels, 8 mm apart; `dx` moves the volume sideways.
     let grid = |dx: f64| -> Vec<Slice> {
         (0..2)
             .map(|k| {
@@ -977,6 +979,51 @@ fn errors_are_one_line_with_exit_codes() {
     };
     let values: Vec<f32> = (0..32).map(|v| v as f32).collect();
     let image = nifti1(&grid(0.0), NiftiData::F32(&values), false).expect("nifti");
+    // Slice 1 has 4 myocardium pixels (label 2), slice 2 has 8: 9 and 18 mm2 at 2.25 mm2.
+    let maps: [Vec<u8>; 2] = [
+        (0..16).map(|i| if i < 4 { 2 } else { 0 }).collect(),
+        (0..16).map(|i| if i < 8 { 2 } else { 0 }).collect(),
+    ];
+    let reference_areas = |dir: &Path| -> Vec<f64> {
+        let out = dir.join("eval");
+        ok(&[
+            "eval",
+            "--method",
+            "fwhm",
+            "--pairs",
+            s(dir),
+            "--out",
+            s(&out),
+        ]);
+        csv_rows(&out.join("eval.csv"))
+            .iter()
+            .map(|r| r["reference_myocardium_area_mm2"].parse().expect("number"))
+            .collect()
+    };
+
+    // The label volume stored in the other slice order (its header says so): each map still
+    // goes with its own slice.
+    let reversed = root.join("reversed");
+    std::fs::create_dir_all(&reversed).expect("mkdir");
+    std::fs::write(reversed.join("x.nii"), &image).expect("write");
+    let slices: Vec<Slice> = grid(0.0).into_iter().rev().collect();
+    let data = [maps[1].clone(), maps[0].clone()].concat();
+    std::fs::write(
+        reversed.join("x_labels.nii"),
+        nifti1(&slices, NiftiData::U8(&data), false).expect("nifti"),
+    )
+    .expect("write");
+    let areas = reference_areas(&reversed);
+    assert_eq!(areas.len(), 2);
+    assert!(
+        (areas[0] - 9.0).abs() < 1e-6 && (areas[1] - 18.0).abs() < 1e-6,
+        "{areas:?}"
+    );
+
+    // A label volume of the right size whose header puts it 3 mm to the side of the image
+    // (another case's file, another tool's export): named, not trained or scored on.
+    let shifted = root.join("shifted");
+    std::fs::create_dir_all(&shifted).expect("mkdir");
     let labels = nifti1(&grid(3.0), NiftiData::U8(&[0; 32]), false).expect("nifti");
     std::fs::write(shifted.join("x.nii"), image).expect("write");
     std::fs::write(shifted.join("x_labels.nii"), &labels).expect("write");
@@ -989,13 +1036,21 @@ fn errors_are_one_line_with_exit_codes() {
             shifted.join("x.nii").display()
         ),
     );
-    // The same labels as a PNG-like volume without geometry are taken to lie on the image.
+    // Labels without geometry (as a script that drops the header writes them) are taken to
+    // lie on the image, index for index; an all-background map is a label map like any other.
     let bare: Vec<Slice> = (0..2)
         .map(|_| Slice::new(4, 4, vec![0.0; 16], "x"))
         .collect();
-    let labels = nifti1(&bare, NiftiData::U8(&[0; 32]), false).expect("nifti");
+    let labels = nifti1(&bare, NiftiData::U8(&maps.concat()), false).expect("nifti");
     std::fs::write(shifted.join("x_labels.nii"), labels).expect("write");
-    ok(&["eval", "--method", "fwhm", "--pairs", s(&shifted)]);
+    let areas = reference_areas(&shifted);
+    assert!(
+        (areas[0] - 9.0).abs() < 1e-6 && (areas[1] - 18.0).abs() < 1e-6,
+        "{areas:?}"
+    );
+    let background = nifti1(&bare, NiftiData::U8(&[0; 32]), false).expect("nifti");
+    std::fs::write(shifted.join("x_labels.nii"), background).expect("write");
+    assert_eq!(reference_areas(&shifted), vec![0.0, 0.0]);
 }
 
 #[test]
@@ -1453,5 +1508,59 @@ fn every_phantom_layout_reads_back_as_the_same_cases_and_patients() {
         assert_eq!(both, names, "{format}");
         assert_eq!(split["training_slices"], 3, "{format}");
         assert_eq!(split["validation_slices"], 3, "{format}");
+    }
+}
+
+#[test]
+fn the_label_volume_lies_on_a_series_whose_slice_location_runs_against_the_normal() {
+    // Some scanners count SliceLocation the other way from the slice normal. Such a series is
+    // read in SliceLocation order, apex to base here, and the label volume `predict` writes must
+    // still put each slice's labels where that slice lies (it put slice k at the first slice's
+    // position plus k steps along the normal, the wrong way).
+    use scarseg_imaging::encode::{DicomSyntax, SeriesIds, dicom_mr};
+    use scarseg_imaging::phantom::{PhantomConfig, generate};
+    let case = generate(
+        11,
+        &PhantomConfig {
+            slices: 3,
+            ..Default::default()
+        },
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let series = root.join("series");
+    std::fs::create_dir_all(&series).expect("mkdir");
+    let ids = SeriesIds {
+        study_uid: "2.25.11".into(),
+        series_uid: "2.25.12".into(),
+        patient_name: "against".into(),
+    };
+    let mut positions = Vec::new();
+    for (k, s) in case.slices.iter().enumerate() {
+        let mut image = s.image.clone();
+        image.slice_location_mm = Some(-image.position_along_normal());
+        positions.push(image.position_mm);
+        let bytes = dicom_mr(&image, &ids, k as u32 + 1, DicomSyntax::ExplicitLittle).expect("dcm");
+        std::fs::write(series.join(format!("IM{k}.dcm")), bytes).expect("write");
+    }
+    // The generator goes base to apex along the normal, so SliceLocation order is the reverse.
+    positions.reverse();
+    let out = root.join("out");
+    ok(&["predict", s(&series), "--out", s(&out)]);
+    let volume = files_with(&out, "_labels.nii.gz");
+    assert_eq!(volume.len(), 1, "{volume:?}");
+    let bytes = std::fs::read(&volume[0]).expect("read");
+    let labels =
+        scarseg_imaging::decode::decode_label_file(s(&volume[0]), &bytes, &Limits::default())
+            .expect("decode");
+    assert_eq!(labels.slices.len(), 3);
+    for (k, (got, want)) in labels.slices.iter().zip(&positions).enumerate() {
+        for axis in 0..3 {
+            assert!(
+                (got.position_mm[axis] - want[axis]).abs() < 1e-3,
+                "slice {k}: {:?} against {want:?}",
+                got.position_mm
+            );
+        }
     }
 }

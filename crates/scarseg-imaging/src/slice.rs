@@ -109,7 +109,7 @@ impl Slice {
     }
 
     /// Why `other` does not lie on this slice's pixel grid, or `None` when it does; placement
-    /// (position and orientation) is compared only when `placed`. See [`grid_mismatch`].
+    /// (position and orientation) is compared only when `placed`. See [`match_grids`].
     fn mismatch(&self, other: &Slice, placed: bool) -> Option<String> {
         let [sr, sc] = self.spacing_mm;
         let [or, oc] = other.spacing_mm;
@@ -160,34 +160,51 @@ impl Slice {
     }
 }
 
-/// Why the slices `other` (a label volume, say) do not lie on the pixel grids of `image`, slice
-/// for slice, or `None` when they do. The caller has checked that counts and sizes agree.
+/// Which slice of `other` (a label volume, say) lies on the pixel grid of each slice of `image`,
+/// or why one does not. The caller has checked that counts and sizes agree.
 ///
-/// Headers written by different tools differ by rounding, so a quarter of a pixel in position,
-/// 1% in spacing and 0.01 in a direction cosine (about half a degree) still count as the same
-/// grid; a shift, a flip, another resolution or slices in the other order do not. Placement is
-/// compared only when `other`'s first slice [is placed](Slice::is_placed) (a file without
-/// geometry lies wherever the image lies); spacing only where `other` states one (anything but
-/// the 1 mm a file without spacing decodes to).
-pub fn grid_mismatch(image: &[Slice], other: &[Slice]) -> Option<String> {
+/// When `other` says where it lies (its first slice [is placed](Slice::is_placed)), slices are
+/// matched by position, not by index: a label volume stored apex to base for a series sorted
+/// base to apex (a SliceLocation whose sign runs against the normal, another tool's export)
+/// still pairs each label map with its own image. A file without geometry lies wherever the
+/// image lies, index for index. Headers written by different tools differ by rounding, so a
+/// quarter of a pixel in position, 1% in spacing and 0.01 in a direction cosine (about half a
+/// degree) still count as the same grid; a shift, a flip or another resolution does not.
+/// Spacing is compared only where `other` states one (anything but the 1 mm a file without
+/// spacing decodes to).
+pub fn match_grids(image: &[Slice], other: &[Slice]) -> Result<Vec<usize>, String> {
     let placed = other.first().is_some_and(Slice::is_placed);
-    let first = image
-        .iter()
-        .zip(other)
-        .enumerate()
-        .find_map(|(k, (a, b))| a.mismatch(b, placed).map(|why| (k, why)))?;
-    let reversed = placed
-        && image.len() > 1
-        && image
-            .iter()
-            .rev()
-            .zip(other)
-            .all(|(a, b)| a.mismatch(b, placed).is_none());
-    Some(match (reversed, first) {
-        (true, _) => "its slices are in the reverse order of the image's".to_string(),
-        (false, (_, why)) if image.len() == 1 => why,
-        (false, (k, why)) => format!("slice {}: {why}", k + 1),
-    })
+    let mut used = vec![false; other.len()];
+    let mut order = Vec::with_capacity(image.len());
+    for (k, a) in image.iter().enumerate() {
+        // Free slices of `other`, the same index first, so a repeated position keeps its order.
+        let mut free: Vec<usize> = (0..other.len()).filter(|j| !used[*j]).collect();
+        free.sort_by_key(|j| j.abs_diff(k));
+        let chosen = if placed {
+            free.into_iter()
+                .find(|j| a.mismatch(&other[*j], true).is_none())
+        } else {
+            free.first()
+                .copied()
+                .filter(|j| a.mismatch(&other[*j], false).is_none())
+        };
+        if let Some(j) = chosen {
+            used[j] = true;
+            order.push(j);
+            continue;
+        }
+        let why = a.mismatch(&other[k], placed).unwrap_or_else(|| {
+            "the slice at its position is already paired (a position repeated in the image \
+             only?)"
+                .to_string()
+        });
+        return Err(if image.len() == 1 {
+            why
+        } else {
+            format!("slice {}: {why}", k + 1)
+        });
+    }
+    Ok(order)
 }
 
 /// Slices of one file or series, ordered by position.
@@ -223,7 +240,7 @@ mod tests {
         label.position_mm = [-100.1, 80.0, 12.0];
         label.orientation = [0.0, -0.995, 0.0, 1.0, 0.0, 0.0];
         label.spacing_mm = [1.5001, 1.5];
-        assert_eq!(grid_mismatch(&[image], &[label]), None);
+        assert_eq!(match_grids(&[image], &[label]).err(), None);
     }
 
     #[test]
@@ -232,17 +249,21 @@ mod tests {
         // A PNG label map: origin, scanner axes, 1 mm.
         assert!(!Slice::new(2, 2, vec![0.0; 4], "png").is_placed());
         assert_eq!(
-            grid_mismatch(
+            match_grids(
                 std::slice::from_ref(&image),
                 &[Slice::new(2, 2, vec![0.0; 4], "png")]
-            ),
+            )
+            .err(),
             None
         );
         // A NIfTI saved with the identity affine decodes to LPS of RAS identity.
         let mut nifti = Slice::new(2, 2, vec![0.0; 4], "nii");
         nifti.orientation = [-1.0, -0.0, 0.0, -0.0, -1.0, 0.0];
         assert!(!nifti.is_placed());
-        assert_eq!(grid_mismatch(std::slice::from_ref(&image), &[nifti]), None);
+        assert_eq!(
+            match_grids(std::slice::from_ref(&image), &[nifti]).err(),
+            None
+        );
         assert!(image.is_placed());
     }
 
@@ -252,17 +273,17 @@ mod tests {
         // Half a pixel (0.75 mm) off: more than a quarter pixel (0.375 mm).
         let mut shifted = placed();
         shifted.position_mm = [-100.0, 80.75, 12.0];
-        let why = grid_mismatch(std::slice::from_ref(&image), &[shifted]).expect("shifted");
+        let why = match_grids(std::slice::from_ref(&image), &[shifted]).expect_err("shifted");
         assert!(why.contains("0.75 mm away"), "{why}");
         // Rows run the other way: a vertical flip.
         let mut flipped = placed();
         flipped.orientation = [0.0, 1.0, 0.0, 1.0, 0.0, 0.0];
-        let why = grid_mismatch(std::slice::from_ref(&image), &[flipped]).expect("flipped");
+        let why = match_grids(std::slice::from_ref(&image), &[flipped]).expect_err("flipped");
         assert!(why.contains("rows along (0.000, 1.000, 0.000)"), "{why}");
         // 2 mm pixels where the image has 1.5 mm: even without a position.
         let mut coarse = Slice::new(2, 2, vec![0.0; 4], "png");
         coarse.spacing_mm = [2.0, 2.0];
-        let why = grid_mismatch(std::slice::from_ref(&image), &[coarse]).expect("coarse");
+        let why = match_grids(std::slice::from_ref(&image), &[coarse]).expect_err("coarse");
         assert!(
             why.contains("2 x 2 mm where the image's are 1.5 x 1.5 mm"),
             "{why}"
@@ -282,22 +303,23 @@ mod tests {
     }
 
     #[test]
-    fn stacks_are_compared_slice_for_slice() {
+    fn stacks_are_matched_by_position() {
         let image = stack();
-        assert_eq!(grid_mismatch(&image, &stack()), None);
-        // The label volume written bottom to top.
+        assert_eq!(match_grids(&image, &stack()), Ok(vec![0, 1, 2]));
+        // The label volume written apex to base: each image slice finds its own label map.
         let reversed: Vec<Slice> = stack().into_iter().rev().collect();
-        assert_eq!(
-            grid_mismatch(&image, &reversed).as_deref(),
-            Some("its slices are in the reverse order of the image's")
-        );
-        // Only the third slice is off, by 2 mm in x.
+        assert_eq!(match_grids(&image, &reversed), Ok(vec![2, 1, 0]));
+        // Only the third slice is off, by 2 mm in x: named, with what the image has there.
         let mut third = stack();
         third[2].position_mm[0] += 2.0;
-        let why = grid_mismatch(&image, &third).expect("third");
+        let why = match_grids(&image, &third).expect_err("third");
         assert!(why.starts_with("slice 3: first pixel at (-98.00,"), "{why}");
+        assert!(
+            why.contains("where the image's is at (-100.00, 80.00, 28.00) mm"),
+            "{why}"
+        );
         // An identity-affine NIfTI: slices at z = 0, 8, 16 on scanner axes, not placed as a
-        // volume even though its later slices are away from the origin.
+        // volume even though its later slices are away from the origin: index for index.
         let bare: Vec<Slice> = (0..3)
             .map(|k| {
                 let mut s = Slice::new(2, 2, vec![0.0; 4], "nii");
@@ -306,6 +328,10 @@ mod tests {
                 s
             })
             .collect();
-        assert_eq!(grid_mismatch(&image, &bare), None);
+        assert_eq!(match_grids(&image, &bare), Ok(vec![0, 1, 2]));
+        // A repeated slice (two at one position) keeps its order.
+        let mut repeated = stack();
+        repeated[2].position_mm = repeated[1].position_mm;
+        assert_eq!(match_grids(&repeated, &repeated), Ok(vec![0, 1, 2]));
     }
 }
