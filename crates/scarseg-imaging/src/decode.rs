@@ -621,6 +621,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         });
     }
 
+    check_compressed_frames(&obj, &uid, rows as u64, cols as u64, samples)?;
     let decoded = obj
         .decode_pixel_data()
         .map_err(|e| dicom_error(&format!("pixel data: {}", error_chain(&e))))?;
@@ -893,6 +894,99 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     message
+}
+
+/// Checks that every JPEG or JPEG 2000 frame in the Pixel Data is the size the header declares.
+/// dicom-rs 0.10's adapters size their output from Rows, Columns and Samples per Pixel and then
+/// copy each decoded frame in without comparing (a JPEG of more pixels, a JPEG 2000 of more
+/// components: index out of range, a panic that kills the page's worker; found by fuzzing).
+fn check_compressed_frames(
+    obj: &InMemDicomObject,
+    uid: &str,
+    rows: u64,
+    cols: u64,
+    samples: u64,
+) -> Result<(), ErrorKind> {
+    const JPEG: [&str; 4] = [
+        "1.2.840.10008.1.2.4.50",
+        "1.2.840.10008.1.2.4.51",
+        "1.2.840.10008.1.2.4.57",
+        "1.2.840.10008.1.2.4.70",
+    ];
+    let jpeg2000 =
+        uid.starts_with("1.2.840.10008.1.2.4.9") || uid.starts_with("1.2.840.10008.1.2.4.20");
+    if !JPEG.contains(&uid) && !jpeg2000 {
+        return Ok(());
+    }
+    let Some(fragments) = obj
+        .element_opt(tags::PIXEL_DATA)
+        .ok()
+        .flatten()
+        .and_then(|e| e.value().fragments())
+    else {
+        return Ok(());
+    };
+    let data: Vec<u8> = fragments.iter().flatten().copied().collect();
+    let bits = dicom_int(obj, tags::BITS_ALLOCATED)
+        .unwrap_or(16)
+        .clamp(8, 16) as u64;
+    let wrong = |what: String| {
+        dicom_error(&format!(
+            "the compressed frame is {what}, but the header declares {cols} x {rows} pixels of \
+             {samples} sample(s) ({bits} bits allocated)"
+        ))
+    };
+    if jpeg2000 {
+        // Each codestream starts SOC, SIZ (FF4F FF51): Lsiz, Rsiz, Xsiz, Ysiz, XOsiz, YOsiz,
+        // four tile fields, Csiz (ISO 15444-1 A.5.1). The marker pair cannot occur inside
+        // a codestream's coded data, and a JP2 wrapper's boxes come before it.
+        let be32 = |at: usize| -> Option<u64> {
+            Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?) as u64)
+        };
+        for start in (0..data.len().saturating_sub(3))
+            .filter(|&i| data[i..i + 4] == [0xFF, 0x4F, 0xFF, 0x51])
+        {
+            let siz = start + 4;
+            let (Some(x), Some(y), Some(x0), Some(y0)) =
+                (be32(siz + 4), be32(siz + 8), be32(siz + 12), be32(siz + 16))
+            else {
+                continue;
+            };
+            let components = data
+                .get(siz + 36..siz + 38)
+                .map_or(0, |c| u16::from_be_bytes([c[0], c[1]]) as u64);
+            let (width, height) = (x.saturating_sub(x0), y.saturating_sub(y0));
+            if (width, height) != (cols, rows) || components > samples {
+                return Err(wrong(format!(
+                    "a JPEG 2000 image of {width} x {height} pixels and {components} \
+                     component(s)"
+                )));
+            }
+        }
+        return Ok(());
+    }
+    // A JPEG image starts SOI and a marker (FF D8 FF); FF D8 cannot occur inside coded data.
+    for start in (0..data.len().saturating_sub(2)).filter(|&i| data[i..i + 3] == [0xFF, 0xD8, 0xFF])
+    {
+        let mut decoder = jpeg_decoder::Decoder::new(&data[start..]);
+        // Not a header that parses: dicom-rs's decoder fails there too, with its own error.
+        if decoder.read_info().is_err() {
+            continue;
+        }
+        let Some(info) = decoder.info() else {
+            continue;
+        };
+        let bytes = info.pixel_format.pixel_bytes() as u64;
+        if (u64::from(info.width), u64::from(info.height)) != (cols, rows)
+            || bytes > samples * (bits / 8)
+        {
+            return Err(wrong(format!(
+                "a JPEG image of {} x {} pixels of {bytes} byte(s)",
+                info.width, info.height
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn dicom_error(message: &str) -> ErrorKind {

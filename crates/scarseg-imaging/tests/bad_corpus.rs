@@ -331,3 +331,39 @@ fn nifti_plane_count_that_overflows_is_too_many_slices() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Regression (found by fuzzing `decode_dicom` once its seeds were real DICOM bodies,
+/// 2026-12-04): a JPEG frame that declares 21256 x 67 pixels in an 8 x 8 image. dicom-rs 0.10's
+/// JPEG adapter copies the decoded frame into a buffer sized from Rows and Columns without
+/// comparing: index out of range, a panic.
+#[test]
+fn a_jpeg_frame_larger_than_the_header_is_refused() {
+    assert_eq!(
+        decode("jpeg_larger_than_header.dcm").to_string(),
+        "DICOM: the compressed frame is a JPEG image of 21256 x 67 pixels of 3 byte(s), but the \
+         header declares 8 x 8 pixels of 3 sample(s) (8 bits allocated)"
+    );
+}
+
+/// The same for JPEG 2000: the good corpus's GDCM file (a 12 x 16 codestream) with Rows edited
+/// from 16 to 8. dicom-rs's JPEG 2000 adapter writes each component's samples at offsets
+/// computed from the codestream's size into a buffer sized from the header.
+#[test]
+#[cfg(not(target_arch = "wasm32"))]
+fn a_jpeg_2000_frame_larger_than_the_header_is_refused() {
+    let path = format!("{}/tests/corpus/good/jpeg2000_lossless.dcm", manifest_dir());
+    let mut bytes = std::fs::read(path).expect("good file");
+    // (0028,0010) Rows, US, 2 bytes, explicit VR little endian: 28 00 10 00 'U' 'S' 02 00 16 00.
+    let rows = [0x28, 0x00, 0x10, 0x00, b'U', b'S', 0x02, 0x00, 0x10, 0x00];
+    let at = bytes
+        .windows(rows.len())
+        .position(|w| w == rows)
+        .expect("the Rows element");
+    bytes[at + 8] = 8;
+    let err = decode_file("rows_8.dcm", &bytes, &Limits::default()).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "rows_8.dcm: DICOM: the compressed frame is a JPEG 2000 image of 12 x 16 pixels and 1 \
+         component(s), but the header declares 12 x 8 pixels of 1 sample(s) (16 bits allocated)"
+    );
+}

@@ -458,10 +458,14 @@ fn good(name: &str) -> Vec<u8> {
 }
 
 #[test]
-fn lossless_jpeg_and_jpeg_2000_from_another_encoder_decode_exactly() {
+fn lossless_jpeg_jpeg_2000_and_rle_from_another_encoder_decode_exactly() {
     // Written by GDCM (make_good_corpus.py): 16 x 12 pixels, 12-bit values (21 i) mod 4096.
     let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
-    for name in ["jpeg_lossless_sv1.dcm", "jpeg2000_lossless.dcm"] {
+    for name in [
+        "jpeg_lossless_sv1.dcm",
+        "jpeg2000_lossless.dcm",
+        "rle_lossless.dcm",
+    ] {
         let stack = decode(&good(name));
         let slice = &stack.slices[0];
         assert_eq!((slice.rows, slice.cols), (16, 12), "{name}");

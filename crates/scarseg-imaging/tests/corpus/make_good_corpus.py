@@ -5,8 +5,9 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
 - enhanced_mr.dcm: an enhanced (multi-frame) MR image whose geometry and rescale (2v - 5) live
   only in functional groups, its three frames stored out of spatial order (z = 18.5, 28, 10 mm)
   with the stored values 48k .. 48k + 47 in frame k.
-- jpeg_lossless_sv1.dcm, jpeg2000_lossless.dcm: one 16 x 12 MR slice of 12-bit values
-  ((21 i) mod 4096 for pixel i, row by row) in the two lossless syntaxes PACS exports use most.
+- jpeg_lossless_sv1.dcm, jpeg2000_lossless.dcm, rle_lossless.dcm: one 16 x 12 MR slice of
+  12-bit values ((21 i) mod 4096 for pixel i, row by row) in the two lossless syntaxes PACS
+  exports use most, and RLE.
   JPEG Lossless decodes everywhere; JPEG 2000 natively only (see the crate's Cargo.toml).
 - rgb_planar.dcm, ybr_full.dcm, ybr_full_422.dcm: 4 x 4 8-bit colour images, uncompressed, in
   the layouts decoders get wrong: RGB one plane per channel (R = 15 i, G = 255 - 15 i,
@@ -91,6 +92,7 @@ def compressed():
     for name, syntax in [
         ("jpeg_lossless_sv1.dcm", gdcm.TransferSyntax.JPEGLosslessProcess14_1),
         ("jpeg2000_lossless.dcm", gdcm.TransferSyntax.JPEG2000Lossless),
+        ("rle_lossless.dcm", gdcm.TransferSyntax.RLELossless),
     ]:
         reader = gdcm.ImageReader()
         reader.SetFileName(str(raw))
