@@ -162,7 +162,15 @@ class Driver:
                 return value
             time.sleep(0.5)
         state = self.js("return document.body.innerText")
-        raise AssertionError(f"timed out waiting for {what}; page says:\n{state[:3000]}")
+        # The console (the page's, and the workers' where Chromium forwards them) says what the
+        # page text cannot: a worker that died, a GPU device that was lost.
+        try:
+            console = [f"{e.get('level')}: {e.get('message', '')[:400]}"
+                       for e in self.call("POST", self.s("/se/log"), {"type": "browser"})]
+        except RuntimeError as e:
+            console = [f"(no console log: {e})"]
+        raise AssertionError(f"timed out waiting for {what}; page says:\n{state[:3000]}\n"
+                             "console (last 40 entries):\n" + "\n".join(console[-40:]))
 
     def quit(self):
         try:

@@ -228,9 +228,18 @@ mod worker {
             sleep(CHECK_SECONDS * 1000).await;
             format!("it did not finish the check in {CHECK_SECONDS} s")
         };
+        // On the console for whoever debugs a slow or lost GPU: the page shows only the verdict.
+        let started = now();
+        let info = |m: String| web_sys::console::info_1(&format!("worker: {m}").into());
+        info(format!("checking {} on the GPU", manifest.name));
         let placed = load_trusted(manifest, weights, &device, &Device::flex(), give_up)
             .await
             .map_err(|e| e.to_string())?;
+        let ms = (now() - started).round();
+        match &placed.fallback {
+            None => info(format!("GPU check passed in {ms} ms")),
+            Some(why) => info(format!("GPU check failed after {ms} ms: {why}")),
+        }
         if let Some(why) = placed.fallback {
             post(&on_cpu(format!(
                 "WebGPU failed a check with known answers, so the CPU is used: {why}"
