@@ -913,9 +913,10 @@ fn check_compressed_frames(
         "1.2.840.10008.1.2.4.57",
         "1.2.840.10008.1.2.4.70",
     ];
+    const RLE: &str = "1.2.840.10008.1.2.5";
     let jpeg2000 =
         uid.starts_with("1.2.840.10008.1.2.4.9") || uid.starts_with("1.2.840.10008.1.2.4.20");
-    if !JPEG.contains(&uid) && !jpeg2000 {
+    if !JPEG.contains(&uid) && !jpeg2000 && uid != RLE {
         return Ok(());
     }
     let Some(fragments) = obj
@@ -926,10 +927,13 @@ fn check_compressed_frames(
     else {
         return Ok(());
     };
-    let data: Vec<u8> = fragments.iter().flatten().copied().collect();
     let bits = dicom_int(obj, tags::BITS_ALLOCATED)
         .unwrap_or(16)
         .clamp(8, 16) as u64;
+    if uid == RLE {
+        return check_rle_frames(fragments, rows * cols, samples * (bits / 8));
+    }
+    let data: Vec<u8> = fragments.iter().flatten().copied().collect();
     let wrong = |what: String| {
         dicom_error(&format!(
             "the compressed frame is {what}, but the header declares {cols} x {rows} pixels of \
@@ -984,6 +988,61 @@ fn check_compressed_frames(
                 "a JPEG image of {} x {} pixels of {bytes} byte(s)",
                 info.width, info.height
             )));
+        }
+    }
+    Ok(())
+}
+
+/// RLE frames (DICOM PS3.5 annex G) as dicom-rs 0.10's adapter reads them without checks: a
+/// 64-byte header of a segment count (at most 15) and offsets, then one PackBits segment per
+/// byte plane. A fragment shorter than its header or with more segments than fit panics there
+/// (a slice out of range), and so does a segment that holds fewer than `pixels` bytes (it indexes
+/// past the decoded bytes); found by fuzzing. Only run lengths are summed here, nothing is
+/// decoded.
+fn check_rle_frames(fragments: &[Vec<u8>], pixels: u64, planes: u64) -> Result<(), ErrorKind> {
+    let le32 = |f: &[u8], at: usize| -> u64 {
+        u32::from_le_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]]) as u64
+    };
+    for (frame, f) in fragments.iter().enumerate() {
+        let bad = |what: String| dicom_error(&format!("RLE frame {}: {what}", frame + 1));
+        if f.len() < 64 {
+            return Err(bad(format!(
+                "{} bytes, shorter than the 64-byte RLE header",
+                f.len()
+            )));
+        }
+        let count = le32(f, 0);
+        if !(planes..=15).contains(&count) {
+            return Err(bad(format!(
+                "{count} segments where {planes} (one per byte of each sample, at most 15) are \
+                 expected"
+            )));
+        }
+        let offsets: Vec<u64> = (0..count as usize).map(|k| le32(f, 4 + 4 * k)).collect();
+        for k in 0..planes as usize {
+            let end = offsets.get(k + 1).copied().unwrap_or(f.len() as u64);
+            let Some(segment) = f.get(offsets[k] as usize..end as usize) else {
+                return Err(bad(format!("segment {} lies outside the frame", k + 1)));
+            };
+            // PackBits: n < 128 copies the next n + 1 bytes (fewer if the segment ends first),
+            // n > 128 repeats the next byte 257 - n times, 128 does nothing.
+            let (mut at, mut decoded) = (0usize, 0u64);
+            while at < segment.len() && decoded < pixels {
+                let n = segment[at] as usize;
+                let left = segment.len() - at - 1;
+                (at, decoded) = match n {
+                    0..128 => (at + 1 + n + 1, decoded + (n + 1).min(left) as u64),
+                    128 => (at + 1, decoded),
+                    _ if left == 0 => (segment.len(), decoded),
+                    _ => (at + 2, decoded + 257 - n as u64),
+                };
+            }
+            if decoded < pixels {
+                return Err(bad(format!(
+                    "segment {} holds {decoded} of the image's {pixels} pixels",
+                    k + 1
+                )));
+            }
         }
     }
     Ok(())

@@ -367,3 +367,38 @@ fn a_jpeg_2000_frame_larger_than_the_header_is_refused() {
          component(s), but the header declares 12 x 8 pixels of 1 sample(s) (16 bits allocated)"
     );
 }
+
+/// Regression (found by fuzzing `decode_dicom`, 2026-12-04): an RLE frame whose header declares
+/// 131074 segments. dicom-rs 0.10's RLE adapter slices the header by that count without
+/// checking it against the 64 bytes there are: index out of range, a panic.
+#[test]
+fn an_rle_header_with_too_many_segments_is_refused() {
+    assert_eq!(
+        decode("rle_segment_count.dcm").to_string(),
+        "DICOM: RLE frame 1: 131074 segments where 2 (one per byte of each sample, at most 15) \
+         are expected"
+    );
+}
+
+/// An RLE segment that decodes to fewer bytes than the image has pixels: the good corpus's GDCM
+/// RLE file (16 x 12, 16-bit: two segments) with the second segment's offset moved to 2 bytes
+/// after the first's. dicom-rs's RLE adapter indexes past the decoded bytes (a panic).
+#[test]
+fn a_short_rle_segment_is_refused() {
+    let path = format!("{}/tests/corpus/good/rle_lossless.dcm", manifest_dir());
+    let mut bytes = std::fs::read(path).expect("good file");
+    // The RLE header: 2 segments, the first at byte 64.
+    let header = [2, 0, 0, 0, 64, 0, 0, 0];
+    let at = bytes
+        .windows(header.len())
+        .position(|w| w == header)
+        .expect("the RLE header");
+    bytes[at + 8..at + 12].copy_from_slice(&66u32.to_le_bytes());
+    let err = decode_file("short.dcm", &bytes, &Limits::default()).expect_err("refused");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("short.dcm: DICOM: RLE frame 1: segment 1 holds ")
+            && message.ends_with(" of the image's 192 pixels"),
+        "{message}"
+    );
+}
