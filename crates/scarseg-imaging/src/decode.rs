@@ -236,12 +236,15 @@ fn geometry_warnings(slices: &[Slice]) -> Vec<String> {
     )]
 }
 
-/// Orders slices by slice location (else position along the normal), then instance number.
+/// Orders slices by slice location when every slice has one (else by position along the
+/// normal), then instance number. One key for all: a series where only some files carry
+/// SliceLocation would otherwise compare locations with positions, two different scales.
 pub fn sort_slices(slices: &mut [Slice]) {
+    let locations = slices.iter().all(|s| s.slice_location_mm.is_some());
     slices.sort_by(|a, b| {
-        let key = |s: &Slice| {
-            s.slice_location_mm
-                .unwrap_or_else(|| s.position_along_normal())
+        let key = |s: &Slice| match s.slice_location_mm {
+            Some(location) if locations => location,
+            _ => s.position_along_normal(),
         };
         key(a)
             .total_cmp(&key(b))

@@ -1,6 +1,6 @@
 //! Phantom cases written in every format and read back through the real decoders.
 
-use scarseg_imaging::decode::{decode_file, decode_series};
+use scarseg_imaging::decode::{decode_file, decode_series, sort_slices};
 use scarseg_imaging::encode::{
     DicomSyntax, NiftiData, SeriesIds, dicom_mr, nifti1, png_grey8, png_grey16,
 };
@@ -482,4 +482,33 @@ fn nifti_keeps_slices_stored_against_the_normal_where_they_are() {
         assert_eq!(s.thickness_mm, 8.0);
     }
     assert_eq!(stack.slices[2].pixels, vec![3.0; 6]);
+}
+
+#[test]
+fn a_series_where_some_files_lack_slice_location_is_ordered_by_position() {
+    // SliceLocation measured from another origin (100 and 120 mm) on two files, missing on the
+    // third: comparing locations with the third's position (30 mm) would put it first.
+    let slice = |name: &str, z: f64, location: Option<f64>| {
+        let mut s = Slice::new(2, 2, vec![0.0, 1.0, 2.0, 3.0], name);
+        s.position_mm = [0.0, 0.0, z];
+        s.slice_location_mm = location;
+        s
+    };
+    let mut slices = vec![
+        slice("b", 30.0, None),
+        slice("a", 10.0, Some(100.0)),
+        slice("c", 20.0, Some(120.0)),
+    ];
+    sort_slices(&mut slices);
+    let order: Vec<&str> = slices.iter().map(|s| s.source.as_str()).collect();
+    assert_eq!(order, ["a", "c", "b"]);
+    // With a location on every file, the locations decide (here against the positions).
+    let mut slices = vec![
+        slice("b", 30.0, Some(90.0)),
+        slice("a", 10.0, Some(100.0)),
+        slice("c", 20.0, Some(120.0)),
+    ];
+    sort_slices(&mut slices);
+    let order: Vec<&str> = slices.iter().map(|s| s.source.as_str()).collect();
+    assert_eq!(order, ["b", "a", "c"]);
 }
