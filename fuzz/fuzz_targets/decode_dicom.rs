@@ -1,7 +1,10 @@
 //! Bytes after a DICOM preamble and "DICM", so every input reaches the DICOM decoder.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use scarseg_imaging::{Limits, decode::decode_file};
+use scarseg_imaging::{
+    Limits,
+    decode::{decode_file, dicom_patient_id},
+};
 
 fuzz_target!(|data: &[u8]| {
     let mut bytes = vec![0u8; 128];
@@ -9,4 +12,6 @@ fuzz_target!(|data: &[u8]| {
     bytes.extend_from_slice(data);
     let limits = Limits { max_bytes: 1 << 24, max_side: 1024, max_slices: 64 };
     let _ = decode_file("fuzz.dcm", &bytes, &limits);
+    // `--pairs` reads the Patient ID of files it has not decoded yet.
+    let _ = dicom_patient_id(&bytes, &limits);
 });

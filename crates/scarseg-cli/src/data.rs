@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use scarseg_imaging::decode::{decode_file, decode_label_file, decode_series};
+use scarseg_imaging::decode::{decode_file, decode_label_file, decode_series, dicom_patient_id};
 use scarseg_imaging::metrics::Mask;
 use scarseg_imaging::phantom::{PhantomConfig, generate, label};
 use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
@@ -289,7 +289,8 @@ fn label_beside(image: &Path) -> Option<PathBuf> {
 
 /// Loads image/label pairs from a folder (searched recursively): image files with their label
 /// files, and DICOM series folders with their label volumes. The patient is the first folder
-/// below `dir`, or the image's stem (the series folder's name) for those directly inside it.
+/// below `dir`; for those directly inside it, a DICOM file's Patient ID, else the image's stem
+/// (the series folder's name).
 pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
     let mut images = Vec::new();
     walk(dir, &mut images)
@@ -314,7 +315,15 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
         })?;
         let rel = image.strip_prefix(dir).unwrap_or(image);
         let patient = match rel.components().count() {
-            0 | 1 => stem.to_string(),
+            // A flat folder of DICOM slices names no patient by its layout; the files do (a
+            // series given as DIR would otherwise be one patient per slice, and a split could
+            // divide it).
+            0 | 1 => image
+                .is_file()
+                .then(|| std::fs::read(image).ok())
+                .flatten()
+                .and_then(|bytes| dicom_patient_id(&bytes, limits))
+                .unwrap_or_else(|| stem.to_string()),
             _ => rel
                 .components()
                 .next()

@@ -1564,3 +1564,54 @@ fn the_label_volume_lies_on_a_series_whose_slice_location_runs_against_the_norma
         }
     }
 }
+
+#[test]
+fn a_flat_folder_of_dicom_slices_is_split_by_patient_id() {
+    // Two phantom cases of two slices, as four DICOM files side by side in DIR, each with its
+    // label map beside it: no folder says which slices belong together, the Patient ID does.
+    // Training must hold out a whole case (it took each file as a patient).
+    use scarseg_imaging::encode::{DicomSyntax, SeriesIds, dicom_mr, png_grey8};
+    use scarseg_imaging::phantom::{PhantomConfig, generate};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let data = root.join("flat");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let config = PhantomConfig {
+        slices: 2,
+        ..Default::default()
+    };
+    let mut names = Vec::new();
+    for (seed, prefix) in [(11, "a"), (12, "b")] {
+        let case = generate(seed, &config);
+        let ids = SeriesIds {
+            study_uid: format!("2.25.{seed}1"),
+            series_uid: format!("2.25.{seed}2"),
+            patient_name: case.name.clone(),
+        };
+        for (k, s) in case.slices.iter().enumerate() {
+            let im = &s.image;
+            let stem = format!("{prefix}{k}");
+            let dcm = dicom_mr(im, &ids, k as u32 + 1, DicomSyntax::ExplicitLittle).expect("dcm");
+            std::fs::write(data.join(format!("{stem}.dcm")), dcm).expect("write");
+            let labels = png_grey8(im.rows, im.cols, &s.labels, None).expect("png");
+            std::fs::write(data.join(format!("{stem}_labels.png")), labels).expect("write");
+        }
+        names.push(case.name);
+    }
+    let run = root.join("run");
+    train_small(&["--pairs", s(&data)], &run, &[]);
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("run.json")).expect("run.json"))
+            .expect("json");
+    let split = &info["data_split"];
+    let mut patients: Vec<String> = ["training_patients", "validation_patients"]
+        .iter()
+        .flat_map(|k| split[k].as_array().expect("patients").clone())
+        .map(|p| p.as_str().expect("name").to_string())
+        .collect();
+    patients.sort();
+    names.sort();
+    assert_eq!(patients, names, "{split}");
+    assert_eq!(split["training_slices"], 2, "{split}");
+    assert_eq!(split["validation_slices"], 2, "{split}");
+}

@@ -69,6 +69,24 @@ pub fn decode_file(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, I
     Ok(stack)
 }
 
+/// The Patient ID (0010,0020) of a DICOM file, where it has a non-empty one: what groups a flat
+/// folder's single-slice files by patient when no folder does. Read up to the pixel data, after
+/// the same length checks as decoding; `None` for anything else.
+pub fn dicom_patient_id(bytes: &[u8], limits: &Limits) -> Option<String> {
+    if sniff(bytes) != Some(Format::Dicom) {
+        return None;
+    }
+    check_dicom_meta_lengths(bytes, limits).ok()?;
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Always)
+        .read_until(tags::PIXEL_DATA)
+        .from_reader(Cursor::new(bytes))
+        .ok()?;
+    dicom_str(&obj, tags::PATIENT_ID)
+        .map(|s| s.trim_end_matches('\0').trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
 /// A label map (EMIDEC's 0-4, a mask) in any supported format: as [`decode_file`], except that
 /// a file of one value is a label map like any other (a slice beyond the heart is all
 /// background), where an image of one value is refused as blank.

@@ -221,7 +221,7 @@ pub struct SeriesIds {
     pub study_uid: String,
     /// Series Instance UID.
     pub series_uid: String,
-    /// Patient name (the phantom writes its case name).
+    /// Patient name, also written as the Patient ID (the phantom writes its case name).
     pub patient_name: String,
 }
 
@@ -275,6 +275,7 @@ pub fn dicom_mr(
     );
     put(tags::MODALITY, VR::CS, "MR".into());
     put(tags::PATIENT_NAME, VR::PN, ids.patient_name.clone().into());
+    put(tags::PATIENT_ID, VR::LO, ids.patient_name.clone().into());
     put(
         tags::SERIES_DESCRIPTION,
         VR::LO,
