@@ -512,3 +512,48 @@ fn a_series_where_some_files_lack_slice_location_is_ordered_by_position() {
     let order: Vec<&str> = slices.iter().map(|s| s.source.as_str()).collect();
     assert_eq!(order, ["b", "a", "c"]);
 }
+
+#[test]
+fn a_left_handed_qform_from_nibabel_reads_as_nibabel_reads_it() {
+    // Written by nibabel with only a qform (make_good_corpus.py); the expected positions and
+    // directions are nibabel's own (`img.get_qform()` applied to voxels (0, 0, k) and the i, j
+    // axes, then RAS -> LPS), printed when the file was made.
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let bytes = std::fs::read(format!("{dir}/tests/corpus/good/qform_left_handed.nii"))
+        .expect("corpus file");
+    let stack = decode_file("qform.nii", &bytes, &Limits::default()).expect("decode");
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+    let positions = [
+        [-10.0, 20.0, 30.0],
+        [-7.035796622548332, 19.232570534924438, 22.609157669572568],
+        [-4.071593245096666, 18.465141069848876, 15.21831533914514],
+    ];
+    let orientation = [
+        -0.9273481675783165,
+        -0.09422405456010755,
+        -0.36214251839765005,
+        0.05230953647654016,
+        -0.9909185210169125,
+        0.12387169611846133,
+    ];
+    assert_eq!(stack.slices.len(), 3);
+    for (slice, want) in stack.slices.iter().zip(&positions) {
+        assert_eq!((slice.rows, slice.cols), (4, 5));
+        for (got, want) in slice.position_mm.iter().zip(want) {
+            assert!((got - want).abs() < 1e-5, "{:?}", slice.position_mm);
+        }
+        for (got, want) in slice.orientation.iter().zip(&orientation) {
+            assert!((got - want).abs() < 1e-5, "{:?}", slice.orientation);
+        }
+        assert!(
+            (slice.spacing_mm[0] - 1.5).abs() < 1e-6 && (slice.spacing_mm[1] - 1.2).abs() < 1e-6
+        );
+        assert_eq!(slice.thickness_mm, 8.0);
+    }
+    // Column-fastest voxel order: voxel (i, j, k) = i + 5 j + 20 k, row j, column i.
+    assert_eq!(
+        stack.slices[2].pixels[2 * 5 + 3],
+        (3 + 5 * 2 + 20 * 2) as f32
+    );
+}

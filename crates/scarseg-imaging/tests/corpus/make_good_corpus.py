@@ -13,17 +13,23 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   the layouts decoders get wrong: RGB one plane per channel (R = 15 i, G = 255 - 15 i,
   B = 7 i for pixel i), and YCbCr interleaved and 4:2:2 (Y1 Y2 Cb Cr per two pixels), both
   with Y = 15 i and chroma that differs from it.
+- qform_left_handed.nii: a 5 x 4 x 3 NIfTI-1 volume written by nibabel with only a qform
+  (sform code 0): rotated 0.4 rad about (0.3, 1, 0.2), zooms 1.2, 1.5, 8 mm, qfac -1 (a
+  left-handed voxel grid, as many scanners' conversions give), origin (10, -20, 30) RAS. The
+  test holds the positions and directions nibabel computes for it.
 - jpeg_baseline_colour.dcm: an 8 x 8 RGB image (left half (200, 40, 40), right half
   (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
   levels.
 
-    python3 -m pip install pydicom numpy python-gdcm && python3 make_good_corpus.py
+    python3 -m pip install pydicom numpy python-gdcm nibabel && python3 make_good_corpus.py
 """
 
 from pathlib import Path
 
 import gdcm
+import nibabel as nib
 import numpy as np
+from nibabel.quaternions import angle_axis2mat
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
@@ -160,6 +166,21 @@ def colours():
     raw.unlink()
 
 
+def qform():
+    data = np.arange(5 * 4 * 3, dtype=np.float32).reshape(5, 4, 3, order="F")
+    zooms = np.array([1.2, 1.5, 8.0])
+    affine = np.eye(4)
+    affine[:3, :3] = angle_axis2mat(0.4, [0.3, 1, 0.2]) @ np.diag(zooms)
+    affine[:3, 2] *= -1  # qfac -1
+    affine[:3, 3] = [10, -20, 30]
+    image = nib.Nifti1Image(data, None)
+    image.set_qform(affine, code=1)
+    image.set_sform(None, code=0)
+    image.header.set_zooms(tuple(zooms))
+    nib.save(image, GOOD / "qform_left_handed.nii")
+
+
 enhanced()
 compressed()
 colours()
+qform()
