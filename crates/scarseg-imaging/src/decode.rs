@@ -664,6 +664,17 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             "Samples per Pixel (0028,0002) is {samples}: expected 1 (grey) or 3 (colour)"
         )));
     }
+    // A palette image's values are indices into colour tables: read as grey they would look
+    // like an image and mean nothing.
+    if matches!(
+        decoded.photometric_interpretation(),
+        PhotometricInterpretation::PaletteColor
+    ) {
+        return Err(dicom_error(
+            "PALETTE COLOR image: its values index a colour table, not intensities; export it \
+             as grey (MONOCHROME2) or RGB",
+        ));
+    }
     // How the colour samples lie as decoded: codecs hand back interleaved RGB (dicom-pixeldata
     // says so), uncompressed data stays as stored, which may be YCbCr, 4:2:2 (Y1 Y2 Cb Cr per
     // two pixels) or one plane per channel.

@@ -521,3 +521,20 @@ fn colour_images_become_their_luma_in_every_layout() {
         }
     }
 }
+
+#[test]
+fn a_palette_colour_image_is_refused_not_read_as_grey() {
+    // Its values are indices into colour tables; read as grey they would look like an image.
+    let s = spec(8, false, "PALETTE COLOR");
+    let bytes = dicom(
+        &s,
+        Value::Primitive(PrimitiveValue::U8(vec![0u8, 1, 2, 3, 4, 5].into())),
+        VR::OB,
+    );
+    let err = decode_file("palette.dcm", &bytes, &Limits::default()).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "palette.dcm: DICOM: PALETTE COLOR image: its values index a colour table, not \
+         intensities; export it as grey (MONOCHROME2) or RGB"
+    );
+}
