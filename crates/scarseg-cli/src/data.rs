@@ -109,16 +109,16 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
-/// Decodes a label file into integer labels 0..=4, one map per slice.
-fn decode_labels(path: &Path, limits: &Limits) -> Result<Vec<(Slice, Vec<u8>)>> {
+/// Decodes a label file into its slices (for their grids) and integer labels 0..=4, one map
+/// per slice.
+fn decode_labels(path: &Path, limits: &Limits) -> Result<(Vec<Slice>, Vec<Vec<u8>>)> {
     let name = path.display().to_string();
     let stack = decode_label_file(&name, &read(path)?, limits)?;
-    stack
+    let maps = stack
         .slices
-        .into_iter()
+        .iter()
         .map(|s| {
-            let labels = s
-                .pixels
+            s.pixels
                 .iter()
                 .map(|v| {
                     let l = v.round();
@@ -127,15 +127,15 @@ fn decode_labels(path: &Path, limits: &Limits) -> Result<Vec<(Slice, Vec<u8>)>> 
                     }
                     Ok(l as u8)
                 })
-                .collect::<Result<Vec<u8>>>()?;
-            Ok((s, labels))
+                .collect::<Result<Vec<u8>>>()
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok((stack.slices, maps))
 }
 
-/// Pairs an image file's (or a series folder's) slices with a label file's: counts and sizes must agree, and labels
-/// that carry geometry must lie on the image's grid, and are paired with it by position
-/// ([`match_grids`]).
+/// Pairs an image file's (or a series folder's) slices with a label file's: counts and sizes
+/// must agree, and labels that carry geometry must lie on the image's grid, and are paired with
+/// it by position ([`match_grids`]).
 fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result<Vec<Sample>> {
     let name = image.display().to_string();
     let stack = if image.is_dir() {
@@ -143,16 +143,16 @@ fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result
     } else {
         decode_file(&name, &read(image)?, limits)?
     };
-    let label_maps = decode_labels(labels, limits)?;
-    if label_maps.len() != stack.slices.len() {
+    let (label_slices, mut label_maps) = decode_labels(labels, limits)?;
+    if label_slices.len() != stack.slices.len() {
         bail!(
             "{}: {} label slices for {} image slices in {name}",
             labels.display(),
-            label_maps.len(),
+            label_slices.len(),
             stack.slices.len()
         );
     }
-    for (image, (l, _)) in stack.slices.iter().zip(&label_maps) {
+    for (image, l) in stack.slices.iter().zip(&label_slices) {
         if (l.rows, l.cols) != (image.rows, image.cols) {
             bail!(
                 "{}: labels are {} x {} but the image is {} x {}",
@@ -167,14 +167,12 @@ fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result
     // Labels that are the right size but lie elsewhere (another tool's export flipped the
     // volume, or the wrong case's file) would train and score on wrong truth without a sign;
     // labels stored in the other slice order are paired by position.
-    let label_slices: Vec<Slice> = label_maps.iter().map(|(l, _)| l.clone()).collect();
     let order = match_grids(&stack.slices, &label_slices).map_err(|why| {
         anyhow::anyhow!(
             "{}: not on the pixel grid of {name}: {why}",
             labels.display()
         )
     })?;
-    let mut label_maps: Vec<Vec<u8>> = label_maps.into_iter().map(|(_, values)| values).collect();
     Ok(stack
         .slices
         .into_iter()
@@ -187,16 +185,24 @@ fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result
         .collect())
 }
 
+/// The entries of `dir`, sorted by path; `what` completes the error ("DIR: cannot list ...").
+pub(crate) fn sorted_entries(dir: &Path, what: &str) -> Result<Vec<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: {what}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    Ok(entries)
+}
+
 /// A folder of DICOM files read as one series. Training data must be whole, so a file that fails
 /// fails the folder (predict would analyse the rest); objects without an image (a DICOMDIR) are
 /// left out.
 fn series(dir: &Path, limits: &Limits) -> Result<scarseg_imaging::Stack> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list the series folder", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    let files: Vec<PathBuf> = sorted_entries(dir, "cannot list the series folder")?
+        .into_iter()
         .filter(|p| p.is_file())
         .collect();
-    files.sort();
     let loaded = files
         .iter()
         .map(|f| Ok((f.display().to_string(), read(f)?)))
@@ -215,12 +221,10 @@ fn series(dir: &Path, limits: &Limits) -> Result<scarseg_imaging::Stack> {
 /// Loads the EMIDEC challenge layout: `DIR/Case_*/Images/Case_*.nii.gz` with
 /// `DIR/Case_*/Contours/Case_*.nii.gz`. The patient is the case folder.
 pub fn emidec_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list the EMIDEC folder", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    let cases: Vec<PathBuf> = sorted_entries(dir, "cannot list the EMIDEC folder")?
+        .into_iter()
         .filter(|p| p.join("Images").is_dir())
         .collect();
-    cases.sort();
     if cases.is_empty() {
         bail!(
             "{}: no case folders with Images/ and Contours/ (EMIDEC layout)",
@@ -241,18 +245,12 @@ pub fn emidec_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
 }
 
 fn first_volume(dir: &Path) -> Result<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
+    sorted_entries(dir, "cannot list")?
+        .into_iter()
+        .find(|p| {
             let n = p.to_string_lossy();
             n.ends_with(".nii") || n.ends_with(".nii.gz")
         })
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .next()
         .with_context(|| format!("{}: no .nii or .nii.gz file", dir.display()))
 }
 

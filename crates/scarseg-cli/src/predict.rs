@@ -15,7 +15,7 @@ use scarseg_pipeline::outputs::{label_map, mask_png, report_csv, report_rows, st
 use scarseg_pipeline::{StackResult, analyse_stack};
 
 use crate::Outcome;
-use crate::data::{LABEL_SUFFIX, stem_and_ext};
+use crate::data::{LABEL_SUFFIX, sorted_entries, stem_and_ext};
 use crate::model_dir;
 
 /// Arguments of `scarseg predict`.
@@ -95,11 +95,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
 }
 
 fn expand_dir(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
+    let entries = sorted_entries(dir, "cannot list")?;
     let mut dicom = Vec::new();
     for path in entries {
         if path.is_dir() {

@@ -939,15 +939,25 @@ fn check_compressed_frames(
     cols: u64,
     samples: u64,
 ) -> Result<(), ErrorKind> {
+    use dicom_dictionary_std::uids;
+    // The syntaxes dicom-rs decodes with its JPEG, JPEG 2000 and RLE adapters.
     const JPEG: [&str; 4] = [
-        "1.2.840.10008.1.2.4.50",
-        "1.2.840.10008.1.2.4.51",
-        "1.2.840.10008.1.2.4.57",
-        "1.2.840.10008.1.2.4.70",
+        uids::JPEG_BASELINE8_BIT,
+        uids::JPEG_EXTENDED12_BIT,
+        uids::JPEG_LOSSLESS,
+        uids::JPEG_LOSSLESS_SV1,
     ];
-    const RLE: &str = "1.2.840.10008.1.2.5";
-    let jpeg2000 =
-        uid.starts_with("1.2.840.10008.1.2.4.9") || uid.starts_with("1.2.840.10008.1.2.4.20");
+    const JPEG_2000: [&str; 7] = [
+        uids::JPEG2000_LOSSLESS,
+        uids::JPEG2000,
+        uids::JPEG2000MC_LOSSLESS,
+        uids::JPEG2000MC,
+        uids::HTJ2K_LOSSLESS,
+        uids::HTJ2K_LOSSLESS_RPCL,
+        uids::HTJ2K,
+    ];
+    const RLE: &str = uids::RLE_LOSSLESS;
+    let jpeg2000 = JPEG_2000.contains(&uid);
     if !JPEG.contains(&uid) && !jpeg2000 && uid != RLE {
         return Ok(());
     }

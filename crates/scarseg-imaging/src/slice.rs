@@ -177,16 +177,16 @@ pub fn match_grids(image: &[Slice], other: &[Slice]) -> Result<Vec<usize>, Strin
     let mut used = vec![false; other.len()];
     let mut order = Vec::with_capacity(image.len());
     for (k, a) in image.iter().enumerate() {
-        // Free slices of `other`, the same index first, so a repeated position keeps its order.
-        let mut free: Vec<usize> = (0..other.len()).filter(|j| !used[*j]).collect();
-        free.sort_by_key(|j| j.abs_diff(k));
         let chosen = if placed {
+            // Free slices of `other`, the same index first, so a repeated position keeps its
+            // order.
+            let mut free: Vec<usize> = (0..other.len()).filter(|j| !used[*j]).collect();
+            free.sort_by_key(|j| j.abs_diff(k));
             free.into_iter()
                 .find(|j| a.mismatch(&other[*j], true).is_none())
         } else {
-            free.first()
-                .copied()
-                .filter(|j| a.mismatch(&other[*j], false).is_none())
+            // Without geometry, index for index.
+            Some(k).filter(|_| a.mismatch(&other[k], false).is_none())
         };
         if let Some(j) = chosen {
             used[j] = true;
