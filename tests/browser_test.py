@@ -44,6 +44,8 @@ import zlib
 DIST = pathlib.Path(sys.argv[1]).resolve()
 SCARSEG = pathlib.Path(sys.argv[2]).resolve()
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# A file of two stacks, from the imaging crate's good corpus (written by pydicom).
+PSIR = ROOT / "crates/scarseg-imaging/tests/corpus/good/enhanced_psir.dcm"
 TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", "600"))
 # Pixels allowed to differ between the page's masks and the CLI's (different float summation
 # order in wasm and natively, and WebGPU kernels, can flip pixels whose probability is at the
@@ -328,6 +330,7 @@ def run_device(device, port, data, cli_out, tmp):
 
         if device == "cpu":
             limits_and_cancel(d, data, tmp)
+            several_stacks(d, device, downloads, cli_out)
             teaching_view(d)
 
         # Weights that do not fit: a clear message, and the default model still works.
@@ -480,6 +483,24 @@ def limits_and_cancel(d, data, tmp):
            "analysis after a cancel")
 
 
+def several_stacks(d, device, downloads, cli_out):
+    """A file of two stacks (a PSIR acquisition's magnitude and real images) becomes two cases,
+    each analysed, with the masks `scarseg predict` writes for each."""
+    n = len(statuses(d))
+    d.upload("[data-testid=file-input]", [PSIR])
+    rows = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')].slice({n});
+        const s = r.map(e => e.querySelector('button').innerText + ' | ' +
+                             e.querySelector('[data-testid=file-status]').innerText);
+        return s.length == 2 && s.every(t => t.includes('| done')) ? s : null""", "both stacks")
+    print(f"[{device}] a PSIR file: {rows}")
+    names = [r.split(" | ")[0] for r in rows]
+    assert names == ["enhanced_psir.dcm (image type MAGNITUDE)",
+                     "enhanced_psir.dcm (image type REAL)"], names
+    same_masks(d, device, downloads, cli_out,
+               [(f"enhanced_psir.dcm (image type {k})", f"enhanced_psir_image-type-{k}",
+                 f"enhanced_psir_image-type-{k}", 2) for k in ("MAGNITUDE", "REAL")])
+
+
 def teaching_view(d):
     open_file(d, "case.nii.gz")
     d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
@@ -583,7 +604,7 @@ def main():
 
     # The CLI's masks on the same files with the same (bundled) weights.
     cli_out = tmp / "cli"
-    scarseg("predict", data / "case.nii.gz", data / "series", "--out", cli_out,
+    scarseg("predict", data / "case.nii.gz", data / "series", PSIR, "--out", cli_out,
             "--weights", DIST / "models/scarseg-atto-phantom")
 
     # ... and with a model whose top-k no GPU here computes in time and right (WebGPU's fallback).

@@ -13,7 +13,9 @@ use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
-use scarseg_pipeline::outputs::{label_map, mask_png, report_csv, report_rows, stack_record};
+use scarseg_pipeline::outputs::{
+    label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
+};
 use scarseg_pipeline::{StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{Overlay, Window, rgba};
@@ -52,9 +54,14 @@ enum Status {
 #[derive(Debug, Clone)]
 struct Case {
     id: usize,
+    /// Shown to the user: the input's name, with the part's label for one of several stacks.
     name: String,
+    /// The input's own name (a file, or "DICOM series"), which output files are named after.
+    input: String,
     job: u32,
     item: usize,
+    /// Which of the item's stacks (an item may hold several; see `FromWorker::Parts`).
+    part: usize,
     status: Status,
     warnings: Vec<String>,
     stack: Option<Arc<Stack>>,
@@ -126,8 +133,10 @@ fn spawn_worker(state: AppState, choice: DeviceChoice) {
 }
 
 fn on_message(state: AppState, msg: FromWorker) {
-    let find = |cases: &mut Vec<Case>, job: u32, item: usize| -> Option<usize> {
-        cases.iter().position(|c| c.job == job && c.item == item)
+    let find = |cases: &mut Vec<Case>, job: u32, item: usize, part: usize| -> Option<usize> {
+        cases
+            .iter()
+            .position(|c| c.job == job && c.item == item && c.part == part)
     };
     match msg {
         FromWorker::Ready => {}
@@ -155,26 +164,54 @@ fn on_message(state: AppState, msg: FromWorker) {
             state.model_error.set(None);
         }
         FromWorker::ModelError { message } => state.model_error.set(Some(message)),
+        FromWorker::Parts { job, item, names } => state.cases.update(|cases| {
+            // The item's case becomes part 0; the others follow it, waiting their turn. Ids
+            // stay unique as everywhere: cases are never removed, so they are 0..len.
+            if let Some(i) = find(cases, job, item, 0) {
+                let mut next = cases.len();
+                for (part, name) in names.into_iter().enumerate() {
+                    if part == 0 {
+                        cases[i].name = name;
+                        continue;
+                    }
+                    let case = Case {
+                        id: next,
+                        name,
+                        part,
+                        status: Status::Queued,
+                        warnings: vec![],
+                        stack: None,
+                        result: None,
+                        ms_per_slice: 0.0,
+                        ..cases[i].clone()
+                    };
+                    next += 1;
+                    cases.insert(i + part, case);
+                }
+            }
+        }),
         FromWorker::Progress {
             job,
             item,
+            part,
             done,
             of,
         } => state.cases.update(|cases| {
-            if let Some(i) = find(cases, job, item) {
+            if let Some(i) = find(cases, job, item, part) {
                 cases[i].status = Status::Running { done, of };
             }
         }),
         FromWorker::Done {
             job,
             item,
+            part,
             stack,
             result,
             ms_per_slice,
         } => {
             let mut first_done = None;
             state.cases.update(|cases| {
-                if let Some(i) = find(cases, job, item) {
+                if let Some(i) = find(cases, job, item, part) {
                     let c = &mut cases[i];
                     c.status = Status::Done;
                     c.warnings = stack.warnings.clone();
@@ -193,9 +230,10 @@ fn on_message(state: AppState, msg: FromWorker) {
         FromWorker::Failed {
             job,
             item,
+            part,
             messages,
         } => state.cases.update(|cases| {
-            if let Some(i) = find(cases, job, item) {
+            if let Some(i) = find(cases, job, item, part) {
                 if cases[i].status == Status::Done {
                     // The stack decoded; some of its files did not.
                     cases[i].warnings.extend(messages);
@@ -289,8 +327,10 @@ fn submit(state: AppState, items: Vec<Item>, options: PostprocessOptions) {
             cases.push(Case {
                 id,
                 name: item.name.clone(),
+                input: item.name.clone(),
                 job,
                 item: k,
+                part: 0,
                 status: Status::Queued,
                 warnings: vec![],
                 stack: None,
@@ -322,10 +362,11 @@ fn relative_path(file: &web_sys::File) -> String {
         .unwrap_or_else(|| file.name())
 }
 
-/// Files -> items: DICOM files that share a folder (or were dropped together) form one series;
-/// every other file is its own item. Unreadable files become items that fail with the reason.
-/// Groups the chosen files into items (DICOM files by folder into series). Files over the size
-/// limit are refused here, before a byte is read into the tab's memory: (name, reason).
+/// Files -> items: DICOM files that share a folder (or were dropped together) form one series,
+/// named after the folder ("DICOM series" for loose files; a single loose file keeps its own
+/// name); every other file is its own item. Unreadable files become items that fail with the
+/// reason. Files over the size limit are refused here, before a byte is read into the tab's
+/// memory: (name, reason).
 async fn items_from_files(files: Vec<web_sys::File>) -> (Vec<Item>, Vec<(String, String)>) {
     let mut series: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> = Default::default();
     let mut items = Vec::new();
@@ -354,7 +395,13 @@ async fn items_from_files(files: Vec<web_sys::File>) -> (Vec<Item>, Vec<(String,
             });
         }
     }
-    for (name, files) in series {
+    for (name, mut files) in series {
+        // One loose DICOM file (an enhanced image holds a whole stack) is named as itself.
+        let name = match files.len() {
+            1 if !files[0].0.contains('/') => files[0].0.clone(),
+            _ => name,
+        };
+        files.sort_by(|a, b| a.0.cmp(&b.0));
         items.push(Item { name, files });
     }
     (items, refused)
@@ -521,9 +568,11 @@ pub fn App() -> impl IntoView {
                     let id = cases.len();
                     cases.push(Case {
                         id,
+                        input: name.clone(),
                         name,
                         job: 0,
                         item: 0,
+                        part: 0,
                         status: Status::Failed(vec![message]),
                         warnings: vec![],
                         stack: None,
@@ -751,7 +800,7 @@ pub fn App() -> impl IntoView {
         let (Some(s), Some(r)) = (c.stack, c.result) else {
             return;
         };
-        let base = stem(&c.name);
+        let base = output_stem(&stem(&c.input), s.part.as_deref());
         let many = s.slices.len() > 1;
         let mut files = Vec::new();
         for (k, (x, sl)) in r.slices.iter().zip(&s.slices).enumerate() {
@@ -780,7 +829,10 @@ pub fn App() -> impl IntoView {
             .collect();
         if let Ok(bytes) = nifti1(&s.slices, NiftiData::U8(&labels), true) {
             download(
-                &format!("{}_labels.nii.gz", stem(&c.name)),
+                &format!(
+                    "{}_labels.nii.gz",
+                    output_stem(&stem(&c.input), s.part.as_deref())
+                ),
                 &bytes,
                 "application/gzip",
             );

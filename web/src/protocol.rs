@@ -127,12 +127,25 @@ pub enum FromWorker {
         /// Why.
         message: String,
     },
+    /// One item holds several stacks (a PSIR acquisition's magnitude and real images, a study's
+    /// series, a 4-D NIfTI's volumes): each is analysed and shown as a case of its own, and
+    /// the messages about it carry its index as `part`.
+    Parts {
+        /// Job.
+        job: u32,
+        /// Item index in the job.
+        item: usize,
+        /// Each part's name, in order; part 0 takes the item's place.
+        names: Vec<String>,
+    },
     /// Progress of one item.
     Progress {
         /// Job.
         job: u32,
         /// Item index in the job.
         item: usize,
+        /// Which of the item's stacks (0 unless it holds several).
+        part: usize,
         /// Slices done.
         done: usize,
         /// Slices in the item.
@@ -144,6 +157,8 @@ pub enum FromWorker {
         job: u32,
         /// Item index.
         item: usize,
+        /// Which of the item's stacks.
+        part: usize,
         /// The decoded stack (pixels on their own grid).
         stack: Stack,
         /// The analysis.
@@ -157,6 +172,8 @@ pub enum FromWorker {
         job: u32,
         /// Item index.
         item: usize,
+        /// Which of the item's stacks (0 for an item that decoded to none).
+        part: usize,
         /// Every reason (one per bad file of a series).
         messages: Vec<String>,
     },

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::ProgressBar;
-use scarseg_imaging::decode::{Format, decode_file, decode_series, sniff};
+use scarseg_imaging::decode::{Format, decode_file_stacks, decode_series_stacks, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
-use scarseg_pipeline::outputs::{label_map, mask_png, report_csv, report_rows, stack_record};
+use scarseg_pipeline::outputs::{
+    label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
+};
 use scarseg_pipeline::{StackResult, analyse_stack};
 
 use crate::Outcome;
@@ -147,8 +149,9 @@ fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
 
 /// One input, decoded.
 pub struct Decoded {
-    /// The stack to analyse, when any file held an image.
-    pub stack: Option<Stack>,
+    /// The stacks to analyse: one per series and acquisition the input holds (a PSIR
+    /// acquisition's magnitude and real images are two); none when no file held an image.
+    pub stacks: Vec<Stack>,
     /// Files that could not be read or decoded: reported, and the run exits 2.
     pub errors: Vec<String>,
     /// A folder whose DICOM files hold no image (a DICOMDIR at the root of an export): said,
@@ -156,10 +159,10 @@ pub struct Decoded {
     pub notes: Vec<String>,
 }
 
-/// Decodes one input; per-file failures inside a series come back beside the stack.
+/// Decodes one input; per-file failures inside a series come back beside the stacks.
 pub fn decode(input: &Input, limits: &Limits) -> Decoded {
     let failed = |errors| Decoded {
-        stack: None,
+        stacks: vec![],
         errors,
         notes: vec![],
     };
@@ -169,9 +172,9 @@ pub fn decode(input: &Input, limits: &Limits) -> Decoded {
                 Ok(b) => b,
                 Err(e) => return failed(vec![format!("{e:#}")]),
             };
-            match decode_file(&path.display().to_string(), &bytes, limits) {
-                Ok(stack) => Decoded {
-                    stack: Some(stack),
+            match decode_file_stacks(&path.display().to_string(), &bytes, limits) {
+                Ok(stacks) => Decoded {
+                    stacks,
                     errors: vec![],
                     notes: vec![],
                 },
@@ -187,18 +190,18 @@ pub fn decode(input: &Input, limits: &Limits) -> Decoded {
                     Err(e) => errors.push(format!("{e:#}")),
                 }
             }
-            let (stack, errs) = decode_series(&dir.display().to_string(), &loaded, limits);
+            let (stacks, errs) = decode_series_stacks(&dir.display().to_string(), &loaded, limits);
             let no_image = |e: &ImagingError| matches!(e.kind, ErrorKind::NotAnImage(_));
-            if stack.is_none() && errors.is_empty() && errs.iter().all(no_image) {
+            if stacks.is_empty() && errors.is_empty() && errs.iter().all(no_image) {
                 return Decoded {
-                    stack,
+                    stacks,
                     errors,
                     notes: errs.iter().map(|e| format!("{e}; left out")).collect(),
                 };
             }
             errors.extend(errs.into_iter().map(|e| e.to_string()));
             Decoded {
-                stack,
+                stacks,
                 errors,
                 notes: vec![],
             }
@@ -278,12 +281,17 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         let decoded = decode(input, &limits);
         errors.extend(decoded.errors);
         notes.extend(decoded.notes);
-        if let Some(stack) = decoded.stack {
+        for stack in decoded.stacks {
+            // One input of several stacks is reported as one line per stack, named by its part.
+            let input_name = match &stack.part {
+                Some(part) => format!("{} ({part})", input.display()),
+                None => input.display(),
+            };
             // What the decoder assumed (1 mm pixels without a spacing, say) changes what the
             // numbers mean; it is in report.json too, but a terminal user reads stderr.
             for w in &stack.warnings {
                 match input {
-                    Input::File(path) => eprintln!("warning: {}: {w}", path.display()),
+                    Input::File(_) => eprintln!("warning: {input_name}: {w}"),
                     // A series' warnings name their file already.
                     Input::Series(..) => eprintln!("warning: {w}"),
                 }
@@ -297,7 +305,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
             )) {
                 Ok(result) => {
                     // Two inputs with one stem (a.png, a.nii) get distinct output names.
-                    let base = input.name();
+                    let base = output_stem(&input.name(), stack.part.as_deref());
                     let count = used.entry(base.clone()).or_insert(0);
                     let name = if *count == 0 {
                         base
@@ -307,14 +315,13 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                     *count += 1;
                     write_outputs(&args.out, &name, &stack, &result)?;
                     rows.extend(report_rows(
-                        &input.display(),
+                        &input_name,
                         &stack,
                         &result,
                         &model.manifest.name,
                         &model.manifest.weights.sha256,
                     ));
-                    let mut record =
-                        stack_record(&input.display(), &stack, &result, &stack.warnings);
+                    let mut record = stack_record(&input_name, &stack, &result, &stack.warnings);
                     record["output_name"] = name.into();
                     reports.push(record);
                 }

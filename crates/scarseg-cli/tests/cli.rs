@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use scarseg_imaging::decode::decode_file;
+use scarseg_imaging::decode::{decode_file, decode_label_file};
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::{Limits, Slice};
 
@@ -959,6 +959,111 @@ fn errors_are_one_line_with_exit_codes() {
     fails(
         &["eval", "--method", "fwhm", "--pairs", s(&pairs)],
         "x_labels.png: label value 9 is not one of 0, 1, 2, 3, 4",
+    );
+
+    // An image of two stacks (a PSIR file's magnitude and real images) cannot be paired with
+    // one label volume: the image is named, with both stacks.
+    let psir = root.join("psir");
+    std::fs::create_dir_all(&psir).expect("mkdir");
+    std::fs::copy(good_corpus("enhanced_psir.dcm"), psir.join("p.dcm")).expect("copy");
+    let labels = nifti1(
+        &[Slice::new(40, 48, vec![0.0; 1920], "l")],
+        NiftiData::U8(&[0; 1920]),
+        true,
+    )
+    .expect("nifti");
+    std::fs::write(psir.join("p_labels.nii.gz"), labels).expect("write");
+    fails(
+        &["eval", "--method", "fwhm", "--pairs", s(&psir)],
+        "p.dcm: holds 2 stacks (image type MAGNITUDE; image type REAL) where one is needed here",
+    );
+}
+
+/// A file of the imaging crate's good corpus (`tests/corpus/good/`, written by pydicom).
+fn good_corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../scarseg-imaging/tests/corpus/good/{name}"))
+}
+
+#[test]
+fn each_stack_of_a_psir_file_gets_its_own_masks_and_report_lines() {
+    // An enhanced MR file holding a PSIR acquisition's magnitude and real images of two slices
+    // (40 x 48 pixels, z = 10 and 18 mm): two stacks, each with its own masks, label volume and
+    // report lines, named by the part, through the bundled model.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("psir.dcm");
+    std::fs::copy(good_corpus("enhanced_psir.dcm"), &input).expect("copy");
+    let out = tmp.path().join("out");
+    let run = ok(&["predict", s(&input), "--out", s(&out)]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+            .expect("json");
+    let inputs = report["inputs"].as_array().expect("inputs");
+    let found: Vec<(String, String, String, usize)> = inputs
+        .iter()
+        .map(|r| {
+            (
+                r["input"].as_str().expect("input").to_string(),
+                r["part"].as_str().expect("part").to_string(),
+                r["output_name"].as_str().expect("name").to_string(),
+                r["slices"].as_array().expect("slices").len(),
+            )
+        })
+        .collect();
+    let expect = |kind: &str| {
+        (
+            format!("{} (image type {kind})", s(&input)),
+            format!("image type {kind}"),
+            format!("psir_image-type-{kind}"),
+            2,
+        )
+    };
+    assert_eq!(found, [expect("MAGNITUDE"), expect("REAL")]);
+    for kind in ["MAGNITUDE", "REAL"] {
+        let stem = format!("psir_image-type-{kind}");
+        for k in 0..2 {
+            for mask in ["scar", "myo"] {
+                let (rows, cols, _) = read_mask(&out.join(format!("{stem}_{k:03}_{mask}.png")));
+                assert_eq!((rows, cols), (40, 48), "{stem} {k} {mask}");
+            }
+        }
+        let labels = out.join(format!("{stem}_labels.nii.gz"));
+        // A ramp holds no heart: the label volume is all background, which only the label
+        // reader accepts.
+        let volume = decode_label_file(
+            s(&labels),
+            &std::fs::read(&labels).expect("read"),
+            &Limits::default(),
+        )
+        .expect("label volume");
+        let z: Vec<f64> = volume.slices.iter().map(|x| x.position_mm[2]).collect();
+        assert_eq!(z, [10.0, 18.0], "{stem}");
+    }
+    // report.csv: two slice rows and a stack row per stack, each naming its stack.
+    let csv = csv_rows(&out.join("report.csv"));
+    let rows: Vec<(String, String)> = csv
+        .iter()
+        .map(|r| (r["input"].clone(), r["level"].clone()))
+        .collect();
+    let part = |kind: &str, level: &str| {
+        (
+            format!("{} (image type {kind})", s(&input)),
+            level.to_string(),
+        )
+    };
+    assert_eq!(
+        rows,
+        [
+            part("MAGNITUDE", "slice"),
+            part("MAGNITUDE", "slice"),
+            part("MAGNITUDE", "stack"),
+            part("REAL", "slice"),
+            part("REAL", "slice"),
+            part("REAL", "stack"),
+        ]
     );
 }
 

@@ -59,14 +59,144 @@ fn is_nifti2_header(bytes: &[u8]) -> bool {
         && &bytes[4..8] == b"n+2\0"
 }
 
-/// Decodes one file of any supported format.
+/// Decodes one file of any supported format that holds one stack, as training and pairing need:
+/// a file of several (an enhanced DICOM's magnitude and real images, a 4-D NIfTI's volumes;
+/// see [`decode_file_stacks`]) is refused, naming them.
 pub fn decode_file(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ImagingError> {
-    let mut stack = decode_one(name, bytes, limits)?;
-    if sniff(bytes) == Some(Format::Dicom) {
-        let warnings = geometry_warnings(&stack.slices);
-        stack.warnings.extend(warnings);
+    let mut stacks = decode_file_stacks(name, bytes, limits)?;
+    if stacks.len() > 1 {
+        return Err(ImagingError::new(name, several_stacks(&stacks)));
     }
-    Ok(stack)
+    Ok(stacks.remove(0))
+}
+
+/// Decodes one file of any supported format into its stacks: one, unless the file holds
+/// slices of several acquisitions ([`Slice::acquisition`]), each of which is then a stack of its
+/// own, named after the file with the part's label ("IM1 (image type REAL)").
+pub fn decode_file_stacks(
+    name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Vec<Stack>, ImagingError> {
+    let stack = decode_one(name, bytes, limits)?;
+    let dicom = sniff(bytes) == Some(Format::Dicom);
+    let mut groups: Vec<Vec<Slice>> = Vec::new();
+    for slice in stack.slices {
+        match groups.iter_mut().find(|g| same_stack(&g[0], &slice)) {
+            Some(g) => g.push(slice),
+            None => groups.push(vec![slice]),
+        }
+    }
+    groups.sort_by(|a, b| acquisition_order(&a[0], &b[0]));
+    let labels = part_labels(&groups.iter().map(|g| &g[0]).collect::<Vec<_>>());
+    Ok(groups
+        .into_iter()
+        .zip(labels)
+        .map(|(slices, part)| {
+            let mut warnings = stack.warnings.clone();
+            if dicom {
+                warnings.extend(geometry_warnings(&slices));
+            }
+            Stack {
+                name: part_name(name, part.as_deref()),
+                part,
+                slices,
+                warnings,
+            }
+        })
+        .collect())
+}
+
+/// The order stacks are listed in: by their acquisitions' values, numbers as numbers ("time 2"
+/// before "time 10", series 7 before series 12), else in the order they were met (the sort is
+/// stable).
+fn acquisition_order(a: &Slice, b: &Slice) -> std::cmp::Ordering {
+    // A value's leading number (as in "7 LGE PSIR"), then the whole value.
+    let key = |v: &str| {
+        let digits: String = v.chars().take_while(|c| c.is_ascii_digit()).collect();
+        (digits.parse::<u64>().ok(), v.to_string())
+    };
+    for ((wa, va), (wb, vb)) in a.acquisition.iter().zip(&b.acquisition) {
+        let order = wa.cmp(wb).then_with(|| key(va).cmp(&key(vb)));
+        if order.is_ne() {
+            return order;
+        }
+    }
+    a.acquisition.len().cmp(&b.acquisition.len())
+}
+
+/// Whether two slices belong to one stack: same series, same acquisition.
+fn same_stack(a: &Slice, b: &Slice) -> bool {
+    a.series_uid == b.series_uid && a.acquisition == b.acquisition
+}
+
+/// "NAME (PART)", or NAME for a whole file or folder.
+fn part_name(name: &str, part: Option<&str>) -> String {
+    match part {
+        Some(part) => format!("{name} ({part})"),
+        None => name.to_string(),
+    }
+}
+
+/// One label per stack, from the first slice of each: the (what, value) pairs that differ
+/// between them ("image type REAL"), or the series UID where nothing else does. `None` for
+/// every stack when there is only one.
+fn part_labels(firsts: &[&Slice]) -> Vec<Option<String>> {
+    if firsts.len() < 2 {
+        return vec![None; firsts.len()];
+    }
+    let mut whats: Vec<&str> = Vec::new();
+    for s in firsts {
+        for (what, _) in &s.acquisition {
+            if !whats.contains(&what.as_str()) {
+                whats.push(what);
+            }
+        }
+    }
+    let value = |s: &Slice, what: &str| {
+        s.acquisition
+            .iter()
+            .find(|(w, _)| w == what)
+            .map(|(_, v)| v.clone())
+    };
+    // Only what tells the stacks apart: "time 3", not "stack 1, time 3" when all are stack 1.
+    whats.retain(|what| {
+        firsts
+            .iter()
+            .any(|s| value(s, what) != value(firsts[0], what))
+    });
+    let labels: Vec<String> = firsts
+        .iter()
+        .map(|s| {
+            whats
+                .iter()
+                .map(|what| format!("{what} {}", value(s, what).unwrap_or_else(|| "-".into())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    // Stacks of one acquisition in two series described alike differ only by their UIDs.
+    let uid = |s: &Slice| format!("series {}", s.series_uid.as_deref().unwrap_or("-"));
+    labels
+        .iter()
+        .zip(firsts)
+        .map(|(label, s)| {
+            Some(match labels.iter().filter(|l| *l == label).count() {
+                1 => label.clone(),
+                _ if label.is_empty() => uid(s),
+                _ => format!("{label}, {}", uid(s)),
+            })
+        })
+        .collect()
+}
+
+/// Why one stack was needed and several were found.
+fn several_stacks(stacks: &[Stack]) -> ErrorKind {
+    let labels: Vec<&str> = stacks.iter().filter_map(|s| s.part.as_deref()).collect();
+    ErrorKind::SeveralStacks {
+        count: stacks.len(),
+        labels: labels.join("; "),
+    }
 }
 
 /// The Patient ID (0010,0020) of a DICOM file, where it has a non-empty one: what groups a flat
@@ -124,74 +254,179 @@ fn decode_bytes(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Imag
     .map_err(err)
 }
 
-/// Why a file whose first slice is `other` cannot join a stack that starts with `first`.
-fn not_one_series(first: &Slice, other: &Slice) -> Option<String> {
-    // Two series in one folder (a study exported whole) would otherwise be mixed into one
-    // stack, and one burden, whenever their images have the same size.
-    if let (Some(a), Some(b)) = (&first.series_uid, &other.series_uid)
-        && a != b
-    {
-        return Some(format!(
-            "another series ({b}) than the folder's first file ({a}); give each series its own \
-             folder"
-        ));
-    }
+/// Why `other` cannot join the stack that starts with `first` (same series and acquisition).
+fn size_mismatch(first: &Slice, other: &Slice) -> Option<String> {
     ((other.rows, other.cols) != (first.rows, first.cols)).then(|| {
         format!(
-            "{} x {} pixels, but the series' first file has {} x {}",
+            "{} x {} pixels, but the stack's first file has {} x {}",
             other.rows, other.cols, first.rows, first.cols
         )
     })
 }
 
-/// Decodes the files of one DICOM series (or any files meant as one stack) and orders the slices
-/// by slice location, then instance number (position along the slice normal where a file has no
-/// SliceLocation). Files that fail are returned beside the stack, never silently dropped; the
-/// stack is `None` when no file decoded. DICOM objects that hold no image (a DICOMDIR, a report)
-/// are named in the stack's warnings instead, as long as some file held an image.
+/// One stack being gathered from a folder's files.
+struct Gathered<'a> {
+    slices: Vec<Slice>,
+    /// The files that gave it slices.
+    files: Vec<&'a String>,
+    /// Each warning once, with the files that gave it: a series without PixelSpacing would
+    /// otherwise repeat the same line for every one of its files.
+    said: Vec<(String, Vec<&'a String>)>,
+}
+
+/// Decodes the files of one DICOM series (or any files meant as one stack) as one stack, as
+/// training and pairing need: the slices are ordered by slice location, then instance number
+/// (position along the slice normal where a file has no SliceLocation). Files that fail are
+/// returned beside the stack, never silently dropped, and so are the files of any other series
+/// or acquisition in the folder (see [`decode_series_stacks`], which reads each); the stack is
+/// `None` when no file decoded. DICOM objects that hold no image (a DICOMDIR, a report) are named
+/// in the stack's warnings instead, as long as some file held an image.
 pub fn decode_series(
     name: &str,
     files: &[(String, Vec<u8>)],
     limits: &Limits,
 ) -> (Option<Stack>, Vec<ImagingError>) {
-    let mut errors = Vec::new();
-    let mut slices: Vec<Slice> = Vec::new();
-    // Each warning once, with the files that gave it: a series without PixelSpacing would
-    // otherwise repeat the same line for every one of its files.
-    let mut said: Vec<(String, Vec<&String>)> = Vec::new();
-    let mut left_out = Vec::new();
-    for (file, bytes) in files {
-        match decode_one(file, bytes, limits) {
-            Ok(stack) => {
-                if slices.len() as u64 + stack.slices.len() as u64 > limits.max_slices {
-                    errors.push(ImagingError::new(
-                        file.as_str(),
-                        ErrorKind::TooManySlices {
-                            count: slices.len() as u64 + stack.slices.len() as u64,
-                            limit: limits.max_slices,
-                        },
-                    ));
-                    continue;
-                }
-                if let (Some(first), Some(other)) = (slices.first(), stack.slices.first())
-                    && let Some(why) = not_one_series(first, other)
-                {
-                    errors.push(ImagingError::new(file.as_str(), ErrorKind::Series(why)));
-                    continue;
-                }
-                for w in stack.warnings {
-                    match said.iter_mut().find(|(text, _)| *text == w) {
-                        Some((_, files)) => files.push(file),
-                        None => said.push((w, vec![file])),
-                    }
-                }
-                slices.extend(stack.slices);
+    let (mut gathered, mut errors, left_out) = gather(files, limits);
+    if gathered.is_empty() {
+        errors.extend(left_out);
+        return (None, errors);
+    }
+    let first = gathered.remove(0);
+    let (a, a_label) = (&first.slices[0], acquisition_label(&first.slices[0]));
+    for other in &gathered {
+        let b = &other.slices[0];
+        let why = match (&a.series_uid, &b.series_uid) {
+            (Some(x), Some(y)) if x != y => format!(
+                "another series ({y}) than the folder's first file ({x}); give each series its \
+                 own folder"
+            ),
+            _ => format!(
+                "slices of another acquisition ({}) than the folder's first stack ({a_label}): \
+                 one stack is needed here; give each its own folder (`scarseg predict` and the \
+                 page read each on its own)",
+                acquisition_label(b)
+            ),
+        };
+        for file in &other.files {
+            // A file with slices of both stays one error.
+            if !errors.iter().any(|e| &e.file == *file) {
+                errors.push(ImagingError::new(
+                    file.as_str(),
+                    ErrorKind::Series(why.clone()),
+                ));
             }
-            Err(e) if matches!(e.kind, ErrorKind::NotAnImage(_)) => left_out.push(e),
-            Err(e) => errors.push(e),
         }
     }
-    let mut warnings: Vec<String> = said
+    let stack = finish(name, None, first, &left_out);
+    (Some(stack), errors)
+}
+
+/// Decodes the files of one folder into its stacks: one per series and acquisition
+/// ([`Slice::acquisition`]; an export may put a PSIR acquisition's magnitude and real images,
+/// or a whole study, in one folder), each ordered as [`decode_series`] orders one and named
+/// after the folder, with the part's label where there are several. Files that fail come back
+/// beside the stacks; DICOM objects without an image are named in every stack's warnings.
+pub fn decode_series_stacks(
+    name: &str,
+    files: &[(String, Vec<u8>)],
+    limits: &Limits,
+) -> (Vec<Stack>, Vec<ImagingError>) {
+    let (mut gathered, mut errors, left_out) = gather(files, limits);
+    if gathered.is_empty() {
+        errors.extend(left_out);
+        return (vec![], errors);
+    }
+    gathered.sort_by(|a, b| acquisition_order(&a.slices[0], &b.slices[0]));
+    let labels = part_labels(&gathered.iter().map(|g| &g.slices[0]).collect::<Vec<_>>());
+    let stacks = gathered
+        .into_iter()
+        .zip(labels)
+        .map(|(g, part)| finish(name, part, g, &left_out))
+        .collect();
+    (stacks, errors)
+}
+
+/// Decodes `files` and puts their slices into stacks by series and acquisition, in the order
+/// they first appear; also returns the files that failed and the objects that hold no image.
+fn gather<'a>(
+    files: &'a [(String, Vec<u8>)],
+    limits: &Limits,
+) -> (Vec<Gathered<'a>>, Vec<ImagingError>, Vec<ImagingError>) {
+    let mut errors = Vec::new();
+    let mut gathered: Vec<Gathered> = Vec::new();
+    let mut total = 0u64;
+    let mut left_out = Vec::new();
+    for (file, bytes) in files {
+        let stack = match decode_one(file, bytes, limits) {
+            Ok(stack) => stack,
+            Err(e) if matches!(e.kind, ErrorKind::NotAnImage(_)) => {
+                left_out.push(e);
+                continue;
+            }
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let count = total + stack.slices.len() as u64;
+        if count > limits.max_slices {
+            errors.push(ImagingError::new(
+                file.as_str(),
+                ErrorKind::TooManySlices {
+                    count,
+                    limit: limits.max_slices,
+                },
+            ));
+            continue;
+        }
+        let mismatch = stack.slices.iter().find_map(|s| {
+            let g = gathered.iter().find(|g| same_stack(&g.slices[0], s))?;
+            size_mismatch(&g.slices[0], s)
+        });
+        if let Some(why) = mismatch {
+            errors.push(ImagingError::new(file.as_str(), ErrorKind::Series(why)));
+            continue;
+        }
+        total = count;
+        let mut touched = Vec::new();
+        for slice in stack.slices {
+            let k = match gathered
+                .iter()
+                .position(|g| same_stack(&g.slices[0], &slice))
+            {
+                Some(k) => k,
+                None => {
+                    gathered.push(Gathered {
+                        slices: Vec::new(),
+                        files: Vec::new(),
+                        said: Vec::new(),
+                    });
+                    gathered.len() - 1
+                }
+            };
+            gathered[k].slices.push(slice);
+            if !touched.contains(&k) {
+                touched.push(k);
+            }
+        }
+        for k in touched {
+            let g = &mut gathered[k];
+            g.files.push(file);
+            for w in &stack.warnings {
+                match g.said.iter_mut().find(|(text, _)| text == w) {
+                    Some((_, files)) => files.push(file),
+                    None => g.said.push((w.clone(), vec![file])),
+                }
+            }
+        }
+    }
+    (gathered, errors, left_out)
+}
+
+/// A gathered stack, sorted, with its warnings.
+fn finish(name: &str, part: Option<String>, g: Gathered, left_out: &[ImagingError]) -> Stack {
+    let mut warnings: Vec<String> = g
+        .said
         .into_iter()
         .map(|(w, files)| match files.len() {
             1 => format!("{}: {w}", files[0]),
@@ -199,23 +434,30 @@ pub fn decode_series(
             n => format!("{} and {} other files: {w}", files[0], n - 1),
         })
         .collect();
-    if slices.is_empty() {
-        // Nothing to analyse: say what every file was.
-        errors.extend(left_out);
-        return (None, errors);
-    }
     // A DICOMDIR or a report beside the images is expected in an export, not a failure.
     warnings.extend(left_out.iter().map(|e| format!("{e}; left out")));
+    let mut slices = g.slices;
     sort_slices(&mut slices);
     warnings.extend(geometry_warnings(&slices));
-    (
-        Some(Stack {
-            name: name.to_string(),
-            slices,
-            warnings,
-        }),
-        errors,
-    )
+    Stack {
+        name: part_name(name, part.as_deref()),
+        part,
+        slices,
+        warnings,
+    }
+}
+
+/// A slice's acquisition in words, for messages: "image type REAL, time 2", or "no stack,
+/// time or image type given".
+fn acquisition_label(s: &Slice) -> String {
+    if s.acquisition.is_empty() {
+        return "no stack, time or image type given".into();
+    }
+    s.acquisition
+        .iter()
+        .map(|(what, value)| format!("{what} {value}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What a DICOM stack's geometry says about its volumes, which are sums over its slices: slices
@@ -741,6 +983,15 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let series_uid = dicom_str(&obj, tags::SERIES_INSTANCE_UID)
         .map(|s| s.trim_end_matches('\0').to_string())
         .filter(|s| !s.is_empty());
+    // "7 LGE PSIR": how a viewer names a series, for the label of one of several stacks.
+    let series = [tags::SERIES_NUMBER, tags::SERIES_DESCRIPTION]
+        .iter()
+        .filter_map(|t| dicom_str(&obj, *t).filter(|v| !v.is_empty()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let series = (!series.is_empty())
+        .then_some(series)
+        .or_else(|| series_uid.clone());
     let slice_location = dicom_floats(&obj, tags::SLICE_LOCATION).and_then(|v| v.first().copied());
     let instance = dicom_int(&obj, tags::INSTANCE_NUMBER);
     let invert = photometric == "MONOCHROME1";
@@ -804,6 +1055,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         }
         slice.instance_number = instance;
         slice.series_uid = series_uid.clone();
+        slice.acquisition = frame_acquisition(&obj, frame, series.as_ref());
         slices.push(slice);
     }
     // Frames in the order they lie, as a series' files are put: an enhanced image may store
@@ -817,9 +1069,54 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     }
     Ok(Stack {
         name: name.to_string(),
+        part: None,
         slices,
         warnings,
     })
+}
+
+/// What sets frame `frame`'s stack apart from others in the same file or folder
+/// ([`Slice::acquisition`]): its series; an enhanced image's StackID and TemporalPositionIndex
+/// (FrameContentSequence, per frame); and its image type: ComplexImageComponent (MAGNITUDE,
+/// REAL, PHASE: a PSIR acquisition stores magnitude and real images at the same positions),
+/// else the frame's FrameType, else the image's ImageType.
+fn frame_acquisition(
+    obj: &InMemDicomObject,
+    frame: usize,
+    series: Option<&String>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut put = |what: &str, value: Option<String>| {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            out.push((what.to_string(), v));
+        }
+    };
+    put("series", series.cloned());
+    let content = items(obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(|frames| frames.get(frame))
+        .and_then(|group| first_item(group, tags::FRAME_CONTENT_SEQUENCE));
+    put("stack", content.and_then(|c| dicom_str(c, tags::STACK_ID)));
+    put(
+        "time",
+        content
+            .and_then(|c| dicom_int(c, tags::TEMPORAL_POSITION_INDEX))
+            .map(|t| t.to_string()),
+    );
+    let frame_type = functional_group(obj, frame, tags::MR_IMAGE_FRAME_TYPE_SEQUENCE);
+    let in_frame = |tag| {
+        frame_type
+            .and_then(|g| dicom_str(g, tag))
+            .filter(|v| !v.is_empty())
+    };
+    let top = |tag| dicom_str(obj, tag).filter(|v| !v.is_empty());
+    put(
+        "image type",
+        in_frame(tags::COMPLEX_IMAGE_COMPONENT)
+            .or_else(|| top(tags::COMPLEX_IMAGE_COMPONENT))
+            .or_else(|| in_frame(tags::FRAME_TYPE))
+            .or_else(|| top(tags::IMAGE_TYPE)),
+    );
+    out
 }
 
 /// Where one frame lies and how large its pixels are. Classic images carry this at the top
@@ -1227,17 +1524,6 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     if header.pixdim[1] <= 0.0 || header.pixdim[2] <= 0.0 {
         warnings.push("no pixel spacing in pixdim: assuming 1 mm pixels".into());
     }
-    if planes > dim(3) {
-        // A cine or multi-TI series: every plane is analysed, but a stack's volume is a sum
-        // over its slices, which here counts each position once per volume.
-        warnings.push(format!(
-            "{} volumes of {} slices (dimensions 4 and up) read as one stack of {planes} \
-             slices: the stack's volumes count each slice position {} times",
-            planes / dim(3),
-            dim(3),
-            planes / dim(3)
-        ));
-    }
     // Voxel (i, j, k) -> RAS mm through the sform/qform; we report LPS, as DICOM does.
     let affine = nifti_affine(&header);
     let ras = |i: f64, j: f64, k: f64| -> [f64; 3] {
@@ -1282,11 +1568,17 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             let p = ras(0.0, 0.0, (k as u64 % dim(3)) as f64);
             slice.position_mm = [-p[0], -p[1], p[2]];
             slice.orientation = orientation;
+            // A cine or multi-TI series (dimensions 4 and up): each volume is a stack of its
+            // own, as summing them would count each position once per volume.
+            if planes > dim(3) {
+                slice.acquisition = vec![("volume".into(), (k as u64 / dim(3) + 1).to_string())];
+            }
             slice
         })
         .collect();
     Ok(Stack {
         name: name.to_string(),
+        part: None,
         slices,
         warnings,
     })
@@ -1482,6 +1774,7 @@ fn decode_raster(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Err
     }
     Ok(Stack {
         name: name.to_string(),
+        part: None,
         slices: vec![slice],
         warnings,
     })
@@ -1496,5 +1789,74 @@ fn raster_error(e: &image::ImageError) -> ErrorKind {
         ErrorKind::Raster(format!("over the size limits: {message}"))
     } else {
         ErrorKind::Raster(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first(uid: &str, acquisition: &[(&str, &str)]) -> Slice {
+        let mut s = Slice::new(1, 1, vec![0.0], "x");
+        s.series_uid = Some(uid.into());
+        s.acquisition = acquisition
+            .iter()
+            .map(|(w, v)| (w.to_string(), v.to_string()))
+            .collect();
+        s
+    }
+
+    #[test]
+    fn stacks_are_listed_by_their_values_numbers_as_numbers() {
+        let t = |time| first("1.1", &[("series", "7 LGE"), ("time", time)]);
+        let mut slices = [t("10"), t("2"), t("1")];
+        slices.sort_by(acquisition_order);
+        let times: Vec<&str> = slices.iter().map(|s| s.acquisition[1].1.as_str()).collect();
+        assert_eq!(times, ["1", "2", "10"]);
+        let series = |label| first("1.1", &[("series", label)]);
+        let mut slices = [series("12 LGE"), series("7 LGE PSIR"), series("7 LGE MAG")];
+        slices.sort_by(acquisition_order);
+        let labels: Vec<&str> = slices.iter().map(|s| s.acquisition[0].1.as_str()).collect();
+        assert_eq!(labels, ["7 LGE MAG", "7 LGE PSIR", "12 LGE"]);
+    }
+
+    #[test]
+    fn part_labels_name_what_differs_and_are_never_alike() {
+        let one = first("1.1", &[("series", "7 LGE"), ("image type", "M")]);
+        // One stack: no label.
+        assert_eq!(part_labels(&[&one]), [None]);
+        // Magnitude and real images of one series: only the image type, not the series.
+        let real = first("1.1", &[("series", "7 LGE"), ("image type", "R")]);
+        assert_eq!(
+            part_labels(&[&one, &real]),
+            [Some("image type M".into()), Some("image type R".into())]
+        );
+        // The same again in a second series described alike: the magnitude stacks of the two
+        // would be named alike, so each such label gets its series UID.
+        let other = first("1.2", &[("series", "7 LGE"), ("image type", "M")]);
+        assert_eq!(
+            part_labels(&[&one, &real, &other]),
+            [
+                Some("image type M, series 1.1".into()),
+                Some("image type R".into()),
+                Some("image type M, series 1.2".into())
+            ]
+        );
+        // A component one stack lacks is shown as "-".
+        let bare = first("1.1", &[("series", "7 LGE")]);
+        assert_eq!(
+            part_labels(&[&one, &bare]),
+            [Some("image type M".into()), Some("image type -".into())]
+        );
+        // Time and stack: both named where both differ.
+        let t = |stack, time| first("1.1", &[("stack", stack), ("time", time)]);
+        assert_eq!(
+            part_labels(&[&t("1", "1"), &t("1", "2"), &t("2", "1")]),
+            [
+                Some("stack 1, time 1".into()),
+                Some("stack 1, time 2".into()),
+                Some("stack 2, time 1".into())
+            ]
+        );
     }
 }

@@ -103,6 +103,17 @@ pub enum ErrorKind {
     /// A PNG or JPEG we cannot read.
     #[error("image: {0}")]
     Raster(String),
+    /// A file or folder of several stacks where one is needed (training, pairing labels).
+    #[error(
+        "holds {count} stacks ({labels}) where one is needed here; `scarseg predict` and the \
+         page read each on its own"
+    )]
+    SeveralStacks {
+        /// How many.
+        count: usize,
+        /// Their labels, joined by "; ".
+        labels: String,
+    },
     /// Files that do not form one series.
     #[error("series: {0}")]
     Series(String),

@@ -53,6 +53,13 @@ pub struct Slice {
     /// which must not be read as one stack).
     #[serde(default)]
     pub series_uid: Option<String>,
+    /// What tells this slice's stack apart where one DICOM file or folder, or one 4-D NIfTI,
+    /// holds several: (what, value) pairs such as ("series", "7 LGE PSIR"), ("stack", "2"),
+    /// ("time", "3"), ("image type", "REAL"), ("volume", "2"). Slices whose pairs differ are
+    /// analysed as separate stacks (a PSIR acquisition's magnitude and real images lie at the
+    /// same positions, and summed together would count every position twice).
+    #[serde(default)]
+    pub acquisition: Vec<(String, String)>,
 }
 
 impl Slice {
@@ -70,6 +77,7 @@ impl Slice {
             instance_number: None,
             source: source.into(),
             series_uid: None,
+            acquisition: Vec::new(),
         }
     }
 
@@ -210,8 +218,12 @@ pub fn match_grids(image: &[Slice], other: &[Slice]) -> Result<Vec<usize>, Strin
 /// Slices of one file or series, ordered by position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stack {
-    /// The file or series name.
+    /// The file or series name; with the part's label in brackets for one of several stacks.
     pub name: String,
+    /// Where the file or folder held several stacks: what sets this one apart (e.g. "image type
+    /// REAL", "volume 2"); `None` when it held one.
+    #[serde(default)]
+    pub part: Option<String>,
     /// The slices, in order.
     pub slices: Vec<Slice>,
     /// Things the user should know that did not stop decoding (colour converted to grey,

@@ -2,12 +2,16 @@
 //! bit, signed, multi-frame (classic and enhanced), RLE Lossless and JPEG baseline, each built
 //! here with known values and read back through the decoder; and files from other writers
 //! (pydicom, GDCM: `tests/corpus/good/`): an enhanced MR image, JPEG Lossless and JPEG 2000.
+//! And files or folders that hold several stacks (a PSIR acquisition's magnitude and real
+//! images), which are split by acquisition.
 
 use dicom_core::value::{DataSetSequence, PixelFragmentSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
-use scarseg_imaging::decode::{decode_file, decode_series};
+use scarseg_imaging::decode::{
+    decode_file, decode_file_stacks, decode_series, decode_series_stacks,
+};
 use scarseg_imaging::{Limits, Stack};
 
 struct Spec {
@@ -537,4 +541,183 @@ fn a_palette_colour_image_is_refused_not_read_as_grey() {
         "palette.dcm: DICOM: PALETTE COLOR image: its values index a colour table, not \
          intensities; export it as grey (MONOCHROME2) or RGB"
     );
+}
+
+/// Each stack's name and its slices' (source, z).
+fn layout(stacks: &[Stack]) -> Vec<(String, Vec<(String, f64)>)> {
+    stacks
+        .iter()
+        .map(|st| {
+            let slices = st
+                .slices
+                .iter()
+                .map(|s| (s.source.clone(), s.position_mm[2]))
+                .collect();
+            (st.name.clone(), slices)
+        })
+        .collect()
+}
+
+#[test]
+fn an_enhanced_psir_file_is_two_stacks_magnitude_and_real() {
+    // tests/corpus/good/enhanced_psir.dcm (pydicom, make_good_corpus.py): frames magnitude
+    // z = 10, real z = 10, magnitude z = 18, real z = 18, told apart only by each frame's
+    // ComplexImageComponent; stored value (i + 7 k) mod 4096 for pixel i of frame k.
+    let bytes = good("enhanced_psir.dcm");
+    let limits = Limits::default();
+    let stacks = decode_file_stacks("psir.dcm", &bytes, &limits).expect("decodes");
+    let at = |name: &str, frames: [usize; 2]| {
+        (
+            name.to_string(),
+            vec![
+                (format!("psir.dcm [{}]", frames[0]), 10.0),
+                (format!("psir.dcm [{}]", frames[1]), 18.0),
+            ],
+        )
+    };
+    assert_eq!(
+        layout(&stacks),
+        [
+            at("psir.dcm (image type MAGNITUDE)", [0, 2]),
+            at("psir.dcm (image type REAL)", [1, 3])
+        ]
+    );
+    let parts: Vec<Option<&str>> = stacks.iter().map(|s| s.part.as_deref()).collect();
+    assert_eq!(
+        parts,
+        [Some("image type MAGNITUDE"), Some("image type REAL")]
+    );
+    for (stack, frames) in stacks.iter().zip([[0.0f32, 2.0], [1.0, 3.0]]) {
+        // Each is one slice per position: nothing repeats, so nothing to warn of.
+        assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+        for (slice, k) in stack.slices.iter().zip(frames) {
+            assert_eq!((slice.rows, slice.cols), (40, 48));
+            assert_eq!(slice.spacing_mm, [1.4, 1.4]);
+            let expected: Vec<f32> = (0..40 * 48)
+                .map(|i| (i as f32 + 7.0 * k) % 4096.0)
+                .collect();
+            assert_eq!(slice.pixels, expected);
+        }
+    }
+    // Where one stack is needed (training), the file is refused, naming both.
+    let err = decode_file("psir.dcm", &bytes, &limits).expect_err("two stacks");
+    assert_eq!(
+        err.to_string(),
+        "psir.dcm: holds 2 stacks (image type MAGNITUDE; image type REAL) where one is needed \
+         here; `scarseg predict` and the page read each on its own"
+    );
+    // In a folder: the same two stacks, named after the folder.
+    let files = vec![("psir.dcm".to_string(), bytes)];
+    let (stacks, errors) = decode_series_stacks("export", &files, &limits);
+    assert!(errors.is_empty(), "{errors:?}");
+    let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["export (image type MAGNITUDE)", "export (image type REAL)"]
+    );
+    // Training's one-stack reader keeps the first and names the file that holds the other.
+    let (stack, errors) = decode_series("export", &files, &limits);
+    let stack = stack.expect("the first stack");
+    assert_eq!(
+        (stack.name.as_str(), stack.part.as_deref()),
+        ("export", None)
+    );
+    assert_eq!(stack.slices.len(), 2);
+    let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        messages,
+        [
+            "psir.dcm: series: slices of another acquisition (series 7 LGE PSIR, stack 1, image \
+          type REAL) than the folder's first stack (series 7 LGE PSIR, stack 1, image type \
+          MAGNITUDE): one stack is needed here; give each its own folder (`scarseg predict` and \
+          the page read each on its own)"
+        ]
+    );
+}
+
+#[test]
+fn an_enhanced_file_of_two_time_points_is_a_stack_per_time_point() {
+    // tests/corpus/good/enhanced_cine.dcm (pydicom): frames (time, z) = (1, 18), (2, 10),
+    // (1, 10), (2, 18), all of StackID 1; stored value 48 k + i for pixel i of frame k.
+    let stacks = decode_file_stacks("cine.dcm", &good("enhanced_cine.dcm"), &Limits::default())
+        .expect("decodes");
+    let at = |name: &str, frames: [usize; 2]| {
+        (
+            name.to_string(),
+            vec![
+                (format!("cine.dcm [{}]", frames[0]), 10.0),
+                (format!("cine.dcm [{}]", frames[1]), 18.0),
+            ],
+        )
+    };
+    assert_eq!(
+        layout(&stacks),
+        [
+            at("cine.dcm (time 1)", [2, 0]),
+            at("cine.dcm (time 2)", [1, 3])
+        ]
+    );
+    for stack in &stacks {
+        assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+    }
+    let expected: Vec<f32> = (0..48).map(|i| (48 * 2 + i) as f32).collect();
+    assert_eq!(stacks[0].slices[0].pixels, expected);
+}
+
+#[test]
+fn classic_magnitude_and_real_files_in_one_series_are_two_stacks() {
+    // A PSIR series exported as classic files: magnitude and real images of each slice, told
+    // apart by ImageType (as one vendor writes it), at z = 0 and 8 mm, in acquisition order.
+    let files: Vec<(String, Vec<u8>)> = [(0, "M"), (0, "R"), (8, "M"), (8, "R")]
+        .iter()
+        .enumerate()
+        .map(|(k, (z, kind))| {
+            let mut s = spec(8, false, "MONOCHROME2");
+            let cs =
+                |tag, value: String| DataElement::new(tag, VR::CS, PrimitiveValue::from(value));
+            let ds = |tag, value: &str| DataElement::new(tag, VR::DS, PrimitiveValue::from(value));
+            s.geometry = Some(vec![
+                cs(
+                    tags::IMAGE_TYPE,
+                    format!("ORIGINAL\\PRIMARY\\{kind}_IR\\{kind}\\IR"),
+                ),
+                ds(tags::PIXEL_SPACING, "0.7\\0.8"),
+                ds(tags::SLICE_THICKNESS, "8"),
+                ds(tags::IMAGE_POSITION_PATIENT, &format!("0\\0\\{z}")),
+                ds(tags::IMAGE_ORIENTATION_PATIENT, "1\\0\\0\\0\\1\\0"),
+            ]);
+            let values = vec![k as u8, 10, 20, 30, 40, 250];
+            let bytes = dicom(
+                &s,
+                Value::Primitive(PrimitiveValue::U8(values.into())),
+                VR::OB,
+            );
+            (format!("{k}.dcm"), bytes)
+        })
+        .collect();
+    let (stacks, errors) = decode_series_stacks("psir", &files, &Limits::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let slices = |a: &str, b: &str| vec![(a.to_string(), 0.0), (b.to_string(), 8.0)];
+    assert_eq!(
+        layout(&stacks),
+        [
+            (
+                "psir (image type ORIGINAL\\PRIMARY\\M_IR\\M\\IR)".to_string(),
+                slices("0.dcm", "2.dcm")
+            ),
+            (
+                "psir (image type ORIGINAL\\PRIMARY\\R_IR\\R\\IR)".to_string(),
+                slices("1.dcm", "3.dcm")
+            )
+        ]
+    );
+    for stack in &stacks {
+        assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+    }
+    // Read as one stack, as before splitting, every position would have been counted twice:
+    // the one-stack reader refuses the real images' files instead.
+    let (stack, errors) = decode_series("psir", &files, &Limits::default());
+    assert_eq!(stack.expect("first").slices.len(), 2);
+    let named: Vec<&str> = errors.iter().map(|e| e.file.as_str()).collect();
+    assert_eq!(named, ["1.dcm", "3.dcm"]);
 }

@@ -1,6 +1,8 @@
 //! Phantom cases written in every format and read back through the real decoders.
 
-use scarseg_imaging::decode::{decode_file, decode_series, sort_slices};
+use scarseg_imaging::decode::{
+    decode_file, decode_file_stacks, decode_series, decode_series_stacks, sort_slices,
+};
 use scarseg_imaging::encode::{
     DicomSyntax, NiftiData, SeriesIds, dicom_mr, nifti1, png_grey8, png_grey16,
 };
@@ -183,8 +185,9 @@ fn two_dimensional_nifti_reads_as_one_slice() {
 }
 
 #[test]
-fn four_dimensional_nifti_warns_that_its_volumes_repeat_slice_positions() {
-    // Two volumes of two 2 x 3 slices, stored as one 4-D image (x, y, z, t).
+fn a_four_dimensional_nifti_is_one_stack_per_volume() {
+    // Two volumes of two 2 x 3 slices, stored as one 4-D image (x, y, z, t): a cine or
+    // multi-TI series. Summed as one stack, each position would count twice.
     let slices: Vec<Slice> = (0..4)
         .map(|k| {
             let mut s = Slice::new(2, 3, vec![k as f32; 6], "x");
@@ -198,19 +201,27 @@ fn four_dimensional_nifti_warns_that_its_volumes_repeat_slice_positions() {
     bytes[40..42].copy_from_slice(&4i16.to_le_bytes()); // dim[0] = 4
     bytes[46..48].copy_from_slice(&2i16.to_le_bytes()); // dim[3] = 2 slices
     bytes[48..50].copy_from_slice(&2i16.to_le_bytes()); // dim[4] = 2 volumes
-    let stack = decode_file("cine.nii", &bytes, &Limits::default()).expect("decode");
-    assert_eq!(stack.slices.len(), 4);
-    // The second volume's slices lie where the first's do.
-    assert_eq!(stack.slices[2].position_mm, stack.slices[0].position_mm);
-    assert_eq!(stack.slices[3].position_mm, stack.slices[1].position_mm);
-    assert_ne!(stack.slices[1].position_mm, stack.slices[0].position_mm);
-    assert_eq!(stack.slices[3].pixels, vec![3.0; 6]);
-    assert_eq!(
-        stack.warnings,
-        [
-            "2 volumes of 2 slices (dimensions 4 and up) read as one stack of 4 slices: the \
-          stack's volumes count each slice position 2 times"
-        ]
+    let stacks = decode_file_stacks("cine.nii", &bytes, &Limits::default()).expect("decode");
+    let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["cine.nii (volume 1)", "cine.nii (volume 2)"]);
+    for (t, stack) in stacks.iter().enumerate() {
+        assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+        assert_eq!(stack.slices.len(), 2);
+        // Volume t holds planes 2t and 2t + 1, at z = 0 and 5 mm like every volume.
+        for (z, slice) in stack.slices.iter().enumerate() {
+            assert_eq!(slice.position_mm, stacks[0].slices[z].position_mm);
+            assert_eq!(slice.pixels, vec![(2 * t + z) as f32; 6]);
+        }
+    }
+    assert_ne!(
+        stacks[0].slices[1].position_mm,
+        stacks[0].slices[0].position_mm
+    );
+    let err = decode_file("cine.nii", &bytes, &Limits::default()).expect_err("two stacks");
+    assert!(
+        err.to_string()
+            .starts_with("cine.nii: holds 2 stacks (volume 1; volume 2) where one is needed"),
+        "{err}"
     );
 }
 
@@ -454,6 +465,30 @@ fn a_second_series_in_a_folder_is_reported_not_mixed_in() {
         ),
         "{}",
         errors[0]
+    );
+    // Read for analysis, the folder is two stacks, one per series; with nothing else to tell
+    // them apart (the same description), each is named by its UID.
+    let (stacks, errors) = decode_series_stacks("study", &files, &Limits::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let found: Vec<(&str, Vec<&str>)> = stacks
+        .iter()
+        .map(|s| {
+            let sources = s.slices.iter().map(|x| x.source.as_str()).collect();
+            (s.name.as_str(), sources)
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "study (series 1.2.826.0.1.3680043.10.1234.1.1)",
+                vec!["15-0.dcm", "15-1.dcm"]
+            ),
+            (
+                "study (series 1.2.826.0.1.3680043.10.1234.1.2)",
+                vec!["16-0.dcm", "16-1.dcm"]
+            )
+        ]
     );
 }
 

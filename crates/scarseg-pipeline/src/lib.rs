@@ -428,6 +428,7 @@ pub(crate) mod tests {
         );
         let stack = Stack {
             name: case.name.clone(),
+            part: None,
             slices: case.slices.iter().map(|s| s.image.clone()).collect(),
             warnings: vec![],
         };

@@ -62,6 +62,8 @@ pub fn stack_record(
     let (scar_mm3, myo_mm3) = result.volumes_mm3(stack);
     serde_json::json!({
         "input": input,
+        // Which stack of several in the input, or null.
+        "part": stack.part,
         "burden_percent": result.burden_percent,
         "high_risk": result.high_risk,
         "scar_volume_mm3": scar_mm3,
@@ -237,6 +239,24 @@ impl StackResult {
     }
 }
 
+/// The stem of a stack's output files: the input's stem, joined for one of several stacks by
+/// its part as a file-name piece ("psir" and "image type REAL" -> "psir_image-type-REAL"), so
+/// that `scarseg predict` and the page name the same stack's files alike.
+pub fn output_stem(input_stem: &str, part: Option<&str>) -> String {
+    let Some(part) = part else {
+        return input_stem.to_string();
+    };
+    let mut piece = String::new();
+    for c in part.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            piece.push(c);
+        } else if !piece.ends_with('-') {
+            piece.push('-');
+        }
+    }
+    format!("{input_stem}_{}", piece.trim_matches('-'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +332,7 @@ mod tests {
         let rb = crate::slice_result(&b, vec![0.1; 4], vec![0.9, 0.1, 0.1, 0.1], None, &opts);
         let stack = Stack {
             name: "s".into(),
+            part: None,
             slices: vec![a, b],
             warnings: vec![],
         };
@@ -402,6 +423,7 @@ mod tests {
         let (stack, result) = two_slices();
         let v = stack_record("in", &stack, &result, &["one file skipped".to_string()]);
         assert_eq!(v["input"], "in");
+        assert!(v["part"].is_null(), "{v}");
         assert_eq!(
             (
                 v["scar_volume_mm3"].as_f64(),
@@ -429,6 +451,28 @@ mod tests {
                 slices[1]["high_risk"].as_bool()
             ),
             (Some("b"), Some(false))
+        );
+    }
+
+    #[test]
+    fn output_stems_name_the_part_as_a_file_name_piece() {
+        assert_eq!(output_stem("psir", None), "psir");
+        assert_eq!(
+            output_stem("psir", Some("image type REAL")),
+            "psir_image-type-REAL"
+        );
+        assert_eq!(
+            output_stem("s", Some("series 7 LGE_PSIR, time 3")),
+            "s_series-7-LGE_PSIR-time-3"
+        );
+        assert_eq!(
+            output_stem("s", Some("image type ORIGINAL\\PRIMARY\\M\\ND")),
+            "s_image-type-ORIGINAL-PRIMARY-M-ND"
+        );
+        assert_eq!(output_stem("cine", Some("volume 2")), "cine_volume-2");
+        assert_eq!(
+            output_stem("x", Some("series 1.2.840.1/é")),
+            "x_series-1.2.840.1"
         );
     }
 }

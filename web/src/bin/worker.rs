@@ -23,7 +23,7 @@ mod worker {
     use futures_channel::mpsc;
     use futures_util::StreamExt;
     use scarseg_imaging::Limits;
-    use scarseg_imaging::decode::{decode_file, decode_series};
+    use scarseg_imaging::decode::{decode_file_stacks, decode_series_stacks};
     use scarseg_pipeline::manifest::{
         LoadedModel, Manifest, load_model, load_trusted, parse_manifest,
     };
@@ -295,6 +295,7 @@ mod worker {
                         post(&FromWorker::Failed {
                             job,
                             item,
+                            part: 0,
                             messages: vec!["no model is loaded".into()],
                         });
                     }
@@ -406,67 +407,95 @@ mod worker {
         cancelled: &Rc<Cell<u32>>,
     ) -> bool {
         let limits = Limits::default();
-        let (stack, mut messages) = if item.files.len() == 1 {
+        let (stacks, messages) = if item.files.len() == 1 {
             let (name, bytes) = &item.files[0];
-            match decode_file(name, bytes, &limits) {
-                Ok(s) => (Some(s), vec![]),
-                Err(e) => (None, vec![e.to_string()]),
+            match decode_file_stacks(name, bytes, &limits) {
+                Ok(s) => (s, vec![]),
+                Err(e) => (vec![], vec![e.to_string()]),
             }
         } else {
-            let (s, errors) = decode_series(&item.name, &item.files, &limits);
+            let (s, errors) = decode_series_stacks(&item.name, &item.files, &limits);
             (s, errors.iter().map(|e| e.to_string()).collect())
         };
-        let Some(stack) = stack else {
+        if stacks.is_empty() {
             post(&FromWorker::Failed {
                 job,
                 item: index,
+                part: 0,
                 messages,
             });
             return false;
-        };
-        let preprocessing = &model.manifest.preprocessing;
-        let mut slices = Vec::with_capacity(stack.slices.len());
-        let started = now();
-        for (k, slice) in stack.slices.iter().enumerate() {
-            post(&FromWorker::Progress {
+        }
+        if stacks.len() > 1 {
+            post(&FromWorker::Parts {
                 job,
                 item: index,
-                done: k,
-                of: stack.slices.len(),
+                names: stacks
+                    .iter()
+                    .map(|s| match &s.part {
+                        Some(part) => format!("{} ({part})", item.name),
+                        None => item.name.clone(),
+                    })
+                    .collect(),
             });
-            yield_now().await;
-            if cancelled.get() == job {
-                return true;
-            }
-            match analyse_slice(&model.model, device, slice, preprocessing, options).await {
-                Ok(r) => slices.push(r),
-                Err(e) => {
-                    messages.push(e.to_string());
-                    post(&FromWorker::Failed {
-                        job,
-                        item: index,
-                        messages,
-                    });
-                    return false;
+        }
+        let preprocessing = &model.manifest.preprocessing;
+        let mut messages = Some(messages);
+        for (part, stack) in stacks.into_iter().enumerate() {
+            let mut failed = Vec::new();
+            let mut slices = Vec::with_capacity(stack.slices.len());
+            let started = now();
+            for (k, slice) in stack.slices.iter().enumerate() {
+                post(&FromWorker::Progress {
+                    job,
+                    item: index,
+                    part,
+                    done: k,
+                    of: stack.slices.len(),
+                });
+                yield_now().await;
+                if cancelled.get() == job {
+                    return true;
+                }
+                match analyse_slice(&model.model, device, slice, preprocessing, options).await {
+                    Ok(r) => slices.push(r),
+                    Err(e) => {
+                        failed.push(e.to_string());
+                        break;
+                    }
                 }
             }
-        }
-        let ms_per_slice = (now() - started) / stack.slices.len().max(1) as f64;
-        let result = StackResult::from_slices(slices, &stack);
-        post(&FromWorker::Done {
-            job,
-            item: index,
-            stack,
-            result,
-            ms_per_slice,
-        });
-        // Some files of a series may have failed even though the stack decoded.
-        if !messages.is_empty() {
-            post(&FromWorker::Failed {
+            // The files of a series that failed are said once, with the first stack.
+            let mut said = messages.take().unwrap_or_default();
+            if !failed.is_empty() {
+                said.extend(failed);
+                post(&FromWorker::Failed {
+                    job,
+                    item: index,
+                    part,
+                    messages: said,
+                });
+                continue;
+            }
+            let ms_per_slice = (now() - started) / stack.slices.len().max(1) as f64;
+            let result = StackResult::from_slices(slices, &stack);
+            post(&FromWorker::Done {
                 job,
                 item: index,
-                messages,
+                part,
+                stack,
+                result,
+                ms_per_slice,
             });
+            // Some files of a series may have failed even though the stack decoded.
+            if !said.is_empty() {
+                post(&FromWorker::Failed {
+                    job,
+                    item: index,
+                    part,
+                    messages: said,
+                });
+            }
         }
         false
     }

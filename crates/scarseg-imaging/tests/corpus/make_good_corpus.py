@@ -5,6 +5,13 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
 - enhanced_mr.dcm: an enhanced (multi-frame) MR image whose geometry and rescale (2v - 5) live
   only in functional groups, its three frames stored out of spatial order (z = 18.5, 28, 10 mm)
   with the stored values 48k .. 48k + 47 in frame k.
+- enhanced_psir.dcm: an enhanced MR image of a PSIR acquisition as some scanners export one:
+  the magnitude and the real (phase-sensitive) image of each of two slices (z = 10 and 18 mm) in
+  one file, frames stored magnitude, real, magnitude, real, told apart only by each frame's
+  ComplexImageComponent; 40 x 48 pixels, stored value (i + 7 k) mod 4096 for pixel i of frame k.
+- enhanced_cine.dcm: an enhanced MR image of two time points (TemporalPositionIndex 1 and 2) of
+  two slices (z = 10 and 18 mm), frames stored (t, z) = (1, 18), (2, 10), (1, 10), (2, 18);
+  8 x 6 pixels, stored value 48 k + i for pixel i of frame k.
 - jpeg_lossless_sv1.dcm, jpeg2000_lossless.dcm, rle_lossless.dcm: one 16 x 12 MR slice of
   12-bit values ((21 i) mod 4096 for pixel i, row by row) in the two lossless syntaxes PACS
   exports use most, and RLE.
@@ -22,14 +29,13 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   levels.
 
     python3 -m pip install pydicom numpy python-gdcm nibabel && python3 make_good_corpus.py
+
+writes them all; `python3 make_good_corpus.py enhanced_psir` (say) writes only those named.
 """
 
 from pathlib import Path
 
-import gdcm
-import nibabel as nib
 import numpy as np
-from nibabel.quaternions import angle_axis2mat
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
@@ -88,7 +94,85 @@ def enhanced():
     ds.save_as(GOOD / "enhanced_mr.dcm", enforce_file_format=True)
 
 
+def enhanced_psir():
+    ds = mr(ENHANCED_MR, "1.2.826.0.1.3680043.10.1234.24.1", 40, 48)
+    ds.SeriesInstanceUID = "1.2.826.0.1.3680043.10.1234.24"
+    ds.SeriesNumber = 7
+    ds.SeriesDescription = "LGE PSIR"
+    ds.NumberOfFrames = 4
+    ds.SharedFunctionalGroupsSequence = Sequence(
+        [
+            item(
+                PixelMeasuresSequence=Sequence([item(PixelSpacing=[1.4, 1.4], SliceThickness=8)]),
+                PlaneOrientationSequence=Sequence(
+                    [item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]
+                ),
+            )
+        ]
+    )
+    frames = [(10, "MAGNITUDE"), (10, "REAL"), (18, "MAGNITUDE"), (18, "REAL")]
+    ds.PerFrameFunctionalGroupsSequence = Sequence(
+        [
+            item(
+                PlanePositionSequence=Sequence([item(ImagePositionPatient=[-30, -25, z])]),
+                FrameContentSequence=Sequence(
+                    [item(StackID="1", InStackPositionNumber=1 + (z == 18))]
+                ),
+                MRImageFrameTypeSequence=Sequence(
+                    [
+                        item(
+                            FrameType=["ORIGINAL", "PRIMARY", "LGE", "NONE"],
+                            ComplexImageComponent=component,
+                        )
+                    ]
+                ),
+            )
+            for z, component in frames
+        ]
+    )
+    pixels = (np.arange(40 * 48)[None, :] + 7 * np.arange(4)[:, None]) % 4096
+    ds.PixelData = pixels.astype("<u2").tobytes()
+    ds.save_as(GOOD / "enhanced_psir.dcm", enforce_file_format=True)
+
+
+def enhanced_cine():
+    ds = mr(ENHANCED_MR, "1.2.826.0.1.3680043.10.1234.25.1", 8, 6)
+    ds.SeriesInstanceUID = "1.2.826.0.1.3680043.10.1234.25"
+    ds.NumberOfFrames = 4
+    ds.SharedFunctionalGroupsSequence = Sequence(
+        [
+            item(
+                PixelMeasuresSequence=Sequence([item(PixelSpacing=[1.5, 1.5], SliceThickness=8)]),
+                PlaneOrientationSequence=Sequence(
+                    [item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]
+                ),
+            )
+        ]
+    )
+    frames = [(1, 18), (2, 10), (1, 10), (2, 18)]
+    ds.PerFrameFunctionalGroupsSequence = Sequence(
+        [
+            item(
+                PlanePositionSequence=Sequence([item(ImagePositionPatient=[0, 0, z])]),
+                FrameContentSequence=Sequence(
+                    [
+                        item(
+                            StackID="1",
+                            InStackPositionNumber=1 + (z == 18),
+                            TemporalPositionIndex=t,
+                        )
+                    ]
+                ),
+            )
+            for t, z in frames
+        ]
+    )
+    ds.PixelData = np.arange(4 * 8 * 6, dtype="<u2").tobytes()
+    ds.save_as(GOOD / "enhanced_cine.dcm", enforce_file_format=True)
+
+
 def compressed():
+    import gdcm
     ds = mr(MR, "1.2.826.0.1.3680043.10.1234.21.1", 16, 12)
     ds.PixelSpacing = [0.9, 1.1]
     ds.SliceThickness = 6
@@ -128,6 +212,7 @@ def colour(uid, photometric, planar, rows, cols):
 
 
 def colours():
+    import gdcm
     i = np.arange(16)
     r, g, b = 15 * i, 255 - 15 * i, 7 * i
     ds = colour("1.2.826.0.1.3680043.10.1234.22.1", "RGB", 1, 4, 4)
@@ -167,6 +252,8 @@ def colours():
 
 
 def qform():
+    from nibabel.quaternions import angle_axis2mat
+    import nibabel as nib
     data = np.arange(5 * 4 * 3, dtype=np.float32).reshape(5, 4, 3, order="F")
     zooms = np.array([1.2, 1.5, 8.0])
     affine = np.eye(4)
@@ -180,7 +267,16 @@ def qform():
     nib.save(image, GOOD / "qform_left_handed.nii")
 
 
-enhanced()
-compressed()
-colours()
-qform()
+if __name__ == "__main__":
+    import sys
+
+    WRITERS = {
+        "enhanced": enhanced,
+        "enhanced_psir": enhanced_psir,
+        "enhanced_cine": enhanced_cine,
+        "compressed": compressed,
+        "colours": colours,
+        "qform": qform,
+    }
+    for name in sys.argv[1:] or list(WRITERS):
+        WRITERS[name]()
