@@ -136,12 +136,18 @@ fn decode_labels(path: &Path, limits: &Limits) -> Result<(Vec<Slice>, Vec<Vec<u8
 /// Pairs an image file's (or a series folder's) slices with a label file's: counts and sizes
 /// must agree, and labels that carry geometry must lie on the image's grid, and are paired with
 /// it by position ([`match_grids`]).
-fn paired(image: &Path, labels: &Path, patient: &str, limits: &Limits) -> Result<Vec<Sample>> {
+/// `bytes` are the image file's, or `None` for a series folder.
+fn paired(
+    image: &Path,
+    bytes: Option<Vec<u8>>,
+    labels: &Path,
+    patient: &str,
+    limits: &Limits,
+) -> Result<Vec<Sample>> {
     let name = image.display().to_string();
-    let stack = if image.is_dir() {
-        series(image, limits)?
-    } else {
-        decode_file(&name, &read(image)?, limits)?
+    let stack = match bytes {
+        None => series(image, limits)?,
+        Some(bytes) => decode_file(&name, &bytes, limits)?,
     };
     let (label_slices, mut label_maps) = decode_labels(labels, limits)?;
     if label_slices.len() != stack.slices.len() {
@@ -239,7 +245,8 @@ pub fn emidec_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
             .unwrap_or_default();
         let image = first_volume(&case.join("Images"))?;
         let labels = first_volume(&case.join("Contours"))?;
-        out.extend(paired(&image, &labels, &patient, limits)?);
+        let bytes = read(&image)?;
+        out.extend(paired(&image, Some(bytes), &labels, &patient, limits)?);
     }
     Ok(out)
 }
@@ -312,15 +319,19 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
             )
         })?;
         let rel = image.strip_prefix(dir).unwrap_or(image);
+        // Read once: for the Patient ID below and for decoding.
+        let bytes = if image.is_dir() {
+            None
+        } else {
+            Some(read(image)?)
+        };
         let patient = match rel.components().count() {
             // A flat folder of DICOM slices names no patient by its layout; the files do (a
             // series given as DIR would otherwise be one patient per slice, and a split could
             // divide it).
-            0 | 1 => image
-                .is_file()
-                .then(|| std::fs::read(image).ok())
-                .flatten()
-                .and_then(|bytes| dicom_patient_id(&bytes, limits))
+            0 | 1 => bytes
+                .as_deref()
+                .and_then(|bytes| dicom_patient_id(bytes, limits))
                 .unwrap_or_else(|| stem.to_string()),
             _ => rel
                 .components()
@@ -328,7 +339,7 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
                 .map(|c| c.as_os_str().to_string_lossy().to_string())
                 .unwrap_or_default(),
         };
-        out.extend(paired(image, &label, &patient, limits)?);
+        out.extend(paired(image, bytes, &label, &patient, limits)?);
     }
     if out.is_empty() {
         bail!("{}: no image/label pairs found", dir.display());

@@ -362,9 +362,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         args.out.join("report.json"),
         serde_json::to_vec_pretty(&report)?,
     )?;
+    // An input may hold several stacks, each reported on its own.
     eprintln!(
-        "{} input(s) analysed, {} error(s); results in {}",
+        "{} stack(s) from {} input(s) analysed, {} error(s); results in {}",
         reports.len(),
+        inputs.len(),
         errors.len(),
         args.out.display()
     );

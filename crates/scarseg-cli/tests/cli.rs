@@ -997,6 +997,10 @@ fn each_stack_of_a_psir_file_gets_its_own_masks_and_report_lines() {
     let run = ok(&["predict", s(&input), "--out", s(&out)]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!stderr.contains("warning"), "{stderr}");
+    assert!(
+        stderr.contains("2 stack(s) from 1 input(s) analysed, 0 error(s)"),
+        "{stderr}"
+    );
 
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
