@@ -941,7 +941,9 @@ pub fn App() -> impl IntoView {
                     <input type="file" multiple prop:webkitdirectory=true data-testid="folder-input"
                         on:change=pick_files />
                 </label>
-                ". Files up to 512 MiB; larger ones are refused with a message."</p>
+                ". Files up to 512 MiB; larger ones are refused with a message. A file or folder \
+                 that holds several stacks (several series, a PSIR acquisition's magnitude and \
+                 real images, time points, a 4-D NIfTI's volumes) becomes one case per stack."</p>
             <p>"Samples (synthetic phantom cases): "
                 {move || samples.get().into_iter().map(|s| {
                     let files = s.files.clone();
