@@ -66,11 +66,6 @@ impl Input {
                 .to_string(),
         }
     }
-    fn display(&self) -> String {
-        match self {
-            Input::File(p) | Input::Series(p, _) => p.display().to_string(),
-        }
-    }
 }
 
 fn is_side_file(name: &str) -> bool {
@@ -282,11 +277,9 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         errors.extend(decoded.errors);
         notes.extend(decoded.notes);
         for stack in decoded.stacks {
-            // One input of several stacks is reported as one line per stack, named by its part.
-            let input_name = match &stack.part {
-                Some(part) => format!("{} ({part})", input.display()),
-                None => input.display(),
-            };
+            // The decoder named the stack after the input (its displayed path), with the part
+            // for one of several: each is reported under that name.
+            let input_name = stack.name.clone();
             // What the decoder assumed (1 mm pixels without a spacing, say) changes what the
             // numbers mean; it is in report.json too, but a terminal user reads stderr.
             for w in &stack.warnings {

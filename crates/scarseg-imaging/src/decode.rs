@@ -130,8 +130,9 @@ fn same_stack(a: &Slice, b: &Slice) -> bool {
     a.series_uid == b.series_uid && a.acquisition == b.acquisition
 }
 
-/// "NAME (PART)", or NAME for a whole file or folder.
-fn part_name(name: &str, part: Option<&str>) -> String {
+/// "NAME (PART)", or NAME for a whole file or folder: how one of several stacks is named,
+/// here and wherever a stack's input is named with its part.
+pub fn part_name(name: &str, part: Option<&str>) -> String {
     match part {
         Some(part) => format!("{name} ({part})"),
         None => name.to_string(),

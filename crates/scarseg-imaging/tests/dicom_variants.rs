@@ -558,6 +558,18 @@ fn layout(stacks: &[Stack]) -> Vec<(String, Vec<(String, f64)>)> {
         .collect()
 }
 
+/// What [`layout`] gives for the stack `part` of `file` whose frames `frames` lie at z = 10
+/// and 18 mm.
+fn at_10_and_18(file: &str, part: &str, frames: [usize; 2]) -> (String, Vec<(String, f64)>) {
+    (
+        format!("{file} ({part})"),
+        vec![
+            (format!("{file} [{}]", frames[0]), 10.0),
+            (format!("{file} [{}]", frames[1]), 18.0),
+        ],
+    )
+}
+
 #[test]
 fn an_enhanced_psir_file_is_two_stacks_magnitude_and_real() {
     // tests/corpus/good/enhanced_psir.dcm (pydicom, make_good_corpus.py): frames magnitude
@@ -566,20 +578,11 @@ fn an_enhanced_psir_file_is_two_stacks_magnitude_and_real() {
     let bytes = good("enhanced_psir.dcm");
     let limits = Limits::default();
     let stacks = decode_file_stacks("psir.dcm", &bytes, &limits).expect("decodes");
-    let at = |name: &str, frames: [usize; 2]| {
-        (
-            name.to_string(),
-            vec![
-                (format!("psir.dcm [{}]", frames[0]), 10.0),
-                (format!("psir.dcm [{}]", frames[1]), 18.0),
-            ],
-        )
-    };
     assert_eq!(
         layout(&stacks),
         [
-            at("psir.dcm (image type MAGNITUDE)", [0, 2]),
-            at("psir.dcm (image type REAL)", [1, 3])
+            at_10_and_18("psir.dcm", "image type MAGNITUDE", [0, 2]),
+            at_10_and_18("psir.dcm", "image type REAL", [1, 3])
         ]
     );
     let parts: Vec<Option<&str>> = stacks.iter().map(|s| s.part.as_deref()).collect();
@@ -641,20 +644,11 @@ fn an_enhanced_file_of_two_time_points_is_a_stack_per_time_point() {
     // (1, 10), (2, 18), all of StackID 1; stored value 48 k + i for pixel i of frame k.
     let stacks = decode_file_stacks("cine.dcm", &good("enhanced_cine.dcm"), &Limits::default())
         .expect("decodes");
-    let at = |name: &str, frames: [usize; 2]| {
-        (
-            name.to_string(),
-            vec![
-                (format!("cine.dcm [{}]", frames[0]), 10.0),
-                (format!("cine.dcm [{}]", frames[1]), 18.0),
-            ],
-        )
-    };
     assert_eq!(
         layout(&stacks),
         [
-            at("cine.dcm (time 1)", [2, 0]),
-            at("cine.dcm (time 2)", [1, 3])
+            at_10_and_18("cine.dcm", "time 1", [2, 0]),
+            at_10_and_18("cine.dcm", "time 2", [1, 3])
         ]
     );
     for stack in &stacks {

@@ -23,7 +23,7 @@ mod worker {
     use futures_channel::mpsc;
     use futures_util::StreamExt;
     use scarseg_imaging::Limits;
-    use scarseg_imaging::decode::{decode_file_stacks, decode_series_stacks};
+    use scarseg_imaging::decode::{decode_file_stacks, decode_series_stacks, part_name};
     use scarseg_pipeline::manifest::{
         LoadedModel, Manifest, load_model, load_trusted, parse_manifest,
     };
@@ -432,10 +432,7 @@ mod worker {
                 item: index,
                 names: stacks
                     .iter()
-                    .map(|s| match &s.part {
-                        Some(part) => format!("{} ({part})", item.name),
-                        None => item.name.clone(),
-                    })
+                    .map(|s| part_name(&item.name, s.part.as_deref()))
                     .collect(),
             });
         }
