@@ -486,15 +486,39 @@ fn geometry_warnings(slices: &[Slice]) -> Vec<String> {
     let mut along: Vec<f64> = slices.iter().map(Slice::position_along_normal).collect();
     along.sort_by(f64::total_cmp);
     // 0.01 mm: well below any slice spacing, well above rounding in a DS value.
-    let repeats = along.windows(2).filter(|w| w[1] - w[0] < 0.01).count();
+    let mut counts: Vec<usize> = Vec::new();
+    for (k, w) in along.iter().enumerate() {
+        match counts.last_mut() {
+            Some(n) if w - along[k - 1] < 0.01 => *n += 1,
+            _ => counts.push(1),
+        }
+    }
+    let repeats = slices.len() - counts.len();
     if repeats == 0 {
         return vec![];
     }
-    vec![format!(
-        "{repeats} of {} slices repeat another slice's position (a repeated acquisition, or no \
-         ImagePositionPatient): the stack's volumes count that position more than once",
-        slices.len()
-    )]
+    let n = counts[0];
+    // The same number at every position is how a cine (its phases), a TI scout (its inversion
+    // times) or a whole stack acquired twice lies; naming it tells the user what they dropped.
+    let text = if counts.len() == 1 {
+        format!(
+            "all {n} slices lie at one position (a TI scout or a cine of one slice, or no \
+             ImagePositionPatient): the stack's volumes count that position {n} times"
+        )
+    } else if counts.iter().all(|c| *c == n) {
+        format!(
+            "each of the stack's {} positions holds {n} slices (a cine's phases, a TI scout, or \
+             a stack acquired {n} times): its volumes count every position {n} times",
+            counts.len()
+        )
+    } else {
+        format!(
+            "{repeats} of {} slices repeat another slice's position (a repeated acquisition, or \
+             no ImagePositionPatient): the stack's volumes count that position more than once",
+            slices.len()
+        )
+    };
+    vec![text]
 }
 
 /// Orders slices by slice location when every slice has one (else by position along the
@@ -967,6 +991,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
              masks here mean little"
         ));
     }
+    warnings.extend(not_inversion_recovery(&obj));
     let photometric = dicom_str(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
     match layout {
         Colour::Grey => {}
@@ -1118,6 +1143,33 @@ fn frame_acquisition(
             .or_else(|| top(tags::IMAGE_TYPE)),
     );
     out
+}
+
+/// A warning when an MR image says it is not an inversion-recovery image, as every LGE image is:
+/// a study exported whole puts cine, T2 and mapping series beside the LGE ones, and the network
+/// draws scar on them all the same. An enhanced image says so in InversionRecovery (0018,9009);
+/// a classic one by ScanningSequence (0018,0020) without IR, SequenceVariant (0018,0021)
+/// without MP (magnetisation prepared: GE writes its delayed-enhancement sequence as a prepared
+/// gradient echo) and no InversionTime (0018,0082). Where a file says nothing, nothing is
+/// assumed.
+fn not_inversion_recovery(obj: &InMemDicomObject) -> Option<String> {
+    const WHY: &str = "LGE images are inversion-recovery images, and the network was trained on \
+                       them, so its masks here (a cine, T2 or mapping image?) mean little";
+    if let Some(ir) = dicom_str(obj, tags::INVERSION_RECOVERY).filter(|v| !v.is_empty()) {
+        return (ir == "NO").then(|| format!("InversionRecovery (0018,9009) is NO: {WHY}"));
+    }
+    let sequence = dicom_str(obj, tags::SCANNING_SEQUENCE).filter(|v| !v.is_empty())?;
+    let has = |values: &str, code: &str| values.split('\\').any(|v| v.trim() == code);
+    let variant = dicom_str(obj, tags::SEQUENCE_VARIANT).unwrap_or_default();
+    let inversion_time = dicom_floats(obj, tags::INVERSION_TIME)
+        .and_then(|v| v.first().copied())
+        .is_some_and(|t| t > 0.0);
+    (!has(&sequence, "IR") && !has(&variant, "MP") && !inversion_time).then(|| {
+        format!(
+            "ScanningSequence (0018,0020) is {sequence}, with no IR, no magnetisation \
+             preparation and no InversionTime: {WHY}"
+        )
+    })
 }
 
 /// Where one frame lies and how large its pixels are. Classic images carry this at the top

@@ -281,6 +281,18 @@ pub fn dicom_mr(
         VR::LO,
         "ScarSeg synthetic LGE phantom".into(),
     );
+    // What the phantom simulates, an inversion-recovery gradient echo, so that readers (the
+    // decoder's warning for images that are not inversion recovery, among them) see LGE.
+    put(
+        tags::SCANNING_SEQUENCE,
+        VR::CS,
+        PrimitiveValue::Strs(["GR".to_string(), "IR".to_string()].into()),
+    );
+    put(
+        tags::SEQUENCE_VARIANT,
+        VR::CS,
+        PrimitiveValue::Strs(["SP".to_string(), "MP".to_string()].into()),
+    );
     put(tags::INSTANCE_NUMBER, VR::IS, instance.to_string().into());
     put(tags::PIXEL_SPACING, VR::DS, multi(&slice.spacing_mm).into());
     put(tags::SLICE_THICKNESS, VR::DS, ds(slice.thickness_mm).into());

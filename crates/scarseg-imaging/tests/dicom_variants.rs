@@ -28,6 +28,8 @@ struct Spec {
     /// Elements that place the frames instead of the top-level PixelSpacing and SliceThickness
     /// (the functional groups of an enhanced image).
     geometry: Option<Vec<DataElement<InMemDicomObject>>>,
+    /// Any other elements (the sequence's description).
+    extra: Vec<DataElement<InMemDicomObject>>,
 }
 
 fn dicom(spec: &Spec, pixel_data: Value<InMemDicomObject>, pixel_vr: VR) -> Vec<u8> {
@@ -89,7 +91,7 @@ fn dicom(spec: &Spec, pixel_data: Value<InMemDicomObject>, pixel_vr: VR) -> Vec<
             intercept.to_string().into(),
         );
     }
-    for element in spec.geometry.iter().flatten() {
+    for element in spec.geometry.iter().flatten().chain(&spec.extra) {
         obj.put(element.clone());
     }
     obj.put(DataElement::new(tags::PIXEL_DATA, pixel_vr, pixel_data));
@@ -118,6 +120,7 @@ fn spec(bits: u16, signed: bool, photometric: &'static str) -> Spec {
         modality: "MR",
         transfer_syntax: uids::EXPLICIT_VR_LITTLE_ENDIAN,
         geometry: None,
+        extra: Vec::new(),
     }
 }
 
@@ -164,6 +167,68 @@ fn another_modality_than_mr_is_read_with_a_warning() {
 }
 
 #[test]
+fn an_image_that_says_it_is_not_inversion_recovery_is_read_with_a_warning() {
+    // A study exported whole holds cine and T2 series beside the LGE ones; LGE is always an
+    // inversion-recovery image, and each way a file may say so keeps the warning away.
+    let warnings = |extra: &[(Tag, &str)]| {
+        let mut s = spec(8, false, "MONOCHROME2");
+        s.extra = extra
+            .iter()
+            .map(|(tag, value)| DataElement::new(*tag, VR::CS, PrimitiveValue::from(*value)))
+            .collect();
+        let pixels = Value::Primitive(PrimitiveValue::U8(vec![0u8, 10, 20, 30, 40, 250].into()));
+        decode(&dicom(&s, pixels, VR::OB)).warnings
+    };
+    const WHY: &str = "LGE images are inversion-recovery images, and the network was trained on \
+                       them, so its masks here (a cine, T2 or mapping image?) mean little";
+    // A bSSFP cine (Siemens writes GR with SequenceVariant SK\SS).
+    let cine = [
+        (tags::SCANNING_SEQUENCE, "GR"),
+        (tags::SEQUENCE_VARIANT, "SK\\SS"),
+    ];
+    assert_eq!(
+        warnings(&cine),
+        [format!(
+            "ScanningSequence (0018,0020) is GR, with no IR, no magnetisation preparation and no \
+             InversionTime: {WHY}"
+        )]
+    );
+    // A T2-weighted spin echo.
+    assert_eq!(
+        warnings(&[(tags::SCANNING_SEQUENCE, "SE")]),
+        [format!(
+            "ScanningSequence (0018,0020) is SE, with no IR, no magnetisation preparation and no \
+             InversionTime: {WHY}"
+        )]
+    );
+    // LGE as vendors write it: an IR gradient echo; a prepared gradient echo (GE's delayed
+    // enhancement); a gradient echo with its inversion time.
+    assert!(warnings(&[(tags::SCANNING_SEQUENCE, "GR\\IR")]).is_empty());
+    assert!(
+        warnings(&[
+            (tags::SCANNING_SEQUENCE, "GR"),
+            (tags::SEQUENCE_VARIANT, "SS\\MP")
+        ])
+        .is_empty()
+    );
+    let mut s = spec(8, false, "MONOCHROME2");
+    s.extra = vec![
+        DataElement::new(tags::SCANNING_SEQUENCE, VR::CS, PrimitiveValue::from("GR")),
+        ds(tags::INVERSION_TIME, "300"),
+    ];
+    let pixels = Value::Primitive(PrimitiveValue::U8(vec![0u8, 10, 20, 30, 40, 250].into()));
+    assert!(decode(&dicom(&s, pixels, VR::OB)).warnings.is_empty());
+    // An enhanced image says it in one word.
+    assert_eq!(
+        warnings(&[(tags::INVERSION_RECOVERY, "NO")]),
+        [format!("InversionRecovery (0018,9009) is NO: {WHY}")]
+    );
+    assert!(warnings(&[(tags::INVERSION_RECOVERY, "YES")]).is_empty());
+    // A file that says nothing of its sequence (a secondary capture) is not second-guessed.
+    assert!(warnings(&[]).is_empty());
+}
+
+#[test]
 fn a_series_says_each_warning_once_with_the_files_that_gave_it() {
     // Three CT files without ImagePositionPatient: one line for the modality of all three, one
     // for their positions.
@@ -187,8 +252,8 @@ fn a_series_says_each_warning_once_with_the_files_that_gave_it() {
         [
             "0.dcm and 2 other files: Modality is CT, not MR: the network was trained on LGE \
              MR images, so its masks here mean little",
-            "2 of 3 slices repeat another slice's position (a repeated acquisition, or no \
-             ImagePositionPatient): the stack's volumes count that position more than once"
+            "all 3 slices lie at one position (a TI scout or a cine of one slice, or no \
+             ImagePositionPatient): the stack's volumes count that position 3 times"
         ]
     );
     let (stack, _) = decode_series("ct", &files[..2], &Limits::default());

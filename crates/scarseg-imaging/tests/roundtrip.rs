@@ -361,8 +361,13 @@ fn a_dicomdir_beside_a_series_is_named_in_the_warnings_not_an_error() {
 
 /// The warnings of a series of three phantom slices, after `edit` changes their geometry.
 fn series_warnings(edit: impl Fn(usize, &mut Slice)) -> Vec<String> {
-    let case = generate(18, &small_config(3));
-    let files: Vec<(String, Vec<u8>)> = (0..3)
+    series_warnings_of(3, edit)
+}
+
+/// The warnings of a series of `n` phantom slices, after `edit` changes their geometry.
+fn series_warnings_of(n: usize, edit: impl Fn(usize, &mut Slice)) -> Vec<String> {
+    let case = generate(18, &small_config(n));
+    let files: Vec<(String, Vec<u8>)> = (0..n)
         .map(|k| {
             let mut image = case.slices[k].image.clone();
             edit(k, &mut image);
@@ -417,6 +422,35 @@ fn a_series_that_mixes_views_or_repeats_a_position_says_so() {
         [
             "1 of 3 slices repeat another slice's position (a repeated acquisition, or no \
           ImagePositionPatient): the stack's volumes count that position more than once"
+        ]
+    );
+    // A cine of two positions, three phases each (files 0-2 at the first slice's position,
+    // 3-5 at the second's), as a study exported whole holds beside its LGE series.
+    let case = generate(18, &small_config(2));
+    let at = |k: usize| case.slices[k / 3].image.clone();
+    let cine = series_warnings_of(6, |k, s| {
+        let place = at(k);
+        s.position_mm = place.position_mm;
+        s.slice_location_mm = place.slice_location_mm;
+    });
+    assert_eq!(
+        cine,
+        [
+            "each of the stack's 2 positions holds 3 slices (a cine's phases, a TI scout, or a \
+             stack acquired 3 times): its volumes count every position 3 times"
+        ]
+    );
+    // A TI scout: four images of one slice.
+    let scout = series_warnings_of(4, |_, s| {
+        let place = at(0);
+        s.position_mm = place.position_mm;
+        s.slice_location_mm = place.slice_location_mm;
+    });
+    assert_eq!(
+        scout,
+        [
+            "all 4 slices lie at one position (a TI scout or a cine of one slice, or no \
+             ImagePositionPatient): the stack's volumes count that position 4 times"
         ]
     );
 }
