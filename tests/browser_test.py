@@ -311,6 +311,20 @@ def run_device(device, port, data, cli_out, tmp):
         d.js("""const t = document.querySelector('[data-testid=threshold]');
                 t.value = arguments[0]; t.dispatchEvent(new Event('input', {bubbles: true}));
                 t.dispatchEvent(new Event('change', {bubbles: true}));""", default_threshold)
+        time.sleep(1)
+        # Scar's extent through the wall, sector by sector: the page's table and summary give
+        # `scarseg predict`'s counts for the same series (one computation, in the pipeline).
+        cli_report = json.loads((cli_out / "report.json").read_text())
+        cli_series = next(i for i in cli_report["inputs"] if i["input"].endswith("series"))
+        want = [f"{x['transmural_sectors']} / {x['wall_sectors']}" for x in cli_series["slices"]]
+        got = d.js("return [...document.querySelectorAll('[data-testid=slice-transmural]')]"
+                   ".map(c => c.innerText)")
+        print(f"[{device}] sectors over half the wall, per slice: {got}")
+        assert got == want, (got, want)
+        summary = d.js("return document.querySelector('[data-testid=stack-transmurality]').innerText")
+        assert summary.startswith(f"Scar through more than half the wall in "
+                                  f"{cli_series['transmural_sectors']} of {cli_series['wall_sectors']} "
+                                  "wall sectors"), summary
 
         # CSV and JSON exports.
         d.js("document.querySelector('[data-testid=export-csv]').click()")
@@ -327,6 +341,13 @@ def run_device(device, port, data, cli_out, tmp):
         manifest = json.loads((DIST / "models/scarseg-atto-phantom/manifest.json").read_text())
         assert report["weights"]["sha256"] == manifest["weights"]["sha256"]
         assert len(report["inputs"]) == 3
+        # Each sector's scar percentage in the page's JSON is `scarseg predict`'s for the series.
+        page_series = next(i for i in report["inputs"] if i["input"] == "DICOM series")
+        page_sectors = [x["sector_scar_percent"] for x in page_series["slices"]]
+        cli_sectors = [x["sector_scar_percent"] for x in cli_series["slices"]]
+        print(f"[{device}] sector scar % of the series' first slice: {page_sectors[0]}")
+        assert any(p and p > 0 for p in page_sectors[0]), page_sectors[0]
+        assert page_sectors == cli_sectors, (page_sectors, cli_sectors)
 
         if device == "cpu":
             limits_and_cancel(d, data, tmp)

@@ -11,6 +11,7 @@ use leptos::task::spawn_local;
 use scarseg_imaging::decode::{Format, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
+use scarseg_imaging::metrics::WALL_SECTORS;
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
@@ -1059,6 +1060,7 @@ pub fn App() -> impl IntoView {
             {move || current_case().and_then(|c| {
                 let (s, r) = (c.stack?, c.result?);
                 let (scar_mm3, myo_mm3) = r.volumes_mm3(&s);
+                let (transmural, wall) = r.transmural_sectors();
                 let m = state.model.get().unwrap_or_default();
                 Some(view! {
                     <p data-testid="stack-summary">{format!(
@@ -1067,15 +1069,21 @@ pub fn App() -> impl IntoView {
                         r.burden_percent.map(|b| format!("{b:.2}%")).unwrap_or_else(|| "n/a".into()),
                         if r.high_risk { "- above 5%: high risk" } else { "- not above 5%" },
                         scar_mm3, myo_mm3, s.slices.len(), m.name, m.sha256)}</p>
+                    <p data-testid="stack-transmurality">{format!(
+                        "Scar through more than half the wall in {transmural} of {wall} wall sectors \
+                         (each slice's myocardium cut into {WALL_SECTORS} sectors of {} degrees, clockwise from 12 o'clock).",
+                        360 / WALL_SECTORS)}</p>
                     <table>
                         <thead><tr><th>"slice"</th><th>"scar mm2"</th><th>"myocardium mm2"</th>
-                            <th>"burden %"</th><th>"FWHM %"</th><th>"2-SD %"</th><th>"3-SD %"</th><th>"5-SD %"</th><th>"6-SD %"</th></tr></thead>
+                            <th>"burden %"</th><th title="sectors whose scar fills more than half their myocardium, of the sectors that hold myocardium">"sectors > 50%"</th>
+                            <th>"FWHM %"</th><th>"2-SD %"</th><th>"3-SD %"</th><th>"5-SD %"</th><th>"6-SD %"</th></tr></thead>
                         <tbody>
                             {r.slices.iter().enumerate().map(|(k, x)| {
                                 let f = |v: Option<f64>| v.map(|b| format!("{b:.2}")).unwrap_or_else(|| "-".into());
                                 let nsd = |n: u32| f(x.nsd_burden_percent.iter().find(|(m, _)| *m == n).and_then(|(_, b)| *b));
                                 view! { <tr data-testid="slice-row"><td>{k + 1}</td><td>{format!("{:.1}", x.scar_area_mm2)}</td>
                                     <td>{format!("{:.1}", x.myocardium_area_mm2)}</td><td>{f(x.burden_percent)}</td>
+                                    <td data-testid="slice-transmural">{format!("{} / {}", x.transmural_sectors(), x.wall_sectors())}</td>
                                     <td>{f(x.fwhm_burden_percent)}</td><td>{nsd(2)}</td><td>{nsd(3)}</td><td>{nsd(5)}</td><td>{nsd(6)}</td></tr> }
                             }).collect_view()}
                         </tbody>

@@ -248,6 +248,78 @@ pub fn sensitivity_specificity(
     (ratio(tp, fn_), ratio(tn, fp))
 }
 
+/// Sectors of the wall in [`sector_scar_percent`]: twelve of 30 degrees.
+pub const WALL_SECTORS: usize = 12;
+
+/// A sector whose scar exceeds this share of its myocardium is "transmural" in the reports:
+/// above half the wall's thickness, dysfunctional myocardium rarely recovers (Kim et al., NEJM
+/// 2000), which is why LGE reads grade scar by its transmural extent.
+pub const TRANSMURAL_PERCENT: f64 = 50.0;
+
+/// Scar's extent through the wall, sector by sector: the wall is cut into `sectors` equal
+/// angles around the myocardium's centroid, the first starting at 12 o'clock as the image is
+/// shown (towards its first row) and the others following clockwise; each sector's value is the
+/// percentage of its myocardium that is scar, an area-based transmural extent. Angles are taken
+/// in mm, so that non-square pixels keep the wall's shape. `None` for a sector that holds no
+/// myocardium (a wall cut by the slice's edge or a partial ring at the apex); empty without
+/// myocardium. The sectors are not the AHA segments, which start at the right ventricle's
+/// insertion, a landmark the network does not draw.
+pub fn sector_scar_percent(
+    scar: &Mask,
+    myocardium: &Mask,
+    spacing_mm: [f64; 2],
+    sectors: usize,
+) -> Vec<Option<f64>> {
+    assert_eq!(
+        (scar.rows, scar.cols),
+        (myocardium.rows, myocardium.cols),
+        "sectors of masks on different grids"
+    );
+    let [dy, dx] = spacing_mm;
+    let at = |i: usize| {
+        (
+            (i % myocardium.cols) as f64 * dx,
+            (i / myocardium.cols) as f64 * dy,
+        )
+    };
+    let wall: Vec<usize> = (0..myocardium.data.len())
+        .filter(|i| myocardium.data[*i])
+        .collect();
+    if wall.is_empty() || sectors == 0 {
+        return Vec::new();
+    }
+    let n = wall.len() as f64;
+    let (sx, sy) = wall.iter().fold((0.0, 0.0), |(sx, sy), i| {
+        let (x, y) = at(*i);
+        (sx + x, sy + y)
+    });
+    let (cx, cy) = (sx / n, sy / n);
+    let width = 360.0 / sectors as f64;
+    let mut counts = vec![(0usize, 0usize); sectors];
+    for i in wall {
+        let (x, y) = at(i);
+        // Clockwise from 12 o'clock on screen, where rows grow downwards.
+        let angle = (x - cx).atan2(cy - y).to_degrees().rem_euclid(360.0);
+        // A pixel on a boundary (at 90 degrees, say) starts the next sector, whatever the
+        // rounding in atan2 and the degrees.
+        let k = ((angle / width + 1e-9) as usize) % sectors;
+        counts[k].0 += 1;
+        counts[k].1 += scar.data[i] as usize;
+    }
+    counts
+        .into_iter()
+        .map(|(m, s)| (m > 0).then(|| 100.0 * s as f64 / m as f64))
+        .collect()
+}
+
+/// How many sectors' scar exceeds [`TRANSMURAL_PERCENT`] of their myocardium.
+pub fn transmural_sectors(sector_percent: &[Option<f64>]) -> usize {
+    sector_percent
+        .iter()
+        .filter(|p| p.is_some_and(|p| p > TRANSMURAL_PERCENT))
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,5 +459,121 @@ mod tests {
                 prop_assert!((0.0..=100.0).contains(&b));
             }
         }
+    }
+
+    /// The 16-pixel border of a 5 x 5 grid: a square ring whose centroid is the centre pixel.
+    fn border_ring() -> Mask {
+        let mut m = Mask::empty(5, 5);
+        for r in 0..5 {
+            for c in 0..5 {
+                m.data[r * 5 + c] = r == 0 || r == 4 || c == 0 || c == 4;
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn sector_scar_by_hand() {
+        // Angles clockwise from 12 o'clock around (2, 2), by hand: (0,2) 0, (0,3) 26.6, (0,4)
+        // 45, (1,4) 63.4, (2,4) 90, (3,4) 116.6, (4,4) 135, (4,3) 153.4, (4,2) 180, (4,1)
+        // 206.6, (4,0) 225, (3,0) 243.4, (2,0) 270, (1,0) 296.6, (0,0) 315, (0,1) 333.4 degrees.
+        // So the twelve 30-degree sectors hold 2,1,1, 2,1,1, 2,1,1, 2,1,1 wall pixels.
+        let myo = border_ring();
+        let mut scar = Mask::empty(5, 5);
+        for i in [2, 3, 4] {
+            scar.data[i] = true; // (0,2), (0,3), (0,4): sectors 0 (both) and 1
+        }
+        scar.data[2 * 5 + 4] = true; // (2,4): one of sector 3's two
+        scar.data[2 * 5 + 2] = true; // the centre, outside the wall: not counted
+        let got = sector_scar_percent(&scar, &myo, [1.0, 1.0], 12);
+        let mut want = vec![Some(0.0); 12];
+        want[0] = Some(100.0);
+        want[1] = Some(100.0);
+        want[3] = Some(50.0);
+        assert_eq!(got, want);
+        // Half the wall is not above half.
+        assert_eq!(transmural_sectors(&got), 2);
+        // Four sectors of 90 degrees: 4 pixels each; scar 3 of the first, 1 of the second.
+        assert_eq!(
+            sector_scar_percent(&scar, &myo, [1.0, 1.0], 4),
+            vec![Some(75.0), Some(25.0), Some(0.0), Some(0.0)]
+        );
+    }
+
+    #[test]
+    fn sectors_are_cut_in_mm_not_pixels() {
+        // Columns 2 mm apart, rows 1 mm: (0,3) lies 2 mm right and 2 mm up of the centre, at 45
+        // degrees (sector 1, not 0); (1,4) 4 mm right and 1 mm up, at 76.0 degrees (sector 2).
+        let myo = border_ring();
+        let mut scar = Mask::empty(5, 5);
+        scar.data[3] = true;
+        scar.data[5 + 4] = true;
+        let got = sector_scar_percent(&scar, &myo, [1.0, 2.0], 12);
+        // Every wall pixel's angle with these spacings, by hand: (0,2) 0, (0,3) 45, (0,4) 63.4,
+        // (1,4) 76.0, (2,4) 90, (3,4) 104.0, (4,4) 116.6, (4,3) 135, (4,2) 180, (4,1) 225,
+        // (4,0) 243.4, (3,0) 256.0, (2,0) 270, (1,0) 284.0, (0,0) 296.6, (0,1) 315 degrees:
+        // nothing between 150 and 180 or 330 and 360.
+        let want = vec![
+            Some(0.0),
+            Some(100.0), // (0,3) alone
+            Some(50.0),  // (0,4) and the scar at (1,4)
+            Some(0.0),
+            Some(0.0),
+            None,
+            Some(0.0),
+            Some(0.0),
+            Some(0.0),
+            Some(0.0),
+            Some(0.0),
+            None,
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn no_myocardium_has_no_sectors() {
+        let empty = Mask::empty(3, 3);
+        assert!(sector_scar_percent(&empty, &empty, [1.0, 1.0], 12).is_empty());
+        assert_eq!(transmural_sectors(&[]), 0);
+    }
+
+    #[test]
+    fn phantom_scar_fills_sectors_as_deep_as_it_was_drawn() {
+        // The phantom draws each scar to a chosen depth of the wall (`transmurality`, tapering
+        // to 0 at the territory's edges), so, from its exact labels: a scar drawn through less
+        // than 45% of the wall never fills half a sector, whose outer part is also the larger;
+        // one drawn through 90% or more fills more than half of some sector of some slice.
+        use crate::phantom::{PhantomConfig, generate};
+        let config = PhantomConfig {
+            slices: 3,
+            ..PhantomConfig::default()
+        };
+        let (mut shallow, mut deep) = (0, 0);
+        for seed in 0..60u64 {
+            let case = generate(7_000_000 + seed, &config);
+            let p = &case.params;
+            let sectors: Vec<Vec<Option<f64>>> = case
+                .slices
+                .iter()
+                .map(|s| sector_scar_percent(&s.scar(), &s.myocardium(), s.image.spacing_mm, 12))
+                .collect();
+            let most = sectors
+                .iter()
+                .flatten()
+                .flatten()
+                .fold(0.0f64, |a, b| a.max(*b));
+            let transmural: usize = sectors.iter().map(|v| transmural_sectors(v)).sum();
+            if p.territory.is_none() {
+                assert_eq!(most, 0.0, "seed {}: no scar drawn", p.seed);
+            } else if p.transmurality < 0.45 {
+                shallow += 1;
+                assert_eq!(transmural, 0, "seed {}: {p:?}, most {most}", p.seed);
+            } else if p.transmurality >= 0.9 && !p.patchy {
+                deep += 1;
+                assert!(transmural > 0, "seed {}: {p:?}, most {most}", p.seed);
+            }
+        }
+        // Both kinds were met.
+        assert!(shallow >= 5 && deep >= 5, "{shallow} shallow, {deep} deep");
     }
 }

@@ -15,7 +15,10 @@ pub mod teaching;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use scarseg_imaging::classic::{NSD_CHOICES, fwhm, n_sd};
-use scarseg_imaging::metrics::{Mask, burden_percent, high_risk, stack_burden_percent};
+use scarseg_imaging::metrics::{
+    Mask, WALL_SECTORS, burden_percent, high_risk, sector_scar_percent, stack_burden_percent,
+    transmural_sectors,
+};
 use scarseg_imaging::postprocess::{
     PostprocessOptions, postprocess, remove_components_below_fraction,
 };
@@ -75,6 +78,24 @@ pub struct SliceResult {
     /// probabilities outside it are 0). `None`: one pass on the whole slice.
     #[serde(default)]
     pub roi: Option<Roi>,
+    /// Scar as a percentage of each wall sector's myocardium: [`WALL_SECTORS`] sectors clockwise
+    /// from 12 o'clock around the myocardium's centroid (`None` where a sector holds no
+    /// myocardium); empty without myocardium. See [`sector_scar_percent`].
+    #[serde(default)]
+    pub sector_scar_percent: Vec<Option<f64>>,
+}
+
+impl SliceResult {
+    /// Sectors whose scar exceeds half their myocardium
+    /// ([`scarseg_imaging::metrics::TRANSMURAL_PERCENT`]).
+    pub fn transmural_sectors(&self) -> usize {
+        transmural_sectors(&self.sector_scar_percent)
+    }
+
+    /// Sectors that hold myocardium.
+    pub fn wall_sectors(&self) -> usize {
+        self.sector_scar_percent.iter().flatten().count()
+    }
 }
 
 /// A whole stack's analysis.
@@ -104,6 +125,8 @@ pub fn slice_result(
         slice.cols,
         options,
     );
+    let sector_scar_percent =
+        sector_scar_percent(&scar, &myocardium, slice.spacing_mm, WALL_SECTORS);
     let pixel = slice.pixel_area_mm2();
     let scar_area_mm2 = scar.area_px() as f64 * pixel;
     let myocardium_area_mm2 = myocardium.area_px() as f64 * pixel;
@@ -130,6 +153,7 @@ pub fn slice_result(
         fwhm_burden_percent,
         nsd_burden_percent,
         roi,
+        sector_scar_percent,
     }
 }
 
@@ -283,6 +307,14 @@ impl StackResult {
             burden_percent: burden,
             high_risk: burden.is_some_and(high_risk),
         }
+    }
+
+    /// Over the stack: sectors whose scar exceeds half their myocardium, and sectors that hold
+    /// myocardium.
+    pub fn transmural_sectors(&self) -> (usize, usize) {
+        self.slices.iter().fold((0, 0), |(t, w), r| {
+            (t + r.transmural_sectors(), w + r.wall_sectors())
+        })
     }
 }
 

@@ -48,6 +48,9 @@ pub fn slice_record(result: &SliceResult, slice: &Slice) -> serde_json::Value {
         "fwhm_burden_percent": result.fwhm_burden_percent,
         "nsd_burden_percent": result.nsd_burden_percent,
         "heart_crop": result.roi,
+        "sector_scar_percent": result.sector_scar_percent,
+        "transmural_sectors": result.transmural_sectors(),
+        "wall_sectors": result.wall_sectors(),
     })
 }
 
@@ -60,6 +63,7 @@ pub fn stack_record(
     warnings: &[String],
 ) -> serde_json::Value {
     let (scar_mm3, myo_mm3) = result.volumes_mm3(stack);
+    let (transmural, wall) = result.transmural_sectors();
     serde_json::json!({
         "input": input,
         // Which stack of several in the input, or null.
@@ -68,6 +72,8 @@ pub fn stack_record(
         "high_risk": result.high_risk,
         "scar_volume_mm3": scar_mm3,
         "myocardium_volume_mm3": myo_mm3,
+        "transmural_sectors": transmural,
+        "wall_sectors": wall,
         "warnings": warnings,
         "slices": result
             .slices
@@ -79,7 +85,7 @@ pub fn stack_record(
 }
 
 /// The CSV report's columns, in order (each row is a [`ReportRow`]).
-pub const CSV_COLUMNS: [&str; 18] = [
+pub const CSV_COLUMNS: [&str; 20] = [
     "input",
     "level",
     "slice",
@@ -95,6 +101,8 @@ pub const CSV_COLUMNS: [&str; 18] = [
     "nsd3_burden_percent",
     "nsd5_burden_percent",
     "nsd6_burden_percent",
+    "transmural_sectors",
+    "wall_sectors",
     "weights",
     "weights_sha256",
     "thickness_mm",
@@ -135,6 +143,11 @@ pub struct ReportRow {
     pub nsd5_burden_percent: Option<f64>,
     /// 6-SD burden, percent (slice rows).
     pub nsd6_burden_percent: Option<f64>,
+    /// Wall sectors whose scar exceeds half their myocardium (twelve per slice; stack rows: their
+    /// sum).
+    pub transmural_sectors: usize,
+    /// Wall sectors that hold myocardium, likewise.
+    pub wall_sectors: usize,
     /// The weights' name.
     pub weights: String,
     /// The weights' sha256.
@@ -167,6 +180,8 @@ pub fn report_rows(
         nsd3_burden_percent: None,
         nsd5_burden_percent: None,
         nsd6_burden_percent: None,
+        transmural_sectors: 0,
+        wall_sectors: 0,
         weights: weights.to_string(),
         weights_sha256: weights_sha256.to_string(),
         thickness_mm: None,
@@ -195,15 +210,20 @@ pub fn report_rows(
                 nsd3_burden_percent: nsd(3),
                 nsd5_burden_percent: nsd(5),
                 nsd6_burden_percent: nsd(6),
+                transmural_sectors: r.transmural_sectors(),
+                wall_sectors: r.wall_sectors(),
                 thickness_mm: Some(s.thickness_mm),
                 ..row("slice", Some(k), &r.source)
             }
         })
         .collect();
     let (scar, myo) = result.volumes_mm3(stack);
+    let (transmural, wall) = result.transmural_sectors();
     rows.push(ReportRow {
         scar_volume_mm3: scar,
         myocardium_volume_mm3: myo,
+        transmural_sectors: transmural,
+        wall_sectors: wall,
         burden_percent: result.burden_percent,
         // Without myocardium there is no burden to flag, as on slice rows.
         high_risk: result.burden_percent.map(|_| result.high_risk),
@@ -398,7 +418,7 @@ mod tests {
             "input,level,slice,source,scar_area_mm2,myocardium_area_mm2,scar_volume_mm3,\
              myocardium_volume_mm3,burden_percent,high_risk,fwhm_burden_percent,\
              nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,nsd6_burden_percent,\
-             weights,weights_sha256,thickness_mm"
+             transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm"
         );
         // The source with a comma is quoted.
         assert!(
@@ -406,8 +426,13 @@ mod tests {
             "{}",
             lines[1]
         );
-        assert!(lines[1].ends_with(",m,ab,10.0"), "{}", lines[1]);
-        assert_eq!(lines[3], "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,m,ab,");
+        // Slice a's wall: one of its three sectors is all scar (see stack_record_by_hand).
+        assert!(lines[1].ends_with(",1,3,m,ab,10.0"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",0,1,m,ab,10.0"), "{}", lines[2]);
+        assert_eq!(
+            lines[3],
+            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,1,4,m,ab,"
+        );
         // The header is the rows' own field names, in order.
         let mut w = csv::Writer::from_writer(Vec::new());
         w.serialize(&rows[2]).expect("row");
@@ -436,7 +461,29 @@ mod tests {
             (Some(25.0), Some(true))
         );
         assert_eq!(v["warnings"], serde_json::json!(["one file skipped"]));
+        // Slice a's myocardium, pixels (0,0), (0,1), (1,0) at (0,0), (2,0), (0,2) mm (x, y), has
+        // its centroid at (2/3, 2/3): clockwise from 12 o'clock they lie at 315, 63.4 and 206.6
+        // degrees, in sectors 10, 2 and 6, and the scar (0,0) fills sector 10. Slice b's one
+        // pixel is its own centroid, in sector 0.
+        assert_eq!(
+            (v["transmural_sectors"].as_u64(), v["wall_sectors"].as_u64()),
+            (Some(1), Some(4))
+        );
+        let mut a = vec![serde_json::Value::Null; 12];
+        a[10] = 100.0.into();
+        a[2] = 0.0.into();
+        a[6] = 0.0.into();
         let slices = v["slices"].as_array().expect("slices");
+        assert_eq!(slices[0]["sector_scar_percent"], serde_json::Value::from(a));
+        assert_eq!(
+            (
+                slices[0]["transmural_sectors"].as_u64(),
+                slices[0]["wall_sectors"].as_u64(),
+                slices[1]["transmural_sectors"].as_u64(),
+                slices[1]["wall_sectors"].as_u64()
+            ),
+            (Some(1), Some(3), Some(0), Some(1))
+        );
         assert_eq!(slices.len(), 2);
         assert_eq!(
             (
