@@ -14,8 +14,9 @@ use indicatif::ProgressBar;
 use scarseg_imaging::Limits;
 use scarseg_imaging::classic::{fwhm, n_sd};
 use scarseg_imaging::metrics::{
-    Mask, burden_percent, coefficient_of_variation, dice, hd95, high_risk, mean_sd, pearson_r,
-    sensitivity_specificity, stack_burden_percent, surface_dice,
+    Mask, TRANSMURAL_PERCENT, WALL_SECTORS, burden_percent, coefficient_of_variation, dice, hd95,
+    high_risk, mean_sd, pearson_r, sector_scar_percent, sensitivity_specificity,
+    stack_burden_percent, surface_dice, transmural_sectors,
 };
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::PhantomConfig;
@@ -134,6 +135,11 @@ pub struct SliceEval {
     pub reference_scar_area_mm2: f64,
     /// Reference myocardium area, mm2.
     pub reference_myocardium_area_mm2: f64,
+    /// Wall sectors whose predicted scar fills more than half their predicted myocardium
+    /// (`scarseg_imaging::metrics::sector_scar_percent`, twelve per slice).
+    pub transmural_sectors: usize,
+    /// The same from the reference masks.
+    pub reference_transmural_sectors: usize,
     /// Monte Carlo: burden mean, SD and CoV over the noisy copies.
     pub noise_burden_mean: Option<f64>,
     /// Monte Carlo burden SD.
@@ -193,6 +199,11 @@ pub struct Summary {
     pub flag_sensitivity: Option<f64>,
     /// Specificity of the >5% flag per patient.
     pub flag_specificity: Option<f64>,
+    /// Sensitivity of the transmural call (scar over half a wall sector's myocardium), over
+    /// every sector of every slice where both the prediction and the reference hold myocardium.
+    pub transmural_sector_sensitivity: Option<f64>,
+    /// Specificity of the transmural call, likewise.
+    pub transmural_sector_specificity: Option<f64>,
     /// Monte Carlo: mean over slices of the burden CoV.
     pub noise_burden_cov: Option<Stat>,
     /// Monte Carlo: mean scar Dice over all noisy copies.
@@ -251,9 +262,20 @@ fn evaluate(
         .is_terminal()
         .then(|| ProgressBar::new(samples.len() as u64));
     let mut rows = Vec::new();
+    // (predicted, reference) transmural calls of the sectors both masks' walls reach.
+    let mut calls: Vec<(bool, bool)> = Vec::new();
     for s in samples {
         let (scar, myo) = seg.segment(s, s.image.pixels.clone())?;
         let spacing = s.image.spacing_mm;
+        let sectors = sector_scar_percent(&scar, &myo, spacing, WALL_SECTORS);
+        let reference_sectors = sector_scar_percent(&s.scar, &s.myocardium, spacing, WALL_SECTORS);
+        let transmural = |p: f64| p > TRANSMURAL_PERCENT;
+        calls.extend(
+            sectors
+                .iter()
+                .zip(&reference_sectors)
+                .filter_map(|(p, r)| Some((transmural((*p)?), transmural((*r)?)))),
+        );
         let network = seg.method == Method::Network;
         let mut row = SliceEval {
             patient: s.patient.clone(),
@@ -273,6 +295,8 @@ fn evaluate(
             myocardium_area_mm2: area(&myo, s),
             reference_scar_area_mm2: area(&s.scar, s),
             reference_myocardium_area_mm2: area(&s.myocardium, s),
+            transmural_sectors: transmural_sectors(&sectors),
+            reference_transmural_sectors: transmural_sectors(&reference_sectors),
             noise_burden_mean: None,
             noise_burden_sd: None,
             noise_burden_cov: None,
@@ -330,6 +354,8 @@ fn evaluate(
     let flags = |v: &[f64]| v.iter().map(|b| high_risk(*b)).collect::<Vec<_>>();
     let (sensitivity, specificity) =
         sensitivity_specificity(&flags(&predicted), &flags(&reference));
+    let (called, truth): (Vec<bool>, Vec<bool>) = calls.into_iter().unzip();
+    let (sector_sensitivity, sector_specificity) = sensitivity_specificity(&called, &truth);
     let summary = Summary {
         method: label,
         slices: rows.len(),
@@ -344,6 +370,8 @@ fn evaluate(
         burden_pearson_r: pearson_r(&predicted, &reference),
         flag_sensitivity: sensitivity,
         flag_specificity: specificity,
+        transmural_sector_sensitivity: sector_sensitivity,
+        transmural_sector_specificity: sector_specificity,
         noise_burden_cov: stat(rows.iter().map(|r| r.noise_burden_cov)),
         noise_scar_dice: stat(rows.iter().map(|r| r.noise_scar_dice_mean)),
     };
@@ -372,6 +400,8 @@ pub fn table(s: &Summary) -> String {
         ("burden Pearson r", o(s.burden_pearson_r)),
         (">5% flag sensitivity", o(s.flag_sensitivity)),
         (">5% flag specificity", o(s.flag_specificity)),
+        ("transmural sector sens", o(s.transmural_sector_sensitivity)),
+        ("transmural sector spec", o(s.transmural_sector_specificity)),
         ("noise: burden CoV", f(&s.noise_burden_cov, 3)),
         ("noise: scar Dice", f(&s.noise_scar_dice, 3)),
     ];

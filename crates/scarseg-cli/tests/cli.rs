@@ -1544,6 +1544,36 @@ fn every_phantom_layout_reads_back_as_the_same_cases_and_patients() {
         .collect();
     let names: Vec<String> = vec![truth[0].0.clone(), truth[3].0.clone()];
     assert_ne!(names[0], names[1]);
+    // Per slice, the reference's transmural sectors, and the (FWHM, reference) transmural call
+    // of every sector both walls reach; FWHM's myocardium is the reference's.
+    use scarseg_imaging::classic::fwhm;
+    use scarseg_imaging::metrics::{sector_scar_percent, transmural_sectors};
+    let (mut sectors, mut calls) = (Vec::new(), Vec::new());
+    for seed in [11, 12] {
+        for slice in generate(seed, &config).slices {
+            let (scar, myo, spacing) = (slice.scar(), slice.myocardium(), slice.image.spacing_mm);
+            let reference = sector_scar_percent(&scar, &myo, spacing, 12);
+            let predicted =
+                sector_scar_percent(&fwhm(&slice.image.pixels, &myo).scar, &myo, spacing, 12);
+            sectors.push(transmural_sectors(&reference));
+            for (p, r) in predicted.iter().zip(&reference) {
+                if let (Some(p), Some(r)) = (p, r) {
+                    calls.push((*p > 50.0, *r > 50.0));
+                }
+            }
+        }
+    }
+    let share = |predicted: bool, reference: bool| {
+        let with = calls.iter().filter(|c| c.1 == reference).count();
+        let right = calls
+            .iter()
+            .filter(|c| **c == (predicted, reference))
+            .count();
+        (with > 0).then(|| right as f64 / with as f64)
+    };
+    let (sensitivity, specificity) = (share(true, true), share(false, false));
+    // Both cases have transmural scar (the check below is not of two empty sets).
+    assert!(sectors[..3].iter().sum::<usize>() > 0 && sectors[3..].iter().sum::<usize>() > 0);
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
@@ -1579,8 +1609,13 @@ fn every_phantom_layout_reads_back_as_the_same_cases_and_patients() {
         ]);
         let rows = csv_rows(&out.join("eval.csv"));
         assert_eq!(rows.len(), 6, "{format}: six slices");
-        for (row, (patient, myo, scar)) in rows.iter().zip(&truth) {
+        for ((row, (patient, myo, scar)), transmural) in rows.iter().zip(&truth).zip(&sectors) {
             assert_eq!(&row["patient"], patient, "{format}");
+            assert_eq!(
+                row["reference_transmural_sectors"],
+                transmural.to_string(),
+                "{format} {patient}"
+            );
             for (column, want) in [
                 ("reference_myocardium_area_mm2", myo),
                 ("reference_scar_area_mm2", scar),
@@ -1594,6 +1629,22 @@ fn every_phantom_layout_reads_back_as_the_same_cases_and_patients() {
                     "{format} {patient} {column}: {got} against {want}"
                 );
             }
+        }
+        // The transmural call's sensitivity and specificity over all sectors, where the pixels
+        // are stored exactly (NIfTI keeps them as f32) so FWHM draws what it drew here.
+        if format == "nifti" {
+            let summary: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(out.join("eval.json")).expect("eval.json"))
+                    .expect("json");
+            let got = |key: &str| summary["summary"][key].as_f64();
+            assert_eq!(
+                (
+                    got("transmural_sector_sensitivity"),
+                    got("transmural_sector_specificity")
+                ),
+                (sensitivity, specificity),
+                "{summary}"
+            );
         }
 
         // Training holds one whole case out and says which in run.json.
