@@ -348,6 +348,13 @@ def run_device(device, port, data, cli_out, tmp):
         print(f"[{device}] sector scar % of the series' first slice: {page_sectors[0]}")
         assert any(p and p > 0 for p in page_sectors[0]), page_sectors[0]
         assert page_sectors == cli_sectors, (page_sectors, cli_sectors)
+        # The sectors overlay draws over the image, and unticking it gives the image back.
+        d.js("window.plainView = document.querySelector('[data-testid=view]').toDataURL()")
+        same = "return (document.querySelector('[data-testid=view]').toDataURL() == window.plainView)"
+        d.js("document.querySelector('[data-testid=overlay-sectors]').click()")
+        d.wait(same + " == false", "the sectors drawn")
+        d.js("document.querySelector('[data-testid=overlay-sectors]').click()")
+        d.wait(same, "the sectors gone")
 
         if device == "cpu":
             limits_and_cancel(d, data, tmp)

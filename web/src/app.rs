@@ -19,7 +19,7 @@ use scarseg_pipeline::outputs::{
 };
 use scarseg_pipeline::{StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
-use scarseg_web::render::{Overlay, Window, rgba};
+use scarseg_web::render::{Overlay, Window, rgba, sector_drawing};
 use scarseg_web::report::Provenance;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -691,6 +691,32 @@ pub fn App() -> impl IntoView {
                 roi.rows as f64 - 1.0,
             );
         }
+        // The wall sectors the report counts, the transmural ones marked by a red arc.
+        if let Some(d) = sector_drawing(&r.myocardium, s.spacing_mm, &r.sector_scar_percent)
+            .filter(|_| ov.sectors)
+        {
+            ctx.set_line_width(0.5);
+            ctx.set_stroke_style_str("rgba(255, 255, 255, 0.8)");
+            ctx.begin_path();
+            for (x, y) in &d.spokes {
+                ctx.move_to(d.centre.0, d.centre.1);
+                ctx.line_to(*x, *y);
+            }
+            ctx.stroke();
+            ctx.set_line_width(2.0);
+            ctx.set_stroke_style_str("rgb(255, 40, 40)");
+            for arc in &d.transmural_arcs {
+                ctx.begin_path();
+                for (j, (x, y)) in arc.iter().enumerate() {
+                    if j == 0 {
+                        ctx.move_to(*x, *y);
+                    } else {
+                        ctx.line_to(*x, *y);
+                    }
+                }
+                ctx.stroke();
+            }
+        }
     });
 
     // Keyboard shortcuts (documented on the page).
@@ -1034,6 +1060,9 @@ pub fn App() -> impl IntoView {
                     on:change=move |_| overlay.update(|o| o.outline = !o.outline) />"outline"</label>
                 <label><input type="checkbox" prop:checked=move || overlay.get().probability
                     on:change=move |_| overlay.update(|o| o.probability = !o.probability) />"scar probability"</label>
+                <label title="the twelve wall sectors the report counts; a red arc marks scar through more than half the wall">
+                    <input type="checkbox" data-testid="overlay-sectors" prop:checked=move || overlay.get().sectors
+                    on:change=move |_| overlay.update(|o| o.sectors = !o.sectors) />"sectors"</label>
                 " Window: "
                 <button on:click=move |_| {
                     let w = current_case().and_then(|c| c.stack.and_then(|s| s.slices.get(state.slice.get_untracked()).map(|s| Window::auto(&s.pixels))));

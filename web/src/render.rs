@@ -1,8 +1,9 @@
 //! What the viewer draws, as pure functions: window/level, and an RGBA image of a slice with
-//! scar and myocardium overlays (fill or outline) or a probability map.
+//! scar and myocardium overlays (fill or outline) or a probability map, and the wall sectors
+//! the report counts.
 
 use scarseg_imaging::Slice;
-use scarseg_imaging::metrics::{Mask, percentile};
+use scarseg_imaging::metrics::{Mask, TRANSMURAL_PERCENT, percentile, wall_centre_mm};
 
 /// Window centre and width, in the slice's own intensity units.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,6 +61,8 @@ pub struct Overlay {
     pub outline: bool,
     /// Show the scar probability map instead of masks.
     pub probability: bool,
+    /// Draw the wall sectors, marking those whose scar fills more than half their myocardium.
+    pub sectors: bool,
 }
 
 impl Default for Overlay {
@@ -70,8 +73,77 @@ impl Default for Overlay {
             opacity: 0.45,
             outline: false,
             probability: false,
+            sectors: false,
         }
     }
+}
+
+/// The wall sectors as the canvas draws them, in canvas pixels (a pixel's centre at +0.5): the
+/// spokes from the wall's centroid, and an arc outside the wall for each transmural sector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SectorDrawing {
+    /// The centroid.
+    pub centre: (f64, f64),
+    /// One spoke's far end per sector boundary, clockwise from 12 o'clock.
+    pub spokes: Vec<(f64, f64)>,
+    /// Points along the outer arc of each sector whose scar exceeds half its myocardium.
+    pub transmural_arcs: Vec<Vec<(f64, f64)>>,
+}
+
+/// Where to draw the sectors of `sector_percent` (one value per sector, from
+/// `scarseg_imaging::metrics::sector_scar_percent` on the same myocardium): around the same
+/// centroid, in mm turned into pixels, so a spoke at 45 degrees stays at 45 degrees on a grid of
+/// non-square pixels shown at their physical aspect. The spokes reach one pixel beyond the
+/// wall's farthest pixel. `None` without myocardium.
+pub fn sector_drawing(
+    myocardium: &Mask,
+    spacing_mm: [f64; 2],
+    sector_percent: &[Option<f64>],
+) -> Option<SectorDrawing> {
+    let (cx, cy) = wall_centre_mm(myocardium, spacing_mm)?;
+    if sector_percent.is_empty() {
+        return None;
+    }
+    let [dy, dx] = spacing_mm;
+    let reach = myocardium
+        .data
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| **m)
+        .map(|(i, _)| {
+            let (x, y) = (
+                (i % myocardium.cols) as f64 * dx,
+                (i / myocardium.cols) as f64 * dy,
+            );
+            ((x - cx).powi(2) + (y - cy).powi(2)).sqrt()
+        })
+        .fold(0.0, f64::max)
+        + dx.max(dy);
+    // Clockwise from 12 o'clock on screen: up is towards smaller rows.
+    let point = |degrees: f64| {
+        let a = degrees.to_radians();
+        (
+            (cx + reach * a.sin()) / dx + 0.5,
+            (cy - reach * a.cos()) / dy + 0.5,
+        )
+    };
+    let width = 360.0 / sector_percent.len() as f64;
+    Some(SectorDrawing {
+        centre: (cx / dx + 0.5, cy / dy + 0.5),
+        spokes: (0..sector_percent.len())
+            .map(|k| point(k as f64 * width))
+            .collect(),
+        transmural_arcs: sector_percent
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_some_and(|p| p > TRANSMURAL_PERCENT))
+            .map(|(k, _)| {
+                (0..=8)
+                    .map(|j| point((k as f64 + j as f64 / 8.0) * width))
+                    .collect()
+            })
+            .collect(),
+    })
 }
 
 /// Scar colour (yellow) and myocardium colour (cyan).
@@ -180,6 +252,49 @@ mod tests {
         let d = w.dragged(10.0, 5.0);
         assert_eq!(d.width, 266.0);
         assert_eq!(d.centre, 133.0);
+    }
+
+    #[test]
+    fn sectors_are_drawn_around_the_wall_by_hand() {
+        // The 16-pixel border of a 5 x 5 grid: centroid at the centre pixel, canvas (2.5, 2.5);
+        // farthest wall pixels the corners, sqrt(8) mm away, so the spokes reach sqrt(8) + 1.
+        let ring = Mask::from_fn(5, 5, |r, c| r == 0 || r == 4 || c == 0 || c == 4);
+        let mut percent = vec![Some(0.0); 4];
+        percent[1] = Some(75.0);
+        percent[2] = Some(50.0); // half is not more than half
+        let d = sector_drawing(&ring, [1.0, 1.0], &percent).expect("a wall");
+        let reach = 8f64.sqrt() + 1.0;
+        let near =
+            |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9;
+        assert!(near(d.centre, (2.5, 2.5)), "{d:?}");
+        // Up, right, down, left: four sectors of 90 degrees.
+        let want = [
+            (2.5, 2.5 - reach),
+            (2.5 + reach, 2.5),
+            (2.5, 2.5 + reach),
+            (2.5 - reach, 2.5),
+        ];
+        assert_eq!(d.spokes.len(), 4);
+        for (got, want) in d.spokes.iter().zip(want) {
+            assert!(near(*got, want), "{got:?} against {want:?}");
+        }
+        // Sector 1 alone is marked: its arc runs from the right spoke to the bottom one.
+        assert_eq!(d.transmural_arcs.len(), 1);
+        let arc = &d.transmural_arcs[0];
+        assert!(
+            near(arc[0], want[1]) && near(arc[arc.len() - 1], want[2]),
+            "{arc:?}"
+        );
+        // Columns 2 mm apart: the centre is still the centre pixel, and the spoke at 90 degrees
+        // reaches (sqrt(4 * 4 + 2 * 2) + 2) mm = that over 2 columns to the right.
+        let d = sector_drawing(&ring, [1.0, 2.0], &percent).expect("a wall");
+        let reach = 20f64.sqrt() + 2.0;
+        assert!(near(d.spokes[1], (2.5 + reach / 2.0, 2.5)), "{d:?}");
+        assert!(near(d.spokes[0], (2.5, 2.5 - reach)), "{d:?}");
+        assert_eq!(
+            sector_drawing(&Mask::from_fn(2, 2, |_, _| false), [1.0, 1.0], &percent),
+            None
+        );
     }
 
     #[test]

@@ -282,18 +282,10 @@ pub fn sector_scar_percent(
             (i / myocardium.cols) as f64 * dy,
         )
     };
-    let wall: Vec<usize> = (0..myocardium.data.len())
-        .filter(|i| myocardium.data[*i])
-        .collect();
-    if wall.is_empty() || sectors == 0 {
+    let Some((cx, cy)) = wall_centre_mm(myocardium, spacing_mm).filter(|_| sectors > 0) else {
         return Vec::new();
-    }
-    let n = wall.len() as f64;
-    let (sx, sy) = wall.iter().fold((0.0, 0.0), |(sx, sy), i| {
-        let (x, y) = at(*i);
-        (sx + x, sy + y)
-    });
-    let (cx, cy) = (sx / n, sy / n);
+    };
+    let wall = (0..myocardium.data.len()).filter(|i| myocardium.data[*i]);
     let width = 360.0 / sectors as f64;
     let mut counts = vec![(0usize, 0usize); sectors];
     for i in wall {
@@ -310,6 +302,20 @@ pub fn sector_scar_percent(
         .into_iter()
         .map(|(m, s)| (m > 0).then(|| 100.0 * s as f64 / m as f64))
         .collect()
+}
+
+/// The centroid of the myocardium, in mm right of and below the first pixel's centre (x, y), around
+/// which [`sector_scar_percent`] cuts the wall (and the page draws its sectors); `None` without
+/// myocardium.
+pub fn wall_centre_mm(myocardium: &Mask, spacing_mm: [f64; 2]) -> Option<(f64, f64)> {
+    let [dy, dx] = spacing_mm;
+    let (mut n, mut sx, mut sy) = (0usize, 0.0, 0.0);
+    for (i, _) in myocardium.data.iter().enumerate().filter(|(_, m)| **m) {
+        n += 1;
+        sx += (i % myocardium.cols) as f64 * dx;
+        sy += (i / myocardium.cols) as f64 * dy;
+    }
+    (n > 0).then(|| (sx / n as f64, sy / n as f64))
 }
 
 /// How many sectors' scar exceeds [`TRANSMURAL_PERCENT`] of their myocardium.
@@ -528,6 +534,19 @@ mod tests {
             None,
         ];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn wall_centre_by_hand() {
+        // The 5 x 5 border ring's centroid is the centre pixel: 2 columns of 2 mm right, 2 rows
+        // of 1 mm down. One pixel at (1, 3) and one at (3, 0): (3 + 0) / 2 columns, (1 + 3) / 2
+        // rows.
+        assert_eq!(wall_centre_mm(&border_ring(), [1.0, 2.0]), Some((4.0, 2.0)));
+        let mut two = Mask::empty(4, 4);
+        two.data[4 + 3] = true;
+        two.data[3 * 4] = true;
+        assert_eq!(wall_centre_mm(&two, [0.5, 1.0]), Some((1.5, 1.0)));
+        assert_eq!(wall_centre_mm(&Mask::empty(2, 2), [1.0, 1.0]), None);
     }
 
     #[test]
