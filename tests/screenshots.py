@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Takes the README's screenshots of the built page (`trunk build --release` first):
-docs/web-main-view.png (the bundled sample phantom-9003 analysed on the CPU path) and
+docs/web-main-view.png (the bundled sample phantom-9003 analysed on the CPU path, with its wall
+sectors drawn) and
 docs/web-teaching-view.png (its teaching view). Not a test; run by hand after the page or the
 default model changes:
 
@@ -27,6 +28,9 @@ def main():
              ".find(b => b.innerText.includes('phantom-9003')).click()")
         d.wait("return [...document.querySelectorAll('[data-testid=file-status]')]"
                ".some(e => e.innerText.startsWith('done'))", "the sample's result")
+        # The wall sectors, whose red arcs mark the transmural ones.
+        d.js("document.querySelector('[data-testid=overlay-sectors]').click()")
+        d.wait("return document.querySelector('[data-testid=overlay-sectors]').checked", "sectors")
         shot = d.call("GET", d.s("/screenshot"))
         (out / "web-main-view.png").write_bytes(base64.b64decode(shot))
         d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
