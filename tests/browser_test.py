@@ -348,6 +348,12 @@ def run_device(device, port, data, cli_out, tmp):
         print(f"[{device}] sector scar % of the series' first slice: {page_sectors[0]}")
         assert any(p and p > 0 for p in page_sectors[0]), page_sectors[0]
         assert page_sectors == cli_sectors, (page_sectors, cli_sectors)
+        # The gray zone per slice: the page's table gives predict's figures for the series.
+        gray = d.js("return [...document.querySelectorAll('[data-testid=slice-gray-zone]')]"
+                    ".map(c => c.innerText)")
+        want = [f"{x['gray_zone_percent']:.2f}" for x in cli_series["slices"]]
+        print(f"[{device}] gray zone % per slice: {gray}")
+        assert gray == want, (gray, want)
         # The sectors overlay draws over the image, and unticking it gives the image back.
         d.js("window.plainView = document.querySelector('[data-testid=view]').toDataURL()")
         same = "return (document.querySelector('[data-testid=view]').toDataURL() == window.plainView)"

@@ -1090,6 +1090,7 @@ pub fn App() -> impl IntoView {
                 let (s, r) = (c.stack?, c.result?);
                 let (scar_mm3, myo_mm3) = r.volumes_mm3(&s);
                 let (transmural, wall) = r.transmural_sectors();
+                let (gray, _) = r.gray_zone(&s);
                 let m = state.model.get().unwrap_or_default();
                 Some(view! {
                     <p data-testid="stack-summary">{format!(
@@ -1100,12 +1101,15 @@ pub fn App() -> impl IntoView {
                         scar_mm3, myo_mm3, s.slices.len(), m.name, m.sha256)}</p>
                     <p data-testid="stack-transmurality">{format!(
                         "Scar through more than half the wall in {transmural} of {wall} wall sectors \
-                         (each slice's myocardium cut into {WALL_SECTORS} sectors of {} degrees, clockwise from 12 o'clock).",
-                        360 / WALL_SECTORS)}</p>
+                         (each slice's myocardium cut into {WALL_SECTORS} sectors of {} degrees, clockwise from 12 o'clock). \
+                         Gray zone (above 2 SD of remote, below the FWHM threshold): {} of the myocardium.",
+                        360 / WALL_SECTORS,
+                        gray.map(|g| format!("{g:.2}%")).unwrap_or_else(|| "n/a".into()))}</p>
                     <table>
                         <thead><tr><th>"slice"</th><th>"scar mm2"</th><th>"myocardium mm2"</th>
                             <th>"burden %"</th><th title="sectors whose scar fills more than half their myocardium, of the sectors that hold myocardium">"sectors > 50%"</th>
-                            <th>"FWHM %"</th><th>"2-SD %"</th><th>"3-SD %"</th><th>"5-SD %"</th><th>"6-SD %"</th></tr></thead>
+                            <th>"FWHM %"</th><th>"2-SD %"</th><th>"3-SD %"</th><th>"5-SD %"</th><th>"6-SD %"</th>
+                            <th title="myocardium above 2 SD of remote but below the FWHM threshold, percent of the myocardium">"gray zone %"</th></tr></thead>
                         <tbody>
                             {r.slices.iter().enumerate().map(|(k, x)| {
                                 let f = |v: Option<f64>| v.map(|b| format!("{b:.2}")).unwrap_or_else(|| "-".into());
@@ -1113,7 +1117,8 @@ pub fn App() -> impl IntoView {
                                 view! { <tr data-testid="slice-row"><td>{k + 1}</td><td>{format!("{:.1}", x.scar_area_mm2)}</td>
                                     <td>{format!("{:.1}", x.myocardium_area_mm2)}</td><td>{f(x.burden_percent)}</td>
                                     <td data-testid="slice-transmural">{format!("{} / {}", x.transmural_sectors(), x.wall_sectors())}</td>
-                                    <td>{f(x.fwhm_burden_percent)}</td><td>{nsd(2)}</td><td>{nsd(3)}</td><td>{nsd(5)}</td><td>{nsd(6)}</td></tr> }
+                                    <td>{f(x.fwhm_burden_percent)}</td><td>{nsd(2)}</td><td>{nsd(3)}</td><td>{nsd(5)}</td><td>{nsd(6)}</td>
+                                    <td data-testid="slice-gray-zone">{f(x.gray_zone_percent())}</td></tr> }
                             }).collect_view()}
                         </tbody>
                     </table>

@@ -6,6 +6,8 @@
 //! - **FWHM** (full width at half maximum): scar = myocardium at or above half the maximum signal
 //!   of the hyperenhanced region, which is found automatically as the brightest 8-connected region
 //!   of myocardium above remote mean + 2 SD. With no such region there is no scar.
+//! - **Gray zone** (peri-infarct zone): myocardium above remote mean + 2 SD but below the FWHM
+//!   threshold, the heterogeneous border of a scar.
 
 use serde::{Deserialize, Serialize};
 
@@ -152,6 +154,26 @@ pub fn fwhm(pixels: &[f32], myocardium: &Mask) -> ClassicScar {
     }
 }
 
+/// The peri-infarct gray zone (Yan et al., Circulation 2006; Schmidt et al., Circulation 2007):
+/// myocardium brighter than remote mean + 2 SD but below half the maximum of the brightest
+/// hyperenhanced region, that is the 2-SD scar less the FWHM core. Its extent, a mix of scar and
+/// viable myocardium at the scar's border, has been linked to ventricular arrhythmia and
+/// mortality beyond the scar's size. Empty where FWHM finds no hyperenhanced region.
+pub fn gray_zone(pixels: &[f32], myocardium: &Mask) -> Mask {
+    let border = n_sd(pixels, myocardium, 2.0).scar;
+    let core = fwhm(pixels, myocardium).scar;
+    Mask {
+        rows: myocardium.rows,
+        cols: myocardium.cols,
+        data: border
+            .data
+            .iter()
+            .zip(&core.data)
+            .map(|(b, c)| *b && !*c)
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +233,42 @@ mod tests {
             // The 100-valued patch is above any of these thresholds (all below 100 here).
             assert!(result.scar.area_px() > 0);
         }
+    }
+
+    #[test]
+    fn gray_zone_lies_between_two_sd_and_half_the_maximum() {
+        // A ring of healthy myocardium at 10 (so remote mean 10, SD 0: the 2-SD threshold is
+        // 10, exclusive), a core of 100 at the upper right (FWHM threshold 50) and a border of
+        // 30 at the lower left: above 2 SD, below half the maximum, so the gray zone is exactly
+        // the border.
+        let myo = Mask::from_fn(32, 32, |r, c| {
+            let d = ((r as f64 - 15.5).powi(2) + (c as f64 - 15.5).powi(2)).sqrt();
+            (6.0..10.0).contains(&d)
+        });
+        let core = |r: usize, c: usize| r < 12 && c > 16;
+        let border = |r: usize, c: usize| r > 20 && c < 12;
+        let pixels: Vec<f32> = (0..32 * 32)
+            .map(|i| {
+                let (r, c) = (i / 32, i % 32);
+                match (myo.data[i], core(r, c), border(r, c)) {
+                    (false, _, _) => 0.0,
+                    (true, true, _) => 100.0,
+                    (true, _, true) => 30.0,
+                    _ => 10.0,
+                }
+            })
+            .collect();
+        let gray = gray_zone(&pixels, &myo);
+        let want = Mask::from_fn(32, 32, |r, c| myo.get(r, c) && border(r, c));
+        assert!(want.area_px() > 0);
+        assert_eq!(gray, want);
+        // A uniform wall has no hyperenhancement, hence no gray zone.
+        let flat: Vec<f32> = myo
+            .data
+            .iter()
+            .map(|m| if *m { 10.0 } else { 0.0 })
+            .collect();
+        assert_eq!(gray_zone(&flat, &myo).area_px(), 0);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod teaching;
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
-use scarseg_imaging::classic::{NSD_CHOICES, fwhm, n_sd};
+use scarseg_imaging::classic::{NSD_CHOICES, fwhm, gray_zone, n_sd};
 use scarseg_imaging::metrics::{
     Mask, WALL_SECTORS, burden_percent, high_risk, sector_scar_percent, stack_burden_percent,
     transmural_sectors,
@@ -74,6 +74,10 @@ pub struct SliceResult {
     pub fwhm_burden_percent: Option<f64>,
     /// n-SD burdens on the network's myocardium for n = 2, 3, 5, 6, percent.
     pub nsd_burden_percent: Vec<(u32, Option<f64>)>,
+    /// The peri-infarct gray zone on the network's myocardium (above 2 SD of remote, below the
+    /// FWHM threshold: `scarseg_imaging::classic::gray_zone`), mm2.
+    #[serde(default)]
+    pub gray_zone_area_mm2: f64,
     /// For a two-pass model, the heart crop its second pass analysed (the page draws it; the
     /// probabilities outside it are 0). `None`: one pass on the whole slice.
     #[serde(default)]
@@ -95,6 +99,11 @@ impl SliceResult {
     /// Sectors that hold myocardium.
     pub fn wall_sectors(&self) -> usize {
         self.sector_scar_percent.iter().flatten().count()
+    }
+
+    /// The gray zone as a percentage of the myocardium; `None` without myocardium.
+    pub fn gray_zone_percent(&self) -> Option<f64> {
+        burden_percent(self.gray_zone_area_mm2, self.myocardium_area_mm2)
     }
 }
 
@@ -141,6 +150,7 @@ pub fn slice_result(
             )
         })
         .collect();
+    let gray_zone_area_mm2 = gray_zone(&slice.pixels, &myocardium).area_px() as f64 * pixel;
     SliceResult {
         source: slice.source.clone(),
         scar_probability,
@@ -152,6 +162,7 @@ pub fn slice_result(
         myocardium_area_mm2,
         fwhm_burden_percent,
         nsd_burden_percent,
+        gray_zone_area_mm2,
         roi,
         sector_scar_percent,
     }
@@ -307,6 +318,19 @@ impl StackResult {
             burden_percent: burden,
             high_risk: burden.is_some_and(high_risk),
         }
+    }
+
+    /// The gray zone over the stack, volume-weighted like the burden, percent of the myocardium;
+    /// and its volume, mm3.
+    pub fn gray_zone(&self, stack: &Stack) -> (Option<f64>, f64) {
+        let volumes: Vec<(f64, f64, f64)> = self
+            .slices
+            .iter()
+            .zip(&stack.slices)
+            .map(|(r, s)| (r.gray_zone_area_mm2, r.myocardium_area_mm2, s.thickness_mm))
+            .collect();
+        let volume = volumes.iter().map(|(g, _, t)| g * t).sum();
+        (stack_burden_percent(&volumes), volume)
     }
 
     /// Over the stack: sectors whose scar exceeds half their myocardium, and sectors that hold
@@ -494,6 +518,46 @@ pub(crate) mod tests {
                 assert!((0.0..=100.0).contains(&b));
             }
         }
+    }
+
+    #[test]
+    fn the_gray_zone_is_reported_in_mm2_and_percent_of_the_wall() {
+        // A ring of healthy wall at 10 on a 32 x 32 grid of 1.5 mm pixels, a core of 100 at the
+        // upper right and a border of 30 at the lower left (the classic module's gray zone is
+        // then the border): its area and share of the wall, counted here.
+        let ring = |r: usize, c: usize| {
+            let d = ((r as f64 - 15.5).powi(2) + (c as f64 - 15.5).powi(2)).sqrt();
+            (6.0..10.0).contains(&d)
+        };
+        let border = |r: usize, c: usize| ring(r, c) && r > 20 && c < 12;
+        let at = |i: usize| (i / 32, i % 32);
+        let pixels: Vec<f32> = (0..1024)
+            .map(|i| {
+                let (r, c) = at(i);
+                match (ring(r, c), r < 12 && c > 16, border(r, c)) {
+                    (false, _, _) => 0.0,
+                    (true, true, _) => 100.0,
+                    (true, _, true) => 30.0,
+                    _ => 10.0,
+                }
+            })
+            .collect();
+        let mut slice = Slice::new(32, 32, pixels, "ring");
+        slice.spacing_mm = [1.5, 1.5];
+        let myo: Vec<f32> = (0..1024)
+            .map(|i| if ring(at(i).0, at(i).1) { 0.9 } else { 0.1 })
+            .collect();
+        let r = slice_result(&slice, vec![0.0; 1024], myo, None, &Default::default());
+        let count =
+            |f: &dyn Fn(usize, usize) -> bool| (0..1024).filter(|i| f(at(*i).0, at(*i).1)).count();
+        let (gray, wall) = (count(&border), count(&ring));
+        assert!(gray > 0);
+        assert_eq!(r.gray_zone_area_mm2, gray as f64 * 2.25);
+        let percent = r.gray_zone_percent().expect("a wall");
+        assert!(
+            (percent - 100.0 * gray as f64 / wall as f64).abs() < 1e-9,
+            "{percent}"
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub fn slice_record(result: &SliceResult, slice: &Slice) -> serde_json::Value {
         "high_risk": result.burden_percent.map(high_risk),
         "fwhm_burden_percent": result.fwhm_burden_percent,
         "nsd_burden_percent": result.nsd_burden_percent,
+        "gray_zone_area_mm2": result.gray_zone_area_mm2,
+        "gray_zone_percent": result.gray_zone_percent(),
         "heart_crop": result.roi,
         "sector_scar_percent": result.sector_scar_percent,
         "transmural_sectors": result.transmural_sectors(),
@@ -64,6 +66,7 @@ pub fn stack_record(
 ) -> serde_json::Value {
     let (scar_mm3, myo_mm3) = result.volumes_mm3(stack);
     let (transmural, wall) = result.transmural_sectors();
+    let (gray_percent, gray_mm3) = result.gray_zone(stack);
     serde_json::json!({
         "input": input,
         // Which stack of several in the input, or null.
@@ -74,6 +77,8 @@ pub fn stack_record(
         "myocardium_volume_mm3": myo_mm3,
         "transmural_sectors": transmural,
         "wall_sectors": wall,
+        "gray_zone_percent": gray_percent,
+        "gray_zone_volume_mm3": gray_mm3,
         "warnings": warnings,
         "slices": result
             .slices
@@ -85,7 +90,7 @@ pub fn stack_record(
 }
 
 /// The CSV report's columns, in order (each row is a [`ReportRow`]).
-pub const CSV_COLUMNS: [&str; 20] = [
+pub const CSV_COLUMNS: [&str; 21] = [
     "input",
     "level",
     "slice",
@@ -101,6 +106,7 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "nsd3_burden_percent",
     "nsd5_burden_percent",
     "nsd6_burden_percent",
+    "gray_zone_percent",
     "transmural_sectors",
     "wall_sectors",
     "weights",
@@ -143,6 +149,9 @@ pub struct ReportRow {
     pub nsd5_burden_percent: Option<f64>,
     /// 6-SD burden, percent (slice rows).
     pub nsd6_burden_percent: Option<f64>,
+    /// The gray zone (above 2 SD of remote, below the FWHM threshold), percent of the
+    /// myocardium (stack rows: volume-weighted).
+    pub gray_zone_percent: Option<f64>,
     /// Wall sectors whose scar exceeds half their myocardium (twelve per slice; stack rows: their
     /// sum).
     pub transmural_sectors: usize,
@@ -180,6 +189,7 @@ pub fn report_rows(
         nsd3_burden_percent: None,
         nsd5_burden_percent: None,
         nsd6_burden_percent: None,
+        gray_zone_percent: None,
         transmural_sectors: 0,
         wall_sectors: 0,
         weights: weights.to_string(),
@@ -210,6 +220,7 @@ pub fn report_rows(
                 nsd3_burden_percent: nsd(3),
                 nsd5_burden_percent: nsd(5),
                 nsd6_burden_percent: nsd(6),
+                gray_zone_percent: r.gray_zone_percent(),
                 transmural_sectors: r.transmural_sectors(),
                 wall_sectors: r.wall_sectors(),
                 thickness_mm: Some(s.thickness_mm),
@@ -224,6 +235,7 @@ pub fn report_rows(
         myocardium_volume_mm3: myo,
         transmural_sectors: transmural,
         wall_sectors: wall,
+        gray_zone_percent: result.gray_zone(stack).0,
         burden_percent: result.burden_percent,
         // Without myocardium there is no burden to flag, as on slice rows.
         high_risk: result.burden_percent.map(|_| result.high_risk),
@@ -418,7 +430,7 @@ mod tests {
             "input,level,slice,source,scar_area_mm2,myocardium_area_mm2,scar_volume_mm3,\
              myocardium_volume_mm3,burden_percent,high_risk,fwhm_burden_percent,\
              nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,nsd6_burden_percent,\
-             transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm"
+             gray_zone_percent,transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm"
         );
         // The source with a comma is quoted.
         assert!(
@@ -426,12 +438,14 @@ mod tests {
             "{}",
             lines[1]
         );
-        // Slice a's wall: one of its three sectors is all scar (see stack_record_by_hand).
-        assert!(lines[1].ends_with(",1,3,m,ab,10.0"), "{}", lines[1]);
-        assert!(lines[2].ends_with(",0,1,m,ab,10.0"), "{}", lines[2]);
+        // Slice a's wall: one of its three sectors is all scar (see stack_record_by_hand). No
+        // gray zone: slice a's remote is its darkest pixel, 1 (SD 0), so 2 and 3 are above 2 SD,
+        // and they form one region whose half maximum, 1.5, takes both into the FWHM core.
+        assert!(lines[1].ends_with(",0.0,1,3,m,ab,10.0"), "{}", lines[1]);
+        assert!(lines[2].ends_with(",0.0,0,1,m,ab,10.0"), "{}", lines[2]);
         assert_eq!(
             lines[3],
-            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,1,4,m,ab,"
+            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,"
         );
         // The header is the rows' own field names, in order.
         let mut w = csv::Writer::from_writer(Vec::new());
