@@ -1,7 +1,8 @@
 //! Segmentation metrics exactly as `shared/design/MODEL.md` defines them: Dice, HD95 in pixels and
 //! millimetres, scar burden per slice and per stack, the >5% high-risk flag, and the dataset
 //! aggregates of the papers' tables; beyond MODEL.md, surface Dice at a tolerance (it tells an
-//! outline drawn a pixel off from a scar missed).
+//! outline drawn a pixel off from a scar missed) and scar's extent through the wall by sector
+//! (how LGE reads grade viability).
 
 /// The clinical high-risk threshold on scar burden, in percent (the ScarSegNet paper).
 pub const HIGH_RISK_BURDEN_PERCENT: f64 = 5.0;
