@@ -3,7 +3,7 @@
 //! the report counts.
 
 use scarseg_imaging::Slice;
-use scarseg_imaging::metrics::{Mask, TRANSMURAL_PERCENT, percentile, wall_centre_mm};
+use scarseg_imaging::metrics::{Mask, is_transmural, percentile, wall_centre_mm};
 
 /// Window centre and width, in the slice's own intensity units.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,7 +136,7 @@ pub fn sector_drawing(
         transmural_arcs: sector_percent
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.is_some_and(|p| p > TRANSMURAL_PERCENT))
+            .filter(|(_, p)| p.is_some_and(is_transmural))
             .map(|(k, _)| {
                 (0..=8)
                     .map(|j| point((k as f64 + j as f64 / 8.0) * width))

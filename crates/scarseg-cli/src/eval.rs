@@ -14,8 +14,8 @@ use indicatif::ProgressBar;
 use scarseg_imaging::Limits;
 use scarseg_imaging::classic::{fwhm, n_sd};
 use scarseg_imaging::metrics::{
-    Mask, TRANSMURAL_PERCENT, WALL_SECTORS, burden_percent, coefficient_of_variation, dice, hd95,
-    high_risk, mean_sd, pearson_r, sector_scar_percent, sensitivity_specificity,
+    Mask, WALL_SECTORS, burden_percent, coefficient_of_variation, dice, hd95, high_risk,
+    is_transmural, mean_sd, pearson_r, sector_scar_percent, sensitivity_specificity,
     stack_burden_percent, surface_dice, transmural_sectors,
 };
 use scarseg_imaging::noise::add_noise;
@@ -269,12 +269,11 @@ fn evaluate(
         let spacing = s.image.spacing_mm;
         let sectors = sector_scar_percent(&scar, &myo, spacing, WALL_SECTORS);
         let reference_sectors = sector_scar_percent(&s.scar, &s.myocardium, spacing, WALL_SECTORS);
-        let transmural = |p: f64| p > TRANSMURAL_PERCENT;
         calls.extend(
             sectors
                 .iter()
                 .zip(&reference_sectors)
-                .filter_map(|(p, r)| Some((transmural((*p)?), transmural((*r)?)))),
+                .filter_map(|(p, r)| Some((is_transmural((*p)?), is_transmural((*r)?)))),
         );
         let network = seg.method == Method::Network;
         let mut row = SliceEval {

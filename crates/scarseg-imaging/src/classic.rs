@@ -158,17 +158,17 @@ pub fn fwhm(pixels: &[f32], myocardium: &Mask) -> ClassicScar {
 /// myocardium brighter than remote mean + 2 SD but below half the maximum of the brightest
 /// hyperenhanced region, that is the 2-SD scar less the FWHM core. Its extent, a mix of scar and
 /// viable myocardium at the scar's border, has been linked to ventricular arrhythmia and
-/// mortality beyond the scar's size. Empty where FWHM finds no hyperenhanced region.
-pub fn gray_zone(pixels: &[f32], myocardium: &Mask) -> Mask {
-    let border = n_sd(pixels, myocardium, 2.0).scar;
-    let core = fwhm(pixels, myocardium).scar;
+/// mortality beyond the scar's size. Empty where FWHM finds no hyperenhanced region. Takes the
+/// two masks (`n_sd(.., 2.0).scar`, `fwhm(..).scar`) rather than the pixels, because the reports
+/// compute both for their own columns already.
+pub fn gray_zone(two_sd: &Mask, fwhm_core: &Mask) -> Mask {
     Mask {
-        rows: myocardium.rows,
-        cols: myocardium.cols,
-        data: border
+        rows: two_sd.rows,
+        cols: two_sd.cols,
+        data: two_sd
             .data
             .iter()
-            .zip(&core.data)
+            .zip(&fwhm_core.data)
             .map(|(b, c)| *b && !*c)
             .collect(),
     }
@@ -258,7 +258,8 @@ mod tests {
                 }
             })
             .collect();
-        let gray = gray_zone(&pixels, &myo);
+        let gray_of = |p: &[f32]| gray_zone(&n_sd(p, &myo, 2.0).scar, &fwhm(p, &myo).scar);
+        let gray = gray_of(&pixels);
         let want = Mask::from_fn(32, 32, |r, c| myo.get(r, c) && border(r, c));
         assert!(want.area_px() > 0);
         assert_eq!(gray, want);
@@ -268,7 +269,7 @@ mod tests {
             .iter()
             .map(|m| if *m { 10.0 } else { 0.0 })
             .collect();
-        assert_eq!(gray_zone(&flat, &myo).area_px(), 0);
+        assert_eq!(gray_of(&flat).area_px(), 0);
     }
 
     #[test]

@@ -319,11 +319,17 @@ pub fn wall_centre_mm(myocardium: &Mask, spacing_mm: [f64; 2]) -> Option<(f64, f
     (n > 0).then(|| (sx / n as f64, sy / n as f64))
 }
 
+/// Whether a sector whose scar is `percent` of its myocardium is transmural: strictly above
+/// [`TRANSMURAL_PERCENT`]. The one rule the reports, `eval` and the viewer apply.
+pub fn is_transmural(percent: f64) -> bool {
+    percent > TRANSMURAL_PERCENT
+}
+
 /// How many sectors' scar exceeds [`TRANSMURAL_PERCENT`] of their myocardium.
 pub fn transmural_sectors(sector_percent: &[Option<f64>]) -> usize {
     sector_percent
         .iter()
-        .filter(|p| p.is_some_and(|p| p > TRANSMURAL_PERCENT))
+        .filter(|p| p.is_some_and(is_transmural))
         .count()
 }
 

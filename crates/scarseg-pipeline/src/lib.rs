@@ -140,17 +140,20 @@ pub fn slice_result(
     let scar_area_mm2 = scar.area_px() as f64 * pixel;
     let myocardium_area_mm2 = myocardium.area_px() as f64 * pixel;
     let classic_burden = |m: &Mask| burden_percent(m.area_px() as f64, myocardium.area_px() as f64);
-    let fwhm_burden_percent = classic_burden(&fwhm(&slice.pixels, &myocardium).scar);
-    let nsd_burden_percent = NSD_CHOICES
+    let fwhm_core = fwhm(&slice.pixels, &myocardium).scar;
+    let fwhm_burden_percent = classic_burden(&fwhm_core);
+    let nsd: Vec<(u32, Mask)> = NSD_CHOICES
         .iter()
-        .map(|n| {
-            (
-                *n,
-                classic_burden(&n_sd(&slice.pixels, &myocardium, *n as f64).scar),
-            )
-        })
+        .map(|n| (*n, n_sd(&slice.pixels, &myocardium, *n as f64).scar))
         .collect();
-    let gray_zone_area_mm2 = gray_zone(&slice.pixels, &myocardium).area_px() as f64 * pixel;
+    let nsd_burden_percent = nsd.iter().map(|(n, m)| (*n, classic_burden(m))).collect();
+    // The gray zone from the 2-SD and FWHM masks just drawn, not drawn again.
+    let two_sd = &nsd
+        .iter()
+        .find(|(n, _)| *n == 2)
+        .expect("2 is among NSD_CHOICES")
+        .1;
+    let gray_zone_area_mm2 = gray_zone(two_sd, &fwhm_core).area_px() as f64 * pixel;
     SliceResult {
         source: slice.source.clone(),
         scar_probability,
