@@ -124,6 +124,15 @@ fn spec(bits: u16, signed: bool, photometric: &'static str) -> Spec {
     }
 }
 
+/// An 8-bit image of `spec` holding `values`.
+fn grey8(spec: &Spec, values: Vec<u8>) -> Vec<u8> {
+    dicom(
+        spec,
+        Value::Primitive(PrimitiveValue::U8(values.into())),
+        VR::OB,
+    )
+}
+
 fn decode(bytes: &[u8]) -> Stack {
     decode_file("test.dcm", bytes, &Limits::default()).expect("decodes")
 }
@@ -132,11 +141,7 @@ fn decode(bytes: &[u8]) -> Stack {
 fn eight_bit_monochrome2_with_spacing() {
     let s = spec(8, false, "MONOCHROME2");
     let values = vec![0u8, 10, 20, 30, 40, 250];
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U8(values.into())),
-        VR::OB,
-    ));
+    let stack = decode(&grey8(&s, values));
     let slice = &stack.slices[0];
     assert_eq!(slice.pixels, vec![0.0, 10.0, 20.0, 30.0, 40.0, 250.0]);
     assert_eq!(slice.spacing_mm, [0.7, 0.8]);
@@ -145,13 +150,7 @@ fn eight_bit_monochrome2_with_spacing() {
 
 #[test]
 fn another_modality_than_mr_is_read_with_a_warning() {
-    let bytes = |s: &Spec| {
-        dicom(
-            s,
-            Value::Primitive(PrimitiveValue::U8(vec![0u8, 10, 20, 30, 40, 250].into())),
-            VR::OB,
-        )
-    };
+    let bytes = |s: &Spec| grey8(s, vec![0u8, 10, 20, 30, 40, 250]);
     let mut s = spec(8, false, "MONOCHROME2");
     assert!(decode(&bytes(&s)).warnings.is_empty());
     s.modality = "CT";
@@ -170,24 +169,21 @@ fn another_modality_than_mr_is_read_with_a_warning() {
 fn an_image_that_says_it_is_not_inversion_recovery_is_read_with_a_warning() {
     // A study exported whole holds cine and T2 series beside the LGE ones; LGE is always an
     // inversion-recovery image, and each way a file may say so keeps the warning away.
-    let warnings = |extra: &[(Tag, &str)]| {
+    let warnings = |extra: Vec<DataElement<InMemDicomObject>>| {
         let mut s = spec(8, false, "MONOCHROME2");
-        s.extra = extra
-            .iter()
-            .map(|(tag, value)| DataElement::new(*tag, VR::CS, PrimitiveValue::from(*value)))
-            .collect();
-        let pixels = Value::Primitive(PrimitiveValue::U8(vec![0u8, 10, 20, 30, 40, 250].into()));
-        decode(&dicom(&s, pixels, VR::OB)).warnings
+        s.extra = extra;
+        decode(&grey8(&s, vec![0u8, 10, 20, 30, 40, 250])).warnings
     };
+    let cs = |tag: Tag, value: &str| DataElement::new(tag, VR::CS, PrimitiveValue::from(value));
     const WHY: &str = "LGE images are inversion-recovery images, and the network was trained on \
                        them, so its masks here (a cine, T2 or mapping image?) mean little";
     // A bSSFP cine (Siemens writes GR with SequenceVariant SK\SS).
-    let cine = [
-        (tags::SCANNING_SEQUENCE, "GR"),
-        (tags::SEQUENCE_VARIANT, "SK\\SS"),
+    let cine = vec![
+        cs(tags::SCANNING_SEQUENCE, "GR"),
+        cs(tags::SEQUENCE_VARIANT, "SK\\SS"),
     ];
     assert_eq!(
-        warnings(&cine),
+        warnings(cine),
         [format!(
             "ScanningSequence (0018,0020) is GR, with no IR, no magnetisation preparation and no \
              InversionTime: {WHY}"
@@ -195,7 +191,7 @@ fn an_image_that_says_it_is_not_inversion_recovery_is_read_with_a_warning() {
     );
     // A T2-weighted spin echo.
     assert_eq!(
-        warnings(&[(tags::SCANNING_SEQUENCE, "SE")]),
+        warnings(vec![cs(tags::SCANNING_SEQUENCE, "SE")]),
         [format!(
             "ScanningSequence (0018,0020) is SE, with no IR, no magnetisation preparation and no \
              InversionTime: {WHY}"
@@ -203,29 +199,29 @@ fn an_image_that_says_it_is_not_inversion_recovery_is_read_with_a_warning() {
     );
     // LGE as vendors write it: an IR gradient echo; a prepared gradient echo (GE's delayed
     // enhancement); a gradient echo with its inversion time.
-    assert!(warnings(&[(tags::SCANNING_SEQUENCE, "GR\\IR")]).is_empty());
+    assert!(warnings(vec![cs(tags::SCANNING_SEQUENCE, "GR\\IR")]).is_empty());
     assert!(
-        warnings(&[
-            (tags::SCANNING_SEQUENCE, "GR"),
-            (tags::SEQUENCE_VARIANT, "SS\\MP")
+        warnings(vec![
+            cs(tags::SCANNING_SEQUENCE, "GR"),
+            cs(tags::SEQUENCE_VARIANT, "SS\\MP")
         ])
         .is_empty()
     );
-    let mut s = spec(8, false, "MONOCHROME2");
-    s.extra = vec![
-        DataElement::new(tags::SCANNING_SEQUENCE, VR::CS, PrimitiveValue::from("GR")),
-        ds(tags::INVERSION_TIME, "300"),
-    ];
-    let pixels = Value::Primitive(PrimitiveValue::U8(vec![0u8, 10, 20, 30, 40, 250].into()));
-    assert!(decode(&dicom(&s, pixels, VR::OB)).warnings.is_empty());
+    assert!(
+        warnings(vec![
+            cs(tags::SCANNING_SEQUENCE, "GR"),
+            ds(tags::INVERSION_TIME, "300")
+        ])
+        .is_empty()
+    );
     // An enhanced image says it in one word.
     assert_eq!(
-        warnings(&[(tags::INVERSION_RECOVERY, "NO")]),
+        warnings(vec![cs(tags::INVERSION_RECOVERY, "NO")]),
         [format!("InversionRecovery (0018,9009) is NO: {WHY}")]
     );
-    assert!(warnings(&[(tags::INVERSION_RECOVERY, "YES")]).is_empty());
+    assert!(warnings(vec![cs(tags::INVERSION_RECOVERY, "YES")]).is_empty());
     // A file that says nothing of its sequence (a secondary capture) is not second-guessed.
-    assert!(warnings(&[]).is_empty());
+    assert!(warnings(vec![]).is_empty());
 }
 
 #[test]
@@ -237,11 +233,7 @@ fn a_series_says_each_warning_once_with_the_files_that_gave_it() {
     let files: Vec<(String, Vec<u8>)> = (0..3u8)
         .map(|k| {
             let values = vec![k, 10, 20, 30, 40, 250];
-            let bytes = dicom(
-                &s,
-                Value::Primitive(PrimitiveValue::U8(values.into())),
-                VR::OB,
-            );
+            let bytes = grey8(&s, values);
             (format!("{k}.dcm"), bytes)
         })
         .collect();
@@ -595,11 +587,7 @@ fn colour_images_become_their_luma_in_every_layout() {
 fn a_palette_colour_image_is_refused_not_read_as_grey() {
     // Its values are indices into colour tables; read as grey they would look like an image.
     let s = spec(8, false, "PALETTE COLOR");
-    let bytes = dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U8(vec![0u8, 1, 2, 3, 4, 5].into())),
-        VR::OB,
-    );
+    let bytes = grey8(&s, vec![0u8, 1, 2, 3, 4, 5]);
     let err = decode_file("palette.dcm", &bytes, &Limits::default()).expect_err("refused");
     assert_eq!(
         err.to_string(),
@@ -746,11 +734,7 @@ fn classic_magnitude_and_real_files_in_one_series_are_two_stacks() {
                 ds(tags::IMAGE_ORIENTATION_PATIENT, "1\\0\\0\\0\\1\\0"),
             ]);
             let values = vec![k as u8, 10, 20, 30, 40, 250];
-            let bytes = dicom(
-                &s,
-                Value::Primitive(PrimitiveValue::U8(values.into())),
-                VR::OB,
-            );
+            let bytes = grey8(&s, values);
             (format!("{k}.dcm"), bytes)
         })
         .collect();
