@@ -71,19 +71,32 @@ def item(**elements):
     return ds
 
 
+def shared_groups(spacing, **more):
+    """The shared functional groups of an axial stack: pixel spacing (between rows, between
+    columns, mm), an 8 mm thickness and the orientation, with any `more` groups."""
+    return Sequence(
+        [
+            item(
+                PixelMeasuresSequence=Sequence([item(PixelSpacing=spacing, SliceThickness=8)]),
+                PlaneOrientationSequence=Sequence(
+                    [item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]
+                ),
+                **more,
+            )
+        ]
+    )
+
+
 def enhanced():
     ds = mr(ENHANCED_MR, "1.2.826.0.1.3680043.10.1234.20.1", 8, 6)
     ds.SeriesInstanceUID = "1.2.826.0.1.3680043.10.1234.20"
     ds.NumberOfFrames = 3
-    shared = item(
-        # Between rows, between columns (mm).
-        PixelMeasuresSequence=Sequence([item(PixelSpacing=[1.25, 1.5], SliceThickness=8)]),
-        PlaneOrientationSequence=Sequence([item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]),
+    ds.SharedFunctionalGroupsSequence = shared_groups(
+        [1.25, 1.5],
         PixelValueTransformationSequence=Sequence(
             [item(RescaleSlope=2, RescaleIntercept=-5, RescaleType="US")]
         ),
     )
-    ds.SharedFunctionalGroupsSequence = Sequence([shared])
     ds.PerFrameFunctionalGroupsSequence = Sequence(
         [
             item(PlanePositionSequence=Sequence([item(ImagePositionPatient=[-5, -6, z])]))
@@ -100,16 +113,7 @@ def enhanced_psir():
     ds.SeriesNumber = 7
     ds.SeriesDescription = "LGE PSIR"
     ds.NumberOfFrames = 4
-    ds.SharedFunctionalGroupsSequence = Sequence(
-        [
-            item(
-                PixelMeasuresSequence=Sequence([item(PixelSpacing=[1.4, 1.4], SliceThickness=8)]),
-                PlaneOrientationSequence=Sequence(
-                    [item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]
-                ),
-            )
-        ]
-    )
+    ds.SharedFunctionalGroupsSequence = shared_groups([1.4, 1.4])
     frames = [(10, "MAGNITUDE"), (10, "REAL"), (18, "MAGNITUDE"), (18, "REAL")]
     ds.PerFrameFunctionalGroupsSequence = Sequence(
         [
@@ -139,16 +143,7 @@ def enhanced_cine():
     ds = mr(ENHANCED_MR, "1.2.826.0.1.3680043.10.1234.25.1", 8, 6)
     ds.SeriesInstanceUID = "1.2.826.0.1.3680043.10.1234.25"
     ds.NumberOfFrames = 4
-    ds.SharedFunctionalGroupsSequence = Sequence(
-        [
-            item(
-                PixelMeasuresSequence=Sequence([item(PixelSpacing=[1.5, 1.5], SliceThickness=8)]),
-                PlaneOrientationSequence=Sequence(
-                    [item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]
-                ),
-            )
-        ]
-    )
+    ds.SharedFunctionalGroupsSequence = shared_groups([1.5, 1.5])
     frames = [(1, 18), (2, 10), (1, 10), (2, 18)]
     ds.PerFrameFunctionalGroupsSequence = Sequence(
         [
