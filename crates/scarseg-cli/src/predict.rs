@@ -9,6 +9,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use scarseg_imaging::decode::{Format, decode_file_stacks, decode_series_stacks, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
+use scarseg_imaging::metrics::AhaOrientation;
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
@@ -41,6 +42,80 @@ pub struct PredictArgs {
     /// Remove scar and myocardium components smaller than this many pixels.
     #[arg(long)]
     pub min_component_px: Option<usize>,
+    /// The anterior insertion of the right ventricle, in degrees clockwise from 12 o'clock as the
+    /// images are stored, around each slice's wall centre: report.json then gives every stack's
+    /// scar by AHA segment (1 to 16). One angle for all the inputs given.
+    #[arg(long, value_name = "DEG", allow_negative_numbers = true, value_parser = parse_angle)]
+    pub rv_insertion: Option<f64>,
+    /// With --rv-insertion: the septum runs clockwise from the insertion (images stored
+    /// mirrored); otherwise counterclockwise, as the standard short-axis display has it.
+    #[arg(long, requires = "rv_insertion")]
+    pub septum_clockwise: bool,
+    /// With --rv-insertion: which end of each stack is the base. auto takes the wider end.
+    #[arg(long, value_enum, default_value = "auto", requires = "rv_insertion")]
+    pub base: BaseEnd,
+}
+
+/// Which end of a stack is the base, for the AHA segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BaseEnd {
+    /// The end where the wall is wider.
+    Auto,
+    /// The first slice.
+    First,
+    /// The last slice.
+    Last,
+}
+
+/// An angle in degrees, any finite value, brought into [0, 360).
+fn parse_angle(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(a) if a.is_finite() => Ok(a.rem_euclid(360.0)),
+        _ => Err(format!(
+            "{text:?} is not an angle in degrees (a number such as 300)"
+        )),
+    }
+}
+
+/// The stack's scar by AHA segment for report.json, or why there is none.
+fn aha_record(
+    stack: &Stack,
+    result: &StackResult,
+    args: &PredictArgs,
+) -> Option<Result<serde_json::Value, String>> {
+    let deg = args.rv_insertion?;
+    let base_first = match args.base {
+        BaseEnd::First => Some(true),
+        BaseEnd::Last => Some(false),
+        BaseEnd::Auto => result.base_is_first(stack),
+    };
+    let orientation = AhaOrientation {
+        anterior_insertion_deg: deg,
+        septum_clockwise: args.septum_clockwise,
+    };
+    Some(match base_first {
+        None if result
+            .slices
+            .iter()
+            .filter(|r| r.myocardium.area_px() > 0)
+            .count()
+            >= 3 =>
+        {
+            Err(
+                "no AHA segments: both ends of the stack are as wide, so its base is not known \
+             (give --base first or --base last)"
+                    .to_string(),
+            )
+        }
+        _ => match result.aha_map(stack, orientation, base_first.unwrap_or(true)) {
+            Some(map) => serde_json::to_value(map).map_err(|e| e.to_string()),
+            None => Err(
+                "no AHA segments: fewer than three slices hold myocardium, and one or \
+                 two slices cannot be placed between base and apex"
+                    .to_string(),
+            ),
+        },
+    })
 }
 
 /// One unit of work: a file, or the DICOM files of one folder as a series.
@@ -316,6 +391,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                     ));
                     let mut record = stack_record(&input_name, &stack, &result, &stack.warnings);
                     record["output_name"] = name.into();
+                    match aha_record(&stack, &result, &args) {
+                        Some(Ok(aha)) => record["aha_segments"] = aha,
+                        Some(Err(why)) => notes.push(format!("{input_name}: {why}")),
+                        None => {}
+                    }
                     reports.push(record);
                 }
                 Err(e) => errors.push(e.to_string()),

@@ -1363,6 +1363,107 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
 }
 
 #[test]
+fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
+    // A three-slice phantom stack (base first) through the bundled model, the insertion at 10
+    // o'clock. The 16 segments partition each slice's wall, so their volumes add up to the
+    // stack's; the levels run base to apex, or apex to base when the user says the base is last.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let data = root.join("data");
+    let args = ["--count", "1", "--seed", "11", "--format", "nifti"];
+    ok(&[&["phantom", "--out", s(&data), "--slices", "3"][..], &args].concat());
+    let input = files_with(&data, ".nii.gz")
+        .into_iter()
+        .find(|p| !s(p).contains("_labels"))
+        .expect("image volume");
+    let report = |extra: &[&str], out: &str| -> serde_json::Value {
+        let out = root.join(out);
+        ok(&[&["predict", s(&input), "--out", s(&out)][..], extra].concat());
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+            .expect("json")
+    };
+    let plain = report(&[], "plain");
+    assert!(plain["inputs"][0].get("aha_segments").is_none(), "{plain}");
+
+    let auto = report(&["--rv-insertion", "300"], "auto");
+    let stack = &auto["inputs"][0];
+    let aha = &stack["aha_segments"];
+    let segments = aha["segments"].as_array().expect("segments");
+    assert_eq!(segments.len(), 16);
+    assert_eq!(segments[0]["name"], "basal anterior");
+    assert_eq!(segments[15]["number"], 16);
+    let total = |key: &str| -> f64 { segments.iter().map(|x| x[key].as_f64().expect(key)).sum() };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * b.max(1.0);
+    for (segment_key, stack_key) in [
+        ("scar_mm3", "scar_volume_mm3"),
+        ("myocardium_mm3", "myocardium_volume_mm3"),
+    ] {
+        let want = stack[stack_key].as_f64().expect(stack_key);
+        assert!(close(total(segment_key), want), "{segment_key}: {aha}");
+    }
+    assert_eq!(aha["levels"], serde_json::json!(["basal", "mid", "apical"]));
+    assert_eq!(aha["base_first"], true);
+    assert_eq!(aha["orientation"]["anterior_insertion_deg"], 300.0);
+    assert_eq!(aha["orientation"]["septum_clockwise"], false);
+
+    // -60 is 300; the base named last turns the levels round.
+    let last = report(
+        &["--rv-insertion=-60", "--base", "last", "--septum-clockwise"],
+        "last",
+    );
+    let aha = &last["inputs"][0]["aha_segments"];
+    assert_eq!(aha["levels"], serde_json::json!(["apical", "mid", "basal"]));
+    assert_eq!(aha["orientation"]["anterior_insertion_deg"], 300.0);
+    assert_eq!(aha["orientation"]["septum_clockwise"], true);
+
+    // One slice cannot be placed along the ventricle: a note says so, and the rest is written.
+    let single = root.join("single");
+    ok(&[
+        "phantom",
+        "--out",
+        s(&single),
+        "--count",
+        "1",
+        "--seed",
+        "12",
+    ]);
+    let out = root.join("one");
+    let run = ok(&[
+        "predict",
+        s(&single),
+        "--rv-insertion",
+        "300",
+        "--out",
+        s(&out),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("fewer than three slices hold myocardium"),
+        "{stderr}"
+    );
+    assert!(out.join("report.json").exists());
+
+    // Argument errors are clap's (exit code 2), naming the argument.
+    for (extra, message) in [
+        (
+            &["--rv-insertion", "ten"][..],
+            "\"ten\" is not an angle in degrees",
+        ),
+        (
+            &["--rv-insertion", "inf"][..],
+            "\"inf\" is not an angle in degrees",
+        ),
+        (&["--septum-clockwise"][..], "--rv-insertion"),
+        (&["--base", "first"][..], "--rv-insertion"),
+    ] {
+        let run = scarseg(&[&["predict", s(&single), "--out", s(&out)][..], extra].concat());
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(message), "{extra:?}: {err}");
+    }
+}
+
+#[test]
 fn train_on_pairs_holds_a_patient_out_and_writes_the_best_epoch() {
     // Three phantom PNG pairs are three patients: one is held out, and the best epoch (the
     // only one) is written where the last line says.

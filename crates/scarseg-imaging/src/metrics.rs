@@ -1,8 +1,9 @@
 //! Segmentation metrics exactly as `shared/design/MODEL.md` defines them: Dice, HD95 in pixels and
 //! millimetres, scar burden per slice and per stack, the >5% high-risk flag, and the dataset
 //! aggregates of the papers' tables; beyond MODEL.md, surface Dice at a tolerance (it tells an
-//! outline drawn a pixel off from a scar missed) and scar's extent through the wall by sector
-//! (how LGE reads grade viability).
+//! outline drawn a pixel off from a scar missed), scar's extent through the wall by sector (how
+//! LGE reads grade viability), and the AHA segments once the user has marked the right
+//! ventricle's insertion.
 
 /// The clinical high-risk threshold on scar burden, in percent (the ScarSegNet paper).
 pub const HIGH_RISK_BURDEN_PERCENT: f64 = 5.0;
@@ -264,45 +265,60 @@ pub const TRANSMURAL_PERCENT: f64 = 50.0;
 /// in mm, so that non-square pixels keep the wall's shape. `None` for a sector that holds no
 /// myocardium (a wall cut by the slice's edge or a partial ring at the apex); empty without
 /// myocardium. The sectors are not the AHA segments, which start at the right ventricle's
-/// insertion, a landmark the network does not draw.
+/// insertion, a landmark the network does not draw: [`aha_slice_counts`] takes it from the user.
 pub fn sector_scar_percent(
     scar: &Mask,
     myocardium: &Mask,
     spacing_mm: [f64; 2],
     sectors: usize,
 ) -> Vec<Option<f64>> {
+    wall_counts(scar, myocardium, spacing_mm, sectors, 0.0, true)
+        .into_iter()
+        .map(|(m, s)| (m > 0).then(|| 100.0 * s as f64 / m as f64))
+        .collect()
+}
+
+/// Myocardium and scar pixels in `sectors` equal angles around the wall's centroid, the first
+/// starting at `start_deg` (clockwise from 12 o'clock on screen) and the rest following
+/// clockwise or counterclockwise; empty without myocardium.
+fn wall_counts(
+    scar: &Mask,
+    myocardium: &Mask,
+    spacing_mm: [f64; 2],
+    sectors: usize,
+    start_deg: f64,
+    clockwise: bool,
+) -> Vec<(usize, usize)> {
     assert_eq!(
         (scar.rows, scar.cols),
         (myocardium.rows, myocardium.cols),
         "sectors of masks on different grids"
     );
     let [dy, dx] = spacing_mm;
-    let at = |i: usize| {
-        (
-            (i % myocardium.cols) as f64 * dx,
-            (i / myocardium.cols) as f64 * dy,
-        )
-    };
     let Some((cx, cy)) = wall_centre_mm(myocardium, spacing_mm).filter(|_| sectors > 0) else {
         return Vec::new();
     };
-    let wall = (0..myocardium.data.len()).filter(|i| myocardium.data[*i]);
     let width = 360.0 / sectors as f64;
     let mut counts = vec![(0usize, 0usize); sectors];
-    for i in wall {
-        let (x, y) = at(i);
+    for i in (0..myocardium.data.len()).filter(|i| myocardium.data[*i]) {
+        let (x, y) = (
+            (i % myocardium.cols) as f64 * dx,
+            (i / myocardium.cols) as f64 * dy,
+        );
         // Clockwise from 12 o'clock on screen, where rows grow downwards.
-        let angle = (x - cx).atan2(cy - y).to_degrees().rem_euclid(360.0);
+        let angle = (x - cx).atan2(cy - y).to_degrees();
+        let from_start = if clockwise {
+            angle - start_deg
+        } else {
+            start_deg - angle
+        };
         // A pixel on a boundary (at 90 degrees, say) starts the next sector, whatever the
         // rounding in atan2 and the degrees.
-        let k = ((angle / width + 1e-9) as usize) % sectors;
+        let k = ((from_start.rem_euclid(360.0) / width + 1e-9) as usize) % sectors;
         counts[k].0 += 1;
         counts[k].1 += scar.data[i] as usize;
     }
     counts
-        .into_iter()
-        .map(|(m, s)| (m > 0).then(|| 100.0 * s as f64 / m as f64))
-        .collect()
 }
 
 /// The centroid of the myocardium, in mm right of and below the first pixel's centre (x, y), around
@@ -331,6 +347,164 @@ pub fn transmural_sectors(sector_percent: &[Option<f64>]) -> usize {
         .iter()
         .filter(|p| p.is_some_and(is_transmural))
         .count()
+}
+
+/// The segments of the AHA 17-segment model (Cerqueira et al., Circulation 2002) that an LGE
+/// read grades, numbered 1 to 16 in this order; the 17th, the apical cap beyond the cavity, is
+/// not cut by short-axis slices through the cavity and is left out.
+pub const AHA_SEGMENT_NAMES: [&str; 16] = [
+    "basal anterior",
+    "basal anteroseptal",
+    "basal inferoseptal",
+    "basal inferior",
+    "basal inferolateral",
+    "basal anterolateral",
+    "mid anterior",
+    "mid anteroseptal",
+    "mid inferoseptal",
+    "mid inferior",
+    "mid inferolateral",
+    "mid anterolateral",
+    "apical anterior",
+    "apical septal",
+    "apical inferior",
+    "apical lateral",
+];
+
+/// A short-axis slice's third of the ventricle, base to apex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WallLevel {
+    /// Segments 1 to 6.
+    Basal,
+    /// Segments 7 to 12.
+    Mid,
+    /// Segments 13 to 16.
+    Apical,
+}
+
+/// Where a stack's AHA segments start: the landmark the network does not draw, marked by the
+/// user on the image.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AhaOrientation {
+    /// The anterior insertion of the right ventricle's wall into the septum, in degrees
+    /// clockwise from 12 o'clock on screen, around each slice's wall centroid.
+    pub anterior_insertion_deg: f64,
+    /// Whether the septum runs clockwise from the insertion on screen. The standard short-axis
+    /// display (seen from the apex: anterior up, septum on the viewer's left) has it
+    /// counterclockwise, `false`; an image stored mirrored has it clockwise.
+    pub septum_clockwise: bool,
+}
+
+/// The AHA segments one short-axis slice at `level` cuts, as (segment index 0..16, myocardium
+/// pixels, scar pixels); empty without myocardium. Basal and mid slices are cut into six
+/// 60-degree segments, the first (anteroseptal) starting at the anterior RV insertion and
+/// running towards the septum: anteroseptal, inferoseptal, inferior, inferolateral,
+/// anterolateral, anterior. Apical slices are cut into four 90-degree segments centred as the
+/// AHA bull's-eye draws them, the septal one on the middle of the basal and mid septum (60
+/// degrees from the insertion): septal, inferior, lateral, anterior.
+pub fn aha_slice_counts(
+    scar: &Mask,
+    myocardium: &Mask,
+    spacing_mm: [f64; 2],
+    orientation: AhaOrientation,
+    level: WallLevel,
+) -> Vec<(usize, usize, usize)> {
+    let towards_septum = |deg: f64| {
+        if orientation.septum_clockwise {
+            orientation.anterior_insertion_deg + deg
+        } else {
+            orientation.anterior_insertion_deg - deg
+        }
+    };
+    let (sectors, start, segments): (usize, f64, &[usize]) = match level {
+        WallLevel::Basal => (6, towards_septum(0.0), &[1, 2, 3, 4, 5, 0]),
+        WallLevel::Mid => (6, towards_septum(0.0), &[7, 8, 9, 10, 11, 6]),
+        WallLevel::Apical => (4, towards_septum(15.0), &[13, 14, 15, 12]),
+    };
+    wall_counts(
+        scar,
+        myocardium,
+        spacing_mm,
+        sectors,
+        start,
+        orientation.septum_clockwise,
+    )
+    .into_iter()
+    .zip(segments)
+    .map(|((m, s), k)| (*k, m, s))
+    .collect()
+}
+
+/// The level of each slice of a stack for the AHA segments: the slices that hold myocardium,
+/// taken base to apex (`base_first`, else the last slice is the base), are split into thirds,
+/// the basal third taking the remainder first (10 slices: 4 basal, 3 mid, 3 apical); `None` for
+/// a slice without myocardium, and for every slice when fewer than three hold it (a slice or two
+/// cannot be placed along the ventricle).
+pub fn wall_levels(has_wall: &[bool], base_first: bool) -> Vec<Option<WallLevel>> {
+    let n = has_wall.iter().filter(|w| **w).count();
+    let mut levels = vec![None; has_wall.len()];
+    if n < 3 {
+        return levels;
+    }
+    let mut order: Vec<usize> = (0..has_wall.len()).filter(|k| has_wall[*k]).collect();
+    if !base_first {
+        order.reverse();
+    }
+    for (j, k) in order.into_iter().enumerate() {
+        levels[k] = Some(match 3 * j / n {
+            0 => WallLevel::Basal,
+            1 => WallLevel::Mid,
+            _ => WallLevel::Apical,
+        });
+    }
+    levels
+}
+
+/// The mean distance of the myocardium from its centroid, mm: the ventricle narrows towards the
+/// apex, so this tells a stack's base from its apex whatever order its files came in. `None`
+/// without myocardium.
+pub fn mean_wall_radius_mm(myocardium: &Mask, spacing_mm: [f64; 2]) -> Option<f64> {
+    let (cx, cy) = wall_centre_mm(myocardium, spacing_mm)?;
+    let [dy, dx] = spacing_mm;
+    let (mut n, mut sum) = (0usize, 0.0);
+    for i in (0..myocardium.data.len()).filter(|i| myocardium.data[*i]) {
+        let (x, y) = (
+            (i % myocardium.cols) as f64 * dx,
+            (i / myocardium.cols) as f64 * dy,
+        );
+        n += 1;
+        sum += (x - cx).hypot(y - cy);
+    }
+    Some(sum / n as f64)
+}
+
+/// Whether a stack's first slices are its base: the mean wall radius ([`mean_wall_radius_mm`])
+/// of the first third of the slices that hold myocardium against the last third's, the wider
+/// end being the base. `None` when fewer than three slices hold myocardium or both ends are as
+/// wide.
+pub fn base_is_first(wall_radius_mm: &[Option<f64>]) -> Option<bool> {
+    let radii: Vec<f64> = wall_radius_mm.iter().flatten().copied().collect();
+    let third = radii.len() / 3;
+    if third == 0 {
+        return None;
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (first, last) = (mean(&radii[..third]), mean(&radii[radii.len() - third..]));
+    (first != last).then_some(first > last)
+}
+
+/// The usual grading of scar's transmural extent in a segment: 0 none, 1 up to 25%, 2 up to
+/// 50%, 3 up to 75%, 4 above 75% of the segment's myocardium (Kim et al., NEJM 2000). Grades 3
+/// and 4 are the [`is_transmural`] ones.
+pub fn transmurality_grade(percent: f64) -> u8 {
+    match percent {
+        p if p <= 0.0 => 0,
+        p if p <= 25.0 => 1,
+        p if p <= 50.0 => 2,
+        p if p <= 75.0 => 3,
+        _ => 4,
+    }
 }
 
 #[cfg(test)]
@@ -601,5 +775,148 @@ mod tests {
         }
         // Both kinds were met.
         assert!(shallow >= 5 && deep >= 5, "{shallow} shallow, {deep} deep");
+    }
+
+    #[test]
+    fn aha_segments_of_a_slice_by_hand() {
+        // The border ring's pixel angles (listed in sector_scar_by_hand) with the insertion at 300
+        // degrees (10 o'clock) and the septum counterclockwise, as the standard display has it:
+        // anteroseptal (240, 300] holds (3,0) (2,0) (1,0); inferoseptal (180, 240] (4,1) (4,0);
+        // inferior (120, 180] (4,4) (4,3) (4,2); inferolateral (60, 120] (1,4) (2,4) (3,4);
+        // anterolateral (0, 60] (0,3) (0,4); anterior (300, 360] (0,0) (0,1) (0,2).
+        let myo = border_ring();
+        let mut scar = Mask::empty(5, 5);
+        for (r, c) in [(0, 2), (0, 3), (2, 0)] {
+            scar.data[r * 5 + c] = true;
+        }
+        let standard = AhaOrientation {
+            anterior_insertion_deg: 300.0,
+            septum_clockwise: false,
+        };
+        let basal = aha_slice_counts(&scar, &myo, [1.0, 1.0], standard, WallLevel::Basal);
+        assert_eq!(
+            basal,
+            vec![
+                (1, 3, 1),
+                (2, 2, 0),
+                (3, 3, 0),
+                (4, 3, 0),
+                (5, 2, 1),
+                (0, 3, 1)
+            ]
+        );
+        // The same cut, numbered 7 to 12, a level down.
+        let mid = aha_slice_counts(&scar, &myo, [1.0, 1.0], standard, WallLevel::Mid);
+        let shifted: Vec<_> = basal.iter().map(|(k, m, s)| (k + 6, *m, *s)).collect();
+        assert_eq!(mid, shifted);
+        // Apical quarters start 15 degrees past the insertion, at 285: septal (195, 285] holds
+        // (4,1) (4,0) (3,0) (2,0); inferior (105, 195] (3,4) (4,4) (4,3) (4,2); lateral (15, 105]
+        // (0,3) (0,4) (1,4) (2,4); anterior (285, 15] (1,0) (0,0) (0,1) (0,2).
+        assert_eq!(
+            aha_slice_counts(&scar, &myo, [1.0, 1.0], standard, WallLevel::Apical),
+            vec![(13, 4, 1), (14, 4, 0), (15, 4, 1), (12, 4, 1)]
+        );
+        assert!(
+            aha_slice_counts(
+                &scar,
+                &Mask::empty(5, 5),
+                [1.0, 1.0],
+                standard,
+                WallLevel::Mid
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_mirrored_image_with_a_mirrored_insertion_gives_the_same_segments() {
+        // An image stored left-right mirrored puts the septum on the right: the insertion at
+        // 360 - a degrees and the septum clockwise of it cut the same wall into the same
+        // segments. An irregular wall and scar, and angles that put no pixel on a boundary.
+        let myo = Mask::from_fn(9, 9, |r, c| {
+            let (y, x) = (r as f64 - 4.0, c as f64 - 3.5);
+            let d = (x * x + y * y).sqrt();
+            (2.0..4.2).contains(&d) && !(r == 8 && c < 3)
+        });
+        let scar = Mask::from_fn(9, 9, |r, c| (r * 7 + c * 3) % 5 == 0 || (r < 3 && c > 4));
+        let mirror = |m: &Mask| Mask::from_fn(9, 9, |r, c| m.get(r, 8 - c));
+        for a in [7.3, 44.0, 131.5, 300.2] {
+            for level in [WallLevel::Basal, WallLevel::Apical] {
+                let here = AhaOrientation {
+                    anterior_insertion_deg: a,
+                    septum_clockwise: false,
+                };
+                let mirrored = AhaOrientation {
+                    anterior_insertion_deg: 360.0 - a,
+                    septum_clockwise: true,
+                };
+                assert_eq!(
+                    aha_slice_counts(&scar, &myo, [1.0, 1.0], here, level),
+                    aha_slice_counts(&mirror(&scar), &mirror(&myo), [1.0, 1.0], mirrored, level),
+                    "insertion at {a}, {level:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn levels_split_the_walled_slices_into_thirds_from_the_base() {
+        use WallLevel::{Apical as A, Basal as B, Mid as M};
+        // Ten slices with myocardium: 4 basal, 3 mid, 3 apical.
+        assert_eq!(
+            wall_levels(&[true; 10], true),
+            [B, B, B, B, M, M, M, A, A, A].map(Some).to_vec()
+        );
+        // Apex first; a slice past the apex (no myocardium) has no level.
+        assert_eq!(
+            wall_levels(&[false, true, true, true, true, true], false),
+            vec![None, Some(A), Some(M), Some(M), Some(B), Some(B)]
+        );
+        assert_eq!(wall_levels(&[true, false, true], true), vec![None; 3]);
+    }
+
+    #[test]
+    fn the_wider_end_of_a_stack_is_its_base() {
+        // The border ring's 16 pixels lie 2 mm (4 edge centres), sqrt 5 (8) and sqrt 8 (4
+        // corners) from the centre.
+        let want = (4.0 * 2.0 + 8.0 * 5f64.sqrt() + 4.0 * 8f64.sqrt()) / 16.0;
+        let got = mean_wall_radius_mm(&border_ring(), [1.0, 1.0]).expect("a wall");
+        assert!((got - want).abs() < 1e-12, "{got} against {want}");
+        assert_eq!(mean_wall_radius_mm(&Mask::empty(3, 3), [1.0, 1.0]), None);
+        // First third 30 against last third 20: base first; the middle and the gaps do not count.
+        let radii = [Some(30.0), None, Some(28.0), Some(25.0), Some(20.0)];
+        assert_eq!(base_is_first(&radii), Some(true));
+        let mut reversed = radii;
+        reversed.reverse();
+        assert_eq!(base_is_first(&reversed), Some(false));
+        assert_eq!(base_is_first(&[Some(30.0), Some(20.0), None]), None);
+        assert_eq!(base_is_first(&[Some(20.0); 4]), None);
+        // The phantom's stacks run base to apex, the ventricle narrowing: read from its labels.
+        use crate::phantom::{PhantomConfig, generate};
+        let config = PhantomConfig {
+            slices: 6,
+            ..PhantomConfig::default()
+        };
+        for seed in 0..20u64 {
+            let case = generate(8_000_000 + seed, &config);
+            let radii: Vec<Option<f64>> = case
+                .slices
+                .iter()
+                .map(|s| mean_wall_radius_mm(&s.myocardium(), s.image.spacing_mm))
+                .collect();
+            assert_eq!(base_is_first(&radii), Some(true), "seed {seed}: {radii:?}");
+        }
+    }
+
+    #[test]
+    fn transmurality_grades_by_hand() {
+        let grades: Vec<u8> = [0.0, 0.1, 25.0, 25.1, 50.0, 50.1, 75.0, 75.1, 100.0]
+            .into_iter()
+            .map(transmurality_grade)
+            .collect();
+        assert_eq!(grades, vec![0, 1, 1, 2, 2, 3, 3, 4, 4]);
+        for p in [0.0, 12.0, 49.9, 50.0, 50.01, 99.0] {
+            assert_eq!(transmurality_grade(p) >= 3, is_transmural(p), "{p}");
+        }
     }
 }

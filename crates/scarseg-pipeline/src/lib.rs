@@ -16,8 +16,9 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use scarseg_imaging::classic::{NSD_CHOICES, fwhm, gray_zone, n_sd};
 use scarseg_imaging::metrics::{
-    Mask, WALL_SECTORS, burden_percent, high_risk, sector_scar_percent, stack_burden_percent,
-    transmural_sectors,
+    AHA_SEGMENT_NAMES, AhaOrientation, Mask, WALL_SECTORS, WallLevel, aha_slice_counts,
+    base_is_first, burden_percent, high_risk, mean_wall_radius_mm, sector_scar_percent,
+    stack_burden_percent, transmural_sectors, transmurality_grade, wall_levels,
 };
 use scarseg_imaging::postprocess::{
     PostprocessOptions, postprocess, remove_components_below_fraction,
@@ -345,6 +346,105 @@ impl StackResult {
     }
 }
 
+/// A stack's scar by AHA segment, once the user has marked where the segments start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AhaMap {
+    /// Where the segments start, as marked.
+    pub orientation: AhaOrientation,
+    /// Whether the stack's first slice is taken as its base.
+    pub base_first: bool,
+    /// Each slice's level, in stack order (`None` without myocardium).
+    pub levels: Vec<Option<WallLevel>>,
+    /// Segments 1 to 16, in order.
+    pub segments: Vec<AhaSegment>,
+}
+
+/// One AHA segment over the stack's slices at its level.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AhaSegment {
+    /// 1 to 16.
+    pub number: usize,
+    /// "basal anterior" and so on.
+    pub name: &'static str,
+    /// The segment's myocardium over the slices that cut it, mm3 (area times thickness).
+    pub myocardium_mm3: f64,
+    /// The scar in it, mm3.
+    pub scar_mm3: f64,
+    /// Scar as a percentage of the segment's myocardium; `None` where no slice's myocardium
+    /// reaches the segment.
+    pub scar_percent: Option<f64>,
+    /// The transmurality grade of `scar_percent`, 0 to 4
+    /// (`scarseg_imaging::metrics::transmurality_grade`).
+    pub grade: Option<u8>,
+}
+
+impl StackResult {
+    /// Whether the stack's first slice is its base, told by the wall's width (see
+    /// `scarseg_imaging::metrics::base_is_first`); `None` when fewer than three slices hold
+    /// myocardium or both ends are as wide.
+    pub fn base_is_first(&self, stack: &Stack) -> Option<bool> {
+        let radii: Vec<Option<f64>> = self
+            .slices
+            .iter()
+            .zip(&stack.slices)
+            .map(|(r, s)| mean_wall_radius_mm(&r.myocardium, s.spacing_mm))
+            .collect();
+        base_is_first(&radii)
+    }
+
+    /// Scar by AHA segment: each slice that holds myocardium gets its third of the ventricle
+    /// (`scarseg_imaging::metrics::wall_levels`) and is cut at `orientation`; each segment sums
+    /// its slices' areas times their thickness, as the stack's burden does. `None` when fewer
+    /// than three slices hold myocardium: one or two slices cannot be placed along the ventricle.
+    pub fn aha_map(
+        &self,
+        stack: &Stack,
+        orientation: AhaOrientation,
+        base_first: bool,
+    ) -> Option<AhaMap> {
+        let has_wall: Vec<bool> = self
+            .slices
+            .iter()
+            .map(|r| r.myocardium.area_px() > 0)
+            .collect();
+        let levels = wall_levels(&has_wall, base_first);
+        levels.iter().any(Option::is_some).then_some(())?;
+        let mut volumes = [(0.0f64, 0.0f64); 16];
+        for ((r, s), level) in self.slices.iter().zip(&stack.slices).zip(&levels) {
+            let Some(level) = level else { continue };
+            let voxel = s.pixel_area_mm2() * s.thickness_mm;
+            for (k, myo, scar) in
+                aha_slice_counts(&r.scar, &r.myocardium, s.spacing_mm, orientation, *level)
+            {
+                volumes[k].0 += myo as f64 * voxel;
+                volumes[k].1 += scar as f64 * voxel;
+            }
+        }
+        let segments = volumes
+            .iter()
+            .zip(AHA_SEGMENT_NAMES)
+            .enumerate()
+            .map(|(k, ((myo, scar), name))| {
+                let percent = burden_percent(*scar, *myo);
+                AhaSegment {
+                    number: k + 1,
+                    name,
+                    myocardium_mm3: *myo,
+                    scar_mm3: *scar,
+                    scar_percent: percent,
+                    grade: percent.map(transmurality_grade),
+                }
+            })
+            .collect();
+        Some(AhaMap {
+            orientation,
+            base_first,
+            levels,
+            segments,
+        })
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -630,5 +730,95 @@ pub(crate) mod tests {
             // The network is not exactly mirror-symmetric, so mirroring changes something.
             assert!(changed > 1e-3, "mirroring changed nothing");
         }
+    }
+
+    #[test]
+    fn aha_segments_of_a_stack_by_hand() {
+        // Three rings on 32 x 32 grids of 1.5 mm pixels, centred on (15.5, 15.5), listed apex
+        // first: apex radius 3-6 (6 mm thick), mid 5-9, base 6-10 (8 mm). A fourth slice past
+        // the apex holds no wall. The insertion at 12 o'clock with the septum clockwise puts
+        // basal and mid segments at [0, 60) anteroseptal, [60, 120) inferoseptal, [120, 180)
+        // inferior, [180, 240) inferolateral, [240, 300) anterolateral, [300, 360) anterior.
+        // Scar: the base's right half (0 to 180 degrees: segments 2, 3, 4 whole), the mid
+        // slice's lower half (90 to 270: 10 and 11 whole, the halves of 9 and 12 nearer 180,
+        // mirror images of each other). No pixel lies on a boundary: none is on the centre's
+        // row or column, and none at 60 degrees to them on this half-pixel grid.
+        let ring = |r: usize, c: usize, inner: f64, outer: f64| {
+            let d = ((r as f64 - 15.5).powi(2) + (c as f64 - 15.5).powi(2)).sqrt();
+            (inner..outer).contains(&d)
+        };
+        let slice_of = |inner: f64, outer: f64, scar: &dyn Fn(usize, usize) -> bool, t: f64| {
+            let mut s = Slice::new(32, 32, vec![0.0; 1024], "ring");
+            s.spacing_mm = [1.5, 1.5];
+            s.thickness_mm = t;
+            let p = |f: &dyn Fn(usize, usize) -> bool| -> Vec<f32> {
+                (0..1024)
+                    .map(|i| if f(i / 32, i % 32) { 0.9 } else { 0.1 })
+                    .collect()
+            };
+            let myo = p(&|r, c| ring(r, c, inner, outer));
+            let r = slice_result(&s, p(scar), myo, None, &Default::default());
+            (s, r)
+        };
+        let none = |_: usize, _: usize| false;
+        let parts = [
+            slice_of(3.0, 6.0, &none, 6.0),
+            slice_of(5.0, 9.0, &|r, _| r >= 16, 8.0),
+            slice_of(6.0, 10.0, &|_, c| c >= 16, 8.0),
+            slice_of(0.0, 0.0, &none, 8.0),
+        ];
+        let stack = Stack {
+            name: "rings".into(),
+            part: None,
+            slices: parts.iter().map(|(s, _)| s.clone()).collect(),
+            warnings: vec![],
+        };
+        let result =
+            StackResult::from_slices(parts.iter().map(|(_, r)| r.clone()).collect(), &stack);
+        // The wider end, last in the stack, is the base.
+        assert_eq!(result.base_is_first(&stack), Some(false));
+        let orientation = AhaOrientation {
+            anterior_insertion_deg: 0.0,
+            septum_clockwise: true,
+        };
+        let map = result
+            .aha_map(&stack, orientation, false)
+            .expect("three walled slices");
+        use WallLevel::*;
+        assert_eq!(map.levels, vec![Some(Apical), Some(Mid), Some(Basal), None]);
+        let percent: Vec<Option<f64>> = map.segments.iter().map(|s| s.scar_percent).collect();
+        let full = [2, 3, 4, 10, 11];
+        for (k, p) in percent.iter().enumerate() {
+            let n = k + 1;
+            let p = p.expect("every segment holds wall");
+            if full.contains(&n) {
+                assert_eq!(p, 100.0, "segment {n}");
+                assert_eq!(map.segments[k].grade, Some(4));
+            } else if n == 9 || n == 12 {
+                assert!(p > 0.0 && p < 100.0, "segment {n}: {p}");
+            } else {
+                assert_eq!(p, 0.0, "segment {n}");
+                assert_eq!(map.segments[k].grade, Some(0));
+            }
+        }
+        assert_eq!(percent[8], percent[11]);
+        // The base's segments hold its whole wall: its ring's pixels times 2.25 mm2 times 8 mm.
+        let base_px = (0..1024)
+            .filter(|i| ring(i / 32, i % 32, 6.0, 10.0))
+            .count();
+        let basal: f64 = map.segments[..6].iter().map(|s| s.myocardium_mm3).sum();
+        assert!(
+            (basal - base_px as f64 * 2.25 * 8.0).abs() < 1e-9,
+            "{basal}"
+        );
+        assert_eq!(map.segments[13].name, "apical septal");
+        // Two walled slices cannot be placed along the ventricle.
+        let rest = Stack {
+            slices: stack.slices[1..].to_vec(),
+            ..stack.clone()
+        };
+        let two =
+            StackResult::from_slices(parts[1..].iter().map(|(_, r)| r.clone()).collect(), &rest);
+        assert_eq!(two.aha_map(&rest, orientation, true), None);
     }
 }
