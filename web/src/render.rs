@@ -1,9 +1,11 @@
 //! What the viewer draws, as pure functions: window/level, and an RGBA image of a slice with
-//! scar and myocardium overlays (fill or outline) or a probability map, and the wall sectors
-//! the report counts.
+//! scar and myocardium overlays (fill or outline) or a probability map, the wall sectors the
+//! report counts, the AHA segments once the RV insertion is marked, and the bull's-eye plot.
 
 use scarseg_imaging::Slice;
-use scarseg_imaging::metrics::{Mask, is_transmural, percentile, wall_centre_mm};
+use scarseg_imaging::metrics::{
+    AhaOrientation, Mask, WallLevel, is_transmural, percentile, wall_centre_mm,
+};
 
 /// Window centre and width, in the slice's own intensity units.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,38 +102,15 @@ pub fn sector_drawing(
     spacing_mm: [f64; 2],
     sector_percent: &[Option<f64>],
 ) -> Option<SectorDrawing> {
-    let (cx, cy) = wall_centre_mm(myocardium, spacing_mm)?;
     if sector_percent.is_empty() {
         return None;
     }
-    let [dy, dx] = spacing_mm;
-    let reach = myocardium
-        .data
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| **m)
-        .map(|(i, _)| {
-            let (x, y) = (
-                (i % myocardium.cols) as f64 * dx,
-                (i / myocardium.cols) as f64 * dy,
-            );
-            ((x - cx).powi(2) + (y - cy).powi(2)).sqrt()
-        })
-        .fold(0.0, f64::max)
-        + dx.max(dy);
-    // Clockwise from 12 o'clock on screen: up is towards smaller rows.
-    let point = |degrees: f64| {
-        let a = degrees.to_radians();
-        (
-            (cx + reach * a.sin()) / dx + 0.5,
-            (cy - reach * a.cos()) / dy + 0.5,
-        )
-    };
+    let wall = WallFrame::new(myocardium, spacing_mm)?;
     let width = 360.0 / sector_percent.len() as f64;
     Some(SectorDrawing {
-        centre: (cx / dx + 0.5, cy / dy + 0.5),
+        centre: wall.centre(),
         spokes: (0..sector_percent.len())
-            .map(|k| point(k as f64 * width))
+            .map(|k| wall.point(k as f64 * width, 1.0))
             .collect(),
         transmural_arcs: sector_percent
             .iter()
@@ -139,12 +118,175 @@ pub fn sector_drawing(
             .filter(|(_, p)| p.is_some_and(is_transmural))
             .map(|(k, _)| {
                 (0..=8)
-                    .map(|j| point((k as f64 + j as f64 / 8.0) * width))
+                    .map(|j| wall.point((k as f64 + j as f64 / 8.0) * width, 1.0))
                     .collect()
             })
             .collect(),
     })
 }
+
+/// A slice's wall as the overlays see it: its centroid and how far it reaches, in mm.
+struct WallFrame {
+    centre_mm: (f64, f64),
+    spacing_mm: [f64; 2],
+    /// One pixel beyond the wall's farthest pixel.
+    reach_mm: f64,
+}
+
+impl WallFrame {
+    fn new(myocardium: &Mask, spacing_mm: [f64; 2]) -> Option<Self> {
+        let (cx, cy) = wall_centre_mm(myocardium, spacing_mm)?;
+        let [dy, dx] = spacing_mm;
+        let reach = myocardium
+            .data
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m)
+            .map(|(i, _)| {
+                let (x, y) = (
+                    (i % myocardium.cols) as f64 * dx,
+                    (i / myocardium.cols) as f64 * dy,
+                );
+                ((x - cx).powi(2) + (y - cy).powi(2)).sqrt()
+            })
+            .fold(0.0, f64::max);
+        Some(Self {
+            centre_mm: (cx, cy),
+            spacing_mm,
+            reach_mm: reach + dx.max(dy),
+        })
+    }
+
+    /// The centroid in canvas pixels.
+    fn centre(&self) -> (f64, f64) {
+        self.point(0.0, 0.0)
+    }
+
+    /// The canvas point `scale` times the reach from the centroid, `degrees` clockwise from 12
+    /// o'clock on screen (up is towards smaller rows).
+    fn point(&self, degrees: f64, scale: f64) -> (f64, f64) {
+        let ((cx, cy), [dy, dx]) = (self.centre_mm, self.spacing_mm);
+        let (a, r) = (degrees.to_radians(), self.reach_mm * scale);
+        ((cx + r * a.sin()) / dx + 0.5, (cy - r * a.cos()) / dy + 0.5)
+    }
+}
+
+/// The angle of canvas point `at` (canvas pixels, a pixel's centre at +0.5) around the wall's
+/// centroid, degrees clockwise from 12 o'clock in [0, 360), taken in mm like the segments: where
+/// a click on the image puts the RV insertion. `None` without myocardium or on the centroid.
+pub fn angle_at(myocardium: &Mask, spacing_mm: [f64; 2], at: (f64, f64)) -> Option<f64> {
+    let (cx, cy) = wall_centre_mm(myocardium, spacing_mm)?;
+    let [dy, dx] = spacing_mm;
+    let (x, y) = ((at.0 - 0.5) * dx - cx, (at.1 - 0.5) * dy - cy);
+    (x != 0.0 || y != 0.0).then(|| x.atan2(-y).to_degrees().rem_euclid(360.0))
+}
+
+/// The AHA segments of one slice as the canvas draws them, in canvas pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AhaDrawing {
+    /// The centroid.
+    pub centre: (f64, f64),
+    /// The far end of the spoke through the anterior RV insertion.
+    pub insertion: (f64, f64),
+    /// The far ends of the other segment boundaries.
+    pub spokes: Vec<(f64, f64)>,
+    /// Each segment's number and where to write it: mid-segment, just beyond the spokes.
+    pub labels: Vec<(usize, (f64, f64))>,
+}
+
+/// Where to draw the AHA segments `scarseg_imaging::metrics::aha_slice_counts` cuts on this
+/// slice: the same boundaries around the same centroid, the insertion's spoke apart. `None`
+/// without myocardium.
+pub fn aha_drawing(
+    myocardium: &Mask,
+    spacing_mm: [f64; 2],
+    orientation: AhaOrientation,
+    level: WallLevel,
+) -> Option<AhaDrawing> {
+    let wall = WallFrame::new(myocardium, spacing_mm)?;
+    let sign = if orientation.septum_clockwise {
+        1.0
+    } else {
+        -1.0
+    };
+    let at = |deg: f64| orientation.anterior_insertion_deg + sign * deg;
+    // Boundaries and numbers in the order aha_slice_counts takes them, towards the septum.
+    let (start, width, numbers): (f64, f64, &[usize]) = match level {
+        WallLevel::Basal => (0.0, 60.0, &[2, 3, 4, 5, 6, 1]),
+        WallLevel::Mid => (0.0, 60.0, &[8, 9, 10, 11, 12, 7]),
+        WallLevel::Apical => (15.0, 90.0, &[14, 15, 16, 13]),
+    };
+    Some(AhaDrawing {
+        centre: wall.centre(),
+        insertion: wall.point(at(0.0), 1.0),
+        spokes: (0..numbers.len())
+            .map(|k| start + k as f64 * width)
+            .filter(|d| *d != 0.0)
+            .map(|d| wall.point(at(d), 1.0))
+            .collect(),
+        labels: numbers
+            .iter()
+            .enumerate()
+            .map(|(k, n)| (*n, wall.point(at(start + (k as f64 + 0.5) * width), 1.15)))
+            .collect(),
+    })
+}
+
+/// One AHA segment of the bull's-eye plot: basal outermost, apical innermost, the septum on
+/// the left and anterior up (as the AHA draws it), on a 240 x 240 view box centred at (120,
+/// 120).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BullseyeSegment {
+    /// 1 to 16.
+    pub number: usize,
+    /// The SVG path of its annular sector.
+    pub path: String,
+    /// Where to write its label.
+    pub label: (f64, f64),
+}
+
+/// Radius of the bull's-eye's rings in its view box: apical cap, apical, mid, basal.
+pub const BULLSEYE_RADII: [f64; 4] = [25.0, 55.0, 85.0, 115.0];
+
+/// The 16 segments of the bull's-eye, in order.
+pub fn bullseye() -> Vec<BullseyeSegment> {
+    let [cap, apical, mid, basal] = BULLSEYE_RADII;
+    let point = |r: f64, deg: f64| {
+        let a = f64::to_radians(deg);
+        (120.0 + r * a.sin(), 120.0 - r * a.cos())
+    };
+    (1..=16)
+        .map(|n| {
+            // Centre angle clockwise from 12 o'clock: anterior (1, 7, 13) up, then round
+            // counterclockwise through the septum, on the left.
+            let (inner, outer, centre, half) = match n {
+                1..=6 => (mid, basal, -60.0 * (n - 1) as f64, 30.0),
+                7..=12 => (apical, mid, -60.0 * (n - 7) as f64, 30.0),
+                _ => (cap, apical, -90.0 * (n - 13) as f64, 45.0),
+            };
+            let (a1, a2) = (centre - half, centre + half);
+            let f = |p: (f64, f64)| format!("{:.2} {:.2}", p.0, p.1);
+            let path = format!(
+                "M {} A {outer} {outer} 0 0 1 {} L {} A {inner} {inner} 0 0 0 {} Z",
+                f(point(outer, a1)),
+                f(point(outer, a2)),
+                f(point(inner, a2)),
+                f(point(inner, a1)),
+            );
+            BullseyeSegment {
+                number: n,
+                path,
+                label: point((inner + outer) / 2.0, centre),
+            }
+        })
+        .collect()
+}
+
+/// Fill colours of the transmurality grades 0 to 4 (none, up to 25, 50, 75, above 75%), light
+/// to dark red; and of a segment no slice reaches.
+pub const GRADE_FILL: [&str; 5] = ["#f4f4f4", "#fde0c5", "#f9a66c", "#e8543b", "#a50f15"];
+/// Fill of a segment without myocardium in any slice.
+pub const NO_WALL_FILL: &str = "#9a9a9a";
 
 /// Scar colour (yellow) and myocardium colour (cyan).
 pub const SCAR_RGB: [u8; 3] = [255, 214, 0];
@@ -252,6 +394,107 @@ mod tests {
         let d = w.dragged(10.0, 5.0);
         assert_eq!(d.width, 266.0);
         assert_eq!(d.centre, 133.0);
+    }
+
+    #[test]
+    fn a_click_gives_its_angle_around_the_wall_by_hand() {
+        // The 5 x 5 border ring's centroid is canvas (2.5, 2.5): straight up is 0 degrees,
+        // right 90, the top-left corner 315.
+        let ring = Mask::from_fn(5, 5, |r, c| r == 0 || r == 4 || c == 0 || c == 4);
+        let at = |x: f64, y: f64, spacing: [f64; 2]| angle_at(&ring, spacing, (x, y));
+        assert_eq!(at(2.5, 0.5, [1.0, 1.0]), Some(0.0));
+        assert_eq!(at(4.5, 2.5, [1.0, 1.0]), Some(90.0));
+        assert_eq!(at(2.5, 4.0, [1.0, 1.0]), Some(180.0));
+        assert_eq!(at(0.5, 0.5, [1.0, 1.0]), Some(315.0));
+        assert_eq!(at(2.5, 2.5, [1.0, 1.0]), None);
+        // Columns 2 mm apart: canvas (3.5, 1.5) is 2 mm right and 1 mm up, atan(2) = 63.43
+        // degrees, not the 45 of its pixel offsets.
+        let a = at(3.5, 1.5, [1.0, 2.0]).expect("an angle");
+        assert!((a - 2f64.atan().to_degrees()).abs() < 1e-9, "{a}");
+        assert_eq!(angle_at(&Mask::empty(3, 3), [1.0, 1.0], (0.5, 0.5)), None);
+    }
+
+    #[test]
+    fn aha_segments_are_drawn_where_they_are_cut() {
+        // The border ring with the insertion at 300 degrees and the septum counterclockwise:
+        // basal boundaries at 240, 180, 120, 60 and 0 besides the insertion's; segments 2 to 6
+        // and 1 centred at 270, 210, 150, 90, 30 and 330, written 1.15 times as far out.
+        let ring = Mask::from_fn(5, 5, |r, c| r == 0 || r == 4 || c == 0 || c == 4);
+        let standard = AhaOrientation {
+            anterior_insertion_deg: 300.0,
+            septum_clockwise: false,
+        };
+        let reach = 8f64.sqrt() + 1.0;
+        let point = |deg: f64, scale: f64| {
+            let a = deg.to_radians();
+            (2.5 + scale * reach * a.sin(), 2.5 - scale * reach * a.cos())
+        };
+        let near =
+            |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9;
+        let d = aha_drawing(&ring, [1.0, 1.0], standard, WallLevel::Basal).expect("a wall");
+        assert!(near(d.centre, (2.5, 2.5)));
+        assert!(near(d.insertion, point(300.0, 1.0)), "{d:?}");
+        assert_eq!(d.spokes.len(), 5);
+        for (got, deg) in d.spokes.iter().zip([240.0, 180.0, 120.0, 60.0, 0.0]) {
+            assert!(near(*got, point(deg, 1.0)), "{got:?} at {deg}");
+        }
+        let want = [
+            (2, 270.0),
+            (3, 210.0),
+            (4, 150.0),
+            (5, 90.0),
+            (6, 30.0),
+            (1, 330.0),
+        ];
+        assert_eq!(d.labels.len(), 6);
+        for ((n, at), (m, deg)) in d.labels.iter().zip(want) {
+            assert_eq!(*n, m);
+            assert!(near(*at, point(deg, 1.15)), "segment {n}");
+        }
+        // Apical quarters from 285, mirrored: the septum clockwise from an insertion at 60
+        // puts them at 75, 165, 255 and 345, the septal one (14) centred at 120.
+        let mirrored = AhaOrientation {
+            anterior_insertion_deg: 60.0,
+            septum_clockwise: true,
+        };
+        let d = aha_drawing(&ring, [1.0, 1.0], mirrored, WallLevel::Apical).expect("a wall");
+        assert!(near(d.insertion, point(60.0, 1.0)));
+        for (got, deg) in d.spokes.iter().zip([75.0, 165.0, 255.0, 345.0]) {
+            assert!(near(*got, point(deg, 1.0)), "{got:?} at {deg}");
+        }
+        assert_eq!(d.labels[0].0, 14);
+        assert!(near(d.labels[0].1, point(120.0, 1.15)));
+        assert_eq!(
+            aha_drawing(&Mask::empty(2, 2), [1.0, 1.0], standard, WallLevel::Mid),
+            None
+        );
+    }
+
+    #[test]
+    fn the_bullseye_puts_anterior_up_and_the_septum_left() {
+        let b = bullseye();
+        assert_eq!(
+            b.iter().map(|s| s.number).collect::<Vec<_>>(),
+            (1..=16).collect::<Vec<_>>()
+        );
+        let near =
+            |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9;
+        // Labels mid-ring: basal at radius 100, mid 70, apical 40 from (120, 120).
+        assert!(near(b[0].label, (120.0, 20.0)), "basal anterior up");
+        assert!(near(b[3].label, (120.0, 220.0)), "basal inferior down");
+        assert!(near(b[13].label, (80.0, 120.0)), "apical septal left");
+        assert!(near(b[15].label, (160.0, 120.0)), "apical lateral right");
+        // Basal anteroseptal (2) is centred at 300 degrees, upper left: 70 * (sin, -cos).
+        let (x, y) = (120.0 - 100.0 * 0.75f64.sqrt(), 120.0 - 50.0);
+        assert!(near(b[1].label, (x, y)), "{:?}", b[1].label);
+        // Segment 1's outline starts on the outer circle at -30 degrees, 115 * (-1/2, -cos 30)
+        // from the centre, and arcs clockwise to +30.
+        assert!(
+            b[0].path
+                .starts_with("M 62.50 20.41 A 115 115 0 0 1 177.50 20.41 L"),
+            "{}",
+            b[0].path
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
     label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
 };
-use scarseg_pipeline::{StackResult, analyse_stack};
+use scarseg_pipeline::{NoAhaMap, StackResult, analyse_stack};
 
 use crate::Outcome;
 use crate::data::{LABEL_SUFFIX, sorted_entries, stem_and_ext};
@@ -83,38 +83,21 @@ fn aha_record(
     result: &StackResult,
     args: &PredictArgs,
 ) -> Option<Result<serde_json::Value, String>> {
-    let deg = args.rv_insertion?;
+    let orientation = AhaOrientation {
+        anterior_insertion_deg: args.rv_insertion?,
+        septum_clockwise: args.septum_clockwise,
+    };
     let base_first = match args.base {
         BaseEnd::First => Some(true),
         BaseEnd::Last => Some(false),
-        BaseEnd::Auto => result.base_is_first(stack),
+        BaseEnd::Auto => None,
     };
-    let orientation = AhaOrientation {
-        anterior_insertion_deg: deg,
-        septum_clockwise: args.septum_clockwise,
-    };
-    Some(match base_first {
-        None if result
-            .slices
-            .iter()
-            .filter(|r| r.myocardium.area_px() > 0)
-            .count()
-            >= 3 =>
-        {
-            Err(
-                "no AHA segments: both ends of the stack are as wide, so its base is not known \
-             (give --base first or --base last)"
-                    .to_string(),
-            )
-        }
-        _ => match result.aha_map(stack, orientation, base_first.unwrap_or(true)) {
-            Some(map) => serde_json::to_value(map).map_err(|e| e.to_string()),
-            None => Err(
-                "no AHA segments: fewer than three slices hold myocardium, and one or \
-                 two slices cannot be placed between base and apex"
-                    .to_string(),
-            ),
-        },
+    Some(match result.aha_map(stack, orientation, base_first) {
+        Ok(map) => serde_json::to_value(map).map_err(|e| e.to_string()),
+        Err(e @ NoAhaMap::BaseUnknown) => Err(format!(
+            "no AHA segments: {e} (give --base first or --base last)"
+        )),
+        Err(e) => Err(format!("no AHA segments: {e}")),
     })
 }
 

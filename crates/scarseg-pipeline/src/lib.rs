@@ -359,6 +359,20 @@ pub struct AhaMap {
     pub segments: Vec<AhaSegment>,
 }
 
+/// Why a stack has no AHA segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoAhaMap {
+    /// One or two slices cannot be placed along the ventricle.
+    #[error(
+        "fewer than three slices hold myocardium, and one or two slices cannot be placed between \
+         base and apex"
+    )]
+    TooFewSlices,
+    /// The wall is as wide at both ends, and the user did not say which is the base.
+    #[error("both ends of the stack are as wide, so which is the base is not known")]
+    BaseUnknown,
+}
+
 /// One AHA segment over the stack's slices at its level.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AhaSegment {
@@ -393,22 +407,27 @@ impl StackResult {
     }
 
     /// Scar by AHA segment: each slice that holds myocardium gets its third of the ventricle
-    /// (`scarseg_imaging::metrics::wall_levels`) and is cut at `orientation`; each segment sums
-    /// its slices' areas times their thickness, as the stack's burden does. `None` when fewer
-    /// than three slices hold myocardium: one or two slices cannot be placed along the ventricle.
+    /// (`scarseg_imaging::metrics::wall_levels`), base first when `base_first` says so or,
+    /// given `None`, when [`Self::base_is_first`] does, and is cut at `orientation`; each
+    /// segment sums its slices' areas times their thickness, as the stack's burden does.
     pub fn aha_map(
         &self,
         stack: &Stack,
         orientation: AhaOrientation,
-        base_first: bool,
-    ) -> Option<AhaMap> {
+        base_first: Option<bool>,
+    ) -> Result<AhaMap, NoAhaMap> {
         let has_wall: Vec<bool> = self
             .slices
             .iter()
             .map(|r| r.myocardium.area_px() > 0)
             .collect();
+        if has_wall.iter().filter(|w| **w).count() < 3 {
+            return Err(NoAhaMap::TooFewSlices);
+        }
+        let base_first = base_first
+            .or_else(|| self.base_is_first(stack))
+            .ok_or(NoAhaMap::BaseUnknown)?;
         let levels = wall_levels(&has_wall, base_first);
-        levels.iter().any(Option::is_some).then_some(())?;
         let mut volumes = [(0.0f64, 0.0f64); 16];
         for ((r, s), level) in self.slices.iter().zip(&stack.slices).zip(&levels) {
             let Some(level) = level else { continue };
@@ -436,7 +455,7 @@ impl StackResult {
                 }
             })
             .collect();
-        Some(AhaMap {
+        Ok(AhaMap {
             orientation,
             base_first,
             levels,
@@ -782,8 +801,9 @@ pub(crate) mod tests {
             septum_clockwise: true,
         };
         let map = result
-            .aha_map(&stack, orientation, false)
+            .aha_map(&stack, orientation, None)
             .expect("three walled slices");
+        assert!(!map.base_first, "the wider end, last, is the base");
         use WallLevel::*;
         assert_eq!(map.levels, vec![Some(Apical), Some(Mid), Some(Basal), None]);
         let percent: Vec<Option<f64>> = map.segments.iter().map(|s| s.scar_percent).collect();
@@ -819,6 +839,23 @@ pub(crate) mod tests {
         };
         let two =
             StackResult::from_slices(parts[1..].iter().map(|(_, r)| r.clone()).collect(), &rest);
-        assert_eq!(two.aha_map(&rest, orientation, true), None);
+        assert_eq!(
+            two.aha_map(&rest, orientation, Some(true)),
+            Err(NoAhaMap::TooFewSlices)
+        );
+        // Three slices as wide: the base must be named.
+        let same = Stack {
+            slices: vec![parts[1].0.clone(); 3],
+            ..stack.clone()
+        };
+        let result = StackResult::from_slices(vec![parts[1].1.clone(); 3], &same);
+        assert_eq!(
+            result.aha_map(&same, orientation, None),
+            Err(NoAhaMap::BaseUnknown)
+        );
+        let named = result
+            .aha_map(&same, orientation, Some(false))
+            .expect("named");
+        assert_eq!(named.levels, vec![Some(Apical), Some(Mid), Some(Basal)]);
     }
 }
