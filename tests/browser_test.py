@@ -8,6 +8,8 @@ For each device (the CPU fallback, and WebGPU on SwiftShader via --enable-unsafe
 - the exported mask PNGs equal `scarseg predict`'s masks on the same files and weights (the
   differing pixel count is printed and bounded);
 - slice navigation, the threshold slider and the CSV/JSON exports do what they should;
+- a click marks the RV insertion: the AHA segments are `scarseg predict --rv-insertion`'s at the
+  click's angle, shown on a bull's-eye and over the image; base and mirror can be changed;
 - a weights file that does not fit gives a clear message and the default model keeps working;
 - every request goes to the page's own origin and none is a POST/PUT (no image data leaves);
 - with the network cut (DevTools offline) after the first load, the page reloads from the
@@ -28,6 +30,7 @@ import base64
 import hashlib
 import http.server
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -362,6 +365,8 @@ def run_device(device, port, data, cli_out, tmp):
         d.js("document.querySelector('[data-testid=overlay-sectors]').click()")
         d.wait(same, "the sectors gone")
 
+        aha_segments(d, device, data, cli_out, downloads, tmp)
+
         if device == "cpu":
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
@@ -414,6 +419,98 @@ def run_device(device, port, data, cli_out, tmp):
             gpu_fallback(d, data, tmp, downloads)
     finally:
         d.quit()
+
+
+def aha_segments(d, device, data, cli_out, downloads, tmp):
+    """Marks the anterior RV insertion on the DICOM series with a click, as a user does. The
+    angle is the click's around the wall's centroid, computed here from `scarseg predict`'s
+    myocardium mask of the slice clicked; the page's segments are `scarseg predict
+    --rv-insertion`'s at that angle; the base (auto: the wider, first, end) and the mirror can be
+    changed, and the marks cleared."""
+    open_file(d, "DICOM series")
+    status = d.js("return document.querySelector('[data-testid=aha-status]').innerText")
+    assert status.startswith("No insertion marked"), status
+    rows, cols, myo = read_png(cli_out / "series_000_myo.png")
+    wall = [(i // cols, i % cols) for i, v in enumerate(myo) if v]
+    cy = sum(r for r, _ in wall) / len(wall)
+    cx = sum(c for _, c in wall) / len(wall)
+    # Up and to the left of the wall's centre, where the standard view has the insertion. The
+    # click lands on whole CSS pixels: the canvas point it makes is returned.
+    d.js("document.querySelector('[data-testid=aha-mark]').click()")
+    x, y = d.js("""
+        const c = document.querySelector('[data-testid=view]');
+        const r = c.getBoundingClientRect();
+        const cx = Math.round(r.left + arguments[0] / c.width * r.width);
+        const cy = Math.round(r.top + arguments[1] / c.height * r.height);
+        c.dispatchEvent(new MouseEvent('mousedown', {bubbles: true, clientX: cx, clientY: cy}));
+        return [(cx - r.left) / r.width * c.width, (cy - r.top) / r.height * c.height];
+    """, cx + 0.5 - 12, cy + 0.5 - 20)
+    # Pixel centres at +0.5; the phantom's pixels are square, so the angle in mm is the angle in
+    # pixels; clockwise from 12 o'clock, rows growing downwards.
+    want = math.degrees(math.atan2((x - 0.5) - cx, -((y - 0.5) - cy))) % 360
+    status = d.wait("const t = document.querySelector('[data-testid=aha-status]').innerText;"
+                    "return t.startsWith('Anterior RV insertion') ? t : null", "the AHA segments")
+    print(f"[{device}] AHA: clicked at {want:.2f} degrees: {status}")
+    assert f"at {want:.0f} degrees" in status and "counterclockwise" in status, status
+    assert "base first" in status, status
+    levels = d.js("return [...document.querySelectorAll('[data-testid=slice-level]')].map(c => c.innerText)")
+    assert levels == ["basal", "mid", "apical"], levels
+    shown = d.js("return [...document.querySelectorAll('[data-testid=aha-segment]')]"
+                 ".map(g => [g.dataset.segment, g.dataset.percent, g.dataset.grade])")
+    assert [int(s) for s, _, _ in shown] == list(range(1, 17)), shown
+
+    # The page's JSON holds the angle, and its segments are `scarseg predict`'s at that angle.
+    (downloads / "scarseg-report.json").unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-json]').click()")
+    wait_files(downloads, ["scarseg-report.json"])
+    report = json.loads((downloads / "scarseg-report.json").read_text())
+    page = next(i for i in report["inputs"] if i["input"] == "DICOM series")["aha_segments"]
+    angle = page["orientation"]["anterior_insertion_deg"]
+    assert abs(angle - want) < 1e-9, (angle, want)
+    out = tmp / f"cli-aha-{device}"
+    subprocess.run([str(SCARSEG), "predict", str(data / "series"), "--out", str(out),
+                    "--weights", str(DIST / "models/scarseg-atto-phantom"),
+                    "--rv-insertion", repr(angle)], check=True, stderr=subprocess.DEVNULL)
+    cli = json.loads((out / "report.json").read_text())["inputs"][0]["aha_segments"]
+    assert page["levels"] == cli["levels"] == ["basal", "mid", "apical"], (page["levels"], cli["levels"])
+    worst = 0.0
+    for p, c in zip(page["segments"], cli["segments"]):
+        assert p["number"] == c["number"] and p["name"] == c["name"]
+        if p["scar_percent"] is None or c["scar_percent"] is None:
+            assert p["scar_percent"] == c["scar_percent"], (p, c)
+            continue
+        worst = max(worst, abs(p["scar_percent"] - c["scar_percent"]))
+    print(f"[{device}] AHA segment scar % against scarseg predict: largest difference {worst:.4f}")
+    # The masks may differ by a few threshold pixels (see MAX_DIFF_FRACTION).
+    assert worst < 1.0, worst
+    # The bull's-eye shows the JSON's figures.
+    for (number, percent, _), p in zip(shown, page["segments"]):
+        if p["scar_percent"] is not None:
+            assert abs(float(percent) - p["scar_percent"]) < 1e-3, (number, percent, p)
+    assert any(p["scar_percent"] and p["scar_percent"] > 0 for p in page["segments"]), page
+
+    # The segments are drawn over the image, and unticking them gives the image back.
+    d.js("window.ahaView = document.querySelector('[data-testid=view]').toDataURL()")
+    toggle = "[...document.querySelectorAll('.aha label')].find(l => l.innerText.includes('show on the image')).querySelector('input').click()"
+    d.js(toggle)
+    d.wait("return document.querySelector('[data-testid=view]').toDataURL() != window.ahaView", "segments hidden")
+    d.js(toggle)
+    d.wait("return document.querySelector('[data-testid=view]').toDataURL() == window.ahaView", "segments shown")
+
+    # The base named last turns the levels round; the mirror puts the septum clockwise.
+    d.js("""const s = document.querySelector('[data-testid=aha-base]');
+            s.value = 'last'; s.dispatchEvent(new Event('change', {bubbles: true}));""")
+    levels = d.wait("const l = [...document.querySelectorAll('[data-testid=slice-level]')].map(c => c.innerText);"
+                    "return l[0] == 'apical' ? l : null", "the base last")
+    assert levels == ["apical", "mid", "basal"], levels
+    d.js("document.querySelector('[data-testid=aha-mirror]').click()")
+    status = d.wait("const t = document.querySelector('[data-testid=aha-status]').innerText;"
+                    "return t.includes('the septum clockwise') ? t : null", "the mirror")
+    assert "base last" in status, status
+    d.js("document.querySelector('[data-testid=aha-clear]').click()")
+    d.wait("return document.querySelector('[data-testid=aha-status]').innerText.startsWith('No insertion marked')",
+           "the marks cleared")
+    assert not d.js("return document.querySelectorAll('[data-testid=aha-segment]').length")
 
 
 def same_masks(d, device, downloads, cli_out, cases):

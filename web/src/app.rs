@@ -11,15 +11,18 @@ use leptos::task::spawn_local;
 use scarseg_imaging::decode::{Format, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
-use scarseg_imaging::metrics::WALL_SECTORS;
+use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, AhaOrientation, WALL_SECTORS, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
     label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
 };
-use scarseg_pipeline::{StackResult, slice_result};
+use scarseg_pipeline::{AhaMap, NoAhaMap, StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
-use scarseg_web::render::{Overlay, Window, rgba, sector_drawing};
+use scarseg_web::render::{
+    GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, rgba,
+    sector_drawing,
+};
 use scarseg_web::report::Provenance;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -68,6 +71,30 @@ struct Case {
     stack: Option<Arc<Stack>>,
     result: Option<Arc<StackResult>>,
     ms_per_slice: f64,
+    aha: AhaMark,
+}
+
+/// What the user marked for a case's AHA segments.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct AhaMark {
+    /// The anterior RV insertion, degrees clockwise from 12 o'clock; `None` until marked.
+    insertion_deg: Option<f64>,
+    /// The septum runs clockwise from it (a mirrored image).
+    septum_clockwise: bool,
+    /// Which end is the base: `None` the wider one, `Some(true)` the first slice.
+    base_first: Option<bool>,
+}
+
+impl Case {
+    /// The case's scar by AHA segment once the insertion is marked, or why there is none.
+    fn aha_map(&self) -> Option<Result<AhaMap, NoAhaMap>> {
+        let orientation = AhaOrientation {
+            anterior_insertion_deg: self.aha.insertion_deg?,
+            septum_clockwise: self.aha.septum_clockwise,
+        };
+        let (stack, result) = (self.stack.as_ref()?, self.result.as_ref()?);
+        Some(result.aha_map(stack, orientation, self.aha.base_first))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -184,6 +211,7 @@ fn on_message(state: AppState, msg: FromWorker) {
                         stack: None,
                         result: None,
                         ms_per_slice: 0.0,
+                        aha: AhaMark::default(),
                         ..cases[i].clone()
                     };
                     next += 1;
@@ -337,6 +365,7 @@ fn submit(state: AppState, items: Vec<Item>, options: PostprocessOptions) {
                 stack: None,
                 result: None,
                 ms_per_slice: 0.0,
+                aha: AhaMark::default(),
             });
         }
     });
@@ -579,6 +608,7 @@ pub fn App() -> impl IntoView {
                         stack: None,
                         result: None,
                         ms_per_slice: 0.0,
+                        aha: AhaMark::default(),
                     });
                 }
             });
@@ -636,6 +666,23 @@ pub fn App() -> impl IntoView {
         ..Default::default()
     });
 
+    // The current case's AHA segments: computed when its marks or results change, not on
+    // every redraw.
+    let current_aha = Memo::new(move |_| current_case().and_then(|c| c.aha_map()));
+    // The next click on the image marks the RV insertion.
+    let marking = RwSignal::new(false);
+    let aha_note = RwSignal::new(None::<String>);
+    let update_mark = move |f: &dyn Fn(&mut AhaMark)| {
+        let Some(id) = state.current.get_untracked() else {
+            return;
+        };
+        state.cases.update(|cases| {
+            if let Some(c) = cases.iter_mut().find(|c| c.id == id) {
+                f(&mut c.aha);
+            }
+        });
+    };
+
     // Draw whenever the case, slice, window, overlays or results change.
     Effect::new(move |_| {
         let case = current_case();
@@ -643,6 +690,7 @@ pub fn App() -> impl IntoView {
         let win = state.window.get();
         let ov = overlay.get();
         let z = zoom.get();
+        let aha = current_aha.get();
         let Some(canvas) = canvas_ref.get() else {
             return;
         };
@@ -717,6 +765,34 @@ pub fn App() -> impl IntoView {
                 ctx.stroke();
             }
         }
+        // The AHA segments of this slice's level, the insertion's spoke in magenta.
+        if let Some(Ok(map)) = aha.as_ref().filter(|_| ov.aha)
+            && let Some(level) = map.levels.get(k).copied().flatten()
+            && let Some(d) = aha_drawing(&r.myocardium, s.spacing_mm, map.orientation, level)
+        {
+            ctx.set_line_width(0.75);
+            ctx.set_stroke_style_str("rgba(255, 255, 255, 0.9)");
+            ctx.begin_path();
+            for (x, y) in &d.spokes {
+                ctx.move_to(d.centre.0, d.centre.1);
+                ctx.line_to(*x, *y);
+            }
+            ctx.stroke();
+            ctx.set_line_width(1.5);
+            ctx.set_stroke_style_str("rgb(255, 0, 200)");
+            ctx.begin_path();
+            ctx.move_to(d.centre.0, d.centre.1);
+            ctx.line_to(d.insertion.0, d.insertion.1);
+            ctx.stroke();
+            let size = (s.rows.min(s.cols) as f64 / 20.0).max(7.0);
+            ctx.set_font(&format!("bold {size:.0}px sans-serif"));
+            ctx.set_text_align("center");
+            ctx.set_text_baseline("middle");
+            ctx.set_fill_style_str("rgb(255, 255, 255)");
+            for (n, (x, y)) in &d.labels {
+                let _ = ctx.fill_text(&n.to_string(), *x, *y);
+            }
+        }
     });
 
     // Keyboard shortcuts (documented on the page).
@@ -756,11 +832,56 @@ pub fn App() -> impl IntoView {
     });
     on_cleanup(move || handle.remove());
 
+    // A click while marking: the angle of the click around this slice's wall.
+    let mark_insertion = move |ev: &web_sys::MouseEvent| {
+        let Some(canvas) = canvas_ref.get_untracked() else {
+            return;
+        };
+        let k = state.slice.get_untracked();
+        let Some(id) = state.current.get_untracked() else {
+            return;
+        };
+        let angle = state.cases.with_untracked(|cases| {
+            let c = cases.iter().find(|c| c.id == id)?;
+            let (s, r) = (
+                c.stack.as_ref()?.slices.get(k)?,
+                c.result.as_ref()?.slices.get(k)?,
+            );
+            // Canvas pixels from the click: the canvas is shown scaled by zoom and aspect.
+            let rect = canvas.get_bounding_client_rect();
+            if rect.width() <= 0.0 || rect.height() <= 0.0 {
+                return None;
+            }
+            let at = (
+                (ev.client_x() as f64 - rect.left()) / rect.width() * s.cols as f64,
+                (ev.client_y() as f64 - rect.top()) / rect.height() * s.rows as f64,
+            );
+            angle_at(&r.myocardium, s.spacing_mm, at)
+        });
+        match angle {
+            Some(a) => {
+                update_mark(&|m| m.insertion_deg = Some(a));
+                marking.set(false);
+                aha_note.set(None);
+                overlay.update(|o| o.aha = true);
+            }
+            None => aha_note.set(Some(
+                "This slice holds no myocardium (or the click was on its centre): mark the \
+                 insertion on a slice with a wall."
+                    .into(),
+            )),
+        }
+    };
+
     // Left-drag on the image: window/level.
     let drag = RwSignal::new(None::<(i32, i32)>);
     let on_down = move |ev: web_sys::MouseEvent| {
-        drag.set(Some((ev.client_x(), ev.client_y())));
         ev.prevent_default();
+        if marking.get_untracked() {
+            mark_insertion(&ev);
+            return;
+        }
+        drag.set(Some((ev.client_x(), ev.client_y())));
     };
     let on_move = move |ev: web_sys::MouseEvent| {
         if let Some((x, y)) = drag.get_untracked() {
@@ -807,7 +928,13 @@ pub fn App() -> impl IntoView {
                 .iter()
                 .filter_map(|c| {
                     let (s, r) = (c.stack.as_ref()?, c.result.as_ref()?);
-                    Some(stack_record(&c.name, s, r, &c.warnings))
+                    let mut record = stack_record(&c.name, s, r, &c.warnings);
+                    if let Some(Ok(map)) = c.aha_map()
+                        && let Ok(aha) = serde_json::to_value(map)
+                    {
+                        record["aha_segments"] = aha;
+                    }
+                    Some(record)
                 })
                 .collect()
         });
@@ -1091,6 +1218,7 @@ pub fn App() -> impl IntoView {
                 let (scar_mm3, myo_mm3) = r.volumes_mm3(&s);
                 let (transmural, wall) = r.transmural_sectors();
                 let (gray, _) = r.gray_zone(&s);
+                let levels = current_aha.get().and_then(Result::ok).map(|m| m.levels).unwrap_or_default();
                 let m = state.model.get().unwrap_or_default();
                 Some(view! {
                     <p data-testid="stack-summary">{format!(
@@ -1109,7 +1237,8 @@ pub fn App() -> impl IntoView {
                         <thead><tr><th>"slice"</th><th>"scar mm2"</th><th>"myocardium mm2"</th>
                             <th>"burden %"</th><th title="sectors whose scar fills more than half their myocardium, of the sectors that hold myocardium">"sectors > 50%"</th>
                             <th>"FWHM %"</th><th>"2-SD %"</th><th>"3-SD %"</th><th>"5-SD %"</th><th>"6-SD %"</th>
-                            <th title="myocardium above 2 SD of remote but below the FWHM threshold, percent of the myocardium">"gray zone %"</th></tr></thead>
+                            <th title="myocardium above 2 SD of remote but below the FWHM threshold, percent of the myocardium">"gray zone %"</th>
+                            <th title="the slice's third of the ventricle for the AHA segments, once the RV insertion is marked">"AHA level"</th></tr></thead>
                         <tbody>
                             {r.slices.iter().enumerate().map(|(k, x)| {
                                 let f = |v: Option<f64>| v.map(|b| format!("{b:.2}")).unwrap_or_else(|| "-".into());
@@ -1118,7 +1247,13 @@ pub fn App() -> impl IntoView {
                                     <td>{format!("{:.1}", x.myocardium_area_mm2)}</td><td>{f(x.burden_percent)}</td>
                                     <td data-testid="slice-transmural">{format!("{} / {}", x.transmural_sectors(), x.wall_sectors())}</td>
                                     <td>{f(x.fwhm_burden_percent)}</td><td>{nsd(2)}</td><td>{nsd(3)}</td><td>{nsd(5)}</td><td>{nsd(6)}</td>
-                                    <td data-testid="slice-gray-zone">{f(x.gray_zone_percent())}</td></tr> }
+                                    <td data-testid="slice-gray-zone">{f(x.gray_zone_percent())}</td>
+                                    <td data-testid="slice-level">{match levels.get(k).copied().flatten() {
+                                        Some(WallLevel::Basal) => "basal",
+                                        Some(WallLevel::Mid) => "mid",
+                                        Some(WallLevel::Apical) => "apical",
+                                        None => "-",
+                                    }}</td></tr> }
                             }).collect_view()}
                         </tbody>
                     </table>
@@ -1133,6 +1268,55 @@ pub fn App() -> impl IntoView {
             </p>
         </section>
 
+        <section class="aha" data-testid="aha">
+            <h2>"AHA segments"</h2>
+            <p>"The network does not draw the right ventricle, so the 16 segments start where you
+               mark the anterior insertion of the right ventricle's wall into the septum. One mark
+               serves the whole stack; slices with myocardium are split into basal, mid and apical
+               thirds. "
+                <button data-testid="aha-mark" disabled=move || current_case().and_then(|c| c.result).is_none()
+                    on:click=move |_| marking.update(|m| *m = !*m)>
+                    {move || if marking.get() { "now click the insertion on the image (click here to stop)" } else { "mark RV insertion" }}</button>
+                " "
+                <label title="for an image stored mirrored, with the septum on the viewer's right">
+                    <input type="checkbox" data-testid="aha-mirror"
+                        prop:checked=move || current_case().is_some_and(|c| c.aha.septum_clockwise)
+                        on:change=move |_| update_mark(&|m| m.septum_clockwise = !m.septum_clockwise) />
+                    "septum clockwise of the insertion"</label>
+                " Base: "
+                <select aria-label="which end is the base" data-testid="aha-base"
+                    on:change=move |ev| {
+                        let base = match event_target_value(&ev).as_str() {
+                            "first" => Some(true),
+                            "last" => Some(false),
+                            _ => None,
+                        };
+                        update_mark(&|m| m.base_first = base);
+                    }>
+                    <option value="auto" selected=move || current_case().is_some_and(|c| c.aha.base_first.is_none())>"the wider end"</option>
+                    <option value="first" selected=move || current_case().is_some_and(|c| c.aha.base_first == Some(true))>"the first slice"</option>
+                    <option value="last" selected=move || current_case().is_some_and(|c| c.aha.base_first == Some(false))>"the last slice"</option>
+                </select>
+                " "
+                <label><input type="checkbox" prop:checked=move || overlay.get().aha
+                    on:change=move |_| overlay.update(|o| o.aha = !o.aha) />"show on the image"</label>
+                " "
+                <button data-testid="aha-clear" on:click=move |_| update_mark(&|m| *m = AhaMark::default())>"clear"</button>
+            </p>
+            <Show when=move || aha_note.get().is_some()>
+                <p class="warn" data-testid="aha-note">{move || aha_note.get().unwrap_or_default()}</p>
+            </Show>
+            <p data-testid="aha-status">{move || match current_aha.get() {
+                None => "No insertion marked for this case.".to_string(),
+                Some(Err(e)) => format!("No AHA segments: {e}."),
+                Some(Ok(map)) => aha_summary(&map),
+            }}</p>
+            {move || match current_aha.get() {
+                Some(Ok(map)) => Some(view! { <AhaBullseye map=map /> }),
+                _ => None,
+            }}
+        </section>
+
         <TeachingView teaching=state.teaching send=send next_request=next_id
             slice=current_slice options=teaching_options />
     }
@@ -1145,5 +1329,132 @@ fn register_service_worker() {
     let navigator = window.navigator();
     if js_sys::Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false) {
         let _ = navigator.service_worker().register("./sw.js");
+    }
+}
+
+/// The AHA map in words: where the segments start, which slices make each third, and which
+/// segments the scar crosses more than half of.
+fn aha_summary(map: &AhaMap) -> String {
+    let levels = [
+        (WallLevel::Basal, "basal"),
+        (WallLevel::Mid, "mid"),
+        (WallLevel::Apical, "apical"),
+    ]
+    .iter()
+    .filter_map(|(level, name)| {
+        let at: Vec<usize> = (0..map.levels.len())
+            .filter(|k| map.levels[*k] == Some(*level))
+            .map(|k| k + 1)
+            .collect();
+        let (first, last) = (at.first()?, at.last()?);
+        Some(if first == last {
+            format!("{name} slice {first}")
+        } else {
+            format!("{name} slices {first}-{last}")
+        })
+    })
+    .collect::<Vec<_>>()
+    .join(", ");
+    let transmural: Vec<String> = map
+        .segments
+        .iter()
+        .filter(|s| s.grade.is_some_and(|g| g >= 3))
+        .map(|s| format!("{} ({})", s.number, s.name))
+        .collect();
+    format!(
+        "Anterior RV insertion at {:.0} degrees clockwise from 12 o'clock, the septum {} of it; \
+         {} ({}). Scar through more than half the wall: {}.",
+        map.orientation.anterior_insertion_deg,
+        if map.orientation.septum_clockwise {
+            "clockwise"
+        } else {
+            "counterclockwise"
+        },
+        levels,
+        if map.base_first {
+            "base first"
+        } else {
+            "base last"
+        },
+        if transmural.is_empty() {
+            "no segment".to_string()
+        } else {
+            format!("segment {}", transmural.join(", "))
+        }
+    )
+}
+
+/// The AHA bull's-eye: each segment filled by its transmurality grade, with its number and
+/// scar percentage; the apical cap (17), which short-axis slices do not cut, in grey.
+#[component]
+fn AhaBullseye(map: AhaMap) -> impl IntoView {
+    let segments = bullseye()
+        .into_iter()
+        .map(|b| {
+            let seg = &map.segments[b.number - 1];
+            let fill = seg
+                .grade
+                .map(|g| GRADE_FILL[usize::from(g)])
+                .unwrap_or(NO_WALL_FILL);
+            let ink = if seg.grade.is_some_and(|g| g >= 3) {
+                "#ffffff"
+            } else {
+                "#111111"
+            };
+            let percent = seg
+                .scar_percent
+                .map(|p| format!("{p:.0}%"))
+                .unwrap_or_else(|| "-".into());
+            let title = match seg.scar_percent {
+                Some(p) => format!(
+                    "{} {}: scar {p:.1}% of {:.0} mm3 of myocardium",
+                    b.number,
+                    AHA_SEGMENT_NAMES[b.number - 1],
+                    seg.myocardium_mm3
+                ),
+                None => format!(
+                    "{} {}: no slice's myocardium reaches it",
+                    b.number,
+                    AHA_SEGMENT_NAMES[b.number - 1]
+                ),
+            };
+            let (x, y) = b.label;
+            view! {
+                <g data-testid="aha-segment" data-segment=b.number.to_string()
+                    data-grade=seg.grade.map(|g| g.to_string()).unwrap_or_default()
+                    data-percent=seg.scar_percent.map(|p| format!("{p:.3}")).unwrap_or_default()>
+                    <title>{title}</title>
+                    <path d=b.path fill=fill stroke="#333333" stroke-width="1" />
+                    <text x=format!("{x:.1}") y=format!("{:.1}", y - 5.0) fill=ink font-size="9"
+                        text-anchor="middle" dominant-baseline="middle">{b.number}</text>
+                    <text x=format!("{x:.1}") y=format!("{:.1}", y + 6.0) fill=ink font-size="8"
+                        text-anchor="middle" dominant-baseline="middle">{percent}</text>
+                </g>
+            }
+        })
+        .collect_view();
+    let legend = ["0%", "up to 25%", "up to 50%", "up to 75%", "above 75%"]
+        .into_iter()
+        .enumerate()
+        .map(|(g, label)| {
+            view! {
+                <span class="swatch" style=format!("background:{}", GRADE_FILL[g])></span>
+                {format!(" {label} ")}
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="bullseye">
+            <svg viewBox="0 0 240 240" width="280" height="280" data-testid="bullseye" role="img"
+                aria-label="AHA bull's-eye: scar as a share of each segment's myocardium">
+                {segments}
+                <circle cx="120" cy="120" r="25" fill=NO_WALL_FILL stroke="#333333" stroke-width="1">
+                    <title>"17 apex: beyond the cavity, not cut by short-axis slices"</title>
+                </circle>
+                <text x="120" y="120" font-size="9" text-anchor="middle" dominant-baseline="middle">"17"</text>
+            </svg>
+            <p class="legend">"Scar, share of each segment's myocardium: " {legend}
+                <span class="swatch" style=format!("background:{NO_WALL_FILL}")></span>" no wall or not measured"</p>
+        </div>
     }
 }

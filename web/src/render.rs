@@ -65,6 +65,8 @@ pub struct Overlay {
     pub probability: bool,
     /// Draw the wall sectors, marking those whose scar fills more than half their myocardium.
     pub sectors: bool,
+    /// Draw the AHA segments, once the RV insertion is marked.
+    pub aha: bool,
 }
 
 impl Default for Overlay {
@@ -76,6 +78,7 @@ impl Default for Overlay {
             outline: false,
             probability: false,
             sectors: false,
+            aha: true,
         }
     }
 }
