@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Takes the README's screenshots of the built page (`trunk build --release` first):
 docs/web-main-view.png (the bundled sample phantom-9003 analysed on the CPU path, with its wall
-sectors drawn) and
-docs/web-teaching-view.png (its teaching view). Not a test; run by hand after the page or the
+sectors drawn), docs/web-teaching-view.png (its teaching view), and, for the bundled DICOM series
+with the RV insertion marked, docs/web-aha-view.png (the segments over the image) and
+docs/web-aha-segments.png (the bull's-eye). Not a test; run by hand after the page or the
 default model changes:
 
     python3 tests/screenshots.py dist docs
@@ -40,7 +41,36 @@ def main():
         element = d.find(".teaching")
         shot = d.call("GET", d.s(f"/element/{element}/screenshot"))
         (out / "web-teaching-view.png").write_bytes(base64.b64decode(shot))
-        print(f"wrote {out / 'web-main-view.png'} and {out / 'web-teaching-view.png'}")
+        # The DICOM sample, its RV insertion marked at about 11 o'clock (where the phantom's
+        # anterior insertion lies), far out so that the angle hardly depends on the wall's centre.
+        d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
+        d.js("[...document.querySelectorAll('[data-testid=sample]')]"
+             ".find(b => b.innerText.includes('DICOM')).click()")
+        d.wait("const s = [...document.querySelectorAll('[data-testid=file-status]')];"
+               "return s.length == 2 && s[1].innerText.startsWith('done')", "the series' result")
+        bt.open_file(d, "phantom-9201")
+        d.js("document.querySelector('[data-testid=aha-mark]').click()")
+        d.js("""const c = document.querySelector('[data-testid=view]');
+                const r = c.getBoundingClientRect();
+                const a = 325 * Math.PI / 180, k = 0.45 * Math.min(r.width, r.height);
+                c.dispatchEvent(new MouseEvent('mousedown', {bubbles: true,
+                    clientX: r.left + r.width / 2 + k * Math.sin(a),
+                    clientY: r.top + r.height / 2 - k * Math.cos(a)}));""")
+        d.wait("return document.querySelectorAll('[data-testid=aha-segment]').length == 16", "the bull's-eye")
+        # The segments alone over the image (the sectors off), zoomed in.
+        d.js("document.querySelector('[data-testid=overlay-sectors]').click()")
+        for _ in range(3):
+            d.js("window.dispatchEvent(new KeyboardEvent('keydown', {key: '+'}))")
+        d.js("document.querySelector('.viewer').scrollIntoView()")
+        viewer = d.find("[data-testid=view]")
+        aha = d.find(".aha")
+        (out / "web-aha-view.png").write_bytes(
+            base64.b64decode(d.call("GET", d.s(f"/element/{viewer}/screenshot"))))
+        d.js("document.querySelector('.aha').scrollIntoView()")
+        (out / "web-aha-segments.png").write_bytes(
+            base64.b64decode(d.call("GET", d.s(f"/element/{aha}/screenshot"))))
+        print(f"wrote {out / 'web-main-view.png'}, {out / 'web-teaching-view.png'}, "
+              f"{out / 'web-aha-view.png'} and {out / 'web-aha-segments.png'}")
     finally:
         d.quit()
         server.shutdown()

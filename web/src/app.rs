@@ -788,8 +788,12 @@ pub fn App() -> impl IntoView {
             ctx.set_font(&format!("bold {size:.0}px sans-serif"));
             ctx.set_text_align("center");
             ctx.set_text_baseline("middle");
+            // White numbers edged in black, legible over bright blood and dark lung alike.
             ctx.set_fill_style_str("rgb(255, 255, 255)");
+            ctx.set_stroke_style_str("rgba(0, 0, 0, 0.85)");
+            ctx.set_line_width(2.0);
             for (n, (x, y)) in &d.labels {
+                let _ = ctx.stroke_text(&n.to_string(), *x, *y);
                 let _ = ctx.fill_text(&n.to_string(), *x, *y);
             }
         }
@@ -1273,7 +1277,8 @@ pub fn App() -> impl IntoView {
             <p>"The network does not draw the right ventricle, so the 16 segments start where you
                mark the anterior insertion of the right ventricle's wall into the septum. One mark
                serves the whole stack; slices with myocardium are split into basal, mid and apical
-               thirds. "
+               thirds."</p>
+            <p class="controls">
                 <button data-testid="aha-mark" disabled=move || current_case().and_then(|c| c.result).is_none()
                     on:click=move |_| marking.update(|m| *m = !*m)>
                     {move || if marking.get() { "now click the insertion on the image (click here to stop)" } else { "mark RV insertion" }}</button>
