@@ -919,4 +919,68 @@ mod tests {
             assert_eq!(transmurality_grade(p) >= 3, is_transmural(p), "{p}");
         }
     }
+
+    #[test]
+    fn phantom_scar_lands_in_its_coronary_territory_segments() {
+        // The phantom draws each scar in a coronary territory, centred where that artery
+        // supplies relative to the right ventricle; with the AHA segments started at the
+        // phantom's RV insertion, the segment holding most of the scar (exact labels) belongs
+        // to the territory the AHA assigns it (Cerqueira et al. 2002): LAD 1, 2, 7, 8, 13, 14;
+        // RCA 3, 4, 9, 10, 15; LCx 5, 6, 11, 12, 16. A septum taken the wrong way round would
+        // put LAD scar in the LCx segments. Scar wide enough to straddle two territories can
+        // peak in a neighbour: at least 90% land in their own (49 of 50 here; 16 with the
+        // septum taken clockwise).
+        use crate::phantom::{PhantomConfig, generate};
+        let config = PhantomConfig {
+            slices: 6,
+            size_px: [128, 160],
+            ..PhantomConfig::default()
+        };
+        let territory = |name: &str| -> &[usize] {
+            match name {
+                "LAD" => &[1, 2, 7, 8, 13, 14],
+                "RCA" => &[3, 4, 9, 10, 15],
+                _ => &[5, 6, 11, 12, 16],
+            }
+        };
+        let (mut scarred, mut inside) = (0, 0);
+        for seed in 0..60u64 {
+            let case = generate(8_100_000 + seed, &config);
+            let Some(name) = case.params.territory.as_deref() else {
+                continue;
+            };
+            let orientation = AhaOrientation {
+                anterior_insertion_deg: case.params.rv_insertion_deg,
+                septum_clockwise: false,
+            };
+            let has_wall: Vec<bool> = case
+                .slices
+                .iter()
+                .map(|s| s.myocardium().area_px() > 0)
+                .collect();
+            let levels = wall_levels(&has_wall, true);
+            let mut scar = [0usize; 16];
+            for (s, level) in case.slices.iter().zip(&levels) {
+                let Some(level) = level else { continue };
+                let counts = aha_slice_counts(
+                    &s.scar(),
+                    &s.myocardium(),
+                    s.image.spacing_mm,
+                    orientation,
+                    *level,
+                );
+                for (k, _, n) in counts {
+                    scar[k] += n;
+                }
+            }
+            let peak = (0..16).max_by_key(|k| scar[*k]).expect("16 segments") + 1;
+            scarred += 1;
+            inside += usize::from(territory(name).contains(&peak));
+        }
+        assert!(scarred >= 40, "{scarred} scarred cases");
+        assert!(
+            inside as f64 >= 0.9 * scarred as f64,
+            "{inside} of {scarred} in their territory"
+        );
+    }
 }

@@ -152,6 +152,12 @@ pub struct CaseParams {
     pub mvo: bool,
     /// Whether ghosting was added.
     pub ghosting: bool,
+    /// Where the AHA segments start: the anterior RV insertion, in degrees clockwise from 12
+    /// o'clock as the image is shown, taken 60 degrees anterior of the septum's middle, which
+    /// faces the right ventricle's centre (see `metrics::AhaOrientation`; the septum runs
+    /// counterclockwise from it, the standard display).
+    #[serde(default)]
+    pub rv_insertion_deg: f64,
 }
 
 /// A generated case: one slice or a base-to-apex stack.
@@ -610,6 +616,10 @@ pub fn generate(seed: u64, config: &PhantomConfig) -> PhantomCase {
         patchy: heart.scar.as_ref().is_some_and(|s| s.patchy.is_some()),
         mvo: heart.scar.as_ref().is_some_and(|s| s.mvo),
         ghosting,
+        // The RV's angle runs from 3 o'clock towards the rows below (atan2 of a y that grows
+        // downwards): clockwise on screen, so 90 more from 12 o'clock. Anterior (up) is
+        // clockwise of the septum's middle on screen.
+        rv_insertion_deg: (heart.rv_angle.to_degrees() + 90.0 + 60.0).rem_euclid(360.0),
     };
     PhantomCase {
         name: format!("phantom-{seed}"),

@@ -1,0 +1,94 @@
+//! What the analysis after the network costs on the CPU: per slice, `slice_result` (post-
+//! processing, areas, burden, the classic FWHM and n-SD burdens, the gray zone and the wall
+//! sectors) and the sectors alone; per stack, the AHA segments (`StackResult::aha_map`, each
+//! slice cut again at the insertion). Phantom stacks of 10 slices at three image sizes; the
+//! network's probability maps stand in as the exact labels at 0.9 and 0.1, so no model runs.
+//! Prints a markdown table; `benchmarks/analysis.sh` writes it to `benchmarks/analysis.md`.
+//!
+//! `cargo run -p scarseg-pipeline --example analysis_cost [REPEATS]` (the dev profile optimises the
+//! dependencies and scarseg-imaging, where the metrics live).
+
+use std::time::Instant;
+
+use scarseg_imaging::Stack;
+use scarseg_imaging::metrics::{AhaOrientation, WALL_SECTORS, sector_scar_percent};
+use scarseg_imaging::phantom::{PhantomConfig, generate};
+use scarseg_pipeline::{StackResult, slice_result};
+
+/// The median of `runs` timings of `f`, in ms.
+fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut t: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn main() {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(7)
+        .max(1);
+    println!(
+        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack |"
+    );
+    println!("|---|---|---|---|");
+    for side in [128usize, 256, 512] {
+        let config = PhantomConfig {
+            size_px: [side, side],
+            slices: 10,
+            ..PhantomConfig::default()
+        };
+        let case = generate(9_900_000 + side as u64, &config);
+        let stack = Stack {
+            name: case.name.clone(),
+            part: None,
+            slices: case.slices.iter().map(|s| s.image.clone()).collect(),
+            warnings: vec![],
+        };
+        let p = |m: &scarseg_imaging::metrics::Mask| -> Vec<f32> {
+            m.data.iter().map(|b| if *b { 0.9 } else { 0.1 }).collect()
+        };
+        let maps: Vec<(Vec<f32>, Vec<f32>)> = case
+            .slices
+            .iter()
+            .map(|s| (p(&s.scar()), p(&s.myocardium())))
+            .collect();
+        let options = Default::default();
+        let analyse = || -> Vec<_> {
+            stack
+                .slices
+                .iter()
+                .zip(&maps)
+                .map(|(s, (scar, myo))| slice_result(s, scar.clone(), myo.clone(), None, &options))
+                .collect()
+        };
+        let per_slice = median_ms(runs, || {
+            std::hint::black_box(analyse());
+        }) / stack.slices.len() as f64;
+        let result = StackResult::from_slices(analyse(), &stack);
+        let sectors = median_ms(runs, || {
+            for (r, s) in result.slices.iter().zip(&stack.slices) {
+                std::hint::black_box(sector_scar_percent(
+                    &r.scar,
+                    &r.myocardium,
+                    s.spacing_mm,
+                    WALL_SECTORS,
+                ));
+            }
+        }) / stack.slices.len() as f64;
+        let orientation = AhaOrientation {
+            anterior_insertion_deg: 320.0,
+            septum_clockwise: false,
+        };
+        let aha = median_ms(runs, || {
+            std::hint::black_box(result.aha_map(&stack, orientation, None).ok());
+        });
+        println!("| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} |");
+    }
+}
