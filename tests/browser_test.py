@@ -488,6 +488,22 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
         if p["scar_percent"] is not None:
             assert abs(float(percent) - p["scar_percent"]) < 1e-3, (number, percent, p)
     assert any(p["scar_percent"] and p["scar_percent"] > 0 for p in page["segments"]), page
+    # The page's AHA CSV is `scarseg predict`'s aha.csv for the series, but for the input's name.
+    (downloads / "scarseg-aha.csv").unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-aha-csv]').click()")
+    wait_files(downloads, ["scarseg-aha.csv"])
+    page_csv = (downloads / "scarseg-aha.csv").read_text().splitlines()
+    cli_csv = (out / "aha.csv").read_text().splitlines()
+    assert len(page_csv) == len(cli_csv) == 17, (page_csv, cli_csv)
+    assert page_csv[0] == cli_csv[0], (page_csv[0], cli_csv[0])
+    for p, c in zip(page_csv[1:], cli_csv[1:]):
+        p, c = p.split(","), c.split(",")
+        assert p[0] == "DICOM series", p
+        assert p[1:4] == c[1:4] and p[8:] == c[8:], (p, c)
+        # Volumes within 1%, the percentage within a point (a few threshold pixels may differ).
+        assert all(abs(float(a) - float(b)) <= 0.01 * max(abs(float(b)), 1.0)
+                   for a, b in zip(p[4:6], c[4:6])), (p, c)
+        assert (p[6] == c[6] == "") or abs(float(p[6]) - float(c[6])) < 1.0, (p, c)
 
     # The segments are drawn over the image, and unticking them gives the image back.
     d.js("window.ahaView = document.querySelector('[data-testid=view]').toDataURL()")

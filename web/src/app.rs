@@ -15,7 +15,7 @@ use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, AhaOrientation, WALL_SECTORS, 
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
-    label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
+    aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, StackResult, slice_result};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
@@ -953,6 +953,19 @@ pub fn App() -> impl IntoView {
             download("scarseg-report.json", &bytes, "application/json");
         }
     };
+    let export_aha_csv = move |_| {
+        let rows: Vec<_> = state.cases.with_untracked(|cases| {
+            cases
+                .iter()
+                .filter_map(|c| Some((c, c.aha_map()?.ok()?)))
+                .flat_map(|(c, map)| aha_rows(&c.name, &map))
+                .collect()
+        });
+        match aha_csv(&rows) {
+            Ok(bytes) => download("scarseg-aha.csv", &bytes, "text/csv"),
+            Err(e) => web_sys::console::error_1(&format!("page: AHA CSV: {e}").into()),
+        }
+    };
     let export_masks = move |_| {
         let Some(c) = current_case() else { return };
         let (Some(s), Some(r)) = (c.stack, c.result) else {
@@ -1307,6 +1320,10 @@ pub fn App() -> impl IntoView {
                     on:change=move |_| overlay.update(|o| o.aha = !o.aha) />"show on the image"</label>
                 " "
                 <button data-testid="aha-clear" on:click=move |_| update_mark(&|m| *m = AhaMark::default())>"clear"</button>
+                " "
+                <button data-testid="export-aha-csv" title="the 16 segments of every case with its insertion marked"
+                    disabled=move || !matches!(current_aha.get(), Some(Ok(_)))
+                    on:click=export_aha_csv>"export AHA CSV"</button>
             </p>
             <Show when=move || aha_note.get().is_some()>
                 <p class="warn" data-testid="aha-note">{move || aha_note.get().unwrap_or_default()}</p>

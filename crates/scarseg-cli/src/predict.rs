@@ -13,9 +13,9 @@ use scarseg_imaging::metrics::AhaOrientation;
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
-    label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
+    aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
 };
-use scarseg_pipeline::{NoAhaMap, StackResult, analyse_stack};
+use scarseg_pipeline::{AhaMap, NoAhaMap, StackResult, analyse_stack};
 
 use crate::Outcome;
 use crate::data::{LABEL_SUFFIX, sorted_entries, stem_and_ext};
@@ -43,8 +43,8 @@ pub struct PredictArgs {
     #[arg(long)]
     pub min_component_px: Option<usize>,
     /// The anterior insertion of the right ventricle, in degrees clockwise from 12 o'clock as the
-    /// images are stored, around each slice's wall centre: report.json then gives every stack's
-    /// scar by AHA segment (1 to 16). One angle for all the inputs given.
+    /// images are stored, around each slice's wall centre: report.json and aha.csv then give
+    /// every stack's scar by AHA segment (1 to 16). One angle for all the inputs given.
     #[arg(long, value_name = "DEG", allow_negative_numbers = true, value_parser = parse_angle)]
     pub rv_insertion: Option<f64>,
     /// With --rv-insertion: the septum runs clockwise from the insertion (images stored
@@ -77,12 +77,12 @@ fn parse_angle(text: &str) -> Result<f64, String> {
     }
 }
 
-/// The stack's scar by AHA segment for report.json, or why there is none.
-fn aha_record(
+/// The stack's scar by AHA segment, or why there is none; `None` without `--rv-insertion`.
+fn aha_map(
     stack: &Stack,
     result: &StackResult,
     args: &PredictArgs,
-) -> Option<Result<serde_json::Value, String>> {
+) -> Option<Result<AhaMap, String>> {
     let orientation = AhaOrientation {
         anterior_insertion_deg: args.rv_insertion?,
         septum_clockwise: args.septum_clockwise,
@@ -92,13 +92,16 @@ fn aha_record(
         BaseEnd::Last => Some(false),
         BaseEnd::Auto => None,
     };
-    Some(match result.aha_map(stack, orientation, base_first) {
-        Ok(map) => serde_json::to_value(map).map_err(|e| e.to_string()),
-        Err(e @ NoAhaMap::BaseUnknown) => Err(format!(
-            "no AHA segments: {e} (give --base first or --base last)"
-        )),
-        Err(e) => Err(format!("no AHA segments: {e}")),
-    })
+    Some(
+        result
+            .aha_map(stack, orientation, base_first)
+            .map_err(|e| match e {
+                NoAhaMap::BaseUnknown => {
+                    format!("no AHA segments: {e} (give --base first or --base last)")
+                }
+                _ => format!("no AHA segments: {e}"),
+            }),
+    )
 }
 
 /// One unit of work: a file, or the DICOM files of one folder as a series.
@@ -326,6 +329,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         .is_terminal()
         .then(|| ProgressBar::new(inputs.len() as u64));
     let mut rows = Vec::new();
+    let mut aha = Vec::new();
     let mut reports = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -374,8 +378,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                     ));
                     let mut record = stack_record(&input_name, &stack, &result, &stack.warnings);
                     record["output_name"] = name.into();
-                    match aha_record(&stack, &result, &args) {
-                        Some(Ok(aha)) => record["aha_segments"] = aha,
+                    match aha_map(&stack, &result, &args) {
+                        Some(Ok(map)) => {
+                            record["aha_segments"] = serde_json::to_value(&map)?;
+                            aha.extend(aha_rows(&input_name, &map));
+                        }
                         Some(Err(why)) => notes.push(format!("{input_name}: {why}")),
                         None => {}
                     }
@@ -399,6 +406,10 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     }
     std::fs::write(args.out.join("report.csv"), report_csv(&rows)?)
         .with_context(|| format!("{}: cannot write report.csv", args.out.display()))?;
+    if args.rv_insertion.is_some() {
+        std::fs::write(args.out.join("aha.csv"), aha_csv(&aha)?)
+            .with_context(|| format!("{}: cannot write aha.csv", args.out.display()))?;
+    }
     let report = serde_json::json!({
         "weights": {
             "name": model.manifest.name,

@@ -1405,6 +1405,17 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
     assert_eq!(aha["base_first"], true);
     assert_eq!(aha["orientation"]["anterior_insertion_deg"], 300.0);
     assert_eq!(aha["orientation"]["septum_clockwise"], false);
+    // aha.csv: the same 16 segments, one row each.
+    let rows = csv_rows(&root.join("auto").join("aha.csv"));
+    assert_eq!(rows.len(), 16);
+    for (row, segment) in rows.iter().zip(segments) {
+        assert_eq!(row["segment"], segment["number"].to_string());
+        assert_eq!(row["name"], segment["name"].as_str().expect("name"));
+        let csv_scar: f64 = row["scar_mm3"].parse().expect("scar_mm3");
+        assert!(close(csv_scar, segment["scar_mm3"].as_f64().expect("scar")));
+        assert_eq!(row["anterior_insertion_deg"], "300.0");
+    }
+    assert!(!root.join("plain").join("aha.csv").exists());
 
     // -60 is 300; the base named last turns the levels round.
     let last = report(

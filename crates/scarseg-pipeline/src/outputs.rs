@@ -1,13 +1,13 @@
 //! What the CLI and the page write from a result, defined once so their files agree: mask PNGs,
 //! the label map of the NIfTI label volume, a stack's volumes, the JSON reports' per-stack and
-//! per-slice records, and the CSV report.
+//! per-slice records, the CSV report, and the AHA segments' CSV.
 
 use scarseg_imaging::encode::{EncodeError, png_grey8};
 use scarseg_imaging::metrics::{Mask, high_risk};
 use scarseg_imaging::{Slice, Stack};
 use serde::Serialize;
 
-use crate::{SliceResult, StackResult};
+use crate::{AhaMap, SliceResult, StackResult};
 
 /// Label values: 0 background, 2 myocardium, 3 scar (EMIDEC's numbering).
 pub fn label_map(scar: &Mask, myocardium: &Mask) -> Vec<u8> {
@@ -256,6 +256,81 @@ pub fn report_csv(rows: &[ReportRow]) -> Result<Vec<u8>, csv::Error> {
     w.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// The AHA CSV's columns, in order (each row an [`AhaRow`]): `scarseg predict --rv-insertion`'s
+/// `aha.csv` and the page's export.
+pub const AHA_CSV_COLUMNS: [&str; 10] = [
+    "input",
+    "segment",
+    "name",
+    "level",
+    "myocardium_mm3",
+    "scar_mm3",
+    "scar_percent",
+    "grade",
+    "anterior_insertion_deg",
+    "septum_clockwise",
+];
+
+/// One AHA segment of one stack in the AHA CSV.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AhaRow {
+    /// The input as given, as in the report's rows.
+    pub input: String,
+    /// 1 to 16.
+    pub segment: usize,
+    /// "basal anterior" and so on.
+    pub name: &'static str,
+    /// basal, mid or apical.
+    pub level: &'static str,
+    /// The segment's myocardium, mm3.
+    pub myocardium_mm3: f64,
+    /// Its scar, mm3.
+    pub scar_mm3: f64,
+    /// Scar, percent of the segment's myocardium; empty where no slice reaches it.
+    pub scar_percent: Option<f64>,
+    /// Transmurality grade 0 to 4; empty likewise.
+    pub grade: Option<u8>,
+    /// Where the segments start, as marked.
+    pub anterior_insertion_deg: f64,
+    /// Whether the septum runs clockwise from it.
+    pub septum_clockwise: bool,
+}
+
+/// The AHA CSV rows of one stack: its 16 segments.
+pub fn aha_rows(input: &str, map: &AhaMap) -> Vec<AhaRow> {
+    map.segments
+        .iter()
+        .map(|s| AhaRow {
+            input: input.to_string(),
+            segment: s.number,
+            name: s.name,
+            level: match s.number {
+                1..=6 => "basal",
+                7..=12 => "mid",
+                _ => "apical",
+            },
+            myocardium_mm3: s.myocardium_mm3,
+            scar_mm3: s.scar_mm3,
+            scar_percent: s.scar_percent,
+            grade: s.grade,
+            anterior_insertion_deg: map.orientation.anterior_insertion_deg,
+            septum_clockwise: map.orientation.septum_clockwise,
+        })
+        .collect()
+}
+
+/// The AHA CSV: the header, then the rows.
+pub fn aha_csv(rows: &[AhaRow]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(AHA_CSV_COLUMNS)?;
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
 impl StackResult {
     /// Scar and myocardium volumes over the stack, mm3: each slice's area times its thickness.
     pub fn volumes_mm3(&self, stack: &Stack) -> (f64, f64) {
@@ -455,6 +530,66 @@ mod tests {
         // No rows: the header alone.
         let empty = String::from_utf8(report_csv(&[]).expect("csv")).expect("utf-8");
         assert_eq!(empty, format!("{}\n", lines[0]));
+    }
+
+    #[test]
+    fn aha_csv_by_hand() {
+        use crate::AhaSegment;
+        use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, AhaOrientation};
+        // Segment 1: 60 of 100 mm3 scar, grade 3; segment 13 reached by no slice; the rest
+        // healthy, 50 mm3 each.
+        let segments = (1..=16)
+            .map(|n| {
+                let (myo, scar, percent, grade) = match n {
+                    1 => (100.0, 60.0, Some(60.0), Some(3)),
+                    13 => (0.0, 0.0, None, None),
+                    _ => (50.0, 0.0, Some(0.0), Some(0)),
+                };
+                AhaSegment {
+                    number: n,
+                    name: AHA_SEGMENT_NAMES[n - 1],
+                    myocardium_mm3: myo,
+                    scar_mm3: scar,
+                    scar_percent: percent,
+                    grade,
+                }
+            })
+            .collect();
+        let map = AhaMap {
+            orientation: AhaOrientation {
+                anterior_insertion_deg: 300.0,
+                septum_clockwise: false,
+            },
+            base_first: true,
+            levels: vec![],
+            segments,
+        };
+        let rows = aha_rows("in, a", &map);
+        let text = String::from_utf8(aha_csv(&rows).expect("csv")).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 17, "{text}");
+        assert_eq!(
+            lines[0],
+            "input,segment,name,level,myocardium_mm3,scar_mm3,scar_percent,grade,\
+             anterior_insertion_deg,septum_clockwise"
+        );
+        assert_eq!(
+            lines[1],
+            "\"in, a\",1,basal anterior,basal,100.0,60.0,60.0,3,300.0,false"
+        );
+        assert_eq!(
+            lines[8],
+            "\"in, a\",8,mid anteroseptal,mid,50.0,0.0,0.0,0,300.0,false"
+        );
+        assert_eq!(
+            lines[13],
+            "\"in, a\",13,apical anterior,apical,0.0,0.0,,,300.0,false"
+        );
+        // The header is the rows' own field names, in order.
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(&rows[0]).expect("row");
+        let own = String::from_utf8(w.into_inner().expect("flush")).expect("utf-8");
+        assert_eq!(own.lines().next(), Some(lines[0]));
     }
 
     #[test]
