@@ -743,14 +743,7 @@ pub fn App() -> impl IntoView {
         if let Some(d) = sector_drawing(&r.myocardium, s.spacing_mm, &r.sector_scar_percent)
             .filter(|_| ov.sectors)
         {
-            ctx.set_line_width(0.5);
-            ctx.set_stroke_style_str("rgba(255, 255, 255, 0.8)");
-            ctx.begin_path();
-            for (x, y) in &d.spokes {
-                ctx.move_to(d.centre.0, d.centre.1);
-                ctx.line_to(*x, *y);
-            }
-            ctx.stroke();
+            spokes(&ctx, d.centre, &d.spokes, 0.5, "rgba(255, 255, 255, 0.8)");
             ctx.set_line_width(2.0);
             ctx.set_stroke_style_str("rgb(255, 40, 40)");
             for arc in &d.transmural_arcs {
@@ -770,20 +763,8 @@ pub fn App() -> impl IntoView {
             && let Some(level) = map.levels.get(k).copied().flatten()
             && let Some(d) = aha_drawing(&r.myocardium, s.spacing_mm, map.orientation, level)
         {
-            ctx.set_line_width(0.75);
-            ctx.set_stroke_style_str("rgba(255, 255, 255, 0.9)");
-            ctx.begin_path();
-            for (x, y) in &d.spokes {
-                ctx.move_to(d.centre.0, d.centre.1);
-                ctx.line_to(*x, *y);
-            }
-            ctx.stroke();
-            ctx.set_line_width(1.5);
-            ctx.set_stroke_style_str("rgb(255, 0, 200)");
-            ctx.begin_path();
-            ctx.move_to(d.centre.0, d.centre.1);
-            ctx.line_to(d.insertion.0, d.insertion.1);
-            ctx.stroke();
+            spokes(&ctx, d.centre, &d.spokes, 0.75, "rgba(255, 255, 255, 0.9)");
+            spokes(&ctx, d.centre, &[d.insertion], 1.5, "rgb(255, 0, 200)");
             let size = (s.rows.min(s.cols) as f64 / 20.0).max(7.0);
             ctx.set_font(&format!("bold {size:.0}px sans-serif"));
             ctx.set_text_align("center");
@@ -1352,6 +1333,24 @@ fn register_service_worker() {
     if js_sys::Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false) {
         let _ = navigator.service_worker().register("./sw.js");
     }
+}
+
+/// Lines from `centre` to each of `ends`, on the canvas.
+fn spokes(
+    ctx: &web_sys::CanvasRenderingContext2d,
+    centre: (f64, f64),
+    ends: &[(f64, f64)],
+    width: f64,
+    style: &str,
+) {
+    ctx.set_line_width(width);
+    ctx.set_stroke_style_str(style);
+    ctx.begin_path();
+    for (x, y) in ends {
+        ctx.move_to(centre.0, centre.1);
+        ctx.line_to(*x, *y);
+    }
+    ctx.stroke();
 }
 
 /// The AHA map in words: where the segments start, which slices make each third, and which

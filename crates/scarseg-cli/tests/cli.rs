@@ -1286,19 +1286,24 @@ fn dicom_objects_without_an_image_are_left_out_with_a_warning_or_a_note() {
     );
 }
 
+/// A three-slice phantom NIfTI stack (seed 11, base first) written under `root`.
+fn phantom_nifti_stack(root: &Path) -> PathBuf {
+    let data = root.join("data");
+    let args = ["--count", "1", "--seed", "11", "--format", "nifti"];
+    ok(&[&["phantom", "--out", s(&data), "--slices", "3"][..], &args].concat());
+    files_with(&data, ".nii.gz")
+        .into_iter()
+        .find(|p| !s(p).contains("_labels"))
+        .expect("image volume")
+}
+
 #[test]
 fn the_default_model_reports_volumes_from_the_slice_thickness() {
     // A phantom NIfTI stack through the bundled model (no --weights): the stack's volumes in
     // report.json and report.csv are the slices' areas times the thickness in the file's header.
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let data = root.join("data");
-    let args = ["--count", "1", "--seed", "11", "--format", "nifti"];
-    ok(&[&["phantom", "--out", s(&data), "--slices", "3"][..], &args].concat());
-    let input = files_with(&data, ".nii.gz")
-        .into_iter()
-        .find(|p| !s(p).contains("_labels"))
-        .expect("image volume");
+    let input = phantom_nifti_stack(root);
     // pixdim[3], the slice thickness, is the 4th float32 of pixdim at byte 76 of the header.
     let mut header = Vec::new();
     std::io::Read::read_to_end(
@@ -1369,13 +1374,7 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
     // stack's; the levels run base to apex, or apex to base when the user says the base is last.
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let data = root.join("data");
-    let args = ["--count", "1", "--seed", "11", "--format", "nifti"];
-    ok(&[&["phantom", "--out", s(&data), "--slices", "3"][..], &args].concat());
-    let input = files_with(&data, ".nii.gz")
-        .into_iter()
-        .find(|p| !s(p).contains("_labels"))
-        .expect("image volume");
+    let input = phantom_nifti_stack(root);
     let report = |extra: &[&str], out: &str| -> serde_json::Value {
         let out = root.join(out);
         ok(&[&["predict", s(&input), "--out", s(&out)][..], extra].concat());

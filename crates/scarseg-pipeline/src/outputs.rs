@@ -246,10 +246,15 @@ pub fn report_rows(
 
 /// The CSV report: the header, then the rows (a header alone when there are none).
 pub fn report_csv(rows: &[ReportRow]) -> Result<Vec<u8>, csv::Error> {
+    write_csv(&CSV_COLUMNS, rows)
+}
+
+/// `columns` as the header (written even without rows, which serde cannot), then the rows.
+fn write_csv<T: Serialize>(columns: &[&str], rows: &[T]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
-    w.write_record(CSV_COLUMNS)?;
+    w.write_record(columns)?;
     for r in rows {
         w.serialize(r)?;
     }
@@ -321,14 +326,7 @@ pub fn aha_rows(input: &str, map: &AhaMap) -> Vec<AhaRow> {
 
 /// The AHA CSV: the header, then the rows.
 pub fn aha_csv(rows: &[AhaRow]) -> Result<Vec<u8>, csv::Error> {
-    let mut w = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    w.write_record(AHA_CSV_COLUMNS)?;
-    for r in rows {
-        w.serialize(r)?;
-    }
-    w.into_inner().map_err(|e| e.into_error().into())
+    write_csv(&AHA_CSV_COLUMNS, rows)
 }
 
 impl StackResult {
