@@ -488,6 +488,14 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
         if p["scar_percent"] is not None:
             assert abs(float(percent) - p["scar_percent"]) < 1e-3, (number, percent, p)
     assert any(p["scar_percent"] and p["scar_percent"] > 0 for p in page["segments"]), page
+    # Scar by coronary territory, the AHA's assignment written out here: shares of the segments'
+    # scar, in the JSON and the summary line.
+    supply = {"LAD": [1, 2, 7, 8, 13, 14], "RCA": [3, 4, 9, 10, 15], "LCx": [5, 6, 11, 12, 16]}
+    total = sum(x["scar_mm3"] for x in page["segments"])
+    for t in page["territories"]:
+        share = 100 * sum(page["segments"][n - 1]["scar_mm3"] for n in supply[t["name"]]) / total
+        assert abs(t["share_of_scar_percent"] - share) < 1e-9, (t, share)
+        assert f"{t['name']} {share:.0f}%" in status, (status, t)
     # The page's AHA CSV is `scarseg predict`'s aha.csv for the series, but for the input's name.
     (downloads / "scarseg-aha.csv").unlink(missing_ok=True)
     d.js("document.querySelector('[data-testid=export-aha-csv]').click()")
@@ -499,11 +507,11 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     for p, c in zip(page_csv[1:], cli_csv[1:]):
         p, c = p.split(","), c.split(",")
         assert p[0] == "DICOM series", p
-        assert p[1:4] == c[1:4] and p[8:] == c[8:], (p, c)
+        assert p[1:5] == c[1:5] and p[9:] == c[9:], (p, c)
         # Volumes within 1%, the percentage within a point (a few threshold pixels may differ).
         assert all(abs(float(a) - float(b)) <= 0.01 * max(abs(float(b)), 1.0)
-                   for a, b in zip(p[4:6], c[4:6])), (p, c)
-        assert (p[6] == c[6] == "") or abs(float(p[6]) - float(c[6])) < 1.0, (p, c)
+                   for a, b in zip(p[5:7], c[5:7])), (p, c)
+        assert (p[7] == c[7] == "") or abs(float(p[7]) - float(c[7])) < 1.0, (p, c)
 
     # The segments are drawn over the image, and unticking them gives the image back.
     d.js("window.ahaView = document.querySelector('[data-testid=view]').toDataURL()")

@@ -1382,9 +1382,20 @@ fn aha_summary(map: &AhaMap) -> String {
         .filter(|s| s.grade.is_some_and(|g| g >= 3))
         .map(|s| format!("{} ({})", s.number, s.name))
         .collect();
+    let territories = map
+        .territories
+        .iter()
+        .filter_map(|t| Some(format!("{} {:.0}%", t.name, t.share_of_scar_percent?)))
+        .collect::<Vec<_>>();
+    let territories = if territories.is_empty() {
+        "no scar in any segment".to_string()
+    } else {
+        territories.join(", ")
+    };
     format!(
         "Anterior RV insertion at {:.0} degrees clockwise from 12 o'clock, the septum {} of it; \
-         {} ({}). Scar through more than half the wall: {}.",
+         {} ({}). Scar through more than half the wall: {}. Scar by coronary territory (the \
+         AHA's typical supply): {territories}.",
         map.orientation.anterior_insertion_deg,
         if map.orientation.septum_clockwise {
             "clockwise"
@@ -1426,18 +1437,22 @@ fn AhaBullseye(map: AhaMap) -> impl IntoView {
                 .scar_percent
                 .map(|p| format!("{p:.0}%"))
                 .unwrap_or_else(|| "-".into());
+            let territory = map
+                .territories
+                .iter()
+                .find(|t| t.segments.contains(&b.number))
+                .map_or("", |t| t.name);
+            let named = format!(
+                "{} {} ({territory})",
+                b.number,
+                AHA_SEGMENT_NAMES[b.number - 1]
+            );
             let title = match seg.scar_percent {
                 Some(p) => format!(
-                    "{} {}: scar {p:.1}% of {:.0} mm3 of myocardium",
-                    b.number,
-                    AHA_SEGMENT_NAMES[b.number - 1],
+                    "{named}: scar {p:.1}% of {:.0} mm3 of myocardium",
                     seg.myocardium_mm3
                 ),
-                None => format!(
-                    "{} {}: no slice's myocardium reaches it",
-                    b.number,
-                    AHA_SEGMENT_NAMES[b.number - 1]
-                ),
+                None => format!("{named}: no slice's myocardium reaches it"),
             };
             let (x, y) = b.label;
             view! {

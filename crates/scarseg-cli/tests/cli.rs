@@ -1413,6 +1413,12 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
         let csv_scar: f64 = row["scar_mm3"].parse().expect("scar_mm3");
         assert!(close(csv_scar, segment["scar_mm3"].as_f64().expect("scar")));
         assert_eq!(row["anterior_insertion_deg"], "300.0");
+        let territory = match row["segment"].parse::<usize>().expect("number") {
+            1 | 2 | 7 | 8 | 13 | 14 => "LAD",
+            3 | 4 | 9 | 10 | 15 => "RCA",
+            _ => "LCx",
+        };
+        assert_eq!(row["territory"], territory);
     }
     assert!(!root.join("plain").join("aha.csv").exists());
 

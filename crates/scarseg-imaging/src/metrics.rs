@@ -371,6 +371,14 @@ pub const AHA_SEGMENT_NAMES: [&str; 16] = [
     "apical lateral",
 ];
 
+/// The coronary territory the AHA assigns each segment (Cerqueira et al., Circulation 2002),
+/// with its segment numbers: the typical supply, which a dominant or wrapped artery shifts.
+pub const CORONARY_TERRITORIES: [(&str, &[usize]); 3] = [
+    ("LAD", &[1, 2, 7, 8, 13, 14]),
+    ("RCA", &[3, 4, 9, 10, 15]),
+    ("LCx", &[5, 6, 11, 12, 16]),
+];
+
 /// A short-axis slice's third of the ventricle, base to apex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -943,6 +951,9 @@ mod tests {
                 _ => &[5, 6, 11, 12, 16],
             }
         };
+        for (name, segments) in CORONARY_TERRITORIES {
+            assert_eq!(segments, territory(name), "{name}");
+        }
         let (mut scarred, mut inside) = (0, 0);
         for seed in 0..60u64 {
             let case = generate(8_100_000 + seed, &config);

@@ -16,9 +16,10 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use scarseg_imaging::classic::{NSD_CHOICES, fwhm, gray_zone, n_sd};
 use scarseg_imaging::metrics::{
-    AHA_SEGMENT_NAMES, AhaOrientation, Mask, WALL_SECTORS, WallLevel, aha_slice_counts,
-    base_is_first, burden_percent, high_risk, mean_wall_radius_mm, sector_scar_percent,
-    stack_burden_percent, transmural_sectors, transmurality_grade, wall_levels,
+    AHA_SEGMENT_NAMES, AhaOrientation, CORONARY_TERRITORIES, Mask, WALL_SECTORS, WallLevel,
+    aha_slice_counts, base_is_first, burden_percent, high_risk, mean_wall_radius_mm,
+    sector_scar_percent, stack_burden_percent, transmural_sectors, transmurality_grade,
+    wall_levels,
 };
 use scarseg_imaging::postprocess::{
     PostprocessOptions, postprocess, remove_components_below_fraction,
@@ -357,6 +358,22 @@ pub struct AhaMap {
     pub levels: Vec<Option<WallLevel>>,
     /// Segments 1 to 16, in order.
     pub segments: Vec<AhaSegment>,
+    /// The scar by coronary territory, LAD, RCA and LCx.
+    pub territories: Vec<TerritoryScar>,
+}
+
+/// The scar in one coronary territory's segments
+/// (`scarseg_imaging::metrics::CORONARY_TERRITORIES`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TerritoryScar {
+    /// LAD, RCA or LCx.
+    pub name: &'static str,
+    /// Its segments' numbers.
+    pub segments: &'static [usize],
+    /// Their scar, mm3.
+    pub scar_mm3: f64,
+    /// Its share of all the segments' scar, percent; `None` without scar.
+    pub share_of_scar_percent: Option<f64>,
 }
 
 /// Why a stack has no AHA segments.
@@ -455,11 +472,25 @@ impl StackResult {
                 }
             })
             .collect();
+        let total: f64 = volumes.iter().map(|(_, scar)| scar).sum();
+        let territories = CORONARY_TERRITORIES
+            .iter()
+            .map(|(name, numbers)| {
+                let scar: f64 = numbers.iter().map(|n| volumes[n - 1].1).sum();
+                TerritoryScar {
+                    name,
+                    segments: numbers,
+                    scar_mm3: scar,
+                    share_of_scar_percent: burden_percent(scar, total),
+                }
+            })
+            .collect();
         Ok(AhaMap {
             orientation,
             base_first,
             levels,
             segments,
+            territories,
         })
     }
 }
@@ -832,6 +863,18 @@ pub(crate) mod tests {
             "{basal}"
         );
         assert_eq!(map.segments[13].name, "apical septal");
+        // By territory: LAD holds basal 2 (anteroseptal), RCA basal 3, 4 and mid 9, 10, LCx mid
+        // 11, 12; shares of their sum.
+        let scar = |n: &[usize]| -> f64 { n.iter().map(|k| map.segments[k - 1].scar_mm3).sum() };
+        let (lad, rca, lcx) = (scar(&[2]), scar(&[3, 4, 9, 10]), scar(&[11, 12]));
+        let total = lad + rca + lcx;
+        let names: Vec<&str> = map.territories.iter().map(|t| t.name).collect();
+        assert_eq!(names, ["LAD", "RCA", "LCx"]);
+        for (t, want) in map.territories.iter().zip([lad, rca, lcx]) {
+            assert!((t.scar_mm3 - want).abs() < 1e-9, "{t:?}");
+            let share = t.share_of_scar_percent.expect("scar");
+            assert!((share - 100.0 * want / total).abs() < 1e-9, "{t:?}");
+        }
         // Two walled slices cannot be placed along the ventricle.
         let rest = Stack {
             slices: stack.slices[1..].to_vec(),

@@ -3,7 +3,7 @@
 //! per-slice records, the CSV report, and the AHA segments' CSV.
 
 use scarseg_imaging::encode::{EncodeError, png_grey8};
-use scarseg_imaging::metrics::{Mask, high_risk};
+use scarseg_imaging::metrics::{CORONARY_TERRITORIES, Mask, high_risk};
 use scarseg_imaging::{Slice, Stack};
 use serde::Serialize;
 
@@ -263,11 +263,12 @@ fn write_csv<T: Serialize>(columns: &[&str], rows: &[T]) -> Result<Vec<u8>, csv:
 
 /// The AHA CSV's columns, in order (each row an [`AhaRow`]): `scarseg predict --rv-insertion`'s
 /// `aha.csv` and the page's export.
-pub const AHA_CSV_COLUMNS: [&str; 10] = [
+pub const AHA_CSV_COLUMNS: [&str; 11] = [
     "input",
     "segment",
     "name",
     "level",
+    "territory",
     "myocardium_mm3",
     "scar_mm3",
     "scar_percent",
@@ -287,6 +288,8 @@ pub struct AhaRow {
     pub name: &'static str,
     /// basal, mid or apical.
     pub level: &'static str,
+    /// The coronary territory the AHA assigns it: LAD, RCA or LCx.
+    pub territory: &'static str,
     /// The segment's myocardium, mm3.
     pub myocardium_mm3: f64,
     /// Its scar, mm3.
@@ -314,6 +317,10 @@ pub fn aha_rows(input: &str, map: &AhaMap) -> Vec<AhaRow> {
                 7..=12 => "mid",
                 _ => "apical",
             },
+            territory: CORONARY_TERRITORIES
+                .iter()
+                .find(|(_, numbers)| numbers.contains(&s.number))
+                .map_or("", |(name, _)| name),
             myocardium_mm3: s.myocardium_mm3,
             scar_mm3: s.scar_mm3,
             scar_percent: s.scar_percent,
@@ -561,6 +568,7 @@ mod tests {
             base_first: true,
             levels: vec![],
             segments,
+            territories: vec![],
         };
         let rows = aha_rows("in, a", &map);
         let text = String::from_utf8(aha_csv(&rows).expect("csv")).expect("utf-8");
@@ -568,20 +576,20 @@ mod tests {
         assert_eq!(lines.len(), 17, "{text}");
         assert_eq!(
             lines[0],
-            "input,segment,name,level,myocardium_mm3,scar_mm3,scar_percent,grade,\
+            "input,segment,name,level,territory,myocardium_mm3,scar_mm3,scar_percent,grade,\
              anterior_insertion_deg,septum_clockwise"
         );
         assert_eq!(
             lines[1],
-            "\"in, a\",1,basal anterior,basal,100.0,60.0,60.0,3,300.0,false"
+            "\"in, a\",1,basal anterior,basal,LAD,100.0,60.0,60.0,3,300.0,false"
         );
         assert_eq!(
             lines[8],
-            "\"in, a\",8,mid anteroseptal,mid,50.0,0.0,0.0,0,300.0,false"
+            "\"in, a\",8,mid anteroseptal,mid,LAD,50.0,0.0,0.0,0,300.0,false"
         );
         assert_eq!(
             lines[13],
-            "\"in, a\",13,apical anterior,apical,0.0,0.0,,,300.0,false"
+            "\"in, a\",13,apical anterior,apical,LAD,0.0,0.0,,,300.0,false"
         );
         // The header is the rows' own field names, in order.
         let mut w = csv::Writer::from_writer(Vec::new());
