@@ -496,6 +496,10 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
         share = 100 * sum(page["segments"][n - 1]["scar_mm3"] for n in supply[t["name"]]) / total
         assert abs(t["share_of_scar_percent"] - share) < 1e-9, (t, share)
         assert f"{t['name']} {share:.0f}%" in status, (status, t)
+    # The phantom drew this series' scar in one territory: most of the scar lies there.
+    truth = json.loads((tmp / "p2" / "cases.json").read_text())["cases"][0]["territory"]
+    most = max(page["territories"], key=lambda t: t["share_of_scar_percent"])["name"]
+    assert most == truth, (page["territories"], truth)
     # The page's AHA CSV is `scarseg predict`'s aha.csv for the series, but for the input's name.
     (downloads / "scarseg-aha.csv").unlink(missing_ok=True)
     d.js("document.querySelector('[data-testid=export-aha-csv]').click()")
@@ -535,6 +539,13 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     d.wait("return document.querySelector('[data-testid=aha-status]').innerText.startsWith('No insertion marked')",
            "the marks cleared")
     assert not d.js("return document.querySelectorAll('[data-testid=aha-segment]').length")
+    # The keyboard: i arms the next click, Esc disarms it.
+    button = "return document.querySelector('[data-testid=aha-mark]').innerText"
+    d.js("document.activeElement.blur()")
+    d.keys("i")
+    d.wait(button + ".startsWith('now click')", "marking armed by i")
+    d.keys("\ue00c")  # Escape
+    d.wait(button + " == 'mark RV insertion'", "marking stopped by Esc")
 
 
 def same_masks(d, device, downloads, cli_out, cases):

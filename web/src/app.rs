@@ -811,6 +811,8 @@ pub fn App() -> impl IntoView {
                 o.myocardium = on;
             }),
             "p" => overlay.update(|o| o.probability = !o.probability),
+            "i" => marking.update(|m| *m = !*m),
+            "Escape" if marking.get_untracked() => marking.set(false),
             _ => return,
         }
         ev.prevent_default();
@@ -1206,7 +1208,8 @@ pub fn App() -> impl IntoView {
             </div>
             <p class="help">"Keys: up/down or left/right or mouse wheel: slice; left-drag on the image:
                window (right/left) and level (down/up); r: auto window; + and -: zoom; o: outline;
-               m: masks on/off; p: probability map. Scar is yellow, myocardium cyan."</p>
+               m: masks on/off; p: probability map; i: mark the RV insertion with the next click (Esc:
+               stop). Scar is yellow, myocardium cyan."</p>
         </section>
 
         <section class="report" data-testid="report">
