@@ -1223,11 +1223,13 @@ pub fn App() -> impl IntoView {
                 let m = state.model.get().unwrap_or_default();
                 Some(view! {
                     <p data-testid="stack-summary">{format!(
-                        "{}: scar burden {} {}; scar {:.0} mm3, myocardium {:.0} mm3 over {} slice(s). Weights {} (sha256 {}).",
+                        "{}: scar burden {} {}; scar {:.0} mm3, myocardium {:.0} mm3 over {} slice(s) (discs of {:.1} mm, slice centre to slice centre). Weights {} (sha256 {}).",
                         c.name,
                         r.burden_percent.map(|b| format!("{b:.2}%")).unwrap_or_else(|| "n/a".into()),
                         if r.high_risk { "- above 5%: high risk" } else { "- not above 5%" },
-                        scar_mm3, myo_mm3, s.slices.len(), m.name, m.sha256)}</p>
+                        scar_mm3, myo_mm3, s.slices.len(),
+                        s.disc_heights_mm().first().copied().unwrap_or_default(),
+                        m.name, m.sha256)}</p>
                     <p data-testid="stack-transmurality">{format!(
                         "Scar through more than half the wall in {transmural} of {wall} wall sectors \
                          (each slice's myocardium cut into {WALL_SECTORS} sectors of {} degrees, clockwise from 12 o'clock). \

@@ -231,6 +231,32 @@ pub struct Stack {
     pub warnings: Vec<String>,
 }
 
+impl Stack {
+    /// The height of each slice's disc when its areas are summed into volumes (the summation of
+    /// discs of CMR volumetry: area times slice thickness plus the gap to the next slice): the
+    /// shortest distance between neighbouring slice centres along the normal, when at least two
+    /// slices lie apart (the shortest, so that a slice missing from the series does not stretch
+    /// the others); otherwise, for a single slice or files that do not say where they lie, each
+    /// slice's thickness.
+    pub fn disc_heights_mm(&self) -> Vec<f64> {
+        let along: Vec<f64> = self
+            .slices
+            .iter()
+            .map(Slice::position_along_normal)
+            .collect();
+        // Positions within 0.01 mm are one place (header rounding); the slices are sorted.
+        let interval = along
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .filter(|d| *d > 0.01)
+            .min_by(f64::total_cmp);
+        self.slices
+            .iter()
+            .map(|s| interval.unwrap_or(s.thickness_mm))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +371,43 @@ mod tests {
         let mut repeated = stack();
         repeated[2].position_mm = repeated[1].position_mm;
         assert_eq!(match_grids(&repeated, &repeated), Ok(vec![0, 1, 2]));
+    }
+
+    #[test]
+    fn discs_reach_from_slice_centre_to_slice_centre() {
+        // 8 mm slices every 10 mm (2 mm gaps): discs of 10 mm. One slice missing (0, 10, 30):
+        // still 10. Unplaced slices (PNG) and a single slice: their thickness.
+        let at = |z: f64| {
+            let mut s = placed();
+            s.position_mm[2] = z;
+            s.thickness_mm = 8.0;
+            s
+        };
+        let stack = |slices: Vec<Slice>| Stack {
+            name: "s".into(),
+            part: None,
+            slices,
+            warnings: vec![],
+        };
+        assert_eq!(
+            stack(vec![at(0.0), at(10.0), at(20.0)]).disc_heights_mm(),
+            vec![10.0; 3]
+        );
+        assert_eq!(
+            stack(vec![at(0.0), at(10.0), at(30.0)]).disc_heights_mm(),
+            vec![10.0; 3]
+        );
+        // Overlapping slices (8 mm every 5 mm): 5.
+        assert_eq!(
+            stack(vec![at(0.0), at(5.0), at(10.0)]).disc_heights_mm(),
+            vec![5.0; 3]
+        );
+        let mut png = Slice::new(2, 2, vec![0.0; 4], "png");
+        png.thickness_mm = 6.0;
+        assert_eq!(
+            stack(vec![png.clone(), png.clone()]).disc_heights_mm(),
+            vec![6.0; 2]
+        );
+        assert_eq!(stack(vec![at(40.0)]).disc_heights_mm(), vec![8.0]);
     }
 }

@@ -310,12 +310,12 @@ pub async fn analyse_stack(
 
 impl StackResult {
     /// The stack's result from its slices' results (also after re-thresholding): the
-    /// volume-weighted burden uses each slice's thickness.
+    /// volume-weighted burden weighs each slice by its disc (`Stack::disc_heights_mm`).
     pub fn from_slices(slices: Vec<SliceResult>, stack: &Stack) -> Self {
         let volumes: Vec<(f64, f64, f64)> = slices
             .iter()
-            .zip(&stack.slices)
-            .map(|(r, s)| (r.scar_area_mm2, r.myocardium_area_mm2, s.thickness_mm))
+            .zip(stack.disc_heights_mm())
+            .map(|(r, h)| (r.scar_area_mm2, r.myocardium_area_mm2, h))
             .collect();
         let burden = stack_burden_percent(&volumes);
         StackResult {
@@ -331,8 +331,8 @@ impl StackResult {
         let volumes: Vec<(f64, f64, f64)> = self
             .slices
             .iter()
-            .zip(&stack.slices)
-            .map(|(r, s)| (r.gray_zone_area_mm2, r.myocardium_area_mm2, s.thickness_mm))
+            .zip(stack.disc_heights_mm())
+            .map(|(r, h)| (r.gray_zone_area_mm2, r.myocardium_area_mm2, h))
             .collect();
         let volume = volumes.iter().map(|(g, _, t)| g * t).sum();
         (stack_burden_percent(&volumes), volume)
@@ -397,7 +397,7 @@ pub struct AhaSegment {
     pub number: usize,
     /// "basal anterior" and so on.
     pub name: &'static str,
-    /// The segment's myocardium over the slices that cut it, mm3 (area times thickness).
+    /// The segment's myocardium over the slices that cut it, mm3 (area times disc height).
     pub myocardium_mm3: f64,
     /// The scar in it, mm3.
     pub scar_mm3: f64,
@@ -426,7 +426,8 @@ impl StackResult {
     /// Scar by AHA segment: each slice that holds myocardium gets its third of the ventricle
     /// (`scarseg_imaging::metrics::wall_levels`), base first when `base_first` says so or,
     /// given `None`, when [`Self::base_is_first`] does, and is cut at `orientation`; each
-    /// segment sums its slices' areas times their thickness, as the stack's burden does.
+    /// segment sums its slices' areas times their discs (`Stack::disc_heights_mm`), as the
+    /// stack's volumes do.
     pub fn aha_map(
         &self,
         stack: &Stack,
@@ -446,9 +447,16 @@ impl StackResult {
             .ok_or(NoAhaMap::BaseUnknown)?;
         let levels = wall_levels(&has_wall, base_first);
         let mut volumes = [(0.0f64, 0.0f64); 16];
-        for ((r, s), level) in self.slices.iter().zip(&stack.slices).zip(&levels) {
+        let heights = stack.disc_heights_mm();
+        for (((r, s), level), height) in self
+            .slices
+            .iter()
+            .zip(&stack.slices)
+            .zip(&levels)
+            .zip(heights)
+        {
             let Some(level) = level else { continue };
-            let voxel = s.pixel_area_mm2() * s.thickness_mm;
+            let voxel = s.pixel_area_mm2() * height;
             for (k, myo, scar) in
                 aha_slice_counts(&r.scar, &r.myocardium, s.spacing_mm, orientation, *level)
             {

@@ -84,13 +84,18 @@ pub fn stack_record(
             .slices
             .iter()
             .zip(&stack.slices)
-            .map(|(r, s)| slice_record(r, s))
+            .zip(stack.disc_heights_mm())
+            .map(|((r, s), h)| {
+                let mut record = slice_record(r, s);
+                record["disc_height_mm"] = h.into();
+                record
+            })
             .collect::<Vec<_>>(),
     })
 }
 
 /// The CSV report's columns, in order (each row is a [`ReportRow`]).
-pub const CSV_COLUMNS: [&str; 21] = [
+pub const CSV_COLUMNS: [&str; 22] = [
     "input",
     "level",
     "slice",
@@ -112,6 +117,7 @@ pub const CSV_COLUMNS: [&str; 21] = [
     "weights",
     "weights_sha256",
     "thickness_mm",
+    "disc_height_mm",
 ];
 
 /// One row of the CSV report (`scarseg predict`'s `report.csv` and the page's export): a slice,
@@ -131,7 +137,7 @@ pub struct ReportRow {
     pub scar_area_mm2: Option<f64>,
     /// Myocardium area, mm2 (slice rows).
     pub myocardium_area_mm2: Option<f64>,
-    /// Scar volume, mm3: area times thickness (slice rows), their sum (stack rows).
+    /// Scar volume, mm3: area times disc height (slice rows), their sum (stack rows).
     pub scar_volume_mm3: f64,
     /// Myocardium volume, mm3, likewise.
     pub myocardium_volume_mm3: f64,
@@ -161,8 +167,11 @@ pub struct ReportRow {
     pub weights: String,
     /// The weights' sha256.
     pub weights_sha256: String,
-    /// Slice thickness, mm, which turns an area into a volume (slice rows).
+    /// Slice thickness, mm (slice rows).
     pub thickness_mm: Option<f64>,
+    /// The slice's disc, mm, which turns its area into a volume: the distance between slice
+    /// centres, gaps included, or the thickness (`Stack::disc_heights_mm`; slice rows).
+    pub disc_height_mm: Option<f64>,
 }
 
 /// The CSV rows of one analysed stack: one per slice, then the stack's.
@@ -195,13 +204,16 @@ pub fn report_rows(
         weights: weights.to_string(),
         weights_sha256: weights_sha256.to_string(),
         thickness_mm: None,
+        disc_height_mm: None,
     };
+    let heights = stack.disc_heights_mm();
     let mut rows: Vec<ReportRow> = result
         .slices
         .iter()
         .zip(&stack.slices)
+        .zip(&heights)
         .enumerate()
-        .map(|(k, (r, s))| {
+        .map(|(k, ((r, s), h))| {
             let nsd = |n: u32| {
                 r.nsd_burden_percent
                     .iter()
@@ -211,8 +223,8 @@ pub fn report_rows(
             ReportRow {
                 scar_area_mm2: Some(r.scar_area_mm2),
                 myocardium_area_mm2: Some(r.myocardium_area_mm2),
-                scar_volume_mm3: r.scar_area_mm2 * s.thickness_mm,
-                myocardium_volume_mm3: r.myocardium_area_mm2 * s.thickness_mm,
+                scar_volume_mm3: r.scar_area_mm2 * h,
+                myocardium_volume_mm3: r.myocardium_area_mm2 * h,
                 burden_percent: r.burden_percent,
                 high_risk: r.burden_percent.map(high_risk),
                 fwhm_burden_percent: r.fwhm_burden_percent,
@@ -224,6 +236,7 @@ pub fn report_rows(
                 transmural_sectors: r.transmural_sectors(),
                 wall_sectors: r.wall_sectors(),
                 thickness_mm: Some(s.thickness_mm),
+                disc_height_mm: Some(*h),
                 ..row("slice", Some(k), &r.source)
             }
         })
@@ -337,16 +350,14 @@ pub fn aha_csv(rows: &[AhaRow]) -> Result<Vec<u8>, csv::Error> {
 }
 
 impl StackResult {
-    /// Scar and myocardium volumes over the stack, mm3: each slice's area times its thickness.
+    /// Scar and myocardium volumes over the stack, mm3: each slice's area times its disc
+    /// (`Stack::disc_heights_mm`: the distance between slice centres, gaps included).
     pub fn volumes_mm3(&self, stack: &Stack) -> (f64, f64) {
         self.slices
             .iter()
-            .zip(&stack.slices)
-            .fold((0.0, 0.0), |(s, m), (r, sl)| {
-                (
-                    s + r.scar_area_mm2 * sl.thickness_mm,
-                    m + r.myocardium_area_mm2 * sl.thickness_mm,
-                )
+            .zip(stack.disc_heights_mm())
+            .fold((0.0, 0.0), |(s, m), (r, h)| {
+                (s + r.scar_area_mm2 * h, m + r.myocardium_area_mm2 * h)
             })
     }
 }
@@ -487,6 +498,28 @@ mod tests {
         assert_eq!((s.scar_area_mm2, s.myocardium_area_mm2), (None, None));
         assert_eq!((s.scar_volume_mm3, s.myocardium_volume_mm3), (40.0, 160.0));
         assert_eq!((s.burden_percent, s.high_risk), (Some(25.0), Some(true)));
+
+        // The same slices 12 mm apart (10 mm thick, 2 mm gaps): each slice's disc is 12 mm, so
+        // the volumes are 1.2 times larger, and the burden, a ratio, is as it was.
+        let mut apart = stack.clone();
+        apart.slices[1].position_mm[2] = 12.0;
+        assert_eq!(apart.disc_heights_mm(), vec![12.0, 12.0]);
+        assert_eq!(result.volumes_mm3(&apart), (48.0, 192.0));
+        let rows = report_rows("in", &apart, &result, "m", "ab");
+        assert_eq!(
+            (rows[0].scar_volume_mm3, rows[0].myocardium_volume_mm3),
+            (48.0, 144.0)
+        );
+        assert_eq!(
+            (rows[0].thickness_mm, rows[0].disc_height_mm),
+            (Some(10.0), Some(12.0))
+        );
+        assert_eq!(
+            (rows[2].scar_volume_mm3, rows[2].myocardium_volume_mm3),
+            (48.0, 192.0)
+        );
+        let again = StackResult::from_slices(result.slices.clone(), &apart);
+        assert_eq!(again.burden_percent, Some(25.0));
         assert_eq!((s.weights.as_str(), s.weights_sha256.as_str()), ("m", "ab"));
         // No myocardium anywhere: no burden, and no flag rather than "false".
         let none = StackResult {
@@ -510,7 +543,8 @@ mod tests {
             "input,level,slice,source,scar_area_mm2,myocardium_area_mm2,scar_volume_mm3,\
              myocardium_volume_mm3,burden_percent,high_risk,fwhm_burden_percent,\
              nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,nsd6_burden_percent,\
-             gray_zone_percent,transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm"
+             gray_zone_percent,transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm,\
+             disc_height_mm"
         );
         // The source with a comma is quoted.
         assert!(
@@ -521,11 +555,19 @@ mod tests {
         // Slice a's wall: one of its three sectors is all scar (see stack_record_by_hand). No
         // gray zone: slice a's remote is its darkest pixel, 1 (SD 0), so 2 and 3 are above 2 SD,
         // and they form one region whose half maximum, 1.5, takes both into the FWHM core.
-        assert!(lines[1].ends_with(",0.0,1,3,m,ab,10.0"), "{}", lines[1]);
-        assert!(lines[2].ends_with(",0.0,0,1,m,ab,10.0"), "{}", lines[2]);
+        assert!(
+            lines[1].ends_with(",0.0,1,3,m,ab,10.0,10.0"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].ends_with(",0.0,0,1,m,ab,10.0,10.0"),
+            "{}",
+            lines[2]
+        );
         assert_eq!(
             lines[3],
-            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,"
+            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,,"
         );
         // The header is the rows' own field names, in order.
         let mut w = csv::Writer::from_writer(Vec::new());
