@@ -10,6 +10,7 @@ For each device (the CPU fallback, and WebGPU on SwiftShader via --enable-unsafe
 - slice navigation, the threshold slider and the CSV/JSON exports do what they should;
 - a click marks the RV insertion: the AHA segments are `scarseg predict --rv-insertion`'s at the
   click's angle, shown on a bull's-eye and over the image; base and mirror can be changed;
+- the printed report keeps the result, image and bull's-eye and drops the controls;
 - a weights file that does not fit gives a clear message and the default model keeps working;
 - every request goes to the page's own origin and none is a POST/PUT (no image data leaves);
 - with the network cut (DevTools offline) after the first load, the page reloads from the
@@ -33,6 +34,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import shutil
 import socket
 import struct
@@ -525,6 +527,8 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     d.js(toggle)
     d.wait("return document.querySelector('[data-testid=view]').toDataURL() == window.ahaView", "segments shown")
 
+    printed_report(d)
+
     # The base named last turns the levels round; the mirror puts the septum clockwise.
     d.js("""const s = document.querySelector('[data-testid=aha-base]');
             s.value = 'last'; s.dispatchEvent(new Event('change', {bubbles: true}));""")
@@ -546,6 +550,33 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     d.wait(button + ".startsWith('now click')", "marking armed by i")
     d.keys("\ue00c")  # Escape
     d.wait(button + " == 'mark RV insertion'", "marking stopped by Esc")
+
+
+def printed_report(d):
+    """"print report": under print media the page keeps the result (summary, table, image,
+    bull's-eye) and drops every control; Chromium prints it as a PDF of at most three pages."""
+    assert d.js("return document.querySelector('[data-testid=print]') !== null")
+    media = lambda m: d.call("POST", d.s("/goog/cdp/execute"),
+                             {"cmd": "Emulation.setEmulatedMedia", "params": {"media": m}})
+    shown = ("return Object.fromEntries(arguments[0].map(q => [q, "
+             "getComputedStyle(document.querySelector(q)).display != 'none']))")
+    parts = [".input", ".files", ".viewer .controls", ".teaching", "[data-testid=print]",
+             "[data-testid=aha-mark]", "[data-testid=stack-summary]", "[data-testid=view]",
+             "[data-testid=bullseye]", "[data-testid=report] table"]
+    screen = d.js(shown, parts)
+    media("print")
+    try:
+        printed = d.js(shown, parts)
+    finally:
+        media("")
+    kept = {q for q, v in printed.items() if v}
+    assert kept == {"[data-testid=stack-summary]", "[data-testid=view]", "[data-testid=bullseye]",
+                    "[data-testid=report] table"}, printed
+    assert all(screen.values()), screen
+    pdf = base64.b64decode(d.call("POST", d.s("/print"), {"background": True}))
+    pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
+    print(f"printed report: {pages} page(s), {len(pdf)} bytes")
+    assert pdf.startswith(b"%PDF") and 1 <= pages <= 3, (pdf[:8], pages)
 
 
 def same_masks(d, device, downloads, cli_out, cases):

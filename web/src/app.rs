@@ -1262,18 +1262,21 @@ pub fn App() -> impl IntoView {
                     </table>
                 })
             })}
-            <p>"FWHM and n-SD run on the network's myocardium. Export: "
+            <p>"FWHM and n-SD run on the network's myocardium."</p>
+            <p class="exports">"Export: "
                 <button data-testid="export-csv" on:click=export_csv>"CSV"</button>
                 <button data-testid="export-json" on:click=export_json>"JSON"</button>
                 <button data-testid="export-masks" on:click=export_masks>"mask PNGs"</button>
                 <button data-testid="export-nifti" on:click=export_nifti>"NIfTI labels"</button>
                 <button data-testid="export-screenshot" on:click=screenshot>"screenshot"</button>
+                <button data-testid="print" title="the report, its image and the bull's-eye on paper or as a PDF, through the browser's print dialog"
+                    on:click=move |_| { if let Some(w) = web_sys::window() { let _ = w.print(); } }>"print report"</button>
             </p>
         </section>
 
         <section class="aha" data-testid="aha">
             <h2>"AHA segments"</h2>
-            <p>"The network does not draw the right ventricle, so the 16 segments start where you
+            <p class="intro">"The network does not draw the right ventricle, so the 16 segments start where you
                mark the anterior insertion of the right ventricle's wall into the septum. One mark
                serves the whole stack; slices with myocardium are split into basal, mid and apical
                thirds."</p>
