@@ -539,6 +539,14 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     status = d.wait("const t = document.querySelector('[data-testid=aha-status]').innerText;"
                     "return t.includes('the septum clockwise') ? t : null", "the mirror")
     assert "base last" in status, status
+    # One level for every slice (for a slice or two whose level the user knows).
+    d.js("""const s = document.querySelector('[data-testid=aha-level]');
+            s.value = 'mid'; s.dispatchEvent(new Event('change', {bubbles: true}));""")
+    levels = d.wait("const l = [...document.querySelectorAll('[data-testid=slice-level]')].map(c => c.innerText);"
+                    "return l.every(x => x == 'mid') ? l : null", "every slice mid")
+    status = d.js("return document.querySelector('[data-testid=aha-status]').innerText")
+    assert "every slice at the level chosen" in status, status
+    assert d.js("return document.querySelector('[data-testid=aha-base]').disabled")
     d.js("document.querySelector('[data-testid=aha-clear]').click()")
     d.wait("return document.querySelector('[data-testid=aha-status]').innerText.startsWith('No insertion marked')",
            "the marks cleared")

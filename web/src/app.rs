@@ -83,6 +83,8 @@ struct AhaMark {
     septum_clockwise: bool,
     /// Which end is the base: `None` the wider one, `Some(true)` the first slice.
     base_first: Option<bool>,
+    /// Every slice at this level, instead of thirds of the stack.
+    level: Option<WallLevel>,
 }
 
 impl Case {
@@ -93,7 +95,7 @@ impl Case {
             septum_clockwise: self.aha.septum_clockwise,
         };
         let (stack, result) = (self.stack.as_ref()?, self.result.as_ref()?);
-        Some(result.aha_map(stack, orientation, self.aha.base_first))
+        Some(result.aha_map(stack, orientation, self.aha.base_first, self.aha.level))
     }
 }
 
@@ -1290,8 +1292,25 @@ pub fn App() -> impl IntoView {
                         prop:checked=move || current_case().is_some_and(|c| c.aha.septum_clockwise)
                         on:change=move |_| update_mark(&|m| m.septum_clockwise = !m.septum_clockwise) />
                     "septum clockwise of the insertion"</label>
+                " Levels: "
+                <select aria-label="the slices' levels" data-testid="aha-level"
+                    on:change=move |ev| {
+                        let level = match event_target_value(&ev).as_str() {
+                            "basal" => Some(WallLevel::Basal),
+                            "mid" => Some(WallLevel::Mid),
+                            "apical" => Some(WallLevel::Apical),
+                            _ => None,
+                        };
+                        update_mark(&|m| m.level = level);
+                    }>
+                    <option value="thirds" selected=move || current_case().is_some_and(|c| c.aha.level.is_none())>"thirds of the stack"</option>
+                    <option value="basal" selected=move || current_case().is_some_and(|c| c.aha.level == Some(WallLevel::Basal))>"every slice basal"</option>
+                    <option value="mid" selected=move || current_case().is_some_and(|c| c.aha.level == Some(WallLevel::Mid))>"every slice mid"</option>
+                    <option value="apical" selected=move || current_case().is_some_and(|c| c.aha.level == Some(WallLevel::Apical))>"every slice apical"</option>
+                </select>
                 " Base: "
                 <select aria-label="which end is the base" data-testid="aha-base"
+                    disabled=move || current_case().is_some_and(|c| c.aha.level.is_some())
                     on:change=move |ev| {
                         let base = match event_target_value(&ev).as_str() {
                             "first" => Some(true),
@@ -1411,10 +1430,10 @@ fn aha_summary(map: &AhaMap) -> String {
             "counterclockwise"
         },
         levels,
-        if map.base_first {
-            "base first"
-        } else {
-            "base last"
+        match map.base_first {
+            Some(true) => "base first",
+            Some(false) => "base last",
+            None => "every slice at the level chosen",
         },
         if transmural.is_empty() {
             "no segment".to_string()

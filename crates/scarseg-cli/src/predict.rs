@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use scarseg_imaging::decode::{Format, decode_file_stacks, decode_series_stacks, sniff};
 use scarseg_imaging::encode::{NiftiData, nifti1};
-use scarseg_imaging::metrics::AhaOrientation;
+use scarseg_imaging::metrics::{AhaOrientation, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
@@ -54,6 +54,21 @@ pub struct PredictArgs {
     /// With --rv-insertion: which end of each stack is the base. auto takes the wider end.
     #[arg(long, value_enum, default_value = "auto", requires = "rv_insertion")]
     pub base: BaseEnd,
+    /// With --rv-insertion: take every slice at this level instead of splitting the stack into
+    /// thirds (a single slice, or two, known to be basal, mid or apical).
+    #[arg(long, value_enum, requires = "rv_insertion", conflicts_with = "base")]
+    pub aha_level: Option<AhaLevel>,
+}
+
+/// A level every slice is taken at, for the AHA segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AhaLevel {
+    /// Segments 1 to 6.
+    Basal,
+    /// Segments 7 to 12.
+    Mid,
+    /// Segments 13 to 16.
+    Apical,
 }
 
 /// Which end of a stack is the base, for the AHA segments.
@@ -94,10 +109,22 @@ fn aha_map(
     };
     Some(
         result
-            .aha_map(stack, orientation, base_first)
+            .aha_map(
+                stack,
+                orientation,
+                base_first,
+                args.aha_level.map(|l| match l {
+                    AhaLevel::Basal => WallLevel::Basal,
+                    AhaLevel::Mid => WallLevel::Mid,
+                    AhaLevel::Apical => WallLevel::Apical,
+                }),
+            )
             .map_err(|e| match e {
                 NoAhaMap::BaseUnknown => {
                     format!("no AHA segments: {e} (give --base first or --base last)")
+                }
+                NoAhaMap::TooFewSlices => {
+                    format!("no AHA segments: {e} (give it with --aha-level basal, mid or apical)")
                 }
                 _ => format!("no AHA segments: {e}"),
             }),

@@ -1457,7 +1457,34 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
         stderr.contains("fewer than three slices hold myocardium"),
         "{stderr}"
     );
+    assert!(stderr.contains("--aha-level"), "{stderr}");
     assert!(out.join("report.json").exists());
+    // ... unless its level is given: a mid slice fills segments 7 to 12 alone.
+    let mid = root.join("mid");
+    ok(&[
+        "predict",
+        s(&single),
+        "--rv-insertion",
+        "300",
+        "--aha-level",
+        "mid",
+        "--out",
+        s(&mid),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mid.join("report.json")).expect("report"))
+            .expect("json");
+    let aha = &report["inputs"][0]["aha_segments"];
+    assert_eq!(aha["levels"], serde_json::json!(["mid"]));
+    assert_eq!(aha["base_first"], serde_json::Value::Null);
+    let reached: Vec<u64> = aha["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .filter(|x| !x["scar_percent"].is_null())
+        .map(|x| x["number"].as_u64().expect("number"))
+        .collect();
+    assert_eq!(reached, vec![7, 8, 9, 10, 11, 12]);
 
     // Argument errors are clap's (exit code 2), naming the argument.
     for (extra, message) in [
@@ -1471,6 +1498,18 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
         ),
         (&["--septum-clockwise"][..], "--rv-insertion"),
         (&["--base", "first"][..], "--rv-insertion"),
+        (&["--aha-level", "mid"][..], "--rv-insertion"),
+        (
+            &[
+                "--rv-insertion",
+                "300",
+                "--aha-level",
+                "mid",
+                "--base",
+                "last",
+            ][..],
+            "--base",
+        ),
     ] {
         let run = scarseg(&[&["predict", s(&single), "--out", s(&out)][..], extra].concat());
         let err = String::from_utf8_lossy(&run.stderr);

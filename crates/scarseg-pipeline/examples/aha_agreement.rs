@@ -97,8 +97,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             septum_clockwise: false,
         };
         let (Ok(ours), Ok(truth)) = (
-            predicted.aha_map(&stack, orientation, Some(true)),
-            reference.aha_map(&stack, orientation, Some(true)),
+            predicted.aha_map(&stack, orientation, Some(true), None),
+            reference.aha_map(&stack, orientation, Some(true), None),
         ) else {
             continue;
         };

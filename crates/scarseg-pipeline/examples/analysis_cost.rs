@@ -87,7 +87,7 @@ fn main() {
             septum_clockwise: false,
         };
         let aha = median_ms(runs, || {
-            std::hint::black_box(result.aha_map(&stack, orientation, None).ok());
+            std::hint::black_box(result.aha_map(&stack, orientation, None, None).ok());
         });
         println!("| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} |");
     }

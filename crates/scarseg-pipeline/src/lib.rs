@@ -352,8 +352,9 @@ impl StackResult {
 pub struct AhaMap {
     /// Where the segments start, as marked.
     pub orientation: AhaOrientation,
-    /// Whether the stack's first slice is taken as its base.
-    pub base_first: bool,
+    /// Whether the stack's first slice is taken as its base; `None` when every slice was given
+    /// one level.
+    pub base_first: Option<bool>,
     /// Each slice's level, in stack order (`None` without myocardium).
     pub levels: Vec<Option<WallLevel>>,
     /// Segments 1 to 16, in order.
@@ -382,9 +383,12 @@ pub enum NoAhaMap {
     /// One or two slices cannot be placed along the ventricle.
     #[error(
         "fewer than three slices hold myocardium, and one or two slices cannot be placed between \
-         base and apex"
+         base and apex unless their level is given"
     )]
     TooFewSlices,
+    /// No slice holds myocardium.
+    #[error("no slice holds myocardium")]
+    NoWall,
     /// The wall is as wide at both ends, and the user did not say which is the base.
     #[error("both ends of the stack are as wide, so which is the base is not known")]
     BaseUnknown,
@@ -425,7 +429,9 @@ impl StackResult {
 
     /// Scar by AHA segment: each slice that holds myocardium gets its third of the ventricle
     /// (`scarseg_imaging::metrics::wall_levels`), base first when `base_first` says so or,
-    /// given `None`, when [`Self::base_is_first`] does, and is cut at `orientation`; each
+    /// given `None`, when [`Self::base_is_first`] does; or, given `level`, every such slice is
+    /// taken at that level (a single slice, or two, known to be mid-ventricular, say). Each is
+    /// cut at `orientation`; each
     /// segment sums its slices' areas times their discs (`Stack::disc_heights_mm`), as the
     /// stack's volumes do.
     pub fn aha_map(
@@ -433,19 +439,25 @@ impl StackResult {
         stack: &Stack,
         orientation: AhaOrientation,
         base_first: Option<bool>,
+        level: Option<WallLevel>,
     ) -> Result<AhaMap, NoAhaMap> {
         let has_wall: Vec<bool> = self
             .slices
             .iter()
             .map(|r| r.myocardium.area_px() > 0)
             .collect();
-        if has_wall.iter().filter(|w| **w).count() < 3 {
-            return Err(NoAhaMap::TooFewSlices);
-        }
-        let base_first = base_first
-            .or_else(|| self.base_is_first(stack))
-            .ok_or(NoAhaMap::BaseUnknown)?;
-        let levels = wall_levels(&has_wall, base_first);
+        let walls = has_wall.iter().filter(|w| **w).count();
+        let (base_first, levels) = match level {
+            _ if walls == 0 => return Err(NoAhaMap::NoWall),
+            Some(level) => (None, has_wall.iter().map(|w| w.then_some(level)).collect()),
+            None if walls < 3 => return Err(NoAhaMap::TooFewSlices),
+            None => {
+                let first = base_first
+                    .or_else(|| self.base_is_first(stack))
+                    .ok_or(NoAhaMap::BaseUnknown)?;
+                (Some(first), wall_levels(&has_wall, first))
+            }
+        };
         let mut volumes = [(0.0f64, 0.0f64); 16];
         let heights = stack.disc_heights_mm();
         for (((r, s), level), height) in self
@@ -840,9 +852,13 @@ pub(crate) mod tests {
             septum_clockwise: true,
         };
         let map = result
-            .aha_map(&stack, orientation, None)
+            .aha_map(&stack, orientation, None, None)
             .expect("three walled slices");
-        assert!(!map.base_first, "the wider end, last, is the base");
+        assert_eq!(
+            map.base_first,
+            Some(false),
+            "the wider end, last, is the base"
+        );
         use WallLevel::*;
         assert_eq!(map.levels, vec![Some(Apical), Some(Mid), Some(Basal), None]);
         let percent: Vec<Option<f64>> = map.segments.iter().map(|s| s.scar_percent).collect();
@@ -891,7 +907,7 @@ pub(crate) mod tests {
         let two =
             StackResult::from_slices(parts[1..].iter().map(|(_, r)| r.clone()).collect(), &rest);
         assert_eq!(
-            two.aha_map(&rest, orientation, Some(true)),
+            two.aha_map(&rest, orientation, Some(true), None),
             Err(NoAhaMap::TooFewSlices)
         );
         // Three slices as wide: the base must be named.
@@ -901,11 +917,48 @@ pub(crate) mod tests {
         };
         let result = StackResult::from_slices(vec![parts[1].1.clone(); 3], &same);
         assert_eq!(
-            result.aha_map(&same, orientation, None),
+            result.aha_map(&same, orientation, None, None),
             Err(NoAhaMap::BaseUnknown)
         );
+        // One level for every slice: a single mid-ventricular slice gets segments 7 to 12, and
+        // the rest none.
+        let one = Stack {
+            slices: vec![parts[1].0.clone()],
+            ..stack.clone()
+        };
+        let single = StackResult::from_slices(vec![parts[1].1.clone()], &one);
+        assert_eq!(
+            single.aha_map(&one, orientation, None, None),
+            Err(NoAhaMap::TooFewSlices)
+        );
+        let mid = single
+            .aha_map(&one, orientation, None, Some(Mid))
+            .expect("a level given");
+        assert_eq!(
+            (mid.base_first, mid.levels.clone()),
+            (None, vec![Some(Mid)])
+        );
+        let reached: Vec<usize> = mid
+            .segments
+            .iter()
+            .filter(|s| s.scar_percent.is_some())
+            .map(|s| s.number)
+            .collect();
+        assert_eq!(reached, vec![7, 8, 9, 10, 11, 12]);
+        // The mid slice scarred on its lower half, as in the stack above: 10 and 11 whole.
+        assert_eq!(mid.segments[9].scar_percent, Some(100.0));
+        assert_eq!(mid.segments[10].scar_percent, Some(100.0));
+        let empty = Stack {
+            slices: vec![parts[3].0.clone()],
+            ..stack.clone()
+        };
+        let nothing = StackResult::from_slices(vec![parts[3].1.clone()], &empty);
+        assert_eq!(
+            nothing.aha_map(&empty, orientation, None, Some(Mid)),
+            Err(NoAhaMap::NoWall)
+        );
         let named = result
-            .aha_map(&same, orientation, Some(false))
+            .aha_map(&same, orientation, Some(false), None)
             .expect("named");
         assert_eq!(named.levels, vec![Some(Apical), Some(Mid), Some(Basal)]);
     }

@@ -607,7 +607,7 @@ mod tests {
                 anterior_insertion_deg: 300.0,
                 septum_clockwise: false,
             },
-            base_first: true,
+            base_first: Some(true),
             levels: vec![],
             segments,
             territories: vec![],
