@@ -4,6 +4,8 @@
 //! manifest's `preprocessing.roi`) runs preprocess and forward twice: on the whole slice, then on
 //! the crop around the myocardium the first pass found ([`heart_roi`]). With the manifest's
 //! `preprocessing.mirror` the pass that draws the result is averaged with its left-right mirror.
+//! A stack's results ([`StackResult`]) hold its volumes, burden and, once the user marks the RV
+//! insertion, its scar by AHA segment ([`StackResult::aha_map`]).
 //!
 //! Readback is asynchronous (`into_data_async`), as the browser requires; native callers block
 //! on the future.
