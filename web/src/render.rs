@@ -4,7 +4,8 @@
 
 use scarseg_imaging::Slice;
 use scarseg_imaging::metrics::{
-    AhaOrientation, Mask, WallLevel, is_transmural, percentile, wall_centre_mm,
+    AhaCut, AhaOrientation, Mask, WallLevel, clock_angle_deg, is_transmural, percentile,
+    wall_centre_mm, wall_points_mm,
 };
 
 /// Window centre and width, in the slice's own intensity units.
@@ -140,18 +141,8 @@ impl WallFrame {
     fn new(myocardium: &Mask, spacing_mm: [f64; 2]) -> Option<Self> {
         let (cx, cy) = wall_centre_mm(myocardium, spacing_mm)?;
         let [dy, dx] = spacing_mm;
-        let reach = myocardium
-            .data
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| **m)
-            .map(|(i, _)| {
-                let (x, y) = (
-                    (i % myocardium.cols) as f64 * dx,
-                    (i / myocardium.cols) as f64 * dy,
-                );
-                ((x - cx).powi(2) + (y - cy).powi(2)).sqrt()
-            })
+        let reach = wall_points_mm(myocardium, spacing_mm)
+            .map(|(_, (x, y))| (x - cx).hypot(y - cy))
             .fold(0.0, f64::max);
         Some(Self {
             centre_mm: (cx, cy),
@@ -181,7 +172,7 @@ pub fn angle_at(myocardium: &Mask, spacing_mm: [f64; 2], at: (f64, f64)) -> Opti
     let (cx, cy) = wall_centre_mm(myocardium, spacing_mm)?;
     let [dy, dx] = spacing_mm;
     let (x, y) = ((at.0 - 0.5) * dx - cx, (at.1 - 0.5) * dy - cy);
-    (x != 0.0 || y != 0.0).then(|| x.atan2(-y).to_degrees().rem_euclid(360.0))
+    (x != 0.0 || y != 0.0).then(|| clock_angle_deg(x, y).rem_euclid(360.0))
 }
 
 /// The AHA segments of one slice as the canvas draws them, in canvas pixels.
@@ -207,30 +198,24 @@ pub fn aha_drawing(
     level: WallLevel,
 ) -> Option<AhaDrawing> {
     let wall = WallFrame::new(myocardium, spacing_mm)?;
-    let sign = if orientation.septum_clockwise {
-        1.0
-    } else {
-        -1.0
-    };
-    let at = |deg: f64| orientation.anterior_insertion_deg + sign * deg;
-    // Boundaries and numbers in the order aha_slice_counts takes them, towards the septum.
-    let (start, width, numbers): (f64, f64, &[usize]) = match level {
-        WallLevel::Basal => (0.0, 60.0, &[2, 3, 4, 5, 6, 1]),
-        WallLevel::Mid => (0.0, 60.0, &[8, 9, 10, 11, 12, 7]),
-        WallLevel::Apical => (15.0, 90.0, &[14, 15, 16, 13]),
-    };
+    let cut = AhaCut::new(orientation, level);
+    let (start, width) = (cut.offset_deg, cut.width_deg);
     Some(AhaDrawing {
         centre: wall.centre(),
-        insertion: wall.point(at(0.0), 1.0),
-        spokes: (0..numbers.len())
+        insertion: wall.point(cut.angle(0.0), 1.0),
+        spokes: (0..cut.segments.len())
             .map(|k| start + k as f64 * width)
             .filter(|d| *d != 0.0)
-            .map(|d| wall.point(at(d), 1.0))
+            .map(|d| wall.point(cut.angle(d), 1.0))
             .collect(),
-        labels: numbers
+        labels: cut
+            .segments
             .iter()
             .enumerate()
-            .map(|(k, n)| (*n, wall.point(at(start + (k as f64 + 0.5) * width), 1.15)))
+            .map(|(k, i)| {
+                let mid = cut.angle(start + (k as f64 + 0.5) * width);
+                (i + 1, wall.point(mid, 1.15))
+            })
             .collect(),
     })
 }

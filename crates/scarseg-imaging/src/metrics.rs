@@ -294,19 +294,13 @@ fn wall_counts(
         (myocardium.rows, myocardium.cols),
         "sectors of masks on different grids"
     );
-    let [dy, dx] = spacing_mm;
     let Some((cx, cy)) = wall_centre_mm(myocardium, spacing_mm).filter(|_| sectors > 0) else {
         return Vec::new();
     };
     let width = 360.0 / sectors as f64;
     let mut counts = vec![(0usize, 0usize); sectors];
-    for i in (0..myocardium.data.len()).filter(|i| myocardium.data[*i]) {
-        let (x, y) = (
-            (i % myocardium.cols) as f64 * dx,
-            (i / myocardium.cols) as f64 * dy,
-        );
-        // Clockwise from 12 o'clock on screen, where rows grow downwards.
-        let angle = (x - cx).atan2(cy - y).to_degrees();
+    for (i, (x, y)) in wall_points_mm(myocardium, spacing_mm) {
+        let angle = clock_angle_deg(x - cx, y - cy);
         let from_start = if clockwise {
             angle - start_deg
         } else {
@@ -325,14 +319,36 @@ fn wall_counts(
 /// which [`sector_scar_percent`] cuts the wall (and the page draws its sectors); `None` without
 /// myocardium.
 pub fn wall_centre_mm(myocardium: &Mask, spacing_mm: [f64; 2]) -> Option<(f64, f64)> {
-    let [dy, dx] = spacing_mm;
     let (mut n, mut sx, mut sy) = (0usize, 0.0, 0.0);
-    for (i, _) in myocardium.data.iter().enumerate().filter(|(_, m)| **m) {
+    for (_, (x, y)) in wall_points_mm(myocardium, spacing_mm) {
         n += 1;
-        sx += (i % myocardium.cols) as f64 * dx;
-        sy += (i / myocardium.cols) as f64 * dy;
+        sx += x;
+        sy += y;
     }
     (n > 0).then(|| (sx / n as f64, sy / n as f64))
+}
+
+/// Each myocardium pixel's index and its centre in mm right of and below the first pixel's
+/// (x, y): the one place the wall's measures turn pixels into millimetres.
+pub fn wall_points_mm(
+    myocardium: &Mask,
+    spacing_mm: [f64; 2],
+) -> impl Iterator<Item = (usize, (f64, f64))> + '_ {
+    let [dy, dx] = spacing_mm;
+    let cols = myocardium.cols;
+    myocardium
+        .data
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| **m)
+        .map(move |(i, _)| (i, ((i % cols) as f64 * dx, (i / cols) as f64 * dy)))
+}
+
+/// The angle of an offset `x` mm right and `y` mm down on screen, in degrees clockwise from 12
+/// o'clock, in (-180, 180]: the one convention the sectors, the AHA segments and a click on the
+/// image share.
+pub fn clock_angle_deg(x: f64, y: f64) -> f64 {
+    x.atan2(-y).to_degrees()
 }
 
 /// Whether a sector whose scar is `percent` of its myocardium is transmural: strictly above
@@ -404,13 +420,55 @@ pub struct AhaOrientation {
     pub septum_clockwise: bool,
 }
 
-/// The AHA segments one short-axis slice at `level` cuts, as (segment index 0..16, myocardium
-/// pixels, scar pixels); empty without myocardium. Basal and mid slices are cut into six
+/// How a short-axis slice at one level is cut into AHA segments: basal and mid slices into six
 /// 60-degree segments, the first (anteroseptal) starting at the anterior RV insertion and
 /// running towards the septum: anteroseptal, inferoseptal, inferior, inferolateral,
-/// anterolateral, anterior. Apical slices are cut into four 90-degree segments centred as the
-/// AHA bull's-eye draws them, the septal one on the middle of the basal and mid septum (60
-/// degrees from the insertion): septal, inferior, lateral, anterior.
+/// anterolateral, anterior. Apical slices into four 90-degree segments centred as the AHA
+/// bull's-eye draws them, the septal one on the middle of the basal and mid septum (60 degrees
+/// from the insertion), so starting 15 degrees past it: septal, inferior, lateral, anterior.
+/// The one table [`aha_slice_counts`] cuts by and the viewer draws.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AhaCut {
+    /// Where the segments start.
+    pub orientation: AhaOrientation,
+    /// Degrees from the insertion, towards the septum, at which the first segment starts.
+    pub offset_deg: f64,
+    /// Each segment's width, degrees.
+    pub width_deg: f64,
+    /// The segments' indices (0..16), in order towards the septum from the first.
+    pub segments: &'static [usize],
+}
+
+impl AhaCut {
+    /// The cut of a slice at `level`.
+    pub fn new(orientation: AhaOrientation, level: WallLevel) -> Self {
+        let (offset_deg, width_deg, segments): (f64, f64, &'static [usize]) = match level {
+            WallLevel::Basal => (0.0, 60.0, &[1, 2, 3, 4, 5, 0]),
+            WallLevel::Mid => (0.0, 60.0, &[7, 8, 9, 10, 11, 6]),
+            WallLevel::Apical => (15.0, 90.0, &[13, 14, 15, 12]),
+        };
+        Self {
+            orientation,
+            offset_deg,
+            width_deg,
+            segments,
+        }
+    }
+
+    /// The screen angle (degrees clockwise from 12 o'clock, not wrapped) `deg` degrees from
+    /// the insertion towards the septum.
+    pub fn angle(&self, deg: f64) -> f64 {
+        let o = self.orientation;
+        if o.septum_clockwise {
+            o.anterior_insertion_deg + deg
+        } else {
+            o.anterior_insertion_deg - deg
+        }
+    }
+}
+
+/// The AHA segments one short-axis slice at `level` cuts ([`AhaCut`]), as (segment index
+/// 0..16, myocardium pixels, scar pixels); empty without myocardium.
 pub fn aha_slice_counts(
     scar: &Mask,
     myocardium: &Mask,
@@ -418,28 +476,17 @@ pub fn aha_slice_counts(
     orientation: AhaOrientation,
     level: WallLevel,
 ) -> Vec<(usize, usize, usize)> {
-    let towards_septum = |deg: f64| {
-        if orientation.septum_clockwise {
-            orientation.anterior_insertion_deg + deg
-        } else {
-            orientation.anterior_insertion_deg - deg
-        }
-    };
-    let (sectors, start, segments): (usize, f64, &[usize]) = match level {
-        WallLevel::Basal => (6, towards_septum(0.0), &[1, 2, 3, 4, 5, 0]),
-        WallLevel::Mid => (6, towards_septum(0.0), &[7, 8, 9, 10, 11, 6]),
-        WallLevel::Apical => (4, towards_septum(15.0), &[13, 14, 15, 12]),
-    };
+    let cut = AhaCut::new(orientation, level);
     wall_counts(
         scar,
         myocardium,
         spacing_mm,
-        sectors,
-        start,
+        cut.segments.len(),
+        cut.angle(cut.offset_deg),
         orientation.septum_clockwise,
     )
     .into_iter()
-    .zip(segments)
+    .zip(cut.segments)
     .map(|((m, s), k)| (*k, m, s))
     .collect()
 }
@@ -474,13 +521,8 @@ pub fn wall_levels(has_wall: &[bool], base_first: bool) -> Vec<Option<WallLevel>
 /// without myocardium.
 pub fn mean_wall_radius_mm(myocardium: &Mask, spacing_mm: [f64; 2]) -> Option<f64> {
     let (cx, cy) = wall_centre_mm(myocardium, spacing_mm)?;
-    let [dy, dx] = spacing_mm;
     let (mut n, mut sum) = (0usize, 0.0);
-    for i in (0..myocardium.data.len()).filter(|i| myocardium.data[*i]) {
-        let (x, y) = (
-            (i % myocardium.cols) as f64 * dx,
-            (i / myocardium.cols) as f64 * dy,
-        );
+    for (_, (x, y)) in wall_points_mm(myocardium, spacing_mm) {
         n += 1;
         sum += (x - cx).hypot(y - cy);
     }
