@@ -16,6 +16,10 @@ For each device (the CPU fallback, and WebGPU on SwiftShader via --enable-unsafe
 - with the network cut (DevTools offline) after the first load, the page reloads from the
   service worker's cache and a new file is still analysed.
 On the CPU path also (SwiftShader would take minutes per step):
+- corrections by hand: a brush stroke that erases scar and a click that paints scar change the
+  exported masks by exactly the pixels within the brush's radius of the stroke (computed here),
+  the report measures the corrected outlines and counts the pixels changed, a new threshold
+  keeps the corrections, and undo and revert give the network's masks back;
 - a file over the 512 MiB limit and one declaring an absurd image size are refused with messages
   that state the limits; cancelling a long stack stops it and the worker goes on working;
 - the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
@@ -370,6 +374,7 @@ def run_device(device, port, data, cli_out, tmp):
         aha_segments(d, device, data, cli_out, downloads, tmp)
 
         if device == "cpu":
+            corrections_by_hand(d, downloads)
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
             teaching_view(d)
@@ -558,6 +563,182 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     d.wait(button + ".startsWith('now click')", "marking armed by i")
     d.keys("\ue00c")  # Escape
     d.wait(button + " == 'mark RV insertion'", "marking stopped by Esc")
+
+
+def corrections_by_hand(d, downloads):
+    """Corrects the DICOM series' first slice with the brush, as a user does, and checks the
+    exported masks against the network's masks changed by the pixels whose centres lie within the
+    brush's radius (in mm) of the stroke, computed here; the report's areas, burden and pixel
+    counts follow; a new threshold keeps the corrections; undo and revert take them back."""
+    open_file(d, "DICOM series")
+    d.js("""const s = document.querySelector('[data-testid=slice]');
+            s.value = '0'; s.dispatchEvent(new Event('input', {bubbles: true}));""")
+    d.wait("return document.querySelector('[data-testid=slice]').parentElement.innerText.includes('1 / 3')",
+           "slice 1 of 3")
+    # Every slice's files: the export spaces its downloads out, and one still under way would
+    # race the next export.
+    names = [f"DICOM series_{k:03}_{kind}.png" for k in range(3) for kind in ("scar", "myo")]
+
+    def masks():
+        for n in names:
+            (downloads / n).unlink(missing_ok=True)
+        d.js("document.querySelector('[data-testid=export-masks]').click()")
+        wait_files(downloads, names)
+        (rows, cols, scar), (_, _, myo) = (read_png(downloads / n) for n in names[:2])
+        return rows, cols, [v > 0 for v in scar], [v > 0 for v in myo]
+
+    def report():
+        (downloads / "scarseg-report.json").unlink(missing_ok=True)
+        d.js("document.querySelector('[data-testid=export-json]').click()")
+        wait_files(downloads, ["scarseg-report.json"])
+        return next(i for i in json.loads((downloads / "scarseg-report.json").read_text())["inputs"]
+                    if i["input"] == "DICOM series")
+
+    rows, cols, scar0, myo0 = masks()
+    base = report()
+    sy, sx = base["slices"][0]["spacing_mm"]
+    assert base["edited_px"] == 0 and sum(scar0) > 0, base["edited_px"]
+
+    def brush(points, radius):
+        """Pixels whose centre lies within `radius` mm of the polyline through `points`."""
+        reached, closest = set(), float("inf")
+        segments = list(zip(points, points[1:])) or [(points[0], points[0])]
+        for r in range(rows):
+            for c in range(cols):
+                best = float("inf")
+                for (x0, y0), (x1, y1) in segments:
+                    px, py = (c + 0.5 - x0) * sx, (r + 0.5 - y0) * sy
+                    dx, dy = (x1 - x0) * sx, (y1 - y0) * sy
+                    t = 0.0 if dx == dy == 0 else max(0.0, min(1.0, (px * dx + py * dy) / (dx * dx + dy * dy)))
+                    best = min(best, math.hypot(px - t * dx, py - t * dy))
+                if best <= radius:
+                    reached.add(r * cols + c)
+                closest = min(closest, abs(best - radius))
+        # A pixel at the brush's very edge could fall either way in another summation order.
+        assert closest > 1e-6, closest
+        return reached
+
+    def drag(points):
+        """mousedown, mousemoves and mouseup at whole CSS pixels near `points` (slice pixel
+        units); returns the points on the slice's grid the page received."""
+        return d.js("""
+            const c = document.querySelector('[data-testid=view]');
+            const r = c.getBoundingClientRect();
+            const at = arguments[0].map(([x, y]) => [Math.round(r.left + x / c.width * r.width),
+                                                      Math.round(r.top + y / c.height * r.height)]);
+            at.forEach(([x, y], i) => c.dispatchEvent(new MouseEvent(i == 0 ? 'mousedown' : 'mousemove',
+                {bubbles: true, clientX: x, clientY: y, buttons: 1})));
+            const [x, y] = at[at.length - 1];
+            c.dispatchEvent(new MouseEvent('mouseup', {bubbles: true, clientX: x, clientY: y}));
+            return at.map(([x, y]) => [(x - r.left) / r.width * c.width, (y - r.top) / r.height * c.height]);
+        """, points)
+
+    def choose(tool):
+        d.js("""const s = document.querySelector('[data-testid=correct-tool]');
+                s.value = arguments[0]; s.dispatchEvent(new Event('change', {bubbles: true}));""", tool)
+
+    def status():
+        return d.js("return document.querySelector('[data-testid=correct-status]').innerText")
+
+    # Erase scar along a stroke through the scar's middle: the pixel of scar nearest its centroid,
+    # and 6 pixels either side of it along the rows.
+    scar_px = [i for i, v in enumerate(scar0) if v]
+    cy = sum(i // cols for i in scar_px) / len(scar_px)
+    cx = sum(i % cols for i in scar_px) / len(scar_px)
+    mid = min(scar_px, key=lambda i: (i // cols - cy) ** 2 + (i % cols - cx) ** 2)
+    my, mx = mid // cols + 0.5, mid % cols + 0.5
+    choose("erase scar")
+    d.js("""const b = document.querySelector('[data-testid=brush]');
+            b.value = '3'; b.dispatchEvent(new Event('input', {bubbles: true}));""")
+    stroke = drag([[mx - 6, my], [mx, my], [mx + 6, my]])
+    erased = brush(stroke, 3.0)
+    want_scar = [v and i not in erased for i, v in enumerate(scar0)]
+    changed = sum(a != b for a, b in zip(scar0, want_scar))
+    assert changed > 0, "the stroke should cross scar"
+    d.wait(f"return document.querySelector('[data-testid=correct-status]').innerText.startsWith('{changed} pixel')",
+           "the stroke measured")
+    _, _, scar1, myo1 = masks()
+    assert scar1 == want_scar and myo1 == myo0, (sum(scar1), sum(want_scar), sum(myo1), sum(myo0))
+
+    # Paint scar with a click just outside the wall, on the far side from the scar: scar is
+    # myocardium, so the wall grows by the brush there too.
+    wall = [i for i, v in enumerate(myo0) if v]
+    wy = sum(i // cols for i in wall) / len(wall)
+    wx = sum(i % cols for i in wall) / len(wall)
+    far = max(wall, key=lambda i: (i // cols - my) ** 2 + (i % cols - mx) ** 2)
+    fy, fx = far // cols + 0.5, far % cols + 0.5
+    # One pixel beyond the wall's far edge, away from the centroid.
+    norm = math.hypot(fy - wy, fx - wx)
+    out = [fx + (fx - wx) / norm * 1.5, fy + (fy - wy) / norm * 1.5]
+    d.keys("1")
+    assert d.js("return document.querySelector('[data-testid=correct-tool]').value") == "paint scar"
+    click = drag([out])
+    painted = brush(click, 3.0)
+    want_scar = [v or i in painted for i, v in enumerate(want_scar)]
+    want_myo = [v or i in painted for i, v in enumerate(myo0)]
+    assert any(i not in wall for i in painted), "the click should reach past the wall"
+    edited = sum(a != b or c != e for a, b, c, e in zip(scar0, want_scar, myo0, want_myo))
+    d.wait(f"return document.querySelector('[data-testid=correct-status]').innerText.startsWith('{edited} pixel')",
+           "the click measured")
+    _, _, scar2, myo2 = masks()
+    assert scar2 == want_scar and myo2 == want_myo
+    # The report measures the corrected outlines: areas from the masks and the pixel size, the
+    # stack's burden volume-weighted from the slices' areas and discs, the pixels counted.
+    after = report()
+    first = after["slices"][0]
+    assert abs(first["scar_area_mm2"] - sum(want_scar) * sx * sy) < 1e-6, first["scar_area_mm2"]
+    assert abs(first["myocardium_area_mm2"] - sum(want_myo) * sx * sy) < 1e-6
+    assert first["edited_px"] == after["edited_px"] == edited, (first["edited_px"], after["edited_px"], edited)
+    scar_v = sum(x["scar_area_mm2"] * x["disc_height_mm"] for x in after["slices"])
+    myo_v = sum(x["myocardium_area_mm2"] * x["disc_height_mm"] for x in after["slices"])
+    assert abs(after["burden_percent"] - 100 * scar_v / myo_v) < 1e-9, (after["burden_percent"], scar_v, myo_v)
+    assert after["slices"][1:] == base["slices"][1:], "the other slices are the network's"
+    shown = d.js("return [...document.querySelectorAll('[data-testid=slice-edited]')].map(c => c.innerText)")
+    assert shown == [str(edited), "0", "0"], shown
+    summary = d.js("return document.querySelector('[data-testid=stack-corrected]').innerText")
+    assert summary.startswith(f"Corrected by hand on slice(s) 1 ({edited} pixel(s) changed)"), summary
+    print(f"[cpu] corrections: a stroke erased {changed} scar pixels, a click painted {len(painted)}; "
+          f"burden {base['burden_percent']:.2f}% -> {after['burden_percent']:.2f}%")
+
+    # A new threshold keeps the corrections: at 0.9 the erased pixels stay erased and the painted
+    # ones scar; back at the model's threshold the masks are the corrected ones exactly.
+    def set_threshold(t):
+        d.js("""const t = document.querySelector('[data-testid=threshold]');
+                t.value = arguments[0]; t.dispatchEvent(new Event('input', {bubbles: true}));
+                t.dispatchEvent(new Event('change', {bubbles: true}));""", t)
+        time.sleep(1)
+    default_threshold = d.js("return document.querySelector('[data-testid=threshold]').value")
+    set_threshold("0.9")
+    _, _, scar9, myo9 = masks()
+    assert all(not scar9[i] for i in erased - painted) and all(scar9[i] and myo9[i] for i in painted)
+    set_threshold(default_threshold)
+    _, _, scar_back, myo_back = masks()
+    assert scar_back == want_scar and myo_back == want_myo
+
+    # Undo (u) takes the click back, then the stroke; revert drops a slice's corrections.
+    d.js("document.activeElement.blur()")
+    d.keys("u")
+    d.wait(f"return document.querySelector('[data-testid=correct-status]').innerText.startsWith('{changed} pixel')",
+           "the click undone")
+    d.js("document.querySelector('[data-testid=correct-undo]').click()")
+    d.wait("return document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')",
+           "the stroke undone")
+    _, _, scar_u, myo_u = masks()
+    assert scar_u == scar0 and myo_u == myo0
+    assert report() == base
+    assert d.js("return document.querySelector('[data-testid=stack-corrected]') === null")
+    drag([[mx, my]])
+    d.wait("return !document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')",
+           "a click painted")
+    d.js("document.querySelector('[data-testid=correct-revert]').click()")
+    d.wait("return document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')",
+           "the slice reverted")
+    _, _, scar_r, myo_r = masks()
+    assert scar_r == scar0 and myo_r == myo0
+    # Esc puts the brush away: left-drag sets the window again.
+    d.keys("\ue00c")
+    assert d.js("return document.querySelector('[data-testid=correct-tool]').value") == "off"
+    assert status().startswith("0 pixel")
 
 
 def printed_report(d):

@@ -9,6 +9,7 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use scarseg_imaging::decode::{Format, sniff};
+use scarseg_imaging::edit::Tool;
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, AhaOrientation, WALL_SECTORS, WallLevel};
@@ -17,7 +18,8 @@ use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
     aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
 };
-use scarseg_pipeline::{AhaMap, NoAhaMap, StackResult, slice_result};
+use scarseg_pipeline::{AhaMap, NoAhaMap, StackResult, corrected_slice_result};
+use scarseg_web::correct::{BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, rgba,
@@ -72,6 +74,9 @@ struct Case {
     result: Option<Arc<StackResult>>,
     ms_per_slice: f64,
     aha: AhaMark,
+    /// The user's brush corrections (shared: the case is cloned on every read, the edits only
+    /// when changed).
+    corrections: Arc<Corrections>,
 }
 
 /// What the user marked for a case's AHA segments.
@@ -214,6 +219,7 @@ fn on_message(state: AppState, msg: FromWorker) {
                         result: None,
                         ms_per_slice: 0.0,
                         aha: AhaMark::default(),
+                        corrections: Arc::default(),
                         ..cases[i].clone()
                     };
                     next += 1;
@@ -368,6 +374,7 @@ fn submit(state: AppState, items: Vec<Item>, options: PostprocessOptions) {
                 result: None,
                 ms_per_slice: 0.0,
                 aha: AhaMark::default(),
+                corrections: Arc::default(),
             });
         }
     });
@@ -566,7 +573,8 @@ pub fn App() -> impl IntoView {
         ..Default::default()
     };
 
-    // Re-threshold every analysed case from its stored probabilities: no network run.
+    // Re-threshold every analysed case from its stored probabilities: no network run. The
+    // corrections by hand lie over the new masks as over the old.
     let rethreshold = move || {
         let opts = options();
         state.cases.update(|cases| {
@@ -576,13 +584,15 @@ pub fn App() -> impl IntoView {
                         .slices
                         .iter()
                         .zip(&stack.slices)
-                        .map(|(r, s)| {
-                            slice_result(
+                        .enumerate()
+                        .map(|(k, (r, s))| {
+                            corrected_slice_result(
                                 s,
                                 r.scar_probability.clone(),
                                 r.myocardium_probability.clone(),
                                 r.roi,
                                 &opts,
+                                c.corrections.slice(k),
                             )
                         })
                         .collect();
@@ -611,6 +621,7 @@ pub fn App() -> impl IntoView {
                         result: None,
                         ms_per_slice: 0.0,
                         aha: AhaMark::default(),
+                        corrections: Arc::default(),
                     });
                 }
             });
@@ -673,6 +684,12 @@ pub fn App() -> impl IntoView {
     let current_aha = Memo::new(move |_| current_case().and_then(|c| c.aha_map()));
     // The next click on the image marks the RV insertion.
     let marking = RwSignal::new(false);
+    // Corrections by hand: the brush in use (`None`: left-drag sets the window), its radius,
+    // the stroke under way (its slice and last point) and the pointer, for the brush's outline.
+    let tool = RwSignal::new(None::<Tool>);
+    let brush_mm = RwSignal::new(DEFAULT_BRUSH_MM);
+    let stroke = RwSignal::new(None::<(usize, (f64, f64))>);
+    let hover = RwSignal::new(None::<(f64, f64)>);
     let aha_note = RwSignal::new(None::<String>);
     let update_mark = move |f: &dyn Fn(&mut AhaMark)| {
         let Some(id) = state.current.get_untracked() else {
@@ -693,6 +710,7 @@ pub fn App() -> impl IntoView {
         let ov = overlay.get();
         let z = zoom.get();
         let aha = current_aha.get();
+        let brush = tool.get().and(hover.get()).map(|at| (at, brush_mm.get()));
         let Some(canvas) = canvas_ref.get() else {
             return;
         };
@@ -713,9 +731,10 @@ pub fn App() -> impl IntoView {
         let _ = canvas.set_attribute(
             "style",
             &format!(
-                "width:{}px;height:{}px;image-rendering:pixelated",
+                "width:{}px;height:{}px;image-rendering:pixelated{}",
                 (s.cols as f64 * z * aspect).round(),
-                (s.rows as f64 * z).round()
+                (s.rows as f64 * z).round(),
+                if brush.is_some() { ";cursor:none" } else { "" }
             ),
         );
         let Ok(Some(ctx)) = canvas.get_context("2d") else {
@@ -780,7 +799,122 @@ pub fn App() -> impl IntoView {
                 let _ = ctx.fill_text(&n.to_string(), *x, *y);
             }
         }
+        // The brush's reach: round in mm, so an ellipse on pixels that are not square.
+        if let Some(((x, y), radius)) = brush {
+            ctx.begin_path();
+            let _ = ctx.ellipse(
+                x,
+                y,
+                radius / s.spacing_mm[1],
+                radius / s.spacing_mm[0],
+                0.0,
+                0.0,
+                std::f64::consts::TAU,
+            );
+            // White edged in black, as the segment numbers, over bright blood and dark lung.
+            ctx.set_line_width(1.5);
+            ctx.set_stroke_style_str("rgba(0, 0, 0, 0.85)");
+            ctx.stroke();
+            ctx.set_line_width(0.75);
+            ctx.set_stroke_style_str("rgb(255, 255, 255)");
+            ctx.stroke();
+        }
     });
+
+    // Where an event falls on the slice's grid, in pixel units (x along the columns, the
+    // top-left corner at 0): the canvas is shown scaled by zoom and aspect.
+    let canvas_point = move |ev: &web_sys::MouseEvent| -> Option<(f64, f64)> {
+        let canvas = canvas_ref.get_untracked()?;
+        let rect = canvas.get_bounding_client_rect();
+        if rect.width() <= 0.0 || rect.height() <= 0.0 {
+            return None;
+        }
+        Some((
+            (ev.client_x() as f64 - rect.left()) / rect.width() * canvas.width() as f64,
+            (ev.client_y() as f64 - rect.top()) / rect.height() * canvas.height() as f64,
+        ))
+    };
+
+    // Changes the current case's corrections with `f`, which names the slice it changed, and
+    // measures that slice again from its probabilities (no network run) and the stack with it.
+    let correct = move |f: &dyn Fn(&mut Corrections, &Stack) -> Option<usize>| -> Option<usize> {
+        let id = state.current.get_untracked()?;
+        let opts = options();
+        let mut changed = None;
+        state.cases.update(|cases| {
+            let Some(c) = cases.iter_mut().find(|c| c.id == id) else {
+                return;
+            };
+            let (Some(stack), Some(result)) = (c.stack.clone(), c.result.as_mut()) else {
+                return;
+            };
+            let Some(k) = f(Arc::make_mut(&mut c.corrections), &stack) else {
+                return;
+            };
+            let (Some(s), Some(r)) = (stack.slices.get(k), result.slices.get(k)) else {
+                return;
+            };
+            let new = corrected_slice_result(
+                s,
+                r.scar_probability.clone(),
+                r.myocardium_probability.clone(),
+                r.roi,
+                &opts,
+                c.corrections.slice(k),
+            );
+            Arc::make_mut(result).set_slice(k, new, &stack);
+            changed = Some(k);
+        });
+        changed
+    };
+    // A piece of a brush stroke on the slice on screen, from the stroke's last point (`start`:
+    // a new stroke, one step of undo).
+    let paint = move |to: (f64, f64), start: bool| {
+        let Some(t) = tool.get_untracked() else {
+            return;
+        };
+        let k = state.slice.get_untracked();
+        let from = match stroke.get_untracked() {
+            _ if start => to,
+            Some((on, last)) if on == k => last,
+            // The slice changed under the stroke: it ends.
+            _ => return,
+        };
+        let radius = brush_mm.get_untracked();
+        correct(&|corrections, stack| {
+            let s = stack.slices.get(k)?;
+            if start {
+                corrections.begin(k);
+            }
+            corrections.stroke(k, s.rows, s.cols, t, s.spacing_mm, from, to, radius);
+            Some(k)
+        });
+        stroke.set(Some((k, to)));
+    };
+    // Undo shows the slice it changed.
+    let undo = move || {
+        if let Some(k) = correct(&|corrections, _| corrections.undo()) {
+            state.slice.set(k);
+        }
+    };
+    let revert = move || {
+        let k = state.slice.get_untracked();
+        correct(&|corrections, _| corrections.revert(k).then_some(k));
+    };
+    // A brush shows the masks it changes.
+    let choose_tool = move |t: Option<Tool>| {
+        tool.set(t);
+        if t.is_some() {
+            marking.set(false);
+            overlay.update(|o| {
+                o.probability = false;
+                if !o.scar && !o.myocardium {
+                    o.scar = true;
+                    o.myocardium = true;
+                }
+            });
+        }
+    };
 
     // Keyboard shortcuts (documented on the page).
     let handle = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
@@ -815,6 +949,16 @@ pub fn App() -> impl IntoView {
             "p" => overlay.update(|o| o.probability = !o.probability),
             "i" => marking.update(|m| *m = !*m),
             "Escape" if marking.get_untracked() => marking.set(false),
+            "Escape" if tool.get_untracked().is_some() => choose_tool(None),
+            "z" if ev.ctrl_key() || ev.meta_key() => undo(),
+            "u" => undo(),
+            "0" => choose_tool(None),
+            "1" | "2" | "3" | "4" => {
+                let k = ev.key().parse::<usize>().unwrap_or(1) - 1;
+                choose_tool(Tool::ALL.get(k).copied());
+            }
+            "[" => brush_mm.update(|b| *b = brush_step(*b, false)),
+            "]" => brush_mm.update(|b| *b = brush_step(*b, true)),
             _ => return,
         }
         ev.prevent_default();
@@ -823,9 +967,6 @@ pub fn App() -> impl IntoView {
 
     // A click while marking: the angle of the click around this slice's wall.
     let mark_insertion = move |ev: &web_sys::MouseEvent| {
-        let Some(canvas) = canvas_ref.get_untracked() else {
-            return;
-        };
         let k = state.slice.get_untracked();
         let Some(id) = state.current.get_untracked() else {
             return;
@@ -836,16 +977,7 @@ pub fn App() -> impl IntoView {
                 c.stack.as_ref()?.slices.get(k)?,
                 c.result.as_ref()?.slices.get(k)?,
             );
-            // Canvas pixels from the click: the canvas is shown scaled by zoom and aspect.
-            let rect = canvas.get_bounding_client_rect();
-            if rect.width() <= 0.0 || rect.height() <= 0.0 {
-                return None;
-            }
-            let at = (
-                (ev.client_x() as f64 - rect.left()) / rect.width() * s.cols as f64,
-                (ev.client_y() as f64 - rect.top()) / rect.height() * s.rows as f64,
-            );
-            angle_at(&r.myocardium, s.spacing_mm, at)
+            angle_at(&r.myocardium, s.spacing_mm, canvas_point(ev)?)
         });
         match angle {
             Some(a) => {
@@ -862,7 +994,7 @@ pub fn App() -> impl IntoView {
         }
     };
 
-    // Left-drag on the image: window/level.
+    // Left-drag on the image: window/level, or a brush stroke with a brush chosen.
     let drag = RwSignal::new(None::<(i32, i32)>);
     let on_down = move |ev: web_sys::MouseEvent| {
         ev.prevent_default();
@@ -870,9 +1002,23 @@ pub fn App() -> impl IntoView {
             mark_insertion(&ev);
             return;
         }
+        if tool.get_untracked().is_some() {
+            if let Some(at) = canvas_point(&ev) {
+                paint(at, true);
+            }
+            return;
+        }
         drag.set(Some((ev.client_x(), ev.client_y())));
     };
     let on_move = move |ev: web_sys::MouseEvent| {
+        if tool.get_untracked().is_some() {
+            let at = canvas_point(&ev);
+            hover.set(at);
+            if let (Some(at), Some(_)) = (at, stroke.get_untracked()) {
+                paint(at, false);
+            }
+            return;
+        }
         if let Some((x, y)) = drag.get_untracked() {
             let (dx, dy) = (ev.client_x() - x, ev.client_y() - y);
             if let Some(w) = state.window.get_untracked() {
@@ -881,7 +1027,14 @@ pub fn App() -> impl IntoView {
             drag.set(Some((ev.client_x(), ev.client_y())));
         }
     };
-    let on_up = move |_ev: web_sys::MouseEvent| drag.set(None);
+    let on_up = move |_ev: web_sys::MouseEvent| {
+        drag.set(None);
+        stroke.set(None);
+    };
+    let on_leave = move |ev: web_sys::MouseEvent| {
+        on_up(ev);
+        hover.set(None);
+    };
     let on_wheel = move |ev: web_sys::WheelEvent| {
         ev.prevent_default();
         step_slice(if ev.delta_y() > 0.0 { 1 } else { -1 });
@@ -1203,15 +1356,50 @@ pub fn App() -> impl IntoView {
                 <button on:click=move |_| zoom.update(|z| *z = (*z / 1.25).max(0.25))>"-"</button>
                 <button on:click=move |_| zoom.update(|z| *z = (*z * 1.25).min(16.0))>"+"</button>
             </div>
+            <div class="controls correct" data-testid="correct">
+                <label title="paint or erase the masks by hand; every figure, export and the AHA segments follow">"Correct by hand: "
+                    <select data-testid="correct-tool"
+                        prop:value=move || tool.get().map(Tool::label).unwrap_or("off")
+                        on:change=move |ev| {
+                            let v = event_target_value(&ev);
+                            choose_tool(Tool::ALL.into_iter().find(|t| t.label() == v));
+                        }>
+                        <option value="off">"off (drag sets the window)"</option>
+                        {Tool::ALL.into_iter().map(|t| view! { <option value=t.label()>{t.label()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>" brush radius "
+                    <input type="range" data-testid="brush" step="0.5"
+                        min=BRUSH_RANGE_MM.0.to_string() max=BRUSH_RANGE_MM.1.to_string()
+                        prop:value=move || brush_mm.get().to_string()
+                        on:input=move |ev| brush_mm.set(event_target_value(&ev).parse().unwrap_or(DEFAULT_BRUSH_MM)) />
+                    {move || format!(" {:.1} mm", brush_mm.get())}
+                </label>
+                " "
+                <button data-testid="correct-undo" title="the last stroke or revert (u, Ctrl+Z)"
+                    disabled=move || !current_case().is_some_and(|c| c.corrections.can_undo())
+                    on:click=move |_| undo()>"undo"</button>
+                <button data-testid="correct-revert" title="back to the network's masks on this slice"
+                    disabled=move || current_case().is_none_or(|c| c.corrections.slice(state.slice.get()).is_none_or(|e| e.is_empty()))
+                    on:click=move |_| revert()>"revert slice"</button>
+                " "
+                <span data-testid="correct-status">{move || current_case().and_then(|c| {
+                    let r = c.result?;
+                    let here = r.slices.get(state.slice.get()).map_or(0, |x| x.edited_px);
+                    Some(format!("{here} pixel(s) of this slice and {} of the stack changed by hand", r.edited_px()))
+                })}</span>
+            </div>
             <div class="canvas-box">
                 <canvas node_ref=canvas_ref data-testid="view"
-                    on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=on_up
+                    on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=on_leave
                     on:wheel=on_wheel></canvas>
             </div>
             <p class="help">"Keys: up/down or left/right or mouse wheel: slice; left-drag on the image:
                window (right/left) and level (down/up); r: auto window; + and -: zoom; o: outline;
                m: masks on/off; p: probability map; i: mark the RV insertion with the next click (Esc:
-               stop). Scar is yellow, myocardium cyan."</p>
+               stop); 1-4: paint scar, erase scar, paint myocardium, erase myocardium, then drag on
+               the image (0 or Esc: back to the window); [ and ]: brush radius; u or Ctrl+Z: undo.
+               Scar is yellow, myocardium cyan."</p>
         </section>
 
         <section class="report" data-testid="report">
@@ -1238,12 +1426,23 @@ pub fn App() -> impl IntoView {
                          Gray zone (above 2 SD of remote, below the FWHM threshold): {} of the myocardium.",
                         360 / WALL_SECTORS,
                         gray.map(|g| format!("{g:.2}%")).unwrap_or_else(|| "n/a".into()))}</p>
+                    {(r.edited_px() > 0).then(|| {
+                        let slices: Vec<String> = r.slices.iter().enumerate()
+                            .filter(|(_, x)| x.edited_px > 0)
+                            .map(|(k, _)| (k + 1).to_string())
+                            .collect();
+                        view! { <p data-testid="stack-corrected" class="corrected">{format!(
+                            "Corrected by hand on slice(s) {} ({} pixel(s) changed): every figure here, the \
+                             exports and the AHA segments measure the corrected outlines.",
+                            slices.join(", "), r.edited_px())}</p> }
+                    })}
                     <table>
                         <thead><tr><th>"slice"</th><th>"scar mm2"</th><th>"myocardium mm2"</th>
                             <th>"burden %"</th><th title="sectors whose scar fills more than half their myocardium, of the sectors that hold myocardium">"sectors > 50%"</th>
                             <th>"FWHM %"</th><th>"2-SD %"</th><th>"3-SD %"</th><th>"5-SD %"</th><th>"6-SD %"</th>
                             <th title="myocardium above 2 SD of remote but below the FWHM threshold, percent of the myocardium">"gray zone %"</th>
-                            <th title="the slice's third of the ventricle for the AHA segments, once the RV insertion is marked">"AHA level"</th></tr></thead>
+                            <th title="the slice's third of the ventricle for the AHA segments, once the RV insertion is marked">"AHA level"</th>
+                            <th title="pixels whose scar or myocardium label was changed by hand">"corrected px"</th></tr></thead>
                         <tbody>
                             {r.slices.iter().enumerate().map(|(k, x)| {
                                 let f = |v: Option<f64>| v.map(|b| format!("{b:.2}")).unwrap_or_else(|| "-".into());
@@ -1258,7 +1457,8 @@ pub fn App() -> impl IntoView {
                                         Some(WallLevel::Mid) => "mid",
                                         Some(WallLevel::Apical) => "apical",
                                         None => "-",
-                                    }}</td></tr> }
+                                    }}</td>
+                                    <td data-testid="slice-edited">{x.edited_px}</td></tr> }
                             }).collect_view()}
                         </tbody>
                     </table>

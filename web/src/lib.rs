@@ -1,7 +1,9 @@
 //! The ScarSeg web app's shared part: the one message protocol between the page and the worker
 //! that runs the network, and the page-side helpers that need no browser (window/level, overlay
-//! rendering, report tables), so they are unit-tested natively.
+//! rendering, report tables, corrections by hand and their undo), so they are unit-tested
+//! natively.
 
+pub mod correct;
 pub mod protocol;
 pub mod render;
 pub mod report;

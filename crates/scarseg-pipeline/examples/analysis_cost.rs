@@ -1,7 +1,10 @@
 //! What the analysis after the network costs on the CPU: per slice, `slice_result` (post-
 //! processing, areas, burden, the classic FWHM and n-SD burdens, the gray zone and the wall
 //! sectors) and the sectors alone; per stack, the AHA segments (`StackResult::aha_map`, each
-//! slice cut again at the insertion). Phantom stacks of 10 slices at three image sizes; the
+//! slice cut again at the insertion); and what the page does on every move of a brush stroke
+//! (`MaskEdits::stroke` of a 4 mm brush over 10 pixels, the slice measured again with its
+//! corrections by `corrected_slice_result`, the stack's totals by `StackResult::set_slice`),
+//! rendering aside. Phantom stacks of 10 slices at three image sizes; the
 //! network's probability maps stand in as the exact labels at 0.9 and 0.1, so no model runs.
 //! Prints a markdown table; `benchmarks/analysis.sh` writes it to `benchmarks/analysis.md`.
 //!
@@ -11,9 +14,10 @@
 use std::time::Instant;
 
 use scarseg_imaging::Stack;
+use scarseg_imaging::edit::{MaskEdits, Tool};
 use scarseg_imaging::metrics::{AhaOrientation, WALL_SECTORS, sector_scar_percent};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
-use scarseg_pipeline::{StackResult, slice_result};
+use scarseg_pipeline::{StackResult, corrected_slice_result, slice_result};
 
 /// The median of `runs` timings of `f`, in ms.
 fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -35,9 +39,9 @@ fn main() {
         .unwrap_or(7)
         .max(1);
     println!(
-        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack |"
+        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for side in [128usize, 256, 512] {
         let config = PhantomConfig {
             size_px: [side, side],
@@ -89,6 +93,26 @@ fn main() {
         let aha = median_ms(runs, || {
             std::hint::black_box(result.aha_map(&stack, orientation, None, None).ok());
         });
-        println!("| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} |");
+        // A stroke piece across the middle slice's wall: from its centre rightwards.
+        let k = stack.slices.len() / 2;
+        let s = &stack.slices[k];
+        let mut edits = MaskEdits::new(s.rows, s.cols);
+        let mut corrected = result.clone();
+        let (x, y) = (s.cols as f64 / 2.0, s.rows as f64 / 2.0);
+        let brush = median_ms(runs, || {
+            edits.stroke(Tool::PaintScar, s.spacing_mm, (x, y), (x + 10.0, y), 4.0);
+            let r = &corrected.slices[k];
+            let new = corrected_slice_result(
+                s,
+                r.scar_probability.clone(),
+                r.myocardium_probability.clone(),
+                r.roi,
+                &options,
+                Some(&edits),
+            );
+            corrected.set_slice(k, new, &stack);
+        });
+        assert!(corrected.slices[k].edited_px > 0);
+        println!("| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} | {brush:.2} |");
     }
 }

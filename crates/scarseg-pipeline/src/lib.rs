@@ -5,7 +5,8 @@
 //! the crop around the myocardium the first pass found ([`heart_roi`]). With the manifest's
 //! `preprocessing.mirror` the pass that draws the result is averaged with its left-right mirror.
 //! A stack's results ([`StackResult`]) hold its volumes, burden and, once the user marks the RV
-//! insertion, its scar by AHA segment ([`StackResult::aha_map`]).
+//! insertion, its scar by AHA segment ([`StackResult::aha_map`]). The user's corrections by hand
+//! lie over the masks before anything is measured ([`corrected_slice_result`]).
 //!
 //! Readback is asynchronous (`into_data_async`), as the browser requires; native callers block
 //! on the future.
@@ -17,6 +18,7 @@ pub mod teaching;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use scarseg_imaging::classic::{NSD_CHOICES, fwhm, gray_zone, n_sd};
+use scarseg_imaging::edit::MaskEdits;
 use scarseg_imaging::metrics::{
     AHA_SEGMENT_NAMES, AhaOrientation, CORONARY_TERRITORIES, Mask, WALL_SECTORS, WallLevel,
     aha_slice_counts, base_is_first, burden_percent, high_risk, mean_wall_radius_mm,
@@ -91,6 +93,10 @@ pub struct SliceResult {
     /// myocardium); empty without myocardium. See [`sector_scar_percent`].
     #[serde(default)]
     pub sector_scar_percent: Vec<Option<f64>>,
+    /// Pixels whose scar or myocardium label the user changed by hand
+    /// ([`corrected_slice_result`]); 0 for the network's own masks.
+    #[serde(default)]
+    pub edited_px: usize,
 }
 
 impl SliceResult {
@@ -131,6 +137,28 @@ pub fn slice_result(
     roi: Option<Roi>,
     options: &PostprocessOptions,
 ) -> SliceResult {
+    corrected_slice_result(
+        slice,
+        scar_probability,
+        myocardium_probability,
+        roi,
+        options,
+        None,
+    )
+}
+
+/// [`slice_result`] with the user's corrections laid over the postprocessed masks before
+/// anything is measured, so that areas, burdens, the classic methods on the myocardium, the
+/// gray zone, the sectors and everything summed from them follow the corrected outlines. The
+/// corrections are kept apart from the probabilities, so a new threshold keeps them.
+pub fn corrected_slice_result(
+    slice: &Slice,
+    scar_probability: Vec<f32>,
+    myocardium_probability: Vec<f32>,
+    roi: Option<Roi>,
+    options: &PostprocessOptions,
+    edits: Option<&MaskEdits>,
+) -> SliceResult {
     let (scar, myocardium) = postprocess(
         &scar_probability,
         &myocardium_probability,
@@ -138,6 +166,10 @@ pub fn slice_result(
         slice.cols,
         options,
     );
+    let (scar, myocardium, edited_px) = match edits {
+        Some(e) => e.apply(&scar, &myocardium),
+        None => (scar, myocardium, 0),
+    };
     let sector_scar_percent =
         sector_scar_percent(&scar, &myocardium, slice.spacing_mm, WALL_SECTORS);
     let pixel = slice.pixel_area_mm2();
@@ -172,6 +204,7 @@ pub fn slice_result(
         gray_zone_area_mm2,
         roi,
         sector_scar_percent,
+        edited_px,
     }
 }
 
@@ -314,17 +347,39 @@ impl StackResult {
     /// The stack's result from its slices' results (also after re-thresholding): the
     /// volume-weighted burden weighs each slice by its disc (`Stack::disc_heights_mm`).
     pub fn from_slices(slices: Vec<SliceResult>, stack: &Stack) -> Self {
-        let volumes: Vec<(f64, f64, f64)> = slices
+        let mut result = StackResult {
+            slices,
+            burden_percent: None,
+            high_risk: false,
+        };
+        result.total(stack);
+        result
+    }
+
+    /// Replaces slice `k`'s result (a correction by hand, on the slice on screen) and updates the
+    /// stack's burden and flag, without copying the other slices' maps. Out of range: nothing.
+    pub fn set_slice(&mut self, k: usize, result: SliceResult, stack: &Stack) {
+        if let Some(r) = self.slices.get_mut(k) {
+            *r = result;
+            self.total(stack);
+        }
+    }
+
+    /// The burden and flag from the slices.
+    fn total(&mut self, stack: &Stack) {
+        let volumes: Vec<(f64, f64, f64)> = self
+            .slices
             .iter()
             .zip(stack.disc_heights_mm())
             .map(|(r, h)| (r.scar_area_mm2, r.myocardium_area_mm2, h))
             .collect();
-        let burden = stack_burden_percent(&volumes);
-        StackResult {
-            slices,
-            burden_percent: burden,
-            high_risk: burden.is_some_and(high_risk),
-        }
+        self.burden_percent = stack_burden_percent(&volumes);
+        self.high_risk = self.burden_percent.is_some_and(high_risk);
+    }
+
+    /// Pixels corrected by hand over the stack.
+    pub fn edited_px(&self) -> usize {
+        self.slices.iter().map(|r| r.edited_px).sum()
     }
 
     /// The gray zone over the stack, volume-weighted like the burden, percent of the myocardium;
@@ -733,6 +788,68 @@ pub(crate) mod tests {
             (percent - 100.0 * gray as f64 / wall as f64).abs() < 1e-9,
             "{percent}"
         );
+    }
+
+    #[test]
+    fn corrections_by_hand_are_measured_and_outlive_a_new_threshold() {
+        use scarseg_imaging::edit::Tool;
+        // A 1 x 4 slice of 2 mm pixels: myocardium at 0..3, scar at 0 and 1 (threshold 0.5).
+        let mut slice = Slice::new(1, 4, vec![9.0, 8.0, 1.0, 1.0], "s");
+        slice.spacing_mm = [2.0, 2.0];
+        let scar = vec![0.9, 0.6, 0.1, 0.1];
+        let myo = vec![0.9, 0.9, 0.9, 0.1];
+        let plain = slice_result(&slice, scar.clone(), myo.clone(), None, &Default::default());
+        assert_eq!((plain.scar.area_px(), plain.myocardium.area_px()), (2, 3));
+        assert_eq!(plain.edited_px, 0);
+        // Erase the scar at pixel 1 (a 1 mm brush at its centre reaches it alone) and paint
+        // scar at pixel 3, outside the network's myocardium: it becomes myocardium too.
+        let mut edits = MaskEdits::new(1, 4);
+        edits.stroke(
+            Tool::EraseScar,
+            slice.spacing_mm,
+            (1.5, 0.5),
+            (1.5, 0.5),
+            1.0,
+        );
+        edits.stroke(
+            Tool::PaintScar,
+            slice.spacing_mm,
+            (3.5, 0.5),
+            (3.5, 0.5),
+            1.0,
+        );
+        let edited = corrected_slice_result(
+            &slice,
+            scar.clone(),
+            myo.clone(),
+            None,
+            &Default::default(),
+            Some(&edits),
+        );
+        assert_eq!(edited.scar.data, vec![true, false, false, true]);
+        assert_eq!(edited.myocardium.data, vec![true, true, true, true]);
+        assert_eq!(edited.edited_px, 2);
+        // 2 scar pixels of 4 mm2 in a 4-pixel wall: 8 of 16 mm2.
+        assert_eq!(
+            (edited.scar_area_mm2, edited.myocardium_area_mm2),
+            (8.0, 16.0)
+        );
+        assert_eq!(edited.burden_percent, Some(50.0));
+        // The classic methods measure the corrected wall: FWHM of the wall's maximum 9 is 4.5,
+        // so pixels 0 and 1 of four.
+        assert_eq!(edited.fwhm_burden_percent, Some(50.0));
+        // The probabilities stay the network's, so a new threshold can be laid under the
+        // corrections: at 0.95 the network's scar and myocardium are gone, the strokes stay.
+        let strict = PostprocessOptions {
+            threshold: 0.95,
+            ..Default::default()
+        };
+        assert_eq!(edited.scar_probability, scar);
+        let again = corrected_slice_result(&slice, scar, myo, None, &strict, Some(&edits));
+        assert_eq!(again.scar.data, vec![false, false, false, true]);
+        assert_eq!(again.myocardium.data, vec![false, false, false, true]);
+        // Against the network's (empty) masks at 0.95, only pixel 3 differs now.
+        assert_eq!(again.edited_px, 1);
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub fn slice_record(result: &SliceResult, slice: &Slice) -> serde_json::Value {
         "sector_scar_percent": result.sector_scar_percent,
         "transmural_sectors": result.transmural_sectors(),
         "wall_sectors": result.wall_sectors(),
+        "edited_px": result.edited_px,
     })
 }
 
@@ -79,6 +80,7 @@ pub fn stack_record(
         "wall_sectors": wall,
         "gray_zone_percent": gray_percent,
         "gray_zone_volume_mm3": gray_mm3,
+        "edited_px": result.edited_px(),
         "warnings": warnings,
         "slices": result
             .slices
@@ -95,7 +97,7 @@ pub fn stack_record(
 }
 
 /// The CSV report's columns, in order (each row is a [`ReportRow`]).
-pub const CSV_COLUMNS: [&str; 22] = [
+pub const CSV_COLUMNS: [&str; 23] = [
     "input",
     "level",
     "slice",
@@ -118,6 +120,7 @@ pub const CSV_COLUMNS: [&str; 22] = [
     "weights_sha256",
     "thickness_mm",
     "disc_height_mm",
+    "edited_px",
 ];
 
 /// One row of the CSV report (`scarseg predict`'s `report.csv` and the page's export): a slice,
@@ -172,6 +175,9 @@ pub struct ReportRow {
     /// The slice's disc, mm, which turns its area into a volume: the distance between slice
     /// centres, gaps included, or the thickness (`Stack::disc_heights_mm`; slice rows).
     pub disc_height_mm: Option<f64>,
+    /// Pixels whose scar or myocardium label the user changed by hand (the page's brush; stack
+    /// rows: their sum); 0 for the network's own masks, as every `scarseg predict` row.
+    pub edited_px: usize,
 }
 
 /// The CSV rows of one analysed stack: one per slice, then the stack's.
@@ -205,6 +211,7 @@ pub fn report_rows(
         weights_sha256: weights_sha256.to_string(),
         thickness_mm: None,
         disc_height_mm: None,
+        edited_px: 0,
     };
     let heights = stack.disc_heights_mm();
     let mut rows: Vec<ReportRow> = result
@@ -237,6 +244,7 @@ pub fn report_rows(
                 wall_sectors: r.wall_sectors(),
                 thickness_mm: Some(s.thickness_mm),
                 disc_height_mm: Some(*h),
+                edited_px: r.edited_px,
                 ..row("slice", Some(k), &r.source)
             }
         })
@@ -252,6 +260,7 @@ pub fn report_rows(
         burden_percent: result.burden_percent,
         // Without myocardium there is no burden to flag, as on slice rows.
         high_risk: result.burden_percent.map(|_| result.high_risk),
+        edited_px: result.edited_px(),
         ..row("stack", None, &stack.name)
     });
     rows
@@ -532,6 +541,44 @@ mod tests {
     }
 
     #[test]
+    fn a_corrected_slice_changes_the_stack_and_is_reported() {
+        use scarseg_imaging::edit::{MaskEdits, Tool};
+        let (stack, mut result) = two_slices();
+        // Slice b: its one myocardium pixel (0, 0) painted scar with a 1 mm brush (its
+        // neighbours' centres are 2 mm away).
+        let b = &stack.slices[1];
+        let mut edits = MaskEdits::new(2, 2);
+        edits.stroke(Tool::PaintScar, b.spacing_mm, (0.5, 0.5), (0.5, 0.5), 1.0);
+        let rb = crate::corrected_slice_result(
+            b,
+            result.slices[1].scar_probability.clone(),
+            result.slices[1].myocardium_probability.clone(),
+            None,
+            &Default::default(),
+            Some(&edits),
+        );
+        assert_eq!(rb.edited_px, 1);
+        result.set_slice(1, rb, &stack);
+        // Scar 40 + 40 of 120 + 40 mm3.
+        assert_eq!(result.burden_percent, Some(50.0));
+        assert!(result.high_risk);
+        assert_eq!(result.edited_px(), 1);
+        // Out of range: nothing changes.
+        let before = result.clone();
+        result.set_slice(2, before.slices[0].clone(), &stack);
+        assert_eq!(result, before);
+        let rows = report_rows("in", &stack, &result, "m", "ab");
+        assert_eq!(
+            rows.iter().map(|r| r.edited_px).collect::<Vec<_>>(),
+            vec![0, 1, 1]
+        );
+        let v = stack_record("in", &stack, &result, &[]);
+        assert_eq!(v["edited_px"], 1);
+        assert_eq!(v["slices"][0]["edited_px"], 0);
+        assert_eq!(v["slices"][1]["edited_px"], 1);
+    }
+
+    #[test]
     fn report_csv_by_hand() {
         let (stack, result) = two_slices();
         let rows = report_rows("in", &stack, &result, "m", "ab");
@@ -544,7 +591,7 @@ mod tests {
              myocardium_volume_mm3,burden_percent,high_risk,fwhm_burden_percent,\
              nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,nsd6_burden_percent,\
              gray_zone_percent,transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm,\
-             disc_height_mm"
+             disc_height_mm,edited_px"
         );
         // The source with a comma is quoted.
         assert!(
@@ -556,18 +603,18 @@ mod tests {
         // gray zone: slice a's remote is its darkest pixel, 1 (SD 0), so 2 and 3 are above 2 SD,
         // and they form one region whose half maximum, 1.5, takes both into the FWHM core.
         assert!(
-            lines[1].ends_with(",0.0,1,3,m,ab,10.0,10.0"),
+            lines[1].ends_with(",0.0,1,3,m,ab,10.0,10.0,0"),
             "{}",
             lines[1]
         );
         assert!(
-            lines[2].ends_with(",0.0,0,1,m,ab,10.0,10.0"),
+            lines[2].ends_with(",0.0,0,1,m,ab,10.0,10.0,0"),
             "{}",
             lines[2]
         );
         assert_eq!(
             lines[3],
-            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,,"
+            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,,,0"
         );
         // The header is the rows' own field names, in order.
         let mut w = csv::Writer::from_writer(Vec::new());

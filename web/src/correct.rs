@@ -1,0 +1,161 @@
+//! One case's corrections by hand on the page: each slice's brush edits and the undo history
+//! that takes a stroke, or a slice's revert, back.
+
+use scarseg_imaging::edit::{MaskEdits, Tool};
+
+/// Strokes the undo history keeps; each holds a slice's edits as they were (two bytes a pixel).
+pub const UNDO_DEPTH: usize = 50;
+
+/// The brush radius the page starts with, mm: about a thin wall's half thickness.
+pub const DEFAULT_BRUSH_MM: f64 = 2.0;
+
+/// Brush radii the page allows, mm.
+pub const BRUSH_RANGE_MM: (f64, f64) = (0.5, 10.0);
+
+/// One case's edits and their history.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Corrections {
+    /// Per slice (by index in the stack), `None` where untouched.
+    slices: Vec<Option<MaskEdits>>,
+    /// (slice, its edits before the change), latest last.
+    undo: Vec<(usize, Option<MaskEdits>)>,
+}
+
+impl Corrections {
+    /// Slice `k`'s edits, if any.
+    pub fn slice(&self, k: usize) -> Option<&MaskEdits> {
+        self.slices.get(k).and_then(Option::as_ref)
+    }
+
+    /// Starts a stroke on slice `k`: remembers its edits as they are, for undo.
+    pub fn begin(&mut self, k: usize) {
+        let before = self.slice(k).cloned();
+        self.undo.push((k, before));
+        if self.undo.len() > UNDO_DEPTH {
+            self.undo.remove(0);
+        }
+    }
+
+    /// One piece of a stroke on slice `k` of `rows` x `cols` pixels (see
+    /// [`MaskEdits::stroke`]); returns the pixels the brush reached.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stroke(
+        &mut self,
+        k: usize,
+        rows: usize,
+        cols: usize,
+        tool: Tool,
+        spacing_mm: [f64; 2],
+        from: (f64, f64),
+        to: (f64, f64),
+        radius_mm: f64,
+    ) -> usize {
+        if self.slices.len() <= k {
+            self.slices.resize(k + 1, None);
+        }
+        let edits = self.slices[k].get_or_insert_with(|| MaskEdits::new(rows, cols));
+        edits.stroke(tool, spacing_mm, from, to, radius_mm)
+    }
+
+    /// Drops slice `k`'s edits (undoable); false when it had none.
+    pub fn revert(&mut self, k: usize) -> bool {
+        if self.slice(k).is_none_or(MaskEdits::is_empty) {
+            return false;
+        }
+        self.begin(k);
+        self.slices[k] = None;
+        true
+    }
+
+    /// Takes the latest stroke or revert back; returns the slice it changed.
+    pub fn undo(&mut self) -> Option<usize> {
+        let (k, before) = self.undo.pop()?;
+        if self.slices.len() <= k {
+            self.slices.resize(k + 1, None);
+        }
+        self.slices[k] = before;
+        Some(k)
+    }
+
+    /// Whether there is anything to undo.
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+}
+
+/// The brush radius one step larger (`up`) or smaller, by 0.5 mm within [`BRUSH_RANGE_MM`].
+pub fn brush_step(radius_mm: f64, up: bool) -> f64 {
+    let next = radius_mm + if up { 0.5 } else { -0.5 };
+    next.clamp(BRUSH_RANGE_MM.0, BRUSH_RANGE_MM.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MM: [f64; 2] = [1.0, 1.0];
+
+    #[test]
+    fn strokes_are_undone_one_at_a_time_and_reverts_too() {
+        let mut c = Corrections::default();
+        assert!(!c.can_undo());
+        assert_eq!(c.undo(), None);
+        // Stroke 1 on slice 2, in two pieces: one undo step.
+        c.begin(2);
+        c.stroke(2, 4, 4, Tool::PaintScar, MM, (0.5, 0.5), (1.5, 0.5), 0.5);
+        c.stroke(2, 4, 4, Tool::PaintScar, MM, (1.5, 0.5), (2.5, 0.5), 0.5);
+        let after_one = c.slice(2).cloned().expect("edits");
+        assert_eq!(after_one.scar[..4], [1, 1, 1, 0]);
+        // Stroke 2 on the same slice erases pixel 1's scar.
+        c.begin(2);
+        c.stroke(2, 4, 4, Tool::EraseScar, MM, (1.5, 0.5), (1.5, 0.5), 0.5);
+        assert_eq!(c.slice(2).expect("edits").scar[..4], [1, -1, 1, 0]);
+        assert!(c.slice(0).is_none());
+        // Revert slice 2, then undo the revert, then stroke 2, then stroke 1.
+        assert!(c.revert(2));
+        assert!(c.slice(2).is_none());
+        assert!(!c.revert(2), "nothing left to revert");
+        assert_eq!(c.undo(), Some(2));
+        assert_eq!(c.slice(2).expect("edits").scar[..4], [1, -1, 1, 0]);
+        assert_eq!(c.undo(), Some(2));
+        assert_eq!(c.slice(2), Some(&after_one));
+        assert_eq!(c.undo(), Some(2));
+        assert!(c.slice(2).is_none());
+        assert!(!c.can_undo());
+    }
+
+    #[test]
+    fn the_history_keeps_the_latest_strokes() {
+        let mut c = Corrections::default();
+        for k in 0..UNDO_DEPTH + 5 {
+            c.begin(k);
+            c.stroke(
+                k,
+                2,
+                2,
+                Tool::PaintMyocardium,
+                MM,
+                (0.5, 0.5),
+                (0.5, 0.5),
+                0.5,
+            );
+        }
+        let mut undone = vec![];
+        while let Some(k) = c.undo() {
+            undone.push(k);
+        }
+        // The latest UNDO_DEPTH strokes, latest first; the first five stay done.
+        let want: Vec<usize> = (5..UNDO_DEPTH + 5).rev().collect();
+        assert_eq!(undone, want);
+        assert!((0..5).all(|k| c.slice(k).is_some()));
+        assert!((5..UNDO_DEPTH + 5).all(|k| c.slice(k).is_none()));
+    }
+
+    #[test]
+    fn brush_steps_stay_in_range() {
+        assert_eq!(brush_step(2.0, true), 2.5);
+        assert_eq!(brush_step(2.0, false), 1.5);
+        assert_eq!(brush_step(0.5, false), 0.5);
+        assert_eq!(brush_step(10.0, true), 10.0);
+    }
+}
