@@ -18,8 +18,9 @@ For each device (the CPU fallback, and WebGPU on SwiftShader via --enable-unsafe
 On the CPU path also (SwiftShader would take minutes per step):
 - corrections by hand: a brush stroke that erases scar and a click that paints scar change the
   exported masks by exactly the pixels within the brush's radius of the stroke (computed here),
-  the report measures the corrected outlines and counts the pixels changed, a new threshold
-  keeps the corrections, and undo and revert give the network's masks back;
+  the report measures the corrected outlines, counts the pixels changed and keeps the network's
+  own burden beside the corrected one, a new threshold keeps the corrections, leaving the page
+  asks first while there are any, and undo and revert give the network's masks back;
 - a file over the 512 MiB limit and one declaring an absurd image size are refused with messages
   that state the limits; cancelling a long stack stops it and the worker goes on working;
 - the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
@@ -697,6 +698,14 @@ def corrections_by_hand(d, downloads):
     assert shown == [str(edited), "0", "0"], shown
     summary = d.js("return document.querySelector('[data-testid=stack-corrected]').innerText")
     assert summary.startswith(f"Corrected by hand on slice(s) 1 ({edited} pixel(s) changed)"), summary
+    # The burden the network alone found stays beside the corrected one.
+    assert f"The network alone found a burden of {base['burden_percent']:.2f}%" in summary, summary
+    assert abs(after["network_burden_percent"] - base["burden_percent"]) < 1e-9
+    assert abs(first["network_burden_percent"] - base["slices"][0]["burden_percent"]) < 1e-9
+    # Leaving the page now asks first: the corrections live only here.
+    leave = ("const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e);"
+             "return e.defaultPrevented")
+    assert d.js(leave), "leaving with corrections should ask"
     print(f"[cpu] corrections: a stroke erased {changed} scar pixels, a click painted {len(painted)}; "
           f"burden {base['burden_percent']:.2f}% -> {after['burden_percent']:.2f}%")
 
@@ -727,6 +736,7 @@ def corrections_by_hand(d, downloads):
     assert scar_u == scar0 and myo_u == myo0
     assert report() == base
     assert d.js("return document.querySelector('[data-testid=stack-corrected]') === null")
+    assert not d.js(leave), "nothing to lose: leaving should not ask"
     drag([[mx, my]])
     d.wait("return !document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')",
            "a click painted")

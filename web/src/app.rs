@@ -965,6 +965,22 @@ pub fn App() -> impl IntoView {
     });
     on_cleanup(move || handle.remove());
 
+    // Corrections by hand live only in this page: leaving it asks first (the browser's own
+    // prompt) while any case has some, as their figures would be lost with it.
+    let guard = window_event_listener(leptos::ev::beforeunload, move |ev| {
+        let corrected = state.cases.with_untracked(|cases| {
+            cases
+                .iter()
+                .any(|c| c.result.as_ref().is_some_and(|r| r.edited_px() > 0))
+        });
+        if corrected {
+            ev.prevent_default();
+            // Older browsers prompt on a return value instead.
+            ev.set_return_value("Corrections by hand are lost when the page is left.");
+        }
+    });
+    on_cleanup(move || guard.remove());
+
     // A click while marking: the angle of the click around this slice's wall.
     let mark_insertion = move |ev: &web_sys::MouseEvent| {
         let k = state.slice.get_untracked();
@@ -1431,9 +1447,12 @@ pub fn App() -> impl IntoView {
                             .filter(|(_, x)| x.edited_px > 0)
                             .map(|(k, _)| (k + 1).to_string())
                             .collect();
+                        let network = r.network_burden_percent(&s)
+                            .map(|b| format!("{b:.2}%")).unwrap_or_else(|| "n/a".into());
                         view! { <p data-testid="stack-corrected" class="corrected">{format!(
                             "Corrected by hand on slice(s) {} ({} pixel(s) changed): every figure here, the \
-                             exports and the AHA segments measure the corrected outlines.",
+                             exports and the AHA segments measure the corrected outlines. The network alone \
+                             found a burden of {network}.",
                             slices.join(", "), r.edited_px())}</p> }
                     })}
                     <table>

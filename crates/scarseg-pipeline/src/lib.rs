@@ -97,6 +97,11 @@ pub struct SliceResult {
     /// ([`corrected_slice_result`]); 0 for the network's own masks.
     #[serde(default)]
     pub edited_px: usize,
+    /// With corrections by hand, the network's own scar and myocardium areas (mm2) on this
+    /// slice, so the report can give the burden the network alone found beside the corrected
+    /// one; `None` where nothing was changed.
+    #[serde(default)]
+    pub network_areas_mm2: Option<[f64; 2]>,
 }
 
 impl SliceResult {
@@ -109,6 +114,13 @@ impl SliceResult {
     /// Sectors that hold myocardium.
     pub fn wall_sectors(&self) -> usize {
         self.sector_scar_percent.iter().flatten().count()
+    }
+
+    /// The burden the network alone found on this slice, before corrections by hand (the
+    /// burden itself where there were none), percent.
+    pub fn network_burden_percent(&self) -> Option<f64> {
+        self.network_areas_mm2
+            .map_or(self.burden_percent, |[scar, myo]| burden_percent(scar, myo))
     }
 
     /// The gray zone as a percentage of the myocardium; `None` without myocardium.
@@ -166,13 +178,17 @@ pub fn corrected_slice_result(
         slice.cols,
         options,
     );
+    let pixel = slice.pixel_area_mm2();
+    let network_areas_mm2 = [
+        scar.area_px() as f64 * pixel,
+        myocardium.area_px() as f64 * pixel,
+    ];
     let (scar, myocardium, edited_px) = match edits {
         Some(e) => e.apply(&scar, &myocardium),
         None => (scar, myocardium, 0),
     };
     let sector_scar_percent =
         sector_scar_percent(&scar, &myocardium, slice.spacing_mm, WALL_SECTORS);
-    let pixel = slice.pixel_area_mm2();
     let scar_area_mm2 = scar.area_px() as f64 * pixel;
     let myocardium_area_mm2 = myocardium.area_px() as f64 * pixel;
     let classic_burden = |m: &Mask| burden_percent(m.area_px() as f64, myocardium.area_px() as f64);
@@ -205,6 +221,7 @@ pub fn corrected_slice_result(
         roi,
         sector_scar_percent,
         edited_px,
+        network_areas_mm2: (edited_px > 0).then_some(network_areas_mm2),
     }
 }
 
@@ -380,6 +397,23 @@ impl StackResult {
     /// Pixels corrected by hand over the stack.
     pub fn edited_px(&self) -> usize {
         self.slices.iter().map(|r| r.edited_px).sum()
+    }
+
+    /// The volume-weighted burden the network alone found, before any correction by hand
+    /// (the burden itself where nothing was corrected), percent.
+    pub fn network_burden_percent(&self, stack: &Stack) -> Option<f64> {
+        let volumes: Vec<(f64, f64, f64)> = self
+            .slices
+            .iter()
+            .zip(stack.disc_heights_mm())
+            .map(|(r, h)| {
+                let [scar, myo] = r
+                    .network_areas_mm2
+                    .unwrap_or([r.scar_area_mm2, r.myocardium_area_mm2]);
+                (scar, myo, h)
+            })
+            .collect();
+        stack_burden_percent(&volumes)
     }
 
     /// The gray zone over the stack, volume-weighted like the burden, percent of the myocardium;
@@ -835,6 +869,11 @@ pub(crate) mod tests {
             (8.0, 16.0)
         );
         assert_eq!(edited.burden_percent, Some(50.0));
+        // The network's own areas stay beside them: 2 and 3 pixels of 4 mm2.
+        assert_eq!(edited.network_areas_mm2, Some([8.0, 12.0]));
+        assert_eq!(plain.network_areas_mm2, None);
+        assert!((edited.network_burden_percent().expect("a wall") - 200.0 / 3.0).abs() < 1e-9);
+        assert_eq!(plain.network_burden_percent(), plain.burden_percent);
         // The classic methods measure the corrected wall: FWHM of the wall's maximum 9 is 4.5,
         // so pixels 0 and 1 of four.
         assert_eq!(edited.fwhm_burden_percent, Some(50.0));

@@ -54,6 +54,7 @@ pub fn slice_record(result: &SliceResult, slice: &Slice) -> serde_json::Value {
         "transmural_sectors": result.transmural_sectors(),
         "wall_sectors": result.wall_sectors(),
         "edited_px": result.edited_px,
+        "network_burden_percent": result.network_burden_percent(),
     })
 }
 
@@ -81,6 +82,8 @@ pub fn stack_record(
         "gray_zone_percent": gray_percent,
         "gray_zone_volume_mm3": gray_mm3,
         "edited_px": result.edited_px(),
+        // The burden before corrections by hand (the burden itself without any).
+        "network_burden_percent": result.network_burden_percent(stack),
         "warnings": warnings,
         "slices": result
             .slices
@@ -97,7 +100,7 @@ pub fn stack_record(
 }
 
 /// The CSV report's columns, in order (each row is a [`ReportRow`]).
-pub const CSV_COLUMNS: [&str; 23] = [
+pub const CSV_COLUMNS: [&str; 24] = [
     "input",
     "level",
     "slice",
@@ -121,6 +124,7 @@ pub const CSV_COLUMNS: [&str; 23] = [
     "thickness_mm",
     "disc_height_mm",
     "edited_px",
+    "network_burden_percent",
 ];
 
 /// One row of the CSV report (`scarseg predict`'s `report.csv` and the page's export): a slice,
@@ -178,6 +182,9 @@ pub struct ReportRow {
     /// Pixels whose scar or myocardium label the user changed by hand (the page's brush; stack
     /// rows: their sum); 0 for the network's own masks, as every `scarseg predict` row.
     pub edited_px: usize,
+    /// The burden the network alone found, before corrections by hand (`burden_percent` where
+    /// nothing was corrected), percent; empty without myocardium.
+    pub network_burden_percent: Option<f64>,
 }
 
 /// The CSV rows of one analysed stack: one per slice, then the stack's.
@@ -212,6 +219,7 @@ pub fn report_rows(
         thickness_mm: None,
         disc_height_mm: None,
         edited_px: 0,
+        network_burden_percent: None,
     };
     let heights = stack.disc_heights_mm();
     let mut rows: Vec<ReportRow> = result
@@ -245,6 +253,7 @@ pub fn report_rows(
                 thickness_mm: Some(s.thickness_mm),
                 disc_height_mm: Some(*h),
                 edited_px: r.edited_px,
+                network_burden_percent: r.network_burden_percent(),
                 ..row("slice", Some(k), &r.source)
             }
         })
@@ -261,6 +270,7 @@ pub fn report_rows(
         // Without myocardium there is no burden to flag, as on slice rows.
         high_risk: result.burden_percent.map(|_| result.high_risk),
         edited_px: result.edited_px(),
+        network_burden_percent: result.network_burden_percent(stack),
         ..row("stack", None, &stack.name)
     });
     rows
@@ -563,6 +573,8 @@ mod tests {
         assert_eq!(result.burden_percent, Some(50.0));
         assert!(result.high_risk);
         assert_eq!(result.edited_px(), 1);
+        // Before the correction: 40 of 160 mm3, as `two_slices` has it by hand.
+        assert_eq!(result.network_burden_percent(&stack), Some(25.0));
         // Out of range: nothing changes.
         let before = result.clone();
         result.set_slice(2, before.slices[0].clone(), &stack);
@@ -576,6 +588,17 @@ mod tests {
         assert_eq!(v["edited_px"], 1);
         assert_eq!(v["slices"][0]["edited_px"], 0);
         assert_eq!(v["slices"][1]["edited_px"], 1);
+        assert_eq!(v["network_burden_percent"], 25.0);
+        // Slice b: 0 of 4 mm2 before, 4 of 4 after.
+        assert_eq!(v["slices"][1]["network_burden_percent"], 0.0);
+        assert_eq!(v["slices"][1]["burden_percent"], 100.0);
+        assert_eq!(
+            (
+                rows[1].network_burden_percent,
+                rows[2].network_burden_percent
+            ),
+            (Some(0.0), Some(25.0))
+        );
     }
 
     #[test]
@@ -591,7 +614,7 @@ mod tests {
              myocardium_volume_mm3,burden_percent,high_risk,fwhm_burden_percent,\
              nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,nsd6_burden_percent,\
              gray_zone_percent,transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm,\
-             disc_height_mm,edited_px"
+             disc_height_mm,edited_px,network_burden_percent"
         );
         // The source with a comma is quoted.
         assert!(
@@ -603,18 +626,18 @@ mod tests {
         // gray zone: slice a's remote is its darkest pixel, 1 (SD 0), so 2 and 3 are above 2 SD,
         // and they form one region whose half maximum, 1.5, takes both into the FWHM core.
         assert!(
-            lines[1].ends_with(",0.0,1,3,m,ab,10.0,10.0,0"),
+            lines[1].ends_with(",0.0,1,3,m,ab,10.0,10.0,0,33.33333333333333"),
             "{}",
             lines[1]
         );
         assert!(
-            lines[2].ends_with(",0.0,0,1,m,ab,10.0,10.0,0"),
+            lines[2].ends_with(",0.0,0,1,m,ab,10.0,10.0,0,0.0"),
             "{}",
             lines[2]
         );
         assert_eq!(
             lines[3],
-            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,,,0"
+            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,,,0,25.0"
         );
         // The header is the rows' own field names, in order.
         let mut w = csv::Writer::from_writer(Vec::new());
