@@ -20,7 +20,9 @@ On the CPU path also (SwiftShader would take minutes per step):
   exported masks by exactly the pixels within the brush's radius of the stroke (computed here),
   the report measures the corrected outlines, counts the pixels changed and keeps the network's
   own burden beside the corrected one, a new threshold keeps the corrections, leaving the page
-  asks first while there are any, and undo and revert give the network's masks back;
+  asks first while there are any, and undo and revert give the network's masks back; the NIfTI
+  labels exported while corrected, loaded back, give the corrected masks again, and a case of
+  another shape refuses them by name;
 - a file over the 512 MiB limit and one declaring an absurd image size are refused with messages
   that state the limits; cancelling a long stack stops it and the worker goes on working;
 - the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
@@ -375,7 +377,7 @@ def run_device(device, port, data, cli_out, tmp):
         aha_segments(d, device, data, cli_out, downloads, tmp)
 
         if device == "cpu":
-            corrections_by_hand(d, downloads)
+            corrections_by_hand(d, downloads, data)
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
             teaching_view(d)
@@ -566,11 +568,13 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     d.wait(button + " == 'mark RV insertion'", "marking stopped by Esc")
 
 
-def corrections_by_hand(d, downloads):
+def corrections_by_hand(d, downloads, data):
     """Corrects the DICOM series' first slice with the brush, as a user does, and checks the
     exported masks against the network's masks changed by the pixels whose centres lie within the
     brush's radius (in mm) of the stroke, computed here; the report's areas, burden and pixel
-    counts follow; a new threshold keeps the corrections; undo and revert take them back."""
+    counts follow; a new threshold keeps the corrections; undo and revert take them back; the
+    NIfTI labels exported while corrected, loaded back, give the corrected masks again, and on a
+    case of another shape are refused by name."""
     open_file(d, "DICOM series")
     d.js("""const s = document.querySelector('[data-testid=slice]');
             s.value = '0'; s.dispatchEvent(new Event('input', {bubbles: true}));""")
@@ -706,6 +710,13 @@ def corrections_by_hand(d, downloads):
     leave = ("const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e);"
              "return e.defaultPrevented")
     assert d.js(leave), "leaving with corrections should ask"
+    # The corrected labels, for loading back below.
+    labels = downloads / "DICOM series_labels.nii.gz"
+    labels.unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-nifti]').click()")
+    wait_files(downloads, [labels.name])
+    saved = downloads / "corrected_labels.nii.gz"
+    shutil.copy(labels, saved)
     print(f"[cpu] corrections: a stroke erased {changed} scar pixels, a click painted {len(painted)}; "
           f"burden {base['burden_percent']:.2f}% -> {after['burden_percent']:.2f}%")
 
@@ -745,6 +756,34 @@ def corrections_by_hand(d, downloads):
            "the slice reverted")
     _, _, scar_r, myo_r = masks()
     assert scar_r == scar0 and myo_r == myo0
+    # The labels loaded back: the corrected masks and report again, on the network's.
+    d.upload("[data-testid=labels-input]", [saved])
+    d.wait("return !document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')"
+           " || document.querySelector('[data-testid=labels-error]')", "the labels loaded")
+    shown = d.js("return [document.querySelector('[data-testid=correct-status]').innerText,"
+                 " document.querySelector('[data-testid=labels-error]')?.innerText]")
+    assert shown[0].startswith(f"{edited} pixel") and not shown[1], (shown, edited)
+    _, _, scar_l, myo_l = masks()
+    assert scar_l == want_scar and myo_l == want_myo
+    loaded = report()
+    assert loaded["edited_px"] == edited and loaded["burden_percent"] == after["burden_percent"], loaded["edited_px"]
+    assert not d.js("return document.querySelector('[data-testid=labels-error]')")
+    # Undo takes a load back a slice at a time (three here).
+    d.js("document.activeElement.blur()")
+    for _ in range(3):
+        d.keys("u")
+    d.wait("return document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')",
+           "the load undone")
+    _, _, scar_u, myo_u = masks()
+    assert scar_u == scar0 and myo_u == myo0
+    # On the 4-slice NIfTI case the series' labels do not fit: refused by name, nothing changed.
+    open_file(d, "case.nii.gz")
+    d.upload("[data-testid=labels-input]", [saved])
+    error = d.wait("return document.querySelector('[data-testid=labels-error]')?.innerText", "the labels refused")
+    print(f"[cpu] labels on another case: {error.strip()}")
+    assert "corrected_labels.nii.gz: 3 label slices for 4 image slices" in error, error
+    assert status().startswith("0 pixel")
+    open_file(d, "DICOM series")
     # Esc puts the brush away: left-drag sets the window again.
     d.keys("\ue00c")
     assert d.js("return document.querySelector('[data-testid=correct-tool]').value") == "off"

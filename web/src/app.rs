@@ -8,12 +8,12 @@ use std::sync::Arc;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use scarseg_imaging::decode::{Format, sniff};
-use scarseg_imaging::edit::Tool;
+use scarseg_imaging::decode::{Format, labels_for, sniff};
+use scarseg_imaging::edit::{MaskEdits, Tool};
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, AhaOrientation, WALL_SECTORS, WallLevel};
-use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::postprocess::{PostprocessOptions, postprocess};
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
     aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
@@ -901,6 +901,86 @@ pub fn App() -> impl IntoView {
         let k = state.slice.get_untracked();
         correct(&|corrections, _| corrections.revert(k).then_some(k));
     };
+    // A label volume on the case's grid (the NIfTI labels export, the phantom's truth, a
+    // reader's contours) becomes its corrections: the pixels where it differs from the
+    // network's masks at this threshold are forced to it, slice by slice (undoable).
+    let labels_error = RwSignal::new(None::<String>);
+    let load_labels = move |ev: web_sys::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let files = file_list(input.files());
+        input.set_value("");
+        let Some(file) = files.into_iter().next() else {
+            return;
+        };
+        spawn_local(async move {
+            let name = file.name();
+            let limit = Limits::default().max_bytes;
+            let size = file.size() as u64;
+            if size > limit {
+                let error = ImagingError::new(&name, ErrorKind::TooLarge { bytes: size, limit });
+                labels_error.set(Some(error.to_string()));
+                return;
+            }
+            let bytes = match file_bytes(&file).await {
+                Ok(b) => b,
+                Err(e) => {
+                    labels_error.set(Some(format!("{name}: {e}")));
+                    return;
+                }
+            };
+            let Some(id) = state.current.get_untracked() else {
+                return;
+            };
+            let opts = options();
+            let mut outcome = Ok(());
+            state.cases.update(|cases| {
+                let Some(c) = cases.iter_mut().find(|c| c.id == id) else {
+                    return;
+                };
+                let (Some(stack), Some(result)) = (c.stack.clone(), c.result.as_mut()) else {
+                    return;
+                };
+                let maps =
+                    match labels_for(&stack.slices, &c.name, &name, &bytes, &Limits::default()) {
+                        Ok(maps) => maps,
+                        Err(e) => {
+                            outcome = Err(e);
+                            return;
+                        }
+                    };
+                let corrections = Arc::make_mut(&mut c.corrections);
+                let slices = stack
+                    .slices
+                    .iter()
+                    .zip(&result.slices)
+                    .zip(&maps)
+                    .enumerate()
+                    .map(|(k, ((s, r), labels))| {
+                        let (scar, myo) = postprocess(
+                            &r.scar_probability,
+                            &r.myocardium_probability,
+                            s.rows,
+                            s.cols,
+                            &opts,
+                        );
+                        if let Some(edits) = MaskEdits::towards_labels(&scar, &myo, labels) {
+                            corrections.replace(k, edits);
+                        }
+                        corrected_slice_result(
+                            s,
+                            r.scar_probability.clone(),
+                            r.myocardium_probability.clone(),
+                            r.roi,
+                            &opts,
+                            corrections.slice(k),
+                        )
+                    })
+                    .collect();
+                *result = Arc::new(StackResult::from_slices(slices, &stack));
+            });
+            labels_error.set(outcome.err());
+        });
+    };
     // A brush shows the masks it changes.
     let choose_tool = move |t: Option<Tool>| {
         tool.set(t);
@@ -1399,11 +1479,16 @@ pub fn App() -> impl IntoView {
                     disabled=move || current_case().is_none_or(|c| c.corrections.slice(state.slice.get()).is_none_or(|e| e.is_empty()))
                     on:click=move |_| revert()>"revert slice"</button>
                 " "
+                <label class="button" title="a label volume on this case's grid (EMIDEC's values 0-4, as 'NIfTI labels' exports it): where it differs from the network's masks it becomes the corrections">"load labels"
+                    <input type="file" data-testid="labels-input" on:change=load_labels />
+                </label>
+                " "
                 <span data-testid="correct-status">{move || current_case().and_then(|c| {
                     let r = c.result?;
                     let here = r.slices.get(state.slice.get()).map_or(0, |x| x.edited_px);
                     Some(format!("{here} pixel(s) of this slice and {} of the stack changed by hand", r.edited_px()))
                 })}</span>
+                {move || labels_error.get().map(|e| view! { <span class="warn" data-testid="labels-error">" " {e}</span> })}
             </div>
             <div class="canvas-box">
                 <canvas node_ref=canvas_ref data-testid="view"

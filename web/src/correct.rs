@@ -57,6 +57,16 @@ impl Corrections {
         edits.stroke(tool, spacing_mm, from, to, radius_mm)
     }
 
+    /// Replaces slice `k`'s edits by `edits` (labels the user loaded; undoable, a slice at a
+    /// time).
+    pub fn replace(&mut self, k: usize, edits: MaskEdits) {
+        self.begin(k);
+        if self.slices.len() <= k {
+            self.slices.resize(k + 1, None);
+        }
+        self.slices[k] = (!edits.is_empty()).then_some(edits);
+    }
+
     /// Drops slice `k`'s edits (undoable); false when it had none.
     pub fn revert(&mut self, k: usize) -> bool {
         if self.slice(k).is_none_or(MaskEdits::is_empty) {
@@ -149,6 +159,24 @@ mod tests {
         assert_eq!(undone, want);
         assert!((0..5).all(|k| c.slice(k).is_some()));
         assert!((5..UNDO_DEPTH + 5).all(|k| c.slice(k).is_none()));
+    }
+
+    #[test]
+    fn loaded_labels_replace_a_slice_and_are_undone() {
+        let mut c = Corrections::default();
+        c.begin(0);
+        c.stroke(0, 1, 2, Tool::PaintScar, MM, (0.5, 0.5), (0.5, 0.5), 0.5);
+        let painted = c.slice(0).cloned();
+        let mut loaded = MaskEdits::new(1, 2);
+        loaded.myocardium = vec![0, 1];
+        c.replace(0, loaded.clone());
+        c.replace(1, MaskEdits::new(1, 2));
+        assert_eq!(c.slice(0), Some(&loaded));
+        // Labels that agree with the network leave no edits.
+        assert_eq!(c.slice(1), None);
+        assert_eq!(c.undo(), Some(1));
+        assert_eq!(c.undo(), Some(0));
+        assert_eq!(c.slice(0).cloned(), painted);
     }
 
     #[test]

@@ -9,12 +9,11 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use scarseg_imaging::decode::{decode_file, decode_label_file, decode_series, dicom_patient_id};
+use scarseg_imaging::decode::{decode_file, decode_series, dicom_patient_id, labels_for};
 use scarseg_imaging::metrics::Mask;
 use scarseg_imaging::phantom::{PhantomConfig, generate, label};
 use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
 use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
-use scarseg_imaging::slice::match_grids;
 use scarseg_imaging::{ErrorKind, Limits, Slice};
 
 /// First seed of the fixed validation phantom cases (training's fresh cases start at
@@ -109,33 +108,9 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
-/// Decodes a label file into its slices (for their grids) and integer labels 0..=4, one map
-/// per slice.
-fn decode_labels(path: &Path, limits: &Limits) -> Result<(Vec<Slice>, Vec<Vec<u8>>)> {
-    let name = path.display().to_string();
-    let stack = decode_label_file(&name, &read(path)?, limits)?;
-    let maps = stack
-        .slices
-        .iter()
-        .map(|s| {
-            s.pixels
-                .iter()
-                .map(|v| {
-                    let l = v.round();
-                    if (v - l).abs() > 1e-3 || !(0.0..=4.0).contains(&l) {
-                        bail!("{name}: label value {v} is not one of 0, 1, 2, 3, 4");
-                    }
-                    Ok(l as u8)
-                })
-                .collect::<Result<Vec<u8>>>()
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((stack.slices, maps))
-}
-
 /// Pairs an image file's (or a series folder's) slices with a label file's: counts and sizes
 /// must agree, and labels that carry geometry must lie on the image's grid, and are paired with
-/// it by position ([`match_grids`]).
+/// it by position (`scarseg_imaging::decode::labels_for`).
 /// `bytes` are the image file's, or `None` for a series folder.
 fn paired(
     image: &Path,
@@ -149,45 +124,21 @@ fn paired(
         None => series(image, limits)?,
         Some(bytes) => decode_file(&name, &bytes, limits)?,
     };
-    let (label_slices, mut label_maps) = decode_labels(labels, limits)?;
-    if label_slices.len() != stack.slices.len() {
-        bail!(
-            "{}: {} label slices for {} image slices in {name}",
-            labels.display(),
-            label_slices.len(),
-            stack.slices.len()
-        );
-    }
-    for (image, l) in stack.slices.iter().zip(&label_slices) {
-        if (l.rows, l.cols) != (image.rows, image.cols) {
-            bail!(
-                "{}: labels are {} x {} but the image is {} x {}",
-                labels.display(),
-                l.rows,
-                l.cols,
-                image.rows,
-                image.cols
-            );
-        }
-    }
-    // Labels that are the right size but lie elsewhere (another tool's export flipped the
-    // volume, or the wrong case's file) would train and score on wrong truth without a sign;
-    // labels stored in the other slice order are paired by position.
-    let order = match_grids(&stack.slices, &label_slices).map_err(|why| {
-        anyhow::anyhow!(
-            "{}: not on the pixel grid of {name}: {why}",
-            labels.display()
-        )
-    })?;
+    // Counts, sizes, values and the grid are checked where the page's "load labels" checks
+    // them; labels stored in the other slice order come back in the image's.
+    let maps = labels_for(
+        &stack.slices,
+        &name,
+        &labels.display().to_string(),
+        &read(labels)?,
+        limits,
+    )
+    .map_err(|why| anyhow::anyhow!(why))?;
     Ok(stack
         .slices
         .into_iter()
-        .zip(order)
-        .map(|(image, j)| {
-            // `order` is a permutation: each label map is taken once.
-            let values = std::mem::take(&mut label_maps[j]);
-            Sample::from_labels(image, &values, patient)
-        })
+        .zip(&maps)
+        .map(|(image, values)| Sample::from_labels(image, values, patient))
         .collect())
 }
 

@@ -16,7 +16,7 @@ use dicom_pixeldata::{PhotometricInterpretation, PixelDecoder, PlanarConfigurati
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::error::{ErrorKind, ImagingError};
-use crate::slice::{Limits, Slice, Stack};
+use crate::slice::{Limits, Slice, Stack, match_grids};
 
 /// The formats we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +225,63 @@ pub fn decode_label_file(name: &str, bytes: &[u8], limits: &Limits) -> Result<St
     let stack = decode_bytes(name, bytes, limits)?;
     check_finite(&stack).map_err(|kind| ImagingError::new(name, kind))?;
     Ok(stack)
+}
+
+/// A label file's maps (EMIDEC's values 0-4) for the slices of `image` (named `image_name` in
+/// messages), in the image's order: counts and sizes must agree, and labels that carry geometry
+/// must lie on the image's grid, paired by position ([`match_grids`]). The training pairs and the
+/// page's "load labels" read labels through this one check. Errors name the label file.
+pub fn labels_for(
+    image: &[Slice],
+    image_name: &str,
+    name: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Vec<Vec<u8>>, String> {
+    let stack = decode_label_file(name, bytes, limits).map_err(|e| e.to_string())?;
+    let mut maps = stack
+        .slices
+        .iter()
+        .map(|s| {
+            s.pixels
+                .iter()
+                .map(|v| {
+                    let l = v.round();
+                    if (v - l).abs() > 1e-3 || !(0.0..=4.0).contains(&l) {
+                        return Err(format!(
+                            "{name}: label value {v} is not one of 0, 1, 2, 3, 4"
+                        ));
+                    }
+                    Ok(l as u8)
+                })
+                .collect::<Result<Vec<u8>, String>>()
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if stack.slices.len() != image.len() {
+        return Err(format!(
+            "{name}: {} label slices for {} image slices in {image_name}",
+            stack.slices.len(),
+            image.len()
+        ));
+    }
+    for (a, l) in image.iter().zip(&stack.slices) {
+        if (l.rows, l.cols) != (a.rows, a.cols) {
+            return Err(format!(
+                "{name}: labels are {} x {} but the image is {} x {}",
+                l.rows, l.cols, a.rows, a.cols
+            ));
+        }
+    }
+    // Labels that are the right size but lie elsewhere (another tool's export flipped the
+    // volume, or the wrong case's file) would be taken for truth without a sign; labels stored
+    // in the other slice order are paired by position.
+    let order = match_grids(image, &stack.slices)
+        .map_err(|why| format!("{name}: not on the pixel grid of {image_name}: {why}"))?;
+    // `order` is a permutation: each label map is taken once.
+    Ok(order
+        .into_iter()
+        .map(|j| std::mem::take(&mut maps[j]))
+        .collect())
 }
 
 /// One file, without the checks that concern a whole stack (which a series makes once).

@@ -148,6 +148,27 @@ impl MaskEdits {
         reached
     }
 
+    /// The corrections that turn the network's masks into a label map's (EMIDEC's values:
+    /// scar is 3 or 4, myocardium 2, 3 or 4): each pixel where they differ is forced to the
+    /// label's, the rest left to the network. `None` when the sizes differ.
+    pub fn towards_labels(scar: &Mask, myocardium: &Mask, labels: &[u8]) -> Option<Self> {
+        let n = scar.rows * scar.cols;
+        if myocardium.data.len() != n || scar.data.len() != n || labels.len() != n {
+            return None;
+        }
+        let mut edits = Self::new(scar.rows, scar.cols);
+        let force = |network: bool, wanted: bool| match (network, wanted) {
+            (false, true) => 1,
+            (true, false) => -1,
+            _ => 0,
+        };
+        for (i, l) in labels.iter().enumerate() {
+            edits.scar[i] = force(scar.data[i], matches!(l, 3 | 4));
+            edits.myocardium[i] = force(myocardium.data[i], matches!(l, 2..=4));
+        }
+        Some(edits)
+    }
+
     /// The network's masks with the corrections applied, and the number of pixels whose scar or
     /// myocardium label they changed. Masks of another size than the edits are returned as
     /// they are.
@@ -320,6 +341,36 @@ mod tests {
         // Masks of another size are not touched.
         let other = Mask::empty(2, 2);
         assert_eq!(e.apply(&other, &other), (other.clone(), other, 0));
+    }
+
+    #[test]
+    fn labels_become_the_corrections_that_reach_them() {
+        // 1 x 5; the network: scar at 0, myocardium at 0, 1, 2. The labels: background, cavity,
+        // myocardium, scar, no-reflow.
+        let scar = Mask {
+            rows: 1,
+            cols: 5,
+            data: vec![true, false, false, false, false],
+        };
+        let myo = Mask {
+            rows: 1,
+            cols: 5,
+            data: vec![true, true, true, false, false],
+        };
+        let labels = [0, 1, 2, 3, 4];
+        let e = MaskEdits::towards_labels(&scar, &myo, &labels).expect("same size");
+        // Pixel 0 out of both; 1 out of the myocardium (cavity); 2 as the network has it;
+        // 3 and 4 into both (no-reflow is scar).
+        assert_eq!(e.scar, vec![-1, 0, 0, 1, 1]);
+        assert_eq!(e.myocardium, vec![-1, -1, 0, 1, 1]);
+        let (s, m, changed) = e.apply(&scar, &myo);
+        assert_eq!(s.data, vec![false, false, false, true, true]);
+        assert_eq!(m.data, vec![false, false, true, true, true]);
+        assert_eq!(changed, 4);
+        // Labels that agree with the network need no corrections; a wrong size is refused.
+        let same = MaskEdits::towards_labels(&scar, &myo, &[3, 2, 2, 0, 1]).expect("same size");
+        assert!(same.is_empty());
+        assert_eq!(MaskEdits::towards_labels(&scar, &myo, &[0; 4]), None);
     }
 
     #[test]
