@@ -21,8 +21,8 @@ On the CPU path also (SwiftShader would take minutes per step):
   the report measures the corrected outlines, counts the pixels changed and keeps the network's
   own burden beside the corrected one, a new threshold keeps the corrections, leaving the page
   asks first while there are any, and undo and revert give the network's masks back; the NIfTI
-  labels exported while corrected, loaded back, give the corrected masks again, and a case of
-  another shape refuses them by name;
+  labels exported while corrected, loaded back, give the corrected masks again with the network's
+  Dice against them (computed here), and a case of another shape refuses them by name;
 - a file over the 512 MiB limit and one declaring an absurd image size are refused with messages
   that state the limits; cancelling a long stack stops it and the worker goes on working;
 - the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
@@ -768,6 +768,22 @@ def corrections_by_hand(d, downloads, data):
     loaded = report()
     assert loaded["edited_px"] == edited and loaded["burden_percent"] == after["burden_percent"], loaded["edited_px"]
     assert not d.js("return document.querySelector('[data-testid=labels-error]')")
+    # How far the network was from the loaded labels, pooled over the stack: Dice by hand from
+    # the masks before and after (slices 2 and 3 agree with themselves).
+    others = [[v > 0 for v in read_png(downloads / n)[2]] for n in names[2:]]
+    same_scar, same_myo = sum(map(sum, others[0::2])), sum(map(sum, others[1::2]))
+
+    def pooled(network, corrected, same):
+        overlap = sum(a and b for a, b in zip(network, corrected)) + same
+        return 2 * overlap / (sum(network) + sum(corrected) + 2 * same)
+    scar_dice, myo_dice = pooled(scar0, want_scar, same_scar), pooled(myo0, want_myo, same_myo)
+    assert abs(loaded["network_scar_dice"] - scar_dice) < 1e-12, (loaded["network_scar_dice"], scar_dice)
+    assert abs(loaded["network_myocardium_dice"] - myo_dice) < 1e-12
+    summary = d.js("return document.querySelector('[data-testid=stack-corrected]').innerText")
+    assert f"scar Dice {scar_dice:.3f}, myocardium Dice {myo_dice:.3f}" in summary, (summary, scar_dice, myo_dice)
+    assert scar_dice < 1 and myo_dice < 1
+    print(f"[cpu] labels loaded back: {edited} pixels; the network against them: scar Dice "
+          f"{scar_dice:.3f}, myocardium Dice {myo_dice:.3f}")
     # Undo takes a load back a slice at a time (three here).
     d.js("document.activeElement.blur()")
     for _ in range(3):

@@ -1534,11 +1534,14 @@ pub fn App() -> impl IntoView {
                             .collect();
                         let network = r.network_burden_percent(&s)
                             .map(|b| format!("{b:.2}%")).unwrap_or_else(|| "n/a".into());
+                        let (scar_dice, myo_dice) = r.network_dice();
+                        let d = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "n/a".into());
                         view! { <p data-testid="stack-corrected" class="corrected">{format!(
                             "Corrected by hand on slice(s) {} ({} pixel(s) changed): every figure here, the \
                              exports and the AHA segments measure the corrected outlines. The network alone \
-                             found a burden of {network}.",
-                            slices.join(", "), r.edited_px())}</p> }
+                             found a burden of {network}; its masks against the corrected ones, over the stack: \
+                             scar Dice {}, myocardium Dice {}.",
+                            slices.join(", "), r.edited_px(), d(scar_dice), d(myo_dice))}</p> }
                     })}
                     <table>
                         <thead><tr><th>"slice"</th><th>"scar mm2"</th><th>"myocardium mm2"</th>

@@ -26,7 +26,7 @@ use scarseg_imaging::metrics::{
     wall_levels,
 };
 use scarseg_imaging::postprocess::{
-    PostprocessOptions, postprocess, remove_components_below_fraction,
+    PostprocessOptions, intersect, postprocess, remove_components_below_fraction,
 };
 use scarseg_imaging::preprocess::{preprocess, probabilities_to_source};
 use scarseg_imaging::roi::Roi;
@@ -97,11 +97,30 @@ pub struct SliceResult {
     /// ([`corrected_slice_result`]); 0 for the network's own masks.
     #[serde(default)]
     pub edited_px: usize,
-    /// With corrections by hand, the network's own scar and myocardium areas (mm2) on this
-    /// slice, so the report can give the burden the network alone found beside the corrected
-    /// one; `None` where nothing was changed.
+    /// With corrections by hand, the network's own masks on this slice, measured against the
+    /// corrected ones, so the report can give the burden the network alone found and how far it
+    /// was from the corrected outlines; `None` where nothing was changed.
     #[serde(default)]
-    pub network_areas_mm2: Option<[f64; 2]>,
+    pub network: Option<NetworkMasks>,
+}
+
+/// The network's own masks on a corrected slice, by pixel count: theirs, and what they share
+/// with the corrected masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkMasks {
+    /// The network's scar, pixels.
+    pub scar_px: usize,
+    /// The network's myocardium, pixels.
+    pub myocardium_px: usize,
+    /// Scar in both the network's and the corrected mask, pixels.
+    pub scar_overlap_px: usize,
+    /// Myocardium in both, pixels.
+    pub myocardium_overlap_px: usize,
+}
+
+/// Dice from the overlap and the two sizes; `None` when both are empty.
+fn dice(overlap: usize, a: usize, b: usize) -> Option<f64> {
+    (a + b > 0).then(|| 2.0 * overlap as f64 / (a + b) as f64)
 }
 
 impl SliceResult {
@@ -119,8 +138,22 @@ impl SliceResult {
     /// The burden the network alone found on this slice, before corrections by hand (the
     /// burden itself where there were none), percent.
     pub fn network_burden_percent(&self) -> Option<f64> {
-        self.network_areas_mm2
-            .map_or(self.burden_percent, |[scar, myo]| burden_percent(scar, myo))
+        let n = self.network_masks();
+        burden_percent(n.scar_px as f64, n.myocardium_px as f64)
+    }
+
+    /// The network's masks against the corrected ones: the record kept with corrections, or
+    /// (none) the masks themselves, which then agree with themselves.
+    fn network_masks(&self) -> NetworkMasks {
+        self.network.unwrap_or_else(|| {
+            let (scar, myo) = (self.scar.area_px(), self.myocardium.area_px());
+            NetworkMasks {
+                scar_px: scar,
+                myocardium_px: myo,
+                scar_overlap_px: scar,
+                myocardium_overlap_px: myo,
+            }
+        })
     }
 
     /// The gray zone as a percentage of the myocardium; `None` without myocardium.
@@ -179,13 +212,18 @@ pub fn corrected_slice_result(
         options,
     );
     let pixel = slice.pixel_area_mm2();
-    let network_areas_mm2 = [
-        scar.area_px() as f64 * pixel,
-        myocardium.area_px() as f64 * pixel,
-    ];
-    let (scar, myocardium, edited_px) = match edits {
-        Some(e) => e.apply(&scar, &myocardium),
-        None => (scar, myocardium, 0),
+    let (network, scar, myocardium, edited_px) = match edits {
+        Some(e) => {
+            let (new_scar, new_myo, edited_px) = e.apply(&scar, &myocardium);
+            let network = (edited_px > 0).then(|| NetworkMasks {
+                scar_px: scar.area_px(),
+                myocardium_px: myocardium.area_px(),
+                scar_overlap_px: intersect(&scar, &new_scar).area_px(),
+                myocardium_overlap_px: intersect(&myocardium, &new_myo).area_px(),
+            });
+            (network, new_scar, new_myo, edited_px)
+        }
+        None => (None, scar, myocardium, 0),
     };
     let sector_scar_percent =
         sector_scar_percent(&scar, &myocardium, slice.spacing_mm, WALL_SECTORS);
@@ -221,7 +259,7 @@ pub fn corrected_slice_result(
         roi,
         sector_scar_percent,
         edited_px,
-        network_areas_mm2: (edited_px > 0).then_some(network_areas_mm2),
+        network,
     }
 }
 
@@ -405,15 +443,42 @@ impl StackResult {
         let volumes: Vec<(f64, f64, f64)> = self
             .slices
             .iter()
+            .zip(&stack.slices)
             .zip(stack.disc_heights_mm())
-            .map(|(r, h)| {
-                let [scar, myo] = r
-                    .network_areas_mm2
-                    .unwrap_or([r.scar_area_mm2, r.myocardium_area_mm2]);
+            .map(|((r, s), h)| {
+                let (scar, myo) = match r.network {
+                    Some(n) => (
+                        n.scar_px as f64 * s.pixel_area_mm2(),
+                        n.myocardium_px as f64 * s.pixel_area_mm2(),
+                    ),
+                    None => (r.scar_area_mm2, r.myocardium_area_mm2),
+                };
                 (scar, myo, h)
             })
             .collect();
         stack_burden_percent(&volumes)
+    }
+
+    /// How far the network's masks were from the corrected ones over the stack: scar and
+    /// myocardium Dice over all its pixels pooled (slices nobody corrected agree with
+    /// themselves); `None` for a mask empty in both.
+    pub fn network_dice(&self) -> (Option<f64>, Option<f64>) {
+        let mut t = [0usize; 6];
+        for r in &self.slices {
+            let n = r.network_masks();
+            let (scar, myo) = (r.scar.area_px(), r.myocardium.area_px());
+            for (slot, v) in t.iter_mut().zip([
+                n.scar_overlap_px,
+                n.scar_px,
+                scar,
+                n.myocardium_overlap_px,
+                n.myocardium_px,
+                myo,
+            ]) {
+                *slot += v;
+            }
+        }
+        (dice(t[0], t[1], t[2]), dice(t[3], t[4], t[5]))
     }
 
     /// The gray zone over the stack, volume-weighted like the burden, percent of the myocardium;
@@ -870,8 +935,18 @@ pub(crate) mod tests {
         );
         assert_eq!(edited.burden_percent, Some(50.0));
         // The network's own areas stay beside them: 2 and 3 pixels of 4 mm2.
-        assert_eq!(edited.network_areas_mm2, Some([8.0, 12.0]));
-        assert_eq!(plain.network_areas_mm2, None);
+        // The network's own masks stay measured beside them: scar 2 pixels, 1 kept; myocardium
+        // 3 pixels, all kept in the corrected 4.
+        assert_eq!(
+            edited.network,
+            Some(NetworkMasks {
+                scar_px: 2,
+                myocardium_px: 3,
+                scar_overlap_px: 1,
+                myocardium_overlap_px: 3,
+            })
+        );
+        assert_eq!(plain.network, None);
         assert!((edited.network_burden_percent().expect("a wall") - 200.0 / 3.0).abs() < 1e-9);
         assert_eq!(plain.network_burden_percent(), plain.burden_percent);
         // The classic methods measure the corrected wall: FWHM of the wall's maximum 9 is 4.5,

@@ -84,6 +84,10 @@ pub fn stack_record(
         "edited_px": result.edited_px(),
         // The burden before corrections by hand (the burden itself without any).
         "network_burden_percent": result.network_burden_percent(stack),
+        // The network's masks against the corrected ones, pooled over the stack (1 without
+        // corrections).
+        "network_scar_dice": result.network_dice().0,
+        "network_myocardium_dice": result.network_dice().1,
         "warnings": warnings,
         "slices": result
             .slices
@@ -589,6 +593,10 @@ mod tests {
         assert_eq!(v["slices"][0]["edited_px"], 0);
         assert_eq!(v["slices"][1]["edited_px"], 1);
         assert_eq!(v["network_burden_percent"], 25.0);
+        // Scar: the network had none on slice b, the corrected mask 1 pixel; slice a agrees
+        // with itself (1 pixel): 2 x 1 / (1 + 2). Myocardium unchanged: 1.
+        assert_eq!(v["network_scar_dice"], 2.0 / 3.0);
+        assert_eq!(v["network_myocardium_dice"], 1.0);
         // Slice b: 0 of 4 mm2 before, 4 of 4 after.
         assert_eq!(v["slices"][1]["network_burden_percent"], 0.0);
         assert_eq!(v["slices"][1]["burden_percent"], 100.0);
