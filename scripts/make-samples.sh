@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates public/samples/ with `scarseg phantom`: three single-slice PNG cases, a NIfTI stack
-# and a DICOM series, plus the index.json the page lists. Seeds are fixed, so the output is
+# and a DICOM series, plus the index.json the page lists (with each sample's truth, its labels,
+# which the page can load to compare the network with). Seeds are fixed, so the output is
 # reproducible; they are outside the training, validation and test seed ranges.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -18,15 +19,17 @@ samples = []
 for f in sorted((out / "png").glob("*.png")):
     if "_labels" not in f.name:
         samples.append({"name": f.stem, "description": "single LGE slice (PNG, 16 bit)",
-                        "files": [f"png/{f.name}"]})
+                        "files": [f"png/{f.name}"], "labels": f"png/{f.stem}_labels.png"})
 for f in sorted((out / "nifti").glob("*.nii.gz")):
     if "_labels" not in f.name:
         samples.append({"name": f.name.replace(".nii.gz", "") + " (NIfTI)",
                         "description": "4-slice stack, base to apex (NIfTI)",
-                        "files": [f"nifti/{f.name}"]})
+                        "files": [f"nifti/{f.name}"],
+                        "labels": f"nifti/{f.name.replace('.nii.gz', '')}_labels.nii.gz"})
 for d in sorted(p for p in (out / "dicom").iterdir() if p.is_dir()):
     samples.append({"name": d.name + " (DICOM)", "description": "4-slice DICOM series",
-                    "files": [f"dicom/{d.name}/{f.name}" for f in sorted(d.iterdir())]})
+                    "files": [f"dicom/{d.name}/{f.name}" for f in sorted(d.iterdir())],
+                    "labels": f"dicom/{d.name}_labels.nii.gz"})
 (out / "index.json").write_text(json.dumps(samples, indent=1) + "\n")
 print(f"{len(samples)} samples in {out}")
 PY

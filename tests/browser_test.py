@@ -22,7 +22,9 @@ On the CPU path also (SwiftShader would take minutes per step):
   own burden beside the corrected one, a new threshold keeps the corrections, leaving the page
   asks first while there are any, and undo and revert give the network's masks back; the NIfTI
   labels exported while corrected, loaded back, give the corrected masks again with the network's
-  Dice against them (computed here), and a case of another shape refuses them by name;
+  Dice against them (computed here), and a case of another shape refuses them by name; a
+  bundled sample's truth loads with one button and the report gives the network's Dice against
+  it;
 - a file over the 512 MiB limit and one declaring an absurd image size are refused with messages
   that state the limits; cancelling a long stack stops it and the worker goes on working;
 - the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
@@ -378,6 +380,7 @@ def run_device(device, port, data, cli_out, tmp):
 
         if device == "cpu":
             corrections_by_hand(d, downloads, data)
+            sample_truth(d, downloads)
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
             teaching_view(d)
@@ -804,6 +807,44 @@ def corrections_by_hand(d, downloads, data):
     d.keys("\ue00c")
     assert d.js("return document.querySelector('[data-testid=correct-tool]').value") == "off"
     assert status().startswith("0 pixel")
+
+
+def sample_truth(d, downloads):
+    """A bundled sample's truth: "load the phantom's truth" on phantom-9003 loads its labels
+    file; the masks become the labels exactly and the report gives the network's Dice against
+    them, both computed here from the exported masks and the labels PNG."""
+    open_file(d, "phantom-9003")
+    names = [f"phantom-9003_{kind}.png" for kind in ("scar", "myo")]
+
+    def masks():
+        for n in names:
+            (downloads / n).unlink(missing_ok=True)
+        d.js("document.querySelector('[data-testid=export-masks]').click()")
+        wait_files(downloads, names)
+        return [[v > 0 for v in read_png(downloads / n)[2]] for n in names]
+
+    scar0, myo0 = masks()
+    _, _, labels = read_png(DIST / "samples/png/phantom-9003_labels.png")
+    truth_scar = [v in (3, 4) for v in labels]
+    truth_myo = [v in (2, 3, 4) for v in labels]
+    d.js("document.querySelector('[data-testid=load-truth]').click()")
+    d.wait("return document.querySelector('[data-testid=stack-corrected]')", "the truth loaded")
+    scar1, myo1 = masks()
+    assert scar1 == truth_scar and myo1 == truth_myo
+
+    def dice(a, b):
+        return 2 * sum(x and y for x, y in zip(a, b)) / (sum(a) + sum(b))
+    want = f"scar Dice {dice(scar0, truth_scar):.3f}, myocardium Dice {dice(myo0, truth_myo):.3f}"
+    summary = d.js("return document.querySelector('[data-testid=stack-corrected]').innerText")
+    print(f"[cpu] phantom-9003 against its truth: {want}")
+    assert want in summary, (summary, want)
+    # Undo gives the network's masks back.
+    d.js("document.querySelector('[data-testid=correct-undo]').click()")
+    d.wait("return document.querySelector('[data-testid=stack-corrected]') === null", "the truth undone")
+    assert masks() == [scar0, myo0]
+    # A case that is not a bundled sample has no truth to load.
+    open_file(d, "case.nii.gz")
+    assert d.js("return document.querySelector('[data-testid=load-truth]') === null")
 
 
 def printed_report(d):

@@ -512,6 +512,9 @@ struct Sample {
     name: String,
     description: String,
     files: Vec<String>,
+    /// The phantom's own labels (its truth) beside the sample, for comparing the network with.
+    #[serde(default)]
+    labels: Option<String>,
 }
 
 fn stem(name: &str) -> String {
@@ -905,6 +908,58 @@ pub fn App() -> impl IntoView {
     // reader's contours) becomes its corrections: the pixels where it differs from the
     // network's masks at this threshold are forced to it, slice by slice (undoable).
     let labels_error = RwSignal::new(None::<String>);
+    let apply_labels = move |name: String, bytes: Vec<u8>| {
+        let Some(id) = state.current.get_untracked() else {
+            return;
+        };
+        let opts = options();
+        let mut outcome = Ok(());
+        state.cases.update(|cases| {
+            let Some(c) = cases.iter_mut().find(|c| c.id == id) else {
+                return;
+            };
+            let (Some(stack), Some(result)) = (c.stack.clone(), c.result.as_mut()) else {
+                return;
+            };
+            let maps = match labels_for(&stack.slices, &c.name, &name, &bytes, &Limits::default()) {
+                Ok(maps) => maps,
+                Err(e) => {
+                    outcome = Err(e);
+                    return;
+                }
+            };
+            let corrections = Arc::make_mut(&mut c.corrections);
+            let slices = stack
+                .slices
+                .iter()
+                .zip(&result.slices)
+                .zip(&maps)
+                .enumerate()
+                .map(|(k, ((s, r), labels))| {
+                    let (scar, myo) = postprocess(
+                        &r.scar_probability,
+                        &r.myocardium_probability,
+                        s.rows,
+                        s.cols,
+                        &opts,
+                    );
+                    if let Some(edits) = MaskEdits::towards_labels(&scar, &myo, labels) {
+                        corrections.replace(k, edits);
+                    }
+                    corrected_slice_result(
+                        s,
+                        r.scar_probability.clone(),
+                        r.myocardium_probability.clone(),
+                        r.roi,
+                        &opts,
+                        corrections.slice(k),
+                    )
+                })
+                .collect();
+            *result = Arc::new(StackResult::from_slices(slices, &stack));
+        });
+        labels_error.set(outcome.err());
+    };
     let load_labels = move |ev: web_sys::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         let files = file_list(input.files());
@@ -928,57 +983,24 @@ pub fn App() -> impl IntoView {
                     return;
                 }
             };
-            let Some(id) = state.current.get_untracked() else {
-                return;
-            };
-            let opts = options();
-            let mut outcome = Ok(());
-            state.cases.update(|cases| {
-                let Some(c) = cases.iter_mut().find(|c| c.id == id) else {
-                    return;
-                };
-                let (Some(stack), Some(result)) = (c.stack.clone(), c.result.as_mut()) else {
-                    return;
-                };
-                let maps =
-                    match labels_for(&stack.slices, &c.name, &name, &bytes, &Limits::default()) {
-                        Ok(maps) => maps,
-                        Err(e) => {
-                            outcome = Err(e);
-                            return;
-                        }
-                    };
-                let corrections = Arc::make_mut(&mut c.corrections);
-                let slices = stack
-                    .slices
-                    .iter()
-                    .zip(&result.slices)
-                    .zip(&maps)
-                    .enumerate()
-                    .map(|(k, ((s, r), labels))| {
-                        let (scar, myo) = postprocess(
-                            &r.scar_probability,
-                            &r.myocardium_probability,
-                            s.rows,
-                            s.cols,
-                            &opts,
-                        );
-                        if let Some(edits) = MaskEdits::towards_labels(&scar, &myo, labels) {
-                            corrections.replace(k, edits);
-                        }
-                        corrected_slice_result(
-                            s,
-                            r.scar_probability.clone(),
-                            r.myocardium_probability.clone(),
-                            r.roi,
-                            &opts,
-                            corrections.slice(k),
-                        )
-                    })
-                    .collect();
-                *result = Arc::new(StackResult::from_slices(slices, &stack));
-            });
-            labels_error.set(outcome.err());
+            apply_labels(name, bytes);
+        });
+    };
+    // A bundled sample's truth: the phantom's own labels, loaded as above, so a teacher shows
+    // where the network went wrong and its Dice against them.
+    let sample_truth = move || {
+        let input = current_case()?.input;
+        samples.with(|list| list.iter().find(|s| s.name == input)?.labels.clone())
+    };
+    let load_truth = move |_| {
+        let Some(path) = sample_truth() else {
+            return;
+        };
+        spawn_local(async move {
+            match fetch_bytes(&format!("./samples/{path}")).await {
+                Ok(bytes) => apply_labels(path, bytes),
+                Err(e) => labels_error.set(Some(format!("{path}: {e}"))),
+            }
         });
     };
     // A brush shows the masks it changes.
@@ -1482,6 +1504,11 @@ pub fn App() -> impl IntoView {
                 <label class="button" title="a label volume on this case's grid (EMIDEC's values 0-4, as 'NIfTI labels' exports it): where it differs from the network's masks it becomes the corrections">"load labels"
                     <input type="file" data-testid="labels-input" on:change=load_labels />
                 </label>
+                {move || sample_truth().map(|_| view! {
+                    " "
+                    <button data-testid="load-truth" title="the phantom's own labels for this bundled sample: the corrections then show where the network went wrong, and the report its Dice against them"
+                        on:click=load_truth>"load the phantom's truth"</button>
+                })}
                 " "
                 <span data-testid="correct-status">{move || current_case().and_then(|c| {
                     let r = c.result?;
