@@ -571,6 +571,23 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     d.wait(button + " == 'mark RV insertion'", "marking stopped by Esc")
 
 
+def export_masks(d, downloads, names):
+    """Exports the open case's mask PNGs, `names` among them: (rows, cols, each named mask as
+    booleans)."""
+    for n in names:
+        (downloads / n).unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-masks]').click()")
+    wait_files(downloads, names)
+    decoded = [read_png(downloads / n) for n in names]
+    return decoded[0][0], decoded[0][1], [[v > 0 for v in px] for _, _, px in decoded]
+
+
+def wait_corrected(d, prefix, what):
+    """Waits until the corrections' status line starts with `prefix` ("12 pixel", say)."""
+    d.wait(f"return document.querySelector('[data-testid=correct-status]').innerText.startsWith('{prefix}')",
+           what)
+
+
 def corrections_by_hand(d, downloads, data):
     """Corrects the DICOM series' first slice with the brush, as a user does, and checks the
     exported masks against the network's masks changed by the pixels whose centres lie within the
@@ -588,12 +605,8 @@ def corrections_by_hand(d, downloads, data):
     names = [f"DICOM series_{k:03}_{kind}.png" for k in range(3) for kind in ("scar", "myo")]
 
     def masks():
-        for n in names:
-            (downloads / n).unlink(missing_ok=True)
-        d.js("document.querySelector('[data-testid=export-masks]').click()")
-        wait_files(downloads, names)
-        (rows, cols, scar), (_, _, myo) = (read_png(downloads / n) for n in names[:2])
-        return rows, cols, [v > 0 for v in scar], [v > 0 for v in myo]
+        rows, cols, (scar, myo, *_) = export_masks(d, downloads, names)
+        return rows, cols, scar, myo
 
     def report():
         (downloads / "scarseg-report.json").unlink(missing_ok=True)
@@ -663,8 +676,7 @@ def corrections_by_hand(d, downloads, data):
     want_scar = [v and i not in erased for i, v in enumerate(scar0)]
     changed = sum(a != b for a, b in zip(scar0, want_scar))
     assert changed > 0, "the stroke should cross scar"
-    d.wait(f"return document.querySelector('[data-testid=correct-status]').innerText.startsWith('{changed} pixel')",
-           "the stroke measured")
+    wait_corrected(d, f"{changed} pixel", "the stroke measured")
     _, _, scar1, myo1 = masks()
     assert scar1 == want_scar and myo1 == myo0, (sum(scar1), sum(want_scar), sum(myo1), sum(myo0))
 
@@ -686,8 +698,7 @@ def corrections_by_hand(d, downloads, data):
     want_myo = [v or i in painted for i, v in enumerate(myo0)]
     assert any(i not in wall for i in painted), "the click should reach past the wall"
     edited = sum(a != b or c != e for a, b, c, e in zip(scar0, want_scar, myo0, want_myo))
-    d.wait(f"return document.querySelector('[data-testid=correct-status]').innerText.startsWith('{edited} pixel')",
-           "the click measured")
+    wait_corrected(d, f"{edited} pixel", "the click measured")
     _, _, scar2, myo2 = masks()
     assert scar2 == want_scar and myo2 == want_myo
     # The report measures the corrected outlines: areas from the masks and the pixel size, the
@@ -741,11 +752,9 @@ def corrections_by_hand(d, downloads, data):
     # Undo (u) takes the click back, then the stroke; revert drops a slice's corrections.
     d.js("document.activeElement.blur()")
     d.keys("u")
-    d.wait(f"return document.querySelector('[data-testid=correct-status]').innerText.startsWith('{changed} pixel')",
-           "the click undone")
+    wait_corrected(d, f"{changed} pixel", "the click undone")
     d.js("document.querySelector('[data-testid=correct-undo]').click()")
-    d.wait("return document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')",
-           "the stroke undone")
+    wait_corrected(d, "0 pixel", "the stroke undone")
     _, _, scar_u, myo_u = masks()
     assert scar_u == scar0 and myo_u == myo0
     assert report() == base
@@ -755,8 +764,7 @@ def corrections_by_hand(d, downloads, data):
     d.wait("return !document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')",
            "a click painted")
     d.js("document.querySelector('[data-testid=correct-revert]').click()")
-    d.wait("return document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')",
-           "the slice reverted")
+    wait_corrected(d, "0 pixel", "the slice reverted")
     _, _, scar_r, myo_r = masks()
     assert scar_r == scar0 and myo_r == myo0
     # The labels loaded back: the corrected masks and report again, on the network's.
@@ -791,8 +799,7 @@ def corrections_by_hand(d, downloads, data):
     d.js("document.activeElement.blur()")
     for _ in range(3):
         d.keys("u")
-    d.wait("return document.querySelector('[data-testid=correct-status]').innerText.startsWith('0 pixel')",
-           "the load undone")
+    wait_corrected(d, "0 pixel", "the load undone")
     _, _, scar_u, myo_u = masks()
     assert scar_u == scar0 and myo_u == myo0
     # On the 4-slice NIfTI case the series' labels do not fit: refused by name, nothing changed.
@@ -817,11 +824,7 @@ def sample_truth(d, downloads):
     names = [f"phantom-9003_{kind}.png" for kind in ("scar", "myo")]
 
     def masks():
-        for n in names:
-            (downloads / n).unlink(missing_ok=True)
-        d.js("document.querySelector('[data-testid=export-masks]').click()")
-        wait_files(downloads, names)
-        return [[v > 0 for v in read_png(downloads / n)[2]] for n in names]
+        return export_masks(d, downloads, names)[2]
 
     scar0, myo0 = masks()
     _, _, labels = read_png(DIST / "samples/png/phantom-9003_labels.png")
