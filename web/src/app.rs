@@ -18,7 +18,7 @@ use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
     aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
 };
-use scarseg_pipeline::{AhaMap, NoAhaMap, StackResult, corrected_slice_result};
+use scarseg_pipeline::{AhaMap, NoAhaMap, StackResult};
 use scarseg_web::correct::{BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{
@@ -588,16 +588,7 @@ pub fn App() -> impl IntoView {
                         .iter()
                         .zip(&stack.slices)
                         .enumerate()
-                        .map(|(k, (r, s))| {
-                            corrected_slice_result(
-                                s,
-                                r.scar_probability.clone(),
-                                r.myocardium_probability.clone(),
-                                r.roi,
-                                &opts,
-                                c.corrections.slice(k),
-                            )
-                        })
+                        .map(|(k, (r, s))| r.remeasured(s, &opts, c.corrections.slice(k)))
                         .collect();
                     c.result = Some(Arc::new(StackResult::from_slices(slices, stack)));
                 }
@@ -857,14 +848,7 @@ pub fn App() -> impl IntoView {
             let (Some(s), Some(r)) = (stack.slices.get(k), result.slices.get(k)) else {
                 return;
             };
-            let new = corrected_slice_result(
-                s,
-                r.scar_probability.clone(),
-                r.myocardium_probability.clone(),
-                r.roi,
-                &opts,
-                c.corrections.slice(k),
-            );
+            let new = r.remeasured(s, &opts, c.corrections.slice(k));
             Arc::make_mut(result).set_slice(k, new, &stack);
             changed = Some(k);
         });
@@ -946,14 +930,7 @@ pub fn App() -> impl IntoView {
                     if let Some(edits) = MaskEdits::towards_labels(&scar, &myo, labels) {
                         corrections.replace(k, edits);
                     }
-                    corrected_slice_result(
-                        s,
-                        r.scar_probability.clone(),
-                        r.myocardium_probability.clone(),
-                        r.roi,
-                        &opts,
-                        corrections.slice(k),
-                    )
+                    r.remeasured(s, &opts, corrections.slice(k))
                 })
                 .collect();
             *result = Arc::new(StackResult::from_slices(slices, &stack));

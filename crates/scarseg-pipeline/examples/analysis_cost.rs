@@ -3,7 +3,7 @@
 //! sectors) and the sectors alone; per stack, the AHA segments (`StackResult::aha_map`, each
 //! slice cut again at the insertion); and what the page does on every move of a brush stroke
 //! (`MaskEdits::stroke` of a 4 mm brush over 10 pixels, the slice measured again with its
-//! corrections by `corrected_slice_result`, the stack's totals by `StackResult::set_slice`),
+//! corrections by `SliceResult::remeasured`, the stack's totals by `StackResult::set_slice`),
 //! rendering aside. Phantom stacks of 10 slices at three image sizes; the
 //! network's probability maps stand in as the exact labels at 0.9 and 0.1, so no model runs.
 //! Prints a markdown table; `benchmarks/analysis.sh` writes it to `benchmarks/analysis.md`.
@@ -17,7 +17,7 @@ use scarseg_imaging::Stack;
 use scarseg_imaging::edit::{MaskEdits, Tool};
 use scarseg_imaging::metrics::{AhaOrientation, WALL_SECTORS, sector_scar_percent};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
-use scarseg_pipeline::{StackResult, corrected_slice_result, slice_result};
+use scarseg_pipeline::{StackResult, slice_result};
 
 /// The median of `runs` timings of `f`, in ms.
 fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -102,14 +102,7 @@ fn main() {
         let brush = median_ms(runs, || {
             edits.stroke(Tool::PaintScar, s.spacing_mm, (x, y), (x + 10.0, y), 4.0);
             let r = &corrected.slices[k];
-            let new = corrected_slice_result(
-                s,
-                r.scar_probability.clone(),
-                r.myocardium_probability.clone(),
-                r.roi,
-                &options,
-                Some(&edits),
-            );
+            let new = r.remeasured(s, &options, Some(&edits));
             corrected.set_slice(k, new, &stack);
         });
         assert!(corrected.slices[k].edited_px > 0);

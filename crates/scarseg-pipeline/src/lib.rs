@@ -135,6 +135,24 @@ impl SliceResult {
         self.sector_scar_percent.iter().flatten().count()
     }
 
+    /// This slice measured again from its own probabilities, without running the network: under
+    /// a new threshold, new corrections by hand, or both.
+    pub fn remeasured(
+        &self,
+        slice: &Slice,
+        options: &PostprocessOptions,
+        edits: Option<&MaskEdits>,
+    ) -> SliceResult {
+        corrected_slice_result(
+            slice,
+            self.scar_probability.clone(),
+            self.myocardium_probability.clone(),
+            self.roi,
+            options,
+            edits,
+        )
+    }
+
     /// The burden the network alone found on this slice, before corrections by hand (the
     /// burden itself where there were none), percent.
     pub fn network_burden_percent(&self) -> Option<f64> {
