@@ -156,22 +156,10 @@ impl SliceResult {
     /// The burden the network alone found on this slice, before corrections by hand (the
     /// burden itself where there were none), percent.
     pub fn network_burden_percent(&self) -> Option<f64> {
-        let n = self.network_masks();
-        burden_percent(n.scar_px as f64, n.myocardium_px as f64)
-    }
-
-    /// The network's masks against the corrected ones: the record kept with corrections, or
-    /// (none) the masks themselves, which then agree with themselves.
-    fn network_masks(&self) -> NetworkMasks {
-        self.network.unwrap_or_else(|| {
-            let (scar, myo) = (self.scar.area_px(), self.myocardium.area_px());
-            NetworkMasks {
-                scar_px: scar,
-                myocardium_px: myo,
-                scar_overlap_px: scar,
-                myocardium_overlap_px: myo,
-            }
-        })
+        match self.network {
+            Some(n) => burden_percent(n.scar_px as f64, n.myocardium_px as f64),
+            None => self.burden_percent,
+        }
     }
 
     /// The gray zone as a percentage of the myocardium; `None` without myocardium.
@@ -483,8 +471,14 @@ impl StackResult {
     pub fn network_dice(&self) -> (Option<f64>, Option<f64>) {
         let mut t = [0usize; 6];
         for r in &self.slices {
-            let n = r.network_masks();
             let (scar, myo) = (r.scar.area_px(), r.myocardium.area_px());
+            // A slice nobody corrected agrees with itself.
+            let n = r.network.unwrap_or(NetworkMasks {
+                scar_px: scar,
+                myocardium_px: myo,
+                scar_overlap_px: scar,
+                myocardium_overlap_px: myo,
+            });
             for (slot, v) in t.iter_mut().zip([
                 n.scar_overlap_px,
                 n.scar_px,

@@ -69,6 +69,7 @@ pub fn stack_record(
     let (scar_mm3, myo_mm3) = result.volumes_mm3(stack);
     let (transmural, wall) = result.transmural_sectors();
     let (gray_percent, gray_mm3) = result.gray_zone(stack);
+    let (scar_dice, myo_dice) = result.network_dice();
     serde_json::json!({
         "input": input,
         // Which stack of several in the input, or null.
@@ -86,8 +87,8 @@ pub fn stack_record(
         "network_burden_percent": result.network_burden_percent(stack),
         // The network's masks against the corrected ones, pooled over the stack (1 without
         // corrections).
-        "network_scar_dice": result.network_dice().0,
-        "network_myocardium_dice": result.network_dice().1,
+        "network_scar_dice": scar_dice,
+        "network_myocardium_dice": myo_dice,
         "warnings": warnings,
         "slices": result
             .slices
