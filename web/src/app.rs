@@ -9,11 +9,11 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use scarseg_imaging::decode::{Format, labels_for, sniff};
-use scarseg_imaging::edit::{MaskEdits, Tool};
+use scarseg_imaging::edit::Tool;
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, AhaOrientation, WALL_SECTORS, WallLevel};
-use scarseg_imaging::postprocess::{PostprocessOptions, postprocess};
+use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
     aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
@@ -912,28 +912,14 @@ pub fn App() -> impl IntoView {
                     return;
                 }
             };
+            let (corrected, edits) = result.towards_labels(&stack, &opts, &maps);
             let corrections = Arc::make_mut(&mut c.corrections);
-            let slices = stack
-                .slices
-                .iter()
-                .zip(&result.slices)
-                .zip(&maps)
-                .enumerate()
-                .map(|(k, ((s, r), labels))| {
-                    let (scar, myo) = postprocess(
-                        &r.scar_probability,
-                        &r.myocardium_probability,
-                        s.rows,
-                        s.cols,
-                        &opts,
-                    );
-                    if let Some(edits) = MaskEdits::towards_labels(&scar, &myo, labels) {
-                        corrections.replace(k, edits);
-                    }
-                    r.remeasured(s, &opts, corrections.slice(k))
-                })
-                .collect();
-            *result = Arc::new(StackResult::from_slices(slices, &stack));
+            for (k, e) in edits.into_iter().enumerate() {
+                if let Some(e) = e {
+                    corrections.replace(k, e);
+                }
+            }
+            *result = Arc::new(corrected);
         });
         labels_error.set(outcome.err());
     };

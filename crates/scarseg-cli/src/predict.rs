@@ -1,5 +1,6 @@
 //! `scarseg predict`: files and folders in, masks on each input's own grid, a NIfTI label volume
-//! per stack, and a CSV + JSON report. One bad input is reported and skipped.
+//! per stack, and a CSV + JSON report; with `--corrections`, a folder of label volumes overrides
+//! the network's masks where they differ. One bad input is reported and skipped.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -7,7 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::ProgressBar;
-use scarseg_imaging::decode::{Format, decode_file_stacks, decode_series_stacks, sniff};
+use scarseg_imaging::decode::{
+    Format, decode_file_stacks, decode_series_stacks, labels_for, sniff,
+};
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::metrics::{AhaOrientation, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
@@ -58,6 +61,56 @@ pub struct PredictArgs {
     /// thirds (a single slice, or two, known to be basal, mid or apical).
     #[arg(long, value_enum, requires = "rv_insertion", conflicts_with = "base")]
     pub aha_level: Option<AhaLevel>,
+    /// A folder of label volumes (EMIDEC values 0-4) that correct the network's masks:
+    /// `NAME_labels.nii.gz` (or `.nii`, `.png`) for the stack written as NAME (this command's
+    /// own label volumes edited in another tool, the page's exported labels, a reader's
+    /// contours). Where a volume differs from the network's masks it wins; masks, label volumes
+    /// and reports then follow it and say what was changed. May be the output folder.
+    #[arg(long, value_name = "DIR")]
+    pub corrections: Option<PathBuf>,
+}
+
+/// The extensions a label file of `--corrections` may have, in the order they are looked for.
+const CORRECTION_EXTS: [&str; 3] = [".nii.gz", ".nii", ".png"];
+
+/// Lays the label volume `--corrections` holds for the stack written as `name` over its
+/// result. `Ok(None)`: no volume for it. `Err`: one that does not fit the stack (the line
+/// names it), so the stack is reported and skipped rather than its masks written uncorrected.
+fn corrected(
+    dir: &Path,
+    name: &str,
+    stack: &Stack,
+    result: &StackResult,
+    options: &PostprocessOptions,
+    limits: &Limits,
+) -> Result<Option<(PathBuf, StackResult)>, String> {
+    let Some(file) = CORRECTION_EXTS
+        .iter()
+        .map(|ext| dir.join(format!("{name}{LABEL_SUFFIX}{ext}")))
+        .find(|p| p.is_file())
+    else {
+        return Ok(None);
+    };
+    let shown = file.display().to_string();
+    let bytes = std::fs::read(&file).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let maps = labels_for(&stack.slices, &stack.name, &shown, &bytes, limits)?;
+    Ok(Some((file, result.towards_labels(stack, options, &maps).0)))
+}
+
+/// The label files in `dir` that no stack of this run used: a name that matches no output
+/// (a typo, another run's inputs) would otherwise go unnoticed.
+fn unused_corrections(dir: &Path, used: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    Ok(sorted_entries(dir, "cannot list the corrections folder")?
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            let (stem, ext) = stem_and_ext(&name);
+            p.is_file()
+                && stem.ends_with(LABEL_SUFFIX)
+                && CORRECTION_EXTS.contains(&ext)
+                && !used.contains(p)
+        })
+        .collect())
 }
 
 /// A level every slice is taken at, for the AHA segments.
@@ -292,6 +345,26 @@ pub fn decode(input: &Input, limits: &Limits) -> Decoded {
     }
 }
 
+/// What a label volume changed on a stack, for the terminal: pixels and slices, the burden
+/// before and after, and the network's Dice against the corrected masks.
+fn correction_line(input: &str, file: &Path, stack: &Stack, result: &StackResult) -> String {
+    let slices = result.slices.iter().filter(|r| r.edited_px > 0).count();
+    let percent = |b: Option<f64>| b.map_or("-".to_string(), |b| format!("{b:.2}%"));
+    let dice = |d: Option<f64>| d.map_or("-".to_string(), |d| format!("{d:.3}"));
+    let (scar, myo) = result.network_dice();
+    format!(
+        "{input}: corrected by {}: {} px on {slices} of {} slice(s); burden {} (network {}); \
+         network Dice scar {}, myocardium {}",
+        file.display(),
+        result.edited_px(),
+        stack.slices.len(),
+        percent(result.burden_percent),
+        percent(result.network_burden_percent(stack)),
+        dice(scar),
+        dice(myo),
+    )
+}
+
 /// Writes one stack's masks and label volume; returns the files written.
 fn write_outputs(
     out: &Path,
@@ -349,6 +422,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     if let Some(m) = args.min_component_px {
         options.min_component_px = m;
     }
+    if let Some(dir) = &args.corrections
+        && !dir.is_dir()
+    {
+        bail!("{}: no such folder (--corrections)", dir.display());
+    }
     crate::output_folder(&args.out)?;
     let limits = Limits::default();
     let preprocessing = &model.manifest.preprocessing;
@@ -361,6 +439,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     let mut errors: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut used = std::collections::BTreeMap::<String, usize>::new();
+    let mut used_corrections = Vec::new();
     for input in &inputs {
         let decoded = decode(input, &limits);
         errors.extend(decoded.errors);
@@ -395,6 +474,33 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                         format!("{base}-{count}")
                     };
                     *count += 1;
+                    let mut correction = None;
+                    let result = match args
+                        .corrections
+                        .as_deref()
+                        .map(|dir| corrected(dir, &name, &stack, &result, &options, &limits))
+                    {
+                        None => result,
+                        // A folder that corrects some cases, not all: said, since a misnamed
+                        // file would otherwise leave a case uncorrected without a sign.
+                        Some(Ok(None)) => {
+                            notes.push(format!(
+                                "{input_name}: no {name}{LABEL_SUFFIX}.nii.gz (.nii, .png) in \
+                                 the corrections folder; the network's masks stand"
+                            ));
+                            result
+                        }
+                        Some(Ok(Some((file, result)))) => {
+                            eprintln!("{}", correction_line(&input_name, &file, &stack, &result));
+                            used_corrections.push(file.clone());
+                            correction = Some(file);
+                            result
+                        }
+                        Some(Err(why)) => {
+                            errors.push(why);
+                            continue;
+                        }
+                    };
                     write_outputs(&args.out, &name, &stack, &result)?;
                     rows.extend(report_rows(
                         &input_name,
@@ -405,6 +511,9 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                     ));
                     let mut record = stack_record(&input_name, &stack, &result, &stack.warnings);
                     record["output_name"] = name.into();
+                    if let Some(file) = correction {
+                        record["corrections"] = file.display().to_string().into();
+                    }
                     match aha_map(&stack, &result, &args) {
                         Some(Ok(map)) => {
                             record["aha_segments"] = serde_json::to_value(&map)?;
@@ -424,6 +533,14 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let Some(dir) = &args.corrections {
+        for file in unused_corrections(dir, &used_corrections)? {
+            notes.push(format!(
+                "{}: matches no stack written in this run; not used",
+                file.display()
+            ));
+        }
     }
     for n in &notes {
         eprintln!("note: {n}");
@@ -447,6 +564,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         "postprocessing": options,
         "input_size": preprocessing.size,
         "heart_crop": preprocessing.roi,
+        "corrections": args.corrections.as_ref().map(|d| d.display().to_string()),
         "inputs": reports,
         "errors": errors,
         "notes": notes,

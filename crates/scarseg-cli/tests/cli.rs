@@ -1931,3 +1931,217 @@ fn a_flat_folder_of_dicom_slices_is_split_by_patient_id() {
     assert_eq!(split["training_slices"], 2, "{split}");
     assert_eq!(split["validation_slices"], 2, "{split}");
 }
+
+/// The slices of a label volume as label values, through the real decoder.
+fn label_volume(path: &Path) -> Vec<Slice> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    scarseg_imaging::decode::decode_label_file(s(path), &bytes, &Limits::default())
+        .expect("label volume decodes")
+        .slices
+}
+
+#[test]
+fn a_folder_of_label_volumes_corrects_the_networks_masks() {
+    // Two phantom stacks through the bundled model, then again with the phantom's own label
+    // volumes as corrections: the masks become the truth, and the report says by how much the
+    // network's differed, computed here from the first run's masks.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let data = root.join("data");
+    ok(&[
+        "phantom",
+        "--out",
+        s(&data),
+        "--count",
+        "2",
+        "--seed",
+        "11",
+        "--slices",
+        "3",
+        "--format",
+        "nifti",
+    ]);
+    let (plain, fixed) = (root.join("plain"), root.join("fixed"));
+    ok(&["predict", s(&data), "--out", s(&plain)]);
+    let out = ok(&[
+        "predict",
+        s(&data),
+        "--out",
+        s(&fixed),
+        "--corrections",
+        s(&data),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixed.join("report.json")).expect("report"))
+            .expect("json");
+    let plain_report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plain.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(report["corrections"], s(&data));
+    let mut corrected_somewhere = false;
+    let close = |v: &serde_json::Value, want: f64| (v.as_f64().expect("value") - want).abs() < 1e-9;
+    for name in ["phantom-11", "phantom-12"] {
+        let truth_file = data.join(format!("{name}_labels.nii.gz"));
+        let truth = label_volume(&truth_file);
+        assert_eq!(truth.len(), 3);
+        assert!(
+            err.contains(&format!("corrected by {}", truth_file.display())),
+            "{err}"
+        );
+        // The label volume written is the truth's (scar 3 or 4 -> 3, myocardium 2).
+        let written = label_volume(&fixed.join(format!("{name}_labels.nii.gz")));
+        let record = report["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .find(|r| r["output_name"] == name)
+            .expect("record");
+        let plain_record = plain_report["inputs"]
+            .as_array()
+            .expect("inputs")
+            .iter()
+            .find(|r| r["output_name"] == name)
+            .expect("record");
+        assert_eq!(record["corrections"], s(&truth_file));
+        // Pooled over the stack: [scar overlap, network scar, truth scar, same for the wall].
+        let mut pooled = [0usize; 6];
+        let mut edited_total = 0;
+        for (k, t) in truth.iter().enumerate() {
+            let want: Vec<f32> = t
+                .pixels
+                .iter()
+                .map(|v| match *v as u8 {
+                    3 | 4 => 3.0,
+                    2 => 2.0,
+                    _ => 0.0,
+                })
+                .collect();
+            assert_eq!(written[k].pixels, want, "{name} slice {k}");
+            let scar_t: Vec<bool> = want.iter().map(|v| *v == 3.0).collect();
+            let myo_t: Vec<bool> = want.iter().map(|v| *v >= 2.0).collect();
+            let mask = |dir: &Path, what: &str| -> Vec<bool> {
+                let (_, _, v) = read_mask(&dir.join(format!("{name}_{k:03}_{what}.png")));
+                v.iter().map(|x| *x > 0.0).collect()
+            };
+            assert_eq!(mask(&fixed, "scar"), scar_t);
+            assert_eq!(mask(&fixed, "myo"), myo_t);
+            let (scar_n, myo_n) = (mask(&plain, "scar"), mask(&plain, "myo"));
+            let edited = (0..want.len())
+                .filter(|&i| scar_n[i] != scar_t[i] || myo_n[i] != myo_t[i])
+                .count();
+            let count =
+                |a: &[bool], b: &[bool]| a.iter().zip(b).filter(|(x, y)| **x && **y).count();
+            let n = |a: &[bool]| a.iter().filter(|x| **x).count();
+            for (slot, v) in pooled.iter_mut().zip([
+                count(&scar_n, &scar_t),
+                n(&scar_n),
+                n(&scar_t),
+                count(&myo_n, &myo_t),
+                n(&myo_n),
+                n(&myo_t),
+            ]) {
+                *slot += v;
+            }
+            edited_total += edited;
+            let slice = &record["slices"][k];
+            assert_eq!(slice["edited_px"], edited, "{name} slice {k}");
+            // The burden is the truth's (pixel areas cancel); the network's is the first run's.
+            let burden = 100.0 * n(&scar_t) as f64 / n(&myo_t) as f64;
+            assert!((slice["burden_percent"].as_f64().expect("burden") - burden).abs() < 1e-9);
+            // From pixel counts rather than areas: equal up to rounding.
+            assert!(close(
+                &slice["network_burden_percent"],
+                plain_record["slices"][k]["burden_percent"]
+                    .as_f64()
+                    .expect("burden")
+            ));
+        }
+        assert_eq!(record["edited_px"], edited_total);
+        corrected_somewhere |= edited_total > 0;
+        let dice = |o: usize, a: usize, b: usize| 2.0 * o as f64 / (a + b) as f64;
+        assert!(close(
+            &record["network_scar_dice"],
+            dice(pooled[0], pooled[1], pooled[2])
+        ));
+        assert!(close(
+            &record["network_myocardium_dice"],
+            dice(pooled[3], pooled[4], pooled[5])
+        ));
+        assert!(close(
+            &record["network_burden_percent"],
+            plain_record["burden_percent"].as_f64().expect("burden")
+        ));
+    }
+    assert!(corrected_somewhere, "the network is not the truth");
+
+    // A folder with a volume that does not fit one stack (two of its three slices), none for
+    // the other and one that matches no stack: the first stack is skipped with the reason, the
+    // second keeps the network's masks, with a note, and the stray file is named.
+    let bad = root.join("bad");
+    std::fs::create_dir(&bad).expect("mkdir");
+    let truth = label_volume(&data.join("phantom-11_labels.nii.gz"));
+    let two: Vec<u8> = truth[..2]
+        .iter()
+        .flat_map(|t| t.pixels.iter().map(|v| *v as u8))
+        .collect();
+    std::fs::write(
+        bad.join("phantom-11_labels.nii.gz"),
+        nifti1(&truth[..2], NiftiData::U8(&two), true).expect("nifti"),
+    )
+    .expect("write");
+    std::fs::copy(
+        data.join("phantom-12_labels.nii.gz"),
+        bad.join("phantom-13_labels.nii.gz"),
+    )
+    .expect("copy");
+    let partial = root.join("partial");
+    let out = scarseg(&[
+        "predict",
+        s(&data),
+        "--out",
+        s(&partial),
+        "--corrections",
+        s(&bad),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "skipped: {}: 2 label slices for 3 image slices in {}",
+            bad.join("phantom-11_labels.nii.gz").display(),
+            data.join("phantom-11.nii.gz").display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("no phantom-12_labels.nii.gz (.nii, .png) in the corrections folder"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}: matches no stack written in this run; not used",
+            bad.join("phantom-13_labels.nii.gz").display()
+        )),
+        "{err}"
+    );
+    assert!(!partial.join("phantom-11_labels.nii.gz").exists());
+    assert_eq!(
+        std::fs::read(partial.join("phantom-12_labels.nii.gz")).expect("written"),
+        std::fs::read(plain.join("phantom-12_labels.nii.gz")).expect("written"),
+        "the stack without corrections keeps the network's masks"
+    );
+
+    // A folder that is not there is one line and exit 1.
+    fails(
+        &[
+            "predict",
+            s(&data),
+            "--out",
+            s(&partial),
+            "--corrections",
+            s(&root.join("nowhere")),
+        ],
+        "nowhere: no such folder (--corrections)",
+    );
+}

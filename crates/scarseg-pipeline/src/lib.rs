@@ -6,7 +6,8 @@
 //! `preprocessing.mirror` the pass that draws the result is averaged with its left-right mirror.
 //! A stack's results ([`StackResult`]) hold its volumes, burden and, once the user marks the RV
 //! insertion, its scar by AHA segment ([`StackResult::aha_map`]). The user's corrections by hand
-//! lie over the masks before anything is measured ([`corrected_slice_result`]).
+//! lie over the masks before anything is measured ([`corrected_slice_result`]); a label volume
+//! becomes corrections the same way in the page and the CLI ([`StackResult::towards_labels`]).
 //!
 //! Readback is asynchronous (`into_data_async`), as the browser requires; native callers block
 //! on the future.
@@ -153,6 +154,36 @@ impl SliceResult {
         )
     }
 
+    /// This slice corrected to a label map on its grid (EMIDEC values; a reader's contours, an
+    /// exported label volume loaded back, a phantom's truth): where the map differs from the
+    /// network's masks under `options` it becomes the corrections, which come back beside the
+    /// result (`None` for a map of another size, measured as the network's own masks).
+    pub fn towards_labels(
+        &self,
+        slice: &Slice,
+        options: &PostprocessOptions,
+        labels: &[u8],
+    ) -> (SliceResult, Option<MaskEdits>) {
+        // The masks are drawn once: the corrections are measured against them.
+        let masks = postprocess(
+            &self.scar_probability,
+            &self.myocardium_probability,
+            slice.rows,
+            slice.cols,
+            options,
+        );
+        let edits = MaskEdits::towards_labels(&masks.0, &masks.1, labels);
+        let result = measured(
+            slice,
+            self.scar_probability.clone(),
+            self.myocardium_probability.clone(),
+            self.roi,
+            masks,
+            edits.as_ref(),
+        );
+        (result, edits)
+    }
+
     /// The burden the network alone found on this slice, before corrections by hand (the
     /// burden itself where there were none), percent.
     pub fn network_burden_percent(&self) -> Option<f64> {
@@ -217,6 +248,25 @@ pub fn corrected_slice_result(
         slice.cols,
         options,
     );
+    measured(
+        slice,
+        scar_probability,
+        myocardium_probability,
+        roi,
+        (scar, myocardium),
+        edits,
+    )
+}
+
+/// [`corrected_slice_result`] from the network's postprocessed masks, drawn already.
+fn measured(
+    slice: &Slice,
+    scar_probability: Vec<f32>,
+    myocardium_probability: Vec<f32>,
+    roi: Option<Roi>,
+    (scar, myocardium): (Mask, Mask),
+    edits: Option<&MaskEdits>,
+) -> SliceResult {
     let pixel = slice.pixel_area_mm2();
     let (network, scar, myocardium, edited_px) = match edits {
         Some(e) => {
@@ -415,6 +465,25 @@ impl StackResult {
         };
         result.total(stack);
         result
+    }
+
+    /// The stack corrected to a label volume, one map per slice in stack order
+    /// ([`scarseg_imaging::decode::labels_for`] checks and orders them): each slice as
+    /// [`SliceResult::towards_labels`], with its corrections.
+    pub fn towards_labels(
+        &self,
+        stack: &Stack,
+        options: &PostprocessOptions,
+        maps: &[Vec<u8>],
+    ) -> (StackResult, Vec<Option<MaskEdits>>) {
+        let (slices, edits) = self
+            .slices
+            .iter()
+            .zip(&stack.slices)
+            .enumerate()
+            .map(|(k, (r, s))| r.towards_labels(s, options, maps.get(k).map_or(&[], Vec::as_slice)))
+            .unzip();
+        (StackResult::from_slices(slices, stack), edits)
     }
 
     /// Replaces slice `k`'s result (a correction by hand, on the slice on screen) and updates the
@@ -976,6 +1045,72 @@ pub(crate) mod tests {
         assert_eq!(again.myocardium.data, vec![false, false, false, true]);
         // Against the network's (empty) masks at 0.95, only pixel 3 differs now.
         assert_eq!(again.edited_px, 1);
+    }
+
+    #[test]
+    fn a_label_volume_becomes_the_corrections_of_a_stack() {
+        // Two 1 x 4 slices of 1 mm pixels, 1 mm thick. Slice 0: the network's scar at 0 and 1,
+        // myocardium at 0..3; labels 3, 2, 2, 4 say scar at 0 and 3, myocardium at 0..4.
+        // Slice 1: the network's myocardium at 0 and 1, no scar; the labels agree.
+        let slice = |name: &str| Slice::new(1, 4, vec![1.0; 4], name);
+        let stack = Stack {
+            name: "case".into(),
+            part: None,
+            slices: vec![slice("a"), slice("b")],
+            warnings: vec![],
+        };
+        let options = PostprocessOptions::default();
+        let results = vec![
+            slice_result(
+                &stack.slices[0],
+                vec![0.9, 0.6, 0.1, 0.1],
+                vec![0.9, 0.9, 0.9, 0.1],
+                None,
+                &options,
+            ),
+            slice_result(
+                &stack.slices[1],
+                vec![0.1; 4],
+                vec![0.9, 0.9, 0.1, 0.1],
+                None,
+                &options,
+            ),
+        ];
+        let network = StackResult::from_slices(results, &stack);
+        let maps = vec![vec![3, 2, 2, 4], vec![2, 2, 0, 0]];
+        let (corrected, edits) = network.towards_labels(&stack, &options, &maps);
+        // The masks are the labels'.
+        let first = &corrected.slices[0];
+        assert_eq!(first.scar.data, vec![true, false, false, true]);
+        assert_eq!(first.myocardium.data, vec![true; 4]);
+        assert_eq!(
+            corrected.slices[1].myocardium.data,
+            vec![true, true, false, false]
+        );
+        // Pixels 1 (scar out) and 3 (scar and myocardium in) changed; slice 1 not at all.
+        assert_eq!((first.edited_px, corrected.slices[1].edited_px), (2, 0));
+        assert_eq!(corrected.edited_px(), 2);
+        assert!(edits[0].as_ref().is_some_and(|e| !e.is_empty()));
+        assert!(edits[1].as_ref().is_some_and(MaskEdits::is_empty));
+        // Corrected burden: scar 2 of 4 + 2 mm3 = 100 / 3 %; the network's: 2 of 3 + 2 = 40 %.
+        assert!((corrected.burden_percent.expect("a wall") - 100.0 / 3.0).abs() < 1e-9);
+        assert!((corrected.network_burden_percent(&stack).expect("a wall") - 40.0).abs() < 1e-9);
+        // Dice of the network against the labels, pooled: scar 2 x 1 / (2 + 2) = 0.5;
+        // myocardium 2 x (3 + 2) / (5 + 6) = 10 / 11.
+        let (scar_dice, myo_dice) = corrected.network_dice();
+        assert!((scar_dice.expect("scar") - 0.5).abs() < 1e-12);
+        assert!((myo_dice.expect("wall") - 10.0 / 11.0).abs() < 1e-12);
+        // The corrections returned are the ones that give this result again.
+        for (k, (r, s)) in network.slices.iter().zip(&stack.slices).enumerate() {
+            assert_eq!(
+                r.remeasured(s, &options, edits[k].as_ref()),
+                corrected.slices[k]
+            );
+        }
+        // A map missing or of another size corrects nothing on its slice.
+        let (alone, edits) = network.towards_labels(&stack, &options, &maps[..1]);
+        assert_eq!(edits[1], None);
+        assert_eq!(alone.slices[1], network.slices[1]);
     }
 
     #[test]
