@@ -478,7 +478,10 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     wait_files(downloads, ["scarseg-report.json"])
     report = json.loads((downloads / "scarseg-report.json").read_text())
     page = next(i for i in report["inputs"] if i["input"] == "DICOM series")["aha_segments"]
-    angle = page["orientation"]["anterior_insertion_deg"]
+    # One mark, on the first slice; every slice is cut at it.
+    angle = page["insertion_marks_deg"][0]
+    assert page["insertion_marks_deg"][1:] == [None, None], page["insertion_marks_deg"]
+    assert page["insertions_deg"] == [angle] * 3, page["insertions_deg"]
     assert abs(angle - want) < 1e-9, (angle, want)
     out = tmp / f"cli-aha-{device}"
     subprocess.run([str(SCARSEG), "predict", str(data / "series"), "--out", str(out),
@@ -539,6 +542,7 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     d.wait("return document.querySelector('[data-testid=view]').toDataURL() == window.ahaView", "segments shown")
 
     printed_report(d)
+    turning_insertion(d, device, data, cli_out, downloads, tmp, angle)
 
     # The base named last turns the levels round; the mirror puts the septum clockwise.
     d.js("""const s = document.querySelector('[data-testid=aha-base]');
@@ -569,6 +573,69 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     d.wait(button + ".startsWith('now click')", "marking armed by i")
     d.keys("\ue00c")  # Escape
     d.wait(button + " == 'mark RV insertion'", "marking stopped by Esc")
+
+
+def turning_insertion(d, device, data, cli_out, downloads, tmp, first):
+    """A second mark, on the series' last slice, up and to the right of its wall's centre: the
+    middle slice is cut at the angle halfway between the marks along the shorter arc (computed
+    here), the table and the summary say so, and the page's segments are `scarseg predict
+    --rv-insertion 1:A,3:B`'s. Unmarking the slice gives the one-angle segments back."""
+    d.js("""const s = document.querySelector('[data-testid=slice]');
+            s.value = '2'; s.dispatchEvent(new Event('input', {bubbles: true}));""")
+    d.wait("return document.querySelector('[data-testid=slice]').parentElement.innerText.includes('3 / 3')",
+           "the last slice")
+    rows, cols, myo = read_png(cli_out / "series_002_myo.png")
+    wall = [(i // cols, i % cols) for i, v in enumerate(myo) if v]
+    cy = sum(r for r, _ in wall) / len(wall)
+    cx = sum(c for _, c in wall) / len(wall)
+    d.js("document.querySelector('[data-testid=aha-mark]').click()")
+    x, y = d.js("""
+        const c = document.querySelector('[data-testid=view]');
+        const r = c.getBoundingClientRect();
+        const cx = Math.round(r.left + arguments[0] / c.width * r.width);
+        const cy = Math.round(r.top + arguments[1] / c.height * r.height);
+        c.dispatchEvent(new MouseEvent('mousedown', {bubbles: true, clientX: cx, clientY: cy}));
+        return [(cx - r.left) / r.width * c.width, (cy - r.top) / r.height * c.height];
+    """, cx + 0.5 + 6, cy + 0.5 - 20)
+    want = math.degrees(math.atan2((x - 0.5) - cx, -((y - 0.5) - cy))) % 360
+    status = d.wait("const t = document.querySelector('[data-testid=aha-status]').innerText;"
+                    "return t.includes('slice 3 at') ? t : null", "the second mark")
+    print(f"[{device}] AHA: second mark at {want:.2f} degrees: {status}")
+    (downloads / "scarseg-report.json").unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-json]').click()")
+    wait_files(downloads, ["scarseg-report.json"])
+    report = json.loads((downloads / "scarseg-report.json").read_text())
+    page = next(i for i in report["inputs"] if i["input"] == "DICOM series")["aha_segments"]
+    marks = page["insertion_marks_deg"]
+    assert marks[0] == first and marks[1] is None, marks
+    second = marks[2]
+    # The page's mask may differ from the CLI's by a few threshold pixels, so its centroid too.
+    assert abs((second - want + 180) % 360 - 180) < 0.5, (second, want)
+    turn = (second - first + 540) % 360 - 180
+    middle = (first + turn / 2) % 360
+    cut = page["insertions_deg"]
+    assert cut[0] == first and cut[2] == second and abs(cut[1] - middle) < 1e-9, (cut, middle)
+    assert f"marked on slice 1 at {first:.0f}, slice 3 at {second:.0f} degrees" in status, status
+    cells = d.js("return [...document.querySelectorAll('[data-testid=slice-insertion]')].map(c => c.innerText)")
+    assert cells == [f"{first:.0f} (marked)", f"{middle:.0f}", f"{second:.0f} (marked)"], cells
+    out = tmp / f"cli-aha-turn-{device}"
+    subprocess.run([str(SCARSEG), "predict", str(data / "series"), "--out", str(out),
+                    "--weights", str(DIST / "models/scarseg-atto-phantom"),
+                    "--rv-insertion", f"1:{first!r},3:{second!r}"], check=True, stderr=subprocess.DEVNULL)
+    cli = json.loads((out / "report.json").read_text())["inputs"][0]["aha_segments"]
+    assert cli["insertions_deg"] == cut, (cli["insertions_deg"], cut)
+    worst = max(abs(p["scar_percent"] - c["scar_percent"])
+                for p, c in zip(page["segments"], cli["segments"])
+                if p["scar_percent"] is not None and c["scar_percent"] is not None)
+    print(f"[{device}] AHA with two marks against scarseg predict: largest difference {worst:.4f}")
+    assert worst < 1.0, worst
+    # Unmarking the last slice leaves one angle for the stack.
+    d.js("document.querySelector('[data-testid=aha-unmark]').click()")
+    d.wait("const t = document.querySelector('[data-testid=aha-status]').innerText;"
+           f"return t.startsWith('Anterior RV insertion at {first:.0f} degrees')", "the second mark taken away")
+    cells = d.js("return [...document.querySelectorAll('[data-testid=slice-insertion]')].map(c => c.innerText)")
+    assert cells == [f"{first:.0f} (marked)", f"{first:.0f}", f"{first:.0f}"], cells
+    assert d.js("return document.querySelector('[data-testid=aha-unmark]').disabled")
 
 
 def export_masks(d, downloads, names):

@@ -12,13 +12,13 @@ use scarseg_imaging::decode::{Format, labels_for, sniff};
 use scarseg_imaging::edit::Tool;
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
-use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, AhaOrientation, WALL_SECTORS, WallLevel};
+use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, WALL_SECTORS, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
     aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
 };
-use scarseg_pipeline::{AhaMap, NoAhaMap, StackResult};
+use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{
@@ -80,10 +80,11 @@ struct Case {
 }
 
 /// What the user marked for a case's AHA segments.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct AhaMark {
-    /// The anterior RV insertion, degrees clockwise from 12 o'clock; `None` until marked.
-    insertion_deg: Option<f64>,
+    /// Per slice, the anterior RV insertion marked on it, degrees clockwise from 12 o'clock;
+    /// `None` where unmarked (the slices between marks take angles between them).
+    marks_deg: Vec<Option<f64>>,
     /// The septum runs clockwise from it (a mirrored image).
     septum_clockwise: bool,
     /// Which end is the base: `None` the wider one, `Some(true)` the first slice.
@@ -95,12 +96,15 @@ struct AhaMark {
 impl Case {
     /// The case's scar by AHA segment once the insertion is marked, or why there is none.
     fn aha_map(&self) -> Option<Result<AhaMap, NoAhaMap>> {
-        let orientation = AhaOrientation {
-            anterior_insertion_deg: self.aha.insertion_deg?,
+        if self.aha.marks_deg.iter().all(Option::is_none) {
+            return None;
+        }
+        let insertion = RvInsertion {
+            marks_deg: self.aha.marks_deg.clone(),
             septum_clockwise: self.aha.septum_clockwise,
         };
         let (stack, result) = (self.stack.as_ref()?, self.result.as_ref()?);
-        Some(result.aha_map(stack, orientation, self.aha.base_first, self.aha.level))
+        Some(result.aha_map_marked(stack, &insertion, self.aha.base_first, self.aha.level))
     }
 }
 
@@ -776,7 +780,8 @@ pub fn App() -> impl IntoView {
         // The AHA segments of this slice's level, the insertion's spoke in magenta.
         if let Some(Ok(map)) = aha.as_ref().filter(|_| ov.aha)
             && let Some(level) = map.levels.get(k).copied().flatten()
-            && let Some(d) = aha_drawing(&r.myocardium, s.spacing_mm, map.orientation, level)
+            && let Some(orientation) = map.orientation(k)
+            && let Some(d) = aha_drawing(&r.myocardium, s.spacing_mm, orientation, level)
         {
             spokes(&ctx, d.centre, &d.spokes, 0.75, "rgba(255, 255, 255, 0.9)");
             spokes(&ctx, d.centre, &[d.insertion], 1.5, "rgb(255, 0, 200)");
@@ -1062,7 +1067,12 @@ pub fn App() -> impl IntoView {
         });
         match angle {
             Some(a) => {
-                update_mark(&|m| m.insertion_deg = Some(a));
+                update_mark(&|m| {
+                    if m.marks_deg.len() <= k {
+                        m.marks_deg.resize(k + 1, None);
+                    }
+                    m.marks_deg[k] = Some(a);
+                });
                 marking.set(false);
                 aha_note.set(None);
                 overlay.update(|o| o.aha = true);
@@ -1500,7 +1510,10 @@ pub fn App() -> impl IntoView {
                 let (scar_mm3, myo_mm3) = r.volumes_mm3(&s);
                 let (transmural, wall) = r.transmural_sectors();
                 let (gray, _) = r.gray_zone(&s);
-                let levels = current_aha.get().and_then(Result::ok).map(|m| m.levels).unwrap_or_default();
+                let map = current_aha.get().and_then(Result::ok);
+                let levels = map.as_ref().map(|m| m.levels.clone()).unwrap_or_default();
+                let insertions = map.as_ref().map(|m| m.insertions_deg.clone()).unwrap_or_default();
+                let marks = c.aha.marks_deg.clone();
                 let m = state.model.get().unwrap_or_default();
                 Some(view! {
                     <p data-testid="stack-summary">{format!(
@@ -1539,6 +1552,7 @@ pub fn App() -> impl IntoView {
                             <th>"FWHM %"</th><th>"2-SD %"</th><th>"3-SD %"</th><th>"5-SD %"</th><th>"6-SD %"</th>
                             <th title="myocardium above 2 SD of remote but below the FWHM threshold, percent of the myocardium">"gray zone %"</th>
                             <th title="the slice's third of the ventricle for the AHA segments, once the RV insertion is marked">"AHA level"</th>
+                            <th title="the anterior RV insertion the slice's segments start at, degrees clockwise from 12 o'clock: marked on the slice, or between the marks around it">"RV insertion"</th>
                             <th title="pixels whose scar or myocardium label was changed by hand">"corrected px"</th></tr></thead>
                         <tbody>
                             {r.slices.iter().enumerate().map(|(k, x)| {
@@ -1554,6 +1568,11 @@ pub fn App() -> impl IntoView {
                                         Some(WallLevel::Mid) => "mid",
                                         Some(WallLevel::Apical) => "apical",
                                         None => "-",
+                                    }}</td>
+                                    <td data-testid="slice-insertion">{match (insertions.get(k).copied().flatten(), marks.get(k).copied().flatten()) {
+                                        (Some(a), Some(_)) => format!("{a:.0} (marked)"),
+                                        (Some(a), None) => format!("{a:.0}"),
+                                        (None, _) => "-".to_string(),
                                     }}</td>
                                     <td data-testid="slice-edited">{x.edited_px}</td></tr> }
                             }).collect_view()}
@@ -1577,8 +1596,10 @@ pub fn App() -> impl IntoView {
             <h2>"AHA segments"</h2>
             <p class="intro">"The network does not draw the right ventricle, so the 16 segments start where you
                mark the anterior insertion of the right ventricle's wall into the septum. One mark
-               serves the whole stack; slices with myocardium are split into basal, mid and apical
-               thirds."</p>
+               serves the whole stack; the insertion turns from base to apex, so mark it on more
+               slices (a mark per slice; mark again to move it) and each slice is cut at its own
+               mark, or at an angle between the marks around it. Slices with myocardium are split
+               into basal, mid and apical thirds."</p>
             <p class="controls">
                 <button data-testid="aha-mark" disabled=move || current_case().and_then(|c| c.result).is_none()
                     on:click=move |_| marking.update(|m| *m = !*m)>
@@ -1623,6 +1644,16 @@ pub fn App() -> impl IntoView {
                 " "
                 <label><input type="checkbox" prop:checked=move || overlay.get().aha
                     on:change=move |_| overlay.update(|o| o.aha = !o.aha) />"show on the image"</label>
+                " "
+                <button data-testid="aha-unmark" title="take this slice's mark away (the others stay)"
+                    disabled=move || {
+                        let k = state.slice.get();
+                        current_case().is_none_or(|c| c.aha.marks_deg.get(k).copied().flatten().is_none())
+                    }
+                    on:click=move |_| {
+                        let k = state.slice.get_untracked();
+                        update_mark(&|m| if let Some(x) = m.marks_deg.get_mut(k) { *x = None; });
+                    }>"unmark slice"</button>
                 " "
                 <button data-testid="aha-clear" on:click=move |_| update_mark(&|m| *m = AhaMark::default())>"clear"</button>
                 " "
@@ -1716,12 +1747,31 @@ fn aha_summary(map: &AhaMap) -> String {
     } else {
         territories.join(", ")
     };
+    // One angle for the stack, or the marks it turns through.
+    let insertion = if map.turns() {
+        let marks: Vec<String> = map
+            .insertion_marks_deg
+            .iter()
+            .enumerate()
+            .filter_map(|(k, m)| Some(format!("slice {} at {:.0}", k + 1, (*m)?)))
+            .collect();
+        format!(
+            "marked on {} degrees clockwise from 12 o'clock (the slices between at angles \
+             between the marks)",
+            marks.join(", ")
+        )
+    } else {
+        let angle = map.insertions_deg.iter().flatten().next().copied();
+        format!(
+            "at {:.0} degrees clockwise from 12 o'clock",
+            angle.unwrap_or_default()
+        )
+    };
     format!(
-        "Anterior RV insertion at {:.0} degrees clockwise from 12 o'clock, the septum {} of it; \
+        "Anterior RV insertion {insertion}, the septum {} of it; \
          {} ({}). Scar through more than half the wall: {}. Scar by coronary territory (the \
          AHA's typical supply): {territories}.",
-        map.orientation.anterior_insertion_deg,
-        if map.orientation.septum_clockwise {
+        if map.septum_clockwise {
             "clockwise"
         } else {
             "counterclockwise"

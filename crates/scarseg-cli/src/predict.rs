@@ -18,7 +18,7 @@ use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
     aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
 };
-use scarseg_pipeline::{AhaMap, NoAhaMap, StackResult, analyse_stack};
+use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack};
 
 use crate::Outcome;
 use crate::data::{LABEL_SUFFIX, sorted_entries, stem_and_ext};
@@ -47,9 +47,12 @@ pub struct PredictArgs {
     pub min_component_px: Option<usize>,
     /// The anterior insertion of the right ventricle, in degrees clockwise from 12 o'clock as the
     /// images are stored, around each slice's wall centre: report.json and aha.csv then give
-    /// every stack's scar by AHA segment (1 to 16). One angle for all the inputs given.
-    #[arg(long, value_name = "DEG", allow_negative_numbers = true, value_parser = parse_angle)]
-    pub rv_insertion: Option<f64>,
+    /// every stack's scar by AHA segment (1 to 16). One angle for every slice (300), or angles
+    /// marked on some slices, numbered from 1 in the report's order (1:300,8:330): the slices
+    /// between take angles between the marks, those beyond the nearest mark's. For all the
+    /// inputs given.
+    #[arg(long, value_name = "DEG|SLICE:DEG,...", allow_negative_numbers = true, value_parser = parse_insertion)]
+    pub rv_insertion: Option<InsertionArg>,
     /// With --rv-insertion: the septum runs clockwise from the insertion (images stored
     /// mirrored); otherwise counterclockwise, as the standard short-axis display has it.
     #[arg(long, requires = "rv_insertion")]
@@ -145,15 +148,69 @@ fn parse_angle(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--rv-insertion`: one angle for every slice, or angles marked on some.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertionArg {
+    /// Every slice at this angle, degrees in [0, 360).
+    Everywhere(f64),
+    /// (slice number from 1, angle in [0, 360)), in the order given.
+    Slices(Vec<(usize, f64)>),
+}
+
+/// `300`, or `1:300,8:330` (slice numbers from 1, each once).
+fn parse_insertion(text: &str) -> Result<InsertionArg, String> {
+    if !text.contains(':') {
+        return parse_angle(text).map(InsertionArg::Everywhere);
+    }
+    let mut marks: Vec<(usize, f64)> = Vec::new();
+    for part in text.split(',') {
+        let (slice, angle) = part.split_once(':').unwrap_or((part, ""));
+        let slice = match slice.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                return Err(format!(
+                    "{part:?}: {slice:?} is not a slice number (1 for the first slice)"
+                ));
+            }
+        };
+        if marks.iter().any(|(n, _)| *n == slice) {
+            return Err(format!("slice {slice} is marked twice"));
+        }
+        marks.push((slice, parse_angle(angle)?));
+    }
+    Ok(InsertionArg::Slices(marks))
+}
+
 /// The stack's scar by AHA segment, or why there is none; `None` without `--rv-insertion`.
 fn aha_map(
     stack: &Stack,
     result: &StackResult,
     args: &PredictArgs,
 ) -> Option<Result<AhaMap, String>> {
-    let orientation = AhaOrientation {
-        anterior_insertion_deg: args.rv_insertion?,
-        septum_clockwise: args.septum_clockwise,
+    let n = stack.slices.len();
+    let insertion = match args.rv_insertion.as_ref()? {
+        InsertionArg::Everywhere(deg) => RvInsertion::everywhere(
+            AhaOrientation {
+                anterior_insertion_deg: *deg,
+                septum_clockwise: args.septum_clockwise,
+            },
+            n,
+        ),
+        InsertionArg::Slices(marks) => {
+            if let Some((k, _)) = marks.iter().find(|(k, _)| *k > n) {
+                return Some(Err(format!(
+                    "no AHA segments: --rv-insertion marks slice {k}, but the stack has {n}"
+                )));
+            }
+            let mut marks_deg = vec![None; n];
+            for (k, deg) in marks {
+                marks_deg[k - 1] = Some(*deg);
+            }
+            RvInsertion {
+                marks_deg,
+                septum_clockwise: args.septum_clockwise,
+            }
+        }
     };
     let base_first = match args.base {
         BaseEnd::First => Some(true),
@@ -162,9 +219,9 @@ fn aha_map(
     };
     Some(
         result
-            .aha_map(
+            .aha_map_marked(
                 stack,
-                orientation,
+                &insertion,
                 base_first,
                 args.aha_level.map(|l| match l {
                     AhaLevel::Basal => WallLevel::Basal,

@@ -1402,8 +1402,16 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
     }
     assert_eq!(aha["levels"], serde_json::json!(["basal", "mid", "apical"]));
     assert_eq!(aha["base_first"], true);
-    assert_eq!(aha["orientation"]["anterior_insertion_deg"], 300.0);
-    assert_eq!(aha["orientation"]["septum_clockwise"], false);
+    // One angle marks every slice, and every slice is cut at it.
+    assert_eq!(
+        aha["insertion_marks_deg"],
+        serde_json::json!([300.0, 300.0, 300.0])
+    );
+    assert_eq!(
+        aha["insertions_deg"],
+        serde_json::json!([300.0, 300.0, 300.0])
+    );
+    assert_eq!(aha["septum_clockwise"], false);
     // aha.csv: the same 16 segments, one row each.
     let rows = csv_rows(&root.join("auto").join("aha.csv"));
     assert_eq!(rows.len(), 16);
@@ -1422,6 +1430,61 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
     }
     assert!(!root.join("plain").join("aha.csv").exists());
 
+    // Marked on the first and last slices (base first): the mid slice is cut at 320, between
+    // them. Each level's segments are then those of one angle for the whole stack at its
+    // slice's angle, and aha.csv gives each level's angle.
+    let turned = report(&["--rv-insertion", "1:300,3:340"], "turned");
+    let aha = &turned["inputs"][0]["aha_segments"];
+    assert_eq!(
+        aha["insertion_marks_deg"],
+        serde_json::json!([300.0, null, 340.0])
+    );
+    assert_eq!(
+        aha["insertions_deg"],
+        serde_json::json!([300.0, 320.0, 340.0])
+    );
+    let at_320 = report(&["--rv-insertion", "320"], "at320");
+    let at_340 = report(&["--rv-insertion", "340"], "at340");
+    let segments_of = |r: &serde_json::Value| r["inputs"][0]["aha_segments"]["segments"].clone();
+    let (turned_segments, one) = (segments_of(&turned), segments_of(&auto));
+    for (k, segment) in turned_segments
+        .as_array()
+        .expect("segments")
+        .iter()
+        .enumerate()
+    {
+        let source = match k {
+            0..=5 => &one,
+            6..=11 => &segments_of(&at_320),
+            _ => &segments_of(&at_340),
+        };
+        assert_eq!(segment, &source[k], "segment {}", k + 1);
+    }
+    let rows = csv_rows(&root.join("turned").join("aha.csv"));
+    for row in &rows {
+        let want = match row["level"].as_str() {
+            "basal" => "300.0",
+            "mid" => "320.0",
+            _ => "340.0",
+        };
+        assert_eq!(row["anterior_insertion_deg"], want, "{row:?}");
+    }
+    // A mark past the stack's end: a note, and no segments for it.
+    let past = root.join("past");
+    let run = ok(&[
+        "predict",
+        s(&input),
+        "--rv-insertion",
+        "1:300,4:340",
+        "--out",
+        s(&past),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("--rv-insertion marks slice 4, but the stack has 3"),
+        "{stderr}"
+    );
+
     // -60 is 300; the base named last turns the levels round.
     let last = report(
         &["--rv-insertion=-60", "--base", "last", "--septum-clockwise"],
@@ -1429,8 +1492,11 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
     );
     let aha = &last["inputs"][0]["aha_segments"];
     assert_eq!(aha["levels"], serde_json::json!(["apical", "mid", "basal"]));
-    assert_eq!(aha["orientation"]["anterior_insertion_deg"], 300.0);
-    assert_eq!(aha["orientation"]["septum_clockwise"], true);
+    assert_eq!(
+        aha["insertions_deg"],
+        serde_json::json!([300.0, 300.0, 300.0])
+    );
+    assert_eq!(aha["septum_clockwise"], true);
 
     // One slice cannot be placed along the ventricle: a note says so, and the rest is written.
     let single = root.join("single");
@@ -1495,6 +1561,18 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
         (
             &["--rv-insertion", "inf"][..],
             "\"inf\" is not an angle in degrees",
+        ),
+        (
+            &["--rv-insertion", "0:300"][..],
+            "\"0\" is not a slice number (1 for the first slice)",
+        ),
+        (
+            &["--rv-insertion", "1:300,1:310"][..],
+            "slice 1 is marked twice",
+        ),
+        (
+            &["--rv-insertion", "1:north"][..],
+            "\"north\" is not an angle in degrees",
         ),
         (&["--septum-clockwise"][..], "--rv-insertion"),
         (&["--base", "first"][..], "--rv-insertion"),

@@ -491,6 +491,39 @@ pub fn aha_slice_counts(
     .collect()
 }
 
+/// Each slice's anterior RV insertion (degrees clockwise from 12 o'clock, in [0, 360)) from
+/// the slices the user marked, in stack order: a marked slice keeps its mark; a slice between
+/// two marks takes the angle between them in proportion to its place, along the shorter arc
+/// (the insertion turns a little from base to apex, never half round); a slice before the first
+/// mark or after the last takes that mark. All `None` without a mark.
+pub fn slice_insertions(marks: &[Option<f64>]) -> Vec<Option<f64>> {
+    let marked: Vec<(usize, f64)> = marks
+        .iter()
+        .enumerate()
+        .filter_map(|(k, m)| Some((k, (*m)?)))
+        .filter(|(_, m)| m.is_finite())
+        .collect();
+    let (Some(first), Some(last)) = (marked.first(), marked.last()) else {
+        return vec![None; marks.len()];
+    };
+    (0..marks.len())
+        .map(|k| {
+            let angle = if k <= first.0 {
+                first.1
+            } else if k >= last.0 {
+                last.1
+            } else {
+                let j = marked.partition_point(|(at, _)| *at <= k);
+                let ((k0, a0), (k1, a1)) = (marked[j - 1], marked[j]);
+                // The signed difference on the shorter arc, in [-180, 180).
+                let turn = (a1 - a0 + 540.0).rem_euclid(360.0) - 180.0;
+                a0 + turn * (k - k0) as f64 / (k1 - k0) as f64
+            };
+            Some(angle.rem_euclid(360.0))
+        })
+        .collect()
+}
+
 /// The level of each slice of a stack for the AHA segments: the slices that hold myocardium,
 /// taken base to apex (`base_first`, else the last slice is the base), are split into thirds,
 /// the basal third taking the remainder first (10 slices: 4 basal, 3 mid, 3 apical); `None` for
@@ -560,6 +593,41 @@ pub fn transmurality_grade(percent: f64) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn insertions_between_marks_turn_along_the_shorter_arc() {
+        let near = |got: Vec<Option<f64>>, want: &[f64]| {
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want) {
+                let g = g.expect("an angle");
+                assert!((g - w).abs() < 1e-9, "{got:?} against {want:?}");
+            }
+        };
+        // No mark: no angle anywhere.
+        assert_eq!(slice_insertions(&[None, None]), vec![None, None]);
+        // One mark serves the stack, wrapped into [0, 360).
+        near(slice_insertions(&[None, Some(-60.0), None]), &[300.0; 3]);
+        // 300 on slice 1 and 340 on slice 5: 310, 320, 330 between, the ends held.
+        near(
+            slice_insertions(&[None, Some(300.0), None, None, None, Some(340.0), None]),
+            &[300.0, 300.0, 310.0, 320.0, 330.0, 340.0, 340.0],
+        );
+        // 350 to 30 turns 40 degrees clockwise through 0, not 320 the other way.
+        near(
+            slice_insertions(&[Some(350.0), None, None, None, Some(30.0)]),
+            &[350.0, 0.0, 10.0, 20.0, 30.0],
+        );
+        // Three marks: each gap on its own; and back, 30 to 350, counterclockwise.
+        near(
+            slice_insertions(&[Some(10.0), None, Some(30.0), None, Some(350.0)]),
+            &[10.0, 20.0, 30.0, 10.0, 350.0],
+        );
+        // A mark that is not a number is no mark.
+        near(
+            slice_insertions(&[Some(f64::NAN), Some(90.0)]),
+            &[90.0, 90.0],
+        );
+    }
     use proptest::prelude::*;
 
     fn square(n: usize, r0: usize, c0: usize, side: usize) -> Mask {

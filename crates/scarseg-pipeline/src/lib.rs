@@ -23,8 +23,8 @@ use scarseg_imaging::edit::MaskEdits;
 use scarseg_imaging::metrics::{
     AHA_SEGMENT_NAMES, AhaOrientation, CORONARY_TERRITORIES, Mask, WALL_SECTORS, WallLevel,
     aha_slice_counts, base_is_first, burden_percent, high_risk, mean_wall_radius_mm,
-    sector_scar_percent, stack_burden_percent, transmural_sectors, transmurality_grade,
-    wall_levels,
+    sector_scar_percent, slice_insertions, stack_burden_percent, transmural_sectors,
+    transmurality_grade, wall_levels,
 };
 use scarseg_imaging::postprocess::{
     PostprocessOptions, intersect, postprocess, remove_components_below_fraction,
@@ -584,11 +584,38 @@ impl StackResult {
     }
 }
 
+/// Where a stack's AHA segments start: the anterior RV insertion the user marked on some of
+/// its slices (the landmark the network does not draw), and which way the septum runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RvInsertion {
+    /// Per slice, in stack order, the insertion marked on it, degrees clockwise from 12
+    /// o'clock; `None` where it was not marked. The slices between marks take angles between
+    /// them, those beyond the nearest mark's (`scarseg_imaging::metrics::slice_insertions`).
+    pub marks_deg: Vec<Option<f64>>,
+    /// The septum runs clockwise from the insertion on screen (an image stored mirrored).
+    pub septum_clockwise: bool,
+}
+
+impl RvInsertion {
+    /// One angle for every one of `slices` slices.
+    pub fn everywhere(orientation: AhaOrientation, slices: usize) -> Self {
+        Self {
+            marks_deg: vec![Some(orientation.anterior_insertion_deg); slices],
+            septum_clockwise: orientation.septum_clockwise,
+        }
+    }
+}
+
 /// A stack's scar by AHA segment, once the user has marked where the segments start.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AhaMap {
-    /// Where the segments start, as marked.
-    pub orientation: AhaOrientation,
+    /// Whether the septum runs clockwise from the insertion on screen.
+    pub septum_clockwise: bool,
+    /// Per slice, the insertion marked on it, degrees; `None` where unmarked.
+    pub insertion_marks_deg: Vec<Option<f64>>,
+    /// Per slice, the insertion it was cut at, degrees in [0, 360): its mark, or an angle
+    /// between the marks around it; `None` for a slice without myocardium.
+    pub insertions_deg: Vec<Option<f64>>,
     /// Whether the stack's first slice is taken as its base; `None` when every slice was given
     /// one level.
     pub base_first: Option<bool>,
@@ -598,6 +625,44 @@ pub struct AhaMap {
     pub segments: Vec<AhaSegment>,
     /// The scar by coronary territory, LAD, RCA and LCx.
     pub territories: Vec<TerritoryScar>,
+}
+
+impl AhaMap {
+    /// How slice `k` was cut; `None` for a slice that was not (no myocardium).
+    pub fn orientation(&self, k: usize) -> Option<AhaOrientation> {
+        Some(AhaOrientation {
+            anterior_insertion_deg: self.insertions_deg.get(k).copied().flatten()?,
+            septum_clockwise: self.septum_clockwise,
+        })
+    }
+
+    /// The insertion the slices at `level` were cut at, degrees in [0, 360): their one angle,
+    /// or the mean direction of theirs where they differ; `None` where no slice is at `level`.
+    pub fn level_insertion_deg(&self, level: WallLevel) -> Option<f64> {
+        let angles: Vec<f64> = self
+            .levels
+            .iter()
+            .zip(&self.insertions_deg)
+            .filter(|(l, _)| **l == Some(level))
+            .filter_map(|(_, a)| *a)
+            .collect();
+        let first = *angles.first()?;
+        if angles.iter().all(|a| *a == first) {
+            return Some(first);
+        }
+        let (sin, cos) = angles.iter().fold((0.0, 0.0), |(s, c), a| {
+            (s + a.to_radians().sin(), c + a.to_radians().cos())
+        });
+        Some(sin.atan2(cos).to_degrees().rem_euclid(360.0))
+    }
+
+    /// Whether the slices were cut at more than one angle.
+    pub fn turns(&self) -> bool {
+        let mut angles = self.insertions_deg.iter().flatten();
+        angles
+            .next()
+            .is_some_and(|first| angles.any(|a| a != first))
+    }
 }
 
 /// The scar in one coronary territory's segments
@@ -626,6 +691,9 @@ pub enum NoAhaMap {
     /// No slice holds myocardium.
     #[error("no slice holds myocardium")]
     NoWall,
+    /// No slice's insertion is marked.
+    #[error("no slice's RV insertion is marked")]
+    NotMarked,
     /// The wall is as wide at both ends, and the user did not say which is the base.
     #[error("both ends of the stack are as wide, so which is the base is not known")]
     BaseUnknown,
@@ -678,6 +746,23 @@ impl StackResult {
         base_first: Option<bool>,
         level: Option<WallLevel>,
     ) -> Result<AhaMap, NoAhaMap> {
+        let insertion = RvInsertion::everywhere(orientation, self.slices.len());
+        self.aha_map_marked(stack, &insertion, base_first, level)
+    }
+
+    /// [`Self::aha_map`] with the insertion marked slice by slice: each slice is cut at its own
+    /// (`scarseg_imaging::metrics::slice_insertions`), since the insertion turns from base to
+    /// apex.
+    pub fn aha_map_marked(
+        &self,
+        stack: &Stack,
+        insertion: &RvInsertion,
+        base_first: Option<bool>,
+        level: Option<WallLevel>,
+    ) -> Result<AhaMap, NoAhaMap> {
+        let mut marks = insertion.marks_deg.clone();
+        marks.resize(self.slices.len(), None);
+        let angles = slice_insertions(&marks);
         let has_wall: Vec<bool> = self
             .slices
             .iter()
@@ -695,16 +780,28 @@ impl StackResult {
                 (Some(first), wall_levels(&has_wall, first))
             }
         };
+        if angles.iter().all(Option::is_none) {
+            return Err(NoAhaMap::NotMarked);
+        }
         let mut volumes = [(0.0f64, 0.0f64); 16];
         let heights = stack.disc_heights_mm();
-        for (((r, s), level), height) in self
+        let mut insertions_deg = vec![None; self.slices.len()];
+        for (k, (((r, s), level), height)) in self
             .slices
             .iter()
             .zip(&stack.slices)
             .zip(&levels)
             .zip(heights)
+            .enumerate()
         {
-            let Some(level) = level else { continue };
+            let (Some(level), Some(angle)) = (level, angles[k]) else {
+                continue;
+            };
+            insertions_deg[k] = Some(angle);
+            let orientation = AhaOrientation {
+                anterior_insertion_deg: angle,
+                septum_clockwise: insertion.septum_clockwise,
+            };
             let voxel = s.pixel_area_mm2() * height;
             for (k, myo, scar) in
                 aha_slice_counts(&r.scar, &r.myocardium, s.spacing_mm, orientation, *level)
@@ -743,7 +840,9 @@ impl StackResult {
             })
             .collect();
         Ok(AhaMap {
-            orientation,
+            septum_clockwise: insertion.septum_clockwise,
+            insertion_marks_deg: marks,
+            insertions_deg,
             base_first,
             levels,
             segments,
@@ -1279,6 +1378,66 @@ pub(crate) mod tests {
             let share = t.share_of_scar_percent.expect("scar");
             assert!((share - 100.0 * want / total).abs() < 1e-9, "{t:?}");
         }
+        assert!(!map.turns());
+        assert_eq!(
+            map.insertions_deg,
+            vec![Some(0.0), Some(0.0), Some(0.0), None]
+        );
+        // The insertion marked slice by slice: 0 at the apex, 60 at the base, so the mid slice
+        // between them is cut at 30. The base's segments start 60 further round: anterior [0,
+        // 60), anteroseptal [60, 120), inferoseptal [120, 180), so its scar (0 to 180) fills 1,
+        // 2 and 3; the mid slice's start at 30: inferoseptal [90, 150), inferior [150, 210),
+        // inferolateral [210, 270), its scar (90 to 270) fills 9, 10 and 11 exactly. No pixel
+        // lies on a line at 30 degrees to the grid.
+        let marked = RvInsertion {
+            marks_deg: vec![Some(0.0), None, Some(60.0), None],
+            septum_clockwise: true,
+        };
+        let turned = result
+            .aha_map_marked(&stack, &marked, None, None)
+            .expect("marked");
+        assert_eq!(turned.insertion_marks_deg, marked.marks_deg);
+        assert_eq!(
+            turned.insertions_deg,
+            vec![Some(0.0), Some(30.0), Some(60.0), None]
+        );
+        assert!(turned.turns());
+        assert_eq!(turned.level_insertion_deg(Mid), Some(30.0));
+        assert_eq!(turned.level_insertion_deg(Basal), Some(60.0));
+        assert_eq!(
+            turned.orientation(1).map(|o| o.anterior_insertion_deg),
+            Some(30.0)
+        );
+        assert_eq!(turned.orientation(3), None);
+        for s in &turned.segments {
+            let want = if [1, 2, 3, 9, 10, 11].contains(&s.number) {
+                100.0
+            } else {
+                0.0
+            };
+            assert_eq!(s.scar_percent, Some(want), "segment {}", s.number);
+        }
+        // The same wall in the same segments' levels: the volumes per level are unchanged.
+        let level_sum = |m: &AhaMap, r: std::ops::Range<usize>| -> f64 {
+            m.segments[r].iter().map(|s| s.myocardium_mm3).sum()
+        };
+        assert!((level_sum(&turned, 0..6) - level_sum(&map, 0..6)).abs() < 1e-9);
+        // Slices of one level cut at 350 and 10 degrees: their mean direction is 0, not 180.
+        let mut around = turned.clone();
+        around.levels = vec![Some(Mid), Some(Mid), None, None];
+        around.insertions_deg = vec![Some(350.0), Some(10.0), None, None];
+        let mean = around.level_insertion_deg(Mid).expect("two slices");
+        assert!(mean.min(360.0 - mean) < 1e-9, "{mean}");
+        assert_eq!(around.level_insertion_deg(Basal), None);
+        // Nothing marked: no segments.
+        let unmarked = RvInsertion {
+            marks_deg: vec![None; 4],
+            septum_clockwise: true,
+        };
+        assert_eq!(
+            result.aha_map_marked(&stack, &unmarked, None, None),
+            Err(NoAhaMap::NotMarked)
+        );
         // Two walled slices cannot be placed along the ventricle.
         let rest = Stack {
             slices: stack.slices[1..].to_vec(),

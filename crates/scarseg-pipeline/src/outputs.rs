@@ -3,7 +3,7 @@
 //! per-slice records, the CSV report, and the AHA segments' CSV.
 
 use scarseg_imaging::encode::{EncodeError, png_grey8};
-use scarseg_imaging::metrics::{CORONARY_TERRITORIES, Mask, high_risk};
+use scarseg_imaging::metrics::{CORONARY_TERRITORIES, Mask, WallLevel, high_risk};
 use scarseg_imaging::{Slice, Stack};
 use serde::Serialize;
 
@@ -335,8 +335,9 @@ pub struct AhaRow {
     pub scar_percent: Option<f64>,
     /// Transmurality grade 0 to 4; empty likewise.
     pub grade: Option<u8>,
-    /// Where the segments start, as marked.
-    pub anterior_insertion_deg: f64,
+    /// Where the segments start: the insertion the slices at the segment's level were cut at
+    /// (`AhaMap::level_insertion_deg`); empty where no slice is at that level.
+    pub anterior_insertion_deg: Option<f64>,
     /// Whether the septum runs clockwise from it.
     pub septum_clockwise: bool,
 }
@@ -345,25 +346,32 @@ pub struct AhaRow {
 pub fn aha_rows(input: &str, map: &AhaMap) -> Vec<AhaRow> {
     map.segments
         .iter()
-        .map(|s| AhaRow {
-            input: input.to_string(),
-            segment: s.number,
-            name: s.name,
-            level: match s.number {
-                1..=6 => "basal",
-                7..=12 => "mid",
-                _ => "apical",
-            },
-            territory: CORONARY_TERRITORIES
-                .iter()
-                .find(|(_, numbers)| numbers.contains(&s.number))
-                .map_or("", |(name, _)| name),
-            myocardium_mm3: s.myocardium_mm3,
-            scar_mm3: s.scar_mm3,
-            scar_percent: s.scar_percent,
-            grade: s.grade,
-            anterior_insertion_deg: map.orientation.anterior_insertion_deg,
-            septum_clockwise: map.orientation.septum_clockwise,
+        .map(|s| {
+            let level = match s.number {
+                1..=6 => WallLevel::Basal,
+                7..=12 => WallLevel::Mid,
+                _ => WallLevel::Apical,
+            };
+            AhaRow {
+                input: input.to_string(),
+                segment: s.number,
+                name: s.name,
+                level: match level {
+                    WallLevel::Basal => "basal",
+                    WallLevel::Mid => "mid",
+                    WallLevel::Apical => "apical",
+                },
+                territory: CORONARY_TERRITORIES
+                    .iter()
+                    .find(|(_, numbers)| numbers.contains(&s.number))
+                    .map_or("", |(name, _)| name),
+                myocardium_mm3: s.myocardium_mm3,
+                scar_mm3: s.scar_mm3,
+                scar_percent: s.scar_percent,
+                grade: s.grade,
+                anterior_insertion_deg: map.level_insertion_deg(level),
+                septum_clockwise: map.septum_clockwise,
+            }
         })
         .collect()
 }
@@ -661,7 +669,8 @@ mod tests {
     #[test]
     fn aha_csv_by_hand() {
         use crate::AhaSegment;
-        use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, AhaOrientation};
+        use scarseg_imaging::metrics::AHA_SEGMENT_NAMES;
+        use scarseg_imaging::metrics::WallLevel::{Basal, Mid};
         // Segment 1: 60 of 100 mm3 scar, grade 3; segment 13 reached by no slice; the rest
         // healthy, 50 mm3 each.
         let segments = (1..=16)
@@ -681,13 +690,13 @@ mod tests {
                 }
             })
             .collect();
+        // The basal slice cut at 310 degrees, the two mid ones at 300, no apical slice.
         let map = AhaMap {
-            orientation: AhaOrientation {
-                anterior_insertion_deg: 300.0,
-                septum_clockwise: false,
-            },
+            septum_clockwise: false,
+            insertion_marks_deg: vec![Some(310.0), None, Some(300.0), None],
+            insertions_deg: vec![Some(310.0), Some(300.0), Some(300.0), None],
             base_first: Some(true),
-            levels: vec![],
+            levels: vec![Some(Basal), Some(Mid), Some(Mid), None],
             segments,
             territories: vec![],
         };
@@ -702,7 +711,7 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "\"in, a\",1,basal anterior,basal,LAD,100.0,60.0,60.0,3,300.0,false"
+            "\"in, a\",1,basal anterior,basal,LAD,100.0,60.0,60.0,3,310.0,false"
         );
         assert_eq!(
             lines[8],
@@ -710,7 +719,7 @@ mod tests {
         );
         assert_eq!(
             lines[13],
-            "\"in, a\",13,apical anterior,apical,LAD,0.0,0.0,,,300.0,false"
+            "\"in, a\",13,apical anterior,apical,LAD,0.0,0.0,,,,false"
         );
         // The header is the rows' own field names, in order.
         let mut w = csv::Writer::from_writer(Vec::new());
