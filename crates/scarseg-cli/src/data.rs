@@ -35,6 +35,9 @@ pub struct Sample {
     pub myocardium: Mask,
     /// Patient (case) the slice belongs to: splits and stack aggregates group by it.
     pub patient: String,
+    /// The image file or DICOM series folder the slice was read from (`None` for a phantom
+    /// case generated in memory): `eval --predictions` finds its label volume by it.
+    pub file: Option<PathBuf>,
 }
 
 impl Sample {
@@ -52,6 +55,7 @@ impl Sample {
             myocardium: mask(&|l| l >= label::MYOCARDIUM),
             image,
             patient: patient.to_string(),
+            file: None,
         }
     }
 }
@@ -64,6 +68,7 @@ impl Sample {
             scar: roi.crop_mask(&self.scar),
             myocardium: roi.crop_mask(&self.myocardium),
             patient: self.patient.clone(),
+            file: self.file.clone(),
         }
     }
 
@@ -138,7 +143,10 @@ fn paired(
         .slices
         .into_iter()
         .zip(&maps)
-        .map(|(image, values)| Sample::from_labels(image, values, patient))
+        .map(|(slice, values)| Sample {
+            file: Some(image.to_path_buf()),
+            ..Sample::from_labels(slice, values, patient)
+        })
         .collect())
 }
 

@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
-use scarseg_imaging::Limits;
 use scarseg_imaging::classic::{fwhm, n_sd};
+use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::metrics::{
     Mask, WALL_SECTORS, burden_percent, coefficient_of_variation, dice, hd95, high_risk,
     is_transmural, mean_sd, pearson_r, sector_scar_percent, sensitivity_specificity,
@@ -21,6 +21,7 @@ use scarseg_imaging::metrics::{
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::PhantomConfig;
 use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::{Limits, Slice};
 use scarseg_pipeline::analyse_slice;
 use scarseg_pipeline::manifest::LoadedModel;
 use scarseg_pipeline::{Preprocessing, RoiSpec};
@@ -28,7 +29,8 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::data::{
-    SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, pair_samples, phantom_samples,
+    LABEL_SUFFIX, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, pair_samples,
+    phantom_samples, stem_and_ext,
 };
 use crate::model_dir;
 
@@ -41,6 +43,9 @@ pub enum Method {
     Fwhm,
     /// Mean + n SD of remote myocardium inside the reference myocardium (`--n`).
     Nsd,
+    /// Label volumes made elsewhere (`--predictions DIR`), not a method to name.
+    #[value(skip)]
+    Predictions,
 }
 
 /// Arguments of `scarseg eval`.
@@ -104,6 +109,15 @@ pub struct EvalArgs {
     /// Folder for eval.csv and eval.json.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Evaluate label volumes made elsewhere instead of a method, against the reference of
+    /// --pairs or --emidec: for each image NAME, DIR/NAME_labels.nii.gz (or .nii, .png; EMIDEC's
+    /// values 0-4 on the image's grid), as `scarseg predict --out DIR` writes them: another
+    /// reader's contours (inter-observer agreement), another tool's output, corrected masks.
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "weights", "method", "phantom", "noise", "threshold", "min_component_px", "mirror",
+        "crop_components",
+    ])]
+    pub predictions: Option<PathBuf>,
 }
 
 /// Per-slice figures.
@@ -216,14 +230,22 @@ struct Segmenter<'a> {
     model: Option<&'a LoadedModel>,
     device: &'a Device,
     options: PostprocessOptions,
+    /// With `Method::Predictions`: each sample's (scar, myocardium), in the samples' order.
+    predictions: Vec<(Mask, Mask)>,
 }
 
 impl Segmenter<'_> {
-    /// (scar, myocardium) on the sample's grid for the given pixels.
-    fn segment(&self, sample: &Sample, pixels: Vec<f32>) -> Result<(Mask, Mask)> {
+    /// (scar, myocardium) on the sample's grid for the given pixels; `index` is the sample's
+    /// place among those evaluated.
+    fn segment(&self, index: usize, sample: &Sample, pixels: Vec<f32>) -> Result<(Mask, Mask)> {
         let mut slice = sample.image.clone();
         slice.pixels = pixels;
         match (self.method, self.model) {
+            (Method::Predictions, _) => self
+                .predictions
+                .get(index)
+                .cloned()
+                .context("no label volume for this slice"),
             (Method::Network, Some(model)) => {
                 let r = futures_lite::future::block_on(analyse_slice(
                     &model.model,
@@ -264,8 +286,8 @@ fn evaluate(
     let mut rows = Vec::new();
     // (predicted, reference) transmural calls of the sectors both masks' walls reach.
     let mut calls: Vec<(bool, bool)> = Vec::new();
-    for s in samples {
-        let (scar, myo) = seg.segment(s, s.image.pixels.clone())?;
+    for (index, s) in samples.iter().enumerate() {
+        let (scar, myo) = seg.segment(index, s, s.image.pixels.clone())?;
         let spacing = s.image.spacing_mm;
         let sectors = sector_scar_percent(&scar, &myo, spacing, WALL_SECTORS);
         let reference_sectors = sector_scar_percent(&s.scar, &s.myocardium, spacing, WALL_SECTORS);
@@ -275,7 +297,9 @@ fn evaluate(
                 .zip(&reference_sectors)
                 .filter_map(|(p, r)| Some((is_transmural((*p)?), is_transmural((*r)?)))),
         );
-        let network = seg.method == Method::Network;
+        // The network and label volumes draw their own myocardium; the classic methods take
+        // the reference's.
+        let network = matches!(seg.method, Method::Network | Method::Predictions);
         let mut row = SliceEval {
             patient: s.patient.clone(),
             source: s.image.source.clone(),
@@ -308,7 +332,7 @@ fn evaluate(
                 // Each case's noise is its own stream of the run's seed: repeatable per case.
                 let stream = seed ^ (rows.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 let noisy = add_noise(&s.image.pixels, sigma, stream, k as u64);
-                let (scar, myo) = seg.segment(s, noisy)?;
+                let (scar, myo) = seg.segment(index, s, noisy)?;
                 if let Some(b) = burden_percent(area(&scar, s), area(&myo, s)) {
                     burdens.push(b);
                 }
@@ -410,6 +434,61 @@ pub fn table(s: &Summary) -> String {
     out
 }
 
+/// The extensions a label volume of `--predictions` may have, in the order they are looked for.
+const PREDICTION_EXTS: [&str; 3] = [".nii.gz", ".nii", ".png"];
+
+/// Each sample's (scar, myocardium) from the label volume `dir` holds for its image: for the
+/// image `NAME.EXT` (or a series folder `NAME`), `dir/NAME_labels.*`. Checked and paired by
+/// position as `--pairs` labels are (`labels_for`); a missing or unfitting volume is an error
+/// naming it, since a partial evaluation would not be the table it claims to be.
+fn predicted_masks(dir: &Path, samples: &[Sample], limits: &Limits) -> Result<Vec<(Mask, Mask)>> {
+    if !dir.is_dir() {
+        bail!("{}: no such folder (--predictions)", dir.display());
+    }
+    let mut out = Vec::with_capacity(samples.len());
+    // A file's slices are consecutive among the samples, in its stack's order.
+    for group in samples.chunk_by(|a, b| a.file == b.file) {
+        let file = group[0]
+            .file
+            .as_deref()
+            .context("--predictions needs samples read from files")?;
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        let stem = if file.is_dir() {
+            &*name
+        } else {
+            stem_and_ext(&name).0
+        };
+        let wanted = format!("{stem}{LABEL_SUFFIX}");
+        let path = PREDICTION_EXTS
+            .iter()
+            .map(|ext| dir.join(format!("{wanted}{ext}")))
+            .find(|p| p.is_file())
+            .with_context(|| {
+                format!(
+                    "{}: no {wanted}.nii.gz (.nii, .png) for {}",
+                    dir.display(),
+                    file.display()
+                )
+            })?;
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let slices: Vec<Slice> = group.iter().map(|s| s.image.clone()).collect();
+        let maps = labels_for(
+            &slices,
+            &file.display().to_string(),
+            &path.display().to_string(),
+            &bytes,
+            limits,
+        )
+        .map_err(|why| anyhow::anyhow!(why))?;
+        for (s, labels) in group.iter().zip(&maps) {
+            let p = Sample::from_labels(s.image.clone(), labels, &s.patient);
+            out.push((p.scar, p.myocardium));
+        }
+    }
+    Ok(out)
+}
+
 /// Runs `scarseg eval`.
 pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
     if args.method == Method::Nsd && ![2, 3, 5, 6].contains(&args.n) {
@@ -466,8 +545,22 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         ),
         _ => bail!("give one of --phantom N, --emidec DIR or --pairs DIR"),
     };
+    let predictions = match &args.predictions {
+        Some(dir) => {
+            if args.phantom.is_some() || (args.emidec.is_none() && args.pairs.is_none()) {
+                bail!("--predictions: give the reference with --pairs DIR or --emidec DIR");
+            }
+            predicted_masks(dir, &samples, &limits)?
+        }
+        None => vec![],
+    };
+    let method = if args.predictions.is_some() {
+        Method::Predictions
+    } else {
+        args.method
+    };
     let device = crate::device::parse(&args.device)?;
-    let model = match args.method {
+    let model = match method {
         Method::Network => {
             let dir = args
                 .weights
@@ -501,7 +594,14 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         }
         _ => None,
     };
-    let label = match (args.method, &model) {
+    let label = match (method, &model) {
+        (Method::Predictions, _) => format!(
+            "label volumes in {}",
+            args.predictions
+                .as_deref()
+                .unwrap_or(Path::new(""))
+                .display()
+        ),
         (Method::Network, Some(m)) => format!(
             "network {} ({})",
             m.manifest.name,
@@ -511,7 +611,8 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         _ => "FWHM (reference myocardium)".to_string(),
     };
     let seg = Segmenter {
-        method: args.method,
+        method,
+        predictions,
         n: args.n,
         model: model.as_ref(),
         device: &device,
@@ -556,6 +657,7 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
                         .to_string(),
                 })),
                 "data": data,
+                "predictions": args.predictions.as_ref().map(|d| d.display().to_string()),
                 "command": command_line,
                 "scarseg_version": env!("CARGO_PKG_VERSION"),
                 // What the network ran with, overrides applied, so that a result file explains

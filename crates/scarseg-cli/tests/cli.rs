@@ -2223,3 +2223,114 @@ fn a_folder_of_label_volumes_corrects_the_networks_masks() {
         "nowhere: no such folder (--corrections)",
     );
 }
+
+#[test]
+fn eval_scores_label_volumes_made_elsewhere() {
+    // The reference's own label volumes score 1 everywhere; with one slice's scar taken out
+    // (labels 3 and 4 made 2), that slice scores scar Dice 0 and no scar area, the others 1;
+    // predict's label volumes score what the network scores. Missing or unfitting volumes are
+    // one line naming them.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let data = root.join("data");
+    ok(&[
+        "phantom",
+        "--out",
+        s(&data),
+        "--count",
+        "2",
+        "--seed",
+        "11",
+        "--slices",
+        "3",
+        "--format",
+        "nifti",
+    ]);
+    let eval_rows = |extra: &[&str], out: &str| {
+        let out = root.join(out);
+        ok(&[&["eval", "--pairs", s(&data), "--out", s(&out)][..], extra].concat());
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("eval.json")).expect("eval.json"))
+                .expect("json");
+        (csv_rows(&out.join("eval.csv")), json)
+    };
+    // The second case's middle slice loses its scar.
+    let edited = root.join("edited");
+    std::fs::create_dir(&edited).expect("mkdir");
+    std::fs::copy(
+        data.join("phantom-11_labels.nii.gz"),
+        edited.join("phantom-11_labels.nii.gz"),
+    )
+    .expect("copy");
+    let mut truth = label_volume(&data.join("phantom-12_labels.nii.gz"));
+    let scar_px = truth[1].pixels.iter().filter(|v| **v >= 3.0).count();
+    assert!(scar_px > 0, "the phantom's middle slice holds scar");
+    let values: Vec<u8> = truth
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(k, t)| {
+            t.pixels
+                .iter()
+                .map(move |v| if k == 1 && *v >= 3.0 { 2 } else { *v as u8 })
+        })
+        .collect();
+    std::fs::write(
+        edited.join("phantom-12_labels.nii.gz"),
+        nifti1(&truth, NiftiData::U8(&values), true).expect("nifti"),
+    )
+    .expect("write");
+    let (rows, json) = eval_rows(&["--predictions", s(&edited)], "edited-eval");
+    assert_eq!(rows.len(), 6);
+    assert_eq!(json["predictions"], s(&edited));
+    assert_eq!(
+        json["summary"]["method"],
+        format!("label volumes in {}", s(&edited))
+    );
+    for (k, row) in rows.iter().enumerate() {
+        let value = |key: &str| -> f64 { row[key].parse().expect(key) };
+        assert_eq!(value("myocardium_dice"), 1.0, "{row:?}");
+        if k == 4 {
+            assert_eq!(value("scar_dice"), 0.0, "{row:?}");
+            assert_eq!(value("scar_area_mm2"), 0.0, "{row:?}");
+            assert!(value("reference_scar_area_mm2") > 0.0, "{row:?}");
+        } else {
+            assert_eq!(value("scar_dice"), 1.0, "{row:?}");
+            assert_eq!(value("scar_area_mm2"), value("reference_scar_area_mm2"));
+        }
+    }
+    let mean = json["summary"]["scar_dice"]["mean"].as_f64().expect("mean");
+    assert!((mean - 5.0 / 6.0).abs() < 1e-12, "{mean}");
+
+    // predict's label volumes score exactly what eval scores for the network.
+    let pred = root.join("pred");
+    ok(&["predict", s(&data), "--out", s(&pred)]);
+    let (network, _) = eval_rows(&[], "network-eval");
+    let (volumes, _) = eval_rows(&["--predictions", s(&pred)], "volumes-eval");
+    assert_eq!(network, volumes);
+
+    // A case without a volume, and a volume that does not fit, fail the run by name.
+    std::fs::remove_file(edited.join("phantom-12_labels.nii.gz")).expect("rm");
+    let run = |dir: &Path, message: &str| {
+        fails(
+            &["eval", "--pairs", s(&data), "--predictions", s(dir)],
+            message,
+        );
+    };
+    run(
+        &edited,
+        &format!(
+            "no phantom-12_labels.nii.gz (.nii, .png) for {}",
+            data.join("phantom-12.nii.gz").display()
+        ),
+    );
+    let two: Vec<u8> = values[..2 * truth[0].pixels.len()].to_vec();
+    std::fs::write(
+        edited.join("phantom-12_labels.nii.gz"),
+        nifti1(&truth[..2], NiftiData::U8(&two), true).expect("nifti"),
+    )
+    .expect("write");
+    run(
+        &edited,
+        "phantom-12_labels.nii.gz: 2 label slices for 3 image slices",
+    );
+}
