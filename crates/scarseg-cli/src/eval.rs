@@ -14,9 +14,9 @@ use indicatif::ProgressBar;
 use scarseg_imaging::classic::{fwhm, n_sd};
 use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::metrics::{
-    Mask, WALL_SECTORS, burden_percent, coefficient_of_variation, dice, hd95, high_risk,
-    is_transmural, mean_sd, pearson_r, sector_scar_percent, sensitivity_specificity,
-    stack_burden_percent, surface_dice, transmural_sectors,
+    BlandAltman, Mask, WALL_SECTORS, bland_altman, burden_percent, coefficient_of_variation, dice,
+    hd95, high_risk, is_transmural, mean_sd, pearson_r, sector_scar_percent,
+    sensitivity_specificity, stack_burden_percent, surface_dice, transmural_sectors,
 };
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::PhantomConfig;
@@ -209,6 +209,9 @@ pub struct Summary {
     pub myocardium_hd95_mm: Option<Stat>,
     /// Pearson r of per-patient burden against the reference.
     pub burden_pearson_r: Option<f64>,
+    /// Bland-Altman agreement of per-patient burden with the reference, percentage points
+    /// (predicted minus reference: the bias, SD and 95% limits of agreement).
+    pub burden_bland_altman: Option<BlandAltman>,
     /// Sensitivity of the >5% flag per patient.
     pub flag_sensitivity: Option<f64>,
     /// Specificity of the >5% flag per patient.
@@ -391,6 +394,7 @@ fn evaluate(
         myocardium_hd95_px: stat(rows.iter().map(|r| r.myocardium_hd95_px)),
         myocardium_hd95_mm: stat(rows.iter().map(|r| r.myocardium_hd95_mm)),
         burden_pearson_r: pearson_r(&predicted, &reference),
+        burden_bland_altman: bland_altman(&predicted, &reference),
         flag_sensitivity: sensitivity,
         flag_specificity: specificity,
         transmural_sector_sensitivity: sector_sensitivity,
@@ -421,6 +425,15 @@ pub fn table(s: &Summary) -> String {
         ("myocardium HD95 (px)", f(&s.myocardium_hd95_px, 2)),
         ("myocardium HD95 (mm)", f(&s.myocardium_hd95_mm, 2)),
         ("burden Pearson r", o(s.burden_pearson_r)),
+        (
+            "burden bias (pp)",
+            s.burden_bland_altman.map_or("-".into(), |b| {
+                format!(
+                    "{:+.2} +- {:.2}, 95% limits {:+.2} to {:+.2}  (n = {})",
+                    b.mean, b.sd, b.lower_loa, b.upper_loa, b.n
+                )
+            }),
+        ),
         (">5% flag sensitivity", o(s.flag_sensitivity)),
         (">5% flag specificity", o(s.flag_specificity)),
         ("transmural sector sens", o(s.transmural_sector_sensitivity)),

@@ -2300,6 +2300,27 @@ fn eval_scores_label_volumes_made_elsewhere() {
     }
     let mean = json["summary"]["scar_dice"]["mean"].as_f64().expect("mean");
     assert!((mean - 5.0 / 6.0).abs() < 1e-12, "{mean}");
+    // Bland-Altman of the per-patient burden: the first patient agrees (difference 0), the
+    // second differs by d, its burden from the slices' areas (one thickness per stack), so the
+    // bias is d / 2 and the SD |d| / sqrt(2).
+    let sum = |key: &str| -> f64 {
+        rows[3..]
+            .iter()
+            .map(|r| r[key].parse::<f64>().expect(key))
+            .sum()
+    };
+    let d = 100.0 * sum("scar_area_mm2") / sum("myocardium_area_mm2")
+        - 100.0 * sum("reference_scar_area_mm2") / sum("reference_myocardium_area_mm2");
+    assert!(d < 0.0, "{d}");
+    let ba = &json["summary"]["burden_bland_altman"];
+    let close = |key: &str, want: f64| {
+        let got = ba[key].as_f64().expect(key);
+        assert!((got - want).abs() < 1e-9, "{key}: {got} against {want}");
+    };
+    close("mean", d / 2.0);
+    close("sd", d.abs() / 2f64.sqrt());
+    close("upper_loa", d / 2.0 + 1.96 * d.abs() / 2f64.sqrt());
+    assert_eq!(ba["n"], 2);
 
     // predict's label volumes score exactly what eval scores for the network.
     let pred = root.join("pred");

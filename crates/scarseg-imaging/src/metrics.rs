@@ -231,6 +231,40 @@ pub fn pearson_r(x: &[f64], y: &[f64]) -> Option<f64> {
     (sxx > 0.0 && syy > 0.0).then(|| (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0))
 }
 
+/// Bland-Altman agreement of paired measurements of one quantity (Bland and Altman, Lancet
+/// 1986): the mean difference `a - b` (the bias), the differences' sample SD, and the 95% limits
+/// of agreement, bias +- 1.96 SD, within which most methods' differences lie.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BlandAltman {
+    /// The mean difference, `a - b` (named `mean` so that tables of means read it alike).
+    pub mean: f64,
+    /// The differences' sample SD.
+    pub sd: f64,
+    /// Pairs.
+    pub n: usize,
+    /// bias - 1.96 SD.
+    pub lower_loa: f64,
+    /// bias + 1.96 SD.
+    pub upper_loa: f64,
+}
+
+/// [`BlandAltman`] of `a` against `b`; `None` for fewer than two pairs (no SD) or series of
+/// different lengths.
+pub fn bland_altman(a: &[f64], b: &[f64]) -> Option<BlandAltman> {
+    if a.len() != b.len() || a.len() < 2 {
+        return None;
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let (mean, sd) = mean_sd(&d)?;
+    Some(BlandAltman {
+        mean,
+        sd,
+        n: d.len(),
+        lower_loa: mean - 1.96 * sd,
+        upper_loa: mean + 1.96 * sd,
+    })
+}
+
 /// Sensitivity and specificity of a predicted flag against the reference flag. Each is `None`
 /// when the reference has no positives (or no negatives).
 pub fn sensitivity_specificity(
@@ -593,6 +627,20 @@ pub fn transmurality_grade(percent: f64) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bland_altman_by_hand() {
+        // Differences 2, 0, -1, 4: bias 1.25; squared deviations 0.5625 + 1.5625 + 5.0625 +
+        // 7.5625 = 14.75 over 3, SD sqrt(4.91667) = 2.21736; limits 1.25 -+ 4.34602: -3.09602 and 5.59602.
+        let ba = bland_altman(&[10.0, 12.0, 9.0, 15.0], &[8.0, 12.0, 10.0, 11.0]).expect("four");
+        assert_eq!(ba.n, 4);
+        assert!((ba.mean - 1.25).abs() < 1e-12);
+        assert!((ba.sd - (14.75f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((ba.lower_loa - (1.25 - 1.96 * (14.75f64 / 3.0).sqrt())).abs() < 1e-12);
+        assert!((ba.upper_loa - 5.596_02).abs() < 1e-5, "{ba:?}");
+        assert_eq!(bland_altman(&[1.0], &[2.0]), None);
+        assert_eq!(bland_altman(&[1.0, 2.0], &[2.0]), None);
+    }
 
     #[test]
     fn insertions_between_marks_turn_along_the_shorter_arc() {
