@@ -574,6 +574,40 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     d.keys("\ue00c")  # Escape
     d.wait(button + " == 'mark RV insertion'", "marking stopped by Esc")
 
+    # Suggested from the image: the page's marks are `scarseg predict --rv-insertion auto`'s, near
+    # the insertion the phantom drew (its cases.json), the septum counterclockwise, and a note
+    # asks the user to check them.
+    d.js("document.querySelector('[data-testid=aha-suggest]').click()")
+    status = d.wait("const t = document.querySelector('[data-testid=aha-status]').innerText;"
+                    "return t.startsWith('Anterior RV insertion') ? t : null", "the suggestion")
+    assert "the septum counterclockwise" in status, status
+    note = d.js("return document.querySelector('[data-testid=aha-note]').innerText")
+    assert note.startswith("Suggested from the image on slice(s)") and "check" in note, note
+    (downloads / "scarseg-report.json").unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-json]').click()")
+    wait_files(downloads, ["scarseg-report.json"])
+    report = json.loads((downloads / "scarseg-report.json").read_text())
+    page = next(i for i in report["inputs"] if i["input"] == "DICOM series")["aha_segments"]
+    out = tmp / f"cli-aha-auto-{device}"
+    subprocess.run([str(SCARSEG), "predict", str(data / "series"), "--out", str(out),
+                    "--weights", str(DIST / "models/scarseg-atto-phantom"),
+                    "--rv-insertion", "auto"], check=True, stderr=subprocess.DEVNULL)
+    cli = json.loads((out / "report.json").read_text())["inputs"][0]["aha_segments"]
+    truth = json.loads((tmp / "p2" / "cases.json").read_text())["cases"][0]["rv_insertion_deg"]
+    marks = page["insertion_marks_deg"]
+    print(f"[{device}] AHA suggested: {marks} (CLI {cli['insertion_marks_deg']}, phantom {truth:.1f})")
+    assert [m is None for m in marks] == [m is None for m in cli["insertion_marks_deg"]], (marks, cli)
+    assert any(m is not None for m in marks), marks
+    for p, c in zip(marks, cli["insertion_marks_deg"]):
+        if p is not None:
+            # One 5-degree direction apart at most, should a threshold pixel differ.
+            assert abs((p - c + 180) % 360 - 180) <= 5.01, (p, c)
+            assert abs((p - truth + 180) % 360 - 180) <= 20, (p, truth)
+    assert page["septum_clockwise"] is False, page
+    d.js("document.querySelector('[data-testid=aha-clear]').click()")
+    d.wait("return document.querySelector('[data-testid=aha-status]').innerText.startsWith('No insertion marked')",
+           "the suggestion cleared")
+
 
 def turning_insertion(d, device, data, cli_out, downloads, tmp, first):
     """A second mark, on the series' last slice, up and to the right of its wall's centre: the

@@ -1051,6 +1051,50 @@ pub fn App() -> impl IntoView {
     });
     on_cleanup(move || guard.remove());
 
+    // The insertion suggested from the image on every slice it can be, replacing the marks: a
+    // starting point the user checks slice by slice, and marks again where it is wrong.
+    let suggest_insertion = move |_| {
+        let Some(c) = current_case() else {
+            return;
+        };
+        let (Some(stack), Some(result)) = (c.stack, c.result) else {
+            return;
+        };
+        match result.suggested_insertion(&stack) {
+            Some(suggested) => {
+                let on: Vec<String> = suggested
+                    .marks_deg
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| m.is_some())
+                    .map(|(k, _)| (k + 1).to_string())
+                    .collect();
+                aha_note.set(Some(format!(
+                    "Suggested from the image on slice(s) {} (where the right ventricle's blood \
+                     lies against the septum), the septum {} of it: check the magenta spoke on \
+                     each slice and mark again where it is wrong.",
+                    on.join(", "),
+                    if suggested.septum_clockwise {
+                        "clockwise"
+                    } else {
+                        "counterclockwise"
+                    }
+                )));
+                update_mark(&|m| {
+                    m.marks_deg = suggested.marks_deg.clone();
+                    m.septum_clockwise = suggested.septum_clockwise;
+                });
+                marking.set(false);
+                overlay.update(|o| o.aha = true);
+            }
+            None => aha_note.set(Some(
+                "No right ventricle found beside the wall to suggest the insertion from: mark it \
+                 on the image."
+                    .into(),
+            )),
+        }
+    };
+
     // A click while marking: the angle of the click around this slice's wall.
     let mark_insertion = move |ev: &web_sys::MouseEvent| {
         let k = state.slice.get_untracked();
@@ -1598,8 +1642,9 @@ pub fn App() -> impl IntoView {
                mark the anterior insertion of the right ventricle's wall into the septum. One mark
                serves the whole stack; the insertion turns from base to apex, so mark it on more
                slices (a mark per slice; mark again to move it) and each slice is cut at its own
-               mark, or at an angle between the marks around it. Slices with myocardium are split
-               into basal, mid and apical thirds."</p>
+               mark, or at an angle between the marks around it. Suggest from the image marks each
+               slice where the right ventricle's blood pool lies against the septum: check it.
+               Slices with myocardium are split into basal, mid and apical thirds."</p>
             <p class="controls">
                 <button data-testid="aha-mark" disabled=move || current_case().and_then(|c| c.result).is_none()
                     on:click=move |_| marking.update(|m| *m = !*m)>
@@ -1644,6 +1689,10 @@ pub fn App() -> impl IntoView {
                 " "
                 <label><input type="checkbox" prop:checked=move || overlay.get().aha
                     on:change=move |_| overlay.update(|o| o.aha = !o.aha) />"show on the image"</label>
+                " "
+                <button data-testid="aha-suggest" title="find the insertion on each slice where the right ventricle's blood pool lies against the septum; check it"
+                    disabled=move || current_case().and_then(|c| c.result).is_none()
+                    on:click=suggest_insertion>"suggest from the image"</button>
                 " "
                 <button data-testid="aha-unmark" title="take this slice's mark away (the others stay)"
                     disabled=move || {

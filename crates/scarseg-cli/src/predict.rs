@@ -49,8 +49,9 @@ pub struct PredictArgs {
     /// images are stored, around each slice's wall centre: report.json and aha.csv then give
     /// every stack's scar by AHA segment (1 to 16). One angle for every slice (300), or angles
     /// marked on some slices, numbered from 1 in the report's order (1:300,8:330): the slices
-    /// between take angles between the marks, those beyond the nearest mark's. For all the
-    /// inputs given.
+    /// between take angles between the marks, those beyond the nearest mark's; or `auto`, each
+    /// slice's suggested from the image where the RV's blood pool lies against the septum (the
+    /// septum's side too; check it). For all the inputs given.
     #[arg(long, value_name = "DEG|SLICE:DEG,...", allow_negative_numbers = true, value_parser = parse_insertion)]
     pub rv_insertion: Option<InsertionArg>,
     /// With --rv-insertion: the septum runs clockwise from the insertion (images stored
@@ -155,10 +156,15 @@ pub enum InsertionArg {
     Everywhere(f64),
     /// (slice number from 1, angle in [0, 360)), in the order given.
     Slices(Vec<(usize, f64)>),
+    /// Suggested from each stack's images (`StackResult::suggested_insertion`).
+    Auto,
 }
 
 /// `300`, or `1:300,8:330` (slice numbers from 1, each once).
 fn parse_insertion(text: &str) -> Result<InsertionArg, String> {
+    if text.trim() == "auto" {
+        return Ok(InsertionArg::Auto);
+    }
     if !text.contains(':') {
         return parse_angle(text).map(InsertionArg::Everywhere);
     }
@@ -189,6 +195,16 @@ fn aha_map(
 ) -> Option<Result<AhaMap, String>> {
     let n = stack.slices.len();
     let insertion = match args.rv_insertion.as_ref()? {
+        InsertionArg::Auto => match result.suggested_insertion(stack) {
+            Some(suggested) => suggested,
+            None => {
+                return Some(Err(
+                    "no AHA segments: no right ventricle found beside the wall \
+                     to suggest the insertion from (give --rv-insertion DEG)"
+                        .into(),
+                ));
+            }
+        },
         InsertionArg::Everywhere(deg) => RvInsertion::everywhere(
             AhaOrientation {
                 anterior_insertion_deg: *deg,
@@ -238,6 +254,26 @@ fn aha_map(
                 }
                 _ => format!("no AHA segments: {e}"),
             }),
+    )
+}
+
+/// What `--rv-insertion auto` suggested on a stack, for the user to check.
+fn suggestion_note(input: &str, map: &AhaMap) -> String {
+    let marks: Vec<String> = map
+        .insertion_marks_deg
+        .iter()
+        .enumerate()
+        .filter_map(|(k, m)| Some(format!("{} at {:.0}", k + 1, (*m)?)))
+        .collect();
+    format!(
+        "{input}: RV insertion suggested from the image on slice(s) {} degrees, the septum {} \
+         of it: check it (insertion_marks_deg in report.json)",
+        marks.join(", "),
+        if map.septum_clockwise {
+            "clockwise"
+        } else {
+            "counterclockwise"
+        }
     )
 }
 
@@ -479,6 +515,12 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     if let Some(m) = args.min_component_px {
         options.min_component_px = m;
     }
+    if args.rv_insertion == Some(InsertionArg::Auto) && args.septum_clockwise {
+        bail!(
+            "--septum-clockwise: with --rv-insertion auto the image tells which side the septum \
+             is on"
+        );
+    }
     if let Some(dir) = &args.corrections
         && !dir.is_dir()
     {
@@ -573,6 +615,9 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                     }
                     match aha_map(&stack, &result, &args) {
                         Some(Ok(map)) => {
+                            if args.rv_insertion == Some(InsertionArg::Auto) {
+                                notes.push(suggestion_note(&input_name, &map));
+                            }
                             record["aha_segments"] = serde_json::to_value(&map)?;
                             aha.extend(aha_rows(&input_name, &map));
                         }

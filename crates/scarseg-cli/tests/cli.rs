@@ -1485,6 +1485,54 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
         "{stderr}"
     );
 
+    // Suggested from the image: each slice's mark lies near the insertion the phantom drew
+    // (its cases.json), the septum counterclockwise, and a note says it is a suggestion.
+    let cases: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("data").join("cases.json")).expect("cases.json"),
+    )
+    .expect("json");
+    let truth = cases["cases"][0]["rv_insertion_deg"]
+        .as_f64()
+        .expect("rv_insertion_deg");
+    let auto_out = root.join("auto-insertion");
+    let run = ok(&[
+        "predict",
+        s(&input),
+        "--rv-insertion",
+        "auto",
+        "--out",
+        s(&auto_out),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("RV insertion suggested from the image on slice(s) 1 at"),
+        "{stderr}"
+    );
+    let suggested: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(auto_out.join("report.json")).expect("report"))
+            .expect("json");
+    let aha = &suggested["inputs"][0]["aha_segments"];
+    assert_eq!(aha["septum_clockwise"], false);
+    let marks = aha["insertion_marks_deg"].as_array().expect("marks");
+    assert_eq!(marks.len(), 3);
+    for m in marks {
+        let m = m.as_f64().expect("every slice marked");
+        let error = (m - truth + 540.0).rem_euclid(360.0) - 180.0;
+        assert!(error.abs() <= 20.0, "{m} against {truth}");
+    }
+    fails(
+        &[
+            "predict",
+            s(&input),
+            "--rv-insertion",
+            "auto",
+            "--septum-clockwise",
+            "--out",
+            s(&auto_out),
+        ],
+        "with --rv-insertion auto the image tells which side the septum is on",
+    );
+
     // -60 is 300; the base named last turns the levels round.
     let last = report(
         &["--rv-insertion=-60", "--base", "last", "--septum-clockwise"],

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod edit;
 pub mod encode;
 pub mod error;
+pub mod landmark;
 pub mod metrics;
 pub mod noise;
 pub mod phantom;

@@ -6,7 +6,9 @@
 //! exact, within one, and Cohen's linearly weighted kappa), sensitivity and specificity of the
 //! "scar through more than half the wall" call (grade 3-4) and of "any scar" (above 0%), and the
 //! mean absolute difference of the segments' scar percentages; then how often the base, told
-//! from the model's own myocardium, is the true one.
+//! from the model's own myocardium, is the true one; then the insertion suggested from the image
+//! (`StackResult::suggested_insertion`, on the model's masks) against the phantom's, and the
+//! grades' agreement when the segments are cut at the suggestion instead.
 //!
 //! `cargo run -p scarseg-pipeline --example aha_agreement [MODEL_DIR] [CASES] [FIRST_SEED]`
 //! (default: the bundled model, 100 stacks from the first validation seed, 1,000,000,000).
@@ -56,6 +58,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let preprocessing = &loaded.manifest.preprocessing;
     let (mut grades, mut percent_error) = (Vec::new(), Vec::new());
     let (mut base_right, mut base_told) = (0, 0);
+    // The suggestion: stacks with one and with the septum's side right, slices marked and with a
+    // wall, each mark's error in degrees, and the grades cut at it against the truth's.
+    let (mut suggested, mut side_right, mut marked, mut walls) = (0, 0, 0, 0);
+    let (mut mark_error, mut suggested_grades) = (Vec::new(), Vec::new());
     for seed in first_seed..first_seed + cases {
         let case = generate(seed, &config);
         let stack = Stack {
@@ -102,6 +108,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ) else {
             continue;
         };
+        walls += ours.levels.iter().flatten().count();
+        if let Some(guess) = predicted.suggested_insertion(&stack) {
+            suggested += 1;
+            side_right += usize::from(!guess.septum_clockwise);
+            for m in guess.marks_deg.iter().flatten() {
+                marked += 1;
+                let e = (m - case.params.rv_insertion_deg + 540.0).rem_euclid(360.0) - 180.0;
+                mark_error.push(e.abs());
+            }
+            if let Ok(at_guess) = predicted.aha_map_marked(&stack, &guess, Some(true), None) {
+                for (a, b) in at_guess.segments.iter().zip(&truth.segments) {
+                    if let (Some(ga), Some(gb)) = (a.grade, b.grade) {
+                        suggested_grades.push((ga, gb));
+                    }
+                }
+            }
+        }
         for (a, b) in ours.segments.iter().zip(&truth.segments) {
             if let (Some(pa), Some(pb), Some(ga), Some(gb)) =
                 (a.scar_percent, b.scar_percent, a.grade, b.grade)
@@ -160,6 +183,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| segment scar % absolute difference, mean (SD) | {mae:.2} ({mae_sd:.2}) |");
     println!(
         "| base told from the model's myocardium: right / told / stacks | {base_right} / {base_told} / {cases} |"
+    );
+    mark_error.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        mark_error
+            .get(((mark_error.len() as f64 - 1.0) * q).round() as usize)
+            .map_or("-".to_string(), |e| format!("{e:.1}"))
+    };
+    let within = |d: f64| {
+        100.0 * mark_error.iter().filter(|e| **e <= d).count() as f64 / mark_error.len() as f64
+    };
+    let exact = 100.0 * suggested_grades.iter().filter(|(p, r)| p == r).count() as f64
+        / suggested_grades.len() as f64;
+    println!("| insertion suggested from the image: stacks | {suggested} / {cases} |");
+    println!("| ... septum's side right: stacks | {side_right} / {suggested} |");
+    println!("| ... slices marked / slices with a wall | {marked} / {walls} |");
+    println!(
+        "| ... mark error, degrees: median, 90th percentile, largest | {}, {}, {} |",
+        quantile(0.5),
+        quantile(0.9),
+        quantile(1.0)
+    );
+    println!(
+        "| ... marks within 10 / 20 / 30 degrees, % | {:.1} / {:.1} / {:.1} |",
+        within(10.0),
+        within(20.0),
+        within(30.0)
+    );
+    println!(
+        "| ... grade exact, segments cut at the suggestion, % ({} segments) | {exact:.1} |",
+        suggested_grades.len()
+    );
+    println!(
+        "| ... weighted kappa, cut at the suggestion | {} |",
+        f(weighted_kappa(&suggested_grades))
     );
     Ok(())
 }

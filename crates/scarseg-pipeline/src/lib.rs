@@ -20,6 +20,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use scarseg_imaging::classic::{NSD_CHOICES, fwhm, gray_zone, n_sd};
 use scarseg_imaging::edit::MaskEdits;
+use scarseg_imaging::landmark::{InsertionGuess, guess_insertion};
 use scarseg_imaging::metrics::{
     AHA_SEGMENT_NAMES, AhaOrientation, CORONARY_TERRITORIES, Mask, WALL_SECTORS, WallLevel,
     aha_slice_counts, base_is_first, burden_percent, high_risk, mean_wall_radius_mm,
@@ -750,6 +751,44 @@ impl StackResult {
         self.aha_map_marked(stack, &insertion, base_first, level)
     }
 
+    /// The RV insertion suggested from the images, for the user to check: each slice with a
+    /// wall gets `scarseg_imaging::landmark::guess_insertion`'s (from its pixels and this
+    /// result's myocardium); the septum's side is the one most slices show, and a slice whose
+    /// septum faces more than 45 degrees away from the others' mean direction is left unmarked
+    /// (a vessel or fat taken for the RV), as are slices without a guess. `None` where no slice
+    /// gives one.
+    pub fn suggested_insertion(&self, stack: &Stack) -> Option<RvInsertion> {
+        let guesses: Vec<Option<InsertionGuess>> = self
+            .slices
+            .iter()
+            .zip(&stack.slices)
+            .map(|(r, s)| guess_insertion(&s.pixels, &r.myocardium, s.spacing_mm))
+            .collect();
+        let made: Vec<&InsertionGuess> = guesses.iter().flatten().collect();
+        if made.is_empty() {
+            return None;
+        }
+        let septum_clockwise = 2 * made.iter().filter(|g| g.septum_clockwise).count() > made.len();
+        let (sin, cos) = made.iter().fold((0.0, 0.0), |(s, c), g| {
+            let a = g.septum_middle_deg.to_radians();
+            (s + a.sin(), c + a.cos())
+        });
+        let centre = sin.atan2(cos).to_degrees();
+        let turn = |a: f64, b: f64| (a - b + 540.0).rem_euclid(360.0) - 180.0;
+        let marks_deg = guesses
+            .iter()
+            .map(|g| {
+                let g = g.filter(|g| turn(g.septum_middle_deg, centre).abs() <= 45.0)?;
+                let end = if septum_clockwise { -60.0 } else { 60.0 };
+                Some((g.septum_middle_deg + end).rem_euclid(360.0))
+            })
+            .collect();
+        Some(RvInsertion {
+            marks_deg,
+            septum_clockwise,
+        })
+    }
+
     /// [`Self::aha_map`] with the insertion marked slice by slice: each slice is cut at its own
     /// (`scarseg_imaging::metrics::slice_insertions`), since the insertion turns from base to
     /// apex.
@@ -1213,6 +1252,60 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_insertion_suggested_on_phantom_stacks_is_near_the_truth() {
+        // Five phantom stacks of four slices, measured on their exact myocardium: most slices
+        // are marked, within 20 degrees of the insertion the phantom records, the septum
+        // counterclockwise (the phantom's standard view).
+        let config = PhantomConfig {
+            slices: 4,
+            ..PhantomConfig::default()
+        };
+        let (mut marked, mut near) = (0, 0);
+        for seed in 1_000_000_000..1_000_000_005u64 {
+            let case = generate(seed, &config);
+            let stack = Stack {
+                name: case.name.clone(),
+                part: None,
+                slices: case.slices.iter().map(|s| s.image.clone()).collect(),
+                warnings: vec![],
+            };
+            let slices = case
+                .slices
+                .iter()
+                .map(|s| {
+                    let p = |f: &dyn Fn(u8) -> bool| -> Vec<f32> {
+                        s.labels
+                            .iter()
+                            .map(|l| if f(*l) { 0.9 } else { 0.1 })
+                            .collect()
+                    };
+                    slice_result(
+                        &s.image,
+                        p(&|l| l >= 3),
+                        p(&|l| l >= 2),
+                        None,
+                        &Default::default(),
+                    )
+                })
+                .collect();
+            let result = StackResult::from_slices(slices, &stack);
+            let suggested = result
+                .suggested_insertion(&stack)
+                .expect("an RV beside the wall");
+            assert!(!suggested.septum_clockwise, "{}", case.name);
+            for m in suggested.marks_deg.iter().flatten() {
+                marked += 1;
+                let error = (m - case.params.rv_insertion_deg + 540.0).rem_euclid(360.0) - 180.0;
+                near += usize::from(error.abs() <= 20.0);
+            }
+        }
+        assert!(
+            marked >= 16 && near * 10 >= marked * 9,
+            "{near} near of {marked} marked"
+        );
+    }
+
+    #[test]
     fn rethresholding_needs_no_network() {
         // Probabilities by hand on a 2x2 slice: a higher threshold keeps fewer pixels.
         let slice = Slice::new(2, 2, vec![1.0, 2.0, 3.0, 4.0], "s");
@@ -1429,6 +1522,8 @@ pub(crate) mod tests {
         let mean = around.level_insertion_deg(Mid).expect("two slices");
         assert!(mean.min(360.0 - mean) < 1e-9, "{mean}");
         assert_eq!(around.level_insertion_deg(Basal), None);
+        // Rings without a right ventricle beside them suggest nothing.
+        assert_eq!(result.suggested_insertion(&stack), None);
         // Nothing marked: no segments.
         let unmarked = RvInsertion {
             marks_deg: vec![None; 4],
