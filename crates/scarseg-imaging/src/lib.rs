@@ -1,6 +1,7 @@
 //! Everything between a user's file and a tensor, and back: decoding DICOM, NIfTI and PNG/JPEG
 //! into one [`Slice`]/[`Stack`] type, preprocessing to the model's input and its exact inverse,
-//! postprocessing, corrections by hand, metrics, the classic FWHM and n-SD scar methods, and the synthetic LGE phantom
+//! postprocessing, corrections by hand, metrics, the RV insertion suggested from the image, the
+//! classic FWHM and n-SD scar methods, and the synthetic LGE phantom
 //! (with writers for the formats users upload). The API takes bytes, never paths, so the web
 //! app and the native tools share it; the crate builds for wasm32.
 
