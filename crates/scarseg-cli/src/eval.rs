@@ -15,7 +15,7 @@ use scarseg_imaging::classic::{fwhm, n_sd};
 use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::metrics::{
     BlandAltman, Mask, WALL_SECTORS, bland_altman, burden_percent, coefficient_of_variation, dice,
-    hd95, high_risk, is_transmural, mean_sd, pearson_r, sector_scar_percent,
+    hd95, high_risk, icc_agreement, is_transmural, mean_sd, pearson_r, sector_scar_percent,
     sensitivity_specificity, stack_burden_percent, surface_dice, transmural_sectors,
 };
 use scarseg_imaging::noise::add_noise;
@@ -212,6 +212,9 @@ pub struct Summary {
     /// Bland-Altman agreement of per-patient burden with the reference, percentage points
     /// (predicted minus reference: the bias, SD and 95% limits of agreement).
     pub burden_bland_altman: Option<BlandAltman>,
+    /// Intraclass correlation of per-patient burden with the reference (two-way random,
+    /// absolute agreement, single measurement: ICC(A,1)).
+    pub burden_icc: Option<f64>,
     /// Sensitivity of the >5% flag per patient.
     pub flag_sensitivity: Option<f64>,
     /// Specificity of the >5% flag per patient.
@@ -395,6 +398,7 @@ fn evaluate(
         myocardium_hd95_mm: stat(rows.iter().map(|r| r.myocardium_hd95_mm)),
         burden_pearson_r: pearson_r(&predicted, &reference),
         burden_bland_altman: bland_altman(&predicted, &reference),
+        burden_icc: icc_agreement(&predicted, &reference),
         flag_sensitivity: sensitivity,
         flag_specificity: specificity,
         transmural_sector_sensitivity: sector_sensitivity,
@@ -425,6 +429,7 @@ pub fn table(s: &Summary) -> String {
         ("myocardium HD95 (px)", f(&s.myocardium_hd95_px, 2)),
         ("myocardium HD95 (mm)", f(&s.myocardium_hd95_mm, 2)),
         ("burden Pearson r", o(s.burden_pearson_r)),
+        ("burden ICC(A,1)", o(s.burden_icc)),
         (
             "burden bias (pp)",
             s.burden_bland_altman.map_or("-".into(), |b| {

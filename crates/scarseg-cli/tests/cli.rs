@@ -2370,6 +2370,13 @@ fn eval_scores_label_volumes_made_elsewhere() {
     close("upper_loa", d / 2.0 + 1.96 * d.abs() / 2f64.sqrt());
     assert_eq!(ba["n"], 2);
 
+    // The reference's own volumes agree perfectly: ICC 1, no bias, no spread.
+    let (_, itself) = eval_rows(&["--predictions", s(&data)], "itself-eval");
+    assert_eq!(itself["summary"]["burden_icc"], 1.0);
+    assert_eq!(itself["summary"]["burden_bland_altman"]["mean"], 0.0);
+    assert_eq!(itself["summary"]["burden_bland_altman"]["sd"], 0.0);
+    assert_eq!(itself["summary"]["scar_dice"]["mean"], 1.0);
+
     // predict's label volumes score exactly what eval scores for the network.
     let pred = root.join("pred");
     ok(&["predict", s(&data), "--out", s(&pred)]);

@@ -265,6 +265,34 @@ pub fn bland_altman(a: &[f64], b: &[f64]) -> Option<BlandAltman> {
     })
 }
 
+/// The intraclass correlation of two measurements of each subject, two-way random effects,
+/// absolute agreement, single measurement: ICC(A,1) of McGraw and Wong (1996), Shrout and
+/// Fleiss's ICC(2,1). Unlike Pearson's r, a constant offset between the two lowers it, which is
+/// why agreement studies quote it. `None` for fewer than two subjects, series of different
+/// lengths, or no variance at all.
+pub fn icc_agreement(a: &[f64], b: &[f64]) -> Option<f64> {
+    let n = a.len();
+    if n != b.len() || n < 2 {
+        return None;
+    }
+    let (nf, k) = (n as f64, 2.0);
+    let grand = (a.iter().sum::<f64>() + b.iter().sum::<f64>()) / (k * nf);
+    let (mean_a, mean_b) = (a.iter().sum::<f64>() / nf, b.iter().sum::<f64>() / nf);
+    // Between subjects, between the two raters, in all.
+    let ss_subjects: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| k * ((x + y) / k - grand).powi(2))
+        .sum();
+    let ss_raters = nf * ((mean_a - grand).powi(2) + (mean_b - grand).powi(2));
+    let ss_total: f64 = a.iter().chain(b).map(|v| (v - grand).powi(2)).sum();
+    let ms_subjects = ss_subjects / (nf - 1.0);
+    let ms_raters = ss_raters / (k - 1.0);
+    let ms_error = ((ss_total - ss_subjects - ss_raters) / ((nf - 1.0) * (k - 1.0))).max(0.0);
+    let denominator = ms_subjects + (k - 1.0) * ms_error + k / nf * (ms_raters - ms_error);
+    (denominator > 0.0).then(|| (ms_subjects - ms_error) / denominator)
+}
+
 /// Sensitivity and specificity of a predicted flag against the reference flag. Each is `None`
 /// when the reference has no positives (or no negatives).
 pub fn sensitivity_specificity(
@@ -627,6 +655,24 @@ pub fn transmurality_grade(percent: f64) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn icc_by_hand() {
+        // Ratings 1-4 and the same plus 1: grand mean 3; subjects' means 1.5-4.5, SS 2 x 5 =
+        // 10, MS 10 / 3; raters' means 2.5 and 3.5, SS 4 x 0.5 = 2, MS 2; total SS 12, so no
+        // error. ICC = (10/3) / (10/3 + 2/4 x 2) = 10 / 13: the offset costs agreement, where
+        // Pearson's r is 1.
+        let (a, b) = ([1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 5.0]);
+        assert!((icc_agreement(&a, &b).expect("icc") - 10.0 / 13.0).abs() < 1e-12);
+        assert_eq!(pearson_r(&a, &b), Some(1.0));
+        assert_eq!(icc_agreement(&a, &a), Some(1.0));
+        // 1, 2, 3 against 3, 2, 1: the subjects' means are all 2 (SS 0), the raters' too;
+        // total SS 4, error MS 4 / 2 = 2: ICC (0 - 2) / (0 + 2 + 2/3 x (0 - 2)) = -3.
+        let icc = icc_agreement(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).expect("icc");
+        assert!((icc + 3.0).abs() < 1e-12, "{icc}");
+        assert_eq!(icc_agreement(&[1.0], &[1.0]), None);
+        assert_eq!(icc_agreement(&[2.0, 2.0], &[2.0, 2.0]), None);
+    }
 
     #[test]
     fn bland_altman_by_hand() {
