@@ -164,6 +164,24 @@ pub struct SliceEval {
     pub noise_scar_dice_mean: Option<f64>,
 }
 
+/// Per-patient figures: the burdens the agreement statistics compare, one row per patient of
+/// `eval_patients.csv` (what a Bland-Altman plot draws: the mean against the difference).
+#[derive(Debug, Clone, Serialize)]
+pub struct PatientEval {
+    /// Patient (case).
+    pub patient: String,
+    /// Slices evaluated.
+    pub slices: usize,
+    /// Volume-weighted scar burden from the evaluated masks, percent (0 without myocardium).
+    pub burden_percent: f64,
+    /// The same from the reference.
+    pub reference_burden_percent: f64,
+    /// burden minus reference, percentage points.
+    pub difference_pp: f64,
+    /// The two burdens' mean, percent.
+    pub mean_percent: f64,
+}
+
 /// A mean and SD over `n` values.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Stat {
@@ -285,7 +303,7 @@ fn evaluate(
     samples: &[Sample],
     noise: Option<(f64, usize, u64)>,
     label: String,
-) -> Result<(Vec<SliceEval>, Summary)> {
+) -> Result<(Vec<SliceEval>, Vec<PatientEval>, Summary)> {
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| ProgressBar::new(samples.len() as u64));
@@ -372,12 +390,21 @@ fn evaluate(
             t,
         ));
     }
-    let (mut predicted, mut reference) = (Vec::new(), Vec::new());
-    for (p, r) in by_patient.values() {
+    let (mut predicted, mut reference, mut patients) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, (p, r)) in &by_patient {
         // A patient without reference myocardium has no burden to compare with.
         if let Some(r) = stack_burden_percent(r) {
-            predicted.push(stack_burden_percent(p).unwrap_or(0.0));
+            let b = stack_burden_percent(p).unwrap_or(0.0);
+            predicted.push(b);
             reference.push(r);
+            patients.push(PatientEval {
+                patient: name.to_string(),
+                slices: p.len(),
+                burden_percent: b,
+                reference_burden_percent: r,
+                difference_pp: b - r,
+                mean_percent: (b + r) / 2.0,
+            });
         }
     }
     let flags = |v: &[f64]| v.iter().map(|b| high_risk(*b)).collect::<Vec<_>>();
@@ -406,7 +433,7 @@ fn evaluate(
         noise_burden_cov: stat(rows.iter().map(|r| r.noise_burden_cov)),
         noise_scar_dice: stat(rows.iter().map(|r| r.noise_scar_dice_mean)),
     };
-    Ok((rows, summary))
+    Ok((rows, patients, summary))
 }
 
 /// The summary as an aligned text table.
@@ -649,13 +676,19 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         },
     };
     let noise = args.noise.map(|s| (s, args.iterations, args.seed));
-    let (rows, summary) = evaluate(&seg, &samples, noise, label)?;
+    let (rows, patients, summary) = evaluate(&seg, &samples, noise, label)?;
     print!("{}", table(&summary));
     if let Some(out) = &args.out {
         let mut csv = csv::Writer::from_path(out.join("eval.csv"))
             .with_context(|| format!("{}: cannot write eval.csv", out.display()))?;
         for r in &rows {
             csv.serialize(r)?;
+        }
+        csv.flush()?;
+        let mut csv = csv::Writer::from_path(out.join("eval_patients.csv"))
+            .with_context(|| format!("{}: cannot write eval_patients.csv", out.display()))?;
+        for p in &patients {
+            csv.serialize(p)?;
         }
         csv.flush()?;
         std::fs::write(

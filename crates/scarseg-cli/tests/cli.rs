@@ -2369,6 +2369,24 @@ fn eval_scores_label_volumes_made_elsewhere() {
     close("sd", d.abs() / 2f64.sqrt());
     close("upper_loa", d / 2.0 + 1.96 * d.abs() / 2f64.sqrt());
     assert_eq!(ba["n"], 2);
+    // eval_patients.csv: each patient's burdens, their difference and mean, as plotted.
+    let patients = csv_rows(&root.join("edited-eval").join("eval_patients.csv"));
+    assert_eq!(patients.len(), 2);
+    let number = |row: &std::collections::HashMap<String, String>, key: &str| -> f64 {
+        row[key].parse().expect(key)
+    };
+    assert_eq!(patients[0]["patient"], "phantom-11");
+    assert_eq!(number(&patients[0], "difference_pp"), 0.0);
+    assert_eq!(patients[1]["slices"], "3");
+    assert!((number(&patients[1], "difference_pp") - d).abs() < 1e-9);
+    let (b, r) = (
+        number(&patients[1], "burden_percent"),
+        number(&patients[1], "reference_burden_percent"),
+    );
+    assert!(
+        (b - r - d).abs() < 1e-9
+            && (number(&patients[1], "mean_percent") - (b + r) / 2.0).abs() < 1e-9
+    );
 
     // The reference's own volumes agree perfectly: ICC 1, no bias, no spread.
     let (_, itself) = eval_rows(&["--predictions", s(&data)], "itself-eval");
