@@ -233,6 +233,14 @@ mod tests {
         };
         assert_eq!(guess_insertion(&pixels, &empty, [1.0, 1.0]), None);
         assert_eq!(guess_insertion(&vec![1.0; n * n], &mask, [1.0, 1.0]), None);
+        // Pixels that are not numbers, a zero spacing, a mask of another size: no panic.
+        let mut broken = pixels.clone();
+        for v in broken.iter_mut().step_by(3) {
+            *v = f32::NAN;
+        }
+        let _ = guess_insertion(&broken, &mask, [1.0, 1.0]);
+        let _ = guess_insertion(&pixels, &mask, [0.0, 0.0]);
+        assert_eq!(guess_insertion(&pixels[1..], &mask, [1.0, 1.0]), None);
     }
 
     #[test]
