@@ -2,7 +2,7 @@
 """Takes the README's screenshots of the built page (`trunk build --release` first):
 docs/web-main-view.png (the bundled sample phantom-9003 analysed on the CPU path, with its wall
 sectors drawn), docs/web-teaching-view.png (its teaching view), and, for the bundled DICOM series
-with the RV insertion marked, docs/web-aha-view.png (the segments over the image) and
+with the RV insertion suggested from the image, docs/web-aha-view.png (the segments over the image) and
 docs/web-aha-segments.png (the bull's-eye), and docs/web-correct.png (the heart with scar
 painted along its wall by a brush stroke and the brush's outline). Not a test; run by hand after the page or the
 default model changes:
@@ -42,22 +42,15 @@ def main():
         element = d.find(".teaching")
         shot = d.call("GET", d.s(f"/element/{element}/screenshot"))
         (out / "web-teaching-view.png").write_bytes(base64.b64decode(shot))
-        # The DICOM sample, its RV insertion marked near where the phantom put it (cases.json:
-        # 346 degrees), far out from the canvas centre so that the heart's offset from it moves
-        # the angle little (the click lands at about 343).
+        # The DICOM sample, its RV insertion suggested from the image (the phantom put it at
+        # 346 degrees, cases.json), as a user starts.
         d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
         d.js("[...document.querySelectorAll('[data-testid=sample]')]"
              ".find(b => b.innerText.includes('DICOM')).click()")
         d.wait("const s = [...document.querySelectorAll('[data-testid=file-status]')];"
                "return s.length == 2 && s[1].innerText.startsWith('done')", "the series' result")
         bt.open_file(d, "phantom-9201")
-        d.js("document.querySelector('[data-testid=aha-mark]').click()")
-        d.js("""const c = document.querySelector('[data-testid=view]');
-                const r = c.getBoundingClientRect();
-                const a = 355 * Math.PI / 180, k = 0.45 * Math.min(r.width, r.height);
-                c.dispatchEvent(new MouseEvent('mousedown', {bubbles: true,
-                    clientX: r.left + r.width / 2 + k * Math.sin(a),
-                    clientY: r.top + r.height / 2 - k * Math.cos(a)}));""")
+        d.js("document.querySelector('[data-testid=aha-suggest]').click()")
         d.wait("return document.querySelectorAll('[data-testid=aha-segment]').length == 16", "the bull's-eye")
         # The segments alone over the image (the sectors off), zoomed in.
         d.js("document.querySelector('[data-testid=overlay-sectors]').click()")

@@ -1804,10 +1804,20 @@ fn aha_summary(map: &AhaMap) -> String {
             .enumerate()
             .filter_map(|(k, m)| Some(format!("slice {} at {:.0}", k + 1, (*m)?)))
             .collect();
+        // Slices with a wall but no mark take angles between the marks.
+        let between = map
+            .insertions_deg
+            .iter()
+            .zip(&map.insertion_marks_deg)
+            .any(|(cut, mark)| cut.is_some() && mark.is_none());
         format!(
-            "marked on {} degrees clockwise from 12 o'clock (the slices between at angles \
-             between the marks)",
-            marks.join(", ")
+            "marked on {} degrees clockwise from 12 o'clock{}",
+            marks.join(", "),
+            if between {
+                " (the slices between at angles between the marks)"
+            } else {
+                ""
+            }
         )
     } else {
         let angle = map.insertions_deg.iter().flatten().next().copied();
