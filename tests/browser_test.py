@@ -434,6 +434,19 @@ def run_device(device, port, data, cli_out, tmp):
         d.quit()
 
 
+def click_view(d, x, y):
+    """A mouse press on the image at canvas point (x, y), as a click lands: on whole CSS pixels.
+    Returns the canvas point it made."""
+    return d.js("""
+        const c = document.querySelector('[data-testid=view]');
+        const r = c.getBoundingClientRect();
+        const cx = Math.round(r.left + arguments[0] / c.width * r.width);
+        const cy = Math.round(r.top + arguments[1] / c.height * r.height);
+        c.dispatchEvent(new MouseEvent('mousedown', {bubbles: true, clientX: cx, clientY: cy}));
+        return [(cx - r.left) / r.width * c.width, (cy - r.top) / r.height * c.height];
+    """, x, y)
+
+
 def aha_segments(d, device, data, cli_out, downloads, tmp):
     """Marks the anterior RV insertion on the DICOM series with a click, as a user does. The
     angle is the click's around the wall's centroid, computed here from `scarseg predict`'s
@@ -450,14 +463,7 @@ def aha_segments(d, device, data, cli_out, downloads, tmp):
     # Up and to the left of the wall's centre, where the standard view has the insertion. The
     # click lands on whole CSS pixels: the canvas point it makes is returned.
     d.js("document.querySelector('[data-testid=aha-mark]').click()")
-    x, y = d.js("""
-        const c = document.querySelector('[data-testid=view]');
-        const r = c.getBoundingClientRect();
-        const cx = Math.round(r.left + arguments[0] / c.width * r.width);
-        const cy = Math.round(r.top + arguments[1] / c.height * r.height);
-        c.dispatchEvent(new MouseEvent('mousedown', {bubbles: true, clientX: cx, clientY: cy}));
-        return [(cx - r.left) / r.width * c.width, (cy - r.top) / r.height * c.height];
-    """, cx + 0.5 - 12, cy + 0.5 - 20)
+    x, y = click_view(d, cx + 0.5 - 12, cy + 0.5 - 20)
     # Pixel centres at +0.5; the phantom's pixels are square, so the angle in mm is the angle in
     # pixels; clockwise from 12 o'clock, rows growing downwards.
     want = math.degrees(math.atan2((x - 0.5) - cx, -((y - 0.5) - cy))) % 360
@@ -623,14 +629,7 @@ def turning_insertion(d, device, data, cli_out, downloads, tmp, first):
     cy = sum(r for r, _ in wall) / len(wall)
     cx = sum(c for _, c in wall) / len(wall)
     d.js("document.querySelector('[data-testid=aha-mark]').click()")
-    x, y = d.js("""
-        const c = document.querySelector('[data-testid=view]');
-        const r = c.getBoundingClientRect();
-        const cx = Math.round(r.left + arguments[0] / c.width * r.width);
-        const cy = Math.round(r.top + arguments[1] / c.height * r.height);
-        c.dispatchEvent(new MouseEvent('mousedown', {bubbles: true, clientX: cx, clientY: cy}));
-        return [(cx - r.left) / r.width * c.width, (cy - r.top) / r.height * c.height];
-    """, cx + 0.5 + 6, cy + 0.5 - 20)
+    x, y = click_view(d, cx + 0.5 + 6, cy + 0.5 - 20)
     want = math.degrees(math.atan2((x - 0.5) - cx, -((y - 0.5) - cy))) % 360
     status = d.wait("const t = document.querySelector('[data-testid=aha-status]').innerText;"
                     "return t.includes('slice 3 at') ? t : null", "the second mark")

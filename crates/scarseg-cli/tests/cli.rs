@@ -2066,6 +2066,31 @@ fn label_volume(path: &Path) -> Vec<Slice> {
         .slices
 }
 
+/// Two phantom NIfTI stacks of three slices (seeds 11 and 12) with their label volumes, in
+/// `root/data`, which it returns.
+fn two_phantom_stacks(root: &Path) -> PathBuf {
+    let data = root.join("data");
+    let args = [
+        "--count", "2", "--seed", "11", "--slices", "3", "--format", "nifti",
+    ];
+    ok(&[&["phantom", "--out", s(&data)][..], &args].concat());
+    data
+}
+
+/// Writes the first `n` slices of a label volume as a NIfTI label volume at `path` (a volume
+/// that does not fit its stack).
+fn write_first_slices(labels: &[Slice], n: usize, path: &Path) {
+    let values: Vec<u8> = labels[..n]
+        .iter()
+        .flat_map(|t| t.pixels.iter().map(|v| *v as u8))
+        .collect();
+    std::fs::write(
+        path,
+        nifti1(&labels[..n], NiftiData::U8(&values), true).expect("nifti"),
+    )
+    .expect("write");
+}
+
 #[test]
 fn a_folder_of_label_volumes_corrects_the_networks_masks() {
     // Two phantom stacks through the bundled model, then again with the phantom's own label
@@ -2073,20 +2098,7 @@ fn a_folder_of_label_volumes_corrects_the_networks_masks() {
     // network's differed, computed here from the first run's masks.
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let data = root.join("data");
-    ok(&[
-        "phantom",
-        "--out",
-        s(&data),
-        "--count",
-        "2",
-        "--seed",
-        "11",
-        "--slices",
-        "3",
-        "--format",
-        "nifti",
-    ]);
+    let data = two_phantom_stacks(root);
     let (plain, fixed) = (root.join("plain"), root.join("fixed"));
     ok(&["predict", s(&data), "--out", s(&plain)]);
     let out = ok(&[
@@ -2206,16 +2218,11 @@ fn a_folder_of_label_volumes_corrects_the_networks_masks() {
     // second keeps the network's masks, with a note, and the stray file is named.
     let bad = root.join("bad");
     std::fs::create_dir(&bad).expect("mkdir");
-    let truth = label_volume(&data.join("phantom-11_labels.nii.gz"));
-    let two: Vec<u8> = truth[..2]
-        .iter()
-        .flat_map(|t| t.pixels.iter().map(|v| *v as u8))
-        .collect();
-    std::fs::write(
-        bad.join("phantom-11_labels.nii.gz"),
-        nifti1(&truth[..2], NiftiData::U8(&two), true).expect("nifti"),
-    )
-    .expect("write");
+    write_first_slices(
+        &label_volume(&data.join("phantom-11_labels.nii.gz")),
+        2,
+        &bad.join("phantom-11_labels.nii.gz"),
+    );
     std::fs::copy(
         data.join("phantom-12_labels.nii.gz"),
         bad.join("phantom-13_labels.nii.gz"),
@@ -2280,20 +2287,7 @@ fn eval_scores_label_volumes_made_elsewhere() {
     // one line naming them.
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let data = root.join("data");
-    ok(&[
-        "phantom",
-        "--out",
-        s(&data),
-        "--count",
-        "2",
-        "--seed",
-        "11",
-        "--slices",
-        "3",
-        "--format",
-        "nifti",
-    ]);
+    let data = two_phantom_stacks(root);
     let eval_rows = |extra: &[&str], out: &str| {
         let out = root.join(out);
         ok(&[&["eval", "--pairs", s(&data), "--out", s(&out)][..], extra].concat());
@@ -2417,12 +2411,7 @@ fn eval_scores_label_volumes_made_elsewhere() {
             data.join("phantom-12.nii.gz").display()
         ),
     );
-    let two: Vec<u8> = values[..2 * truth[0].pixels.len()].to_vec();
-    std::fs::write(
-        edited.join("phantom-12_labels.nii.gz"),
-        nifti1(&truth[..2], NiftiData::U8(&two), true).expect("nifti"),
-    )
-    .expect("write");
+    write_first_slices(&truth, 2, &edited.join("phantom-12_labels.nii.gz"));
     run(
         &edited,
         "phantom-12_labels.nii.gz: 2 label slices for 3 image slices",
