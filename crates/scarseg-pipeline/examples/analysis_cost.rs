@@ -4,7 +4,9 @@
 //! slice cut again at the insertion); and what the page does on every move of a brush stroke
 //! (`MaskEdits::stroke` of a 4 mm brush over 10 pixels, the slice measured again with its
 //! corrections by `SliceResult::remeasured`, the stack's totals by `StackResult::set_slice`),
-//! rendering aside. Phantom stacks of 10 slices at three image sizes; the
+//! rendering aside; per stack, a label volume laid over it as corrections
+//! (`StackResult::towards_labels`: the page's "load labels", `predict --corrections`) and the RV
+//! insertion suggested from the images (`StackResult::suggested_insertion`). Phantom stacks of 10 slices at three image sizes; the
 //! network's probability maps stand in as the exact labels at 0.9 and 0.1, so no model runs.
 //! Prints a markdown table; `benchmarks/analysis.sh` writes it to `benchmarks/analysis.md`.
 //!
@@ -39,9 +41,9 @@ fn main() {
         .unwrap_or(7)
         .max(1);
     println!(
-        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms |"
+        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms | labels as corrections, ms per 10-slice stack | insertion suggested, ms per 10-slice stack |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for side in [128usize, 256, 512] {
         let config = PhantomConfig {
             size_px: [side, side],
@@ -106,6 +108,27 @@ fn main() {
             corrected.set_slice(k, new, &stack);
         });
         assert!(corrected.slices[k].edited_px > 0);
-        println!("| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} | {brush:.2} |");
+        // The phantom's labels with each slice's scar taken out, laid over the exact masks.
+        let labels: Vec<Vec<u8>> = case
+            .slices
+            .iter()
+            .map(|s| s.labels.iter().map(|l| (*l).min(2)).collect())
+            .collect();
+        let towards = median_ms(runs, || {
+            std::hint::black_box(result.towards_labels(&stack, &options, &labels));
+        });
+        assert!(
+            result
+                .towards_labels(&stack, &options, &labels)
+                .0
+                .edited_px()
+                > 0
+        );
+        let suggest = median_ms(runs, || {
+            std::hint::black_box(result.suggested_insertion(&stack));
+        });
+        println!(
+            "| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} | {brush:.2} | {towards:.2} | {suggest:.2} |"
+        );
     }
 }
