@@ -52,7 +52,7 @@ pub struct PredictArgs {
     /// between take angles between the marks, those beyond the nearest mark's; or `auto`, each
     /// slice's suggested from the image where the RV's blood pool lies against the septum (the
     /// septum's side too; check it). For all the inputs given.
-    #[arg(long, value_name = "DEG|SLICE:DEG,...", allow_negative_numbers = true, value_parser = parse_insertion)]
+    #[arg(long, value_name = "DEG|SLICE:DEG,...|auto", allow_negative_numbers = true, value_parser = parse_insertion)]
     pub rv_insertion: Option<InsertionArg>,
     /// With --rv-insertion: the septum runs clockwise from the insertion (images stored
     /// mirrored); otherwise counterclockwise, as the standard short-axis display has it.
