@@ -1517,7 +1517,7 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
     assert_eq!(marks.len(), 3);
     for m in marks {
         let m = m.as_f64().expect("every slice marked");
-        let error = (m - truth + 540.0).rem_euclid(360.0) - 180.0;
+        let error = scarseg_imaging::metrics::turn_deg(m, truth);
         assert!(error.abs() <= 20.0, "{m} against {truth}");
     }
     fails(

@@ -162,12 +162,8 @@ pub fn guess_insertion(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::turn_deg as turn;
     use crate::phantom::{PhantomConfig, generate, label};
-
-    /// Signed difference a - b on the circle, in [-180, 180).
-    fn turn(a: f64, b: f64) -> f64 {
-        (a - b + 540.0).rem_euclid(360.0) - 180.0
-    }
 
     #[test]
     fn a_drawn_right_ventricle_gives_its_insertion() {

@@ -553,6 +553,23 @@ pub fn aha_slice_counts(
     .collect()
 }
 
+/// The signed turn from angle `b` to angle `a`, degrees, along the shorter arc: in [-180, 180).
+pub fn turn_deg(a: f64, b: f64) -> f64 {
+    (a - b + 540.0).rem_euclid(360.0) - 180.0
+}
+
+/// The mean direction of angles in degrees (the angle of the sum of their unit vectors), in
+/// [0, 360); `None` without angles.
+pub fn mean_direction_deg(angles: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let (mut sin, mut cos, mut n) = (0.0, 0.0, 0usize);
+    for a in angles {
+        sin += a.to_radians().sin();
+        cos += a.to_radians().cos();
+        n += 1;
+    }
+    (n > 0).then(|| sin.atan2(cos).to_degrees().rem_euclid(360.0))
+}
+
 /// Each slice's anterior RV insertion (degrees clockwise from 12 o'clock, in [0, 360)) from
 /// the slices the user marked, in stack order: a marked slice keeps its mark; a slice between
 /// two marks takes the angle between them in proportion to its place, along the shorter arc
@@ -577,9 +594,7 @@ pub fn slice_insertions(marks: &[Option<f64>]) -> Vec<Option<f64>> {
             } else {
                 let j = marked.partition_point(|(at, _)| *at <= k);
                 let ((k0, a0), (k1, a1)) = (marked[j - 1], marked[j]);
-                // The signed difference on the shorter arc, in [-180, 180).
-                let turn = (a1 - a0 + 540.0).rem_euclid(360.0) - 180.0;
-                a0 + turn * (k - k0) as f64 / (k1 - k0) as f64
+                a0 + turn_deg(a1, a0) * (k - k0) as f64 / (k1 - k0) as f64
             };
             Some(angle.rem_euclid(360.0))
         })
@@ -686,6 +701,18 @@ mod tests {
         assert!((ba.upper_loa - 5.596_02).abs() < 1e-5, "{ba:?}");
         assert_eq!(bland_altman(&[1.0], &[2.0]), None);
         assert_eq!(bland_altman(&[1.0, 2.0], &[2.0]), None);
+    }
+
+    #[test]
+    fn turns_and_mean_directions_on_the_circle() {
+        assert_eq!(turn_deg(10.0, 350.0), 20.0);
+        assert_eq!(turn_deg(350.0, 10.0), -20.0);
+        assert_eq!(turn_deg(180.0, 0.0), -180.0);
+        assert_eq!(mean_direction_deg([]), None);
+        let mean = mean_direction_deg([80.0, 100.0]).expect("two");
+        assert!((mean - 90.0).abs() < 1e-9, "{mean}");
+        let mean = mean_direction_deg([350.0, 20.0]).expect("two");
+        assert!((mean - 5.0).abs() < 1e-9, "{mean}");
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! (default: the bundled model, 100 stacks from the first validation seed, 1,000,000,000).
 
 use scarseg_imaging::Stack;
-use scarseg_imaging::metrics::{AhaOrientation, Mask, mean_sd, sensitivity_specificity};
+use scarseg_imaging::metrics::{AhaOrientation, Mask, mean_sd, sensitivity_specificity, turn_deg};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
 use scarseg_pipeline::{StackResult, analyse_stack, slice_result};
 
@@ -114,8 +114,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             side_right += usize::from(!guess.septum_clockwise);
             for m in guess.marks_deg.iter().flatten() {
                 marked += 1;
-                let e = (m - case.params.rv_insertion_deg + 540.0).rem_euclid(360.0) - 180.0;
-                mark_error.push(e.abs());
+                mark_error.push(turn_deg(*m, case.params.rv_insertion_deg).abs());
             }
             if let Ok(at_guess) = predicted.aha_map_marked(&stack, &guess, Some(true), None) {
                 for (a, b) in at_guess.segments.iter().zip(&truth.segments) {

@@ -23,9 +23,9 @@ use scarseg_imaging::edit::MaskEdits;
 use scarseg_imaging::landmark::{InsertionGuess, guess_insertion};
 use scarseg_imaging::metrics::{
     AHA_SEGMENT_NAMES, AhaOrientation, CORONARY_TERRITORIES, Mask, WALL_SECTORS, WallLevel,
-    aha_slice_counts, base_is_first, burden_percent, high_risk, mean_wall_radius_mm,
-    sector_scar_percent, slice_insertions, stack_burden_percent, transmural_sectors,
-    transmurality_grade, wall_levels,
+    aha_slice_counts, base_is_first, burden_percent, high_risk, mean_direction_deg,
+    mean_wall_radius_mm, sector_scar_percent, slice_insertions, stack_burden_percent,
+    transmural_sectors, transmurality_grade, turn_deg, wall_levels,
 };
 use scarseg_imaging::postprocess::{
     PostprocessOptions, intersect, postprocess, remove_components_below_fraction,
@@ -651,10 +651,7 @@ impl AhaMap {
         if angles.iter().all(|a| *a == first) {
             return Some(first);
         }
-        let (sin, cos) = angles.iter().fold((0.0, 0.0), |(s, c), a| {
-            (s + a.to_radians().sin(), c + a.to_radians().cos())
-        });
-        Some(sin.atan2(cos).to_degrees().rem_euclid(360.0))
+        mean_direction_deg(angles)
     }
 
     /// Whether the slices were cut at more than one angle.
@@ -769,16 +766,11 @@ impl StackResult {
             return None;
         }
         let septum_clockwise = 2 * made.iter().filter(|g| g.septum_clockwise).count() > made.len();
-        let (sin, cos) = made.iter().fold((0.0, 0.0), |(s, c), g| {
-            let a = g.septum_middle_deg.to_radians();
-            (s + a.sin(), c + a.cos())
-        });
-        let centre = sin.atan2(cos).to_degrees();
-        let turn = |a: f64, b: f64| (a - b + 540.0).rem_euclid(360.0) - 180.0;
+        let centre = mean_direction_deg(made.iter().map(|g| g.septum_middle_deg))?;
         let marks_deg = guesses
             .iter()
             .map(|g| {
-                let g = g.filter(|g| turn(g.septum_middle_deg, centre).abs() <= 45.0)?;
+                let g = g.filter(|g| turn_deg(g.septum_middle_deg, centre).abs() <= 45.0)?;
                 let end = if septum_clockwise { -60.0 } else { 60.0 };
                 Some((g.septum_middle_deg + end).rem_euclid(360.0))
             })
@@ -1295,8 +1287,7 @@ pub(crate) mod tests {
             assert!(!suggested.septum_clockwise, "{}", case.name);
             for m in suggested.marks_deg.iter().flatten() {
                 marked += 1;
-                let error = (m - case.params.rv_insertion_deg + 540.0).rem_euclid(360.0) - 180.0;
-                near += usize::from(error.abs() <= 20.0);
+                near += usize::from(turn_deg(*m, case.params.rv_insertion_deg).abs() <= 20.0);
             }
         }
         assert!(
