@@ -237,14 +237,31 @@ pub fn stem_and_ext(name: &str) -> (&str, &str) {
     }
 }
 
+/// An image's name without its extension; a series folder's name whole.
+pub fn image_stem(image: &Path) -> String {
+    let name = image.file_name().unwrap_or_default().to_string_lossy();
+    if image.is_dir() {
+        name.into_owned()
+    } else {
+        stem_and_ext(&name).0.to_string()
+    }
+}
+
+/// The extensions of label volumes made for a run's outputs (`predict --corrections`, `eval
+/// --predictions`), in the order they are looked for: predict's own NIfTI first.
+pub const OUTPUT_LABEL_EXTS: [&str; 3] = [".nii.gz", ".nii", ".png"];
+
+/// `dir/STEM_labels.*` with one of [`OUTPUT_LABEL_EXTS`], the first that is a file.
+pub fn output_labels_in(dir: &Path, stem: &str) -> Option<PathBuf> {
+    OUTPUT_LABEL_EXTS
+        .iter()
+        .map(|ext| dir.join(format!("{stem}{LABEL_SUFFIX}{ext}")))
+        .find(|p| p.is_file())
+}
+
 /// The label file beside `image` (a file, or a series folder) that `--pairs` pairs it with.
 fn label_beside(image: &Path) -> Option<PathBuf> {
-    let name = image.file_name()?.to_string_lossy();
-    let stem = if image.is_dir() {
-        &*name
-    } else {
-        stem_and_ext(&name).0
-    };
+    let stem = image_stem(image);
     [".png", ".nii.gz", ".nii"]
         .iter()
         .map(|ext| image.with_file_name(format!("{stem}{LABEL_SUFFIX}{ext}")))
@@ -263,11 +280,7 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
     let mut out = Vec::new();
     for image in &images {
         let name = image.file_name().unwrap_or_default().to_string_lossy();
-        let (stem, _) = if image.is_dir() {
-            (&*name, "")
-        } else {
-            stem_and_ext(&name)
-        };
+        let stem = image_stem(image);
         if stem.ends_with(LABEL_SUFFIX) || name.ends_with(".json") || name.ends_with(".csv") {
             continue;
         }

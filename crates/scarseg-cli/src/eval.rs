@@ -29,8 +29,8 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::data::{
-    LABEL_SUFFIX, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, pair_samples,
-    phantom_samples, stem_and_ext,
+    LABEL_SUFFIX, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, image_stem,
+    output_labels_in, pair_samples, phantom_samples,
 };
 use crate::model_dir;
 
@@ -479,9 +479,6 @@ pub fn table(s: &Summary) -> String {
     out
 }
 
-/// The extensions a label volume of `--predictions` may have, in the order they are looked for.
-const PREDICTION_EXTS: [&str; 3] = [".nii.gz", ".nii", ".png"];
-
 /// Each sample's (scar, myocardium) from the label volume `dir` holds for its image: for the
 /// image `NAME.EXT` (or a series folder `NAME`), `dir/NAME_labels.*`. Checked and paired by
 /// position as `--pairs` labels are (`labels_for`); a missing or unfitting volume is an error
@@ -497,24 +494,14 @@ fn predicted_masks(dir: &Path, samples: &[Sample], limits: &Limits) -> Result<Ve
             .file
             .as_deref()
             .context("--predictions needs samples read from files")?;
-        let name = file.file_name().unwrap_or_default().to_string_lossy();
-        let stem = if file.is_dir() {
-            &*name
-        } else {
-            stem_and_ext(&name).0
-        };
-        let wanted = format!("{stem}{LABEL_SUFFIX}");
-        let path = PREDICTION_EXTS
-            .iter()
-            .map(|ext| dir.join(format!("{wanted}{ext}")))
-            .find(|p| p.is_file())
-            .with_context(|| {
-                format!(
-                    "{}: no {wanted}.nii.gz (.nii, .png) for {}",
-                    dir.display(),
-                    file.display()
-                )
-            })?;
+        let stem = image_stem(file);
+        let path = output_labels_in(dir, &stem).with_context(|| {
+            format!(
+                "{}: no {stem}{LABEL_SUFFIX}.nii.gz (.nii, .png) for {}",
+                dir.display(),
+                file.display()
+            )
+        })?;
         let bytes =
             std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
         let slices: Vec<Slice> = group.iter().map(|s| s.image.clone()).collect();

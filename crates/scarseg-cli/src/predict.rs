@@ -21,7 +21,9 @@ use scarseg_pipeline::outputs::{
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack};
 
 use crate::Outcome;
-use crate::data::{LABEL_SUFFIX, sorted_entries, stem_and_ext};
+use crate::data::{
+    LABEL_SUFFIX, OUTPUT_LABEL_EXTS, output_labels_in, sorted_entries, stem_and_ext,
+};
 use crate::model_dir;
 
 /// Arguments of `scarseg predict`.
@@ -74,9 +76,6 @@ pub struct PredictArgs {
     pub corrections: Option<PathBuf>,
 }
 
-/// The extensions a label file of `--corrections` may have, in the order they are looked for.
-const CORRECTION_EXTS: [&str; 3] = [".nii.gz", ".nii", ".png"];
-
 /// Lays the label volume `--corrections` holds for the stack written as `name` over its
 /// result. `Ok(None)`: no volume for it. `Err`: one that does not fit the stack (the line
 /// names it), so the stack is reported and skipped rather than its masks written uncorrected.
@@ -88,11 +87,7 @@ fn corrected(
     options: &PostprocessOptions,
     limits: &Limits,
 ) -> Result<Option<(PathBuf, StackResult)>, String> {
-    let Some(file) = CORRECTION_EXTS
-        .iter()
-        .map(|ext| dir.join(format!("{name}{LABEL_SUFFIX}{ext}")))
-        .find(|p| p.is_file())
-    else {
+    let Some(file) = output_labels_in(dir, name) else {
         return Ok(None);
     };
     let shown = file.display().to_string();
@@ -111,7 +106,7 @@ fn unused_corrections(dir: &Path, used: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let (stem, ext) = stem_and_ext(&name);
             p.is_file()
                 && stem.ends_with(LABEL_SUFFIX)
-                && CORRECTION_EXTS.contains(&ext)
+                && OUTPUT_LABEL_EXTS.contains(&ext)
                 && !used.contains(p)
         })
         .collect())
