@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::Mask;
 use crate::noise::gaussian;
-use crate::slice::Slice;
+use crate::slice::{Slice, Stack};
 
 /// Label values.
 pub mod label {
@@ -169,6 +169,18 @@ pub struct PhantomCase {
     pub slices: Vec<PhantomSlice>,
     /// How it was drawn.
     pub params: CaseParams,
+}
+
+impl PhantomCase {
+    /// Its images as a stack named after the case, as a decoder would return its file.
+    pub fn stack(&self) -> Stack {
+        Stack {
+            name: self.name.clone(),
+            part: None,
+            slices: self.slices.iter().map(|s| s.image.clone()).collect(),
+            warnings: vec![],
+        }
+    }
 }
 
 /// Sum of a few random low-frequency cosines, values roughly in [-1, 1]: smooth fields for bias,

@@ -13,7 +13,6 @@
 //! `cargo run -p scarseg-pipeline --example aha_agreement [MODEL_DIR] [CASES] [FIRST_SEED]`
 //! (default: the bundled model, 100 stacks from the first validation seed, 1,000,000,000).
 
-use scarseg_imaging::Stack;
 use scarseg_imaging::metrics::{AhaOrientation, Mask, mean_sd, sensitivity_specificity, turn_deg};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
 use scarseg_pipeline::{StackResult, analyse_stack, slice_result};
@@ -64,12 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut mark_error, mut suggested_grades) = (Vec::new(), Vec::new());
     for seed in first_seed..first_seed + cases {
         let case = generate(seed, &config);
-        let stack = Stack {
-            name: case.name.clone(),
-            part: None,
-            slices: case.slices.iter().map(|s| s.image.clone()).collect(),
-            warnings: vec![],
-        };
+        let stack = case.stack();
         let predicted = futures_lite::future::block_on(analyse_stack(
             &loaded.model,
             &device,

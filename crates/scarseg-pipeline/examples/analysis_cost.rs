@@ -15,7 +15,6 @@
 
 use std::time::Instant;
 
-use scarseg_imaging::Stack;
 use scarseg_imaging::edit::{MaskEdits, Tool};
 use scarseg_imaging::metrics::{AhaOrientation, WALL_SECTORS, sector_scar_percent};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
@@ -51,12 +50,7 @@ fn main() {
             ..PhantomConfig::default()
         };
         let case = generate(9_900_000 + side as u64, &config);
-        let stack = Stack {
-            name: case.name.clone(),
-            part: None,
-            slices: case.slices.iter().map(|s| s.image.clone()).collect(),
-            warnings: vec![],
-        };
+        let stack = case.stack();
         let p = |m: &scarseg_imaging::metrics::Mask| -> Vec<f32> {
             m.data.iter().map(|b| if *b { 0.9 } else { 0.1 }).collect()
         };

@@ -1022,12 +1022,7 @@ pub(crate) mod tests {
                 ..Default::default()
             },
         );
-        let stack = Stack {
-            name: case.name.clone(),
-            part: None,
-            slices: case.slices.iter().map(|s| s.image.clone()).collect(),
-            warnings: vec![],
-        };
+        let stack = case.stack();
         let options = PostprocessOptions::default();
         let result = futures_lite::future::block_on(analyse_stack(
             &model,
@@ -1255,12 +1250,7 @@ pub(crate) mod tests {
         let (mut marked, mut near) = (0, 0);
         for seed in 1_000_000_000..1_000_000_005u64 {
             let case = generate(seed, &config);
-            let stack = Stack {
-                name: case.name.clone(),
-                part: None,
-                slices: case.slices.iter().map(|s| s.image.clone()).collect(),
-                warnings: vec![],
-            };
+            let stack = case.stack();
             let slices = case
                 .slices
                 .iter()
