@@ -24,6 +24,20 @@ pub const SEED_BLOCK: u64 = 1_000_000_000;
 /// First seed of the fixed test phantom cases (`eval --phantom`, the default model's figures).
 pub const TEST_SEED: u64 = VALIDATION_SEED + SEED_BLOCK;
 
+/// The (scar, myocardium) masks of a label map in EMIDEC's values: scar is infarction or
+/// no-reflow (3, 4), myocardium 2 and up.
+pub fn label_masks(rows: usize, cols: usize, labels: &[u8]) -> (Mask, Mask) {
+    let mask = |f: &dyn Fn(u8) -> bool| Mask {
+        rows,
+        cols,
+        data: labels.iter().map(|l| f(*l)).collect(),
+    };
+    (
+        mask(&|l| l == label::SCAR || l == label::MVO),
+        mask(&|l| l >= label::MYOCARDIUM),
+    )
+}
+
 /// One labelled slice.
 #[derive(Debug, Clone)]
 pub struct Sample {
@@ -44,15 +58,10 @@ impl Sample {
     /// A sample from a label map in EMIDEC's values (0 background, 1 cavity, 2 myocardium,
     /// 3 infarction, 4 no-reflow).
     pub fn from_labels(image: Slice, labels: &[u8], patient: &str) -> Self {
-        let (rows, cols) = (image.rows, image.cols);
-        let mask = |f: &dyn Fn(u8) -> bool| Mask {
-            rows,
-            cols,
-            data: labels.iter().map(|l| f(*l)).collect(),
-        };
+        let (scar, myocardium) = label_masks(image.rows, image.cols, labels);
         Self {
-            scar: mask(&|l| l == label::SCAR || l == label::MVO),
-            myocardium: mask(&|l| l >= label::MYOCARDIUM),
+            scar,
+            myocardium,
             image,
             patient: patient.to_string(),
             file: None,

@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::data::{
     LABEL_SUFFIX, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, image_stem,
-    output_labels_in, pair_samples, phantom_samples,
+    label_masks, output_labels_in, pair_samples, phantom_samples,
 };
 use crate::model_dir;
 
@@ -514,8 +514,7 @@ fn predicted_masks(dir: &Path, samples: &[Sample], limits: &Limits) -> Result<Ve
         )
         .map_err(|why| anyhow::anyhow!(why))?;
         for (s, labels) in group.iter().zip(&maps) {
-            let p = Sample::from_labels(s.image.clone(), labels, &s.patient);
-            out.push((p.scar, p.myocardium));
+            out.push(label_masks(s.image.rows, s.image.cols, labels));
         }
     }
     Ok(out)
