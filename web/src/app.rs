@@ -1557,7 +1557,7 @@ pub fn App() -> impl IntoView {
                 let map = current_aha.get().and_then(Result::ok);
                 let levels = map.as_ref().map(|m| m.levels.clone()).unwrap_or_default();
                 let insertions = map.as_ref().map(|m| m.insertions_deg.clone()).unwrap_or_default();
-                let marks = c.aha.marks_deg.clone();
+                let marks = map.as_ref().map(|m| m.insertion_marks_deg.clone()).unwrap_or_default();
                 let m = state.model.get().unwrap_or_default();
                 Some(view! {
                     <p data-testid="stack-summary">{format!(
