@@ -32,7 +32,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a model (or FWHM / n-SD) with the papers' metrics.
     Eval(eval::EvalArgs),
-    /// Segment DICOM, NIfTI, PNG or JPEG files; masks on each input's own grid.
+    /// Segment DICOM, NIfTI, PNG or JPEG files; masks on each input's own grid (and a DICOM
+    /// segmentation of each DICOM series).
     Predict(predict::PredictArgs),
     /// Export trained weights as a web-app model folder (f16 weights, manifest, model card).
     Export(export::ExportArgs),

@@ -1,5 +1,5 @@
 //! `scarseg predict`: files and folders in, masks on each input's own grid, a NIfTI label volume
-//! per stack, and a CSV + JSON report; with `--corrections`, a folder of label volumes overrides
+//! per stack (and a DICOM segmentation per DICOM stack), and a CSV + JSON report; with `--corrections`, a folder of label volumes overrides
 //! the network's masks where they differ. One bad input is reported and skipped.
 
 use std::io::IsTerminal;
@@ -16,7 +16,8 @@ use scarseg_imaging::metrics::{AhaOrientation, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
-    aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, label_map, mask_png, output_stem,
+    report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack};
 
@@ -453,13 +454,15 @@ fn correction_line(input: &str, file: &Path, stack: &Stack, result: &StackResult
     )
 }
 
-/// Writes one stack's masks and label volume; returns the files written.
+/// Writes one stack's masks, label volume and, for a DICOM stack, its DICOM segmentation;
+/// returns the files written and why a DICOM stack got no segmentation.
 fn write_outputs(
     out: &Path,
     name: &str,
     stack: &Stack,
     result: &StackResult,
-) -> Result<Vec<PathBuf>> {
+    maker: &SegMaker<'_>,
+) -> Result<(Vec<PathBuf>, Option<String>)> {
     let mut written = Vec::new();
     let mut put = |file: String, bytes: Vec<u8>| -> Result<()> {
         let path = out.join(file);
@@ -487,7 +490,16 @@ fn write_outputs(
         format!("{name}{LABEL_SUFFIX}.nii.gz"),
         nifti1(&stack.slices, NiftiData::U8(&labels), true)?,
     )?;
-    Ok(written)
+    // A segmentation that cannot be written (no frame of reference, mixed grids) costs only
+    // itself: the masks and volumes above stand.
+    let mut no_seg = None;
+    if stack.slices.iter().all(|s| s.dicom.is_some()) {
+        match dicom_seg(stack, result, maker) {
+            Ok(bytes) => put(format!("{name}{SEG_SUFFIX}"), bytes)?,
+            Err(e) => no_seg = Some(e.message),
+        }
+    }
+    Ok((written, no_seg))
 }
 
 /// Runs `scarseg predict`.
@@ -534,6 +546,18 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     let mut notes: Vec<String> = Vec::new();
     let mut used = std::collections::BTreeMap::<String, usize>::new();
     let mut used_corrections = Vec::new();
+    // DICOM's dates and times are local, as the scanner's are.
+    let now = chrono::Local::now();
+    let (date, time) = (
+        now.format("%Y%m%d").to_string(),
+        now.format("%H%M%S").to_string(),
+    );
+    let maker = SegMaker {
+        model_name: &model.manifest.name,
+        weights_sha256: &model.manifest.weights.sha256,
+        date: &date,
+        time: &time,
+    };
     for input in &inputs {
         let decoded = decode(input, &limits);
         errors.extend(decoded.errors);
@@ -595,7 +619,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                             continue;
                         }
                     };
-                    write_outputs(&args.out, &name, &stack, &result)?;
+                    let (written, no_seg) =
+                        write_outputs(&args.out, &name, &stack, &result, &maker)?;
+                    if let Some(why) = no_seg {
+                        notes.push(format!("{input_name}: no DICOM segmentation: {why}"));
+                    }
                     rows.extend(report_rows(
                         &input_name,
                         &stack,
@@ -604,7 +632,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                         &model.manifest.weights.sha256,
                     ));
                     let mut record = stack_record(&input_name, &stack, &result, &stack.warnings);
-                    record["output_name"] = name.into();
+                    record["output_name"] = name.clone().into();
+                    let seg_file = format!("{name}{SEG_SUFFIX}");
+                    if written.iter().any(|p| p.ends_with(&seg_file)) {
+                        record["dicom_seg"] = seg_file.into();
+                    }
                     if let Some(file) = correction {
                         record["corrections"] = file.display().to_string().into();
                     }

@@ -2417,3 +2417,205 @@ fn eval_scores_label_volumes_made_elsewhere() {
         "phantom-12_labels.nii.gz: 2 label slices for 3 image slices",
     );
 }
+
+#[test]
+fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
+    // A phantom series of three DICOM slices: besides the PNG masks, one multi-frame DICOM SEG
+    // whose frames, unpacked here bit by bit, are the PNG masks of the slices they reference,
+    // in the series' study and frame of reference. Corrections make its segments
+    // SEMIAUTOMATIC; a PNG input gets none.
+    use dicom_dictionary_std::tags;
+    use dicom_object::{InMemDicomObject, OpenFileOptions};
+    use scarseg_imaging::encode::{DicomSyntax, SeriesIds, dicom_mr, png_grey8};
+    use scarseg_imaging::phantom::{PhantomConfig, generate};
+    let case = generate(
+        11,
+        &PhantomConfig {
+            slices: 3,
+            ..Default::default()
+        },
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let series = root.join("series");
+    std::fs::create_dir_all(&series).expect("mkdir");
+    let ids = SeriesIds {
+        study_uid: "2.25.11".into(),
+        series_uid: "2.25.12".into(),
+        patient_name: "Seg^Test".into(),
+    };
+    for (k, s) in case.slices.iter().enumerate() {
+        let bytes =
+            dicom_mr(&s.image, &ids, k as u32 + 1, DicomSyntax::ExplicitLittle).expect("dcm");
+        std::fs::write(series.join(format!("IM{k}.dcm")), bytes).expect("write");
+    }
+    let text = |obj: &InMemDicomObject, tag| {
+        obj.element(tag)
+            .unwrap_or_else(|_| panic!("{tag} present"))
+            .to_str()
+            .expect("text")
+            .trim_end_matches('\0')
+            .trim()
+            .to_string()
+    };
+    let first = |obj: &InMemDicomObject, tag| -> InMemDicomObject {
+        obj.element(tag).expect("sequence").items().expect("items")[0].clone()
+    };
+    let check = |out: &Path, algorithm: &str| {
+        let file = out.join("series_seg.dcm");
+        let seg = OpenFileOptions::new()
+            .open_file(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+                .expect("json");
+        assert_eq!(report["inputs"][0]["dicom_seg"], "series_seg.dcm");
+        assert_eq!(text(&seg, tags::MODALITY), "SEG");
+        assert_eq!(text(&seg, tags::STUDY_INSTANCE_UID), ids.study_uid);
+        assert_eq!(text(&seg, tags::PATIENT_NAME), "Seg^Test");
+        assert_eq!(text(&seg, tags::FRAME_OF_REFERENCE_UID), "2.25.12.0");
+        assert_ne!(text(&seg, tags::SERIES_INSTANCE_UID), ids.series_uid);
+        let segments = seg
+            .element(tags::SEGMENT_SEQUENCE)
+            .expect("segments")
+            .items()
+            .expect("items");
+        let labels: Vec<String> = segments
+            .iter()
+            .map(|s| text(s, tags::SEGMENT_LABEL))
+            .collect();
+        assert_eq!(labels, ["Myocardium", "Scar"]);
+        for s in segments {
+            assert_eq!(text(s, tags::SEGMENT_ALGORITHM_TYPE), algorithm);
+        }
+        let scar_type = first(&segments[1], tags::SEGMENTED_PROPERTY_TYPE_CODE_SEQUENCE);
+        assert_eq!(
+            (
+                text(&scar_type, tags::CODE_VALUE),
+                text(&scar_type, tags::CODING_SCHEME_DESIGNATOR)
+            ),
+            ("12402003".to_string(), "SCT".to_string())
+        );
+        let (rows, cols) = (
+            text(&seg, tags::ROWS).parse::<usize>().expect("rows"),
+            text(&seg, tags::COLUMNS).parse::<usize>().expect("cols"),
+        );
+        let bits = seg
+            .element(tags::PIXEL_DATA)
+            .expect("pixels")
+            .to_bytes()
+            .expect("bytes")
+            .to_vec();
+        let frames = seg
+            .element(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+            .expect("frames")
+            .items()
+            .expect("items");
+        assert_eq!(frames.len(), 6);
+        assert_eq!(text(&seg, tags::NUMBER_OF_FRAMES), "6");
+        // Which output slice each source file became.
+        let slices = report["inputs"][0]["slices"].as_array().expect("slices");
+        let mut covered = Vec::new();
+        for (f, frame) in frames.iter().enumerate() {
+            let segment = text(
+                &first(frame, tags::SEGMENT_IDENTIFICATION_SEQUENCE),
+                tags::REFERENCED_SEGMENT_NUMBER,
+            );
+            let source = first(
+                &first(frame, tags::DERIVATION_IMAGE_SEQUENCE),
+                tags::SOURCE_IMAGE_SEQUENCE,
+            );
+            let sop = text(&source, tags::REFERENCED_SOP_INSTANCE_UID);
+            // IMk.dcm holds instance k + 1, whose SOP Instance UID is the series' plus ".k+1".
+            let instance: usize = sop
+                .strip_prefix("2.25.12.")
+                .and_then(|n| n.parse().ok())
+                .expect("a source instance");
+            let k = slices
+                .iter()
+                .position(|r| {
+                    r["source"]
+                        .as_str()
+                        .is_some_and(|f| f.ends_with(&format!("/IM{}.dcm", instance - 1)))
+                })
+                .expect("its slice");
+            let kind = if segment == "1" { "myo" } else { "scar" };
+            let (r, c, png) = read_mask(&out.join(format!("series_{k:03}_{kind}.png")));
+            assert_eq!((r, c), (rows, cols));
+            let start = f * rows * cols;
+            let frame_bits: Vec<bool> = (start..start + rows * cols)
+                .map(|i| bits[i / 8] >> (i % 8) & 1 == 1)
+                .collect();
+            let want: Vec<bool> = png.iter().map(|v| *v > 0.0).collect();
+            assert_eq!(
+                frame_bits,
+                want,
+                "frame {f}: segment {segment} of IM{}",
+                instance - 1
+            );
+            covered.push((segment, k));
+        }
+        covered.sort();
+        covered.dedup();
+        assert_eq!(covered.len(), 6, "each segment on each slice once");
+    };
+    let out = root.join("out");
+    ok(&["predict", s(&series), "--out", s(&out)]);
+    check(&out, "AUTOMATIC");
+
+    // Saved beside its series (as a PACS export folder would hold it), the segmentation is
+    // left out of the series with a word, not read as a fourth slice.
+    std::fs::copy(out.join("series_seg.dcm"), series.join("series_seg.dcm")).expect("copy");
+    let again = root.join("again");
+    let run = ok(&["predict", s(&series), "--out", s(&again)]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(again.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(
+        report["inputs"][0]["slices"]
+            .as_array()
+            .expect("slices")
+            .len(),
+        3
+    );
+    let said = format!("{report}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        said.contains("a DICOM Segmentation (masks drawn on images"),
+        "{said}"
+    );
+    std::fs::remove_file(series.join("series_seg.dcm")).expect("remove");
+
+    // The phantom's truth as corrections, in the order the stack lies (the label volume is
+    // matched to the slices by position).
+    let corrections = root.join("corrections");
+    std::fs::create_dir_all(&corrections).expect("mkdir");
+    let images: Vec<Slice> = case.slices.iter().map(|s| s.image.clone()).collect();
+    let values: Vec<u8> = case.slices.iter().flat_map(|s| s.labels.clone()).collect();
+    std::fs::write(
+        corrections.join("series_labels.nii.gz"),
+        nifti1(&images, NiftiData::U8(&values), true).expect("nifti"),
+    )
+    .expect("write");
+    let fixed = root.join("fixed");
+    ok(&[
+        "predict",
+        s(&series),
+        "--out",
+        s(&fixed),
+        "--corrections",
+        s(&corrections),
+    ]);
+    check(&fixed, "SEMIAUTOMATIC");
+
+    let png = root.join("slice.png");
+    let im = &case.slices[0].image;
+    let grey: Vec<u8> = im
+        .pixels
+        .iter()
+        .map(|v| v.clamp(0.0, 255.0) as u8)
+        .collect();
+    std::fs::write(&png, png_grey8(im.rows, im.cols, &grey, None).expect("png")).expect("write");
+    let plain = root.join("plain");
+    ok(&["predict", s(&png), "--out", s(&plain)]);
+    assert!(files_with(&plain, "_seg.dcm").is_empty());
+}

@@ -11,12 +11,13 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
-use dicom_object::{InMemDicomObject, OpenFileOptions};
+use dicom_object::{FileDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{PhotometricInterpretation, PixelDecoder, PlanarConfiguration};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::error::{ErrorKind, ImagingError};
-use crate::slice::{Limits, Slice, Stack, match_grids};
+use crate::seg::SEGMENTATION_STORAGE;
+use crate::slice::{DicomSource, Limits, Slice, Stack, match_grids};
 
 /// The formats we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -942,12 +943,21 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         });
     }
 
+    let class = dicom_str(&obj, tags::SOP_CLASS_UID)
+        .unwrap_or_else(|| obj.meta().media_storage_sop_class_uid().to_string());
+    let class = class.trim_end_matches('\0');
     if obj.element_opt(tags::PIXEL_DATA).ok().flatten().is_none() {
-        let class = dicom_str(&obj, tags::SOP_CLASS_UID)
-            .unwrap_or_else(|| obj.meta().media_storage_sop_class_uid().to_string());
-        return Err(ErrorKind::NotAnImage(non_image_object(
-            class.trim_end_matches('\0'),
+        return Err(ErrorKind::NotAnImage(format!(
+            "{} without Pixel Data (7FE0,0010)",
+            non_image_object(class)
         )));
+    }
+    // A segmentation's frames are masks (one bit per pixel), not intensities: one written by
+    // `scarseg predict` beside its series must not join it as slices.
+    if class == SEGMENTATION_STORAGE {
+        return Err(ErrorKind::NotAnImage(
+            "a DICOM Segmentation (masks drawn on images, not an image to segment)".into(),
+        ));
     }
     let rows = dicom_int(&obj, tags::ROWS).ok_or_else(|| dicom_error("no Rows (0028,0010)"))?;
     let cols =
@@ -1078,6 +1088,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let slice_location = dicom_floats(&obj, tags::SLICE_LOCATION).and_then(|v| v.first().copied());
     let instance = dicom_int(&obj, tags::INSTANCE_NUMBER);
     let invert = photometric == "MONOCHROME1";
+    let source = dicom_source(&obj);
 
     let (mut missing_spacing, mut missing_thickness) = (false, false);
     let mut slices = Vec::with_capacity(frames);
@@ -1139,6 +1150,10 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         slice.instance_number = instance;
         slice.series_uid = series_uid.clone();
         slice.acquisition = frame_acquisition(&obj, frame, series.as_ref());
+        slice.dicom = source.clone().map(|s| DicomSource {
+            frame: (frames > 1).then_some(frame as u32 + 1),
+            ..s
+        });
         slices.push(slice);
     }
     // Frames in the order they lie, as a series' files are put: an enhanced image may store
@@ -1156,6 +1171,45 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         slices,
         warnings,
     })
+}
+
+/// The instance's identity and its patient and study attributes ([`DicomSource`]), for every
+/// frame; `None` without the SOP and study UIDs a reference needs.
+fn dicom_source(obj: &FileDicomObject<InMemDicomObject>) -> Option<DicomSource> {
+    // UIDs are padded to an even length with NUL; text with spaces.
+    let text = |tag| {
+        dicom_str(obj, tag)
+            .map(|s| s.trim_end_matches('\0').trim().to_string())
+            .unwrap_or_default()
+    };
+    let uid = |tag| Some(text(tag)).filter(|s| !s.is_empty());
+    let sop_class_uid =
+        uid(tags::SOP_CLASS_UID).or_else(|| uid_of(obj.meta().media_storage_sop_class_uid()))?;
+    let sop_instance_uid = uid(tags::SOP_INSTANCE_UID)
+        .or_else(|| uid_of(obj.meta().media_storage_sop_instance_uid()))?;
+    Some(DicomSource {
+        sop_class_uid,
+        sop_instance_uid,
+        frame: None,
+        study_uid: uid(tags::STUDY_INSTANCE_UID)?,
+        series_uid: uid(tags::SERIES_INSTANCE_UID)?,
+        series_number: dicom_int(obj, tags::SERIES_NUMBER),
+        frame_of_reference_uid: uid(tags::FRAME_OF_REFERENCE_UID),
+        patient_name: text(tags::PATIENT_NAME),
+        patient_id: text(tags::PATIENT_ID),
+        patient_birth_date: text(tags::PATIENT_BIRTH_DATE),
+        patient_sex: text(tags::PATIENT_SEX),
+        study_date: text(tags::STUDY_DATE),
+        study_time: text(tags::STUDY_TIME),
+        referring_physician: text(tags::REFERRING_PHYSICIAN_NAME),
+        study_id: text(tags::STUDY_ID),
+        accession_number: text(tags::ACCESSION_NUMBER),
+        study_description: text(tags::STUDY_DESCRIPTION),
+    })
+}
+
+fn uid_of(meta: &str) -> Option<String> {
+    Some(meta.trim_end_matches('\0').trim().to_string()).filter(|s| !s.is_empty())
 }
 
 /// What sets frame `frame`'s stack apart from others in the same file or folder

@@ -273,6 +273,12 @@ pub fn dicom_mr(
         VR::UI,
         ids.series_uid.clone().into(),
     );
+    // One space for the series, so that derived objects (a segmentation) can be placed on it.
+    put(
+        tags::FRAME_OF_REFERENCE_UID,
+        VR::UI,
+        format!("{}.0", ids.series_uid).into(),
+    );
     put(tags::MODALITY, VR::CS, "MR".into());
     put(tags::PATIENT_NAME, VR::PN, ids.patient_name.clone().into());
     put(tags::PATIENT_ID, VR::LO, ids.patient_name.clone().into());

@@ -86,8 +86,8 @@ pub enum ErrorKind {
         hint: String,
     },
     /// A DICOM object that holds no image (a DICOMDIR, a structured report, a presentation
-    /// state): a folder's series leaves it out with a warning.
-    #[error("not an image: {0} without Pixel Data (7FE0,0010)")]
+    /// state, a segmentation's masks): a folder's series leaves it out with a warning.
+    #[error("not an image: {0}")]
     NotAnImage(String),
     /// Another format than NIfTI inside gzip (a .dcm.gz, say): only NIfTI is read gzipped.
     #[error(

@@ -2,7 +2,7 @@
 //! into one [`Slice`]/[`Stack`] type, preprocessing to the model's input and its exact inverse,
 //! postprocessing, corrections by hand, metrics, the RV insertion suggested from the image, the
 //! classic FWHM and n-SD scar methods, and the synthetic LGE phantom
-//! (with writers for the formats users upload). The API takes bytes, never paths, so the web
+//! (with writers for the formats users upload) and the DICOM Segmentation writer. The API takes bytes, never paths, so the web
 //! app and the native tools share it; the crate builds for wasm32.
 
 pub mod classic;
@@ -17,6 +17,7 @@ pub mod phantom;
 pub mod postprocess;
 pub mod preprocess;
 pub mod roi;
+pub mod seg;
 pub mod slice;
 
 pub use error::{ErrorKind, ImagingError};

@@ -60,6 +60,52 @@ pub struct Slice {
     /// same positions, and summed together would count every position twice).
     #[serde(default)]
     pub acquisition: Vec<(String, String)>,
+    /// Where the slice came from in DICOM terms, for a DICOM input: what a DICOM Segmentation
+    /// of it references and copies so that an archive files the segmentation with its images.
+    #[serde(default)]
+    pub dicom: Option<DicomSource>,
+}
+
+/// A DICOM slice's identity: the instance (and frame) it was read from, and the patient and
+/// study attributes a derived object must repeat (DICOM's Patient and General Study modules;
+/// type 2, so empty where the source has none). Kept in memory only; written nowhere but into
+/// a DICOM Segmentation of the same images.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DicomSource {
+    /// SOP Class UID of the source instance (MR Image Storage, Enhanced MR Image Storage, ...).
+    pub sop_class_uid: String,
+    /// SOP Instance UID of the source instance.
+    pub sop_instance_uid: String,
+    /// The frame's number (from 1) in a multi-frame source; `None` for a single-frame one.
+    pub frame: Option<u32>,
+    /// Study Instance UID.
+    pub study_uid: String,
+    /// Series Instance UID.
+    pub series_uid: String,
+    /// Series Number, where the source has one.
+    pub series_number: Option<i64>,
+    /// Frame of Reference UID, where the source has one: the space its positions are in.
+    pub frame_of_reference_uid: Option<String>,
+    /// Patient's Name (0010,0010).
+    pub patient_name: String,
+    /// Patient ID (0010,0020).
+    pub patient_id: String,
+    /// Patient's Birth Date (0010,0030).
+    pub patient_birth_date: String,
+    /// Patient's Sex (0010,0040).
+    pub patient_sex: String,
+    /// Study Date (0008,0020).
+    pub study_date: String,
+    /// Study Time (0008,0030).
+    pub study_time: String,
+    /// Referring Physician's Name (0008,0090).
+    pub referring_physician: String,
+    /// Study ID (0020,0010).
+    pub study_id: String,
+    /// Accession Number (0008,0050).
+    pub accession_number: String,
+    /// Study Description (0008,1030).
+    pub study_description: String,
 }
 
 impl Slice {
@@ -78,6 +124,7 @@ impl Slice {
             source: source.into(),
             series_uid: None,
             acquisition: Vec::new(),
+            dicom: None,
         }
     }
 

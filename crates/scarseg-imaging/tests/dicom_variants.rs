@@ -381,6 +381,24 @@ fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
             DataSetSequence::from(per_frame),
         ),
     ]);
+    s.extra = vec![
+        DataElement::new(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.3"),
+        ),
+        DataElement::new(
+            tags::SERIES_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.3.4"),
+        ),
+        DataElement::new(
+            tags::FRAME_OF_REFERENCE_UID,
+            VR::UI,
+            PrimitiveValue::from("1.2.3.9"),
+        ),
+        DataElement::new(tags::PATIENT_ID, VR::LO, PrimitiveValue::from("P-01")),
+    ];
     let values: Vec<u16> = (0..18).collect();
     let stack = decode(&dicom(
         &s,
@@ -389,6 +407,19 @@ fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
     ));
     assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
     assert_eq!(stack.slices.len(), 3);
+    // Each slice knows its instance and its frame (from 1), for a segmentation to reference.
+    for (slice, frame) in stack.slices.iter().zip([3, 1, 2]) {
+        let d = slice.dicom.as_ref().expect("a DICOM source");
+        assert_eq!(d.sop_instance_uid, "1.2.826.0.1.3680043.10.1234.5.1");
+        assert_eq!(d.sop_class_uid, uids::MR_IMAGE_STORAGE);
+        assert_eq!(d.frame, Some(frame));
+        assert_eq!(
+            (d.study_uid.as_str(), d.series_uid.as_str()),
+            ("1.2.3", "1.2.3.4")
+        );
+        assert_eq!(d.frame_of_reference_uid.as_deref(), Some("1.2.3.9"));
+        assert_eq!(d.patient_id, "P-01");
+    }
     for (slice, z) in stack.slices.iter().zip([10.0, 18.5, 28.0]) {
         assert_eq!(slice.spacing_mm, [1.25, 1.5]);
         assert_eq!(slice.thickness_mm, 8.0);

@@ -626,3 +626,29 @@ fn a_left_handed_qform_from_nibabel_reads_as_nibabel_reads_it() {
         (3 + 5 * 2 + 20 * 2) as f32
     );
 }
+
+#[test]
+fn a_dicom_slice_keeps_what_a_segmentation_of_it_references() {
+    let image = generate(5, &small_config(1)).slices[0].image.clone();
+    let ids = ids("Case^One");
+    let bytes = dicom_mr(&image, &ids, 3, DicomSyntax::ExplicitLittle).expect("encode");
+    let stack = decode_file("IM3.dcm", &bytes, &Limits::default()).expect("decode");
+    let d = stack.slices[0].dicom.as_ref().expect("a DICOM source");
+    assert_eq!(d.sop_class_uid, "1.2.840.10008.5.1.4.1.1.4");
+    assert_eq!(d.sop_instance_uid, format!("{}.3", ids.series_uid));
+    assert_eq!(d.frame, None);
+    assert_eq!(d.study_uid, ids.study_uid);
+    assert_eq!(d.series_uid, ids.series_uid);
+    assert_eq!(
+        d.frame_of_reference_uid.as_deref(),
+        Some(format!("{}.0", ids.series_uid).as_str())
+    );
+    assert_eq!(
+        (d.patient_name.as_str(), d.patient_id.as_str()),
+        ("Case^One", "Case^One")
+    );
+    // Neither a NIfTI nor a PNG has one.
+    let png = png_grey16(2, 2, &[0.0, 1.0, 2.0, 3.0], None).expect("png");
+    let stack = decode_file("a.png", &png, &Limits::default()).expect("decode");
+    assert!(stack.slices[0].dicom.is_none());
+}

@@ -1,11 +1,14 @@
 //! What the CLI and the page write from a result, defined once so their files agree: mask PNGs,
 //! the label map of the NIfTI label volume, a stack's volumes, the JSON reports' per-stack and
-//! per-slice records, the CSV report, and the AHA segments' CSV.
+//! per-slice records, the CSV report, the AHA segments' CSV, and a DICOM stack's DICOM
+//! segmentation.
 
 use scarseg_imaging::encode::{EncodeError, png_grey8};
 use scarseg_imaging::metrics::{CORONARY_TERRITORIES, Mask, WallLevel, high_risk};
+use scarseg_imaging::seg::{self, AlgorithmType, Code, Instance, Segment, pack_bits};
 use scarseg_imaging::{Slice, Stack};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::{AhaMap, SliceResult, StackResult};
 
@@ -392,6 +395,151 @@ impl StackResult {
                 (s + r.scar_area_mm2 * h, m + r.myocardium_area_mm2 * h)
             })
     }
+}
+
+/// Who made a DICOM segmentation, and when: the model and the local date and time.
+#[derive(Debug, Clone, Copy)]
+pub struct SegMaker<'a> {
+    /// The model's name (its manifest's).
+    pub model_name: &'a str,
+    /// The weights' sha256, hex.
+    pub weights_sha256: &'a str,
+    /// Local date, YYYYMMDD.
+    pub date: &'a str,
+    /// Local time, HHMMSS.
+    pub time: &'a str,
+}
+
+/// File-name suffix of a stack's DICOM segmentation: `NAME_seg.dcm`.
+pub const SEG_SUFFIX: &str = "_seg.dcm";
+
+const SCT: &str = "SCT";
+const LV_MYOCARDIUM: Code<'static> = Code {
+    value: "49848007",
+    scheme: SCT,
+    meaning: "Left Ventricle Myocardium",
+};
+
+/// A stack's masks as a DICOM Segmentation in its study, for a stack read from DICOM: segment 1
+/// the myocardium (scar included, as everywhere in ScarSeg), segment 2 the scar, coded in SNOMED
+/// CT, "AUTOMATIC" or, after corrections by hand, "SEMIAUTOMATIC". Its UIDs are derived from
+/// what it holds (sources, masks, model, time: `2.25.` and 128 bits of their sha256), so the
+/// browser needs no random source and the same export is the same file.
+pub fn dicom_seg(
+    stack: &Stack,
+    result: &StackResult,
+    maker: &SegMaker<'_>,
+) -> Result<Vec<u8>, EncodeError> {
+    let algorithm_type = if result.edited_px() > 0 {
+        AlgorithmType::SemiAutomatic
+    } else {
+        AlgorithmType::Automatic
+    };
+    let algorithm_name = format!("ScarSegNet {}", maker.model_name);
+    let algorithm_name: String = algorithm_name.chars().take(64).collect();
+    let myocardium: Vec<&[bool]> = result
+        .slices
+        .iter()
+        .map(|r| r.myocardium.data.as_slice())
+        .collect();
+    let scar: Vec<&[bool]> = result
+        .slices
+        .iter()
+        .map(|r| r.scar.data.as_slice())
+        .collect();
+    let segments = [
+        Segment {
+            label: "Myocardium",
+            description: "left-ventricular myocardium, scar included",
+            category: Code {
+                value: "91723000",
+                scheme: SCT,
+                meaning: "Anatomical Structure",
+            },
+            property: LV_MYOCARDIUM,
+            region: None,
+            algorithm_type,
+            algorithm_name: &algorithm_name,
+            // The page's myocardium colour, sRGB (0, 200, 255), as scaled CIELab.
+            colour_lab: [49254, 27161, 23005],
+            masks: myocardium,
+        },
+        Segment {
+            label: "Scar",
+            description: "late-enhancing myocardial scar",
+            category: Code {
+                value: "49755003",
+                scheme: SCT,
+                meaning: "Morphologically Abnormal Structure",
+            },
+            property: Code {
+                value: "12402003",
+                scheme: SCT,
+                meaning: "Scar",
+            },
+            region: Some(LV_MYOCARDIUM),
+            algorithm_type,
+            algorithm_name: &algorithm_name,
+            // The page's scar colour, sRGB (255, 214, 0).
+            colour_lab: [56805, 32532, 55245],
+            masks: scar,
+        },
+    ];
+    let uid = |salt: &str| {
+        let mut hash = Sha256::new();
+        hash.update(salt);
+        for s in &stack.slices {
+            if let Some(d) = &s.dicom {
+                hash.update(&d.sop_instance_uid);
+                hash.update(d.frame.unwrap_or(0).to_le_bytes());
+            }
+        }
+        for seg in &segments {
+            for m in &seg.masks {
+                hash.update(pack_bits([*m]));
+            }
+        }
+        for text in [maker.weights_sha256, maker.date, maker.time] {
+            hash.update(text);
+        }
+        let digest = hash.finalize();
+        let mut bits = [0u8; 16];
+        bits.copy_from_slice(&digest[..16]);
+        format!("2.25.{}", u128::from_be_bytes(bits))
+    };
+    let (sop_instance_uid, series_uid) = (uid("instance"), uid("series"));
+    // Filed right after its source in a viewer's series list.
+    let series_number = stack
+        .slices
+        .first()
+        .and_then(|s| s.dicom.as_ref())
+        .and_then(|d| d.series_number)
+        .map_or(1000, |n| {
+            n.clamp(0, i64::from(u32::MAX) - 1000) as u32 + 1000
+        });
+    let software_version = format!(
+        "ScarSeg {}; weights sha256 {}",
+        env!("CARGO_PKG_VERSION"),
+        &maker.weights_sha256[..maker.weights_sha256.len().min(12)]
+    );
+    seg::dicom_seg(
+        &stack.slices,
+        &segments,
+        &Instance {
+            sop_instance_uid: &sop_instance_uid,
+            series_uid: &series_uid,
+            series_number,
+            series_description: "ScarSeg myocardium and scar",
+            content_label: "SCARSEG",
+            content_description: "ScarSeg segmentation; not for clinical use",
+            manufacturer: "ScarSeg",
+            model_name: "ScarSeg",
+            software_version: &software_version,
+            device_serial: &maker.weights_sha256[..maker.weights_sha256.len().min(12)],
+            date: maker.date,
+            time: maker.time,
+        },
+    )
 }
 
 /// The stem of a stack's output files: the input's stem, joined for one of several stacks by
