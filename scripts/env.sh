@@ -63,3 +63,19 @@ ensure_wasm_bindgen() {
     install_tool wasm-bindgen-cli --version "$version"
   fi
 }
+
+# A venv with the Python packages pinned in FILE (a requirements file), made or remade only when
+# FILE changes; prints its python.
+ensure_venv() {
+  local requirements="$1" venv stamp
+  venv="$HOME/.cache/scarseg/venv-$(basename "$requirements" .txt)"
+  stamp="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+    echo "$stamp" > "$venv/.stamp"
+  fi
+  echo "$venv/bin/python"
+}
+

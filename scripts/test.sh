@@ -2,8 +2,8 @@
 # Sets up a fresh machine and runs every check and test: formatting, clippy (native and wasm32,
 # run inside the builds), the unit and integration tests (flex, plus wgpu on Mesa's lavapipe, and
 # the `scarseg` CLI end to end), the release build of the web app with its static privacy checks,
-# the web app in headless Chromium on the CPU fallback and on WebGPU (SwiftShader), and the
-# offline trainer bundle. `.ci/run` calls exactly this.
+# the web app in headless Chromium on the CPU fallback and on WebGPU (SwiftShader), the DICOM
+# segmentations against dciodvfy and highdicom, and the offline trainer bundle. `.ci/run` calls exactly this.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
@@ -15,7 +15,7 @@ step() {
   echo "== $*"
 }
 
-apt_install mesa-vulkan-drivers binaryen chromium chromium-driver
+apt_install mesa-vulkan-drivers binaryen chromium chromium-driver dicom3tools
 ensure_wasm_target
 ensure_trunk
 ensure_wasm_bindgen
@@ -48,6 +48,9 @@ python3 tests/check_page.py dist
 step "the page in headless Chromium (CPU fallback and WebGPU on SwiftShader)"
 cargo build -p scarseg-cli
 python3 tests/browser_test.py dist "$CARGO_TARGET_DIR/debug/scarseg"
+
+step "DICOM segmentations against dciodvfy (the IOD) and highdicom (the masks)"
+"$(ensure_venv tests/requirements-dicom.txt)" tests/dicom_seg_check.py "$CARGO_TARGET_DIR/debug/scarseg"
 
 step "the offline trainer bundle: a packed debug build trains an epoch on lavapipe through it"
 bundle_dir="$(mktemp -d)"

@@ -1,0 +1,115 @@
+"""`scarseg predict`'s DICOM segmentations against two independent readers.
+
+dciodvfy (David Clunie's dicom3tools) checks each file against the standard's Segmentation IOD;
+highdicom (with pydicom) reads it as a viewer would and gives each source image's masks, which
+must be the PNG masks predict wrote for that slice. The frames' positions and the patient and
+study attributes must be the source images' own.
+
+    python tests/dicom_seg_check.py SCARSEG_BINARY
+
+Runs in the venv `scripts/test.sh` makes from tests/requirements-dicom.txt.
+"""
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+from PIL import Image
+
+SEGMENTS = [
+    # (label, category, property)
+    ("Myocardium", "91723000", "49848007"),
+    ("Scar", "49755003", "12402003"),
+]
+
+
+def run(*args):
+    return subprocess.run(args, check=True, capture_output=True, text=True)
+
+
+def check_iod(path):
+    # dciodvfy exits 0 even on errors; its lines say what they are.
+    out = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+    lines = (out.stdout + out.stderr).splitlines()
+    errors = [line for line in lines if line.startswith("Error")]
+    assert not errors, f"{path}: dciodvfy:\n" + "\n".join(errors)
+    assert "Segmentation" in lines, f"{path}: not checked as a Segmentation: {lines}"
+
+
+def check_seg(seg_path, series_dir, report):
+    seg = hd.seg.segread(seg_path)
+    sources = {}
+    for f in sorted(series_dir.glob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        sources[ds.SOPInstanceUID] = (f, ds)
+    first = next(iter(sources.values()))[1]
+    for keyword in [
+        "StudyInstanceUID",
+        "PatientName",
+        "PatientID",
+        "FrameOfReferenceUID",
+    ]:
+        assert seg.get(keyword) == first.get(keyword), (seg_path, keyword)
+    assert seg.Modality == "SEG" and seg.SegmentationType == "BINARY"
+    assert seg.SeriesInstanceUID != first.SeriesInstanceUID
+
+    got = [
+        (
+            s.SegmentLabel,
+            s.SegmentedPropertyCategoryCodeSequence[0].CodeValue,
+            s.SegmentedPropertyTypeCodeSequence[0].CodeValue,
+            s.SegmentAlgorithmType,
+        )
+        for s in seg.SegmentSequence
+    ]
+    assert got == [(*s, "AUTOMATIC") for s in SEGMENTS], got
+
+    # Each frame lies where its source image lies.
+    for item in seg.PerFrameFunctionalGroupsSequence:
+        uid = item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
+        position = [float(v) for v in item.PlanePositionSequence[0].ImagePositionPatient]
+        want = [float(v) for v in sources[uid][1].ImagePositionPatient]
+        assert np.allclose(position, want, atol=1e-4), (seg_path, position, want)
+
+    # Each source image's masks, as highdicom gives them, are predict's PNGs of that slice.
+    uids = list(sources)
+    masks = seg.get_pixels_by_source_instance(
+        source_sop_instance_uids=uids, segment_numbers=[1, 2]
+    )
+    record = next(r for r in report["inputs"] if r.get("dicom_seg") == seg_path.name)
+    slice_of = {Path(r["source"]).name: k for k, r in enumerate(record["slices"])}
+    name = record["output_name"]
+    checked = 0
+    for i, uid in enumerate(uids):
+        k = slice_of[sources[uid][0].name]
+        for s, kind in [(0, "myo"), (1, "scar")]:
+            png = np.array(Image.open(seg_path.parent / f"{name}_{k:03d}_{kind}.png")) > 0
+            assert np.array_equal(masks[i, :, :, s] > 0, png), (seg_path, uid, kind)
+            checked += int(png.sum())
+    assert checked > 0, f"{seg_path}: empty masks check nothing"
+
+
+def main():
+    binary = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        run(binary, "phantom", "--out", str(tmp / "data"), "--count", "2", "--seed", "3",
+            "--format", "dicom", "--slices", "4")
+        series = [tmp / "data" / "phantom-3", tmp / "data" / "phantom-4"]
+        out = tmp / "out"
+        run(binary, "predict", *map(str, series), "--out", str(out))
+        report = json.loads((out / "report.json").read_text())
+        for directory in series:
+            seg_path = out / f"{directory.name}_seg.dcm"
+            check_iod(seg_path)
+            check_seg(seg_path, directory, report)
+    print("DICOM segmentations: valid (dciodvfy) and read back by highdicom as predict's masks")
+
+
+if __name__ == "__main__":
+    main()
