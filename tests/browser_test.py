@@ -293,6 +293,7 @@ def run_device(device, port, data, cli_out, tmp):
         # DICOM files opened together form one series, named "DICOM series" on the page.
         same_masks(d, device, downloads, cli_out, [("case.nii.gz", "case", "case", 4),
                                                    ("DICOM series", "DICOM series", "series", 3)])
+        dicom_segmentation(d, device, downloads, cli_out)
 
         # Slice navigation with the keyboard, on the 4-slice NIfTI stack.
         open_file(d, "case.nii.gz")
@@ -997,6 +998,48 @@ def same_masks(d, device, downloads, cli_out, cases):
             differ += sum(a != b for a, b in zip(page, cli))
     print(f"[{device}] masks: {differ} of {total} pixels differ from scarseg predict")
     assert differ <= MAX_DIFF_FRACTION * total, f"{differ} of {total} pixels differ"
+
+
+def element(data, group, elem, vr):
+    """The value of the first explicit-VR little-endian element (group, elem) with a two-byte
+    length (UI, CS, IS) in `data`."""
+    at = data.index(struct.pack("<HH", group, elem) + vr)
+    n = struct.unpack("<H", data[at + 6:at + 8])[0]
+    return data[at + 8:at + 8 + n].rstrip(b"\0 ").decode()
+
+
+def dicom_segmentation(d, device, downloads, cli_out):
+    """The page's DICOM SEG of the series (after `same_masks` exported its PNGs): one frame per
+    segment and slice, each the page's own PNG mask, in the study `scarseg predict`'s SEG (which
+    tests/dicom_seg_check.py checks against dciodvfy and highdicom) puts it in. A NIfTI case
+    has none to give."""
+    open_file(d, "case.nii.gz")
+    assert d.js("return document.querySelector('[data-testid=export-seg]').disabled"), "SEG for NIfTI"
+    open_file(d, "DICOM series")
+    name = "DICOM series_seg.dcm"
+    (downloads / name).unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-seg]').click()")
+    wait_files(downloads, [name])
+    page = (downloads / name).read_bytes()
+    cli = (cli_out / "series_seg.dcm").read_bytes()
+    assert page[128:132] == b"DICM", "not a DICOM file"
+    assert element(page, 0x0008, 0x0060, b"CS") == "SEG"
+    assert element(page, 0x0020, 0x000D, b"UI") == element(cli, 0x0020, 0x000D, b"UI")
+    rows, cols = (struct.unpack("<H", page[page.index(struct.pack("<HH", 0x0028, t) + b"US") + 8:][:2])[0]
+                  for t in (0x0010, 0x0011))
+    slices = 3
+    assert element(page, 0x0028, 0x0008, b"IS") == str(2 * slices)
+    # Pixel Data (7FE0,0010), OB: two reserved bytes, a four-byte length, then the bits.
+    at = page.rindex(struct.pack("<HH", 0x7FE0, 0x0010) + b"OB")
+    n = struct.unpack("<I", page[at + 8:at + 12])[0]
+    bits = page[at + 12:at + 12 + n]
+    frame = rows * cols
+    for f in range(2 * slices):
+        kind, k = ("myo", "scar")[f // slices], f % slices
+        _, _, png = read_png(downloads / f"DICOM series_{k:03}_{kind}.png")
+        got = [bits[i // 8] >> (i % 8) & 1 for i in range(f * frame, (f + 1) * frame)]
+        assert got == [int(v > 0) for v in png], f"frame {f} ({kind}, slice {k})"
+    print(f"[{device}] DICOM SEG: {2 * slices} frames of {rows} x {cols}, the page's masks, in the series' study")
 
 
 def faulty_model(out):

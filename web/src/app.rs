@@ -16,7 +16,8 @@ use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, WALL_SECTORS, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
-    aha_csv, aha_rows, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, label_map, mask_png, output_stem,
+    report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step};
@@ -1282,6 +1283,62 @@ pub fn App() -> impl IntoView {
             );
         }
     };
+    // Read in place: cloning the case would copy its pixels on every update.
+    let case_is_dicom = move || {
+        let Some(id) = state.current.get() else {
+            return false;
+        };
+        state.cases.with(|cases| {
+            cases
+                .iter()
+                .find(|c| c.id == id)
+                .and_then(|c| c.stack.as_ref())
+                .is_some_and(|s| s.slices.iter().all(|x| x.dicom.is_some()))
+        })
+    };
+    // Why the current case has no DICOM segmentation, shown beside the exports.
+    let seg_error = RwSignal::new(None::<String>);
+    let export_seg = move |_| {
+        let Some(c) = current_case() else { return };
+        let (Some(s), Some(r)) = (c.stack, c.result) else {
+            return;
+        };
+        let p = provenance();
+        // DICOM's dates and times are local, as the scanner's are.
+        let now = js_sys::Date::new_0();
+        let date = format!(
+            "{:04}{:02}{:02}",
+            now.get_full_year(),
+            now.get_month() + 1,
+            now.get_date()
+        );
+        let time = format!(
+            "{:02}{:02}{:02}",
+            now.get_hours(),
+            now.get_minutes(),
+            now.get_seconds()
+        );
+        let maker = SegMaker {
+            model_name: &p.name,
+            weights_sha256: &p.sha256,
+            date: &date,
+            time: &time,
+        };
+        match dicom_seg(&s, &r, &maker) {
+            Ok(bytes) => {
+                seg_error.set(None);
+                download(
+                    &format!(
+                        "{}{SEG_SUFFIX}",
+                        output_stem(&stem(&c.input), s.part.as_deref())
+                    ),
+                    &bytes,
+                    "application/dicom",
+                );
+            }
+            Err(e) => seg_error.set(Some(format!("{}: {}", c.name, e.message))),
+        }
+    };
     let screenshot = move |_| {
         if let Some(canvas) = canvas_ref.get_untracked()
             && let Ok(url) = canvas.to_data_url()
@@ -1630,9 +1687,13 @@ pub fn App() -> impl IntoView {
                 <button data-testid="export-json" on:click=export_json>"JSON"</button>
                 <button data-testid="export-masks" on:click=export_masks>"mask PNGs"</button>
                 <button data-testid="export-nifti" on:click=export_nifti>"NIfTI labels"</button>
+                <button data-testid="export-seg" on:click=export_seg
+                    title="a DICOM Segmentation of this series (myocardium and scar), in its study: for a PACS, OHIF or 3D Slicer. DICOM inputs only."
+                    disabled=move || !case_is_dicom()>"DICOM SEG"</button>
                 <button data-testid="export-screenshot" on:click=screenshot>"screenshot"</button>
                 <button data-testid="print" title="the report, its image and the bull's-eye on paper or as a PDF, through the browser's print dialog"
                     on:click=move |_| { if let Some(w) = web_sys::window() { let _ = w.print(); } }>"print report"</button>
+                {move || seg_error.get().map(|e| view! { <span class="warn" data-testid="seg-error">" " {e}</span> })}
             </p>
         </section>
 
