@@ -694,8 +694,8 @@ def corrections_by_hand(d, downloads, data):
     exported masks against the network's masks changed by the pixels whose centres lie within the
     brush's radius (in mm) of the stroke, computed here; the report's areas, burden and pixel
     counts follow; a new threshold keeps the corrections; undo and revert take them back; the
-    NIfTI labels exported while corrected, loaded back, give the corrected masks again, and on a
-    case of another shape are refused by name."""
+    NIfTI labels and the DICOM segmentation exported while corrected, loaded back, give the
+    corrected masks again, and on a case of another shape are refused by name."""
     open_file(d, "DICOM series")
     d.js("""const s = document.querySelector('[data-testid=slice]');
             s.value = '0'; s.dispatchEvent(new Event('input', {bubbles: true}));""")
@@ -832,6 +832,13 @@ def corrections_by_hand(d, downloads, data):
     wait_files(downloads, [labels.name])
     saved = downloads / "corrected_labels.nii.gz"
     shutil.copy(labels, saved)
+    # And as a DICOM segmentation, which loads back the same way.
+    seg_file = downloads / "DICOM series_seg.dcm"
+    seg_file.unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-seg]').click()")
+    wait_files(downloads, [seg_file.name])
+    saved_seg = downloads / "corrected_seg.dcm"
+    shutil.copy(seg_file, saved_seg)
     print(f"[cpu] corrections: a stroke erased {changed} scar pixels, a click painted {len(painted)}; "
           f"burden {base['burden_percent']:.2f}% -> {after['burden_percent']:.2f}%")
 
@@ -903,12 +910,28 @@ def corrections_by_hand(d, downloads, data):
     wait_corrected(d, "0 pixel", "the load undone")
     _, _, scar_u, myo_u = masks()
     assert scar_u == scar0 and myo_u == myo0
+    # The DICOM segmentation exported while corrected gives the same corrections back.
+    d.upload("[data-testid=labels-input]", [saved_seg])
+    wait_corrected(d, f"{edited} pixel", "the segmentation loaded")
+    _, _, scar_s, myo_s = masks()
+    assert scar_s == want_scar and myo_s == want_myo
+    assert not d.js("return document.querySelector('[data-testid=labels-error]')")
+    print(f"[cpu] DICOM segmentation loaded back: {edited} pixels, the corrected masks")
+    d.js("document.activeElement.blur()")
+    for _ in range(3):
+        d.keys("u")
+    wait_corrected(d, "0 pixel", "the segmentation's load undone")
     # On the 4-slice NIfTI case the series' labels do not fit: refused by name, nothing changed.
     open_file(d, "case.nii.gz")
     d.upload("[data-testid=labels-input]", [saved])
     error = d.wait("return document.querySelector('[data-testid=labels-error]')?.innerText", "the labels refused")
     print(f"[cpu] labels on another case: {error.strip()}")
     assert "corrected_labels.nii.gz: 3 label slices for 4 image slices" in error, error
+    d.upload("[data-testid=labels-input]", [saved_seg])
+    error = d.wait("const e = document.querySelector('[data-testid=labels-error]')?.innerText;"
+                   "return e && e.includes('corrected_seg.dcm') ? e : null", "the segmentation refused")
+    print(f"[cpu] segmentation on another case: {error.strip()}")
+    assert "corrected_seg.dcm: DICOM segmentation: " in error, error
     assert status().startswith("0 pixel")
     open_file(d, "DICOM series")
     # Esc puts the brush away: left-drag sets the window again.

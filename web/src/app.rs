@@ -1575,7 +1575,7 @@ pub fn App() -> impl IntoView {
                     disabled=move || current_case().is_none_or(|c| c.corrections.slice(state.slice.get()).is_none_or(|e| e.is_empty()))
                     on:click=move |_| revert()>"revert slice"</button>
                 " "
-                <label class="button" title="a label volume on this case's grid (EMIDEC's values 0-4, as 'NIfTI labels' exports it): where it differs from the network's masks it becomes the corrections">"load labels"
+                <label class="button" title="a label volume on this case's grid (EMIDEC's values 0-4, as 'NIfTI labels' exports it) or a DICOM segmentation of this series: where it differs from the network's masks it becomes the corrections">"load labels"
                     <input type="file" data-testid="labels-input" on:change=load_labels />
                 </label>
                 {move || sample_truth().map(|_| view! {

@@ -15,6 +15,7 @@ use scarseg_imaging::phantom::{PhantomConfig, generate, label};
 use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
 use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
 use scarseg_imaging::{ErrorKind, Limits, Slice};
+use scarseg_pipeline::outputs::SEG_SUFFIX;
 
 /// First seed of the fixed validation phantom cases (training's fresh cases start at
 /// `train::TRAIN_SEED`).
@@ -260,11 +261,38 @@ pub fn image_stem(image: &Path) -> String {
 /// --predictions`), in the order they are looked for: predict's own NIfTI first.
 pub const OUTPUT_LABEL_EXTS: [&str; 3] = [".nii.gz", ".nii", ".png"];
 
-/// `dir/STEM_labels.*` with one of [`OUTPUT_LABEL_EXTS`], the first that is a file.
-pub fn output_labels_in(dir: &Path, stem: &str) -> Option<PathBuf> {
+/// The names a stack's labels may have in a folder of a run's outputs, in the order they are
+/// looked for: `STEM_labels` with each of [`OUTPUT_LABEL_EXTS`], then the DICOM segmentation
+/// `STEM_seg.dcm` (predict's own, or one edited in a viewer).
+pub fn output_label_names(stem: &str) -> Vec<String> {
     OUTPUT_LABEL_EXTS
         .iter()
-        .map(|ext| dir.join(format!("{stem}{LABEL_SUFFIX}{ext}")))
+        .map(|ext| format!("{stem}{LABEL_SUFFIX}{ext}"))
+        .chain([format!("{stem}{SEG_SUFFIX}")])
+        .collect()
+}
+
+/// The names [`output_label_names`] looks for, for a message: "A_labels.nii.gz (.nii, .png) or
+/// A_seg.dcm".
+pub fn output_label_hint(stem: &str) -> String {
+    format!("{stem}{LABEL_SUFFIX}.nii.gz (.nii, .png) or {stem}{SEG_SUFFIX}")
+}
+
+/// The stack a file of a run's labels is for: its name without `_labels.EXT` or `_seg.dcm`.
+pub fn output_label_stack(name: &str) -> Option<&str> {
+    if let Some(stem) = name.strip_suffix(SEG_SUFFIX) {
+        return Some(stem);
+    }
+    let (stem, ext) = stem_and_ext(name);
+    stem.strip_suffix(LABEL_SUFFIX)
+        .filter(|_| OUTPUT_LABEL_EXTS.contains(&ext))
+}
+
+/// The first of `dir`'s files [`output_label_names`] gives for `stem`.
+pub fn output_labels_in(dir: &Path, stem: &str) -> Option<PathBuf> {
+    output_label_names(stem)
+        .into_iter()
+        .map(|name| dir.join(name))
         .find(|p| p.is_file())
 }
 

@@ -29,8 +29,8 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::data::{
-    LABEL_SUFFIX, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, image_stem,
-    label_masks, output_labels_in, pair_samples, phantom_samples,
+    SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, image_stem, label_masks,
+    output_label_hint, output_labels_in, pair_samples, phantom_samples,
 };
 use crate::model_dir;
 
@@ -497,8 +497,9 @@ fn predicted_masks(dir: &Path, samples: &[Sample], limits: &Limits) -> Result<Ve
         let stem = image_stem(file);
         let path = output_labels_in(dir, &stem).with_context(|| {
             format!(
-                "{}: no {stem}{LABEL_SUFFIX}.nii.gz (.nii, .png) for {}",
+                "{}: no {} for {}",
                 dir.display(),
+                output_label_hint(&stem),
                 file.display()
             )
         })?;

@@ -23,7 +23,8 @@ use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack
 
 use crate::Outcome;
 use crate::data::{
-    LABEL_SUFFIX, OUTPUT_LABEL_EXTS, output_labels_in, sorted_entries, stem_and_ext,
+    LABEL_SUFFIX, output_label_hint, output_label_stack, output_labels_in, sorted_entries,
+    stem_and_ext,
 };
 use crate::model_dir;
 
@@ -103,12 +104,13 @@ fn unused_corrections(dir: &Path, used: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(sorted_entries(dir, "cannot list the corrections folder")?
         .into_iter()
         .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            let (stem, ext) = stem_and_ext(&name);
-            p.is_file()
-                && stem.ends_with(LABEL_SUFFIX)
-                && OUTPUT_LABEL_EXTS.contains(&ext)
-                && !used.contains(p)
+            // A stack's other label files (its segmentation beside the volume that corrected
+            // it, in predict's own output folder) are not strays.
+            let stack = |p: &Path| {
+                output_label_stack(&p.file_name().unwrap_or_default().to_string_lossy())
+                    .map(str::to_string)
+            };
+            p.is_file() && stack(p).is_some() && !used.iter().any(|u| stack(u) == stack(p))
         })
         .collect())
 }
@@ -603,8 +605,9 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                         // file would otherwise leave a case uncorrected without a sign.
                         Some(Ok(None)) => {
                             notes.push(format!(
-                                "{input_name}: no {name}{LABEL_SUFFIX}.nii.gz (.nii, .png) in \
-                                 the corrections folder; the network's masks stand"
+                                "{input_name}: no {} in the corrections folder; the \
+                                 network's masks stand",
+                                output_label_hint(&name)
                             ));
                             result
                         }

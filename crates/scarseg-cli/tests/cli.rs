@@ -2248,7 +2248,7 @@ fn a_folder_of_label_volumes_corrects_the_networks_masks() {
         "{err}"
     );
     assert!(
-        err.contains("no phantom-12_labels.nii.gz (.nii, .png) in the corrections folder"),
+        err.contains("no phantom-12_labels.nii.gz (.nii, .png) or phantom-12_seg.dcm in the corrections folder"),
         "{err}"
     );
     assert!(
@@ -2407,7 +2407,7 @@ fn eval_scores_label_volumes_made_elsewhere() {
     run(
         &edited,
         &format!(
-            "no phantom-12_labels.nii.gz (.nii, .png) for {}",
+            "no phantom-12_labels.nii.gz (.nii, .png) or phantom-12_seg.dcm for {}",
             data.join("phantom-12.nii.gz").display()
         ),
     );
@@ -2606,6 +2606,75 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
         s(&corrections),
     ]);
     check(&fixed, "SEMIAUTOMATIC");
+
+    // A segmentation goes back in where a label volume does: the corrected run's, alone in a
+    // folder, corrects a new run to the same masks ...
+    let from_seg = root.join("from-seg");
+    std::fs::create_dir_all(&from_seg).expect("mkdir");
+    std::fs::copy(
+        fixed.join("series_seg.dcm"),
+        from_seg.join("series_seg.dcm"),
+    )
+    .expect("copy");
+    let again = root.join("again-fixed");
+    let run = ok(&[
+        "predict",
+        s(&series),
+        "--out",
+        s(&again),
+        "--corrections",
+        s(&from_seg),
+    ]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("series_seg.dcm: "), "{err}");
+    for k in 0..3 {
+        for kind in ["scar", "myo"] {
+            let file = format!("series_{k:03}_{kind}.png");
+            assert_eq!(
+                read_mask(&again.join(&file)),
+                read_mask(&fixed.join(&file)),
+                "{file}"
+            );
+        }
+    }
+    // ... and `eval --predictions` scores segmentations: the truth's scores 1 on every slice
+    // with scar, the network's exactly what eval gives the network.
+    let pairs = root.join("pairs");
+    std::fs::create_dir_all(pairs.join("series")).expect("mkdir");
+    for k in 0..3 {
+        let file = format!("IM{k}.dcm");
+        std::fs::copy(series.join(&file), pairs.join("series").join(&file)).expect("copy");
+    }
+    std::fs::copy(
+        corrections.join("series_labels.nii.gz"),
+        pairs.join("series_labels.nii.gz"),
+    )
+    .expect("copy");
+    let eval = |name: &str, extra: &[&str]| {
+        let out = root.join(name);
+        ok(&[&["eval", "--pairs", s(&pairs), "--out", s(&out)][..], extra].concat());
+        csv_rows(&out.join("eval.csv"))
+    };
+    let truth = eval("truth-eval", &["--predictions", s(&from_seg)]);
+    assert_eq!(truth.len(), 3);
+    for row in &truth {
+        assert_eq!(row["myocardium_dice"], "1.0", "{row:?}");
+        assert_eq!(
+            row["scar_area_mm2"], row["reference_scar_area_mm2"],
+            "{row:?}"
+        );
+    }
+    let network_segs = root.join("network-segs");
+    std::fs::create_dir_all(&network_segs).expect("mkdir");
+    std::fs::copy(
+        out.join("series_seg.dcm"),
+        network_segs.join("series_seg.dcm"),
+    )
+    .expect("copy");
+    assert_eq!(
+        eval("seg-eval", &["--predictions", s(&network_segs)]),
+        eval("network-eval", &[])
+    );
 
     let png = root.join("slice.png");
     let im = &case.slices[0].image;

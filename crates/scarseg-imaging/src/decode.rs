@@ -239,6 +239,15 @@ pub fn labels_for(
     bytes: &[u8],
     limits: &Limits,
 ) -> Result<Vec<Vec<u8>>, String> {
+    if let Some(seg) = as_segmentation(bytes, limits) {
+        return crate::seg::labels_from_seg(
+            image,
+            image_name,
+            name,
+            &seg,
+            seg.meta().transfer_syntax(),
+        );
+    }
     let stack = decode_label_file(name, bytes, limits).map_err(|e| e.to_string())?;
     let mut maps = stack
         .slices
@@ -283,6 +292,22 @@ pub fn labels_for(
         .into_iter()
         .map(|j| std::mem::take(&mut maps[j]))
         .collect())
+}
+
+/// `bytes` as a DICOM Segmentation object, if they are one (after the same length checks as
+/// decoding); anything else, a broken file included, is left to the image decoder to name.
+fn as_segmentation(bytes: &[u8], limits: &Limits) -> Option<FileDicomObject<InMemDicomObject>> {
+    if bytes.len() as u64 > limits.max_bytes || sniff(bytes) != Some(Format::Dicom) {
+        return None;
+    }
+    check_dicom_meta_lengths(bytes, limits).ok()?;
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Always)
+        .from_reader(Cursor::new(bytes))
+        .ok()?;
+    let class = dicom_str(&obj, tags::SOP_CLASS_UID)
+        .unwrap_or_else(|| obj.meta().media_storage_sop_class_uid().to_string());
+    (class.trim_end_matches('\0') == SEGMENTATION_STORAGE).then_some(obj)
 }
 
 /// One file, without the checks that concern a whole stack (which a series makes once).

@@ -1,6 +1,8 @@
-//! The DICOM Segmentation writer: binary masks of a DICOM series as one multi-frame SEG instance
-//! (PS3.3 A.51) in the series' study, referencing each source image, so that a PACS, OHIF or
-//! 3D Slicer shows the masks over the images they were drawn on.
+//! DICOM Segmentations (PS3.3 A.51), written and read. Written: binary masks of a DICOM series
+//! as one multi-frame SEG instance in the series' study, referencing each source image, so that
+//! a PACS, OHIF or 3D Slicer shows the masks over the images they were drawn on. Read (through
+//! `decode::labels_for`): ours or another tool's, BINARY or FRACTIONAL, as ScarSeg's label maps
+//! on the image's slices.
 //!
 //! One frame per segment and slice, in that order (all of segment 1's slices, then segment 2's);
 //! the dimensions are the segment number and the image position, as most writers (highdicom,
@@ -530,6 +532,268 @@ pub fn dicom_seg(
     Ok(out)
 }
 
+/// What a segment of a segmentation read as labels is, by its property code or, failing that,
+/// its label: ScarSeg's own and other tools' names for the same things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meaning {
+    Myocardium,
+    Scar,
+    Other,
+}
+
+/// SNOMED CT codes read as the myocardium: left-ventricular myocardium, myocardium.
+const MYOCARDIUM_CODES: [&str; 2] = ["49848007", "74281007"];
+/// Read as scar: scar, infarct, fibrosis; DCM's "scarred myocardium".
+const SCAR_CODES: [&str; 4] = ["12402003", "55641003", "112674009", "122113"];
+
+fn meaning(segment: &InMemDicomObject) -> Meaning {
+    let code = segment
+        .element(tags::SEGMENTED_PROPERTY_TYPE_CODE_SEQUENCE)
+        .ok()
+        .and_then(|e| e.items())
+        .and_then(|items| items.first())
+        .and_then(|item| text(item, tags::CODE_VALUE));
+    if let Some(code) = code.as_deref() {
+        if MYOCARDIUM_CODES.contains(&code) {
+            return Meaning::Myocardium;
+        }
+        if SCAR_CODES.contains(&code) {
+            return Meaning::Scar;
+        }
+    }
+    let label = text(segment, tags::SEGMENT_LABEL)
+        .unwrap_or_default()
+        .to_lowercase();
+    if [
+        "scar",
+        "infarct",
+        "fibrosis",
+        "enhancement",
+        "no-reflow",
+        "no reflow",
+        "mvo",
+    ]
+    .iter()
+    .any(|w| label.contains(w))
+    {
+        Meaning::Scar
+    } else if label.contains("myocard") {
+        Meaning::Myocardium
+    } else {
+        Meaning::Other
+    }
+}
+
+fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    obj.element(tag)
+        .ok()?
+        .to_str()
+        .ok()
+        .map(|s| s.trim_end_matches('\0').trim().to_string())
+}
+
+fn int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
+    obj.element(tag).ok()?.to_int::<i64>().ok()
+}
+
+fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
+    obj.element(tag).ok()?.items()?.first()
+}
+
+/// A functional group's item for `frame`: its own, else the shared one.
+fn group<'a>(
+    per_frame: Option<&'a InMemDicomObject>,
+    shared: Option<&'a InMemDicomObject>,
+    tag: Tag,
+) -> Option<&'a InMemDicomObject> {
+    per_frame
+        .and_then(|f| first_item(f, tag))
+        .or_else(|| shared.and_then(|s| first_item(s, tag)))
+}
+
+/// A DICOM Segmentation `obj` (from file `name`) as label maps for the slices of `image`
+/// (named `image_name`), EMIDEC's values: 3 where a scar segment is, else 2 where a myocardium
+/// segment is, else 0. Each frame goes to the slice whose instance (and frame) it references or,
+/// without references it can match, the slice that lies where the frame does; a slice no frame
+/// covers is background (writers leave empty frames out). BINARY and FRACTIONAL (at half the
+/// maximum) segmentations, uncompressed. Errors name the file.
+pub(crate) fn labels_from_seg(
+    image: &[Slice],
+    image_name: &str,
+    name: &str,
+    obj: &InMemDicomObject,
+    transfer_syntax: &str,
+) -> Result<Vec<Vec<u8>>, String> {
+    let fail = |why: String| Err(format!("{name}: DICOM segmentation: {why}"));
+    let registry = dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+    use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+    match registry.get(transfer_syntax) {
+        Some(ts) if !ts.is_encapsulated_pixel_data() => {}
+        other => {
+            return fail(format!(
+                "transfer syntax {} is not read: save it uncompressed (explicit VR little \
+                 endian)",
+                other.map_or(transfer_syntax, |ts| ts.name())
+            ));
+        }
+    }
+    let kind = text(obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
+    let (rows, cols) = (
+        int(obj, tags::ROWS).unwrap_or(-1),
+        int(obj, tags::COLUMNS).unwrap_or(-1),
+    );
+    let frames = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
+    let bits = int(obj, tags::BITS_ALLOCATED).unwrap_or(-1);
+    let fractional_max = match (kind.as_str(), bits) {
+        ("BINARY", 1) => None,
+        ("FRACTIONAL", 8) => Some(
+            int(obj, tags::MAXIMUM_FRACTIONAL_VALUE)
+                .unwrap_or(255)
+                .max(1),
+        ),
+        _ => {
+            return fail(format!(
+                "Segmentation Type {kind:?} with Bits Allocated {bits} is not read (BINARY with \
+                 1 bit, FRACTIONAL with 8)"
+            ));
+        }
+    };
+    let Some(first) = image.first() else {
+        return fail(format!("{image_name} has no slices"));
+    };
+    if (rows, cols) != (first.rows as i64, first.cols as i64) {
+        return fail(format!(
+            "frames are {rows} x {cols} but the image is {} x {}",
+            first.rows, first.cols
+        ));
+    }
+    if frames < 1 {
+        return fail(format!("Number of Frames is {frames}"));
+    }
+    let (frames, plane) = (frames as usize, first.rows * first.cols);
+    let pixels = match obj.element(tags::PIXEL_DATA).ok().map(|e| e.to_bytes()) {
+        Some(Ok(bytes)) => bytes,
+        _ => return fail("no Pixel Data (7FE0,0010)".into()),
+    };
+    let bits_per_frame = plane * if fractional_max.is_some() { 8 } else { 1 };
+    let needed = (frames as u64 * bits_per_frame as u64).div_ceil(8);
+    if (pixels.len() as u64) < needed {
+        return fail(format!(
+            "{} bytes of Pixel Data for {frames} frame(s) of {rows} x {cols} need {needed}",
+            pixels.len()
+        ));
+    }
+    let pixel_on = |frame: usize, i: usize| match fractional_max {
+        None => {
+            let bit = frame * plane + i;
+            pixels[bit / 8] >> (bit % 8) & 1 == 1
+        }
+        Some(max) => i64::from(pixels[frame * plane + i]) * 2 >= max,
+    };
+
+    let segments: Vec<(i64, Meaning, String)> = obj
+        .element(tags::SEGMENT_SEQUENCE)
+        .ok()
+        .and_then(|e| e.items())
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            (
+                int(s, tags::SEGMENT_NUMBER).unwrap_or(-1),
+                meaning(s),
+                text(s, tags::SEGMENT_LABEL).unwrap_or_default(),
+            )
+        })
+        .collect();
+    if !segments.iter().any(|s| s.1 == Meaning::Myocardium) {
+        let labels: Vec<&str> = segments.iter().map(|s| s.2.as_str()).collect();
+        return fail(format!(
+            "no myocardium segment among {labels:?}: ScarSeg's labels need the myocardium (a \
+             segment coded SNOMED CT 49848007 or 74281007, or labelled \"myocardium\")"
+        ));
+    }
+    let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
+    let per_frame = obj
+        .element(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .ok()
+        .and_then(|e| e.items())
+        .unwrap_or_default();
+    if per_frame.len() != frames && frames > 1 {
+        return fail(format!(
+            "{} per-frame functional group item(s) for {frames} frames",
+            per_frame.len()
+        ));
+    }
+    let mut maps = vec![vec![0u8; plane]; image.len()];
+    let mut unplaced = 0;
+    for f in 0..frames {
+        let own = per_frame.get(f);
+        let number = group(own, shared, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
+            .and_then(|g| int(g, tags::REFERENCED_SEGMENT_NUMBER));
+        let Some(&(_, meaning, _)) = segments.iter().find(|s| Some(s.0) == number) else {
+            return fail(format!("frame {} names no segment of the file", f + 1));
+        };
+        if meaning == Meaning::Other {
+            continue;
+        }
+        let Some(k) = slice_of(image, own, shared) else {
+            unplaced += 1;
+            continue;
+        };
+        let value = if meaning == Meaning::Scar { 3 } else { 2 };
+        for (i, label) in maps[k].iter_mut().enumerate() {
+            if pixel_on(f, i) {
+                *label = (*label).max(value);
+            }
+        }
+    }
+    if unplaced > 0 {
+        return fail(format!(
+            "{unplaced} frame(s) reference no image of {image_name} and lie on none of its \
+             slices: a segmentation of another series?"
+        ));
+    }
+    Ok(maps)
+}
+
+/// The slice of `image` a frame was drawn on: the one whose instance (and frame) its source
+/// image reference names, else the one at its plane position (within 0.01 mm).
+fn slice_of(
+    image: &[Slice],
+    own: Option<&InMemDicomObject>,
+    shared: Option<&InMemDicomObject>,
+) -> Option<usize> {
+    let source = group(own, shared, tags::DERIVATION_IMAGE_SEQUENCE)
+        .and_then(|d| first_item(d, tags::SOURCE_IMAGE_SEQUENCE));
+    if let Some(source) = source {
+        let uid = text(source, tags::REFERENCED_SOP_INSTANCE_UID);
+        let frame = int(source, tags::REFERENCED_FRAME_NUMBER);
+        let found = image.iter().position(|s| {
+            s.dicom.as_ref().is_some_and(|d| {
+                Some(&d.sop_instance_uid) == uid.as_ref()
+                    && (d.frame.map(i64::from) == frame || (d.frame.is_none() && frame == Some(1)))
+            })
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    let position: Vec<f64> = group(own, shared, tags::PLANE_POSITION_SEQUENCE)?
+        .element(tags::IMAGE_POSITION_PATIENT)
+        .ok()?
+        .to_multi_float64()
+        .ok()?;
+    let [x, y, z] = position[..] else {
+        return None;
+    };
+    image.iter().position(|s| {
+        s.is_placed()
+            && (s.position_mm[0] - x).abs() < 0.01
+            && (s.position_mm[1] - y).abs() < 0.01
+            && (s.position_mm[2] - z).abs() < 0.01
+    })
+}
+
 /// Frames of one bit per pixel, back to back with no padding between frames (PS3.5 8.1.1),
 /// the first pixel in each byte's lowest bit; the whole padded to an even length.
 pub fn pack_bits<'a>(frames: impl IntoIterator<Item = &'a [bool]>) -> Vec<u8> {
@@ -876,6 +1140,37 @@ mod tests {
             e.to_string(),
             "x_seg.dcm: not an image: a DICOM Segmentation (masks drawn on images, not an image \
              to segment)"
+        );
+    }
+
+    #[test]
+    fn a_segmentation_reads_back_as_the_label_maps_it_was_made_from() {
+        let bytes = dicom_seg(&slices(), &segments(), &INSTANCE).expect("writes");
+        let limits = crate::Limits::default();
+        let read = |image: &[Slice]| {
+            crate::decode::labels_for(image, "series", "x_seg.dcm", &bytes, &limits)
+        };
+        // Scar 3, else myocardium 2: MASKS by hand.
+        assert_eq!(
+            read(&slices()).expect("labels"),
+            vec![vec![2, 0, 0, 0, 0, 3], vec![2, 3, 2, 2, 2, 2]]
+        );
+        let mut wide = slices();
+        for s in &mut wide {
+            (s.rows, s.cols) = (3, 2);
+        }
+        assert_eq!(
+            read(&wide).expect_err("another grid"),
+            "x_seg.dcm: DICOM segmentation: frames are 2 x 3 but the image is 3 x 2"
+        );
+        let mut unnamed = segments();
+        unnamed[0].label = "Region 1";
+        let bytes = dicom_seg(&slices(), &unnamed, &INSTANCE).expect("writes");
+        let e = crate::decode::labels_for(&slices(), "series", "x_seg.dcm", &bytes, &limits)
+            .expect_err("no myocardium");
+        assert!(
+            e.contains("no myocardium segment among [\"Region 1\", \"Scar\"]"),
+            "{e}"
         );
     }
 

@@ -10,7 +10,7 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use scarseg_imaging::decode::{
-    decode_file, decode_file_stacks, decode_series, decode_series_stacks,
+    decode_file, decode_file_stacks, decode_series, decode_series_stacks, labels_for,
 };
 use scarseg_imaging::{Limits, Stack};
 
@@ -794,4 +794,62 @@ fn classic_magnitude_and_real_files_in_one_series_are_two_stacks() {
     assert_eq!(stack.expect("first").slices.len(), 2);
     let named: Vec<&str> = errors.iter().map(|e| e.file.as_str()).collect();
     assert_eq!(named, ["1.dcm", "3.dcm"]);
+}
+
+#[test]
+fn dicom_segmentations_by_another_writer_read_as_label_maps() {
+    // tests/corpus/good/seg_*.dcm, written by highdicom (make_good_corpus.py): three MR slices
+    // and a BINARY and a FRACTIONAL segmentation of them. Slice k's labels by the masks'
+    // formulas: scar (3) where i % 5 == k on slices 1 and 2, else myocardium (2) where i + k is
+    // even, else 0 (the blood pool segment is neither; a fractional value under half is off).
+    let expected: Vec<Vec<u8>> = (0..3)
+        .map(|k| {
+            (0..48)
+                .map(|i| {
+                    if k > 0 && i % 5 == k {
+                        3
+                    } else if (i + k) % 2 == 0 {
+                        2
+                    } else {
+                        0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let files: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|k| (format!("seg_mr_{k}.dcm"), good(&format!("seg_mr_{k}.dcm"))))
+        .collect();
+    let (stack, errors) = decode_series("series", &files, &Limits::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let slices = stack.expect("the series").slices;
+    let limits = Limits::default();
+    for file in ["seg_binary.dcm", "seg_fractional.dcm"] {
+        let bytes = good(file);
+        let maps = labels_for(&slices, "series", file, &bytes, &limits).expect(file);
+        assert_eq!(maps, expected, "{file}");
+        // In the other order, each slice still gets its own frames (by reference).
+        let reversed: Vec<_> = slices.iter().rev().cloned().collect();
+        let maps = labels_for(&reversed, "series", file, &bytes, &limits).expect(file);
+        assert_eq!(
+            maps,
+            expected.iter().rev().cloned().collect::<Vec<_>>(),
+            "{file}"
+        );
+        // Slices that do not know their DICOM instances (the same series as NIfTI) get their
+        // frames by position.
+        let mut unknown = slices.clone();
+        unknown.iter_mut().for_each(|s| s.dicom = None);
+        let maps = labels_for(&unknown, "series", file, &bytes, &limits).expect(file);
+        assert_eq!(maps, expected, "{file}");
+        // Another series at other positions: none of the frames is placed.
+        let mut elsewhere = unknown.clone();
+        elsewhere.iter_mut().for_each(|s| s.position_mm[2] += 100.0);
+        let e = labels_for(&elsewhere, "other", file, &bytes, &limits).expect_err(file);
+        assert!(
+            e.starts_with(&format!("{file}: DICOM segmentation: "))
+                && e.contains("reference no image of other and lie on none of its slices"),
+            "{e}"
+        );
+    }
 }

@@ -28,7 +28,11 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
   levels.
 
-    python3 -m pip install pydicom numpy python-gdcm nibabel && python3 make_good_corpus.py
+- seg_mr_0..2.dcm, seg_binary.dcm, seg_fractional.dcm: three MR slices and two DICOM
+  segmentations of them by highdicom (see `segmentations` below), which `labels_for` must read
+  as the label maps the masks' formulas give.
+
+    python3 -m pip install pydicom numpy python-gdcm nibabel highdicom && python3 make_good_corpus.py
 
 writes them all; `python3 make_good_corpus.py enhanced_psir` (say) writes only those named.
 """
@@ -262,6 +266,104 @@ def qform():
     nib.save(image, GOOD / "qform_left_handed.nii")
 
 
+SEG_STUDY = "1.2.826.0.1.3680043.10.1234.30"
+
+
+def seg_masks(k):
+    """Slice k's masks, 8 x 6, pixel i row by row: myocardium where (i + k) is even, scar
+    where i % 5 == k on slices 1 and 2 (none on slice 0, whose scar frame a writer leaves out),
+    blood pool on the first four pixels (a segment that is neither)."""
+    i = np.arange(48).reshape(8, 6)
+    myocardium = (i + k) % 2 == 0
+    scar = (i % 5 == k) & (k > 0)
+    pool = i < 4
+    return myocardium, scar, pool
+
+
+def segmentations():
+    """seg_mr_0..2.dcm, three single-frame MR slices (8 x 6, z = 10, 18, 26 mm, stored value
+    i + 48 k), and two DICOM segmentations of them written by highdicom: seg_binary.dcm (BINARY;
+    segment 1 "Infarct" coded SNOMED CT 55641003, 2 "LV myocardium" 74281007, 3 "LV blood
+    pool"; empty frames left out, as highdicom does) and seg_fractional.dcm (FRACTIONAL,
+    maximum 200: segment 1 the myocardium, at 150 where it is and 90 on the blood pool, which
+    is under half and so not myocardium; segment 2 the scar at 200)."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    sources = []
+    for k in range(3):
+        ds = mr(MR, f"{SEG_STUDY}.1.{k + 1}", 8, 6)
+        ds.StudyInstanceUID = SEG_STUDY
+        ds.SeriesInstanceUID = f"{SEG_STUDY}.1"
+        ds.FrameOfReferenceUID = f"{SEG_STUDY}.9"
+        ds.PatientName, ds.PatientID = "Seg^Fixture", "SEG-1"
+        ds.PatientBirthDate, ds.PatientSex = "", ""
+        ds.StudyDate, ds.StudyTime, ds.StudyID = "20260101", "120000", "1"
+        ds.AccessionNumber, ds.ReferringPhysicianName = "", ""
+        ds.SeriesNumber, ds.InstanceNumber = 3, k + 1
+        ds.PixelSpacing, ds.SliceThickness = [1.25, 1.5], 8
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [-5, -6, 10 + 8 * k]
+        ds.PixelData = (np.arange(48) + 48 * k).astype("<u2").tobytes()
+        ds.save_as(GOOD / f"seg_mr_{k}.dcm", enforce_file_format=True)
+        sources.append(ds)
+
+    def describe(number, label, category, prop):
+        return hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label=label,
+            segmented_property_category=category,
+            segmented_property_type=prop,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        )
+
+    infarct = hd.sr.CodedConcept("55641003", "SCT", "Infarct")
+    myocardium = hd.sr.CodedConcept("74281007", "SCT", "Myocardium")
+    masks = [seg_masks(k) for k in range(3)]
+    binary = np.stack(
+        [np.stack([scar, myo, pool], axis=-1) for myo, scar, pool in masks]
+    ).astype(np.uint8)
+    common = dict(
+        source_images=sources,
+        series_number=4,
+        instance_number=1,
+        manufacturer="fixture",
+        manufacturer_model_name="make_good_corpus.py",
+        software_versions="1",
+        device_serial_number="1",
+    )
+    hd.seg.Segmentation(
+        pixel_array=binary,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[
+            describe(1, "Infarct", codes.SCT.MorphologicallyAbnormalStructure, infarct),
+            describe(2, "LV myocardium", codes.SCT.AnatomicalStructure, myocardium),
+            describe(3, "LV blood pool", codes.SCT.AnatomicalStructure, codes.SCT.Blood),
+        ],
+        series_instance_uid=f"{SEG_STUDY}.2",
+        sop_instance_uid=f"{SEG_STUDY}.2.1",
+        **common,
+    ).save_as(GOOD / "seg_binary.dcm")
+    fractional = np.stack(
+        [
+            np.stack([np.where(myo, 150, np.where(pool, 90, 0)), np.where(scar, 200, 0)], axis=-1)
+            for myo, scar, pool in masks
+        ]
+    ).astype(np.float32) / 200
+    hd.seg.Segmentation(
+        pixel_array=fractional,
+        segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
+        max_fractional_value=200,
+        segment_descriptions=[
+            describe(1, "Myocardium", codes.SCT.AnatomicalStructure, myocardium),
+            describe(2, "Scar", codes.SCT.MorphologicallyAbnormalStructure, codes.SCT.Scar),
+        ],
+        series_instance_uid=f"{SEG_STUDY}.3",
+        sop_instance_uid=f"{SEG_STUDY}.3.1",
+        **common,
+    ).save_as(GOOD / "seg_fractional.dcm")
+
+
 if __name__ == "__main__":
     import sys
 
@@ -272,6 +374,7 @@ if __name__ == "__main__":
         "compressed": compressed,
         "colours": colours,
         "qform": qform,
+        "segmentations": segmentations,
     }
     for name in sys.argv[1:] or list(WRITERS):
         WRITERS[name]()
