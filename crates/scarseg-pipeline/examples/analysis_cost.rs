@@ -6,7 +6,9 @@
 //! corrections by `SliceResult::remeasured`, the stack's totals by `StackResult::set_slice`),
 //! rendering aside; per stack, a label volume laid over it as corrections
 //! (`StackResult::towards_labels`: the page's "load labels", `predict --corrections`) and the RV
-//! insertion suggested from the images (`StackResult::suggested_insertion`). Phantom stacks of 10 slices at three image sizes; the
+//! insertion suggested from the images (`StackResult::suggested_insertion`); the stack's DICOM
+//! segmentation written (`outputs::dicom_seg`: predict's `NAME_seg.dcm`, the page's "DICOM SEG")
+//! and read back as label maps (`decode::labels_for`). Phantom stacks of 10 slices at three image sizes; the
 //! network's probability maps stand in as the exact labels at 0.9 and 0.1, so no model runs.
 //! Prints a markdown table; `benchmarks/analysis.sh` writes it to `benchmarks/analysis.md`.
 //!
@@ -15,9 +17,13 @@
 
 use std::time::Instant;
 
+use scarseg_imaging::Limits;
+use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::edit::{MaskEdits, Tool};
 use scarseg_imaging::metrics::{AhaOrientation, WALL_SECTORS, sector_scar_percent};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
+use scarseg_imaging::slice::DicomSource;
+use scarseg_pipeline::outputs::{SegMaker, dicom_seg, label_map};
 use scarseg_pipeline::{StackResult, slice_result};
 
 /// The median of `runs` timings of `f`, in ms.
@@ -40,9 +46,9 @@ fn main() {
         .unwrap_or(7)
         .max(1);
     println!(
-        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms | labels as corrections, ms per 10-slice stack | insertion suggested, ms per 10-slice stack |"
+        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms | labels as corrections, ms per 10-slice stack | insertion suggested, ms per 10-slice stack | DICOM SEG written, ms per 10-slice stack | DICOM SEG read as labels, ms per 10-slice stack | DICOM SEG, KiB |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for side in [128usize, 256, 512] {
         let config = PhantomConfig {
             size_px: [side, side],
@@ -50,7 +56,18 @@ fn main() {
             ..PhantomConfig::default()
         };
         let case = generate(9_900_000 + side as u64, &config);
-        let stack = case.stack();
+        let mut stack = case.stack();
+        // As if read from a DICOM series, so that it has a segmentation to write.
+        for (k, s) in stack.slices.iter_mut().enumerate() {
+            s.dicom = Some(DicomSource {
+                sop_class_uid: "1.2.840.10008.5.1.4.1.1.4".into(),
+                sop_instance_uid: format!("2.25.99.{}", k + 1),
+                study_uid: "2.25.98".into(),
+                series_uid: "2.25.99".into(),
+                frame_of_reference_uid: Some("2.25.97".into()),
+                ..Default::default()
+            });
+        }
         let p = |m: &scarseg_imaging::metrics::Mask| -> Vec<f32> {
             m.data.iter().map(|b| if *b { 0.9 } else { 0.1 }).collect()
         };
@@ -121,8 +138,27 @@ fn main() {
         let suggest = median_ms(runs, || {
             std::hint::black_box(result.suggested_insertion(&stack));
         });
+        let maker = SegMaker {
+            model_name: "benchmark",
+            weights_sha256: "0123456789abcdef",
+            date: "20261204",
+            time: "120000",
+        };
+        let seg_write = median_ms(runs, || {
+            std::hint::black_box(dicom_seg(&stack, &result, &maker).expect("a segmentation"));
+        });
+        let seg = dicom_seg(&stack, &result, &maker).expect("a segmentation");
+        let read = || labels_for(&stack.slices, "stack", "seg.dcm", &seg, &Limits::default());
+        let seg_read = median_ms(runs, || {
+            std::hint::black_box(read().expect("labels"));
+        });
+        // Read back, the segmentation is the masks it was written from.
+        for (map, r) in read().expect("labels").iter().zip(&result.slices) {
+            assert_eq!(map, &label_map(&r.scar, &r.myocardium));
+        }
+        let kib = seg.len() as f64 / 1024.0;
         println!(
-            "| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} | {brush:.2} | {towards:.2} | {suggest:.2} |"
+            "| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} | {brush:.2} | {towards:.2} | {suggest:.2} | {seg_write:.2} | {seg_read:.2} | {kib:.0} |"
         );
     }
 }
