@@ -1953,12 +1953,14 @@ fn every_phantom_layout_reads_back_as_the_same_cases_and_patients() {
     }
 }
 
-#[test]
-fn the_label_volume_lies_on_a_series_whose_slice_location_runs_against_the_normal() {
-    // Some scanners count SliceLocation the other way from the slice normal. Such a series is
-    // read in SliceLocation order, apex to base here, and the label volume `predict` writes must
-    // still put each slice's labels where that slice lies (it put slice k at the first slice's
-    // position plus k steps along the normal, the wrong way).
+/// Phantom case 11's three slices as a DICOM series, `root/series/IMk.dcm` (instance k + 1 of
+/// series 2.25.12 in study 2.25.11, for `patient`), each slice passed through `prepare` before
+/// it is written; returns the case and the folder.
+fn phantom_series(
+    root: &Path,
+    patient: &str,
+    mut prepare: impl FnMut(&mut Slice),
+) -> (scarseg_imaging::phantom::PhantomCase, PathBuf) {
     use scarseg_imaging::encode::{DicomSyntax, SeriesIds, dicom_mr};
     use scarseg_imaging::phantom::{PhantomConfig, generate};
     let case = generate(
@@ -1968,23 +1970,35 @@ fn the_label_volume_lies_on_a_series_whose_slice_location_runs_against_the_norma
             ..Default::default()
         },
     );
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let root = tmp.path();
     let series = root.join("series");
     std::fs::create_dir_all(&series).expect("mkdir");
     let ids = SeriesIds {
         study_uid: "2.25.11".into(),
         series_uid: "2.25.12".into(),
-        patient_name: "against".into(),
+        patient_name: patient.into(),
     };
-    let mut positions = Vec::new();
     for (k, s) in case.slices.iter().enumerate() {
         let mut image = s.image.clone();
-        image.slice_location_mm = Some(-image.position_along_normal());
-        positions.push(image.position_mm);
+        prepare(&mut image);
         let bytes = dicom_mr(&image, &ids, k as u32 + 1, DicomSyntax::ExplicitLittle).expect("dcm");
         std::fs::write(series.join(format!("IM{k}.dcm")), bytes).expect("write");
     }
+    (case, series)
+}
+
+#[test]
+fn the_label_volume_lies_on_a_series_whose_slice_location_runs_against_the_normal() {
+    // Some scanners count SliceLocation the other way from the slice normal. Such a series is
+    // read in SliceLocation order, apex to base here, and the label volume `predict` writes must
+    // still put each slice's labels where that slice lies (it put slice k at the first slice's
+    // position plus k steps along the normal, the wrong way).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let mut positions = Vec::new();
+    let (_, series) = phantom_series(root, "against", |image| {
+        image.slice_location_mm = Some(-image.position_along_normal());
+        positions.push(image.position_mm);
+    });
     // The generator goes base to apex along the normal, so SliceLocation order is the reverse.
     positions.reverse();
     let out = root.join("out");
@@ -2426,29 +2440,10 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
     // SEMIAUTOMATIC; a PNG input gets none.
     use dicom_dictionary_std::tags;
     use dicom_object::{InMemDicomObject, OpenFileOptions};
-    use scarseg_imaging::encode::{DicomSyntax, SeriesIds, dicom_mr, png_grey8};
-    use scarseg_imaging::phantom::{PhantomConfig, generate};
-    let case = generate(
-        11,
-        &PhantomConfig {
-            slices: 3,
-            ..Default::default()
-        },
-    );
+    use scarseg_imaging::encode::png_grey8;
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let series = root.join("series");
-    std::fs::create_dir_all(&series).expect("mkdir");
-    let ids = SeriesIds {
-        study_uid: "2.25.11".into(),
-        series_uid: "2.25.12".into(),
-        patient_name: "Seg^Test".into(),
-    };
-    for (k, s) in case.slices.iter().enumerate() {
-        let bytes =
-            dicom_mr(&s.image, &ids, k as u32 + 1, DicomSyntax::ExplicitLittle).expect("dcm");
-        std::fs::write(series.join(format!("IM{k}.dcm")), bytes).expect("write");
-    }
+    let (case, series) = phantom_series(root, "Seg^Test", |_| {});
     let text = |obj: &InMemDicomObject, tag| {
         obj.element(tag)
             .unwrap_or_else(|_| panic!("{tag} present"))
@@ -2471,10 +2466,10 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
                 .expect("json");
         assert_eq!(report["inputs"][0]["dicom_seg"], "series_seg.dcm");
         assert_eq!(text(&seg, tags::MODALITY), "SEG");
-        assert_eq!(text(&seg, tags::STUDY_INSTANCE_UID), ids.study_uid);
+        assert_eq!(text(&seg, tags::STUDY_INSTANCE_UID), "2.25.11");
         assert_eq!(text(&seg, tags::PATIENT_NAME), "Seg^Test");
         assert_eq!(text(&seg, tags::FRAME_OF_REFERENCE_UID), "2.25.12.0");
-        assert_ne!(text(&seg, tags::SERIES_INSTANCE_UID), ids.series_uid);
+        assert_ne!(text(&seg, tags::SERIES_INSTANCE_UID), "2.25.12");
         let segments = seg
             .element(tags::SEGMENT_SEQUENCE)
             .expect("segments")
