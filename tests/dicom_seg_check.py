@@ -2,8 +2,9 @@
 
 dciodvfy (David Clunie's dicom3tools) checks each file against the standard's Segmentation IOD;
 highdicom (with pydicom) reads it as a viewer would and gives each source image's masks, which
-must be the PNG masks predict wrote for that slice. The frames' positions and the patient and
-study attributes must be the source images' own.
+must be the PNG masks predict wrote for that slice (for an enhanced multi-frame source, each
+source frame's). The frames' positions and the patient and study attributes must be the source
+images' own.
 
     python tests/dicom_seg_check.py SCARSEG_BINARY
 
@@ -94,6 +95,94 @@ def check_seg(seg_path, series_dir, report):
     assert checked > 0, f"{seg_path}: empty masks check nothing"
 
 
+def enhanced_from(series_dir, path):
+    """The single-frame slices of `series_dir` as one enhanced (multi-frame) MR file, frames stored
+    out of spatial order (slices 3, 1, 4, 2 of four by position), geometry in functional groups
+    and one rescale for all, as some scanners export a stack; returns its frames' z in stored
+    order."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    slices = sorted(
+        (pydicom.dcmread(f) for f in series_dir.glob("*.dcm")),
+        key=lambda d: float(d.ImagePositionPatient[2]),
+    )
+    order = [2, 0, 3, 1]
+    assert len(slices) == len(order)
+    values = [
+        d.pixel_array.astype(np.float64) * float(d.RescaleSlope) + float(d.RescaleIntercept)
+        for d in slices
+    ]
+    lo, hi = min(v.min() for v in values), max(v.max() for v in values)
+    slope = (hi - lo) / 4095
+    first = slices[0]
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    for keyword in ["PatientName", "PatientID", "StudyInstanceUID", "FrameOfReferenceUID"]:
+        setattr(ds, keyword, first.get(keyword))
+    ds.SeriesInstanceUID = generate_uid()
+    ds.Modality = "MR"
+    ds.Rows, ds.Columns, ds.NumberOfFrames = first.Rows, first.Columns, len(order)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+
+    def item(**elements):
+        out = Dataset()
+        for keyword, value in elements.items():
+            setattr(out, keyword, value)
+        return out
+
+    ds.SharedFunctionalGroupsSequence = Sequence([item(
+        PixelMeasuresSequence=Sequence([item(PixelSpacing=first.PixelSpacing,
+                                             SliceThickness=first.SliceThickness)]),
+        PlaneOrientationSequence=Sequence([item(
+            ImageOrientationPatient=first.ImageOrientationPatient)]),
+        PixelValueTransformationSequence=Sequence([item(
+            RescaleSlope=f"{slope:.9g}", RescaleIntercept=f"{lo:.9g}", RescaleType="US")]),
+    )])
+    ds.PerFrameFunctionalGroupsSequence = Sequence([
+        item(PlanePositionSequence=Sequence([item(
+            ImagePositionPatient=slices[k].ImagePositionPatient)]))
+        for k in order
+    ])
+    stored = [np.round((values[k] - lo) / slope).astype("<u2") for k in order]
+    ds.PixelData = np.stack(stored).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return [float(slices[k].ImagePositionPatient[2]) for k in order]
+
+
+def check_enhanced(seg_path, source_path, report):
+    """The segmentation of an enhanced source references its frames: highdicom's masks per
+    source frame are predict's PNGs of the slice read from that frame."""
+    check_iod(seg_path)
+    seg = hd.seg.segread(seg_path)
+    source = pydicom.dcmread(source_path)
+    frames = list(range(1, int(source.NumberOfFrames) + 1))
+    masks = seg.get_pixels_by_source_frame(
+        source_sop_instance_uid=source.SOPInstanceUID,
+        source_frame_numbers=frames,
+        segment_numbers=[1, 2],
+    )
+    record = next(r for r in report["inputs"] if r.get("dicom_seg") == seg_path.name)
+    # predict names the slice read from frame f (from 0) "FILE [f]".
+    slice_of = {r["source"].rsplit("[", 1)[1].rstrip("]"): k
+                for k, r in enumerate(record["slices"])}
+    name = record["output_name"]
+    checked = 0
+    for i, frame in enumerate(frames):
+        k = slice_of[str(frame - 1)]
+        for s, kind in [(0, "myo"), (1, "scar")]:
+            png = np.array(Image.open(seg_path.parent / f"{name}_{k:03d}_{kind}.png")) > 0
+            assert np.array_equal(masks[i, :, :, s] > 0, png), (seg_path, frame, kind)
+            checked += int(png.sum())
+    assert checked > 0, f"{seg_path}: empty masks check nothing"
+
+
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +197,15 @@ def main():
             seg_path = out / f"{directory.name}_seg.dcm"
             check_iod(seg_path)
             check_seg(seg_path, directory, report)
-    print("DICOM segmentations: valid (dciodvfy) and read back by highdicom as predict's masks")
+        # The first series again as one enhanced multi-frame file.
+        enhanced = tmp / "enhanced.dcm"
+        enhanced_from(series[0], enhanced)
+        out = tmp / "out-enhanced"
+        run(binary, "predict", str(enhanced), "--out", str(out))
+        report = json.loads((out / "report.json").read_text())
+        check_enhanced(out / "enhanced_seg.dcm", enhanced, report)
+    print("DICOM segmentations (of single-frame series and of an enhanced multi-frame file): valid "
+          "(dciodvfy) and read back by highdicom as predict's masks")
 
 
 if __name__ == "__main__":
