@@ -296,12 +296,15 @@ pub fn output_labels_in(dir: &Path, stem: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The label file beside `image` (a file, or a series folder) that `--pairs` pairs it with.
+/// The label file beside `image` (a file, or a series folder) that `--pairs` pairs it with:
+/// `STEM_labels.png|.nii.gz|.nii`, else a DICOM segmentation `STEM_seg.dcm`.
 fn label_beside(image: &Path) -> Option<PathBuf> {
     let stem = image_stem(image);
     [".png", ".nii.gz", ".nii"]
         .iter()
-        .map(|ext| image.with_file_name(format!("{stem}{LABEL_SUFFIX}{ext}")))
+        .map(|ext| format!("{stem}{LABEL_SUFFIX}{ext}"))
+        .chain([format!("{stem}{SEG_SUFFIX}")])
+        .map(|name| image.with_file_name(name))
         .find(|p| p.is_file())
 }
 
@@ -318,12 +321,17 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
     for image in &images {
         let name = image.file_name().unwrap_or_default().to_string_lossy();
         let stem = image_stem(image);
-        if stem.ends_with(LABEL_SUFFIX) || name.ends_with(".json") || name.ends_with(".csv") {
+        if stem.ends_with(LABEL_SUFFIX)
+            || name.ends_with(SEG_SUFFIX)
+            || name.ends_with(".json")
+            || name.ends_with(".csv")
+        {
             continue;
         }
         let label = label_beside(image).with_context(|| {
             format!(
-                "{}: no label file {stem}{LABEL_SUFFIX}.png/.nii/.nii.gz beside it",
+                "{}: no label file {stem}{LABEL_SUFFIX}.png/.nii/.nii.gz or {stem}{SEG_SUFFIX} \
+                 beside it",
                 image.display()
             )
         })?;

@@ -2670,6 +2670,31 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
         eval("seg-eval", &["--predictions", s(&network_segs)]),
         eval("network-eval", &[])
     );
+    // As `--pairs` labels, beside its series, the truth's segmentation is the reference the
+    // truth's label volume is: the network scores the same against either.
+    let seg_pairs = root.join("seg-pairs");
+    std::fs::create_dir_all(seg_pairs.join("series")).expect("mkdir");
+    for k in 0..3 {
+        let file = format!("IM{k}.dcm");
+        std::fs::copy(series.join(&file), seg_pairs.join("series").join(&file)).expect("copy");
+    }
+    std::fs::copy(
+        from_seg.join("series_seg.dcm"),
+        seg_pairs.join("series_seg.dcm"),
+    )
+    .expect("copy");
+    let out = root.join("seg-pairs-eval");
+    ok(&["eval", "--pairs", s(&seg_pairs), "--out", s(&out)]);
+    let without_source = |mut rows: Vec<std::collections::HashMap<String, String>>| {
+        rows.iter_mut().for_each(|r| {
+            r.remove("source");
+        });
+        rows
+    };
+    assert_eq!(
+        without_source(csv_rows(&out.join("eval.csv"))),
+        without_source(eval("nifti-pairs-eval", &[]))
+    );
 
     let png = root.join("slice.png");
     let im = &case.slices[0].image;
