@@ -70,12 +70,18 @@ pub struct PredictArgs {
     #[arg(long, value_enum, requires = "rv_insertion", conflicts_with = "base")]
     pub aha_level: Option<AhaLevel>,
     /// A folder of label volumes (EMIDEC values 0-4) that correct the network's masks:
-    /// `NAME_labels.nii.gz` (or `.nii`, `.png`) for the stack written as NAME (this command's
-    /// own label volumes edited in another tool, the page's exported labels, a reader's
-    /// contours). Where a volume differs from the network's masks it wins; masks, label volumes
-    /// and reports then follow it and say what was changed. May be the output folder.
+    /// `NAME_labels.nii.gz` (or `.nii`, `.png`), else a DICOM segmentation `NAME_seg.dcm`, for
+    /// the stack written as NAME (this command's own outputs edited in another tool, the page's
+    /// exported labels, a reader's contours). Where a volume differs from the network's masks it
+    /// wins; masks, label volumes and reports then follow it and say what was changed. May be
+    /// the output folder.
     #[arg(long, value_name = "DIR")]
     pub corrections: Option<PathBuf>,
+    /// Write no DICOM segmentation (`NAME_seg.dcm`) of DICOM stacks. A segmentation repeats
+    /// its series' patient and study attributes (name, ID, birth date), as it must to join the
+    /// study; the masks, label volumes and reports carry none of them.
+    #[arg(long)]
+    pub no_dicom_seg: bool,
 }
 
 /// Lays the label volume `--corrections` holds for the stack written as `name` over its
@@ -463,7 +469,7 @@ fn write_outputs(
     name: &str,
     stack: &Stack,
     result: &StackResult,
-    maker: &SegMaker<'_>,
+    maker: Option<&SegMaker<'_>>,
 ) -> Result<(Vec<PathBuf>, Option<String>)> {
     let mut written = Vec::new();
     let mut put = |file: String, bytes: Vec<u8>| -> Result<()> {
@@ -495,7 +501,9 @@ fn write_outputs(
     // A segmentation that cannot be written (no frame of reference, mixed grids) costs only
     // itself: the masks and volumes above stand.
     let mut no_seg = None;
-    if stack.slices.iter().all(|s| s.dicom.is_some()) {
+    if let Some(maker) = maker
+        && stack.slices.iter().all(|s| s.dicom.is_some())
+    {
         match dicom_seg(stack, result, maker) {
             Ok(bytes) => put(format!("{name}{SEG_SUFFIX}"), bytes)?,
             Err(e) => no_seg = Some(e.message),
@@ -560,6 +568,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         date: &date,
         time: &time,
     };
+    let seg_maker = (!args.no_dicom_seg).then_some(&maker);
     for input in &inputs {
         let decoded = decode(input, &limits);
         errors.extend(decoded.errors);
@@ -623,7 +632,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                         }
                     };
                     let (written, no_seg) =
-                        write_outputs(&args.out, &name, &stack, &result, &maker)?;
+                        write_outputs(&args.out, &name, &stack, &result, seg_maker)?;
                     if let Some(why) = no_seg {
                         notes.push(format!("{input_name}: no DICOM segmentation: {why}"));
                     }

@@ -2696,6 +2696,18 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
         without_source(eval("nifti-pairs-eval", &[]))
     );
 
+    // --no-dicom-seg keeps the patient's identifiers out of the output folder.
+    let anonymous = root.join("anonymous");
+    ok(&[
+        "predict",
+        s(&series),
+        "--out",
+        s(&anonymous),
+        "--no-dicom-seg",
+    ]);
+    assert!(files_with(&anonymous, "_seg.dcm").is_empty());
+    assert_eq!(files_with(&anonymous, "_scar.png").len(), 3);
+
     let png = root.join("slice.png");
     let im = &case.slices[0].image;
     let grey: Vec<u8> = im
