@@ -981,7 +981,9 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     // `scarseg predict` beside its series must not join it as slices.
     if class == SEGMENTATION_STORAGE {
         return Err(ErrorKind::NotAnImage(
-            "a DICOM Segmentation (masks drawn on images, not an image to segment)".into(),
+            "a DICOM Segmentation (masks drawn on images, not an image to segment; load it as \
+             labels onto its series)"
+                .into(),
         ));
     }
     let rows = dicom_int(&obj, tags::ROWS).ok_or_else(|| dicom_error("no Rows (0028,0010)"))?;

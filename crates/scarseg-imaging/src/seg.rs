@@ -1139,7 +1139,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "x_seg.dcm: not an image: a DICOM Segmentation (masks drawn on images, not an image \
-             to segment)"
+             to segment; load it as labels onto its series)"
         );
     }
 
