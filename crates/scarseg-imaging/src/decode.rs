@@ -16,7 +16,7 @@ use dicom_pixeldata::{PhotometricInterpretation, PixelDecoder, PlanarConfigurati
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::error::{ErrorKind, ImagingError};
-use crate::seg::SEGMENTATION_STORAGE;
+use crate::seg::is_segmentation;
 use crate::slice::{DicomSource, Limits, Slice, Stack, match_grids};
 
 /// The formats we read.
@@ -307,7 +307,7 @@ fn as_segmentation(bytes: &[u8], limits: &Limits) -> Option<FileDicomObject<InMe
         .ok()?;
     let class = dicom_str(&obj, tags::SOP_CLASS_UID)
         .unwrap_or_else(|| obj.meta().media_storage_sop_class_uid().to_string());
-    (class.trim_end_matches('\0') == SEGMENTATION_STORAGE).then_some(obj)
+    is_segmentation(class.trim_end_matches('\0')).then_some(obj)
 }
 
 /// One file, without the checks that concern a whole stack (which a series makes once).
@@ -979,7 +979,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     }
     // A segmentation's frames are masks (one bit per pixel), not intensities: one written by
     // `scarseg predict` beside its series must not join it as slices.
-    if class == SEGMENTATION_STORAGE {
+    if is_segmentation(class) {
         return Err(ErrorKind::NotAnImage(
             "a DICOM Segmentation (masks drawn on images, not an image to segment; load it as \
              labels onto its series)"

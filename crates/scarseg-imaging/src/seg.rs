@@ -103,6 +103,14 @@ pub struct Instance<'a> {
 
 /// SOP Class UID of the Segmentation Storage.
 pub const SEGMENTATION_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.66.4";
+/// SOP Class UID of the Label Map Segmentation Storage (DICOM 2024): one value per pixel, the
+/// segment's number.
+pub const LABEL_MAP_SEGMENTATION_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.66.7";
+
+/// Whether a SOP Class UID is a segmentation's (of either storage class).
+pub fn is_segmentation(sop_class_uid: &str) -> bool {
+    [SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE].contains(&sop_class_uid)
+}
 
 /// A DICOM Segmentation of `slices` (all read from DICOM, of one study, one grid size and one
 /// frame of reference) with `segments`, as a Part 10 file in explicit VR little endian. The
@@ -644,17 +652,30 @@ pub(crate) fn labels_from_seg(
     );
     let frames = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
     let bits = int(obj, tags::BITS_ALLOCATED).unwrap_or(-1);
-    let fractional_max = match (kind.as_str(), bits) {
-        ("BINARY", 1) => None,
-        ("FRACTIONAL", 8) => Some(
-            int(obj, tags::MAXIMUM_FRACTIONAL_VALUE)
+    // How a frame's pixel says "in the segment".
+    enum Coding {
+        Binary,
+        Fractional {
+            max: i64,
+        },
+        /// The pixel's value is the segment's number (one frame per slice for all segments).
+        LabelMap {
+            bytes: usize,
+        },
+    }
+    let coding = match (kind.as_str(), bits) {
+        ("BINARY", 1) => Coding::Binary,
+        ("FRACTIONAL", 8) => Coding::Fractional {
+            max: int(obj, tags::MAXIMUM_FRACTIONAL_VALUE)
                 .unwrap_or(255)
                 .max(1),
-        ),
+        },
+        ("LABELMAP", 8) => Coding::LabelMap { bytes: 1 },
+        ("LABELMAP", 16) => Coding::LabelMap { bytes: 2 },
         _ => {
             return fail(format!(
                 "Segmentation Type {kind:?} with Bits Allocated {bits} is not read (BINARY with \
-                 1 bit, FRACTIONAL with 8)"
+                 1 bit, FRACTIONAL with 8, LABELMAP with 8 or 16)"
             ));
         }
     };
@@ -675,20 +696,36 @@ pub(crate) fn labels_from_seg(
         Some(Ok(bytes)) => bytes,
         _ => return fail("no Pixel Data (7FE0,0010)".into()),
     };
-    let bits_per_frame = plane * if fractional_max.is_some() { 8 } else { 1 };
-    let needed = (frames as u64 * bits_per_frame as u64).div_ceil(8);
+    let bits_per_pixel = match coding {
+        Coding::Binary => 1,
+        Coding::Fractional { .. } => 8,
+        Coding::LabelMap { bytes } => 8 * bytes as u64,
+    };
+    let needed = (frames as u64)
+        .saturating_mul(plane as u64)
+        .saturating_mul(bits_per_pixel)
+        .div_ceil(8);
     if (pixels.len() as u64) < needed {
         return fail(format!(
             "{} bytes of Pixel Data for {frames} frame(s) of {rows} x {cols} need {needed}",
             pixels.len()
         ));
     }
-    let pixel_on = |frame: usize, i: usize| match fractional_max {
-        None => {
-            let bit = frame * plane + i;
-            pixels[bit / 8] >> (bit % 8) & 1 == 1
-        }
-        Some(max) => i64::from(pixels[frame * plane + i]) * 2 >= max,
+    // The segment number a frame's pixel is in, given the frame's own segment (0: none).
+    let pixel_segment = |frame: usize, i: usize, segment: i64| -> i64 {
+        let on = match coding {
+            Coding::Binary => {
+                let bit = frame * plane + i;
+                pixels[bit / 8] >> (bit % 8) & 1 == 1
+            }
+            Coding::Fractional { max } => i64::from(pixels[frame * plane + i]) * 2 >= max,
+            Coding::LabelMap { bytes: 1 } => return i64::from(pixels[frame * plane + i]),
+            Coding::LabelMap { .. } => {
+                let at = 2 * (frame * plane + i);
+                return i64::from(u16::from_le_bytes([pixels[at], pixels[at + 1]]));
+            }
+        };
+        if on { segment } else { 0 }
     };
 
     let segments: Vec<(i64, Meaning, String)> = obj
@@ -724,26 +761,37 @@ pub(crate) fn labels_from_seg(
             per_frame.len()
         ));
     }
+    // Each segment number's label value: 3 scar, 2 myocardium, 0 anything else.
+    let value_of = |number: i64| match segments.iter().find(|s| s.0 == number) {
+        Some((_, Meaning::Scar, _)) => 3u8,
+        Some((_, Meaning::Myocardium, _)) => 2,
+        _ => 0,
+    };
     let mut maps = vec![vec![0u8; plane]; image.len()];
     let mut unplaced = 0;
     for f in 0..frames {
         let own = per_frame.get(f);
-        let number = group(own, shared, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
-            .and_then(|g| int(g, tags::REFERENCED_SEGMENT_NUMBER));
-        let Some(&(_, meaning, _)) = segments.iter().find(|s| Some(s.0) == number) else {
-            return fail(format!("frame {} names no segment of the file", f + 1));
+        // A label map's frames hold every segment; the others' one each.
+        let number = match coding {
+            Coding::LabelMap { .. } => 0,
+            _ => {
+                let number = group(own, shared, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
+                    .and_then(|g| int(g, tags::REFERENCED_SEGMENT_NUMBER));
+                match number.filter(|n| segments.iter().any(|s| s.0 == *n)) {
+                    Some(n) if value_of(n) == 0 => continue,
+                    Some(n) => n,
+                    None => return fail(format!("frame {} names no segment of the file", f + 1)),
+                }
+            }
         };
-        if meaning == Meaning::Other {
-            continue;
-        }
         let Some(k) = slice_of(image, own, shared) else {
             unplaced += 1;
             continue;
         };
-        let value = if meaning == Meaning::Scar { 3 } else { 2 };
         for (i, label) in maps[k].iter_mut().enumerate() {
-            if pixel_on(f, i) {
-                *label = (*label).max(value);
+            let segment = pixel_segment(f, i, number);
+            if segment != 0 {
+                *label = (*label).max(value_of(segment));
             }
         }
     }

@@ -28,7 +28,7 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
   levels.
 
-- seg_mr_0..2.dcm, seg_binary.dcm, seg_fractional.dcm: three MR slices and two DICOM
+- seg_mr_0..2.dcm, seg_binary.dcm, seg_fractional.dcm, seg_labelmap.dcm: three MR slices and three DICOM
   segmentations of them by highdicom (see `segmentations` below), which `labels_for` must read
   as the label maps the masks' formulas give.
 
@@ -286,7 +286,9 @@ def segmentations():
     segment 1 "Infarct" coded SNOMED CT 55641003, 2 "LV myocardium" 74281007, 3 "LV blood
     pool"; empty frames left out, as highdicom does) and seg_fractional.dcm (FRACTIONAL,
     maximum 200: segment 1 the myocardium, at 150 where it is and 90 on the blood pool, which
-    is under half and so not myocardium; segment 2 the scar at 200)."""
+    is under half and so not myocardium; segment 2 the scar at 200), and seg_labelmap.dcm (a
+    LABELMAP of the binary one's segments: 1 where scar, else 2 where myocardium, else 3 on the
+    blood pool)."""
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
@@ -362,6 +364,22 @@ def segmentations():
         sop_instance_uid=f"{SEG_STUDY}.3.1",
         **common,
     ).save_as(GOOD / "seg_fractional.dcm")
+    # A label map (Label Map Segmentation Storage): one value per pixel, the segment's number.
+    labelmap = np.stack(
+        [np.where(scar, 1, np.where(myo, 2, np.where(pool, 3, 0))) for myo, scar, pool in masks]
+    ).astype(np.uint8)
+    hd.seg.Segmentation(
+        pixel_array=labelmap,
+        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP,
+        segment_descriptions=[
+            describe(1, "Infarct", codes.SCT.MorphologicallyAbnormalStructure, infarct),
+            describe(2, "LV myocardium", codes.SCT.AnatomicalStructure, myocardium),
+            describe(3, "LV blood pool", codes.SCT.AnatomicalStructure, codes.SCT.Blood),
+        ],
+        series_instance_uid=f"{SEG_STUDY}.4",
+        sop_instance_uid=f"{SEG_STUDY}.4.1",
+        **common,
+    ).save_as(GOOD / "seg_labelmap.dcm")
 
 
 if __name__ == "__main__":
