@@ -1063,6 +1063,23 @@ def dicom_segmentation(d, device, downloads, cli_out):
         got = [bits[i // 8] >> (i % 8) & 1 for i in range(f * frame, (f + 1) * frame)]
         assert got == [int(v > 0) for v in png], f"frame {f} ({kind}, slice {k})"
     print(f"[{device}] DICOM SEG: {2 * slices} frames of {rows} x {cols}, the page's masks, in the series' study")
+    # The measurement report: a Comprehensive 3D SR in the same study whose numbers are the
+    # page's report's (predict's and highdicom's agreement is tests/dicom_seg_check.py's).
+    name = "DICOM series_sr.dcm"
+    (downloads / name).unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-sr]').click()")
+    wait_files(downloads, [name])
+    sr = (downloads / name).read_bytes()
+    assert element(sr, 0x0008, 0x0016, b"UI") == "1.2.840.10008.5.1.4.1.1.88.34"
+    assert element(sr, 0x0020, 0x000D, b"UI") == element(cli, 0x0020, 0x000D, b"UI")
+    (downloads / "scarseg-report.json").unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-json]').click()")
+    wait_files(downloads, ["scarseg-report.json"])
+    record = next(i for i in json.loads((downloads / "scarseg-report.json").read_text())["inputs"]
+                  if i["input"] == "DICOM series")
+    for key in ("scar_volume_mm3", "myocardium_volume_mm3", "burden_percent"):
+        assert f"{record[key]:.6f}".encode() in sr, (key, record[key])
+    print(f"[{device}] DICOM SR: burden {record['burden_percent']:.2f}%, volumes as the page's report")
 
 
 def faulty_model(out):

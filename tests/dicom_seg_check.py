@@ -1,10 +1,12 @@
-"""`scarseg predict`'s DICOM segmentations against two independent readers.
+"""`scarseg predict`'s DICOM segmentations and measurement reports against two independent
+readers.
 
 dciodvfy (David Clunie's dicom3tools) checks each file against the standard's Segmentation IOD;
 highdicom (with pydicom) reads it as a viewer would and gives each source image's masks, which
 must be the PNG masks predict wrote for that slice (for an enhanced multi-frame source, each
 source frame's). The frames' positions and the patient and study attributes must be the source
-images' own.
+images' own. The measurement report (TID 1500) must reference the segmentation's segments and
+give the volumes, burden and flag of predict's report.
 
     python tests/dicom_seg_check.py SCARSEG_BINARY
 
@@ -93,6 +95,41 @@ def check_seg(seg_path, series_dir, report):
             assert np.array_equal(masks[i, :, :, s] > 0, png), (seg_path, uid, kind)
             checked += int(png.sum())
     assert checked > 0, f"{seg_path}: empty masks check nothing"
+
+
+def check_sr(sr_path, seg_path, report):
+    """The measurement report: valid (dciodvfy), and read by highdicom as a TID 1500 report
+    whose two volumetric groups reference the segmentation's segments 1 and 2 and give predict's
+    volumes, burden and flag."""
+    out = subprocess.run(["dciodvfy", str(sr_path)], capture_output=True, text=True)
+    lines = (out.stdout + out.stderr).splitlines()
+    errors = [line for line in lines if line.startswith("Error")]
+    assert not errors, f"{sr_path}: dciodvfy:\n" + "\n".join(errors)
+    assert "Comprehensive3DSR" in lines, lines
+    sr = hd.sr.srread(sr_path)
+    seg = pydicom.dcmread(seg_path)
+    record = next(r for r in report["inputs"] if r.get("dicom_sr") == sr_path.name)
+    assert sr.StudyInstanceUID == seg.StudyInstanceUID
+    groups = sr.content.get_volumetric_roi_measurement_groups()
+    assert [g.tracking_identifier for g in groups] == ["Myocardium", "Scar"]
+    for number, g in enumerate(groups, start=1):
+        reference = g.referenced_segment
+        assert reference.referenced_sop_instance_uid == seg.SOPInstanceUID
+        assert reference.referenced_segment_numbers == [number]
+    values = {(g.tracking_identifier, m.name.meaning): (m.value, m.unit.value)
+              for g in groups for m in g.get_measurements()}
+    def close(a, b):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+    want = {
+        ("Myocardium", "Volume"): (record["myocardium_volume_mm3"], "mm3"),
+        ("Scar", "Volume"): (record["scar_volume_mm3"], "mm3"),
+        ("Scar", "Scar burden, percent of myocardial volume"): (record["burden_percent"], "%"),
+    }
+    assert values.keys() == want.keys(), values
+    for key, (value, unit) in want.items():
+        assert close(values[key][0], value) and values[key][1] == unit, (key, values[key], value)
+    flags = [q.value.meaning for q in groups[1].get_qualitative_evaluations()]
+    assert flags == ["Yes" if record["high_risk"] else "No"], flags
 
 
 def enhanced_from(series_dir, path):
@@ -197,6 +234,7 @@ def main():
             seg_path = out / f"{directory.name}_seg.dcm"
             check_iod(seg_path)
             check_seg(seg_path, directory, report)
+            check_sr(out / f"{directory.name}_sr.dcm", seg_path, report)
         # The first series again as one enhanced multi-frame file.
         enhanced = tmp / "enhanced.dcm"
         enhanced_from(series[0], enhanced)
@@ -204,8 +242,9 @@ def main():
         run(binary, "predict", str(enhanced), "--out", str(out))
         report = json.loads((out / "report.json").read_text())
         check_enhanced(out / "enhanced_seg.dcm", enhanced, report)
-    print("DICOM segmentations (of single-frame series and of an enhanced multi-frame file): valid "
-          "(dciodvfy) and read back by highdicom as predict's masks")
+    print("DICOM segmentations (of single-frame series and of an enhanced multi-frame file) and "
+          "measurement reports: valid (dciodvfy) and read back by highdicom as predict's masks "
+          "and numbers")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, WALL_SECTORS, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, label_map, mask_png, output_stem,
-    report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map, mask_png,
+    output_stem, report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step};
@@ -1298,7 +1298,8 @@ pub fn App() -> impl IntoView {
     };
     // Why the current case has no DICOM segmentation, shown beside the exports.
     let seg_error = RwSignal::new(None::<String>);
-    let export_seg = move |_| {
+    // The DICOM segmentation, or its measurement report: one writer each, predict's.
+    let export_dicom = move |what: &'static str| {
         let Some(c) = current_case() else { return };
         let (Some(s), Some(r)) = (c.stack, c.result) else {
             return;
@@ -1324,12 +1325,17 @@ pub fn App() -> impl IntoView {
             date: &date,
             time: &time,
         };
-        match dicom_seg(&s, &r, &maker) {
+        let (bytes, suffix) = if what == "sr" {
+            (dicom_sr(&s, &r, &maker), SR_SUFFIX)
+        } else {
+            (dicom_seg(&s, &r, &maker), SEG_SUFFIX)
+        };
+        match bytes {
             Ok(bytes) => {
                 seg_error.set(None);
                 download(
                     &format!(
-                        "{}{SEG_SUFFIX}",
+                        "{}{suffix}",
                         output_stem(&stem(&c.input), s.part.as_deref())
                     ),
                     &bytes,
@@ -1687,9 +1693,12 @@ pub fn App() -> impl IntoView {
                 <button data-testid="export-json" on:click=export_json>"JSON"</button>
                 <button data-testid="export-masks" on:click=export_masks>"mask PNGs"</button>
                 <button data-testid="export-nifti" on:click=export_nifti>"NIfTI labels"</button>
-                <button data-testid="export-seg" on:click=export_seg
+                <button data-testid="export-seg" on:click=move |_| export_dicom("seg")
                     title="a DICOM Segmentation of this series (myocardium and scar), in its study: for a PACS, OHIF or 3D Slicer. DICOM inputs only."
                     disabled=move || !case_is_dicom()>"DICOM SEG"</button>
+                <button data-testid="export-sr" on:click=move |_| export_dicom("sr")
+                    title="a DICOM measurement report (TID 1500) of the DICOM SEG's volumes, scar burden and the >5% flag, in this series' study. DICOM inputs only."
+                    disabled=move || !case_is_dicom()>"DICOM SR"</button>
                 <button data-testid="export-screenshot" on:click=screenshot>"screenshot"</button>
                 <button data-testid="print" title="the report, its image and the bull's-eye on paper or as a PDF, through the browser's print dialog"
                     on:click=move |_| { if let Some(w) = web_sys::window() { let _ = w.print(); } }>"print report"</button>

@@ -16,8 +16,8 @@ use scarseg_imaging::metrics::{AhaOrientation, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, label_map, mask_png, output_stem,
-    report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map, mask_png,
+    output_stem, report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack};
 
@@ -77,9 +77,9 @@ pub struct PredictArgs {
     /// the output folder.
     #[arg(long, value_name = "DIR")]
     pub corrections: Option<PathBuf>,
-    /// Write no DICOM segmentation (`NAME_seg.dcm`) of DICOM stacks. A segmentation repeats
-    /// its series' patient and study attributes (name, ID, birth date), as it must to join the
-    /// study; the masks, label volumes and reports carry none of them.
+    /// Write no DICOM segmentation (`NAME_seg.dcm`) or measurement report (`NAME_sr.dcm`) of
+    /// DICOM stacks. They repeat their series' patient and study attributes (name, ID, birth
+    /// date), as they must to join the study; the masks, label volumes and reports carry none.
     #[arg(long)]
     pub no_dicom_seg: bool,
 }
@@ -462,8 +462,8 @@ fn correction_line(input: &str, file: &Path, stack: &Stack, result: &StackResult
     )
 }
 
-/// Writes one stack's masks, label volume and, for a DICOM stack, its DICOM segmentation;
-/// returns the files written and why a DICOM stack got no segmentation.
+/// Writes one stack's masks, label volume and, for a DICOM stack, its DICOM segmentation and
+/// measurement report; returns the files written and why a DICOM stack got none.
 fn write_outputs(
     out: &Path,
     name: &str,
@@ -504,8 +504,13 @@ fn write_outputs(
     if let Some(maker) = maker
         && stack.slices.iter().all(|s| s.dicom.is_some())
     {
-        match dicom_seg(stack, result, maker) {
-            Ok(bytes) => put(format!("{name}{SEG_SUFFIX}"), bytes)?,
+        match dicom_seg(stack, result, maker)
+            .and_then(|seg| Ok((seg, dicom_sr(stack, result, maker)?)))
+        {
+            Ok((seg, sr)) => {
+                put(format!("{name}{SEG_SUFFIX}"), seg)?;
+                put(format!("{name}{SR_SUFFIX}"), sr)?;
+            }
             Err(e) => no_seg = Some(e.message),
         }
     }
@@ -648,6 +653,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                     let seg_file = format!("{name}{SEG_SUFFIX}");
                     if written.iter().any(|p| p.ends_with(&seg_file)) {
                         record["dicom_seg"] = seg_file.into();
+                        record["dicom_sr"] = format!("{name}{SR_SUFFIX}").into();
                     }
                     if let Some(file) = correction {
                         record["corrections"] = file.display().to_string().into();

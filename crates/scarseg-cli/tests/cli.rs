@@ -2465,6 +2465,35 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
             serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
                 .expect("json");
         assert_eq!(report["inputs"][0]["dicom_seg"], "series_seg.dcm");
+        // Its measurement report rests on it (tests/dicom_seg_check.py reads the numbers).
+        assert_eq!(report["inputs"][0]["dicom_sr"], "series_sr.dcm");
+        let sr = OpenFileOptions::new()
+            .open_file(out.join("series_sr.dcm"))
+            .expect("the measurement report");
+        assert_eq!(
+            text(&sr, tags::SOP_CLASS_UID),
+            "1.2.840.10008.5.1.4.1.1.88.34"
+        );
+        let evidence: Vec<String> = first(&sr, tags::CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE)
+            .element(tags::REFERENCED_SERIES_SEQUENCE)
+            .expect("series")
+            .items()
+            .expect("items")
+            .iter()
+            .flat_map(|series| {
+                series
+                    .element(tags::REFERENCED_SOP_SEQUENCE)
+                    .expect("instances")
+                    .items()
+                    .expect("items")
+                    .iter()
+                    .map(|i| text(i, tags::REFERENCED_SOP_INSTANCE_UID))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        // The segmentation and the three images.
+        assert_eq!(evidence.len(), 4, "{evidence:?}");
+        assert!(evidence.contains(&text(&seg, tags::SOP_INSTANCE_UID)));
         assert_eq!(text(&seg, tags::MODALITY), "SEG");
         assert_eq!(text(&seg, tags::STUDY_INSTANCE_UID), "2.25.11");
         assert_eq!(text(&seg, tags::PATIENT_NAME), "Seg^Test");
@@ -2706,6 +2735,7 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
         "--no-dicom-seg",
     ]);
     assert!(files_with(&anonymous, "_seg.dcm").is_empty());
+    assert!(files_with(&anonymous, "_sr.dcm").is_empty());
     assert_eq!(files_with(&anonymous, "_scar.png").len(), 3);
 
     let png = root.join("slice.png");
@@ -2719,4 +2749,5 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
     let plain = root.join("plain");
     ok(&["predict", s(&png), "--out", s(&plain)]);
     assert!(files_with(&plain, "_seg.dcm").is_empty());
+    assert!(files_with(&plain, "_sr.dcm").is_empty());
 }

@@ -1,10 +1,10 @@
 //! Everything between a user's file and a tensor, and back: decoding DICOM, NIfTI and PNG/JPEG
 //! into one [`Slice`]/[`Stack`] type, preprocessing to the model's input and its exact inverse,
 //! postprocessing, corrections by hand, metrics, the RV insertion suggested from the image, the
-//! classic FWHM and n-SD scar methods, and the synthetic LGE phantom
-//! (with writers for the formats users upload) and the DICOM Segmentation writer. The API takes bytes, never paths, so the web
-//! app and the native tools share it; the crate builds for wasm32.
-
+//! classic FWHM and n-SD scar methods, the synthetic LGE phantom (with writers for the formats
+//! users upload), DICOM segmentations (written and read) and DICOM measurement reports. The API
+//! takes bytes, never paths, so the web app and the native tools share it; the crate builds for
+//! wasm32.
 pub mod classic;
 pub mod decode;
 pub mod edit;
@@ -19,6 +19,7 @@ pub mod preprocess;
 pub mod roi;
 pub mod seg;
 pub mod slice;
+pub mod sr;
 
 pub use error::{ErrorKind, ImagingError};
 pub use slice::{Limits, Slice, Stack};

@@ -192,40 +192,7 @@ pub fn dicom_seg(
         VR::UI,
         instance.sop_instance_uid,
     );
-    // Patient and General Study modules: the source's.
-    put_str(&mut obj, tags::PATIENT_NAME, VR::PN, &study.patient_name);
-    put_str(&mut obj, tags::PATIENT_ID, VR::LO, &study.patient_id);
-    put_str(
-        &mut obj,
-        tags::PATIENT_BIRTH_DATE,
-        VR::DA,
-        &study.patient_birth_date,
-    );
-    put_str(&mut obj, tags::PATIENT_SEX, VR::CS, &study.patient_sex);
-    put_str(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &study.study_uid);
-    put_str(&mut obj, tags::STUDY_DATE, VR::DA, &study.study_date);
-    put_str(&mut obj, tags::STUDY_TIME, VR::TM, &study.study_time);
-    put_str(
-        &mut obj,
-        tags::REFERRING_PHYSICIAN_NAME,
-        VR::PN,
-        &study.referring_physician,
-    );
-    put_str(&mut obj, tags::STUDY_ID, VR::SH, &study.study_id);
-    put_str(
-        &mut obj,
-        tags::ACCESSION_NUMBER,
-        VR::SH,
-        &study.accession_number,
-    );
-    if !study.study_description.is_empty() {
-        put_str(
-            &mut obj,
-            tags::STUDY_DESCRIPTION,
-            VR::LO,
-            &study.study_description,
-        );
-    }
+    put_patient_and_study(&mut obj, study);
     // General and Segmentation Series.
     put_str(&mut obj, tags::MODALITY, VR::CS, "SEG");
     put_str(
@@ -842,6 +809,39 @@ fn slice_of(
     })
 }
 
+/// The Patient and General Study modules: the source's, so that a derived object joins its
+/// study.
+pub(crate) fn put_patient_and_study(obj: &mut InMemDicomObject, study: &DicomSource) {
+    put_str(obj, tags::PATIENT_NAME, VR::PN, &study.patient_name);
+    put_str(obj, tags::PATIENT_ID, VR::LO, &study.patient_id);
+    put_str(
+        obj,
+        tags::PATIENT_BIRTH_DATE,
+        VR::DA,
+        &study.patient_birth_date,
+    );
+    put_str(obj, tags::PATIENT_SEX, VR::CS, &study.patient_sex);
+    put_str(obj, tags::STUDY_INSTANCE_UID, VR::UI, &study.study_uid);
+    put_str(obj, tags::STUDY_DATE, VR::DA, &study.study_date);
+    put_str(obj, tags::STUDY_TIME, VR::TM, &study.study_time);
+    put_str(
+        obj,
+        tags::REFERRING_PHYSICIAN_NAME,
+        VR::PN,
+        &study.referring_physician,
+    );
+    put_str(obj, tags::STUDY_ID, VR::SH, &study.study_id);
+    put_str(obj, tags::ACCESSION_NUMBER, VR::SH, &study.accession_number);
+    if !study.study_description.is_empty() {
+        put_str(
+            obj,
+            tags::STUDY_DESCRIPTION,
+            VR::LO,
+            &study.study_description,
+        );
+    }
+}
+
 /// Frames of one bit per pixel, back to back with no padding between frames (PS3.5 8.1.1),
 /// the first pixel in each byte's lowest bit; the whole padded to an even length.
 pub fn pack_bits<'a>(frames: impl IntoIterator<Item = &'a [bool]>) -> Vec<u8> {
@@ -967,7 +967,7 @@ fn derivation_item(src: &DicomSource) -> InMemDicomObject {
     derivation
 }
 
-fn code_item(code: Code<'_>) -> InMemDicomObject {
+pub(crate) fn code_item(code: Code<'_>) -> InMemDicomObject {
     let mut item = InMemDicomObject::new_empty();
     put_str(&mut item, tags::CODE_VALUE, VR::SH, code.value);
     put_str(
@@ -980,11 +980,11 @@ fn code_item(code: Code<'_>) -> InMemDicomObject {
     item
 }
 
-fn put_str(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
+pub(crate) fn put_str(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
 }
 
-fn put_strs(obj: &mut InMemDicomObject, tag: Tag, vr: VR, values: &[&str]) {
+pub(crate) fn put_strs(obj: &mut InMemDicomObject, tag: Tag, vr: VR, values: &[&str]) {
     let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
     obj.put(DataElement::new(
         tag,
@@ -993,16 +993,16 @@ fn put_strs(obj: &mut InMemDicomObject, tag: Tag, vr: VR, values: &[&str]) {
     ));
 }
 
-fn put_u16(obj: &mut InMemDicomObject, tag: Tag, value: u16) {
+pub(crate) fn put_u16(obj: &mut InMemDicomObject, tag: Tag, value: u16) {
     obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
 }
 
-fn put_seq(obj: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>) {
+pub(crate) fn put_seq(obj: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>) {
     obj.put(DataElement::new(tag, VR::SQ, DataSetSequence::from(items)));
 }
 
 /// A decimal string of at most 16 characters (DS's limit), as precise as fits.
-fn ds(v: f64) -> String {
+pub(crate) fn ds(v: f64) -> String {
     (0..=6)
         .rev()
         .map(|p| format!("{v:.p$}"))
@@ -1010,7 +1010,7 @@ fn ds(v: f64) -> String {
         .unwrap_or_else(|| format!("{v:.6e}"))
 }
 
-fn ds_list(values: &[f64]) -> String {
+pub(crate) fn ds_list(values: &[f64]) -> String {
     values.iter().map(|v| ds(*v)).collect::<Vec<_>>().join("\\")
 }
 

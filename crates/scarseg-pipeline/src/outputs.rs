@@ -6,6 +6,7 @@
 use scarseg_imaging::encode::{EncodeError, png_grey8};
 use scarseg_imaging::metrics::{CORONARY_TERRITORIES, Mask, WallLevel, high_risk};
 use scarseg_imaging::seg::{self, AlgorithmType, Code, Instance, Segment, pack_bits};
+use scarseg_imaging::sr::{Group, Measurement, SegReference, measurement_report};
 use scarseg_imaging::{Slice, Stack};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -419,6 +420,11 @@ const LV_MYOCARDIUM: Code<'static> = Code {
     scheme: SCT,
     meaning: "Left Ventricle Myocardium",
 };
+const SCAR: Code<'static> = Code {
+    value: "12402003",
+    scheme: SCT,
+    meaning: "Scar",
+};
 
 /// A stack's masks as a DICOM Segmentation in its study, for a stack read from DICOM: segment 1
 /// the myocardium (scar included, as everywhere in ScarSeg), segment 2 the scar, coded in SNOMED
@@ -472,11 +478,7 @@ pub fn dicom_seg(
                 scheme: SCT,
                 meaning: "Morphologically Abnormal Structure",
             },
-            property: Code {
-                value: "12402003",
-                scheme: SCT,
-                meaning: "Scar",
-            },
+            property: SCAR,
             region: Some(LV_MYOCARDIUM),
             algorithm_type,
             algorithm_name: &algorithm_name,
@@ -485,53 +487,186 @@ pub fn dicom_seg(
             masks: scar,
         },
     ];
-    let uid = |salt: &str| {
-        let mut hash = Sha256::new();
-        hash.update(salt);
-        for s in &stack.slices {
-            if let Some(d) = &s.dicom {
-                hash.update(&d.sop_instance_uid);
-                hash.update(d.frame.unwrap_or(0).to_le_bytes());
-            }
-        }
-        for seg in &segments {
-            for m in &seg.masks {
-                hash.update(pack_bits([*m]));
-            }
-        }
-        for text in [maker.weights_sha256, maker.date, maker.time] {
-            hash.update(text);
-        }
-        let digest = hash.finalize();
-        let mut bits = [0u8; 16];
-        bits.copy_from_slice(&digest[..16]);
-        format!("2.25.{}", u128::from_be_bytes(bits))
-    };
-    let (sop_instance_uid, series_uid) = (uid("instance"), uid("series"));
-    // Filed right after its source in a viewer's series list.
-    let series_number = stack
-        .slices
-        .first()
-        .and_then(|s| s.dicom.as_ref())
-        .and_then(|d| d.series_number)
-        .map_or(1000, |n| {
-            n.clamp(0, i64::from(u32::MAX) - 1000) as u32 + 1000
-        });
-    let software_version = format!(
-        "ScarSeg {}; weights sha256 {}",
-        env!("CARGO_PKG_VERSION"),
-        &maker.weights_sha256[..maker.weights_sha256.len().min(12)]
+    let (sop_instance_uid, series_uid) = (
+        derived_uid(stack, result, maker, "instance"),
+        derived_uid(stack, result, maker, "series"),
     );
+    let software_version = software_version(maker);
     seg::dicom_seg(
         &stack.slices,
         &segments,
         &Instance {
             sop_instance_uid: &sop_instance_uid,
             series_uid: &series_uid,
-            series_number,
+            series_number: series_number(stack, 1000),
             series_description: "ScarSeg myocardium and scar",
             content_label: "SCARSEG",
             content_description: "ScarSeg segmentation; not for clinical use",
+            manufacturer: "ScarSeg",
+            model_name: "ScarSeg",
+            software_version: &software_version,
+            device_serial: &maker.weights_sha256[..maker.weights_sha256.len().min(12)],
+            date: maker.date,
+            time: maker.time,
+        },
+    )
+}
+
+/// A UID for one of the objects made from a stack's result (`salt` tells them apart): `2.25.`
+/// and 128 bits of a sha256 of the stack's sources, its masks, the weights and the time, so the
+/// browser needs no random source and the same export is the same file.
+fn derived_uid(stack: &Stack, result: &StackResult, maker: &SegMaker<'_>, salt: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(salt);
+    for s in &stack.slices {
+        if let Some(d) = &s.dicom {
+            hash.update(&d.sop_instance_uid);
+            hash.update(d.frame.unwrap_or(0).to_le_bytes());
+        }
+    }
+    let myocardium = result.slices.iter().map(|r| r.myocardium.data.as_slice());
+    let scar = result.slices.iter().map(|r| r.scar.data.as_slice());
+    for mask in myocardium.chain(scar) {
+        hash.update(pack_bits([mask]));
+    }
+    for text in [maker.weights_sha256, maker.date, maker.time] {
+        hash.update(text);
+    }
+    let digest = hash.finalize();
+    let mut bits = [0u8; 16];
+    bits.copy_from_slice(&digest[..16]);
+    format!("2.25.{}", u128::from_be_bytes(bits))
+}
+
+/// The source series' number plus `offset` (1000 if it has none), so that a derived series is
+/// filed right after its source in a viewer's series list.
+fn series_number(stack: &Stack, offset: u32) -> u32 {
+    stack
+        .slices
+        .first()
+        .and_then(|s| s.dicom.as_ref())
+        .and_then(|d| d.series_number)
+        .map_or(offset, |n| {
+            n.clamp(0, i64::from(u32::MAX - offset)) as u32 + offset
+        })
+}
+
+fn software_version(maker: &SegMaker<'_>) -> String {
+    format!(
+        "ScarSeg {}; weights sha256 {}",
+        env!("CARGO_PKG_VERSION"),
+        &maker.weights_sha256[..maker.weights_sha256.len().min(12)]
+    )
+}
+
+/// File-name suffix of a stack's DICOM measurement report: `NAME_sr.dcm`.
+pub const SR_SUFFIX: &str = "_sr.dcm";
+
+/// ScarSeg's own coding scheme, for what no standard code names.
+const SCARSEG: &str = "99SCARSEG";
+
+/// The numbers of a stack's DICOM segmentation ([`dicom_seg`], which it references) as a DICOM
+/// measurement report (TID 1500): per segment a measurement group with its volume (mm3, the
+/// report's volumes: areas times each slice's disc), and for the scar its burden (percent of
+/// the myocardial volume; ScarSeg's code, as no standard one exists) and whether it is above
+/// 5% (the high-risk flag), answered with SNOMED CT's yes and no.
+pub fn dicom_sr(
+    stack: &Stack,
+    result: &StackResult,
+    maker: &SegMaker<'_>,
+) -> Result<Vec<u8>, EncodeError> {
+    let seg_instance = derived_uid(stack, result, maker, "instance");
+    let seg_series = derived_uid(stack, result, maker, "series");
+    let (scar_mm3, myocardium_mm3) = result.volumes_mm3(stack);
+    let volume = |value| Measurement {
+        concept: Code {
+            value: "118565006",
+            scheme: SCT,
+            meaning: "Volume",
+        },
+        value,
+        unit: Code {
+            value: "mm3",
+            scheme: "UCUM",
+            meaning: "cubic millimeter",
+        },
+    };
+    let tracking = [
+        derived_uid(stack, result, maker, "tracking 1"),
+        derived_uid(stack, result, maker, "tracking 2"),
+    ];
+    let mut scar = Group {
+        tracking_id: "Scar",
+        tracking_uid: &tracking[1],
+        segment_number: 2,
+        finding: SCAR,
+        finding_site: Some(LV_MYOCARDIUM),
+        measurements: vec![volume(scar_mm3)],
+        evaluations: Vec::new(),
+    };
+    if let Some(burden) = result.burden_percent {
+        scar.measurements.push(Measurement {
+            concept: Code {
+                value: "SCARBURDEN",
+                scheme: SCARSEG,
+                meaning: "Scar burden, percent of myocardial volume",
+            },
+            value: burden,
+            unit: Code {
+                value: "%",
+                scheme: "UCUM",
+                meaning: "percent",
+            },
+        });
+        let answer = if result.high_risk {
+            Code {
+                value: "373066001",
+                scheme: SCT,
+                meaning: "Yes",
+            }
+        } else {
+            Code {
+                value: "373067005",
+                scheme: SCT,
+                meaning: "No",
+            }
+        };
+        scar.evaluations.push((
+            Code {
+                value: "HIGHRISK5",
+                scheme: SCARSEG,
+                meaning: "Scar burden above 5%",
+            },
+            answer,
+        ));
+    }
+    let groups = [
+        Group {
+            tracking_id: "Myocardium",
+            tracking_uid: &tracking[0],
+            segment_number: 1,
+            finding: LV_MYOCARDIUM,
+            finding_site: None,
+            measurements: vec![volume(myocardium_mm3)],
+            evaluations: Vec::new(),
+        },
+        scar,
+    ];
+    let software_version = software_version(maker);
+    measurement_report(
+        &stack.slices,
+        SegReference {
+            sop_instance_uid: &seg_instance,
+            series_uid: &seg_series,
+        },
+        &groups,
+        &Instance {
+            sop_instance_uid: &derived_uid(stack, result, maker, "report instance"),
+            series_uid: &derived_uid(stack, result, maker, "report series"),
+            series_number: series_number(stack, 1001),
+            series_description: "ScarSeg scar measurements",
+            content_label: "SCARSEG",
+            content_description: "ScarSeg measurements; not for clinical use",
             manufacturer: "ScarSeg",
             model_name: "ScarSeg",
             software_version: &software_version,
