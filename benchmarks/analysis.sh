@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times the analysis after the network on the CPU (post-processing, burdens, classic methods,
 # gray zone, sectors, AHA segments, a brush stroke's move, a label volume as corrections, the
-# suggested RV insertion, the DICOM segmentation written and read back; `crates/scarseg-pipeline/examples/analysis_cost.rs`) and
+# suggested RV insertion, the DICOM segmentation written and read back and its measurement report written; `crates/scarseg-pipeline/examples/analysis_cost.rs`) and
 # writes benchmarks/analysis.md.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"

@@ -8,7 +8,8 @@
 //! (`StackResult::towards_labels`: the page's "load labels", `predict --corrections`) and the RV
 //! insertion suggested from the images (`StackResult::suggested_insertion`); the stack's DICOM
 //! segmentation written (`outputs::dicom_seg`: predict's `NAME_seg.dcm`, the page's "DICOM SEG")
-//! and read back as label maps (`decode::labels_for`). Phantom stacks of 10 slices at three image sizes; the
+//! and read back as label maps (`decode::labels_for`), and its measurement report written
+//! (`outputs::dicom_sr`). Phantom stacks of 10 slices at three image sizes; the
 //! network's probability maps stand in as the exact labels at 0.9 and 0.1, so no model runs.
 //! Prints a markdown table; `benchmarks/analysis.sh` writes it to `benchmarks/analysis.md`.
 //!
@@ -23,7 +24,7 @@ use scarseg_imaging::edit::{MaskEdits, Tool};
 use scarseg_imaging::metrics::{AhaOrientation, WALL_SECTORS, sector_scar_percent};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
 use scarseg_imaging::slice::DicomSource;
-use scarseg_pipeline::outputs::{SegMaker, dicom_seg, label_map};
+use scarseg_pipeline::outputs::{SegMaker, dicom_seg, dicom_sr, label_map};
 use scarseg_pipeline::{StackResult, slice_result};
 
 /// The median of `runs` timings of `f`, in ms.
@@ -46,9 +47,9 @@ fn main() {
         .unwrap_or(7)
         .max(1);
     println!(
-        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms | labels as corrections, ms per 10-slice stack | insertion suggested, ms per 10-slice stack | DICOM SEG written, ms per 10-slice stack | DICOM SEG read as labels, ms per 10-slice stack | DICOM SEG, KiB |"
+        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms | labels as corrections, ms per 10-slice stack | insertion suggested, ms per 10-slice stack | DICOM SEG written, ms per 10-slice stack | DICOM SEG read as labels, ms per 10-slice stack | DICOM SEG, KiB | DICOM SR written, ms per 10-slice stack |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for side in [128usize, 256, 512] {
         let config = PhantomConfig {
             size_px: [side, side],
@@ -157,8 +158,11 @@ fn main() {
             assert_eq!(map, &label_map(&r.scar, &r.myocardium));
         }
         let kib = seg.len() as f64 / 1024.0;
+        let sr_write = median_ms(runs, || {
+            std::hint::black_box(dicom_sr(&stack, &result, &maker).expect("a report"));
+        });
         println!(
-            "| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} | {brush:.2} | {towards:.2} | {suggest:.2} | {seg_write:.2} | {seg_read:.2} | {kib:.0} |"
+            "| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} | {brush:.2} | {towards:.2} | {suggest:.2} | {seg_write:.2} | {seg_read:.2} | {kib:.0} | {sr_write:.2} |"
         );
     }
 }

@@ -487,9 +487,10 @@ pub fn dicom_seg(
             masks: scar,
         },
     ];
+    let digest = content_digest(stack, result, maker);
     let (sop_instance_uid, series_uid) = (
-        derived_uid(stack, result, maker, "instance"),
-        derived_uid(stack, result, maker, "series"),
+        derived_uid(&digest, "instance"),
+        derived_uid(&digest, "series"),
     );
     let software_version = software_version(maker);
     seg::dicom_seg(
@@ -512,12 +513,10 @@ pub fn dicom_seg(
     )
 }
 
-/// A UID for one of the objects made from a stack's result (`salt` tells them apart): `2.25.`
-/// and 128 bits of a sha256 of the stack's sources, its masks, the weights and the time, so the
-/// browser needs no random source and the same export is the same file.
-fn derived_uid(stack: &Stack, result: &StackResult, maker: &SegMaker<'_>, salt: &str) -> String {
+/// A digest of what the objects made from a stack's result hold: the stack's sources, its
+/// masks, the weights and the time.
+fn content_digest(stack: &Stack, result: &StackResult, maker: &SegMaker<'_>) -> [u8; 32] {
     let mut hash = Sha256::new();
-    hash.update(salt);
     for s in &stack.slices {
         if let Some(d) = &s.dicom {
             hash.update(&d.sop_instance_uid);
@@ -526,12 +525,20 @@ fn derived_uid(stack: &Stack, result: &StackResult, maker: &SegMaker<'_>, salt: 
     }
     let myocardium = result.slices.iter().map(|r| r.myocardium.data.as_slice());
     let scar = result.slices.iter().map(|r| r.scar.data.as_slice());
-    for mask in myocardium.chain(scar) {
-        hash.update(pack_bits([mask]));
-    }
+    hash.update(pack_bits(myocardium.chain(scar)));
     for text in [maker.weights_sha256, maker.date, maker.time] {
         hash.update(text);
     }
+    hash.finalize().into()
+}
+
+/// A UID for one of the objects made from a stack's result (`salt` tells them apart): `2.25.`
+/// and 128 bits of a sha256 of the salt and [`content_digest`], so the browser needs no random
+/// source and the same export is the same file.
+fn derived_uid(digest: &[u8; 32], salt: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(salt);
+    hash.update(digest);
     let digest = hash.finalize();
     let mut bits = [0u8; 16];
     bits.copy_from_slice(&digest[..16]);
@@ -575,8 +582,9 @@ pub fn dicom_sr(
     result: &StackResult,
     maker: &SegMaker<'_>,
 ) -> Result<Vec<u8>, EncodeError> {
-    let seg_instance = derived_uid(stack, result, maker, "instance");
-    let seg_series = derived_uid(stack, result, maker, "series");
+    let digest = content_digest(stack, result, maker);
+    let seg_instance = derived_uid(&digest, "instance");
+    let seg_series = derived_uid(&digest, "series");
     let (scar_mm3, myocardium_mm3) = result.volumes_mm3(stack);
     let volume = |value| Measurement {
         concept: Code {
@@ -592,8 +600,8 @@ pub fn dicom_sr(
         },
     };
     let tracking = [
-        derived_uid(stack, result, maker, "tracking 1"),
-        derived_uid(stack, result, maker, "tracking 2"),
+        derived_uid(&digest, "tracking 1"),
+        derived_uid(&digest, "tracking 2"),
     ];
     let mut scar = Group {
         tracking_id: "Scar",
@@ -661,8 +669,8 @@ pub fn dicom_sr(
         },
         &groups,
         &Instance {
-            sop_instance_uid: &derived_uid(stack, result, maker, "report instance"),
-            series_uid: &derived_uid(stack, result, maker, "report series"),
+            sop_instance_uid: &derived_uid(&digest, "report instance"),
+            series_uid: &derived_uid(&digest, "report series"),
             series_number: series_number(stack, 1001),
             series_description: "ScarSeg scar measurements",
             content_label: "SCARSEG",
