@@ -182,39 +182,7 @@ pub fn dicom_seg(
     let rows = u16::try_from(first.rows).map_err(|_| err("more than 65535 rows".into()))?;
     let cols = u16::try_from(first.cols).map_err(|_| err("more than 65535 columns".into()))?;
 
-    let mut obj = InMemDicomObject::new_empty();
-    // Text is written as UTF-8, whatever the source's character set was when it was read.
-    put_str(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
-    put_str(&mut obj, tags::SOP_CLASS_UID, VR::UI, SEGMENTATION_STORAGE);
-    put_str(
-        &mut obj,
-        tags::SOP_INSTANCE_UID,
-        VR::UI,
-        instance.sop_instance_uid,
-    );
-    put_patient_and_study(&mut obj, study);
-    // General and Segmentation Series.
-    put_str(&mut obj, tags::MODALITY, VR::CS, "SEG");
-    put_str(
-        &mut obj,
-        tags::SERIES_INSTANCE_UID,
-        VR::UI,
-        instance.series_uid,
-    );
-    put_str(
-        &mut obj,
-        tags::SERIES_NUMBER,
-        VR::IS,
-        &instance.series_number.to_string(),
-    );
-    put_str(
-        &mut obj,
-        tags::SERIES_DESCRIPTION,
-        VR::LO,
-        instance.series_description,
-    );
-    put_str(&mut obj, tags::SERIES_DATE, VR::DA, instance.date);
-    put_str(&mut obj, tags::SERIES_TIME, VR::TM, instance.time);
+    let mut obj = derived_object(SEGMENTATION_STORAGE, "SEG", instance, study);
     // Frame of Reference: the source's space.
     put_str(
         &mut obj,
@@ -223,26 +191,6 @@ pub fn dicom_seg(
         frame_of_reference,
     );
     put_str(&mut obj, tags::POSITION_REFERENCE_INDICATOR, VR::LO, "");
-    // General and Enhanced General Equipment.
-    put_str(&mut obj, tags::MANUFACTURER, VR::LO, instance.manufacturer);
-    put_str(
-        &mut obj,
-        tags::MANUFACTURER_MODEL_NAME,
-        VR::LO,
-        instance.model_name,
-    );
-    put_str(
-        &mut obj,
-        tags::DEVICE_SERIAL_NUMBER,
-        VR::LO,
-        instance.device_serial,
-    );
-    put_str(
-        &mut obj,
-        tags::SOFTWARE_VERSIONS,
-        VR::LO,
-        instance.software_version,
-    );
     // Segmentation Image and Multi-frame Functional Groups.
     put_strs(&mut obj, tags::IMAGE_TYPE, VR::CS, &["DERIVED", "PRIMARY"]);
     put_str(&mut obj, tags::INSTANCE_NUMBER, VR::IS, "1");
@@ -807,6 +755,70 @@ fn slice_of(
             && (s.position_mm[1] - y).abs() < 0.01
             && (s.position_mm[2] - z).abs() < 0.01
     })
+}
+
+/// What every object ScarSeg derives from a DICOM series starts with: UTF-8 text, its SOP
+/// class and instance, the source's patient and study (so it joins the study), its own series
+/// (`modality`, number, description, date and time) and the equipment that made it (General and
+/// Enhanced General Equipment).
+pub(crate) fn derived_object(
+    sop_class_uid: &str,
+    modality: &str,
+    instance: &Instance<'_>,
+    study: &DicomSource,
+) -> InMemDicomObject {
+    let mut obj = InMemDicomObject::new_empty();
+    // Text is written as UTF-8, whatever the source's character set was when it was read.
+    put_str(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
+    put_str(&mut obj, tags::SOP_CLASS_UID, VR::UI, sop_class_uid);
+    put_str(
+        &mut obj,
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        instance.sop_instance_uid,
+    );
+    put_patient_and_study(&mut obj, study);
+    put_str(&mut obj, tags::MODALITY, VR::CS, modality);
+    put_str(
+        &mut obj,
+        tags::SERIES_INSTANCE_UID,
+        VR::UI,
+        instance.series_uid,
+    );
+    put_str(
+        &mut obj,
+        tags::SERIES_NUMBER,
+        VR::IS,
+        &instance.series_number.to_string(),
+    );
+    put_str(
+        &mut obj,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        instance.series_description,
+    );
+    put_str(&mut obj, tags::SERIES_DATE, VR::DA, instance.date);
+    put_str(&mut obj, tags::SERIES_TIME, VR::TM, instance.time);
+    put_str(&mut obj, tags::MANUFACTURER, VR::LO, instance.manufacturer);
+    put_str(
+        &mut obj,
+        tags::MANUFACTURER_MODEL_NAME,
+        VR::LO,
+        instance.model_name,
+    );
+    put_str(
+        &mut obj,
+        tags::DEVICE_SERIAL_NUMBER,
+        VR::LO,
+        instance.device_serial,
+    );
+    put_str(
+        &mut obj,
+        tags::SOFTWARE_VERSIONS,
+        VR::LO,
+        instance.software_version,
+    );
+    obj
 }
 
 /// The Patient and General Study modules: the source's, so that a derived object joins its

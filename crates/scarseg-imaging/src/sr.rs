@@ -10,7 +10,7 @@ use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
 use crate::encode::EncodeError;
 use crate::seg::{
-    Code, Instance, SEGMENTATION_STORAGE, code_item, ds, put_patient_and_study, put_seq, put_str,
+    Code, Instance, SEGMENTATION_STORAGE, code_item, derived_object, ds, put_seq, put_str,
 };
 use crate::slice::{DicomSource, Slice};
 
@@ -87,61 +87,12 @@ pub fn measurement_report(
         .collect::<Result<_, _>>()?;
     let study = *sources.first().ok_or_else(|| err("no slices".into()))?;
 
-    let mut obj = InMemDicomObject::new_empty();
-    put_str(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
-    put_str(&mut obj, tags::SOP_CLASS_UID, VR::UI, COMPREHENSIVE_3D_SR);
-    put_str(
-        &mut obj,
-        tags::SOP_INSTANCE_UID,
-        VR::UI,
-        instance.sop_instance_uid,
-    );
-    put_patient_and_study(&mut obj, study);
-    // SR Document Series, General Equipment.
-    put_str(&mut obj, tags::MODALITY, VR::CS, "SR");
-    put_str(
-        &mut obj,
-        tags::SERIES_INSTANCE_UID,
-        VR::UI,
-        instance.series_uid,
-    );
-    put_str(
-        &mut obj,
-        tags::SERIES_NUMBER,
-        VR::IS,
-        &instance.series_number.to_string(),
-    );
-    put_str(
-        &mut obj,
-        tags::SERIES_DESCRIPTION,
-        VR::LO,
-        instance.series_description,
-    );
-    put_str(&mut obj, tags::SERIES_DATE, VR::DA, instance.date);
-    put_str(&mut obj, tags::SERIES_TIME, VR::TM, instance.time);
+    let mut obj = derived_object(COMPREHENSIVE_3D_SR, "SR", instance, study);
+    // SR Document Series: made by no performed procedure step.
     put_seq(
         &mut obj,
         tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
         Vec::new(),
-    );
-    put_str(&mut obj, tags::MANUFACTURER, VR::LO, instance.manufacturer);
-    put_str(
-        &mut obj,
-        tags::MANUFACTURER_MODEL_NAME,
-        VR::LO,
-        instance.model_name,
-    );
-    put_str(
-        &mut obj,
-        tags::SOFTWARE_VERSIONS,
-        VR::LO,
-        instance.software_version,
-    );
-    put_str(
-        &mut obj,
-        tags::DEVICE_SERIAL_NUMBER,
-        VR::LO,
-        instance.device_serial,
     );
     // SR Document General: machine-made, not verified by a person.
     put_str(&mut obj, tags::INSTANCE_NUMBER, VR::IS, "1");

@@ -496,20 +496,16 @@ pub fn dicom_seg(
     seg::dicom_seg(
         &stack.slices,
         &segments,
-        &Instance {
-            sop_instance_uid: &sop_instance_uid,
-            series_uid: &series_uid,
-            series_number: series_number(stack, 1000),
-            series_description: "ScarSeg myocardium and scar",
-            content_label: "SCARSEG",
-            content_description: "ScarSeg segmentation; not for clinical use",
-            manufacturer: "ScarSeg",
-            model_name: "ScarSeg",
-            software_version: &software_version,
-            device_serial: &maker.weights_sha256[..maker.weights_sha256.len().min(12)],
-            date: maker.date,
-            time: maker.time,
-        },
+        &derived_instance(
+            maker,
+            [&sop_instance_uid, &series_uid],
+            series_number(stack, 1000),
+            [
+                "ScarSeg myocardium and scar",
+                "ScarSeg segmentation; not for clinical use",
+            ],
+            &software_version,
+        ),
     )
 }
 
@@ -556,6 +552,32 @@ fn series_number(stack: &Stack, offset: u32) -> u32 {
         .map_or(offset, |n| {
             n.clamp(0, i64::from(u32::MAX - offset)) as u32 + offset
         })
+}
+
+/// The identity of an object derived from a stack: its `[instance, series]` UIDs, series
+/// number, `[series description, content description]`, and ScarSeg with the weights as the
+/// device that made it.
+fn derived_instance<'a>(
+    maker: &'a SegMaker<'a>,
+    [sop_instance_uid, series_uid]: [&'a str; 2],
+    series_number: u32,
+    [series_description, content_description]: [&'a str; 2],
+    software_version: &'a str,
+) -> Instance<'a> {
+    Instance {
+        sop_instance_uid,
+        series_uid,
+        series_number,
+        series_description,
+        content_label: "SCARSEG",
+        content_description,
+        manufacturer: "ScarSeg",
+        model_name: "ScarSeg",
+        software_version,
+        device_serial: &maker.weights_sha256[..maker.weights_sha256.len().min(12)],
+        date: maker.date,
+        time: maker.time,
+    }
 }
 
 fn software_version(maker: &SegMaker<'_>) -> String {
@@ -661,6 +683,10 @@ pub fn dicom_sr(
         scar,
     ];
     let software_version = software_version(maker);
+    let report_uids = [
+        derived_uid(&digest, "report instance"),
+        derived_uid(&digest, "report series"),
+    ];
     measurement_report(
         &stack.slices,
         SegReference {
@@ -668,20 +694,16 @@ pub fn dicom_sr(
             series_uid: &seg_series,
         },
         &groups,
-        &Instance {
-            sop_instance_uid: &derived_uid(&digest, "report instance"),
-            series_uid: &derived_uid(&digest, "report series"),
-            series_number: series_number(stack, 1001),
-            series_description: "ScarSeg scar measurements",
-            content_label: "SCARSEG",
-            content_description: "ScarSeg measurements; not for clinical use",
-            manufacturer: "ScarSeg",
-            model_name: "ScarSeg",
-            software_version: &software_version,
-            device_serial: &maker.weights_sha256[..maker.weights_sha256.len().min(12)],
-            date: maker.date,
-            time: maker.time,
-        },
+        &derived_instance(
+            maker,
+            [&report_uids[0], &report_uids[1]],
+            series_number(stack, 1001),
+            [
+                "ScarSeg scar measurements",
+                "ScarSeg measurements; not for clinical use",
+            ],
+            &software_version,
+        ),
     )
 }
 
