@@ -33,7 +33,7 @@ enum Command {
     /// Evaluate a model (or FWHM / n-SD) with the papers' metrics.
     Eval(eval::EvalArgs),
     /// Segment DICOM, NIfTI, PNG or JPEG files; masks on each input's own grid (and a DICOM
-    /// segmentation of each DICOM series).
+    /// segmentation and measurement report of each DICOM series).
     Predict(predict::PredictArgs),
     /// Export trained weights as a web-app model folder (f16 weights, manifest, model card).
     Export(export::ExportArgs),

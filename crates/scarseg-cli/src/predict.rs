@@ -1,5 +1,6 @@
 //! `scarseg predict`: files and folders in, masks on each input's own grid, a NIfTI label volume
-//! per stack (and a DICOM segmentation per DICOM stack), and a CSV + JSON report; with `--corrections`, a folder of label volumes overrides
+//! per stack (and a DICOM segmentation and measurement report per DICOM stack), and a CSV + JSON
+//! report; with `--corrections`, a folder of label volumes (or DICOM segmentations) overrides
 //! the network's masks where they differ. One bad input is reported and skipped.
 
 use std::io::IsTerminal;
@@ -34,7 +35,8 @@ pub struct PredictArgs {
     /// DICOM files or series folders, NIfTI (.nii, .nii.gz), PNG or JPEG files.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Output folder.
+    /// Output folder: per slice NAME_scar.png and NAME_myo.png, per stack NAME_labels.nii.gz
+    /// (and for a DICOM stack NAME_seg.dcm and NAME_sr.dcm), report.csv and report.json.
     #[arg(long)]
     pub out: PathBuf,
     /// Model folder (manifest.json + weights); the bundled default model when absent.
