@@ -730,6 +730,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn derived_series_follow_their_source_in_the_series_list() {
+        let stack = |number: Option<i64>| Stack {
+            name: "s".into(),
+            part: None,
+            slices: vec![Slice {
+                dicom: Some(scarseg_imaging::slice::DicomSource {
+                    series_number: number,
+                    ..Default::default()
+                }),
+                ..Slice::new(1, 1, vec![0.0], "a")
+            }],
+            warnings: Vec::new(),
+        };
+        assert_eq!(series_number(&stack(Some(7)), 1000), 1007);
+        assert_eq!(series_number(&stack(Some(7)), 1001), 1008);
+        // None, and nonsense, stay in range.
+        assert_eq!(series_number(&stack(None), 1000), 1000);
+        assert_eq!(series_number(&stack(Some(-5)), 1000), 1000);
+        assert_eq!(series_number(&stack(Some(i64::MAX)), 1000), u32::MAX);
+    }
+
+    #[test]
     fn label_map_numbers_like_emidec() {
         let scar = Mask {
             rows: 1,
