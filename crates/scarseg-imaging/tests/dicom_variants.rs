@@ -799,10 +799,10 @@ fn classic_magnitude_and_real_files_in_one_series_are_two_stacks() {
 #[test]
 fn dicom_segmentations_by_another_writer_read_as_label_maps() {
     // tests/corpus/good/seg_*.dcm, written by highdicom (make_good_corpus.py): three MR slices
-    // and a BINARY, a FRACTIONAL and a LABELMAP segmentation of them. Slice k's labels by the
-    // masks' formulas: scar (3) where i % 5 == k on slices 1 and 2, else myocardium (2) where
-    // i + k is even, else 0 (the blood pool segment is neither; a fractional value under half
-    // is off).
+    // and a BINARY (also deflated), a FRACTIONAL and a LABELMAP segmentation of them. Slice k's
+    // labels by the masks' formulas: scar (3) where i % 5 == k on slices 1 and 2, else
+    // myocardium (2) where i + k is even, else 0 (the blood pool segment is neither; a
+    // fractional value under half is off).
     let expected: Vec<Vec<u8>> = (0..3)
         .map(|k| {
             (0..48)
@@ -825,7 +825,12 @@ fn dicom_segmentations_by_another_writer_read_as_label_maps() {
     assert!(errors.is_empty(), "{errors:?}");
     let slices = stack.expect("the series").slices;
     let limits = Limits::default();
-    for file in ["seg_binary.dcm", "seg_fractional.dcm", "seg_labelmap.dcm"] {
+    for file in [
+        "seg_binary.dcm",
+        "seg_binary_deflated.dcm",
+        "seg_fractional.dcm",
+        "seg_labelmap.dcm",
+    ] {
         let bytes = good(file);
         let maps = labels_for(&slices, "series", file, &bytes, &limits).expect(file);
         assert_eq!(maps, expected, "{file}");

@@ -282,9 +282,10 @@ def seg_masks(k):
 
 def segmentations():
     """seg_mr_0..2.dcm, three single-frame MR slices (8 x 6, z = 10, 18, 26 mm, stored value
-    i + 48 k), and two DICOM segmentations of them written by highdicom: seg_binary.dcm (BINARY;
+    i + 48 k), and DICOM segmentations of them written by highdicom: seg_binary.dcm (BINARY;
     segment 1 "Infarct" coded SNOMED CT 55641003, 2 "LV myocardium" 74281007, 3 "LV blood
-    pool"; empty frames left out, as highdicom does) and seg_fractional.dcm (FRACTIONAL,
+    pool"; empty frames left out, as highdicom does; seg_binary_deflated.dcm the same in the
+    deflated transfer syntax) and seg_fractional.dcm (FRACTIONAL,
     maximum 200: segment 1 the myocardium, at 150 where it is and 90 on the blood pool, which
     is under half and so not myocardium; segment 2 the scar at 200), and seg_labelmap.dcm (a
     LABELMAP of the binary one's segments: 1 where scar, else 2 where myocardium, else 3 on the
@@ -346,6 +347,13 @@ def segmentations():
         sop_instance_uid=f"{SEG_STUDY}.2.1",
         **common,
     ).save_as(GOOD / "seg_binary.dcm")
+    # The same file deflated, as 3D Slicer may save one.
+    from pydicom import dcmread
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    deflated = dcmread(GOOD / "seg_binary.dcm")
+    deflated.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    deflated.save_as(GOOD / "seg_binary_deflated.dcm", enforce_file_format=True)
     fractional = np.stack(
         [
             np.stack([np.where(myo, 150, np.where(pool, 90, 0)), np.where(scar, 200, 0)], axis=-1)
