@@ -5,7 +5,7 @@ dciodvfy (David Clunie's dicom3tools) checks each file against the standard's Se
 highdicom (with pydicom) reads it as a viewer would and gives each source image's masks, which
 must be the PNG masks predict wrote for that slice (for an enhanced multi-frame source, each
 source frame's). The frames' positions and the patient and study attributes must be the source
-images' own. The measurement report (TID 1500) must reference the segmentation's segments and
+images' own, and the phantom's images valid MR images. The measurement report (TID 1500) must reference the segmentation's segments and
 give the volumes, burden and flag of predict's report.
 
     python tests/dicom_seg_check.py SCARSEG_BINARY
@@ -35,13 +35,13 @@ def run(*args):
     return subprocess.run(args, check=True, capture_output=True, text=True)
 
 
-def check_iod(path):
+def check_iod(path, iod="Segmentation"):
     # dciodvfy exits 0 even on errors; its lines say what they are.
     out = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
     lines = (out.stdout + out.stderr).splitlines()
     errors = [line for line in lines if line.startswith("Error")]
     assert not errors, f"{path}: dciodvfy:\n" + "\n".join(errors)
-    assert "Segmentation" in lines, f"{path}: not checked as a Segmentation: {lines}"
+    assert iod in lines, f"{path}: not checked as {iod}: {lines}"
 
 
 def check_seg(seg_path, series_dir, report):
@@ -101,11 +101,7 @@ def check_sr(sr_path, seg_path, report):
     """The measurement report: valid (dciodvfy), and read by highdicom as a TID 1500 report
     whose two volumetric groups reference the segmentation's segments 1 and 2 and give predict's
     volumes, burden and flag."""
-    out = subprocess.run(["dciodvfy", str(sr_path)], capture_output=True, text=True)
-    lines = (out.stdout + out.stderr).splitlines()
-    errors = [line for line in lines if line.startswith("Error")]
-    assert not errors, f"{sr_path}: dciodvfy:\n" + "\n".join(errors)
-    assert "Comprehensive3DSR" in lines, lines
+    check_iod(sr_path, "Comprehensive3DSR")
     sr = hd.sr.srread(sr_path)
     seg = pydicom.dcmread(seg_path)
     record = next(r for r in report["inputs"] if r.get("dicom_sr") == sr_path.name)
@@ -230,6 +226,9 @@ def main():
         out = tmp / "out"
         run(binary, "predict", *map(str, series), "--out", str(out))
         report = json.loads((out / "report.json").read_text())
+        # The phantom's images are valid MR images, as a scanner's are.
+        for image in sorted(series[0].glob("*.dcm")):
+            check_iod(image, "MRImage")
         for directory in series:
             seg_path = out / f"{directory.name}_seg.dcm"
             check_iod(seg_path)

@@ -2474,7 +2474,7 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
             text(&sr, tags::SOP_CLASS_UID),
             "1.2.840.10008.5.1.4.1.1.88.34"
         );
-        assert_eq!(text(&sr, tags::SERIES_NUMBER), "1001");
+        assert_eq!(text(&sr, tags::SERIES_NUMBER), "1002");
         let evidence: Vec<String> = first(&sr, tags::CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE)
             .element(tags::REFERENCED_SERIES_SEQUENCE)
             .expect("series")
@@ -2500,8 +2500,8 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
         assert_eq!(text(&seg, tags::PATIENT_NAME), "Seg^Test");
         assert_eq!(text(&seg, tags::FRAME_OF_REFERENCE_UID), "2.25.12.0");
         assert_ne!(text(&seg, tags::SERIES_INSTANCE_UID), "2.25.12");
-        // The phantom's series has no number: the segmentation's is 1000, the report's 1001.
-        assert_eq!(text(&seg, tags::SERIES_NUMBER), "1000");
+        // The phantom's series is number 1: the segmentation's is 1001, the report's 1002.
+        assert_eq!(text(&seg, tags::SERIES_NUMBER), "1001");
         let segments = seg
             .element(tags::SEGMENT_SEQUENCE)
             .expect("segments")

@@ -282,6 +282,42 @@ pub fn dicom_mr(
     put(tags::MODALITY, VR::CS, "MR".into());
     put(tags::PATIENT_NAME, VR::PN, ids.patient_name.clone().into());
     put(tags::PATIENT_ID, VR::LO, ids.patient_name.clone().into());
+    // The MR Image IOD's type 2 attributes, empty where a synthetic case has nothing to say, so
+    // that an archive takes the series (and a segmentation of it) as it takes a scanner's.
+    for (tag, vr) in [
+        (tags::PATIENT_BIRTH_DATE, VR::DA),
+        (tags::PATIENT_SEX, VR::CS),
+        (tags::STUDY_DATE, VR::DA),
+        (tags::STUDY_TIME, VR::TM),
+        (tags::REFERRING_PHYSICIAN_NAME, VR::PN),
+        (tags::STUDY_ID, VR::SH),
+        (tags::ACCESSION_NUMBER, VR::SH),
+        (tags::POSITION_REFERENCE_INDICATOR, VR::LO),
+        (tags::SCAN_OPTIONS, VR::CS),
+        (tags::ECHO_TIME, VR::DS),
+        (tags::ECHO_TRAIN_LENGTH, VR::IS),
+        (tags::REPETITION_TIME, VR::DS),
+        (tags::INVERSION_TIME, VR::DS),
+    ] {
+        put(tag, vr, PrimitiveValue::Empty);
+    }
+    put(tags::SERIES_NUMBER, VR::IS, "1".into());
+    put(tags::PATIENT_POSITION, VR::CS, "HFS".into());
+    put(tags::BODY_PART_EXAMINED, VR::CS, "HEART".into());
+    put(tags::MANUFACTURER, VR::LO, "ScarSeg phantom".into());
+    put(tags::MR_ACQUISITION_TYPE, VR::CS, "2D".into());
+    put(
+        tags::IMAGE_TYPE,
+        VR::CS,
+        PrimitiveValue::Strs(
+            vec![
+                "DERIVED".to_string(),
+                "PRIMARY".to_string(),
+                "OTHER".to_string(),
+            ]
+            .into(),
+        ),
+    );
     put(
         tags::SERIES_DESCRIPTION,
         VR::LO,
