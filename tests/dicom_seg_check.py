@@ -226,9 +226,11 @@ def main():
         out = tmp / "out"
         run(binary, "predict", *map(str, series), "--out", str(out))
         report = json.loads((out / "report.json").read_text())
-        # The phantom's images are valid MR images, as a scanner's are.
+        # The phantom's images are valid MR images, as a scanner's are, and its truth a valid
+        # segmentation of them.
         for image in sorted(series[0].glob("*.dcm")):
             check_iod(image, "MRImage")
+        check_iod(tmp / "data" / "phantom-3_seg.dcm")
         for directory in series:
             seg_path = out / f"{directory.name}_seg.dcm"
             check_iod(seg_path)

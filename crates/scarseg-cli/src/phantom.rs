@@ -1,5 +1,6 @@
 //! `scarseg phantom`: writes phantom cases as PNG (image + label map), NIfTI (image + label
-//! volume), DICOM series (+ label volume in NIfTI) or in the EMIDEC challenge's layout, and
+//! volume), DICOM series (+ label volume in NIfTI and the truth as a DICOM segmentation) or in
+//! the EMIDEC challenge's layout, and
 //! `cases.json` with every case's parameters. Each layout is one that `train` and `eval` read
 //! (`--pairs`, or `--emidec` for the last).
 
@@ -8,10 +9,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use scarseg_imaging::Limits;
+use scarseg_imaging::decode::decode_file;
 use scarseg_imaging::encode::{
     DicomSyntax, NiftiData, SeriesIds, dicom_mr, nifti1, png_grey8, png_grey16,
 };
 use scarseg_imaging::phantom::{Difficulty, PhantomConfig, generate};
+use scarseg_imaging::seg::{AlgorithmType, Instance, dicom_seg};
+use scarseg_pipeline::outputs::{SEG_SUFFIX, scarseg_segments};
 
 use crate::Outcome;
 use crate::data::LABEL_SUFFIX;
@@ -174,15 +178,25 @@ pub fn run(args: PhantomArgs) -> Result<Outcome> {
                     series_uid: format!("2.25.{}2", 1000 + u128::from(args.seed + i)),
                     patient_name: case.name.clone(),
                 };
+                let mut written = Vec::with_capacity(images.len());
                 for (k, im) in images.iter().enumerate() {
-                    write(
-                        &format!("{}/IM{:04}.dcm", case.name, k + 1),
-                        dicom_mr(im, &ids, k as u32 + 1, DicomSyntax::ExplicitLittle)?,
-                    )?;
+                    let name = format!("{}/IM{:04}.dcm", case.name, k + 1);
+                    let bytes = dicom_mr(im, &ids, k as u32 + 1, DicomSyntax::ExplicitLittle)?;
+                    // Read back, each slice knows the instance a segmentation references.
+                    written.push(
+                        decode_file(&name, &bytes, &Limits::default())?
+                            .slices
+                            .remove(0),
+                    );
+                    write(&name, bytes)?;
                 }
                 write(
                     &format!("{}{LABEL_SUFFIX}.nii.gz", case.name),
                     nifti1(&images, NiftiData::U8(&labels), true)?,
+                )?;
+                write(
+                    &format!("{}{SEG_SUFFIX}", case.name),
+                    truth_segmentation(&written, &case.slices, &ids)?,
                 )?;
             }
         }
@@ -210,4 +224,43 @@ fn flat(slices: &[scarseg_imaging::Slice]) -> Vec<f32> {
         .iter()
         .flat_map(|s| s.pixels.iter().copied())
         .collect()
+}
+
+/// A phantom series' exact labels as a DICOM segmentation of its images (`slices`, read back
+/// from the files written), so that a viewer or an archive shows the truth over the series:
+/// the same two segments as predict's, made by the generator.
+fn truth_segmentation(
+    slices: &[scarseg_imaging::Slice],
+    truth: &[scarseg_imaging::phantom::PhantomSlice],
+    ids: &SeriesIds,
+) -> Result<Vec<u8>> {
+    let myocardium: Vec<Vec<bool>> = truth.iter().map(|t| t.myocardium().data).collect();
+    let scar: Vec<Vec<bool>> = truth.iter().map(|t| t.scar().data).collect();
+    let segments = scarseg_segments(
+        myocardium.iter().map(Vec::as_slice).collect(),
+        scar.iter().map(Vec::as_slice).collect(),
+        AlgorithmType::Automatic,
+        "ScarSeg phantom generator (exact labels)",
+    );
+    let sop_instance_uid = format!("{}.9.1", ids.series_uid);
+    let series_uid = format!("{}.9", ids.series_uid);
+    Ok(dicom_seg(
+        slices,
+        &segments,
+        &Instance {
+            sop_instance_uid: &sop_instance_uid,
+            series_uid: &series_uid,
+            series_number: 1000,
+            series_description: "ScarSeg phantom truth",
+            content_label: "TRUTH",
+            content_description: "The phantom's exact labels",
+            manufacturer: "ScarSeg phantom",
+            model_name: "ScarSeg phantom",
+            software_version: env!("CARGO_PKG_VERSION"),
+            device_serial: "phantom",
+            // Type 1, and the output stays the same for the same seed: a fixed date.
+            date: "20000101",
+            time: "000000",
+        },
+    )?)
 }

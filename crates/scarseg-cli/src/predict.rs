@@ -312,6 +312,8 @@ fn is_side_file(name: &str) -> bool {
     let (stem, ext) = stem_and_ext(name);
     name.starts_with('.')
         || stem.ends_with(LABEL_SUFFIX)
+        || name.ends_with(SEG_SUFFIX)
+        || name.ends_with(SR_SUFFIX)
         || matches!(ext, ".json" | ".csv" | ".txt" | ".md")
 }
 
@@ -748,6 +750,8 @@ mod tests {
     #[test]
     fn side_files_are_not_inputs() {
         assert!(is_side_file("case_labels.nii.gz"));
+        assert!(is_side_file("case_seg.dcm") && is_side_file("case_sr.dcm"));
+        assert!(!is_side_file("case.dcm"));
         assert!(is_side_file("cases.json"));
         assert!(is_side_file(".DS_Store"));
         assert!(!is_side_file("IM0001"));

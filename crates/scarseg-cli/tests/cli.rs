@@ -513,6 +513,46 @@ fn train_export_eval_predict_round_trip() {
         "--slices",
         "3",
     ]);
+    // The DICOM series' truth also as a DICOM segmentation of it, which reads as the truth's
+    // label volume does (MVO 4 as scar 3, the blood pool 1 as background).
+    {
+        let series = data.join("dicom").join("phantom-60");
+        let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&series)
+            .expect("series")
+            .map(|e| {
+                let p = e.expect("entry").path();
+                (s(&p).to_string(), std::fs::read(&p).expect("read"))
+            })
+            .collect();
+        let limits = Limits::default();
+        let slices = scarseg_imaging::decode::decode_series("series", &files, &limits)
+            .0
+            .expect("the series")
+            .slices;
+        let read = |file: &str| {
+            let path = data.join("dicom").join(file);
+            let bytes = std::fs::read(&path).expect("truth");
+            scarseg_imaging::decode::labels_for(&slices, "series", file, &bytes, &limits)
+                .expect(file)
+        };
+        let want: Vec<Vec<u8>> = read("phantom-60_labels.nii.gz")
+            .into_iter()
+            .map(|m| {
+                m.into_iter()
+                    .map(|l| match l {
+                        3 | 4 => 3,
+                        2 => 2,
+                        _ => 0,
+                    })
+                    .collect()
+            })
+            .collect();
+        assert!(
+            want.iter().flatten().any(|l| *l == 3),
+            "the truth holds scar"
+        );
+        assert_eq!(read("phantom-60_seg.dcm"), want);
+    }
     let pred = root.join("pred");
     let pred32 = root.join("pred32");
     for (weights, out) in [("tiny", &pred), ("tiny32", &pred32)] {
@@ -2590,9 +2630,10 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
     ok(&["predict", s(&series), "--out", s(&out)]);
     check(&out, "AUTOMATIC");
 
-    // Saved beside its series (as a PACS export folder would hold it), the segmentation is
-    // left out of the series with a word, not read as a fourth slice.
-    std::fs::copy(out.join("series_seg.dcm"), series.join("series_seg.dcm")).expect("copy");
+    // Saved among its series' files under a name that says nothing (as a PACS export names
+    // them), the segmentation is left out of the series with a word, not read as a fourth
+    // slice. (Named NAME_seg.dcm it is a side file, skipped as label volumes are.)
+    std::fs::copy(out.join("series_seg.dcm"), series.join("IM9.dcm")).expect("copy");
     let again = root.join("again");
     let run = ok(&["predict", s(&series), "--out", s(&again)]);
     let report: serde_json::Value =
@@ -2610,7 +2651,7 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
         said.contains("a DICOM Segmentation (masks drawn on images"),
         "{said}"
     );
-    std::fs::remove_file(series.join("series_seg.dcm")).expect("remove");
+    std::fs::remove_file(series.join("IM9.dcm")).expect("remove");
 
     // The phantom's truth as corrections, in the order the stack lies (the label volume is
     // matched to the slices by position).

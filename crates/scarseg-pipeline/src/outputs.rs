@@ -411,6 +411,51 @@ pub struct SegMaker<'a> {
     pub time: &'a str,
 }
 
+/// ScarSeg's two segments over a stack's masks: 1 the LV myocardium with the scar in it (SNOMED
+/// CT 49848007), 2 the scar (12402003, in the LV myocardium), in the page's colours. Shared by
+/// the network's segmentations and the phantom's truth.
+pub fn scarseg_segments<'a>(
+    myocardium: Vec<&'a [bool]>,
+    scar: Vec<&'a [bool]>,
+    algorithm_type: AlgorithmType,
+    algorithm_name: &'a str,
+) -> [Segment<'a>; 2] {
+    [
+        Segment {
+            label: "Myocardium",
+            description: "left-ventricular myocardium, scar included",
+            category: Code {
+                value: "91723000",
+                scheme: SCT,
+                meaning: "Anatomical Structure",
+            },
+            property: LV_MYOCARDIUM,
+            region: None,
+            algorithm_type,
+            algorithm_name,
+            // The page's myocardium colour, sRGB (0, 200, 255), as scaled CIELab.
+            colour_lab: [49254, 27161, 23005],
+            masks: myocardium,
+        },
+        Segment {
+            label: "Scar",
+            description: "late-enhancing myocardial scar",
+            category: Code {
+                value: "49755003",
+                scheme: SCT,
+                meaning: "Morphologically Abnormal Structure",
+            },
+            property: SCAR,
+            region: Some(LV_MYOCARDIUM),
+            algorithm_type,
+            algorithm_name,
+            // The page's scar colour, sRGB (255, 214, 0).
+            colour_lab: [56805, 32532, 55245],
+            masks: scar,
+        },
+    ]
+}
+
 /// File-name suffix of a stack's DICOM segmentation: `NAME_seg.dcm`.
 pub const SEG_SUFFIX: &str = "_seg.dcm";
 
@@ -453,40 +498,7 @@ pub fn dicom_seg(
         .iter()
         .map(|r| r.scar.data.as_slice())
         .collect();
-    let segments = [
-        Segment {
-            label: "Myocardium",
-            description: "left-ventricular myocardium, scar included",
-            category: Code {
-                value: "91723000",
-                scheme: SCT,
-                meaning: "Anatomical Structure",
-            },
-            property: LV_MYOCARDIUM,
-            region: None,
-            algorithm_type,
-            algorithm_name: &algorithm_name,
-            // The page's myocardium colour, sRGB (0, 200, 255), as scaled CIELab.
-            colour_lab: [49254, 27161, 23005],
-            masks: myocardium,
-        },
-        Segment {
-            label: "Scar",
-            description: "late-enhancing myocardial scar",
-            category: Code {
-                value: "49755003",
-                scheme: SCT,
-                meaning: "Morphologically Abnormal Structure",
-            },
-            property: SCAR,
-            region: Some(LV_MYOCARDIUM),
-            algorithm_type,
-            algorithm_name: &algorithm_name,
-            // The page's scar colour, sRGB (255, 214, 0).
-            colour_lab: [56805, 32532, 55245],
-            masks: scar,
-        },
-    ];
+    let segments = scarseg_segments(myocardium, scar, algorithm_type, &algorithm_name);
     let digest = content_digest(stack, result, maker);
     let (sop_instance_uid, series_uid) = (
         derived_uid(&digest, "instance"),
