@@ -214,9 +214,7 @@ pub fn dicom_patient_id(bytes: &[u8], limits: &Limits) -> Option<String> {
         .read_until(tags::PIXEL_DATA)
         .from_reader(Cursor::new(bytes))
         .ok()?;
-    dicom_str(&obj, tags::PATIENT_ID)
-        .map(|s| s.trim_end_matches('\0').trim().to_string())
-        .filter(|s| !s.is_empty())
+    dicom_text(&obj, tags::PATIENT_ID).filter(|s| !s.is_empty())
 }
 
 /// A label map (EMIDEC's 0-4, a mask) in any supported format: as [`decode_file`], except that
@@ -666,7 +664,7 @@ fn check_dims(rows: u64, cols: u64, slices: u64, limits: &Limits) -> Result<(), 
 
 // ---------------------------------------------------------------- DICOM
 
-fn dicom_floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
+pub(crate) fn dicom_floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
     obj.element_opt(tag)
         .ok()
         .flatten()
@@ -674,7 +672,7 @@ fn dicom_floats(obj: &InMemDicomObject, tag: Tag) -> Option<Vec<f64>> {
         .filter(|v| v.iter().all(|x| x.is_finite()))
 }
 
-fn dicom_int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
+pub(crate) fn dicom_int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
     obj.element_opt(tag)
         .ok()
         .flatten()
@@ -687,6 +685,11 @@ fn dicom_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
         .flatten()
         .and_then(|e| e.to_str().ok())
         .map(|s| s.trim().to_string())
+}
+
+/// [`dicom_str`] without the NUL that pads UIDs to an even length (and any space before it).
+pub(crate) fn dicom_text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    dicom_str(obj, tag).map(|s| s.trim_end_matches('\0').trim().to_string())
 }
 
 /// Walks the file meta group with dicom-rs's own header decoder (explicit VR little endian,
@@ -1204,11 +1207,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
 /// frame; `None` without the SOP and study UIDs a reference needs.
 fn dicom_source(obj: &FileDicomObject<InMemDicomObject>) -> Option<DicomSource> {
     // UIDs are padded to an even length with NUL; text with spaces.
-    let text = |tag| {
-        dicom_str(obj, tag)
-            .map(|s| s.trim_end_matches('\0').trim().to_string())
-            .unwrap_or_default()
-    };
+    let text = |tag| dicom_text(obj, tag).unwrap_or_default();
     let uid = |tag| Some(text(tag)).filter(|s| !s.is_empty());
     let sop_class_uid =
         uid(tags::SOP_CLASS_UID).or_else(|| uid_of(obj.meta().media_storage_sop_class_uid()))?;
@@ -1363,7 +1362,7 @@ impl FrameGeometry {
 
 /// The first item of a functional group `sequence` for `frame`: in the frame's item of the
 /// per-frame groups, else in the shared groups.
-fn functional_group(
+pub(crate) fn functional_group(
     obj: &InMemDicomObject,
     frame: usize,
     sequence: Tag,
@@ -1380,12 +1379,12 @@ fn functional_group(
 }
 
 /// The first item of a sequence element, if `obj` has one.
-fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
+pub(crate) fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
     items(obj, tag)?.first()
 }
 
 /// The items of a sequence element, if `obj` has one.
-fn items(obj: &InMemDicomObject, tag: Tag) -> Option<&[InMemDicomObject]> {
+pub(crate) fn items(obj: &InMemDicomObject, tag: Tag) -> Option<&[InMemDicomObject]> {
     obj.element_opt(tag).ok().flatten().and_then(|e| e.items())
 }
 

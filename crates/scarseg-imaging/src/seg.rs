@@ -14,6 +14,7 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 
+use crate::decode::{dicom_floats, dicom_int, dicom_text, first_item, functional_group, items};
 use crate::encode::EncodeError;
 use crate::slice::{DicomSource, Slice};
 
@@ -475,7 +476,7 @@ fn meaning(segment: &InMemDicomObject) -> Meaning {
         .ok()
         .and_then(|e| e.items())
         .and_then(|items| items.first())
-        .and_then(|item| text(item, tags::CODE_VALUE));
+        .and_then(|item| dicom_text(item, tags::CODE_VALUE));
     if let Some(code) = code.as_deref() {
         if MYOCARDIUM_CODES.contains(&code) {
             return Meaning::Myocardium;
@@ -484,7 +485,7 @@ fn meaning(segment: &InMemDicomObject) -> Meaning {
             return Meaning::Scar;
         }
     }
-    let label = text(segment, tags::SEGMENT_LABEL)
+    let label = dicom_text(segment, tags::SEGMENT_LABEL)
         .unwrap_or_default()
         .to_lowercase();
     if [
@@ -505,33 +506,6 @@ fn meaning(segment: &InMemDicomObject) -> Meaning {
     } else {
         Meaning::Other
     }
-}
-
-fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.element(tag)
-        .ok()?
-        .to_str()
-        .ok()
-        .map(|s| s.trim_end_matches('\0').trim().to_string())
-}
-
-fn int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
-    obj.element(tag).ok()?.to_int::<i64>().ok()
-}
-
-fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
-    obj.element(tag).ok()?.items()?.first()
-}
-
-/// A functional group's item for `frame`: its own, else the shared one.
-fn group<'a>(
-    per_frame: Option<&'a InMemDicomObject>,
-    shared: Option<&'a InMemDicomObject>,
-    tag: Tag,
-) -> Option<&'a InMemDicomObject> {
-    per_frame
-        .and_then(|f| first_item(f, tag))
-        .or_else(|| shared.and_then(|s| first_item(s, tag)))
 }
 
 /// A DICOM Segmentation `obj` (from file `name`) as label maps for the slices of `image`
@@ -560,13 +534,13 @@ pub(crate) fn labels_from_seg(
             ));
         }
     }
-    let kind = text(obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
+    let kind = dicom_text(obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
     let (rows, cols) = (
-        int(obj, tags::ROWS).unwrap_or(-1),
-        int(obj, tags::COLUMNS).unwrap_or(-1),
+        dicom_int(obj, tags::ROWS).unwrap_or(-1),
+        dicom_int(obj, tags::COLUMNS).unwrap_or(-1),
     );
-    let frames = int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
-    let bits = int(obj, tags::BITS_ALLOCATED).unwrap_or(-1);
+    let frames = dicom_int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
+    let bits = dicom_int(obj, tags::BITS_ALLOCATED).unwrap_or(-1);
     // How a frame's pixel says "in the segment".
     enum Coding {
         Binary,
@@ -581,7 +555,7 @@ pub(crate) fn labels_from_seg(
     let coding = match (kind.as_str(), bits) {
         ("BINARY", 1) => Coding::Binary,
         ("FRACTIONAL", 8) => Coding::Fractional {
-            max: int(obj, tags::MAXIMUM_FRACTIONAL_VALUE)
+            max: dicom_int(obj, tags::MAXIMUM_FRACTIONAL_VALUE)
                 .unwrap_or(255)
                 .max(1),
         },
@@ -651,9 +625,9 @@ pub(crate) fn labels_from_seg(
         .iter()
         .map(|s| {
             (
-                int(s, tags::SEGMENT_NUMBER).unwrap_or(-1),
+                dicom_int(s, tags::SEGMENT_NUMBER).unwrap_or(-1),
                 meaning(s),
-                text(s, tags::SEGMENT_LABEL).unwrap_or_default(),
+                dicom_text(s, tags::SEGMENT_LABEL).unwrap_or_default(),
             )
         })
         .collect();
@@ -664,12 +638,7 @@ pub(crate) fn labels_from_seg(
              segment coded SNOMED CT 49848007 or 74281007, or labelled \"myocardium\")"
         ));
     }
-    let shared = first_item(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE);
-    let per_frame = obj
-        .element(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
-        .ok()
-        .and_then(|e| e.items())
-        .unwrap_or_default();
+    let per_frame = items(obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).unwrap_or_default();
     if per_frame.len() != frames && frames > 1 {
         return fail(format!(
             "{} per-frame functional group item(s) for {frames} frames",
@@ -685,13 +654,12 @@ pub(crate) fn labels_from_seg(
     let mut maps = vec![vec![0u8; plane]; image.len()];
     let mut unplaced = 0;
     for f in 0..frames {
-        let own = per_frame.get(f);
         // A label map's frames hold every segment; the others' one each.
         let number = match coding {
             Coding::LabelMap { .. } => 0,
             _ => {
-                let number = group(own, shared, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
-                    .and_then(|g| int(g, tags::REFERENCED_SEGMENT_NUMBER));
+                let number = functional_group(obj, f, tags::SEGMENT_IDENTIFICATION_SEQUENCE)
+                    .and_then(|g| dicom_int(g, tags::REFERENCED_SEGMENT_NUMBER));
                 match number.filter(|n| segments.iter().any(|s| s.0 == *n)) {
                     Some(n) if value_of(n) == 0 => continue,
                     Some(n) => n,
@@ -699,7 +667,7 @@ pub(crate) fn labels_from_seg(
                 }
             }
         };
-        let Some(k) = slice_of(image, own, shared) else {
+        let Some(k) = slice_of(image, obj, f) else {
             unplaced += 1;
             continue;
         };
@@ -719,33 +687,29 @@ pub(crate) fn labels_from_seg(
     Ok(maps)
 }
 
-/// The slice of `image` a frame was drawn on: the one whose instance (and frame) its source
-/// image reference names, else the one at its plane position (within 0.01 mm).
-fn slice_of(
-    image: &[Slice],
-    own: Option<&InMemDicomObject>,
-    shared: Option<&InMemDicomObject>,
-) -> Option<usize> {
-    let source = group(own, shared, tags::DERIVATION_IMAGE_SEQUENCE)
+/// The slice of `image` frame `frame` of `obj` was drawn on: the one whose instance (and frame)
+/// its source image reference names, else the one at its plane position (within 0.01 mm).
+fn slice_of(image: &[Slice], obj: &InMemDicomObject, frame: usize) -> Option<usize> {
+    let source = functional_group(obj, frame, tags::DERIVATION_IMAGE_SEQUENCE)
         .and_then(|d| first_item(d, tags::SOURCE_IMAGE_SEQUENCE));
     if let Some(source) = source {
-        let uid = text(source, tags::REFERENCED_SOP_INSTANCE_UID);
-        let frame = int(source, tags::REFERENCED_FRAME_NUMBER);
+        let uid = dicom_text(source, tags::REFERENCED_SOP_INSTANCE_UID);
+        let referenced = dicom_int(source, tags::REFERENCED_FRAME_NUMBER);
         let found = image.iter().position(|s| {
             s.dicom.as_ref().is_some_and(|d| {
                 Some(&d.sop_instance_uid) == uid.as_ref()
-                    && (d.frame.map(i64::from) == frame || (d.frame.is_none() && frame == Some(1)))
+                    && (d.frame.map(i64::from) == referenced
+                        || (d.frame.is_none() && referenced == Some(1)))
             })
         });
         if found.is_some() {
             return found;
         }
     }
-    let position: Vec<f64> = group(own, shared, tags::PLANE_POSITION_SEQUENCE)?
-        .element(tags::IMAGE_POSITION_PATIENT)
-        .ok()?
-        .to_multi_float64()
-        .ok()?;
+    let position = dicom_floats(
+        functional_group(obj, frame, tags::PLANE_POSITION_SEQUENCE)?,
+        tags::IMAGE_POSITION_PATIENT,
+    )?;
     let [x, y, z] = position[..] else {
         return None;
     };
