@@ -189,6 +189,27 @@ pub fn nifti1(slices: &[Slice], data: NiftiData<'_>, gzip: bool) -> Result<Vec<u
         })
 }
 
+/// `obj` as a DICOM Part 10 file in transfer syntax `syntax`, as SOP `class` instance
+/// `instance`; what went wrong otherwise.
+pub(crate) fn part10(
+    obj: InMemDicomObject,
+    syntax: &str,
+    class: &str,
+    instance: &str,
+) -> Result<Vec<u8>, String> {
+    let file = obj
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(syntax)
+                .media_storage_sop_class_uid(class)
+                .media_storage_sop_instance_uid(instance),
+        )
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    file.write_all(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 /// DICOM transfer syntaxes the writer produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DicomSyntax {
@@ -379,15 +400,5 @@ pub fn dicom_mr(
     put(tags::RESCALE_INTERCEPT, VR::DS, ds(lo).into());
     put(tags::RESCALE_SLOPE, VR::DS, format!("{slope:.9e}").into());
     put(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(stored.into()));
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(syntax.uid())
-                .media_storage_sop_class_uid(uids::MR_IMAGE_STORAGE)
-                .media_storage_sop_instance_uid(sop_uid),
-        )
-        .map_err(|e| err(&e))?;
-    let mut out = Vec::new();
-    file.write_all(&mut out).map_err(|e| err(&e))?;
-    Ok(out)
+    part10(obj, syntax.uid(), uids::MR_IMAGE_STORAGE, &sop_uid).map_err(|e| err(&e))
 }

@@ -12,10 +12,10 @@
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::InMemDicomObject;
 
 use crate::decode::{dicom_floats, dicom_int, dicom_text, first_item, functional_group, items};
-use crate::encode::EncodeError;
+use crate::encode::{EncodeError, part10};
 use crate::slice::{DicomSource, Slice};
 
 /// A coded concept: code value, coding scheme ("SCT" for SNOMED CT, "DCM") and meaning.
@@ -390,51 +390,16 @@ pub fn dicom_seg(
     );
 
     // Common Instance Reference: every source image, by series.
-    let mut series: Vec<(&str, Vec<&DicomSource>)> = Vec::new();
-    for src in &sources {
-        match series.iter_mut().find(|(uid, _)| *uid == src.series_uid) {
-            Some((_, list)) => {
-                if !list
-                    .iter()
-                    .any(|s| s.sop_instance_uid == src.sop_instance_uid)
-                {
-                    list.push(src);
-                }
-            }
-            None => series.push((&src.series_uid, vec![src])),
-        }
-    }
-    let referenced = series
-        .iter()
-        .map(|(uid, list)| {
-            let mut item = InMemDicomObject::new_empty();
-            put_str(&mut item, tags::SERIES_INSTANCE_UID, VR::UI, uid);
-            put_seq(
-                &mut item,
-                tags::REFERENCED_INSTANCE_SEQUENCE,
-                list.iter()
-                    .map(|src| {
-                        let mut r = InMemDicomObject::new_empty();
-                        put_str(
-                            &mut r,
-                            tags::REFERENCED_SOP_CLASS_UID,
-                            VR::UI,
-                            &src.sop_class_uid,
-                        );
-                        put_str(
-                            &mut r,
-                            tags::REFERENCED_SOP_INSTANCE_UID,
-                            VR::UI,
-                            &src.sop_instance_uid,
-                        );
-                        r
-                    })
-                    .collect(),
-            );
-            item
-        })
-        .collect();
-    put_seq(&mut obj, tags::REFERENCED_SERIES_SEQUENCE, referenced);
+    put_seq(
+        &mut obj,
+        tags::REFERENCED_SERIES_SEQUENCE,
+        series_references(
+            sources
+                .iter()
+                .map(|s| (&*s.series_uid, &*s.sop_class_uid, &*s.sop_instance_uid)),
+            tags::REFERENCED_INSTANCE_SEQUENCE,
+        ),
+    );
 
     let masks = segments.iter().flat_map(|seg| seg.masks.iter().copied());
     obj.put(DataElement::new(
@@ -443,17 +408,13 @@ pub fn dicom_seg(
         PrimitiveValue::U8(pack_bits(masks).into()),
     ));
 
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
-                .media_storage_sop_class_uid(SEGMENTATION_STORAGE)
-                .media_storage_sop_instance_uid(instance.sop_instance_uid),
-        )
-        .map_err(|e| err(e.to_string()))?;
-    let mut out = Vec::new();
-    file.write_all(&mut out).map_err(|e| err(e.to_string()))?;
-    Ok(out)
+    part10(
+        obj,
+        uids::EXPLICIT_VR_LITTLE_ENDIAN,
+        SEGMENTATION_STORAGE,
+        instance.sop_instance_uid,
+    )
+    .map_err(err)
 }
 
 /// What a segment of a segmentation read as labels is, by its property code or, failing that,
@@ -719,6 +680,47 @@ fn slice_of(image: &[Slice], obj: &InMemDicomObject, frame: usize) -> Option<usi
             && (s.position_mm[1] - y).abs() < 0.01
             && (s.position_mm[2] - z).abs() < 0.01
     })
+}
+
+/// Referenced Series Sequence items: the instances `(series UID, SOP class, SOP instance)`
+/// grouped by series, each instance once, in the order they come; each series' instances under
+/// `instances` (Referenced Instance Sequence in a Common Instance Reference, Referenced SOP
+/// Sequence in an SR's evidence).
+pub(crate) fn series_references<'a>(
+    references: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    instances: Tag,
+) -> Vec<InMemDicomObject> {
+    let mut series: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
+    for (series_uid, class, instance) in references {
+        match series.iter_mut().find(|(uid, _)| *uid == series_uid) {
+            Some((_, list)) => {
+                if !list.iter().any(|(_, i)| *i == instance) {
+                    list.push((class, instance));
+                }
+            }
+            None => series.push((series_uid, vec![(class, instance)])),
+        }
+    }
+    series
+        .into_iter()
+        .map(|(uid, list)| {
+            let mut item = InMemDicomObject::new_empty();
+            put_str(&mut item, tags::SERIES_INSTANCE_UID, VR::UI, uid);
+            put_seq(
+                &mut item,
+                instances,
+                list.into_iter()
+                    .map(|(class, instance)| {
+                        let mut r = InMemDicomObject::new_empty();
+                        put_str(&mut r, tags::REFERENCED_SOP_CLASS_UID, VR::UI, class);
+                        put_str(&mut r, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, instance);
+                        r
+                    })
+                    .collect(),
+            );
+            item
+        })
+        .collect()
 }
 
 /// What every object ScarSeg derives from a DICOM series starts with: UTF-8 text, its SOP

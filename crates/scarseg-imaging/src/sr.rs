@@ -6,11 +6,12 @@
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::{tags, uids};
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use dicom_object::InMemDicomObject;
 
-use crate::encode::EncodeError;
+use crate::encode::{EncodeError, part10};
 use crate::seg::{
     Code, Instance, SEGMENTATION_STORAGE, code_item, derived_object, ds, put_seq, put_str,
+    series_references,
 };
 use crate::slice::{DicomSource, Slice};
 
@@ -211,17 +212,13 @@ pub fn measurement_report(
     content.push(measurements);
     put_seq(&mut obj, tags::CONTENT_SEQUENCE, content);
 
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
-                .media_storage_sop_class_uid(COMPREHENSIVE_3D_SR)
-                .media_storage_sop_instance_uid(instance.sop_instance_uid),
-        )
-        .map_err(|e| err(e.to_string()))?;
-    let mut out = Vec::new();
-    file.write_all(&mut out).map_err(|e| err(e.to_string()))?;
-    Ok(out)
+    part10(
+        obj,
+        uids::EXPLICIT_VR_LITTLE_ENDIAN,
+        COMPREHENSIVE_3D_SR,
+        instance.sop_instance_uid,
+    )
+    .map_err(err)
 }
 
 /// The evidence the report rests on: the segmentation and the images it was drawn on, by
@@ -231,42 +228,19 @@ fn evidence(
     sources: &[&DicomSource],
     seg: SegReference<'_>,
 ) -> InMemDicomObject {
-    let reference = |class: &str, uid: &str| {
-        let mut r = InMemDicomObject::new_empty();
-        put_str(&mut r, tags::REFERENCED_SOP_CLASS_UID, VR::UI, class);
-        put_str(&mut r, tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, uid);
-        r
-    };
-    let mut series: Vec<(String, Vec<InMemDicomObject>)> = vec![(
-        seg.series_uid.to_string(),
-        vec![reference(SEGMENTATION_STORAGE, seg.sop_instance_uid)],
-    )];
-    let mut seen: Vec<&str> = Vec::new();
-    for src in sources {
-        if seen.contains(&src.sop_instance_uid.as_str()) {
-            continue;
-        }
-        seen.push(&src.sop_instance_uid);
-        let item = reference(&src.sop_class_uid, &src.sop_instance_uid);
-        match series.iter_mut().find(|(uid, _)| *uid == src.series_uid) {
-            Some((_, list)) => list.push(item),
-            None => series.push((src.series_uid.clone(), vec![item])),
-        }
-    }
     let mut out = InMemDicomObject::new_empty();
     put_str(&mut out, tags::STUDY_INSTANCE_UID, VR::UI, &study.study_uid);
+    let segmentation = (seg.series_uid, SEGMENTATION_STORAGE, seg.sop_instance_uid);
+    let images = sources
+        .iter()
+        .map(|s| (&*s.series_uid, &*s.sop_class_uid, &*s.sop_instance_uid));
     put_seq(
         &mut out,
         tags::REFERENCED_SERIES_SEQUENCE,
-        series
-            .into_iter()
-            .map(|(uid, list)| {
-                let mut item = InMemDicomObject::new_empty();
-                put_str(&mut item, tags::SERIES_INSTANCE_UID, VR::UI, &uid);
-                put_seq(&mut item, tags::REFERENCED_SOP_SEQUENCE, list);
-                item
-            })
-            .collect(),
+        series_references(
+            std::iter::once(segmentation).chain(images),
+            tags::REFERENCED_SOP_SEQUENCE,
+        ),
     );
     out
 }
