@@ -205,16 +205,22 @@ fn several_stacks(stacks: &[Stack]) -> ErrorKind {
 /// folder's single-slice files by patient when no folder does. Read up to the pixel data, after
 /// the same length checks as decoding; `None` for anything else.
 pub fn dicom_patient_id(bytes: &[u8], limits: &Limits) -> Option<String> {
+    let header = dicom_header(bytes, limits)?;
+    dicom_text(&header, tags::PATIENT_ID).filter(|s| !s.is_empty())
+}
+
+/// A DICOM file's data set up to its pixel data, after the same length checks as decoding;
+/// `None` for anything else.
+fn dicom_header(bytes: &[u8], limits: &Limits) -> Option<FileDicomObject<InMemDicomObject>> {
     if sniff(bytes) != Some(Format::Dicom) {
         return None;
     }
     check_dicom_meta_lengths(bytes, limits).ok()?;
-    let obj = OpenFileOptions::new()
+    OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .read_until(tags::PIXEL_DATA)
         .from_reader(Cursor::new(bytes))
-        .ok()?;
-    dicom_text(&obj, tags::PATIENT_ID).filter(|s| !s.is_empty())
+        .ok()
 }
 
 /// A label map (EMIDEC's 0-4, a mask) in any supported format: as [`decode_file`], except that
@@ -295,17 +301,20 @@ pub fn labels_for(
 /// `bytes` as a DICOM Segmentation object, if they are one (after the same length checks as
 /// decoding); anything else, a broken file included, is left to the image decoder to name.
 fn as_segmentation(bytes: &[u8], limits: &Limits) -> Option<FileDicomObject<InMemDicomObject>> {
-    if bytes.len() as u64 > limits.max_bytes || sniff(bytes) != Some(Format::Dicom) {
+    if bytes.len() as u64 > limits.max_bytes {
         return None;
     }
-    check_dicom_meta_lengths(bytes, limits).ok()?;
-    let obj = OpenFileOptions::new()
+    // The header tells; an image label file is then decoded once, by the image decoder.
+    let header = dicom_header(bytes, limits)?;
+    let class = dicom_str(&header, tags::SOP_CLASS_UID)
+        .unwrap_or_else(|| header.meta().media_storage_sop_class_uid().to_string());
+    if !is_segmentation(class.trim_end_matches('\0')) {
+        return None;
+    }
+    OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(bytes))
-        .ok()?;
-    let class = dicom_str(&obj, tags::SOP_CLASS_UID)
-        .unwrap_or_else(|| obj.meta().media_storage_sop_class_uid().to_string());
-    is_segmentation(class.trim_end_matches('\0')).then_some(obj)
+        .ok()
 }
 
 /// One file, without the checks that concern a whole stack (which a series makes once).
