@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use scarseg_imaging::decode::{Format, labels_for, sniff};
 use scarseg_imaging::edit::Tool;
-use scarseg_imaging::encode::{NiftiData, nifti1};
+use scarseg_imaging::encode::{EncodeError, NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, WALL_SECTORS, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
@@ -455,6 +455,9 @@ fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
     let Some(list) = list else { return vec![] };
     (0..list.length()).filter_map(|i| list.get(i)).collect()
 }
+
+/// `outputs::dicom_seg` or `outputs::dicom_sr`: what the page's two DICOM exports write.
+type DicomWriter = fn(&Stack, &StackResult, &SegMaker<'_>) -> Result<Vec<u8>, EncodeError>;
 
 fn download(name: &str, bytes: &[u8], mime: &str) {
     let array = js_sys::Uint8Array::from(bytes);
@@ -1299,7 +1302,7 @@ pub fn App() -> impl IntoView {
     // Why the current case has no DICOM segmentation, shown beside the exports.
     let seg_error = RwSignal::new(None::<String>);
     // The DICOM segmentation, or its measurement report: one writer each, predict's.
-    let export_dicom = move |what: &'static str| {
+    let export_dicom = move |write: DicomWriter, suffix: &'static str| {
         let Some(c) = current_case() else { return };
         let (Some(s), Some(r)) = (c.stack, c.result) else {
             return;
@@ -1325,12 +1328,7 @@ pub fn App() -> impl IntoView {
             date: &date,
             time: &time,
         };
-        let (bytes, suffix) = if what == "sr" {
-            (dicom_sr(&s, &r, &maker), SR_SUFFIX)
-        } else {
-            (dicom_seg(&s, &r, &maker), SEG_SUFFIX)
-        };
-        match bytes {
+        match write(&s, &r, &maker) {
             Ok(bytes) => {
                 seg_error.set(None);
                 download(
@@ -1693,10 +1691,10 @@ pub fn App() -> impl IntoView {
                 <button data-testid="export-json" on:click=export_json>"JSON"</button>
                 <button data-testid="export-masks" on:click=export_masks>"mask PNGs"</button>
                 <button data-testid="export-nifti" on:click=export_nifti>"NIfTI labels"</button>
-                <button data-testid="export-seg" on:click=move |_| export_dicom("seg")
+                <button data-testid="export-seg" on:click=move |_| export_dicom(dicom_seg, SEG_SUFFIX)
                     title="a DICOM Segmentation of this series (myocardium and scar), in its study: for a PACS, OHIF or 3D Slicer. DICOM inputs only."
                     disabled=move || !case_is_dicom()>"DICOM SEG"</button>
-                <button data-testid="export-sr" on:click=move |_| export_dicom("sr")
+                <button data-testid="export-sr" on:click=move |_| export_dicom(dicom_sr, SR_SUFFIX)
                     title="a DICOM measurement report (TID 1500) of the DICOM SEG's volumes, scar burden and the >5% flag, in this series' study. DICOM inputs only."
                     disabled=move || !case_is_dicom()>"DICOM SR"</button>
                 <button data-testid="export-screenshot" on:click=screenshot>"screenshot"</button>
