@@ -244,13 +244,7 @@ pub fn labels_for(
     limits: &Limits,
 ) -> Result<Vec<Vec<u8>>, String> {
     if let Some(seg) = as_segmentation(bytes, limits) {
-        return crate::seg::labels_from_seg(
-            image,
-            image_name,
-            name,
-            &seg,
-            seg.meta().transfer_syntax(),
-        );
+        return crate::seg::labels_from_seg(image, image_name, name, &seg, limits);
     }
     let stack = decode_label_file(name, bytes, limits).map_err(|e| e.to_string())?;
     let mut maps = stack
@@ -1413,7 +1407,7 @@ fn non_image_object(uid: &str) -> String {
 
 /// An error and its sources, joined: dicom-rs keeps the useful part ("unexpected end of file")
 /// in the sources.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -1428,7 +1422,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// dicom-rs 0.10's adapters size their output from Rows, Columns and Samples per Pixel and then
 /// copy each decoded frame in without comparing (a JPEG of more pixels, a JPEG 2000 of more
 /// components: index out of range, a panic that kills the page's worker; found by fuzzing).
-fn check_compressed_frames(
+pub(crate) fn check_compressed_frames(
     obj: &InMemDicomObject,
     uid: &str,
     rows: u64,

@@ -1,8 +1,8 @@
 //! DICOM Segmentations (PS3.3 A.51), written and read. Written: binary masks of a DICOM series
 //! as one multi-frame SEG instance in the series' study, referencing each source image, so that
 //! a PACS, OHIF or 3D Slicer shows the masks over the images they were drawn on. Read (through
-//! `decode::labels_for`): ours or another tool's, BINARY or FRACTIONAL, as ScarSeg's label maps
-//! on the image's slices.
+//! `decode::labels_for`): ours or another tool's, BINARY, FRACTIONAL or LABELMAP, uncompressed or
+//! losslessly compressed, as ScarSeg's label maps on the image's slices.
 //!
 //! One frame per segment and slice, in that order (all of segment 1's slices, then segment 2's);
 //! the dimensions are the segment number and the image position, as most writers (highdicom,
@@ -14,9 +14,16 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 
-use crate::decode::{dicom_floats, dicom_int, dicom_text, first_item, functional_group, items};
+use dicom_object::FileDicomObject;
+use dicom_pixeldata::PixelDecoder;
+
+use crate::ErrorKind;
+use crate::decode::{
+    check_compressed_frames, dicom_floats, dicom_int, dicom_text, error_chain, first_item,
+    functional_group, items,
+};
 use crate::encode::{EncodeError, part10};
-use crate::slice::{DicomSource, Slice};
+use crate::slice::{DicomSource, Limits, Slice};
 
 /// A coded concept: code value, coding scheme ("SCT" for SNOMED CT, "DCM") and meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -469,32 +476,159 @@ fn meaning(segment: &InMemDicomObject) -> Meaning {
     }
 }
 
+/// How a segmentation's frame pixel says "in the segment".
+enum Coding {
+    /// One bit per pixel: in or out.
+    Binary,
+    /// 8 bits per pixel: in at half the maximum or more.
+    Fractional { max: i64 },
+    /// The pixel's value is the segment's number (one frame per slice for all segments).
+    LabelMap { bytes: usize },
+}
+
+impl Coding {
+    fn bits(&self) -> u64 {
+        match self {
+            Coding::Binary => 1,
+            Coding::Fractional { .. } => 8,
+            Coding::LabelMap { bytes } => 8 * *bytes as u64,
+        }
+    }
+}
+
+/// Every frame's pixel values (`pixels` of them, frame after frame) as the segmentation stores
+/// them: 0 or 1 for BINARY, the stored value otherwise. Compressed frames go through the image
+/// decoder and its checks.
+fn frame_values(
+    obj: &FileDicomObject<InMemDicomObject>,
+    coding: &Coding,
+    pixels: usize,
+    compressed: bool,
+    limits: &Limits,
+) -> Result<Vec<u16>, String> {
+    let bits = coding.bits();
+    if !compressed {
+        let bytes = match obj.element(tags::PIXEL_DATA).ok().map(|e| e.to_bytes()) {
+            Some(Ok(bytes)) => bytes,
+            _ => return Err("no Pixel Data (7FE0,0010)".into()),
+        };
+        let needed = (pixels as u64).saturating_mul(bits).div_ceil(8);
+        if (bytes.len() as u64) < needed {
+            return Err(format!(
+                "{} bytes of Pixel Data where the frames need {needed}",
+                bytes.len()
+            ));
+        }
+        return Ok(match coding {
+            Coding::Binary => (0..pixels)
+                .map(|bit| u16::from(bytes[bit / 8] >> (bit % 8) & 1))
+                .collect(),
+            Coding::LabelMap { bytes: 2 } => bytes
+                .chunks_exact(2)
+                .take(pixels)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                .collect(),
+            _ => bytes[..pixels].iter().map(|&b| u16::from(b)).collect(),
+        });
+    }
+    // What the decoder will allocate: one byte per pixel for binary frames (below), else their
+    // own size.
+    let decoded_bytes = (pixels as u64).saturating_mul(bits.max(8) / 8);
+    if decoded_bytes > limits.max_bytes {
+        return Err(ErrorKind::TooLarge {
+            bytes: decoded_bytes,
+            limit: limits.max_bytes,
+        }
+        .to_string());
+    }
+    let (rows, cols) = (
+        dicom_int(obj, tags::ROWS).unwrap_or(0) as u64,
+        dicom_int(obj, tags::COLUMNS).unwrap_or(0) as u64,
+    );
+    check_compressed_frames(obj, obj.meta().transfer_syntax(), rows, cols, 1)
+        .map_err(|e| e.to_string())?;
+    // A compressed binary frame is one frame of one-bit samples (not packed across frames);
+    // the decoders give 8 or 16 bits a sample, so one byte (0 or 1) a pixel is asked for.
+    let binary;
+    let source = if matches!(coding, Coding::Binary) {
+        let mut copy = obj.clone();
+        copy.put(DataElement::new(
+            tags::BITS_ALLOCATED,
+            VR::US,
+            PrimitiveValue::from(8u16),
+        ));
+        binary = copy;
+        &binary
+    } else {
+        obj
+    };
+    let decoded = source
+        .decode_pixel_data()
+        .map_err(|e| format!("Pixel Data: {}", error_chain(&e)))?;
+    let data = decoded.data();
+    let per_pixel = (bits.max(8) / 8) as usize;
+    if data.len() < pixels * per_pixel {
+        return Err(format!(
+            "the compressed frames decode to {} bytes where the header's frames need {}",
+            data.len(),
+            pixels * per_pixel
+        ));
+    }
+    Ok(match coding {
+        Coding::Binary => data[..pixels].iter().map(|&b| u16::from(b != 0)).collect(),
+        Coding::LabelMap { bytes: 2 } => data
+            .chunks_exact(2)
+            .take(pixels)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect(),
+        _ => data[..pixels].iter().map(|&b| u16::from(b)).collect(),
+    })
+}
+
 /// A DICOM Segmentation `obj` (from file `name`) as label maps for the slices of `image`
 /// (named `image_name`), EMIDEC's values: 3 where a scar segment is, else 2 where a myocardium
 /// segment is, else 0. Each frame goes to the slice whose instance (and frame) it references or,
 /// without references it can match, the slice that lies where the frame does; a slice no frame
-/// covers is background (writers leave empty frames out). BINARY and FRACTIONAL (at half the
-/// maximum) segmentations, uncompressed. Errors name the file.
+/// covers is background (writers leave empty frames out). BINARY, FRACTIONAL (at half the
+/// maximum) and LABELMAP segmentations, uncompressed or in a lossless compression the image
+/// decoder reads (RLE everywhere, JPEG 2000 natively). Errors name the file.
 pub(crate) fn labels_from_seg(
     image: &[Slice],
     image_name: &str,
     name: &str,
-    obj: &InMemDicomObject,
-    transfer_syntax: &str,
+    obj: &FileDicomObject<InMemDicomObject>,
+    limits: &Limits,
 ) -> Result<Vec<Vec<u8>>, String> {
     let fail = |why: String| Err(format!("{name}: DICOM segmentation: {why}"));
+    let transfer_syntax = obj.meta().transfer_syntax();
     let registry = dicom_transfer_syntax_registry::TransferSyntaxRegistry;
     use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
-    match registry.get(transfer_syntax) {
-        Some(ts) if !ts.is_encapsulated_pixel_data() => {}
+    // The lossless syntaxes highdicom writes segmentations in, less JPEG-LS (no decoder here
+    // without C code). Lossy ones would change the values that say which segment a pixel is in.
+    const LOSSLESS: [&str; 2] = [uids::RLE_LOSSLESS, uids::JPEG2000_LOSSLESS];
+    const JPEG_LS: &str = "1.2.840.10008.1.2.4.8";
+    let compressed = match registry.get(transfer_syntax) {
+        Some(ts) if !ts.is_encapsulated_pixel_data() => false,
+        Some(ts) if LOSSLESS.contains(&ts.uid()) && ts.can_decode_all() => true,
         other => {
+            let why = match other {
+                Some(ts) if LOSSLESS.contains(&ts.uid()) => "is not read here",
+                Some(ts) if ts.is_encapsulated_pixel_data() && ts.uid().starts_with(JPEG_LS) => {
+                    "is not read (no JPEG-LS decoder without C code)"
+                }
+                Some(ts) if ts.is_encapsulated_pixel_data() => {
+                    "is not read (only RLE and JPEG 2000 lossless; lossy compression changes \
+                     the values that say which segment a pixel is in)"
+                }
+                _ => "is not read",
+            };
             return fail(format!(
-                "transfer syntax {} is not read: save it uncompressed (explicit VR little \
-                 endian)",
+                "transfer syntax {} {why}: save it uncompressed (explicit VR little endian) or \
+                 RLE Lossless",
                 other.map_or(transfer_syntax, |ts| ts.name())
             ));
         }
-    }
+    };
     let kind = dicom_text(obj, tags::SEGMENTATION_TYPE).unwrap_or_default();
     let (rows, cols) = (
         dicom_int(obj, tags::ROWS).unwrap_or(-1),
@@ -502,17 +636,6 @@ pub(crate) fn labels_from_seg(
     );
     let frames = dicom_int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
     let bits = dicom_int(obj, tags::BITS_ALLOCATED).unwrap_or(-1);
-    // How a frame's pixel says "in the segment".
-    enum Coding {
-        Binary,
-        Fractional {
-            max: i64,
-        },
-        /// The pixel's value is the segment's number (one frame per slice for all segments).
-        LabelMap {
-            bytes: usize,
-        },
-    }
     let coding = match (kind.as_str(), bits) {
         ("BINARY", 1) => Coding::Binary,
         ("FRACTIONAL", 8) => Coding::Fractional {
@@ -542,38 +665,17 @@ pub(crate) fn labels_from_seg(
         return fail(format!("Number of Frames is {frames}"));
     }
     let (frames, plane) = (frames as usize, first.rows * first.cols);
-    let pixels = match obj.element(tags::PIXEL_DATA).ok().map(|e| e.to_bytes()) {
-        Some(Ok(bytes)) => bytes,
-        _ => return fail("no Pixel Data (7FE0,0010)".into()),
+    let pixels = match frame_values(obj, &coding, frames * plane, compressed, limits) {
+        Ok(pixels) => pixels,
+        Err(why) => return fail(why),
     };
-    let bits_per_pixel = match coding {
-        Coding::Binary => 1,
-        Coding::Fractional { .. } => 8,
-        Coding::LabelMap { bytes } => 8 * bytes as u64,
-    };
-    let needed = (frames as u64)
-        .saturating_mul(plane as u64)
-        .saturating_mul(bits_per_pixel)
-        .div_ceil(8);
-    if (pixels.len() as u64) < needed {
-        return fail(format!(
-            "{} bytes of Pixel Data for {frames} frame(s) of {rows} x {cols} need {needed}",
-            pixels.len()
-        ));
-    }
     // The segment number a frame's pixel is in, given the frame's own segment (0: none).
     let pixel_segment = |frame: usize, i: usize, segment: i64| -> i64 {
+        let value = i64::from(pixels[frame * plane + i]);
         let on = match coding {
-            Coding::Binary => {
-                let bit = frame * plane + i;
-                pixels[bit / 8] >> (bit % 8) & 1 == 1
-            }
-            Coding::Fractional { max } => i64::from(pixels[frame * plane + i]) * 2 >= max,
-            Coding::LabelMap { bytes: 1 } => return i64::from(pixels[frame * plane + i]),
-            Coding::LabelMap { .. } => {
-                let at = 2 * (frame * plane + i);
-                return i64::from(u16::from_le_bytes([pixels[at], pixels[at + 1]]));
-            }
+            Coding::Binary => value != 0,
+            Coding::Fractional { max } => value * 2 >= max,
+            Coding::LabelMap { .. } => return value,
         };
         if on { segment } else { 0 }
     };

@@ -796,16 +796,13 @@ fn classic_magnitude_and_real_files_in_one_series_are_two_stacks() {
     assert_eq!(named, ["1.dcm", "3.dcm"]);
 }
 
-#[test]
-fn dicom_segmentations_by_another_writer_read_as_label_maps() {
-    // tests/corpus/good/seg_*.dcm, written by highdicom (make_good_corpus.py): three MR slices
-    // and a BINARY (also deflated), a FRACTIONAL and a LABELMAP segmentation of them. Slice k's
-    // labels by the masks' formulas: scar (3) where i % 5 == k on slices 1 and 2, else
-    // myocardium (2) where i + k is even, else 0 (the blood pool segment is neither; a
-    // fractional value under half is off).
-    let expected: Vec<Vec<u8>> = (0..3)
+/// Slice k's labels by make_good_corpus.py's seg_masks for frames of `pixels` pixels: scar (3)
+/// where i % 5 == k on slices 1 and 2, else myocardium (2) where i + k is even, else 0 (the blood
+/// pool segment is neither; a fractional value under half is off).
+fn seg_fixture_labels(pixels: usize) -> Vec<Vec<u8>> {
+    (0..3)
         .map(|k| {
-            (0..48)
+            (0..pixels)
                 .map(|i| {
                     if k > 0 && i % 5 == k {
                         3
@@ -817,19 +814,34 @@ fn dicom_segmentations_by_another_writer_read_as_label_maps() {
                 })
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// The series `NAME_0..2.dcm` of the good corpus, decoded.
+fn seg_fixture_series(name: &str) -> Vec<scarseg_imaging::Slice> {
     let files: Vec<(String, Vec<u8>)> = (0..3)
-        .map(|k| (format!("seg_mr_{k}.dcm"), good(&format!("seg_mr_{k}.dcm"))))
+        .map(|k| (format!("{name}_{k}.dcm"), good(&format!("{name}_{k}.dcm"))))
         .collect();
     let (stack, errors) = decode_series("series", &files, &Limits::default());
     assert!(errors.is_empty(), "{errors:?}");
-    let slices = stack.expect("the series").slices;
+    stack.expect("the series").slices
+}
+
+#[test]
+fn dicom_segmentations_by_another_writer_read_as_label_maps() {
+    // tests/corpus/good/seg_*.dcm, written by highdicom (make_good_corpus.py): three MR slices
+    // and a BINARY (also deflated), a FRACTIONAL and a LABELMAP segmentation of them, the last
+    // two also with RLE-compressed frames.
+    let expected = seg_fixture_labels(48);
+    let slices = seg_fixture_series("seg_mr");
     let limits = Limits::default();
     for file in [
         "seg_binary.dcm",
         "seg_binary_deflated.dcm",
         "seg_fractional.dcm",
         "seg_labelmap.dcm",
+        "seg_fractional_rle.dcm",
+        "seg_labelmap_rle.dcm",
     ] {
         let bytes = good(file);
         let maps = labels_for(&slices, "series", file, &bytes, &limits).expect(file);
@@ -858,4 +870,106 @@ fn dicom_segmentations_by_another_writer_read_as_label_maps() {
             "{e}"
         );
     }
+}
+
+#[test]
+fn dicom_segmentations_in_jpeg_2000_read_as_label_maps() {
+    // highdicom's BINARY and LABELMAP segmentations of three 32 x 32 slices, each frame a JPEG
+    // 2000 lossless codestream (the binary one's of one-bit samples). Natively only, as JPEG 2000
+    // images are.
+    let expected = seg_fixture_labels(32 * 32);
+    let slices = seg_fixture_series("seg_mr32");
+    for file in ["seg_binary_j2k.dcm", "seg_labelmap_j2k.dcm"] {
+        let maps = labels_for(&slices, "series", file, &good(file), &Limits::default());
+        assert_eq!(maps.expect(file), expected, "{file}");
+    }
+}
+
+#[test]
+fn compressed_segmentations_that_cannot_be_read_say_why() {
+    let slices = seg_fixture_series("seg_mr");
+    let bytes = good("seg_labelmap_rle.dcm");
+    // A compression bomb: the label map's three frames made 1024 x 1024, each one byte plane of
+    // PackBits runs of 128 zeros (16 KiB that decode to 1 MiB). Over a 2 MiB limit it is
+    // refused before anything is decoded, though the file is small.
+    let side = 1024usize;
+    let with_runs = |runs: usize| {
+        let mut obj = dicom_object::OpenFileOptions::new()
+            .read_preamble(dicom_object::file::ReadPreamble::Always)
+            .from_reader(&bytes[..])
+            .expect("the fixture");
+        let mut frame = vec![0u8; 64];
+        frame[0..4].copy_from_slice(&1u32.to_le_bytes());
+        frame[4..8].copy_from_slice(&64u32.to_le_bytes());
+        frame.extend([0x81u8, 0].repeat(runs));
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            Value::PixelSequence(PixelFragmentSequence::new(vec![], vec![frame; 3])),
+        ));
+        for tag in [tags::ROWS, tags::COLUMNS] {
+            obj.put(DataElement::new(
+                tag,
+                VR::US,
+                PrimitiveValue::from(side as u16),
+            ));
+        }
+        let mut out = Vec::new();
+        obj.write_all(&mut out).expect("written");
+        out
+    };
+    let bomb_bytes = with_runs(side * side / 128);
+    let mut big = slices.clone();
+    for s in &mut big {
+        (s.rows, s.cols, s.pixels) = (side, side, vec![0.0; side * side]);
+    }
+    let limit = Limits {
+        max_bytes: 2 << 20,
+        ..Limits::default()
+    };
+    assert!((bomb_bytes.len() as u64) < limit.max_bytes);
+    let e = labels_for(&big, "series", "a.dcm", &bomb_bytes, &limit).expect_err("a bomb");
+    assert_eq!(
+        e,
+        "a.dcm: DICOM segmentation: 3145728 bytes is over the limit of 2097152 bytes (2 MiB)"
+    );
+    // Under a limit it fits, it decodes to background everywhere.
+    let maps = labels_for(&big, "series", "a.dcm", &bomb_bytes, &Limits::default());
+    assert_eq!(maps.expect("decodes"), vec![vec![0u8; side * side]; 3]);
+    // Lossy JPEG would change the label values: refused by name, whatever the frames hold.
+    let lossy = retag_transfer_syntax(&bytes, "1.2.840.10008.1.2.4.50");
+    let e = labels_for(&slices, "series", "b.dcm", &lossy, &Limits::default()).expect_err("lossy");
+    assert!(
+        e.starts_with("b.dcm: DICOM segmentation: transfer syntax JPEG Baseline")
+            && e.contains("lossy compression changes the values"),
+        "{e}"
+    );
+    // JPEG-LS, which highdicom also writes: named, with why.
+    let jpeg_ls = retag_transfer_syntax(&bytes, "1.2.840.10008.1.2.4.80");
+    let e = labels_for(&slices, "series", "d.dcm", &jpeg_ls, &Limits::default()).expect_err("LS");
+    assert!(
+        e.starts_with("d.dcm: DICOM segmentation: transfer syntax JPEG-LS Lossless")
+            && e.contains("no JPEG-LS decoder"),
+        "{e}"
+    );
+    // RLE frames that hold half their pixels: the decoder's checks name the frame, nothing
+    // panics.
+    let short = with_runs(side * side / 256);
+    let e = labels_for(&big, "series", "c.dcm", &short, &Limits::default()).expect_err("short");
+    assert!(
+        e.starts_with("c.dcm: DICOM segmentation: ") && e.contains("RLE frame 1"),
+        "{e}"
+    );
+}
+
+/// The DICOM file `bytes` with its transfer syntax UID set to `uid`, its data set unchanged.
+fn retag_transfer_syntax(bytes: &[u8], uid: &str) -> Vec<u8> {
+    let mut obj = dicom_object::OpenFileOptions::new()
+        .read_preamble(dicom_object::file::ReadPreamble::Always)
+        .from_reader(bytes)
+        .expect("a DICOM file");
+    obj.update_meta(|meta| meta.transfer_syntax = format!("{uid}\0"));
+    let mut out = Vec::new();
+    obj.write_all(&mut out).expect("written");
+    out
 }

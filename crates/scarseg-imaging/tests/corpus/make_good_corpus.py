@@ -28,11 +28,13 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
   levels.
 
-- seg_mr_0..2.dcm, seg_binary.dcm, seg_fractional.dcm, seg_labelmap.dcm: three MR slices and three DICOM
-  segmentations of them by highdicom (see `segmentations` below), which `labels_for` must read
-  as the label maps the masks' formulas give.
+- seg_mr_0..2.dcm, seg_binary.dcm, seg_fractional.dcm, seg_labelmap.dcm: three MR slices and
+  DICOM segmentations of them by highdicom (see `segmentations` below), which `labels_for` must
+  read as the label maps the masks' formulas give; seg_fractional_rle.dcm, seg_labelmap_rle.dcm,
+  and on three 32 x 32 slices seg_mr32_0..2.dcm seg_binary_j2k.dcm and seg_labelmap_j2k.dcm: the
+  same with compressed frames (`compressed_segmentations`).
 
-    python3 -m pip install pydicom numpy python-gdcm nibabel highdicom && python3 make_good_corpus.py
+    python3 -m pip install pydicom numpy python-gdcm nibabel highdicom pylibjpeg-openjpeg && python3 make_good_corpus.py
 
 writes them all; `python3 make_good_corpus.py enhanced_psir` (say) writes only those named.
 """
@@ -269,47 +271,51 @@ def qform():
 SEG_STUDY = "1.2.826.0.1.3680043.10.1234.30"
 
 
-def seg_masks(k):
-    """Slice k's masks, 8 x 6, pixel i row by row: myocardium where (i + k) is even, scar
+def seg_masks(k, rows=8, cols=6):
+    """Slice k's masks, rows x cols, pixel i row by row: myocardium where (i + k) is even, scar
     where i % 5 == k on slices 1 and 2 (none on slice 0, whose scar frame a writer leaves out),
     blood pool on the first four pixels (a segment that is neither)."""
-    i = np.arange(48).reshape(8, 6)
+    i = np.arange(rows * cols).reshape(rows, cols)
     myocardium = (i + k) % 2 == 0
     scar = (i % 5 == k) & (k > 0)
     pool = i < 4
     return myocardium, scar, pool
 
 
-def segmentations():
-    """seg_mr_0..2.dcm, three single-frame MR slices (8 x 6, z = 10, 18, 26 mm, stored value
-    i + 48 k), and DICOM segmentations of them written by highdicom: seg_binary.dcm (BINARY;
-    segment 1 "Infarct" coded SNOMED CT 55641003, 2 "LV myocardium" 74281007, 3 "LV blood
-    pool"; empty frames left out, as highdicom does; seg_binary_deflated.dcm the same in the
-    deflated transfer syntax) and seg_fractional.dcm (FRACTIONAL,
-    maximum 200: segment 1 the myocardium, at 150 where it is and 90 on the blood pool, which
-    is under half and so not myocardium; segment 2 the scar at 200), and seg_labelmap.dcm (a
-    LABELMAP of the binary one's segments: 1 where scar, else 2 where myocardium, else 3 on the
-    blood pool)."""
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
+def seg_sources(name, series, rows, cols):
+    """NAME_0..2.dcm: three single-frame MR slices (rows x cols, z = 10, 18, 26 mm, stored value
+    i + rows cols k) of series SEG_STUDY.SERIES, written and returned."""
     sources = []
     for k in range(3):
-        ds = mr(MR, f"{SEG_STUDY}.1.{k + 1}", 8, 6)
+        ds = mr(MR, f"{SEG_STUDY}.{series}.{k + 1}", rows, cols)
         ds.StudyInstanceUID = SEG_STUDY
-        ds.SeriesInstanceUID = f"{SEG_STUDY}.1"
+        ds.SeriesInstanceUID = f"{SEG_STUDY}.{series}"
         ds.FrameOfReferenceUID = f"{SEG_STUDY}.9"
         ds.PatientName, ds.PatientID = "Seg^Fixture", "SEG-1"
         ds.PatientBirthDate, ds.PatientSex = "", ""
         ds.StudyDate, ds.StudyTime, ds.StudyID = "20260101", "120000", "1"
         ds.AccessionNumber, ds.ReferringPhysicianName = "", ""
-        ds.SeriesNumber, ds.InstanceNumber = 3, k + 1
+        ds.SeriesNumber, ds.InstanceNumber = 2 + series, k + 1
         ds.PixelSpacing, ds.SliceThickness = [1.25, 1.5], 8
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
         ds.ImagePositionPatient = [-5, -6, 10 + 8 * k]
-        ds.PixelData = (np.arange(48) + 48 * k).astype("<u2").tobytes()
-        ds.save_as(GOOD / f"seg_mr_{k}.dcm", enforce_file_format=True)
+        ds.PixelData = (np.arange(rows * cols) + rows * cols * k).astype("<u2").tobytes()
+        ds.save_as(GOOD / f"{name}_{k}.dcm", enforce_file_format=True)
         sources.append(ds)
+    return sources
+
+
+def write_seg(file, sources, kind, series, transfer_syntax=None):
+    """A highdicom segmentation of `sources` (seg_masks on their grid) as GOOD/FILE, in series
+    SEG_STUDY.SERIES. kind: "binary" (segment 1 "Infarct" coded SNOMED CT 55641003, 2 "LV
+    myocardium" 74281007, 3 "LV blood pool"; empty frames left out, as highdicom does),
+    "fractional" (maximum 200: segment 1 the myocardium, at 150 where it is and 90 on the blood
+    pool, which is under half and so not myocardium; segment 2 the scar at 200) or "labelmap"
+    (the binary one's segments as values: 1 where scar, else 2 where myocardium, else 3 on the
+    blood pool)."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import ExplicitVRLittleEndian
 
     def describe(number, label, category, prop):
         return hd.seg.SegmentDescription(
@@ -322,72 +328,84 @@ def segmentations():
 
     infarct = hd.sr.CodedConcept("55641003", "SCT", "Infarct")
     myocardium = hd.sr.CodedConcept("74281007", "SCT", "Myocardium")
-    masks = [seg_masks(k) for k in range(3)]
-    binary = np.stack(
-        [np.stack([scar, myo, pool], axis=-1) for myo, scar, pool in masks]
-    ).astype(np.uint8)
-    common = dict(
+    three = [
+        describe(1, "Infarct", codes.SCT.MorphologicallyAbnormalStructure, infarct),
+        describe(2, "LV myocardium", codes.SCT.AnatomicalStructure, myocardium),
+        describe(3, "LV blood pool", codes.SCT.AnatomicalStructure, codes.SCT.Blood),
+    ]
+    masks = [seg_masks(k, sources[0].Rows, sources[0].Columns) for k in range(3)]
+    if kind == "binary":
+        pixels = np.stack(
+            [np.stack([scar, myo, pool], axis=-1) for myo, scar, pool in masks]
+        ).astype(np.uint8)
+        segments = three
+    elif kind == "fractional":
+        pixels = np.stack(
+            [
+                np.stack(
+                    [np.where(myo, 150, np.where(pool, 90, 0)), np.where(scar, 200, 0)], axis=-1
+                )
+                for myo, scar, pool in masks
+            ]
+        ).astype(np.float32) / 200
+        segments = [
+            describe(1, "Myocardium", codes.SCT.AnatomicalStructure, myocardium),
+            describe(2, "Scar", codes.SCT.MorphologicallyAbnormalStructure, codes.SCT.Scar),
+        ]
+    else:
+        pixels = np.stack(
+            [np.where(scar, 1, np.where(myo, 2, np.where(pool, 3, 0))) for myo, scar, pool in masks]
+        ).astype(np.uint8)
+        segments = three
+    hd.seg.Segmentation(
         source_images=sources,
+        pixel_array=pixels,
+        segmentation_type=kind.upper(),
+        max_fractional_value=200,
+        segment_descriptions=segments,
+        series_instance_uid=f"{SEG_STUDY}.{series}",
+        sop_instance_uid=f"{SEG_STUDY}.{series}.1",
         series_number=4,
         instance_number=1,
         manufacturer="fixture",
         manufacturer_model_name="make_good_corpus.py",
         software_versions="1",
         device_serial_number="1",
-    )
-    hd.seg.Segmentation(
-        pixel_array=binary,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[
-            describe(1, "Infarct", codes.SCT.MorphologicallyAbnormalStructure, infarct),
-            describe(2, "LV myocardium", codes.SCT.AnatomicalStructure, myocardium),
-            describe(3, "LV blood pool", codes.SCT.AnatomicalStructure, codes.SCT.Blood),
-        ],
-        series_instance_uid=f"{SEG_STUDY}.2",
-        sop_instance_uid=f"{SEG_STUDY}.2.1",
-        **common,
-    ).save_as(GOOD / "seg_binary.dcm")
-    # The same file deflated, as 3D Slicer may save one.
+        transfer_syntax_uid=transfer_syntax or ExplicitVRLittleEndian,
+    ).save_as(GOOD / file)
+
+
+def segmentations():
+    """seg_mr_0..2.dcm (8 x 6) and highdicom's segmentations of them (see write_seg):
+    seg_binary.dcm, seg_binary_deflated.dcm (the same in the deflated transfer syntax, as 3D
+    Slicer may save one), seg_fractional.dcm and seg_labelmap.dcm, uncompressed."""
+    sources = seg_sources("seg_mr", 1, 8, 6)
+    write_seg("seg_binary.dcm", sources, "binary", 2)
     from pydicom import dcmread
     from pydicom.uid import DeflatedExplicitVRLittleEndian
 
     deflated = dcmread(GOOD / "seg_binary.dcm")
     deflated.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
     deflated.save_as(GOOD / "seg_binary_deflated.dcm", enforce_file_format=True)
-    fractional = np.stack(
-        [
-            np.stack([np.where(myo, 150, np.where(pool, 90, 0)), np.where(scar, 200, 0)], axis=-1)
-            for myo, scar, pool in masks
-        ]
-    ).astype(np.float32) / 200
-    hd.seg.Segmentation(
-        pixel_array=fractional,
-        segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
-        max_fractional_value=200,
-        segment_descriptions=[
-            describe(1, "Myocardium", codes.SCT.AnatomicalStructure, myocardium),
-            describe(2, "Scar", codes.SCT.MorphologicallyAbnormalStructure, codes.SCT.Scar),
-        ],
-        series_instance_uid=f"{SEG_STUDY}.3",
-        sop_instance_uid=f"{SEG_STUDY}.3.1",
-        **common,
-    ).save_as(GOOD / "seg_fractional.dcm")
-    # A label map (Label Map Segmentation Storage): one value per pixel, the segment's number.
-    labelmap = np.stack(
-        [np.where(scar, 1, np.where(myo, 2, np.where(pool, 3, 0))) for myo, scar, pool in masks]
-    ).astype(np.uint8)
-    hd.seg.Segmentation(
-        pixel_array=labelmap,
-        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP,
-        segment_descriptions=[
-            describe(1, "Infarct", codes.SCT.MorphologicallyAbnormalStructure, infarct),
-            describe(2, "LV myocardium", codes.SCT.AnatomicalStructure, myocardium),
-            describe(3, "LV blood pool", codes.SCT.AnatomicalStructure, codes.SCT.Blood),
-        ],
-        series_instance_uid=f"{SEG_STUDY}.4",
-        sop_instance_uid=f"{SEG_STUDY}.4.1",
-        **common,
-    ).save_as(GOOD / "seg_labelmap.dcm")
+    write_seg("seg_fractional.dcm", sources, "fractional", 3)
+    # Label Map Segmentation Storage: one value per pixel, the segment's number.
+    write_seg("seg_labelmap.dcm", sources, "labelmap", 4)
+
+
+def compressed_segmentations():
+    """highdicom's segmentations with compressed frames, in the syntaxes it offers: RLE Lossless
+    (FRACTIONAL and LABELMAP only) on seg_mr_0..2.dcm: seg_fractional_rle.dcm and
+    seg_labelmap_rle.dcm; JPEG 2000 Lossless (any type; openjpeg wants 32 pixels a side) on
+    seg_mr32_0..2.dcm (32 x 32, written here): seg_binary_j2k.dcm and seg_labelmap_j2k.dcm.
+    Needs pylibjpeg-openjpeg."""
+    from pydicom.uid import JPEG2000Lossless, RLELossless
+
+    sources = seg_sources("seg_mr", 1, 8, 6)
+    write_seg("seg_fractional_rle.dcm", sources, "fractional", 6, RLELossless)
+    write_seg("seg_labelmap_rle.dcm", sources, "labelmap", 7, RLELossless)
+    sources = seg_sources("seg_mr32", 5, 32, 32)
+    write_seg("seg_binary_j2k.dcm", sources, "binary", 8, JPEG2000Lossless)
+    write_seg("seg_labelmap_j2k.dcm", sources, "labelmap", 9, JPEG2000Lossless)
 
 
 if __name__ == "__main__":
@@ -401,6 +419,7 @@ if __name__ == "__main__":
         "colours": colours,
         "qform": qform,
         "segmentations": segmentations,
+        "compressed_segmentations": compressed_segmentations,
     }
     for name in sys.argv[1:] or list(WRITERS):
         WRITERS[name]()
