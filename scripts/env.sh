@@ -79,3 +79,24 @@ ensure_venv() {
   echo "$venv/bin/python"
 }
 
+
+# The node packages locked in DIR/package-lock.json, installed (without their install scripts)
+# into a folder outside the clone with DIR's scripts beside them, made or remade only when DIR
+# changes; prints that folder. Node and npm from apt where missing.
+ensure_node_modules() {
+  local dir="$1" home stamp
+  command -v npm >/dev/null || apt_install nodejs npm
+  home="$HOME/.cache/scarseg/node-$(basename "$dir")"
+  stamp="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$home/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf "$home"
+    mkdir -p "$home"
+    cp "$dir/package.json" "$dir/package-lock.json" "$home"/
+    (cd "$home" && npm ci --no-audit --no-fund --ignore-scripts >&2)
+    echo "$stamp" > "$home/.stamp"
+  fi
+  # The scripts are copied every time (cheap), so that an edit to one needs no reinstall; Node
+  # resolves their imports from the node_modules beside them.
+  cp "$dir"/*.mjs "$home"/
+  echo "$home"
+}

@@ -8,11 +8,16 @@ source frame's). The frames' positions and the patient and study attributes must
 images' own, and the phantom's images valid MR images. The measurement report (TID 1500) must reference the segmentation's segments and
 give the volumes, burden and flag of predict's report.
 
-    python tests/dicom_seg_check.py SCARSEG_BINARY
+    python tests/dicom_seg_check.py SCARSEG_BINARY [SEG_CHECK_MJS]
+
+With SEG_CHECK_MJS (tests/ohif/seg_check.mjs beside its node_modules), dcmjs's Cornerstone
+adapter, from which OHIF's SEG reading and writing derive, reads predict's segmentation as its
+masks, and its own segmentations of changed masks correct predict to them.
 
 Runs in the venv `scripts/test.sh` makes from tests/requirements-dicom.txt.
 """
 
+import base64
 import json
 import subprocess
 import sys
@@ -216,8 +221,67 @@ def check_enhanced(seg_path, source_path, report):
     assert checked > 0, f"{seg_path}: empty masks check nothing"
 
 
+def read_dicom_series(series_dir, report):
+    """The series' images as (SOP Instance UID, Rows, Columns, predict's slice index of it), and
+    predict's output name for it."""
+    record = next(r for r in report["inputs"] if Path(r["input"]).name == series_dir.name)
+    slice_of = {Path(r["source"]).name: k for k, r in enumerate(record["slices"])}
+    images = []
+    for f in sorted(series_dir.glob("*.dcm")):
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        images.append((ds.SOPInstanceUID, ds.Rows, ds.Columns, slice_of[f.name]))
+    return images, record["output_name"]
+
+
+def check_ohif(binary, script, series_dir, out, report, tmp):
+    """dcmjs's Cornerstone segmentation adapter, which OHIF's SEG reading and writing derive from
+    (tests/ohif/seg_check.mjs), both ways: it reads predict's segmentation onto the series as
+    predict's PNG masks, and the segmentations it writes of changed masks (its default, RLE
+    FRACTIONAL with 1 of 255 where a segment is, and BINARY; segments known by their labels
+    only) correct a new predict run to exactly those masks."""
+    images, name = read_dicom_series(series_dir, report)
+
+    def png(k, kind):
+        return np.array(Image.open(out / f"{name}_{k:03d}_{kind}.png")) > 0
+
+    read = tmp / "ohif-read.json"
+    run("node", script, "read", str(series_dir), str(out / f"{name}_seg.dcm"), str(read))
+    got = json.loads(read.read_text())
+    labels, want = {}, {}
+    for n, (uid, rows, cols, k) in enumerate(images):
+        pixels = np.frombuffer(base64.b64decode(got[uid]), np.uint8).reshape(rows, cols)
+        myo, scar = png(k, "myo"), png(k, "scar")
+        assert np.array_equal(pixels & 1 > 0, myo), (series_dir, uid, "myocardium")
+        assert np.array_equal(pixels & 2 > 0, scar), (series_dir, uid, "scar")
+        # The changes a reader makes in OHIF: the first slice's scar called myocardium, and the
+        # first five myocardium pixels of the last slice called scar.
+        label = np.where(scar, 2, np.where(myo, 1, 0)).astype(np.uint8)
+        if n == 0:
+            assert (label == 2).any(), f"{series_dir}: no scar on the first slice to change"
+            label[label == 2] = 1
+        if n == len(images) - 1:
+            label.ravel()[np.flatnonzero(label.ravel() == 1)[:5]] = 2
+        labels[uid] = base64.b64encode(label.tobytes()).decode()
+        want[k] = label
+    (tmp / "ohif-labels.json").write_text(json.dumps(labels))
+    run("node", script, "write", str(series_dir), str(tmp / "ohif-labels.json"), str(tmp / "ohif"))
+    for written in ["rle.dcm", "bitpacked.dcm"]:
+        corrections = tmp / f"ohif-{written}"
+        corrections.mkdir()
+        (corrections / f"{name}_seg.dcm").write_bytes((tmp / "ohif" / written).read_bytes())
+        again = tmp / f"ohif-out-{written}"
+        run(binary, "predict", str(series_dir), "--corrections", str(corrections),
+            "--out", str(again))
+        for k, label in want.items():
+            for kind, mask in [("myo", label > 0), ("scar", label == 2)]:
+                got_mask = np.array(Image.open(again / f"{name}_{k:03d}_{kind}.png")) > 0
+                assert np.array_equal(got_mask, mask), (written, k, kind)
+
+
 def main():
     binary = sys.argv[1]
+    # tests/ohif/seg_check.mjs beside its node_modules (scripts/test.sh installs them).
+    ohif_script = sys.argv[2] if len(sys.argv) > 2 else None
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         run(binary, "phantom", "--out", str(tmp / "data"), "--count", "2", "--seed", "3",
@@ -236,6 +300,8 @@ def main():
             check_iod(seg_path)
             check_seg(seg_path, directory, report)
             check_sr(out / f"{directory.name}_sr.dcm", seg_path, report)
+        if ohif_script:
+            check_ohif(binary, ohif_script, series[0], out, report, tmp)
         # The first series again as one enhanced multi-frame file.
         enhanced = tmp / "enhanced.dcm"
         enhanced_from(series[0], enhanced)
@@ -245,7 +311,8 @@ def main():
         check_enhanced(out / "enhanced_seg.dcm", enhanced, report)
     print("DICOM segmentations (of single-frame series and of an enhanced multi-frame file) and "
           "measurement reports: valid (dciodvfy) and read back by highdicom as predict's masks "
-          "and numbers")
+          "and numbers" + ("; read and written by dcmjs (OHIF's) as the same masks"
+                           if ohif_script else ""))
 
 
 if __name__ == "__main__":

@@ -669,6 +669,16 @@ pub(crate) fn labels_from_seg(
         Ok(pixels) => pixels,
         Err(why) => return fail(why),
     };
+    // dcmjs (OHIF's DICOM library) writes its default, RLE-compressed segmentations as
+    // FRACTIONAL with a maximum of 255 but stores 1 where a segment is; OHIF reads any non-zero
+    // value as in. A probability map of nothing but 0 and 1 in 255 is not one, so such a file
+    // is read as the masks its writer meant.
+    let coding = match coding {
+        Coding::Fractional { max } if max > 2 && pixels.iter().all(|&v| v <= 1) => {
+            Coding::Fractional { max: 1 }
+        }
+        coding => coding,
+    };
     // The segment number a frame's pixel is in, given the frame's own segment (0: none).
     let pixel_segment = |frame: usize, i: usize, segment: i64| -> i64 {
         let value = i64::from(pixels[frame * plane + i]);

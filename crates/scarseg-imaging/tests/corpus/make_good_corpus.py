@@ -32,7 +32,8 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   DICOM segmentations of them by highdicom (see `segmentations` below), which `labels_for` must
   read as the label maps the masks' formulas give; seg_fractional_rle.dcm, seg_labelmap_rle.dcm,
   and on three 32 x 32 slices seg_mr32_0..2.dcm seg_binary_j2k.dcm and seg_labelmap_j2k.dcm: the
-  same with compressed frames (`compressed_segmentations`).
+  same with compressed frames (`compressed_segmentations`); seg_dcmjs_rle.dcm and
+  seg_dcmjs_binary.dcm: dcmjs's, as OHIF writes them (`dcmjs_segmentations`).
 
     python3 -m pip install pydicom numpy python-gdcm nibabel highdicom pylibjpeg-openjpeg && python3 make_good_corpus.py
 
@@ -408,6 +409,39 @@ def compressed_segmentations():
     write_seg("seg_labelmap_j2k.dcm", sources, "labelmap", 9, JPEG2000Lossless)
 
 
+def dcmjs_segmentations():
+    """seg_dcmjs_rle.dcm and seg_dcmjs_binary.dcm: segmentations of seg_mr_0..2.dcm as OHIF
+    exports one, written by dcmjs's Cornerstone adapter (tests/ohif/seg_check.mjs; needs node
+    and `npm ci` in tests/ohif): segment 1 "Myocardium" (the myocardium less the scar) and 2
+    "Scar", both coded only as tissue, so that only their labels say what they are; the RLE one
+    (dcmjs's default) FRACTIONAL of maximum 255 with 1 stored where a segment is, the other
+    BINARY."""
+    import base64
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    script = Path(__file__).resolve().parents[4] / "tests" / "ohif" / "seg_check.mjs"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        series = tmp / "series"
+        series.mkdir()
+        labels = {}
+        for k in range(3):
+            shutil.copy(GOOD / f"seg_mr_{k}.dcm", series)
+            myo, scar, _ = seg_masks(k)
+            label = np.where(scar, 2, np.where(myo, 1, 0)).astype(np.uint8)
+            labels[f"{SEG_STUDY}.1.{k + 1}"] = base64.b64encode(label.tobytes()).decode()
+        (tmp / "labels.json").write_text(json.dumps(labels))
+        subprocess.run(
+            ["node", str(script), "write", str(series), str(tmp / "labels.json"), str(tmp)],
+            check=True,
+        )
+        shutil.copy(tmp / "rle.dcm", GOOD / "seg_dcmjs_rle.dcm")
+        shutil.copy(tmp / "bitpacked.dcm", GOOD / "seg_dcmjs_binary.dcm")
+
+
 if __name__ == "__main__":
     import sys
 
@@ -420,6 +454,7 @@ if __name__ == "__main__":
         "qform": qform,
         "segmentations": segmentations,
         "compressed_segmentations": compressed_segmentations,
+        "dcmjs_segmentations": dcmjs_segmentations,
     }
     for name in sys.argv[1:] or list(WRITERS):
         WRITERS[name]()

@@ -1,0 +1,155 @@
+// dcmjs's Cornerstone segmentation adapter (the code OHIF's DICOM SEG reading and writing derive
+// from) on ScarSeg's side of the exchange; tests/dicom_seg_check.py drives it and compares.
+//
+//   node seg_check.mjs read SERIES_DIR SEG_FILE OUT_JSON
+//     reads SEG_FILE onto the series as OHIF does (generateToolState) and writes, for each source
+//     image's SOP Instance UID, its pixels (base64, one byte each, row by row) with bit 0 set
+//     where segment 1 is and bit 1 where segment 2 is.
+//   node seg_check.mjs write SERIES_DIR LABELS_JSON OUT_DIR
+//     takes, for each SOP Instance UID, one byte a pixel (base64; 1 myocardium, 2 scar) and
+//     writes OUT_DIR/rle.dcm (dcmjs's default: FRACTIONAL, RLE Lossless) and
+//     OUT_DIR/bitpacked.dcm (BINARY) as OHIF exports a segmentation drawn on the series: two
+//     segments labelled "Myocardium" and "Scar", coded only as tissue.
+import fs from "node:fs";
+import path from "node:path";
+import dcmjs from "dcmjs";
+
+const { DicomMessage, DicomMetaDictionary } = dcmjs.data;
+const Segmentation = dcmjs.adapters.Cornerstone.Segmentation;
+
+// Quiet the adapter's informational logging; warnings stay.
+dcmjs.log.setLevel("warn");
+
+function readSeries(dir) {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".dcm"))
+    .sort()
+    .map((f) => {
+      const bytes = fs.readFileSync(path.join(dir, f));
+      const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      const dicom = DicomMessage.readFile(buffer);
+      const dataset = DicomMetaDictionary.naturalizeDataset(dicom.dict);
+      return { imageId: `file:${f}`, buffer, dataset };
+    });
+}
+
+// The metadata Cornerstone's loaders give the adapter for each image.
+function metadataProvider(images) {
+  const byId = new Map(images.map((image) => [image.imageId, image.dataset]));
+  const numbers = (v) => (Array.isArray(v) ? v : [v]).map(Number);
+  return {
+    get(module, imageId) {
+      const ds = byId.get(imageId);
+      if (!ds) return undefined;
+      const iop = numbers(ds.ImageOrientationPatient);
+      switch (module) {
+        case "imagePlaneModule":
+          return {
+            rowCosines: iop.slice(0, 3),
+            columnCosines: iop.slice(3, 6),
+            imagePositionPatient: numbers(ds.ImagePositionPatient),
+            rows: ds.Rows,
+            columns: ds.Columns,
+            frameOfReferenceUID: ds.FrameOfReferenceUID,
+          };
+        case "generalSeriesModule":
+          return { seriesInstanceUID: ds.SeriesInstanceUID, modality: ds.Modality };
+        case "imagePixelModule":
+          return { rows: ds.Rows, columns: ds.Columns };
+        case "sopCommonModule":
+          return { sopInstanceUID: ds.SOPInstanceUID, sopClassUID: ds.SOPClassUID };
+        case "instance":
+          return ds;
+        default:
+          return undefined;
+      }
+    },
+  };
+}
+
+function read(seriesDir, segFile, outJson) {
+  const images = readSeries(seriesDir);
+  const bytes = fs.readFileSync(segFile);
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const imageIds = images.map((image) => image.imageId);
+  const state = Segmentation.generateToolState(imageIds, buffer, metadataProvider(images));
+  if (!state) throw new Error(`${segFile}: the adapter read nothing`);
+  const out = {};
+  images.forEach((image, k) => {
+    const plane = image.dataset.Rows * image.dataset.Columns;
+    const pixels = new Uint8Array(plane);
+    // Overlapping segments come back as several label maps, each pixel one segment's number.
+    for (const labelmap of state.labelmapBufferArray) {
+      const view = new Uint16Array(labelmap, 2 * plane * k, plane);
+      view.forEach((segment, i) => {
+        if (segment === 1) pixels[i] |= 1;
+        if (segment === 2) pixels[i] |= 2;
+        if (segment > 2) throw new Error(`${segFile}: segment ${segment}`);
+      });
+    }
+    out[image.dataset.SOPInstanceUID] = Buffer.from(pixels).toString("base64");
+  });
+  fs.writeFileSync(outJson, JSON.stringify(out));
+}
+
+async function write(seriesDir, labelsJson, outDir) {
+  const images = readSeries(seriesDir);
+  const labels = JSON.parse(fs.readFileSync(labelsJson, "utf8"));
+  const tissue = { CodeValue: "85756007", CodingSchemeDesignator: "SCT", CodeMeaning: "Tissue" };
+  const segment = (number, label, lab) => ({
+    SegmentedPropertyCategoryCodeSequence: tissue,
+    SegmentNumber: number,
+    SegmentLabel: label,
+    SegmentAlgorithmType: "MANUAL",
+    RecommendedDisplayCIELabValue: lab,
+    SegmentedPropertyTypeCodeSequence: tissue,
+  });
+  // The adapter numbers the label maps by the frames of the series as dcmjs's normalizer stacks
+  // them (sorted along the slice normal), as OHIF's viewport orders its images; the label
+  // maps follow that order, each image found by its position.
+  const stacked = dcmjs.normalizers.Normalizer.normalizeToDataset(
+    images.map((image) => {
+      const dicom = DicomMessage.readFile(image.buffer);
+      const dataset = DicomMetaDictionary.naturalizeDataset(dicom.dict);
+      dataset._meta = DicomMetaDictionary.namifyDataset(dicom.meta);
+      return dataset;
+    }),
+  );
+  const key = (position) => position.map((v) => Number(v).toFixed(3)).join(",");
+  const byPosition = new Map(
+    images.map((image) => [key(image.dataset.ImagePositionPatient), image]),
+  );
+  const ordered = stacked.PerFrameFunctionalGroupsSequence.map((frame) => {
+    const image = byPosition.get(key(frame.PlanePositionSequence.ImagePositionPatient));
+    if (!image) throw new Error(`${seriesDir}: no image at a stacked frame's position`);
+    return image;
+  });
+  const labelmaps2D = ordered.map((image) => {
+    const pixels = Buffer.from(labels[image.dataset.SOPInstanceUID], "base64");
+    const pixelData = Uint16Array.from(pixels);
+    return { pixelData, segmentsOnLabelmap: [...new Set([0, ...pixelData])] };
+  });
+  const labelmap3D = {
+    labelmaps2D,
+    metadata: [
+      undefined,
+      segment(1, "Myocardium", [60000, 32768, 32768]),
+      segment(2, "Scar", [50000, 50000, 50000]),
+    ],
+  };
+  const cornerstoneImages = ordered.map((image) => ({
+    imageId: image.imageId,
+    data: { byteArray: { buffer: image.buffer } },
+  }));
+  fs.mkdirSync(outDir, { recursive: true });
+  for (const [name, rleEncode] of [["rle.dcm", true], ["bitpacked.dcm", false]]) {
+    const blob = Segmentation.generateSegmentation(cornerstoneImages, labelmap3D, { rleEncode });
+    fs.writeFileSync(path.join(outDir, name), Buffer.from(await blob.arrayBuffer()));
+  }
+}
+
+const [command, ...args] = process.argv.slice(2);
+if (command === "read") read(...args);
+else if (command === "write") await write(...args);
+else throw new Error(`usage: node seg_check.mjs read|write ...`);
