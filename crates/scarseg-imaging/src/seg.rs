@@ -496,44 +496,101 @@ impl Coding {
     }
 }
 
-/// Every frame's pixel values (`pixels` of them, frame after frame) as the segmentation stores
-/// them: 0 or 1 for BINARY, the stored value otherwise. Compressed frames go through the image
-/// decoder and its checks.
+/// Every frame's pixels, frame after frame, as stored (bits packed for an uncompressed BINARY
+/// segmentation) or as decoded (one byte a pixel for a compressed one).
+enum FramePixels {
+    /// One bit a pixel, the first pixel in the lowest bit.
+    Bits(Vec<u8>),
+    Bytes(Vec<u8>),
+    /// Little-endian 16-bit values.
+    Words(Vec<u8>),
+}
+
+impl FramePixels {
+    /// Lays frame `frame` (of `into.len()` pixels) over `into`: each pixel's label becomes the
+    /// larger of its own and `labels[value]`.
+    fn overlay(&self, frame: usize, labels: &[u8], into: &mut [u8]) {
+        let start = frame * into.len();
+        let end = start + into.len();
+        let over = |label: &mut u8, value: usize| *label = (*label).max(labels[value]);
+        match self {
+            FramePixels::Bits(b) if start.is_multiple_of(8) => {
+                // Byte by byte: frames of a multiple of 8 pixels start on a byte.
+                for (chunk, &byte) in into.chunks_mut(8).zip(&b[start / 8..]) {
+                    for (k, label) in chunk.iter_mut().enumerate() {
+                        over(label, usize::from(byte >> k & 1));
+                    }
+                }
+            }
+            FramePixels::Bits(b) => {
+                for (label, bit) in into.iter_mut().zip(start..end) {
+                    over(label, usize::from(b[bit / 8] >> (bit % 8) & 1));
+                }
+            }
+            FramePixels::Bytes(b) => {
+                for (label, &v) in into.iter_mut().zip(&b[start..end]) {
+                    over(label, usize::from(v));
+                }
+            }
+            FramePixels::Words(b) => {
+                for (label, v) in into.iter_mut().zip(b[2 * start..2 * end].chunks_exact(2)) {
+                    over(label, usize::from(u16::from_le_bytes([v[0], v[1]])));
+                }
+            }
+        }
+    }
+}
+
+/// Every frame's pixels (`pixels` of them, frame after frame). Compressed frames go through the
+/// image decoder and its checks; binary ones come back one byte a pixel.
 fn frame_values(
     obj: &FileDicomObject<InMemDicomObject>,
     coding: &Coding,
     pixels: usize,
     compressed: bool,
     limits: &Limits,
-) -> Result<Vec<u16>, String> {
+) -> Result<FramePixels, String> {
     let bits = coding.bits();
-    if !compressed {
-        let bytes = match obj.element(tags::PIXEL_DATA).ok().map(|e| e.to_bytes()) {
-            Some(Ok(bytes)) => bytes,
+    let (bytes, per_pixel_bits) = if compressed {
+        (decode_frames(obj, coding, pixels, limits)?, bits.max(8))
+    } else {
+        match obj.element(tags::PIXEL_DATA).ok().map(|e| e.to_bytes()) {
+            Some(Ok(bytes)) => (bytes.into_owned(), bits),
             _ => return Err("no Pixel Data (7FE0,0010)".into()),
-        };
-        let needed = (pixels as u64).saturating_mul(bits).div_ceil(8);
-        if (bytes.len() as u64) < needed {
-            return Err(format!(
+        }
+    };
+    let needed = (pixels as u64).saturating_mul(per_pixel_bits).div_ceil(8);
+    if (bytes.len() as u64) < needed {
+        return Err(if compressed {
+            format!(
+                "the compressed frames decode to {} bytes where the header's frames need {needed}",
+                bytes.len()
+            )
+        } else {
+            format!(
                 "{} bytes of Pixel Data where the frames need {needed}",
                 bytes.len()
-            ));
-        }
-        return Ok(match coding {
-            Coding::Binary => (0..pixels)
-                .map(|bit| u16::from(bytes[bit / 8] >> (bit % 8) & 1))
-                .collect(),
-            Coding::LabelMap { bytes: 2 } => bytes
-                .chunks_exact(2)
-                .take(pixels)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]))
-                .collect(),
-            _ => bytes[..pixels].iter().map(|&b| u16::from(b)).collect(),
+            )
         });
     }
+    Ok(match per_pixel_bits {
+        1 => FramePixels::Bits(bytes),
+        8 => FramePixels::Bytes(bytes),
+        _ => FramePixels::Words(bytes),
+    })
+}
+
+/// The compressed frames of `obj`, decoded (binary frames one byte a pixel), after the size
+/// limit and the decoder's frame checks.
+fn decode_frames(
+    obj: &FileDicomObject<InMemDicomObject>,
+    coding: &Coding,
+    pixels: usize,
+    limits: &Limits,
+) -> Result<Vec<u8>, String> {
     // What the decoder will allocate: one byte per pixel for binary frames (below), else their
     // own size.
-    let decoded_bytes = (pixels as u64).saturating_mul(bits.max(8) / 8);
+    let decoded_bytes = (pixels as u64).saturating_mul(coding.bits().max(8) / 8);
     if decoded_bytes > limits.max_bytes {
         return Err(ErrorKind::TooLarge {
             bytes: decoded_bytes,
@@ -565,24 +622,11 @@ fn frame_values(
     let decoded = source
         .decode_pixel_data()
         .map_err(|e| format!("Pixel Data: {}", error_chain(&e)))?;
-    let data = decoded.data();
-    let per_pixel = (bits.max(8) / 8) as usize;
-    if data.len() < pixels * per_pixel {
-        return Err(format!(
-            "the compressed frames decode to {} bytes where the header's frames need {}",
-            data.len(),
-            pixels * per_pixel
-        ));
+    let mut data = decoded.into_data();
+    if matches!(coding, Coding::Binary) {
+        data.iter_mut().for_each(|b| *b = u8::from(*b != 0));
     }
-    Ok(match coding {
-        Coding::Binary => data[..pixels].iter().map(|&b| u16::from(b != 0)).collect(),
-        Coding::LabelMap { bytes: 2 } => data
-            .chunks_exact(2)
-            .take(pixels)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]))
-            .collect(),
-        _ => data[..pixels].iter().map(|&b| u16::from(b)).collect(),
-    })
+    Ok(data)
 }
 
 /// A DICOM Segmentation `obj` (from file `name`) as label maps for the slices of `image`
@@ -673,23 +717,14 @@ pub(crate) fn labels_from_seg(
     // FRACTIONAL with a maximum of 255 but stores 1 where a segment is; OHIF reads any non-zero
     // value as in. A probability map of nothing but 0 and 1 in 255 is not one, so such a file
     // is read as the masks its writer meant.
-    let coding = match coding {
-        Coding::Fractional { max } if max > 2 && pixels.iter().all(|&v| v <= 1) => {
+    let coding = match (coding, &pixels) {
+        (Coding::Fractional { max }, FramePixels::Bytes(values))
+            if max > 2 && values[..frames * plane].iter().all(|&v| v <= 1) =>
+        {
             Coding::Fractional { max: 1 }
         }
-        coding => coding,
+        (coding, _) => coding,
     };
-    // The segment number a frame's pixel is in, given the frame's own segment (0: none).
-    let pixel_segment = |frame: usize, i: usize, segment: i64| -> i64 {
-        let value = i64::from(pixels[frame * plane + i]);
-        let on = match coding {
-            Coding::Binary => value != 0,
-            Coding::Fractional { max } => value * 2 >= max,
-            Coding::LabelMap { .. } => return value,
-        };
-        if on { segment } else { 0 }
-    };
-
     let segments: Vec<(i64, Meaning, String)> = obj
         .element(tags::SEGMENT_SEQUENCE)
         .ok()
@@ -724,6 +759,24 @@ pub(crate) fn labels_from_seg(
         Some((_, Meaning::Myocardium, _)) => 2,
         _ => 0,
     };
+    // Each stored value's label in a frame of segment `number`: a label map's values are
+    // segment numbers (its table the same for every frame); the others' are in or out.
+    let values = match coding {
+        Coding::Binary => 2,
+        Coding::Fractional { .. } | Coding::LabelMap { bytes: 1 } => 256,
+        Coding::LabelMap { .. } => 65536,
+    };
+    let table = |number: i64| -> Vec<u8> {
+        (0..values as i64)
+            .map(|v| match coding {
+                Coding::Binary if v != 0 => value_of(number),
+                Coding::Fractional { max } if v * 2 >= max => value_of(number),
+                Coding::LabelMap { .. } => value_of(v),
+                _ => 0,
+            })
+            .collect()
+    };
+    let label_map_table = matches!(coding, Coding::LabelMap { .. }).then(|| table(0));
     let mut maps = vec![vec![0u8; plane]; image.len()];
     let mut unplaced = 0;
     for f in 0..frames {
@@ -744,12 +797,15 @@ pub(crate) fn labels_from_seg(
             unplaced += 1;
             continue;
         };
-        for (i, label) in maps[k].iter_mut().enumerate() {
-            let segment = pixel_segment(f, i, number);
-            if segment != 0 {
-                *label = (*label).max(value_of(segment));
+        let frame_table;
+        let labels = match &label_map_table {
+            Some(table) => table,
+            None => {
+                frame_table = table(number);
+                &frame_table
             }
-        }
+        };
+        pixels.overlay(f, labels, &mut maps[k]);
     }
     if unplaced > 0 {
         return fail(format!(

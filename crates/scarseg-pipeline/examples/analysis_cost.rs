@@ -8,7 +8,8 @@
 //! (`StackResult::towards_labels`: the page's "load labels", `predict --corrections`) and the RV
 //! insertion suggested from the images (`StackResult::suggested_insertion`); the stack's DICOM
 //! segmentation written (`outputs::dicom_seg`: predict's `NAME_seg.dcm`, the page's "DICOM SEG")
-//! and read back as label maps (`decode::labels_for`), and its measurement report written
+//! and read back as label maps (`decode::labels_for`), also re-encoded as OHIF's dcmjs writes one
+//! (RLE-compressed FRACTIONAL frames of 0 and 1), and its measurement report written
 //! (`outputs::dicom_sr`). Phantom stacks of 10 slices at three image sizes; the
 //! network's probability maps stand in as the exact labels at 0.9 and 0.1, so no model runs.
 //! Prints a markdown table; `benchmarks/analysis.sh` writes it to `benchmarks/analysis.md`.
@@ -47,9 +48,9 @@ fn main() {
         .unwrap_or(7)
         .max(1);
     println!(
-        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms | labels as corrections, ms per 10-slice stack | insertion suggested, ms per 10-slice stack | DICOM SEG written, ms per 10-slice stack | DICOM SEG read as labels, ms per 10-slice stack | DICOM SEG, KiB | DICOM SR written, ms per 10-slice stack |"
+        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms | labels as corrections, ms per 10-slice stack | insertion suggested, ms per 10-slice stack | DICOM SEG written, ms per 10-slice stack | DICOM SEG read as labels, ms per 10-slice stack | DICOM SEG, KiB | the same as dcmjs's RLE, read, ms per 10-slice stack | dcmjs's RLE, KiB | DICOM SR written, ms per 10-slice stack |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for side in [128usize, 256, 512] {
         let config = PhantomConfig {
             size_px: [side, side],
@@ -158,11 +159,100 @@ fn main() {
             assert_eq!(map, &label_map(&r.scar, &r.myocardium));
         }
         let kib = seg.len() as f64 / 1024.0;
+        let rle = as_dcmjs_rle(&seg);
+        let read_rle = || labels_for(&stack.slices, "stack", "rle.dcm", &rle, &Limits::default());
+        let rle_read = median_ms(runs, || {
+            std::hint::black_box(read_rle().expect("labels"));
+        });
+        assert_eq!(read_rle().expect("labels"), read().expect("labels"));
+        let rle_kib = rle.len() as f64 / 1024.0;
         let sr_write = median_ms(runs, || {
             std::hint::black_box(dicom_sr(&stack, &result, &maker).expect("a report"));
         });
         println!(
-            "| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} | {brush:.2} | {towards:.2} | {suggest:.2} | {seg_write:.2} | {seg_read:.2} | {kib:.0} | {sr_write:.2} |"
+            "| {side} x {side} | {per_slice:.2} | {sectors:.3} | {aha:.2} | {brush:.2} | {towards:.2} | {suggest:.2} | {seg_write:.2} | {seg_read:.2} | {kib:.0} | {rle_read:.2} | {rle_kib:.0} | {sr_write:.2} |"
         );
     }
+}
+
+/// The binary segmentation `seg` as OHIF's dcmjs writes its default one: each frame one byte a
+/// pixel (1 where the segment is), RLE Lossless (PS3.5 annex G: one PackBits segment, here
+/// runs of at most 128 equal bytes, which suits masks), FRACTIONAL of maximum 255.
+fn as_dcmjs_rle(seg: &[u8]) -> Vec<u8> {
+    use dicom_core::value::{PixelFragmentSequence, PrimitiveValue, Value};
+    use dicom_core::{DataElement, VR};
+    use dicom_dictionary_std::{tags, uids};
+    let mut obj = dicom_object::OpenFileOptions::new()
+        .read_preamble(dicom_object::file::ReadPreamble::Always)
+        .from_reader(seg)
+        .expect("our segmentation");
+    let int = |tag| {
+        obj.element(tag)
+            .expect("present")
+            .to_int::<usize>()
+            .expect("a number")
+    };
+    let (rows, cols, frames) = (
+        int(tags::ROWS),
+        int(tags::COLUMNS),
+        int(tags::NUMBER_OF_FRAMES),
+    );
+    let bits = obj
+        .element(tags::PIXEL_DATA)
+        .expect("pixels")
+        .to_bytes()
+        .expect("bytes");
+    let plane = rows * cols;
+    let fragments: Vec<Vec<u8>> = (0..frames)
+        .map(|f| {
+            let bytes: Vec<u8> = (f * plane..(f + 1) * plane)
+                .map(|bit| bits[bit / 8] >> (bit % 8) & 1)
+                .collect();
+            let mut frame = vec![0u8; 64];
+            frame[0..4].copy_from_slice(&1u32.to_le_bytes());
+            frame[4..8].copy_from_slice(&64u32.to_le_bytes());
+            for run in bytes.chunk_by(|a, b| a == b) {
+                for piece in run.chunks(128) {
+                    // A replicate run of n bytes is the header 1 - n; one byte is a literal.
+                    let header = if piece.len() == 1 {
+                        0
+                    } else {
+                        1 - piece.len() as i16
+                    };
+                    frame.extend([header as u8, piece[0]]);
+                }
+            }
+            if frame.len() % 2 == 1 {
+                frame.push(0x80); // no-op
+            }
+            frame
+        })
+        .collect();
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        Value::PixelSequence(PixelFragmentSequence::new(vec![], fragments)),
+    ));
+    for (tag, value) in [
+        (tags::BITS_ALLOCATED, 8u16),
+        (tags::BITS_STORED, 8),
+        (tags::HIGH_BIT, 7),
+    ] {
+        obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
+    }
+    obj.put(DataElement::new(
+        tags::MAXIMUM_FRACTIONAL_VALUE,
+        VR::US,
+        PrimitiveValue::from(255u16),
+    ));
+    for (tag, value) in [
+        (tags::SEGMENTATION_TYPE, "FRACTIONAL"),
+        (tags::SEGMENTATION_FRACTIONAL_TYPE, "PROBABILITY"),
+    ] {
+        obj.put(DataElement::new(tag, VR::CS, PrimitiveValue::from(value)));
+    }
+    obj.update_meta(|meta| meta.transfer_syntax = format!("{}\0", uids::RLE_LOSSLESS));
+    let mut out = Vec::new();
+    obj.write_all(&mut out).expect("written");
+    out
 }
