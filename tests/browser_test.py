@@ -1064,7 +1064,10 @@ def dicom_segmentation(d, device, downloads, cli_out):
         assert got == [int(v > 0) for v in png], f"frame {f} ({kind}, slice {k})"
     print(f"[{device}] DICOM SEG: {2 * slices} frames of {rows} x {cols}, the page's masks, in the series' study")
     # The measurement report: a Comprehensive 3D SR in the same study whose numbers are the
-    # page's report's (predict's and highdicom's agreement is tests/dicom_seg_check.py's).
+    # page's report's (predict's and highdicom's agreement is tests/dicom_seg_check.py's). Made
+    # from the same result a few seconds later, it still references the segmentation exported
+    # above by its UID (its evidence and each group's segment reference).
+    time.sleep(2)
     name = "DICOM series_sr.dcm"
     (downloads / name).unlink(missing_ok=True)
     d.js("document.querySelector('[data-testid=export-sr]').click()")
@@ -1072,6 +1075,8 @@ def dicom_segmentation(d, device, downloads, cli_out):
     sr = (downloads / name).read_bytes()
     assert element(sr, 0x0008, 0x0016, b"UI") == "1.2.840.10008.5.1.4.1.1.88.34"
     assert element(sr, 0x0020, 0x000D, b"UI") == element(cli, 0x0020, 0x000D, b"UI")
+    seg_uid = element(page, 0x0008, 0x0018, b"UI").encode()
+    assert sr.count(seg_uid) >= 3, "the report does not reference the exported segmentation"
     (downloads / "scarseg-report.json").unlink(missing_ok=True)
     d.js("document.querySelector('[data-testid=export-json]').click()")
     wait_files(downloads, ["scarseg-report.json"])
@@ -1079,7 +1084,34 @@ def dicom_segmentation(d, device, downloads, cli_out):
                   if i["input"] == "DICOM series")
     for key in ("scar_volume_mm3", "myocardium_volume_mm3", "burden_percent"):
         assert f"{record[key]:.6f}".encode() in sr, (key, record[key])
+    assert b"UNVERIFIED" in sr, "unsigned, the report is not verified"
     print(f"[{device}] DICOM SR: burden {record['burden_percent']:.2f}%, volumes as the page's report")
+
+    # Signed by a reader, the report is VERIFIED by them and still references the same
+    # segmentation; half a signature is refused, and nothing is downloaded.
+    def sign(testid, value):
+        d.js(f"""const e = document.querySelector('[data-testid={testid}]'); e.value = '{value}';
+                 e.dispatchEvent(new Event('input', {{bubbles: true}}));""")
+    sign("sr-name", "Doe^Jane")
+    (downloads / name).unlink(missing_ok=True)
+    d.js("document.querySelector('[data-testid=export-sr]').click()")
+    refused = d.wait("return document.querySelector('[data-testid=seg-error]')?.innerText",
+                     "the half signature's message")
+    assert "give both the name and the organization" in refused, refused
+    sign("sr-organization", "Cardiology, General Hospital")
+    assert "VERIFIED by them" in d.js(
+        "return document.querySelector('[data-testid=sr-signed]').innerText")
+    d.js("document.querySelector('[data-testid=export-sr]').click()")
+    wait_files(downloads, [name])
+    signed = (downloads / name).read_bytes()
+    assert b"VERIFIED" in signed and b"UNVERIFIED" not in signed
+    assert b"Doe^Jane" in signed and b"Cardiology, General Hospital" in signed
+    assert signed.count(seg_uid) >= 3, "the signed report lost the segmentation"
+    assert element(signed, 0x0008, 0x0018, b"UI") != element(sr, 0x0008, 0x0018, b"UI")
+    assert not d.js("return document.querySelector('[data-testid=seg-error]')")
+    sign("sr-name", "")
+    sign("sr-organization", "")
+    print(f"[{device}] DICOM SR signed: VERIFIED by the reader, same segmentation")
 
 
 def faulty_model(out):

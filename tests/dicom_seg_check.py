@@ -28,6 +28,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 from PIL import Image
+from pydicom.sr.codedict import codes
 
 SEGMENTS = [
     # (label, category, property)
@@ -131,6 +132,31 @@ def check_sr(sr_path, seg_path, report):
         assert close(values[key][0], value) and values[key][1] == unit, (key, values[key], value)
     flags = [q.value.meaning for q in groups[1].get_qualitative_evaluations()]
     assert flags == ["Yes" if record["high_risk"] else "No"], flags
+
+
+def check_signed_sr(binary, series_dir, tmp):
+    """`predict --verified-by`: the report is valid and carries predict's numbers as before, is
+    VERIFIED with the reader as its verifying observer, and highdicom finds the reader as its
+    person observer beside the device."""
+    out = tmp / "out-signed"
+    name, organization = "Doe^Jane", "Cardiology, General Hospital"
+    run(binary, "predict", str(series_dir), "--out", str(out), "--verified-by", name,
+        "--verifying-organization", organization)
+    report = json.loads((out / "report.json").read_text())
+    sr_path = out / f"{series_dir.name}_sr.dcm"
+    check_sr(sr_path, out / f"{series_dir.name}_seg.dcm", report)
+    ds = pydicom.dcmread(sr_path)
+    assert ds.VerificationFlag == "VERIFIED", ds.VerificationFlag
+    verifier = ds.VerifyingObserverSequence[0]
+    assert (str(verifier.VerifyingObserverName), verifier.VerifyingOrganization) == (
+        name, organization)
+    content = hd.sr.srread(sr_path).content
+    people = content.get_observer_contexts(observer_type=codes.DCM.Person)
+    assert len(people) == 1, people
+    person = people[0].observer_identifying_attributes
+    assert (str(person.name), person.organization_name) == (name, organization)
+    devices = content.get_observer_contexts(observer_type=codes.DCM.Device)
+    assert [d.observer_identifying_attributes.name for d in devices] == ["ScarSeg"], devices
 
 
 def enhanced_from(series_dir, path):
@@ -300,6 +326,7 @@ def main():
             check_iod(seg_path)
             check_seg(seg_path, directory, report)
             check_sr(out / f"{directory.name}_sr.dcm", seg_path, report)
+        check_signed_sr(binary, series[1], tmp)
         if ohif_script:
             check_ohif(binary, ohif_script, series[0], out, report, tmp)
         # The first series again as one enhanced multi-frame file.
@@ -310,8 +337,8 @@ def main():
         report = json.loads((out / "report.json").read_text())
         check_enhanced(out / "enhanced_seg.dcm", enhanced, report)
     print("DICOM segmentations (of single-frame series and of an enhanced multi-frame file) and "
-          "measurement reports: valid (dciodvfy) and read back by highdicom as predict's masks "
-          "and numbers" + ("; read and written by dcmjs (OHIF's) as the same masks"
+          "measurement reports (unsigned and signed by a reader): valid (dciodvfy) and read back "
+          "by highdicom as predict's masks, numbers and verifier" + ("; read and written by dcmjs (OHIF's) as the same masks"
                            if ohif_script else ""))
 
 

@@ -16,8 +16,8 @@ use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, WALL_SECTORS, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map, mask_png,
-    output_stem, report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, VerifiedBy, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map,
+    mask_png, output_stem, report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step};
@@ -1301,32 +1301,67 @@ pub fn App() -> impl IntoView {
     };
     // Why the current case has no DICOM segmentation, shown beside the exports.
     let seg_error = RwSignal::new(None::<String>);
-    // The DICOM segmentation, or its measurement report: one writer each, predict's.
-    let export_dicom = move |write: DicomWriter, suffix: &'static str| {
+    // Who signs the measurement report as reviewed (a DICOM person name and organization),
+    // typed on the page and kept nowhere else.
+    let sr_name = RwSignal::new(String::new());
+    let sr_organization = RwSignal::new(String::new());
+    // When the current result's DICOM objects were made: (case, result, date, time). The
+    // segmentation and the report exported from one result share it, as predict's do, because
+    // their UIDs derive from it: a report exported a second later must still name the
+    // segmentation's UID. A new result (corrections, another threshold) gets a new time.
+    let dicom_made = StoredValue::new(None::<(usize, usize, String, String)>);
+    // The DICOM segmentation, or its measurement report (`signed`: the one the signature
+    // above it applies to): one writer each, predict's.
+    let export_dicom = move |write: DicomWriter, suffix: &'static str, signed: bool| {
         let Some(c) = current_case() else { return };
         let (Some(s), Some(r)) = (c.stack, c.result) else {
             return;
         };
         let p = provenance();
-        // DICOM's dates and times are local, as the scanner's are.
-        let now = js_sys::Date::new_0();
-        let date = format!(
-            "{:04}{:02}{:02}",
-            now.get_full_year(),
-            now.get_month() + 1,
-            now.get_date()
-        );
-        let time = format!(
-            "{:02}{:02}{:02}",
-            now.get_hours(),
-            now.get_minutes(),
-            now.get_seconds()
-        );
+        let key = (c.id, Arc::as_ptr(&r) as usize);
+        let (date, time) = match dicom_made.get_value() {
+            Some((id, result, date, time)) if (id, result) == key => (date, time),
+            _ => {
+                // DICOM's dates and times are local, as the scanner's are.
+                let now = js_sys::Date::new_0();
+                let date = format!(
+                    "{:04}{:02}{:02}",
+                    now.get_full_year(),
+                    now.get_month() + 1,
+                    now.get_date()
+                );
+                let time = format!(
+                    "{:02}{:02}{:02}",
+                    now.get_hours(),
+                    now.get_minutes(),
+                    now.get_seconds()
+                );
+                dicom_made.set_value(Some((key.0, key.1, date.clone(), time.clone())));
+                (date, time)
+            }
+        };
+        let (name, organization) = (sr_name.get_untracked(), sr_organization.get_untracked());
+        let verified_by = match (name.trim().is_empty(), organization.trim().is_empty()) {
+            _ if !signed => None,
+            (true, true) => None,
+            (false, false) => Some(VerifiedBy {
+                name: &name,
+                organization: &organization,
+            }),
+            _ => {
+                seg_error.set(Some(
+                    "to sign the report, give both the name and the organization (or neither)"
+                        .into(),
+                ));
+                return;
+            }
+        };
         let maker = SegMaker {
             model_name: &p.name,
             weights_sha256: &p.sha256,
             date: &date,
             time: &time,
+            verified_by,
         };
         match write(&s, &r, &maker) {
             Ok(bytes) => {
@@ -1691,16 +1726,33 @@ pub fn App() -> impl IntoView {
                 <button data-testid="export-json" on:click=export_json>"JSON"</button>
                 <button data-testid="export-masks" on:click=export_masks>"mask PNGs"</button>
                 <button data-testid="export-nifti" on:click=export_nifti>"NIfTI labels"</button>
-                <button data-testid="export-seg" on:click=move |_| export_dicom(dicom_seg, SEG_SUFFIX)
+                <button data-testid="export-seg" on:click=move |_| export_dicom(dicom_seg, SEG_SUFFIX, false)
                     title="a DICOM Segmentation of this series (myocardium and scar), in its study: for a PACS, OHIF or 3D Slicer. DICOM inputs only."
                     disabled=move || !case_is_dicom()>"DICOM SEG"</button>
-                <button data-testid="export-sr" on:click=move |_| export_dicom(dicom_sr, SR_SUFFIX)
+                <button data-testid="export-sr" on:click=move |_| export_dicom(dicom_sr, SR_SUFFIX, true)
                     title="a DICOM measurement report (TID 1500) of the DICOM SEG's volumes, scar burden and the >5% flag, in this series' study. DICOM inputs only."
                     disabled=move || !case_is_dicom()>"DICOM SR"</button>
                 <button data-testid="export-screenshot" on:click=screenshot>"screenshot"</button>
                 <button data-testid="print" title="the report, its image and the bull's-eye on paper or as a PDF, through the browser's print dialog"
                     on:click=move |_| { if let Some(w) = web_sys::window() { let _ = w.print(); } }>"print report"</button>
                 {move || seg_error.get().map(|e| view! { <span class="warn" data-testid="seg-error">" " {e}</span> })}
+            </p>
+            <p class="sign" title="a reader who has checked the outlines signs the DICOM SR: it is then VERIFIED, with them as its verifying observer; unsigned, it is UNVERIFIED">
+                "Sign the DICOM SR as reviewed by "
+                <input type="text" data-testid="sr-name" placeholder="Family^Given" size="18"
+                    prop:value=move || sr_name.get()
+                    on:input=move |ev| sr_name.set(event_target_value(&ev)) />
+                " of "
+                <input type="text" data-testid="sr-organization" placeholder="organization" size="22"
+                    prop:value=move || sr_organization.get()
+                    on:input=move |ev| sr_organization.set(event_target_value(&ev)) />
+                <span data-testid="sr-signed">{move || {
+                    if sr_name.get().trim().is_empty() || sr_organization.get().trim().is_empty() {
+                        " unsigned: the report is UNVERIFIED"
+                    } else {
+                        " the report will be VERIFIED by them"
+                    }
+                }}</span>
             </p>
         </section>
 

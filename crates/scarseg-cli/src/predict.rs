@@ -17,8 +17,8 @@ use scarseg_imaging::metrics::{AhaOrientation, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map, mask_png,
-    output_stem, report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, VerifiedBy, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map,
+    mask_png, output_stem, report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack};
 
@@ -84,6 +84,20 @@ pub struct PredictArgs {
     /// date), as they must to join the study; the masks, label volumes and reports carry none.
     #[arg(long)]
     pub no_dicom_seg: bool,
+    /// Sign the measurement reports (`NAME_sr.dcm`) as reviewed by this person, a DICOM person
+    /// name ("Family^Given"): they are then VERIFIED, with the person as their verifying
+    /// observer and an observer beside the device; without it they are UNVERIFIED. For results
+    /// a reader has checked (say, with `--corrections`), not the network's alone.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "verifying_organization",
+        conflicts_with = "no_dicom_seg"
+    )]
+    pub verified_by: Option<String>,
+    /// With --verified-by: the verifier's organization (a hospital, a department).
+    #[arg(long, value_name = "ORGANIZATION", requires = "verified_by")]
+    pub verifying_organization: Option<String>,
 }
 
 /// Lays the label volume `--corrections` holds for the stack written as `name` over its
@@ -547,6 +561,17 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
              is on"
         );
     }
+    // A signature that cannot be written would fail every report: said once, before any work.
+    if let (Some(name), Some(organization)) = (&args.verified_by, &args.verifying_organization) {
+        let verifier = scarseg_imaging::sr::Verifier {
+            name,
+            organization,
+            datetime: "",
+        };
+        if let Err(why) = verifier.check() {
+            bail!("--verified-by: {why}");
+        }
+    }
     if let Some(dir) = &args.corrections
         && !dir.is_dir()
     {
@@ -576,6 +601,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         weights_sha256: &model.manifest.weights.sha256,
         date: &date,
         time: &time,
+        verified_by: args
+            .verified_by
+            .as_deref()
+            .zip(args.verifying_organization.as_deref())
+            .map(|(name, organization)| VerifiedBy { name, organization }),
     };
     let seg_maker = (!args.no_dicom_seg).then_some(&maker);
     for input in &inputs {

@@ -1663,6 +1663,24 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
             "\"north\" is not an angle in degrees",
         ),
         (&["--septum-clockwise"][..], "--rv-insertion"),
+        (
+            &["--verified-by", "Doe^Jane"][..],
+            "--verifying-organization",
+        ),
+        (
+            &["--verifying-organization", "Hospital"][..],
+            "--verified-by",
+        ),
+        (
+            &[
+                "--verified-by",
+                "Doe^Jane",
+                "--verifying-organization",
+                "Hospital",
+                "--no-dicom-seg",
+            ][..],
+            "--no-dicom-seg",
+        ),
         (&["--base", "first"][..], "--rv-insertion"),
         (&["--aha-level", "mid"][..], "--rv-insertion"),
         (
@@ -2781,6 +2799,53 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
     assert!(files_with(&anonymous, "_seg.dcm").is_empty());
     assert!(files_with(&anonymous, "_sr.dcm").is_empty());
     assert_eq!(files_with(&anonymous, "_scar.png").len(), 3);
+
+    // Signed, the report is VERIFIED by the reader, who is also its person observer
+    // (tests/dicom_seg_check.py reads it with highdicom); unsigned, it is UNVERIFIED.
+    let unsigned = OpenFileOptions::new()
+        .open_file(root.join("out").join("series_sr.dcm"))
+        .expect("the report");
+    assert_eq!(text(&unsigned, tags::VERIFICATION_FLAG), "UNVERIFIED");
+    let signed_dir = root.join("signed");
+    ok(&[
+        "predict",
+        s(&series),
+        "--out",
+        s(&signed_dir),
+        "--verified-by",
+        "Doe^Jane",
+        "--verifying-organization",
+        "Cardiology, General Hospital",
+    ]);
+    let signed = OpenFileOptions::new()
+        .open_file(signed_dir.join("series_sr.dcm"))
+        .expect("the signed report");
+    assert_eq!(text(&signed, tags::VERIFICATION_FLAG), "VERIFIED");
+    let verifier = first(&signed, tags::VERIFYING_OBSERVER_SEQUENCE);
+    assert_eq!(text(&verifier, tags::VERIFYING_OBSERVER_NAME), "Doe^Jane");
+    assert_eq!(
+        text(&verifier, tags::VERIFYING_ORGANIZATION),
+        "Cardiology, General Hospital"
+    );
+    // A name DICOM cannot hold is refused before any work, by what is wrong with it.
+    let refused = root.join("refused");
+    let run = scarseg(&[
+        "predict",
+        s(&series),
+        "--out",
+        s(&refused),
+        "--verified-by",
+        "Doe\\Jane",
+        "--verifying-organization",
+        "Hospital",
+    ]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--verified-by: the verifier's name holds a backslash or a control character"),
+        "{err}"
+    );
+    assert!(!refused.exists(), "nothing is written");
 
     let png = root.join("slice.png");
     let im = &case.slices[0].image;

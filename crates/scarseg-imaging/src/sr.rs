@@ -57,6 +57,43 @@ pub struct SegReference<'a> {
     pub series_uid: &'a str,
 }
 
+/// The person who reviewed the report and vouches for it: the SR's Verifying Observer (it is
+/// then VERIFIED, not UNVERIFIED) and a person observer beside the device in its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verifier<'a> {
+    /// A DICOM person name: "Family^Given" (or as the person writes it).
+    pub name: &'a str,
+    /// Their organization (a hospital, a department).
+    pub organization: &'a str,
+    /// When they verified it: YYYYMMDDHHMMSS, local time.
+    pub datetime: &'a str,
+}
+
+impl Verifier<'_> {
+    /// Why the name or organization cannot be written, if they cannot: empty, over 64
+    /// characters (PN per component group, LO), or holding a backslash (DICOM's value
+    /// separator) or a control character.
+    pub fn check(&self) -> Result<(), String> {
+        for (what, value) in [
+            ("verifier's name", self.name),
+            ("verifier's organization", self.organization),
+        ] {
+            if value.trim().is_empty() {
+                return Err(format!("the {what} is empty"));
+            }
+            if value.chars().count() > 64 {
+                return Err(format!("the {what} is over 64 characters"));
+            }
+            if value.chars().any(|c| c == '\\' || c.is_control()) {
+                return Err(format!(
+                    "the {what} holds a backslash or a control character"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 const fn dcm(value: &'static str, meaning: &'static str) -> Code<'static> {
     Code {
         value,
@@ -66,18 +103,22 @@ const fn dcm(value: &'static str, meaning: &'static str) -> Code<'static> {
 }
 
 /// A TID 1500 measurement report on the segmentation `seg` of `slices` (read from DICOM, one
-/// study), with a group per segment, from the device named in `instance`. Part 10, explicit VR
-/// little endian.
+/// study), with a group per segment, from the device named in `instance`; VERIFIED by
+/// `verifier` if one is given, else UNVERIFIED. Part 10, explicit VR little endian.
 pub fn measurement_report(
     slices: &[Slice],
     seg: SegReference<'_>,
     groups: &[Group<'_>],
     instance: &Instance<'_>,
+    verifier: Option<&Verifier<'_>>,
 ) -> Result<Vec<u8>, EncodeError> {
     let err = |message: String| EncodeError {
         format: "DICOM SR",
         message,
     };
+    if let Some(v) = verifier {
+        v.check().map_err(err)?;
+    }
     let sources: Vec<&DicomSource> = slices
         .iter()
         .map(|s| {
@@ -95,10 +136,35 @@ pub fn measurement_report(
         tags::REFERENCED_PERFORMED_PROCEDURE_STEP_SEQUENCE,
         Vec::new(),
     );
-    // SR Document General: machine-made, not verified by a person.
+    // SR Document General: machine-made; verified if a person says so.
     put_str(&mut obj, tags::INSTANCE_NUMBER, VR::IS, "1");
     put_str(&mut obj, tags::COMPLETION_FLAG, VR::CS, "COMPLETE");
-    put_str(&mut obj, tags::VERIFICATION_FLAG, VR::CS, "UNVERIFIED");
+    match verifier {
+        Some(v) => {
+            put_str(&mut obj, tags::VERIFICATION_FLAG, VR::CS, "VERIFIED");
+            let mut item = InMemDicomObject::new_empty();
+            put_str(
+                &mut item,
+                tags::VERIFYING_OBSERVER_NAME,
+                VR::PN,
+                v.name.trim(),
+            );
+            put_seq(
+                &mut item,
+                tags::VERIFYING_OBSERVER_IDENTIFICATION_CODE_SEQUENCE,
+                Vec::new(),
+            );
+            put_str(
+                &mut item,
+                tags::VERIFYING_ORGANIZATION,
+                VR::LO,
+                v.organization.trim(),
+            );
+            put_str(&mut item, tags::VERIFICATION_DATE_TIME, VR::DT, v.datetime);
+            put_seq(&mut obj, tags::VERIFYING_OBSERVER_SEQUENCE, vec![item]);
+        }
+        None => put_str(&mut obj, tags::VERIFICATION_FLAG, VR::CS, "UNVERIFIED"),
+    }
     put_str(&mut obj, tags::CONTENT_DATE, VR::DA, instance.date);
     put_str(&mut obj, tags::CONTENT_TIME, VR::TM, instance.time);
     put_seq(
@@ -165,16 +231,36 @@ pub fn measurement_report(
         vec![template("1500")],
     );
     let device_uid = format!("{}.1", instance.sop_instance_uid);
-    let mut content = vec![
-        code(
-            "HAS CONCEPT MOD",
-            dcm("121049", "Language of Content Item and Descendants"),
-            Code {
-                value: "en-US",
-                scheme: "RFC5646",
-                meaning: "English (United States)",
-            },
-        ),
+    let mut content = vec![code(
+        "HAS CONCEPT MOD",
+        dcm("121049", "Language of Content Item and Descendants"),
+        Code {
+            value: "en-US",
+            scheme: "RFC5646",
+            meaning: "English (United States)",
+        },
+    )];
+    // TID 1002: the person who verified the report, then the device that measured.
+    if let Some(v) = verifier {
+        content.extend([
+            code(
+                "HAS OBS CONTEXT",
+                dcm("121005", "Observer Type"),
+                dcm("121006", "Person"),
+            ),
+            pname(
+                "HAS OBS CONTEXT",
+                dcm("121008", "Person Observer Name"),
+                v.name.trim(),
+            ),
+            text(
+                "HAS OBS CONTEXT",
+                dcm("121009", "Person Observer's Organization Name"),
+                v.organization.trim(),
+            ),
+        ]);
+    }
+    content.extend([
         code(
             "HAS OBS CONTEXT",
             dcm("121005", "Observer Type"),
@@ -199,7 +285,7 @@ pub fn measurement_report(
                 meaning: "Magnetic resonance imaging of heart",
             },
         ),
-    ];
+    ]);
     let mut measurements = container("CONTAINS", dcm("126010", "Imaging Measurements"));
     put_seq(
         &mut measurements,
@@ -364,6 +450,12 @@ fn text(relationship: &str, concept: Code<'_>, value: &str) -> InMemDicomObject 
     item
 }
 
+fn pname(relationship: &str, concept: Code<'_>, value: &str) -> InMemDicomObject {
+    let mut item = item_of(relationship, "PNAME", concept);
+    put_str(&mut item, tags::PERSON_NAME, VR::PN, value);
+    item
+}
+
 fn uidref(relationship: &str, concept: Code<'_>, value: &str) -> InMemDicomObject {
     let mut item = item_of(relationship, "UIDREF", concept);
     put_str(&mut item, tags::UID, VR::UI, value);
@@ -444,7 +536,7 @@ mod tests {
             sop_instance_uid: "2.25.8",
             series_uid: "2.25.9",
         };
-        let bytes = measurement_report(&slices(), seg, &[group], &INSTANCE).expect("writes");
+        let bytes = measurement_report(&slices(), seg, &[group], &INSTANCE, None).expect("writes");
         let obj = OpenFileOptions::new()
             .read_preamble(ReadPreamble::Always)
             .from_reader(Cursor::new(bytes))
@@ -498,6 +590,107 @@ mod tests {
     }
 
     #[test]
+    fn a_verified_report_names_its_verifier_as_observer_and_verifying_observer() {
+        let seg = SegReference {
+            sop_instance_uid: "2.25.8",
+            series_uid: "2.25.9",
+        };
+        let verifier = Verifier {
+            name: " Doe^Jane ",
+            organization: "Cardiology, General Hospital",
+            datetime: "20261204231500",
+        };
+        let bytes =
+            measurement_report(&slices(), seg, &[], &INSTANCE, Some(&verifier)).expect("writes");
+        let obj = OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Always)
+            .from_reader(Cursor::new(bytes))
+            .expect("reads back");
+        assert_eq!(text(&obj, tags::VERIFICATION_FLAG), "VERIFIED");
+        let observer = &items(&obj, tags::VERIFYING_OBSERVER_SEQUENCE)[0];
+        assert_eq!(text(observer, tags::VERIFYING_OBSERVER_NAME), "Doe^Jane");
+        assert_eq!(
+            text(observer, tags::VERIFYING_ORGANIZATION),
+            "Cardiology, General Hospital"
+        );
+        assert_eq!(
+            text(observer, tags::VERIFICATION_DATE_TIME),
+            "20261204231500"
+        );
+        // Root: language, the person (type, name, organization), the device (type, UID,
+        // name), procedure, then the measurements.
+        let root = items(&obj, tags::CONTENT_SEQUENCE);
+        let types: Vec<String> = root.iter().map(|i| text(i, tags::VALUE_TYPE)).collect();
+        assert_eq!(
+            types,
+            [
+                "CODE",
+                "CODE",
+                "PNAME",
+                "TEXT",
+                "CODE",
+                "UIDREF",
+                "TEXT",
+                "CODE",
+                "CONTAINER"
+            ]
+        );
+        let person = &items(&root[1], tags::CONCEPT_CODE_SEQUENCE)[0];
+        assert_eq!(text(person, tags::CODE_VALUE), "121006");
+        assert_eq!(text(&root[2], tags::PERSON_NAME), "Doe^Jane");
+        assert_eq!(
+            text(&root[3], tags::TEXT_VALUE),
+            "Cardiology, General Hospital"
+        );
+
+        // Without one it is UNVERIFIED and names no person.
+        let bytes = measurement_report(&slices(), seg, &[], &INSTANCE, None).expect("writes");
+        let obj = OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Always)
+            .from_reader(Cursor::new(bytes))
+            .expect("reads back");
+        assert_eq!(text(&obj, tags::VERIFICATION_FLAG), "UNVERIFIED");
+        assert!(obj.element(tags::VERIFYING_OBSERVER_SEQUENCE).is_err());
+        assert_eq!(items(&obj, tags::CONTENT_SEQUENCE).len(), 6);
+    }
+
+    #[test]
+    fn a_verifier_that_cannot_be_written_is_refused_by_what_is_wrong() {
+        let seg = SegReference {
+            sop_instance_uid: "2.25.8",
+            series_uid: "2.25.9",
+        };
+        let long = "x".repeat(65);
+        for (name, organization, why) in [
+            ("", "Hospital", "the verifier's name is empty"),
+            ("Doe^Jane", "  ", "the verifier's organization is empty"),
+            (
+                "Doe\\Jane",
+                "Hospital",
+                "the verifier's name holds a backslash or a control character",
+            ),
+            (
+                "Doe^Jane",
+                "A\nB",
+                "the verifier's organization holds a backslash or a control character",
+            ),
+            (
+                &long,
+                "Hospital",
+                "the verifier's name is over 64 characters",
+            ),
+        ] {
+            let v = Verifier {
+                name,
+                organization,
+                datetime: "20261204231500",
+            };
+            let e = measurement_report(&slices(), seg, &[], &INSTANCE, Some(&v)).expect_err(why);
+            assert_eq!(e.message, why);
+        }
+    }
+
+    #[test]
     fn a_report_needs_dicom_images() {
         let mut plain = slices();
         plain[0].dicom = None;
@@ -505,7 +698,7 @@ mod tests {
             sop_instance_uid: "2.25.8",
             series_uid: "2.25.9",
         };
-        let e = measurement_report(&plain, seg, &[], &INSTANCE).expect_err("refused");
+        let e = measurement_report(&plain, seg, &[], &INSTANCE, None).expect_err("refused");
         assert_eq!(e.message, "IM0.dcm was not read from DICOM");
     }
 }

@@ -145,6 +145,7 @@ fn main() {
             weights_sha256: "0123456789abcdef",
             date: "20261204",
             time: "120000",
+            verified_by: None,
         };
         let seg_write = median_ms(runs, || {
             std::hint::black_box(dicom_seg(&stack, &result, &maker).expect("a segmentation"));

@@ -6,7 +6,7 @@
 use scarseg_imaging::encode::{EncodeError, png_grey8};
 use scarseg_imaging::metrics::{CORONARY_TERRITORIES, Mask, WallLevel, high_risk};
 use scarseg_imaging::seg::{self, AlgorithmType, Code, Instance, Segment, pack_bits};
-use scarseg_imaging::sr::{Group, Measurement, SegReference, measurement_report};
+use scarseg_imaging::sr::{Group, Measurement, SegReference, Verifier, measurement_report};
 use scarseg_imaging::{Slice, Stack};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -409,6 +409,18 @@ pub struct SegMaker<'a> {
     pub date: &'a str,
     /// Local time, HHMMSS.
     pub time: &'a str,
+    /// The person who reviewed the result and signs its measurement report, if one does: the
+    /// report is then VERIFIED by them at `date` and `time`.
+    pub verified_by: Option<VerifiedBy<'a>>,
+}
+
+/// Who verifies a measurement report: a DICOM person name ("Family^Given") and organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedBy<'a> {
+    /// Their name.
+    pub name: &'a str,
+    /// Their organization.
+    pub organization: &'a str,
 }
 
 /// ScarSeg's two segments over a stack's masks: 1 the LV myocardium with the scar in it (SNOMED
@@ -695,10 +707,22 @@ pub fn dicom_sr(
         scar,
     ];
     let software_version = software_version(maker);
+    // A verified report is another object than the unverified one of the same result; the
+    // segmentation it references is the same.
+    let signed = maker
+        .verified_by
+        .map(|v| format!(" verified by {}, {}", v.name, v.organization))
+        .unwrap_or_default();
     let report_uids = [
-        derived_uid(&digest, "report instance"),
-        derived_uid(&digest, "report series"),
+        derived_uid(&digest, &format!("report instance{signed}")),
+        derived_uid(&digest, &format!("report series{signed}")),
     ];
+    let datetime = format!("{}{}", maker.date, maker.time);
+    let verifier = maker.verified_by.map(|v| Verifier {
+        name: v.name,
+        organization: v.organization,
+        datetime: &datetime,
+    });
     measurement_report(
         &stack.slices,
         SegReference {
@@ -716,6 +740,7 @@ pub fn dicom_sr(
             ],
             &software_version,
         ),
+        verifier.as_ref(),
     )
 }
 
