@@ -380,11 +380,12 @@ def run_device(device, port, data, cli_out, tmp):
         aha_segments(d, device, data, cli_out, downloads, tmp)
 
         if device == "cpu":
-            corrections_by_hand(d, downloads, data)
+            edited = corrections_by_hand(d, downloads, data)
             sample_truth(d, downloads)
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
             teaching_view(d)
+            segmentation_beside(d, data, downloads, edited)
 
         # Weights that do not fit: a clear message, and the default model still works.
         bad = tmp / f"bad-{device}"
@@ -938,6 +939,7 @@ def corrections_by_hand(d, downloads, data):
     d.keys("\ue00c")
     assert d.js("return document.querySelector('[data-testid=correct-tool]').value") == "off"
     assert status().startswith("0 pixel")
+    return edited
 
 
 def sample_truth(d, downloads):
@@ -1154,6 +1156,29 @@ def gpu_fallback(d, data, tmp, downloads):
            "?.innerText.includes('DICOM series'))", "the series on the CPU")
     same_masks(d, "webgpu, fallen back to the CPU", downloads, tmp / "cli-rho-one",
                [("DICOM series", "DICOM series", "series", 3)])
+
+
+def segmentation_beside(d, data, downloads, edited):
+    """A DICOM segmentation opened with its series (a folder exported from a PACS with a
+    reader's segmentation in it) is not read as a slice but offered as the series' labels, and
+    loading it gives the corrections loading it through "load labels" gave."""
+    rows = len(statuses(d))
+    d.upload("[data-testid=file-input]",
+             sorted((data / "series").iterdir()) + [downloads / "corrected_seg.dcm"])
+    shown = d.wait(f"const s = [...document.querySelectorAll('[data-testid=file-status]')];"
+                   f"return s.length == {rows + 1} && s[{rows}].innerText.startsWith('done')"
+                   f" ? s[{rows}].innerText : null", "the series opened with its segmentation")
+    d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{rows}].click()")
+    button = d.wait("return document.querySelector('[data-testid=apply-beside]')?.innerText",
+                    "the segmentation offered")
+    assert button == "load corrected_seg.dcm as labels", button
+    summary = d.js("return document.querySelector('[data-testid=stack-summary]').innerText")
+    assert summary.startswith("DICOM series") and "3 slice" in summary, summary
+    d.js("document.querySelector('[data-testid=apply-beside]').click()")
+    wait_corrected(d, f"{edited} pixel", "the segmentation beside the series loaded")
+    assert not d.js("return document.querySelector('[data-testid=labels-error]')")
+    print(f"[cpu] a segmentation opened with its series: offered, not read as a slice ({shown}); "
+          f"loaded, {edited} pixels as through 'load labels'")
 
 
 def statuses(d):

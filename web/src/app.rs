@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use scarseg_imaging::decode::{Format, labels_for, sniff};
+use scarseg_imaging::decode::{Format, is_dicom_segmentation, labels_for, sniff};
 use scarseg_imaging::edit::Tool;
 use scarseg_imaging::encode::{EncodeError, NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
@@ -78,6 +78,9 @@ struct Case {
     /// The user's brush corrections (shared: the case is cloned on every read, the edits only
     /// when changed).
     corrections: Arc<Corrections>,
+    /// DICOM segmentations opened with the series (a reader's, OHIF's, ScarSeg's own), offered
+    /// as its labels: (file name, bytes).
+    beside: Arc<Vec<(String, Arc<Vec<u8>>)>>,
 }
 
 /// What the user marked for a case's AHA segments.
@@ -358,13 +361,14 @@ fn next_id() -> u32 {
     })
 }
 
-fn submit(state: AppState, items: Vec<Item>, options: PostprocessOptions) {
+fn submit(state: AppState, items: Vec<(Item, Beside)>, options: PostprocessOptions) {
     if items.is_empty() {
         return;
     }
     let job = next_id();
+    let (items, beside): (Vec<Item>, Vec<Beside>) = items.into_iter().unzip();
     state.cases.update(|cases| {
-        for (k, item) in items.iter().enumerate() {
+        for (k, (item, beside)) in items.iter().zip(beside).enumerate() {
             let id = cases.len();
             cases.push(Case {
                 id,
@@ -380,6 +384,7 @@ fn submit(state: AppState, items: Vec<Item>, options: PostprocessOptions) {
                 ms_per_slice: 0.0,
                 aha: AhaMark::default(),
                 corrections: Arc::default(),
+                beside: Arc::new(beside),
             });
         }
     });
@@ -406,22 +411,33 @@ fn relative_path(file: &web_sys::File) -> String {
         .unwrap_or_else(|| file.name())
 }
 
+/// DICOM segmentations opened with an item's series: (file name, bytes).
+type Beside = Vec<(String, Arc<Vec<u8>>)>;
+
 /// Files -> items: DICOM files that share a folder (or were dropped together) form one series,
 /// named after the folder ("DICOM series" for loose files; a single loose file keeps its own
-/// name); every other file is its own item. Unreadable files become items that fail with the
-/// reason. Files over the size limit are refused here, before a byte is read into the tab's
+/// name); every other file is its own item. A DICOM segmentation among a series' files is kept
+/// beside the series, to be offered as its labels, not sent to be decoded as a slice (alone,
+/// it is an item, whose decoding says what it is). Unreadable files become items that fail with
+/// the reason. Files over the size limit are refused here, before a byte is read into the tab's
 /// memory: (name, reason).
-async fn items_from_files(files: Vec<web_sys::File>) -> (Vec<Item>, Vec<(String, String)>) {
-    let mut series: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> = Default::default();
+async fn items_from_files(
+    files: Vec<web_sys::File>,
+) -> (Vec<(Item, Beside)>, Vec<(String, String)>) {
+    type Files = Vec<(String, Vec<u8>)>;
+    let mut series: std::collections::BTreeMap<String, (Files, Files)> = Default::default();
     let mut items = Vec::new();
     let mut refused = Vec::new();
-    let limit = Limits::default().max_bytes;
+    let limits = Limits::default();
     for file in files {
         let path = relative_path(&file);
         let size = file.size() as u64;
-        if size > limit {
-            let error = ImagingError::new(&path, ErrorKind::TooLarge { bytes: size, limit });
-            refused.push((path, error.to_string()));
+        if size > limits.max_bytes {
+            let kind = ErrorKind::TooLarge {
+                bytes: size,
+                limit: limits.max_bytes,
+            };
+            refused.push((path.clone(), ImagingError::new(&path, kind).to_string()));
             continue;
         }
         // A file the browser cannot read arrives empty, and decoding reports it by name.
@@ -431,22 +447,46 @@ async fn items_from_files(files: Vec<web_sys::File>) -> (Vec<Item>, Vec<(String,
                 .rsplit_once('/')
                 .map(|(d, _)| d.to_string())
                 .unwrap_or_else(|| "DICOM series".to_string());
-            series.entry(folder).or_default().push((path, bytes));
+            let (images, segmentations) = series.entry(folder).or_default();
+            if is_dicom_segmentation(&bytes, &limits) {
+                segmentations.push((path, bytes));
+            } else {
+                images.push((path, bytes));
+            }
         } else {
-            items.push(Item {
+            let item = Item {
                 name: path.clone(),
                 files: vec![(path, bytes)],
-            });
+            };
+            items.push((item, Vec::new()));
         }
     }
-    for (name, mut files) in series {
+    for (name, (mut files, segmentations)) in series {
+        if files.is_empty() {
+            // Segmentations alone: each an item, refused by the decoder with what it is.
+            for (path, bytes) in segmentations {
+                let item = Item {
+                    name: path.clone(),
+                    files: vec![(path, bytes)],
+                };
+                items.push((item, Vec::new()));
+            }
+            continue;
+        }
         // One loose DICOM file (an enhanced image holds a whole stack) is named as itself.
         let name = match files.len() {
             1 if !files[0].0.contains('/') => files[0].0.clone(),
             _ => name,
         };
         files.sort_by(|a, b| a.0.cmp(&b.0));
-        items.push(Item { name, files });
+        let beside = segmentations
+            .into_iter()
+            .map(|(path, bytes)| {
+                let file = path.rsplit('/').next().unwrap_or(&path).to_string();
+                (file, Arc::new(bytes))
+            })
+            .collect();
+        items.push((Item { name, files }, beside));
     }
     (items, refused)
 }
@@ -624,6 +664,7 @@ pub fn App() -> impl IntoView {
                         ms_per_slice: 0.0,
                         aha: AhaMark::default(),
                         corrections: Arc::default(),
+                        beside: Arc::default(),
                     });
                 }
             });
@@ -1500,7 +1541,8 @@ pub fn App() -> impl IntoView {
                                             loaded.push((f.clone(), b));
                                         }
                                     }
-                                    submit(state, vec![Item { name, files: loaded }], options());
+                                    let item = Item { name, files: loaded };
+                                    submit(state, vec![(item, Vec::new())], options());
                                 });
                             }>{s.name.clone()}</button>
                     }
@@ -1622,6 +1664,15 @@ pub fn App() -> impl IntoView {
                     <button data-testid="load-truth" title="the phantom's own labels for this bundled sample: the corrections then show where the network went wrong, and the report its Dice against them"
                         on:click=load_truth>"load the phantom's truth"</button>
                 })}
+                {move || current_case().map(|c| c.beside.iter().map(|(name, bytes)| {
+                    let (file, bytes) = (name.clone(), bytes.clone());
+                    view! {
+                        " "
+                        <button data-testid="apply-beside" title="a DICOM segmentation opened with this series (a reader's, OHIF's, ScarSeg's own): where it differs from the network's masks it becomes the corrections"
+                            on:click=move |_| apply_labels(file.clone(), bytes.to_vec())>
+                            {format!("load {name} as labels")}</button>
+                    }
+                }).collect_view())}
                 " "
                 <span data-testid="correct-status">{move || current_case().and_then(|c| {
                     let r = c.result?;

@@ -295,20 +295,28 @@ pub fn labels_for(
 /// `bytes` as a DICOM Segmentation object, if they are one (after the same length checks as
 /// decoding); anything else, a broken file included, is left to the image decoder to name.
 fn as_segmentation(bytes: &[u8], limits: &Limits) -> Option<FileDicomObject<InMemDicomObject>> {
-    if bytes.len() as u64 > limits.max_bytes {
-        return None;
-    }
     // The header tells; an image label file is then decoded once, by the image decoder.
-    let header = dicom_header(bytes, limits)?;
-    let class = dicom_str(&header, tags::SOP_CLASS_UID)
-        .unwrap_or_else(|| header.meta().media_storage_sop_class_uid().to_string());
-    if !is_segmentation(class.trim_end_matches('\0')) {
+    if !is_dicom_segmentation(bytes, limits) {
         return None;
     }
     OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(bytes))
         .ok()
+}
+
+/// Whether `bytes` are a DICOM Segmentation, told from its header (read to the pixel data,
+/// after the same length checks as decoding): labels to lay over a series, not a slice of it.
+/// The page keeps one dropped with its series to offer it as that series' labels.
+pub fn is_dicom_segmentation(bytes: &[u8], limits: &Limits) -> bool {
+    if bytes.len() as u64 > limits.max_bytes {
+        return false;
+    }
+    dicom_header(bytes, limits).is_some_and(|header| {
+        let class = dicom_str(&header, tags::SOP_CLASS_UID)
+            .unwrap_or_else(|| header.meta().media_storage_sop_class_uid().to_string());
+        is_segmentation(class.trim_end_matches('\0'))
+    })
 }
 
 /// One file, without the checks that concern a whole stack (which a series makes once).

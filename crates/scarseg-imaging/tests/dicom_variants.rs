@@ -10,7 +10,8 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use scarseg_imaging::decode::{
-    decode_file, decode_file_stacks, decode_series, decode_series_stacks, labels_for,
+    decode_file, decode_file_stacks, decode_series, decode_series_stacks, is_dicom_segmentation,
+    labels_for,
 };
 use scarseg_imaging::{Limits, Stack};
 
@@ -873,6 +874,27 @@ fn dicom_segmentations_by_another_writer_read_as_label_maps() {
             "{e}"
         );
     }
+}
+
+#[test]
+fn a_dicom_segmentation_is_told_from_its_header() {
+    let limits = Limits::default();
+    for file in [
+        "seg_binary.dcm",
+        "seg_labelmap_rle.dcm",
+        "seg_dcmjs_rle.dcm",
+    ] {
+        assert!(is_dicom_segmentation(&good(file), &limits), "{file}");
+    }
+    for file in ["seg_mr_0.dcm", "enhanced_mr.dcm", "rle_lossless.dcm"] {
+        assert!(!is_dicom_segmentation(&good(file), &limits), "{file}");
+    }
+    assert!(!is_dicom_segmentation(b"not DICOM at all", &limits));
+    let small = Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    };
+    assert!(!is_dicom_segmentation(&good("seg_binary.dcm"), &small));
 }
 
 #[test]
