@@ -996,7 +996,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     if is_segmentation(class) {
         return Err(ErrorKind::NotAnImage(
             "a DICOM Segmentation (masks drawn on images, not an image to segment; load it as \
-             labels onto its series)"
+             labels onto its series: \"load labels\" on the page, --corrections for predict)"
                 .into(),
         ));
     }

@@ -1333,7 +1333,8 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "x_seg.dcm: not an image: a DICOM Segmentation (masks drawn on images, not an image \
-             to segment; load it as labels onto its series)"
+             to segment; load it as labels onto its series: \"load labels\" on the page, \
+             --corrections for predict)"
         );
     }
 
