@@ -8,7 +8,7 @@
 //   node seg_check.mjs write SERIES_DIR LABELS_JSON OUT_DIR
 //     takes, for each SOP Instance UID, one byte a pixel (base64; 1 myocardium, 2 scar) and
 //     writes OUT_DIR/rle.dcm (dcmjs's default: FRACTIONAL, RLE Lossless) and
-//     OUT_DIR/bitpacked.dcm (BINARY) as OHIF exports a segmentation drawn on the series: two
+//     OUT_DIR/bitpacked.dcm (BINARY) as OHIF 2 exports a segmentation drawn on the series: two
 //     segments labelled "Myocardium" and "Scar", coded only as tissue.
 import fs from "node:fs";
 import path from "node:path";

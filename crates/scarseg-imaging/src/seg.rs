@@ -713,10 +713,10 @@ pub(crate) fn labels_from_seg(
         Ok(pixels) => pixels,
         Err(why) => return fail(why),
     };
-    // dcmjs (OHIF's DICOM library) writes its default, RLE-compressed segmentations as
-    // FRACTIONAL with a maximum of 255 but stores 1 where a segment is; OHIF reads any non-zero
-    // value as in. A probability map of nothing but 0 and 1 in 255 is not one, so such a file
-    // is read as the masks its writer meant.
+    // dcmjs's Cornerstone adapter (OHIF 2's export) writes its default, RLE-compressed
+    // segmentations as FRACTIONAL of maximum 255 but stores 1 where a segment is, and reads any
+    // non-zero value back as in. A probability map of nothing but 0 and 1 in 255 is not one, so
+    // such a file is read as the masks its writer meant.
     let coding = match (coding, &pixels) {
         (Coding::Fractional { max }, FramePixels::Bytes(values))
             if max > 2 && values[..frames * plane].iter().all(|&v| v <= 1) =>

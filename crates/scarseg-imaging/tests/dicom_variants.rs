@@ -832,7 +832,7 @@ fn seg_fixture_series(name: &str) -> Vec<scarseg_imaging::Slice> {
 fn dicom_segmentations_by_another_writer_read_as_label_maps() {
     // tests/corpus/good/seg_*.dcm, written by highdicom (make_good_corpus.py): three MR slices
     // and a BINARY (also deflated), a FRACTIONAL and a LABELMAP segmentation of them, the last
-    // two also with RLE-compressed frames; and dcmjs's two, as OHIF exports them (segments known
+    // two also with RLE-compressed frames; and dcmjs's two, as OHIF 2 exports them (segments known
     // by their labels only; the RLE one FRACTIONAL with 1 in 255 where a segment is).
     let expected = seg_fixture_labels(48);
     let slices = seg_fixture_series("seg_mr");

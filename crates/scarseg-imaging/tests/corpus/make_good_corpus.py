@@ -33,7 +33,7 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   read as the label maps the masks' formulas give; seg_fractional_rle.dcm, seg_labelmap_rle.dcm,
   and on three 32 x 32 slices seg_mr32_0..2.dcm seg_binary_j2k.dcm and seg_labelmap_j2k.dcm: the
   same with compressed frames (`compressed_segmentations`); seg_dcmjs_rle.dcm and
-  seg_dcmjs_binary.dcm: dcmjs's, as OHIF writes them (`dcmjs_segmentations`).
+  seg_dcmjs_binary.dcm: dcmjs's, as OHIF 2 writes them (`dcmjs_segmentations`).
 
     python3 -m pip install pydicom numpy python-gdcm nibabel highdicom pylibjpeg-openjpeg && python3 make_good_corpus.py
 
@@ -410,7 +410,7 @@ def compressed_segmentations():
 
 
 def dcmjs_segmentations():
-    """seg_dcmjs_rle.dcm and seg_dcmjs_binary.dcm: segmentations of seg_mr_0..2.dcm as OHIF
+    """seg_dcmjs_rle.dcm and seg_dcmjs_binary.dcm: segmentations of seg_mr_0..2.dcm as OHIF 2
     exports one, written by dcmjs's Cornerstone adapter (tests/ohif/seg_check.mjs; needs node
     and `npm ci` in tests/ohif): segment 1 "Myocardium" (the myocardium less the scar) and 2
     "Scar", both coded only as tissue, so that only their labels say what they are; the RLE one
