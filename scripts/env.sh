@@ -87,11 +87,12 @@ ensure_node_modules() {
   local dir="$1" home stamp
   command -v npm >/dev/null || apt_install nodejs npm
   home="$HOME/.cache/scarseg/node-$(basename "$dir")"
-  stamp="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  stamp="$(cat "$dir/package.json" "$dir/package-lock.json" "$dir"/.npmrc 2>/dev/null | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$home/.stamp" 2>/dev/null)" != "$stamp" ]; then
     rm -rf "$home"
     mkdir -p "$home"
     cp "$dir/package.json" "$dir/package-lock.json" "$home"/
+    if [ -f "$dir/.npmrc" ]; then cp "$dir/.npmrc" "$home"/; fi
     (cd "$home" && npm ci --no-audit --no-fund --ignore-scripts >&2)
     echo "$stamp" > "$home/.stamp"
   fi

@@ -260,9 +260,10 @@ def read_dicom_series(series_dir, report):
 
 
 def check_ohif(binary, script, series_dir, out, report, tmp):
-    """dcmjs's Cornerstone segmentation adapter, which OHIF's SEG reading and writing derive from
+    """dcmjs's Cornerstone segmentation adapter, OHIF 2's SEG code, from which OHIF 3's derives
     (tests/ohif/seg_check.mjs), both ways: it reads predict's segmentation onto the series as
-    predict's PNG masks, and the segmentations it writes of changed masks (its default, RLE
+    predict's PNG masks (and so does OHIF 3's frame decoder), and the segmentations it writes of
+    changed masks (its default, RLE
     FRACTIONAL with 1 of 255 where a segment is, and BINARY; segments known by their labels
     only) correct a new predict run to exactly those masks."""
     images, name = read_dicom_series(series_dir, report)
@@ -289,6 +290,12 @@ def check_ohif(binary, script, series_dir, out, report, tmp):
             label.ravel()[np.flatnonzero(label.ravel() == 1)[:5]] = 2
         labels[uid] = base64.b64encode(label.tobytes()).decode()
         want[k] = label
+    # OHIF 3's frame decoder (Cornerstone3D's adapters) gives the same masks. (It refuses a
+    # segmentation whose packed bits fill an odd number of bytes, padded to even as the
+    # standard asks: this series' 8 frames of 145 x 228 fill an even number.)
+    decoded = tmp / "ohif3-decoded.json"
+    run("node", script, "decode3", str(out / f"{name}_seg.dcm"), str(decoded))
+    assert json.loads(decoded.read_text()) == got, "Cornerstone3D decodes other masks"
     (tmp / "ohif-labels.json").write_text(json.dumps(labels))
     run("node", script, "write", str(series_dir), str(tmp / "ohif-labels.json"), str(tmp / "ohif"))
     for written in ["rle.dcm", "bitpacked.dcm"]:
@@ -338,7 +345,8 @@ def main():
         check_enhanced(out / "enhanced_seg.dcm", enhanced, report)
     print("DICOM segmentations (of single-frame series and of an enhanced multi-frame file) and "
           "measurement reports (unsigned and signed by a reader): valid (dciodvfy) and read back "
-          "by highdicom as predict's masks, numbers and verifier" + ("; read and written by dcmjs (OHIF's) as the same masks"
+          "by highdicom as predict's masks, numbers and verifier" + ("; read by dcmjs and Cornerstone3D (OHIF 2's and 3's) and written "
+                           "by dcmjs as the same masks"
                            if ohif_script else ""))
 
 

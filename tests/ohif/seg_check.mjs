@@ -1,10 +1,14 @@
-// dcmjs's Cornerstone segmentation adapter (the code OHIF's DICOM SEG reading and writing derive
-// from) on ScarSeg's side of the exchange; tests/dicom_seg_check.py drives it and compares.
+// dcmjs's Cornerstone segmentation adapter (OHIF 2's DICOM SEG reading and writing, from which
+// OHIF 3's Cornerstone3D adapters derive) and Cornerstone3D's SEG frame decoder, on ScarSeg's
+// side of the exchange; tests/dicom_seg_check.py drives them and compares.
 //
 //   node seg_check.mjs read SERIES_DIR SEG_FILE OUT_JSON
-//     reads SEG_FILE onto the series as OHIF does (generateToolState) and writes, for each source
+//     reads SEG_FILE onto the series as OHIF 2 does (generateToolState) and writes, for each source
 //     image's SOP Instance UID, its pixels (base64, one byte each, row by row) with bit 0 set
 //     where segment 1 is and bit 1 where segment 2 is.
+//   node seg_check.mjs decode3 SEG_FILE OUT_JSON
+//     decodes SEG_FILE's frames with Cornerstone3D's SEG frame decoder (OHIF 3's) and writes
+//     the same as `read`, each frame laid on the image its Source Image Sequence names.
 //   node seg_check.mjs write SERIES_DIR LABELS_JSON OUT_DIR
 //     takes, for each SOP Instance UID, one byte a pixel (base64; 1 myocardium, 2 scar) and
 //     writes OUT_DIR/rle.dcm (dcmjs's default: FRACTIONAL, RLE Lossless) and
@@ -149,7 +153,38 @@ async function write(seriesDir, labelsJson, outDir) {
   }
 }
 
+async function decode3(segFile, outJson) {
+  // Not among the package's exports: loaded by path, from the pinned version beside this file.
+  const { decodeSegFramesFromMultiframe } = await import(
+    new URL(
+      "./node_modules/@cornerstonejs/adapters/dist/esm/adapters/Cornerstone3D/encodePixelData.js",
+      import.meta.url,
+    )
+  );
+  const bytes = fs.readFileSync(segFile);
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const dicom = DicomMessage.readFile(buffer);
+  const dataset = DicomMetaDictionary.naturalizeDataset(dicom.dict);
+  dataset._meta = DicomMetaDictionary.namifyDataset(dicom.meta);
+  const multiframe = dcmjs.normalizers.Normalizer.normalizeToDataset([dataset]);
+  const frames = decodeSegFramesFromMultiframe(multiframe);
+  const first = (v) => (Array.isArray(v) ? v[0] : v);
+  const out = {};
+  multiframe.PerFrameFunctionalGroupsSequence.forEach((group, f) => {
+    const source = first(first(group.DerivationImageSequence).SourceImageSequence);
+    const segment = first(group.SegmentIdentificationSequence).ReferencedSegmentNumber;
+    const uid = source.ReferencedSOPInstanceUID;
+    out[uid] ??= new Uint8Array(frames[f].length);
+    frames[f].forEach((v, i) => {
+      if (v) out[uid][i] |= segment === 1 ? 1 : 2;
+    });
+  });
+  for (const uid of Object.keys(out)) out[uid] = Buffer.from(out[uid]).toString("base64");
+  fs.writeFileSync(outJson, JSON.stringify(out));
+}
+
 const [command, ...args] = process.argv.slice(2);
 if (command === "read") read(...args);
+else if (command === "decode3") await decode3(...args);
 else if (command === "write") await write(...args);
-else throw new Error(`usage: node seg_check.mjs read|write ...`);
+else throw new Error(`usage: node seg_check.mjs read|decode3|write ...`);
