@@ -12,9 +12,7 @@
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
-use dicom_object::InMemDicomObject;
-
-use dicom_object::FileDicomObject;
+use dicom_object::{FileDicomObject, InMemDicomObject};
 use dicom_pixeldata::PixelDecoder;
 
 use crate::ErrorKind;
@@ -501,6 +499,7 @@ impl Coding {
 enum FramePixels {
     /// One bit a pixel, the first pixel in the lowest bit.
     Bits(Vec<u8>),
+    /// One byte a pixel.
     Bytes(Vec<u8>),
     /// Little-endian 16-bit values.
     Words(Vec<u8>),
