@@ -1109,6 +1109,10 @@ def dicom_segmentation(d, device, downloads, cli_out):
     assert b"VERIFIED" in signed and b"UNVERIFIED" not in signed
     assert b"Doe^Jane" in signed and b"Cardiology, General Hospital" in signed
     assert signed.count(seg_uid) >= 3, "the signed report lost the segmentation"
+    # Signed when it was signed, seconds after the result's objects were made.
+    made = element(page, 0x0008, 0x0023, b"DA") + element(page, 0x0008, 0x0033, b"TM")
+    verified = element(signed, 0x0040, 0xA030, b"DT")
+    assert verified[:14] > made[:14], (verified, made)
     assert element(signed, 0x0008, 0x0018, b"UI") != element(sr, 0x0008, 0x0018, b"UI")
     assert not d.js("return document.querySelector('[data-testid=seg-error]')")
     sign("sr-name", "")

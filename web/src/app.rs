@@ -1382,12 +1382,24 @@ pub fn App() -> impl IntoView {
             }
         };
         let (name, organization) = (sr_name.get_untracked(), sr_organization.get_untracked());
+        // Signed now, however long after the result was made.
+        let now = js_sys::Date::new_0();
+        let signed_at = format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}",
+            now.get_full_year(),
+            now.get_month() + 1,
+            now.get_date(),
+            now.get_hours(),
+            now.get_minutes(),
+            now.get_seconds()
+        );
         let verified_by = match (name.trim().is_empty(), organization.trim().is_empty()) {
             _ if !signed => None,
             (true, true) => None,
             (false, false) => Some(VerifiedBy {
                 name: &name,
                 organization: &organization,
+                datetime: &signed_at,
             }),
             _ => {
                 seg_error.set(Some(

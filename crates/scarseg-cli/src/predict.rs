@@ -596,6 +596,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         now.format("%Y%m%d").to_string(),
         now.format("%H%M%S").to_string(),
     );
+    let signed_at = format!("{date}{time}");
     let maker = SegMaker {
         model_name: &model.manifest.name,
         weights_sha256: &model.manifest.weights.sha256,
@@ -605,7 +606,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
             .verified_by
             .as_deref()
             .zip(args.verifying_organization.as_deref())
-            .map(|(name, organization)| VerifiedBy { name, organization }),
+            .map(|(name, organization)| VerifiedBy {
+                name,
+                organization,
+                datetime: &signed_at,
+            }),
     };
     let seg_maker = (!args.no_dicom_seg).then_some(&maker);
     for input in &inputs {

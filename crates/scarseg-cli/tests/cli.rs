@@ -2827,6 +2827,11 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
         text(&verifier, tags::VERIFYING_ORGANIZATION),
         "Cardiology, General Hospital"
     );
+    // Signed as the run made it.
+    assert_eq!(
+        text(&verifier, tags::VERIFICATION_DATE_TIME),
+        text(&signed, tags::CONTENT_DATE) + &text(&signed, tags::CONTENT_TIME)
+    );
     // A name DICOM cannot hold is refused before any work, by what is wrong with it.
     let refused = root.join("refused");
     let run = scarseg(&[

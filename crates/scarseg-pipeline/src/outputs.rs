@@ -410,17 +410,20 @@ pub struct SegMaker<'a> {
     /// Local time, HHMMSS.
     pub time: &'a str,
     /// The person who reviewed the result and signs its measurement report, if one does: the
-    /// report is then VERIFIED by them at `date` and `time`.
+    /// report is then VERIFIED by them.
     pub verified_by: Option<VerifiedBy<'a>>,
 }
 
-/// Who verifies a measurement report: a DICOM person name ("Family^Given") and organization.
+/// Who verifies a measurement report, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifiedBy<'a> {
-    /// Their name.
+    /// Their name, a DICOM person name ("Family^Given").
     pub name: &'a str,
     /// Their organization.
     pub organization: &'a str,
+    /// When they signed, local time, YYYYMMDDHHMMSS: the moment of signing, which on the page
+    /// may come after the result's `date` and `time` (which the objects' UIDs rest on).
+    pub datetime: &'a str,
 }
 
 /// ScarSeg's two segments over a stack's masks: 1 the LV myocardium with the scar in it (SNOMED
@@ -711,17 +714,21 @@ pub fn dicom_sr(
     // segmentation it references is the same.
     let signed = maker
         .verified_by
-        .map(|v| format!(" verified by {}, {}", v.name, v.organization))
+        .map(|v| {
+            format!(
+                " verified by {}, {} at {}",
+                v.name, v.organization, v.datetime
+            )
+        })
         .unwrap_or_default();
     let report_uids = [
         derived_uid(&digest, &format!("report instance{signed}")),
         derived_uid(&digest, &format!("report series{signed}")),
     ];
-    let datetime = format!("{}{}", maker.date, maker.time);
     let verifier = maker.verified_by.map(|v| Verifier {
         name: v.name,
         organization: v.organization,
-        datetime: &datetime,
+        datetime: v.datetime,
     });
     measurement_report(
         &stack.slices,
