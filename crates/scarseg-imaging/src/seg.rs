@@ -1160,7 +1160,7 @@ pub(crate) fn ds_list(values: &[f64]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Cursor;
 
     use dicom_object::OpenFileOptions;
@@ -1224,7 +1224,8 @@ mod tests {
             .collect()
     }
 
-    const INSTANCE: Instance<'static> = Instance {
+    /// A derived object's identity for tests (the measurement report's too).
+    pub(crate) const INSTANCE: Instance<'static> = Instance {
         sop_instance_uid: "2.25.1",
         series_uid: "2.25.2",
         series_number: 1007,

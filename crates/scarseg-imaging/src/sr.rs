@@ -471,25 +471,12 @@ mod tests {
     use dicom_object::file::ReadPreamble;
 
     use super::*;
+    use crate::seg::tests::INSTANCE;
 
     const PRIVATE: Code<'static> = Code {
         value: "X",
         scheme: "99TEST",
         meaning: "x",
-    };
-    const INSTANCE: Instance<'static> = Instance {
-        sop_instance_uid: "2.25.5",
-        series_uid: "2.25.6",
-        series_number: 1001,
-        series_description: "test",
-        content_label: "TEST",
-        content_description: "test",
-        manufacturer: "m",
-        model_name: "m",
-        software_version: "1",
-        device_serial: "1",
-        date: "20261204",
-        time: "120000",
     };
 
     fn slices() -> Vec<Slice> {
