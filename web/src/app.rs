@@ -14,10 +14,11 @@ use scarseg_imaging::encode::{EncodeError, NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, WALL_SECTORS, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SR_SUFFIX, SegMaker, VerifiedBy, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map,
-    mask_png, output_stem, report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map, mask_png,
+    output_stem, report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step};
@@ -494,6 +495,20 @@ async fn items_from_files(
 fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
     let Some(list) = list else { return vec![] };
     (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
+/// Now as DICOM writes a date and time, YYYYMMDDHHMMSS: local, as the scanner's are.
+fn local_datetime() -> String {
+    let now = js_sys::Date::new_0();
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        now.get_full_year(),
+        now.get_month() + 1,
+        now.get_date(),
+        now.get_hours(),
+        now.get_minutes(),
+        now.get_seconds()
+    )
 }
 
 /// `outputs::dicom_seg` or `outputs::dicom_sr`: what the page's two DICOM exports write.
@@ -1350,7 +1365,7 @@ pub fn App() -> impl IntoView {
     // segmentation and the report exported from one result share it, as predict's do, because
     // their UIDs derive from it: a report exported a second later must still name the
     // segmentation's UID. A new result (corrections, another threshold) gets a new time.
-    let dicom_made = StoredValue::new(None::<(usize, usize, String, String)>);
+    let dicom_made = StoredValue::new(None::<(usize, usize, String)>);
     // The DICOM segmentation, or its measurement report (`signed`: the one the signature
     // above it applies to): one writer each, predict's.
     let export_dicom = move |write: DicomWriter, suffix: &'static str, signed: bool| {
@@ -1360,43 +1375,22 @@ pub fn App() -> impl IntoView {
         };
         let p = provenance();
         let key = (c.id, Arc::as_ptr(&r) as usize);
-        let (date, time) = match dicom_made.get_value() {
-            Some((id, result, date, time)) if (id, result) == key => (date, time),
+        let made = match dicom_made.get_value() {
+            Some((id, result, made)) if (id, result) == key => made,
             _ => {
-                // DICOM's dates and times are local, as the scanner's are.
-                let now = js_sys::Date::new_0();
-                let date = format!(
-                    "{:04}{:02}{:02}",
-                    now.get_full_year(),
-                    now.get_month() + 1,
-                    now.get_date()
-                );
-                let time = format!(
-                    "{:02}{:02}{:02}",
-                    now.get_hours(),
-                    now.get_minutes(),
-                    now.get_seconds()
-                );
-                dicom_made.set_value(Some((key.0, key.1, date.clone(), time.clone())));
-                (date, time)
+                let made = local_datetime();
+                dicom_made.set_value(Some((key.0, key.1, made.clone())));
+                made
             }
         };
+        let (date, time) = made.split_at(8);
         let (name, organization) = (sr_name.get_untracked(), sr_organization.get_untracked());
         // Signed now, however long after the result was made.
-        let now = js_sys::Date::new_0();
-        let signed_at = format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}",
-            now.get_full_year(),
-            now.get_month() + 1,
-            now.get_date(),
-            now.get_hours(),
-            now.get_minutes(),
-            now.get_seconds()
-        );
+        let signed_at = local_datetime();
         let verified_by = match (name.trim().is_empty(), organization.trim().is_empty()) {
             _ if !signed => None,
             (true, true) => None,
-            (false, false) => Some(VerifiedBy {
+            (false, false) => Some(Verifier {
                 name: &name,
                 organization: &organization,
                 datetime: &signed_at,
@@ -1412,8 +1406,8 @@ pub fn App() -> impl IntoView {
         let maker = SegMaker {
             model_name: &p.name,
             weights_sha256: &p.sha256,
-            date: &date,
-            time: &time,
+            date,
+            time,
             verified_by,
         };
         match write(&s, &r, &maker) {

@@ -15,10 +15,11 @@ use scarseg_imaging::decode::{
 use scarseg_imaging::encode::{NiftiData, nifti1};
 use scarseg_imaging::metrics::{AhaOrientation, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SR_SUFFIX, SegMaker, VerifiedBy, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map,
-    mask_png, output_stem, report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map, mask_png,
+    output_stem, report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack};
 
@@ -563,7 +564,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     }
     // A signature that cannot be written would fail every report: said once, before any work.
     if let (Some(name), Some(organization)) = (&args.verified_by, &args.verifying_organization) {
-        let verifier = scarseg_imaging::sr::Verifier {
+        let verifier = Verifier {
             name,
             organization,
             datetime: "",
@@ -606,7 +607,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
             .verified_by
             .as_deref()
             .zip(args.verifying_organization.as_deref())
-            .map(|(name, organization)| VerifiedBy {
+            .map(|(name, organization)| Verifier {
                 name,
                 organization,
                 datetime: &signed_at,

@@ -410,20 +410,9 @@ pub struct SegMaker<'a> {
     /// Local time, HHMMSS.
     pub time: &'a str,
     /// The person who reviewed the result and signs its measurement report, if one does: the
-    /// report is then VERIFIED by them.
-    pub verified_by: Option<VerifiedBy<'a>>,
-}
-
-/// Who verifies a measurement report, and when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VerifiedBy<'a> {
-    /// Their name, a DICOM person name ("Family^Given").
-    pub name: &'a str,
-    /// Their organization.
-    pub organization: &'a str,
-    /// When they signed, local time, YYYYMMDDHHMMSS: the moment of signing, which on the page
-    /// may come after the result's `date` and `time` (which the objects' UIDs rest on).
-    pub datetime: &'a str,
+    /// report is then VERIFIED by them, at their own time of signing, which on the page may
+    /// come after `date` and `time` (which the objects' UIDs rest on).
+    pub verified_by: Option<Verifier<'a>>,
 }
 
 /// ScarSeg's two segments over a stack's masks: 1 the LV myocardium with the scar in it (SNOMED
@@ -725,11 +714,6 @@ pub fn dicom_sr(
         derived_uid(&digest, &format!("report instance{signed}")),
         derived_uid(&digest, &format!("report series{signed}")),
     ];
-    let verifier = maker.verified_by.map(|v| Verifier {
-        name: v.name,
-        organization: v.organization,
-        datetime: v.datetime,
-    });
     measurement_report(
         &stack.slices,
         SegReference {
@@ -747,7 +731,7 @@ pub fn dicom_sr(
             ],
             &software_version,
         ),
-        verifier.as_ref(),
+        maker.verified_by.as_ref(),
     )
 }
 
