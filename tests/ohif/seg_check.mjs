@@ -24,17 +24,29 @@ const Segmentation = dcmjs.adapters.Cornerstone.Segmentation;
 // Quiet the adapter's informational logging; warnings stay.
 dcmjs.log.setLevel("warn");
 
+// A file's bytes as the ArrayBuffer dcmjs reads.
+function fileBuffer(file) {
+  const bytes = fs.readFileSync(file);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
+// A DICOM file's data set as dcmjs names it, with its file meta as `_meta`: a fresh object each
+// call, as the normalizer may change what it is given.
+function naturalized(buffer) {
+  const dicom = DicomMessage.readFile(buffer);
+  const dataset = DicomMetaDictionary.naturalizeDataset(dicom.dict);
+  dataset._meta = DicomMetaDictionary.namifyDataset(dicom.meta);
+  return dataset;
+}
+
 function readSeries(dir) {
   return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith(".dcm"))
     .sort()
     .map((f) => {
-      const bytes = fs.readFileSync(path.join(dir, f));
-      const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-      const dicom = DicomMessage.readFile(buffer);
-      const dataset = DicomMetaDictionary.naturalizeDataset(dicom.dict);
-      return { imageId: `file:${f}`, buffer, dataset };
+      const buffer = fileBuffer(path.join(dir, f));
+      return { imageId: `file:${f}`, buffer, dataset: naturalized(buffer) };
     });
 }
 
@@ -74,10 +86,12 @@ function metadataProvider(images) {
 
 function read(seriesDir, segFile, outJson) {
   const images = readSeries(seriesDir);
-  const bytes = fs.readFileSync(segFile);
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   const imageIds = images.map((image) => image.imageId);
-  const state = Segmentation.generateToolState(imageIds, buffer, metadataProvider(images));
+  const state = Segmentation.generateToolState(
+    imageIds,
+    fileBuffer(segFile),
+    metadataProvider(images),
+  );
   if (!state) throw new Error(`${segFile}: the adapter read nothing`);
   const out = {};
   images.forEach((image, k) => {
@@ -113,12 +127,7 @@ async function write(seriesDir, labelsJson, outDir) {
   // them (sorted along the slice normal), as OHIF's viewport orders its images; the label
   // maps follow that order, each image found by its position.
   const stacked = dcmjs.normalizers.Normalizer.normalizeToDataset(
-    images.map((image) => {
-      const dicom = DicomMessage.readFile(image.buffer);
-      const dataset = DicomMetaDictionary.naturalizeDataset(dicom.dict);
-      dataset._meta = DicomMetaDictionary.namifyDataset(dicom.meta);
-      return dataset;
-    }),
+    images.map((image) => naturalized(image.buffer)),
   );
   const key = (position) => position.map((v) => Number(v).toFixed(3)).join(",");
   const byPosition = new Map(
@@ -161,12 +170,9 @@ async function decode3(segFile, outJson) {
       import.meta.url,
     )
   );
-  const bytes = fs.readFileSync(segFile);
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const dicom = DicomMessage.readFile(buffer);
-  const dataset = DicomMetaDictionary.naturalizeDataset(dicom.dict);
-  dataset._meta = DicomMetaDictionary.namifyDataset(dicom.meta);
-  const multiframe = dcmjs.normalizers.Normalizer.normalizeToDataset([dataset]);
+  const multiframe = dcmjs.normalizers.Normalizer.normalizeToDataset([
+    naturalized(fileBuffer(segFile)),
+  ]);
   const frames = decodeSegFramesFromMultiframe(multiframe);
   const first = (v) => (Array.isArray(v) ? v[0] : v);
   const out = {};
