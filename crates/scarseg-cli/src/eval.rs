@@ -1,7 +1,8 @@
 //! `scarseg eval`: the papers' tables for a model or for the classic methods on the same cases:
 //! scar and myocardium Dice, HD95 (pixels and mm), burden Pearson r against the reference, and
 //! sensitivity / specificity of the >5% flag; with `--noise`, ScarNet's Monte Carlo robustness
-//! protocol. Prints a table; `--out` adds CSV and JSON.
+//! protocol. Every figure comes with its 95% confidence interval (`stats`). Prints a table;
+//! `--out` adds CSV and JSON.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -14,9 +15,10 @@ use indicatif::ProgressBar;
 use scarseg_imaging::classic::{fwhm, n_sd};
 use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::metrics::{
-    BlandAltman, Mask, WALL_SECTORS, bland_altman, burden_percent, coefficient_of_variation, dice,
-    hd95, high_risk, icc_agreement, is_transmural, mean_sd, pearson_r, sector_scar_percent,
-    sensitivity_specificity, stack_burden_percent, surface_dice, transmural_sectors,
+    BlandAltman, Confusion, Mask, WALL_SECTORS, bland_altman, burden_percent,
+    coefficient_of_variation, dice, hd95, high_risk, icc_agreement, is_transmural, mean_sd,
+    pearson_r, sector_scar_percent, stack_burden_percent, surface_dice, transmural_sectors,
+    two_way_anova,
 };
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::PhantomConfig;
@@ -33,6 +35,10 @@ use crate::data::{
     output_label_hint, output_labels_in, pair_samples, phantom_samples,
 };
 use crate::model_dir;
+use crate::stats::{
+    BlandAltmanCi, Interval, bland_altman_ci95, icc_agreement_ci95, mean_ci95, pearson_ci95,
+    wilson_ci95,
+};
 
 /// What segments the scar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -191,14 +197,24 @@ pub struct Stat {
     pub sd: f64,
     /// Values that entered.
     pub n: usize,
+    /// 95% confidence interval of the mean, patients as the independent unit
+    /// ([`mean_ci95`]); `None` with fewer than two patients.
+    pub ci95: Option<Interval>,
 }
 
-fn stat(values: impl Iterator<Item = Option<f64>>) -> Option<Stat> {
-    let v: Vec<f64> = values.flatten().filter(|x| x.is_finite()).collect();
-    mean_sd(&v).map(|(mean, sd)| Stat {
+/// [`Stat`] of per-slice values, `(patient, value)`; missing and non-finite values are left
+/// out.
+fn stat<'a>(values: impl Iterator<Item = (&'a str, Option<f64>)>) -> Option<Stat> {
+    let v: Vec<(&str, f64)> = values
+        .filter_map(|(p, x)| Some((p, x?)))
+        .filter(|(_, x)| x.is_finite())
+        .collect();
+    let values: Vec<f64> = v.iter().map(|x| x.1).collect();
+    mean_sd(&values).map(|(mean, sd)| Stat {
         mean,
         sd,
         n: v.len(),
+        ci95: mean_ci95(v.iter().copied()),
     })
 }
 
@@ -227,21 +243,36 @@ pub struct Summary {
     pub myocardium_hd95_mm: Option<Stat>,
     /// Pearson r of per-patient burden against the reference.
     pub burden_pearson_r: Option<f64>,
+    /// Its 95% confidence interval (Fisher's z).
+    pub burden_pearson_r_ci95: Option<Interval>,
     /// Bland-Altman agreement of per-patient burden with the reference, percentage points
     /// (predicted minus reference: the bias, SD and 95% limits of agreement).
     pub burden_bland_altman: Option<BlandAltman>,
+    /// 95% confidence intervals of the bias and of each limit of agreement.
+    pub burden_bland_altman_ci95: Option<BlandAltmanCi>,
     /// Intraclass correlation of per-patient burden with the reference (two-way random,
     /// absolute agreement, single measurement: ICC(A,1)).
     pub burden_icc: Option<f64>,
+    /// Its 95% confidence interval (McGraw and Wong).
+    pub burden_icc_ci95: Option<Interval>,
     /// Sensitivity of the >5% flag per patient.
     pub flag_sensitivity: Option<f64>,
+    /// Its 95% confidence interval (Wilson).
+    pub flag_sensitivity_ci95: Option<Interval>,
     /// Specificity of the >5% flag per patient.
     pub flag_specificity: Option<f64>,
+    /// Its 95% confidence interval (Wilson).
+    pub flag_specificity_ci95: Option<Interval>,
+    /// The flag's counts per patient.
+    pub flag_counts: Confusion,
     /// Sensitivity of the transmural call (scar over half a wall sector's myocardium), over
     /// every sector of every slice where both the prediction and the reference hold myocardium.
+    /// No confidence interval: a slice's sectors are not independent of each other.
     pub transmural_sector_sensitivity: Option<f64>,
     /// Specificity of the transmural call, likewise.
     pub transmural_sector_specificity: Option<f64>,
+    /// The transmural call's counts over sectors.
+    pub transmural_sector_counts: Confusion,
     /// Monte Carlo: mean over slices of the burden CoV.
     pub noise_burden_cov: Option<Stat>,
     /// Monte Carlo: mean scar Dice over all noisy copies.
@@ -408,41 +439,81 @@ fn evaluate(
         }
     }
     let flags = |v: &[f64]| v.iter().map(|b| high_risk(*b)).collect::<Vec<_>>();
-    let (sensitivity, specificity) =
-        sensitivity_specificity(&flags(&predicted), &flags(&reference));
+    let flag = Confusion::of(&flags(&predicted), &flags(&reference));
     let (called, truth): (Vec<bool>, Vec<bool>) = calls.into_iter().unzip();
-    let (sector_sensitivity, sector_specificity) = sensitivity_specificity(&called, &truth);
+    let sectors = Confusion::of(&called, &truth);
+    let r = pearson_r(&predicted, &reference);
+    let agreement = bland_altman(&predicted, &reference);
+    let icc = icc_agreement(&predicted, &reference);
+    let per_slice = |f: fn(&SliceEval) -> Option<f64>| {
+        rows.iter().map(move |row| (row.patient.as_str(), f(row)))
+    };
     let summary = Summary {
         method: label,
         slices: rows.len(),
         patients: by_patient.len(),
-        scar_dice: stat(rows.iter().map(|r| Some(r.scar_dice))),
-        myocardium_dice: stat(rows.iter().map(|r| r.myocardium_dice)),
-        scar_hd95_px: stat(rows.iter().map(|r| r.scar_hd95_px)),
-        scar_hd95_mm: stat(rows.iter().map(|r| r.scar_hd95_mm)),
-        scar_surface_dice_1px: stat(rows.iter().map(|r| Some(r.scar_surface_dice_1px))),
-        myocardium_hd95_px: stat(rows.iter().map(|r| r.myocardium_hd95_px)),
-        myocardium_hd95_mm: stat(rows.iter().map(|r| r.myocardium_hd95_mm)),
-        burden_pearson_r: pearson_r(&predicted, &reference),
-        burden_bland_altman: bland_altman(&predicted, &reference),
-        burden_icc: icc_agreement(&predicted, &reference),
-        flag_sensitivity: sensitivity,
-        flag_specificity: specificity,
-        transmural_sector_sensitivity: sector_sensitivity,
-        transmural_sector_specificity: sector_specificity,
-        noise_burden_cov: stat(rows.iter().map(|r| r.noise_burden_cov)),
-        noise_scar_dice: stat(rows.iter().map(|r| r.noise_scar_dice_mean)),
+        scar_dice: stat(per_slice(|r| Some(r.scar_dice))),
+        myocardium_dice: stat(per_slice(|r| r.myocardium_dice)),
+        scar_hd95_px: stat(per_slice(|r| r.scar_hd95_px)),
+        scar_hd95_mm: stat(per_slice(|r| r.scar_hd95_mm)),
+        scar_surface_dice_1px: stat(per_slice(|r| Some(r.scar_surface_dice_1px))),
+        myocardium_hd95_px: stat(per_slice(|r| r.myocardium_hd95_px)),
+        myocardium_hd95_mm: stat(per_slice(|r| r.myocardium_hd95_mm)),
+        burden_pearson_r: r,
+        burden_pearson_r_ci95: r.and_then(|r| pearson_ci95(r, predicted.len())),
+        burden_bland_altman: agreement,
+        burden_bland_altman_ci95: agreement.as_ref().and_then(bland_altman_ci95),
+        burden_icc: icc,
+        burden_icc_ci95: icc
+            .zip(two_way_anova(&predicted, &reference))
+            .and_then(|(icc, anova)| icc_agreement_ci95(&anova, icc)),
+        flag_sensitivity: flag.sensitivity(),
+        flag_sensitivity_ci95: wilson_ci95(flag.true_positive, flag.positives()),
+        flag_specificity: flag.specificity(),
+        flag_specificity_ci95: wilson_ci95(flag.true_negative, flag.negatives()),
+        flag_counts: flag,
+        transmural_sector_sensitivity: sectors.sensitivity(),
+        transmural_sector_specificity: sectors.specificity(),
+        transmural_sector_counts: sectors,
+        noise_burden_cov: stat(per_slice(|r| r.noise_burden_cov)),
+        noise_scar_dice: stat(per_slice(|r| r.noise_scar_dice_mean)),
     };
     Ok((rows, patients, summary))
 }
 
-/// The summary as an aligned text table.
+/// The summary as an aligned text table, each figure with its 95% confidence interval.
 pub fn table(s: &Summary) -> String {
+    let ci = |i: Option<Interval>, digits: usize| {
+        i.map_or(String::new(), |i| {
+            format!("95% CI {:.d$} to {:.d$}", i.lower, i.upper, d = digits)
+        })
+    };
     let f = |x: &Option<Stat>, digits: usize| match x {
-        Some(x) => format!("{:.d$} +- {:.d$}  (n = {})", x.mean, x.sd, x.n, d = digits),
+        Some(x) => match x.ci95 {
+            Some(_) => format!(
+                "{:.d$} +- {:.d$}  ({}; n = {})",
+                x.mean,
+                x.sd,
+                ci(x.ci95, digits),
+                x.n,
+                d = digits
+            ),
+            None => format!("{:.d$} +- {:.d$}  (n = {})", x.mean, x.sd, x.n, d = digits),
+        },
         None => "-".to_string(),
     };
-    let o = |x: Option<f64>| x.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+    let o = |x: Option<f64>, i: Option<Interval>| match (x, i) {
+        (Some(v), Some(_)) => format!("{v:.3}  ({})", ci(i, 3)),
+        (Some(v), None) => format!("{v:.3}"),
+        (None, _) => "-".into(),
+    };
+    // A proportion with its counts: "0.966  (56 of 58; 95% CI 0.883 to 0.990)".
+    let p = |x: Option<f64>, hits: usize, of: usize, i: Option<Interval>| match x {
+        Some(v) if i.is_some() => format!("{v:.3}  ({hits} of {of}; {})", ci(i, 3)),
+        Some(v) => format!("{v:.3}  ({hits} of {of})"),
+        None => "-".into(),
+    };
+    let (flag, sectors) = (&s.flag_counts, &s.transmural_sector_counts);
     let mut out = format!(
         "{}: {} slices, {} patients\n",
         s.method, s.slices, s.patients
@@ -455,27 +526,75 @@ pub fn table(s: &Summary) -> String {
         ("scar surface Dice 1px", f(&s.scar_surface_dice_1px, 3)),
         ("myocardium HD95 (px)", f(&s.myocardium_hd95_px, 2)),
         ("myocardium HD95 (mm)", f(&s.myocardium_hd95_mm, 2)),
-        ("burden Pearson r", o(s.burden_pearson_r)),
-        ("burden ICC(A,1)", o(s.burden_icc)),
+        (
+            "burden Pearson r",
+            o(s.burden_pearson_r, s.burden_pearson_r_ci95),
+        ),
+        ("burden ICC(A,1)", o(s.burden_icc, s.burden_icc_ci95)),
         (
             "burden bias (pp)",
             s.burden_bland_altman.map_or("-".into(), |b| {
+                let around = |x: f64, i: Option<Interval>| match i {
+                    Some(i) => format!("{x:+.2} ({:+.2} to {:+.2})", i.lower, i.upper),
+                    None => format!("{x:+.2}"),
+                };
+                let i = s.burden_bland_altman_ci95;
                 format!(
-                    "{:+.2} +- {:.2}, 95% limits {:+.2} to {:+.2}  (n = {})",
-                    b.mean, b.sd, b.lower_loa, b.upper_loa, b.n
+                    "{} +- {:.2}, 95% limits {} to {}  (n = {})",
+                    around(b.mean, i.map(|i| i.mean)),
+                    b.sd,
+                    around(b.lower_loa, i.map(|i| i.lower_loa)),
+                    around(b.upper_loa, i.map(|i| i.upper_loa)),
+                    b.n
                 )
             }),
         ),
-        (">5% flag sensitivity", o(s.flag_sensitivity)),
-        (">5% flag specificity", o(s.flag_specificity)),
-        ("transmural sector sens", o(s.transmural_sector_sensitivity)),
-        ("transmural sector spec", o(s.transmural_sector_specificity)),
+        (
+            ">5% flag sensitivity",
+            p(
+                s.flag_sensitivity,
+                flag.true_positive,
+                flag.positives(),
+                s.flag_sensitivity_ci95,
+            ),
+        ),
+        (
+            ">5% flag specificity",
+            p(
+                s.flag_specificity,
+                flag.true_negative,
+                flag.negatives(),
+                s.flag_specificity_ci95,
+            ),
+        ),
+        (
+            "transmural sector sens",
+            p(
+                s.transmural_sector_sensitivity,
+                sectors.true_positive,
+                sectors.positives(),
+                None,
+            ),
+        ),
+        (
+            "transmural sector spec",
+            p(
+                s.transmural_sector_specificity,
+                sectors.true_negative,
+                sectors.negatives(),
+                None,
+            ),
+        ),
         ("noise: burden CoV", f(&s.noise_burden_cov, 3)),
         ("noise: scar Dice", f(&s.noise_scar_dice, 3)),
     ];
     for (name, value) in lines {
         out.push_str(&format!("  {name:<22} {value}\n"));
     }
+    out.push_str(
+        "  (95% CI: of a mean by patient (t, slices of a patient as one cluster); of r by \
+         Fisher's z; of the ICC by McGraw and Wong; of a proportion by Wilson's score)\n",
+    );
     out
 }
 

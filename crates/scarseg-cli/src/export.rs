@@ -320,22 +320,54 @@ fn test_metrics(
     };
     let mut metrics = BTreeMap::new();
     let mut text = format!(
-        "Evaluated with `scarseg eval` ({}) on {on}:\n\n| metric | mean | SD | n |\n\
-         |---|---|---|---|\n",
+        "Evaluated with `scarseg eval` ({}) on {on}:\n\n| metric | mean | SD | 95% CI | n |\n\
+         |---|---|---|---|---|\n",
         summary["method"].as_str().unwrap_or("?")
     );
+    // A 95% confidence interval as eval writes it ({"lower", "upper"}), into the metrics too.
+    let mut interval = |key: &str, ci: &serde_json::Value| -> String {
+        match (ci["lower"].as_f64(), ci["upper"].as_f64()) {
+            (Some(lower), Some(upper)) => {
+                metrics.insert(format!("{key}_ci95_lower"), lower);
+                metrics.insert(format!("{key}_ci95_upper"), upper);
+                format!("{lower:.4} to {upper:.4}")
+            }
+            _ => String::new(),
+        }
+    };
+    // A metric with a mean and SD over cases, or a single figure (r, ICC, a proportion).
+    enum Figure {
+        MeanSd(f64, f64),
+        Single(f64),
+    }
+    let mut rows = Vec::new();
     for (key, value) in summary.as_object().into_iter().flatten() {
         if let Some(mean) = value.get("mean").and_then(|m| m.as_f64()) {
             let sd = value.get("sd").and_then(|m| m.as_f64()).unwrap_or(f64::NAN);
-            metrics.insert(format!("{key}_mean"), mean);
-            metrics.insert(format!("{key}_sd"), sd);
-            text.push_str(&format!(
-                "| {key} | {mean:.4} | {sd:.4} | {} |\n",
-                value.get("n").and_then(|n| n.as_u64()).unwrap_or(0)
+            let ci = interval(&format!("{key}_mean"), &value["ci95"]);
+            rows.push((
+                key.clone(),
+                Figure::MeanSd(mean, sd),
+                ci,
+                value["n"].as_u64(),
             ));
         } else if let Some(v) = value.as_f64() {
-            metrics.insert(key.clone(), v);
-            text.push_str(&format!("| {key} | {v:.4} | | |\n"));
+            let ci = interval(key, &summary[format!("{key}_ci95")]);
+            rows.push((key.clone(), Figure::Single(v), ci, None));
+        }
+    }
+    for (key, figure, ci, n) in rows {
+        let n = n.map(|n| n.to_string()).unwrap_or_default();
+        match figure {
+            Figure::MeanSd(mean, sd) => {
+                metrics.insert(format!("{key}_mean"), mean);
+                metrics.insert(format!("{key}_sd"), sd);
+                text.push_str(&format!("| {key} | {mean:.4} | {sd:.4} | {ci} | {n} |\n"));
+            }
+            Figure::Single(v) => {
+                text.push_str(&format!("| {key} | {v:.4} | | {ci} | |\n"));
+                metrics.insert(key, v);
+            }
         }
     }
     if let Some(n) = summary["slices"].as_u64() {

@@ -12,6 +12,7 @@ mod export;
 mod model_dir;
 mod phantom;
 mod predict;
+mod stats;
 mod train;
 
 use std::process::ExitCode;

@@ -439,6 +439,25 @@ fn train_export_eval_predict_round_trip() {
         card.contains("on 2 synthetic phantom test cases from seed 2000000000"),
         "{card}"
     );
+    // Each mean comes with its 95% confidence interval, in the manifest and the card's table.
+    let dice = &eval["summary"]["scar_dice"];
+    let number = |v: &serde_json::Value| v.as_f64().expect("number");
+    assert_eq!(
+        measured["metrics"]["scar_dice_mean_ci95_lower"],
+        dice["ci95"]["lower"]
+    );
+    assert_eq!(
+        measured["metrics"]["scar_dice_mean_ci95_upper"],
+        dice["ci95"]["upper"]
+    );
+    let row = format!(
+        "| scar_dice | {:.4} | {:.4} | {:.4} to {:.4} | 2 |",
+        number(&dice["mean"]),
+        number(&dice["sd"]),
+        number(&dice["ci95"]["lower"]),
+        number(&dice["ci95"]["upper"])
+    );
+    assert!(card.contains(&row), "{row} not in {card}");
     // Other weights (f32 instead of f16), another threshold, the validation cases, or a file
     // that names no weights: refused, and nothing written.
     fails(
@@ -2360,13 +2379,18 @@ fn eval_scores_label_volumes_made_elsewhere() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
     let data = two_phantom_stacks(root);
-    let eval_rows = |extra: &[&str], out: &str| {
+    let eval_table = |extra: &[&str], out: &str| {
         let out = root.join(out);
-        ok(&[&["eval", "--pairs", s(&data), "--out", s(&out)][..], extra].concat());
+        let run = ok(&[&["eval", "--pairs", s(&data), "--out", s(&out)][..], extra].concat());
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("eval.json")).expect("eval.json"))
                 .expect("json");
-        (csv_rows(&out.join("eval.csv")), json)
+        let table = String::from_utf8(run.stdout).expect("utf-8");
+        (csv_rows(&out.join("eval.csv")), json, table)
+    };
+    let eval_rows = |extra: &[&str], out: &str| {
+        let (rows, json, _) = eval_table(extra, out);
+        (rows, json)
     };
     // The second case's middle slice loses its scar.
     let edited = root.join("edited");
@@ -2393,7 +2417,7 @@ fn eval_scores_label_volumes_made_elsewhere() {
         nifti1(&truth, NiftiData::U8(&values), true).expect("nifti"),
     )
     .expect("write");
-    let (rows, json) = eval_rows(&["--predictions", s(&edited)], "edited-eval");
+    let (rows, json, table) = eval_table(&["--predictions", s(&edited)], "edited-eval");
     assert_eq!(rows.len(), 6);
     assert_eq!(json["predictions"], s(&edited));
     assert_eq!(
@@ -2414,6 +2438,30 @@ fn eval_scores_label_volumes_made_elsewhere() {
     }
     let mean = json["summary"]["scar_dice"]["mean"].as_f64().expect("mean");
     assert!((mean - 5.0 / 6.0).abs() < 1e-12, "{mean}");
+    // Its 95% confidence interval takes each patient's slices as one cluster: sums of
+    // deviations from 5/6 of +0.5 (1, 1, 1) and -0.5 (1, 0, 1), SE^2 = 2/1 x 0.5 / 36, SE 1/6,
+    // t(0.975, 1) = 12.706205: 5/6 -+ 2.117701. Six independent slices would give 5/6 -+
+    // 0.428 (t(0.975, 5) x SD / sqrt(6)), too narrow for two patients.
+    let ci = &json["summary"]["scar_dice"]["ci95"];
+    let bound = |key: &str| ci[key].as_f64().expect(key);
+    assert!((bound("lower") + 1.284_368).abs() < 1e-5, "{ci}");
+    assert!((bound("upper") - 2.951_034).abs() < 1e-5, "{ci}");
+    assert!(
+        table.contains("scar Dice              0.833 +- 0.408  (95% CI -1.284 to 2.951; n = 6)"),
+        "{table}"
+    );
+    // The flag's counts cover both patients.
+    let counts = &json["summary"]["flag_counts"];
+    let total: u64 = [
+        "true_positive",
+        "false_negative",
+        "true_negative",
+        "false_positive",
+    ]
+    .iter()
+    .map(|k| counts[k].as_u64().expect(k))
+    .sum();
+    assert_eq!(total, 2, "{counts}");
     // Bland-Altman of the per-patient burden: the first patient agrees (difference 0), the
     // second differs by d, its burden from the slices' areas (one thickness per stack), so the
     // bias is d / 2 and the SD |d| / sqrt(2).
@@ -2457,6 +2505,9 @@ fn eval_scores_label_volumes_made_elsewhere() {
     // The reference's own volumes agree perfectly: ICC 1, no bias, no spread.
     let (_, itself) = eval_rows(&["--predictions", s(&data)], "itself-eval");
     assert_eq!(itself["summary"]["burden_icc"], 1.0);
+    // Perfect agreement has no interval; two patients are too few for Fisher's z.
+    assert!(itself["summary"]["burden_icc_ci95"].is_null());
+    assert!(itself["summary"]["burden_pearson_r_ci95"].is_null());
     assert_eq!(itself["summary"]["burden_bland_altman"]["mean"], 0.0);
     assert_eq!(itself["summary"]["burden_bland_altman"]["sd"], 0.0);
     assert_eq!(itself["summary"]["scar_dice"]["mean"], 1.0);

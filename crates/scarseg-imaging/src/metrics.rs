@@ -265,12 +265,24 @@ pub fn bland_altman(a: &[f64], b: &[f64]) -> Option<BlandAltman> {
     })
 }
 
-/// The intraclass correlation of two measurements of each subject, two-way random effects,
-/// absolute agreement, single measurement: ICC(A,1) of McGraw and Wong (1996), Shrout and
-/// Fleiss's ICC(2,1). Unlike Pearson's r, a constant offset between the two lowers it, which is
-/// why agreement studies quote it. `None` for fewer than two subjects, series of different
-/// lengths, or no variance at all.
-pub fn icc_agreement(a: &[f64], b: &[f64]) -> Option<f64> {
+/// The mean squares of a two-way analysis of variance of two measurements of each of `n`
+/// subjects (subjects by raters, one measurement per cell), from which [`icc_agreement`] and
+/// its confidence interval are computed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TwoWayAnova {
+    /// Subjects.
+    pub n: usize,
+    /// Between subjects (rows), n - 1 degrees of freedom.
+    pub ms_subjects: f64,
+    /// Between the two raters (columns), 1 degree of freedom.
+    pub ms_raters: f64,
+    /// Residual, n - 1 degrees of freedom.
+    pub ms_error: f64,
+}
+
+/// [`TwoWayAnova`] of `a` against `b`; `None` for fewer than two subjects or series of different
+/// lengths.
+pub fn two_way_anova(a: &[f64], b: &[f64]) -> Option<TwoWayAnova> {
     let n = a.len();
     if n != b.len() || n < 2 {
         return None;
@@ -286,11 +298,75 @@ pub fn icc_agreement(a: &[f64], b: &[f64]) -> Option<f64> {
         .sum();
     let ss_raters = nf * ((mean_a - grand).powi(2) + (mean_b - grand).powi(2));
     let ss_total: f64 = a.iter().chain(b).map(|v| (v - grand).powi(2)).sum();
-    let ms_subjects = ss_subjects / (nf - 1.0);
-    let ms_raters = ss_raters / (k - 1.0);
-    let ms_error = ((ss_total - ss_subjects - ss_raters) / ((nf - 1.0) * (k - 1.0))).max(0.0);
-    let denominator = ms_subjects + (k - 1.0) * ms_error + k / nf * (ms_raters - ms_error);
-    (denominator > 0.0).then(|| (ms_subjects - ms_error) / denominator)
+    Some(TwoWayAnova {
+        n,
+        ms_subjects: ss_subjects / (nf - 1.0),
+        ms_raters: ss_raters / (k - 1.0),
+        ms_error: ((ss_total - ss_subjects - ss_raters) / ((nf - 1.0) * (k - 1.0))).max(0.0),
+    })
+}
+
+/// The intraclass correlation of two measurements of each subject, two-way random effects,
+/// absolute agreement, single measurement: ICC(A,1) of McGraw and Wong (1996), Shrout and
+/// Fleiss's ICC(2,1). Unlike Pearson's r, a constant offset between the two lowers it, which is
+/// why agreement studies quote it. `None` for fewer than two subjects, series of different
+/// lengths, or no variance at all.
+pub fn icc_agreement(a: &[f64], b: &[f64]) -> Option<f64> {
+    let t = two_way_anova(a, b)?;
+    let (nf, k) = (t.n as f64, 2.0);
+    let denominator = t.ms_subjects + (k - 1.0) * t.ms_error + k / nf * (t.ms_raters - t.ms_error);
+    (denominator > 0.0).then(|| (t.ms_subjects - t.ms_error) / denominator)
+}
+
+/// Counts of a predicted flag against the reference flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Confusion {
+    /// Flagged, and so in the reference.
+    pub true_positive: usize,
+    /// Not flagged, but flagged in the reference.
+    pub false_negative: usize,
+    /// Not flagged, nor in the reference.
+    pub true_negative: usize,
+    /// Flagged, but not in the reference.
+    pub false_positive: usize,
+}
+
+impl Confusion {
+    /// Counts `predicted` against `reference`, pair by pair.
+    pub fn of(predicted: &[bool], reference: &[bool]) -> Self {
+        let mut c = Confusion::default();
+        for (p, r) in predicted.iter().zip(reference) {
+            match (p, r) {
+                (true, true) => c.true_positive += 1,
+                (false, true) => c.false_negative += 1,
+                (false, false) => c.true_negative += 1,
+                (true, false) => c.false_positive += 1,
+            }
+        }
+        c
+    }
+
+    /// The reference's positives.
+    pub fn positives(&self) -> usize {
+        self.true_positive + self.false_negative
+    }
+
+    /// The reference's negatives.
+    pub fn negatives(&self) -> usize {
+        self.true_negative + self.false_positive
+    }
+
+    /// True positives over the reference's positives; `None` without any.
+    pub fn sensitivity(&self) -> Option<f64> {
+        let n = self.positives();
+        (n > 0).then(|| self.true_positive as f64 / n as f64)
+    }
+
+    /// True negatives over the reference's negatives; `None` without any.
+    pub fn specificity(&self) -> Option<f64> {
+        let n = self.negatives();
+        (n > 0).then(|| self.true_negative as f64 / n as f64)
+    }
 }
 
 /// Sensitivity and specificity of a predicted flag against the reference flag. Each is `None`
@@ -299,17 +375,8 @@ pub fn sensitivity_specificity(
     predicted: &[bool],
     reference: &[bool],
 ) -> (Option<f64>, Option<f64>) {
-    let (mut tp, mut fn_, mut tn, mut fp) = (0usize, 0usize, 0usize, 0usize);
-    for (p, r) in predicted.iter().zip(reference) {
-        match (p, r) {
-            (true, true) => tp += 1,
-            (false, true) => fn_ += 1,
-            (false, false) => tn += 1,
-            (true, false) => fp += 1,
-        }
-    }
-    let ratio = |a: usize, b: usize| (a + b > 0).then(|| a as f64 / (a + b) as f64);
-    (ratio(tp, fn_), ratio(tn, fp))
+    let c = Confusion::of(predicted, reference);
+    (c.sensitivity(), c.specificity())
 }
 
 /// Sectors of the wall in [`sector_scar_percent`]: twelve of 30 degrees.
