@@ -1,8 +1,9 @@
 //! `scarseg eval`: the papers' tables for a model or for the classic methods on the same cases:
 //! scar and myocardium Dice, HD95 (pixels and mm), burden Pearson r against the reference, and
 //! sensitivity / specificity of the >5% flag; with `--noise`, ScarNet's Monte Carlo robustness
-//! protocol. Every figure comes with its 95% confidence interval (`stats`). Prints a table;
-//! `--out` adds CSV and JSON.
+//! protocol. Means per slice and per patient (a volume Dice over the patient's slices), each
+//! with its median and interquartile range; every figure with its 95% confidence interval
+//! (`stats`). Prints a table; `--out` adds CSV and JSON.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -15,10 +16,10 @@ use indicatif::ProgressBar;
 use scarseg_imaging::classic::{fwhm, n_sd};
 use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::metrics::{
-    BlandAltman, Confusion, Mask, WALL_SECTORS, bland_altman, burden_percent,
-    coefficient_of_variation, dice, hd95, high_risk, icc_agreement, is_transmural, mean_sd,
-    pearson_r, sector_scar_percent, stack_burden_percent, surface_dice, transmural_sectors,
-    two_way_anova,
+    BlandAltman, Confusion, LinearFit, Mask, WALL_SECTORS, bland_altman, burden_percent,
+    coefficient_of_variation, dice, hd95, high_risk, icc_agreement, intersection_px, is_transmural,
+    linear_fit, mean_sd, pearson_r, percentile, sector_scar_percent, surface_dice,
+    transmural_sectors, two_way_anova,
 };
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::PhantomConfig;
@@ -170,8 +171,9 @@ pub struct SliceEval {
     pub noise_scar_dice_mean: Option<f64>,
 }
 
-/// Per-patient figures: the burdens the agreement statistics compare, one row per patient of
-/// `eval_patients.csv` (what a Bland-Altman plot draws: the mean against the difference).
+/// Per-patient figures, one row per patient of `eval_patients.csv`: the burdens the agreement
+/// statistics compare (what a Bland-Altman plot draws: the mean against the difference), and
+/// the patient's volume Dice and volumes, as EMIDEC and ScarNet score a patient.
 #[derive(Debug, Clone, Serialize)]
 pub struct PatientEval {
     /// Patient (case).
@@ -186,6 +188,41 @@ pub struct PatientEval {
     pub difference_pp: f64,
     /// The two burdens' mean, percent.
     pub mean_percent: f64,
+    /// Scar Dice over the patient's slices together (each pixel weighted by its volume), not
+    /// the mean of the slices' Dice: a slice with a sliver of scar counts for its sliver.
+    pub scar_dice: f64,
+    /// Myocardium Dice likewise (the network and label volumes; the classic methods take the
+    /// reference's myocardium).
+    pub myocardium_dice: Option<f64>,
+    /// Scar volume from the evaluated masks, mL (area x slice thickness).
+    pub scar_volume_ml: f64,
+    /// The same from the reference.
+    pub reference_scar_volume_ml: f64,
+    /// Myocardium volume (scar included) from the evaluated masks, mL.
+    pub myocardium_volume_ml: f64,
+    /// The same from the reference.
+    pub reference_myocardium_volume_ml: f64,
+}
+
+/// A patient's slices summed as volumes (area x thickness), mm3.
+#[derive(Debug, Clone, Copy, Default)]
+struct Volumes {
+    slices: usize,
+    scar: f64,
+    reference_scar: f64,
+    scar_overlap: f64,
+    myocardium: f64,
+    reference_myocardium: f64,
+    myocardium_overlap: f64,
+}
+
+/// Dice from volumes: 2 |A n B| / (|A| + |B|), empty against empty 1.
+fn volume_dice(overlap: f64, a: f64, b: f64) -> f64 {
+    if a + b > 0.0 {
+        2.0 * overlap / (a + b)
+    } else {
+        1.0
+    }
 }
 
 /// A mean and SD over `n` values.
@@ -200,6 +237,13 @@ pub struct Stat {
     /// 95% confidence interval of the mean, patients as the independent unit
     /// ([`mean_ci95`]); `None` with fewer than two patients.
     pub ci95: Option<Interval>,
+    /// Median (ScarNet reports Dice as median and interquartile range, its Dice not being
+    /// normally distributed).
+    pub median: f64,
+    /// First quartile (NumPy's default interpolation).
+    pub q1: f64,
+    /// Third quartile.
+    pub q3: f64,
 }
 
 /// [`Stat`] of per-slice values, `(patient, value)`; missing and non-finite values are left
@@ -210,11 +254,16 @@ fn stat<'a>(values: impl Iterator<Item = (&'a str, Option<f64>)>) -> Option<Stat
         .filter(|(_, x)| x.is_finite())
         .collect();
     let values: Vec<f64> = v.iter().map(|x| x.1).collect();
-    mean_sd(&values).map(|(mean, sd)| Stat {
+    let (mean, sd) = mean_sd(&values)?;
+    let quantile = |q: f64| percentile(&values, q);
+    Some(Stat {
         mean,
         sd,
         n: v.len(),
         ci95: mean_ci95(v.iter().copied()),
+        median: quantile(50.0)?,
+        q1: quantile(25.0)?,
+        q3: quantile(75.0)?,
     })
 }
 
@@ -241,10 +290,16 @@ pub struct Summary {
     pub myocardium_hd95_px: Option<Stat>,
     /// Myocardium HD95, mm.
     pub myocardium_hd95_mm: Option<Stat>,
+    /// Scar Dice per patient, over the patient's slices together ([`PatientEval::scar_dice`]).
+    pub patient_scar_dice: Option<Stat>,
+    /// Myocardium Dice per patient, likewise.
+    pub patient_myocardium_dice: Option<Stat>,
     /// Pearson r of per-patient burden against the reference.
     pub burden_pearson_r: Option<f64>,
     /// Its 95% confidence interval (Fisher's z).
     pub burden_pearson_r_ci95: Option<Interval>,
+    /// The least-squares line of per-patient burden (y) on the reference's (x).
+    pub burden_fit: Option<LinearFit>,
     /// Bland-Altman agreement of per-patient burden with the reference, percentage points
     /// (predicted minus reference: the bias, SD and 95% limits of agreement).
     pub burden_bland_altman: Option<BlandAltman>,
@@ -341,8 +396,18 @@ fn evaluate(
     let mut rows = Vec::new();
     // (predicted, reference) transmural calls of the sectors both masks' walls reach.
     let mut calls: Vec<(bool, bool)> = Vec::new();
+    // The network and label volumes draw their own myocardium; the classic methods take the
+    // reference's.
+    let network = matches!(seg.method, Method::Network | Method::Predictions);
+    // Per slice, mm2: (scar, myocardium) of the evaluated masks that the reference's holds.
+    let mut overlaps: Vec<(f64, f64)> = Vec::with_capacity(samples.len());
     for (index, s) in samples.iter().enumerate() {
         let (scar, myo) = seg.segment(index, s, s.image.pixels.clone())?;
+        let pixel_mm2 = s.image.pixel_area_mm2();
+        overlaps.push((
+            intersection_px(&scar, &s.scar) as f64 * pixel_mm2,
+            intersection_px(&myo, &s.myocardium) as f64 * pixel_mm2,
+        ));
         let spacing = s.image.spacing_mm;
         let sectors = sector_scar_percent(&scar, &myo, spacing, WALL_SECTORS);
         let reference_sectors = sector_scar_percent(&s.scar, &s.myocardium, spacing, WALL_SECTORS);
@@ -352,9 +417,6 @@ fn evaluate(
                 .zip(&reference_sectors)
                 .filter_map(|(p, r)| Some((is_transmural((*p)?), is_transmural((*r)?)))),
         );
-        // The network and label volumes draw their own myocardium; the classic methods take
-        // the reference's.
-        let network = matches!(seg.method, Method::Network | Method::Predictions);
         let mut row = SliceEval {
             patient: s.patient.clone(),
             source: s.image.source.clone(),
@@ -407,34 +469,41 @@ fn evaluate(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    // Per patient: volume-weighted burdens (slice thickness from each slice).
-    // (scar area, myocardium area, thickness) per slice: predicted, reference.
-    type Areas = Vec<(f64, f64, f64)>;
-    let mut by_patient: BTreeMap<&str, (Areas, Areas)> = BTreeMap::new();
-    for (r, s) in rows.iter().zip(samples) {
-        let e = by_patient.entry(s.patient.as_str()).or_default();
+    // Per patient: volumes, slice thickness from each slice.
+    let mut by_patient: BTreeMap<&str, Volumes> = BTreeMap::new();
+    for ((r, s), (scar_overlap, myo_overlap)) in rows.iter().zip(samples).zip(&overlaps) {
+        let v = by_patient.entry(s.patient.as_str()).or_default();
         let t = s.image.thickness_mm;
-        e.0.push((r.scar_area_mm2, r.myocardium_area_mm2, t));
-        e.1.push((
-            r.reference_scar_area_mm2,
-            r.reference_myocardium_area_mm2,
-            t,
-        ));
+        v.slices += 1;
+        v.scar += r.scar_area_mm2 * t;
+        v.reference_scar += r.reference_scar_area_mm2 * t;
+        v.scar_overlap += scar_overlap * t;
+        v.myocardium += r.myocardium_area_mm2 * t;
+        v.reference_myocardium += r.reference_myocardium_area_mm2 * t;
+        v.myocardium_overlap += myo_overlap * t;
     }
     let (mut predicted, mut reference, mut patients) = (Vec::new(), Vec::new(), Vec::new());
-    for (name, (p, r)) in &by_patient {
+    for (name, v) in &by_patient {
         // A patient without reference myocardium has no burden to compare with.
-        if let Some(r) = stack_burden_percent(r) {
-            let b = stack_burden_percent(p).unwrap_or(0.0);
+        if let Some(r) = burden_percent(v.reference_scar, v.reference_myocardium) {
+            let b = burden_percent(v.scar, v.myocardium).unwrap_or(0.0);
             predicted.push(b);
             reference.push(r);
             patients.push(PatientEval {
                 patient: name.to_string(),
-                slices: p.len(),
+                slices: v.slices,
                 burden_percent: b,
                 reference_burden_percent: r,
                 difference_pp: b - r,
                 mean_percent: (b + r) / 2.0,
+                scar_dice: volume_dice(v.scar_overlap, v.scar, v.reference_scar),
+                myocardium_dice: network.then(|| {
+                    volume_dice(v.myocardium_overlap, v.myocardium, v.reference_myocardium)
+                }),
+                scar_volume_ml: v.scar / 1000.0,
+                reference_scar_volume_ml: v.reference_scar / 1000.0,
+                myocardium_volume_ml: v.myocardium / 1000.0,
+                reference_myocardium_volume_ml: v.reference_myocardium / 1000.0,
             });
         }
     }
@@ -459,8 +528,19 @@ fn evaluate(
         scar_surface_dice_1px: stat(per_slice(|r| Some(r.scar_surface_dice_1px))),
         myocardium_hd95_px: stat(per_slice(|r| r.myocardium_hd95_px)),
         myocardium_hd95_mm: stat(per_slice(|r| r.myocardium_hd95_mm)),
+        patient_scar_dice: stat(
+            patients
+                .iter()
+                .map(|p| (p.patient.as_str(), Some(p.scar_dice))),
+        ),
+        patient_myocardium_dice: stat(
+            patients
+                .iter()
+                .map(|p| (p.patient.as_str(), p.myocardium_dice)),
+        ),
         burden_pearson_r: r,
         burden_pearson_r_ci95: r.and_then(|r| pearson_ci95(r, predicted.len())),
+        burden_fit: linear_fit(&reference, &predicted),
         burden_bland_altman: agreement,
         burden_bland_altman_ci95: agreement.as_ref().and_then(bland_altman_ci95),
         burden_icc: icc,
@@ -488,18 +568,23 @@ pub fn table(s: &Summary) -> String {
             format!("95% CI {:.d$} to {:.d$}", i.lower, i.upper, d = digits)
         })
     };
+    // "0.787 +- 0.207  (95% CI 0.745 to 0.828; median 0.853, IQR 0.712 to 0.930; n = 100)".
     let f = |x: &Option<Stat>, digits: usize| match x {
-        Some(x) => match x.ci95 {
-            Some(_) => format!(
-                "{:.d$} +- {:.d$}  ({}; n = {})",
+        Some(x) => {
+            let interval = x
+                .ci95
+                .map_or(String::new(), |i| format!("{}; ", ci(Some(i), digits)));
+            format!(
+                "{:.d$} +- {:.d$}  ({interval}median {:.d$}, IQR {:.d$} to {:.d$}; n = {})",
                 x.mean,
                 x.sd,
-                ci(x.ci95, digits),
+                x.median,
+                x.q1,
+                x.q3,
                 x.n,
                 d = digits
-            ),
-            None => format!("{:.d$} +- {:.d$}  (n = {})", x.mean, x.sd, x.n, d = digits),
-        },
+            )
+        }
         None => "-".to_string(),
     };
     let o = |x: Option<f64>, i: Option<Interval>| match (x, i) {
@@ -526,9 +611,23 @@ pub fn table(s: &Summary) -> String {
         ("scar surface Dice 1px", f(&s.scar_surface_dice_1px, 3)),
         ("myocardium HD95 (px)", f(&s.myocardium_hd95_px, 2)),
         ("myocardium HD95 (mm)", f(&s.myocardium_hd95_mm, 2)),
+        ("scar Dice per patient", f(&s.patient_scar_dice, 3)),
+        ("myo Dice per patient", f(&s.patient_myocardium_dice, 3)),
         (
             "burden Pearson r",
             o(s.burden_pearson_r, s.burden_pearson_r_ci95),
+        ),
+        (
+            "burden fit",
+            s.burden_fit.map_or("-".into(), |l| {
+                format!(
+                    "burden = {:.3} x reference {} {:.3} pp  (R^2 {:.3})",
+                    l.slope,
+                    if l.intercept < 0.0 { "-" } else { "+" },
+                    l.intercept.abs(),
+                    l.r_squared
+                )
+            }),
         ),
         ("burden ICC(A,1)", o(s.burden_icc, s.burden_icc_ci95)),
         (
@@ -593,7 +692,8 @@ pub fn table(s: &Summary) -> String {
     }
     out.push_str(
         "  (95% CI: of a mean by patient (t, slices of a patient as one cluster); of r by \
-         Fisher's z; of the ICC by McGraw and Wong; of a proportion by Wilson's score)\n",
+         Fisher's z; of the ICC by McGraw and Wong; of a proportion by Wilson's score. Per \
+         patient: over the patient's slices together.)\n",
     );
     out
 }
@@ -829,4 +929,26 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         )?;
     }
     Ok(Outcome::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_gives_the_median_and_quartiles_numpy_gives() {
+        // 1, 2, 3, 4, 10 of five patients: mean 4, SD sqrt(50 / 4) = 3.535534; NumPy's
+        // percentiles 25, 50, 75 sit on order statistics 1, 2, 3: 2, 3 and 4. A missing value
+        // and a NaN are left out.
+        let values = [1.0, 2.0, 3.0, 4.0, 10.0].map(Some);
+        let names = ["a", "b", "c", "d", "e", "f", "g"];
+        let with_gaps = values.into_iter().chain([None, Some(f64::NAN)]);
+        let s = stat(names.into_iter().zip(with_gaps)).expect("five values");
+        assert_eq!((s.n, s.mean, s.median, s.q1, s.q3), (5, 4.0, 3.0, 2.0, 4.0));
+        assert!((s.sd - 12.5f64.sqrt()).abs() < 1e-12);
+        // Even counts interpolate: 1, 2, 3, 4 gives 1.75, 2.5 and 3.25.
+        let s = stat(names.into_iter().zip([1.0, 2.0, 3.0, 4.0].map(Some))).expect("four");
+        assert_eq!((s.median, s.q1, s.q3), (2.5, 1.75, 3.25));
+        assert!(stat(std::iter::empty()).is_none());
+    }
 }

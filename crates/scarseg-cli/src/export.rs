@@ -320,8 +320,8 @@ fn test_metrics(
     };
     let mut metrics = BTreeMap::new();
     let mut text = format!(
-        "Evaluated with `scarseg eval` ({}) on {on}:\n\n| metric | mean | SD | 95% CI | n |\n\
-         |---|---|---|---|---|\n",
+        "Evaluated with `scarseg eval` ({}) on {on}:\n\n\
+         | metric | mean | SD | 95% CI | median (IQR) | n |\n|---|---|---|---|---|---|\n",
         summary["method"].as_str().unwrap_or("?")
     );
     // A 95% confidence interval as eval writes it ({"lower", "upper"}), into the metrics too.
@@ -337,7 +337,7 @@ fn test_metrics(
     };
     // A metric with a mean and SD over cases, or a single figure (r, ICC, a proportion).
     enum Figure {
-        MeanSd(f64, f64),
+        MeanSd(f64, f64, String),
         Single(f64),
     }
     let mut rows = Vec::new();
@@ -345,12 +345,16 @@ fn test_metrics(
         if let Some(mean) = value.get("mean").and_then(|m| m.as_f64()) {
             let sd = value.get("sd").and_then(|m| m.as_f64()).unwrap_or(f64::NAN);
             let ci = interval(&format!("{key}_mean"), &value["ci95"]);
-            rows.push((
-                key.clone(),
-                Figure::MeanSd(mean, sd),
-                ci,
-                value["n"].as_u64(),
-            ));
+            let quartiles = match (
+                value["median"].as_f64(),
+                value["q1"].as_f64(),
+                value["q3"].as_f64(),
+            ) {
+                (Some(m), Some(q1), Some(q3)) => format!("{m:.4} ({q1:.4} to {q3:.4})"),
+                _ => String::new(),
+            };
+            let figure = Figure::MeanSd(mean, sd, quartiles);
+            rows.push((key.clone(), figure, ci, value["n"].as_u64()));
         } else if let Some(v) = value.as_f64() {
             let ci = interval(key, &summary[format!("{key}_ci95")]);
             rows.push((key.clone(), Figure::Single(v), ci, None));
@@ -359,13 +363,15 @@ fn test_metrics(
     for (key, figure, ci, n) in rows {
         let n = n.map(|n| n.to_string()).unwrap_or_default();
         match figure {
-            Figure::MeanSd(mean, sd) => {
+            Figure::MeanSd(mean, sd, quartiles) => {
                 metrics.insert(format!("{key}_mean"), mean);
                 metrics.insert(format!("{key}_sd"), sd);
-                text.push_str(&format!("| {key} | {mean:.4} | {sd:.4} | {ci} | {n} |\n"));
+                text.push_str(&format!(
+                    "| {key} | {mean:.4} | {sd:.4} | {ci} | {quartiles} | {n} |\n"
+                ));
             }
             Figure::Single(v) => {
-                text.push_str(&format!("| {key} | {v:.4} | | {ci} | |\n"));
+                text.push_str(&format!("| {key} | {v:.4} | | {ci} | | |\n"));
                 metrics.insert(key, v);
             }
         }

@@ -451,11 +451,14 @@ fn train_export_eval_predict_round_trip() {
         dice["ci95"]["upper"]
     );
     let row = format!(
-        "| scar_dice | {:.4} | {:.4} | {:.4} to {:.4} | 2 |",
+        "| scar_dice | {:.4} | {:.4} | {:.4} to {:.4} | {:.4} ({:.4} to {:.4}) | 2 |",
         number(&dice["mean"]),
         number(&dice["sd"]),
         number(&dice["ci95"]["lower"]),
-        number(&dice["ci95"]["upper"])
+        number(&dice["ci95"]["upper"]),
+        number(&dice["median"]),
+        number(&dice["q1"]),
+        number(&dice["q3"])
     );
     assert!(card.contains(&row), "{row} not in {card}");
     // Other weights (f32 instead of f16), another threshold, the validation cases, or a file
@@ -2402,6 +2405,11 @@ fn eval_scores_label_volumes_made_elsewhere() {
     .expect("copy");
     let mut truth = label_volume(&data.join("phantom-12_labels.nii.gz"));
     let scar_px = truth[1].pixels.iter().filter(|v| **v >= 3.0).count();
+    // Each slice's scar pixels (labels 3 and 4); the slices share one grid and thickness.
+    let scar_counts: Vec<f64> = truth
+        .iter()
+        .map(|t| t.pixels.iter().filter(|v| **v >= 3.0).count() as f64)
+        .collect();
     assert!(scar_px > 0, "the phantom's middle slice holds scar");
     let values: Vec<u8> = truth
         .iter_mut()
@@ -2447,7 +2455,10 @@ fn eval_scores_label_volumes_made_elsewhere() {
     assert!((bound("lower") + 1.284_368).abs() < 1e-5, "{ci}");
     assert!((bound("upper") - 2.951_034).abs() < 1e-5, "{ci}");
     assert!(
-        table.contains("scar Dice              0.833 +- 0.408  (95% CI -1.284 to 2.951; n = 6)"),
+        table.contains(
+            "scar Dice              0.833 +- 0.408  (95% CI -1.284 to 2.951; median 1.000, IQR \
+             1.000 to 1.000; n = 6)"
+        ),
         "{table}"
     );
     // The flag's counts cover both patients.
@@ -2491,6 +2502,26 @@ fn eval_scores_label_volumes_made_elsewhere() {
     };
     assert_eq!(patients[0]["patient"], "phantom-11");
     assert_eq!(number(&patients[0], "difference_pp"), 0.0);
+    // A patient's Dice is over its slices together: the second patient's scar is the
+    // reference's on slices 0 and 2, none on slice 1, so 2 (S0 + S2) / (2 S0 + S1 + 2 S2), not
+    // the mean of its slices' Dice (2/3); the first agrees everywhere.
+    let [s0, s1, s2] = scar_counts[..] else {
+        panic!("three slices: {scar_counts:?}")
+    };
+    let want = 2.0 * (s0 + s2) / (2.0 * s0 + s1 + 2.0 * s2);
+    assert!(
+        (number(&patients[1], "scar_dice") - want).abs() < 1e-9,
+        "{want}"
+    );
+    assert_eq!(number(&patients[0], "scar_dice"), 1.0);
+    assert_eq!(number(&patients[1], "myocardium_dice"), 1.0);
+    let volume_ratio =
+        number(&patients[1], "scar_volume_ml") / number(&patients[1], "reference_scar_volume_ml");
+    assert!((volume_ratio - (s0 + s2) / (s0 + s1 + s2)).abs() < 1e-9);
+    let per_patient = &json["summary"]["patient_scar_dice"];
+    let mean = per_patient["mean"].as_f64().expect("mean");
+    assert!((mean - (1.0 + want) / 2.0).abs() < 1e-9, "{per_patient}");
+    assert_eq!(per_patient["n"], 2);
     assert_eq!(patients[1]["slices"], "3");
     assert!((number(&patients[1], "difference_pp") - d).abs() < 1e-9);
     let (b, r) = (

@@ -91,6 +91,24 @@ pub fn dice(a: &Mask, b: &Mask) -> f64 {
     }
 }
 
+/// |A n B|, pixels: with the masks' areas, the parts of a Dice that add up over a stack's
+/// slices (a patient's volume Dice).
+///
+/// # Panics
+/// If the masks' grids differ (a programming error, not a data error).
+pub fn intersection_px(a: &Mask, b: &Mask) -> usize {
+    assert_eq!(
+        (a.rows, a.cols),
+        (b.rows, b.cols),
+        "intersection of masks on different grids"
+    );
+    a.data
+        .iter()
+        .zip(&b.data)
+        .filter(|(x, y)| **x && **y)
+        .count()
+}
+
 /// The q-th percentile (0..=100) with linear interpolation between order statistics (NumPy's
 /// default). `None` for an empty slice.
 pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
@@ -278,6 +296,34 @@ pub struct TwoWayAnova {
     pub ms_raters: f64,
     /// Residual, n - 1 degrees of freedom.
     pub ms_error: f64,
+}
+
+/// A least-squares line `y = slope x + intercept`, as papers report a method's measurements
+/// (y) against the reference's (x): ScarNet's "y = 0.96x - 0.11, R^2 = 1.0".
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LinearFit {
+    /// Slope: 1 where the method scales as the reference does.
+    pub slope: f64,
+    /// Intercept, in y's unit.
+    pub intercept: f64,
+    /// The share of y's variance the line explains (Pearson's r squared).
+    pub r_squared: f64,
+}
+
+/// [`LinearFit`] of `y` on `x`; `None` for fewer than two pairs, series of different lengths,
+/// or a constant `x` (no slope) or `y` (no R^2).
+pub fn linear_fit(x: &[f64], y: &[f64]) -> Option<LinearFit> {
+    let r = pearson_r(x, y)?;
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let slope = sxy / sxx;
+    Some(LinearFit {
+        slope,
+        intercept: my - slope * mx,
+        r_squared: r * r,
+    })
 }
 
 /// [`TwoWayAnova`] of `a` against `b`; `None` for fewer than two subjects or series of different
@@ -754,6 +800,35 @@ mod tests {
         assert!((icc + 3.0).abs() < 1e-12, "{icc}");
         assert_eq!(icc_agreement(&[1.0], &[1.0]), None);
         assert_eq!(icc_agreement(&[2.0, 2.0], &[2.0, 2.0]), None);
+    }
+
+    #[test]
+    fn linear_fit_by_hand() {
+        // x 1, 2, 3, 4; y 2, 3, 5, 6: means 2.5 and 4; deviations (-1.5, -0.5, 0.5, 1.5) and
+        // (-2, -1, 1, 2): Sxy = 3 + 0.5 + 0.5 + 3 = 7, Sxx = 5, Syy = 10; slope 1.4, intercept
+        // 4 - 3.5 = 0.5; R^2 = 49 / 50 = 0.98.
+        let fit = linear_fit(&[1.0, 2.0, 3.0, 4.0], &[2.0, 3.0, 5.0, 6.0]).expect("fit");
+        assert!((fit.slope - 1.4).abs() < 1e-12, "{fit:?}");
+        assert!((fit.intercept - 0.5).abs() < 1e-12, "{fit:?}");
+        assert!((fit.r_squared - 0.98).abs() < 1e-12, "{fit:?}");
+        assert_eq!(linear_fit(&[1.0, 1.0], &[2.0, 3.0]), None, "constant x");
+        assert_eq!(linear_fit(&[1.0], &[2.0]), None);
+    }
+
+    #[test]
+    fn intersections_by_hand() {
+        let a = Mask {
+            rows: 1,
+            cols: 4,
+            data: vec![true, true, false, true],
+        };
+        let b = Mask {
+            rows: 1,
+            cols: 4,
+            data: vec![false, true, true, true],
+        };
+        assert_eq!(intersection_px(&a, &b), 2);
+        assert_eq!(intersection_px(&a, &Mask::empty(1, 4)), 0);
     }
 
     #[test]
