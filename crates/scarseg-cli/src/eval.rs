@@ -35,11 +35,11 @@ use crate::data::{
     SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, image_stem, label_masks,
     output_label_hint, output_labels_in, pair_samples, phantom_samples,
 };
-use crate::model_dir;
 use crate::stats::{
     BlandAltmanCi, Interval, bland_altman_ci95, icc_agreement_ci95, mean_ci95, pearson_ci95,
     wilson_ci95,
 };
+use crate::{model_dir, plots};
 
 /// What segments the scar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -927,6 +927,37 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
                 "noise": args.noise.map(|s| serde_json::json!({"sigma_fraction_of_intensity_range": s, "iterations": args.iterations, "seed": args.seed})),
             }))?,
         )?;
+        // The agreement figures, where there is agreement to draw (two patients or more).
+        if let Some(ba) = &summary.burden_bland_altman {
+            let figures = [
+                (
+                    "eval_bland_altman.svg",
+                    plots::bland_altman_svg(
+                        &patients
+                            .iter()
+                            .map(|p| (p.mean_percent, p.difference_pp))
+                            .collect::<Vec<_>>(),
+                        ba,
+                        &summary.method,
+                    )?,
+                ),
+                (
+                    "eval_burden.svg",
+                    plots::burden_svg(
+                        &patients
+                            .iter()
+                            .map(|p| (p.reference_burden_percent, p.burden_percent))
+                            .collect::<Vec<_>>(),
+                        summary.burden_fit.as_ref(),
+                        &summary.method,
+                    )?,
+                ),
+            ];
+            for (name, svg) in figures {
+                std::fs::write(out.join(name), svg)
+                    .with_context(|| format!("{}: cannot write {name}", out.display()))?;
+            }
+        }
     }
     Ok(Outcome::Done)
 }

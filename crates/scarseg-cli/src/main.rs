@@ -11,6 +11,7 @@ mod eval;
 mod export;
 mod model_dir;
 mod phantom;
+mod plots;
 mod predict;
 mod stats;
 mod train;

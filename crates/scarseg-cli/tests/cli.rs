@@ -2497,6 +2497,13 @@ fn eval_scores_label_volumes_made_elsewhere() {
     // eval_patients.csv: each patient's burdens, their difference and mean, as plotted.
     let patients = csv_rows(&root.join("edited-eval").join("eval_patients.csv"));
     assert_eq!(patients.len(), 2);
+    // ... in two figures, one point per patient.
+    for figure in ["eval_bland_altman.svg", "eval_burden.svg"] {
+        let svg = std::fs::read_to_string(root.join("edited-eval").join(figure)).expect(figure);
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+        let points = doc.descendants().filter(|n| n.has_tag_name("circle"));
+        assert_eq!(points.count(), 2, "{figure}");
+    }
     let number = |row: &std::collections::HashMap<String, String>, key: &str| -> f64 {
         row[key].parse().expect(key)
     };
