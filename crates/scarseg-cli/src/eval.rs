@@ -17,8 +17,8 @@ use scarseg_imaging::classic::{fwhm, n_sd};
 use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::metrics::{
     BlandAltman, Confusion, LinearFit, Mask, WALL_SECTORS, bland_altman, burden_percent,
-    coefficient_of_variation, dice, hd95, high_risk, icc_agreement, intersection_px, is_transmural,
-    linear_fit, mean_sd, pearson_r, percentile, sector_scar_percent, surface_dice,
+    coefficient_of_variation, dice, hausdorff_3d, hd95, high_risk, icc_agreement, intersection_px,
+    is_transmural, linear_fit, mean_sd, pearson_r, percentile, sector_scar_percent, surface_dice,
     transmural_sectors, two_way_anova,
 };
 use scarseg_imaging::noise::add_noise;
@@ -202,6 +202,53 @@ pub struct PatientEval {
     pub myocardium_volume_ml: f64,
     /// The same from the reference.
     pub reference_myocardium_volume_ml: f64,
+    /// 3-D Hausdorff distance of the myocardium over the patient's stack, mm (EMIDEC's), with
+    /// [`MIN_SLICES_3D`] slices or more (network and label volumes only).
+    pub myocardium_hd_mm: Option<f64>,
+    /// 3-D 95th-percentile Hausdorff distance of the myocardium, mm.
+    pub myocardium_hd95_mm: Option<f64>,
+    /// 3-D 95th-percentile Hausdorff distance of the scar, mm (`None` where either has none).
+    pub scar_hd95_mm: Option<f64>,
+}
+
+/// Slices a patient needs for 3-D surface distances: with fewer, every voxel of a mask lies
+/// on its first or last slice, so the whole mask would count as surface.
+pub const MIN_SLICES_3D: usize = 3;
+
+/// One patient's consecutive slices, kept until its last for the 3-D distances.
+struct Stack3d<'a> {
+    patient: &'a str,
+    spacing: [f64; 2],
+    /// Each slice's position along the first slice's normal, mm.
+    z: Vec<f64>,
+    normal: [f64; 3],
+    /// (scar, myocardium) evaluated, then the reference's.
+    masks: [Vec<Mask>; 4],
+}
+
+/// A patient's 3-D Hausdorff distances, mm: (myocardium HD, myocardium HD95, scar HD95).
+type Distances3d = (Option<f64>, Option<f64>, Option<f64>);
+
+impl<'a> Stack3d<'a> {
+    /// Records this patient's distances; a patient seen in two runs of slices gets none.
+    fn finish(self, distances: &mut BTreeMap<&'a str, Distances3d>, network: bool) {
+        let d = self.distances(network);
+        if distances.insert(self.patient, d).is_some() {
+            distances.insert(self.patient, (None, None, None));
+        }
+    }
+
+    fn distances(&self, network: bool) -> Distances3d {
+        if self.z.len() < MIN_SLICES_3D {
+            return (None, None, None);
+        }
+        let [scar, myo, reference_scar, reference_myo] = &self.masks;
+        let myo = network
+            .then(|| hausdorff_3d(myo, reference_myo, self.spacing, &self.z))
+            .flatten();
+        let scar = hausdorff_3d(scar, reference_scar, self.spacing, &self.z);
+        (myo.map(|d| d.0), myo.map(|d| d.1), scar.map(|d| d.1))
+    }
 }
 
 /// A patient's slices summed as volumes (area x thickness), mm3.
@@ -294,6 +341,20 @@ pub struct Summary {
     pub patient_scar_dice: Option<Stat>,
     /// Myocardium Dice per patient, likewise.
     pub patient_myocardium_dice: Option<Stat>,
+    /// 3-D Hausdorff distance of the myocardium per patient, mm ([`PatientEval::myocardium_hd_mm`]).
+    pub patient_myocardium_hd_mm: Option<Stat>,
+    /// 3-D HD95 of the myocardium per patient, mm.
+    pub patient_myocardium_hd95_mm: Option<Stat>,
+    /// 3-D HD95 of the scar per patient, mm.
+    pub patient_scar_hd95_mm: Option<Stat>,
+    /// Absolute difference of each patient's scar volume from the reference's, mL (EMIDEC's
+    /// clinical metrics: absolute volume differences of the infarct and the myocardium, and of
+    /// the infarct's share of it).
+    pub patient_scar_volume_abs_difference_ml: Option<Stat>,
+    /// The same for the myocardium (network and label volumes only).
+    pub patient_myocardium_volume_abs_difference_ml: Option<Stat>,
+    /// Absolute difference of each patient's burden from the reference's, percentage points.
+    pub patient_burden_abs_difference_pp: Option<Stat>,
     /// Pearson r of per-patient burden against the reference.
     pub burden_pearson_r: Option<f64>,
     /// Its 95% confidence interval (Fisher's z).
@@ -401,8 +462,38 @@ fn evaluate(
     let network = matches!(seg.method, Method::Network | Method::Predictions);
     // Per slice, mm2: (scar, myocardium) of the evaluated masks that the reference's holds.
     let mut overlaps: Vec<(f64, f64)> = Vec::with_capacity(samples.len());
+    // Per patient, from its stack of consecutive slices; a patient whose slices are not
+    // consecutive, or whose slices change spacing, gets none.
+    let mut distances: BTreeMap<&str, Distances3d> = BTreeMap::new();
+    let mut stack: Option<Stack3d> = None;
     for (index, s) in samples.iter().enumerate() {
         let (scar, myo) = seg.segment(index, s, s.image.pixels.clone())?;
+        let same_stack = stack.as_ref().is_some_and(|st| st.patient == s.patient);
+        if !same_stack && let Some(done) = stack.take() {
+            done.finish(&mut distances, network);
+        }
+        let st = stack.get_or_insert_with(|| Stack3d {
+            patient: &s.patient,
+            spacing: s.image.spacing_mm,
+            z: Vec::new(),
+            normal: s.image.normal(),
+            masks: Default::default(),
+        });
+        if st.spacing != s.image.spacing_mm {
+            // Not one grid: no 3-D distances for this patient.
+            st.z.clear();
+            st.spacing = [f64::NAN; 2];
+        } else if st.spacing[0].is_finite() {
+            let p = s.image.position_mm;
+            st.z.push(p[0] * st.normal[0] + p[1] * st.normal[1] + p[2] * st.normal[2]);
+            for (kept, mask) in st
+                .masks
+                .iter_mut()
+                .zip([&scar, &myo, &s.scar, &s.myocardium])
+            {
+                kept.push(mask.clone());
+            }
+        }
         let pixel_mm2 = s.image.pixel_area_mm2();
         overlaps.push((
             intersection_px(&scar, &s.scar) as f64 * pixel_mm2,
@@ -466,6 +557,9 @@ fn evaluate(
             bar.inc(1);
         }
     }
+    if let Some(done) = stack.take() {
+        done.finish(&mut distances, network);
+    }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -504,6 +598,9 @@ fn evaluate(
                 reference_scar_volume_ml: v.reference_scar / 1000.0,
                 myocardium_volume_ml: v.myocardium / 1000.0,
                 reference_myocardium_volume_ml: v.reference_myocardium / 1000.0,
+                myocardium_hd_mm: distances.get(name).and_then(|d| d.0),
+                myocardium_hd95_mm: distances.get(name).and_then(|d| d.1),
+                scar_hd95_mm: distances.get(name).and_then(|d| d.2),
             });
         }
     }
@@ -537,6 +634,34 @@ fn evaluate(
             patients
                 .iter()
                 .map(|p| (p.patient.as_str(), p.myocardium_dice)),
+        ),
+        patient_myocardium_hd_mm: stat(
+            patients
+                .iter()
+                .map(|p| (p.patient.as_str(), p.myocardium_hd_mm)),
+        ),
+        patient_myocardium_hd95_mm: stat(
+            patients
+                .iter()
+                .map(|p| (p.patient.as_str(), p.myocardium_hd95_mm)),
+        ),
+        patient_scar_hd95_mm: stat(
+            patients
+                .iter()
+                .map(|p| (p.patient.as_str(), p.scar_hd95_mm)),
+        ),
+        patient_scar_volume_abs_difference_ml: stat(patients.iter().map(|p| {
+            let d = p.scar_volume_ml - p.reference_scar_volume_ml;
+            (p.patient.as_str(), Some(d.abs()))
+        })),
+        patient_myocardium_volume_abs_difference_ml: stat(patients.iter().map(|p| {
+            let d = p.myocardium_volume_ml - p.reference_myocardium_volume_ml;
+            (p.patient.as_str(), network.then_some(d.abs()))
+        })),
+        patient_burden_abs_difference_pp: stat(
+            patients
+                .iter()
+                .map(|p| (p.patient.as_str(), Some(p.difference_pp.abs()))),
         ),
         burden_pearson_r: r,
         burden_pearson_r_ci95: r.and_then(|r| pearson_ci95(r, predicted.len())),
@@ -613,6 +738,21 @@ pub fn table(s: &Summary) -> String {
         ("myocardium HD95 (mm)", f(&s.myocardium_hd95_mm, 2)),
         ("scar Dice per patient", f(&s.patient_scar_dice, 3)),
         ("myo Dice per patient", f(&s.patient_myocardium_dice, 3)),
+        ("myo HD 3-D (mm)", f(&s.patient_myocardium_hd_mm, 2)),
+        ("myo HD95 3-D (mm)", f(&s.patient_myocardium_hd95_mm, 2)),
+        ("scar HD95 3-D (mm)", f(&s.patient_scar_hd95_mm, 2)),
+        (
+            "|scar volume diff| mL",
+            f(&s.patient_scar_volume_abs_difference_ml, 3),
+        ),
+        (
+            "|myo volume diff| mL",
+            f(&s.patient_myocardium_volume_abs_difference_ml, 3),
+        ),
+        (
+            "|burden diff| (pp)",
+            f(&s.patient_burden_abs_difference_pp, 2),
+        ),
         (
             "burden Pearson r",
             o(s.burden_pearson_r, s.burden_pearson_r_ci95),
@@ -687,7 +827,14 @@ pub fn table(s: &Summary) -> String {
         ("noise: burden CoV", f(&s.noise_burden_cov, 3)),
         ("noise: scar Dice", f(&s.noise_scar_dice, 3)),
     ];
+    // Lines a run has nothing for: per patient where each patient is one slice (the per-slice
+    // lines say it), 3-D distances where no stack has enough slices.
+    let one_slice_each = s.patients == s.slices;
     for (name, value) in lines {
+        let per_patient = name.contains("per patient");
+        if (per_patient && one_slice_each) || (name.contains("3-D") && value == "-") {
+            continue;
+        }
         out.push_str(&format!("  {name:<22} {value}\n"));
     }
     out.push_str(

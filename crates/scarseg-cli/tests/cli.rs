@@ -2529,6 +2529,27 @@ fn eval_scores_label_volumes_made_elsewhere() {
     let mean = per_patient["mean"].as_f64().expect("mean");
     assert!((mean - (1.0 + want) / 2.0).abs() < 1e-9, "{per_patient}");
     assert_eq!(per_patient["n"], 2);
+    // EMIDEC's absolute differences, averaged over the two patients: the first has none; the
+    // second's scar lost slice 1's (S1 of S0 + S1 + S2 of its volume), its myocardium
+    // nothing (scar became myocardium), its burden d.
+    let summary_mean = |key: &str| json["summary"][key]["mean"].as_f64().expect(key);
+    let reference_ml = number(&patients[1], "reference_scar_volume_ml");
+    let lost_ml = reference_ml * s1 / (s0 + s1 + s2);
+    assert!((summary_mean("patient_scar_volume_abs_difference_ml") - lost_ml / 2.0).abs() < 1e-9);
+    assert_eq!(
+        summary_mean("patient_myocardium_volume_abs_difference_ml"),
+        0.0
+    );
+    assert!((summary_mean("patient_burden_abs_difference_pp") - d.abs() / 2.0).abs() < 1e-9);
+    // 3-D distances over each three-slice stack: none where the masks agree; the second
+    // patient's scar lost a whole slice, which lies a slice's spacing from the others.
+    for (k, key) in ["myocardium_hd_mm", "myocardium_hd95_mm", "scar_hd95_mm"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(number(&patients[0], key), 0.0, "{key}");
+        assert_eq!(number(&patients[1], key) > 0.0, k == 2, "{key}");
+    }
     assert_eq!(patients[1]["slices"], "3");
     assert!((number(&patients[1], "difference_pp") - d).abs() < 1e-9);
     let (b, r) = (
@@ -2543,6 +2564,10 @@ fn eval_scores_label_volumes_made_elsewhere() {
     // The reference's own volumes agree perfectly: ICC 1, no bias, no spread.
     let (_, itself) = eval_rows(&["--predictions", s(&data)], "itself-eval");
     assert_eq!(itself["summary"]["burden_icc"], 1.0);
+    for key in ["patient_myocardium_hd_mm", "patient_scar_hd95_mm"] {
+        assert_eq!(itself["summary"][key]["mean"], 0.0, "{key}");
+        assert_eq!(itself["summary"][key]["n"], 2, "{key}");
+    }
     // Perfect agreement has no interval; two patients are too few for Fisher's z.
     assert!(itself["summary"]["burden_icc_ci95"].is_null());
     assert!(itself["summary"]["burden_pearson_r_ci95"].is_null());
