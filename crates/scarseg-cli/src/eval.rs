@@ -1066,10 +1066,17 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
                 "scarseg_version": env!("CARGO_PKG_VERSION"),
                 // What the network ran with, overrides applied, so that a result file explains
                 // itself; the classic methods' settings are the summary's method name.
-                "settings": model.as_ref().map(|m| serde_json::json!({
-                    "preprocessing": &m.manifest.preprocessing,
-                    "postprocessing": seg.options,
-                })),
+                // Through JSON text, so that an f32 threshold of 0.55 reads 0.55, not the
+                // 0.550000011920929 a direct conversion to a JSON value widens it to.
+                "settings": model.as_ref().map(|m| -> Result<serde_json::Value> {
+                    let options = serde_json::from_slice::<serde_json::Value>(
+                        &serde_json::to_vec(&seg.options)?,
+                    )?;
+                    Ok(serde_json::json!({
+                        "preprocessing": &m.manifest.preprocessing,
+                        "postprocessing": options,
+                    }))
+                }).transpose()?,
                 "slices": rows,
                 "noise": args.noise.map(|s| serde_json::json!({"sigma_fraction_of_intensity_range": s, "iterations": args.iterations, "seed": args.seed})),
             }))?,

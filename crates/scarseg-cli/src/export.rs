@@ -1,6 +1,7 @@
 //! `scarseg export`: a trained checkpoint (or the mean of several, a weight soup) ->
 //! `public/models/<name>/` with half-precision weights, `manifest.json` (architecture,
-//! preprocessing, sha256, provenance, metrics) and a model card.
+//! preprocessing, sha256, provenance, metrics) and a model card; `--update` gives an exported
+//! model new test metrics without touching its weights or provenance.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,11 +28,20 @@ pub struct ExportArgs {
     /// Trained weights (a run's best.safetensors or checkpoint/model.safetensors). Given more
     /// than once, the export holds the element-wise mean of the checkpoints (a weight soup of
     /// fine-tunes of one parent); run.json is read beside the first.
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "update")]
     pub checkpoint: Vec<PathBuf>,
     /// Model name (the folder name).
-    #[arg(long)]
-    pub name: String,
+    #[arg(long, required_unless_present = "update")]
+    pub name: Option<String>,
+    /// An exported model's folder whose test metrics `--metrics` replaces, in its manifest and
+    /// card: for an evaluation made after the export (on your own data, or by a newer scarseg
+    /// that reports more), when the training checkpoint is gone or its provenance should stay.
+    /// The weights, settings and provenance are kept (the command is added to the provenance).
+    #[arg(long, value_name = "MODEL_DIR", requires = "metrics", conflicts_with_all = [
+        "checkpoint", "name", "size", "full_precision", "threshold", "min_component_px", "roi",
+        "crop_components", "mirror", "notes",
+    ])]
+    pub update: Option<PathBuf>,
     /// Parent folder of the model folder.
     #[arg(long, default_value = "public/models")]
     pub out: PathBuf,
@@ -69,13 +79,16 @@ pub struct ExportArgs {
 
 /// Runs `scarseg export`.
 pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
-    if args.name.is_empty()
-        || !args
-            .name
+    if let (Some(dir), Some(metrics)) = (&args.update, &args.metrics) {
+        return update_metrics(dir, metrics, command_line);
+    }
+    let name = args.name.clone().unwrap_or_default();
+    if name.is_empty()
+        || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        bail!("--name {:?}: use letters, digits, - and _ only", args.name);
+        bail!("--name {name:?}: use letters, digits, - and _ only");
     }
     let device = Device::flex();
     let several = args.checkpoint.len() > 1;
@@ -195,7 +208,7 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
     };
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
-        name: args.name.clone(),
+        name: name.clone(),
         architecture: config.clone(),
         weights: WeightsEntry {
             file: WEIGHTS_FILE.to_string(),
@@ -212,7 +225,7 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
         metrics,
         card: CARD_FILE.to_string(),
     };
-    let dir = args.out.join(&args.name);
+    let dir = args.out.join(&name);
     crate::output_folder(&dir)?;
     std::fs::write(dir.join(WEIGHTS_FILE), &weights)?;
     std::fs::write(
@@ -228,10 +241,84 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
     std::fs::write(dir.join(CARD_FILE), card(&manifest, &metrics_text, &notes))?;
     eprintln!(
         "exported {} ({} bytes, sha256 {}) to {}",
-        args.name,
+        name,
         weights.len(),
         manifest.weights.sha256,
         dir.display()
+    );
+    Ok(Outcome::Done)
+}
+
+/// Card headings around the test metrics, which `--update` replaces.
+const METRICS_HEADING: &str = "## Test metrics\n";
+const AFTER_METRICS_HEADING: &str = "## Limitations\n";
+
+/// `export --update DIR --metrics EVAL`: the exported model in `dir` takes the test metrics of
+/// `eval` (checked as at export: these weights, these settings, the test cases), in its
+/// manifest and card; nothing else changes but a line of provenance.
+fn update_metrics(dir: &Path, eval: &Path, command_line: String) -> Result<Outcome> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let at = manifest_path.display();
+    let mut manifest: Manifest = serde_json::from_slice(
+        &std::fs::read(&manifest_path)
+            .with_context(|| format!("{at}: cannot read (--update needs an exported model)"))?,
+    )
+    .with_context(|| format!("{at}: not a scarseg manifest"))?;
+    // The weights beside the manifest must be the ones it names, or the new metrics would be
+    // attached to other weights.
+    let weights_path = dir.join(&manifest.weights.file);
+    let weights = std::fs::read(&weights_path)
+        .with_context(|| format!("{}: cannot read", weights_path.display()))?;
+    if sha256_hex(&weights) != manifest.weights.sha256 {
+        bail!(
+            "{}: sha256 {} is not the manifest's {} (a different file)",
+            weights_path.display(),
+            &sha256_hex(&weights)[..12],
+            manifest.weights.sha256.chars().take(12).collect::<String>()
+        );
+    }
+    let card_path = dir.join(&manifest.card);
+    let card = std::fs::read_to_string(&card_path)
+        .with_context(|| format!("{}: cannot read", card_path.display()))?;
+    let (Some(start), Some(end)) = (card.find(METRICS_HEADING), card.find(AFTER_METRICS_HEADING))
+    else {
+        bail!(
+            "{}: no \"{}\" section followed by \"{}\" to replace (a card scarseg export wrote)",
+            card_path.display(),
+            METRICS_HEADING.trim(),
+            AFTER_METRICS_HEADING.trim()
+        );
+    };
+    if end < start {
+        bail!(
+            "{}: \"{}\" comes before \"{}\"",
+            card_path.display(),
+            AFTER_METRICS_HEADING.trim(),
+            METRICS_HEADING.trim()
+        );
+    }
+    let (metrics, text) = test_metrics(
+        eval,
+        &manifest.weights.sha256,
+        &manifest.preprocessing,
+        &manifest.postprocessing,
+    )?;
+    manifest.metrics = metrics;
+    manifest
+        .provenance
+        .insert("metrics_command".to_string(), command_line);
+    let card = format!(
+        "{}{METRICS_HEADING}{text}\n{}",
+        &card[..start],
+        &card[end..]
+    );
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest)?)?;
+    std::fs::write(&card_path, card)?;
+    eprintln!(
+        "{}: test metrics from {} (sha256 {})",
+        dir.display(),
+        eval.display(),
+        &manifest.weights.sha256[..12]
     );
     Ok(Outcome::Done)
 }
@@ -277,9 +364,25 @@ fn test_metrics(
              metrics are test metrics (evaluate without --validation)"
         );
     }
-    // Through JSON text, as eval wrote its settings: an f32 threshold of 0.4 is 0.4 there, not
-    // the 0.4000000059604645 a direct conversion to a JSON value gives.
+    // Through JSON text, as eval writes its settings: an f32 threshold of 0.4 is 0.4 there, not
+    // the 0.4000000059604645 a direct conversion to a JSON value gives. Numbers are compared
+    // as f32 all the same, since eval.json files written before 2026-12-05 hold the widened
+    // form.
     let as_written = |v: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&v);
+    fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value::{Array, Number, Object};
+        match (a, b) {
+            (Number(x), Number(y)) => match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => x as f32 == y as f32,
+                _ => x == y,
+            },
+            (Object(x), Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+            }
+            (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w)),
+            _ => a == b,
+        }
+    }
     let differences: Vec<String> = [
         (
             "preprocessing",
@@ -299,7 +402,7 @@ fn test_metrics(
             .flat_map(|o| o.keys().cloned())
             .collect();
         keys.into_iter()
-            .filter(|k| exported[k] != evaluated[k])
+            .filter(|k| !same(&exported[k], &evaluated[k]))
             .map(|k| format!("{k} {} evaluated, {} exported", evaluated[&k], exported[&k]))
             .collect::<Vec<_>>()
     })
@@ -409,8 +512,8 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
          3,000,000,000 and up; validation on fixed seeds from 1,000,000,000; test on fixed seeds \
          from 2,000,000,000. Image size, pixel spacing, contrast, noise, bias field and anatomy \
          vary per case.\n\n\
-         ## Test metrics\n{metrics}\n\
-         ## Limitations\n\
+         {METRICS_HEADING}{metrics}\n\
+         {AFTER_METRICS_HEADING}\
          Real LGE differs from the phantom in ways the phantom does not model (motion, \
          trabeculation, partial-volume at the apex, vendor-specific contrast). Expect lower \
          accuracy on real scans; use it to learn the tool, not to make decisions.\n{notes}",

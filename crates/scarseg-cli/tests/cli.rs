@@ -472,6 +472,45 @@ fn train_export_eval_predict_round_trip() {
         "eval.json: evaluated with other settings than this export's: threshold 0.5 evaluated, \
          0.4 exported",
     );
+    // A threshold that f32 does not hold exactly: eval.json writes 0.55 as 0.55, and an
+    // eval.json with the widened 0.550000011920929 of earlier versions is the same setting.
+    let ev55 = root.join("eval-055");
+    ok(&[
+        "eval",
+        "--weights",
+        s(&models.join("tiny")),
+        "--phantom",
+        "2",
+        "--threshold",
+        "0.55",
+        "--out",
+        s(&ev55),
+    ]);
+    let text = std::fs::read_to_string(ev55.join("eval.json")).expect("eval.json");
+    assert!(text.contains("\"threshold\": 0.55\n"), "{text}");
+    let export_055 = |name: &str, metrics: &Path| {
+        ok(&[
+            "export",
+            "--checkpoint",
+            s(&best),
+            "--name",
+            name,
+            "--out",
+            s(&models),
+            "--threshold",
+            "0.55",
+            "--metrics",
+            s(metrics),
+        ]);
+    };
+    export_055("t055", &ev55.join("eval.json"));
+    let widened = root.join("widened.json");
+    std::fs::write(
+        &widened,
+        text.replace("\"threshold\": 0.55\n", "\"threshold\": 0.550000011920929\n"),
+    )
+    .expect("write");
+    export_055("t055w", &widened);
     let validation = root.join("eval-validation-skip0/eval.json");
     let mut args = export_with("v", &[]);
     let at = args
@@ -497,6 +536,105 @@ fn train_export_eval_predict_round_trip() {
     for name in ["f32", "t", "v"] {
         assert!(!models.join(name).exists(), "{name}");
     }
+
+    // `export --update`: the exported model takes an evaluation made afterwards (three test
+    // cases instead of two); weights, settings, provenance and the rest of the card stay.
+    let measured_dir = models.join("measured");
+    let ev3 = root.join("eval-3");
+    ok(&[
+        "eval",
+        "--weights",
+        s(&measured_dir),
+        "--phantom",
+        "3",
+        "--out",
+        s(&ev3),
+    ]);
+    let read_model = |file: &str| std::fs::read(measured_dir.join(file)).expect(file);
+    let (weights_before, card_before) = (
+        read_model("weights.safetensors"),
+        read_model("MODEL_CARD.md"),
+    );
+    ok(&[
+        "export",
+        "--update",
+        s(&measured_dir),
+        "--metrics",
+        s(&ev3.join("eval.json")),
+    ]);
+    assert_eq!(read_model("weights.safetensors"), weights_before);
+    let updated: serde_json::Value =
+        serde_json::from_slice(&read_model("manifest.json")).expect("json");
+    assert_eq!(updated["metrics"]["test_slices"], 3.0);
+    let eval3: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ev3.join("eval.json")).expect("eval")).expect("json");
+    assert_eq!(
+        updated["metrics"]["scar_dice_mean"],
+        eval3["summary"]["scar_dice"]["mean"]
+    );
+    for key in [
+        "weights",
+        "preprocessing",
+        "postprocessing",
+        "architecture",
+        "name",
+    ] {
+        assert_eq!(updated[key], measured[key], "{key}");
+    }
+    let provenance = updated["provenance"].as_object().expect("provenance");
+    assert!(
+        provenance["metrics_command"]
+            .as_str()
+            .expect("command")
+            .contains("--update")
+    );
+    for (k, v) in measured["provenance"].as_object().expect("provenance") {
+        assert_eq!(&provenance[k], v, "{k}");
+    }
+    let card_after = String::from_utf8(read_model("MODEL_CARD.md")).expect("utf-8");
+    let card_before = String::from_utf8(card_before).expect("utf-8");
+    assert!(card_after.contains("on 3 synthetic phantom test cases from seed 2000000000"));
+    assert!(!card_after.contains("on 2 synthetic phantom test cases"));
+    // Outside the metrics section, the card is as it was.
+    let outside = |card: &str| {
+        let (head, rest) = card.split_once("## Test metrics\n").expect("heading");
+        let (_, tail) = rest.split_once("## Limitations\n").expect("heading");
+        (head.to_string(), tail.to_string())
+    };
+    assert_eq!(outside(&card_after), outside(&card_before));
+    // Another model's evaluation, a folder that is no export, and swapped weights: refused.
+    fails(
+        &[
+            "export",
+            "--update",
+            s(&measured_dir),
+            "--metrics",
+            s(&root.join("eval-validation-skip0/eval.json")),
+        ],
+        "scores the phantom validation cases",
+    );
+    fails(
+        &[
+            "export",
+            "--update",
+            s(root),
+            "--metrics",
+            s(&ev3.join("eval.json")),
+        ],
+        "manifest.json: cannot read (--update needs an exported model)",
+    );
+    std::fs::write(measured_dir.join("weights.safetensors"), b"other").expect("write");
+    fails(
+        &[
+            "export",
+            "--update",
+            s(&measured_dir),
+            "--metrics",
+            s(&ev3.join("eval.json")),
+        ],
+        "weights.safetensors: sha256 ",
+    );
+    std::fs::write(measured_dir.join("weights.safetensors"), &weights_before).expect("write");
 
     // Phantom data in all three formats, then predict on each.
     let data = root.join("data");
