@@ -507,7 +507,10 @@ fn train_export_eval_predict_round_trip() {
     let widened = root.join("widened.json");
     std::fs::write(
         &widened,
-        text.replace("\"threshold\": 0.55\n", "\"threshold\": 0.550000011920929\n"),
+        text.replace(
+            "\"threshold\": 0.55\n",
+            "\"threshold\": 0.550000011920929\n",
+        ),
     )
     .expect("write");
     export_055("t055w", &widened);
