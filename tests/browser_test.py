@@ -266,7 +266,10 @@ def run_device(device, port, data, cli_out, tmp):
         # The model line says how good the model is, from its manifest's test metrics.
         manifest = json.loads((DIST / "models" / "scarseg-atto-phantom" / "manifest.json").read_text())
         score = d.js("return document.querySelector('[data-testid=model-score]').innerText")
-        expected = f"scar Dice {manifest['metrics']['scar_dice_mean']:.2f} on its test set"
+        metrics = manifest["metrics"]
+        expected = (f"scar Dice {metrics['scar_dice_mean']:.2f} (95% CI "
+                    f"{metrics['scar_dice_mean_ci95_lower']:.2f} to "
+                    f"{metrics['scar_dice_mean_ci95_upper']:.2f}) on its test set")
         assert expected in score, (score, expected)
 
         # A bundled sample (phantom-9003, the one with the most scar: a transmural RCA scar, 16%

@@ -27,7 +27,7 @@ use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, rgba,
     sector_drawing,
 };
-use scarseg_web::report::Provenance;
+use scarseg_web::report::{Provenance, model_score};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -120,6 +120,7 @@ struct ModelInfo {
     size: usize,
     card: Option<String>,
     test_scar_dice: Option<f64>,
+    test_scar_dice_ci95: Option<(f64, f64)>,
 }
 
 /// Signals the worker's messages update.
@@ -196,6 +197,7 @@ fn on_message(state: AppState, msg: FromWorker) {
             card,
             threshold,
             test_scar_dice,
+            test_scar_dice_ci95,
         } => {
             state.threshold.set(threshold);
             state.model.set(Some(ModelInfo {
@@ -204,6 +206,7 @@ fn on_message(state: AppState, msg: FromWorker) {
                 size,
                 card,
                 test_scar_dice,
+                test_scar_dice_ci95,
             }));
             state.model_error.set(None);
         }
@@ -1491,8 +1494,8 @@ pub fn App() -> impl IntoView {
                             <code data-testid="model-sha">{m.sha256[..16.min(m.sha256.len())].to_string()}</code> "...) "
                             {m.test_scar_dice.map(|d| view! {
                                 <span data-testid="model-score"
-                                    title="mean scar Dice of scarseg eval when the model was exported (manifest.json metrics); the default model's test set is synthetic phantom cases">
-                                    {format!("scar Dice {d:.2} on its test set ")}</span>
+                                    title="mean scar Dice of scarseg eval on the model's test set, with its 95% confidence interval (manifest.json metrics); the default model's test set is synthetic phantom cases">
+                                    {format!("{} ", model_score(d, m.test_scar_dice_ci95))}</span>
                             })}
                             {m.card.clone().map(|c| view! { <a href=c target="_blank">"model card"</a> })}
                         </span>

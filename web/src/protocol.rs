@@ -121,6 +121,9 @@ pub enum FromWorker {
         /// Mean scar Dice on its test set, from the manifest's metrics (absent when it was not
         /// evaluated at export), so the page can say how good the model is where it names it.
         test_scar_dice: Option<f64>,
+        /// Its 95% confidence interval (lower, upper), where the manifest has one: a mean of
+        /// 100 cases is uncertain by a few hundredths, which the page says beside it.
+        test_scar_dice_ci95: Option<(f64, f64)>,
     },
     /// A model could not be loaded; the previous one (if any) stays.
     ModelError {

@@ -189,6 +189,10 @@ mod worker {
             card,
             threshold: model.manifest.postprocessing.threshold,
             test_scar_dice: model.manifest.metrics.get("scar_dice_mean").copied(),
+            test_scar_dice_ci95: {
+                let bound = |k: &str| model.manifest.metrics.get(k).copied();
+                bound("scar_dice_mean_ci95_lower").zip(bound("scar_dice_mean_ci95_upper"))
+            },
         }
     }
 
