@@ -404,6 +404,60 @@ pub fn split_by_patient(
         .partition(|s| !validation.contains(&s.patient))
 }
 
+/// K-fold cross-validation by patient: the patients, in name order shuffled by `seed` (the
+/// same order [`split_by_patient`] draws from), are dealt into `folds` folds in turn; fold
+/// `fold`'s patients are held out. Returns (the other folds' samples, the held-out ones). The
+/// same `folds` and `seed` give every run of `train` and `eval` the same folds, and each patient
+/// is held out in exactly one.
+pub fn fold_split(
+    samples: Vec<Sample>,
+    folds: usize,
+    fold: usize,
+    seed: u64,
+) -> (Vec<Sample>, Vec<Sample>) {
+    let of = folds_of_patients(&samples, folds, seed);
+    samples
+        .into_iter()
+        .partition(|s| of.get(&s.patient) != Some(&fold))
+}
+
+/// Each patient's fold (see [`fold_split`]).
+pub fn folds_of_patients(
+    samples: &[Sample],
+    folds: usize,
+    seed: u64,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut patients: Vec<String> = samples
+        .iter()
+        .map(|s| s.patient.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    patients.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    patients
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (p, i % folds.max(1)))
+        .collect()
+}
+
+/// Checks `--folds K --fold I` as `train` and `eval` take them: at least two folds, a fold
+/// among them, and no more folds than patients.
+pub fn check_folds(folds: usize, fold: Option<usize>, patients: usize) -> Result<()> {
+    if folds < 2 {
+        bail!("--folds {folds}: cross-validation needs at least 2 folds");
+    }
+    if let Some(f) = fold
+        && f >= folds
+    {
+        bail!("--fold {f}: folds are numbered 0 to {}", folds - 1);
+    }
+    if patients < folds {
+        bail!("--folds {folds}: only {patients} patient(s) to deal into them");
+    }
+    Ok(())
+}
+
 /// One network-ready example: `size * size` values each.
 #[derive(Debug, Clone)]
 pub struct Example {
@@ -573,6 +627,54 @@ mod tests {
         let v: BTreeSet<_> = val.iter().map(|s| &s.patient).collect();
         assert!(t.is_disjoint(&v));
         assert_eq!(t.len() + v.len(), 10);
+    }
+
+    #[test]
+    fn every_patient_is_held_out_in_exactly_one_fold() {
+        let mut samples = Vec::new();
+        for p in 0..11 {
+            for _ in 0..2 {
+                samples.push(sample(&format!("p{p}")));
+            }
+        }
+        let mut held_out_by: Vec<BTreeSet<String>> = Vec::new();
+        for fold in 0..3 {
+            let (rest, held) = fold_split(samples.clone(), 3, fold, 7);
+            assert_eq!(rest.len() + held.len(), 22);
+            let h: BTreeSet<String> = held.iter().map(|s| s.patient.clone()).collect();
+            let r: BTreeSet<String> = rest.iter().map(|s| s.patient.clone()).collect();
+            assert!(h.is_disjoint(&r), "fold {fold}");
+            // Eleven patients into three folds: 4, 4 and 3, a patient's slices together.
+            assert_eq!(h.len(), if fold < 2 { 4 } else { 3 }, "fold {fold}");
+            assert_eq!(held.len(), 2 * h.len());
+            held_out_by.push(h);
+        }
+        let all: BTreeSet<String> = held_out_by.iter().flatten().cloned().collect();
+        assert_eq!(all.len(), 11);
+        assert_eq!(held_out_by.iter().map(BTreeSet::len).sum::<usize>(), 11);
+        // The same seed deals the same folds; another seed others.
+        let again: BTreeSet<String> = fold_split(samples.clone(), 3, 0, 7)
+            .1
+            .iter()
+            .map(|s| s.patient.clone())
+            .collect();
+        assert_eq!(again, held_out_by[0]);
+        let other: Vec<BTreeSet<String>> = (0..3)
+            .map(|f| {
+                let held = fold_split(samples.clone(), 3, f, 8).1;
+                held.iter().map(|s| s.patient.clone()).collect()
+            })
+            .collect();
+        assert_ne!(other, held_out_by);
+        assert!(check_folds(3, Some(2), 11).is_ok());
+        for (folds, fold, patients, message) in [
+            (1, None, 11, "at least 2 folds"),
+            (3, Some(3), 11, "folds are numbered 0 to 2"),
+            (5, None, 4, "only 4 patient(s)"),
+        ] {
+            let e = check_folds(folds, fold, patients).expect_err(message);
+            assert!(e.to_string().contains(message), "{e}");
+        }
     }
 
     #[test]

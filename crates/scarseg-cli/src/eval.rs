@@ -32,8 +32,9 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::data::{
-    SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, image_stem, label_masks,
-    output_label_hint, output_labels_in, pair_samples, phantom_samples,
+    SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, emidec_samples, fold_split,
+    folds_of_patients, image_stem, label_masks, output_label_hint, output_labels_in, pair_samples,
+    phantom_samples,
 };
 use crate::stats::{
     BlandAltmanCi, Interval, bland_altman_ci95, icc_agreement_ci95, mean_ci95, pearson_ci95,
@@ -58,9 +59,21 @@ pub enum Method {
 /// Arguments of `scarseg eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Model folder; the bundled default model when absent.
+    /// Model folder; the bundled default model when absent. Given K times with `--folds K`
+    /// and no `--fold`, each fold's patients are segmented by its own model (fold 0's first):
+    /// cross-validation's pooled table.
     #[arg(long)]
-    pub weights: Option<PathBuf>,
+    pub weights: Vec<PathBuf>,
+    /// K-fold cross-validation (EMIDEC and pairs): the patients dealt into K folds as `train
+    /// --folds K` deals them (same `--fold-seed`). With `--fold I`, fold I's patients only.
+    #[arg(long, conflicts_with = "phantom")]
+    pub folds: Option<usize>,
+    /// The fold to evaluate (0 to K - 1), with one model: the one trained without it.
+    #[arg(long, requires = "folds")]
+    pub fold: Option<usize>,
+    /// Seed that dealt the patients into folds (`train --fold-seed`).
+    #[arg(long, default_value_t = 0, requires = "folds")]
+    pub fold_seed: u64,
     /// Method to evaluate.
     #[arg(long, value_enum, default_value = "network")]
     pub method: Method,
@@ -398,7 +411,10 @@ pub struct Summary {
 struct Segmenter<'a> {
     method: Method,
     n: u32,
-    model: Option<&'a LoadedModel>,
+    /// The network's models: one, or one per cross-validation fold.
+    models: Vec<&'a LoadedModel>,
+    /// Each sample's model, by index into `models`.
+    model_of: Vec<usize>,
     device: &'a Device,
     options: PostprocessOptions,
     /// With `Method::Predictions`: each sample's (scar, myocardium), in the samples' order.
@@ -411,7 +427,11 @@ impl Segmenter<'_> {
     fn segment(&self, index: usize, sample: &Sample, pixels: Vec<f32>) -> Result<(Mask, Mask)> {
         let mut slice = sample.image.clone();
         slice.pixels = pixels;
-        match (self.method, self.model) {
+        let model = self
+            .model_of
+            .get(index)
+            .and_then(|&m| self.models.get(m).copied());
+        match (self.method, model) {
             (Method::Predictions, _) => self
                 .predictions
                 .get(index)
@@ -887,6 +907,49 @@ fn predicted_masks(dir: &Path, samples: &[Sample], limits: &Limits) -> Result<Ve
     Ok(out)
 }
 
+/// A model folder, loaded with eval's overrides of its preprocessing (`--mirror`,
+/// `--crop-components`).
+fn load_for_eval(dir: &Path, args: &EvalArgs, device: &Device) -> Result<LoadedModel> {
+    let mut loaded = model_dir::load(dir, device)?;
+    if let Some(on) = args.mirror {
+        loaded.manifest.preprocessing = loaded.manifest.preprocessing.with_mirror(on);
+    }
+    if let Some(f) = args.crop_components {
+        if !(0.0..=1.0).contains(&f) {
+            bail!("--crop-components {f}: must be within 0-1");
+        }
+        let pre = &loaded.manifest.preprocessing;
+        let Some(roi) = pre.roi else {
+            bail!(
+                "--crop-components: {} is a one-pass model (no heart crop)",
+                dir.display()
+            );
+        };
+        loaded.manifest.preprocessing = Preprocessing::two_pass(
+            pre.size,
+            RoiSpec {
+                min_component_fraction: f,
+                ..roi
+            },
+        )
+        .with_mirror(pre.mirror);
+    }
+    Ok(loaded)
+}
+
+/// Which weights an eval.json scored: name, sha256 and folder.
+fn weights_json(m: &LoadedModel, dir: Option<&PathBuf>) -> serde_json::Value {
+    serde_json::json!({
+        "name": m.manifest.name,
+        "sha256": m.manifest.weights.sha256,
+        "folder": dir
+            .cloned()
+            .unwrap_or_else(model_dir::default_model_dir)
+            .display()
+            .to_string(),
+    })
+}
+
 /// Runs `scarseg eval`.
 pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
     if args.method == Method::Nsd && ![2, 3, 5, 6].contains(&args.n) {
@@ -943,6 +1006,51 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         ),
         _ => bail!("give one of --phantom N, --emidec DIR or --pairs DIR"),
     };
+    // Cross-validation: fold I's patients, or every patient with its fold's model.
+    let (samples, model_of, data) = match args.folds {
+        Some(folds) => {
+            let patients: std::collections::BTreeSet<&str> =
+                samples.iter().map(|s| s.patient.as_str()).collect();
+            check_folds(folds, args.fold, patients.len())?;
+            let of = folds_of_patients(&samples, folds, args.fold_seed);
+            let mut data = data;
+            data["cross_validation"] = serde_json::json!({
+                "folds": folds, "fold": args.fold, "fold_seed": args.fold_seed,
+            });
+            match args.fold {
+                Some(fold) => {
+                    let (_, held_out) = fold_split(samples, folds, fold, args.fold_seed);
+                    let n = held_out.len();
+                    (held_out, vec![0; n], data)
+                }
+                None => {
+                    if args.method == Method::Network
+                        && args.predictions.is_none()
+                        && args.weights.len() != folds
+                    {
+                        bail!(
+                            "--folds {folds} without --fold: give --weights once per fold ({folds} \
+                             models, fold 0's first), not {}",
+                            args.weights.len()
+                        );
+                    }
+                    let model_of = samples.iter().map(|s| of[&s.patient]).collect();
+                    (samples, model_of, data)
+                }
+            }
+        }
+        None => {
+            let n = samples.len();
+            (samples, vec![0; n], data)
+        }
+    };
+    if args.weights.len() > 1 && !(args.folds.is_some() && args.fold.is_none()) {
+        bail!(
+            "--weights given {} times: several models are for cross-validation, --folds K \
+             without --fold",
+            args.weights.len()
+        );
+    }
     let predictions = match &args.predictions {
         Some(dir) => {
             if args.phantom.is_some() || (args.emidec.is_none() && args.pairs.is_none()) {
@@ -958,40 +1066,36 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         args.method
     };
     let device = crate::device::parse(&args.device)?;
-    let model = match method {
+    let models: Vec<LoadedModel> = match method {
         Method::Network => {
-            let dir = args
-                .weights
-                .clone()
-                .unwrap_or_else(model_dir::default_model_dir);
-            let mut loaded = model_dir::load(&dir, &device)?;
-            if let Some(on) = args.mirror {
-                loaded.manifest.preprocessing = loaded.manifest.preprocessing.with_mirror(on);
-            }
-            if let Some(f) = args.crop_components {
-                if !(0.0..=1.0).contains(&f) {
-                    bail!("--crop-components {f}: must be within 0-1");
-                }
-                let pre = &loaded.manifest.preprocessing;
-                let Some(roi) = pre.roi else {
+            let dirs = if args.weights.is_empty() {
+                vec![model_dir::default_model_dir()]
+            } else {
+                args.weights.clone()
+            };
+            let models = dirs
+                .iter()
+                .map(|dir| load_for_eval(dir, &args, &device))
+                .collect::<Result<Vec<_>>>()?;
+            // One table needs one setting: fold models of one recipe share theirs.
+            for (dir, m) in dirs.iter().zip(&models).skip(1) {
+                let first = &models[0].manifest;
+                if m.manifest.preprocessing != first.preprocessing
+                    || m.manifest.postprocessing != first.postprocessing
+                {
                     bail!(
-                        "--crop-components: {} is a one-pass model (no heart crop)",
-                        dir.display()
+                        "{}: its pre- or postprocessing differs from {}'s; the folds' models must \
+                         share their settings",
+                        dir.display(),
+                        dirs[0].display()
                     );
-                };
-                loaded.manifest.preprocessing = Preprocessing::two_pass(
-                    pre.size,
-                    RoiSpec {
-                        min_component_fraction: f,
-                        ..roi
-                    },
-                )
-                .with_mirror(pre.mirror);
+                }
             }
-            Some(loaded)
+            models
         }
-        _ => None,
+        _ => Vec::new(),
     };
+    let model = models.first();
     let label = match (method, &model) {
         (Method::Predictions, _) => format!(
             "label volumes in {}",
@@ -1000,10 +1104,19 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
                 .unwrap_or(Path::new(""))
                 .display()
         ),
-        (Method::Network, Some(m)) => format!(
+        (Method::Network, Some(m)) if models.len() == 1 => format!(
             "network {} ({})",
             m.manifest.name,
             &m.manifest.weights.sha256[..12]
+        ),
+        (Method::Network, Some(_)) => format!(
+            "network, {} fold models ({})",
+            models.len(),
+            models
+                .iter()
+                .map(|m| format!("{} {}", m.manifest.name, &m.manifest.weights.sha256[..12]))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         (Method::Nsd, _) => format!("{}-SD (reference myocardium)", args.n),
         _ => "FWHM (reference myocardium)".to_string(),
@@ -1012,13 +1125,11 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         method,
         predictions,
         n: args.n,
-        model: model.as_ref(),
+        models: models.iter().collect(),
+        model_of,
         device: &device,
         options: {
-            let mut options = model
-                .as_ref()
-                .map(|m| m.manifest.postprocessing)
-                .unwrap_or_default();
+            let mut options = model.map(|m| m.manifest.postprocessing).unwrap_or_default();
             if let Some(t) = args.threshold {
                 options.threshold = t;
             }
@@ -1050,16 +1161,19 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
                 "summary": summary,
                 // Which weights on which cases: `export --metrics` checks both before the
                 // numbers become a model's test metrics.
-                "weights": model.as_ref().map(|m| serde_json::json!({
-                    "name": m.manifest.name,
-                    "sha256": m.manifest.weights.sha256,
-                    "folder": args
-                        .weights
-                        .clone()
-                        .unwrap_or_else(model_dir::default_model_dir)
-                        .display()
-                        .to_string(),
-                })),
+                // Cross-validation's several models are listed by fold instead, which export
+                // refuses: their pooled table is no one model's.
+                "weights": match models.len() {
+                    0 => serde_json::Value::Null,
+                    1 => weights_json(&models[0], args.weights.first()),
+                    _ => serde_json::json!({
+                        "folds": models
+                            .iter()
+                            .zip(&args.weights)
+                            .map(|(m, dir)| weights_json(m, Some(dir)))
+                            .collect::<Vec<_>>(),
+                    }),
+                },
                 "data": data,
                 "predictions": args.predictions.as_ref().map(|d| d.display().to_string()),
                 "command": command_line,
@@ -1068,7 +1182,7 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
                 // itself; the classic methods' settings are the summary's method name.
                 // Through JSON text, so that an f32 threshold of 0.55 reads 0.55, not the
                 // 0.550000011920929 a direct conversion to a JSON value widens it to.
-                "settings": model.as_ref().map(|m| -> Result<serde_json::Value> {
+                "settings": model.map(|m| -> Result<serde_json::Value> {
                     let options = serde_json::from_slice::<serde_json::Value>(
                         &serde_json::to_vec(&seg.options)?,
                     )?;

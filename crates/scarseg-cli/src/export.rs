@@ -342,6 +342,13 @@ fn test_metrics(
     if !summary.is_object() {
         bail!("{at}: no `summary` (write it with scarseg eval --out)");
     }
+    if let Some(folds) = eval["weights"]["folds"].as_array() {
+        bail!(
+            "{at}: pools {} cross-validation fold models, which is no one model's test; evaluate \
+             the exported model itself (scarseg eval --weights DIR --out)",
+            folds.len()
+        );
+    }
     let Some(evaluated) = eval["weights"]["sha256"].as_str() else {
         bail!(
             "{at}: names no evaluated weights (a classic method, or an older scarseg eval); \

@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::dashboard::Dashboard;
 use crate::data::{
-    Augment, Example, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, emidec_samples, example,
-    pack, pair_samples, phantom_samples, split_by_patient,
+    Augment, Example, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, emidec_samples,
+    example, fold_split, pack, pair_samples, phantom_samples, split_by_patient,
 };
 
 /// First seed of phantom training cases: fresh cases every epoch, never a validation or test seed.
@@ -74,7 +74,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 256)]
     pub size: usize,
     /// Train on N phantom cases per epoch, generated with fresh seeds every epoch.
-    #[arg(long, conflicts_with_all = ["emidec", "pairs"])]
+    #[arg(long, conflicts_with_all = ["emidec", "pairs", "folds"])]
     pub phantom: Option<usize>,
     /// Phantom validation cases (fixed seeds).
     #[arg(long, default_value_t = 32)]
@@ -85,9 +85,23 @@ pub struct TrainArgs {
     /// Train on image files with `NAME_labels.*` label files beside them.
     #[arg(long)]
     pub pairs: Option<PathBuf>,
-    /// Fraction of patients held out for validation (EMIDEC and pairs).
+    /// Fraction of patients held out for validation (EMIDEC and pairs); with `--folds`, of the
+    /// training folds' patients.
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub validation_fraction: f64,
+    /// K-fold cross-validation (EMIDEC and pairs): deal the patients into K folds and hold
+    /// fold `--fold` out of training and validation alike, for `eval --folds K --fold I`.
+    #[arg(long, requires = "fold")]
+    #[serde(default)]
+    pub folds: Option<usize>,
+    /// The fold held out (0 to K - 1).
+    #[arg(long, requires = "folds")]
+    #[serde(default)]
+    pub fold: Option<usize>,
+    /// Seed that deals the patients into folds; the same in train and eval.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub fold_seed: u64,
     /// Epochs.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
@@ -286,22 +300,31 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
                 "validation_seeds": [VALIDATION_SEED, VALIDATION_SEED + args.phantom_validation as u64 - 1],
             }),
         ),
-        (None, Some(dir), None) => {
-            let (t, v) = split_by_patient(
-                emidec_samples(dir, &limits)?,
-                args.validation_fraction,
-                args.seed,
-            );
-            let split = split_of(&t, &v);
-            (Source::Samples(t), v, split)
-        }
-        (None, None, Some(dir)) => {
-            let (t, v) = split_by_patient(
-                pair_samples(dir, &limits)?,
-                args.validation_fraction,
-                args.seed,
-            );
-            let split = split_of(&t, &v);
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            let samples = match (&args.emidec, &args.pairs) {
+                (Some(dir), _) => emidec_samples(dir, &limits)?,
+                (_, Some(dir)) => pair_samples(dir, &limits)?,
+                _ => unreachable!("matched above"),
+            };
+            // With --folds, the held-out fold is set aside before the validation split, so
+            // that neither training nor the choice of the best epoch sees it.
+            let (samples, held_out) = match (args.folds, args.fold) {
+                (Some(folds), Some(fold)) => {
+                    check_folds(folds, Some(fold), patients(&samples).len())?;
+                    fold_split(samples, folds, fold, args.fold_seed)
+                }
+                _ => (samples, Vec::new()),
+            };
+            let (t, v) = split_by_patient(samples, args.validation_fraction, args.seed);
+            let mut split = split_of(&t, &v);
+            if let (Some(folds), Some(fold)) = (args.folds, args.fold) {
+                split["cross_validation"] = serde_json::json!({
+                    "folds": folds,
+                    "fold": fold,
+                    "fold_seed": args.fold_seed,
+                    "held_out_patients": patients(&held_out),
+                });
+            }
             (Source::Samples(t), v, split)
         }
         _ => bail!("give one of --phantom N, --emidec DIR or --pairs DIR"),
@@ -916,6 +939,9 @@ mod tests {
             emidec: None,
             pairs: None,
             validation_fraction: 0.2,
+            folds: None,
+            fold: None,
+            fold_seed: 0,
             epochs: 1,
             batch: 1,
             lr: 1e-3,

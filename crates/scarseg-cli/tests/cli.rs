@@ -3120,3 +3120,140 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
     assert!(files_with(&plain, "_seg.dcm").is_empty());
     assert!(files_with(&plain, "_sr.dcm").is_empty());
 }
+
+#[test]
+fn cross_validation_holds_each_patient_out_once() {
+    // Six phantom PNG pairs are six patients, dealt into three folds by --fold-seed 5.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let data = root.join("pairs");
+    ok(&["phantom", "--out", s(&data), "--count", "6", "--seed", "31"]);
+    let folds = ["--folds", "3", "--fold-seed", "5"];
+    // Training without fold 0: neither its training nor its validation patients are fold 0's.
+    let run = root.join("run0");
+    let extra = [
+        &folds[..],
+        &["--fold", "0", "--validation-fraction", "0.25"],
+    ]
+    .concat();
+    train_small(&["--pairs", s(&data)], &run, &extra);
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("run.json")).expect("run.json"))
+            .expect("json");
+    let split = &info["data_split"];
+    let names = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v.as_array()
+            .expect("patients")
+            .iter()
+            .map(|p| p.as_str().expect("name").to_string())
+            .collect()
+    };
+    let held_out = names(&split["cross_validation"]["held_out_patients"]);
+    let (training, validation) = (
+        names(&split["training_patients"]),
+        names(&split["validation_patients"]),
+    );
+    assert_eq!(held_out.len(), 2, "{split}");
+    assert_eq!((training.len(), validation.len()), (3, 1), "{split}");
+    assert!(held_out.is_disjoint(&training) && held_out.is_disjoint(&validation));
+    assert_eq!(split["cross_validation"]["fold"], 0);
+
+    // eval --fold 0 scores exactly the patients training held out, with that fold's model.
+    let models = root.join("models");
+    ok(&[
+        "export",
+        "--checkpoint",
+        s(&run.join("best.safetensors")),
+        "--name",
+        "fold0",
+        "--out",
+        s(&models),
+    ]);
+    let fold0 = models.join("fold0");
+    let eval_rows = |extra: &[&str], out: &str| {
+        let out = root.join(out);
+        ok(&[&["eval", "--pairs", s(&data), "--out", s(&out)][..], extra].concat());
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("eval.json")).expect("eval.json"))
+                .expect("json");
+        (csv_rows(&out.join("eval.csv")), json)
+    };
+    let mut by_fold = Vec::new();
+    for fold in ["0", "1", "2"] {
+        let extra = [&folds[..], &["--fold", fold, "--weights", s(&fold0)]].concat();
+        let (rows, json) = eval_rows(&extra, &format!("eval-fold{fold}"));
+        assert_eq!(
+            json["data"]["cross_validation"]["fold"],
+            fold.parse::<u64>().expect("n")
+        );
+        by_fold.push(
+            rows.iter()
+                .map(|r| r["patient"].clone())
+                .collect::<std::collections::BTreeSet<_>>(),
+        );
+    }
+    assert_eq!(by_fold[0], held_out);
+    let all: std::collections::BTreeSet<String> = by_fold.iter().flatten().cloned().collect();
+    assert_eq!(all.len(), 6);
+    assert_eq!(by_fold.iter().map(|f| f.len()).sum::<usize>(), 6);
+
+    // Pooled: every patient by its fold's model. With the same model for all three folds the
+    // table is the plain evaluation's, row for row.
+    let weights = ["--weights", s(&fold0)].repeat(3);
+    let (pooled, json) = eval_rows(&[&folds[..], &weights].concat(), "pooled");
+    let (plain, _) = eval_rows(&["--weights", s(&fold0)], "plain");
+    assert_eq!(pooled, plain);
+    assert_eq!(json["weights"]["folds"].as_array().expect("folds").len(), 3);
+    assert!(
+        json["summary"]["method"]
+            .as_str()
+            .expect("method")
+            .starts_with("network, 3 fold models (fold0 "),
+        "{}",
+        json["summary"]["method"]
+    );
+    // ... which is no one model's test.
+    fails(
+        &[
+            "export",
+            "--update",
+            s(&fold0),
+            "--metrics",
+            s(&root.join("pooled/eval.json")),
+        ],
+        "pools 3 cross-validation fold models",
+    );
+    // Bad fold arguments: one line each.
+    let (d, w) = (s(&data), s(&fold0));
+    for (args, message) in [
+        (
+            vec![
+                "eval",
+                "--pairs",
+                d,
+                "--folds",
+                "3",
+                "--fold-seed",
+                "5",
+                "--weights",
+                w,
+            ],
+            "--folds 3 without --fold: give --weights once per fold (3 models, fold 0's first), \
+             not 1",
+        ),
+        (
+            vec!["eval", "--pairs", d, "--weights", w, "--weights", w],
+            "--weights given 2 times: several models are for cross-validation",
+        ),
+        (
+            vec!["eval", "--pairs", d, "--folds", "7", "--fold", "0"],
+            "--folds 7: only 6 patient(s) to deal into them",
+        ),
+        (
+            vec!["eval", "--pairs", d, "--folds", "3", "--fold", "3"],
+            "--fold 3: folds are numbered 0 to 2",
+        ),
+    ] {
+        fails(&args, message);
+    }
+}
