@@ -385,13 +385,7 @@ pub fn split_by_patient(
     validation_fraction: f64,
     seed: u64,
 ) -> (Vec<Sample>, Vec<Sample>) {
-    let mut patients: Vec<String> = samples
-        .iter()
-        .map(|s| s.patient.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    patients.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let patients = shuffled_patients(&samples, seed);
     let n_val = if patients.len() < 2 {
         0
     } else {
@@ -402,6 +396,19 @@ pub fn split_by_patient(
     samples
         .into_iter()
         .partition(|s| !validation.contains(&s.patient))
+}
+
+/// The samples' patients in name order, shuffled by `seed`: the order the validation split
+/// and the folds draw from.
+fn shuffled_patients(samples: &[Sample], seed: u64) -> Vec<String> {
+    let mut patients: Vec<String> = samples
+        .iter()
+        .map(|s| s.patient.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    patients.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    patients
 }
 
 /// K-fold cross-validation by patient: the patients, in name order shuffled by `seed` (the
@@ -427,14 +434,7 @@ pub fn folds_of_patients(
     folds: usize,
     seed: u64,
 ) -> std::collections::BTreeMap<String, usize> {
-    let mut patients: Vec<String> = samples
-        .iter()
-        .map(|s| s.patient.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    patients.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    patients
+    shuffled_patients(samples, seed)
         .into_iter()
         .enumerate()
         .map(|(i, p)| (p, i % folds.max(1)))

@@ -4,7 +4,10 @@
 //! high-risk flag's 5% threshold on both axes, so that each flag error is a point in an
 //! off-diagonal quadrant. SVG, drawn by plotters.
 
+use std::ops::Range;
+
 use anyhow::{Result, anyhow};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use scarseg_imaging::metrics::{BlandAltman, HIGH_RISK_BURDEN_PERCENT, LinearFit};
 
@@ -13,6 +16,9 @@ const SIZE: (u32, u32) = (720, 540);
 const FONT: &str = "sans-serif";
 const POINT: RGBColor = RGBColor(31, 119, 180);
 const GREY: RGBColor = RGBColor(128, 128, 128);
+
+/// A figure's plotting area, in data coordinates.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// `[lo, hi]` widened by 5% of its span on each side (1 where it has none), so that no point
 /// sits on the frame.
@@ -23,6 +29,46 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
 
 fn drawing<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("cannot draw the figure: {e:?}")
+}
+
+/// One figure as SVG: title, axes and their labels, what `lines` draws, then the patients'
+/// `points` over it.
+fn figure(
+    title: &str,
+    (x, y): (Range<f64>, Range<f64>),
+    (x_desc, y_desc): (&str, &str),
+    points: &[(f64, f64)],
+    lines: impl FnOnce(&mut Chart) -> Result<()>,
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(drawing)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 18))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x, y)
+            .map_err(drawing)?;
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .draw()
+            .map_err(drawing)?;
+        lines(&mut chart)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&(x, y)| Circle::new((x, y), 3, POINT.filled())),
+            )
+            .map_err(drawing)?;
+        root.present().map_err(drawing)?;
+    }
+    Ok(svg)
 }
 
 /// The Bland-Altman plot of per-patient burdens: each patient's difference (method minus
@@ -42,27 +88,12 @@ pub fn bland_altman_svg(points: &[(f64, f64)], ba: &BlandAltman, method: &str) -
         ys.clone().fold(f64::INFINITY, f64::min),
         ys.fold(f64::NEG_INFINITY, f64::max),
     );
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(drawing)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("Scar burden: {method} against the reference (n = {})", ba.n),
-                (FONT, 18),
-            )
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(drawing)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_desc("mean of the two burdens (%)")
-            .y_desc("method - reference (percentage points)")
-            .draw()
-            .map_err(drawing)?;
+    let title = format!("Scar burden: {method} against the reference (n = {})", ba.n);
+    let axes = (
+        "mean of the two burdens (%)",
+        "method - reference (percentage points)",
+    );
+    figure(&title, (x0..x1, y0..y1), axes, points, |chart| {
         let line = |y: f64| vec![(x0, y), (x1, y)];
         chart
             .draw_series(LineSeries::new(line(ba.mean), BLACK.stroke_width(2)))
@@ -84,16 +115,8 @@ pub fn bland_altman_svg(points: &[(f64, f64)], ba: &BlandAltman, method: &str) -
                     .map(|(y, text)| Text::new(text, (x0, y), (FONT, 13))),
             )
             .map_err(drawing)?;
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|&(x, y)| Circle::new((x, y), 3, POINT.filled())),
-            )
-            .map_err(drawing)?;
-        root.present().map_err(drawing)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// Each patient's burden (y) against the reference's (x), percent, with the line of identity,
@@ -105,30 +128,12 @@ pub fn burden_svg(points: &[(f64, f64)], fit: Option<&LinearFit>, method: &str) 
         .flat_map(|p| [p.0, p.1])
         .fold(2.0 * HIGH_RISK_BURDEN_PERCENT, f64::max);
     let (lo, hi) = (0.0, top * 1.05);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(drawing)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!(
-                    "Scar burden per patient: {method} against the reference (n = {})",
-                    points.len()
-                ),
-                (FONT, 18),
-            )
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(lo..hi, lo..hi)
-            .map_err(drawing)?;
-        chart
-            .configure_mesh()
-            .light_line_style(WHITE)
-            .x_desc("reference burden (%)")
-            .y_desc("method's burden (%)")
-            .draw()
-            .map_err(drawing)?;
+    let title = format!(
+        "Scar burden per patient: {method} against the reference (n = {})",
+        points.len()
+    );
+    let axes = ("reference burden (%)", "method's burden (%)");
+    figure(&title, (lo..hi, lo..hi), axes, points, |chart| {
         let t = HIGH_RISK_BURDEN_PERCENT;
         for threshold in [vec![(t, lo), (t, hi)], vec![(lo, t), (hi, t)]] {
             chart
@@ -166,16 +171,8 @@ pub fn burden_svg(points: &[(f64, f64)], fit: Option<&LinearFit>, method: &str) 
                 Text::new(text, (hi * 0.02, hi * (0.97 - 0.05 * k as f64)), (FONT, 13))
             }))
             .map_err(drawing)?;
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|&(x, y)| Circle::new((x, y), 3, POINT.filled())),
-            )
-            .map_err(drawing)?;
-        root.present().map_err(drawing)?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -67,6 +67,20 @@ fn train_small(source: &[&str], run: &Path, extra: &[&str]) -> Output {
     ok(&args)
 }
 
+/// Exports a run's best checkpoint as `models/name`; returns that folder.
+fn export_best(run: &Path, models: &Path, name: &str) -> PathBuf {
+    ok(&[
+        "export",
+        "--checkpoint",
+        s(&run.join("best.safetensors")),
+        "--name",
+        name,
+        "--out",
+        s(models),
+    ]);
+    models.join(name)
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -488,20 +502,15 @@ fn train_export_eval_predict_round_trip() {
     ]);
     let text = std::fs::read_to_string(ev55.join("eval.json")).expect("eval.json");
     assert!(text.contains("\"threshold\": 0.55\n"), "{text}");
-    let export_055 = |name: &str, metrics: &Path| {
-        ok(&[
-            "export",
-            "--checkpoint",
-            s(&best),
-            "--name",
-            name,
-            "--out",
-            s(&models),
-            "--threshold",
-            "0.55",
-            "--metrics",
-            s(metrics),
-        ]);
+    let export_055 = |name: &'static str, metrics: &Path| {
+        let mut args = export_with(name, &["--threshold", "0.55"]);
+        let at = args
+            .iter()
+            .position(|a| *a == "--metrics")
+            .expect("--metrics")
+            + 1;
+        args[at] = s(metrics);
+        ok(&args);
     };
     export_055("t055", &ev55.join("eval.json"));
     let widened = root.join("widened.json");
@@ -1372,15 +1381,7 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
     let run = root.join("run");
     train_tiny(&run, &[]);
     let models = root.join("models");
-    ok(&[
-        "export",
-        "--checkpoint",
-        s(&run.join("best.safetensors")),
-        "--name",
-        "m",
-        "--out",
-        s(&models),
-    ]);
+    export_best(&run, &models, "m");
     let data = root.join("data");
     ok(&["phantom", "--out", s(&data), "--count", "2", "--seed", "7"]);
     std::fs::write(data.join("broken.png"), b"\x89PNG\r\n\x1a\nthen nothing").expect("write");
@@ -3159,17 +3160,7 @@ fn cross_validation_holds_each_patient_out_once() {
     assert_eq!(split["cross_validation"]["fold"], 0);
 
     // eval --fold 0 scores exactly the patients training held out, with that fold's model.
-    let models = root.join("models");
-    ok(&[
-        "export",
-        "--checkpoint",
-        s(&run.join("best.safetensors")),
-        "--name",
-        "fold0",
-        "--out",
-        s(&models),
-    ]);
-    let fold0 = models.join("fold0");
+    let fold0 = export_best(&run, &root.join("models"), "fold0");
     let eval_rows = |extra: &[&str], out: &str| {
         let out = root.join(out);
         ok(&[&["eval", "--pairs", s(&data), "--out", s(&out)][..], extra].concat());
