@@ -279,6 +279,13 @@ def run_device(device, port, data, cli_out, tmp):
              ".find(b => b.innerText.includes('phantom-9003')).click()")
         d.wait("return [...document.querySelectorAll('[data-testid=file-status]')]"
                ".some(e => e.innerText.startsWith('done'))", "the sample's result")
+        # The report weighs the flag against the model's measured agreement (its manifest's
+        # Bland-Altman bias and SD): 15.8% lies well above 5% even at the limits.
+        open_file(d, "phantom-9003")
+        bias, sd = metrics["burden_bland_altman_mean"], metrics["burden_bland_altman_sd"]
+        agreement = d.js("return document.querySelector('[data-testid=flag-agreement]').innerText")
+        assert (f"within {bias - 1.96 * sd:+.1f} to {bias + 1.96 * sd:+.1f} points" in agreement
+                and agreement.endswith("the 5% threshold lies outside it.")), agreement
         inputs = [data / "case.nii.gz", data / "broken.nii.gz"] + sorted((data / "series").iterdir())
         d.upload("[data-testid=file-input]", inputs)
         done = d.wait("""

@@ -27,7 +27,7 @@ use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, rgba,
     sector_drawing,
 };
-use scarseg_web::report::{Provenance, model_score};
+use scarseg_web::report::{Provenance, flag_agreement_text, model_score};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -121,6 +121,7 @@ struct ModelInfo {
     card: Option<String>,
     test_scar_dice: Option<f64>,
     test_scar_dice_ci95: Option<(f64, f64)>,
+    test_burden_limits: Option<(f64, f64)>,
 }
 
 /// Signals the worker's messages update.
@@ -198,6 +199,7 @@ fn on_message(state: AppState, msg: FromWorker) {
             threshold,
             test_scar_dice,
             test_scar_dice_ci95,
+            test_burden_limits,
         } => {
             state.threshold.set(threshold);
             state.model.set(Some(ModelInfo {
@@ -207,6 +209,7 @@ fn on_message(state: AppState, msg: FromWorker) {
                 card,
                 test_scar_dice,
                 test_scar_dice_ci95,
+                test_burden_limits,
             }));
             state.model_error.set(None);
         }
@@ -1724,6 +1727,9 @@ pub fn App() -> impl IntoView {
                         scar_mm3, myo_mm3, s.slices.len(),
                         s.disc_heights_mm().first().copied().unwrap_or_default(),
                         m.name, m.sha256)}</p>
+                    {m.test_burden_limits.zip(r.burden_percent).map(|(limits, b)| view! {
+                        <p data-testid="flag-agreement">{flag_agreement_text(b, limits)}</p>
+                    })}
                     <p data-testid="stack-transmurality">{format!(
                         "Scar through more than half the wall in {transmural} of {wall} wall sectors \
                          (each slice's myocardium cut into {WALL_SECTORS} sectors of {} degrees, clockwise from 12 o'clock). \

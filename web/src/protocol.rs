@@ -124,6 +124,10 @@ pub enum FromWorker {
         /// Its 95% confidence interval (lower, upper), where the manifest has one: a mean of
         /// 100 cases is uncertain by a few hundredths, which the page says beside it.
         test_scar_dice_ci95: Option<(f64, f64)>,
+        /// The 95% limits of agreement of its burden with the reference on its test set
+        /// (lower, upper; percentage points), where the manifest has them: how far a flag
+        /// near 5% can be trusted.
+        test_burden_limits: Option<(f64, f64)>,
     },
     /// A model could not be loaded; the previous one (if any) stays.
     ModelError {
