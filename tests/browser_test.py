@@ -373,6 +373,10 @@ def run_device(device, port, data, cli_out, tmp):
         print(f"[{device}] sector scar % of the series' first slice: {page_sectors[0]}")
         assert any(p and p > 0 for p in page_sectors[0]), page_sectors[0]
         assert page_sectors == cli_sectors, (page_sectors, cli_sectors)
+        # The flag weighed against the model's agreement limits: predict's record, in the page's.
+        assert page_series["flag_agreement"] == cli_series["flag_agreement"], (
+            page_series["flag_agreement"], cli_series["flag_agreement"])
+        assert page_series["flag_agreement"]["limits_of_agreement_pp"][0] < 0
         # The gray zone per slice: the page's table gives predict's figures for the series.
         gray = d.js("return [...document.querySelectorAll('[data-testid=slice-gray-zone]')]"
                     ".map(c => c.innerText)")

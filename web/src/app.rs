@@ -1271,7 +1271,11 @@ pub fn App() -> impl IntoView {
                 .iter()
                 .filter_map(|c| {
                     let (s, r) = (c.stack.as_ref()?, c.result.as_ref()?);
-                    let mut record = stack_record(&c.name, s, r, &c.warnings);
+                    let limits = state
+                        .model
+                        .get_untracked()
+                        .and_then(|m| m.test_burden_limits);
+                    let mut record = stack_record(&c.name, s, r, &c.warnings, limits);
                     if let Some(Ok(map)) = c.aha_map()
                         && let Ok(aha) = serde_json::to_value(map)
                     {

@@ -688,7 +688,13 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                         &model.manifest.name,
                         &model.manifest.weights.sha256,
                     ));
-                    let mut record = stack_record(&input_name, &stack, &result, &stack.warnings);
+                    let mut record = stack_record(
+                        &input_name,
+                        &stack,
+                        &result,
+                        &stack.warnings,
+                        model.manifest.burden_limits(),
+                    );
                     record["output_name"] = name.clone().into();
                     let seg_file = format!("{name}{SEG_SUFFIX}");
                     if written.iter().any(|p| p.ends_with(&seg_file)) {

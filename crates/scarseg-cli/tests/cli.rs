@@ -1543,6 +1543,33 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
         close(stack["myocardium_volume_mm3"].as_f64().expect("mm3"), myo),
         "{stack}"
     );
+    // The flag weighed against the bundled model's agreement limits, from its manifest's
+    // Bland-Altman bias and SD: the reference's burden within burden - upper to burden - lower.
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../public/models/scarseg-atto-phantom/manifest.json"),
+        )
+        .expect("manifest"),
+    )
+    .expect("json");
+    let metric = |k: &str| manifest["metrics"][k].as_f64().expect(k);
+    let (bias, sd) = (
+        metric("burden_bland_altman_mean"),
+        metric("burden_bland_altman_sd"),
+    );
+    let (lower, upper) = (bias - 1.96 * sd, bias + 1.96 * sd);
+    let agreement = &stack["flag_agreement"];
+    let number = |v: &serde_json::Value| v.as_f64().expect("number");
+    let limits = &agreement["limits_of_agreement_pp"];
+    assert!((number(&limits[0]) - lower).abs() < 1e-9, "{agreement}");
+    assert!((number(&limits[1]) - upper).abs() < 1e-9, "{agreement}");
+    let burden = number(&stack["burden_percent"]);
+    let range = &agreement["reference_burden_percent"];
+    assert!((number(&range[0]) - (burden - upper).max(0.0)).abs() < 1e-9);
+    assert!((number(&range[1]) - (burden - lower)).abs() < 1e-9);
+    let uncertain = (burden - upper) <= 5.0 && 5.0 < burden - lower;
+    assert_eq!(agreement["uncertain"], uncertain, "{agreement}");
 
     let csv = std::fs::read_to_string(out.join("report.csv")).expect("csv");
     let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();

@@ -105,6 +105,18 @@ fn is_zero(x: &f64) -> bool {
     *x == 0.0
 }
 
+impl Manifest {
+    /// The 95% limits of agreement of the model's burden with the reference on its test set,
+    /// percentage points (bias -+ 1.96 SD, from `scarseg eval`'s Bland-Altman figures in the
+    /// metrics); `None` where it was not evaluated so.
+    pub fn burden_limits(&self) -> Option<(f64, f64)> {
+        let metric = |k: &str| self.metrics.get(k).copied();
+        let (bias, sd) =
+            metric("burden_bland_altman_mean").zip(metric("burden_bland_altman_sd"))?;
+        Some((bias - 1.96 * sd, bias + 1.96 * sd))
+    }
+}
+
 impl Default for RoiSpec {
     fn default() -> Self {
         Self {

@@ -62,13 +62,30 @@ pub fn slice_record(result: &SliceResult, slice: &Slice) -> serde_json::Value {
     })
 }
 
+/// What a model's measured agreement says of a stack's flag. `limits` are the 95% limits of
+/// agreement of its burden with the reference on its test set (Bland-Altman, model minus
+/// reference, percentage points; [`crate::manifest::Manifest::burden_limits`]): with 95%
+/// confidence the reference burden lies in [burden - upper, burden - lower] (within 0-100), and
+/// the flag is uncertain when the 5% threshold lies in that range. Returns (reference low,
+/// reference high, uncertain).
+pub fn flag_agreement(burden: f64, limits: (f64, f64)) -> (f64, f64, bool) {
+    let (lower, upper) = limits;
+    let low = (burden - upper).clamp(0.0, 100.0);
+    let high = (burden - lower).clamp(0.0, 100.0);
+    let t = scarseg_imaging::metrics::HIGH_RISK_BURDEN_PERCENT;
+    (low, high, low <= t && t < high)
+}
+
 /// One analysed input's record in the JSON reports: stack burden, flag and volumes, the
-/// warnings met while reading it, and its slices' records.
+/// warnings met while reading it, and its slices' records. `burden_limits`, the model's
+/// agreement limits where its manifest has them, add the flag's weighing
+/// ([`flag_agreement`]).
 pub fn stack_record(
     input: &str,
     stack: &Stack,
     result: &StackResult,
     warnings: &[String],
+    burden_limits: Option<(f64, f64)>,
 ) -> serde_json::Value {
     let (scar_mm3, myo_mm3) = result.volumes_mm3(stack);
     let (transmural, wall) = result.transmural_sectors();
@@ -80,6 +97,14 @@ pub fn stack_record(
         "part": stack.part,
         "burden_percent": result.burden_percent,
         "high_risk": result.high_risk,
+        "flag_agreement": result.burden_percent.zip(burden_limits).map(|(b, limits)| {
+            let (low, high, uncertain) = flag_agreement(b, limits);
+            serde_json::json!({
+                "limits_of_agreement_pp": [limits.0, limits.1],
+                "reference_burden_percent": [low, high],
+                "uncertain": uncertain,
+            })
+        }),
         "scar_volume_mm3": scar_mm3,
         "myocardium_volume_mm3": myo_mm3,
         "transmural_sectors": transmural,
@@ -960,7 +985,7 @@ mod tests {
             rows.iter().map(|r| r.edited_px).collect::<Vec<_>>(),
             vec![0, 1, 1]
         );
-        let v = stack_record("in", &stack, &result, &[]);
+        let v = stack_record("in", &stack, &result, &[], None);
         assert_eq!(v["edited_px"], 1);
         assert_eq!(v["slices"][0]["edited_px"], 0);
         assert_eq!(v["slices"][1]["edited_px"], 1);
@@ -1092,9 +1117,36 @@ mod tests {
     }
 
     #[test]
+    fn the_flag_is_uncertain_where_the_limits_reach_the_threshold() {
+        // Limits -4.22 to +3.91: a burden of 15.8% is 11.89-20.02% in the reference's terms,
+        // 6.5% is 2.59-10.72% (5% inside: uncertain), 0.5% is 0-4.72% (below: not uncertain),
+        // 8.91% is 5.00-13.13% (the threshold itself: a reference of 5.00% is not above it).
+        let limits = (-4.22, 3.91);
+        for (burden, want) in [
+            (15.8, (11.89, 20.02, false)),
+            (6.5, (2.59, 10.72, true)),
+            (0.5, (0.0, 4.72, false)),
+            (8.91, (5.0, 13.13, true)),
+        ] {
+            let (low, high, uncertain) = flag_agreement(burden, limits);
+            assert!(
+                (low - want.0).abs() < 1e-9 && (high - want.1).abs() < 1e-9,
+                "{burden}: {low} {high}"
+            );
+            assert_eq!(uncertain, want.2, "{burden}");
+        }
+    }
+
+    #[test]
     fn stack_record_by_hand() {
         let (stack, result) = two_slices();
-        let v = stack_record("in", &stack, &result, &["one file skipped".to_string()]);
+        let v = stack_record(
+            "in",
+            &stack,
+            &result,
+            &["one file skipped".to_string()],
+            Some((-4.22, 3.91)),
+        );
         assert_eq!(v["input"], "in");
         assert!(v["part"].is_null(), "{v}");
         assert_eq!(
@@ -1109,6 +1161,24 @@ mod tests {
             (Some(25.0), Some(true))
         );
         assert_eq!(v["warnings"], serde_json::json!(["one file skipped"]));
+        // Limits -4.22 to +3.91: the reference's burden 25 - 3.91 to 25 + 4.22, 5% far below.
+        let agreement = &v["flag_agreement"];
+        assert_eq!(
+            agreement["limits_of_agreement_pp"],
+            serde_json::json!([-4.22, 3.91])
+        );
+        let range = agreement["reference_burden_percent"]
+            .as_array()
+            .expect("range");
+        assert!(
+            (range[0].as_f64().expect("low") - 21.09).abs() < 1e-9,
+            "{agreement}"
+        );
+        assert!(
+            (range[1].as_f64().expect("high") - 29.22).abs() < 1e-9,
+            "{agreement}"
+        );
+        assert_eq!(agreement["uncertain"], false);
         // Slice a's myocardium, pixels (0,0), (0,1), (1,0) at (0,0), (2,0), (0,2) mm (x, y), has
         // its centroid at (2/3, 2/3): clockwise from 12 o'clock they lie at 315, 63.4 and 206.6
         // degrees, in sectors 10, 2 and 6, and the scar (0,0) fills sector 10. Slice b's one

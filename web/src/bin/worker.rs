@@ -193,13 +193,7 @@ mod worker {
                 let bound = |k: &str| model.manifest.metrics.get(k).copied();
                 bound("scar_dice_mean_ci95_lower").zip(bound("scar_dice_mean_ci95_upper"))
             },
-            // Bias -+ 1.96 SD, as eval's Bland-Altman limits.
-            test_burden_limits: {
-                let metric = |k: &str| model.manifest.metrics.get(k).copied();
-                metric("burden_bland_altman_mean")
-                    .zip(metric("burden_bland_altman_sd"))
-                    .map(|(bias, sd)| (bias - 1.96 * sd, bias + 1.96 * sd))
-            },
+            test_burden_limits: model.manifest.burden_limits(),
         }
     }
 
