@@ -32,9 +32,8 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::data::{
-    SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, emidec_samples, fold_split,
-    folds_of_patients, image_stem, label_masks, output_label_hint, output_labels_in, pair_samples,
-    phantom_samples,
+    SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, emidec_samples, folds_of_patients,
+    image_stem, label_masks, output_label_hint, output_labels_in, pair_samples, phantom_samples,
 };
 use crate::stats::{
     BlandAltmanCi, Interval, bland_altman_ci95, icc_agreement_ci95, mean_ci95, pearson_ci95,
@@ -228,40 +227,36 @@ pub struct PatientEval {
 /// on its first or last slice, so the whole mask would count as surface.
 pub const MIN_SLICES_3D: usize = 3;
 
-/// One patient's consecutive slices, kept until its last for the 3-D distances.
-struct Stack3d<'a> {
-    patient: &'a str,
-    spacing: [f64; 2],
-    /// Each slice's position along the first slice's normal, mm.
-    z: Vec<f64>,
-    normal: [f64; 3],
-    /// (scar, myocardium) evaluated, then the reference's.
-    masks: [Vec<Mask>; 4],
-}
-
 /// A patient's 3-D Hausdorff distances, mm: (myocardium HD, myocardium HD95, scar HD95).
 type Distances3d = (Option<f64>, Option<f64>, Option<f64>);
 
-impl<'a> Stack3d<'a> {
-    /// Records this patient's distances; a patient seen in two runs of slices gets none.
-    fn finish(self, distances: &mut BTreeMap<&'a str, Distances3d>, network: bool) {
-        let d = self.distances(network);
-        if distances.insert(self.patient, d).is_some() {
-            distances.insert(self.patient, (None, None, None));
-        }
+/// The 3-D distances of one patient's consecutive slices `group`, whose evaluated (scar,
+/// myocardium) are `evaluated`: none with fewer than [`MIN_SLICES_3D`] slices or slices of
+/// differing spacing; the myocardium's only where the method draws its own (`network`).
+fn distances_3d(group: &[Sample], evaluated: &[(Mask, Mask)], network: bool) -> Distances3d {
+    let first = &group[0].image;
+    if evaluated.len() < MIN_SLICES_3D
+        || evaluated.len() != group.len()
+        || group.iter().any(|s| s.image.spacing_mm != first.spacing_mm)
+    {
+        return (None, None, None);
     }
-
-    fn distances(&self, network: bool) -> Distances3d {
-        if self.z.len() < MIN_SLICES_3D {
-            return (None, None, None);
-        }
-        let [scar, myo, reference_scar, reference_myo] = &self.masks;
-        let myo = network
-            .then(|| hausdorff_3d(myo, reference_myo, self.spacing, &self.z))
-            .flatten();
-        let scar = hausdorff_3d(scar, reference_scar, self.spacing, &self.z);
-        (myo.map(|d| d.0), myo.map(|d| d.1), scar.map(|d| d.1))
-    }
+    // Each slice's position along the first slice's normal, mm.
+    let n = first.normal();
+    let z: Vec<f64> = group
+        .iter()
+        .map(|s| (0..3).map(|i| s.image.position_mm[i] * n[i]).sum())
+        .collect();
+    let scar: Vec<&Mask> = evaluated.iter().map(|m| &m.0).collect();
+    let myo: Vec<&Mask> = evaluated.iter().map(|m| &m.1).collect();
+    let reference_scar: Vec<&Mask> = group.iter().map(|s| &s.scar).collect();
+    let reference_myo: Vec<&Mask> = group.iter().map(|s| &s.myocardium).collect();
+    let spacing = first.spacing_mm;
+    let myo = network
+        .then(|| hausdorff_3d(&myo, &reference_myo, spacing, &z))
+        .flatten();
+    let scar = hausdorff_3d(&scar, &reference_scar, spacing, &z);
+    (myo.map(|d| d.0), myo.map(|d| d.1), scar.map(|d| d.1))
 }
 
 /// A patient's slices summed as volumes (area x thickness), mm3.
@@ -480,124 +475,103 @@ fn evaluate(
     // The network and label volumes draw their own myocardium; the classic methods take the
     // reference's.
     let network = matches!(seg.method, Method::Network | Method::Predictions);
-    // Per slice, mm2: (scar, myocardium) of the evaluated masks that the reference's holds.
-    let mut overlaps: Vec<(f64, f64)> = Vec::with_capacity(samples.len());
-    // Per patient, from its stack of consecutive slices; a patient whose slices are not
-    // consecutive, or whose slices change spacing, gets none.
+    // Per patient: volumes (slice thickness from each slice), and the 3-D distances of its
+    // stack of consecutive slices; a patient whose slices are not consecutive gets none.
+    let mut by_patient: BTreeMap<&str, Volumes> = BTreeMap::new();
     let mut distances: BTreeMap<&str, Distances3d> = BTreeMap::new();
-    let mut stack: Option<Stack3d> = None;
-    for (index, s) in samples.iter().enumerate() {
-        let (scar, myo) = seg.segment(index, s, s.image.pixels.clone())?;
-        let same_stack = stack.as_ref().is_some_and(|st| st.patient == s.patient);
-        if !same_stack && let Some(done) = stack.take() {
-            done.finish(&mut distances, network);
-        }
-        let st = stack.get_or_insert_with(|| Stack3d {
-            patient: &s.patient,
-            spacing: s.image.spacing_mm,
-            z: Vec::new(),
-            normal: s.image.normal(),
-            masks: Default::default(),
-        });
-        if st.spacing != s.image.spacing_mm {
-            // Not one grid: no 3-D distances for this patient.
-            st.z.clear();
-            st.spacing = [f64::NAN; 2];
-        } else if st.spacing[0].is_finite() {
-            let p = s.image.position_mm;
-            st.z.push(p[0] * st.normal[0] + p[1] * st.normal[1] + p[2] * st.normal[2]);
-            for (kept, mask) in st
-                .masks
-                .iter_mut()
-                .zip([&scar, &myo, &s.scar, &s.myocardium])
-            {
-                kept.push(mask.clone());
-            }
-        }
-        let pixel_mm2 = s.image.pixel_area_mm2();
-        overlaps.push((
-            intersection_px(&scar, &s.scar) as f64 * pixel_mm2,
-            intersection_px(&myo, &s.myocardium) as f64 * pixel_mm2,
-        ));
-        let spacing = s.image.spacing_mm;
-        let sectors = sector_scar_percent(&scar, &myo, spacing, WALL_SECTORS);
-        let reference_sectors = sector_scar_percent(&s.scar, &s.myocardium, spacing, WALL_SECTORS);
-        calls.extend(
-            sectors
-                .iter()
-                .zip(&reference_sectors)
-                .filter_map(|(p, r)| Some((is_transmural((*p)?), is_transmural((*r)?)))),
-        );
-        let mut row = SliceEval {
-            patient: s.patient.clone(),
-            source: s.image.source.clone(),
-            scar_dice: dice(&scar, &s.scar),
-            myocardium_dice: network.then(|| dice(&myo, &s.myocardium)),
-            scar_hd95_px: hd95(&scar, &s.scar, [1.0, 1.0]),
-            scar_hd95_mm: hd95(&scar, &s.scar, spacing),
-            scar_surface_dice_1px: surface_dice(&scar, &s.scar, [1.0, 1.0], 1.0),
-            myocardium_hd95_px: network
-                .then(|| hd95(&myo, &s.myocardium, [1.0, 1.0]))
-                .flatten(),
-            myocardium_hd95_mm: network
-                .then(|| hd95(&myo, &s.myocardium, spacing))
-                .flatten(),
-            scar_area_mm2: area(&scar, s),
-            myocardium_area_mm2: area(&myo, s),
-            reference_scar_area_mm2: area(&s.scar, s),
-            reference_myocardium_area_mm2: area(&s.myocardium, s),
-            transmural_sectors: transmural_sectors(&sectors),
-            reference_transmural_sectors: transmural_sectors(&reference_sectors),
-            noise_burden_mean: None,
-            noise_burden_sd: None,
-            noise_burden_cov: None,
-            noise_scar_dice_mean: None,
-        };
-        if let Some((sigma, iterations, seed)) = noise {
-            let mut burdens = Vec::new();
-            let mut dices = Vec::new();
-            for k in 0..iterations {
-                // Each case's noise is its own stream of the run's seed: repeatable per case.
-                let stream = seed ^ (rows.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                let noisy = add_noise(&s.image.pixels, sigma, stream, k as u64);
-                let (scar, myo) = seg.segment(index, s, noisy)?;
-                if let Some(b) = burden_percent(area(&scar, s), area(&myo, s)) {
-                    burdens.push(b);
+    let mut index = 0;
+    for group in samples.chunk_by(|a, b| a.patient == b.patient) {
+        // The group's evaluated masks, kept for its 3-D distances where it has enough slices.
+        let mut evaluated = Vec::new();
+        for s in group {
+            let (scar, myo) = seg.segment(index, s, s.image.pixels.clone())?;
+            let spacing = s.image.spacing_mm;
+            let sectors = sector_scar_percent(&scar, &myo, spacing, WALL_SECTORS);
+            let reference_sectors =
+                sector_scar_percent(&s.scar, &s.myocardium, spacing, WALL_SECTORS);
+            calls.extend(
+                sectors
+                    .iter()
+                    .zip(&reference_sectors)
+                    .filter_map(|(p, r)| Some((is_transmural((*p)?), is_transmural((*r)?)))),
+            );
+            let mut row = SliceEval {
+                patient: s.patient.clone(),
+                source: s.image.source.clone(),
+                scar_dice: dice(&scar, &s.scar),
+                myocardium_dice: network.then(|| dice(&myo, &s.myocardium)),
+                scar_hd95_px: hd95(&scar, &s.scar, [1.0, 1.0]),
+                scar_hd95_mm: hd95(&scar, &s.scar, spacing),
+                scar_surface_dice_1px: surface_dice(&scar, &s.scar, [1.0, 1.0], 1.0),
+                myocardium_hd95_px: network
+                    .then(|| hd95(&myo, &s.myocardium, [1.0, 1.0]))
+                    .flatten(),
+                myocardium_hd95_mm: network
+                    .then(|| hd95(&myo, &s.myocardium, spacing))
+                    .flatten(),
+                scar_area_mm2: area(&scar, s),
+                myocardium_area_mm2: area(&myo, s),
+                reference_scar_area_mm2: area(&s.scar, s),
+                reference_myocardium_area_mm2: area(&s.myocardium, s),
+                transmural_sectors: transmural_sectors(&sectors),
+                reference_transmural_sectors: transmural_sectors(&reference_sectors),
+                noise_burden_mean: None,
+                noise_burden_sd: None,
+                noise_burden_cov: None,
+                noise_scar_dice_mean: None,
+            };
+            if let Some((sigma, iterations, seed)) = noise {
+                let mut burdens = Vec::new();
+                let mut dices = Vec::new();
+                for k in 0..iterations {
+                    // Each case's noise is its own stream of the run's seed: repeatable per case.
+                    let stream = seed ^ (rows.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    let noisy = add_noise(&s.image.pixels, sigma, stream, k as u64);
+                    let (scar, myo) = seg.segment(index, s, noisy)?;
+                    if let Some(b) = burden_percent(area(&scar, s), area(&myo, s)) {
+                        burdens.push(b);
+                    }
+                    dices.push(dice(&scar, &s.scar));
                 }
-                dices.push(dice(&scar, &s.scar));
+                let ms = mean_sd(&burdens);
+                row.noise_burden_mean = ms.map(|m| m.0);
+                row.noise_burden_sd = ms.map(|m| m.1);
+                row.noise_burden_cov = coefficient_of_variation(&burdens);
+                row.noise_scar_dice_mean = mean_sd(&dices).map(|m| m.0);
             }
-            let ms = mean_sd(&burdens);
-            row.noise_burden_mean = ms.map(|m| m.0);
-            row.noise_burden_sd = ms.map(|m| m.1);
-            row.noise_burden_cov = coefficient_of_variation(&burdens);
-            row.noise_scar_dice_mean = mean_sd(&dices).map(|m| m.0);
+            let v = by_patient.entry(s.patient.as_str()).or_default();
+            // Areas in mm2 times the slice's thickness: mm3.
+            let t = s.image.thickness_mm;
+            let pixel_mm3 = s.image.pixel_area_mm2() * t;
+            v.slices += 1;
+            v.scar += row.scar_area_mm2 * t;
+            v.reference_scar += row.reference_scar_area_mm2 * t;
+            v.scar_overlap += intersection_px(&scar, &s.scar) as f64 * pixel_mm3;
+            v.myocardium += row.myocardium_area_mm2 * t;
+            v.reference_myocardium += row.reference_myocardium_area_mm2 * t;
+            v.myocardium_overlap += intersection_px(&myo, &s.myocardium) as f64 * pixel_mm3;
+            rows.push(row);
+            if group.len() >= MIN_SLICES_3D {
+                evaluated.push((scar, myo));
+            }
+            index += 1;
+            if let Some(bar) = &bar {
+                bar.inc(1);
+            }
         }
-        rows.push(row);
-        if let Some(bar) = &bar {
-            bar.inc(1);
+        let patient = group[0].patient.as_str();
+        let d = distances_3d(group, &evaluated, network);
+        if distances.insert(patient, d).is_some() {
+            distances.insert(patient, (None, None, None));
         }
-    }
-    if let Some(done) = stack.take() {
-        done.finish(&mut distances, network);
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    // Per patient: volumes, slice thickness from each slice.
-    let mut by_patient: BTreeMap<&str, Volumes> = BTreeMap::new();
-    for ((r, s), (scar_overlap, myo_overlap)) in rows.iter().zip(samples).zip(&overlaps) {
-        let v = by_patient.entry(s.patient.as_str()).or_default();
-        let t = s.image.thickness_mm;
-        v.slices += 1;
-        v.scar += r.scar_area_mm2 * t;
-        v.reference_scar += r.reference_scar_area_mm2 * t;
-        v.scar_overlap += scar_overlap * t;
-        v.myocardium += r.myocardium_area_mm2 * t;
-        v.reference_myocardium += r.reference_myocardium_area_mm2 * t;
-        v.myocardium_overlap += myo_overlap * t;
-    }
     let (mut predicted, mut reference, mut patients) = (Vec::new(), Vec::new(), Vec::new());
     for (name, v) in &by_patient {
+        let (myocardium_hd_mm, myocardium_hd95_mm, scar_hd95_mm) =
+            distances.get(name).copied().unwrap_or_default();
         // A patient without reference myocardium has no burden to compare with.
         if let Some(r) = burden_percent(v.reference_scar, v.reference_myocardium) {
             let b = burden_percent(v.scar, v.myocardium).unwrap_or(0.0);
@@ -618,9 +592,9 @@ fn evaluate(
                 reference_scar_volume_ml: v.reference_scar / 1000.0,
                 myocardium_volume_ml: v.myocardium / 1000.0,
                 reference_myocardium_volume_ml: v.reference_myocardium / 1000.0,
-                myocardium_hd_mm: distances.get(name).and_then(|d| d.0),
-                myocardium_hd95_mm: distances.get(name).and_then(|d| d.1),
-                scar_hd95_mm: distances.get(name).and_then(|d| d.2),
+                myocardium_hd_mm,
+                myocardium_hd95_mm,
+                scar_hd95_mm,
             });
         }
     }
@@ -634,6 +608,9 @@ fn evaluate(
     let per_slice = |f: fn(&SliceEval) -> Option<f64>| {
         rows.iter().map(move |row| (row.patient.as_str(), f(row)))
     };
+    let per_patient = |f: fn(&PatientEval) -> Option<f64>| {
+        patients.iter().map(move |p| (p.patient.as_str(), f(p)))
+    };
     let summary = Summary {
         method: label,
         slices: rows.len(),
@@ -645,44 +622,20 @@ fn evaluate(
         scar_surface_dice_1px: stat(per_slice(|r| Some(r.scar_surface_dice_1px))),
         myocardium_hd95_px: stat(per_slice(|r| r.myocardium_hd95_px)),
         myocardium_hd95_mm: stat(per_slice(|r| r.myocardium_hd95_mm)),
-        patient_scar_dice: stat(
-            patients
-                .iter()
-                .map(|p| (p.patient.as_str(), Some(p.scar_dice))),
-        ),
-        patient_myocardium_dice: stat(
-            patients
-                .iter()
-                .map(|p| (p.patient.as_str(), p.myocardium_dice)),
-        ),
-        patient_myocardium_hd_mm: stat(
-            patients
-                .iter()
-                .map(|p| (p.patient.as_str(), p.myocardium_hd_mm)),
-        ),
-        patient_myocardium_hd95_mm: stat(
-            patients
-                .iter()
-                .map(|p| (p.patient.as_str(), p.myocardium_hd95_mm)),
-        ),
-        patient_scar_hd95_mm: stat(
-            patients
-                .iter()
-                .map(|p| (p.patient.as_str(), p.scar_hd95_mm)),
-        ),
-        patient_scar_volume_abs_difference_ml: stat(patients.iter().map(|p| {
-            let d = p.scar_volume_ml - p.reference_scar_volume_ml;
-            (p.patient.as_str(), Some(d.abs()))
+        patient_scar_dice: stat(per_patient(|p| Some(p.scar_dice))),
+        patient_myocardium_dice: stat(per_patient(|p| p.myocardium_dice)),
+        patient_myocardium_hd_mm: stat(per_patient(|p| p.myocardium_hd_mm)),
+        patient_myocardium_hd95_mm: stat(per_patient(|p| p.myocardium_hd95_mm)),
+        patient_scar_hd95_mm: stat(per_patient(|p| p.scar_hd95_mm)),
+        patient_scar_volume_abs_difference_ml: stat(per_patient(|p| {
+            Some((p.scar_volume_ml - p.reference_scar_volume_ml).abs())
         })),
-        patient_myocardium_volume_abs_difference_ml: stat(patients.iter().map(|p| {
+        // The classic methods take the reference's myocardium, as their Dice says.
+        patient_myocardium_volume_abs_difference_ml: stat(per_patient(|p| {
             let d = p.myocardium_volume_ml - p.reference_myocardium_volume_ml;
-            (p.patient.as_str(), network.then_some(d.abs()))
+            p.myocardium_dice.map(|_| d.abs())
         })),
-        patient_burden_abs_difference_pp: stat(
-            patients
-                .iter()
-                .map(|p| (p.patient.as_str(), Some(p.difference_pp.abs()))),
-        ),
+        patient_burden_abs_difference_pp: stat(per_patient(|p| Some(p.difference_pp.abs()))),
         burden_pearson_r: r,
         burden_pearson_r_ci95: r.and_then(|r| pearson_ci95(r, predicted.len())),
         burden_fit: linear_fit(&reference, &predicted),
@@ -1009,17 +962,17 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
     // Cross-validation: fold I's patients, or every patient with its fold's model.
     let (samples, model_of, data) = match args.folds {
         Some(folds) => {
-            let patients: std::collections::BTreeSet<&str> =
-                samples.iter().map(|s| s.patient.as_str()).collect();
-            check_folds(folds, args.fold, patients.len())?;
+            // Each patient's fold; as many entries as patients.
             let of = folds_of_patients(&samples, folds, args.fold_seed);
+            check_folds(folds, args.fold, of.len())?;
             let mut data = data;
             data["cross_validation"] = serde_json::json!({
                 "folds": folds, "fold": args.fold, "fold_seed": args.fold_seed,
             });
             match args.fold {
                 Some(fold) => {
-                    let (_, held_out) = fold_split(samples, folds, fold, args.fold_seed);
+                    let mut held_out = samples;
+                    held_out.retain(|s| of[&s.patient] == fold);
                     let n = held_out.len();
                     (held_out, vec![0; n], data)
                 }

@@ -174,7 +174,7 @@ pub fn hd95(a: &Mask, b: &Mask, spacing: [f64; 2]) -> Option<f64> {
 /// spacing as voxel spacing (EMIDEC scores the myocardium by this Hausdorff distance). Returns
 /// (Hausdorff distance, 95th-percentile Hausdorff distance, the larger directed percentile as
 /// [`hd95`] takes it); `None` when either mask is empty or the slices do not share a grid.
-pub fn hausdorff_3d(a: &[Mask], b: &[Mask], spacing: [f64; 2], z: &[f64]) -> Option<(f64, f64)> {
+pub fn hausdorff_3d(a: &[&Mask], b: &[&Mask], spacing: [f64; 2], z: &[f64]) -> Option<(f64, f64)> {
     let grid = (a.first()?.rows, a.first()?.cols);
     if a.len() != b.len()
         || a.len() != z.len()
@@ -182,7 +182,7 @@ pub fn hausdorff_3d(a: &[Mask], b: &[Mask], spacing: [f64; 2], z: &[f64]) -> Opt
     {
         return None;
     }
-    let surface = |masks: &[Mask]| -> Vec<[f64; 3]> {
+    let surface = |masks: &[&Mask]| -> Vec<[f64; 3]> {
         let mut out = Vec::new();
         let inside = |k: usize, r: usize, c: usize| masks[k].get(r, c);
         for (k, m) in masks.iter().enumerate() {
@@ -877,16 +877,20 @@ mod tests {
             cols,
             data: bits.bytes().map(|b| b == b'1').collect(),
         };
+        // The function takes the slices' masks by reference, as eval holds them.
+        fn refs(masks: &[Mask]) -> Vec<&Mask> {
+            masks.iter().collect()
+        }
         // One pixel a slice, (1, 1) against (1, 2), three slices 5 mm apart: every voxel is on
         // the surface, and each is one column (2 mm) from its partner in the same slice.
         let a: Vec<Mask> = (0..3).map(|_| mask(3, 3, "000010000")).collect();
         let b: Vec<Mask> = (0..3).map(|_| mask(3, 3, "000001000")).collect();
         assert_eq!(
-            hausdorff_3d(&a, &b, [1.0, 2.0], &[0.0, 5.0, 10.0]),
+            hausdorff_3d(&refs(&a), &refs(&b), [1.0, 2.0], &[0.0, 5.0, 10.0]),
             Some((2.0, 2.0))
         );
         assert_eq!(
-            hausdorff_3d(&a, &a, [1.0, 2.0], &[0.0, 5.0, 10.0]),
+            hausdorff_3d(&refs(&a), &refs(&a), [1.0, 2.0], &[0.0, 5.0, 10.0]),
             Some((0.0, 0.0))
         );
         // A hole and blocks offset in every direction, 4 slices of 6 x 7 at 8 mm, spacing
@@ -909,8 +913,8 @@ mod tests {
             "001111100111110011111001111100111100000000",
         ]
         .map(|bits| mask(6, 7, bits));
-        let (hd, hd95) =
-            hausdorff_3d(&a, &b, [1.5, 1.25], &[0.0, 8.0, 16.0, 24.0]).expect("both hold voxels");
+        let (hd, hd95) = hausdorff_3d(&refs(&a), &refs(&b), [1.5, 1.25], &[0.0, 8.0, 16.0, 24.0])
+            .expect("both hold voxels");
         assert!((hd - 8.097_067_370_350_823).abs() < 1e-9, "{hd}");
         assert!((hd95 - 8.043_680_316_657_87).abs() < 1e-9, "{hd95}");
         // Empty, or slices on different grids: undefined.
@@ -921,13 +925,13 @@ mod tests {
             Mask::empty(6, 7),
         ];
         assert_eq!(
-            hausdorff_3d(&a, &empty, [1.0, 1.0], &[0.0, 1.0, 2.0, 3.0]),
+            hausdorff_3d(&refs(&a), &refs(&empty), [1.0, 1.0], &[0.0, 1.0, 2.0, 3.0]),
             None
         );
         let mut other = b.clone();
         other[2] = Mask::empty(5, 7);
         assert_eq!(
-            hausdorff_3d(&a, &other, [1.0, 1.0], &[0.0, 1.0, 2.0, 3.0]),
+            hausdorff_3d(&refs(&a), &refs(&other), [1.0, 1.0], &[0.0, 1.0, 2.0, 3.0]),
             None
         );
     }
