@@ -12,7 +12,8 @@ use clap::Args;
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_model::weights::{Precision, from_safetensors, mean_of_checkpoints, to_safetensors};
 use scarseg_pipeline::manifest::{
-    FORMAT_VERSION, MANIFEST_FILE, Manifest, Preprocessing, RoiSpec, WeightsEntry, sha256_hex,
+    FORMAT_VERSION, MANIFEST_FILE, Manifest, Preprocessing, RoiSpec, WeightsEntry, check_digest,
+    sha256_hex,
 };
 
 use crate::Outcome;
@@ -257,26 +258,11 @@ const AFTER_METRICS_HEADING: &str = "## Limitations\n";
 /// `eval` (checked as at export: these weights, these settings, the test cases), in its
 /// manifest and card; nothing else changes but a line of provenance.
 fn update_metrics(dir: &Path, eval: &Path, command_line: String) -> Result<Outcome> {
-    let manifest_path = dir.join(MANIFEST_FILE);
-    let at = manifest_path.display();
-    let mut manifest: Manifest = serde_json::from_slice(
-        &std::fs::read(&manifest_path)
-            .with_context(|| format!("{at}: cannot read (--update needs an exported model)"))?,
-    )
-    .with_context(|| format!("{at}: not a scarseg manifest"))?;
     // The weights beside the manifest must be the ones it names, or the new metrics would be
     // attached to other weights.
-    let weights_path = dir.join(&manifest.weights.file);
-    let weights = std::fs::read(&weights_path)
-        .with_context(|| format!("{}: cannot read", weights_path.display()))?;
-    if sha256_hex(&weights) != manifest.weights.sha256 {
-        bail!(
-            "{}: sha256 {} is not the manifest's {} (a different file)",
-            weights_path.display(),
-            &sha256_hex(&weights)[..12],
-            manifest.weights.sha256.chars().take(12).collect::<String>()
-        );
-    }
+    let (mut manifest, weights) = crate::model_dir::read(dir)?;
+    check_digest(&manifest, &weights).with_context(|| format!("model folder {}", dir.display()))?;
+    let manifest_path = dir.join(MANIFEST_FILE);
     let card_path = dir.join(&manifest.card);
     let card = std::fs::read_to_string(&card_path)
         .with_context(|| format!("{}: cannot read", card_path.display()))?;
@@ -434,27 +420,26 @@ fn test_metrics(
          | metric | mean | SD | 95% CI | median (IQR) | n |\n|---|---|---|---|---|---|\n",
         summary["method"].as_str().unwrap_or("?")
     );
-    // A 95% confidence interval as eval writes it ({"lower", "upper"}), into the metrics too.
-    let mut interval = |key: &str, ci: &serde_json::Value| -> String {
-        match (ci["lower"].as_f64(), ci["upper"].as_f64()) {
-            (Some(lower), Some(upper)) => {
-                metrics.insert(format!("{key}_ci95_lower"), lower);
-                metrics.insert(format!("{key}_ci95_upper"), upper);
-                format!("{lower:.4} to {upper:.4}")
-            }
-            _ => String::new(),
+    // A 95% confidence interval as eval writes it ({"lower", "upper"}): into the metrics as
+    // KEY_ci95_lower and KEY_ci95_upper, and the card's cell.
+    let interval = |metrics: &mut BTreeMap<String, f64>, key: &str, ci: &serde_json::Value| match (
+        ci["lower"].as_f64(),
+        ci["upper"].as_f64(),
+    ) {
+        (Some(lower), Some(upper)) => {
+            metrics.insert(format!("{key}_ci95_lower"), lower);
+            metrics.insert(format!("{key}_ci95_upper"), upper);
+            format!("{lower:.4} to {upper:.4}")
         }
+        _ => String::new(),
     };
-    // A metric with a mean and SD over cases, or a single figure (r, ICC, a proportion).
-    enum Figure {
-        MeanSd(f64, f64, String),
-        Single(f64),
-    }
-    let mut rows = Vec::new();
     for (key, value) in summary.as_object().into_iter().flatten() {
+        // A metric with a mean and SD over cases, or a single figure (r, ICC, a proportion).
         if let Some(mean) = value.get("mean").and_then(|m| m.as_f64()) {
             let sd = value.get("sd").and_then(|m| m.as_f64()).unwrap_or(f64::NAN);
-            let ci = interval(&format!("{key}_mean"), &value["ci95"]);
+            metrics.insert(format!("{key}_mean"), mean);
+            metrics.insert(format!("{key}_sd"), sd);
+            let ci = interval(&mut metrics, &format!("{key}_mean"), &value["ci95"]);
             let quartiles = match (
                 value["median"].as_f64(),
                 value["q1"].as_f64(),
@@ -463,27 +448,17 @@ fn test_metrics(
                 (Some(m), Some(q1), Some(q3)) => format!("{m:.4} ({q1:.4} to {q3:.4})"),
                 _ => String::new(),
             };
-            let figure = Figure::MeanSd(mean, sd, quartiles);
-            rows.push((key.clone(), figure, ci, value["n"].as_u64()));
+            let n = value["n"]
+                .as_u64()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "| {key} | {mean:.4} | {sd:.4} | {ci} | {quartiles} | {n} |\n"
+            ));
         } else if let Some(v) = value.as_f64() {
-            let ci = interval(key, &summary[format!("{key}_ci95")]);
-            rows.push((key.clone(), Figure::Single(v), ci, None));
-        }
-    }
-    for (key, figure, ci, n) in rows {
-        let n = n.map(|n| n.to_string()).unwrap_or_default();
-        match figure {
-            Figure::MeanSd(mean, sd, quartiles) => {
-                metrics.insert(format!("{key}_mean"), mean);
-                metrics.insert(format!("{key}_sd"), sd);
-                text.push_str(&format!(
-                    "| {key} | {mean:.4} | {sd:.4} | {ci} | {quartiles} | {n} |\n"
-                ));
-            }
-            Figure::Single(v) => {
-                text.push_str(&format!("| {key} | {v:.4} | | {ci} | | |\n"));
-                metrics.insert(key, v);
-            }
+            metrics.insert(key.clone(), v);
+            let ci = interval(&mut metrics, key, &summary[format!("{key}_ci95")]);
+            text.push_str(&format!("| {key} | {v:.4} | | {ci} | | |\n"));
         }
     }
     if let Some(n) = summary["slices"].as_u64() {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use scarseg_pipeline::manifest::{
-    LoadedModel, MANIFEST_FILE, check_device, load_model, parse_manifest,
+    LoadedModel, MANIFEST_FILE, Manifest, check_device, load_model, parse_manifest,
 };
 
 /// Name of the bundled default model (its folder under `public/models/`).
@@ -21,6 +21,17 @@ pub fn default_model_dir() -> PathBuf {
 
 /// Loads a model folder, checking the weights' digest and architecture against the manifest.
 pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
+    let (manifest, weights) = read(dir)?;
+    let model = load_model(manifest, &weights, device)
+        .with_context(|| format!("model folder {}", dir.display()))?;
+    futures_lite::future::block_on(check_device(&model.manifest, device))
+        .with_context(|| format!("device {device:?}"))?;
+    Ok(model)
+}
+
+/// A model folder's checked manifest and its weights file's bytes (of the size the manifest
+/// says; their digest is for the caller to check, as [`load`] does).
+pub fn read(dir: &Path) -> Result<(Manifest, Vec<u8>)> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let json = std::fs::read(&manifest_path).with_context(|| {
         format!(
@@ -43,9 +54,5 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
         manifest.weights.bytes
     );
     let weights = std::fs::read(&weights_path).with_context(cannot_read)?;
-    let model = load_model(manifest, &weights, device)
-        .with_context(|| format!("model folder {}", dir.display()))?;
-    futures_lite::future::block_on(check_device(&model.manifest, device))
-        .with_context(|| format!("device {device:?}"))?;
-    Ok(model)
+    Ok((manifest, weights))
 }

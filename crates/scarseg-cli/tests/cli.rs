@@ -633,20 +633,25 @@ fn train_export_eval_predict_round_trip() {
             "--metrics",
             s(&ev3.join("eval.json")),
         ],
-        "manifest.json: cannot read (--update needs an exported model)",
+        "manifest.json: cannot read (a model folder holds manifest.json and its weights)",
     );
-    std::fs::write(measured_dir.join("weights.safetensors"), b"other").expect("write");
-    fails(
-        &[
-            "export",
-            "--update",
-            s(&measured_dir),
-            "--metrics",
-            s(&ev3.join("eval.json")),
-        ],
-        "weights.safetensors: sha256 ",
-    );
-    std::fs::write(measured_dir.join("weights.safetensors"), &weights_before).expect("write");
+    // Swapped weights of another size, and of the same size but other bytes.
+    let ev3_json = ev3.join("eval.json");
+    let update = [
+        "export",
+        "--update",
+        s(&measured_dir),
+        "--metrics",
+        s(&ev3_json),
+    ];
+    let weights_file = measured_dir.join("weights.safetensors");
+    std::fs::write(&weights_file, b"other").expect("write");
+    fails(&update, "weights.safetensors: 5 bytes, the manifest says ");
+    let mut flipped = weights_before.clone();
+    *flipped.last_mut().expect("bytes") ^= 1;
+    std::fs::write(&weights_file, &flipped).expect("write");
+    fails(&update, "weights.safetensors: sha256 ");
+    std::fs::write(&weights_file, &weights_before).expect("write");
 
     // Phantom data in all three formats, then predict on each.
     let data = root.join("data");

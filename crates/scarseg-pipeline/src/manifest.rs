@@ -320,21 +320,27 @@ pub struct LoadedModel {
     pub manifest: Manifest,
 }
 
+/// Checks that `weights` are the file `manifest` names, by their sha256.
+pub fn check_digest(manifest: &Manifest, weights: &[u8]) -> Result<(), LoadError> {
+    let found = sha256_hex(weights);
+    if found != manifest.weights.sha256 {
+        return Err(LoadError::Digest {
+            file: manifest.weights.file.clone(),
+            expected: manifest.weights.sha256.clone(),
+            found,
+        });
+    }
+    Ok(())
+}
+
 /// Checks `weights` against `manifest` (digest, then architecture) and loads them on `device`.
 pub fn load_model(
     manifest: Manifest,
     weights: &[u8],
     device: &Device,
 ) -> Result<LoadedModel, LoadError> {
+    check_digest(&manifest, weights)?;
     let file = manifest.weights.file.clone();
-    let found = sha256_hex(weights);
-    if found != manifest.weights.sha256 {
-        return Err(LoadError::Digest {
-            file,
-            expected: manifest.weights.sha256.clone(),
-            found,
-        });
-    }
     let model = from_safetensors_expecting(weights, &manifest.architecture, device)
         .map_err(|error| LoadError::Weights { file, error })?;
     Ok(LoadedModel { model, manifest })
