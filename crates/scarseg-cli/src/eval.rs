@@ -35,11 +35,12 @@ use crate::data::{
     SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, emidec_samples, folds_of_patients,
     image_stem, label_masks, output_label_hint, output_labels_in, pair_samples, phantom_samples,
 };
+use crate::model_dir::{self, ModelRef};
+use crate::plots;
 use crate::stats::{
     BlandAltmanCi, Interval, bland_altman_ci95, icc_agreement_ci95, mean_ci95, pearson_ci95,
     wilson_ci95,
 };
-use crate::{model_dir, plots};
 
 /// What segments the scar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -862,8 +863,8 @@ fn predicted_masks(dir: &Path, samples: &[Sample], limits: &Limits) -> Result<Ve
 
 /// A model folder, loaded with eval's overrides of its preprocessing (`--mirror`,
 /// `--crop-components`).
-fn load_for_eval(dir: &Path, args: &EvalArgs, device: &Device) -> Result<LoadedModel> {
-    let mut loaded = model_dir::load(dir, device)?;
+fn load_for_eval(model: &ModelRef, args: &EvalArgs, device: &Device) -> Result<LoadedModel> {
+    let mut loaded = model_dir::load(model, device)?;
     if let Some(on) = args.mirror {
         loaded.manifest.preprocessing = loaded.manifest.preprocessing.with_mirror(on);
     }
@@ -873,10 +874,7 @@ fn load_for_eval(dir: &Path, args: &EvalArgs, device: &Device) -> Result<LoadedM
         }
         let pre = &loaded.manifest.preprocessing;
         let Some(roi) = pre.roi else {
-            bail!(
-                "--crop-components: {} is a one-pass model (no heart crop)",
-                dir.display()
-            );
+            bail!("--crop-components: {model} is a one-pass model (no heart crop)");
         };
         loaded.manifest.preprocessing = Preprocessing::two_pass(
             pre.size,
@@ -890,16 +888,12 @@ fn load_for_eval(dir: &Path, args: &EvalArgs, device: &Device) -> Result<LoadedM
     Ok(loaded)
 }
 
-/// Which weights an eval.json scored: name, sha256 and folder.
-fn weights_json(m: &LoadedModel, dir: Option<&PathBuf>) -> serde_json::Value {
+/// Which weights an eval.json scored: name, sha256 and folder (or the built-in model).
+fn weights_json(m: &LoadedModel, model: &ModelRef) -> serde_json::Value {
     serde_json::json!({
         "name": m.manifest.name,
         "sha256": m.manifest.weights.sha256,
-        "folder": dir
-            .cloned()
-            .unwrap_or_else(model_dir::default_model_dir)
-            .display()
-            .to_string(),
+        "folder": model.to_string(),
     })
 }
 
@@ -1019,28 +1013,27 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         args.method
     };
     let device = crate::device::parse(&args.device)?;
+    let refs: Vec<ModelRef> = if args.weights.is_empty() {
+        vec![ModelRef::Bundled]
+    } else {
+        args.weights.iter().cloned().map(ModelRef::Folder).collect()
+    };
     let models: Vec<LoadedModel> = match method {
         Method::Network => {
-            let dirs = if args.weights.is_empty() {
-                vec![model_dir::default_model_dir()]
-            } else {
-                args.weights.clone()
-            };
-            let models = dirs
+            let models = refs
                 .iter()
                 .map(|dir| load_for_eval(dir, &args, &device))
                 .collect::<Result<Vec<_>>>()?;
             // One table needs one setting: fold models of one recipe share theirs.
-            for (dir, m) in dirs.iter().zip(&models).skip(1) {
+            for (model, m) in refs.iter().zip(&models).skip(1) {
                 let first = &models[0].manifest;
                 if m.manifest.preprocessing != first.preprocessing
                     || m.manifest.postprocessing != first.postprocessing
                 {
                     bail!(
-                        "{}: its pre- or postprocessing differs from {}'s; the folds' models must \
-                         share their settings",
-                        dir.display(),
-                        dirs[0].display()
+                        "{model}: its pre- or postprocessing differs from {}'s; the folds' models \
+                         must share their settings",
+                        refs[0]
                     );
                 }
             }
@@ -1118,12 +1111,12 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
                 // refuses: their pooled table is no one model's.
                 "weights": match models.len() {
                     0 => serde_json::Value::Null,
-                    1 => weights_json(&models[0], args.weights.first()),
+                    1 => weights_json(&models[0], &refs[0]),
                     _ => serde_json::json!({
                         "folds": models
                             .iter()
-                            .zip(&args.weights)
-                            .map(|(m, dir)| weights_json(m, Some(dir)))
+                            .zip(&refs)
+                            .map(|(m, model)| weights_json(m, model))
                             .collect::<Vec<_>>(),
                     }),
                 },

@@ -1,6 +1,7 @@
 //! Model folders (`manifest.json` + weights + model card), as `export` writes them and the web
 //! app loads them, and the bundled default model.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -12,21 +13,58 @@ use scarseg_pipeline::manifest::{
 /// Name of the bundled default model (its folder under `public/models/`).
 pub const DEFAULT_MODEL: &str = "scarseg-atto-phantom";
 
-/// The bundled default model's folder in this source tree.
-pub fn default_model_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../public/models")
-        .join(DEFAULT_MODEL)
+// The default model is compiled in, so a `scarseg` copied or installed away from this source
+// tree (`cargo install`, a packed trainer, a release archive) still has it.
+const BUNDLED_MANIFEST: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../public/models/scarseg-atto-phantom/manifest.json"
+));
+const BUNDLED_WEIGHTS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../public/models/scarseg-atto-phantom/weights.safetensors"
+));
+
+/// The weights a command runs: an exported model folder, or the default model built into this
+/// binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelRef {
+    Folder(PathBuf),
+    Bundled,
 }
 
-/// Loads a model folder, checking the weights' digest and architecture against the manifest.
-pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
-    let (manifest, weights) = read(dir)?;
-    let model = load_model(manifest, &weights, device)
-        .with_context(|| format!("model folder {}", dir.display()))?;
-    futures_lite::future::block_on(check_device(&model.manifest, device))
+impl ModelRef {
+    /// `--weights DIR`, or the built-in default model without it.
+    pub fn from_arg(dir: Option<&PathBuf>) -> Self {
+        dir.map_or(Self::Bundled, |d| Self::Folder(d.clone()))
+    }
+}
+
+impl std::fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Folder(dir) => write!(f, "{}", dir.display()),
+            Self::Bundled => write!(f, "built-in default model {DEFAULT_MODEL}"),
+        }
+    }
+}
+
+/// Loads a model, checking the weights' digest and architecture against the manifest.
+pub fn load(model: &ModelRef, device: &Device) -> Result<LoadedModel> {
+    let (manifest, weights, what) = match model {
+        ModelRef::Folder(dir) => {
+            let (manifest, weights) = read(dir)?;
+            let what = format!("model folder {}", dir.display());
+            (manifest, Cow::Owned(weights), what)
+        }
+        ModelRef::Bundled => {
+            let manifest = parse_manifest(BUNDLED_MANIFEST).with_context(|| model.to_string())?;
+            (manifest, Cow::Borrowed(BUNDLED_WEIGHTS), model.to_string())
+        }
+    };
+    let loaded = load_model(manifest, &weights, device).context(what)?;
+    futures_lite::future::block_on(check_device(&loaded.manifest, device))
         .with_context(|| format!("device {device:?}"))?;
-    Ok(model)
+    Ok(loaded)
 }
 
 /// A model folder's checked manifest and its weights file's bytes (of the size the manifest

@@ -28,7 +28,7 @@ use crate::data::{
     LABEL_SUFFIX, output_label_hint, output_label_stack, output_labels_in, sorted_entries,
     stem_and_ext,
 };
-use crate::model_dir;
+use crate::model_dir::{self, ModelRef};
 
 /// Arguments of `scarseg predict`.
 #[derive(Debug, Args)]
@@ -543,11 +543,8 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
         bail!("no image files in the given folders");
     }
     let device = crate::device::parse(&args.device)?;
-    let dir = args
-        .weights
-        .clone()
-        .unwrap_or_else(model_dir::default_model_dir);
-    let model = model_dir::load(&dir, &device)?;
+    let source = ModelRef::from_arg(args.weights.as_ref());
+    let model = model_dir::load(&source, &device)?;
     let mut options: PostprocessOptions = model.manifest.postprocessing;
     if let Some(t) = args.threshold {
         crate::check_threshold(t)?;
@@ -752,7 +749,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
             "name": model.manifest.name,
             "file": model.manifest.weights.file,
             "sha256": model.manifest.weights.sha256,
-            "folder": dir.display().to_string(),
+            "folder": source.to_string(),
         },
         "postprocessing": options,
         "input_size": preprocessing.size,

@@ -1507,6 +1507,75 @@ fn phantom_nifti_stack(root: &Path) -> PathBuf {
 }
 
 #[test]
+fn a_copy_of_the_binary_elsewhere_runs_its_built_in_default_model() {
+    // `cargo install` or a packed trainer puts scarseg away from this source tree: without
+    // --weights it runs the default model compiled into it, the same weights as the bundled
+    // folder's, and says so in its report.
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let bin = root.join("bin").join("scarseg");
+    std::fs::create_dir_all(bin.parent().expect("bin")).expect("bin dir");
+    std::fs::copy(env!("CARGO_BIN_EXE_scarseg"), &bin).expect("copy binary");
+    let input = phantom_nifti_stack(root);
+    let elsewhere = root.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("cwd");
+    let out = Command::new(&bin)
+        .args(["predict", s(&input), "--out", "built-in"])
+        .current_dir(&elsewhere)
+        .output()
+        .expect("run the copy");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let folder =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../public/models/scarseg-atto-phantom");
+    let weights = std::fs::read(folder.join("weights.safetensors")).expect("bundled weights");
+    let sha: String = sha2::Sha256::digest(&weights)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let report = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("report"))
+            .expect("json")
+    };
+    let built_in = report(&elsewhere.join("built-in"));
+    assert_eq!(
+        built_in["weights"]["sha256"],
+        sha.as_str(),
+        "{}",
+        built_in["weights"]
+    );
+    assert_eq!(
+        built_in["weights"]["folder"],
+        "built-in default model scarseg-atto-phantom"
+    );
+    // The folder itself, named: the same masks, slice by slice.
+    let from_folder = root.join("from-folder");
+    ok(&[
+        "predict",
+        s(&input),
+        "--weights",
+        s(&folder),
+        "--out",
+        s(&from_folder),
+    ]);
+    assert_eq!(report(&from_folder)["weights"]["sha256"], sha.as_str());
+    let masks = files_with(&elsewhere.join("built-in"), ".png");
+    assert_eq!(masks.len(), 6, "{masks:?}");
+    for mask in masks {
+        let name = mask.file_name().expect("name");
+        assert_eq!(
+            read_mask(&mask),
+            read_mask(&from_folder.join(name)),
+            "{name:?}"
+        );
+    }
+}
+
+#[test]
 fn the_default_model_reports_volumes_from_the_slice_thickness() {
     // A phantom NIfTI stack through the bundled model (no --weights): the stack's volumes in
     // report.json and report.csv are the slices' areas times the thickness in the file's header.
