@@ -37,6 +37,7 @@ masks equal `scarseg predict`'s for that model.
 Usage: tests/browser_test.py DIST_DIR SCARSEG_BINARY
 """
 import base64
+import csv
 import hashlib
 import http.server
 import json
@@ -377,6 +378,17 @@ def run_device(device, port, data, cli_out, tmp):
         assert page_series["flag_agreement"] == cli_series["flag_agreement"], (
             page_series["flag_agreement"], cli_series["flag_agreement"])
         assert page_series["flag_agreement"]["limits_of_agreement_pp"][0] < 0
+        # ... and in its CSV's stack row, as in predict's.
+        weighing = ["reference_burden_low_percent", "reference_burden_high_percent", "flag_uncertain"]
+        def series_row(text, is_series):
+            return next(r for r in csv.DictReader(text.splitlines())
+                        if r["level"] == "stack" and is_series(r["input"]))
+        page_row = series_row((downloads / "scarseg-report.csv").read_text(),
+                              lambda i: i == "DICOM series")
+        cli_row = series_row((cli_out / "report.csv").read_text(), lambda i: i.endswith("series"))
+        assert [page_row[k] for k in weighing] == [cli_row[k] for k in weighing], (page_row, cli_row)
+        assert float(page_row["reference_burden_low_percent"]) == \
+            page_series["flag_agreement"]["reference_burden_percent"][0], page_row
         # The gray zone per slice: the page's table gives predict's figures for the series.
         gray = d.js("return [...document.querySelectorAll('[data-testid=slice-gray-zone]')]"
                     ".map(c => c.innerText)")

@@ -1251,11 +1251,15 @@ pub fn App() -> impl IntoView {
     };
     let export_csv = move |_| {
         let p = provenance();
+        let limits = state
+            .model
+            .get_untracked()
+            .and_then(|m| m.test_burden_limits);
         let rows: Vec<_> = state.cases.with_untracked(|cases| {
             cases
                 .iter()
                 .filter_map(|c| Some((c, c.stack.as_ref()?, c.result.as_ref()?)))
-                .flat_map(|(c, s, r)| report_rows(&c.name, s, r, &p.name, &p.sha256))
+                .flat_map(|(c, s, r)| report_rows(&c.name, s, r, &p.name, &p.sha256, limits))
                 .collect()
         });
         match report_csv(&rows) {

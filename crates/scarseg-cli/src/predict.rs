@@ -684,6 +684,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                         &result,
                         &model.manifest.name,
                         &model.manifest.weights.sha256,
+                        model.manifest.burden_limits(),
                     ));
                     let mut record = stack_record(
                         &input_name,

@@ -1662,7 +1662,23 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
         close(value(stack_row, "myocardium_volume_mm3"), myo),
         "{csv}"
     );
+    // The flag's weighing, as computed above from the manifest, on the stack row; slice rows
+    // leave it empty.
+    assert!(
+        (value(stack_row, "reference_burden_low_percent") - (burden - upper).max(0.0)).abs() < 1e-9,
+        "{csv}"
+    );
+    assert!(
+        (value(stack_row, "reference_burden_high_percent") - (burden - lower)).abs() < 1e-9,
+        "{csv}"
+    );
+    assert_eq!(
+        stack_row[column("flag_uncertain")],
+        uncertain.to_string(),
+        "{csv}"
+    );
     for row in &lines[1..4] {
+        assert_eq!(row[column("flag_uncertain")], "", "{csv}");
         assert_eq!(row[column("level")], "slice");
         assert_eq!(value(row, "thickness_mm"), thickness);
         assert!(close(

@@ -134,7 +134,7 @@ pub fn stack_record(
 }
 
 /// The CSV report's columns, in order (each row is a [`ReportRow`]).
-pub const CSV_COLUMNS: [&str; 24] = [
+pub const CSV_COLUMNS: [&str; 27] = [
     "input",
     "level",
     "slice",
@@ -159,6 +159,9 @@ pub const CSV_COLUMNS: [&str; 24] = [
     "disc_height_mm",
     "edited_px",
     "network_burden_percent",
+    "reference_burden_low_percent",
+    "reference_burden_high_percent",
+    "flag_uncertain",
 ];
 
 /// One row of the CSV report (`scarseg predict`'s `report.csv` and the page's export): a slice,
@@ -219,15 +222,25 @@ pub struct ReportRow {
     /// The burden the network alone found, before corrections by hand (`burden_percent` where
     /// nothing was corrected), percent; empty without myocardium.
     pub network_burden_percent: Option<f64>,
+    /// Where the reference burden lies with 95% confidence given the model's agreement limits,
+    /// percent, low end ([`flag_agreement`]; stack rows of a model with limits).
+    pub reference_burden_low_percent: Option<f64>,
+    /// Likewise, high end.
+    pub reference_burden_high_percent: Option<f64>,
+    /// Whether 5% lies within that range, so that the flag could go either way.
+    pub flag_uncertain: Option<bool>,
 }
 
-/// The CSV rows of one analysed stack: one per slice, then the stack's.
+/// The CSV rows of one analysed stack: one per slice, then the stack's. `burden_limits`, the
+/// model's agreement limits where its manifest has them, add the flag's weighing to the stack
+/// row, as [`stack_record`] does to the JSON.
 pub fn report_rows(
     input: &str,
     stack: &Stack,
     result: &StackResult,
     weights: &str,
     weights_sha256: &str,
+    burden_limits: Option<(f64, f64)>,
 ) -> Vec<ReportRow> {
     let row = |level, slice, source: &str| ReportRow {
         input: input.to_string(),
@@ -254,6 +267,9 @@ pub fn report_rows(
         disc_height_mm: None,
         edited_px: 0,
         network_burden_percent: None,
+        reference_burden_low_percent: None,
+        reference_burden_high_percent: None,
+        flag_uncertain: None,
     };
     let heights = stack.disc_heights_mm();
     let mut rows: Vec<ReportRow> = result
@@ -294,6 +310,10 @@ pub fn report_rows(
         .collect();
     let (scar, myo) = result.volumes_mm3(stack);
     let (transmural, wall) = result.transmural_sectors();
+    let agreement = result
+        .burden_percent
+        .zip(burden_limits)
+        .map(|(b, limits)| flag_agreement(b, limits));
     rows.push(ReportRow {
         scar_volume_mm3: scar,
         myocardium_volume_mm3: myo,
@@ -305,6 +325,9 @@ pub fn report_rows(
         high_risk: result.burden_percent.map(|_| result.high_risk),
         edited_px: result.edited_px(),
         network_burden_percent: result.network_burden_percent(stack),
+        reference_burden_low_percent: agreement.map(|a| a.0),
+        reference_burden_high_percent: agreement.map(|a| a.1),
+        flag_uncertain: agreement.map(|a| a.2),
         ..row("stack", None, &stack.name)
     });
     rows
@@ -892,7 +915,7 @@ mod tests {
     fn report_rows_by_hand() {
         let (stack, result) = two_slices();
         assert_eq!(result.volumes_mm3(&stack), (40.0, 160.0));
-        let rows = report_rows("in", &stack, &result, "m", "ab");
+        let rows = report_rows("in", &stack, &result, "m", "ab", None);
         assert_eq!(rows.len(), 3);
         let a = &rows[0];
         assert_eq!(
@@ -925,7 +948,7 @@ mod tests {
         apart.slices[1].position_mm[2] = 12.0;
         assert_eq!(apart.disc_heights_mm(), vec![12.0, 12.0]);
         assert_eq!(result.volumes_mm3(&apart), (48.0, 192.0));
-        let rows = report_rows("in", &apart, &result, "m", "ab");
+        let rows = report_rows("in", &apart, &result, "m", "ab", None);
         assert_eq!(
             (rows[0].scar_volume_mm3, rows[0].myocardium_volume_mm3),
             (48.0, 144.0)
@@ -947,8 +970,13 @@ mod tests {
             high_risk: false,
             ..result
         };
-        let rows = report_rows("in", &stack, &none, "m", "ab");
+        // Nor an agreement to weigh it by, whatever the model's limits.
+        let rows = report_rows("in", &stack, &none, "m", "ab", Some((-4.5, 20.5)));
         assert_eq!((rows[2].burden_percent, rows[2].high_risk), (None, None));
+        assert_eq!(
+            (rows[2].reference_burden_low_percent, rows[2].flag_uncertain),
+            (None, None)
+        );
     }
 
     #[test]
@@ -980,7 +1008,7 @@ mod tests {
         let before = result.clone();
         result.set_slice(2, before.slices[0].clone(), &stack);
         assert_eq!(result, before);
-        let rows = report_rows("in", &stack, &result, "m", "ab");
+        let rows = report_rows("in", &stack, &result, "m", "ab", None);
         assert_eq!(
             rows.iter().map(|r| r.edited_px).collect::<Vec<_>>(),
             vec![0, 1, 1]
@@ -1009,7 +1037,9 @@ mod tests {
     #[test]
     fn report_csv_by_hand() {
         let (stack, result) = two_slices();
-        let rows = report_rows("in", &stack, &result, "m", "ab");
+        // Agreement limits of -4.5 and +20.5 points: a stack burden of 25% puts the reference
+        // between 25 - 20.5 = 4.5% and 25 + 4.5 = 29.5%, which holds 5%: uncertain.
+        let rows = report_rows("in", &stack, &result, "m", "ab", Some((-4.5, 20.5)));
         let text = String::from_utf8(report_csv(&rows).expect("csv")).expect("utf-8");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
@@ -1019,7 +1049,8 @@ mod tests {
              myocardium_volume_mm3,burden_percent,high_risk,fwhm_burden_percent,\
              nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,nsd6_burden_percent,\
              gray_zone_percent,transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm,\
-             disc_height_mm,edited_px,network_burden_percent"
+             disc_height_mm,edited_px,network_burden_percent,reference_burden_low_percent,\
+             reference_burden_high_percent,flag_uncertain"
         );
         // The source with a comma is quoted.
         assert!(
@@ -1031,18 +1062,29 @@ mod tests {
         // gray zone: slice a's remote is its darkest pixel, 1 (SD 0), so 2 and 3 are above 2 SD,
         // and they form one region whose half maximum, 1.5, takes both into the FWHM core.
         assert!(
-            lines[1].ends_with(",0.0,1,3,m,ab,10.0,10.0,0,33.33333333333333"),
+            lines[1].ends_with(",0.0,1,3,m,ab,10.0,10.0,0,33.33333333333333,,,"),
             "{}",
             lines[1]
         );
         assert!(
-            lines[2].ends_with(",0.0,0,1,m,ab,10.0,10.0,0,0.0"),
+            lines[2].ends_with(",0.0,0,1,m,ab,10.0,10.0,0,0.0,,,"),
             "{}",
             lines[2]
         );
         assert_eq!(
             lines[3],
-            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,,,0,25.0"
+            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,,,0,25.0,4.5,29.5,true"
+        );
+        // Without limits (a model whose manifest has none), the three are empty.
+        let plain = report_csv(&report_rows("in", &stack, &result, "m", "ab", None)).expect("csv");
+        let plain = String::from_utf8(plain).expect("utf-8");
+        assert!(
+            plain
+                .lines()
+                .nth(3)
+                .expect("stack row")
+                .ends_with(",0,25.0,,,"),
+            "{plain}"
         );
         // The header is the rows' own field names, in order.
         let mut w = csv::Writer::from_writer(Vec::new());
