@@ -61,6 +61,8 @@ SCARSEG = pathlib.Path(sys.argv[2]).resolve()
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # A file of two stacks, from the imaging crate's good corpus (written by pydicom).
 PSIR = ROOT / "crates/scarseg-imaging/tests/corpus/good/enhanced_psir.dcm"
+# A near-lossless JPEG-LS slice compressed by CharLS (GDCM), decoded in the page in pure Rust.
+JPEG_LS = ROOT / "crates/scarseg-imaging/tests/corpus/good/jpeg_ls_near_lossless.dcm"
 TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", "600"))
 # Pixels allowed to differ between the page's masks and the CLI's (different float summation
 # order in wasm and natively, and WebGPU kernels, can flip pixels whose probability is at the
@@ -410,6 +412,7 @@ def run_device(device, port, data, cli_out, tmp):
             sample_truth(d, downloads)
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
+            jpeg_ls(d, device, downloads, cli_out)
             teaching_view(d)
             segmentation_beside(d, data, downloads, edited)
 
@@ -1035,7 +1038,9 @@ def same_masks(d, device, downloads, cli_out, cases):
     total = differ = 0
     for name, stem, cli_stem, slices in cases:
         open_file(d, name)
-        names = [f"{stem}_{k:03}_{kind}.png" for k in range(slices) for kind in ("scar", "myo")]
+        # A one-slice stack's files have no slice index.
+        slice_stems = [f"{stem}_{k:03}" for k in range(slices)] if slices > 1 else [stem]
+        names = [f"{x}_{kind}.png" for x in slice_stems for kind in ("scar", "myo")]
         # An earlier export of the same names would make the browser add " (1)" to these.
         for n in names:
             (downloads / n).unlink(missing_ok=True)
@@ -1266,6 +1271,20 @@ def several_stacks(d, device, downloads, cli_out):
                  f"enhanced_psir_image-type-{k}", 2) for k in ("MAGNITUDE", "REAL")])
 
 
+def jpeg_ls(d, device, downloads, cli_out):
+    """A JPEG-LS file (which dicom-rs would decode only with C code) is analysed in the page,
+    with the near-lossless warning, to `scarseg predict`'s masks."""
+    n = len(statuses(d))
+    d.upload("[data-testid=file-input]", [JPEG_LS])
+    row = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')][{n}];
+        return r && r.querySelector('[data-testid=file-status]').innerText.startsWith('done')
+            ? r.innerText : null""", "the JPEG-LS file")
+    print(f"[{device}] a JPEG-LS file: {row}")
+    assert "near-lossless JPEG-LS (NEAR 3)" in row, row
+    same_masks(d, device, downloads, cli_out,
+               [("jpeg_ls_near_lossless.dcm", "jpeg_ls_near_lossless", "jpeg_ls_near_lossless", 1)])
+
+
 def teaching_view(d):
     open_file(d, "case.nii.gz")
     d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
@@ -1369,7 +1388,7 @@ def main():
 
     # The CLI's masks on the same files with the same (bundled) weights.
     cli_out = tmp / "cli"
-    scarseg("predict", data / "case.nii.gz", data / "series", PSIR, "--out", cli_out,
+    scarseg("predict", data / "case.nii.gz", data / "series", PSIR, JPEG_LS, "--out", cli_out,
             "--weights", DIST / "models/scarseg-atto-phantom")
 
     # ... and with a model whose top-k no GPU here computes in time and right (WebGPU's fallback).

@@ -94,7 +94,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let mut out = Vec::new();
     file.write_all(&mut out)?;
+    // A JPEG-LS stream cut inside its frame header (SOF55 of length 0).
     write("jpeg_ls.dcm", &out)?;
+    // The same fragments under a syntax nothing here decodes (JPEG XL).
+    let mut file = file;
+    file.update_meta(|meta| {
+        meta.set_transfer_syntax(&dicom_transfer_syntax_registry::entries::JPEG_XL_LOSSLESS)
+    });
+    let mut out = Vec::new();
+    file.write_all(&mut out)?;
+    write("jpeg_xl.dcm", &out)?;
 
     // DICOM without pixel data (a structured report, say).
     let mut obj = open_file(&path)?;

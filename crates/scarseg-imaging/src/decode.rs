@@ -956,7 +956,7 @@ enum Colour {
 
 fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {
     check_dicom_meta_lengths(bytes, limits)?;
-    let obj = OpenFileOptions::new()
+    let mut obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(bytes))
         .map_err(|e| dicom_error(&error_chain(&e)))?;
@@ -966,19 +966,14 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_string();
+    // JPEG-LS is decoded here (jpeg_ls.rs), not by dicom-rs, whose codec for it is C.
+    let jpeg_ls = crate::jpeg_ls::is_jpeg_ls(&uid);
     let ts = TransferSyntaxRegistry.get(&uid);
-    if !ts.is_some_and(|ts| ts.can_decode_all()) {
-        let name = ts.map_or("unknown", |ts| ts.name()).to_string();
-        let hint = if name.contains("JPEG-LS") {
-            ": JPEG-LS needs a native codec; convert the file (e.g. to explicit VR little \
-             endian) first"
-        } else {
-            ": convert the file to an uncompressed transfer syntax first"
-        };
+    if !jpeg_ls && !ts.is_some_and(|ts| ts.can_decode_all()) {
         return Err(ErrorKind::UnsupportedTransferSyntax {
             uid,
-            name,
-            hint: hint.to_string(),
+            name: ts.map_or("unknown", |ts| ts.name()).to_string(),
+            hint: ": convert the file to an uncompressed transfer syntax first".to_string(),
         });
     }
 
@@ -1017,7 +1012,12 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         });
     }
 
-    check_compressed_frames(&obj, &uid, rows as u64, cols as u64, samples)?;
+    let near = if jpeg_ls {
+        crate::jpeg_ls::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?
+    } else {
+        check_compressed_frames(&obj, &uid, rows as u64, cols as u64, samples)?;
+        0
+    };
     let decoded = obj
         .decode_pixel_data()
         .map_err(|e| dicom_error(&format!("pixel data: {}", error_chain(&e))))?;
@@ -1092,6 +1092,12 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         )));
     }
     let mut warnings = Vec::new();
+    if near > 0 {
+        warnings.push(format!(
+            "near-lossless JPEG-LS (NEAR {near}): each pixel value may differ from the \
+             scanner's by up to {near}"
+        ));
+    }
     // A CT or an X-ray dropped by mistake would still get masks; say what they are worth.
     if let Some(modality) = dicom_str(&obj, tags::MODALITY).filter(|m| !m.is_empty() && m != "MR") {
         warnings.push(format!(
@@ -1588,7 +1594,7 @@ fn check_rle_frames(fragments: &[Vec<u8>], pixels: u64, planes: u64) -> Result<(
     Ok(())
 }
 
-fn dicom_error(message: &str) -> ErrorKind {
+pub(crate) fn dicom_error(message: &str) -> ErrorKind {
     let lower = message.to_lowercase();
     if lower.contains("unexpected end")
         || lower.contains("eof")

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod edit;
 pub mod encode;
 pub mod error;
+mod jpeg_ls;
 pub mod landmark;
 pub mod metrics;
 pub mod noise;

@@ -601,20 +601,29 @@ fn decode_frames(
         dicom_int(obj, tags::ROWS).unwrap_or(0) as u64,
         dicom_int(obj, tags::COLUMNS).unwrap_or(0) as u64,
     );
-    check_compressed_frames(obj, obj.meta().transfer_syntax(), rows, cols, 1)
-        .map_err(|e| e.to_string())?;
+    let transfer_syntax = obj.meta().transfer_syntax().trim_end_matches('\0');
+    let jpeg_ls = transfer_syntax == uids::JPEGLS_LOSSLESS;
+    if !jpeg_ls {
+        check_compressed_frames(obj, transfer_syntax, rows, cols, 1).map_err(|e| e.to_string())?;
+    }
     // A compressed binary frame is one frame of one-bit samples (not packed across frames);
     // the decoders give 8 or 16 bits a sample, so one byte (0 or 1) a pixel is asked for.
-    let binary;
-    let source = if matches!(coding, Coding::Binary) {
+    let own;
+    let source = if matches!(coding, Coding::Binary) || jpeg_ls {
         let mut copy = obj.clone();
-        copy.put(DataElement::new(
-            tags::BITS_ALLOCATED,
-            VR::US,
-            PrimitiveValue::from(8u16),
-        ));
-        binary = copy;
-        &binary
+        if matches!(coding, Coding::Binary) {
+            copy.put(DataElement::new(
+                tags::BITS_ALLOCATED,
+                VR::US,
+                PrimitiveValue::from(8u16),
+            ));
+        }
+        if jpeg_ls {
+            let frames = dicom_int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u64;
+            crate::jpeg_ls::to_native(&mut copy, rows, cols, frames).map_err(|e| e.to_string())?;
+        }
+        own = copy;
+        &own
     } else {
         obj
     };
@@ -634,7 +643,7 @@ fn decode_frames(
 /// without references it can match, the slice that lies where the frame does; a slice no frame
 /// covers is background (writers leave empty frames out). BINARY, FRACTIONAL (at half the
 /// maximum) and LABELMAP segmentations, uncompressed or in a lossless compression the image
-/// decoder reads (RLE everywhere, JPEG 2000 natively). Errors name the file.
+/// decoder reads (RLE and JPEG-LS everywhere, JPEG 2000 natively). Errors name the file.
 pub(crate) fn labels_from_seg(
     image: &[Slice],
     image_name: &str,
@@ -646,22 +655,19 @@ pub(crate) fn labels_from_seg(
     let transfer_syntax = obj.meta().transfer_syntax();
     let registry = dicom_transfer_syntax_registry::TransferSyntaxRegistry;
     use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
-    // The lossless syntaxes highdicom writes segmentations in, less JPEG-LS (no decoder here
-    // without C code). Lossy ones would change the values that say which segment a pixel is in.
+    // The lossless syntaxes highdicom writes segmentations in (JPEG-LS decoded in jpeg_ls.rs,
+    // not by dicom-rs). Lossy ones would change the values that say which segment a pixel is in.
     const LOSSLESS: [&str; 2] = [uids::RLE_LOSSLESS, uids::JPEG2000_LOSSLESS];
-    const JPEG_LS: &str = "1.2.840.10008.1.2.4.8";
     let compressed = match registry.get(transfer_syntax) {
         Some(ts) if !ts.is_encapsulated_pixel_data() => false,
         Some(ts) if LOSSLESS.contains(&ts.uid()) && ts.can_decode_all() => true,
+        Some(ts) if ts.uid() == uids::JPEGLS_LOSSLESS => true,
         other => {
             let why = match other {
                 Some(ts) if LOSSLESS.contains(&ts.uid()) => "is not read here",
-                Some(ts) if ts.is_encapsulated_pixel_data() && ts.uid().starts_with(JPEG_LS) => {
-                    "is not read (no JPEG-LS decoder without C code)"
-                }
                 Some(ts) if ts.is_encapsulated_pixel_data() => {
-                    "is not read (only RLE and JPEG 2000 lossless; lossy compression changes \
-                     the values that say which segment a pixel is in)"
+                    "is not read (only RLE, JPEG-LS and JPEG 2000 lossless; lossy compression \
+                     changes the values that say which segment a pixel is in)"
                 }
                 _ => "is not read",
             };

@@ -111,14 +111,23 @@ fn constant_image() {
 
 #[test]
 fn unsupported_transfer_syntax() {
-    match decode("jpeg_ls.dcm") {
+    match decode("jpeg_xl.dcm") {
         ErrorKind::UnsupportedTransferSyntax { uid, name, hint } => {
-            assert_eq!(uid, "1.2.840.10008.1.2.4.80");
-            assert!(name.contains("JPEG-LS"), "{name}");
+            assert_eq!(uid, "1.2.840.10008.1.2.4.110");
+            assert!(name.contains("JPEG XL"), "{name}");
             assert!(hint.contains("convert"), "{hint}");
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_jpeg_ls_stream_cut_in_its_frame_header() {
+    // FF D8, then an SOF55 marker whose segment length is 0.
+    assert_eq!(
+        decode("jpeg_ls.dcm").to_string(),
+        "DICOM: JPEG-LS frame 1: a frame header (SOF55) of 0 bytes"
+    );
 }
 
 #[test]

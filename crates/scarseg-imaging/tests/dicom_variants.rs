@@ -569,6 +569,52 @@ fn lossless_jpeg_jpeg_2000_and_rle_from_another_encoder_decode_exactly() {
 }
 
 #[test]
+fn jpeg_ls_from_charls_decodes_in_pure_rust() {
+    // Written by GDCM with CharLS (make_good_corpus.py): the same 16 x 12 slice as above.
+    let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
+    let stack = decode(&good("jpeg_ls_lossless.dcm"));
+    let slice = &stack.slices[0];
+    assert_eq!((slice.rows, slice.cols), (16, 12));
+    assert_eq!(slice.pixels, expected);
+    assert_eq!(slice.spacing_mm, [0.9, 1.1]);
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+
+    // Near-lossless with NEAR 3: every value within 3 of the original, some not equal, and the
+    // first eight as CharLS itself decodes them (pydicom with pyjpegls); a warning says so.
+    let stack = decode(&good("jpeg_ls_near_lossless.dcm"));
+    let pixels = &stack.slices[0].pixels;
+    assert_eq!(
+        pixels[..8],
+        [0.0, 21.0, 42.0, 63.0, 85.0, 106.0, 128.0, 144.0]
+    );
+    assert!(
+        pixels
+            .iter()
+            .zip(&expected)
+            .all(|(a, b)| (a - b).abs() <= 3.0)
+    );
+    assert!(pixels.iter().zip(&expected).any(|(a, b)| a != b));
+    assert_eq!(
+        stack.warnings,
+        [
+            "near-lossless JPEG-LS (NEAR 3): each pixel value may differ from the scanner's by up \
+          to 3"
+        ]
+    );
+
+    // Three frames, one fragment each (pydicom with pyjpegls): the uncompressed file's stack.
+    let compressed = decode(&good("enhanced_mr_jpeg_ls.dcm"));
+    let plain = decode(&good("enhanced_mr.dcm"));
+    assert_eq!(compressed.slices.len(), 3);
+    for (a, b) in compressed.slices.iter().zip(&plain.slices) {
+        assert_eq!(
+            (a.pixels.as_slice(), a.position_mm),
+            (b.pixels.as_slice(), b.position_mm)
+        );
+    }
+}
+
+#[test]
 fn colour_images_become_their_luma_in_every_layout() {
     // Written by pydicom and GDCM (make_good_corpus.py), pixel i of 16 (row by row).
     let i = |k: usize| k as f32;
@@ -832,8 +878,9 @@ fn seg_fixture_series(name: &str) -> Vec<scarseg_imaging::Slice> {
 fn dicom_segmentations_by_another_writer_read_as_label_maps() {
     // tests/corpus/good/seg_*.dcm, written by highdicom (make_good_corpus.py): three MR slices
     // and a BINARY (also deflated), a FRACTIONAL and a LABELMAP segmentation of them, the last
-    // two also with RLE-compressed frames; and dcmjs's two, as OHIF 2 exports them (segments known
-    // by their labels only; the RLE one FRACTIONAL with 1 in 255 where a segment is).
+    // two also with RLE- and JPEG-LS-compressed frames; and dcmjs's two, as OHIF 2 exports them
+    // (segments known by their labels only; the RLE one FRACTIONAL with 1 in 255 where a segment
+    // is).
     let expected = seg_fixture_labels(48);
     let slices = seg_fixture_series("seg_mr");
     let limits = Limits::default();
@@ -846,6 +893,8 @@ fn dicom_segmentations_by_another_writer_read_as_label_maps() {
         "seg_labelmap_rle.dcm",
         "seg_dcmjs_binary.dcm",
         "seg_dcmjs_rle.dcm",
+        "seg_fractional_jls.dcm",
+        "seg_labelmap_jls.dcm",
     ] {
         let bytes = good(file);
         let maps = labels_for(&slices, "series", file, &bytes, &limits).expect(file);
@@ -969,12 +1018,12 @@ fn compressed_segmentations_that_cannot_be_read_say_why() {
             && e.contains("lossy compression changes the values"),
         "{e}"
     );
-    // JPEG-LS, which highdicom also writes: named, with why.
-    let jpeg_ls = retag_transfer_syntax(&bytes, "1.2.840.10008.1.2.4.80");
-    let e = labels_for(&slices, "series", "d.dcm", &jpeg_ls, &Limits::default()).expect_err("LS");
+    // Near-lossless JPEG-LS: lossy too, named.
+    let near = retag_transfer_syntax(&bytes, "1.2.840.10008.1.2.4.81");
+    let e = labels_for(&slices, "series", "d.dcm", &near, &Limits::default()).expect_err("near");
     assert!(
-        e.starts_with("d.dcm: DICOM segmentation: transfer syntax JPEG-LS Lossless")
-            && e.contains("no JPEG-LS decoder"),
+        e.starts_with("d.dcm: DICOM segmentation: transfer syntax JPEG-LS Lossy")
+            && e.contains("lossy compression changes the values"),
         "{e}"
     );
     // RLE frames that hold half their pixels: the decoder's checks name the frame, nothing

@@ -16,6 +16,10 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   12-bit values ((21 i) mod 4096 for pixel i, row by row) in the two lossless syntaxes PACS
   exports use most, and RLE.
   JPEG Lossless decodes everywhere; JPEG 2000 natively only (see the crate's Cargo.toml).
+- jpeg_ls_lossless.dcm, jpeg_ls_near_lossless.dcm: the same slice compressed by GDCM (CharLS)
+  to JPEG-LS, lossless and near-lossless with NEAR 3 (every value within 3 of the original);
+  enhanced_mr_jpeg_ls.dcm: enhanced_mr.dcm's three frames compressed one fragment each by
+  pydicom with pyjpegls (CharLS). Decoded here by pure_jpegls, so read in the browser too.
 - rgb_planar.dcm, ybr_full.dcm, ybr_full_422.dcm: 4 x 4 8-bit colour images, uncompressed, in
   the layouts decoders get wrong: RGB one plane per channel (R = 15 i, G = 255 - 15 i,
   B = 7 i for pixel i), and YCbCr interleaved and 4:2:2 (Y1 Y2 Cb Cr per two pixels), both
@@ -33,9 +37,11 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   read as the label maps the masks' formulas give; seg_fractional_rle.dcm, seg_labelmap_rle.dcm,
   and on three 32 x 32 slices seg_mr32_0..2.dcm seg_binary_j2k.dcm and seg_labelmap_j2k.dcm: the
   same with compressed frames (`compressed_segmentations`); seg_dcmjs_rle.dcm and
-  seg_dcmjs_binary.dcm: dcmjs's, as OHIF 2 writes them (`dcmjs_segmentations`).
+  seg_dcmjs_binary.dcm: dcmjs's, as OHIF 2 writes them (`dcmjs_segmentations`);
+  seg_fractional_jls.dcm and seg_labelmap_jls.dcm: with JPEG-LS frames
+  (`jpeg_ls_segmentations`).
 
-    python3 -m pip install pydicom numpy python-gdcm nibabel highdicom pylibjpeg-openjpeg && python3 make_good_corpus.py
+    python3 -m pip install pydicom numpy python-gdcm nibabel highdicom pylibjpeg-openjpeg pyjpegls && python3 make_good_corpus.py
 
 writes them all; `python3 make_good_corpus.py enhanced_psir` (say) writes only those named.
 """
@@ -94,7 +100,7 @@ def shared_groups(spacing, **more):
     )
 
 
-def enhanced():
+def enhanced_dataset():
     ds = mr(ENHANCED_MR, "1.2.826.0.1.3680043.10.1234.20.1", 8, 6)
     ds.SeriesInstanceUID = "1.2.826.0.1.3680043.10.1234.20"
     ds.NumberOfFrames = 3
@@ -111,7 +117,11 @@ def enhanced():
         ]
     )
     ds.PixelData = np.arange(3 * 8 * 6, dtype="<u2").tobytes()
-    ds.save_as(GOOD / "enhanced_mr.dcm", enforce_file_format=True)
+    return ds
+
+
+def enhanced():
+    enhanced_dataset().save_as(GOOD / "enhanced_mr.dcm", enforce_file_format=True)
 
 
 def enhanced_psir():
@@ -199,6 +209,44 @@ def compressed():
         writer.SetImage(change.GetOutput())
         assert writer.Write()
     raw.unlink()
+
+
+def jpeg_ls():
+    import gdcm
+    from pydicom.uid import JPEGLSLossless
+
+    ds = mr(MR, "1.2.826.0.1.3680043.10.1234.24.1", 16, 12)
+    ds.PixelSpacing = [0.9, 1.1]
+    ds.SliceThickness = 6
+    ds.PixelData = ((np.arange(16 * 12) * 21) % 4096).astype("<u2").tobytes()
+    raw = GOOD / "raw.dcm"
+    ds.save_as(raw, enforce_file_format=True)
+    for name, syntax, near in [
+        ("jpeg_ls_lossless.dcm", gdcm.TransferSyntax.JPEGLSLossless, 0),
+        ("jpeg_ls_near_lossless.dcm", gdcm.TransferSyntax.JPEGLSNearLossless, 3),
+    ]:
+        reader = gdcm.ImageReader()
+        reader.SetFileName(str(raw))
+        assert reader.Read()
+        change = gdcm.ImageChangeTransferSyntax()
+        change.SetTransferSyntax(gdcm.TransferSyntax(syntax))
+        if near:
+            codec = gdcm.JPEGLSCodec()
+            codec.SetLossless(False)
+            codec.SetLossyError(near)
+            change.SetUserCodec(codec)
+        change.SetInput(reader.GetImage())
+        assert change.Change()
+        writer = gdcm.ImageWriter()
+        writer.SetFileName(str(GOOD / name))
+        writer.SetFile(reader.GetFile())
+        writer.SetImage(change.GetOutput())
+        assert writer.Write()
+    raw.unlink()
+    ds = enhanced_dataset()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.1234.24.2"
+    ds.compress(JPEGLSLossless, encoding_plugin="pyjpegls")
+    ds.save_as(GOOD / "enhanced_mr_jpeg_ls.dcm", enforce_file_format=True)
 
 
 def colour(uid, photometric, planar, rows, cols):
@@ -409,6 +457,16 @@ def compressed_segmentations():
     write_seg("seg_labelmap_j2k.dcm", sources, "labelmap", 9, JPEG2000Lossless)
 
 
+def jpeg_ls_segmentations():
+    """highdicom's FRACTIONAL and LABELMAP segmentations of seg_mr_0..2.dcm with JPEG-LS Lossless
+    frames (pyjpegls, CharLS): seg_fractional_jls.dcm and seg_labelmap_jls.dcm. Needs pyjpegls."""
+    from pydicom.uid import JPEGLSLossless
+
+    sources = seg_sources("seg_mr", 1, 8, 6)
+    write_seg("seg_fractional_jls.dcm", sources, "fractional", 10, JPEGLSLossless)
+    write_seg("seg_labelmap_jls.dcm", sources, "labelmap", 11, JPEGLSLossless)
+
+
 def dcmjs_segmentations():
     """seg_dcmjs_rle.dcm and seg_dcmjs_binary.dcm: segmentations of seg_mr_0..2.dcm as OHIF 2
     exports one, written by dcmjs's Cornerstone adapter (tests/ohif/seg_check.mjs; needs node
@@ -450,10 +508,12 @@ if __name__ == "__main__":
         "enhanced_psir": enhanced_psir,
         "enhanced_cine": enhanced_cine,
         "compressed": compressed,
+        "jpeg_ls": jpeg_ls,
         "colours": colours,
         "qform": qform,
         "segmentations": segmentations,
         "compressed_segmentations": compressed_segmentations,
+        "jpeg_ls_segmentations": jpeg_ls_segmentations,
         "dcmjs_segmentations": dcmjs_segmentations,
     }
     for name in sys.argv[1:] or list(WRITERS):
