@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Measures DICOM decoding per slice, uncompressed against JPEG-LS Lossless (pure_jpegls), on
+# phantom test slices stored as 12-bit MR images, and writes benchmarks/decode.md.
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
+cd "$ROOT"
+cargo build --release -p scarseg-imaging --example decode_speed
+out=benchmarks/decode.md
+{
+  echo "# DICOM decoding per slice"
+  echo
+  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) logical CPUs (one thread)."
+  echo "Command: \`benchmarks/decode.sh\` (this file is its output; \`cargo run --release -p scarseg-imaging --example decode_speed 50 20\`), $(date -u +%Y-%m-%d)."
+  echo
+  "$CARGO_TARGET_DIR/release/examples/decode_speed" 50 20
+} | tee "$out"
