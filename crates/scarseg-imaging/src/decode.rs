@@ -824,6 +824,18 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
                         (_, len) => open.push((Container::Item, len.map(|l| at + l))),
                     }
                 }
+                // A delimitation item has length 0 (PS3.5 7.5); dicom-parser may read a declared
+                // length as a value, out of step with the data set after it (found by fuzzing:
+                // 1.6 GB reserved for a 3.5 KB file).
+                0xE00D | 0xE0DD if header.len.get() != Some(0) => {
+                    return Err(ErrorKind::Dicom(format!(
+                        "delimitation item {tag} declares {} bytes (the standard says 0)",
+                        header
+                            .len
+                            .get()
+                            .map_or("undefined".to_string(), |l| l.to_string())
+                    )));
+                }
                 0xE00D if inside == Some(Container::Item) => {
                     open.pop();
                 }

@@ -280,6 +280,18 @@ fn unknown_item_tag_is_truncation_not_a_huge_allocation() {
     }
 }
 
+/// Regression (found by fuzzing `decode_dicom`, 2026-12-05): a dcmjs segmentation whose Study
+/// Date declares 2824 bytes, which brings a sequence delimitation item of length 93 into step;
+/// dicom-parser read those 93 bytes as a value, took a pixel value for the next header and
+/// reserved 1.6 GB for a 3.5 KB file.
+#[test]
+fn a_delimitation_item_with_a_length_is_refused() {
+    assert_eq!(
+        decode("delimiter_with_length.dcm").to_string(),
+        "DICOM: delimitation item (FFFE,E0DD) declares 93 bytes (the standard says 0)"
+    );
+}
+
 /// Regression (found by fuzzing `decode_any`, 2026-12-04): Samples per Pixel 0 on a 2 x 8
 /// image, which split each frame into chunks of zero values (a panic).
 #[test]
