@@ -855,8 +855,10 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
         }
         match header.len.get() {
             None => {
-                // Undefined length: encapsulated pixel data or a sequence, walked into.
-                let kind = if tag == Tag(0x7FE0, 0x0010) {
+                // Undefined length: encapsulated pixel data or a sequence, walked into. Pixel
+                // Data declared SQ is a sequence to dicom-parser, whose items it reads as data
+                // sets (found by fuzzing: RLE fragments read as headers, 3.1 GB reserved).
+                let kind = if tag == Tag(0x7FE0, 0x0010) && header.vr != dicom_core::VR::SQ {
                     Container::Fragments
                 } else {
                     Container::Sequence

@@ -292,6 +292,20 @@ fn a_delimitation_item_with_a_length_is_refused() {
     );
 }
 
+/// Regression (found by fuzzing `decode_any`, 2026-12-05): a GDCM RLE image whose Pixel Data
+/// says VR SQ. dicom-parser reads it as a sequence and the RLE header in its second item as a
+/// data set's headers, one of which declared 3.1 GB; the walk had taken it for fragments.
+#[test]
+fn pixel_data_declared_a_sequence_is_walked_as_one() {
+    match decode("pixel_data_as_sequence.dcm") {
+        ErrorKind::Truncated(m) => assert!(
+            m.contains("element (0BE7,11FC) declares 3114569594 bytes, 192 remain"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Regression (found by fuzzing `decode_any`, 2026-12-04): Samples per Pixel 0 on a 2 x 8
 /// image, which split each frame into chunks of zero values (a panic).
 #[test]
