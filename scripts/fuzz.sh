@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
 # Every target runs even when an earlier one finds something; the exit status says whether any
 # did (the crashing inputs are under fuzz/artifacts/TARGET/).
 failed=()
-for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_nifti decode_raster load_weights load_manifest load_labels}; do
+for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_nifti decode_raster load_weights load_manifest load_labels}; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
   cp -n "$ROOT"/crates/scarseg-imaging/tests/corpus/bad/* "$corpus"/ 2>/dev/null || true
@@ -32,6 +32,23 @@ for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_nifti decode_raster
         tail -c +133 "$f" > "$corpus/body-$(basename "$f")"
       fi
     done
+  fi
+  if [[ $target == decode_jpeg_ls ]]; then
+    # This target takes a bare JPEG-LS stream: the committed JPEG-LS files' streams (SOI of a
+    # frame header to EOI) are its seeds.
+    python3 - "$corpus" "$ROOT"/crates/scarseg-imaging/tests/corpus/good/*{jpeg_ls,_jls}*.dcm <<'PY'
+import pathlib, sys
+out = pathlib.Path(sys.argv[1])
+for name in sys.argv[2:]:
+    data = pathlib.Path(name).read_bytes()
+    start = data.find(b"\xff\xd8\xff\xf7")
+    k = 0
+    while start >= 0:
+        end = data.find(b"\xff\xd9", start)
+        end = len(data) if end < 0 else end + 2
+        (out / f"stream{k}-{pathlib.Path(name).name}").write_bytes(data[start:end])
+        start, k = data.find(b"\xff\xd8\xff\xf7", end), k + 1
+PY
   fi
   echo "== $target for ${SECONDS_PER_TARGET}s"
   cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$SECONDS_PER_TARGET" \

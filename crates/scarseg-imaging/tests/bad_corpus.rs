@@ -306,6 +306,18 @@ fn pixel_data_declared_a_sequence_is_walked_as_one() {
     }
 }
 
+/// Regression (found by fuzzing `decode_jpeg_ls`, 2026-12-05): a JPEG-LS scan of garbage under
+/// valid headers overflows pure_jpegls 2.0's i32 context statistics, a panic where overflow is
+/// checked (this test's profile, but for the override in the workspace's Cargo.toml); wrapping,
+/// as release builds do, the stream fails the decoder's own check.
+#[test]
+fn a_corrupt_jpeg_ls_scan_is_an_error_not_a_panic() {
+    assert_eq!(
+        decode("jpeg_ls_overflow.dcm").to_string(),
+        "DICOM: JPEG-LS frame 1: truncated JPEG-LS stream at offset 323 (entropy-coded scan)"
+    );
+}
+
 /// Regression (found by fuzzing `decode_any`, 2026-12-04): Samples per Pixel 0 on a 2 x 8
 /// image, which split each frame into chunks of zero values (a panic).
 #[test]
