@@ -1017,7 +1017,15 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         return Err(dicom_error("negative Rows, Columns or NumberOfFrames"));
     }
     check_dims(rows as u64, cols as u64, frames as u64, limits)?;
-    let samples = dicom_int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1).max(1) as u64;
+    // Grey (1) or colour (3), checked before decoding: dicom-rs's JPEG adapter sizes its output by
+    // Samples per Pixel, and 0 there is a slice out of range, a panic (found by fuzzing).
+    let samples = dicom_int(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+    if samples != 1 && samples != 3 {
+        return Err(dicom_error(&format!(
+            "Samples per Pixel (0028,0002) is {samples}: expected 1 (grey) or 3 (colour)"
+        )));
+    }
+    let samples = samples as u64;
     let declared = rows as u64 * cols as u64 * frames as u64 * samples * 4;
     if declared > limits.max_bytes {
         return Err(ErrorKind::TooLarge {

@@ -322,10 +322,15 @@ fn a_corrupt_jpeg_ls_scan_is_an_error_not_a_panic() {
 /// image, which split each frame into chunks of zero values (a panic).
 #[test]
 fn zero_samples_per_pixel_is_refused() {
-    assert_eq!(
-        decode("samples_per_pixel_0.dcm").to_string(),
-        "DICOM: Samples per Pixel (0028,0002) is 0: expected 1 (grey) or 3 (colour)"
-    );
+    // And (found by fuzzing `decode_any`, 2026-12-05) on a JPEG Lossless 16 x 12 image, where
+    // dicom-rs's JPEG adapter sized its output by the 0 and indexed past it (a panic).
+    for file in ["samples_per_pixel_0.dcm", "jpeg_samples_per_pixel_0.dcm"] {
+        assert_eq!(
+            decode(file).to_string(),
+            "DICOM: Samples per Pixel (0028,0002) is 0: expected 1 (grey) or 3 (colour)",
+            "{file}"
+        );
+    }
 }
 
 /// Regression (found by fuzzing `decode_any`, 2026-12-03): Bits Stored 1040 with 16 allocated,
