@@ -183,48 +183,22 @@ def enhanced_cine():
     ds.save_as(GOOD / "enhanced_cine.dcm", enforce_file_format=True)
 
 
-def compressed():
-    import gdcm
-    ds = mr(MR, "1.2.826.0.1.3680043.10.1234.21.1", 16, 12)
+def ramp_slice(uid):
+    """One 16 x 12 MR slice of 12-bit values (21 i) mod 4096, uncompressed."""
+    ds = mr(MR, uid, 16, 12)
     ds.PixelSpacing = [0.9, 1.1]
     ds.SliceThickness = 6
     ds.PixelData = ((np.arange(16 * 12) * 21) % 4096).astype("<u2").tobytes()
-    raw = GOOD / "raw.dcm"
-    ds.save_as(raw, enforce_file_format=True)
-    for name, syntax in [
-        ("jpeg_lossless_sv1.dcm", gdcm.TransferSyntax.JPEGLosslessProcess14_1),
-        ("jpeg2000_lossless.dcm", gdcm.TransferSyntax.JPEG2000Lossless),
-        ("rle_lossless.dcm", gdcm.TransferSyntax.RLELossless),
-    ]:
-        reader = gdcm.ImageReader()
-        reader.SetFileName(str(raw))
-        assert reader.Read()
-        change = gdcm.ImageChangeTransferSyntax()
-        change.SetTransferSyntax(gdcm.TransferSyntax(syntax))
-        change.SetInput(reader.GetImage())
-        assert change.Change()
-        writer = gdcm.ImageWriter()
-        writer.SetFileName(str(GOOD / name))
-        writer.SetFile(reader.GetFile())
-        writer.SetImage(change.GetOutput())
-        assert writer.Write()
-    raw.unlink()
+    return ds
 
 
-def jpeg_ls():
+def gdcm_compress(ds, outputs):
+    """Writes `ds` compressed by GDCM once per (file name, GDCM transfer syntax, JPEG-LS NEAR)
+    in `outputs` (NEAR 0: GDCM's default codec for the syntax)."""
     import gdcm
-    from pydicom.uid import JPEGLSLossless
-
-    ds = mr(MR, "1.2.826.0.1.3680043.10.1234.24.1", 16, 12)
-    ds.PixelSpacing = [0.9, 1.1]
-    ds.SliceThickness = 6
-    ds.PixelData = ((np.arange(16 * 12) * 21) % 4096).astype("<u2").tobytes()
     raw = GOOD / "raw.dcm"
     ds.save_as(raw, enforce_file_format=True)
-    for name, syntax, near in [
-        ("jpeg_ls_lossless.dcm", gdcm.TransferSyntax.JPEGLSLossless, 0),
-        ("jpeg_ls_near_lossless.dcm", gdcm.TransferSyntax.JPEGLSNearLossless, 3),
-    ]:
+    for name, syntax, near in outputs:
         reader = gdcm.ImageReader()
         reader.SetFileName(str(raw))
         assert reader.Read()
@@ -243,9 +217,29 @@ def jpeg_ls():
         writer.SetImage(change.GetOutput())
         assert writer.Write()
     raw.unlink()
+
+
+def compressed():
+    import gdcm
+    gdcm_compress(ramp_slice("1.2.826.0.1.3680043.10.1234.21.1"), [
+        ("jpeg_lossless_sv1.dcm", gdcm.TransferSyntax.JPEGLosslessProcess14_1, 0),
+        ("jpeg2000_lossless.dcm", gdcm.TransferSyntax.JPEG2000Lossless, 0),
+        ("rle_lossless.dcm", gdcm.TransferSyntax.RLELossless, 0),
+    ])
+
+
+def jpeg_ls():
+    import gdcm
+    from pydicom.uid import JPEGLSLossless
+
+    gdcm_compress(ramp_slice("1.2.826.0.1.3680043.10.1234.24.1"), [
+        ("jpeg_ls_lossless.dcm", gdcm.TransferSyntax.JPEGLSLossless, 0),
+        ("jpeg_ls_near_lossless.dcm", gdcm.TransferSyntax.JPEGLSNearLossless, 3),
+    ])
     ds = enhanced_dataset()
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.1234.24.2"
-    ds.compress(JPEGLSLossless, encoding_plugin="pyjpegls")
+    # pydicom would otherwise give the compressed copy a new, random instance UID each run.
+    ds.compress(JPEGLSLossless, encoding_plugin="pyjpegls", generate_instance_uid=False)
     ds.save_as(GOOD / "enhanced_mr_jpeg_ls.dcm", enforce_file_format=True)
 
 
