@@ -16,7 +16,7 @@ use dicom_object::OpenFileOptions;
 use dicom_object::file::ReadPreamble;
 use dicom_pixeldata::PixelDecoder;
 use scarseg_imaging::Limits;
-use scarseg_imaging::decode::decode_file;
+use scarseg_imaging::decode::{decode_file, error_chain};
 
 /// The child's address space, KiB (6 GiB): above every request these files make, so each crate
 /// shows what it does with the memory a desktop has, and below what would take the machine.
@@ -132,11 +132,11 @@ fn upstream_dicom(bytes: &[u8]) -> String {
         .from_reader(Cursor::new(bytes))
     {
         Ok(obj) => obj,
-        Err(e) => return format!("error opening: {}", chain(&e)),
+        Err(e) => return format!("error opening: {}", error_chain(&e)),
     };
     let decoded = match obj.decode_pixel_data() {
         Ok(d) => d,
-        Err(e) => return format!("error decoding: {}", chain(&e)),
+        Err(e) => return format!("error decoding: {}", error_chain(&e)),
     };
     let (rows, cols, frames) = (
         decoded.rows(),
@@ -151,7 +151,7 @@ fn upstream_dicom(bytes: &[u8]) -> String {
         ),
         Err(e) => format!(
             "decoded {rows} x {cols} x {frames} frame(s); values: {}",
-            chain(&e)
+            error_chain(&e)
         ),
     }
 }
@@ -234,17 +234,6 @@ fn child_outcome(out: &std::process::Output) -> String {
         return format!("exit {:?}: {}", out.status, stderr.trim());
     }
     stdout
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn mib(bytes: usize) -> String {

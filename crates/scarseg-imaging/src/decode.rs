@@ -1443,7 +1443,7 @@ fn non_image_object(uid: &str) -> String {
 
 /// An error and its sources, joined: dicom-rs keeps the useful part ("unexpected end of file")
 /// in the sources.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
