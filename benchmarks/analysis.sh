@@ -5,16 +5,16 @@
 # writes benchmarks/analysis.md.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"
-cargo build -p scarseg-pipeline --example analysis_cost
+cargo build --profile bench-dev -p scarseg-pipeline --example analysis_cost
 out=benchmarks/analysis.md
 {
   echo "# What the analysis after the network costs"
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) logical CPUs."
-  echo "Command: \`benchmarks/analysis.sh\` (this file is its output), $(date -u +%Y-%m-%d); dev profile as the tests build it (dependencies and scarseg-imaging, where the metrics live, at opt-level 3), one thread."
+  echo "Command: \`benchmarks/analysis.sh\` (this file is its output), $(date -u +%Y-%m-%d); profile bench-dev (the dev profile with every dependency and scarseg-imaging, where the metrics live, at opt-level 3), one thread."
   echo "Each figure is the median of 7 runs on a 10-slice phantom stack; its exact labels stand in for the"
   echo "network's probability maps. The network's own forward is in model.md and web.md."
   echo
-  "$CARGO_TARGET_DIR/debug/examples/analysis_cost" 7
+  "$CARGO_TARGET_DIR/bench-dev/examples/analysis_cost" 7
 } | tee "$out.tmp"
 mv "$out.tmp" "$out"

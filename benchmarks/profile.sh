@@ -5,7 +5,7 @@
 # same convolutions (`conv_torch.py`, in the reference's virtual environment). Weights: the bundled default model (atto).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"
-cargo build -p scarseg-model --features flex --example profile_forward
+cargo build --profile bench-dev -p scarseg-model --features flex --example profile_forward
 weights=public/models/scarseg-atto-phantom/weights.safetensors
 out=benchmarks/profile.md
 {
@@ -15,7 +15,7 @@ out=benchmarks/profile.md
   echo "Command: \`benchmarks/profile.sh\` (this file is its output), $(date -u +%Y-%m-%d)."
   echo "Each row is the median of 7 runs of that part alone, inputs made beforehand, output read back."
   echo
-  "$CARGO_TARGET_DIR/debug/examples/profile_forward" "$weights" 256 7
+  "$CARGO_TARGET_DIR/bench-dev/examples/profile_forward" "$weights" 256 7
   echo
   tools/reference/run.sh ../../benchmarks/conv_torch.py
 } | tee "$out.tmp"

@@ -10,8 +10,8 @@ quick=()
 variants=atto,femto,pico,nano
 if [ "${1:-}" = "--quick" ]; then quick=(--quick); variants=atto; fi
 
-cargo build -p scarseg-model --features train --examples
-"$CARGO_TARGET_DIR/debug/examples/bench_forward" "${quick[@]}"
+cargo build --profile bench-dev -p scarseg-model --features train --examples
+"$CARGO_TARGET_DIR/bench-dev/examples/bench_forward" "${quick[@]}"
 # The reference's virtual environment (PyTorch, timm, ONNX Runtime) comes from its runner.
 tools/reference/run.sh ../../benchmarks/peers.py \
-  --scarseg-bin "$CARGO_TARGET_DIR/debug/examples/bench_peers" --variants "$variants"
+  --scarseg-bin "$CARGO_TARGET_DIR/bench-dev/examples/bench_peers" --variants "$variants"

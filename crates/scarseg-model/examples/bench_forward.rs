@@ -2,8 +2,8 @@
 //! and on `wgpu` (natively Vulkan; lavapipe where there is no GPU), plus parameters and FLOPs.
 //! Prints a Markdown table and writes it to `benchmarks/model.md`.
 //!
-//! `cargo run -p scarseg-model --features train --example bench_forward [--quick]`
-//! (dependencies are built at opt-level 3 in every profile; `--quick` runs atto only.)
+//! `cargo run --profile bench-dev -p scarseg-model --features train --example bench_forward [--quick]`
+//! (bench-dev builds every dependency at opt-level 3; `--quick` runs atto only.)
 
 use std::time::Instant;
 
@@ -73,8 +73,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "# ScarSegNet forward time per slice at {SIZE}x{SIZE}\n\n\
          Machine: {threads} CPU threads, no GPU (`wgpu` runs on Mesa's lavapipe software Vulkan \
          driver, so its column says nothing about a real GPU).\n\
-         Command: `cargo run -p scarseg-model --features train --example bench_forward` \
-         (dev profile with dependencies at opt-level 3; burn 0.22.1 `flex` with `rayon` + `simd`).\n\
+         Command: `cargo run --profile bench-dev -p scarseg-model --features train --example \
+         bench_forward` (dependencies at opt-level 3; burn 0.22.1 `flex` with `rayon` + `simd`).\n\
          Median of 5 (flex batch 1) or 3 runs after a warm-up; ms per slice.\n\n\
          | variant | parameters | GFLOPs | flex batch 1 (ms) | flex batch 8 (ms/slice) | wgpu/lavapipe batch 1 (ms) |\n\
          |---|---|---|---|---|---|\n{}\n",

@@ -2,7 +2,7 @@
 //! same weights and inputs: one process per measurement, so the driver reads each one's peak
 //! memory from the operating system.
 //!
-//! `cargo run -p scarseg-model --features train --example bench_peers -- \
+//! `cargo run --profile bench-dev -p scarseg-model --features train --example bench_peers -- \
 //!     --weights W.safetensors --mode infer|train --batch N --size S --runs R`
 //!
 //! Prints one JSON line: the median seconds per batch over `runs` timed repetitions after one

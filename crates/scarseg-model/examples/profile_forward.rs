@@ -4,7 +4,7 @@
 //! LayerNorms; then burn's 3x3 convolution against its matrix product alone. Written for issue
 //! 9's profile of the CPU gap to PyTorch.
 //!
-//! `cargo run -p scarseg-model --features flex --example profile_forward -- WEIGHTS [SIZE] [RUNS]`
+//! `cargo run --profile bench-dev -p scarseg-model --features flex --example profile_forward -- WEIGHTS [SIZE] [RUNS]`
 
 use std::time::Instant;
 

@@ -14,8 +14,8 @@
 //! network's probability maps stand in as the exact labels at 0.9 and 0.1, so no model runs.
 //! Prints a markdown table; `benchmarks/analysis.sh` writes it to `benchmarks/analysis.md`.
 //!
-//! `cargo run -p scarseg-pipeline --example analysis_cost [REPEATS]` (the dev profile optimises the
-//! dependencies and scarseg-imaging, where the metrics live).
+//! `cargo run --profile bench-dev -p scarseg-pipeline --example analysis_cost [REPEATS]` (bench-dev
+//! optimises every dependency and scarseg-imaging, where the metrics live).
 
 use std::time::Instant;
 
