@@ -53,7 +53,7 @@ step "DICOM segmentations against dciodvfy (the IOD), highdicom and dcmjs/OHIF (
 "$(ensure_venv tests/requirements-dicom.txt)" tests/dicom_seg_check.py "$CARGO_TARGET_DIR/debug/scarseg" \
   "$(ensure_node_modules tests/ohif)/seg_check.mjs"
 
-step "the offline trainer bundle: a packed debug build trains an epoch on lavapipe through it"
+step "the offline trainer bundle: a packed debug build trains on lavapipe through it, and runs a time-boxed stage (gpu-stage.sh)"
 bundle_dir="$(mktemp -d)"
 scripts/pack-trainer.sh --profile dev "$bundle_dir/trainer.tar.xz"
 tests/pack_trainer.sh "$bundle_dir/trainer.tar.xz"

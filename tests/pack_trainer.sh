@@ -2,7 +2,8 @@
 # Checks the offline trainer bundle (scripts/pack-trainer.sh) the way a GPU node uses it: unpacked
 # in an empty folder, its checksums hold, and `run train --device wgpu` trains an epoch (Mesa's
 # lavapipe here) through the bundled Vulkan loader when told to use the bundled libraries, and
-# through the machine's own loader otherwise.
+# through the machine's own loader otherwise; and a time-boxed stage (scripts/gpu-stage.sh) runs
+# through it.
 #
 #   tests/pack_trainer.sh BUNDLE.tar.xz
 set -euo pipefail
@@ -40,4 +41,38 @@ case "$(loaded_vulkan "$tmp/system")" in
   */libvulkan.so.1) ;;
   *) fail "no libvulkan.so.1 loaded" ;;
 esac
+# A time-boxed stage (scripts/gpu-stage.sh) through the bundle, at a size lavapipe trains in
+# seconds: it must plan within its budget, finish both phases and hand back three candidates
+# that are model folders of the default model's tensors, every one, at half precision.
+stage="$tmp/stage"
+"$(dirname "${BASH_SOURCE[0]}")/../scripts/gpu-stage.sh" --budget 90 --epoch-seconds 2 --size 32 --batch 2 \
+  --validation 1 --probe 4 "$bundle" "$stage" 2> "$tmp/stage.err" \
+  || { cat "$tmp/stage.err" >&2; fail "gpu-stage.sh failed"; }
+for phase in a b; do
+  grep -q "^\[[0-9]* s\] phase $phase: [1-9][0-9]* epoch(s)" "$stage/stage.log" \
+    || { cat "$stage/stage.log" >&2; fail "gpu-stage.sh: phase $phase trained no epoch"; }
+done
+python3 - "$(dirname "${BASH_SOURCE[0]}")/../public/models/scarseg-atto-phantom/weights.safetensors" \
+  "$stage"/cand-a-best "$stage"/cand-b-best "$stage"/cand-b-last <<'PY' \
+  || fail "gpu-stage.sh: the candidates are not model folders of the default model's tensors in f16"
+import hashlib, json, struct, sys
+def header(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        h = json.loads(f.read(n))
+    h.pop("__metadata__", None)
+    return {k: (v["dtype"], v["shape"]) for k, v in h.items()}
+ref = header(sys.argv[1])
+for folder in sys.argv[2:]:
+    weights = f"{folder}/weights.safetensors"
+    got = header(weights)
+    if got != ref:
+        sys.exit(f"{weights}: {len(got)} tensors, {sum(got.get(k) != v for k, v in ref.items())} differ from the default model's")
+    manifest = json.load(open(f"{folder}/manifest.json"))
+    digest = hashlib.sha256(open(weights, "rb").read()).hexdigest()
+    if manifest["weights"]["sha256"] != digest or "roi" not in manifest["preprocessing"]:
+        sys.exit(f"{folder}/manifest.json: not the manifest of a two-pass model with these weights")
+PY
+[ "$(find "$stage" -type f | wc -l)" -eq 7 ] || fail "gpu-stage.sh: not the seven files it promises"
+
 echo "pack_trainer: bundle checks passed ($(du -h "$bundle" | cut -f1))"

@@ -547,9 +547,9 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         log.flush()?;
         if scar_dice > best {
             best = scar_dice;
-            std::fs::write(
-                args.out.join("best.safetensors"),
-                to_safetensors(&model.valid(), &config, Precision::F32)?,
+            write_atomic(
+                &args.out.join("best.safetensors"),
+                &to_safetensors(&model.valid(), &config, Precision::F32)?,
             )?;
         }
         let state = State {
@@ -754,6 +754,16 @@ fn open_log(path: &Path, append: bool) -> Result<csv::Writer<std::fs::File>> {
         .from_writer(file))
 }
 
+/// Writes `bytes` beside `path`, then renames: a run stopped mid-write (a scheduler's time
+/// limit, `timeout`) leaves the previous file whole, never half of a new one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(())
+}
+
 fn save_checkpoint(
     dir: &Path,
     model: &ScarSegNet,
@@ -763,20 +773,19 @@ fn save_checkpoint(
 ) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     // Write beside, then rename: an interrupted save never leaves a half checkpoint.
-    let tmp = dir.join("model.safetensors.tmp");
-    std::fs::write(
-        &tmp,
-        to_safetensors(&model.valid(), config, Precision::F32)?,
+    write_atomic(
+        &dir.join("model.safetensors"),
+        &to_safetensors(&model.valid(), config, Precision::F32)?,
     )?;
-    std::fs::rename(&tmp, dir.join("model.safetensors"))?;
     let tmp = dir.join("optimizer.bpk.tmp");
     optimizer
         .save(&tmp)
         .map_err(|e| anyhow::anyhow!("saving the optimizer state: {e:?}"))?;
     std::fs::rename(&tmp, dir.join("optimizer.bpk"))?;
-    let tmp = dir.join("state.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(state)?)?;
-    std::fs::rename(&tmp, dir.join("state.json"))?;
+    write_atomic(
+        &dir.join("state.json"),
+        serde_json::to_string_pretty(state)?.as_bytes(),
+    )?;
     Ok(())
 }
 
@@ -801,8 +810,10 @@ fn write_run_info(
         "machine": crate::machine_description(),
         "data_split": split,
     });
-    std::fs::write(out.join("run.json"), serde_json::to_string_pretty(&info)?)?;
-    Ok(())
+    write_atomic(
+        &out.join("run.json"),
+        serde_json::to_string_pretty(&info)?.as_bytes(),
+    )
 }
 
 /// Records every float parameter's id by its module path.
