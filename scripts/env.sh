@@ -39,18 +39,28 @@ locked_wasm_bindgen_version() {
 }
 
 # Tools built from source: their release profiles ask for fat LTO and one codegen unit, which
-# makes a fresh machine's install take several times longer for no benefit to us; opt-level 1
-# shortens it again (trunk 9.2 to 5.2 min, wasm-bindgen-cli 3.0 to 2.2 min on 2 cores), and
-# neither tool's own speed matters beside the compiler it drives.
+# makes a fresh machine's install take several times longer for no benefit to us. They are built
+# at opt-level 0 except for the crates they spend their time in, at 1 (2-core Xeon, 2026-12-05,
+# back to back: trunk 363-390 s at opt-level 1 everywhere, 160-186 s at 0, 177 s so, its no-op
+# page build 7.4 s at 1, 9.9 s at 0, 6.8 s so; wasm-bindgen-cli 139 s at 1, 62 s at 0, 95 s so,
+# the page build 8.2 s, 22 s, 9.3-10.1 s).
+# Not in $CARGO_TARGET_DIR: there the tools' build dependencies at their profile replaced the
+# page's own (same crates, other settings), and the next page build rebuilt all of burn.
+#   install_tool "CRATE..." CARGO_INSTALL_ARGS...   (CRATE...: the ones kept at opt-level 1)
 install_tool() {
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install "$@"
+  local hot=()
+  for crate in $1; do hot+=(--config "profile.release.package.$crate.opt-level=1"); done
+  shift
+  env -u CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo install "${hot[@]}" "$@"
 }
 
 ensure_trunk() {
   if ! trunk --version 2>/dev/null | grep -q '0.21.14'; then
-    # Without `update_check`, trunk never contacts a registry on its own.
-    install_tool trunk --version 0.21.14 --locked --no-default-features --features rustls
+    # Without `update_check`, trunk never contacts a registry on its own. It spends its time
+    # hashing (subresource integrity) and minifying the page.
+    install_tool "sha2 minify-html minify-html-common minify-js lightningcss cssparser lol_html base64 base64-simd" \
+      trunk --version 0.21.14 --locked --no-default-features --features rustls
   fi
 }
 
@@ -59,8 +69,10 @@ ensure_wasm_bindgen() {
   version="$(locked_wasm_bindgen_version)"
   [ -n "$version" ] || return 0
   if ! wasm-bindgen --version 2>/dev/null | grep -q "$version"; then
-    # --locked fails for this version: a locked dependency is gone from the registry.
-    install_tool wasm-bindgen-cli --version "$version"
+    # --locked fails for this version: a locked dependency is gone from the registry. It spends
+    # its time reading, rewriting and writing the wasm modules.
+    install_tool "walrus wasmparser wasm-encoder wasm-bindgen-cli-support gimli leb128fmt hashbrown indexmap" \
+      wasm-bindgen-cli --version "$version"
   fi
 }
 

@@ -6,7 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT/fuzz"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-60}"
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
-command -v cargo-fuzz >/dev/null || install_tool cargo-fuzz --locked
+command -v cargo-fuzz >/dev/null || install_tool "" cargo-fuzz --locked
 export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
 # Every target runs even when an earlier one finds something; the exit status says whether any
 # did (the crashing inputs are under fuzz/artifacts/TARGET/).
