@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One time-boxed fine-tuning stage of the default model on a GPU node, for a short allocation (a
 # ten-minute slot, a preemptible job): needs only the trainer bundle (scripts/pack-trainer.sh),
-# no Rust toolchain and no network. It measures the device's training rate with one short epoch,
+# no Rust toolchain and no network. It measures the device's training rate with two short epochs,
 # sizes two phases to what is left of the budget (augmented training with the paper's balanced
 # loss, then a low rate without augmentation, as the default model's last stages on the CPU),
 # and exports three candidates at half precision, to be ranked and confirmed on validation cases
@@ -13,7 +13,7 @@
 #   --budget SECONDS   wall time for the whole stage, export included (default 480)
 #   --device DEVICE    scarseg's training device (default wgpu: Vulkan, NVIDIA's driver has it)
 #   --init WEIGHTS     weights to start from (default: the bundled default model's)
-#   --seed N           seed of the calibration epoch; the phases use N + 1 and N + 2 (default 30)
+#   --seed N           seed of the calibration epochs; the phases use N + 1 and N + 2 (default 30)
 #   --size N           network input side (default 128, the default model's)
 #   --batch N          batch size (default 16)
 #   --validation N     phantom validation cases scored after every epoch (default 32)
@@ -38,7 +38,8 @@ while [ $# -gt 0 ]; do
       declare "${name//-/_}=$2"
       shift 2
       ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    # The comment block above, whatever its length.
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "gpu-stage: unknown option $1" >&2; exit 2 ;;
     *) args+=("$1"); shift ;;
   esac
