@@ -52,13 +52,6 @@ done
 [ -f "$bundle" ] || { echo "gpu-stage: $bundle: no such file" >&2; exit 2; }
 [ -f "$init" ] || { echo "gpu-stage: $init: no such file (--init)" >&2; exit 2; }
 
-# wgpu warns on every device start without one.
-if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
-  XDG_RUNTIME_DIR="${TMPDIR:-/tmp}/scarseg-runtime-$(id -u)"
-  export XDG_RUNTIME_DIR
-  mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-fi
-
 start=$SECONDS
 mkdir -p "$out"
 log="$out/stage.log"

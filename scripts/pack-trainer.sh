@@ -14,7 +14,8 @@ out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="${2:?--profile needs release or dev}"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    # The comment block above, whatever its length.
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "pack-trainer: unknown option $1" >&2; exit 1 ;;
     *) out="$1"; shift ;;
   esac
@@ -69,7 +70,7 @@ for dir in "$here"/lib/*/; do
   for lib in "$dir"*.so.[0-9]; do
     [ -e "$lib" ] || continue
     name="$(basename "$lib")"
-    if [ "${SCARSEG_BUNDLED_LIBS:-}" = always ] || ! printf '%s\n' "$known" | grep -q "[[:space:]]$name[[:space:]]"; then
+    if [ "${SCARSEG_BUNDLED_LIBS:-}" = always ] || ! printf '%s\n' "$known" | grep -q "[[:space:]]${name}[[:space:]]"; then
       add="$add:${dir%/}"
       break
     fi
@@ -85,6 +86,12 @@ if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
       break
     fi
   done
+fi
+# wgpu warns on every device start without one (batch jobs and containers often have none).
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+  XDG_RUNTIME_DIR="${TMPDIR:-/tmp}/scarseg-runtime-$(id -u)"
+  export XDG_RUNTIME_DIR
+  mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 fi
 exec "$here/bin/scarseg" "$@"
 EOF

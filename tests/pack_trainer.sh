@@ -2,8 +2,8 @@
 # Checks the offline trainer bundle (scripts/pack-trainer.sh) the way a GPU node uses it: unpacked
 # in an empty folder, its checksums hold, and `run train --device wgpu` trains an epoch (Mesa's
 # lavapipe here) through the bundled Vulkan loader when told to use the bundled libraries, and
-# through the machine's own loader otherwise; and a time-boxed stage (scripts/gpu-stage.sh) runs
-# through it.
+# through the machine's own loader otherwise, with no XDG_RUNTIME_DIR warnings where the job has
+# none set; and a time-boxed stage (scripts/gpu-stage.sh) runs through it.
 #
 #   tests/pack_trainer.sh BUNDLE.tar.xz
 set -euo pipefail
@@ -35,7 +35,10 @@ train "$tmp/bundled" SCARSEG_BUNDLED_LIBS=always
   || fail "SCARSEG_BUNDLED_LIBS=always loaded $(loaded_vulkan "$tmp/bundled"), not the bundled loader"
 
 # This machine has its own loader (Mesa's drivers depend on it): the wrapper must leave it alone.
-train "$tmp/system"
+# Run as a batch job often is, without XDG_RUNTIME_DIR: the wrapper supplies one, or every device
+# start prints an "error:" line about it.
+train "$tmp/system" -u XDG_RUNTIME_DIR
+! grep -q XDG_RUNTIME_DIR "$tmp/system.log" || fail "run left XDG_RUNTIME_DIR unset: $(grep -m1 XDG_RUNTIME_DIR "$tmp/system.log")"
 case "$(loaded_vulkan "$tmp/system")" in
   "$dir"/*) fail "the bundled loader was used although the machine has one" ;;
   */libvulkan.so.1) ;;
