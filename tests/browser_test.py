@@ -415,6 +415,7 @@ def run_device(device, port, data, cli_out, tmp):
             jpeg_ls(d, device, downloads, cli_out)
             teaching_view(d)
             segmentation_beside(d, data, downloads, edited)
+            segmentation_beside_two_series(d, data, downloads)
 
         # Weights that do not fit: a clear message, and the default model still works.
         bad = tmp / f"bad-{device}"
@@ -1214,6 +1215,30 @@ def segmentation_beside(d, data, downloads, edited):
     assert not d.js("return document.querySelector('[data-testid=labels-error]')")
     print(f"[cpu] a segmentation opened with its series: offered, not read as a slice ({shown}); "
           f"loaded, {edited} pixels as through 'load labels'")
+
+
+def segmentation_beside_two_series(d, data, downloads):
+    """A folder of two series (the test series and the bundled DICOM sample) with the
+    segmentation of one: each series is a part of its own, and only the test series' part
+    offers the segmentation, which fits none of the sample's slices."""
+    rows = len(statuses(d))
+    sample = sorted((ROOT / "public/samples/dicom/phantom-9201").iterdir())
+    d.upload("[data-testid=file-input]",
+             sorted((data / "series").iterdir()) + sample + [downloads / "corrected_seg.dcm"])
+    names = d.wait(f"const r = [...document.querySelectorAll('[data-testid=file-row]')].slice({rows});"
+                   "return r.length == 2 && r.every(e => e.querySelector('[data-testid=file-status]')"
+                   ".innerText.startsWith('done')) ? r.map(e => e.querySelector('button').innerText) : null",
+                   "both series of the folder")
+    offered = {}
+    for k, name in enumerate(names):
+        d.js(f"document.querySelectorAll('[data-testid=file-row] button')[{rows + k}].click()")
+        summary = d.wait(f"const t = document.querySelector('[data-testid=stack-summary]')?.innerText;"
+                         f"return t && t.startsWith({json.dumps(name)}) ? t : null", f"{name} selected")
+        slices = re.search(r"over (\d+) slice", summary).group(1)
+        offered[slices] = d.js("return [...document.querySelectorAll('[data-testid=apply-beside]')]"
+                               ".map(b => b.innerText)")
+    assert offered == {"3": ["load corrected_seg.dcm as labels"], "4": []}, (names, offered)
+    print(f"[cpu] a folder of two series and one segmentation: {names}; offered per part by slice count {offered}")
 
 
 def statuses(d):

@@ -21,7 +21,10 @@ use scarseg_pipeline::outputs::{
     output_stem, report_csv, report_rows, stack_record,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
-use scarseg_web::correct::{BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step};
+use scarseg_web::correct::{
+    BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step, segmentations_fitting,
+    segmentations_offered,
+};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, rgba,
@@ -82,6 +85,8 @@ struct Case {
     /// DICOM segmentations opened with the series (a reader's, OHIF's, ScarSeg's own), offered
     /// as its labels: (file name, bytes).
     beside: Arc<Vec<(String, Arc<Vec<u8>>)>>,
+    /// Which of `beside` read as this stack's labels (empty until it is analysed).
+    beside_fits: Vec<bool>,
 }
 
 /// What the user marked for a case's AHA segments.
@@ -235,6 +240,7 @@ fn on_message(state: AppState, msg: FromWorker) {
                         ms_per_slice: 0.0,
                         aha: AhaMark::default(),
                         corrections: Arc::default(),
+                        beside_fits: vec![],
                         ..cases[i].clone()
                     };
                     next += 1;
@@ -267,6 +273,7 @@ fn on_message(state: AppState, msg: FromWorker) {
                     let c = &mut cases[i];
                     c.status = Status::Done;
                     c.warnings = stack.warnings.clone();
+                    c.beside_fits = segmentations_fitting(&stack, &c.beside, &Limits::default());
                     c.stack = Some(Arc::new(stack));
                     c.result = Some(Arc::new(result));
                     c.ms_per_slice = ms_per_slice;
@@ -392,6 +399,7 @@ fn submit(state: AppState, items: Vec<(Item, Beside)>, options: PostprocessOptio
                 aha: AhaMark::default(),
                 corrections: Arc::default(),
                 beside: Arc::new(beside),
+                beside_fits: vec![],
             });
         }
     });
@@ -686,6 +694,7 @@ pub fn App() -> impl IntoView {
                         aha: AhaMark::default(),
                         corrections: Arc::default(),
                         beside: Arc::default(),
+                        beside_fits: vec![],
                     });
                 }
             });
@@ -1684,15 +1693,24 @@ pub fn App() -> impl IntoView {
                     <button data-testid="load-truth" title="the phantom's own labels for this bundled sample: the corrections then show where the network went wrong, and the report its Dice against them"
                         on:click=load_truth>"load the phantom's truth"</button>
                 })}
-                {move || current_case().map(|c| c.beside.iter().map(|(name, bytes)| {
-                    let (file, bytes) = (name.clone(), bytes.clone());
+                {move || current_case().map(|c| {
+                    // Each part of an item is offered the segmentations that fit it, and those
+                    // that fit none of its parts analysed so far.
+                    let parts: Vec<Vec<bool>> = state.cases.with(|cases| cases.iter()
+                        .filter(|o| o.job == c.job && o.item == c.item)
+                        .map(|o| o.beside_fits.clone()).collect());
+                    let parts: Vec<&[bool]> = parts.iter().map(Vec::as_slice).collect();
+                    segmentations_offered(c.beside.len(), &c.beside_fits, &parts).into_iter().map(|j| {
+                    let (name, bytes) = c.beside[j].clone();
+                    let file = name.clone();
                     view! {
                         " "
                         <button data-testid="apply-beside" title="a DICOM segmentation opened with this series (a reader's, OHIF's, ScarSeg's own): where it differs from the network's masks it becomes the corrections"
                             on:click=move |_| apply_labels(file.clone(), bytes.to_vec())>
                             {format!("load {name} as labels")}</button>
                     }
-                }).collect_view())}
+                }).collect_view()
+                })}
                 " "
                 <span data-testid="correct-status">{move || current_case().and_then(|c| {
                     let r = c.result?;

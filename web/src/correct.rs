@@ -1,6 +1,9 @@
 //! One case's corrections by hand on the page: each slice's brush edits and the undo history
 //! that takes a stroke, or a slice's revert, back.
 
+use scarseg_imaging::Limits;
+use scarseg_imaging::Stack;
+use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::edit::{MaskEdits, Tool};
 
 /// Strokes the undo history keeps; each holds a slice's edits as they were (two bytes a pixel).
@@ -99,6 +102,33 @@ pub fn brush_step(radius_mm: f64, up: bool) -> f64 {
     next.clamp(BRUSH_RANGE_MM.0, BRUSH_RANGE_MM.1)
 }
 
+/// Which of the DICOM segmentations opened beside a series (`(file name, bytes)`) read as the
+/// label maps of `stack`, one of the series' stacks: their frames lie on its slices, on its grid.
+pub fn segmentations_fitting<B: std::borrow::Borrow<Vec<u8>>>(
+    stack: &Stack,
+    beside: &[(String, B)],
+    limits: &Limits,
+) -> Vec<bool> {
+    beside
+        .iter()
+        .map(|(name, bytes)| {
+            labels_for(&stack.slices, &stack.name, name, bytes.borrow(), limits).is_ok()
+        })
+        .collect()
+}
+
+/// The segmentations (indices into the item's `count`) to offer on one stack of an item: those
+/// that fit it (`here`, from [`segmentations_fitting`]; empty while it is being analysed), and
+/// those that fit none of the item's analysed stacks (`parts`, this one's included), so that a
+/// folder of several series, or a PSIR acquisition's two parts, offers each part only its own
+/// segmentation, and one of another series is still offered, for loading it to say why it does
+/// not fit.
+pub fn segmentations_offered(count: usize, here: &[bool], parts: &[&[bool]]) -> Vec<usize> {
+    (0..count)
+        .filter(|&j| here.get(j) == Some(&true) || !parts.iter().any(|p| p.get(j) == Some(&true)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +215,57 @@ mod tests {
         assert_eq!(brush_step(2.0, false), 1.5);
         assert_eq!(brush_step(0.5, false), 0.5);
         assert_eq!(brush_step(10.0, true), 10.0);
+    }
+
+    /// A file of the repository, read.
+    fn file(path: &str) -> (String, Vec<u8>) {
+        let full = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
+        let name = path.rsplit('/').next().unwrap_or(path).to_string();
+        (
+            name,
+            std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}")),
+        )
+    }
+
+    #[test]
+    fn each_stack_of_a_folder_is_offered_only_the_segmentations_of_it() {
+        // One folder with two series: highdicom's three 48 x 48 MR slices and the bundled DICOM
+        // sample's four slices, with a segmentation of each and one of a third series
+        // (seg_binary_j2k.dcm: 32 x 32 slices, in neither).
+        let corpus = "crates/scarseg-imaging/tests/corpus/good";
+        let sample = "public/samples/dicom";
+        let mut files: Vec<(String, Vec<u8>)> = (0..3)
+            .map(|k| file(&format!("{corpus}/seg_mr_{k}.dcm")))
+            .collect();
+        files.extend((1..=4).map(|k| file(&format!("{sample}/phantom-9201/IM000{k}.dcm"))));
+        let limits = Limits::default();
+        let (stacks, errors) =
+            scarseg_imaging::decode::decode_series_stacks("folder", &files, &limits);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            stacks.iter().map(|s| s.slices.len()).collect::<Vec<_>>(),
+            [4, 3],
+            "the sample's series first (acquisition order)"
+        );
+        let beside = [
+            file(&format!("{sample}/phantom-9201_seg.dcm")),
+            file(&format!("{corpus}/seg_binary_j2k.dcm")),
+            file(&format!("{corpus}/seg_binary.dcm")),
+        ];
+        let sample_fits = segmentations_fitting(&stacks[0], &beside, &limits);
+        let mr_fits = segmentations_fitting(&stacks[1], &beside, &limits);
+        assert_eq!(sample_fits, [true, false, false]);
+        assert_eq!(mr_fits, [false, false, true]);
+        let both: [&[bool]; 2] = [&sample_fits, &mr_fits];
+        // Each part its own, and the one of neither on both.
+        assert_eq!(segmentations_offered(3, &sample_fits, &both), [0, 1]);
+        assert_eq!(segmentations_offered(3, &mr_fits, &both), [1, 2]);
+        // While the second part is analysed, its segmentation is offered on the first too: it
+        // fits no stack known yet.
+        assert_eq!(
+            segmentations_offered(3, &sample_fits, &both[..1]),
+            [0, 1, 2]
+        );
+        assert_eq!(segmentations_offered(3, &[], &both[..1]), [1, 2]);
     }
 }
