@@ -302,9 +302,17 @@ pub struct Stat {
     pub q3: f64,
 }
 
-/// [`Stat`] of per-slice values, `(patient, value)`; missing and non-finite values are left
-/// out.
-fn stat<'a>(values: impl Iterator<Item = (&'a str, Option<f64>)>) -> Option<Stat> {
+/// The values a Dice (or surface Dice) can take.
+const UNIT: (f64, f64) = (0.0, 1.0);
+/// The values a distance, an absolute difference or a coefficient of variation can take.
+const NON_NEGATIVE: (f64, f64) = (0.0, f64::INFINITY);
+
+/// [`Stat`] of per-slice values, `(patient, value)`, of a quantity that lies in `range` (its
+/// confidence interval is clipped to it); missing and non-finite values are left out.
+fn stat<'a>(
+    values: impl Iterator<Item = (&'a str, Option<f64>)>,
+    range: (f64, f64),
+) -> Option<Stat> {
     let v: Vec<(&str, f64)> = values
         .filter_map(|(p, x)| Some((p, x?)))
         .filter(|(_, x)| x.is_finite())
@@ -316,7 +324,7 @@ fn stat<'a>(values: impl Iterator<Item = (&'a str, Option<f64>)>) -> Option<Stat
         mean,
         sd,
         n: v.len(),
-        ci95: mean_ci95(v.iter().copied()),
+        ci95: mean_ci95(v.iter().copied()).map(|i| i.clipped(range)),
         median: quantile(50.0)?,
         q1: quantile(25.0)?,
         q3: quantile(75.0)?,
@@ -616,27 +624,34 @@ fn evaluate(
         method: label,
         slices: rows.len(),
         patients: by_patient.len(),
-        scar_dice: stat(per_slice(|r| Some(r.scar_dice))),
-        myocardium_dice: stat(per_slice(|r| r.myocardium_dice)),
-        scar_hd95_px: stat(per_slice(|r| r.scar_hd95_px)),
-        scar_hd95_mm: stat(per_slice(|r| r.scar_hd95_mm)),
-        scar_surface_dice_1px: stat(per_slice(|r| Some(r.scar_surface_dice_1px))),
-        myocardium_hd95_px: stat(per_slice(|r| r.myocardium_hd95_px)),
-        myocardium_hd95_mm: stat(per_slice(|r| r.myocardium_hd95_mm)),
-        patient_scar_dice: stat(per_patient(|p| Some(p.scar_dice))),
-        patient_myocardium_dice: stat(per_patient(|p| p.myocardium_dice)),
-        patient_myocardium_hd_mm: stat(per_patient(|p| p.myocardium_hd_mm)),
-        patient_myocardium_hd95_mm: stat(per_patient(|p| p.myocardium_hd95_mm)),
-        patient_scar_hd95_mm: stat(per_patient(|p| p.scar_hd95_mm)),
-        patient_scar_volume_abs_difference_ml: stat(per_patient(|p| {
-            Some((p.scar_volume_ml - p.reference_scar_volume_ml).abs())
-        })),
+        scar_dice: stat(per_slice(|r| Some(r.scar_dice)), UNIT),
+        myocardium_dice: stat(per_slice(|r| r.myocardium_dice), UNIT),
+        scar_hd95_px: stat(per_slice(|r| r.scar_hd95_px), NON_NEGATIVE),
+        scar_hd95_mm: stat(per_slice(|r| r.scar_hd95_mm), NON_NEGATIVE),
+        scar_surface_dice_1px: stat(per_slice(|r| Some(r.scar_surface_dice_1px)), UNIT),
+        myocardium_hd95_px: stat(per_slice(|r| r.myocardium_hd95_px), NON_NEGATIVE),
+        myocardium_hd95_mm: stat(per_slice(|r| r.myocardium_hd95_mm), NON_NEGATIVE),
+        patient_scar_dice: stat(per_patient(|p| Some(p.scar_dice)), UNIT),
+        patient_myocardium_dice: stat(per_patient(|p| p.myocardium_dice), UNIT),
+        patient_myocardium_hd_mm: stat(per_patient(|p| p.myocardium_hd_mm), NON_NEGATIVE),
+        patient_myocardium_hd95_mm: stat(per_patient(|p| p.myocardium_hd95_mm), NON_NEGATIVE),
+        patient_scar_hd95_mm: stat(per_patient(|p| p.scar_hd95_mm), NON_NEGATIVE),
+        patient_scar_volume_abs_difference_ml: stat(
+            per_patient(|p| Some((p.scar_volume_ml - p.reference_scar_volume_ml).abs())),
+            NON_NEGATIVE,
+        ),
         // The classic methods take the reference's myocardium, as their Dice says.
-        patient_myocardium_volume_abs_difference_ml: stat(per_patient(|p| {
-            let d = p.myocardium_volume_ml - p.reference_myocardium_volume_ml;
-            p.myocardium_dice.map(|_| d.abs())
-        })),
-        patient_burden_abs_difference_pp: stat(per_patient(|p| Some(p.difference_pp.abs()))),
+        patient_myocardium_volume_abs_difference_ml: stat(
+            per_patient(|p| {
+                let d = p.myocardium_volume_ml - p.reference_myocardium_volume_ml;
+                p.myocardium_dice.map(|_| d.abs())
+            }),
+            NON_NEGATIVE,
+        ),
+        patient_burden_abs_difference_pp: stat(
+            per_patient(|p| Some(p.difference_pp.abs())),
+            NON_NEGATIVE,
+        ),
         burden_pearson_r: r,
         burden_pearson_r_ci95: r.and_then(|r| pearson_ci95(r, predicted.len())),
         burden_fit: linear_fit(&reference, &predicted),
@@ -654,8 +669,8 @@ fn evaluate(
         transmural_sector_sensitivity: sectors.sensitivity(),
         transmural_sector_specificity: sectors.specificity(),
         transmural_sector_counts: sectors,
-        noise_burden_cov: stat(per_slice(|r| r.noise_burden_cov)),
-        noise_scar_dice: stat(per_slice(|r| r.noise_scar_dice_mean)),
+        noise_burden_cov: stat(per_slice(|r| r.noise_burden_cov), NON_NEGATIVE),
+        noise_scar_dice: stat(per_slice(|r| r.noise_scar_dice_mean), UNIT),
     };
     Ok((rows, patients, summary))
 }
@@ -812,9 +827,10 @@ pub fn table(s: &Summary) -> String {
         out.push_str(&format!("  {name:<22} {value}\n"));
     }
     out.push_str(
-        "  (95% CI: of a mean by patient (t, slices of a patient as one cluster); of r by \
-         Fisher's z; of the ICC by McGraw and Wong; of a proportion by Wilson's score. Per \
-         patient: over the patient's slices together.)\n",
+        "  (95% CI: of a mean by patient (t, slices of a patient as one cluster; within what \
+         the metric can take, 0 to 1 for a Dice, 0 and up for a distance); of r by Fisher's z; \
+         of the ICC by McGraw and Wong; of a proportion by Wilson's score. Per patient: over \
+         the patient's slices together.)\n",
     );
     out
 }
@@ -1188,12 +1204,16 @@ mod tests {
         let values = [1.0, 2.0, 3.0, 4.0, 10.0].map(Some);
         let names = ["a", "b", "c", "d", "e", "f", "g"];
         let with_gaps = values.into_iter().chain([None, Some(f64::NAN)]);
-        let s = stat(names.into_iter().zip(with_gaps)).expect("five values");
+        let s = stat(names.into_iter().zip(with_gaps), NON_NEGATIVE).expect("five values");
         assert_eq!((s.n, s.mean, s.median, s.q1, s.q3), (5, 4.0, 3.0, 2.0, 4.0));
         assert!((s.sd - 12.5f64.sqrt()).abs() < 1e-12);
         // Even counts interpolate: 1, 2, 3, 4 gives 1.75, 2.5 and 3.25.
-        let s = stat(names.into_iter().zip([1.0, 2.0, 3.0, 4.0].map(Some))).expect("four");
+        let s = stat(
+            names.into_iter().zip([1.0, 2.0, 3.0, 4.0].map(Some)),
+            NON_NEGATIVE,
+        )
+        .expect("four");
         assert_eq!((s.median, s.q1, s.q3), (2.5, 1.75, 3.25));
-        assert!(stat(std::iter::empty()).is_none());
+        assert!(stat(std::iter::empty(), UNIT).is_none());
     }
 }

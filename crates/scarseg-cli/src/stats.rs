@@ -25,6 +25,17 @@ impl Interval {
     fn checked(lower: f64, upper: f64) -> Option<Self> {
         (lower.is_finite() && upper.is_finite()).then_some(Interval { lower, upper })
     }
+
+    /// The interval within `(low, high)`, the values the measured quantity can take: a t
+    /// interval of a mean Dice over few patients can reach past 1, and one of a distance below
+    /// 0, where the true mean cannot be. Clipping keeps every value it can be, so the interval
+    /// still covers it at least 95% of the time.
+    pub fn clipped(self, (low, high): (f64, f64)) -> Self {
+        Interval {
+            lower: self.lower.clamp(low, high),
+            upper: self.upper.clamp(low, high),
+        }
+    }
 }
 
 /// Student's t distribution's 97.5th percentile with `df` degrees of freedom.
@@ -160,6 +171,28 @@ mod tests {
         let v = [("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", 4.0)];
         close(mean_ci95(v).expect("four"), 0.445740, 4.554260, 1e-5);
         assert_eq!(mean_ci95([("a", 1.0), ("a", 2.0)]), None, "one patient");
+        // Dice 1.0 and 0.5 of two patients: mean 0.75, SE 0.25, t(0.975, 1) = 12.706205, so
+        // -2.426551 to 3.926551, which is 0 to 1 for a Dice; a distance of 1 and 2 mm: 1.5
+        // -+ 6.353102, from 0 up.
+        let dice = mean_ci95([("a", 1.0), ("b", 0.5)]).expect("two");
+        close(dice, -2.426551, 3.926551, 1e-5);
+        assert_eq!(
+            dice.clipped((0.0, 1.0)),
+            Interval {
+                lower: 0.0,
+                upper: 1.0
+            }
+        );
+        let mm = mean_ci95([("a", 1.0), ("b", 2.0)])
+            .expect("two")
+            .clipped((0.0, f64::INFINITY));
+        close(mm, 0.0, 7.853102, 1e-5);
+        // Inside the range nothing changes.
+        let inside = Interval {
+            lower: 0.7,
+            upper: 0.9,
+        };
+        assert_eq!(inside.clipped((0.0, 1.0)), inside);
         assert_eq!(mean_ci95([]), None);
     }
 
