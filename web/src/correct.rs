@@ -1,5 +1,6 @@
 //! One case's corrections by hand on the page: each slice's brush edits and the undo history
-//! that takes a stroke, or a slice's revert, back.
+//! that takes a stroke, or a slice's revert, back; and which DICOM segmentations opened beside
+//! a series each of its stacks offers to load as its labels (which become corrections).
 
 use scarseg_imaging::Limits;
 use scarseg_imaging::Stack;
