@@ -1696,20 +1696,22 @@ pub fn App() -> impl IntoView {
                 {move || current_case().map(|c| {
                     // Each part of an item is offered the segmentations that fit it, and those
                     // that fit none of its parts analysed so far.
-                    let parts: Vec<Vec<bool>> = state.cases.with(|cases| cases.iter()
-                        .filter(|o| o.job == c.job && o.item == c.item)
-                        .map(|o| o.beside_fits.clone()).collect());
-                    let parts: Vec<&[bool]> = parts.iter().map(Vec::as_slice).collect();
-                    segmentations_offered(c.beside.len(), &c.beside_fits, &parts).into_iter().map(|j| {
-                    let (name, bytes) = c.beside[j].clone();
-                    let file = name.clone();
-                    view! {
-                        " "
-                        <button data-testid="apply-beside" title="a DICOM segmentation opened with this series (a reader's, OHIF's, ScarSeg's own): where it differs from the network's masks it becomes the corrections"
-                            on:click=move |_| apply_labels(file.clone(), bytes.to_vec())>
-                            {format!("load {name} as labels")}</button>
-                    }
-                }).collect_view()
+                    let offered = state.cases.with(|cases| {
+                        let parts: Vec<&[bool]> = cases.iter()
+                            .filter(|o| o.job == c.job && o.item == c.item)
+                            .map(|o| o.beside_fits.as_slice()).collect();
+                        segmentations_offered(c.beside.len(), &c.beside_fits, &parts)
+                    });
+                    offered.into_iter().map(|j| {
+                        let (name, bytes) = c.beside[j].clone();
+                        let file = name.clone();
+                        view! {
+                            " "
+                            <button data-testid="apply-beside" title="a DICOM segmentation opened with this series (a reader's, OHIF's, ScarSeg's own): where it differs from the network's masks it becomes the corrections"
+                                on:click=move |_| apply_labels(file.clone(), bytes.to_vec())>
+                                {format!("load {name} as labels")}</button>
+                        }
+                    }).collect_view()
                 })}
                 " "
                 <span data-testid="correct-status">{move || current_case().and_then(|c| {
