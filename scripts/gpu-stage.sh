@@ -146,6 +146,7 @@ train "$work/b" "$b_limit" --phantom "$cases" --epochs "$epochs_b" --lr 2.5e-5 \
 
 # 3. The candidates, each a model folder at half precision as the page would load it (its
 # manifest keeps the run's command, device, machine and wall time).
+# The last epoch's weights beside the run's run.json, where export reads the run's settings.
 cp "$work/b/checkpoint/model.safetensors" "$work/b/last.safetensors"
 export_one() { # name checkpoint
   "$run" export --checkpoint "$2" --name "$1" --out "$work/export" --roi --threshold 0.55 \
