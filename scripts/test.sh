@@ -3,7 +3,7 @@
 # run inside the builds), the unit and integration tests (flex, plus wgpu on Mesa's lavapipe, and
 # the `scarseg` CLI end to end), the release build of the web app with its static privacy checks,
 # the web app in headless Chromium on the CPU fallback and on WebGPU (SwiftShader), the DICOM
-# segmentations against dciodvfy, highdicom and dcmjs (OHIF's), and the offline trainer bundle. `.ci/run` calls exactly this.
+# segmentations against dciodvfy, highdicom, dcmqi (3D Slicer's) and dcmjs (OHIF's), and the offline trainer bundle. `.ci/run` calls exactly this.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
@@ -49,7 +49,7 @@ step "the page in headless Chromium (CPU fallback and WebGPU on SwiftShader)"
 cargo build -p scarseg-cli
 python3 tests/browser_test.py dist "$CARGO_TARGET_DIR/debug/scarseg"
 
-step "DICOM segmentations against dciodvfy (the IOD), highdicom and dcmjs/OHIF (the masks)"
+step "DICOM segmentations against dciodvfy (the IOD), highdicom, dcmqi/3D Slicer and dcmjs/OHIF (the masks and reports)"
 "$(ensure_venv tests/requirements-dicom.txt)" tests/dicom_seg_check.py "$CARGO_TARGET_DIR/debug/scarseg" \
   "$(ensure_node_modules tests/ohif)/seg_check.mjs"
 

@@ -1,12 +1,13 @@
-"""`scarseg predict`'s DICOM segmentations and measurement reports against two independent
-readers.
+"""`scarseg predict`'s DICOM segmentations and measurement reports against independent
+readers and writers.
 
 dciodvfy (David Clunie's dicom3tools) checks each file against the standard's Segmentation IOD;
 highdicom (with pydicom) reads it as a viewer would and gives each source image's masks, which
 must be the PNG masks predict wrote for that slice (for an enhanced multi-frame source, each
 source frame's). The frames' positions and the patient and study attributes must be the source
 images' own, and the phantom's images valid MR images. The measurement report (TID 1500) must reference the segmentation's segments and
-give the volumes, burden and flag of predict's report.
+give the volumes, burden and flag of predict's report. dcmqi, which 3D Slicer runs, reads both
+the same way, and the segmentation it writes of changed masks corrects predict to them.
 
     python tests/dicom_seg_check.py SCARSEG_BINARY [SEG_CHECK_MJS]
 
@@ -25,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 import highdicom as hd
+import nrrd
 import numpy as np
 import pydicom
 from PIL import Image
@@ -311,6 +313,122 @@ def check_ohif(binary, script, series_dir, out, report, tmp):
                 assert np.array_equal(got_mask, mask), (written, k, kind)
 
 
+def dcmqi(program):
+    # dcmqi's console scripts, installed beside the venv's python.
+    return str(Path(sys.executable).parent / program)
+
+
+def check_slicer(binary, series_dir, out, report, tmp):
+    """dcmqi, the converters 3D Slicer's DICOM and QuantitativeReporting modules run, both ways:
+    segimage2itkimage reads predict's segmentation as predict's PNG masks, with its segments'
+    labels and codes; tid1500reader reads the measurement report as predict's numbers; and a
+    segmentation itkimage2segimage writes of changed masks (as Slicer exports one: the volumes
+    segimage2itkimage gave, edited, with its metadata, and empty slices left out) corrects a new
+    predict run to exactly those masks."""
+    record = next(r for r in report["inputs"] if Path(r["input"]).name == series_dir.name)
+    name = record["output_name"]
+    slice_of = {Path(r["source"]).name: k for k, r in enumerate(record["slices"])}
+    positions = {}
+    for f in sorted(series_dir.glob("*.dcm")):
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        positions[slice_of[f.name]] = np.array([float(v) for v in ds.ImagePositionPatient])
+    seg_path = out / f"{name}_seg.dcm"
+    read = tmp / "slicer-read"
+    read.mkdir()
+    run(dcmqi("segimage2itkimage"), "--inputDICOM", str(seg_path), "--outputDirectory",
+        str(read), "-t", "nrrd")
+    meta = json.loads((read / "meta.json").read_text())
+    got = [
+        (
+            a["labelID"],
+            a["SegmentLabel"],
+            a["SegmentedPropertyCategoryCodeSequence"]["CodeValue"],
+            a["SegmentedPropertyTypeCodeSequence"]["CodeValue"],
+        )
+        for group in meta["segmentAttributes"]
+        for a in group
+    ]
+    assert got == [(n, *s) for n, s in enumerate(SEGMENTS, start=1)], got
+
+    # Each segment is one volume (the two overlap: scar lies inside the myocardium) on the
+    # series' grid; the slice of each z is the source image at that position.
+    volumes, header = {}, None
+    for number, kind in [(1, "myo"), (2, "scar")]:
+        data, header = nrrd.read(str(read / f"{number}.nrrd"), index_order="C")
+        volumes[kind] = data
+    origin, axes = header["space origin"], header["space directions"]
+    slice_at = []
+    for z in range(volumes["myo"].shape[0]):
+        where = origin + z * axes[2]
+        slice_at.append(next(k for k, p in positions.items() if np.allclose(p, where, atol=1e-3)))
+    assert sorted(slice_at) == sorted(positions), (slice_at, positions)
+
+    def png(k, kind):
+        return np.array(Image.open(out / f"{name}_{k:03d}_{kind}.png")) > 0
+
+    checked = 0
+    for z, k in enumerate(slice_at):
+        for kind in ["myo", "scar"]:
+            assert np.array_equal(volumes[kind][z] > 0, png(k, kind)), (seg_path, z, kind)
+            checked += int(png(k, kind).sum())
+    assert checked > 0, f"{seg_path}: empty masks check nothing"
+
+    # The measurement report, as QuantitativeReporting reads it.
+    sr_json = tmp / "slicer-sr.json"
+    run(dcmqi("tid1500reader"), "--inputDICOM", str(out / f"{name}_sr.dcm"),
+        "--outputMetadata", str(sr_json))
+    sr = json.loads(sr_json.read_text())
+    seg_uid = pydicom.dcmread(seg_path, stop_before_pixels=True).SOPInstanceUID
+    groups = sr["Measurements"]
+    assert [(g["TrackingIdentifier"], g["ReferencedSegment"], g["segmentationSOPInstanceUID"])
+            for g in groups] == [("Myocardium", 1, seg_uid), ("Scar", 2, seg_uid)], groups
+    values = {(g["TrackingIdentifier"], m["quantity"]["CodeMeaning"]):
+              (float(m["value"]), m["units"]["CodeValue"])
+              for g in groups for m in g["measurementItems"]}
+    want = {
+        ("Myocardium", "Volume"): (record["myocardium_volume_mm3"], "mm3"),
+        ("Scar", "Volume"): (record["scar_volume_mm3"], "mm3"),
+        ("Scar", "Scar burden, percent of myocardial volume"): (record["burden_percent"], "%"),
+    }
+    assert values.keys() == want.keys(), values
+    for key, (value, unit) in want.items():
+        # tid1500reader prints six decimals.
+        assert abs(values[key][0] - value) <= 1e-6 + 1e-9 * abs(value), (key, values[key], value)
+        assert values[key][1] == unit, (key, values[key])
+    flags = [q["conceptValue"]["CodeMeaning"] for q in groups[1]["qualitativeEvaluations"]]
+    assert flags == ["Yes" if record["high_risk"] else "No"], flags
+
+    # A reader's changes in Slicer: the scar of the slice at the first z called myocardium, the
+    # slice at the second z erased (so the export leaves it out), and five myocardium pixels of
+    # the last called scar.
+    myo, scar = volumes["myo"].copy(), volumes["scar"].copy()
+    assert scar[0].any(), f"{series_dir}: no scar on the first slice to change"
+    scar[0] = 0
+    myo[1], scar[1] = 0, 0
+    free = np.flatnonzero((myo[-1] > 0).ravel() & (scar[-1] == 0).ravel())[:5]
+    assert len(free) == 5, f"{series_dir}: too little myocardium on the last slice to change"
+    scar[-1].ravel()[free] = 2
+    edited = []
+    for number, data in [(1, myo), (2, scar)]:
+        path = tmp / f"slicer-edited-{number}.nrrd"
+        nrrd.write(str(path), data, header, index_order="C")
+        edited.append(str(path))
+    corrections = tmp / "slicer-corrections"
+    corrections.mkdir()
+    run(dcmqi("itkimage2segimage"), "--inputImageList", ",".join(edited),
+        "--inputDICOMDirectory", str(series_dir), "--inputMetadata", str(read / "meta.json"),
+        "--outputDICOM", str(corrections / f"{name}_seg.dcm"))
+    written = pydicom.dcmread(corrections / f"{name}_seg.dcm", stop_before_pixels=True)
+    assert int(written.NumberOfFrames) < 2 * len(slice_at), "no empty slice was left out"
+    again = tmp / "slicer-out"
+    run(binary, "predict", str(series_dir), "--corrections", str(corrections), "--out",
+        str(again))
+    for z, k in enumerate(slice_at):
+        for kind, data in [("myo", myo), ("scar", scar)]:
+            got_mask = np.array(Image.open(again / f"{name}_{k:03d}_{kind}.png")) > 0
+            assert np.array_equal(got_mask, data[z] > 0), ("Slicer's correction", z, kind)
+
+
 def main():
     binary = sys.argv[1]
     # tests/ohif/seg_check.mjs beside its node_modules (scripts/test.sh installs them).
@@ -334,6 +452,7 @@ def main():
             check_seg(seg_path, directory, report)
             check_sr(out / f"{directory.name}_sr.dcm", seg_path, report)
         check_signed_sr(binary, series[1], tmp)
+        check_slicer(binary, series[0], out, report, tmp)
         if ohif_script:
             check_ohif(binary, ohif_script, series[0], out, report, tmp)
         # The first series again as one enhanced multi-frame file.
@@ -345,7 +464,8 @@ def main():
         check_enhanced(out / "enhanced_seg.dcm", enhanced, report)
     print("DICOM segmentations (of single-frame series and of an enhanced multi-frame file) and "
           "measurement reports (unsigned and signed by a reader): valid (dciodvfy) and read back "
-          "by highdicom as predict's masks, numbers and verifier" + ("; read by dcmjs and Cornerstone3D (OHIF 2's and 3's) and written "
+          "by highdicom as predict's masks, numbers and verifier; read and written by dcmqi "
+          "(3D Slicer's) as the same masks and numbers" + ("; read by dcmjs and Cornerstone3D (OHIF 2's and 3's) and written "
                            "by dcmjs as the same masks"
                            if ohif_script else ""))
 
