@@ -7,7 +7,9 @@ must be the PNG masks predict wrote for that slice (for an enhanced multi-frame 
 source frame's). The frames' positions and the patient and study attributes must be the source
 images' own, and the phantom's images valid MR images. The measurement report (TID 1500) must reference the segmentation's segments and
 give the volumes, burden and flag of predict's report. dcmqi, which 3D Slicer runs, reads both
-the same way, and the segmentation it writes of changed masks corrects predict to them.
+the same way, and the segmentation it writes of changed masks corrects predict to them; on an
+oblique series, predict's NIfTI label volume holds the voxels ITK's reading of its segmentation
+holds, in the same place.
 
     python tests/dicom_seg_check.py SCARSEG_BINARY [SEG_CHECK_MJS]
 
@@ -26,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 import highdicom as hd
-import nrrd
+import nibabel as nib
 import numpy as np
 import pydicom
 from PIL import Image
@@ -318,6 +320,15 @@ def dcmqi(program):
     return str(Path(sys.executable).parent / program)
 
 
+def segimage2itkimage(seg_path, folder):
+    """dcmqi's reading of a segmentation: a NIfTI volume per segment and `meta.json`, in
+    `folder`."""
+    folder.mkdir()
+    run(dcmqi("segimage2itkimage"), "--inputDICOM", str(seg_path), "--outputDirectory",
+        str(folder), "-t", "nifti")
+    return folder
+
+
 def check_slicer(binary, series_dir, out, report, tmp):
     """dcmqi, the converters 3D Slicer's DICOM and QuantitativeReporting modules run, both ways:
     segimage2itkimage reads predict's segmentation as predict's PNG masks, with its segments'
@@ -333,10 +344,7 @@ def check_slicer(binary, series_dir, out, report, tmp):
         ds = pydicom.dcmread(f, stop_before_pixels=True)
         positions[slice_of[f.name]] = np.array([float(v) for v in ds.ImagePositionPatient])
     seg_path = out / f"{name}_seg.dcm"
-    read = tmp / "slicer-read"
-    read.mkdir()
-    run(dcmqi("segimage2itkimage"), "--inputDICOM", str(seg_path), "--outputDirectory",
-        str(read), "-t", "nrrd")
+    read = segimage2itkimage(seg_path, tmp / "slicer-read")
     meta = json.loads((read / "meta.json").read_text())
     got = [
         (
@@ -351,15 +359,14 @@ def check_slicer(binary, series_dir, out, report, tmp):
     assert got == [(n, *s) for n, s in enumerate(SEGMENTS, start=1)], got
 
     # Each segment is one volume (the two overlap: scar lies inside the myocardium) on the
-    # series' grid; the slice of each z is the source image at that position.
-    volumes, header = {}, None
-    for number, kind in [(1, "myo"), (2, "scar")]:
-        data, header = nrrd.read(str(read / f"{number}.nrrd"), index_order="C")
-        volumes[kind] = data
-    origin, axes = header["space origin"], header["space directions"]
+    # series' grid, x by y by z; the slice of each z is the source image at that position (ITK's
+    # NIfTI is RAS, DICOM's positions LPS).
+    images = {kind: nib.load(read / f"{number}.nii.gz") for number, kind in [(1, "myo"), (2, "scar")]}
+    volumes = {kind: np.asarray(image.dataobj) for kind, image in images.items()}
+    affine = images["myo"].affine
     slice_at = []
-    for z in range(volumes["myo"].shape[0]):
-        where = origin + z * axes[2]
+    for z in range(volumes["myo"].shape[2]):
+        where = (affine @ [0, 0, z, 1])[:3] * [-1, -1, 1]
         slice_at.append(next(k for k, p in positions.items() if np.allclose(p, where, atol=1e-3)))
     assert sorted(slice_at) == sorted(positions), (slice_at, positions)
 
@@ -369,7 +376,7 @@ def check_slicer(binary, series_dir, out, report, tmp):
     checked = 0
     for z, k in enumerate(slice_at):
         for kind in ["myo", "scar"]:
-            assert np.array_equal(volumes[kind][z] > 0, png(k, kind)), (seg_path, z, kind)
+            assert np.array_equal(volumes[kind][:, :, z].T > 0, png(k, kind)), (seg_path, z, kind)
             checked += int(png(k, kind).sum())
     assert checked > 0, f"{seg_path}: empty masks check nothing"
 
@@ -401,7 +408,7 @@ def check_slicer(binary, series_dir, out, report, tmp):
     # A reader's changes in Slicer: the scar of the slice at the first z called myocardium, the
     # slice at the second z erased (so the export leaves it out), and five myocardium pixels of
     # the last called scar.
-    myo, scar = volumes["myo"].copy(), volumes["scar"].copy()
+    myo, scar = (np.moveaxis(volumes[kind], 2, 0).copy() for kind in ["myo", "scar"])
     assert scar[0].any(), f"{series_dir}: no scar on the first slice to change"
     scar[0] = 0
     myo[1], scar[1] = 0, 0
@@ -409,9 +416,10 @@ def check_slicer(binary, series_dir, out, report, tmp):
     assert len(free) == 5, f"{series_dir}: too little myocardium on the last slice to change"
     scar[-1].ravel()[free] = 2
     edited = []
-    for number, data in [(1, myo), (2, scar)]:
-        path = tmp / f"slicer-edited-{number}.nrrd"
-        nrrd.write(str(path), data, header, index_order="C")
+    for kind, data in [("myo", myo), ("scar", scar)]:
+        path = tmp / f"slicer-edited-{kind}.nii.gz"
+        image = images[kind]
+        nib.save(nib.Nifti1Image(np.moveaxis(data, 0, 2), image.affine, image.header), path)
         edited.append(str(path))
     corrections = tmp / "slicer-corrections"
     corrections.mkdir()
@@ -426,7 +434,68 @@ def check_slicer(binary, series_dir, out, report, tmp):
     for z, k in enumerate(slice_at):
         for kind, data in [("myo", myo), ("scar", scar)]:
             got_mask = np.array(Image.open(again / f"{name}_{k:03d}_{kind}.png")) > 0
-            assert np.array_equal(got_mask, data[z] > 0), ("Slicer's correction", z, kind)
+            assert np.array_equal(got_mask, data[z].T > 0), ("Slicer's correction", z, kind)
+
+
+def oblique_from(series_dir, folder):
+    """`series_dir`'s slices laid again as an oblique stack, as short-axis views lie: rows and
+    columns along two oblique directions, and files numbered against the slices' order along
+    the normal (so a reader that takes file order, or assumes the normal points the way the
+    files go, misplaces them). New series, instance and frame of reference UIDs."""
+    from pydicom.uid import generate_uid
+
+    row = np.array([0.8, 0.5, -0.3])
+    row /= np.linalg.norm(row)
+    col = np.array([-0.2, 0.6, 0.7])
+    col -= (col @ row) * row
+    col /= np.linalg.norm(col)
+    normal = np.cross(row, col)
+    origin = np.array([-60.5, 42.25, 17.0])
+    folder.mkdir()
+    series_uid, frame_uid = generate_uid(), generate_uid()
+    files = sorted(series_dir.glob("*.dcm"))
+    for k, f in enumerate(files):
+        ds = pydicom.dcmread(f)
+        thickness = float(ds.SliceThickness)
+        position = origin - k * thickness * normal
+        ds.ImageOrientationPatient = [f"{v:.6f}" for v in [*row, *col]]
+        ds.ImagePositionPatient = [f"{v:.6f}" for v in position]
+        ds.SliceLocation = f"{position @ normal:.6f}"
+        ds.SeriesInstanceUID, ds.FrameOfReferenceUID = series_uid, frame_uid
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.save_as(folder / f.name, enforce_file_format=True)
+
+
+def check_label_volume_geometry(binary, series_dir, tmp):
+    """predict's NIfTI label volume of a DICOM series lies where ITK (through dcmqi, as 3D Slicer
+    reads the segmentation) puts the series' segmentation, voxel for voxel: the same grid in
+    world coordinates (up to the order and direction of its axes), myocardium where segment 1
+    is and scar where segment 2 is. On an oblique series whose files run against the normal."""
+    oblique = tmp / "oblique"
+    oblique_from(series_dir, oblique)
+    out = tmp / "oblique-out"
+    run(binary, "predict", str(oblique), "--out", str(out))
+    report = json.loads((out / "report.json").read_text())
+    check_iod(out / "oblique_seg.dcm")
+    check_seg(out / "oblique_seg.dcm", oblique, report)
+    ours = nib.load(out / "oblique_labels.nii.gz")
+    labels = np.asarray(ours.dataobj)
+    read = segimage2itkimage(out / "oblique_seg.dcm", tmp / "oblique-read")
+    for number, kind, mask in [(1, "myocardium", labels >= 2), (2, "scar", labels >= 3)]:
+        theirs = nib.load(read / f"{number}.nii.gz")
+        # Our voxel (i, j, k) is ITK's voxel `to_theirs` @ (i, j, k, 1): a whole-number map that
+        # permutes and flips axes, or the grids differ.
+        to_theirs = np.linalg.inv(theirs.affine) @ ours.affine
+        assert np.allclose(to_theirs, np.rint(to_theirs), atol=1e-3), (kind, to_theirs)
+        to_theirs = np.rint(to_theirs).astype(int)
+        index = np.indices(labels.shape).reshape(3, -1)
+        mapped = to_theirs[:3, :3] @ index + to_theirs[:3, 3:]
+        shape = np.array(theirs.shape)[:, None]
+        assert ((mapped >= 0) & (mapped < shape)).all(), f"{kind}: grids differ"
+        assert np.prod(theirs.shape) == labels.size, (kind, theirs.shape, labels.shape)
+        segment = np.asarray(theirs.dataobj)[tuple(mapped)] > 0
+        assert mask.any(), f"{kind}: empty masks check nothing"
+        assert np.array_equal(mask.reshape(-1), segment), f"{kind}: other voxels than ITK's"
 
 
 def main():
@@ -453,6 +522,7 @@ def main():
             check_sr(out / f"{directory.name}_sr.dcm", seg_path, report)
         check_signed_sr(binary, series[1], tmp)
         check_slicer(binary, series[0], out, report, tmp)
+        check_label_volume_geometry(binary, series[1], tmp)
         if ohif_script:
             check_ohif(binary, ohif_script, series[0], out, report, tmp)
         # The first series again as one enhanced multi-frame file.
@@ -465,7 +535,8 @@ def main():
     print("DICOM segmentations (of single-frame series and of an enhanced multi-frame file) and "
           "measurement reports (unsigned and signed by a reader): valid (dciodvfy) and read back "
           "by highdicom as predict's masks, numbers and verifier; read and written by dcmqi "
-          "(3D Slicer's) as the same masks and numbers" + ("; read by dcmjs and Cornerstone3D (OHIF 2's and 3's) and written "
+          "(3D Slicer's) as the same masks and numbers, and as the label volume's voxels in "
+          "scanner space" + ("; read by dcmjs and Cornerstone3D (OHIF 2's and 3's) and written "
                            "by dcmjs as the same masks"
                            if ohif_script else ""))
 
