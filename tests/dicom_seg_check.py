@@ -124,8 +124,14 @@ def check_sr(sr_path, seg_path, report):
         assert reference.referenced_segment_numbers == [number]
     values = {(g.tracking_identifier, m.name.meaning): (m.value, m.unit.value)
               for g in groups for m in g.get_measurements()}
-    def close(a, b):
-        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+    flags = [q.value.meaning for q in groups[1].get_qualitative_evaluations()]
+    check_report_numbers(values, flags, record)
+
+
+def check_report_numbers(values, flags, record):
+    """A reader's measurements of a report, {(group, quantity): (value, unit)}, and the scar
+    group's qualitative answers are predict's volumes, burden and flag (to a millionth: dcmqi
+    prints six decimals)."""
     want = {
         ("Myocardium", "Volume"): (record["myocardium_volume_mm3"], "mm3"),
         ("Scar", "Volume"): (record["scar_volume_mm3"], "mm3"),
@@ -133,8 +139,8 @@ def check_sr(sr_path, seg_path, report):
     }
     assert values.keys() == want.keys(), values
     for key, (value, unit) in want.items():
-        assert close(values[key][0], value) and values[key][1] == unit, (key, values[key], value)
-    flags = [q.value.meaning for q in groups[1].get_qualitative_evaluations()]
+        close = abs(values[key][0] - value) <= 1e-6 * max(1.0, abs(value))
+        assert close and values[key][1] == unit, (key, values[key], value)
     assert flags == ["Yes" if record["high_risk"] else "No"], flags
 
 
@@ -392,18 +398,8 @@ def check_slicer(binary, series_dir, out, report, tmp):
     values = {(g["TrackingIdentifier"], m["quantity"]["CodeMeaning"]):
               (float(m["value"]), m["units"]["CodeValue"])
               for g in groups for m in g["measurementItems"]}
-    want = {
-        ("Myocardium", "Volume"): (record["myocardium_volume_mm3"], "mm3"),
-        ("Scar", "Volume"): (record["scar_volume_mm3"], "mm3"),
-        ("Scar", "Scar burden, percent of myocardial volume"): (record["burden_percent"], "%"),
-    }
-    assert values.keys() == want.keys(), values
-    for key, (value, unit) in want.items():
-        # tid1500reader prints six decimals.
-        assert abs(values[key][0] - value) <= 1e-6 + 1e-9 * abs(value), (key, values[key], value)
-        assert values[key][1] == unit, (key, values[key])
     flags = [q["conceptValue"]["CodeMeaning"] for q in groups[1]["qualitativeEvaluations"]]
-    assert flags == ["Yes" if record["high_risk"] else "No"], flags
+    check_report_numbers(values, flags, record)
 
     # A reader's changes in Slicer: the scar of the slice at the first z called myocardium, the
     # slice at the second z erased (so the export leaves it out), and five myocardium pixels of
