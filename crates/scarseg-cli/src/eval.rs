@@ -123,7 +123,7 @@ pub struct EvalArgs {
     /// Seed of the noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// flex (CPU), wgpu[:i], vulkan, cuda[:i] or libtorch (CPU, `tch` feature).
+    /// flex (CPU), `wgpu[:i]`, vulkan, `cuda[:i]` or libtorch (CPU, `tch` feature).
     #[arg(long, default_value = "flex")]
     pub device: String,
     /// Folder for eval.csv and eval.json.

@@ -43,7 +43,7 @@ pub struct PredictArgs {
     /// Model folder (manifest.json + weights); the bundled default model when absent.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// flex (CPU), wgpu[:i], vulkan, cuda[:i] or libtorch (CPU, `tch` feature).
+    /// flex (CPU), `wgpu[:i]`, vulkan, `cuda[:i]` or libtorch (CPU, `tch` feature).
     #[arg(long, default_value = "flex")]
     pub device: String,
     /// Probability threshold (the model's default when absent).
