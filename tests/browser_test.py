@@ -29,7 +29,10 @@ On the CPU path also (SwiftShader would take minutes per step):
   that state the limits; cancelling a long stack stops it and the worker goes on working;
 - the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
   probability maps, follows slice navigation, and its noise panel runs (and cancels) ScarNet's
-  Monte Carlo protocol.
+  Monte Carlo protocol;
+- in Chromium's accessibility tree, every control has a name and every image (the slice, the
+  teaching view's maps and charts) a description, the file pickers take the keyboard's focus,
+  and one polite live region sums up the files' states as their rows show them.
 On WebGPU also: a model whose top-k the GPU cannot be trusted with (ASE keeping all 1,024
 values) moves the worker to the CPU within the check's 30 s, the device line says why, and its
 masks equal `scarseg predict`'s for that model.
@@ -161,6 +164,11 @@ class Driver:
     def offline(self, offline):
         self.call("POST", self.s("/chromium/network_conditions"), {"network_conditions": {
             "offline": offline, "latency": 0, "download_throughput": -1, "upload_throughput": -1}})
+
+    def cdp(self, command, params=None):
+        """A Chrome DevTools Protocol command, through chromedriver."""
+        return self.call("POST", self.s("/goog/cdp/execute"),
+                         {"cmd": command, "params": params or {}})
 
     def requests(self):
         logs = self.call("POST", self.s("/se/log"), {"type": "performance"})
@@ -1310,6 +1318,61 @@ def jpeg_ls(d, device, downloads, cli_out):
                [("jpeg_ls_near_lossless.dcm", "jpeg_ls_near_lossless", "jpeg_ls_near_lossless", 1)])
 
 
+# Roles a user operates; each needs a name a screen reader can say.
+CONTROL_ROLES = {"button", "checkbox", "combobox", "link", "listbox", "menuitem", "radio",
+                 "searchbox", "slider", "spinbutton", "switch", "tab", "textbox"}
+
+
+def accessibility(d):
+    """What a screen reader and the keyboard get, as Chromium's accessibility tree gives it (its
+    own computation of roles and names from the page): every control has a name, every image
+    (the slice view, the teaching view's maps, the bull's-eye) a description, the file pickers are
+    reachable from the keyboard, and a live region sums up the files' states, as the rows show
+    them."""
+    nodes = [n for n in d.cdp("Accessibility.getFullAXTree")["nodes"] if not n.get("ignored")]
+
+    def role(n):
+        return n.get("role", {}).get("value")
+
+    def name(n):
+        return n.get("name", {}).get("value", "").strip()
+
+    unnamed = [role(n) for n in nodes if role(n) in CONTROL_ROLES and not name(n)]
+    assert not unnamed, f"controls without a name: {unnamed}"
+    # A canvas without a role is "Canvas" to Chromium: a picture a screen reader cannot say.
+    images = [(role(n), name(n)) for n in nodes if role(n) in {"image", "Canvas"}]
+    assert all(r == "image" and t for r, t in images), f"images without a description: {images}"
+    shown = d.js("return [...document.querySelectorAll('canvas, svg')]"
+                 ".filter(e => e.getClientRects().length > 0).length")
+    assert len(images) == shown, f"{shown} canvases and charts shown, {len(images)} images: {images}"
+    view = d.js("return document.querySelector('[data-testid=view]').getAttribute('aria-label')")
+    assert view and any(t == view for _, t in images), (view, images)
+    print(f"[cpu] accessibility: {len([n for n in nodes if role(n) in CONTROL_ROLES])} controls "
+          f"named, {len(images)} images described; the slice view: {view!r}")
+    for picker in ["file-input", "folder-input", "weights-input", "labels-input"]:
+        focused = d.js(f"const e = document.querySelector('[data-testid={picker}]'); e.focus(); "
+                       "return document.activeElement === e")
+        assert focused, f"{picker}: the keyboard cannot reach it"
+    # The summary, computed here from the rows' states.
+    rows = [row.split(" | ", 1)[1] for row in statuses(d)]
+    counts = {state: sum(t.startswith(state) for t in rows) for state in ["done", "failed", "cancelled"]}
+    pending = len(rows) - sum(counts.values())
+    want = ", ".join([f"{counts['done']} of {len(rows)} done"]
+                     + [f"{n} {state}" for state, n in counts.items() if state != "done" and n]
+                     + ([f"{pending} in progress"] if pending else []))
+    summary = d.js("return document.querySelector('[data-testid=files-summary]').innerText")
+    assert summary == want, (summary, want)
+    # ... is the page's one live region, polite (read out when the reader is idle).
+    live = [n for n in nodes if any(p["name"] == "live" for p in n.get("properties", []))]
+    document = d.cdp("DOM.getDocument")["root"]["nodeId"]
+    found = d.cdp("DOM.querySelector", {"nodeId": document,
+                                        "selector": "[data-testid=files-summary]"})["nodeId"]
+    backend = d.cdp("DOM.describeNode", {"nodeId": found})["node"]["backendNodeId"]
+    assert [(n.get("backendDOMNodeId"), role(n)) for n in live] == [(backend, "status")], live
+    politeness = [p["value"]["value"] for p in live[0]["properties"] if p["name"] == "live"]
+    assert politeness == ["polite"], politeness
+    print(f"[cpu] accessibility: the files' live region says {summary!r}")
+
 def teaching_view(d):
     open_file(d, "case.nii.gz")
     d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
@@ -1386,6 +1449,8 @@ def teaching_view(d):
     runs = int(text.split(" ")[0])
     print(f"[cpu] cancelled noise run: {text}")
     assert 1 <= runs < 60, text
+    # With the teaching view's maps and charts on the page too.
+    accessibility(d)
     d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
 
 

@@ -103,6 +103,30 @@ struct AhaMark {
     level: Option<WallLevel>,
 }
 
+/// The files list's summary for screen readers, e.g. "3 of 4 done, 1 failed": it changes only
+/// when a stack finishes, fails or is cancelled.
+fn files_summary(cases: &[Case]) -> String {
+    if cases.is_empty() {
+        return String::new();
+    }
+    let count = |f: fn(&Status) -> bool| cases.iter().filter(|c| f(&c.status)).count();
+    let done = count(|s| matches!(s, Status::Done));
+    let mut parts = vec![format!("{done} of {} done", cases.len())];
+    for (n, what) in [
+        (count(|s| matches!(s, Status::Failed(_))), "failed"),
+        (count(|s| matches!(s, Status::Cancelled)), "cancelled"),
+        (
+            count(|s| matches!(s, Status::Queued | Status::Running { .. })),
+            "in progress",
+        ),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    parts.join(", ")
+}
+
 impl Case {
     /// The case's scar by AHA segment once the insertion is marked, or why there is none.
     fn aha_map(&self) -> Option<Result<AhaMap, NoAhaMap>> {
@@ -1580,6 +1604,9 @@ pub fn App() -> impl IntoView {
         </section>
 
         <section class="files">
+            // A screen reader announces this line when it changes: when a file finishes, fails
+            // or is cancelled, not on every slice's progress (the list itself re-renders then).
+            <p class="sr-only" role="status" data-testid="files-summary">{move || state.cases.with(|cases| files_summary(cases))}</p>
             <ul data-testid="files">
                 {move || state.cases.get().into_iter().map(|c| {
                     let id = c.id;
@@ -1648,15 +1675,15 @@ pub fn App() -> impl IntoView {
                     <input type="checkbox" data-testid="overlay-sectors" prop:checked=move || overlay.get().sectors
                     on:change=move |_| overlay.update(|o| o.sectors = !o.sectors) />"sectors"</label>
                 " Window: "
-                <button on:click=move |_| {
+                <button aria-label="auto window" on:click=move |_| {
                     let w = current_case().and_then(|c| c.stack.and_then(|s| s.slices.get(state.slice.get_untracked()).map(|s| Window::auto(&s.pixels))));
                     state.window.set(w);
                 }>"auto"</button>
-                <button on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width *= 0.7 })>"narrow"</button>
-                <button on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width /= 0.7 })>"wide"</button>
+                <button aria-label="narrow window" on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width *= 0.7 })>"narrow"</button>
+                <button aria-label="wide window" on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width /= 0.7 })>"wide"</button>
                 " Zoom: "
-                <button on:click=move |_| zoom.update(|z| *z = (*z / 1.25).max(0.25))>"-"</button>
-                <button on:click=move |_| zoom.update(|z| *z = (*z * 1.25).min(16.0))>"+"</button>
+                <button aria-label="zoom out" on:click=move |_| zoom.update(|z| *z = (*z / 1.25).max(0.25))>"-"</button>
+                <button aria-label="zoom in" on:click=move |_| zoom.update(|z| *z = (*z * 1.25).min(16.0))>"+"</button>
             </div>
             <div class="controls correct" data-testid="correct">
                 <label title="paint or erase the masks by hand; every figure, export and the AHA segments follow">"Correct by hand: "
@@ -1722,7 +1749,11 @@ pub fn App() -> impl IntoView {
                 {move || labels_error.get().map(|e| view! { <span class="warn" data-testid="labels-error">" " {e}</span> })}
             </div>
             <div class="canvas-box">
-                <canvas node_ref=canvas_ref data-testid="view"
+                // A screen reader gets what the image is; the numbers are in the report below.
+                <canvas node_ref=canvas_ref data-testid="view" role="img"
+                    aria-label=move || current_case().map(|c| format!(
+                        "{}, slice {} of {}, with the overlays chosen above (scar yellow, myocardium cyan); the report below gives its numbers",
+                        c.name, state.slice.get() + 1, slice_count().max(1)))
                     on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=on_leave
                     on:wheel=on_wheel></canvas>
             </div>
@@ -1834,10 +1865,12 @@ pub fn App() -> impl IntoView {
             <p class="sign" title="a reader who has checked the outlines signs the DICOM SR: it is then VERIFIED, with them as its verifying observer; unsigned, it is UNVERIFIED">
                 "Sign the DICOM SR as reviewed by "
                 <input type="text" data-testid="sr-name" placeholder="Family^Given" size="18"
+                    aria-label="reviewer's name, Family^Given"
                     prop:value=move || sr_name.get()
                     on:input=move |ev| sr_name.set(event_target_value(&ev)) />
                 " of "
                 <input type="text" data-testid="sr-organization" placeholder="organization" size="22"
+                    aria-label="reviewer's organization"
                     prop:value=move || sr_organization.get()
                     on:input=move |ev| sr_organization.set(event_target_value(&ev)) />
                 <span data-testid="sr-signed">{move || {

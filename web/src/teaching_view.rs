@@ -70,7 +70,7 @@ fn MapCanvas(map: Map, heat: bool, display: u32, title: String) -> impl IntoView
     });
     view! {
         <figure class="map">
-            <canvas node_ref=canvas_ref title=title.clone()
+            <canvas node_ref=canvas_ref title=title.clone() role="img" aria-label=title.clone()
                 style=format!("width:{display}px;height:{display}px;image-rendering:pixelated")></canvas>
             <figcaption>{title}</figcaption>
         </figure>
@@ -101,14 +101,25 @@ fn ase_chart(stage: usize, gates: &[f32], excitations: &[f32]) -> impl IntoView 
         })
         .collect_view();
     let stride = 4usize << stage;
+    let caption = format!(
+        "stage {} (stride {stride}, {} channels): mean gate g {:.2}, mean excitation s {:.2}",
+        stage + 1,
+        gates.len(),
+        mean(gates),
+        mean(excitations)
+    );
+    let description = format!(
+        "bar chart of stage {}'s {} channels: gate g above the axis, excitation s below",
+        stage + 1,
+        gates.len()
+    );
     view! {
         <figure class="ase" data-testid="ase-stage">
-            <svg width=width height=2.0 * h + 4.0 viewBox=format!("0 0 {width} {}", 2.0 * h + 4.0)>
+            <svg width=width height=2.0 * h + 4.0 viewBox=format!("0 0 {width} {}", 2.0 * h + 4.0)
+                role="img" aria-label=description>
                 {g_bars}{s_bars}
             </svg>
-            <figcaption>{format!(
-                "stage {} (stride {stride}, {} channels): mean gate g {:.2}, mean excitation s {:.2}",
-                stage + 1, gates.len(), mean(gates), mean(excitations))}</figcaption>
+            <figcaption>{caption}</figcaption>
         </figure>
     }
 }
