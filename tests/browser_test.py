@@ -16,6 +16,8 @@ For each device (the CPU fallback, and WebGPU on SwiftShader via --enable-unsafe
 - with the network cut (DevTools offline) after the first load, the page reloads from the
   service worker's cache and a new file is still analysed.
 On the CPU path also (SwiftShader would take minutes per step):
+- a sample opened while the worker is still starting (its wasm held back by the test's server)
+  is analysed once the worker is up;
 - corrections by hand: a brush stroke that erases scar and a click that paints scar change the
   exported masks by exactly the pixels within the brush's radius of the stroke (computed here),
   the report measures the corrected outlines, counts the pixels changed and keeps the network's
@@ -79,12 +81,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Cleared, the server holds the worker's wasm back until it is set again: the page is then up
+# and the worker still starting, for as long as the test needs.
+WORKER_WASM = threading.Event()
+WORKER_WASM.set()
+
+
 class Quiet(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".wasm": "application/wasm", ".js": "text/javascript"}
 
     def __init__(self, *a, **kw):
         super().__init__(*a, directory=str(DIST), **kw)
+
+    def do_GET(self):
+        if self.path.split("?")[0].endswith("/scarseg-worker_bg.wasm"):
+            WORKER_WASM.wait(timeout=120)
+        super().do_GET()
 
     def log_message(self, *a):
         pass
@@ -263,12 +276,38 @@ def open_file(d, name):
            f"{name} selected")
 
 
+def opened_while_the_worker_starts(d, origin):
+    """A sample opened while the worker is still starting (the server holds its wasm back) is
+    analysed once the worker is up: a message that reaches a worker before its wasm has set a
+    handler is dropped, and such a file stayed "queued" for ever. This must be the session's
+    first load: after it the service worker serves the wasm from its cache."""
+    WORKER_WASM.clear()
+    try:
+        d.get(f"{origin}/?device=cpu")
+        d.wait("return document.querySelectorAll('[data-testid=sample]').length > 0", "samples")
+        d.js("[...document.querySelectorAll('[data-testid=sample]')]"
+             ".find(b => b.innerText.includes('phantom-9001')).click()")
+        d.wait("return document.querySelectorAll('[data-testid=file-row]').length == 1",
+               "the sample's row")
+        line = d.js("return document.querySelector('[data-testid=device]').innerText")
+        assert "starting" in line, f"the worker was not starting when the sample was opened: {line}"
+    finally:
+        WORKER_WASM.set()
+    status = d.wait("const s = document.querySelector('[data-testid=file-status]').innerText;"
+                    "return s.startsWith('done') || s.startsWith('failed') ? s : null",
+                    "the sample opened while the worker started", timeout=180)
+    print(f"[cpu] a sample opened while the device line said {line.splitlines()[0]!r}: {status}")
+    assert status.startswith("done"), status
+
+
 def run_device(device, port, data, cli_out, tmp):
     downloads = tmp / f"downloads-{device}"
     downloads.mkdir()
     d = Driver(downloads, webgpu=(device == "webgpu"))
     origin = f"http://127.0.0.1:{port}"
     try:
+        if device == "cpu":
+            opened_while_the_worker_starts(d, origin)
         d.get(f"{origin}/?device={device}")
         d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model")
         shown = d.js("return document.querySelector('[data-testid=device]').innerText")

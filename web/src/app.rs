@@ -39,16 +39,47 @@ use crate::teaching_view::{Teaching, TeachingView};
 
 thread_local! {
     static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
+    /// Messages sent while the worker starts, in order; `None` once it has said `Ready`. Its wasm
+    /// starts asynchronously, and a message that arrives before its handler is set is dropped:
+    /// a file opened in the first seconds stayed "queued" for ever.
+    static PENDING: RefCell<Option<Vec<Vec<u8>>>> = const { RefCell::new(None) };
 }
 
 fn send(msg: &ToWorker) {
+    let Ok(bytes) = encode(msg) else {
+        return;
+    };
+    let bytes = PENDING.with(|p| match p.borrow_mut().as_mut() {
+        Some(pending) => {
+            pending.push(bytes);
+            None
+        }
+        None => Some(bytes),
+    });
+    if let Some(bytes) = bytes {
+        post_to_worker(&bytes);
+    }
+}
+
+fn post_to_worker(bytes: &[u8]) {
     WORKER.with(|w| {
-        if let (Some(worker), Ok(bytes)) = (w.borrow().as_ref(), encode(msg)) {
-            let array = js_sys::Uint8Array::from(bytes.as_slice());
+        if let Some(worker) = w.borrow().as_ref() {
+            let array = js_sys::Uint8Array::from(bytes);
             let transfer = js_sys::Array::of1(&array.buffer());
             let _ = worker.post_message_with_transfer(&array, &transfer);
         }
     });
+}
+
+/// The worker is ready: it gets `Start` first, then what was sent while it started.
+fn worker_ready(start: &ToWorker) {
+    let pending = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    if let Ok(bytes) = encode(start) {
+        post_to_worker(&bytes);
+    }
+    for bytes in pending {
+        post_to_worker(&bytes);
+    }
 }
 
 /// Where one input stands.
@@ -174,6 +205,8 @@ fn spawn_worker(state: AppState, choice: DeviceChoice) {
             old.terminate();
         }
     });
+    // What was waiting for the old worker went with it (its cases are marked cancelled below).
+    PENDING.with(|p| *p.borrow_mut() = Some(vec![]));
     let options = web_sys::WorkerOptions::new();
     let worker = match web_sys::Worker::new_with_options("./scarseg-worker_loader.js", &options) {
         Ok(w) => w,
@@ -187,7 +220,7 @@ fn spawn_worker(state: AppState, choice: DeviceChoice) {
     let onmessage =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
             match decode::<FromWorker>(&js_sys::Uint8Array::new(&ev.data()).to_vec()) {
-                Ok(FromWorker::Ready) => send(&ToWorker::Start { device: choice }),
+                Ok(FromWorker::Ready) => worker_ready(&ToWorker::Start { device: choice }),
                 Ok(msg) => on_message(state, msg),
                 Err(e) => web_sys::console::error_1(&format!("page: bad message {e}").into()),
             }
