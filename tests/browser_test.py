@@ -34,7 +34,9 @@ On the CPU path also (SwiftShader would take minutes per step):
   Monte Carlo protocol;
 - in Chromium's accessibility tree, every control has a name and every image (the slice, the
   teaching view's maps and charts) a description, the file pickers take the keyboard's focus,
-  and one polite live region sums up the files' states as their rows show them.
+  and one polite live region sums up the files' states as their rows show them;
+- on a tablet held upright (820 px) the page does not scroll sideways: the report's table
+  scrolls in its own box.
 On WebGPU also: a model whose top-k the GPU cannot be trusted with (ASE keeping all 1,024
 values) moves the worker to the CPU within the check's 30 s, the device line says why, and its
 masks equal `scarseg predict`'s for that model.
@@ -1412,6 +1414,26 @@ def accessibility(d):
     assert politeness == ["polite"], politeness
     print(f"[cpu] accessibility: the files' live region says {summary!r}")
 
+def narrow_screen(d):
+    """On a tablet held upright (820 x 1180 CSS px) nothing sticks out of the page: the report's
+    table scrolls inside its own box instead of the whole page sideways."""
+    d.cdp("Emulation.setDeviceMetricsOverride",
+          {"width": 820, "height": 1180, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        d.wait("return window.innerWidth == 820", "the narrow screen")
+        past = d.js("""return [...document.querySelectorAll('body *')]
+            .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > innerWidth + 0.5
+                         && !e.closest('.table-scroll, .canvas-box'))
+            .map(e => e.tagName + (e.dataset.testid ? '[' + e.dataset.testid + ']' : ''))""")
+        width = d.js("return [document.documentElement.scrollWidth, innerWidth]")
+        assert not past and width[0] <= width[1], (width, past)
+        table = d.js("const t = document.querySelector('.table-scroll');"
+                     "return [t.scrollWidth, t.clientWidth]")
+        print(f"[cpu] at 820 px: page {width[0]} px wide; the table {table[0]} px in a box of {table[1]}")
+    finally:
+        d.cdp("Emulation.clearDeviceMetricsOverride")
+
+
 def teaching_view(d):
     open_file(d, "case.nii.gz")
     d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
@@ -1490,6 +1512,7 @@ def teaching_view(d):
     assert 1 <= runs < 60, text
     # With the teaching view's maps and charts on the page too.
     accessibility(d)
+    narrow_screen(d)
     d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
 
 

@@ -1844,6 +1844,8 @@ pub fn App() -> impl IntoView {
                              scar Dice {}, myocardium Dice {}.",
                             slices.join(", "), r.edited_px(), d(scar_dice), d(myo_dice))}</p> }
                     })}
+                    // On a narrow screen (a tablet upright) the table scrolls, not the page.
+                    <div class="table-scroll" role="region" aria-label="the report by slice" tabindex="0">
                     <table>
                         <thead><tr><th>"slice"</th><th>"scar mm2"</th><th>"myocardium mm2"</th>
                             <th>"burden %"</th><th title="sectors whose scar fills more than half their myocardium, of the sectors that hold myocardium">"sectors > 50%"</th>
@@ -1876,6 +1878,7 @@ pub fn App() -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
+                    </div>
                 })
             })}
             <p>"FWHM and n-SD run on the network's myocardium."</p>
