@@ -70,7 +70,7 @@ fn MapCanvas(map: Map, heat: bool, display: u32, title: String) -> impl IntoView
     });
     view! {
         <figure class="map">
-            <canvas node_ref=canvas_ref title=title.clone() role="img" aria-label=title.clone()
+            <canvas node_ref=canvas_ref title=title.clone() role="img"
                 style=format!("width:{display}px;height:{display}px;image-rendering:pixelated")></canvas>
             <figcaption>{title}</figcaption>
         </figure>
