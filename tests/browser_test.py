@@ -77,6 +77,10 @@ TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", "600"))
 MAX_DIFF_FRACTION = 0.001
 
 
+# WebDriver's codes for keys that have no character.
+SHIFT, LEFT, UP, RIGHT, DOWN = "\ue008", "\ue012", "\ue013", "\ue014", "\ue015"
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -175,6 +179,16 @@ class Driver:
     def keys(self, text):
         body = self.find("body")
         self.call("POST", self.s(f"/element/{body}/value"), {"text": text})
+
+    def press(self, *keys, shift=False):
+        """Key presses (WebDriver's key codes) to the focused element, Shift held through them
+        when `shift`, as a keyboard sends them: keydown and keyup each."""
+        actions = [{"type": "keyDown", "value": SHIFT}] if shift else []
+        for k in keys:
+            actions += [{"type": "keyDown", "value": k}, {"type": "keyUp", "value": k}]
+        actions += [{"type": "keyUp", "value": SHIFT}] if shift else []
+        self.call("POST", self.s("/actions"), {"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})
+        self.call("DELETE", self.s("/actions"))
 
     def offline(self, offline):
         self.call("POST", self.s("/chromium/network_conditions"), {"network_conditions": {
@@ -1001,6 +1015,7 @@ def corrections_by_hand(d, downloads, data):
     for _ in range(3):
         d.keys("u")
     wait_corrected(d, "0 pixel", "the segmentation's load undone")
+    keyboard_brush(d, masks, brush, choose, status, scar0, myo0, cols, (mx, my))
     # On the 4-slice NIfTI case the series' labels do not fit: refused by name, nothing changed.
     open_file(d, "case.nii.gz")
     d.upload("[data-testid=labels-input]", [saved])
@@ -1019,6 +1034,53 @@ def corrections_by_hand(d, downloads, data):
     assert d.js("return document.querySelector('[data-testid=correct-tool]').value") == "off"
     assert status().startswith("0 pixel")
     return edited
+
+
+def keyboard_brush(d, masks, brush, choose, status, scar0, myo0, cols, mid):
+    """The brush without a mouse: Tab reaches the image; with a brush chosen the arrows move it a
+    pixel (Shift: five) from the pixel of the wall's centroid, computed here, without painting,
+    and without changing the slice; Space puts it down, arrows then paint, Space lifts it. The
+    masks are the network's less the pixels within the radius of the path it went down, computed
+    here; one undo takes the whole stroke back."""
+    # The pointer leaves the image, as it does when the keyboard takes over.
+    d.js("document.querySelector('[data-testid=view]').dispatchEvent(new MouseEvent('mouseleave'))")
+    choose("erase scar")
+    assert d.js("const c = document.querySelector('[data-testid=view]'); c.focus();"
+                "return document.activeElement === c"), "the keyboard cannot reach the image"
+    label = d.js("return document.querySelector('[data-testid=view]').getAttribute('aria-label')")
+    assert "brush: erase scar, the arrow keys move it" in label, label
+    wall = [i for i, v in enumerate(myo0) if v]
+    x = math.floor(sum(i % cols + 0.5 for i in wall) / len(wall)) + 0.5
+    y = math.floor(sum(i // cols + 0.5 for i in wall) / len(wall)) + 0.5
+    # To the scar's middle pixel: steps of five with Shift, then of one.
+    for delta, (minus, plus) in [(mid[0] - x, (LEFT, RIGHT)), (mid[1] - y, (UP, DOWN))]:
+        n, key = round(abs(delta)), plus if delta > 0 else minus
+        if n // 5:
+            d.press(*[key] * (n // 5), shift=True)
+        if n % 5:
+            d.press(*[key] * (n % 5))
+    time.sleep(0.5)
+    assert status().startswith("0 pixel"), status()
+    assert d.js("return document.querySelector('[data-testid=slice]').parentElement.innerText.includes('1 / 3')")
+    d.press(" ", RIGHT, RIGHT, RIGHT, RIGHT, " ")
+    erased = brush([[mid[0] + k, mid[1]] for k in range(5)], 3.0)
+    want_scar = [v and i not in erased for i, v in enumerate(scar0)]
+    changed = sum(a != b for a, b in zip(scar0, want_scar))
+    assert changed > 0, "the keyboard's stroke should cross scar"
+    wait_corrected(d, f"{changed} pixel", "the keyboard's stroke measured")
+    # Lifted, it moves without painting.
+    d.press(RIGHT, RIGHT, DOWN)
+    time.sleep(0.5)
+    assert status().startswith(f"{changed} pixel"), (status(), changed)
+    assert d.js("return document.activeElement === document.querySelector('[data-testid=view]')")
+    _, _, scar, myo = masks()
+    assert scar == want_scar and myo == myo0, (sum(scar), sum(want_scar))
+    d.js("document.querySelector('[data-testid=view]').focus()")
+    d.press("u")
+    wait_corrected(d, "0 pixel", "the keyboard's stroke undone in one step")
+    d.js("document.activeElement.blur()")
+    print(f"[cpu] keyboard brush: from the wall's centroid ({x}, {y}) to ({mid[0]}, {mid[1]}), "
+          f"a stroke of 4 pixels erased {changed} scar pixels; one undo took it back")
 
 
 def sample_truth(d, downloads):

@@ -22,8 +22,8 @@ use scarseg_pipeline::outputs::{
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{
-    BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, brush_step, segmentations_fitting,
-    segmentations_offered,
+    BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, KEYBOARD_BIG_STEP, brush_step, keyboard_start,
+    keyboard_step, segmentations_fitting, segmentations_offered,
 };
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{
@@ -841,6 +841,7 @@ pub fn App() -> impl IntoView {
         let z = zoom.get();
         let aha = current_aha.get();
         let brush = tool.get().and(hover.get()).map(|at| (at, brush_mm.get()));
+        let down = stroke.with(|s| s.is_some_and(|(on, _)| on == k));
         let Some(canvas) = canvas_ref.get() else {
             return;
         };
@@ -942,6 +943,11 @@ pub fn App() -> impl IntoView {
                 0.0,
                 std::f64::consts::TAU,
             );
+            // Down (a stroke under way), it is filled: the keyboard's user sees that moving paints.
+            if down {
+                ctx.set_fill_style_str("rgba(255, 255, 255, 0.35)");
+                ctx.fill();
+            }
             // White edged in black, as the segment numbers, over bright blood and dark lung.
             ctx.set_line_width(1.5);
             ctx.set_stroke_style_str("rgba(0, 0, 0, 0.85)");
@@ -1103,9 +1109,88 @@ pub fn App() -> impl IntoView {
             }
         });
     };
+    // The brush on the keyboard, for those who cannot drag: with the image focused (Tab) and a
+    // brush chosen, the arrows move it a pixel (Shift: five), Space puts it down or lifts it.
+    // Where it starts on this slice, and the slice's size.
+    let keyboard_slice = move || {
+        let id = state.current.get_untracked()?;
+        let k = state.slice.get_untracked();
+        state.cases.with_untracked(|cases| {
+            let c = cases.iter().find(|c| c.id == id)?;
+            let wall = &c.result.as_ref()?.slices.get(k)?.myocardium;
+            Some((wall.rows, wall.cols, keyboard_start(wall)))
+        })
+    };
+    let view_focused = move || {
+        let active = document().active_element();
+        canvas_ref
+            .get_untracked()
+            .is_some_and(|c| active.is_some_and(|a| c.is_same_node(Some(&a))))
+    };
+    // Keeps the keyboard's brush in sight when the zoomed image is larger than its box.
+    let scroll_to_brush = move |(x, y): (f64, f64)| {
+        let Some(canvas) = canvas_ref.get_untracked() else {
+            return;
+        };
+        let Some(frame) = canvas.parent_element() else {
+            return;
+        };
+        let (r, f) = (
+            canvas.get_bounding_client_rect(),
+            frame.get_bounding_client_rect(),
+        );
+        let px = r.left() + x / canvas.width().max(1) as f64 * r.width();
+        let py = r.top() + y / canvas.height().max(1) as f64 * r.height();
+        let margin = 24.0;
+        let dx = (px - (f.right() - margin)).max(0.0) + (px - (f.left() + margin)).min(0.0);
+        let dy = (py - (f.bottom() - margin)).max(0.0) + (py - (f.top() + margin)).min(0.0);
+        if dx != 0.0 || dy != 0.0 {
+            frame.scroll_by_with_x_and_y(dx, dy);
+        }
+    };
+    // One key for the keyboard's brush; false when the key is not one of its own.
+    let keyboard_brush = move |key: &str, shift: bool| -> bool {
+        let step = if shift { KEYBOARD_BIG_STEP } else { 1.0 };
+        let by = match key {
+            "ArrowLeft" => (-step, 0.0),
+            "ArrowRight" => (step, 0.0),
+            "ArrowUp" => (0.0, -step),
+            "ArrowDown" => (0.0, step),
+            " " => {
+                let k = state.slice.get_untracked();
+                if stroke.get_untracked().is_some_and(|(on, _)| on == k) {
+                    stroke.set(None);
+                } else if let Some(at) = hover
+                    .get_untracked()
+                    .or_else(|| keyboard_slice().map(|(_, _, at)| at))
+                {
+                    // Down: a stroke starts (one step of undo) with a dab where the brush is.
+                    hover.set(Some(at));
+                    paint(at, true);
+                }
+                return true;
+            }
+            _ => return false,
+        };
+        let Some((rows, cols, start)) = keyboard_slice() else {
+            return true;
+        };
+        let at = keyboard_step(hover.get_untracked().unwrap_or(start), by, rows, cols);
+        hover.set(Some(at));
+        scroll_to_brush(at);
+        if stroke.get_untracked().is_some() {
+            paint(at, false);
+        }
+        true
+    };
     // A brush shows the masks it changes.
     let choose_tool = move |t: Option<Tool>| {
         tool.set(t);
+        stroke.set(None);
+        // Chosen with the image focused: the keyboard's brush shows where it starts.
+        if t.is_some() && hover.get_untracked().is_none() && view_focused() {
+            hover.set(keyboard_slice().map(|(_, _, at)| at));
+        }
         if t.is_some() {
             marking.set(false);
             overlay.update(|o| {
@@ -1125,6 +1210,15 @@ pub fn App() -> impl IntoView {
             .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
             .is_some();
         if target_is_input {
+            return;
+        }
+        let plain = !(ev.ctrl_key() || ev.meta_key() || ev.alt_key());
+        if plain
+            && tool.get_untracked().is_some()
+            && view_focused()
+            && keyboard_brush(&ev.key(), ev.shift_key())
+        {
+            ev.prevent_default();
             return;
         }
         match ev.key().as_str() {
@@ -1282,7 +1376,13 @@ pub fn App() -> impl IntoView {
             let at = canvas_point(&ev);
             hover.set(at);
             if let (Some(at), Some(_)) = (at, stroke.get_untracked()) {
-                paint(at, false);
+                // Without the button held the pointer takes over from the keyboard's brush,
+                // which it lifts, rather than painting a line to where the pointer came in.
+                if ev.buttons() & 1 == 1 {
+                    paint(at, false);
+                } else {
+                    stroke.set(None);
+                }
             }
             return;
         }
@@ -1783,10 +1883,20 @@ pub fn App() -> impl IntoView {
             </div>
             <div class="canvas-box">
                 // A screen reader gets what the image is; the numbers are in the report below.
-                <canvas node_ref=canvas_ref data-testid="view" role="img"
+                <canvas node_ref=canvas_ref data-testid="view" role="img" tabindex="0"
                     aria-label=move || current_case().map(|c| format!(
-                        "{}, slice {} of {}, with the overlays chosen above (scar yellow, myocardium cyan); the report below gives its numbers",
-                        c.name, state.slice.get() + 1, slice_count().max(1)))
+                        "{}, slice {} of {}, with the overlays chosen above (scar yellow, myocardium cyan); the report below gives its numbers{}",
+                        c.name, state.slice.get() + 1, slice_count().max(1),
+                        tool.get().map_or(String::new(), |t| format!(
+                            "; brush: {}, the arrow keys move it (Shift: five pixels) and Space puts it down or lifts it",
+                            t.label()))))
+                    on:focus=move |_| if tool.get_untracked().is_some() && hover.get_untracked().is_none() {
+                        hover.set(keyboard_slice().map(|(_, _, at)| at));
+                    }
+                    on:blur=move |_| {
+                        stroke.set(None);
+                        hover.set(None);
+                    }
                     on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=on_leave
                     on:wheel=on_wheel></canvas>
             </div>
@@ -1795,6 +1905,8 @@ pub fn App() -> impl IntoView {
                m: masks on/off; p: probability map; i: mark the RV insertion with the next click (Esc:
                stop); 1-4: paint scar, erase scar, paint myocardium, erase myocardium, then drag on
                the image (0 or Esc: back to the window); [ and ]: brush radius; u or Ctrl+Z: undo.
+               Without a mouse: Tab to the image, choose a brush (1-4), move it with the arrows
+               (Shift: five pixels) and put it down or lift it with Space; it paints while down.
                Scar is yellow, myocardium cyan."</p>
         </section>
 

@@ -6,6 +6,7 @@ use scarseg_imaging::Limits;
 use scarseg_imaging::Stack;
 use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::edit::{MaskEdits, Tool};
+use scarseg_imaging::metrics::Mask;
 
 /// Strokes the undo history keeps; each holds a slice's edits as they were (two bytes a pixel).
 pub const UNDO_DEPTH: usize = 50;
@@ -101,6 +102,36 @@ impl Corrections {
 pub fn brush_step(radius_mm: f64, up: bool) -> f64 {
     let next = radius_mm + if up { 0.5 } else { -0.5 };
     next.clamp(BRUSH_RANGE_MM.0, BRUSH_RANGE_MM.1)
+}
+
+/// Pixels the keyboard's brush moves on Shift+arrow (one on an arrow alone).
+pub const KEYBOARD_BIG_STEP: f64 = 5.0;
+
+/// Where the keyboard's brush starts on a slice (x along the columns, y down the rows, in
+/// pixel units, the top-left corner at 0): the centre of the pixel holding the wall's centroid,
+/// a few steps from any part of the wall; the slice's middle pixel without a wall.
+pub fn keyboard_start(myocardium: &Mask) -> (f64, f64) {
+    let (mut n, mut sx, mut sy) = (0usize, 0.0, 0.0);
+    for (i, _) in myocardium.data.iter().enumerate().filter(|(_, v)| **v) {
+        n += 1;
+        sx += (i % myocardium.cols) as f64 + 0.5;
+        sy += (i / myocardium.cols) as f64 + 0.5;
+    }
+    if n == 0 {
+        return (
+            (myocardium.cols / 2) as f64 + 0.5,
+            (myocardium.rows / 2) as f64 + 0.5,
+        );
+    }
+    let (x, y) = (sx / n as f64, sy / n as f64);
+    (x.floor() + 0.5, y.floor() + 0.5)
+}
+
+/// The keyboard's brush at `at` moved by `(dx, dy)` pixels, kept on the centres of a `rows` x
+/// `cols` slice's pixels at its edges.
+pub fn keyboard_step(at: (f64, f64), (dx, dy): (f64, f64), rows: usize, cols: usize) -> (f64, f64) {
+    let keep = |v: f64, n: usize| v.clamp(0.5, (n as f64 - 0.5).max(0.5));
+    (keep(at.0 + dx, cols), keep(at.1 + dy, rows))
 }
 
 /// Which of the DICOM segmentations opened beside a series (`(file name, bytes)`) read as the
@@ -216,6 +247,25 @@ mod tests {
         assert_eq!(brush_step(2.0, false), 1.5);
         assert_eq!(brush_step(0.5, false), 0.5);
         assert_eq!(brush_step(10.0, true), 10.0);
+    }
+
+    #[test]
+    fn the_keyboard_brush_starts_in_the_wall_and_stays_on_the_slice() {
+        // A 4 x 6 slice whose wall is the pixels (row 1, cols 1-4) and (row 2, col 4): centres
+        // x = 1.5, 2.5, 3.5, 4.5, 4.5 (mean 3.3), y = 1.5 x 4 and 2.5 (mean 1.7): pixel (3, 1).
+        let mut wall = Mask::empty(4, 6);
+        for i in [7, 8, 9, 10, 16] {
+            wall.data[i] = true;
+        }
+        assert_eq!(keyboard_start(&wall), (3.5, 1.5));
+        // No wall: the middle pixel, (3, 2) of 6 x 4.
+        assert_eq!(keyboard_start(&Mask::empty(4, 6)), (3.5, 2.5));
+        assert_eq!(keyboard_step((3.5, 1.5), (1.0, 0.0), 4, 6), (4.5, 1.5));
+        assert_eq!(keyboard_step((3.5, 1.5), (0.0, -5.0), 4, 6), (3.5, 0.5));
+        assert_eq!(keyboard_step((3.5, 1.5), (5.0, 5.0), 4, 6), (5.5, 3.5));
+        assert_eq!(keyboard_step((3.5, 1.5), (-5.0, 0.0), 4, 6), (0.5, 1.5));
+        // A pointer's point between centres keeps its offset away from the edges.
+        assert_eq!(keyboard_step((2.25, 1.75), (-1.0, 1.0), 4, 6), (1.25, 2.75));
     }
 
     /// A file of the repository, read.
