@@ -78,7 +78,7 @@ MAX_DIFF_FRACTION = 0.001
 
 
 # WebDriver's codes for keys that have no character.
-SHIFT, LEFT, UP, RIGHT, DOWN = "\ue008", "\ue012", "\ue013", "\ue014", "\ue015"
+ENTER, SHIFT, LEFT, UP, RIGHT, DOWN = "\ue007", "\ue008", "\ue012", "\ue013", "\ue014", "\ue015"
 
 
 def free_port():
@@ -1016,6 +1016,7 @@ def corrections_by_hand(d, downloads, data):
         d.keys("u")
     wait_corrected(d, "0 pixel", "the segmentation's load undone")
     keyboard_brush(d, masks, brush, choose, status, scar0, myo0, cols, (mx, my))
+    keyboard_insertion(d, report, myo0, cols, (sx, sy))
     # On the 4-slice NIfTI case the series' labels do not fit: refused by name, nothing changed.
     open_file(d, "case.nii.gz")
     d.upload("[data-testid=labels-input]", [saved])
@@ -1081,6 +1082,42 @@ def keyboard_brush(d, masks, brush, choose, status, scar0, myo0, cols, mid):
     d.js("document.activeElement.blur()")
     print(f"[cpu] keyboard brush: from the wall's centroid ({x}, {y}) to ({mid[0]}, {mid[1]}), "
           f"a stroke of 4 pixels erased {changed} scar pixels; one undo took it back")
+
+
+def keyboard_insertion(d, report, myo0, cols, spacing):
+    """The RV insertion marked without a mouse: on the focused image, i shows a cross at the
+    pixel of the wall's centroid, the arrows move it, Enter marks there; the angle is the cross's
+    around the wall's centroid, computed here."""
+    status = d.js("return document.querySelector('[data-testid=aha-status]').innerText")
+    assert status.startswith("No insertion marked"), status
+    d.keys("0")
+    assert d.js("const c = document.querySelector('[data-testid=view]'); c.focus();"
+                "return document.activeElement === c")
+    d.press("i")
+    label = d.js("return document.querySelector('[data-testid=view]').getAttribute('aria-label')")
+    assert "marking the RV insertion: the arrow keys move the cross" in label, label
+    wall = [i for i, v in enumerate(myo0) if v]
+    cx = sum(i % cols + 0.5 for i in wall) / len(wall)
+    cy = sum(i // cols + 0.5 for i in wall) / len(wall)
+    # Twenty pixels up and ten to the left of the centroid's pixel, where the standard view has
+    # the anterior insertion.
+    d.press(UP, UP, UP, UP, LEFT, LEFT, shift=True)
+    d.press(ENTER)
+    x, y = math.floor(cx) + 0.5 - 10, math.floor(cy) + 0.5 - 20
+    sx, sy = spacing
+    want = math.degrees(math.atan2((x - cx) * sx, -(y - cy) * sy)) % 360
+    status = d.wait("const t = document.querySelector('[data-testid=aha-status]').innerText;"
+                    "return t.startsWith('Anterior RV insertion') ? t : null", "the insertion marked")
+    assert f"at {want:.0f} degrees" in status, (status, want)
+    marks = report()["aha_segments"]["insertion_marks_deg"]
+    assert abs(marks[0] - want) < 1e-9 and marks[1:] == [None, None], (marks, want)
+    label = d.js("return document.querySelector('[data-testid=view]').getAttribute('aria-label')")
+    assert "marking" not in label, "marked: marking should stop"
+    print(f"[cpu] keyboard insertion: marked at {marks[0]:.2f} degrees (computed {want:.2f})")
+    d.js("document.querySelector('[data-testid=aha-clear]').click()")
+    d.wait("return document.querySelector('[data-testid=aha-status]').innerText.startsWith('No insertion marked')",
+           "the keyboard's mark cleared")
+    d.js("document.activeElement.blur()")
 
 
 def sample_truth(d, downloads):

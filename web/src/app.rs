@@ -840,7 +840,12 @@ pub fn App() -> impl IntoView {
         let ov = overlay.get();
         let z = zoom.get();
         let aha = current_aha.get();
-        let brush = tool.get().and(hover.get()).map(|at| (at, brush_mm.get()));
+        let cross = hover.get().filter(|_| marking.get());
+        let brush = tool
+            .get()
+            .and(hover.get())
+            .filter(|_| cross.is_none())
+            .map(|at| (at, brush_mm.get()));
         let down = stroke.with(|s| s.is_some_and(|(on, _)| on == k));
         let Some(canvas) = canvas_ref.get() else {
             return;
@@ -929,6 +934,20 @@ pub fn App() -> impl IntoView {
             for (n, (x, y)) in &d.labels {
                 let _ = ctx.stroke_text(&n.to_string(), *x, *y);
                 let _ = ctx.fill_text(&n.to_string(), *x, *y);
+            }
+        }
+        // Where Enter marks the insertion: a cross, white edged in black.
+        if let Some((x, y)) = cross {
+            let arm = (s.rows.min(s.cols) as f64 / 25.0).max(4.0);
+            for (width, colour) in [(2.5, "rgba(0, 0, 0, 0.85)"), (1.0, "rgb(255, 0, 200)")] {
+                ctx.begin_path();
+                ctx.move_to(x - arm, y);
+                ctx.line_to(x + arm, y);
+                ctx.move_to(x, y - arm);
+                ctx.line_to(x, y + arm);
+                ctx.set_line_width(width);
+                ctx.set_stroke_style_str(colour);
+                ctx.stroke();
             }
         }
         // The brush's reach: round in mm, so an ellipse on pixels that are not square.
@@ -1109,8 +1128,44 @@ pub fn App() -> impl IntoView {
             }
         });
     };
+    // A click while marking (or Enter at the keyboard's cross): the angle of the point around
+    // this slice's wall.
+    let mark_insertion = move |at: Option<(f64, f64)>| {
+        let k = state.slice.get_untracked();
+        let Some(id) = state.current.get_untracked() else {
+            return;
+        };
+        let angle = state.cases.with_untracked(|cases| {
+            let c = cases.iter().find(|c| c.id == id)?;
+            let (s, r) = (
+                c.stack.as_ref()?.slices.get(k)?,
+                c.result.as_ref()?.slices.get(k)?,
+            );
+            angle_at(&r.myocardium, s.spacing_mm, at?)
+        });
+        match angle {
+            Some(a) => {
+                update_mark(&|m| {
+                    if m.marks_deg.len() <= k {
+                        m.marks_deg.resize(k + 1, None);
+                    }
+                    m.marks_deg[k] = Some(a);
+                });
+                marking.set(false);
+                aha_note.set(None);
+                overlay.update(|o| o.aha = true);
+            }
+            None => aha_note.set(Some(
+                "This slice holds no myocardium (or the click was on its centre): mark the \
+                 insertion on a slice with a wall."
+                    .into(),
+            )),
+        }
+    };
+
     // The brush on the keyboard, for those who cannot drag: with the image focused (Tab) and a
     // brush chosen, the arrows move it a pixel (Shift: five), Space puts it down or lifts it.
+    // While marking the RV insertion they move a cross instead, and Enter or Space marks there.
     // Where it starts on this slice, and the slice's size.
     let keyboard_slice = move || {
         let id = state.current.get_untracked()?;
@@ -1148,7 +1203,14 @@ pub fn App() -> impl IntoView {
             frame.scroll_by_with_x_and_y(dx, dy);
         }
     };
-    // One key for the keyboard's brush; false when the key is not one of its own.
+    // The keyboard's brush or cross where it starts, when the image has the focus and it is not
+    // shown yet.
+    let show_keyboard_point = move || {
+        if hover.get_untracked().is_none() && view_focused() {
+            hover.set(keyboard_slice().map(|(_, _, at)| at));
+        }
+    };
+    // One key for the keyboard's brush or cross; false when the key is not one of its own.
     let keyboard_brush = move |key: &str, shift: bool| -> bool {
         let step = if shift { KEYBOARD_BIG_STEP } else { 1.0 };
         let by = match key {
@@ -1156,6 +1218,13 @@ pub fn App() -> impl IntoView {
             "ArrowRight" => (step, 0.0),
             "ArrowUp" => (0.0, -step),
             "ArrowDown" => (0.0, step),
+            " " | "Enter" if marking.get_untracked() => {
+                let at = hover
+                    .get_untracked()
+                    .or_else(|| keyboard_slice().map(|(_, _, at)| at));
+                mark_insertion(at);
+                return true;
+            }
             " " => {
                 let k = state.slice.get_untracked();
                 if stroke.get_untracked().is_some_and(|(on, _)| on == k) {
@@ -1188,8 +1257,8 @@ pub fn App() -> impl IntoView {
         tool.set(t);
         stroke.set(None);
         // Chosen with the image focused: the keyboard's brush shows where it starts.
-        if t.is_some() && hover.get_untracked().is_none() && view_focused() {
-            hover.set(keyboard_slice().map(|(_, _, at)| at));
+        if t.is_some() {
+            show_keyboard_point();
         }
         if t.is_some() {
             marking.set(false);
@@ -1214,7 +1283,7 @@ pub fn App() -> impl IntoView {
         }
         let plain = !(ev.ctrl_key() || ev.meta_key() || ev.alt_key());
         if plain
-            && tool.get_untracked().is_some()
+            && (tool.get_untracked().is_some() || marking.get_untracked())
             && view_focused()
             && keyboard_brush(&ev.key(), ev.shift_key())
         {
@@ -1243,7 +1312,12 @@ pub fn App() -> impl IntoView {
                 o.myocardium = on;
             }),
             "p" => overlay.update(|o| o.probability = !o.probability),
-            "i" => marking.update(|m| *m = !*m),
+            "i" => {
+                marking.update(|m| *m = !*m);
+                if marking.get_untracked() {
+                    show_keyboard_point();
+                }
+            }
             "Escape" if marking.get_untracked() => marking.set(false),
             "Escape" if tool.get_untracked().is_some() => choose_tool(None),
             "z" if ev.ctrl_key() || ev.meta_key() => undo(),
@@ -1321,46 +1395,12 @@ pub fn App() -> impl IntoView {
         }
     };
 
-    // A click while marking: the angle of the click around this slice's wall.
-    let mark_insertion = move |ev: &web_sys::MouseEvent| {
-        let k = state.slice.get_untracked();
-        let Some(id) = state.current.get_untracked() else {
-            return;
-        };
-        let angle = state.cases.with_untracked(|cases| {
-            let c = cases.iter().find(|c| c.id == id)?;
-            let (s, r) = (
-                c.stack.as_ref()?.slices.get(k)?,
-                c.result.as_ref()?.slices.get(k)?,
-            );
-            angle_at(&r.myocardium, s.spacing_mm, canvas_point(ev)?)
-        });
-        match angle {
-            Some(a) => {
-                update_mark(&|m| {
-                    if m.marks_deg.len() <= k {
-                        m.marks_deg.resize(k + 1, None);
-                    }
-                    m.marks_deg[k] = Some(a);
-                });
-                marking.set(false);
-                aha_note.set(None);
-                overlay.update(|o| o.aha = true);
-            }
-            None => aha_note.set(Some(
-                "This slice holds no myocardium (or the click was on its centre): mark the \
-                 insertion on a slice with a wall."
-                    .into(),
-            )),
-        }
-    };
-
     // Left-drag on the image: window/level, or a brush stroke with a brush chosen.
     let drag = RwSignal::new(None::<(i32, i32)>);
     let on_down = move |ev: web_sys::MouseEvent| {
         ev.prevent_default();
         if marking.get_untracked() {
-            mark_insertion(&ev);
+            mark_insertion(canvas_point(&ev));
             return;
         }
         if tool.get_untracked().is_some() {
@@ -1372,6 +1412,11 @@ pub fn App() -> impl IntoView {
         drag.set(Some((ev.client_x(), ev.client_y())));
     };
     let on_move = move |ev: web_sys::MouseEvent| {
+        // The cross follows the pointer too, so the keyboard goes on from where it is.
+        if marking.get_untracked() {
+            hover.set(canvas_point(&ev));
+            return;
+        }
         if tool.get_untracked().is_some() {
             let at = canvas_point(&ev);
             hover.set(at);
@@ -1887,11 +1932,15 @@ pub fn App() -> impl IntoView {
                     aria-label=move || current_case().map(|c| format!(
                         "{}, slice {} of {}, with the overlays chosen above (scar yellow, myocardium cyan); the report below gives its numbers{}",
                         c.name, state.slice.get() + 1, slice_count().max(1),
-                        tool.get().map_or(String::new(), |t| format!(
-                            "; brush: {}, the arrow keys move it (Shift: five pixels) and Space puts it down or lifts it",
-                            t.label()))))
-                    on:focus=move |_| if tool.get_untracked().is_some() && hover.get_untracked().is_none() {
-                        hover.set(keyboard_slice().map(|(_, _, at)| at));
+                        if marking.get() {
+                            "; marking the RV insertion: the arrow keys move the cross (Shift: five pixels) and Enter or Space marks it".to_string()
+                        } else {
+                            tool.get().map_or(String::new(), |t| format!(
+                                "; brush: {}, the arrow keys move it (Shift: five pixels) and Space puts it down or lifts it",
+                                t.label()))
+                        }))
+                    on:focus=move |_| if tool.get_untracked().is_some() || marking.get_untracked() {
+                        show_keyboard_point();
                     }
                     on:blur=move |_| {
                         stroke.set(None);
@@ -1907,6 +1956,7 @@ pub fn App() -> impl IntoView {
                the image (0 or Esc: back to the window); [ and ]: brush radius; u or Ctrl+Z: undo.
                Without a mouse: Tab to the image, choose a brush (1-4), move it with the arrows
                (Shift: five pixels) and put it down or lift it with Space; it paints while down.
+               After i, the arrows move a cross instead, and Enter marks the insertion there.
                Scar is yellow, myocardium cyan."</p>
         </section>
 
