@@ -476,6 +476,7 @@ def run_device(device, port, data, cli_out, tmp):
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
             jpeg_ls(d, device, downloads, cli_out)
+            stored_window(d, data, tmp)
             teaching_view(d)
             segmentation_beside(d, data, downloads, edited)
             segmentation_beside_two_series(d, data, downloads)
@@ -1456,6 +1457,102 @@ def jpeg_ls(d, device, downloads, cli_out):
     assert "near-lossless JPEG-LS (NEAR 3)" in row, row
     same_masks(d, device, downloads, cli_out,
                [("jpeg_ls_near_lossless.dcm", "jpeg_ls_near_lossless", "jpeg_ls_near_lossless", 1)])
+
+
+# Explicit VRs whose length takes four bytes (after two reserved ones).
+LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+
+
+def dicom_elements(data):
+    """{(group, element): (VR, offset of the element, value bytes)} of an explicit-VR
+    little-endian Part 10 file's top-level elements, the file meta group's included."""
+    at, out = 132, {}
+    while at < len(data):
+        group, elem = struct.unpack("<HH", data[at:at + 4])
+        vr = data[at + 4:at + 6]
+        if vr in LONG_VRS:
+            n, start = struct.unpack("<I", data[at + 8:at + 12])[0], at + 12
+        else:
+            n, start = struct.unpack("<H", data[at + 6:at + 8])[0], at + 8
+        assert n != 0xFFFFFFFF, "an undefined length: not walked here"
+        out[(group, elem)] = (vr, at, data[start:start + n])
+        at = start + n
+    return out
+
+
+def stored_window(d, data, tmp):
+    """A DICOM image with a window stored by the scanner (the series' first file with
+    WindowCenter and WindowWidth put in here, two presets) opens with the first preset: the
+    level and width fields show it, and the image is drawn with it, each pixel's grey computed
+    here from the file's stored values and rescale. A typed level redraws the image with it;
+    "stored" goes back to the scanner's window."""
+    source = sorted((data / "series").iterdir())[0].read_bytes()
+    elements = dicom_elements(source)
+
+    def ds(elem, text):
+        value = text.encode() + b" " * (len(text) % 2)
+        return struct.pack("<HH", 0x0028, elem) + b"DS" + struct.pack("<H", len(value)) + value
+    rows = struct.unpack("<H", elements[(0x0028, 0x0010)][2])[0]
+    cols = struct.unpack("<H", elements[(0x0028, 0x0011)][2])[0]
+    stored = struct.unpack(f"<{rows * cols}H", elements[(0x7FE0, 0x0010)][2])
+    slope = float(elements[(0x0028, 0x1053)][2].decode().strip())
+    intercept = float(elements[(0x0028, 0x1052)][2].decode().strip())
+    values = [v * slope + intercept for v in stored]
+    # A window over the middle of the image's values, unlike the page's automatic one.
+    ordered = sorted(values)
+    centre = round(ordered[len(ordered) // 2])
+    width = min(round((ordered[-1] - ordered[0]) / 3), 999)
+    assert (0x0028, 0x1050) not in elements, "the phantom stores no window of its own"
+    # The fields show whole numbers for widths of 100 to 999 (steps of 1).
+    assert 100 <= width < 1000, width
+    after = min(at for (g, e), (_, at, _) in elements.items() if g != 2 and (g, e) > (0x0028, 0x1051))
+    windowed = (source[:after] + ds(0x1050, f"{centre}\\{centre * 2}")
+                + ds(0x1051, f"{width}\\{width * 2}") + source[after:])
+    path = tmp / "windowed.dcm"
+    path.write_bytes(windowed)
+    n = len(statuses(d))
+    d.upload("[data-testid=file-input]", [path])
+    d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')][{n}];
+        return r && r.querySelector('[data-testid=file-status]').innerText.startsWith('done')""",
+           "the windowed file")
+    open_file(d, "windowed.dcm")
+
+    def fields():
+        return d.js("return ['centre', 'width'].map(k => "
+                    "document.querySelector(`[data-testid=window-${k}]`).value)")
+
+    def drawn():
+        return d.js("""const c = document.querySelector('[data-testid=view]');
+            const p = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            return [c.width, c.height, Array.from({length: c.width * c.height}, (_, i) => p[4 * i])];""")
+
+    def grey(c, w):
+        return [round(min(max((v - (c - w / 2)) / w, 0.0), 1.0) * 255) for v in values]
+
+    def worst(c, w):
+        width_, height, shown = drawn()
+        assert (width_, height) == (cols, rows), (width_, height, cols, rows)
+        return max(abs(a - b) for a, b in zip(shown, grey(c, w)))
+    assert fields() == [str(centre), str(width)], (fields(), centre, width)
+    # The masks off: the image alone.
+    d.js("document.activeElement.blur()")
+    d.keys("m")
+    time.sleep(0.5)
+    assert worst(centre, width) <= 1, worst(centre, width)
+    # A level typed in: the image follows.
+    d.js("""const f = document.querySelector('[data-testid=window-centre]');
+            f.value = arguments[0]; f.dispatchEvent(new Event('change', {bubbles: true}));""",
+         str(centre + width // 2))
+    time.sleep(0.5)
+    assert fields() == [str(centre + width // 2), str(width)], fields()
+    assert worst(centre + width // 2, width) <= 1
+    d.js("document.querySelector('[data-testid=window-stored]').click()")
+    time.sleep(0.5)
+    assert fields() == [str(centre), str(width)], fields()
+    assert worst(centre, width) <= 1
+    d.keys("m")
+    print(f"[cpu] stored window: level {centre}, width {width} shown and drawn (grey within 1 of "
+          f"the file's values through it), a typed level too")
 
 
 # Roles a user operates; each needs a name a screen reader can say.

@@ -414,7 +414,7 @@ fn select_case(state: AppState, id: usize) {
             .find(|c| c.id == id)
             .and_then(|c| c.stack.as_ref())
             .and_then(|s| s.slices.first())
-            .map(|s| Window::auto(&s.pixels))
+            .map(Window::initial)
     });
     state.window.set(window);
 }
@@ -809,6 +809,21 @@ pub fn App() -> impl IntoView {
         ..Default::default()
     });
 
+    // The window the current slice came with, where it has one.
+    let stored_window = move || {
+        let id = state.current.get()?;
+        let k = state.slice.get();
+        state.cases.with(|cases| {
+            cases
+                .iter()
+                .find(|c| c.id == id)?
+                .stack
+                .as_ref()?
+                .slices
+                .get(k)?
+                .display_window
+        })
+    };
     // The current case's AHA segments: computed when its marks or results change, not on
     // every redraw.
     let current_aha = Memo::new(move |_| current_case().and_then(|c| c.aha_map()));
@@ -1859,6 +1874,31 @@ pub fn App() -> impl IntoView {
                 }>"auto"</button>
                 <button aria-label="narrow window" on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width *= 0.7 })>"narrow"</button>
                 <button aria-label="wide window" on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width /= 0.7 })>"wide"</button>
+                {move || stored_window().map(|[centre, width]| view! {
+                    <button data-testid="window-stored" aria-label="the window stored with the image"
+                        title="the window the scanner (or the converter) stored with this image, which the case opened with"
+                        on:click=move |_| state.window.set(Some(Window { centre, width }))>"stored"</button>
+                })}
+                // Typed, or stepped with the arrows: the window in the image's own units, as
+                // the scanner's console and PACS viewers give it.
+                <label>" level "
+                    <input type="number" class="window-field" data-testid="window-centre"
+                        step=move || state.window.get().map_or(1.0, |w| w.field_step()).to_string()
+                        prop:value=move || state.window.get().map(|w| Window::field_text(w.centre, w.field_step())).unwrap_or_default()
+                        on:change=move |ev| {
+                            let typed = event_target_value(&ev).parse::<f64>().ok().filter(|v| v.is_finite());
+                            state.window.update(|w| if let (Some(w), Some(v)) = (w.as_mut(), typed) { w.centre = v });
+                        } />
+                </label>
+                <label>" width "
+                    <input type="number" class="window-field" data-testid="window-width" min="0"
+                        step=move || state.window.get().map_or(1.0, |w| w.field_step()).to_string()
+                        prop:value=move || state.window.get().map(|w| Window::field_text(w.width, w.field_step())).unwrap_or_default()
+                        on:change=move |ev| {
+                            let typed = event_target_value(&ev).parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0);
+                            state.window.update(|w| if let (Some(w), Some(v)) = (w.as_mut(), typed) { w.width = v });
+                        } />
+                </label>
                 " Zoom: "
                 <button aria-label="zoom out" on:click=move |_| zoom.update(|z| *z = (*z / 1.25).max(0.25))>"-"</button>
                 <button aria-label="zoom in" on:click=move |_| zoom.update(|z| *z = (*z * 1.25).min(16.0))>"+"</button>

@@ -34,6 +34,27 @@ impl Window {
         }
     }
 
+    /// The window a slice came with (the scanner's, [`Slice::display_window`]), else the
+    /// automatic one: what a case opens with.
+    pub fn initial(slice: &Slice) -> Self {
+        match slice.display_window {
+            Some([centre, width]) => Self { centre, width },
+            None => Self::auto(&slice.pixels),
+        }
+    }
+
+    /// The step of the level and width fields: a power of ten about a hundredth of the width,
+    /// so that the arrows move the window visibly on any scale (0-1 floats, 12-bit integers).
+    pub fn field_step(&self) -> f64 {
+        10f64.powf((self.width / 100.0).log10().floor())
+    }
+
+    /// `value` as the level and width fields show it: to `step`'s decimals.
+    pub fn field_text(value: f64, step: f64) -> String {
+        let decimals = (-step.log10()).round().clamp(0.0, 12.0) as usize;
+        format!("{value:.decimals$}")
+    }
+
     /// Grey value 0-255 of an intensity (linear, clamped).
     pub fn grey(&self, value: f32) -> u8 {
         let t = (value as f64 - (self.centre - self.width / 2.0)) / self.width;
@@ -355,6 +376,29 @@ pub fn rgba(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_case_opens_with_its_stored_window_and_the_fields_step_with_its_width() {
+        let mut slice = Slice::new(1, 4, vec![0.0, 10.0, 20.0, 30.0], "x");
+        slice.display_window = Some([600.0, 1200.0]);
+        assert_eq!(
+            Window::initial(&slice),
+            Window {
+                centre: 600.0,
+                width: 1200.0
+            }
+        );
+        slice.display_window = None;
+        assert_eq!(Window::initial(&slice), Window::auto(&slice.pixels));
+        // Width 1200: steps of 10; 250: of 1; 0.8 (a float image): of 0.001.
+        let step = |width| Window { centre: 0.0, width }.field_step();
+        assert_eq!(step(1200.0), 10.0);
+        assert_eq!(step(250.0), 1.0);
+        assert!((step(0.8) - 0.001).abs() < 1e-12, "{}", step(0.8));
+        assert_eq!(Window::field_text(123.456, 10.0), "123");
+        assert_eq!(Window::field_text(123.456, 1.0), "123");
+        assert_eq!(Window::field_text(0.123456, 0.001), "0.123");
+    }
 
     #[test]
     fn window_maps_its_ends_to_black_and_white() {

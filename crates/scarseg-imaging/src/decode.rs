@@ -1184,12 +1184,18 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
                 .take(plane)
                 .collect(),
         };
+        let mut display_window = stored_window(&obj, frame);
         if invert {
-            // MONOCHROME1 shows low values bright: mirror within the frame's range.
+            // MONOCHROME1 shows low values bright: mirror within the frame's range, and the
+            // scanner's window with the pixels.
             let (lo, hi) = min_max(&pixels);
             pixels.iter_mut().for_each(|v| *v = lo + hi - *v);
+            if let Some([centre, _]) = display_window.as_mut() {
+                *centre = f64::from(lo) + f64::from(hi) - *centre;
+            }
         }
         let mut slice = Slice::new(rows, cols, pixels, source_name(name, frame, frames));
+        slice.display_window = display_window;
         let geometry = FrameGeometry::read(&obj, frame);
         missing_spacing |= geometry.spacing_mm.is_none();
         missing_thickness |= geometry.thickness_mm.is_none();
@@ -1240,6 +1246,22 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         slices,
         warnings,
     })
+}
+
+/// The window the scanner stored for frame `frame` ([`Slice::display_window`]): WindowCenter and
+/// WindowWidth of the frame's FrameVOILUTSequence (an enhanced image's, per frame or shared),
+/// else the top level's; the first value where several presets are stored, as viewers open
+/// with. Both apply to the rescaled values, the units the pixels are decoded in. `None` without
+/// a positive width.
+fn stored_window(obj: &InMemDicomObject, frame: usize) -> Option<[f64; 2]> {
+    let read = |o: &InMemDicomObject| {
+        let first = |tag| dicom_floats(o, tag).and_then(|v| v.first().copied());
+        Some([first(tags::WINDOW_CENTER)?, first(tags::WINDOW_WIDTH)?])
+    };
+    functional_group(obj, frame, tags::FRAME_VOILUT_SEQUENCE)
+        .and_then(read)
+        .or_else(|| read(obj))
+        .filter(|[c, w]| c.is_finite() && w.is_finite() && *w > 0.0)
 }
 
 /// The instance's identity and its patient and study attributes ([`DicomSource`]), for every
@@ -1745,6 +1767,11 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         values.iter_mut().for_each(|v| *v = *v * slope + inter);
     }
 
+    // cal_min to cal_max: the display range a converter or an editor stored, in the scaled
+    // units; both 0 (unset) in most files.
+    let (cal_min, cal_max) = (f64::from(header.cal_min), f64::from(header.cal_max));
+    let display_window = (cal_min.is_finite() && cal_max.is_finite() && cal_max > cal_min)
+        .then(|| [(cal_min + cal_max) / 2.0, cal_max - cal_min]);
     let mut warnings = Vec::new();
     let pix = |i: usize| {
         let v = header.pixdim[i].abs() as f64;
@@ -1802,6 +1829,7 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             if planes > dim(3) {
                 slice.acquisition = vec![("volume".into(), (k as u64 / dim(3) + 1).to_string())];
             }
+            slice.display_window = display_window;
             slice
         })
         .collect();

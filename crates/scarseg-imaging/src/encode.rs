@@ -94,6 +94,7 @@ pub fn nifti1(slices: &[Slice], data: NiftiData<'_>, gzip: bool) -> Result<Vec<u
         message: "no slices".into(),
     })?;
     let (rows, cols, depth) = (first.rows, first.cols, slices.len());
+    let image = matches!(data, NiftiData::F32(_));
     let (datatype, bitpix, payload): (i16, i16, Vec<u8>) = match data {
         NiftiData::F32(v) => (16, 32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         NiftiData::U8(v) => (2, 8, v.to_vec()),
@@ -154,6 +155,11 @@ pub fn nifti1(slices: &[Slice], data: NiftiData<'_>, gzip: bool) -> Result<Vec<u
     }
     put_f32(&mut h, 108, 352.0); // vox_offset
     put_f32(&mut h, 112, 1.0); // scl_slope
+    // An image's display range, where its first slice came with a window.
+    if let (true, Some([centre, width])) = (image, first.display_window) {
+        put_f32(&mut h, 124, (centre + width / 2.0) as f32); // cal_max
+        put_f32(&mut h, 128, (centre - width / 2.0) as f32); // cal_min
+    }
     h[123] = 2; // xyzt_units: mm
     put_i16(&mut h, 252, 0); // qform_code
     put_i16(&mut h, 254, 1); // sform_code: scanner
@@ -397,6 +403,11 @@ pub fn dicom_mr(
         VR::US,
         PrimitiveValue::from(0u16),
     );
+    // The window the slice came with (a scanner's, kept through a round trip).
+    if let Some([centre, width]) = slice.display_window {
+        put(tags::WINDOW_CENTER, VR::DS, ds(centre).into());
+        put(tags::WINDOW_WIDTH, VR::DS, ds(width).into());
+    }
     put(tags::RESCALE_INTERCEPT, VR::DS, ds(lo).into());
     put(tags::RESCALE_SLOPE, VR::DS, format!("{slope:.9e}").into());
     put(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(stored.into()));

@@ -64,6 +64,12 @@ pub struct Slice {
     /// of it references and copies so that an archive files the segmentation with its images.
     #[serde(default)]
     pub dicom: Option<DicomSource>,
+    /// The window the source stores for display, `[centre, width]` in the pixels' units (after
+    /// rescale, mirrored with the pixels for MONOCHROME1): DICOM's WindowCenter and WindowWidth
+    /// (the frame's FrameVOILUTSequence first; the first of several presets), NIfTI's cal_min
+    /// to cal_max. What the scanner or the converter chose; `None` where the source has none.
+    #[serde(default)]
+    pub display_window: Option<[f64; 2]>,
 }
 
 /// A DICOM slice's identity: the instance (and frame) it was read from, and the patient and
@@ -125,6 +131,7 @@ impl Slice {
             series_uid: None,
             acquisition: Vec::new(),
             dicom: None,
+            display_window: None,
         }
     }
 

@@ -304,6 +304,125 @@ fn monochrome1_is_inverted_so_bright_means_high_signal() {
 }
 
 #[test]
+fn the_scanners_window_is_read_in_the_pixels_units() {
+    let values: Vec<u16> = vec![0, 100, 200, 300, 400, 500];
+    let window = |photometric, extra: Vec<DataElement<InMemDicomObject>>, rescale| {
+        let mut s = spec(16, false, photometric);
+        s.extra = extra;
+        s.rescale = rescale;
+        let bytes = dicom(
+            &s,
+            Value::Primitive(PrimitiveValue::U16(values.clone().into())),
+            VR::OW,
+        );
+        decode(&bytes).slices[0].display_window
+    };
+    // Two presets, as scanners store them: viewers open with the first. The rescale (2v - 5)
+    // leaves it as it is: a window applies to the rescaled values, the pixels' units.
+    let presets = || {
+        vec![
+            ds(tags::WINDOW_CENTER, "600\\300"),
+            ds(tags::WINDOW_WIDTH, "1200\\400"),
+        ]
+    };
+    assert_eq!(
+        window("MONOCHROME2", presets(), Some((2.0, -5.0))),
+        Some([600.0, 1200.0])
+    );
+    // MONOCHROME1: the pixels are mirrored in the frame's range [0, 500] (v -> 500 - v), the
+    // window's centre with them (200 -> 300); its width stays.
+    let one = vec![
+        ds(tags::WINDOW_CENTER, "200"),
+        ds(tags::WINDOW_WIDTH, "150"),
+    ];
+    assert_eq!(window("MONOCHROME1", one, None), Some([300.0, 150.0]));
+    // A centre without a width, or a width of 0: no window.
+    assert_eq!(
+        window("MONOCHROME2", vec![ds(tags::WINDOW_CENTER, "200")], None),
+        None
+    );
+    let zero = vec![ds(tags::WINDOW_CENTER, "200"), ds(tags::WINDOW_WIDTH, "0")];
+    assert_eq!(window("MONOCHROME2", zero, None), None);
+    assert_eq!(window("MONOCHROME2", Vec::new(), None), None);
+}
+
+#[test]
+fn an_enhanced_images_window_is_its_frames_own() {
+    let voi = |centre: &str, width: &str| {
+        sequence(
+            tags::FRAME_VOILUT_SEQUENCE,
+            vec![
+                ds(tags::WINDOW_CENTER, centre),
+                ds(tags::WINDOW_WIDTH, width),
+            ],
+        )
+    };
+    let shared = InMemDicomObject::from_element_iter([
+        sequence(
+            tags::PIXEL_MEASURES_SEQUENCE,
+            vec![
+                ds(tags::PIXEL_SPACING, "1.25\\1.5"),
+                ds(tags::SLICE_THICKNESS, "8"),
+            ],
+        ),
+        sequence(
+            tags::PLANE_ORIENTATION_SEQUENCE,
+            vec![ds(tags::IMAGE_ORIENTATION_PATIENT, "1\\0\\0\\0\\1\\0")],
+        ),
+        voi("100", "50"),
+    ]);
+    // Stored at z = 18.5, 28 and 10 mm; the second stored frame has a window of its own, the
+    // others take the shared groups'.
+    let per_frame: Vec<InMemDicomObject> = [
+        ("-5\\-6\\18.5", None),
+        ("-5\\-6\\28", Some(("400\\350", "800\\700"))),
+        ("-5\\-6\\10", None),
+    ]
+    .into_iter()
+    .map(|(position, own)| {
+        let mut groups = vec![sequence(
+            tags::PLANE_POSITION_SEQUENCE,
+            vec![ds(tags::IMAGE_POSITION_PATIENT, position)],
+        )];
+        groups.extend(own.map(|(c, w)| voi(c, w)));
+        InMemDicomObject::from_element_iter(groups)
+    })
+    .collect();
+    let mut s = spec(16, false, "MONOCHROME2");
+    s.frames = 3;
+    s.geometry = Some(vec![
+        DataElement::new(
+            tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![shared]),
+        ),
+        DataElement::new(
+            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(per_frame),
+        ),
+    ]);
+    // A top-level window too, which the functional groups come before.
+    s.extra = vec![ds(tags::WINDOW_CENTER, "7"), ds(tags::WINDOW_WIDTH, "9")];
+    let values: Vec<u16> = (0..18).collect();
+    let stack = decode(&dicom(
+        &s,
+        Value::Primitive(PrimitiveValue::U16(values.into())),
+        VR::OW,
+    ));
+    // In space order: z = 10 and 18.5 (shared), 28 (its own, the first preset).
+    let windows: Vec<_> = stack.slices.iter().map(|s| s.display_window).collect();
+    assert_eq!(
+        windows,
+        [
+            Some([100.0, 50.0]),
+            Some([100.0, 50.0]),
+            Some([400.0, 800.0])
+        ]
+    );
+}
+
+#[test]
 fn multi_frame_becomes_a_stack() {
     let mut s = spec(16, false, "MONOCHROME2");
     s.frames = 3;

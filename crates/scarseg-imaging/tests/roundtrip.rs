@@ -167,6 +167,48 @@ fn png_image_and_mask_round_trip_with_spacing() {
 }
 
 #[test]
+fn the_display_window_survives_both_writers_and_nifti_cal_range_is_read() {
+    let mut slice = Slice::new(4, 5, (0..20).map(|v| v as f32 * 50.0).collect(), "x");
+    slice.display_window = Some([600.0, 1200.0]);
+    let dicom = dicom_mr(&slice, &ids("w"), 1, DicomSyntax::ExplicitLittle).expect("encode");
+    let got = decode_file("w.dcm", &dicom, &Limits::default()).expect("decode");
+    assert_eq!(got.slices[0].display_window, Some([600.0, 1200.0]));
+    let nifti = nifti1(
+        std::slice::from_ref(&slice),
+        NiftiData::F32(&slice.pixels.clone()),
+        false,
+    )
+    .expect("encode");
+    let got = decode_file("w.nii", &nifti, &Limits::default()).expect("decode");
+    assert_eq!(got.slices[0].display_window, Some([600.0, 1200.0]));
+    // cal_max (offset 124) and cal_min (128) as another writer sets them: 900 and 100 are the
+    // window centred on 500, 800 wide; unset (both 0) or reversed, no window.
+    let mut bytes = nifti.clone();
+    bytes[124..128].copy_from_slice(&900f32.to_le_bytes());
+    bytes[128..132].copy_from_slice(&100f32.to_le_bytes());
+    let got = decode_file("w.nii", &bytes, &Limits::default()).expect("decode");
+    assert_eq!(got.slices[0].display_window, Some([500.0, 800.0]));
+    for (max, min) in [(0f32, 0f32), (100.0, 900.0)] {
+        bytes[124..128].copy_from_slice(&max.to_le_bytes());
+        bytes[128..132].copy_from_slice(&min.to_le_bytes());
+        let got = decode_file("w.nii", &bytes, &Limits::default()).expect("decode");
+        assert_eq!(
+            got.slices[0].display_window, None,
+            "cal_max {max}, cal_min {min}"
+        );
+    }
+    // A label volume carries no display range.
+    let labels = nifti1(
+        std::slice::from_ref(&slice),
+        NiftiData::U8(&[0, 1, 2, 3, 4].repeat(4)),
+        false,
+    )
+    .expect("encode");
+    let got = decode_file("l.nii", &labels, &Limits::default()).expect("decode");
+    assert_eq!(got.slices[0].display_window, None);
+}
+
+#[test]
 fn two_dimensional_nifti_reads_as_one_slice() {
     let mut slice = Slice::new(4, 5, (0..20).map(|v| v as f32).collect(), "x");
     slice.spacing_mm = [0.5, 0.25];
