@@ -1550,9 +1550,33 @@ def stored_window(d, data, tmp):
     time.sleep(0.5)
     assert fields() == [str(centre), str(width)], fields()
     assert worst(centre, width) <= 1
+    # The readout under the pointer: the pixel it is over and its value in the file's units.
+    bright = max(range(len(values)), key=lambda j: values[j])
+    px, py = d.js("""const c = document.querySelector('[data-testid=view]');
+        const r = c.getBoundingClientRect();
+        const cx = Math.round(r.left + arguments[0] / c.width * r.width);
+        const cy = Math.round(r.top + arguments[1] / c.height * r.height);
+        c.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: cx, clientY: cy}));
+        return [(cx - r.left) / r.width * c.width, (cy - r.top) / r.height * c.height];""",
+                  bright % cols + 0.5, bright // cols + 0.5)
+    x, y = math.floor(px), math.floor(py)
+    text = d.wait("return document.querySelector('[data-testid=readout]').innerText", "the readout")
+    found = re.fullmatch(r"pixel x (\d+), y (\d+) \(from the top left, from 0\): value ([-\d.]+), "
+                         r"scar probability ([\d.]+); (scar|myocardium, not scar|outside the myocardium)",
+                         text.strip())
+    assert found, text
+    want = values[y * cols + x]
+    shown = float(found[3])
+    # Four significant digits: within half a unit of the last one shown.
+    assert (int(found[1]), int(found[2])) == (x, y) and abs(shown - want) <= 0.5 * 10 ** (
+        math.floor(math.log10(abs(want))) - 3) + 1e-3, (text, x, y, want)
+    assert 0 <= float(found[4]) <= 1, text
+    d.js("document.querySelector('[data-testid=view]').dispatchEvent(new MouseEvent('mouseleave'))")
+    d.wait("return document.querySelector('[data-testid=readout]').innerText.trim() === ''",
+           "the readout cleared")
     d.keys("m")
     print(f"[cpu] stored window: level {centre}, width {width} shown and drawn (grey within 1 of "
-          f"the file's values through it), a typed level too")
+          f"the file's values through it), a typed level too; readout: {text.strip()!r}")
 
 
 # Roles a user operates; each needs a name a screen reader can say.

@@ -27,8 +27,8 @@ use scarseg_web::correct::{
 };
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{
-    GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, rgba,
-    sector_drawing,
+    GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, pixel_readout,
+    rgba, sector_drawing,
 };
 use scarseg_web::report::{Provenance, flag_agreement_text, model_score};
 use wasm_bindgen::JsCast;
@@ -835,6 +835,8 @@ pub fn App() -> impl IntoView {
     let brush_mm = RwSignal::new(DEFAULT_BRUSH_MM);
     let stroke = RwSignal::new(None::<(usize, (f64, f64))>);
     let hover = RwSignal::new(None::<(f64, f64)>);
+    // The pointer over the image in any mode, for the pixel readout.
+    let probe = RwSignal::new(None::<(f64, f64)>);
     let aha_note = RwSignal::new(None::<String>);
     let update_mark = move |f: &dyn Fn(&mut AhaMark)| {
         let Some(id) = state.current.get_untracked() else {
@@ -1427,6 +1429,7 @@ pub fn App() -> impl IntoView {
         drag.set(Some((ev.client_x(), ev.client_y())));
     };
     let on_move = move |ev: web_sys::MouseEvent| {
+        probe.set(canvas_point(&ev));
         // The cross follows the pointer too, so the keyboard goes on from where it is.
         if marking.get_untracked() {
             hover.set(canvas_point(&ev));
@@ -1461,6 +1464,7 @@ pub fn App() -> impl IntoView {
     let on_leave = move |ev: web_sys::MouseEvent| {
         on_up(ev);
         hover.set(None);
+        probe.set(None);
     };
     let on_wheel = move |ev: web_sys::WheelEvent| {
         ev.prevent_default();
@@ -1989,6 +1993,16 @@ pub fn App() -> impl IntoView {
                     on:mousedown=on_down on:mousemove=on_move on:mouseup=on_up on:mouseleave=on_leave
                     on:wheel=on_wheel></canvas>
             </div>
+            // The pixel under the pointer, or under the keyboard's brush or cross.
+            <p class="help readout" data-testid="readout">{move || {
+                let at = hover.get().or(probe.get())?;
+                let (id, k) = (state.current.get()?, state.slice.get());
+                state.cases.with(|cases| {
+                    let c = cases.iter().find(|c| c.id == id)?;
+                    let (s, r) = (c.stack.as_ref()?.slices.get(k)?, c.result.as_ref()?.slices.get(k)?);
+                    pixel_readout(s, &r.scar_probability, &r.scar, &r.myocardium, at)
+                })
+            }}</p>
             <p class="help">"Keys: up/down or left/right or mouse wheel: slice; left-drag on the image:
                window (right/left) and level (down/up); r: auto window; + and -: zoom; o: outline;
                m: masks on/off; p: probability map; i: mark the RV insertion with the next click (Esc:

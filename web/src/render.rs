@@ -72,6 +72,50 @@ impl Window {
     }
 }
 
+/// `value` to four significant digits, fixed-point (no exponent): how the readout shows pixel
+/// values on any scale (0-1 floats, 12-bit integers).
+pub fn four_digits(value: f64) -> String {
+    let magnitude = if value == 0.0 || !value.is_finite() {
+        0.0
+    } else {
+        value.abs().log10().floor()
+    };
+    let decimals = (3.0 - magnitude).clamp(0.0, 8.0) as usize;
+    format!("{value:.decimals$}")
+}
+
+/// What the viewer says of the pixel at canvas point `at` (pixel units, the top-left corner at
+/// 0) of a slice: where it is, its value in the image's units, the network's scar probability
+/// and which masks hold it; `None` off the slice.
+pub fn pixel_readout(
+    slice: &Slice,
+    scar_probability: &[f32],
+    scar: &Mask,
+    myocardium: &Mask,
+    at: (f64, f64),
+) -> Option<String> {
+    let (x, y) = (at.0.floor(), at.1.floor());
+    if x < 0.0 || y < 0.0 || x >= slice.cols as f64 || y >= slice.rows as f64 {
+        return None;
+    }
+    let i = y as usize * slice.cols + x as usize;
+    let inside = match (
+        scar.data.get(i).copied().unwrap_or(false),
+        myocardium.data.get(i).copied().unwrap_or(false),
+    ) {
+        (true, _) => "scar",
+        (false, true) => "myocardium, not scar",
+        (false, false) => "outside the myocardium",
+    };
+    let probability = scar_probability
+        .get(i)
+        .map_or(String::new(), |p| format!(", scar probability {p:.2}"));
+    Some(format!(
+        "pixel x {x}, y {y} (from the top left, from 0): value {}{probability}; {inside}",
+        four_digits(f64::from(*slice.pixels.get(i)?))
+    ))
+}
+
 /// How overlays are drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Overlay {
@@ -398,6 +442,39 @@ mod tests {
         assert_eq!(Window::field_text(123.456, 10.0), "123");
         assert_eq!(Window::field_text(123.456, 1.0), "123");
         assert_eq!(Window::field_text(0.123456, 0.001), "0.123");
+    }
+
+    #[test]
+    fn the_readout_names_the_pixel_its_value_and_masks() {
+        assert_eq!(four_digits(245.2671), "245.3");
+        assert_eq!(four_digits(1624.898), "1625");
+        assert_eq!(four_digits(0.012345), "0.01235");
+        assert_eq!(four_digits(0.0), "0.000");
+        assert_eq!(four_digits(-3.25159), "-3.252");
+        // A 2 x 3 slice: pixel (x 2, y 1) is index 5, scar; (x 1, y 0) myocardium only.
+        let slice = Slice::new(2, 3, vec![0.0, 1.5, 2.0, 3.0, 4.0, 5.25], "x");
+        let mut scar = Mask::empty(2, 3);
+        let mut wall = Mask::empty(2, 3);
+        scar.data[5] = true;
+        wall.data[5] = true;
+        wall.data[1] = true;
+        let p = [0.0, 0.25, 0.0, 0.0, 0.0, 0.875];
+        assert_eq!(
+            pixel_readout(&slice, &p, &scar, &wall, (2.9, 1.1)).as_deref(),
+            Some(
+                "pixel x 2, y 1 (from the top left, from 0): value 5.250, scar probability 0.88; \
+                 scar"
+            )
+        );
+        assert_eq!(
+            pixel_readout(&slice, &p, &scar, &wall, (1.0, 0.0)).as_deref(),
+            Some(
+                "pixel x 1, y 0 (from the top left, from 0): value 1.500, scar probability 0.25; \
+                 myocardium, not scar"
+            )
+        );
+        assert!(pixel_readout(&slice, &p, &scar, &wall, (3.0, 0.5)).is_none());
+        assert!(pixel_readout(&slice, &p, &scar, &wall, (-0.1, 0.5)).is_none());
     }
 
     #[test]
