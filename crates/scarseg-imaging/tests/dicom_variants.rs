@@ -357,20 +357,9 @@ fn an_enhanced_images_window_is_its_frames_own() {
             ],
         )
     };
-    let shared = InMemDicomObject::from_element_iter([
-        sequence(
-            tags::PIXEL_MEASURES_SEQUENCE,
-            vec![
-                ds(tags::PIXEL_SPACING, "1.25\\1.5"),
-                ds(tags::SLICE_THICKNESS, "8"),
-            ],
-        ),
-        sequence(
-            tags::PLANE_ORIENTATION_SEQUENCE,
-            vec![ds(tags::IMAGE_ORIENTATION_PATIENT, "1\\0\\0\\0\\1\\0")],
-        ),
-        voi("100", "50"),
-    ]);
+    let mut shared = axial_frames();
+    shared.push(voi("100", "50"));
+    let shared = InMemDicomObject::from_element_iter(shared);
     // Stored at z = 18.5, 28 and 10 mm; the second stored frame has a window of its own, the
     // others take the shared groups'.
     let per_frame: Vec<InMemDicomObject> = [
@@ -390,18 +379,7 @@ fn an_enhanced_images_window_is_its_frames_own() {
     .collect();
     let mut s = spec(16, false, "MONOCHROME2");
     s.frames = 3;
-    s.geometry = Some(vec![
-        DataElement::new(
-            tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
-            VR::SQ,
-            DataSetSequence::from(vec![shared]),
-        ),
-        DataElement::new(
-            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
-            VR::SQ,
-            DataSetSequence::from(per_frame),
-        ),
-    ]);
+    s.geometry = Some(functional_groups(shared, per_frame));
     // A top-level window too, which the functional groups come before.
     s.extra = vec![ds(tags::WINDOW_CENTER, "7"), ds(tags::WINDOW_WIDTH, "9")];
     let values: Vec<u16> = (0..18).collect();
@@ -454,18 +432,9 @@ fn sequence(
     DataElement::new(tag, VR::SQ, DataSetSequence::from(vec![item]))
 }
 
-fn ds(tag: Tag, value: &str) -> DataElement<InMemDicomObject> {
-    DataElement::new(tag, VR::DS, PrimitiveValue::from(value))
-}
-
-#[test]
-fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
-    // An enhanced MR image, as many scanners now export a whole stack: no top-level spacing,
-    // thickness or position; one PixelMeasures and PlaneOrientation item for all frames, and
-    // one PlanePosition per frame. The frames' positions are uneven (10, 18.5 and 28 mm along
-    // z) so that they can only come from the file, and stored out of order (18.5, 28, 10), as
-    // an acquisition order may be.
-    let shared = InMemDicomObject::from_element_iter([
+/// Shared functional groups of axial frames: 1.25 x 1.5 mm pixels, 8 mm thick.
+fn axial_frames() -> Vec<DataElement<InMemDicomObject>> {
+    vec![
         sequence(
             tags::PIXEL_MEASURES_SEQUENCE,
             vec![
@@ -477,7 +446,40 @@ fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
             tags::PLANE_ORIENTATION_SEQUENCE,
             vec![ds(tags::IMAGE_ORIENTATION_PATIENT, "1\\0\\0\\0\\1\\0")],
         ),
-    ]);
+    ]
+}
+
+/// An enhanced image's functional groups: one item shared by every frame, one per frame.
+fn functional_groups(
+    shared: InMemDicomObject,
+    per_frame: Vec<InMemDicomObject>,
+) -> Vec<DataElement<InMemDicomObject>> {
+    vec![
+        DataElement::new(
+            tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![shared]),
+        ),
+        DataElement::new(
+            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(per_frame),
+        ),
+    ]
+}
+
+fn ds(tag: Tag, value: &str) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, VR::DS, PrimitiveValue::from(value))
+}
+
+#[test]
+fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
+    // An enhanced MR image, as many scanners now export a whole stack: no top-level spacing,
+    // thickness or position; one PixelMeasures and PlaneOrientation item for all frames, and
+    // one PlanePosition per frame. The frames' positions are uneven (10, 18.5 and 28 mm along
+    // z) so that they can only come from the file, and stored out of order (18.5, 28, 10), as
+    // an acquisition order may be.
+    let shared = InMemDicomObject::from_element_iter(axial_frames());
     let per_frame: Vec<InMemDicomObject> = ["-5\\-6\\18.5", "-5\\-6\\28", "-5\\-6\\10"]
         .iter()
         .map(|p| {
@@ -489,18 +491,7 @@ fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
         .collect();
     let mut s = spec(16, false, "MONOCHROME2");
     s.frames = 3;
-    s.geometry = Some(vec![
-        DataElement::new(
-            tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
-            VR::SQ,
-            DataSetSequence::from(vec![shared]),
-        ),
-        DataElement::new(
-            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
-            VR::SQ,
-            DataSetSequence::from(per_frame),
-        ),
-    ]);
+    s.geometry = Some(functional_groups(shared, per_frame));
     s.extra = vec![
         DataElement::new(
             tags::STUDY_INSTANCE_UID,
