@@ -12,10 +12,11 @@ use indicatif::ProgressBar;
 use scarseg_imaging::decode::{
     Format, decode_file_stacks, decode_series_stacks, labels_for, sniff,
 };
-use scarseg_imaging::encode::{NiftiData, nifti1};
+use scarseg_imaging::encode::{NiftiData, nifti1, png_rgba8};
 use scarseg_imaging::metrics::{AhaOrientation, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::sr::Verifier;
+use scarseg_imaging::view::{Overlay, Window, rgba};
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
     SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map, mask_png,
@@ -36,7 +37,8 @@ pub struct PredictArgs {
     /// DICOM files or series folders, NIfTI (.nii, .nii.gz), PNG or JPEG files.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Output folder: per slice NAME_scar.png and NAME_myo.png, per stack NAME_labels.nii.gz
+    /// Output folder: per slice NAME_scar.png and NAME_myo.png (and NAME_overlay.png with
+    /// --overlays), per stack NAME_labels.nii.gz
     /// (and for a DICOM stack NAME_seg.dcm and NAME_sr.dcm), report.csv and report.json.
     #[arg(long)]
     pub out: PathBuf,
@@ -80,6 +82,12 @@ pub struct PredictArgs {
     /// the output folder.
     #[arg(long, value_name = "DIR")]
     pub corrections: Option<PathBuf>,
+    /// Also write, per slice, NAME_overlay.png: the image with the scar (yellow) and myocardium
+    /// (cyan) outlines drawn on it, in the window the page opens the stack with (the scanner's
+    /// stored one, else the 1st to 99th percentile of its first slice), to look the results over
+    /// without a viewer.
+    #[arg(long)]
+    pub overlays: bool,
     /// Write no DICOM segmentation (`NAME_seg.dcm`) or measurement report (`NAME_sr.dcm`) of
     /// DICOM stacks. They repeat their series' patient and study attributes (name, ID, birth
     /// date), as they must to join the study; the masks, label volumes and reports carry none.
@@ -489,6 +497,7 @@ fn write_outputs(
     stack: &Stack,
     result: &StackResult,
     maker: Option<&SegMaker<'_>>,
+    overlays: bool,
 ) -> Result<(Vec<PathBuf>, Option<String>)> {
     let mut written = Vec::new();
     let mut put = |file: String, bytes: Vec<u8>| -> Result<()> {
@@ -499,6 +508,12 @@ fn write_outputs(
         Ok(())
     };
     let many = stack.slices.len() > 1;
+    // One window for the stack, as the page opens it.
+    let overlays = stack
+        .slices
+        .first()
+        .filter(|_| overlays)
+        .map(Window::initial);
     let mut labels = Vec::new();
     for (k, (r, s)) in result.slices.iter().zip(&stack.slices).enumerate() {
         let stem = if many {
@@ -511,6 +526,17 @@ fn write_outputs(
             format!("{stem}_myo.png"),
             mask_png(&r.myocardium, s.spacing_mm)?,
         )?;
+        if let Some(window) = overlays {
+            let outlines = Overlay {
+                outline: true,
+                ..Default::default()
+            };
+            let image = rgba(s, &window, &r.scar, &r.myocardium, &[], &outlines);
+            put(
+                format!("{stem}_overlay.png"),
+                png_rgba8(s.rows, s.cols, &image, Some(s.spacing_mm))?,
+            )?;
+        }
         labels.extend(label_map(&r.scar, &r.myocardium));
     }
     put(
@@ -674,7 +700,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                         }
                     };
                     let (written, no_seg) =
-                        write_outputs(&args.out, &name, &stack, &result, seg_maker)?;
+                        write_outputs(&args.out, &name, &stack, &result, seg_maker, args.overlays)?;
                     if let Some(why) = no_seg {
                         notes.push(format!("{input_name}: no DICOM segmentation: {why}"));
                     }

@@ -1506,6 +1506,101 @@ fn phantom_nifti_stack(root: &Path) -> PathBuf {
         .expect("image volume")
 }
 
+/// (rows, cols, bytes) of an 8-bit RGBA PNG, read with the png crate.
+fn read_rgba(path: &Path) -> (usize, usize, Vec<u8>) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .expect("png header");
+    let mut buf = vec![0u8; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("png data");
+    assert_eq!(
+        (info.bit_depth, info.color_type),
+        (png::BitDepth::Eight, png::ColorType::Rgba)
+    );
+    buf.truncate(info.buffer_size());
+    (info.height as usize, info.width as usize, buf)
+}
+
+#[test]
+fn overlays_draw_the_outlines_on_the_image_in_its_stored_window() {
+    // A phantom NIfTI stack whose header stores a display range (cal_min, cal_max: the 25th
+    // and 75th percentiles of its values, put in here), through the bundled model.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let mut nii = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(phantom_nifti_stack(root)).expect("open"),
+        ),
+        &mut nii,
+    )
+    .expect("gunzip");
+    let stack = decode_file("v.nii", &nii, &Limits::default()).expect("decodes");
+    let mut sorted: Vec<f32> = stack.slices.iter().flat_map(|x| x.pixels.clone()).collect();
+    sorted.sort_by(f32::total_cmp);
+    let (lo, hi) = (sorted[sorted.len() / 4], sorted[3 * sorted.len() / 4]);
+    assert!(hi > lo, "{lo} {hi}");
+    nii[124..128].copy_from_slice(&hi.to_le_bytes());
+    nii[128..132].copy_from_slice(&lo.to_le_bytes());
+    let input = root.join("windowed.nii");
+    std::fs::write(&input, &nii).expect("write");
+    let out = root.join("out");
+    ok(&["predict", s(&input), "--out", s(&out), "--overlays"]);
+
+    let overlays = files_with(&out, "_overlay.png");
+    let (scars, myos) = (files_with(&out, "_scar.png"), files_with(&out, "_myo.png"));
+    assert_eq!((overlays.len(), scars.len(), myos.len()), (3, 3, 3));
+    // By hand: a mask's edge is a pixel of it on the image's border or beside (up, down, left,
+    // right) a pixel outside it. Scar's edge yellow over myocardium's cyan; elsewhere the grey
+    // of the value through the window lo..hi.
+    let (mut scar_edges, mut wrong) = (0, 0);
+    for (k, slice) in stack.slices.iter().enumerate() {
+        let (rows, cols, image) = read_rgba(&overlays[k]);
+        assert_eq!((rows, cols), (slice.rows, slice.cols));
+        let (_, _, scar) = read_mask(&scars[k]);
+        let (_, _, myo) = read_mask(&myos[k]);
+        let edge = |m: &[f32], r: usize, c: usize| {
+            let inside = |r: usize, c: usize| m[r * cols + c] > 0.0;
+            inside(r, c)
+                && (r == 0
+                    || c == 0
+                    || r + 1 == rows
+                    || c + 1 == cols
+                    || !inside(r - 1, c)
+                    || !inside(r + 1, c)
+                    || !inside(r, c - 1)
+                    || !inside(r, c + 1))
+        };
+        for r in 0..rows {
+            for c in 0..cols {
+                let i = r * cols + c;
+                let got = &image[4 * i..4 * i + 4];
+                let want = if edge(&scar, r, c) {
+                    scar_edges += 1;
+                    [255, 214, 0]
+                } else if edge(&myo, r, c) {
+                    [0, 200, 255]
+                } else {
+                    let t = (f64::from(slice.pixels[i]) - f64::from(lo)) / f64::from(hi - lo);
+                    let g = (t.clamp(0.0, 1.0) * 255.0).round() as u8;
+                    [g, g, g]
+                };
+                let near = got[..3].iter().zip(want).all(|(a, b)| a.abs_diff(b) <= 1);
+                if !near || got[3] != 255 {
+                    wrong += 1;
+                }
+            }
+        }
+    }
+    assert!(scar_edges > 0, "the stack should show scar");
+    assert_eq!(wrong, 0, "pixels unlike the image, window and outlines");
+    // Without --overlays, none.
+    let plain = root.join("plain");
+    ok(&["predict", s(&input), "--out", s(&plain)]);
+    assert!(files_with(&plain, "_overlay.png").is_empty());
+}
+
 #[test]
 fn a_copy_of_the_binary_elsewhere_runs_its_built_in_default_model() {
     // `cargo install` or a packed trainer puts scarseg away from this source tree: without

@@ -34,10 +34,46 @@ fn png_with(
     spacing_mm: Option<[f64; 2]>,
     data: &[u8],
 ) -> Result<Vec<u8>, EncodeError> {
+    png_coloured(
+        rows,
+        cols,
+        png::ColorType::Grayscale,
+        depth,
+        spacing_mm,
+        data,
+    )
+}
+
+/// An 8-bit RGBA PNG of `rgba` (`rows * cols * 4` bytes, row-major), e.g. a slice under its
+/// overlays ([`crate::view::rgba`]).
+pub fn png_rgba8(
+    rows: usize,
+    cols: usize,
+    rgba: &[u8],
+    spacing_mm: Option<[f64; 2]>,
+) -> Result<Vec<u8>, EncodeError> {
+    png_coloured(
+        rows,
+        cols,
+        png::ColorType::Rgba,
+        png::BitDepth::Eight,
+        spacing_mm,
+        rgba,
+    )
+}
+
+fn png_coloured(
+    rows: usize,
+    cols: usize,
+    colour: png::ColorType,
+    depth: png::BitDepth,
+    spacing_mm: Option<[f64; 2]>,
+    data: &[u8],
+) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut out, cols as u32, rows as u32);
-        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_color(colour);
         encoder.set_depth(depth);
         if let Some([row_mm, col_mm]) = spacing_mm {
             encoder.set_pixel_dims(Some(png::PixelDimensions {
