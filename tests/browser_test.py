@@ -1550,6 +1550,13 @@ def stored_window(d, data, tmp):
     time.sleep(0.5)
     assert fields() == [str(centre), str(width)], fields()
     assert worst(centre, width) <= 1
+    # r: the automatic window; w: the stored one again.
+    d.keys("r")
+    time.sleep(0.5)
+    assert fields() != [str(centre), str(width)], fields()
+    d.keys("w")
+    time.sleep(0.5)
+    assert fields() == [str(centre), str(width)], fields()
     # The readout under the pointer: the pixel it is over and its value in the file's units.
     bright = max(range(len(values)), key=lambda j: values[j])
     px, py = d.js("""const c = document.querySelector('[data-testid=view]');

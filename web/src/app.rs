@@ -1273,11 +1273,9 @@ pub fn App() -> impl IntoView {
     let choose_tool = move |t: Option<Tool>| {
         tool.set(t);
         stroke.set(None);
-        // Chosen with the image focused: the keyboard's brush shows where it starts.
         if t.is_some() {
+            // Chosen with the image focused: the keyboard's brush shows where it starts.
             show_keyboard_point();
-        }
-        if t.is_some() {
             marking.set(false);
             overlay.update(|o| {
                 o.probability = false;
@@ -1321,6 +1319,11 @@ pub fn App() -> impl IntoView {
                     })
                 });
                 state.window.set(w);
+            }
+            "w" => {
+                if let Some([centre, width]) = stored_window() {
+                    state.window.set(Some(Window { centre, width }));
+                }
             }
             "o" => overlay.update(|o| o.outline = !o.outline),
             "m" => overlay.update(|o| {
@@ -1880,7 +1883,7 @@ pub fn App() -> impl IntoView {
                 <button aria-label="wide window" on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width /= 0.7 })>"wide"</button>
                 {move || stored_window().map(|[centre, width]| view! {
                     <button data-testid="window-stored" aria-label="the window stored with the image"
-                        title="the window the scanner (or the converter) stored with this image, which the case opened with"
+                        title="the window the scanner (or the converter) stored with this image, which the case opened with (w)"
                         on:click=move |_| state.window.set(Some(Window { centre, width }))>"stored"</button>
                 })}
                 // Typed, or stepped with the arrows: the window in the image's own units, as
@@ -2004,7 +2007,8 @@ pub fn App() -> impl IntoView {
                 })
             }}</p>
             <p class="help">"Keys: up/down or left/right or mouse wheel: slice; left-drag on the image:
-               window (right/left) and level (down/up); r: auto window; + and -: zoom; o: outline;
+               window (right/left) and level (down/up); r: auto window; w: the window stored with
+               the image; + and -: zoom; o: outline;
                m: masks on/off; p: probability map; i: mark the RV insertion with the next click (Esc:
                stop); 1-4: paint scar, erase scar, paint myocardium, erase myocardium, then drag on
                the image (0 or Esc: back to the window); [ and ]: brush radius; u or Ctrl+Z: undo.
