@@ -91,8 +91,10 @@ def main():
                             r.top + (cy - radius * Math.cos(a)) / c.height * r.height];
                 };
                 const pts = [20, 30, 40, 50, 60].map(at);
+                // The button held through the drag, as a mouse reports it (a move without it
+                // lifts the brush).
                 pts.forEach(([x, y], i) => c.dispatchEvent(new MouseEvent(i ? 'mousemove' : 'mousedown',
-                    {bubbles: true, clientX: x, clientY: y})));
+                    {bubbles: true, clientX: x, clientY: y, buttons: 1})));
                 c.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
                 const [x, y] = at(260);
                 c.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: x, clientY: y}));
