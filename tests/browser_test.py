@@ -1568,16 +1568,24 @@ def stored_window(d, data, tmp):
                   bright % cols + 0.5, bright // cols + 0.5)
     x, y = math.floor(px), math.floor(py)
     text = d.wait("return document.querySelector('[data-testid=readout]').innerText", "the readout")
-    found = re.fullmatch(r"pixel x (\d+), y (\d+) \(from the top left, from 0\): value ([-\d.]+), "
-                         r"scar probability ([\d.]+); (scar|myocardium, not scar|outside the myocardium)",
-                         text.strip())
+    found = re.fullmatch(r"pixel x (\d+), y (\d+) \(from the top left, from 0\), LPS \(([-\d.]+), "
+                         r"([-\d.]+), ([-\d.]+)\) mm: value ([-\d.]+), scar probability ([\d.]+); "
+                         r"(scar|myocardium, not scar|outside the myocardium)", text.strip())
     assert found, text
+    # The pixel's centre in scanner coordinates from the file's own position, orientation and
+    # spacing (ImagePositionPatient, ImageOrientationPatient, PixelSpacing).
+    def floats(tag):
+        return [float(v) for v in elements[tag][2].decode().strip(" \0").split("\\")]
+    position, orientation = floats((0x0020, 0x0032)), floats((0x0020, 0x0037))
+    row_mm, col_mm = floats((0x0028, 0x0030))
+    lps = [position[k] + orientation[k] * x * col_mm + orientation[3 + k] * y * row_mm for k in range(3)]
+    assert all(abs(float(found[3 + k]) - lps[k]) <= 0.051 for k in range(3)), (text, lps)
     want = values[y * cols + x]
-    shown = float(found[3])
+    shown = float(found[6])
     # Four significant digits: within half a unit of the last one shown.
     assert (int(found[1]), int(found[2])) == (x, y) and abs(shown - want) <= 0.5 * 10 ** (
         math.floor(math.log10(abs(want))) - 3) + 1e-3, (text, x, y, want)
-    assert 0 <= float(found[4]) <= 1, text
+    assert 0 <= float(found[7]) <= 1, text
     d.js("document.querySelector('[data-testid=view]').dispatchEvent(new MouseEvent('mouseleave'))")
     d.wait("return document.querySelector('[data-testid=readout]').innerText.trim() === ''",
            "the readout cleared")

@@ -49,8 +49,17 @@ pub fn pixel_readout(
     let probability = scar_probability
         .get(i)
         .map_or(String::new(), |p| format!(", scar probability {p:.2}"));
+    // The pixel's centre in the scanner's coordinates (DICOM's LPS, mm), for checking a place
+    // against another tool.
+    let (o, p) = (slice.orientation, slice.position_mm);
+    let (along, down) = (x * slice.spacing_mm[1], y * slice.spacing_mm[0]);
+    let lps: Vec<String> = (0..3)
+        .map(|k| format!("{:.1}", p[k] + o[k] * along + o[3 + k] * down))
+        .collect();
     Some(format!(
-        "pixel x {x}, y {y} (from the top left, from 0): value {}{probability}; {inside}",
+        "pixel x {x}, y {y} (from the top left, from 0), LPS ({}) mm: value {}{probability}; \
+         {inside}",
+        lps.join(", "),
         four_digits(f64::from(*slice.pixels.get(i)?))
     ))
 }
@@ -259,7 +268,11 @@ mod tests {
         assert_eq!(four_digits(0.0), "0.000");
         assert_eq!(four_digits(-3.25159), "-3.252");
         // A 2 x 3 slice: pixel (x 2, y 1) is index 5, scar; (x 1, y 0) myocardium only.
-        let slice = Slice::new(2, 3, vec![0.0, 1.5, 2.0, 3.0, 4.0, 5.25], "x");
+        let mut slice = Slice::new(2, 3, vec![0.0, 1.5, 2.0, 3.0, 4.0, 5.25], "x");
+        // Rows 0.5 mm apart, columns 2 mm, the first pixel's centre at (10, -20, 30): pixel
+        // (x 2, y 1) lies at (10 + 2 * 2, -20 + 1 * 0.5, 30).
+        slice.spacing_mm = [0.5, 2.0];
+        slice.position_mm = [10.0, -20.0, 30.0];
         let mut scar = Mask::empty(2, 3);
         let mut wall = Mask::empty(2, 3);
         scar.data[5] = true;
@@ -269,15 +282,15 @@ mod tests {
         assert_eq!(
             pixel_readout(&slice, &p, &scar, &wall, (2.9, 1.1)).as_deref(),
             Some(
-                "pixel x 2, y 1 (from the top left, from 0): value 5.250, scar probability 0.88; \
-                 scar"
+                "pixel x 2, y 1 (from the top left, from 0), LPS (14.0, -19.5, 30.0) mm: value \
+                 5.250, scar probability 0.88; scar"
             )
         );
         assert_eq!(
             pixel_readout(&slice, &p, &scar, &wall, (1.0, 0.0)).as_deref(),
             Some(
-                "pixel x 1, y 0 (from the top left, from 0): value 1.500, scar probability 0.25; \
-                 myocardium, not scar"
+                "pixel x 1, y 0 (from the top left, from 0), LPS (12.0, -20.0, 30.0) mm: value \
+                 1.500, scar probability 0.25; myocardium, not scar"
             )
         );
         assert!(pixel_readout(&slice, &p, &scar, &wall, (3.0, 0.5)).is_none());
