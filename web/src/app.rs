@@ -824,6 +824,12 @@ pub fn App() -> impl IntoView {
                 .display_window
         })
     };
+    // Back to the window the image came with (the "stored" button, w).
+    let use_stored_window = move || {
+        if let Some([centre, width]) = stored_window() {
+            state.window.set(Some(Window { centre, width }));
+        }
+    };
     // The current case's AHA segments: computed when its marks or results change, not on
     // every redraw.
     let current_aha = Memo::new(move |_| current_case().and_then(|c| c.aha_map()));
@@ -1220,11 +1226,17 @@ pub fn App() -> impl IntoView {
             frame.scroll_by_with_x_and_y(dx, dy);
         }
     };
-    // The keyboard's brush or cross where it starts, when the image has the focus and it is not
-    // shown yet.
+    // Where the keyboard's brush or cross is: where it was last (or where the pointer is), else
+    // where it starts on this slice.
+    let keyboard_point = move || {
+        hover
+            .get_untracked()
+            .or_else(|| keyboard_slice().map(|(_, _, at)| at))
+    };
+    // Shows it, when the image has the focus and it is not shown yet.
     let show_keyboard_point = move || {
         if hover.get_untracked().is_none() && view_focused() {
-            hover.set(keyboard_slice().map(|(_, _, at)| at));
+            hover.set(keyboard_point());
         }
     };
     // One key for the keyboard's brush or cross; false when the key is not one of its own.
@@ -1236,20 +1248,14 @@ pub fn App() -> impl IntoView {
             "ArrowUp" => (0.0, -step),
             "ArrowDown" => (0.0, step),
             " " | "Enter" if marking.get_untracked() => {
-                let at = hover
-                    .get_untracked()
-                    .or_else(|| keyboard_slice().map(|(_, _, at)| at));
-                mark_insertion(at);
+                mark_insertion(keyboard_point());
                 return true;
             }
             " " => {
                 let k = state.slice.get_untracked();
                 if stroke.get_untracked().is_some_and(|(on, _)| on == k) {
                     stroke.set(None);
-                } else if let Some(at) = hover
-                    .get_untracked()
-                    .or_else(|| keyboard_slice().map(|(_, _, at)| at))
-                {
+                } else if let Some(at) = keyboard_point() {
                     // Down: a stroke starts (one step of undo) with a dab where the brush is.
                     hover.set(Some(at));
                     paint(at, true);
@@ -1320,11 +1326,7 @@ pub fn App() -> impl IntoView {
                 });
                 state.window.set(w);
             }
-            "w" => {
-                if let Some([centre, width]) = stored_window() {
-                    state.window.set(Some(Window { centre, width }));
-                }
-            }
+            "w" => use_stored_window(),
             "o" => overlay.update(|o| o.outline = !o.outline),
             "m" => overlay.update(|o| {
                 let on = !(o.scar || o.myocardium);
@@ -1881,10 +1883,10 @@ pub fn App() -> impl IntoView {
                 }>"auto"</button>
                 <button aria-label="narrow window" on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width *= 0.7 })>"narrow"</button>
                 <button aria-label="wide window" on:click=move |_| state.window.update(|w| if let Some(w) = w { w.width /= 0.7 })>"wide"</button>
-                {move || stored_window().map(|[centre, width]| view! {
+                {move || stored_window().map(|_| view! {
                     <button data-testid="window-stored" aria-label="the window stored with the image"
                         title="the window the scanner (or the converter) stored with this image, which the case opened with (w)"
-                        on:click=move |_| state.window.set(Some(Window { centre, width }))>"stored"</button>
+                        on:click=move |_| use_stored_window()>"stored"</button>
                 })}
                 // Typed, or stepped with the arrows: the window in the image's own units, as
                 // the scanner's console and PACS viewers give it.

@@ -508,12 +508,14 @@ fn write_outputs(
         Ok(())
     };
     let many = stack.slices.len() > 1;
-    // One window for the stack, as the page opens it.
-    let overlays = stack
-        .slices
-        .first()
-        .filter(|_| overlays)
-        .map(Window::initial);
+    // One window for the stack, as the page opens it, and outlines that leave the image seen.
+    let overlays = stack.slices.first().filter(|_| overlays).map(|first| {
+        let outlines = Overlay {
+            outline: true,
+            ..Default::default()
+        };
+        (Window::initial(first), outlines)
+    });
     let mut labels = Vec::new();
     for (k, (r, s)) in result.slices.iter().zip(&stack.slices).enumerate() {
         let stem = if many {
@@ -526,12 +528,8 @@ fn write_outputs(
             format!("{stem}_myo.png"),
             mask_png(&r.myocardium, s.spacing_mm)?,
         )?;
-        if let Some(window) = overlays {
-            let outlines = Overlay {
-                outline: true,
-                ..Default::default()
-            };
-            let image = rgba(s, &window, &r.scar, &r.myocardium, &[], &outlines);
+        if let Some((window, outlines)) = &overlays {
+            let image = rgba(s, window, &r.scar, &r.myocardium, &[], outlines);
             put(
                 format!("{stem}_overlay.png"),
                 png_rgba8(s.rows, s.cols, &image, Some(s.spacing_mm))?,

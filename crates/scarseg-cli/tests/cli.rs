@@ -93,20 +93,27 @@ fn read(path: &Path) -> (usize, usize, Vec<f32>) {
     (first.rows, first.cols, first.pixels.clone())
 }
 
-/// (rows, cols, values) of an 8-bit grey PNG, read with the png crate (the image decoder
+/// (rows, cols, bytes) of an 8-bit PNG of `colour`, read with the png crate (the image decoder
 /// rightly refuses constant images, and an empty mask is one).
-fn read_mask(path: &Path) -> (usize, usize, Vec<f32>) {
+fn read_png8(path: &Path, colour: png::ColorType) -> (usize, usize, Vec<u8>) {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut reader = png::Decoder::new(std::io::BufReader::new(file))
         .read_info()
         .expect("png header");
     let mut buf = vec![0u8; reader.output_buffer_size().expect("size")];
     let info = reader.next_frame(&mut buf).expect("png data");
-    assert_eq!(info.bit_depth, png::BitDepth::Eight);
-    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    assert_eq!(
+        (info.bit_depth, info.color_type),
+        (png::BitDepth::Eight, colour)
+    );
     buf.truncate(info.buffer_size());
-    let values = buf.iter().map(|v| *v as f32).collect();
-    (info.height as usize, info.width as usize, values)
+    (info.height as usize, info.width as usize, buf)
+}
+
+/// (rows, cols, values) of an 8-bit grey PNG (a mask).
+fn read_mask(path: &Path) -> (usize, usize, Vec<f32>) {
+    let (rows, cols, bytes) = read_png8(path, png::ColorType::Grayscale);
+    (rows, cols, bytes.iter().map(|v| *v as f32).collect())
 }
 
 fn files_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {
@@ -1506,22 +1513,6 @@ fn phantom_nifti_stack(root: &Path) -> PathBuf {
         .expect("image volume")
 }
 
-/// (rows, cols, bytes) of an 8-bit RGBA PNG, read with the png crate.
-fn read_rgba(path: &Path) -> (usize, usize, Vec<u8>) {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
-        .read_info()
-        .expect("png header");
-    let mut buf = vec![0u8; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut buf).expect("png data");
-    assert_eq!(
-        (info.bit_depth, info.color_type),
-        (png::BitDepth::Eight, png::ColorType::Rgba)
-    );
-    buf.truncate(info.buffer_size());
-    (info.height as usize, info.width as usize, buf)
-}
-
 #[test]
 fn overlays_draw_the_outlines_on_the_image_in_its_stored_window() {
     // A phantom NIfTI stack whose header stores a display range (cal_min, cal_max: the 25th
@@ -1556,7 +1547,7 @@ fn overlays_draw_the_outlines_on_the_image_in_its_stored_window() {
     // of the value through the window lo..hi.
     let (mut scar_edges, mut wrong) = (0, 0);
     for (k, slice) in stack.slices.iter().enumerate() {
-        let (rows, cols, image) = read_rgba(&overlays[k]);
+        let (rows, cols, image) = read_png8(&overlays[k], png::ColorType::Rgba);
         assert_eq!((rows, cols), (slice.rows, slice.cols));
         let (_, _, scar) = read_mask(&scars[k]);
         let (_, _, myo) = read_mask(&myos[k]);

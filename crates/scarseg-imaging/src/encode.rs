@@ -27,23 +27,6 @@ fn png_error(e: impl std::fmt::Display) -> EncodeError {
     }
 }
 
-fn png_with(
-    rows: usize,
-    cols: usize,
-    depth: png::BitDepth,
-    spacing_mm: Option<[f64; 2]>,
-    data: &[u8],
-) -> Result<Vec<u8>, EncodeError> {
-    png_coloured(
-        rows,
-        cols,
-        png::ColorType::Grayscale,
-        depth,
-        spacing_mm,
-        data,
-    )
-}
-
 /// An 8-bit RGBA PNG of `rgba` (`rows * cols * 4` bytes, row-major), e.g. a slice under its
 /// overlays ([`crate::view::rgba`]).
 pub fn png_rgba8(
@@ -52,7 +35,7 @@ pub fn png_rgba8(
     rgba: &[u8],
     spacing_mm: Option<[f64; 2]>,
 ) -> Result<Vec<u8>, EncodeError> {
-    png_coloured(
+    png_with(
         rows,
         cols,
         png::ColorType::Rgba,
@@ -62,7 +45,7 @@ pub fn png_rgba8(
     )
 }
 
-fn png_coloured(
+fn png_with(
     rows: usize,
     cols: usize,
     colour: png::ColorType,
@@ -95,7 +78,14 @@ pub fn png_grey8(
     values: &[u8],
     spacing_mm: Option<[f64; 2]>,
 ) -> Result<Vec<u8>, EncodeError> {
-    png_with(rows, cols, png::BitDepth::Eight, spacing_mm, values)
+    png_with(
+        rows,
+        cols,
+        png::ColorType::Grayscale,
+        png::BitDepth::Eight,
+        spacing_mm,
+        values,
+    )
 }
 
 /// A 16-bit grey PNG of `values`, rounded and clamped to 0..=65535.
@@ -109,7 +99,14 @@ pub fn png_grey16(
         .iter()
         .flat_map(|v| (v.round().clamp(0.0, 65535.0) as u16).to_be_bytes())
         .collect();
-    png_with(rows, cols, png::BitDepth::Sixteen, spacing_mm, &data)
+    png_with(
+        rows,
+        cols,
+        png::ColorType::Grayscale,
+        png::BitDepth::Sixteen,
+        spacing_mm,
+        &data,
+    )
 }
 
 /// Voxel data for [`nifti1`].
