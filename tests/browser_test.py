@@ -530,17 +530,17 @@ def run_device(device, port, data, cli_out, tmp):
         d.quit()
 
 
-def click_view(d, x, y):
-    """A mouse press on the image at canvas point (x, y), as a click lands: on whole CSS pixels.
-    Returns the canvas point it made."""
+def click_view(d, x, y, event="mousedown"):
+    """A mouse press (or another mouse `event`) on the image at canvas point (x, y), as a mouse's
+    events land: on whole CSS pixels. Returns the canvas point it made."""
     return d.js("""
         const c = document.querySelector('[data-testid=view]');
         const r = c.getBoundingClientRect();
         const cx = Math.round(r.left + arguments[0] / c.width * r.width);
         const cy = Math.round(r.top + arguments[1] / c.height * r.height);
-        c.dispatchEvent(new MouseEvent('mousedown', {bubbles: true, clientX: cx, clientY: cy}));
+        c.dispatchEvent(new MouseEvent(arguments[2], {bubbles: true, clientX: cx, clientY: cy}));
         return [(cx - r.left) / r.width * c.width, (cy - r.top) / r.height * c.height];
-    """, x, y)
+    """, x, y, event)
 
 
 def aha_segments(d, device, data, cli_out, downloads, tmp):
@@ -1559,13 +1559,7 @@ def stored_window(d, data, tmp):
     assert fields() == [str(centre), str(width)], fields()
     # The readout under the pointer: the pixel it is over and its value in the file's units.
     bright = max(range(len(values)), key=lambda j: values[j])
-    px, py = d.js("""const c = document.querySelector('[data-testid=view]');
-        const r = c.getBoundingClientRect();
-        const cx = Math.round(r.left + arguments[0] / c.width * r.width);
-        const cy = Math.round(r.top + arguments[1] / c.height * r.height);
-        c.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: cx, clientY: cy}));
-        return [(cx - r.left) / r.width * c.width, (cy - r.top) / r.height * c.height];""",
-                  bright % cols + 0.5, bright // cols + 0.5)
+    px, py = click_view(d, bright % cols + 0.5, bright // cols + 0.5, "mousemove")
     x, y = math.floor(px), math.floor(py)
     text = d.wait("return document.querySelector('[data-testid=readout]').innerText", "the readout")
     found = re.fullmatch(r"pixel x (\d+), y (\d+) \(from the top left, from 0\), LPS \(([-\d.]+), "
