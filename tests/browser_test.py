@@ -1267,6 +1267,12 @@ def dicom_segmentation(d, device, downloads, cli_out):
                   if i["input"] == "DICOM series")
     for key in ("scar_volume_mm3", "myocardium_volume_mm3", "burden_percent"):
         assert f"{record[key]:.6f}".encode() in sr, (key, record[key])
+    # The page's summary gives the volumes in mL and their masses at 1.05 g/mL, as the JSON does.
+    summary = d.js("return document.querySelector('[data-testid=stack-summary]').innerText")
+    for part in ("scar", "myocardium"):
+        ml = record[f"{part}_volume_mm3"] / 1000
+        assert abs(record[f"{part}_mass_g"] - 1.05 * ml) < 1e-9 * max(ml, 1), (part, record)
+        assert f"{part} {ml:.2f} mL ({1.05 * ml:.1f} g" in summary, (part, ml, summary)
     assert b"UNVERIFIED" in sr, "unsigned, the report is not verified"
     print(f"[{device}] DICOM SR: burden {record['burden_percent']:.2f}%, volumes as the page's report")
 

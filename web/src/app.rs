@@ -12,7 +12,9 @@ use scarseg_imaging::decode::{Format, is_dicom_segmentation, labels_for, sniff};
 use scarseg_imaging::edit::Tool;
 use scarseg_imaging::encode::{EncodeError, NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
-use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, WALL_SECTORS, WallLevel};
+use scarseg_imaging::metrics::{
+    AHA_SEGMENT_NAMES, MYOCARDIAL_DENSITY_G_PER_ML, WALL_SECTORS, WallLevel, myocardial_mass_g,
+};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{Limits, Stack};
@@ -2034,11 +2036,13 @@ pub fn App() -> impl IntoView {
                 let m = state.model.get().unwrap_or_default();
                 Some(view! {
                     <p data-testid="stack-summary">{format!(
-                        "{}: scar burden {} {}; scar {:.0} mm3, myocardium {:.0} mm3 over {} slice(s) (discs of {:.1} mm, slice centre to slice centre). Weights {} (sha256 {}).",
+                        "{}: scar burden {} {}; scar {:.2} mL ({:.1} g), myocardium {:.2} mL ({:.1} g at {} g/mL) over {} slice(s) (discs of {:.1} mm, slice centre to slice centre). Weights {} (sha256 {}).",
                         c.name,
                         r.burden_percent.map(|b| format!("{b:.2}%")).unwrap_or_else(|| "n/a".into()),
                         if r.high_risk { "- above 5%: high risk" } else { "- not above 5%" },
-                        scar_mm3, myo_mm3, s.slices.len(),
+                        scar_mm3 / 1000.0, myocardial_mass_g(scar_mm3),
+                        myo_mm3 / 1000.0, myocardial_mass_g(myo_mm3), MYOCARDIAL_DENSITY_G_PER_ML,
+                        s.slices.len(),
                         s.disc_heights_mm().first().copied().unwrap_or_default(),
                         m.name, m.sha256)}</p>
                     {m.test_burden_limits.zip(r.burden_percent).map(|(limits, b)| view! {

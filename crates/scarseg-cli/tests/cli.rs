@@ -1703,6 +1703,16 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
         close(stack["myocardium_volume_mm3"].as_f64().expect("mm3"), myo),
         "{stack}"
     );
+    // Masses at the myocardium's 1.05 g/mL: mm3 / 1000 is mL.
+    let (scar_g, myo_g) = (scar / 1000.0 * 1.05, myo / 1000.0 * 1.05);
+    assert!(
+        close(stack["scar_mass_g"].as_f64().expect("g"), scar_g),
+        "{stack}"
+    );
+    assert!(
+        close(stack["myocardium_mass_g"].as_f64().expect("g"), myo_g),
+        "{stack}"
+    );
     // The flag weighed against the bundled model's agreement limits, from its manifest's
     // Bland-Altman bias and SD: the reference's burden within burden - upper to burden - lower.
     let manifest: serde_json::Value = serde_json::from_slice(
@@ -1748,6 +1758,8 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
         close(value(stack_row, "myocardium_volume_mm3"), myo),
         "{csv}"
     );
+    assert!(close(value(stack_row, "scar_mass_g"), scar_g), "{csv}");
+    assert!(close(value(stack_row, "myocardium_mass_g"), myo_g), "{csv}");
     // The flag's weighing, as computed above from the manifest, on the stack row; slice rows
     // leave it empty.
     assert!(

@@ -8,6 +8,16 @@
 /// The clinical high-risk threshold on scar burden, in percent (the ScarSegNet paper).
 pub const HIGH_RISK_BURDEN_PERCENT: f64 = 5.0;
 
+/// The specific gravity of myocardium, g/mL, by which CMR turns myocardial and scar volumes into
+/// masses (LV mass; LGE reported in grams and as a percentage of LV mass: the SCMR's
+/// post-processing recommendations, Schulz-Menger et al., JCMR 2020).
+pub const MYOCARDIAL_DENSITY_G_PER_ML: f64 = 1.05;
+
+/// The mass of a volume of myocardium (scarred or not), grams, from mm3.
+pub fn myocardial_mass_g(volume_mm3: f64) -> f64 {
+    volume_mm3 / 1000.0 * MYOCARDIAL_DENSITY_G_PER_ML
+}
+
 /// A binary mask on a `rows` x `cols` grid, row-major.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mask {
@@ -1092,6 +1102,14 @@ mod tests {
             stack_burden_percent(&[(10.0, 100.0, 8.0), (0.0, 100.0, 2.0)]),
             Some(8.0)
         );
+    }
+
+    #[test]
+    fn mass_by_hand() {
+        // A typical LV: 120 mL of myocardium (120,000 mm3) weighs 126 g; 1 mL of scar 1.05 g.
+        assert!((myocardial_mass_g(120_000.0) - 126.0).abs() < 1e-9);
+        assert!((myocardial_mass_g(1_000.0) - 1.05).abs() < 1e-12);
+        assert_eq!(myocardial_mass_g(0.0), 0.0);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! segmentation.
 
 use scarseg_imaging::encode::{EncodeError, png_grey8};
-use scarseg_imaging::metrics::{CORONARY_TERRITORIES, Mask, WallLevel, high_risk};
+use scarseg_imaging::metrics::{
+    CORONARY_TERRITORIES, Mask, WallLevel, high_risk, myocardial_mass_g,
+};
 use scarseg_imaging::seg::{self, AlgorithmType, Code, Instance, Segment, pack_bits};
 use scarseg_imaging::sr::{Group, Measurement, SegReference, Verifier, measurement_report};
 use scarseg_imaging::{Slice, Stack};
@@ -107,6 +109,9 @@ pub fn stack_record(
         }),
         "scar_volume_mm3": scar_mm3,
         "myocardium_volume_mm3": myo_mm3,
+        // At 1.05 g/mL, as CMR reports LV mass and LGE in grams.
+        "scar_mass_g": myocardial_mass_g(scar_mm3),
+        "myocardium_mass_g": myocardial_mass_g(myo_mm3),
         "transmural_sectors": transmural,
         "wall_sectors": wall,
         "gray_zone_percent": gray_percent,
@@ -134,7 +139,7 @@ pub fn stack_record(
 }
 
 /// The CSV report's columns, in order (each row is a [`ReportRow`]).
-pub const CSV_COLUMNS: [&str; 27] = [
+pub const CSV_COLUMNS: [&str; 29] = [
     "input",
     "level",
     "slice",
@@ -143,6 +148,8 @@ pub const CSV_COLUMNS: [&str; 27] = [
     "myocardium_area_mm2",
     "scar_volume_mm3",
     "myocardium_volume_mm3",
+    "scar_mass_g",
+    "myocardium_mass_g",
     "burden_percent",
     "high_risk",
     "fwhm_burden_percent",
@@ -185,6 +192,11 @@ pub struct ReportRow {
     pub scar_volume_mm3: f64,
     /// Myocardium volume, mm3, likewise.
     pub myocardium_volume_mm3: f64,
+    /// Scar mass, g: the volume at the myocardium's 1.05 g/mL
+    /// ([`scarseg_imaging::metrics::myocardial_mass_g`]).
+    pub scar_mass_g: f64,
+    /// Myocardium mass (the LV mass the stack covers), g, likewise.
+    pub myocardium_mass_g: f64,
     /// Scar burden, percent (stack rows: volume-weighted); empty without myocardium.
     pub burden_percent: Option<f64>,
     /// Burden above 5%.
@@ -251,6 +263,8 @@ pub fn report_rows(
         myocardium_area_mm2: None,
         scar_volume_mm3: 0.0,
         myocardium_volume_mm3: 0.0,
+        scar_mass_g: 0.0,
+        myocardium_mass_g: 0.0,
         burden_percent: None,
         high_risk: None,
         fwhm_burden_percent: None,
@@ -290,6 +304,8 @@ pub fn report_rows(
                 myocardium_area_mm2: Some(r.myocardium_area_mm2),
                 scar_volume_mm3: r.scar_area_mm2 * h,
                 myocardium_volume_mm3: r.myocardium_area_mm2 * h,
+                scar_mass_g: myocardial_mass_g(r.scar_area_mm2 * h),
+                myocardium_mass_g: myocardial_mass_g(r.myocardium_area_mm2 * h),
                 burden_percent: r.burden_percent,
                 high_risk: r.burden_percent.map(high_risk),
                 fwhm_burden_percent: r.fwhm_burden_percent,
@@ -317,6 +333,8 @@ pub fn report_rows(
     rows.push(ReportRow {
         scar_volume_mm3: scar,
         myocardium_volume_mm3: myo,
+        scar_mass_g: myocardial_mass_g(scar),
+        myocardium_mass_g: myocardial_mass_g(myo),
         transmural_sectors: transmural,
         wall_sectors: wall,
         gray_zone_percent: result.gray_zone(stack).0,
@@ -941,6 +959,12 @@ mod tests {
         assert_eq!((s.scar_area_mm2, s.myocardium_area_mm2), (None, None));
         assert_eq!((s.scar_volume_mm3, s.myocardium_volume_mm3), (40.0, 160.0));
         assert_eq!((s.burden_percent, s.high_risk), (Some(25.0), Some(true)));
+        // Masses at 1.05 g/mL: 40 mm3 = 0.04 mL = 0.042 g; 160 mm3 = 0.168 g; slice a's 120 mm3
+        // 0.126 g.
+        assert!(
+            (s.scar_mass_g - 0.042).abs() < 1e-12 && (s.myocardium_mass_g - 0.168).abs() < 1e-12
+        );
+        assert!((a.myocardium_mass_g - 0.126).abs() < 1e-12);
 
         // The same slices 12 mm apart (10 mm thick, 2 mm gaps): each slice's disc is 12 mm, so
         // the volumes are 1.2 times larger, and the burden, a ratio, is as it was.
@@ -1046,7 +1070,7 @@ mod tests {
         assert_eq!(
             lines[0],
             "input,level,slice,source,scar_area_mm2,myocardium_area_mm2,scar_volume_mm3,\
-             myocardium_volume_mm3,burden_percent,high_risk,fwhm_burden_percent,\
+             myocardium_volume_mm3,scar_mass_g,myocardium_mass_g,burden_percent,high_risk,fwhm_burden_percent,\
              nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,nsd6_burden_percent,\
              gray_zone_percent,transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm,\
              disc_height_mm,edited_px,network_burden_percent,reference_burden_low_percent,\
@@ -1054,10 +1078,24 @@ mod tests {
         );
         // The source with a comma is quoted.
         assert!(
-            lines[1].starts_with("in,slice,0,\"a,1\",4.0,12.0,40.0,120.0,33.33"),
+            lines[1].starts_with("in,slice,0,\"a,1\",4.0,12.0,40.0,120.0,"),
             "{}",
             lines[1]
         );
+        // Then the masses at 1.05 g/mL (0.04 and 0.12 mL) and the burden: fields 9 to 11, as the
+        // quoted source's comma splits too.
+        let fields: Vec<f64> = lines[1]
+            .split(',')
+            .skip(9)
+            .take(3)
+            .map(|f| f.parse().expect(f))
+            .collect();
+        assert!(
+            (fields[0] - 0.042).abs() < 1e-12 && (fields[1] - 0.126).abs() < 1e-12,
+            "{}",
+            lines[1]
+        );
+        assert!((fields[2] - 100.0 / 3.0).abs() < 1e-9, "{}", lines[1]);
         // Slice a's wall: one of its three sectors is all scar (see stack_record_by_hand). No
         // gray zone: slice a's remote is its darkest pixel, 1 (SD 0), so 2 and 3 are above 2 SD,
         // and they form one region whose half maximum, 1.5, takes both into the FWHM core.
@@ -1073,7 +1111,7 @@ mod tests {
         );
         assert_eq!(
             lines[3],
-            "in,stack,,s,,,40.0,160.0,25.0,true,,,,,,0.0,1,4,m,ab,,,0,25.0,4.5,29.5,true"
+            "in,stack,,s,,,40.0,160.0,0.042,0.168,25.0,true,,,,,,0.0,1,4,m,ab,,,0,25.0,4.5,29.5,true"
         );
         // Without limits (a model whose manifest has none), the three are empty.
         let plain = report_csv(&report_rows("in", &stack, &result, "m", "ab", None)).expect("csv");
@@ -1198,6 +1236,9 @@ mod tests {
             ),
             (Some(40.0), Some(160.0))
         );
+        let mass = |k: &str| v[k].as_f64().expect(k);
+        assert!((mass("scar_mass_g") - 0.042).abs() < 1e-12, "{v}");
+        assert!((mass("myocardium_mass_g") - 0.168).abs() < 1e-12, "{v}");
         assert_eq!(
             (v["burden_percent"].as_f64(), v["high_risk"].as_bool()),
             (Some(25.0), Some(true))
