@@ -1214,6 +1214,59 @@ def element(data, group, elem, vr):
     return data[at + 8:at + 8 + n].rstrip(b"\0 ").decode()
 
 
+def scar_depth_by_hand(scar, myo, rows, cols, spacing):
+    """Where in the wall scar lies, computed here from the masks as the README defines it:
+    (inner, middle, outer) areas in mm2, scar regions and those that reach the endocardium; None
+    where the wall encloses no cavity. The cavity is the background no 4-connected path of
+    background joins to the image's edge; a pixel's depth is d_endo / (d_endo + d_epi), each the
+    distance from its centre to the nearest pixel square of that side."""
+    dy, dx = spacing
+    at = lambda r, c: r * cols + c
+    near = lambda r, c: [(a, b) for a in range(max(r - 1, 0), min(r + 2, rows))
+                         for b in range(max(c - 1, 0), min(c + 2, cols))]
+    outside = [False] * (rows * cols)
+    todo = [(r, c) for r in range(rows) for c in range(cols)
+            if (r in (0, rows - 1) or c in (0, cols - 1)) and not myo[at(r, c)]]
+    for r, c in todo:
+        outside[at(r, c)] = True
+    while todo:
+        r, c = todo.pop()
+        for a, b in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+            if 0 <= a < rows and 0 <= b < cols and not myo[at(a, b)] and not outside[at(a, b)]:
+                outside[at(a, b)] = True
+                todo.append((a, b))
+    edge = [(r, c) for r in range(rows) for c in range(cols)
+            if not myo[at(r, c)] and any(myo[at(a, b)] for a, b in near(r, c))]
+    endo = [p for p in edge if not outside[at(*p)]]
+    epi = [p for p in edge if outside[at(*p)]]
+    if not endo or not epi:
+        return None
+    dist = lambda r, c, side: min(math.hypot(max(abs(r - a) - 0.5, 0) * dy, max(abs(c - b) - 0.5, 0) * dx)
+                                  for a, b in side)
+    scar = [bool(s and m) for s, m in zip(scar, myo)]
+    thirds, label, regions, endocardial = [0.0, 0.0, 0.0], {}, 0, set()
+    for r in range(rows):
+        for c in range(cols):
+            if not scar[at(r, c)]:
+                continue
+            if (r, c) not in label:
+                regions += 1
+                label[(r, c)], todo = regions, [(r, c)]
+                while todo:
+                    p = todo.pop()
+                    for q in near(*p):
+                        if scar[at(*q)] and q not in label:
+                            label[q] = regions
+                            todo.append(q)
+            e, o = dist(r, c, endo), dist(r, c, epi)
+            third = min(int(e / (e + o) * 3 + 1e-9), 2)
+            thirds[third] += dy * dx
+            cavity = any(not myo[at(a, b)] and not outside[at(a, b)] for a, b in near(r, c))
+            if third == 0 or cavity:
+                endocardial.add(label[(r, c)])
+    return thirds, regions, len(endocardial)
+
+
 def dicom_segmentation(d, device, downloads, cli_out):
     """The page's DICOM SEG of the series (after `same_masks` exported its PNGs): one frame per
     segment and slice, each the page's own PNG mask, in the study `scarseg predict`'s SEG (which
@@ -1267,6 +1320,35 @@ def dicom_segmentation(d, device, downloads, cli_out):
                   if i["input"] == "DICOM series")
     for key in ("scar_volume_mm3", "myocardium_volume_mm3", "burden_percent"):
         assert f"{record[key]:.6f}".encode() in sr, (key, record[key])
+    # Where in the wall the scar lies, computed here from the page's mask PNGs: each slice's
+    # thirds in its JSON record and its table cell, and the stack's (by volume) in its sentence.
+    total, regions, endocardial = [0.0, 0.0, 0.0], 0, 0
+    cells = d.js("return [...document.querySelectorAll('[data-testid=slice-depth]')].map(e => e.innerText)")
+    for k, sl in enumerate(record["slices"]):
+        rows, cols, scar = read_png(downloads / f"DICOM series_{k:03}_scar.png")
+        _, _, myo = read_png(downloads / f"DICOM series_{k:03}_myo.png")
+        mine = scar_depth_by_hand([v > 0 for v in scar], [v > 0 for v in myo], rows, cols, sl["spacing_mm"])
+        got = sl["scar_depth"]
+        if mine is None:  # an open wall: not measured
+            assert got is None and cells[k] == "-", (k, got, cells[k])
+            continue
+        thirds, n, e = mine
+        assert (got["regions"], got["endocardial_regions"]) == (n, e), (k, got, n, e)
+        if sum(thirds) == 0:
+            assert got["thirds_percent"] is None and cells[k] == "-", (k, got, cells[k])
+            continue
+        want = [100 * t / sum(thirds) for t in thirds]
+        assert all(abs(a - b) < 1e-9 for a, b in zip(got["thirds_percent"], want)), (k, got, want)
+        assert cells[k] == " / ".join(f"{w:.0f}" for w in want), (k, cells[k], want)
+        total = [a + t * sl["disc_height_mm"] for a, t in zip(total, thirds)]
+        regions, endocardial = regions + n, endocardial + e
+    assert sum(total) > 0, "no slice's scar was measured"
+    inner, middle, outer = (100 * t / sum(total) for t in total)
+    depth_text = d.js("return document.querySelector('[data-testid=stack-depth]').innerText")
+    assert (f"{inner:.0f}% of the scar in the inner third, {middle:.0f}% in the middle, {outer:.0f}% in the outer; "
+            f"{endocardial} of {regions} scar region(s)") in depth_text, depth_text
+    print(f"[{device}] where in the wall: {inner:.0f} / {middle:.0f} / {outer:.0f}% of the scar by third, "
+          f"{endocardial} of {regions} regions at the endocardium, as computed here from the masks")
     # The page's summary gives the volumes in mL and their masses at 1.05 g/mL, as the JSON does.
     summary = d.js("return document.querySelector('[data-testid=stack-summary]').innerText")
     for part in ("scar", "myocardium"):

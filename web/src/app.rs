@@ -32,7 +32,9 @@ use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, pixel_readout,
     rgba, sector_drawing,
 };
-use scarseg_web::report::{Provenance, flag_agreement_text, model_score};
+use scarseg_web::report::{
+    Provenance, flag_agreement_text, model_score, scar_depth_text, scar_thirds_cell,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -2054,6 +2056,7 @@ pub fn App() -> impl IntoView {
                          Gray zone (above 2 SD of remote, below the FWHM threshold): {} of the myocardium.",
                         360 / WALL_SECTORS,
                         gray.map(|g| format!("{g:.2}%")).unwrap_or_else(|| "n/a".into()))}</p>
+                    <p data-testid="stack-depth">{scar_depth_text(r.scar_depth(&s))}</p>
                     {(r.edited_px() > 0).then(|| {
                         let slices: Vec<String> = r.slices.iter().enumerate()
                             .filter(|(_, x)| x.edited_px > 0)
@@ -2075,6 +2078,7 @@ pub fn App() -> impl IntoView {
                     <table>
                         <thead><tr><th>"slice"</th><th>"scar mm2"</th><th>"myocardium mm2"</th>
                             <th>"burden %"</th><th title="sectors whose scar fills more than half their myocardium, of the sectors that hold myocardium">"sectors > 50%"</th>
+                            <th title="the slice's scar by depth in the wall: percent in its inner (subendocardial), middle and outer (subepicardial) thirds; '-' without scar or where the myocardium encloses no cavity">"scar in / mid / out %"</th>
                             <th>"FWHM %"</th><th>"2-SD %"</th><th>"3-SD %"</th><th>"5-SD %"</th><th>"6-SD %"</th>
                             <th title="myocardium above 2 SD of remote but below the FWHM threshold, percent of the myocardium">"gray zone %"</th>
                             <th title="the slice's third of the ventricle for the AHA segments, once the RV insertion is marked">"AHA level"</th>
@@ -2087,6 +2091,7 @@ pub fn App() -> impl IntoView {
                                 view! { <tr data-testid="slice-row"><td>{k + 1}</td><td>{format!("{:.1}", x.scar_area_mm2)}</td>
                                     <td>{format!("{:.1}", x.myocardium_area_mm2)}</td><td>{f(x.burden_percent)}</td>
                                     <td data-testid="slice-transmural">{format!("{} / {}", x.transmural_sectors(), x.wall_sectors())}</td>
+                                    <td data-testid="slice-depth">{scar_thirds_cell(x.scar_depth)}</td>
                                     <td>{f(x.fwhm_burden_percent)}</td><td>{nsd(2)}</td><td>{nsd(3)}</td><td>{nsd(5)}</td><td>{nsd(6)}</td>
                                     <td data-testid="slice-gray-zone">{f(x.gray_zone_percent())}</td>
                                     <td data-testid="slice-level">{match levels.get(k).copied().flatten() {

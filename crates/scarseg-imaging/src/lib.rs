@@ -1,12 +1,13 @@
 //! Everything between a user's file and a tensor, and back: decoding DICOM, NIfTI and PNG/JPEG
 //! into one [`Slice`]/[`Stack`] type, preprocessing to the model's input and its exact inverse,
-//! postprocessing, corrections by hand, metrics, the RV insertion suggested from the image, the
+//! postprocessing, corrections by hand, metrics, where in the wall scar lies, the RV insertion suggested from the image, the
 //! classic FWHM and n-SD scar methods, the synthetic LGE phantom (with writers for the formats
 //! users upload), DICOM segmentations (written and read), DICOM measurement reports, and how a
 //! slice looks on screen (window and overlays). The API takes bytes, never paths, so the web app
 //! and the native tools share it; the crate builds for wasm32.
 pub mod classic;
 pub mod decode;
+pub mod depth;
 pub mod edit;
 pub mod encode;
 pub mod error;

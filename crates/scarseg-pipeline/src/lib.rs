@@ -19,6 +19,7 @@ pub mod teaching;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 use scarseg_imaging::classic::{NSD_CHOICES, fwhm, gray_zone, n_sd};
+use scarseg_imaging::depth::{ScarDepth, scar_depth};
 use scarseg_imaging::edit::MaskEdits;
 use scarseg_imaging::landmark::{InsertionGuess, guess_insertion};
 use scarseg_imaging::metrics::{
@@ -95,6 +96,11 @@ pub struct SliceResult {
     /// myocardium); empty without myocardium. See [`sector_scar_percent`].
     #[serde(default)]
     pub sector_scar_percent: Vec<Option<f64>>,
+    /// Where in the wall the scar lies: its area (mm2) by third of the wall, endocardium to
+    /// epicardium, and its regions (`scarseg_imaging::depth`); `None` where the myocardium
+    /// encloses no cavity (an open ring).
+    #[serde(default)]
+    pub scar_depth: Option<ScarDepth>,
     /// Pixels whose scar or myocardium label the user changed by hand
     /// ([`corrected_slice_result`]); 0 for the network's own masks.
     #[serde(default)]
@@ -284,6 +290,7 @@ fn measured(
     };
     let sector_scar_percent =
         sector_scar_percent(&scar, &myocardium, slice.spacing_mm, WALL_SECTORS);
+    let scar_depth = scar_depth(&scar, &myocardium, slice.spacing_mm);
     let scar_area_mm2 = scar.area_px() as f64 * pixel;
     let myocardium_area_mm2 = myocardium.area_px() as f64 * pixel;
     let classic_burden = |m: &Mask| burden_percent(m.area_px() as f64, myocardium.area_px() as f64);
@@ -315,6 +322,7 @@ fn measured(
         gray_zone_area_mm2,
         roi,
         sector_scar_percent,
+        scar_depth,
         edited_px,
         network,
     }
@@ -574,6 +582,21 @@ impl StackResult {
             .collect();
         let volume = volumes.iter().map(|(g, _, t)| g * t).sum();
         (stack_burden_percent(&volumes), volume)
+    }
+
+    /// Where in the wall the stack's scar lies: its slices' [`ScarDepth`]s added over their
+    /// discs (so the thirds are mm3), regions counted slice by slice; `None` where no slice's wall
+    /// is closed.
+    pub fn scar_depth(&self, stack: &Stack) -> Option<ScarDepth> {
+        self.slices
+            .iter()
+            .zip(stack.disc_heights_mm())
+            .filter_map(|(r, h)| r.scar_depth.map(|d| (d, h)))
+            .fold(None, |sum: Option<ScarDepth>, (d, h)| {
+                let mut sum = sum.unwrap_or_default();
+                sum.add(&d, h);
+                Some(sum)
+            })
     }
 
     /// Over the stack: sectors whose scar exceeds half their myocardium, and sectors that hold

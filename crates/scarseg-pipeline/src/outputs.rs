@@ -3,6 +3,7 @@
 //! per-slice records, the CSV report, the AHA segments' CSV, and a DICOM stack's DICOM
 //! segmentation.
 
+use scarseg_imaging::depth::ScarDepth;
 use scarseg_imaging::encode::{EncodeError, png_grey8};
 use scarseg_imaging::metrics::{
     CORONARY_TERRITORIES, Mask, WallLevel, high_risk, myocardial_mass_g,
@@ -59,8 +60,22 @@ pub fn slice_record(result: &SliceResult, slice: &Slice) -> serde_json::Value {
         "sector_scar_percent": result.sector_scar_percent,
         "transmural_sectors": result.transmural_sectors(),
         "wall_sectors": result.wall_sectors(),
+        "scar_depth": depth_record(result.scar_depth),
         "edited_px": result.edited_px,
         "network_burden_percent": result.network_burden_percent(),
+    })
+}
+
+/// Where in the wall scar lies, for the JSON reports: the thirds' shares of the scar (inner,
+/// middle, outer; null without scar), its regions and how many are subendocardial-based; null
+/// where the wall is not closed.
+fn depth_record(depth: Option<ScarDepth>) -> serde_json::Value {
+    depth.map_or(serde_json::Value::Null, |d| {
+        serde_json::json!({
+            "thirds_percent": d.thirds_percent(),
+            "regions": d.regions,
+            "endocardial_regions": d.endocardial_regions,
+        })
     })
 }
 
@@ -114,6 +129,7 @@ pub fn stack_record(
         "myocardium_mass_g": myocardial_mass_g(myo_mm3),
         "transmural_sectors": transmural,
         "wall_sectors": wall,
+        "scar_depth": depth_record(result.scar_depth(stack)),
         "gray_zone_percent": gray_percent,
         "gray_zone_volume_mm3": gray_mm3,
         "edited_px": result.edited_px(),
@@ -139,7 +155,7 @@ pub fn stack_record(
 }
 
 /// The CSV report's columns, in order (each row is a [`ReportRow`]).
-pub const CSV_COLUMNS: [&str; 29] = [
+pub const CSV_COLUMNS: [&str; 34] = [
     "input",
     "level",
     "slice",
@@ -160,6 +176,11 @@ pub const CSV_COLUMNS: [&str; 29] = [
     "gray_zone_percent",
     "transmural_sectors",
     "wall_sectors",
+    "scar_inner_third_percent",
+    "scar_middle_third_percent",
+    "scar_outer_third_percent",
+    "scar_regions",
+    "endocardial_scar_regions",
     "weights",
     "weights_sha256",
     "thickness_mm",
@@ -219,6 +240,19 @@ pub struct ReportRow {
     pub transmural_sectors: usize,
     /// Wall sectors that hold myocardium, likewise.
     pub wall_sectors: usize,
+    /// The share of the scar in the wall's inner (subendocardial) third, percent
+    /// (`scarseg_imaging::depth`; stack rows: by volume); empty without scar or a closed wall.
+    pub scar_inner_third_percent: Option<f64>,
+    /// Likewise, the middle third.
+    pub scar_middle_third_percent: Option<f64>,
+    /// Likewise, the outer (subepicardial) third.
+    pub scar_outer_third_percent: Option<f64>,
+    /// Scar's 8-connected regions (stack rows: their sum over the slices); empty without a
+    /// closed wall.
+    pub scar_regions: Option<usize>,
+    /// Those of them with scar in the inner third or at the cavity's edge: subendocardial-based,
+    /// as ischemic scar is.
+    pub endocardial_scar_regions: Option<usize>,
     /// The weights' name.
     pub weights: String,
     /// The weights' sha256.
@@ -275,6 +309,11 @@ pub fn report_rows(
         gray_zone_percent: None,
         transmural_sectors: 0,
         wall_sectors: 0,
+        scar_inner_third_percent: None,
+        scar_middle_third_percent: None,
+        scar_outer_third_percent: None,
+        scar_regions: None,
+        endocardial_scar_regions: None,
         weights: weights.to_string(),
         weights_sha256: weights_sha256.to_string(),
         thickness_mm: None,
@@ -320,7 +359,7 @@ pub fn report_rows(
                 disc_height_mm: Some(*h),
                 edited_px: r.edited_px,
                 network_burden_percent: r.network_burden_percent(),
-                ..row("slice", Some(k), &r.source)
+                ..depth_columns(r.scar_depth, row("slice", Some(k), &r.source))
             }
         })
         .collect();
@@ -346,9 +385,22 @@ pub fn report_rows(
         reference_burden_low_percent: agreement.map(|a| a.0),
         reference_burden_high_percent: agreement.map(|a| a.1),
         flag_uncertain: agreement.map(|a| a.2),
-        ..row("stack", None, &stack.name)
+        ..depth_columns(result.scar_depth(stack), row("stack", None, &stack.name))
     });
     rows
+}
+
+/// `row` with the columns of where in the wall scar lies filled in from `depth`.
+fn depth_columns(depth: Option<ScarDepth>, row: ReportRow) -> ReportRow {
+    let thirds = depth.and_then(|d| d.thirds_percent());
+    ReportRow {
+        scar_inner_third_percent: thirds.map(|t| t[0]),
+        scar_middle_third_percent: thirds.map(|t| t[1]),
+        scar_outer_third_percent: thirds.map(|t| t[2]),
+        scar_regions: depth.map(|d| d.regions),
+        endocardial_scar_regions: depth.map(|d| d.endocardial_regions),
+        ..row
+    }
 }
 
 /// The CSV report: the header, then the rows (a header alone when there are none).
@@ -930,6 +982,88 @@ mod tests {
     }
 
     #[test]
+    fn where_in_the_wall_by_hand() {
+        // Two 11 x 11 slices of 1 mm pixels, 10 mm thick, each with a wall three pixels thick
+        // round a 3 x 3 cavity (Chebyshev distance 2 to 4 from the centre). Slice a's scar is
+        // the wall's outer ring (32 pixels, all in the outer third), slice b's its inner ring (16,
+        // all in the inner third, at the cavity). Over the stack: 160 of 480 mm3 inner, 320
+        // outer; two regions, one subendocardial-based.
+        let ring = |from: usize, to: usize| -> Vec<f32> {
+            (0..121)
+                .map(|i: usize| {
+                    let d = (i / 11).abs_diff(5).max((i % 11).abs_diff(5));
+                    if (from..=to).contains(&d) { 0.9 } else { 0.1 }
+                })
+                .collect()
+        };
+        let mut a = Slice::new(11, 11, vec![1.0; 121], "a");
+        a.thickness_mm = 10.0;
+        let mut b = a.clone();
+        b.source = "b".into();
+        let opts = Default::default();
+        let ra = crate::slice_result(&a, ring(4, 4), ring(2, 4), None, &opts);
+        let rb = crate::slice_result(&b, ring(2, 2), ring(2, 4), None, &opts);
+        let stack = Stack {
+            name: "s".into(),
+            part: None,
+            slices: vec![a, b],
+            warnings: vec![],
+        };
+        let result = StackResult {
+            slices: vec![ra, rb],
+            burden_percent: None,
+            high_risk: false,
+        };
+        let rows = report_rows("in", &stack, &result, "m", "ab", None);
+        let columns = |r: &ReportRow| {
+            (
+                [
+                    r.scar_inner_third_percent,
+                    r.scar_middle_third_percent,
+                    r.scar_outer_third_percent,
+                ],
+                r.scar_regions,
+                r.endocardial_scar_regions,
+            )
+        };
+        assert_eq!(
+            columns(&rows[0]),
+            ([Some(0.0), Some(0.0), Some(100.0)], Some(1), Some(0))
+        );
+        assert_eq!(
+            columns(&rows[1]),
+            ([Some(100.0), Some(0.0), Some(0.0)], Some(1), Some(1))
+        );
+        let (thirds, regions, endocardial) = columns(&rows[2]);
+        assert_eq!((regions, endocardial), (Some(2), Some(1)));
+        let want = [100.0 / 3.0, 0.0, 200.0 / 3.0];
+        for (t, w) in thirds.iter().zip(want) {
+            assert!((t.expect("scar") - w).abs() < 1e-9, "{thirds:?}");
+        }
+        // The JSON records say the same, per slice and per stack.
+        let v = stack_record("in", &stack, &result, &[], None);
+        assert_eq!(
+            v["slices"][0]["scar_depth"],
+            serde_json::json!({"thirds_percent": [0.0, 0.0, 100.0], "regions": 1, "endocardial_regions": 0})
+        );
+        let depth = &v["scar_depth"];
+        assert_eq!(
+            (
+                depth["regions"].as_u64(),
+                depth["endocardial_regions"].as_u64()
+            ),
+            (Some(2), Some(1))
+        );
+        assert!((depth["thirds_percent"][2].as_f64().expect("outer") - 200.0 / 3.0).abs() < 1e-9);
+        // Without a closed wall (two_slices' L-shaped walls) the columns stay empty and the
+        // record is null.
+        let (open, open_result) = two_slices();
+        let rows = report_rows("in", &open, &open_result, "m", "ab", None);
+        assert!(rows.iter().all(|r| columns(r) == ([None; 3], None, None)));
+        assert!(stack_record("in", &open, &open_result, &[], None)["scar_depth"].is_null());
+    }
+
+    #[test]
     fn report_rows_by_hand() {
         let (stack, result) = two_slices();
         assert_eq!(result.volumes_mm3(&stack), (40.0, 160.0));
@@ -1072,7 +1206,9 @@ mod tests {
             "input,level,slice,source,scar_area_mm2,myocardium_area_mm2,scar_volume_mm3,\
              myocardium_volume_mm3,scar_mass_g,myocardium_mass_g,burden_percent,high_risk,fwhm_burden_percent,\
              nsd2_burden_percent,nsd3_burden_percent,nsd5_burden_percent,nsd6_burden_percent,\
-             gray_zone_percent,transmural_sectors,wall_sectors,weights,weights_sha256,thickness_mm,\
+             gray_zone_percent,transmural_sectors,wall_sectors,scar_inner_third_percent,\
+             scar_middle_third_percent,scar_outer_third_percent,scar_regions,\
+             endocardial_scar_regions,weights,weights_sha256,thickness_mm,\
              disc_height_mm,edited_px,network_burden_percent,reference_burden_low_percent,\
              reference_burden_high_percent,flag_uncertain"
         );
@@ -1096,22 +1232,23 @@ mod tests {
             lines[1]
         );
         assert!((fields[2] - 100.0 / 3.0).abs() < 1e-9, "{}", lines[1]);
-        // Slice a's wall: one of its three sectors is all scar (see stack_record_by_hand). No
+        // Slice a's wall: one of its three sectors is all scar (see stack_record_by_hand); an
+        // L of three pixels encloses no cavity, so where its scar lies is not measured. No
         // gray zone: slice a's remote is its darkest pixel, 1 (SD 0), so 2 and 3 are above 2 SD,
         // and they form one region whose half maximum, 1.5, takes both into the FWHM core.
         assert!(
-            lines[1].ends_with(",0.0,1,3,m,ab,10.0,10.0,0,33.33333333333333,,,"),
+            lines[1].ends_with(",0.0,1,3,,,,,,m,ab,10.0,10.0,0,33.33333333333333,,,"),
             "{}",
             lines[1]
         );
         assert!(
-            lines[2].ends_with(",0.0,0,1,m,ab,10.0,10.0,0,0.0,,,"),
+            lines[2].ends_with(",0.0,0,1,,,,,,m,ab,10.0,10.0,0,0.0,,,"),
             "{}",
             lines[2]
         );
         assert_eq!(
             lines[3],
-            "in,stack,,s,,,40.0,160.0,0.042,0.168,25.0,true,,,,,,0.0,1,4,m,ab,,,0,25.0,4.5,29.5,true"
+            "in,stack,,s,,,40.0,160.0,0.042,0.168,25.0,true,,,,,,0.0,1,4,,,,,,m,ab,,,0,25.0,4.5,29.5,true"
         );
         // Without limits (a model whose manifest has none), the three are empty.
         let plain = report_csv(&report_rows("in", &stack, &result, "m", "ab", None)).expect("csv");
