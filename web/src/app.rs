@@ -12,15 +12,13 @@ use scarseg_imaging::decode::{Format, is_dicom_segmentation, labels_for, sniff};
 use scarseg_imaging::edit::Tool;
 use scarseg_imaging::encode::{EncodeError, NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
-use scarseg_imaging::metrics::{
-    AHA_SEGMENT_NAMES, MYOCARDIAL_DENSITY_G_PER_ML, WALL_SECTORS, WallLevel, myocardial_mass_g,
-};
+use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, WALL_SECTORS, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map, mask_png,
-    output_stem, report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, flag_agreement_text,
+    label_map, mask_png, output_stem, report_csv, report_rows, stack_record, stack_summary,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{
@@ -32,9 +30,7 @@ use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, pixel_readout,
     rgba, sector_drawing,
 };
-use scarseg_web::report::{
-    Provenance, flag_agreement_text, model_score, scar_depth_text, scar_thirds_cell,
-};
+use scarseg_web::report::{Provenance, model_score, scar_depth_text, scar_thirds_cell};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -2028,7 +2024,6 @@ pub fn App() -> impl IntoView {
             <h2>"Report"</h2>
             {move || current_case().and_then(|c| {
                 let (s, r) = (c.stack?, c.result?);
-                let (scar_mm3, myo_mm3) = r.volumes_mm3(&s);
                 let (transmural, wall) = r.transmural_sectors();
                 let (gray, _) = r.gray_zone(&s);
                 let map = current_aha.get().and_then(Result::ok);
@@ -2038,13 +2033,8 @@ pub fn App() -> impl IntoView {
                 let m = state.model.get().unwrap_or_default();
                 Some(view! {
                     <p data-testid="stack-summary">{format!(
-                        "{}: scar burden {} {}; scar {:.2} mL ({:.1} g), myocardium {:.2} mL ({:.1} g at {} g/mL) over {} slice(s) (discs of {:.1} mm, slice centre to slice centre). Weights {} (sha256 {}).",
-                        c.name,
-                        r.burden_percent.map(|b| format!("{b:.2}%")).unwrap_or_else(|| "n/a".into()),
-                        if r.high_risk { "- above 5%: high risk" } else { "- not above 5%" },
-                        scar_mm3 / 1000.0, myocardial_mass_g(scar_mm3),
-                        myo_mm3 / 1000.0, myocardial_mass_g(myo_mm3), MYOCARDIAL_DENSITY_G_PER_ML,
-                        s.slices.len(),
+                        "{} (discs of {:.1} mm, slice centre to slice centre). Weights {} (sha256 {}).",
+                        stack_summary(&c.name, &s, &r),
                         s.disc_heights_mm().first().copied().unwrap_or_default(),
                         m.name, m.sha256)}</p>
                     {m.test_burden_limits.zip(r.burden_percent).map(|(limits, b)| view! {

@@ -1,9 +1,9 @@
 //! Who produced a result the page exports: the weights and the device, and how good the page
-//! says the model is. The report's rows and records themselves are
-//! `scarseg_pipeline::outputs`', shared with `scarseg predict`.
+//! says the model is; where in the wall the scar lies, in the page's words. The report's rows,
+//! records and summary sentences are `scarseg_pipeline::outputs`', shared with
+//! `scarseg predict`.
 
 use scarseg_imaging::depth::ScarDepth;
-use scarseg_pipeline::outputs::flag_agreement;
 use serde::Serialize;
 
 /// The weights behind a result.
@@ -26,22 +26,6 @@ pub fn model_score(dice: f64, ci95: Option<(f64, f64)>) -> String {
         }
         None => format!("scar Dice {dice:.2} on its test set"),
     }
-}
-
-/// [`flag_agreement`] as the report's sentence.
-pub fn flag_agreement_text(burden: f64, limits: (f64, f64)) -> String {
-    let (low, high, uncertain) = flag_agreement(burden, limits);
-    let verdict = if uncertain {
-        "the 5% threshold lies within it, so the flag is uncertain"
-    } else {
-        "the 5% threshold lies outside it"
-    };
-    format!(
-        "On its test set this model's burden was within {:+.1} to {:+.1} points of the \
-         reference's in 95% of cases; by that, the reference burden here is {low:.1}% to \
-         {high:.1}%: {verdict}.",
-        limits.0, limits.1
-    )
 }
 
 /// Where in the wall a stack's scar lies, as the report's sentence.
@@ -73,20 +57,6 @@ pub fn scar_thirds_cell(depth: Option<ScarDepth>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_flag_sentence_says_the_range_and_the_verdict() {
-        let limits = (-4.22, 3.91);
-        assert_eq!(
-            flag_agreement_text(6.5, limits),
-            "On its test set this model's burden was within -4.2 to +3.9 points of the \
-             reference's in 95% of cases; by that, the reference burden here is 2.6% to 10.7%: \
-             the 5% threshold lies within it, so the flag is uncertain."
-        );
-        assert!(flag_agreement_text(15.8, limits).ends_with(
-            "the reference burden here is 11.9% to 20.0%: the 5% threshold lies outside it."
-        ));
-    }
 
     #[test]
     fn where_the_scar_lies_in_words() {

@@ -19,8 +19,9 @@ use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::view::{Overlay, Window, rgba};
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, label_map, mask_png,
-    output_stem, report_csv, report_rows, stack_record,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, flag_agreement,
+    flag_agreement_text, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
+    stack_summary,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack};
 
@@ -699,6 +700,16 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                     };
                     let (written, no_seg) =
                         write_outputs(&args.out, &name, &stack, &result, seg_maker, args.overlays)?;
+                    // The result in a line on stdout, as the page's report opens with it, so a
+                    // terminal user sees it without opening the reports; and the flag's doubt,
+                    // where the model's measured agreement leaves it uncertain.
+                    println!("{}.", stack_summary(&name, &stack, &result));
+                    if let Some((b, limits)) =
+                        result.burden_percent.zip(model.manifest.burden_limits())
+                        && flag_agreement(b, limits).2
+                    {
+                        println!("  {}", flag_agreement_text(b, limits));
+                    }
                     if let Some(why) = no_seg {
                         notes.push(format!("{input_name}: no DICOM segmentation: {why}"));
                     }

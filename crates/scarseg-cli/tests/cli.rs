@@ -1680,7 +1680,7 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
     ));
     assert!(thickness > 0.0, "{thickness}");
     let out = root.join("out");
-    ok(&["predict", s(&input), "--out", s(&out)]);
+    let run = ok(&["predict", s(&input), "--out", s(&out)]);
 
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
@@ -1740,6 +1740,29 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
     assert!((number(&range[1]) - (burden - lower)).abs() < 1e-9);
     let uncertain = (burden - upper) <= 5.0 && 5.0 < burden - lower;
     assert_eq!(agreement["uncertain"], uncertain, "{agreement}");
+    // The same on stdout, in a line as the page's report opens with it (and a second line where
+    // the flag is uncertain).
+    let stdout = String::from_utf8(run.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let flag = if burden > 5.0 {
+        "- above 5%: high risk"
+    } else {
+        "- not above 5%"
+    };
+    assert_eq!(
+        lines[0],
+        format!(
+            "{}: scar burden {burden:.2}% {flag}; scar {:.2} mL ({:.1} g), myocardium {:.2} mL \
+             ({:.1} g at 1.05 g/mL) over 3 slice(s).",
+            stack["output_name"].as_str().expect("name"),
+            scar / 1000.0,
+            scar_g,
+            myo / 1000.0,
+            myo_g
+        ),
+        "{stdout}"
+    );
+    assert_eq!(lines.len(), 1 + usize::from(uncertain), "{stdout}");
 
     let csv = std::fs::read_to_string(out.join("report.csv")).expect("csv");
     let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();

@@ -6,7 +6,8 @@
 use scarseg_imaging::depth::ScarDepth;
 use scarseg_imaging::encode::{EncodeError, png_grey8};
 use scarseg_imaging::metrics::{
-    CORONARY_TERRITORIES, Mask, WallLevel, high_risk, myocardial_mass_g,
+    CORONARY_TERRITORIES, MYOCARDIAL_DENSITY_G_PER_ML, Mask, WallLevel, high_risk,
+    myocardial_mass_g,
 };
 use scarseg_imaging::seg::{self, AlgorithmType, Code, Instance, Segment, pack_bits};
 use scarseg_imaging::sr::{Group, Measurement, SegReference, Verifier, measurement_report};
@@ -91,6 +92,48 @@ pub fn flag_agreement(burden: f64, limits: (f64, f64)) -> (f64, f64, bool) {
     let high = (burden - lower).clamp(0.0, 100.0);
     let t = scarseg_imaging::metrics::HIGH_RISK_BURDEN_PERCENT;
     (low, high, low <= t && t < high)
+}
+
+/// [`flag_agreement`] as the report's sentence.
+pub fn flag_agreement_text(burden: f64, limits: (f64, f64)) -> String {
+    let (low, high, uncertain) = flag_agreement(burden, limits);
+    let verdict = if uncertain {
+        "the 5% threshold lies within it, so the flag is uncertain"
+    } else {
+        "the 5% threshold lies outside it"
+    };
+    format!(
+        "On its test set this model's burden was within {:+.1} to {:+.1} points of the \
+         reference's in 95% of cases; by that, the reference burden here is {low:.1}% to \
+         {high:.1}%: {verdict}.",
+        limits.0, limits.1
+    )
+}
+
+/// A stack's result in a sentence, as the page's report opens with it and `scarseg predict`
+/// prints it: the burden and flag, the scar's and myocardium's volumes (mL) and masses (g), and
+/// the slices.
+pub fn stack_summary(name: &str, stack: &Stack, result: &StackResult) -> String {
+    let (scar_mm3, myo_mm3) = result.volumes_mm3(stack);
+    format!(
+        "{name}: scar burden {} {}; scar {:.2} mL ({:.1} g), myocardium {:.2} mL ({:.1} g at {} \
+         g/mL) over {} slice(s)",
+        result
+            .burden_percent
+            .map(|b| format!("{b:.2}%"))
+            .unwrap_or_else(|| "n/a".into()),
+        if result.high_risk {
+            "- above 5%: high risk"
+        } else {
+            "- not above 5%"
+        },
+        scar_mm3 / 1000.0,
+        myocardial_mass_g(scar_mm3),
+        myo_mm3 / 1000.0,
+        myocardial_mass_g(myo_mm3),
+        MYOCARDIAL_DENSITY_G_PER_ML,
+        stack.slices.len(),
+    )
 }
 
 /// One analysed input's record in the JSON reports: stack burden, flag and volumes, the
@@ -966,19 +1009,53 @@ mod tests {
             &opts,
         );
         let rb = crate::slice_result(&b, vec![0.1; 4], vec![0.9, 0.1, 0.1, 0.1], None, &opts);
+        // Stack burden by hand: 40 of 160 mm3.
+        stack_of(vec![a, b], vec![ra, rb], Some(25.0))
+    }
+
+    /// Stack "s" of `slices` and its result, with the burden given.
+    fn stack_of(
+        slices: Vec<Slice>,
+        results: Vec<SliceResult>,
+        burden_percent: Option<f64>,
+    ) -> (Stack, StackResult) {
         let stack = Stack {
             name: "s".into(),
             part: None,
-            slices: vec![a, b],
+            slices,
             warnings: vec![],
         };
-        // Stack burden by hand: 40 of 160 mm3.
         let result = StackResult {
-            slices: vec![ra, rb],
-            burden_percent: Some(25.0),
-            high_risk: true,
+            slices: results,
+            burden_percent,
+            high_risk: burden_percent.is_some_and(high_risk),
         };
         (stack, result)
+    }
+
+    #[test]
+    fn the_flag_sentence_says_the_range_and_the_verdict() {
+        let limits = (-4.22, 3.91);
+        assert_eq!(
+            flag_agreement_text(6.5, limits),
+            "On its test set this model's burden was within -4.2 to +3.9 points of the \
+             reference's in 95% of cases; by that, the reference burden here is 2.6% to 10.7%: \
+             the 5% threshold lies within it, so the flag is uncertain."
+        );
+        assert!(flag_agreement_text(15.8, limits).ends_with(
+            "the reference burden here is 11.9% to 20.0%: the 5% threshold lies outside it."
+        ));
+    }
+
+    #[test]
+    fn the_summary_by_hand() {
+        // two_slices: 40 of 160 mm3 (0.04 and 0.16 mL; 0.042 and 0.168 g), burden 25%.
+        let (stack, result) = two_slices();
+        assert_eq!(
+            stack_summary("s", &stack, &result),
+            "s: scar burden 25.00% - above 5%: high risk; scar 0.04 mL (0.0 g), myocardium \
+             0.16 mL (0.2 g at 1.05 g/mL) over 2 slice(s)"
+        );
     }
 
     #[test]
@@ -1003,17 +1080,7 @@ mod tests {
         let opts = Default::default();
         let ra = crate::slice_result(&a, ring(4, 4), ring(2, 4), None, &opts);
         let rb = crate::slice_result(&b, ring(2, 2), ring(2, 4), None, &opts);
-        let stack = Stack {
-            name: "s".into(),
-            part: None,
-            slices: vec![a, b],
-            warnings: vec![],
-        };
-        let result = StackResult {
-            slices: vec![ra, rb],
-            burden_percent: None,
-            high_risk: false,
-        };
+        let (stack, result) = stack_of(vec![a, b], vec![ra, rb], None);
         let rows = report_rows("in", &stack, &result, "m", "ab", None);
         let columns = |r: &ReportRow| {
             (
