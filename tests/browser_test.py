@@ -1354,7 +1354,7 @@ def dicom_segmentation(d, device, downloads, cli_out):
     for part in ("scar", "myocardium"):
         ml = record[f"{part}_volume_mm3"] / 1000
         assert abs(record[f"{part}_mass_g"] - 1.05 * ml) < 1e-9 * max(ml, 1), (part, record)
-        assert f"{part} {ml:.2f} mL ({1.05 * ml:.1f} g" in summary, (part, ml, summary)
+        assert f"{part} {ml:.2f} mL ({1.05 * ml:.2f} g" in summary, (part, ml, summary)
     assert b"UNVERIFIED" in sr, "unsigned, the report is not verified"
     print(f"[{device}] DICOM SR: burden {record['burden_percent']:.2f}%, volumes as the page's report")
 

@@ -1752,8 +1752,8 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
     assert_eq!(
         lines[0],
         format!(
-            "{}: scar burden {burden:.2}% {flag}; scar {:.2} mL ({:.1} g), myocardium {:.2} mL \
-             ({:.1} g at 1.05 g/mL) over 3 slice(s).",
+            "{}: scar burden {burden:.2}% {flag}; scar {:.2} mL ({:.2} g), myocardium {:.2} mL \
+             ({:.2} g at 1.05 g/mL) over 3 slice(s).",
             stack["output_name"].as_str().expect("name"),
             scar / 1000.0,
             scar_g,

@@ -116,7 +116,7 @@ pub fn flag_agreement_text(burden: f64, limits: (f64, f64)) -> String {
 pub fn stack_summary(name: &str, stack: &Stack, result: &StackResult) -> String {
     let (scar_mm3, myo_mm3) = result.volumes_mm3(stack);
     format!(
-        "{name}: scar burden {} {}; scar {:.2} mL ({:.1} g), myocardium {:.2} mL ({:.1} g at {} \
+        "{name}: scar burden {} {}; scar {:.2} mL ({:.2} g), myocardium {:.2} mL ({:.2} g at {} \
          g/mL) over {} slice(s)",
         result
             .burden_percent
@@ -1053,8 +1053,8 @@ mod tests {
         let (stack, result) = two_slices();
         assert_eq!(
             stack_summary("s", &stack, &result),
-            "s: scar burden 25.00% - above 5%: high risk; scar 0.04 mL (0.0 g), myocardium \
-             0.16 mL (0.2 g at 1.05 g/mL) over 2 slice(s)"
+            "s: scar burden 25.00% - above 5%: high risk; scar 0.04 mL (0.04 g), myocardium \
+             0.16 mL (0.17 g at 1.05 g/mL) over 2 slice(s)"
         );
     }
 
