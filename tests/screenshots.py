@@ -2,8 +2,8 @@
 """Takes the README's screenshots of the built page (`trunk build --release` first):
 docs/web-main-view.png (the bundled sample phantom-9003 analysed on the CPU path, with its wall
 sectors drawn), docs/web-teaching-view.png (its teaching view), and, for the bundled DICOM series
-with the RV insertion suggested from the image, docs/web-aha-view.png (the segments over the image) and
-docs/web-aha-segments.png (the bull's-eye), and docs/web-correct.png (the heart with scar
+with the RV insertion suggested from the image, docs/web-aha-view.png (the segments over the image),
+docs/web-aha-segments.png (the bull's-eye) and docs/web-report.png (its report), and docs/web-correct.png (the heart with scar
 painted along its wall by a brush stroke and the brush's outline). Not a test; run by hand after the page or the
 default model changes:
 
@@ -64,6 +64,12 @@ def main():
         d.js("document.querySelector('.aha').scrollIntoView()")
         (out / "web-aha-segments.png").write_bytes(
             base64.b64decode(d.call("GET", d.s(f"/element/{aha}/screenshot"))))
+        # The report with its AHA columns filled: the summary, the flag's weighing, where in the
+        # wall the scar lies, and the table.
+        report = d.find("[data-testid=report]")
+        d.js("document.querySelector('[data-testid=report]').scrollIntoView()")
+        (out / "web-report.png").write_bytes(
+            base64.b64decode(d.call("GET", d.s(f"/element/{report}/screenshot"))))
         # A correction by hand: scar painted along the lateral wall, the brush's outline where the
         # pointer rests.
         d.js("document.querySelector('.viewer').scrollIntoView()")
@@ -113,7 +119,8 @@ def main():
                       {"cmd": "Page.captureScreenshot", "params": {"clip": clip, "captureBeyondViewport": True}})
         (out / "web-correct.png").write_bytes(base64.b64decode(shot["data"]))
         print(f"wrote {out / 'web-main-view.png'}, {out / 'web-teaching-view.png'}, "
-              f"{out / 'web-aha-view.png'}, {out / 'web-aha-segments.png'} and {out / 'web-correct.png'}")
+              f"{out / 'web-aha-view.png'}, {out / 'web-aha-segments.png'}, {out / 'web-report.png'} "
+              f"and {out / 'web-correct.png'}")
     finally:
         d.quit()
         server.shutdown()

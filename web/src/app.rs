@@ -2081,7 +2081,7 @@ pub fn App() -> impl IntoView {
                                 view! { <tr data-testid="slice-row"><td>{k + 1}</td><td>{format!("{:.1}", x.scar_area_mm2)}</td>
                                     <td>{format!("{:.1}", x.myocardium_area_mm2)}</td><td>{f(x.burden_percent)}</td>
                                     <td data-testid="slice-transmural">{format!("{} / {}", x.transmural_sectors(), x.wall_sectors())}</td>
-                                    <td data-testid="slice-depth">{scar_thirds_cell(x.scar_depth)}</td>
+                                    <td class="figures" data-testid="slice-depth">{scar_thirds_cell(x.scar_depth)}</td>
                                     <td>{f(x.fwhm_burden_percent)}</td><td>{nsd(2)}</td><td>{nsd(3)}</td><td>{nsd(5)}</td><td>{nsd(6)}</td>
                                     <td data-testid="slice-gray-zone">{f(x.gray_zone_percent())}</td>
                                     <td data-testid="slice-level">{match levels.get(k).copied().flatten() {
