@@ -422,6 +422,34 @@ mod tests {
         assert!(checked > 1000, "{checked}");
     }
 
+    proptest::proptest! {
+        // Any masks a network or a brush can give: never a panic (the page measures every
+        // slice the user corrects), every depth within the wall, and the thirds adding up to
+        // the scar within the myocardium.
+        #[test]
+        fn any_masks_measure_sensibly(
+            rows in 1usize..9,
+            cols in 1usize..9,
+            bits in proptest::collection::vec(0u8..4, 64),
+            dy in 0.3f64..3.0,
+            dx in 0.3f64..3.0,
+        ) {
+            let mask = |bit: u8| Mask::from_fn(rows, cols, |r, c| bits[r * 8 + c] & bit != 0);
+            let (scar, myo) = (mask(1), mask(2));
+            if let Some(depths) = scar_depths(&scar, &myo, [dy, dx]) {
+                proptest::prop_assert_eq!(depths.len(), scar.area_px());
+                proptest::prop_assert!(depths.iter().all(|(d, _)| (0.0..=1.0).contains(d)));
+            }
+            if let Some(d) = scar_depth(&scar, &myo, [dy, dx]) {
+                let inside = scar.data.iter().zip(&myo.data).filter(|(s, m)| **s && **m).count();
+                let total = d.inner + d.middle + d.outer;
+                proptest::prop_assert!((total - inside as f64 * dy * dx).abs() < 1e-9);
+                proptest::prop_assert!(d.endocardial_regions <= d.regions);
+                proptest::prop_assert!(d.regions <= inside);
+            }
+        }
+    }
+
     #[test]
     fn the_phantoms_ischemic_scar_starts_at_the_endocardium() {
         // The phantom draws scar from the endocardium outwards to a chosen depth
