@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::Mask;
-use crate::postprocess::components;
+use crate::postprocess::{components, intersect};
 
 /// Scar by its depth in the wall: how much of it lies in the wall's inner, middle and outer
 /// thirds (a pixel's depth is how far its centre lies from the endocardial edge, as a share of
@@ -131,15 +131,7 @@ pub fn scar_depths(
 /// inner third or borders the cavity (a wall one or two pixels thin has no inner third to speak
 /// of).
 pub fn scar_depth(scar: &Mask, myocardium: &Mask, spacing_mm: [f64; 2]) -> Option<ScarDepth> {
-    let scar = Mask {
-        data: scar
-            .data
-            .iter()
-            .zip(&myocardium.data)
-            .map(|(s, m)| *s && *m)
-            .collect(),
-        ..scar.clone()
-    };
+    let scar = intersect(scar, myocardium);
     let depths = scar_depths(&scar, myocardium, spacing_mm)?;
     let pixel = spacing_mm[0] * spacing_mm[1];
     // Labels from 1; sizes[0] stands for the background.
@@ -180,7 +172,7 @@ fn outside(myocardium: &Mask) -> Vec<bool> {
     // Beyond the wall's bounding box all is background joined to the edge, so the fill runs
     // only inside the box grown by a pixel, from that box's border (the slice's edge where the
     // box reaches it).
-    let Some([r0, r1, c0, c1]) = bounding_box(myocardium) else {
+    let Some([r0, r1, c0, c1]) = myocardium.bounding_box() else {
         return vec![true; rows * cols];
     };
     let (r0, c0, r1, c1) = (
@@ -218,21 +210,6 @@ fn outside(myocardium: &Mask) -> Vec<bool> {
         }
     }
     seen
-}
-
-/// The rows and columns a mask spans, [first row, last row, first column, last column];
-/// `None` when it is empty.
-fn bounding_box(mask: &Mask) -> Option<[usize; 4]> {
-    let mut points = mask
-        .data
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| **m)
-        .map(|(i, _)| (i / mask.cols, i % mask.cols));
-    let (r, c) = points.next()?;
-    Some(points.fold([r, r, c, c], |[r0, r1, c0, c1], (r, c)| {
-        [r0.min(r), r1.max(r), c0.min(c), c1.max(c)]
-    }))
 }
 
 #[cfg(test)]

@@ -55,6 +55,21 @@ impl Mask {
         self.data[row * self.cols + col]
     }
 
+    /// The rows and columns the mask spans: [first row, last row, first column, last column];
+    /// `None` when it is empty.
+    pub fn bounding_box(&self) -> Option<[usize; 4]> {
+        let mut points = self
+            .data
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m)
+            .map(|(i, _)| (i / self.cols, i % self.cols));
+        let (r, c) = points.next()?;
+        Some(points.fold([r, r, c, c], |[r0, r1, c0, c1], (r, c)| {
+            [r0.min(r), r1.max(r), c0.min(c), c1.max(c)]
+        }))
+    }
+
     /// Pixels inside that have a 4-neighbour outside the mask or lie on the image edge.
     pub fn boundary(&self) -> Vec<(usize, usize)> {
         let mut out = Vec::new();

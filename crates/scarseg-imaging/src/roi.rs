@@ -59,20 +59,7 @@ impl Roi {
     /// The square crop around `mask`'s bounding box (see the module docs); `None` for an empty
     /// mask. `min_side` keeps a small or mis-found box from zooming in further than that.
     pub fn around(mask: &Mask, margin: f64, min_side: usize) -> Option<Self> {
-        let (mut r0, mut r1, mut c0, mut c1) = (usize::MAX, 0, usize::MAX, 0);
-        for r in 0..mask.rows {
-            for c in 0..mask.cols {
-                if mask.get(r, c) {
-                    r0 = r0.min(r);
-                    r1 = r1.max(r);
-                    c0 = c0.min(c);
-                    c1 = c1.max(c);
-                }
-            }
-        }
-        if r0 == usize::MAX {
-            return None;
-        }
+        let [r0, r1, c0, c1] = mask.bounding_box()?;
         let box_side = (r1 - r0 + 1).max(c1 - c0 + 1) as f64;
         let side = ((box_side * (1.0 + 2.0 * margin)).round() as usize).max(min_side);
         let (top, rows) = span((r0 + r1 + 1) as f64 / 2.0, side, mask.rows);
