@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Static privacy checks on the page trunk built (dist/): the Content-Security-Policy allows
-only the page's own origin to be contacted, every inline script the page carries is allowed by
-its sha256 (so the CSP needs no 'unsafe-inline'), and no built file names another origin.
+"""Static checks on the page trunk built (dist/): the Content-Security-Policy allows only the
+page's own origin to be contacted, every inline script the page carries is allowed by its sha256
+(so the CSP needs no 'unsafe-inline'), no built file names another origin, and every file the
+sample list names was copied (the page skips a sample file it cannot fetch).
 
 Usage: tests/check_page.py DIST_DIR
 """
 import base64
 import hashlib
+import json
 import pathlib
 import re
 import sys
@@ -46,6 +48,16 @@ for path in dist.rglob("*"):
             if url.startswith("http://www.w3.org/"):
                 continue
             failures.append(f"{path.relative_to(dist)} names another origin: {url}")
+
+samples = json.loads((dist / "samples" / "index.json").read_text())
+for sample in samples:
+    for name in sample["files"] + [sample["labels"]]:
+        if not (dist / "samples" / name).is_file():
+            failures.append(f"sample {sample['name']!r}: samples/{name} is not in {dist}")
+# The teaching samples of scar that spares the endocardium (scripts/make-samples.sh).
+for pattern in ("mid-wall", "subepicardial"):
+    if not any(s["name"].endswith(f"({pattern})") for s in samples):
+        failures.append(f"samples/index.json lists no {pattern} sample")
 
 if failures:
     print("\n".join(failures))

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use scarseg_imaging::decode::{decode_file, decode_series, dicom_patient_id, labels_for};
 use scarseg_imaging::metrics::Mask;
-use scarseg_imaging::phantom::{PhantomConfig, generate, label};
+use scarseg_imaging::phantom::{PhantomConfig, ScarPattern, generate, label};
 use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
 use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
 use scarseg_imaging::{ErrorKind, Limits, Slice};
@@ -103,6 +103,55 @@ impl Sample {
             None => self.clone(),
         }
     }
+}
+
+/// `--pattern`: where in the wall phantom scar lies (`scarseg_imaging::phantom::ScarPattern`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum PatternArg {
+    /// From the endocardium outwards in a coronary territory: what the default model learnt.
+    #[default]
+    Ischemic,
+    /// A band through the middle of the septal wall (dilated cardiomyopathy's pattern).
+    MidWall,
+    /// From the epicardium inwards in the inferolateral wall (myocarditis's pattern).
+    Subepicardial,
+    /// Each case one of the three, with equal chances.
+    Mixed,
+}
+
+impl From<PatternArg> for ScarPattern {
+    fn from(p: PatternArg) -> Self {
+        match p {
+            PatternArg::Ischemic => ScarPattern::Ischemic,
+            PatternArg::MidWall => ScarPattern::MidWall,
+            PatternArg::Subepicardial => ScarPattern::Subepicardial,
+            PatternArg::Mixed => ScarPattern::Mixed,
+        }
+    }
+}
+
+/// `--pattern` draws phantom cases only. Clap's `requires` cannot refuse it beside `--emidec`
+/// or `--pairs`: it lets an argument's requirements go where what it requires conflicts with
+/// one given.
+pub fn check_pattern(pattern: PatternArg, phantom: bool) -> Result<()> {
+    if pattern != PatternArg::Ischemic && !phantom {
+        bail!(
+            "--pattern {}: draws phantom cases (--phantom N); a dataset's scar is where it is",
+            ScarPattern::from(pattern).name()
+        );
+    }
+    Ok(())
 }
 
 /// Phantom cases `first_seed .. first_seed + count`, one slice each.

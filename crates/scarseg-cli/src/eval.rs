@@ -32,8 +32,9 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::data::{
-    SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, emidec_samples, folds_of_patients,
-    image_stem, label_masks, output_label_hint, output_labels_in, pair_samples, phantom_samples,
+    PatternArg, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, check_pattern,
+    emidec_samples, folds_of_patients, image_stem, label_masks, output_label_hint,
+    output_labels_in, pair_samples, phantom_samples,
 };
 use crate::model_dir::{self, ModelRef};
 use crate::plots;
@@ -91,6 +92,10 @@ pub struct EvalArgs {
     /// only cases that earlier runs did not rank or confirm on.
     #[arg(long, requires = "phantom", default_value_t = 0)]
     pub skip: u64,
+    /// With --phantom: where in the wall the cases' scar lies, to measure a model on the
+    /// non-ischemic patterns (the same seeds then draw other cases).
+    #[arg(long, value_enum, requires = "phantom", default_value = "ischemic")]
+    pub pattern: PatternArg,
     /// Probability threshold instead of the model's own (manifest) one.
     #[arg(long, allow_negative_numbers = true)]
     pub threshold: Option<f32>,
@@ -934,6 +939,7 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         crate::output_folder(out)?;
     }
     let limits = Limits::default();
+    check_pattern(args.pattern, args.phantom.is_some())?;
     let (samples, data) = match (&args.phantom, &args.emidec, &args.pairs) {
         (Some(n), None, None) => {
             if *n == 0 {
@@ -952,10 +958,15 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
                 );
             }
             let first_seed = first + args.skip;
+            let config = PhantomConfig {
+                pattern: args.pattern.into(),
+                ..PhantomConfig::default()
+            };
             (
-                phantom_samples(first_seed, *n, &PhantomConfig::default()),
+                phantom_samples(first_seed, *n, &config),
                 serde_json::json!({
                     "source": "phantom", "set": set, "first_seed": first_seed, "cases": n,
+                    "pattern": config.pattern.name(),
                 }),
             )
         }

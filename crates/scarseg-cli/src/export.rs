@@ -407,10 +407,18 @@ fn test_metrics(
         );
     }
     let on = match data["source"].as_str() {
-        Some("phantom") => format!(
-            "{} synthetic phantom test cases from seed {}",
-            data["cases"], data["first_seed"]
-        ),
+        // Evaluations before `--pattern` existed record none: theirs was the ischemic one.
+        Some("phantom") => match data["pattern"].as_str() {
+            None | Some("ischemic") => format!(
+                "{} synthetic phantom test cases from seed {}",
+                data["cases"], data["first_seed"]
+            ),
+            Some(pattern) => format!(
+                "{} synthetic phantom test cases from seed {}, drawn with {pattern} scar \
+                 (`--pattern {pattern}`)",
+                data["cases"], data["first_seed"]
+            ),
+        },
         Some(source) => format!("{source} data in {}", data["folder"]),
         None => "unrecorded data".into(),
     };

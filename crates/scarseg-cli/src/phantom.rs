@@ -18,7 +18,7 @@ use scarseg_imaging::seg::{AlgorithmType, Instance, dicom_seg};
 use scarseg_pipeline::outputs::{SEG_SUFFIX, scarseg_segments};
 
 use crate::Outcome;
-use crate::data::LABEL_SUFFIX;
+use crate::data::{LABEL_SUFFIX, PatternArg};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,6 +67,10 @@ pub struct PhantomArgs {
     /// Difficulty preset.
     #[arg(long, value_enum, default_value = "default")]
     pub difficulty: Level,
+    /// Where in the wall scar lies. The non-ischemic patterns spare the endocardium; the
+    /// default model learnt ischemic scar only.
+    #[arg(long, value_enum, default_value = "ischemic")]
+    pub pattern: PatternArg,
 }
 
 fn difficulty(level: Level) -> Difficulty {
@@ -114,6 +118,7 @@ pub fn run(args: PhantomArgs) -> Result<Outcome> {
     let config = PhantomConfig {
         slices: args.slices,
         difficulty: difficulty(args.difficulty),
+        pattern: args.pattern.into(),
         ..Default::default()
     };
     let write = |name: &str, bytes: Vec<u8>| -> Result<()> {

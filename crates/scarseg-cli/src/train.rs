@@ -30,8 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::dashboard::Dashboard;
 use crate::data::{
-    Augment, Example, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, emidec_samples,
-    example, fold_split, pack, pair_samples, phantom_samples, split_by_patient,
+    Augment, Example, PatternArg, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds,
+    check_pattern, emidec_samples, example, fold_split, pack, pair_samples, phantom_samples,
+    split_by_patient,
 };
 
 /// First seed of phantom training cases: fresh cases every epoch, never a validation or test seed.
@@ -79,6 +80,11 @@ pub struct TrainArgs {
     /// Phantom validation cases (fixed seeds).
     #[arg(long, default_value_t = 32)]
     pub phantom_validation: usize,
+    /// With --phantom: where in the wall the training and validation cases' scar lies
+    /// (`mixed` teaches the non-ischemic patterns beside the ischemic one).
+    #[arg(long, value_enum, requires = "phantom", default_value = "ischemic")]
+    #[serde(default)]
+    pub pattern: PatternArg,
     /// Train on the EMIDEC challenge layout in DIR.
     #[arg(long, conflicts_with = "pairs")]
     pub emidec: Option<PathBuf>,
@@ -266,7 +272,10 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
     let base = bases[0].clone();
 
     let limits = Limits::default();
-    let phantom_config = PhantomConfig::default();
+    let phantom_config = PhantomConfig {
+        pattern: args.pattern.into(),
+        ..PhantomConfig::default()
+    };
     // Which patients (or seeds) trained and which validated, for run.json: a researcher
     // evaluating the run later must know which cases it has seen.
     let patients = |samples: &[Sample]| -> Vec<String> {
@@ -285,6 +294,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             "validation_slices": v.len(),
         })
     };
+    check_pattern(args.pattern, args.phantom.is_some())?;
     let (source, validation, split) = match (&args.phantom, &args.emidec, &args.pairs) {
         (Some(n), None, None) => (
             Source::Phantom {
@@ -298,6 +308,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
                     TRAIN_SEED + args.seed * 100_000_000
                 ),
                 "validation_seeds": [VALIDATION_SEED, VALIDATION_SEED + args.phantom_validation as u64 - 1],
+                "pattern": phantom_config.pattern.name(),
             }),
         ),
         (None, Some(_), None) | (None, None, Some(_)) => {
@@ -947,6 +958,7 @@ mod tests {
             size: 64,
             phantom: Some(1),
             phantom_validation: 1,
+            pattern: PatternArg::Ischemic,
             emidec: None,
             pairs: None,
             validation_fraction: 0.2,

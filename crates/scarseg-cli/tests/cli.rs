@@ -381,6 +381,63 @@ fn train_export_eval_predict_round_trip() {
     );
     let out = ok(&["eval", "--method", "fwhm", "--phantom", "2"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("FWHM"));
+    // --pattern draws the test seeds' cases with their scar elsewhere in the wall (the
+    // reference areas are the generator's for that pattern), and eval.json records it.
+    let ev_pattern = root.join("eval-subepicardial");
+    ok(&[
+        "eval",
+        "--method",
+        "fwhm",
+        "--phantom",
+        "3",
+        "--pattern",
+        "subepicardial",
+        "--out",
+        s(&ev_pattern),
+    ]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ev_pattern.join("eval.json")).expect("eval.json"))
+            .expect("json");
+    assert_eq!(json["data"]["pattern"], "subepicardial");
+    let csv = std::fs::read_to_string(ev_pattern.join("eval.csv")).expect("csv");
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    let column = header
+        .iter()
+        .position(|h| *h == "reference_scar_area_mm2")
+        .expect("reference scar column");
+    let areas: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .nth(column)
+                .expect("cell")
+                .parse()
+                .expect("area")
+        })
+        .collect();
+    use scarseg_imaging::phantom::{PhantomConfig, ScarPattern, generate};
+    let reference = |pattern| -> Vec<f64> {
+        let config = PhantomConfig {
+            pattern,
+            ..PhantomConfig::default()
+        };
+        (0..3)
+            .map(|i| {
+                let slice = &generate(2_000_000_000 + i, &config).slices[0];
+                slice.scar().area_px() as f64 * slice.image.pixel_area_mm2()
+            })
+            .collect()
+    };
+    let expected = reference(ScarPattern::Subepicardial);
+    assert_eq!(areas.len(), 3, "{csv}");
+    for (a, e) in areas.iter().zip(&expected) {
+        assert!(
+            (a - e).abs() < 1e-6 * e.max(1.0),
+            "{areas:?} against {expected:?}"
+        );
+    }
+    assert_ne!(expected, reference(ScarPattern::Ischemic));
     // --validation evaluates the validation seeds (1,000,000,000 up), never the test seeds, and
     // --skip K starts K cases in: the third validation case is seed 1,000,000,002.
     for (skip, case) in [("0", "phantom-1000000000"), ("2", "phantom-1000000002")] {
@@ -557,7 +614,8 @@ fn train_export_eval_predict_round_trip() {
     }
 
     // `export --update`: the exported model takes an evaluation made afterwards (three test
-    // cases instead of two); weights, settings, provenance and the rest of the card stay.
+    // cases instead of two, drawn with every scar pattern); weights, settings, provenance and
+    // the rest of the card stay, and the card names the pattern.
     let measured_dir = models.join("measured");
     let ev3 = root.join("eval-3");
     ok(&[
@@ -566,6 +624,8 @@ fn train_export_eval_predict_round_trip() {
         s(&measured_dir),
         "--phantom",
         "3",
+        "--pattern",
+        "mixed",
         "--out",
         s(&ev3),
     ]);
@@ -612,7 +672,10 @@ fn train_export_eval_predict_round_trip() {
     }
     let card_after = String::from_utf8(read_model("MODEL_CARD.md")).expect("utf-8");
     let card_before = String::from_utf8(card_before).expect("utf-8");
-    assert!(card_after.contains("on 3 synthetic phantom test cases from seed 2000000000"));
+    assert!(card_after.contains(
+        "on 3 synthetic phantom test cases from seed 2000000000, drawn with mixed scar \
+         (`--pattern mixed`)"
+    ));
     assert!(!card_after.contains("on 2 synthetic phantom test cases"));
     // Outside the metrics section, the card is as it was.
     let outside = |card: &str| {
@@ -1156,6 +1219,21 @@ fn errors_are_one_line_with_exit_codes() {
     ] {
         fails(args, &message);
         assert!(scarseg(args).stdout.is_empty(), "{args:?}: work was done");
+    }
+    // A pattern is the phantom's, refused beside a dataset.
+    for command in ["eval", "train"] {
+        fails(
+            &[
+                command,
+                "--pairs",
+                out,
+                "--pattern",
+                "mid-wall",
+                "--out",
+                out,
+            ],
+            "--pattern mid-wall: draws phantom cases (--phantom N); a dataset's scar is where it is",
+        );
     }
     fails(
         &["phantom", "--out", out, "--slices", "2049"],

@@ -476,4 +476,75 @@ mod tests {
             "{shallow} {deep} {regions}"
         );
     }
+
+    #[test]
+    fn the_phantoms_non_ischemic_scar_spares_the_endocardium() {
+        // Subepicardial scar reaches in from the epicardium through at most 60% of the wall, so
+        // none of it lies in the inner third and no region reaches the endocardium. A mid-wall
+        // band keeps at least 15% of the wall healthy on either side, so most of it lies in
+        // the middle third and little of it borders the cavity or the outside: a pixel's
+        // neighbour differs from it by a pixel's share of the wall, so only where the wall is
+        // under about seven pixels thick (thin septa at coarse spacing) can the band reach a
+        // border on the grid.
+        use crate::phantom::{PhantomConfig, ScarPattern, generate, label};
+        let (mut mid, mut bordering, mut mid_pixels, mut epi_cases) =
+            (ScarDepth::default(), 0, 0, 0);
+        for pattern in [ScarPattern::MidWall, ScarPattern::Subepicardial] {
+            let config = PhantomConfig {
+                slices: 3,
+                pattern,
+                ..PhantomConfig::default()
+            };
+            for seed in 0..60u64 {
+                let case = generate(7_300_000 + seed, &config);
+                let p = &case.params;
+                if p.territory.is_none() {
+                    continue;
+                }
+                assert_eq!(p.pattern, Some(pattern), "seed {}", p.seed);
+                let mut total = ScarDepth::default();
+                for s in &case.slices {
+                    let d = scar_depth(&s.scar(), &s.myocardium(), s.image.spacing_mm)
+                        .unwrap_or_else(|| panic!("seed {}: the phantom's wall is closed", p.seed));
+                    total.add(&d, 1.0);
+                    let (rows, cols) = (s.image.rows, s.image.cols);
+                    for i in (0..rows * cols).filter(|&i| s.labels[i] >= label::SCAR) {
+                        let (r, c) = (i / cols, i % cols);
+                        let beside = [
+                            (r > 0).then(|| i - cols),
+                            (r + 1 < rows).then(|| i + cols),
+                            (c > 0).then(|| i - 1),
+                            (c + 1 < cols).then(|| i + 1),
+                        ];
+                        mid_pixels += usize::from(pattern == ScarPattern::MidWall);
+                        if pattern == ScarPattern::MidWall
+                            && beside
+                                .into_iter()
+                                .flatten()
+                                .any(|j| s.labels[j] < label::MYOCARDIUM)
+                        {
+                            bordering += 1;
+                        }
+                    }
+                }
+                if pattern == ScarPattern::Subepicardial {
+                    epi_cases += 1;
+                    assert_eq!(total.inner, 0.0, "seed {}: {total:?}", p.seed);
+                    assert_eq!(total.endocardial_regions, 0, "seed {}: {total:?}", p.seed);
+                    assert!(total.outer > total.middle, "seed {}: {total:?}", p.seed);
+                } else {
+                    mid.add(&total, 1.0);
+                }
+            }
+        }
+        let [inner, middle, outer] = mid.thirds_percent().expect("mid-wall scar");
+        assert!(
+            middle > 60.0 && inner < 25.0 && outer < 25.0,
+            "mid-wall scar by third: {inner:.0} / {middle:.0} / {outer:.0}%"
+        );
+        assert!(
+            epi_cases >= 40 && mid_pixels > 3000 && bordering * 10 < mid_pixels,
+            "{epi_cases} cases; {bordering} of {mid_pixels} mid-wall scar pixels at a border"
+        );
+    }
 }

@@ -8,7 +8,9 @@
 //! Anatomy and physics, each varied per case from the seed: an LV myocardial ring with irregular,
 //! varying thickness and an elliptical cavity with papillary muscles; the RV cavity; bright blood
 //! next to nulled (dark) myocardium; scar in one coronary territory (LAD, RCA or LCx), from
-//! subendocardial to transmural, sometimes patchy, sometimes with a dark MVO core; pericardial
+//! subendocardial to transmural, sometimes patchy, sometimes with a dark MVO core (or, on request,
+//! the non-ischemic patterns of [`ScarPattern`]: a septal mid-wall stripe, or subepicardial scar
+//! of the inferolateral wall); pericardial
 //! fat; chest wall with subcutaneous fat, lungs, liver and the descending aorta; a smooth bias
 //! field; partial-volume blur (2x2 supersampling and a Gaussian); optional ghosting along the
 //! phase-encoding direction; Rician noise. Image size, pixel spacing, contrast and noise vary
@@ -69,6 +71,37 @@ impl Default for Difficulty {
     }
 }
 
+/// Where in the wall the scar lies. Ischemic scar starts at the endocardium and grows outwards
+/// within a coronary territory; the non-ischemic causes spare the endocardium (Mahrholdt et al.,
+/// Eur Heart J 2005): dilated cardiomyopathy's septal mid-wall stripe, and myocarditis's
+/// subepicardial scar of the inferolateral wall. The default model learnt ischemic scar only;
+/// the other patterns let a user measure what it does with them, and a teacher show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScarPattern {
+    /// From the endocardium outwards, in the LAD, RCA or LCx territory (the default).
+    #[default]
+    Ischemic,
+    /// A band through the middle of the septal wall, touching neither border.
+    MidWall,
+    /// From the epicardium inwards, in the inferolateral wall.
+    Subepicardial,
+    /// Each case draws one of the three above, with equal chances.
+    Mixed,
+}
+
+impl ScarPattern {
+    /// The name used on the command line and in `cases.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScarPattern::Ischemic => "ischemic",
+            ScarPattern::MidWall => "mid-wall",
+            ScarPattern::Subepicardial => "subepicardial",
+            ScarPattern::Mixed => "mixed",
+        }
+    }
+}
+
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PhantomConfig {
@@ -82,6 +115,10 @@ pub struct PhantomConfig {
     pub thickness_mm: f64,
     /// Difficulty knobs.
     pub difficulty: Difficulty,
+    /// Where in the wall scar lies. The ischemic default draws exactly the cases it drew before
+    /// the option existed, so the default model's seeds name the same cases.
+    #[serde(default)]
+    pub pattern: ScarPattern,
 }
 
 impl Default for PhantomConfig {
@@ -92,6 +129,7 @@ impl Default for PhantomConfig {
             slices: 1,
             thickness_mm: 8.0,
             difficulty: Difficulty::default(),
+            pattern: ScarPattern::Ischemic,
         }
     }
 }
@@ -144,7 +182,10 @@ pub struct CaseParams {
     pub noise: f64,
     /// Scar territory, if any.
     pub territory: Option<String>,
-    /// Maximum transmurality of the scar (0..1).
+    /// Where in the wall the scar lies (never `Mixed`), if there is scar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<ScarPattern>,
+    /// Maximum transmurality of the scar (0..1): for mid-wall scar, the band's share of the wall.
     pub transmurality: f64,
     /// Whether the scar is patchy.
     pub patchy: bool,
@@ -253,9 +294,14 @@ struct Heart {
 
 struct ScarShape {
     territory: &'static str,
+    pattern: ScarPattern,
     centre: f64,
     half_width: f64,
+    /// Ischemic: how far from the endocardium it reaches; subepicardial: from the epicardium;
+    /// mid-wall: the band's thickness. All as a share of the wall.
     transmurality: f64,
+    /// Mid-wall only: the band's middle, as a share of the wall from the endocardium.
+    band_centre: f64,
     patchy: Option<SmoothField>,
     mvo: bool,
     /// Width (mm) of the soft edge between scar and healthy myocardium: a grey zone of
@@ -278,7 +324,83 @@ struct Intensities {
 }
 
 impl Heart {
-    fn draw(rng: &mut ChaCha8Rng, difficulty: &Difficulty, fov_mm: (f64, f64)) -> Self {
+    fn draw_ischemic(rng: &mut ChaCha8Rng, difficulty: &Difficulty) -> ScarShape {
+        let deg = std::f64::consts::PI / 180.0;
+        // Image angles: x right, y down; the RV (septum) is on the left (180 degrees).
+        let (territory, centre) = match rng.random_range(0..3) {
+            0 => ("LAD", rng.random_range(200.0..290.0) * deg),
+            1 => ("RCA", rng.random_range(80.0..140.0) * deg),
+            _ => ("LCx", rng.random_range(-40.0..40.0) * deg),
+        };
+        let width = rng.random_range(difficulty.scar_width_deg[0]..=difficulty.scar_width_deg[1]);
+        let transmurality = rng.random_range(0.25..1.0);
+        let patchy = (rng.random_range(0.0..1.0) < 0.3).then(|| SmoothField::new(rng, 6, 0.35));
+        let mvo = transmurality > 0.6 && rng.random_range(0.0..1.0) < 0.35;
+        ScarShape {
+            territory,
+            pattern: ScarPattern::Ischemic,
+            centre,
+            half_width: width * deg / 2.0,
+            transmurality,
+            band_centre: 0.0,
+            patchy,
+            mvo,
+            transition_mm: rng.random_range(1.2..3.5),
+            heterogeneity: rng.random_range(0.2..0.6),
+            texture: SmoothField::new(rng, 6, 0.45),
+        }
+    }
+
+    /// Mid-wall scar lies in the septum (160-200 degrees in image angles, where the RV is),
+    /// subepicardial scar in the inferolateral wall (between lateral, 0 degrees, and inferior,
+    /// 90). Neither has an MVO core, which belongs to reperfused infarcts.
+    fn draw_non_ischemic(
+        rng: &mut ChaCha8Rng,
+        difficulty: &Difficulty,
+        pattern: ScarPattern,
+    ) -> ScarShape {
+        let deg = std::f64::consts::PI / 180.0;
+        let (territory, centre, transmurality, band_centre) = if pattern == ScarPattern::MidWall {
+            // A band 25-50% of the wall thick, its middle within 40-60% of it: at least 15% of
+            // the wall stays healthy on either side, so the band touches neither border.
+            let band = rng.random_range(0.25..0.5);
+            (
+                "septal mid-wall",
+                rng.random_range(150.0..210.0) * deg,
+                band,
+                rng.random_range(0.4..0.6),
+            )
+        } else {
+            (
+                "inferolateral subepicardial",
+                rng.random_range(5.0..85.0) * deg,
+                rng.random_range(0.25..0.6),
+                0.0,
+            )
+        };
+        let width = rng.random_range(difficulty.scar_width_deg[0]..=difficulty.scar_width_deg[1]);
+        let patchy = (rng.random_range(0.0..1.0) < 0.3).then(|| SmoothField::new(rng, 6, 0.35));
+        ScarShape {
+            territory,
+            pattern,
+            centre,
+            half_width: width * deg / 2.0,
+            transmurality,
+            band_centre,
+            patchy,
+            mvo: false,
+            transition_mm: rng.random_range(1.2..3.5),
+            heterogeneity: rng.random_range(0.2..0.6),
+            texture: SmoothField::new(rng, 6, 0.45),
+        }
+    }
+
+    fn draw(
+        rng: &mut ChaCha8Rng,
+        difficulty: &Difficulty,
+        pattern: ScarPattern,
+        fov_mm: (f64, f64),
+    ) -> Self {
         let tau = std::f64::consts::TAU;
         let deg = std::f64::consts::PI / 180.0;
         let r_endo = rng.random_range(15.0..26.0);
@@ -287,27 +409,21 @@ impl Heart {
         let scar_to_blood =
             rng.random_range(difficulty.scar_to_blood[0]..=difficulty.scar_to_blood[1]);
         let scar = (rng.random_range(0.0..1.0) < difficulty.scar_probability).then(|| {
-            // Image angles: x right, y down; the RV (septum) is on the left (180 degrees).
-            let (territory, centre) = match rng.random_range(0..3) {
-                0 => ("LAD", rng.random_range(200.0..290.0) * deg),
-                1 => ("RCA", rng.random_range(80.0..140.0) * deg),
-                _ => ("LCx", rng.random_range(-40.0..40.0) * deg),
+            // Only a mixed configuration draws the pattern, and only the non-ischemic ones draw
+            // anything more, so ischemic cases are those the seeds always gave.
+            let pattern = match pattern {
+                ScarPattern::Mixed => [
+                    ScarPattern::Ischemic,
+                    ScarPattern::MidWall,
+                    ScarPattern::Subepicardial,
+                ][rng.random_range(0..3)],
+                p => p,
             };
-            let width =
-                rng.random_range(difficulty.scar_width_deg[0]..=difficulty.scar_width_deg[1]);
-            let transmurality = rng.random_range(0.25..1.0);
-            let patchy = (rng.random_range(0.0..1.0) < 0.3).then(|| SmoothField::new(rng, 6, 0.35));
-            let mvo = transmurality > 0.6 && rng.random_range(0.0..1.0) < 0.35;
-            ScarShape {
-                territory,
-                centre,
-                half_width: width * deg / 2.0,
-                transmurality,
-                patchy,
-                mvo,
-                transition_mm: rng.random_range(1.2..3.5),
-                heterogeneity: rng.random_range(0.2..0.6),
-                texture: SmoothField::new(rng, 6, 0.45),
+            match pattern {
+                ScarPattern::MidWall | ScarPattern::Subepicardial => {
+                    Self::draw_non_ischemic(rng, difficulty, pattern)
+                }
+                _ => Self::draw_ischemic(rng, difficulty),
             }
         });
         let myocardium = rng.random_range(0.02..0.12);
@@ -431,8 +547,15 @@ impl Heart {
                 0.0
             };
             let reach = scar.transmurality * taper;
+            // How far (as a share of the wall) the pixel lies inside the scar's extent across
+            // the wall; negative outside it.
+            let across = match scar.pattern {
+                ScarPattern::MidWall => reach / 2.0 - (depth - scar.band_centre).abs(),
+                ScarPattern::Subepicardial => reach - (1.0 - depth),
+                _ => reach - depth,
+            };
             // Signed distance (mm) to the scar border, positive inside.
-            let mut inside_mm = ((reach - depth) * thickness).min((scar.half_width - off) * r);
+            let mut inside_mm = (across * thickness).min((scar.half_width - off) * r);
             if let Some(field) = &scar.patchy {
                 inside_mm = inside_mm.min((field.at(x, y) + 0.15) * 6.0);
             }
@@ -538,7 +661,7 @@ pub fn generate(seed: u64, config: &PhantomConfig) -> PhantomCase {
     let spacing =
         (fov_target / rows.max(cols) as f64).clamp(config.spacing_mm[0], config.spacing_mm[1]);
     let fov = (rows as f64 * spacing, cols as f64 * spacing);
-    let heart = Heart::draw(&mut rng, &config.difficulty, fov);
+    let heart = Heart::draw(&mut rng, &config.difficulty, config.pattern, fov);
     let noise = rng.random_range(config.difficulty.noise[0]..=config.difficulty.noise[1]);
     let bias_strength = rng.random_range(0.0..0.35);
     let bias = SmoothField::new(&mut rng, 4, 0.012);
@@ -624,6 +747,7 @@ pub fn generate(seed: u64, config: &PhantomConfig) -> PhantomCase {
         scar_to_blood: heart.intensities.scar / heart.intensities.blood,
         noise,
         territory: heart.scar.as_ref().map(|s| s.territory.to_string()),
+        pattern: heart.scar.as_ref().map(|s| s.pattern),
         transmurality: heart.scar.as_ref().map_or(0.0, |s| s.transmurality),
         patchy: heart.scar.as_ref().is_some_and(|s| s.patchy.is_some()),
         mvo: heart.scar.as_ref().is_some_and(|s| s.mvo),
@@ -660,6 +784,76 @@ mod tests {
         assert_eq!(a, b);
         let c = generate(43, &config());
         assert_ne!(a.slices[0].image.pixels, c.slices[0].image.pixels);
+    }
+
+    #[test]
+    fn the_ischemic_default_draws_the_cases_it_drew_before_patterns_existed() {
+        // The default model's training, validation and test sets are named by seeds, so adding
+        // the non-ischemic patterns must not change a default case. Pixel counts per label of
+        // two-slice cases (seeds 0-5, 11 and 14: with and without scar, two with MVO), read
+        // with nibabel from `scarseg phantom --count 30 --slices 2 --format nifti` written by
+        // the build before the option (64691fd).
+        let before: [(u64, [usize; 5]); 8] = [
+            (0, [110726, 1231, 669, 146, 0]),
+            (1, [80618, 1288, 1010, 28, 0]),
+            (2, [82114, 1567, 1861, 0, 0]),
+            (3, [64154, 1059, 737, 170, 0]),
+            (4, [133383, 2974, 3088, 123, 0]),
+            (5, [50135, 629, 756, 0, 0]),
+            (11, [64546, 752, 740, 148, 44]),
+            (14, [121462, 728, 1203, 290, 77]),
+        ];
+        let config = PhantomConfig {
+            slices: 2,
+            ..PhantomConfig::default()
+        };
+        for (seed, counts) in before {
+            let case = generate(seed, &config);
+            let mut now = [0; 5];
+            for l in case.slices.iter().flat_map(|s| &s.labels) {
+                now[*l as usize] += 1;
+            }
+            assert_eq!(now, counts, "seed {seed}");
+            assert_eq!(
+                case.params.pattern,
+                case.params
+                    .territory
+                    .is_some()
+                    .then_some(ScarPattern::Ischemic)
+            );
+        }
+    }
+
+    #[test]
+    fn a_mixed_configuration_draws_all_three_patterns_where_each_belongs() {
+        // Image angles: septum at 180 degrees, lateral at 0, inferior at 90 (y down).
+        let config = PhantomConfig {
+            pattern: ScarPattern::Mixed,
+            ..config()
+        };
+        let mut seen = std::collections::BTreeMap::new();
+        for seed in 0..60 {
+            let p = generate(seed, &config).params;
+            let Some(pattern) = p.pattern else { continue };
+            *seen.entry(pattern.name()).or_insert(0) += 1;
+            let territory = p.territory.expect("a scar has a territory");
+            match pattern {
+                ScarPattern::MidWall => assert_eq!(territory, "septal mid-wall"),
+                ScarPattern::Subepicardial => {
+                    assert_eq!(territory, "inferolateral subepicardial")
+                }
+                ScarPattern::Ischemic => {
+                    assert!(["LAD", "RCA", "LCx"].contains(&territory.as_str()))
+                }
+                ScarPattern::Mixed => panic!("seed {seed}: a case's pattern is never mixed"),
+            }
+            assert!(
+                !(p.mvo && pattern != ScarPattern::Ischemic),
+                "seed {seed}: MVO"
+            );
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(seen.values().all(|n| *n >= 10), "{seen:?}");
     }
 
     #[test]
