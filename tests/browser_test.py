@@ -26,7 +26,8 @@ On the CPU path also (SwiftShader would take minutes per step):
   labels exported while corrected, loaded back, give the corrected masks again with the network's
   Dice against them (computed here), and a case of another shape refuses them by name; a
   bundled sample's truth loads with one button and the report gives the network's Dice against
-  it;
+  it; the two samples of scar that spares the endocardium (mid-wall, subepicardial) load their
+  truth, whose place in the wall the report gives as computed here from their labels;
 - a file over the 512 MiB limit and one declaring an absurd image size are refused with messages
   that state the limits; cancelling a long stack stops it and the worker goes on working;
 - the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
@@ -473,6 +474,7 @@ def run_device(device, port, data, cli_out, tmp):
         if device == "cpu":
             edited = corrections_by_hand(d, downloads, data)
             sample_truth(d, downloads)
+            pattern_samples(d)
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
             jpeg_ls(d, device, downloads, cli_out)
@@ -1153,6 +1155,35 @@ def sample_truth(d, downloads):
     # A case that is not a bundled sample has no truth to load.
     open_file(d, "case.nii.gz")
     assert d.js("return document.querySelector('[data-testid=load-truth]') === null")
+
+
+def pattern_samples(d):
+    """The teaching samples of scar that spares the endocardium: each opens, its truth loads,
+    and the page's "where in the wall" line then gives the truth's thirds and regions, computed
+    here from the sample's labels PNG, where no scar region reaches the endocardium (what the
+    samples are for)."""
+    for name, stem in (("phantom-9301 (mid-wall)", "patterns/mid-wall/phantom-9301"),
+                       ("phantom-9408 (subepicardial)", "patterns/subepicardial/phantom-9408")):
+        d.js("[...document.querySelectorAll('[data-testid=sample]')]"
+             f".find(b => b.innerText == '{name}').click()")
+        # Its row's button is disabled until the file is read; then its result.
+        d.wait("return [...document.querySelectorAll('[data-testid=file-row]')]"
+               f".some(r => r.innerText.startsWith('{name} done'))", f"{name}'s result")
+        open_file(d, name)
+        rows, cols, labels = read_png(DIST / f"samples/{stem}_labels.png")
+        # Square pixels: depths, and so the thirds' shares, do not depend on their size.
+        thirds, regions, endocardial = scar_depth_by_hand(
+            [v in (3, 4) for v in labels], [v in (2, 3, 4) for v in labels], rows, cols, (1.0, 1.0))
+        assert regions > 0 and endocardial == 0, (name, thirds, regions, endocardial)
+        d.js("document.querySelector('[data-testid=load-truth]').click()")
+        d.wait("return document.querySelector('[data-testid=stack-corrected]')", f"{name}'s truth")
+        inner, middle, outer = (100 * t / sum(thirds) for t in thirds)
+        want = (f"{inner:.0f}% of the scar in the inner third, {middle:.0f}% in the middle, "
+                f"{outer:.0f}% in the outer; 0 of {regions} scar region(s)")
+        d.wait(f"return document.querySelector('[data-testid=stack-depth]')?.innerText.includes('{want}')",
+               f"{name}'s truth in the wall: {want}")
+        print(f"[cpu] {name}'s truth: {inner:.0f} / {middle:.0f} / {outer:.0f}% of the scar by third, "
+              f"0 of {regions} regions at the endocardium")
 
 
 def printed_report(d):
