@@ -182,6 +182,37 @@ fn train_export_eval_predict_round_trip() {
         3,
         "header and one row per epoch:\n{csv}"
     );
+    // Training on every scar pattern: run.json records it, and a resumed run keeps it.
+    let mixed = root.join("run-mixed");
+    let tiny = [
+        "--phantom-validation",
+        "1",
+        "--size",
+        "32",
+        "--batch",
+        "2",
+        "--out",
+        s(&mixed),
+    ];
+    ok(&[
+        &[
+            "train",
+            "--phantom",
+            "2",
+            "--pattern",
+            "mixed",
+            "--epochs",
+            "1",
+        ][..],
+        &tiny,
+    ]
+    .concat());
+    ok(&["train", "--resume", "--epochs", "2", "--out", s(&mixed)]);
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mixed.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert_eq!(run_json["epochs_done"], 2);
+    assert_eq!(run_json["data_split"]["pattern"], "mixed");
 
     // Export in f16 and in f32.
     let models = root.join("models");
