@@ -920,6 +920,7 @@ fn weights_json(m: &LoadedModel, model: &ModelRef) -> serde_json::Value {
 
 /// Runs `scarseg eval`.
 pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
+    check_pattern(args.pattern, args.phantom.is_some())?;
     if args.method == Method::Nsd && ![2, 3, 5, 6].contains(&args.n) {
         bail!("--n {}: n-SD is defined here for n in 2, 3, 5, 6", args.n);
     }
@@ -939,7 +940,6 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         crate::output_folder(out)?;
     }
     let limits = Limits::default();
-    check_pattern(args.pattern, args.phantom.is_some())?;
     let (samples, data) = match (&args.phantom, &args.emidec, &args.pairs) {
         (Some(n), None, None) => {
             if *n == 0 {

@@ -407,18 +407,17 @@ fn test_metrics(
         );
     }
     let on = match data["source"].as_str() {
-        // Evaluations before `--pattern` existed record none: theirs was the ischemic one.
-        Some("phantom") => match data["pattern"].as_str() {
-            None | Some("ischemic") => format!(
-                "{} synthetic phantom test cases from seed {}",
+        Some("phantom") => {
+            // Evaluations before `--pattern` existed record none: theirs was the ischemic one.
+            let drawn = match data["pattern"].as_str() {
+                None | Some("ischemic") => String::new(),
+                Some(p) => format!(", drawn with {p} scar (`--pattern {p}`)"),
+            };
+            format!(
+                "{} synthetic phantom test cases from seed {}{drawn}",
                 data["cases"], data["first_seed"]
-            ),
-            Some(pattern) => format!(
-                "{} synthetic phantom test cases from seed {}, drawn with {pattern} scar \
-                 (`--pattern {pattern}`)",
-                data["cases"], data["first_seed"]
-            ),
-        },
+            )
+        }
         Some(source) => format!("{source} data in {}", data["folder"]),
         None => "unrecorded data".into(),
     };

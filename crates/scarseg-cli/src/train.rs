@@ -211,6 +211,8 @@ struct Batch {
 
 /// Runs `scarseg train`.
 pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> {
+    // Before the output folder is made; a resumed run takes its pattern from its checkpoint.
+    check_pattern(args.pattern, args.phantom.is_some())?;
     crate::output_folder(&args.out)?;
     let checkpoint_dir = args.out.join("checkpoint");
     let resumed: Option<State> = if args.resume {
@@ -294,7 +296,6 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             "validation_slices": v.len(),
         })
     };
-    check_pattern(args.pattern, args.phantom.is_some())?;
     let (source, validation, split) = match (&args.phantom, &args.emidec, &args.pairs) {
         (Some(n), None, None) => (
             Source::Phantom {

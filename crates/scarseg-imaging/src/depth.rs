@@ -166,6 +166,19 @@ fn neighbours(rows: usize, cols: usize, r: usize, c: usize) -> impl Iterator<Ite
     })
 }
 
+/// The indices of pixel `i`'s 4 neighbours on a `rows` x `cols` grid.
+fn four_neighbours(rows: usize, cols: usize, i: usize) -> impl Iterator<Item = usize> {
+    let (r, c) = (i / cols, i % cols);
+    [
+        (r > 0).then(|| i - cols),
+        (r + 1 < rows).then(|| i + cols),
+        (c > 0).then(|| i - 1),
+        (c + 1 < cols).then(|| i + 1),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// The background joined to the slice's edge by a 4-connected path of background.
 fn outside(myocardium: &Mask) -> Vec<bool> {
     let (rows, cols) = (myocardium.rows, myocardium.cols);
@@ -194,15 +207,8 @@ fn outside(myocardium: &Mask) -> Vec<bool> {
         }
     }
     while let Some(i) = stack.pop() {
-        let (r, c) = (i / cols, i % cols);
-        let neighbours = [
-            (r > 0).then(|| i - cols),
-            (r + 1 < rows).then(|| i + cols),
-            (c > 0).then(|| i - 1),
-            (c + 1 < cols).then(|| i + 1),
-        ];
         // Pixels beyond the box are marked already, so the fill stays inside it.
-        for j in neighbours.into_iter().flatten() {
+        for j in four_neighbours(rows, cols, i) {
             if !seen[j] && !myocardium.data[j] {
                 seen[j] = true;
                 stack.push(j);
@@ -509,18 +515,9 @@ mod tests {
                     total.add(&d, 1.0);
                     let (rows, cols) = (s.image.rows, s.image.cols);
                     for i in (0..rows * cols).filter(|&i| s.labels[i] >= label::SCAR) {
-                        let (r, c) = (i / cols, i % cols);
-                        let beside = [
-                            (r > 0).then(|| i - cols),
-                            (r + 1 < rows).then(|| i + cols),
-                            (c > 0).then(|| i - 1),
-                            (c + 1 < cols).then(|| i + 1),
-                        ];
                         mid_pixels += usize::from(pattern == ScarPattern::MidWall);
                         if pattern == ScarPattern::MidWall
-                            && beside
-                                .into_iter()
-                                .flatten()
+                            && four_neighbours(rows, cols, i)
                                 .any(|j| s.labels[j] < label::MYOCARDIUM)
                         {
                             bordering += 1;

@@ -351,7 +351,8 @@ impl Heart {
         }
     }
 
-    /// Mid-wall scar lies in the septum (160-200 degrees in image angles, where the RV is),
+    /// Mid-wall scar lies in the septum (centred at 150-210 degrees in image angles, about the
+    /// RV's 160-200),
     /// subepicardial scar in the inferolateral wall (between lateral, 0 degrees, and inferior,
     /// 90). Neither has an MVO core, which belongs to reperfused infarcts.
     fn draw_non_ischemic(
