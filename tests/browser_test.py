@@ -1349,7 +1349,8 @@ def dicom_segmentation(d, device, downloads, cli_out):
     wait_files(downloads, ["scarseg-report.json"])
     record = next(i for i in json.loads((downloads / "scarseg-report.json").read_text())["inputs"]
                   if i["input"] == "DICOM series")
-    for key in ("scar_volume_mm3", "myocardium_volume_mm3", "burden_percent"):
+    for key in ("scar_volume_mm3", "myocardium_volume_mm3", "scar_mass_g", "myocardium_mass_g",
+                "burden_percent"):
         assert f"{record[key]:.6f}".encode() in sr, (key, record[key])
     # Where in the wall the scar lies, computed here from the page's mask PNGs: each slice's
     # thirds in its JSON record and its table cell, and the stack's (by volume) in its sentence.
@@ -1387,7 +1388,7 @@ def dicom_segmentation(d, device, downloads, cli_out):
         assert abs(record[f"{part}_mass_g"] - 1.05 * ml) < 1e-9 * max(ml, 1), (part, record)
         assert f"{part} {ml:.2f} mL ({1.05 * ml:.2f} g" in summary, (part, ml, summary)
     assert b"UNVERIFIED" in sr, "unsigned, the report is not verified"
-    print(f"[{device}] DICOM SR: burden {record['burden_percent']:.2f}%, volumes as the page's report")
+    print(f"[{device}] DICOM SR: burden {record['burden_percent']:.2f}%, volumes and masses as the page's report")
 
     # Signed by a reader, the report is VERIFIED by them and still references the same
     # segmentation; half a signature is refused, and nothing is downloaded.

@@ -6,7 +6,7 @@ highdicom (with pydicom) reads it as a viewer would and gives each source image'
 must be the PNG masks predict wrote for that slice (for an enhanced multi-frame source, each
 source frame's). The frames' positions and the patient and study attributes must be the source
 images' own, and the phantom's images valid MR images. The measurement report (TID 1500) must reference the segmentation's segments and
-give the volumes, burden and flag of predict's report. dcmqi, which 3D Slicer runs, reads both
+give the volumes, masses, burden and flag of predict's report. dcmqi, which 3D Slicer runs, reads both
 the same way, and the segmentation it writes of changed masks corrects predict to them; on an
 oblique series, predict's NIfTI label volume holds the voxels ITK's reading of its segmentation
 holds, in the same place.
@@ -130,11 +130,13 @@ def check_sr(sr_path, seg_path, report):
 
 def check_report_numbers(values, flags, record):
     """A reader's measurements of a report, {(group, quantity): (value, unit)}, and the scar
-    group's qualitative answers are predict's volumes, burden and flag (to a millionth: dcmqi
-    prints six decimals)."""
+    group's qualitative answers are predict's volumes, masses, burden and flag (to a millionth:
+    dcmqi prints six decimals)."""
     want = {
         ("Myocardium", "Volume"): (record["myocardium_volume_mm3"], "mm3"),
+        ("Myocardium", "Mass"): (record["myocardium_mass_g"], "g"),
         ("Scar", "Volume"): (record["scar_volume_mm3"], "mm3"),
+        ("Scar", "Mass"): (record["scar_mass_g"], "g"),
         ("Scar", "Scar burden, percent of myocardial volume"): (record["burden_percent"], "%"),
     }
     assert values.keys() == want.keys(), values

@@ -773,7 +773,8 @@ const SCARSEG: &str = "99SCARSEG";
 
 /// The numbers of a stack's DICOM segmentation ([`dicom_seg`], which it references) as a DICOM
 /// measurement report (TID 1500): per segment a measurement group with its volume (mm3, the
-/// report's volumes: areas times each slice's disc), and for the scar its burden (percent of
+/// report's volumes: areas times each slice's disc) and mass (g, at 1.05 g/mL as the report
+/// gives it), and for the scar its burden (percent of
 /// the myocardial volume; ScarSeg's code, as no standard one exists) and whether it is above
 /// 5% (the high-risk flag), answered with SNOMED CT's yes and no.
 pub fn dicom_sr(
@@ -798,6 +799,21 @@ pub fn dicom_sr(
             meaning: "cubic millimeter",
         },
     };
+    // CMR reports LV mass and LGE in grams (the report's 1.05 g/mL): a reader of the SR should
+    // not have to convert the volumes.
+    let mass = |value_mm3| Measurement {
+        concept: Code {
+            value: "118538004",
+            scheme: SCT,
+            meaning: "Mass",
+        },
+        value: myocardial_mass_g(value_mm3),
+        unit: Code {
+            value: "g",
+            scheme: "UCUM",
+            meaning: "gram",
+        },
+    };
     let tracking = [
         derived_uid(&digest, "tracking 1"),
         derived_uid(&digest, "tracking 2"),
@@ -808,7 +824,7 @@ pub fn dicom_sr(
         segment_number: 2,
         finding: SCAR,
         finding_site: Some(LV_MYOCARDIUM),
-        measurements: vec![volume(scar_mm3)],
+        measurements: vec![volume(scar_mm3), mass(scar_mm3)],
         evaluations: Vec::new(),
     };
     if let Some(burden) = result.burden_percent {
@@ -854,7 +870,7 @@ pub fn dicom_sr(
             segment_number: 1,
             finding: LV_MYOCARDIUM,
             finding_site: None,
-            measurements: vec![volume(myocardium_mm3)],
+            measurements: vec![volume(myocardium_mm3), mass(myocardium_mm3)],
             evaluations: Vec::new(),
         },
         scar,
@@ -1128,6 +1144,105 @@ mod tests {
         let rows = report_rows("in", &open, &open_result, "m", "ab", None);
         assert!(rows.iter().all(|r| columns(r) == ([None; 3], None, None)));
         assert!(stack_record("in", &open, &open_result, &[], None)["scar_depth"].is_null());
+    }
+
+    #[test]
+    fn the_measurement_report_gives_volumes_masses_burden_and_flag_by_hand() {
+        // two_slices as a DICOM series: scar 40 mm3 (0.042 g at 1.05 g/mL), myocardium 160 mm3
+        // (0.168 g), burden 25%, above 5%. Each group's NUM items, read back from the file.
+        use dicom_dictionary_std::tags;
+        use dicom_object::{InMemDicomObject, OpenFileOptions, file::ReadPreamble};
+        let (mut stack, result) = two_slices();
+        for (k, s) in stack.slices.iter_mut().enumerate() {
+            s.dicom = Some(scarseg_imaging::slice::DicomSource {
+                sop_class_uid: "1.2.840.10008.5.1.4.1.1.4".into(),
+                sop_instance_uid: format!("1.2.3.4.{}", k + 1),
+                study_uid: "1.2.3".into(),
+                series_uid: "1.2.3.4".into(),
+                ..Default::default()
+            });
+        }
+        let maker = SegMaker {
+            model_name: "m",
+            weights_sha256: "ab",
+            date: "20261206",
+            time: "120000",
+            verified_by: None,
+        };
+        let bytes = dicom_sr(&stack, &result, &maker).expect("a report");
+        let obj = OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Always)
+            .from_reader(std::io::Cursor::new(bytes))
+            .expect("reads back");
+        let items = |o: &InMemDicomObject, tag| -> Vec<InMemDicomObject> {
+            o.element(tag)
+                .expect("sequence")
+                .items()
+                .expect("items")
+                .to_vec()
+        };
+        let text = |o: &InMemDicomObject, tag| {
+            let v = o.element(tag).expect("element").to_str().expect("text");
+            v.trim_end_matches('\0').trim().to_string()
+        };
+        let code = |o: &InMemDicomObject, tag| {
+            let c = &items(o, tag)[0];
+            (
+                text(c, tags::CODE_VALUE),
+                text(c, tags::CODING_SCHEME_DESIGNATOR),
+            )
+        };
+        let root = items(&obj, tags::CONTENT_SEQUENCE);
+        let measurements = root.last().expect("the measurements container");
+        let (mut got, mut answers) = (Vec::new(), Vec::new());
+        for group in items(measurements, tags::CONTENT_SEQUENCE) {
+            let content = items(&group, tags::CONTENT_SEQUENCE);
+            let name = text(&content[0], tags::TEXT_VALUE);
+            for item in &content {
+                match text(item, tags::VALUE_TYPE).as_str() {
+                    "NUM" => {
+                        let value = &items(item, tags::MEASURED_VALUE_SEQUENCE)[0];
+                        got.push((
+                            name.clone(),
+                            code(item, tags::CONCEPT_NAME_CODE_SEQUENCE).0,
+                            text(value, tags::NUMERIC_VALUE).parse::<f64>().expect("DS"),
+                            code(value, tags::MEASUREMENT_UNITS_CODE_SEQUENCE).0,
+                        ));
+                    }
+                    "CODE" if code(item, tags::CONCEPT_NAME_CODE_SEQUENCE).0 == "HIGHRISK5" => {
+                        answers.push((name.clone(), code(item, tags::CONCEPT_CODE_SEQUENCE)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let want = [
+            ("Myocardium", "118565006", 160.0, "mm3"),
+            ("Myocardium", "118538004", 0.168, "g"),
+            ("Scar", "118565006", 40.0, "mm3"),
+            ("Scar", "118538004", 0.042, "g"),
+            ("Scar", "SCARBURDEN", 25.0, "%"),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for ((name, concept, value, unit), w) in got.iter().zip(want) {
+            assert_eq!(
+                (name.as_str(), concept.as_str(), unit.as_str()),
+                (w.0, w.1, w.3)
+            );
+            assert!(
+                (value - w.2).abs() < 1e-9,
+                "{name} {concept}: {value} against {}",
+                w.2
+            );
+        }
+        // Above 5%: SNOMED CT's yes.
+        assert_eq!(
+            answers,
+            [(
+                "Scar".to_string(),
+                ("373066001".to_string(), "SCT".to_string())
+            )]
+        );
     }
 
     #[test]
