@@ -53,6 +53,9 @@ pub struct Sample {
     /// The image file or DICOM series folder the slice was read from (`None` for a phantom
     /// case generated in memory): `eval --predictions` finds its label volume by it.
     pub file: Option<PathBuf>,
+    /// How the phantom drew the case's scar (`None` for a case without scar, or read from
+    /// files): `eval` breaks its figures down by it.
+    pub pattern: Option<ScarPattern>,
 }
 
 impl Sample {
@@ -66,6 +69,7 @@ impl Sample {
             image,
             patient: patient.to_string(),
             file: None,
+            pattern: None,
         }
     }
 }
@@ -79,6 +83,7 @@ impl Sample {
             myocardium: roi.crop_mask(&self.myocardium),
             patient: self.patient.clone(),
             file: self.file.clone(),
+            pattern: self.pattern,
         }
     }
 
@@ -159,10 +164,13 @@ pub fn phantom_samples(first_seed: u64, count: usize, config: &PhantomConfig) ->
     (0..count as u64)
         .flat_map(|i| {
             let case = generate(first_seed + i, config);
-            let name = case.name.clone();
+            let (name, pattern) = (case.name.clone(), case.params.pattern);
             case.slices
                 .into_iter()
-                .map(|s| Sample::from_labels(s.image, &s.labels, &name))
+                .map(|s| Sample {
+                    pattern,
+                    ..Sample::from_labels(s.image, &s.labels, &name)
+                })
                 .collect::<Vec<_>>()
         })
         .collect()

@@ -22,7 +22,7 @@ use scarseg_imaging::metrics::{
     transmural_sectors, two_way_anova,
 };
 use scarseg_imaging::noise::add_noise;
-use scarseg_imaging::phantom::PhantomConfig;
+use scarseg_imaging::phantom::{PhantomConfig, ScarPattern};
 use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::{Limits, Slice};
 use scarseg_pipeline::analyse_slice;
@@ -93,7 +93,8 @@ pub struct EvalArgs {
     #[arg(long, requires = "phantom", default_value_t = 0)]
     pub skip: u64,
     /// With --phantom: where in the wall the cases' scar lies, to measure a model on the
-    /// non-ischemic patterns (the same seeds then draw other cases).
+    /// non-ischemic patterns (the same seeds then draw other cases); `mixed` also gives each
+    /// pattern's figures.
     #[arg(long, value_enum, requires = "phantom", default_value = "ischemic")]
     pub pattern: PatternArg,
     /// Probability threshold instead of the model's own (manifest) one.
@@ -150,6 +151,8 @@ pub struct EvalArgs {
 pub struct SliceEval {
     /// Patient (case).
     pub patient: String,
+    /// How the phantom drew the case's scar (empty for a case without scar or read from files).
+    pub pattern: Option<ScarPattern>,
     /// The slice's source.
     pub source: String,
     /// Scar Dice.
@@ -196,6 +199,8 @@ pub struct SliceEval {
 pub struct PatientEval {
     /// Patient (case).
     pub patient: String,
+    /// How the phantom drew the case's scar, as in [`SliceEval::pattern`].
+    pub pattern: Option<ScarPattern>,
     /// Slices evaluated.
     pub slices: usize,
     /// Volume-weighted scar burden from the evaluated masks, percent (0 without myocardium).
@@ -473,25 +478,63 @@ fn area(m: &Mask, sample: &Sample) -> f64 {
     m.area_px() as f64 * sample.image.pixel_area_mm2()
 }
 
-/// Evaluates `samples`; returns per-slice rows and the summary.
+/// What [`evaluate`] measured: per-slice rows, per-patient rows, and each row's (predicted,
+/// reference) transmural calls of the sectors both masks' walls reach.
+struct Measured {
+    rows: Vec<SliceEval>,
+    patients: Vec<PatientEval>,
+    calls: Vec<Vec<(bool, bool)>>,
+}
+
+impl Measured {
+    /// The cases whose scar the phantom drew with `pattern`.
+    fn of_pattern(&self, pattern: ScarPattern) -> Self {
+        let (rows, calls) = self
+            .rows
+            .iter()
+            .zip(&self.calls)
+            .filter(|(r, _)| r.pattern == Some(pattern))
+            .map(|(r, c)| (r.clone(), c.clone()))
+            .unzip();
+        let patients = self
+            .patients
+            .iter()
+            .filter(|p| p.pattern == Some(pattern))
+            .cloned()
+            .collect();
+        Self {
+            rows,
+            patients,
+            calls,
+        }
+    }
+
+    /// The scar patterns among the cases, in [`ScarPattern`]'s order.
+    fn patterns(&self) -> Vec<ScarPattern> {
+        let mut patterns: Vec<ScarPattern> = self.rows.iter().filter_map(|r| r.pattern).collect();
+        patterns.sort_by_key(|p| *p as u8);
+        patterns.dedup();
+        patterns
+    }
+}
+
+/// Evaluates `samples`: the per-slice and per-patient rows.
 fn evaluate(
     seg: &Segmenter<'_>,
     samples: &[Sample],
     noise: Option<(f64, usize, u64)>,
-    label: String,
-) -> Result<(Vec<SliceEval>, Vec<PatientEval>, Summary)> {
+) -> Result<Measured> {
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| ProgressBar::new(samples.len() as u64));
     let mut rows = Vec::new();
-    // (predicted, reference) transmural calls of the sectors both masks' walls reach.
-    let mut calls: Vec<(bool, bool)> = Vec::new();
+    let mut calls: Vec<Vec<(bool, bool)>> = Vec::new();
     // The network and label volumes draw their own myocardium; the classic methods take the
     // reference's.
     let network = matches!(seg.method, Method::Network | Method::Predictions);
     // Per patient: volumes (slice thickness from each slice), and the 3-D distances of its
     // stack of consecutive slices; a patient whose slices are not consecutive gets none.
-    let mut by_patient: BTreeMap<&str, Volumes> = BTreeMap::new();
+    let mut by_patient: BTreeMap<&str, (Volumes, Option<ScarPattern>)> = BTreeMap::new();
     let mut distances: BTreeMap<&str, Distances3d> = BTreeMap::new();
     let mut index = 0;
     for group in samples.chunk_by(|a, b| a.patient == b.patient) {
@@ -503,14 +546,16 @@ fn evaluate(
             let sectors = sector_scar_percent(&scar, &myo, spacing, WALL_SECTORS);
             let reference_sectors =
                 sector_scar_percent(&s.scar, &s.myocardium, spacing, WALL_SECTORS);
-            calls.extend(
+            calls.push(
                 sectors
                     .iter()
                     .zip(&reference_sectors)
-                    .filter_map(|(p, r)| Some((is_transmural((*p)?), is_transmural((*r)?)))),
+                    .filter_map(|(p, r)| Some((is_transmural((*p)?), is_transmural((*r)?))))
+                    .collect(),
             );
             let mut row = SliceEval {
                 patient: s.patient.clone(),
+                pattern: s.pattern,
                 source: s.image.source.clone(),
                 scar_dice: dice(&scar, &s.scar),
                 myocardium_dice: network.then(|| dice(&myo, &s.myocardium)),
@@ -553,7 +598,8 @@ fn evaluate(
                 row.noise_burden_cov = coefficient_of_variation(&burdens);
                 row.noise_scar_dice_mean = mean_sd(&dices).map(|m| m.0);
             }
-            let v = by_patient.entry(s.patient.as_str()).or_default();
+            let (v, pattern) = by_patient.entry(s.patient.as_str()).or_default();
+            *pattern = s.pattern;
             // Areas in mm2 times the slice's thickness: mm3.
             let t = s.image.thickness_mm;
             let pixel_mm3 = s.image.pixel_area_mm2() * t;
@@ -582,17 +628,16 @@ fn evaluate(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let (mut predicted, mut reference, mut patients) = (Vec::new(), Vec::new(), Vec::new());
-    for (name, v) in &by_patient {
+    let mut patients = Vec::new();
+    for (name, (v, pattern)) in &by_patient {
         let (myocardium_hd_mm, myocardium_hd95_mm, scar_hd95_mm) =
             distances.get(name).copied().unwrap_or_default();
         // A patient without reference myocardium has no burden to compare with.
         if let Some(r) = burden_percent(v.reference_scar, v.reference_myocardium) {
             let b = burden_percent(v.scar, v.myocardium).unwrap_or(0.0);
-            predicted.push(b);
-            reference.push(r);
             patients.push(PatientEval {
                 patient: name.to_string(),
+                pattern: *pattern,
                 slices: v.slices,
                 burden_percent: b,
                 reference_burden_percent: r,
@@ -612,9 +657,31 @@ fn evaluate(
             });
         }
     }
+    Ok(Measured {
+        rows,
+        patients,
+        calls,
+    })
+}
+
+/// The summary of what was measured, under the method's name `label`.
+fn summarize(measured: &Measured, label: String) -> Summary {
+    let Measured {
+        rows,
+        patients,
+        calls,
+    } = measured;
+    let predicted: Vec<f64> = patients.iter().map(|p| p.burden_percent).collect();
+    let reference: Vec<f64> = patients
+        .iter()
+        .map(|p| p.reference_burden_percent)
+        .collect();
     let flags = |v: &[f64]| v.iter().map(|b| high_risk(*b)).collect::<Vec<_>>();
     let flag = Confusion::of(&flags(&predicted), &flags(&reference));
-    let (called, truth): (Vec<bool>, Vec<bool>) = calls.into_iter().unzip();
+    let (called, truth): (Vec<bool>, Vec<bool>) = calls.iter().flatten().copied().unzip();
+    // Patients evaluated, those without reference myocardium (no burden) included.
+    let evaluated: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.patient.as_str()).collect();
     let sectors = Confusion::of(&called, &truth);
     let r = pearson_r(&predicted, &reference);
     let agreement = bland_altman(&predicted, &reference);
@@ -625,10 +692,10 @@ fn evaluate(
     let per_patient = |f: fn(&PatientEval) -> Option<f64>| {
         patients.iter().map(move |p| (p.patient.as_str(), f(p)))
     };
-    let summary = Summary {
+    Summary {
         method: label,
         slices: rows.len(),
-        patients: by_patient.len(),
+        patients: evaluated.len(),
         scar_dice: stat(per_slice(|r| Some(r.scar_dice)), UNIT),
         myocardium_dice: stat(per_slice(|r| r.myocardium_dice), UNIT),
         scar_hd95_px: stat(per_slice(|r| r.scar_hd95_px), NON_NEGATIVE),
@@ -676,8 +743,38 @@ fn evaluate(
         transmural_sector_counts: sectors,
         noise_burden_cov: stat(per_slice(|r| r.noise_burden_cov), NON_NEGATIVE),
         noise_scar_dice: stat(per_slice(|r| r.noise_scar_dice_mean), UNIT),
-    };
-    Ok((rows, patients, summary))
+    }
+}
+
+/// The figures of each scar pattern, one row each: patients and slices, scar Dice per slice
+/// (mean and 95% CI), the burden's bias, and the flag's sensitivity and specificity with their
+/// counts. The full summaries are eval.json's `by_pattern`.
+pub fn pattern_table(by_pattern: &BTreeMap<&str, Summary>) -> String {
+    let mut out = String::from(
+        "by scar pattern (cases with scar):\n  pattern        patients  slices  \
+         scar Dice (95% CI)      burden bias (pp)  >5% flag sens   >5% flag spec\n",
+    );
+    for (name, s) in by_pattern {
+        let dice = s.scar_dice.map_or("-".into(), |d| match d.ci95 {
+            Some(i) => format!("{:.3} ({:.3}-{:.3})", d.mean, i.lower, i.upper),
+            None => format!("{:.3}", d.mean),
+        });
+        let bias = s
+            .burden_bland_altman
+            .map_or("-".into(), |b| format!("{:+.2}", b.mean));
+        let c = &s.flag_counts;
+        let share = |x: Option<f64>, hits: usize, of: usize| {
+            x.map_or("-".into(), |v| format!("{v:.3} ({hits}/{of})"))
+        };
+        out.push_str(&format!(
+            "  {name:<14} {:>8}  {:>6}  {dice:<22}  {bias:<16}  {:<14}  {}\n",
+            s.patients,
+            s.slices,
+            share(s.flag_sensitivity, c.true_positive, c.positives()),
+            share(s.flag_specificity, c.true_negative, c.negatives()),
+        ));
+    }
+    out
 }
 
 /// The summary as an aligned text table, each figure with its 95% confidence interval.
@@ -1113,8 +1210,25 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
         },
     };
     let noise = args.noise.map(|s| (s, args.iterations, args.seed));
-    let (rows, patients, summary) = evaluate(&seg, &samples, noise, label)?;
+    let measured = evaluate(&seg, &samples, noise)?;
+    let summary = summarize(&measured, label);
     print!("{}", table(&summary));
+    // A phantom of several scar patterns (`--pattern mixed`): the figures of each, over the
+    // cases with scar of that pattern (the cases without scar belong to none).
+    let by_pattern: BTreeMap<&str, Summary> = match measured.patterns().as_slice() {
+        [] | [_] => BTreeMap::new(),
+        patterns => patterns
+            .iter()
+            .map(|p| {
+                let label = format!("{}, {} scar", summary.method, p.name());
+                (p.name(), summarize(&measured.of_pattern(*p), label))
+            })
+            .collect(),
+    };
+    if !by_pattern.is_empty() {
+        print!("{}", pattern_table(&by_pattern));
+    }
+    let Measured { rows, patients, .. } = measured;
     if let Some(out) = &args.out {
         let mut csv = csv::Writer::from_path(out.join("eval.csv"))
             .with_context(|| format!("{}: cannot write eval.csv", out.display()))?;
@@ -1132,6 +1246,8 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
             out.join("eval.json"),
             serde_json::to_vec_pretty(&serde_json::json!({
                 "summary": summary,
+                // With several scar patterns, each one's summary; absent otherwise.
+                "by_pattern": (!by_pattern.is_empty()).then_some(&by_pattern),
                 // Which weights on which cases: `export --metrics` checks both before the
                 // numbers become a model's test metrics.
                 // Cross-validation's several models are listed by fold instead, which export

@@ -471,6 +471,40 @@ fn test_metrics(
     if let Some(n) = summary["slices"].as_u64() {
         metrics.insert("test_slices".into(), n as f64);
     }
+    // An evaluation of several scar patterns: each one's figures, on the card only (the
+    // manifest's metrics are the whole test set's, which the page's flag rests on).
+    if let Some(by) = eval["by_pattern"].as_object() {
+        text.push_str(
+            "\nBy scar pattern, over the cases with scar of each:\n\n\
+             | pattern | patients | scar Dice (95% CI) | burden bias (pp) | >5% flag sensitivity \
+             | >5% flag specificity |\n|---|---|---|---|---|---|\n",
+        );
+        for (pattern, s) in by {
+            let dice = &s["scar_dice"];
+            let dice = match (dice["mean"].as_f64(), &dice["ci95"]) {
+                (Some(m), ci) => match (ci["lower"].as_f64(), ci["upper"].as_f64()) {
+                    (Some(l), Some(u)) => format!("{m:.3} ({l:.3} to {u:.3})"),
+                    _ => format!("{m:.3}"),
+                },
+                (None, _) => "-".into(),
+            };
+            let bias = s["burden_bland_altman"]["mean"]
+                .as_f64()
+                .map_or("-".into(), |b| format!("{b:+.2}"));
+            let c = &s["flag_counts"];
+            let count = |k: &str| c[k].as_u64().unwrap_or(0);
+            let share = |hits: u64, misses: u64| match hits + misses {
+                0 => "-".to_string(),
+                of => format!("{:.3} ({hits} of {of})", hits as f64 / of as f64),
+            };
+            text.push_str(&format!(
+                "| {pattern} | {} | {dice} | {bias} | {} | {} |\n",
+                s["patients"],
+                share(count("true_positive"), count("false_negative")),
+                share(count("true_negative"), count("false_positive")),
+            ));
+        }
+    }
     Ok((metrics, text))
 }
 

@@ -698,6 +698,14 @@ fn train_export_eval_predict_round_trip() {
          (`--pattern mixed`)"
     ));
     assert!(!card_after.contains("on 2 synthetic phantom test cases"));
+    // Its cases hold more than one scar pattern: the card gives each one's row of eval.json's
+    // figures.
+    let by = eval3["by_pattern"].as_object().expect("several patterns");
+    for (pattern, p) in by {
+        let dice = p["scar_dice"]["mean"].as_f64().expect("dice");
+        let row = format!("| {pattern} | {} | {dice:.3}", p["patients"]);
+        assert!(card_after.contains(&row), "{row}: {card_after}");
+    }
     // Outside the metrics section, the card is as it was.
     let outside = |card: &str| {
         let (head, rest) = card.split_once("## Test metrics\n").expect("heading");
@@ -3580,4 +3588,143 @@ fn cross_validation_holds_each_patient_out_once() {
     ] {
         fails(&args, message);
     }
+}
+
+#[test]
+fn eval_of_a_mixed_phantom_gives_each_scar_pattern_its_figures() {
+    // FWHM on 12 test cases drawn with --pattern mixed (one slice each). eval.csv and
+    // eval_patients.csv name each case's pattern as the library's generator draws it (empty for
+    // a case without scar), and eval.json's by_pattern holds, for each pattern among them, its
+    // cases' slice count, mean scar Dice (computed here from eval.csv's rows) and flag counts
+    // (from eval_patients.csv's burdens, at > 5%); the printed table has a row for each.
+    use scarseg_imaging::phantom::{PhantomConfig, ScarPattern, generate};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ev = tmp.path().join("eval-mixed");
+    let n = 12;
+    let out = ok(&[
+        "eval",
+        "--method",
+        "fwhm",
+        "--phantom",
+        &n.to_string(),
+        "--pattern",
+        "mixed",
+        "--out",
+        s(&ev),
+    ]);
+    let config = PhantomConfig {
+        pattern: ScarPattern::Mixed,
+        ..PhantomConfig::default()
+    };
+    let drawn: Vec<(String, &str)> = (0..n)
+        .map(|i| {
+            let case = generate(2_000_000_000 + i, &config);
+            (case.name, case.params.pattern.map_or("", |p| p.name()))
+        })
+        .collect();
+    let csv = std::fs::read_to_string(ev.join("eval.csv")).expect("eval.csv");
+    let rows: Vec<(&str, &str)> = csv_column(&csv, "patient")
+        .into_iter()
+        .zip(csv_column(&csv, "pattern"))
+        .collect();
+    let want: Vec<(&str, &str)> = drawn.iter().map(|(c, p)| (c.as_str(), *p)).collect();
+    assert_eq!(rows, want);
+    let patients_csv = std::fs::read_to_string(ev.join("eval_patients.csv")).expect("patients");
+    let patients: Vec<(&str, &str)> = csv_column(&patients_csv, "patient")
+        .into_iter()
+        .zip(csv_column(&patients_csv, "pattern"))
+        .collect();
+    let mut sorted = want.clone();
+    sorted.sort();
+    assert_eq!(patients, sorted, "one row per patient, by name");
+    let present: std::collections::BTreeSet<&str> = drawn
+        .iter()
+        .map(|d| d.1)
+        .filter(|p| !p.is_empty())
+        .collect();
+    assert!(present.len() >= 2, "{drawn:?}");
+    assert!(drawn.iter().any(|d| d.1.is_empty()), "a case without scar");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ev.join("eval.json")).expect("eval.json"))
+            .expect("json");
+    let by = json["by_pattern"].as_object().expect("by_pattern");
+    assert_eq!(
+        by.keys().map(String::as_str).collect::<Vec<_>>(),
+        present.iter().copied().collect::<Vec<_>>()
+    );
+    let dice: Vec<f64> = csv_column(&csv, "scar_dice")
+        .iter()
+        .map(|d| d.parse().expect("dice"))
+        .collect();
+    let burden = |column| -> Vec<f64> {
+        csv_column(&patients_csv, column)
+            .iter()
+            .map(|b| b.parse().expect("burden"))
+            .collect()
+    };
+    let (predicted, reference) = (burden("burden_percent"), burden("reference_burden_percent"));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("by scar pattern (cases with scar)"),
+        "{table}"
+    );
+    for pattern in present {
+        let summary = &by[pattern];
+        let mine: Vec<f64> = rows
+            .iter()
+            .zip(&dice)
+            .filter(|(r, _)| r.1 == pattern)
+            .map(|(_, d)| *d)
+            .collect();
+        assert_eq!(summary["slices"], mine.len(), "{pattern}");
+        assert_eq!(summary["patients"], mine.len(), "{pattern}");
+        let mean = mine.iter().sum::<f64>() / mine.len() as f64;
+        let got = summary["scar_dice"]["mean"].as_f64().expect("mean");
+        assert!(
+            (got - mean).abs() < 1e-12,
+            "{pattern}: {got} against {mean}"
+        );
+        // The flag's counts over this pattern's patients.
+        let (mut tp, mut fn_, mut tn, mut fp) = (0, 0, 0, 0);
+        for (k, p) in patients.iter().enumerate() {
+            if p.1 != pattern {
+                continue;
+            }
+            match (predicted[k] > 5.0, reference[k] > 5.0) {
+                (true, true) => tp += 1,
+                (false, true) => fn_ += 1,
+                (false, false) => tn += 1,
+                (true, false) => fp += 1,
+            }
+        }
+        assert_eq!(
+            summary["flag_counts"],
+            serde_json::json!({"true_positive": tp, "false_negative": fn_,
+                               "true_negative": tn, "false_positive": fp}),
+            "{pattern}"
+        );
+        let line = table
+            .lines()
+            .find(|l| l.trim_start().starts_with(pattern))
+            .unwrap_or_else(|| panic!("no row for {pattern}: {table}"));
+        assert!(line.contains(&format!("{mean:.3}")), "{line}");
+    }
+
+    // One pattern: nothing to break down.
+    let single = tmp.path().join("eval-ischemic");
+    let out = ok(&[
+        "eval",
+        "--method",
+        "fwhm",
+        "--phantom",
+        "2",
+        "--out",
+        s(&single),
+    ]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("by scar pattern"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(single.join("eval.json")).expect("eval.json"))
+            .expect("json");
+    assert!(json["by_pattern"].is_null(), "{}", json["by_pattern"]);
 }
