@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use scarseg_imaging::Limits;
 use scarseg_imaging::metrics::{Mask, dice, mean_sd};
-use scarseg_imaging::phantom::PhantomConfig;
+use scarseg_imaging::phantom::{PhantomConfig, ScarPattern};
 use scarseg_model::device_check::check_ase_topk;
 use scarseg_model::loss::{LossKind, SegLossConfig, SegTargets};
 use scarseg_model::train::{train_step, train_step_data_parallel};
@@ -166,6 +166,17 @@ struct State {
     /// The command that started the run, then every command that resumed it.
     #[serde(default)]
     commands: Vec<String>,
+}
+
+/// Per-epoch, per-pattern record in `train_val_by_pattern.csv`, written where the validation
+/// cases hold several scar patterns (`--pattern mixed`): whether the run learns each one.
+#[derive(Debug, Serialize)]
+struct PatternLog {
+    epoch: usize,
+    pattern: ScarPattern,
+    /// Validation slices of this pattern.
+    slices: usize,
+    val_scar_dice: f64,
 }
 
 /// Per-epoch record in `train_log.csv`.
@@ -363,6 +374,15 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
     if !(0.0..=1.0).contains(&args.roi_fraction) {
         bail!("--roi-fraction {}: must be within 0-1", args.roi_fraction);
     }
+    // Each validation slice's scar pattern, and the patterns if there are several.
+    let validation_patterns: Vec<Option<ScarPattern>> =
+        validation.iter().map(|s| s.pattern).collect();
+    let mut patterns: Vec<ScarPattern> = validation_patterns.iter().flatten().copied().collect();
+    patterns.sort_by_key(|p| *p as u8);
+    patterns.dedup();
+    if patterns.len() < 2 {
+        patterns.clear();
+    }
     let validation: Vec<Example> = validation
         .iter()
         .map(|s| {
@@ -459,6 +479,12 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             )
         });
     let mut log = open_log(&args.out.join("train_log.csv"), first_epoch > 0)?;
+    let mut pattern_log = if patterns.is_empty() {
+        None
+    } else {
+        let path = args.out.join("train_val_by_pattern.csv");
+        Some(open_log(&path, first_epoch > 0)?)
+    };
     let n = args.size;
 
     for epoch in first_epoch..args.epochs {
@@ -525,7 +551,26 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             }
         }
         let train_seconds = epoch_start.elapsed().as_secs_f64();
-        let (scar_dice, myo_dice) = validate(&model.valid(), &base, &validation, n, args.batch)?;
+        let (scar_each, myo_each) = validate(&model.valid(), &base, &validation, n, args.batch)?;
+        let mean = |v: &[f64]| mean_sd(v).map_or(f64::NAN, |m| m.0);
+        let (scar_dice, myo_dice) = (mean(&scar_each), mean(&myo_each));
+        let by_pattern: Vec<PatternLog> = patterns
+            .iter()
+            .map(|&pattern| {
+                let of: Vec<f64> = scar_each
+                    .iter()
+                    .zip(&validation_patterns)
+                    .filter(|(_, p)| **p == Some(pattern))
+                    .map(|(d, _)| *d)
+                    .collect();
+                PatternLog {
+                    epoch: epoch + 1,
+                    pattern,
+                    slices: of.len(),
+                    val_scar_dice: mean(&of),
+                }
+            })
+            .collect();
         let record = EpochLog {
             epoch: epoch + 1,
             steps: step,
@@ -541,9 +586,18 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         if let Some(d) = dashboard.as_mut() {
             d.epoch_end(scar_dice, myo_dice, waiting);
         } else {
+            let each: Vec<String> = by_pattern
+                .iter()
+                .map(|p| format!("{} {:.4}", p.pattern.name(), p.val_scar_dice))
+                .collect();
+            let of_patterns = if each.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", each.join(", "))
+            };
             eprintln!(
-                "epoch {}/{} step {} loss {:.4} lr {:.2e} val scar Dice {:.4} myocardium Dice {:.4} \
-             {:.1} samples/s, {:.0}% of it waiting for data",
+                "epoch {}/{} step {} loss {:.4} lr {:.2e} val scar Dice {:.4}{of_patterns} \
+                 myocardium Dice {:.4} {:.1} samples/s, {:.0}% of it waiting for data",
                 record.epoch,
                 args.epochs,
                 step,
@@ -557,6 +611,12 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         }
         log.serialize(&record)?;
         log.flush()?;
+        if let Some(pattern_log) = pattern_log.as_mut() {
+            for row in &by_pattern {
+                pattern_log.serialize(row)?;
+            }
+            pattern_log.flush()?;
+        }
         if scar_dice > best {
             best = scar_dice;
             write_atomic(
@@ -715,17 +775,14 @@ fn spawn_loader(
     Ok(rx)
 }
 
-/// Mean per-image scar and myocardium Dice at threshold 0.5 on the network's grid.
+/// Each image's scar and myocardium Dice at threshold 0.5 on the network's grid.
 pub fn validate(
     model: &ScarSegNet,
     device: &Device,
     examples: &[Example],
     n: usize,
     batch: usize,
-) -> Result<(f64, f64)> {
-    if examples.is_empty() {
-        return Ok((f64::NAN, f64::NAN));
-    }
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let (mut scar, mut myo) = (Vec::new(), Vec::new());
     for chunk in examples.chunks(batch) {
         let (images, _, _) = pack(chunk);
@@ -749,8 +806,7 @@ pub fn validate(
             myo.push(dice(&mask(&pm[range]), &mask(&e.myocardium)));
         }
     }
-    let mean = |v: &[f64]| mean_sd(v).map(|m| m.0).unwrap_or(f64::NAN);
-    Ok((mean(&scar), mean(&myo)))
+    Ok((scar, myo))
 }
 
 fn open_log(path: &Path, append: bool) -> Result<csv::Writer<std::fs::File>> {

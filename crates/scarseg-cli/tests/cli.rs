@@ -201,7 +201,7 @@ fn train_export_eval_predict_round_trip() {
         "--epochs",
         "1",
         "--phantom-validation",
-        "1",
+        "12",
         "--size",
         "32",
         "--batch",
@@ -215,6 +215,70 @@ fn train_export_eval_predict_round_trip() {
             .expect("json");
     assert_eq!(run_json["epochs_done"], 2);
     assert_eq!(run_json["data_split"]["pattern"], "mixed");
+    // Its validation cases hold several patterns (as the library's generator draws the twelve
+    // validation seeds, one slice each: ten ischemic, one subepicardial, one without scar):
+    // train_val_by_pattern.csv gives each pattern's slices and scar Dice per epoch, the resumed
+    // epoch appended under the first one's header. The epoch's validation scar Dice in
+    // train_log.csv is the mean over all twelve: the patterns' slices weighted by their Dice,
+    // plus the case without scar, whose Dice is 0 or 1.
+    use scarseg_imaging::phantom::{PhantomConfig, ScarPattern, generate};
+    let config = PhantomConfig {
+        pattern: ScarPattern::Mixed,
+        ..PhantomConfig::default()
+    };
+    let drawn: Vec<ScarPattern> = (0..12)
+        .filter_map(|i| {
+            let case = generate(1_000_000_000 + i, &config);
+            assert_eq!(case.slices.len(), 1);
+            case.params.pattern
+        })
+        .collect();
+    let without_scar = 12 - drawn.len();
+    assert_eq!(without_scar, 1);
+    let mut patterns: Vec<&str> = drawn.iter().map(|p| p.name()).collect();
+    patterns.sort();
+    patterns.dedup();
+    assert!(patterns.len() >= 2, "{drawn:?}");
+    let by = std::fs::read_to_string(mixed.join("train_val_by_pattern.csv")).expect("by pattern");
+    assert_eq!(
+        by.lines().next(),
+        Some("epoch,pattern,slices,val_scar_dice")
+    );
+    let epochs = csv_column(&by, "epoch");
+    let names = csv_column(&by, "pattern");
+    let slices = csv_column(&by, "slices");
+    let dice: Vec<f64> = csv_column(&by, "val_scar_dice")
+        .iter()
+        .map(|d| d.parse().expect("dice"))
+        .collect();
+    let mut want_rows = Vec::new();
+    for epoch in ["1", "2"] {
+        for p in &patterns {
+            let n = drawn.iter().filter(|d| d.name() == *p).count().to_string();
+            want_rows.push((epoch.to_string(), p.to_string(), n));
+        }
+    }
+    let rows: Vec<(String, String, String)> = (0..epochs.len())
+        .map(|k| (epochs[k].into(), names[k].into(), slices[k].into()))
+        .collect();
+    assert_eq!(rows, want_rows);
+    let log = std::fs::read_to_string(mixed.join("train_log.csv")).expect("log");
+    for (e, overall) in csv_column(&log, "val_scar_dice").iter().enumerate() {
+        let overall: f64 = overall.parse().expect("dice");
+        let k = e * patterns.len();
+        let weighted: f64 = (k..k + patterns.len())
+            .map(|r| dice[r] * rows[r].2.parse::<f64>().expect("slices"))
+            .sum();
+        let rest = overall * 12.0 - weighted;
+        assert!(
+            (rest - rest.round()).abs() < 1e-9
+                && (0.0..=without_scar as f64).contains(&rest.round()),
+            "epoch {}: {weighted} of {overall} x 12",
+            e + 1
+        );
+    }
+    // One pattern (the run above, ischemic): no such file.
+    assert!(!run.join("train_val_by_pattern.csv").exists());
 
     // Export in f16 and in f32.
     let models = root.join("models");
@@ -437,7 +501,6 @@ fn train_export_eval_predict_round_trip() {
         .iter()
         .map(|a| a.parse().expect("area"))
         .collect();
-    use scarseg_imaging::phantom::{PhantomConfig, ScarPattern, generate};
     let reference = |pattern| -> Vec<f64> {
         let config = PhantomConfig {
             pattern,
