@@ -508,6 +508,128 @@ fn test_metrics(
     Ok((metrics, text))
 }
 
+/// What a model was trained on, in the card's words: its opening sentence, its Data section
+/// and the first paragraph of its Limitations. From the run's `data_split` (run.json), which
+/// the export keeps in its provenance; a model trained on real scans must not be called a
+/// phantom model, nor the other way round.
+fn training_data(provenance: &BTreeMap<String, String>) -> [String; 3] {
+    let split: serde_json::Value = provenance
+        .get("training_data_split")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    // run.json written before `source` existed: a phantom run names its validation seeds.
+    let source = split["source"].as_str().or_else(|| {
+        if split.get("validation_seeds").is_some() {
+            Some("phantom")
+        } else if split.get("training_patients").is_some() {
+            Some("dataset")
+        } else {
+            None
+        }
+    });
+    match source {
+        Some("phantom") => {
+            let pattern = match split["pattern"].as_str() {
+                None | Some("ischemic") => "Its scar is ischemic: in a coronary territory, from \
+                     the endocardium outwards (the phantom's default pattern)."
+                    .to_string(),
+                Some("mixed") => "Its scar is of every pattern the phantom draws, a third of \
+                     the cases each: ischemic, mid-wall and subepicardial (`--pattern mixed`)."
+                    .to_string(),
+                Some(p) => format!("Its scar is {p} only (`--pattern {p}`)."),
+            };
+            [
+                "**A demonstration model, not a clinical one.** It was trained on synthetic \
+                 phantom images only and has never seen a patient's scan. ScarSeg is not a \
+                 certified medical device."
+                    .into(),
+                format!(
+                    "Synthetic LGE phantom cases (`scarseg phantom`), generated fresh every epoch \
+                     from seeds 3,000,000,000 and up; validation on fixed seeds from \
+                     1,000,000,000; test on fixed seeds from 2,000,000,000. Image size, pixel \
+                     spacing, contrast, noise, bias field and anatomy vary per case. {pattern}"
+                ),
+                "Real LGE differs from the phantom in ways the phantom does not model (motion, \
+                 trabeculation, partial-volume at the apex, vendor-specific contrast). Expect \
+                 lower accuracy on real scans; use it to learn the tool, not to make decisions."
+                    .into(),
+            ]
+        }
+        Some(source) => {
+            let count = |k: &str| count_of(&split[k]);
+            let slices = |k: &str| split[k].as_u64().unwrap_or(0) as usize;
+            let what = match source {
+                "emidec" => "EMIDEC-layout NIfTI volumes (`--emidec`)",
+                "pairs" => "image and mask pairs (`--pairs`)",
+                _ => "its own image and label files (`--emidec` or `--pairs`)",
+            };
+            let folder = split["folder"]
+                .as_str()
+                .map_or(String::new(), |f| format!(" in `{f}`"));
+            let cv = &split["cross_validation"];
+            let held_out = match (cv["fold"].as_u64(), cv["folds"].as_u64()) {
+                (Some(fold), Some(folds)) => format!(
+                    "; fold {fold} of {folds} (fold seed {}, {}) held out from both",
+                    cv["fold_seed"],
+                    plural(count_of(&cv["held_out_patients"]), "patient")
+                ),
+                _ => String::new(),
+            };
+            let patients = count("training_patients") + count("validation_patients");
+            [
+                format!(
+                    "**A research model, not a clinical one.** It was made from the scans of \
+                     {}, read as {what}. ScarSeg is not a certified medical device, and this \
+                     model has not been validated for clinical use.",
+                    plural(patients, "patient")
+                ),
+                format!(
+                    "{}{folder}: {} ({}) trained, {} ({}) validated, split by patient \
+                     (`run.json` beside the checkpoint names them){held_out}.",
+                    capitalised(what),
+                    plural(count("training_patients"), "patient"),
+                    plural(slices("training_slices"), "slice"),
+                    plural(count("validation_patients"), "patient"),
+                    plural(slices("validation_slices"), "slice"),
+                ),
+                "It knows only what its training patients' scans show: other scanners, \
+                 sequences, field strengths and populations may lower its accuracy. Check it \
+                 against a reader on your own cases before relying on it."
+                    .into(),
+            ]
+        }
+        None => [
+            "**A demonstration model, not a clinical one.** ScarSeg is not a certified medical \
+             device."
+                .into(),
+            "Not recorded: no run.json was found beside the checkpoint it was exported from."
+                .into(),
+            "What it was trained on is not recorded, and so neither is where it can be \
+             expected to work. Check it against a reader on your own cases before relying on it."
+                .into(),
+        ],
+    }
+}
+
+fn count_of(list: &serde_json::Value) -> usize {
+    list.as_array().map_or(0, Vec::len)
+}
+
+/// "1 patient", "3 patients".
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+}
+
 fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
     let p = |k: &str| {
         m.provenance
@@ -515,11 +637,10 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
             .cloned()
             .unwrap_or_else(|| "not recorded".into())
     };
+    let [opening, data, limits] = training_data(&m.provenance);
     format!(
         "# Model card: {name}\n\n\
-         **A demonstration model, not a clinical one.** It was trained on synthetic phantom \
-         images only and has never seen a patient's scan. ScarSeg is not a certified medical \
-         device.\n\n\
+         {opening}\n\n\
          ## What it is\n\
          ScarSegNet ({dims:?} channels, {depths:?} blocks per stage), input {size} x {size}, \
          weights in {precision} ({bytes} bytes, sha256 `{sha}`), default threshold \
@@ -531,15 +652,10 @@ fn card(m: &Manifest, metrics: &str, notes: &str) -> String {
          - Best validation scar Dice during training: {best}\n\
          - Export command: `{export}`\n\n\
          ## Data\n\
-         Synthetic LGE phantom cases (`scarseg phantom`), generated fresh every epoch from seeds \
-         3,000,000,000 and up; validation on fixed seeds from 1,000,000,000; test on fixed seeds \
-         from 2,000,000,000. Image size, pixel spacing, contrast, noise, bias field and anatomy \
-         vary per case.\n\n\
+         {data}\n\n\
          {METRICS_HEADING}{metrics}\n\
          {AFTER_METRICS_HEADING}\
-         Real LGE differs from the phantom in ways the phantom does not model (motion, \
-         trabeculation, partial-volume at the apex, vendor-specific contrast). Expect lower \
-         accuracy on real scans; use it to learn the tool, not to make decisions.\n{notes}",
+         {limits}\n{notes}",
         name = m.name,
         dims = m.architecture.dims,
         depths = m.architecture.depths,

@@ -319,14 +319,15 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
                     "{n} fresh phantom cases per epoch: epoch e's case i has seed {} + e x {n} + i",
                     TRAIN_SEED + args.seed * 100_000_000
                 ),
+                "source": "phantom",
                 "validation_seeds": [VALIDATION_SEED, VALIDATION_SEED + args.phantom_validation as u64 - 1],
                 "pattern": phantom_config.pattern.name(),
             }),
         ),
         (None, Some(_), None) | (None, None, Some(_)) => {
-            let samples = match (&args.emidec, &args.pairs) {
-                (Some(dir), _) => emidec_samples(dir, &limits)?,
-                (_, Some(dir)) => pair_samples(dir, &limits)?,
+            let (samples, source, folder) = match (&args.emidec, &args.pairs) {
+                (Some(dir), _) => (emidec_samples(dir, &limits)?, "emidec", dir),
+                (_, Some(dir)) => (pair_samples(dir, &limits)?, "pairs", dir),
                 _ => unreachable!("matched above"),
             };
             // With --folds, the held-out fold is set aside before the validation split, so
@@ -340,6 +341,10 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
             };
             let (t, v) = split_by_patient(samples, args.validation_fraction, args.seed);
             let mut split = split_of(&t, &v);
+            // What the model card says it was trained on.
+            split["source"] = source.into();
+            let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.clone());
+            split["folder"] = folder.display().to_string().into();
             if let (Some(folds), Some(fold)) = (args.folds, args.fold) {
                 split["cross_validation"] = serde_json::json!({
                     "folds": folds,

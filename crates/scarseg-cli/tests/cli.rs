@@ -323,6 +323,23 @@ fn train_export_eval_predict_round_trip() {
         card.contains("not a clinical one") && card.contains("--phantom 4"),
         "{card}"
     );
+    // The card says what it was trained on: phantom images, and which scar.
+    assert!(
+        card.contains("trained on synthetic phantom images only")
+            && card.contains("Its scar is ischemic")
+            && card.contains("Real LGE differs from the phantom"),
+        "{card}"
+    );
+    let mixed_card =
+        std::fs::read_to_string(export_best(&mixed, &models, "mixed").join("MODEL_CARD.md"))
+            .expect("card");
+    assert!(
+        mixed_card.contains(
+            "Its scar is of every pattern the phantom draws, a third of the cases each: \
+             ischemic, mid-wall and subepicardial (`--pattern mixed`)."
+        ),
+        "{mixed_card}"
+    );
     // Several checkpoints export as their element-wise mean (a weight soup): a second run
     // from another seed, averaged with the first, tensor by tensor.
     let other = root.join("run-other");
@@ -3565,6 +3582,26 @@ fn cross_validation_holds_each_patient_out_once() {
 
     // eval --fold 0 scores exactly the patients training held out, with that fold's model.
     let fold0 = export_best(&run, &root.join("models"), "fold0");
+    // Its card says what it was trained on (six patients of one slice each: three trained,
+    // one validated, two held out), and calls it no phantom model.
+    let card = std::fs::read_to_string(fold0.join("MODEL_CARD.md")).expect("card");
+    for sentence in [
+        "**A research model, not a clinical one.** It was made from the scans of 4 patients, \
+         read as image and mask pairs (`--pairs`).",
+        &format!(
+            "Image and mask pairs (`--pairs`) in `{}`: 3 patients (3 slices) trained, 1 patient \
+             (1 slice) validated, split by patient (`run.json` beside the checkpoint names them); \
+             fold 0 of 3 (fold seed 5, 2 patients) held out from both.",
+            data.display()
+        ),
+        "It knows only what its training patients' scans show",
+    ] {
+        assert!(card.contains(sentence), "{sentence}\n{card}");
+    }
+    assert!(
+        !card.contains("phantom images") && !card.contains("Real LGE differs"),
+        "{card}"
+    );
     let eval_rows = |extra: &[&str], out: &str| {
         let out = root.join(out);
         ok(&[&["eval", "--pairs", s(&data), "--out", s(&out)][..], extra].concat());
