@@ -179,6 +179,13 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
     }
     if let Some(serde_json::Value::Object(map)) = &run_info {
         for (k, v) in map {
+            let shared;
+            let v = if k == "data_split" {
+                shared = without_patient_names(v);
+                &shared
+            } else {
+                v
+            };
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -611,8 +618,44 @@ fn training_data(provenance: &BTreeMap<String, String>) -> [String; 3] {
     }
 }
 
+/// A list of patients in a manifest's `training_data_split`: `{"count", "sha256"}`
+/// ([`without_patient_names`]), or the names themselves in a manifest exported before.
 fn count_of(list: &serde_json::Value) -> usize {
-    list.as_array().map_or(0, Vec::len)
+    list.as_array()
+        .map(Vec::len)
+        .or_else(|| list["count"].as_u64().map(|n| n as usize))
+        .unwrap_or(0)
+}
+
+/// run.json's `data_split` as the manifest keeps it: each list of patients (training,
+/// validation, a held-out fold) becomes its count and the sha256 of its names, sorted and
+/// joined by newlines. A model folder is made to be shared, and a patient's name is often their
+/// DICOM Patient ID or a hospital's folder name; run.json, which stays with the run, keeps the
+/// names, and the digest says whether a list there is the one that made the model.
+fn without_patient_names(split: &serde_json::Value) -> serde_json::Value {
+    fn digest(list: &mut serde_json::Value) {
+        if let Some(names) = list.as_array() {
+            let mut names: Vec<&str> = names.iter().filter_map(|n| n.as_str()).collect();
+            names.sort_unstable();
+            *list = serde_json::json!({
+                "count": names.len(),
+                "sha256": sha256_hex(names.join("\n").as_bytes()),
+            });
+        }
+    }
+    let mut split = split.clone();
+    for key in ["training_patients", "validation_patients"] {
+        if let Some(list) = split.get_mut(key) {
+            digest(list);
+        }
+    }
+    if let Some(list) = split
+        .get_mut("cross_validation")
+        .and_then(|cv| cv.get_mut("held_out_patients"))
+    {
+        digest(list);
+    }
+    split
 }
 
 /// "1 patient", "3 patients".

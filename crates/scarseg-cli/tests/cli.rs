@@ -3602,6 +3602,34 @@ fn cross_validation_holds_each_patient_out_once() {
         !card.contains("phantom images") && !card.contains("Real LGE differs"),
         "{card}"
     );
+    // Its manifest, made to be shared, names no patient: each list is its count and the sha256
+    // of its names (sorted, one per line), which run.json's lists can be checked against.
+    let manifest = std::fs::read_to_string(fold0.join("manifest.json")).expect("manifest");
+    for name in training.iter().chain(&validation).chain(&held_out) {
+        assert!(!manifest.contains(name.as_str()), "{name} in {manifest}");
+    }
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).expect("json");
+    let shared: serde_json::Value = serde_json::from_str(
+        manifest["provenance"]["training_data_split"]
+            .as_str()
+            .expect("the split"),
+    )
+    .expect("json");
+    let digest = |names: &std::collections::BTreeSet<String>| {
+        use sha2::Digest;
+        let joined = names.iter().cloned().collect::<Vec<_>>().join("\n");
+        let hex: String = sha2::Sha256::digest(joined.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        serde_json::json!({"count": names.len(), "sha256": hex})
+    };
+    assert_eq!(shared["training_patients"], digest(&training));
+    assert_eq!(shared["validation_patients"], digest(&validation));
+    assert_eq!(
+        shared["cross_validation"]["held_out_patients"],
+        digest(&held_out)
+    );
     let eval_rows = |extra: &[&str], out: &str| {
         let out = root.join(out);
         ok(&[&["eval", "--pairs", s(&data), "--out", s(&out)][..], extra].concat());
