@@ -17,6 +17,9 @@
 #   --size N           network input side (default 128, the default model's)
 #   --batch N          batch size (default 16)
 #   --validation N     phantom validation cases scored after every epoch (default 32)
+#   --pattern P        where in the wall the phantom draws scar: ischemic (default), mixed, mid-wall
+#                      or subepicardial; with mixed, stage.log also follows each pattern's
+#                      validation scar Dice
 #   --probe N          training cases of each of the two calibration epochs (default 128)
 #   --epoch-seconds N  seconds of training steps per epoch; a run cut off loses less than one
 #                      (default 20)
@@ -28,11 +31,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 budget=480 device=wgpu init="$ROOT/public/models/scarseg-atto-phantom/weights.safetensors"
-seed=30 size=128 batch=16 validation=32 probe=128 epoch_seconds=20
+seed=30 size=128 batch=16 validation=32 probe=128 epoch_seconds=20 pattern=ischemic
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --budget | --device | --init | --seed | --size | --batch | --validation | --probe | --epoch-seconds)
+    --budget | --device | --init | --seed | --size | --batch | --validation | --probe | --epoch-seconds | --pattern)
       [ $# -ge 2 ] || { echo "gpu-stage: $1 needs a value" >&2; exit 2; }
       name="${1#--}"
       declare "${name//-/_}=$2"
@@ -49,6 +52,10 @@ bundle="$(realpath "${args[0]}")" out="$(realpath -m "${args[1]}")"
 for n in budget seed size batch validation probe epoch_seconds; do
   [[ "${!n}" =~ ^[1-9][0-9]*$ ]] || { echo "gpu-stage: --${n//_/-} must be a positive whole number, not ${!n}" >&2; exit 2; }
 done
+case "$pattern" in
+  ischemic | mixed | mid-wall | subepicardial) ;;
+  *) echo "gpu-stage: --pattern must be ischemic, mixed, mid-wall or subepicardial, not $pattern" >&2; exit 2 ;;
+esac
 [ -f "$bundle" ] || { echo "gpu-stage: $bundle: no such file" >&2; exit 2; }
 [ -f "$init" ] || { echo "gpu-stage: $init: no such file (--init)" >&2; exit 2; }
 
@@ -64,7 +71,7 @@ trap 'rm -rf "$work"' EXIT
 tar -C "$work" -xJf "$bundle"
 run="$work/scarseg-trainer/run"
 [ -x "$run" ] || { say "$bundle holds no scarseg-trainer/run"; exit 1; }
-say "bundle: $(grep '^commit:' "$work/scarseg-trainer/BUNDLE.txt" || true); budget $budget s on $device"
+say "bundle: $(grep '^commit:' "$work/scarseg-trainer/BUNDLE.txt" || true); budget $budget s on $device; $pattern scar"
 {
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   echo "CPUs: $(nproc)"
@@ -87,7 +94,7 @@ train() {
   local rc=0
   timeout --signal=TERM --kill-after=10 "$limit" "$run" train --device "$device" --variant atto \
     --size "$size" --batch "$batch" --phantom-validation "$validation" --roi-fraction 0.9 \
-    --loss scarsegnet --out "$dir" "$@" > "$dir.log" 2>&1 || rc=$?
+    --loss scarsegnet --pattern "$pattern" --out "$dir" "$@" > "$dir.log" 2>&1 || rc=$?
   tail -n 3 "$dir.log" | sed 's/^/  /' | tee -a "$log" >&2
   case $rc in
     0) ;;
@@ -160,5 +167,9 @@ export_one cand-b-last "$work/b/last.safetensors"
 for phase in a b; do
   say "phase $phase: $(field "$work/$phase/train_log.csv" epoch) epoch(s), $(field "$work/$phase/train_log.csv" steps) steps, last validation scar Dice $(field "$work/$phase/train_log.csv" val_scar_dice); its train_log.csv:"
   sed 's/^/  /' "$work/$phase/train_log.csv" >> "$log"
+  if [ -f "$work/$phase/train_val_by_pattern.csv" ]; then
+    say "phase $phase: validation scar Dice by pattern:"
+    sed 's/^/  /' "$work/$phase/train_val_by_pattern.csv" >> "$log"
+  fi
 done
 say "done: $(cd "$out" && echo cand-*/* stage.log)"

@@ -48,14 +48,19 @@ esac
 # seconds: it must plan within its budget, finish both phases and hand back three candidates
 # that are model folders of the default model's tensors, every one, at half precision. The
 # budget leaves room for a machine busy with other work: at 90 s, with a build beside it, the
-# probe's 30 s left 40 s for phases that needed 41 (2026-12-06).
+# probe's 30 s left 40 s for phases that needed 41 (2026-12-06). With every scar pattern, its
+# twelve validation cases hold two (ten ischemic, one subepicardial, one without scar), and the
+# log follows each phase's Dice by pattern.
 stage="$tmp/stage"
 "$(dirname "${BASH_SOURCE[0]}")/../scripts/gpu-stage.sh" --budget 120 --epoch-seconds 2 --size 32 --batch 2 \
-  --validation 1 --probe 4 "$bundle" "$stage" 2> "$tmp/stage.err" \
+  --validation 12 --probe 4 --pattern mixed "$bundle" "$stage" 2> "$tmp/stage.err" \
   || { cat "$tmp/stage.err" >&2; fail "gpu-stage.sh failed"; }
 for phase in a b; do
   grep -q "^\[[0-9]* s\] phase $phase: [1-9][0-9]* epoch(s)" "$stage/stage.log" \
     || { cat "$stage/stage.log" >&2; fail "gpu-stage.sh: phase $phase trained no epoch"; }
+  grep -A3 "^\[[0-9]* s\] phase $phase: validation scar Dice by pattern:" "$stage/stage.log" \
+    | grep -q "^  1,subepicardial,1," \
+    || { cat "$stage/stage.log" >&2; fail "gpu-stage.sh: phase $phase's Dice by pattern is not in its log"; }
 done
 python3 - "$(dirname "${BASH_SOURCE[0]}")/../public/models/scarseg-atto-phantom/weights.safetensors" \
   "$stage"/cand-a-best "$stage"/cand-b-best "$stage"/cand-b-last <<'PY' \
