@@ -300,6 +300,13 @@ fn update_metrics(dir: &Path, eval: &Path, command_line: String) -> Result<Outco
     manifest
         .provenance
         .insert("metrics_command".to_string(), command_line);
+    // A manifest exported before the names were left out still lists its patients: an update
+    // leaves them out as an export now does.
+    if let Some(split) = manifest.provenance.get_mut("training_data_split")
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(split)
+    {
+        *split = without_patient_names(&v).to_string();
+    }
     let card = format!(
         "{}{METRICS_HEADING}{text}\n{}",
         &card[..start],

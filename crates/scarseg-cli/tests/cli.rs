@@ -3683,6 +3683,36 @@ fn cross_validation_holds_each_patient_out_once() {
         ],
         "pools 3 cross-validation fold models",
     );
+    // A manifest exported before the names were left out lists its patients (run.json's split
+    // as it was copied then): an update leaves them out as an export now does.
+    let path = fold0.join("manifest.json");
+    let read_manifest = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&path).expect("manifest")).expect("json")
+    };
+    let shared_split = read_manifest()["provenance"]["training_data_split"].clone();
+    let mut old = read_manifest();
+    old["provenance"]["training_data_split"] = split.to_string().into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&old).expect("json")).expect("write");
+    assert!(
+        std::fs::read_to_string(&path)
+            .expect("manifest")
+            .contains(held_out.first().expect("a patient").as_str())
+    );
+    ok(&[
+        "export",
+        "--update",
+        s(&fold0),
+        "--metrics",
+        s(&root.join("eval-fold0/eval.json")),
+    ]);
+    let updated = std::fs::read_to_string(&path).expect("manifest");
+    for name in &all {
+        assert!(!updated.contains(name.as_str()), "{name} in {updated}");
+    }
+    assert_eq!(
+        read_manifest()["provenance"]["training_data_split"],
+        shared_split
+    );
     // Bad fold arguments: one line each.
     let (d, w) = (s(&data), s(&fold0));
     for (args, message) in [
