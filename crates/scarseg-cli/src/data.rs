@@ -159,6 +159,17 @@ pub fn check_pattern(pattern: PatternArg, phantom: bool) -> Result<()> {
     Ok(())
 }
 
+/// The scar patterns among `patterns` (a phantom's cases'), once each, in [`ScarPattern`]'s
+/// order: what eval and train break their figures down by.
+pub fn distinct_patterns(
+    patterns: impl IntoIterator<Item = Option<ScarPattern>>,
+) -> Vec<ScarPattern> {
+    let mut patterns: Vec<ScarPattern> = patterns.into_iter().flatten().collect();
+    patterns.sort_by_key(|p| *p as u8);
+    patterns.dedup();
+    patterns
+}
+
 /// Phantom cases `first_seed .. first_seed + count`, one slice each.
 pub fn phantom_samples(first_seed: u64, count: usize, config: &PhantomConfig) -> Vec<Sample> {
     (0..count as u64)

@@ -33,8 +33,8 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::data::{
     PatternArg, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, check_pattern,
-    emidec_samples, folds_of_patients, image_stem, label_masks, output_label_hint,
-    output_labels_in, pair_samples, phantom_samples,
+    distinct_patterns, emidec_samples, folds_of_patients, image_stem, label_masks,
+    output_label_hint, output_labels_in, pair_samples, phantom_samples,
 };
 use crate::model_dir::{self, ModelRef};
 use crate::plots;
@@ -511,10 +511,7 @@ impl Measured {
 
     /// The scar patterns among the cases, in [`ScarPattern`]'s order.
     fn patterns(&self) -> Vec<ScarPattern> {
-        let mut patterns: Vec<ScarPattern> = self.rows.iter().filter_map(|r| r.pattern).collect();
-        patterns.sort_by_key(|p| *p as u8);
-        patterns.dedup();
-        patterns
+        distinct_patterns(self.rows.iter().map(|r| r.pattern))
     }
 }
 
