@@ -1,7 +1,8 @@
 //! burn-train's terminal dashboard for `scarseg train`: our own loop (data-parallel devices,
 //! two-pass crops, our checkpoints) feeds burn's renderer the progress and the metrics that
 //! its `Learner` would: training loss and learning rate per step, validation scar and
-//! myocardium Dice and the share of time spent waiting for data per epoch. Used only when
+//! myocardium Dice (and each scar pattern's scar Dice, where the validation cases hold several)
+//! and the share of time spent waiting for data per epoch. Used only when
 //! stdout and stderr are terminals; otherwise `train` prints plain log lines.
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use burn_train::metric::{
 };
 use burn_train::renderer::tui::TuiMetricsRendererWrapper;
 use burn_train::renderer::{MetricState, MetricsRenderer, MetricsRendererTraining};
+use scarseg_imaging::phantom::ScarPattern;
 
 /// The dashboard's metrics, in the order they are registered.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +25,8 @@ enum Metric {
     ScarDice,
     MyocardiumDice,
     WaitingForData,
+    /// The validation scar Dice of one scar pattern's cases.
+    ScarDiceOf(ScarPattern),
 }
 
 impl Metric {
@@ -41,13 +45,18 @@ impl Metric {
             Metric::ScarDice => "Scar Dice",
             Metric::MyocardiumDice => "Myocardium Dice",
             Metric::WaitingForData => "Waiting for data",
+            Metric::ScarDiceOf(ScarPattern::Ischemic) => "Scar Dice, ischemic",
+            Metric::ScarDiceOf(ScarPattern::MidWall) => "Scar Dice, mid-wall",
+            Metric::ScarDiceOf(ScarPattern::Subepicardial) => "Scar Dice, subepicardial",
+            // A case is drawn with one pattern, never with "mixed".
+            Metric::ScarDiceOf(ScarPattern::Mixed) => "Scar Dice, mixed",
         }
     }
 
     fn attributes(self) -> NumericAttributes {
         let (unit, higher_is_better) = match self {
             Metric::Loss | Metric::LearningRate => (None, false),
-            Metric::ScarDice | Metric::MyocardiumDice => (None, true),
+            Metric::ScarDice | Metric::MyocardiumDice | Metric::ScarDiceOf(_) => (None, true),
             Metric::WaitingForData => (Some("%".to_string()), false),
         };
         NumericAttributes {
@@ -69,11 +78,19 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// Takes over the terminal for a run of `total_epochs`, continuing after `first_epoch`.
-    pub fn start(total_epochs: usize, first_epoch: usize, batch: usize, label: &str) -> Self {
+    /// Takes over the terminal for a run of `total_epochs`, continuing after `first_epoch`;
+    /// `patterns` are the scar patterns whose validation Dice it also shows (none for one).
+    pub fn start(
+        total_epochs: usize,
+        first_epoch: usize,
+        batch: usize,
+        label: &str,
+        patterns: &[ScarPattern],
+    ) -> Self {
         let interrupter = Interrupter::new();
         let mut renderer = TuiMetricsRendererWrapper::new(interrupter.clone(), None);
-        for metric in Metric::ALL {
+        let each = patterns.iter().map(|p| Metric::ScarDiceOf(*p));
+        for metric in Metric::ALL.into_iter().chain(each) {
             renderer.register_metric(MetricDefinition {
                 metric_id: metric.id(),
                 name: Arc::new(metric.name().to_string()),
@@ -106,8 +123,14 @@ impl Dashboard {
             .update_train(numeric(Metric::LearningRate, lr, format!("{lr:.2e}")));
     }
 
-    /// The epoch ended with these validation figures.
-    pub fn epoch_end(&mut self, scar_dice: f64, myo_dice: f64, waiting: f64) {
+    /// The epoch ended with these validation figures (`by_pattern`: each pattern's scar Dice).
+    pub fn epoch_end(
+        &mut self,
+        scar_dice: f64,
+        myo_dice: f64,
+        by_pattern: &[(ScarPattern, f64)],
+        waiting: f64,
+    ) {
         self.renderer.end_split();
         let percent = 100.0 * waiting;
         self.renderer.update_train(numeric(
@@ -125,6 +148,13 @@ impl Dashboard {
             myo_dice,
             format!("{myo_dice:.4}"),
         ));
+        for &(pattern, dice) in by_pattern {
+            self.renderer.update_valid(numeric(
+                Metric::ScarDiceOf(pattern),
+                dice,
+                format!("{dice:.4}"),
+            ));
+        }
     }
 
     /// Whether the user chose "Stop the training" in the dashboard ('q', then 's').

@@ -479,6 +479,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
                 first_epoch,
                 args.batch,
                 &args.out.display().to_string(),
+                &patterns,
             )
         });
     let mut log = open_log(&args.out.join("train_log.csv"), first_epoch > 0)?;
@@ -587,7 +588,11 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         };
         let waiting = waited / train_seconds.max(f64::MIN_POSITIVE);
         if let Some(d) = dashboard.as_mut() {
-            d.epoch_end(scar_dice, myo_dice, waiting);
+            let each: Vec<(ScarPattern, f64)> = by_pattern
+                .iter()
+                .map(|p| (p.pattern, p.val_scar_dice))
+                .collect();
+            d.epoch_end(scar_dice, myo_dice, &each, waiting);
         } else {
             let each: Vec<String> = by_pattern
                 .iter()

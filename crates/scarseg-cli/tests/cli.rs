@@ -2316,10 +2316,10 @@ fn train_on_pairs_holds_a_patient_out_and_writes_the_best_epoch() {
 
 /// `scarseg train` of `epochs` tiny epochs into `run`, under a 120 x 40 pseudo-terminal
 /// (`script` from util-linux), so stdout and stderr are terminals.
-fn on_a_terminal(run: &Path, epochs: usize) -> Command {
+fn on_a_terminal(run: &Path, epochs: usize, extra: &str) -> Command {
     let command = format!(
-        "stty rows 40 cols 120; exec {} train --phantom 2 --phantom-validation 1 --size 64 \
-         --batch 2 --epochs {epochs} --out {}",
+        "stty rows 40 cols 120; exec {} train --phantom 2 --size 64 \
+         --batch 2 --epochs {epochs} --out {} {extra}",
         env!("CARGO_BIN_EXE_scarseg"),
         s(run)
     );
@@ -2335,7 +2335,7 @@ fn on_a_terminal(run: &Path, epochs: usize) -> Command {
 fn train_on_a_terminal_shows_the_dashboard() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = tmp.path().join("run");
-    let out = on_a_terminal(&run, 1)
+    let out = on_a_terminal(&run, 1, "--phantom-validation 1")
         .output()
         .expect("run script (util-linux)");
     let screen = String::from_utf8_lossy(&out.stdout);
@@ -2353,6 +2353,28 @@ fn train_on_a_terminal_shows_the_dashboard() {
     assert!(run.join("best.safetensors").is_file());
 }
 
+/// With validation cases of several scar patterns (`--pattern mixed`; the first twelve
+/// validation seeds hold ischemic and subepicardial scar), the dashboard also shows each
+/// pattern's validation scar Dice, and no pattern that is not there.
+#[test]
+fn the_dashboard_shows_each_scar_patterns_validation_dice() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = tmp.path().join("run");
+    let out = on_a_terminal(&run, 1, "--pattern mixed --phantom-validation 12")
+        .output()
+        .expect("run script (util-linux)");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit {:?}: {screen}", out.status);
+    for name in ["Scar Dice, ischemic", "Scar Dice, subepicardial"] {
+        assert!(
+            screen.contains(name),
+            "no {name:?} on the dashboard:\n{screen}"
+        );
+    }
+    assert!(!screen.contains("Scar Dice, mid-wall"), "{screen}");
+    assert!(!screen.contains("panicked"), "{screen}");
+}
+
 /// 'q' then 's' ("Stop the training") in the dashboard stops the run cleanly: exit 0, a line
 /// that says how to resume, and the checkpoint of the last whole epoch.
 #[test]
@@ -2362,7 +2384,7 @@ fn the_dashboards_stop_key_ends_training_and_says_how_to_resume() {
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = tmp.path().join("run");
-    let mut child = on_a_terminal(&run, 100_000)
+    let mut child = on_a_terminal(&run, 100_000, "--phantom-validation 1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
