@@ -38,18 +38,14 @@ impl Metric {
         Metric::WaitingForData,
     ];
 
-    fn name(self) -> &'static str {
+    fn name(self) -> String {
         match self {
-            Metric::Loss => "Loss",
-            Metric::LearningRate => "Learning rate",
-            Metric::ScarDice => "Scar Dice",
-            Metric::MyocardiumDice => "Myocardium Dice",
-            Metric::WaitingForData => "Waiting for data",
-            Metric::ScarDiceOf(ScarPattern::Ischemic) => "Scar Dice, ischemic",
-            Metric::ScarDiceOf(ScarPattern::MidWall) => "Scar Dice, mid-wall",
-            Metric::ScarDiceOf(ScarPattern::Subepicardial) => "Scar Dice, subepicardial",
-            // A case is drawn with one pattern, never with "mixed".
-            Metric::ScarDiceOf(ScarPattern::Mixed) => "Scar Dice, mixed",
+            Metric::Loss => "Loss".into(),
+            Metric::LearningRate => "Learning rate".into(),
+            Metric::ScarDice => "Scar Dice".into(),
+            Metric::MyocardiumDice => "Myocardium Dice".into(),
+            Metric::WaitingForData => "Waiting for data".into(),
+            Metric::ScarDiceOf(pattern) => format!("Scar Dice, {}", pattern.name()),
         }
     }
 
@@ -66,7 +62,7 @@ impl Metric {
     }
 
     fn id(self) -> MetricId {
-        MetricId::new(Arc::new(self.name().to_string()))
+        MetricId::new(Arc::new(self.name()))
     }
 }
 
@@ -93,7 +89,7 @@ impl Dashboard {
         for metric in Metric::ALL.into_iter().chain(each) {
             renderer.register_metric(MetricDefinition {
                 metric_id: metric.id(),
-                name: Arc::new(metric.name().to_string()),
+                name: Arc::new(metric.name()),
                 description: None,
                 attributes: MetricAttributes::Numeric(metric.attributes()),
             });

@@ -160,13 +160,17 @@ pub fn check_pattern(pattern: PatternArg, phantom: bool) -> Result<()> {
 }
 
 /// The scar patterns among `patterns` (a phantom's cases'), once each, in [`ScarPattern`]'s
-/// order: what eval and train break their figures down by.
-pub fn distinct_patterns(
+/// order, where there are several; none for one (a breakdown would repeat the whole): what
+/// eval and train break their figures down by.
+pub fn several_patterns(
     patterns: impl IntoIterator<Item = Option<ScarPattern>>,
 ) -> Vec<ScarPattern> {
     let mut patterns: Vec<ScarPattern> = patterns.into_iter().flatten().collect();
     patterns.sort_by_key(|p| *p as u8);
     patterns.dedup();
+    if patterns.len() < 2 {
+        patterns.clear();
+    }
     patterns
 }
 

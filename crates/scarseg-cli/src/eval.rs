@@ -33,8 +33,8 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::data::{
     PatternArg, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds, check_pattern,
-    distinct_patterns, emidec_samples, folds_of_patients, image_stem, label_masks,
-    output_label_hint, output_labels_in, pair_samples, phantom_samples,
+    emidec_samples, folds_of_patients, image_stem, label_masks, output_label_hint,
+    output_labels_in, pair_samples, phantom_samples, several_patterns,
 };
 use crate::model_dir::{self, ModelRef};
 use crate::plots;
@@ -509,9 +509,9 @@ impl Measured {
         }
     }
 
-    /// The scar patterns among the cases, in [`ScarPattern`]'s order.
+    /// The scar patterns among the cases, where there are several ([`several_patterns`]).
     fn patterns(&self) -> Vec<ScarPattern> {
-        distinct_patterns(self.rows.iter().map(|r| r.pattern))
+        several_patterns(self.rows.iter().map(|r| r.pattern))
     }
 }
 
@@ -1212,16 +1212,14 @@ pub fn run(args: EvalArgs, command_line: String) -> Result<Outcome> {
     print!("{}", table(&summary));
     // A phantom of several scar patterns (`--pattern mixed`): the figures of each, over the
     // cases with scar of that pattern (the cases without scar belong to none).
-    let by_pattern: BTreeMap<&str, Summary> = match measured.patterns().as_slice() {
-        [] | [_] => BTreeMap::new(),
-        patterns => patterns
-            .iter()
-            .map(|p| {
-                let label = format!("{}, {} scar", summary.method, p.name());
-                (p.name(), summarize(&measured.of_pattern(*p), label))
-            })
-            .collect(),
-    };
+    let by_pattern: BTreeMap<&str, Summary> = measured
+        .patterns()
+        .into_iter()
+        .map(|p| {
+            let label = format!("{}, {} scar", summary.method, p.name());
+            (p.name(), summarize(&measured.of_pattern(p), label))
+        })
+        .collect();
     if !by_pattern.is_empty() {
         print!("{}", pattern_table(&by_pattern));
     }

@@ -31,8 +31,8 @@ use serde::{Deserialize, Serialize};
 use crate::dashboard::Dashboard;
 use crate::data::{
     Augment, Example, PatternArg, SEED_BLOCK, Sample, TEST_SEED, VALIDATION_SEED, check_folds,
-    check_pattern, distinct_patterns, emidec_samples, example, fold_split, pack, pair_samples,
-    phantom_samples, split_by_patient,
+    check_pattern, emidec_samples, example, fold_split, pack, pair_samples, phantom_samples,
+    several_patterns, split_by_patient,
 };
 
 /// First seed of phantom training cases: fresh cases every epoch, never a validation or test seed.
@@ -382,10 +382,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
     // Each validation slice's scar pattern, and the patterns if there are several.
     let validation_patterns: Vec<Option<ScarPattern>> =
         validation.iter().map(|s| s.pattern).collect();
-    let mut patterns = distinct_patterns(validation_patterns.iter().copied());
-    if patterns.len() < 2 {
-        patterns.clear();
-    }
+    let patterns = several_patterns(validation_patterns.iter().copied());
     let validation: Vec<Example> = validation
         .iter()
         .map(|s| {

@@ -2328,6 +2328,25 @@ fn on_a_terminal(run: &Path, epochs: usize, extra: &str) -> Command {
     script
 }
 
+/// What one epoch of `train ... extra` into `run` under a pseudo-terminal drew, having
+/// checked that it succeeded, showed each of `names` and panicked nowhere (the renderer runs on
+/// its own thread: a panic there leaves training going, silently).
+fn dashboard_of_one_epoch(run: &Path, extra: &str, names: &[&str]) -> String {
+    let out = on_a_terminal(run, 1, extra)
+        .output()
+        .expect("run script (util-linux)");
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "exit {:?}: {screen}", out.status);
+    for name in names {
+        assert!(
+            screen.contains(name),
+            "no {name:?} on the dashboard:\n{screen}"
+        );
+    }
+    assert!(!screen.contains("panicked"), "{screen}");
+    screen
+}
+
 /// On a terminal `train` shows burn-train's dashboard. Under a pseudo-terminal (`script` from
 /// util-linux, 120 x 40) it draws the run's metrics by name, trains, and hands the terminal back;
 /// the plain per-epoch log line is not printed over it.
@@ -2335,20 +2354,12 @@ fn on_a_terminal(run: &Path, epochs: usize, extra: &str) -> Command {
 fn train_on_a_terminal_shows_the_dashboard() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = tmp.path().join("run");
-    let out = on_a_terminal(&run, 1, "--phantom-validation 1")
-        .output()
-        .expect("run script (util-linux)");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "exit {:?}: {screen}", out.status);
-    for name in ["Loss", "Learning rate", "Scar Dice"] {
-        assert!(
-            screen.contains(name),
-            "no {name:?} on the dashboard:\n{screen}"
-        );
-    }
+    let screen = dashboard_of_one_epoch(
+        &run,
+        "--phantom-validation 1",
+        &["Loss", "Learning rate", "Scar Dice"],
+    );
     assert!(!screen.contains("of it waiting for data"), "{screen}");
-    // The renderer runs on its own thread: a panic there leaves training going, silently.
-    assert!(!screen.contains("panicked"), "{screen}");
     assert!(run.join("checkpoint/state.json").is_file());
     assert!(run.join("best.safetensors").is_file());
 }
@@ -2359,20 +2370,12 @@ fn train_on_a_terminal_shows_the_dashboard() {
 #[test]
 fn the_dashboard_shows_each_scar_patterns_validation_dice() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let run = tmp.path().join("run");
-    let out = on_a_terminal(&run, 1, "--pattern mixed --phantom-validation 12")
-        .output()
-        .expect("run script (util-linux)");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "exit {:?}: {screen}", out.status);
-    for name in ["Scar Dice, ischemic", "Scar Dice, subepicardial"] {
-        assert!(
-            screen.contains(name),
-            "no {name:?} on the dashboard:\n{screen}"
-        );
-    }
+    let screen = dashboard_of_one_epoch(
+        &tmp.path().join("run"),
+        "--pattern mixed --phantom-validation 12",
+        &["Scar Dice, ischemic", "Scar Dice, subepicardial"],
+    );
     assert!(!screen.contains("Scar Dice, mid-wall"), "{screen}");
-    assert!(!screen.contains("panicked"), "{screen}");
 }
 
 /// 'q' then 's' ("Stop the training") in the dashboard stops the run cleanly: exit 0, a line
