@@ -33,6 +33,8 @@ On the CPU path also (SwiftShader would take minutes per step):
 - the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
   probability maps, follows slice navigation, and its noise panel runs (and cancels) ScarNet's
   Monte Carlo protocol;
+- a case opens fitted to the view (the whole slice, as large as the box allows, no scroll bars),
+  and "fit" or f fits it again after zooming in;
 - in Chromium's accessibility tree, every control has a name and every image (the slice, the
   teaching view's maps and charts) a description, the file pickers take the keyboard's focus,
   and one polite live region sums up the files' states as their rows show them;
@@ -479,6 +481,7 @@ def run_device(device, port, data, cli_out, tmp):
             several_stacks(d, device, downloads, cli_out)
             jpeg_ls(d, device, downloads, cli_out)
             stored_window(d, data, tmp)
+            zoom_fit(d)
             teaching_view(d)
             segmentation_beside(d, data, downloads, edited)
             segmentation_beside_two_series(d, data, downloads)
@@ -1706,6 +1709,62 @@ def stored_window(d, data, tmp):
     d.keys("m")
     print(f"[cpu] stored window: level {centre}, width {width} shown and drawn (grey within 1 of "
           f"the file's values through it), a typed level too; readout: {text.strip()!r}")
+
+
+def zoom_fit(d):
+    """A case opens fitted to the view, as clinical viewers open a series: the whole slice, as
+    large as the box's width and 80% of the window's height (its CSS max-height) allow, in its
+    pixels' aspect (square in these cases), with no scroll bars. "+" zooms in past it, and "fit"
+    or f fits it again. Checked on two cases whose slices differ in size."""
+    def shown():
+        return d.js("""const c = document.querySelector('[data-testid=view]'), b = c.parentElement;
+            const r = c.getBoundingClientRect();
+            return {w: r.width, h: r.height, cols: c.width, rows: c.height, box: b.clientWidth,
+                    tall: Math.floor(0.8 * innerHeight),
+                    scrolls: b.scrollWidth > b.clientWidth || b.scrollHeight > b.clientHeight};""")
+
+    def assert_fitted(name):
+        s = shown()
+        assert s["w"] <= s["box"] and s["h"] <= s["tall"] and not s["scrolls"], (name, s)
+        # As large as it can be: one side meets the box, to the CSS pixel the size is rounded to.
+        assert s["box"] - s["w"] < 1 or s["tall"] - s["h"] < 1, (name, s)
+        assert abs(s["w"] - s["h"] * s["cols"] / s["rows"]) <= 1, (name, s)
+        return s
+    sizes = {}
+    for name in ("DICOM series", "phantom-9003"):
+        open_file(d, name)
+        time.sleep(0.3)
+        fitted = assert_fitted(name)
+        sizes[name] = (fitted["rows"], fitted["cols"])
+        d.js("document.activeElement.blur()")
+        d.keys("++")
+        time.sleep(0.3)
+        zoomed = shown()
+        assert zoomed["w"] > fitted["w"] * 1.5 and zoomed["scrolls"], (name, zoomed, fitted)
+        if name == "DICOM series":
+            d.js("document.querySelector('[data-testid=zoom-fit]').click()")
+        else:
+            d.keys("f")
+        time.sleep(0.3)
+        assert assert_fitted(name)["w"] == fitted["w"], name
+    assert len(set(sizes.values())) == 2, sizes
+    # A smaller window fits the image again, unless the user zoomed (kept).
+    size = d.call("GET", d.s("/window/rect"))
+    try:
+        d.call("POST", d.s("/window/rect"), {"width": 1000, "height": 700})
+        time.sleep(0.5)
+        smaller = assert_fitted("phantom-9003, a smaller window")
+        assert smaller["w"] < fitted["w"], (smaller, fitted)
+        d.keys("+")
+        time.sleep(0.3)
+        zoomed = shown()["w"]
+        d.call("POST", d.s("/window/rect"), {"width": 1100, "height": 750})
+        time.sleep(0.5)
+        assert shown()["w"] == zoomed, (shown(), zoomed)
+    finally:
+        d.call("POST", d.s("/window/rect"), {"width": size["width"], "height": size["height"]})
+    d.keys("f")
+    print(f"[cpu] zoom: cases of {sizes} open fitted to the view and fit again after zooming in")
 
 
 # Roles a user operates; each needs a name a screen reader can say.

@@ -52,10 +52,8 @@ def main():
         bt.open_file(d, "phantom-9201")
         d.js("document.querySelector('[data-testid=aha-suggest]').click()")
         d.wait("return document.querySelectorAll('[data-testid=aha-segment]').length == 16", "the bull's-eye")
-        # The segments alone over the image (the sectors off), zoomed in.
+        # The segments alone over the image (the sectors off), the slice fitted to the view.
         d.js("document.querySelector('[data-testid=overlay-sectors]').click()")
-        for _ in range(3):
-            d.js("window.dispatchEvent(new KeyboardEvent('keydown', {key: '+'}))")
         d.js("document.querySelector('.viewer').scrollIntoView()")
         viewer = d.find("[data-testid=view]")
         aha = d.find(".aha")

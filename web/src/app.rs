@@ -27,8 +27,8 @@ use scarseg_web::correct::{
 };
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{
-    GRADE_FILL, NO_WALL_FILL, Overlay, Window, aha_drawing, angle_at, bullseye, pixel_readout,
-    rgba, sector_drawing,
+    GRADE_FILL, NO_WALL_FILL, Overlay, Window, ZOOM_RANGE, aha_drawing, angle_at, bullseye,
+    fit_zoom, pixel_readout, rgba, sector_drawing,
 };
 use scarseg_web::report::{Provenance, model_score, scar_depth_text, scar_thirds_cell};
 use wasm_bindgen::JsCast;
@@ -677,6 +677,14 @@ pub fn App() -> impl IntoView {
     let threshold = state.threshold;
     let overlay = RwSignal::new(Overlay::default());
     let zoom = RwSignal::new(2.0f64);
+    // Whether the zoom is the view's fit, so that a resized window fits the image again; a zoom
+    // the user chose is kept.
+    let fitted = RwSignal::new(true);
+    let zoom_by = move |factor: f64| {
+        zoom.update(|z| *z = (*z * factor).clamp(ZOOM_RANGE.0, ZOOM_RANGE.1));
+        fitted.set(false);
+    };
+    let view_box = NodeRef::<html::Div>::new();
     let samples = RwSignal::new(Vec::<Sample>::new());
     let device_choice = RwSignal::new(DeviceChoice::Auto);
     let canvas_ref = NodeRef::<html::Canvas>::new();
@@ -778,6 +786,69 @@ pub fn App() -> impl IntoView {
             .and_then(|c| c.stack.map(|s| s.slices.len()))
             .unwrap_or(0)
     };
+    // The zoom that shows the whole slice in the view: its box's width and the 80% of the
+    // window's height that the box may take (index.html's max-height; the box has no border or
+    // padding).
+    let fit_view = move || {
+        let Some(view) = view_box.get_untracked() else {
+            return;
+        };
+        let Some(height) = web_sys::window()
+            .and_then(|w| w.inner_height().ok())
+            .and_then(|h| h.as_f64())
+        else {
+            return;
+        };
+        let Some(id) = state.current.get_untracked() else {
+            return;
+        };
+        let grid = state.cases.with_untracked(|cases| {
+            let s = cases
+                .iter()
+                .find(|c| c.id == id)?
+                .stack
+                .as_ref()?
+                .slices
+                .get(state.slice.get_untracked())?;
+            Some((s.rows, s.cols, s.spacing_mm[1] / s.spacing_mm[0]))
+        });
+        if let Some(z) = grid.and_then(|(rows, cols, aspect)| {
+            // The box's whole width: its client width leaves out a scroll bar that the old zoom
+            // gave it and the fitted image will not.
+            fit_zoom(
+                view.get_bounding_client_rect().width(),
+                0.8 * height,
+                rows,
+                cols,
+                aspect,
+            )
+        }) {
+            zoom.set(z);
+            fitted.set(true);
+        }
+    };
+    // A case opens fitted to the view, as clinical viewers open a series: at one fixed zoom a
+    // 512-pixel scan overflowed the view and a 128-pixel one filled a fraction of it. Keyed by
+    // the case and its grid, so it fits again when a queued case's images arrive, and not on
+    // each slice or result.
+    let opened_grid = Memo::new(move |_| {
+        let id = state.current.get()?;
+        state.cases.with(|cases| {
+            let s = cases
+                .iter()
+                .find(|c| c.id == id)?
+                .stack
+                .as_ref()?
+                .slices
+                .first()?;
+            Some((id, s.rows, s.cols, s.spacing_mm.map(f64::to_bits)))
+        })
+    });
+    Effect::new(move |_| {
+        if opened_grid.get().is_some() {
+            fit_view();
+        }
+    });
     let step_slice = move |delta: i64| {
         let n = slice_count() as i64;
         if n > 0 {
@@ -890,10 +961,12 @@ pub fn App() -> impl IntoView {
         let _ = canvas.set_attribute(
             "style",
             &format!(
-                "width:{}px;height:{}px;image-rendering:pixelated{}",
+                // The shape also for print, which sizes the image to the page instead.
+                "width:{}px;height:{}px;--aspect:{shape};aspect-ratio:{shape};image-rendering:pixelated{}",
                 (s.cols as f64 * z * aspect).round(),
                 (s.rows as f64 * z).round(),
-                if brush.is_some() { ";cursor:none" } else { "" }
+                if brush.is_some() { ";cursor:none" } else { "" },
+                shape = s.cols as f64 * aspect / s.rows as f64,
             ),
         );
         let Ok(Some(ctx)) = canvas.get_context("2d") else {
@@ -1314,8 +1387,9 @@ pub fn App() -> impl IntoView {
         match ev.key().as_str() {
             "ArrowUp" | "ArrowLeft" | "PageUp" => step_slice(-1),
             "ArrowDown" | "ArrowRight" | "PageDown" => step_slice(1),
-            "+" | "=" => zoom.update(|z| *z = (*z * 1.25).min(16.0)),
-            "-" => zoom.update(|z| *z = (*z / 1.25).max(0.25)),
+            "+" | "=" => zoom_by(1.25),
+            "-" => zoom_by(1.0 / 1.25),
+            "f" => fit_view(),
             "r" => {
                 let w = current_case().and_then(|c| {
                     c.stack.and_then(|s| {
@@ -1356,6 +1430,12 @@ pub fn App() -> impl IntoView {
         ev.prevent_default();
     });
     on_cleanup(move || handle.remove());
+    let resized = window_event_listener(leptos::ev::resize, move |_| {
+        if fitted.get_untracked() {
+            fit_view();
+        }
+    });
+    on_cleanup(move || resized.remove());
 
     // Corrections by hand live only in this page: leaving it asks first (the browser's own
     // prompt) while any case has some, as their figures would be lost with it.
@@ -1909,8 +1989,9 @@ pub fn App() -> impl IntoView {
                         } />
                 </label>
                 " Zoom: "
-                <button aria-label="zoom out" on:click=move |_| zoom.update(|z| *z = (*z / 1.25).max(0.25))>"-"</button>
-                <button aria-label="zoom in" on:click=move |_| zoom.update(|z| *z = (*z * 1.25).min(16.0))>"+"</button>
+                <button aria-label="zoom out" on:click=move |_| zoom_by(1.0 / 1.25)>"-"</button>
+                <button aria-label="zoom in" on:click=move |_| zoom_by(1.25)>"+"</button>
+                <button aria-label="fit the image to the view" data-testid="zoom-fit" on:click=move |_| fit_view()>"fit"</button>
             </div>
             <div class="controls correct" data-testid="correct">
                 <label title="paint or erase the masks by hand; every figure, export and the AHA segments follow">"Correct by hand: "
@@ -1975,7 +2056,7 @@ pub fn App() -> impl IntoView {
                 })}</span>
                 {move || labels_error.get().map(|e| view! { <span class="warn" data-testid="labels-error">" " {e}</span> })}
             </div>
-            <div class="canvas-box">
+            <div class="canvas-box" node_ref=view_box>
                 // A screen reader gets what the image is; the numbers are in the report below.
                 <canvas node_ref=canvas_ref data-testid="view" role="img" tabindex="0"
                     aria-label=move || current_case().map(|c| format!(
@@ -2010,7 +2091,7 @@ pub fn App() -> impl IntoView {
             }}</p>
             <p class="help">"Keys: up/down or left/right or mouse wheel: slice; left-drag on the image:
                window (right/left) and level (down/up); r: auto window; w: the window stored with
-               the image; + and -: zoom; o: outline;
+               the image; + and -: zoom; f: fit the image to the view; o: outline;
                m: masks on/off; p: probability map; i: mark the RV insertion with the next click (Esc:
                stop); 1-4: paint scar, erase scar, paint myocardium, erase myocardium, then drag on
                the image (0 or Esc: back to the window); [ and ]: brush radius; u or Ctrl+Z: undo.

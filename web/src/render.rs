@@ -442,6 +442,26 @@ mod tests {
     }
 }
 
+/// The viewer's zoom range (CSS pixels per image pixel): a 4096-pixel image still fits a screen
+/// at the least, a 16-pixel one fills it at the most.
+pub const ZOOM_RANGE: (f64, f64) = (0.25, 16.0);
+
+/// The zoom at which a whole slice of `rows` x `cols` pixels, each `aspect` times as wide as it
+/// is high, fits a box of `width` x `height` CSS pixels as large as it can, within `ZOOM_RANGE`:
+/// how a viewer opens an image. `None` for a box with no size (not laid out).
+pub fn fit_zoom(width: f64, height: f64, rows: usize, cols: usize, aspect: f64) -> Option<f64> {
+    if !(width >= 1.0 && height >= 1.0 && aspect > 0.0 && aspect.is_finite())
+        || rows == 0
+        || cols == 0
+    {
+        return None;
+    }
+    // Whole CSS pixels: the canvas's size is rounded to them, and a pixel past the box would
+    // give it scroll bars.
+    let zoom = (width.floor() / (cols as f64 * aspect)).min(height.floor() / rows as f64);
+    Some(zoom.clamp(ZOOM_RANGE.0, ZOOM_RANGE.1))
+}
+
 /// Viridis at five stops (perceptually uniform, readable in grey and by most colour-blind
 /// viewers): the teaching view's probability and attention maps.
 const VIRIDIS: [[f64; 3]; 5] = [
@@ -514,5 +534,47 @@ mod colour_tests {
         assert_eq!(grey.len(), 400);
         assert_eq!(&grey[..4], &[0, 0, 0, 255]);
         assert_eq!(&grey[396..], &[255, 255, 255, 255]);
+    }
+}
+
+#[cfg(test)]
+mod zoom_tests {
+    use super::*;
+
+    /// The canvas's CSS size at `zoom`, as the viewer rounds it.
+    fn shown(rows: usize, cols: usize, aspect: f64, zoom: f64) -> (f64, f64) {
+        (
+            (cols as f64 * zoom * aspect).round(),
+            (rows as f64 * zoom).round(),
+        )
+    }
+
+    #[test]
+    fn a_slice_fits_its_box_as_large_as_it_can() {
+        // A 208-pixel phantom in a 1152 x 720 box: the height binds, 720 / 208.
+        let z = fit_zoom(1152.0, 720.0, 208, 208, 1.0).unwrap();
+        assert!((z - 720.0 / 208.0).abs() < 1e-12, "{z}");
+        assert_eq!(shown(208, 208, 1.0, z), (720.0, 720.0));
+        // A 512-pixel scan in the same box: 1.40625, smaller than the old fixed zoom of 2.
+        assert_eq!(fit_zoom(1152.0, 720.0, 512, 512, 1.0), Some(1.40625));
+        // A wide image (256 columns, 128 rows) in a narrow box (400 x 720): the width binds.
+        assert_eq!(fit_zoom(400.0, 720.0, 128, 256, 1.0), Some(1.5625));
+        // Pixels twice as wide as high: 100 columns show as 200 pixels' width, so 1000 / 200.
+        let z = fit_zoom(1000.0, 1000.0, 100, 100, 2.0).unwrap();
+        assert_eq!(z, 5.0);
+        assert_eq!(shown(100, 100, 2.0, z), (1000.0, 500.0));
+        // A box of 719.6 pixels (80% of a window's height) gives 719, never a pixel more.
+        let z = fit_zoom(1152.0, 719.6, 256, 208, 1.0).unwrap();
+        assert!((z - 719.0 / 256.0).abs() < 1e-12, "{z}");
+        assert_eq!(shown(256, 208, 1.0, z).1, 719.0);
+    }
+
+    #[test]
+    fn the_fit_stays_in_the_zoom_range_and_needs_a_box() {
+        assert_eq!(fit_zoom(1152.0, 720.0, 16, 16, 1.0), Some(16.0));
+        assert_eq!(fit_zoom(800.0, 600.0, 4096, 4096, 1.0), Some(0.25));
+        assert_eq!(fit_zoom(0.0, 720.0, 208, 208, 1.0), None);
+        assert_eq!(fit_zoom(1152.0, 720.0, 0, 208, 1.0), None);
+        assert_eq!(fit_zoom(1152.0, 720.0, 208, 208, f64::NAN), None);
     }
 }
