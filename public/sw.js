@@ -1,6 +1,12 @@
 // ScarSeg's service worker: keeps the app shell, the wasm, the default model and the samples in
-// the Cache API, so a second visit starts without downloading and the app works offline. It only
+// the Cache API, so a second visit downloads only what changed and the app works offline. It only
 // ever handles requests to the page's own origin; nothing is sent anywhere.
+//
+// Every file is asked of the server first, revalidated past the browser's HTTP cache (a
+// conditional request: no download when unchanged), so an updated app, manifest or sample is used
+// as soon as it is published; the cache answers when the network fails. The one exception is a
+// file the page asks for by its sha256 (`?sha256=` in the URL: the model's weights, by the hash
+// its manifest gives), which cannot be stale, so the cache answers it first.
 const CACHE = "scarseg-v1";
 const SHELL = [
   "./",
@@ -17,7 +23,9 @@ const SHELL = [
 ];
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  // Past the HTTP cache, which may hold an older copy than the server.
+  const fresh = SHELL.map((url) => new Request(url, { cache: "reload" }));
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(fresh)).then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
@@ -28,14 +36,24 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-// Models and samples: cache first (the worker checks the weights' sha256 against the manifest,
-// so a stale or corrupt copy is caught). Everything else: network first (an update is picked up
-// when online), the cache when the network fails. What was fetched is stored for next time.
+// The file from the server, revalidated, and stored for when the network fails. A file stored by
+// its sha256 replaces the other copies of its path (older weights, the install's plain copy).
+// By URL, not the request: a navigation's request cannot be copied with new options.
 function fromNetwork(request) {
-  return fetch(request).then((response) => {
+  return fetch(request.url, { cache: "no-cache" }).then((response) => {
     if (response.ok) {
       const copy = response.clone();
-      caches.open(CACHE).then((cache) => cache.put(request, copy));
+      caches.open(CACHE).then(async (cache) => {
+        await cache.put(request, copy);
+        const url = new URL(request.url);
+        if (url.searchParams.has("sha256")) {
+          for (const old of await cache.keys(request, { ignoreSearch: true })) {
+            if (old.url !== request.url) {
+              await cache.delete(old);
+            }
+          }
+        }
+      });
     }
     return response;
   });
@@ -47,12 +65,14 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin) {
     return;
   }
-  const cached = () => caches.match(request, { ignoreSearch: true });
-  if (url.pathname.includes("/models/") || url.pathname.includes("/samples/")) {
-    event.respondWith(cached().then((hit) => hit || fromNetwork(request)));
-  } else {
+  // Offline, any copy of the path: a copy of other weights than the manifest's is refused by the
+  // worker's sha256 check with a message, never used.
+  const anyCopy = () => caches.match(request, { ignoreSearch: true }).then((hit) => hit || Response.error());
+  if (url.searchParams.has("sha256")) {
     event.respondWith(
-      fromNetwork(request).catch(() => cached().then((hit) => hit || Response.error())),
+      caches.match(request).then((hit) => hit || fromNetwork(request).catch(anyCopy)),
     );
+  } else {
+    event.respondWith(fromNetwork(request).catch(anyCopy));
   }
 });

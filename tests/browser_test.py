@@ -14,7 +14,8 @@ For each device (the CPU fallback, and WebGPU on SwiftShader via --enable-unsafe
 - a weights file that does not fit gives a clear message and the default model keeps working;
 - every request goes to the page's own origin and none is a POST/PUT (no image data leaves);
 - with the network cut (DevTools offline) after the first load, the page reloads from the
-  service worker's cache and a new file is still analysed.
+  service worker's cache and a new file is still analysed; on the CPU pass, a default model
+  published over the kept one is used on the next visit, and offline after that.
 On the CPU path also (SwiftShader would take minutes per step):
 - a sample opened while the worker is still starting (its wasm held back by the test's server)
   is analysed once the worker is up;
@@ -63,6 +64,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 import zlib
 
@@ -96,6 +98,10 @@ WORKER_WASM = threading.Event()
 WORKER_WASM.set()
 
 
+# URL paths the server answers with another file than dist's: a model published over the default.
+UPDATED = {}
+
+
 class Quiet(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".wasm": "application/wasm", ".js": "text/javascript"}
@@ -107,6 +113,10 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         if self.path.split("?")[0].endswith("/scarseg-worker_bg.wasm"):
             WORKER_WASM.wait(timeout=120)
         super().do_GET()
+
+    def translate_path(self, path):
+        instead = UPDATED.get(urllib.parse.urlsplit(path).path)
+        return str(instead) if instead else super().translate_path(path)
 
     def log_message(self, *a):
         pass
@@ -527,6 +537,8 @@ def run_device(device, port, data, cli_out, tmp):
                "return s.length == 1 && s[0].innerText.startsWith('done')", "analysis offline")
         print(f"[{device}] offline analysis works")
         d.offline(False)
+        if device == "cpu":
+            model_update(d, origin, data, tmp)
 
         # Last, because the GPU may still be busy with the failed check afterwards.
         if device == "webgpu":
@@ -1446,6 +1458,52 @@ def faulty_model(out):
     manifest["architecture"]["ase_rho"] = 1.0
     manifest["weights"].update(sha256=hashlib.sha256(weights).hexdigest(), bytes=len(weights))
     (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+def model_update(d, origin, data, tmp):
+    """A default model published over the one the service worker keeps (other weights and their
+    manifest under the same name, as a new release of the app brings) is the one the next visit
+    uses, not the kept copy; it then works offline from the cache too; and going back to the
+    first is picked up the same way."""
+    base = "/models/scarseg-atto-phantom/"
+    new = tmp / "rho-one"
+    sha = {m: json.loads((f / "manifest.json").read_text())["weights"]["sha256"]
+           for m, f in (("new", new), ("old", DIST / base.strip("/")))}
+    assert sha["new"] != sha["old"]
+
+    def visit():
+        d.get(f"{origin}/?device=cpu")
+        return d.wait("const m = document.querySelector('[data-testid=model-sha]');"
+                      "return m && [m.innerText, m.parentElement.innerText]", "the model line")
+
+    UPDATED.update({base + "manifest.json": new / "manifest.json",
+                    base + "weights.safetensors": new / "weights.safetensors"})
+    try:
+        shown, line = visit()
+        assert shown == sha["new"][:16] and "rho-one" in line, (line, sha)
+        d.offline(True)
+        try:
+            shown, line = visit()
+            assert shown == sha["new"][:16], (line, sha)
+            d.upload("[data-testid=file-input]", [data / "offline.png"])
+            d.wait("const s = [...document.querySelectorAll('[data-testid=file-status]')];"
+                   "return s.length == 1 && s[0].innerText.startsWith('done')",
+                   "analysis offline with the updated model")
+        finally:
+            d.offline(False)
+        # The first model published again: copies, new as a release's files are (a file older
+        # than the kept copy's Last-Modified is "not modified" to this server, which sends no ETag).
+        again = tmp / "republished"
+        again.mkdir()
+        for name in ("manifest.json", "weights.safetensors"):
+            shutil.copy(DIST / base.strip("/") / name, again / name)
+            UPDATED[base + name] = again / name
+        shown, line = visit()
+        assert shown == sha["old"][:16] and "rho-one" not in line, (line, sha)
+    finally:
+        UPDATED.clear()
+    print(f"[cpu] model update: the published model ({sha['new'][:8]}) replaced the kept one, "
+          f"offline too, and the first came back ({sha['old'][:8]})")
 
 
 def gpu_fallback(d, data, tmp, downloads):

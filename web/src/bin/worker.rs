@@ -202,7 +202,14 @@ mod worker {
         let manifest_bytes = fetch_bytes(&format!("{base}/manifest.json")).await?;
         let manifest =
             parse_manifest(&manifest_bytes).map_err(|e| format!("{DEFAULT_MODEL}/{e}"))?;
-        let weights = fetch_bytes(&format!("{base}/{}", manifest.weights.file)).await?;
+        // By the hash the manifest gives: the service worker keeps such a file and answers it
+        // from its cache, and an updated manifest names other weights, which it then fetches.
+        let weights = fetch_bytes(&format!(
+            "{base}/{}?sha256={}",
+            manifest.weights.file,
+            String::from(js_sys::encode_uri_component(&manifest.weights.sha256))
+        ))
+        .await?;
         let card = format!("{base}/{}", manifest.card);
         let model = load_checked(state, manifest, &weights).await?;
         Ok((model, card))
