@@ -8,6 +8,7 @@
 // file the page asks for by its sha256 (`?sha256=` in the URL: the model's weights, by the hash
 // its manifest gives), which cannot be stale, so the cache answers it first.
 const CACHE = "scarseg-v1";
+const MODEL = "./models/scarseg-atto-phantom/";
 const SHELL = [
   "./",
   "./index.html",
@@ -16,16 +17,23 @@ const SHELL = [
   "./scarseg-worker.js",
   "./scarseg-worker_bg.wasm",
   "./scarseg-worker_loader.js",
-  "./models/scarseg-atto-phantom/manifest.json",
-  "./models/scarseg-atto-phantom/weights.safetensors",
-  "./models/scarseg-atto-phantom/MODEL_CARD.md",
+  `${MODEL}manifest.json`,
+  `${MODEL}MODEL_CARD.md`,
   "./samples/index.json",
 ];
 
 self.addEventListener("install", (event) => {
-  // Past the HTTP cache, which may hold an older copy than the server.
-  const fresh = SHELL.map((url) => new Request(url, { cache: "reload" }));
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(fresh)).then(() => self.skipWaiting()));
+  // Revalidated, as the HTTP cache may hold an older copy than the server's; an unchanged file
+  // comes from the HTTP cache, not downloaded a second time on the first visit.
+  const fresh = (url) => new Request(url, { cache: "no-cache" });
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    await cache.addAll(SHELL.map(fresh));
+    // The default model's weights at the URL the worker asks for: by the manifest's sha256.
+    const weights = (await (await cache.match(`${MODEL}manifest.json`)).json()).weights;
+    await cache.add(fresh(`${MODEL}${weights.file}?sha256=${encodeURIComponent(weights.sha256)}`));
+    await self.skipWaiting();
+  })());
 });
 
 self.addEventListener("activate", (event) => {
@@ -37,7 +45,7 @@ self.addEventListener("activate", (event) => {
 });
 
 // The file from the server, revalidated, and stored for when the network fails. A file stored by
-// its sha256 replaces the other copies of its path (older weights, the install's plain copy).
+// its sha256 replaces the other copies of its path (an older model's weights).
 // By URL, not the request: a navigation's request cannot be copied with new options.
 function fromNetwork(request) {
   return fetch(request.url, { cache: "no-cache" }).then((response) => {

@@ -308,8 +308,8 @@ def open_file(d, name):
 def opened_while_the_worker_starts(d, origin):
     """A sample opened while the worker is still starting (the server holds its wasm back) is
     analysed once the worker is up: a message that reaches a worker before its wasm has set a
-    handler is dropped, and such a file stayed "queued" for ever. This must be the session's
-    first load: after it the service worker serves the wasm from its cache."""
+    handler is dropped, and such a file stayed "queued" for ever. The session's first load, so
+    that no service worker or cache stands between the page and the server holding the wasm."""
     WORKER_WASM.clear()
     try:
         d.get(f"{origin}/?device=cpu")
