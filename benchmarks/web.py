@@ -7,6 +7,8 @@ Usage (through benchmarks/web.sh, which builds and installs what this needs):
 For ScarSeg's page, on the CPU path and on WebGPU:
 - cold start to first result, with nothing cached (fresh profile) and with the weights cached
   (the same profile reloaded: the service worker serves wasm and weights);
+- what each of those two visits downloads: the body bytes the test server sent, and its
+  responses by status (a second visit's requests are revalidations, answered 304 when unchanged);
 - per-slice inference time on an 8-slice phantom NIfTI stack (the page's own ms/slice figure);
 - peak memory: the high-water resident set (VmHWM) summed over the browser's processes;
 - the wasm and weights sizes (raw and gzip).
@@ -60,6 +62,40 @@ def gz_size(path):
     return len(gzip.compress(path.read_bytes(), 9))
 
 
+class Counting(bt.Quiet):
+    """The browser test's server, counting the responses and the body bytes it sends."""
+
+    lock = threading.Lock()
+    sent = []
+
+    def send_response(self, code, message=None):
+        self.status = int(code)
+        super().send_response(code, message)
+
+    def copyfile(self, source, outputfile):
+        data = source.read()
+        outputfile.write(data)
+        with self.lock:
+            self.sent.append((self.status, len(data)))
+
+    def send_head(self):
+        f = super().send_head()
+        if f is None:
+            with self.lock:
+                self.sent.append((getattr(self, "status", 0), 0))
+        return f
+
+
+def downloads():
+    """What the server sent since the last call: (MB of bodies, responses by status)."""
+    with Counting.lock:
+        sent, Counting.sent[:] = list(Counting.sent), []
+    statuses = {}
+    for code, _ in sent:
+        statuses[code] = statuses.get(code, 0) + 1
+    return sum(n for _, n in sent) / 1e6, statuses
+
+
 def page_run(device, port, stack):
     """Cold start without and with cache, per-slice times, peak memory, for one device."""
     d = bt.Driver(pathlib.Path(tempfile.mkdtemp()), webgpu=(device == "webgpu"))
@@ -67,6 +103,7 @@ def page_run(device, port, stack):
     out = {}
     try:
         for label in ("uncached", "cached"):
+            downloads()
             start = time.time()
             d.get(f"{origin}/?device={device}")
             d.wait("return document.querySelector('[data-testid=model-sha]')", "the model")
@@ -81,6 +118,9 @@ def page_run(device, port, stack):
                 d.wait("return navigator.serviceWorker.controller !== null || "
                        "(navigator.serviceWorker.ready.then(() => location.reload()), false)",
                        "the service worker", timeout=120)
+                # The worker's install (its copies of the files) ends before it takes control.
+                d.wait("return document.querySelector('[data-testid=model-sha]')", "the model")
+            out[f"downloaded_{label}"] = downloads()
         d.upload("[data-testid=file-input]", [stack])
         stack_row = d.wait("return [...document.querySelectorAll('[data-testid=file-row]')]"
                            ".map(r => r.innerText).find(t => t.startsWith('stack') && t.includes('ms/slice'))",
@@ -163,6 +203,10 @@ def ort_run(ep, runs, size):
     return result
 
 
+def status_text(statuses):
+    return ", ".join(f"{n} x {code}" for code, n in sorted(statuses.items()))
+
+
 def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="scarseg-webbench-"))
     subprocess.run([str(SCARSEG), "phantom", "--out", tmp / "p", "--count", "1", "--seed", "9701",
@@ -175,6 +219,7 @@ def main():
     # comparison with onnxruntime-web, one forward per run, is per pass.
     passes = 2 if manifest["preprocessing"].get("roi") else 1
 
+    bt.Quiet = Counting
     server, port = bt.serve()
     page = {}
     try:
@@ -210,8 +255,10 @@ def main():
     rows = [
         ("model ready, nothing cached (s)", "model_ready_uncached_s", "{:.1f}"),
         ("first result, nothing cached (s)", "first_result_uncached_s", "{:.1f}"),
+        ("downloaded, nothing cached (MB)", "downloaded_uncached", "{0[0]:.1f}"),
         ("model ready, weights cached (s)", "model_ready_cached_s", "{:.1f}"),
         ("first result, weights cached (s)", "first_result_cached_s", "{:.1f}"),
+        ("downloaded, weights cached (MB)", "downloaded_cached", "{0[0]:.1f}"),
         (f"inference per slice, {SLICES}-slice stack (ms)", "ms_per_slice", "{:.0f}"),
         ("peak memory, all browser processes (MiB)", "peak_mib", "{:.0f}"),
     ]
@@ -220,7 +267,11 @@ def main():
     lines += [
         "",
         "First result: from navigation to the first bundled sample's result (one slice), "
-        "including the worker's start, the device's start and the weights' sha256 check.",
+        "including the worker's start, the device's start and the weights' sha256 check. "
+        "Downloaded: the bodies the server sent during the visit, uncompressed (this server does "
+        "not gzip; the table below gives gzip sizes). Responses by status, CPU run: nothing "
+        f"cached {status_text(page['cpu']['downloaded_uncached'][1])}; weights cached "
+        f"{status_text(page['cpu']['downloaded_cached'][1])}.",
         "",
         "| file | raw | gzip |",
         "|---|---|---|",
