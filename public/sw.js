@@ -31,7 +31,9 @@ self.addEventListener("install", (event) => {
     await cache.addAll(SHELL.map(fresh));
     // The default model's weights at the URL the worker asks for: by the manifest's sha256.
     const weights = (await (await cache.match(`${MODEL}manifest.json`)).json()).weights;
-    await cache.add(fresh(`${MODEL}${weights.file}?sha256=${encodeURIComponent(weights.sha256)}`));
+    const request = fresh(`${MODEL}${weights.file}?sha256=${encodeURIComponent(weights.sha256)}`);
+    await cache.add(request);
+    await onlyThisCopy(cache, request);
     await self.skipWaiting();
   })());
 });
@@ -44,22 +46,26 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-// The file from the server, revalidated, and stored for when the network fails. A file stored by
-// its sha256 replaces the other copies of its path (an older model's weights).
-// By URL, not the request: a navigation's request cannot be copied with new options.
+// A file kept by its sha256 replaces the other copies of its path: an older model's weights, or
+// the copy without a hash that an earlier version of this worker kept.
+async function onlyThisCopy(cache, request) {
+  for (const old of await cache.keys(request, { ignoreSearch: true })) {
+    if (old.url !== request.url) {
+      await cache.delete(old);
+    }
+  }
+}
+
+// The file from the server, revalidated, and stored for when the network fails. By URL, not the
+// request: a navigation's request cannot be copied with new options.
 function fromNetwork(request) {
   return fetch(request.url, { cache: "no-cache" }).then((response) => {
     if (response.ok) {
       const copy = response.clone();
       caches.open(CACHE).then(async (cache) => {
         await cache.put(request, copy);
-        const url = new URL(request.url);
-        if (url.searchParams.has("sha256")) {
-          for (const old of await cache.keys(request, { ignoreSearch: true })) {
-            if (old.url !== request.url) {
-              await cache.delete(old);
-            }
-          }
+        if (new URL(request.url).searchParams.has("sha256")) {
+          await onlyThisCopy(cache, request);
         }
       });
     }

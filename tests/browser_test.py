@@ -1481,6 +1481,11 @@ def model_update(d, origin, data, tmp):
     try:
         shown, line = visit()
         assert shown == sha["new"][:16] and "rho-one" in line, (line, sha)
+        # The service worker keeps the new weights, by their hash, and no other copy.
+        kept = ("caches.open('scarseg-v1').then(c => c.keys()).then(ks => ks.map(r => r.url)"
+                ".filter(u => u.includes('/weights.safetensors')))")
+        d.wait(f"return {kept}.then(ws => ws.length == 1 && ws[0].endsWith('?sha256={sha['new']}'))",
+               "only the new weights kept")
         d.offline(True)
         try:
             shown, line = visit()

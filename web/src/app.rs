@@ -159,6 +159,13 @@ fn files_summary(cases: &[Case]) -> String {
 }
 
 impl Case {
+    /// Slice `k`'s grid as the viewer draws it: rows, columns, and how many times wider than
+    /// high its pixels are.
+    fn grid(&self, k: usize) -> Option<(usize, usize, f64)> {
+        let s = self.stack.as_ref()?.slices.get(k)?;
+        Some((s.rows, s.cols, s.spacing_mm[1] / s.spacing_mm[0]))
+    }
+
     /// The case's scar by AHA segment once the insertion is marked, or why there is none.
     fn aha_map(&self) -> Option<Result<AhaMap, NoAhaMap>> {
         if self.aha.marks_deg.iter().all(Option::is_none) {
@@ -802,16 +809,10 @@ pub fn App() -> impl IntoView {
         let Some(id) = state.current.get_untracked() else {
             return;
         };
-        let grid = state.cases.with_untracked(|cases| {
-            let s = cases
-                .iter()
-                .find(|c| c.id == id)?
-                .stack
-                .as_ref()?
-                .slices
-                .get(state.slice.get_untracked())?;
-            Some((s.rows, s.cols, s.spacing_mm[1] / s.spacing_mm[0]))
-        });
+        let k = state.slice.get_untracked();
+        let grid = state
+            .cases
+            .with_untracked(|cases| cases.iter().find(|c| c.id == id)?.grid(k));
         if let Some(z) = grid.and_then(|(rows, cols, aspect)| {
             // The box's whole width: its client width leaves out a scroll bar that the old zoom
             // gave it and the fitted image will not.
@@ -833,16 +834,10 @@ pub fn App() -> impl IntoView {
     // each slice or result.
     let opened_grid = Memo::new(move |_| {
         let id = state.current.get()?;
-        state.cases.with(|cases| {
-            let s = cases
-                .iter()
-                .find(|c| c.id == id)?
-                .stack
-                .as_ref()?
-                .slices
-                .first()?;
-            Some((id, s.rows, s.cols, s.spacing_mm.map(f64::to_bits)))
-        })
+        let (rows, cols, aspect) = state
+            .cases
+            .with(|cases| cases.iter().find(|c| c.id == id)?.grid(0))?;
+        Some((id, rows, cols, aspect.to_bits()))
     });
     Effect::new(move |_| {
         if opened_grid.get().is_some() {
