@@ -35,7 +35,8 @@ On the CPU path also (SwiftShader would take minutes per step):
   probability maps, follows slice navigation, and its noise panel runs (and cancels) ScarNet's
   Monte Carlo protocol;
 - a case opens fitted to the view (the whole slice, as large as the box allows, no scroll bars),
-  and "fit" or f fits it again after zooming in;
+  and "fit" or f fits it again after zooming in; keys typed in a drop-down choose its options and
+  do not also work the viewer's shortcuts;
 - in Chromium's accessibility tree, every control has a name and every image (the slice, the
   teaching view's maps and charts) a description, the file pickers take the keyboard's focus,
   and one polite live region sums up the files' states as their rows show them;
@@ -492,6 +493,7 @@ def run_device(device, port, data, cli_out, tmp):
             jpeg_ls(d, device, downloads, cli_out)
             stored_window(d, data, tmp)
             zoom_fit(d)
+            keys_in_a_dropdown(d)
             teaching_view(d)
             segmentation_beside(d, data, downloads, edited)
             segmentation_beside_two_series(d, data, downloads)
@@ -1828,6 +1830,33 @@ def zoom_fit(d):
         d.call("POST", d.s("/window/rect"), {"width": size["width"], "height": size["height"]})
     d.keys("f")
     print(f"[cpu] zoom: cases of {sizes} open fitted to the view and fit again after zooming in")
+
+
+def keys_in_a_dropdown(d):
+    """Keys typed in a drop-down are its own: with the correction tool's drop-down focused, the
+    down arrow chooses its next option instead of stepping the slice, and p the option that
+    starts with p instead of turning on the probability map."""
+    open_file(d, "DICOM series")
+    state = ("return [document.querySelector('[data-testid=slice]').parentElement.innerText.trim(),"
+             "[...document.querySelectorAll('.viewer label')].find(l => l.innerText.trim() == "
+             "'scar probability').querySelector('input').checked,"
+             "document.querySelector('[data-testid=correct-tool]').value]")
+    before = d.js(state)
+    assert before == ["Slice  1 / 3", False, "off"], before
+    d.js("document.querySelector('[data-testid=correct-tool]').focus()")
+    d.press(DOWN)
+    time.sleep(0.5)
+    after_arrow = d.js(state)
+    d.press("p")
+    time.sleep(0.5)
+    after_p = d.js(state)
+    # Back to no tool, the focus off the drop-down.
+    d.js("""const s = document.querySelector('[data-testid=correct-tool]');
+            s.value = 'off'; s.dispatchEvent(new Event('change', {bubbles: true})); s.blur();""")
+    assert after_arrow[:2] == before[:2] and after_arrow[2] != "off", (before, after_arrow)
+    assert after_p[:2] == before[:2] and after_p[2].startswith("paint"), (before, after_p)
+    print(f"[cpu] keys in the tool drop-down: down chose {after_arrow[2]!r}, p chose {after_p[2]!r}; "
+          "the slice and the overlays unchanged")
 
 
 # Roles a user operates; each needs a name a screen reader can say.

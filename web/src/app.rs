@@ -1363,11 +1363,13 @@ pub fn App() -> impl IntoView {
 
     // Keyboard shortcuts (documented on the page).
     let handle = window_event_listener(leptos::ev::keydown, move |ev: web_sys::KeyboardEvent| {
-        let target_is_input = ev
+        // Keys typed in a field or a drop-down are its own: arrows choose a drop-down's option
+        // there, not the slice, and letters its options, not the overlays.
+        let target_takes_keys = ev
             .target()
-            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-            .is_some();
-        if target_is_input {
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
+        if target_takes_keys {
             return;
         }
         let plain = !(ev.ctrl_key() || ev.meta_key() || ev.alt_key());
