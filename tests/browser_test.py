@@ -36,7 +36,7 @@ On the CPU path also (SwiftShader would take minutes per step):
   Monte Carlo protocol;
 - a case opens fitted to the view (the whole slice, as large as the box allows, no scroll bars),
   and "fit" or f fits it again after zooming in; keys typed in a drop-down choose its options and
-  do not also work the viewer's shortcuts;
+  do not also work the viewer's shortcuts; keys held with Ctrl, Alt or Meta stay the browser's;
 - in Chromium's accessibility tree, every control has a name and every image (the slice, the
   teaching view's maps and charts) a description, the file pickers take the keyboard's focus,
   and one polite live region sums up the files' states as their rows show them;
@@ -494,6 +494,7 @@ def run_device(device, port, data, cli_out, tmp):
             stored_window(d, data, tmp)
             zoom_fit(d)
             keys_in_a_dropdown(d)
+            browser_shortcuts(d)
             teaching_view(d)
             segmentation_beside(d, data, downloads, edited)
             segmentation_beside_two_series(d, data, downloads)
@@ -1857,6 +1858,41 @@ def keys_in_a_dropdown(d):
     assert after_p[:2] == before[:2] and after_p[2].startswith("paint"), (before, after_p)
     print(f"[cpu] keys in the tool drop-down: down chose {after_arrow[2]!r}, p chose {after_p[2]!r}; "
           "the slice and the overlays unchanged")
+
+
+def browser_shortcuts(d):
+    """Keys held with Ctrl, Alt or Meta are the browser's (Ctrl+P prints, Ctrl+F finds, Ctrl+R
+    reloads, Ctrl+plus zooms the page, Ctrl+1 picks a tab, Alt+Left goes back): the viewer neither
+    acts on them nor stops them; Ctrl+Z alone is the page's, undo. The same keys alone are the
+    viewer's (p: the probability map)."""
+    open_file(d, "DICOM series")
+    state = ("return [document.querySelector('[data-testid=slice]').parentElement.innerText.trim(),"
+             "[...document.querySelectorAll('.viewer label')].find(l => l.innerText.trim() == "
+             "'scar probability').querySelector('input').checked,"
+             "document.querySelector('[data-testid=correct-tool]').value,"
+             "document.querySelector('[data-testid=view]').style.width]")
+    press = """const e = new KeyboardEvent('keydown', {key: arguments[0], ctrlKey: arguments[1],
+                   altKey: arguments[2], metaKey: arguments[3], bubbles: true, cancelable: true});
+               document.body.dispatchEvent(e);
+               return e.defaultPrevented;"""
+    d.js("document.activeElement.blur()")
+    before = d.js(state)
+    for key, ctrl, alt, meta in [("p", True, False, False), ("f", True, False, False),
+                                 ("r", True, False, False), ("+", True, False, False),
+                                 ("-", True, False, False), ("0", True, False, False),
+                                 ("1", True, False, False), ("ArrowLeft", False, True, False),
+                                 ("ArrowDown", False, True, False), ("m", False, False, True)]:
+        prevented = d.js(press, key, ctrl, alt, meta)
+        time.sleep(0.2)
+        assert not prevented and d.js(state) == before, (key, ctrl, alt, meta, prevented, d.js(state), before)
+    # Ctrl+Z is the page's: undo (of nothing here), taken from the browser.
+    assert d.js(press, "z", True, False, False)
+    # Alone, p is the viewer's: taken, and the probability map turns on (and off again).
+    assert d.js(press, "p", False, False, False)
+    time.sleep(0.2)
+    assert d.js(state)[1] is True, d.js(state)
+    d.js(press, "p", False, False, False)
+    print("[cpu] browser shortcuts (Ctrl+P, F, R, +, -, 0, 1; Alt+arrows; Meta+M) left to the browser")
 
 
 # Roles a user operates; each needs a name a screen reader can say.

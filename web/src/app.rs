@@ -1372,9 +1372,17 @@ pub fn App() -> impl IntoView {
         if target_takes_keys {
             return;
         }
-        let plain = !(ev.ctrl_key() || ev.meta_key() || ev.alt_key());
-        if plain
-            && (tool.get_untracked().is_some() || marking.get_untracked())
+        // Keys held with Ctrl, Alt or Meta are the browser's and the system's (print, find,
+        // reload, the page's zoom, tabs, back), which the viewer's letters, digits and arrows
+        // would otherwise take and stop; Ctrl+Z (Cmd+Z) alone is the page's: undo.
+        if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            if ev.key() == "z" && !ev.alt_key() {
+                undo();
+                ev.prevent_default();
+            }
+            return;
+        }
+        if (tool.get_untracked().is_some() || marking.get_untracked())
             && view_focused()
             && keyboard_brush(&ev.key(), ev.shift_key())
         {
@@ -1413,7 +1421,6 @@ pub fn App() -> impl IntoView {
             }
             "Escape" if marking.get_untracked() => marking.set(false),
             "Escape" if tool.get_untracked().is_some() => choose_tool(None),
-            "z" if ev.ctrl_key() || ev.meta_key() => undo(),
             "u" => undo(),
             "0" => choose_tool(None),
             "1" | "2" | "3" | "4" => {
