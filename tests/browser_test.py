@@ -1833,31 +1833,39 @@ def zoom_fit(d):
     print(f"[cpu] zoom: cases of {sizes} open fitted to the view and fit again after zooming in")
 
 
+def viewer_state(d):
+    """What the viewer's keys change: the slice shown, the probability map, the correction tool
+    and the image's width on screen (its zoom)."""
+    return d.js("""return {
+        slice: document.querySelector('[data-testid=slice]').parentElement.innerText.trim(),
+        probability: [...document.querySelectorAll('.viewer label')]
+            .find(l => l.innerText.trim() == 'scar probability').querySelector('input').checked,
+        tool: document.querySelector('[data-testid=correct-tool]').value,
+        width: document.querySelector('[data-testid=view]').style.width};""")
+
+
 def keys_in_a_dropdown(d):
     """Keys typed in a drop-down are its own: with the correction tool's drop-down focused, the
     down arrow chooses its next option instead of stepping the slice, and p the option that
     starts with p instead of turning on the probability map."""
     open_file(d, "DICOM series")
-    state = ("return [document.querySelector('[data-testid=slice]').parentElement.innerText.trim(),"
-             "[...document.querySelectorAll('.viewer label')].find(l => l.innerText.trim() == "
-             "'scar probability').querySelector('input').checked,"
-             "document.querySelector('[data-testid=correct-tool]').value]")
-    before = d.js(state)
-    assert before == ["Slice  1 / 3", False, "off"], before
+    before = viewer_state(d)
+    assert (before["slice"], before["probability"], before["tool"]) == ("Slice  1 / 3", False, "off"), before
     d.js("document.querySelector('[data-testid=correct-tool]').focus()")
     d.press(DOWN)
     time.sleep(0.5)
-    after_arrow = d.js(state)
+    after_arrow = viewer_state(d)
     d.press("p")
     time.sleep(0.5)
-    after_p = d.js(state)
+    after_p = viewer_state(d)
     # Back to no tool, the focus off the drop-down.
     d.js("""const s = document.querySelector('[data-testid=correct-tool]');
             s.value = 'off'; s.dispatchEvent(new Event('change', {bubbles: true})); s.blur();""")
-    assert after_arrow[:2] == before[:2] and after_arrow[2] != "off", (before, after_arrow)
-    assert after_p[:2] == before[:2] and after_p[2].startswith("paint"), (before, after_p)
-    print(f"[cpu] keys in the tool drop-down: down chose {after_arrow[2]!r}, p chose {after_p[2]!r}; "
-          "the slice and the overlays unchanged")
+    unchanged = lambda after: all(after[k] == before[k] for k in ("slice", "probability"))  # noqa: E731
+    assert unchanged(after_arrow) and after_arrow["tool"] != "off", (before, after_arrow)
+    assert unchanged(after_p) and after_p["tool"].startswith("paint"), (before, after_p)
+    print(f"[cpu] keys in the tool drop-down: down chose {after_arrow['tool']!r}, p chose "
+          f"{after_p['tool']!r}; the slice and the overlays unchanged")
 
 
 def browser_shortcuts(d):
@@ -1866,17 +1874,12 @@ def browser_shortcuts(d):
     acts on them nor stops them; Ctrl+Z alone is the page's, undo. The same keys alone are the
     viewer's (p: the probability map)."""
     open_file(d, "DICOM series")
-    state = ("return [document.querySelector('[data-testid=slice]').parentElement.innerText.trim(),"
-             "[...document.querySelectorAll('.viewer label')].find(l => l.innerText.trim() == "
-             "'scar probability').querySelector('input').checked,"
-             "document.querySelector('[data-testid=correct-tool]').value,"
-             "document.querySelector('[data-testid=view]').style.width]")
     press = """const e = new KeyboardEvent('keydown', {key: arguments[0], ctrlKey: arguments[1],
                    altKey: arguments[2], metaKey: arguments[3], bubbles: true, cancelable: true});
                document.body.dispatchEvent(e);
                return e.defaultPrevented;"""
     d.js("document.activeElement.blur()")
-    before = d.js(state)
+    before = viewer_state(d)
     for key, ctrl, alt, meta in [("p", True, False, False), ("f", True, False, False),
                                  ("r", True, False, False), ("+", True, False, False),
                                  ("-", True, False, False), ("0", True, False, False),
@@ -1884,13 +1887,14 @@ def browser_shortcuts(d):
                                  ("ArrowDown", False, True, False), ("m", False, False, True)]:
         prevented = d.js(press, key, ctrl, alt, meta)
         time.sleep(0.2)
-        assert not prevented and d.js(state) == before, (key, ctrl, alt, meta, prevented, d.js(state), before)
+        after = viewer_state(d)
+        assert not prevented and after == before, (key, ctrl, alt, meta, prevented, after, before)
     # Ctrl+Z is the page's: undo (of nothing here), taken from the browser.
     assert d.js(press, "z", True, False, False)
     # Alone, p is the viewer's: taken, and the probability map turns on (and off again).
     assert d.js(press, "p", False, False, False)
     time.sleep(0.2)
-    assert d.js(state)[1] is True, d.js(state)
+    assert viewer_state(d)["probability"] is True, viewer_state(d)
     d.js(press, "p", False, False, False)
     print("[cpu] browser shortcuts (Ctrl+P, F, R, +, -, 0, 1; Alt+arrows; Meta+M) left to the browser")
 
