@@ -41,8 +41,13 @@ On the CPU path also (SwiftShader would take minutes per step):
   teaching view's maps and charts) a description, the file pickers take the keyboard's focus,
   and one polite live region sums up the files' states as their rows show them;
 - on a tablet held upright (820 px) the page does not scroll sideways: the report's table
-  scrolls in its own box.
-On WebGPU also: a model whose top-k the GPU cannot be trusted with (ASE keeping all 1,024
+  scrolls in its own box;
+- a worker that dies (a real panic in its wasm, injected by the test's loader) costs the file it
+  was on: that file fails with the panic's message, a new worker analyses the files after it
+  with the weights the user had opened (`scarseg predict`'s burdens), and a notice says so; a
+  worker whose wasm does not compile is said not to start, and a file opened then fails.
+On WebGPU also: a worker that dies on WebGPU is started again on the CPU, and the device line
+says why; a model whose top-k the GPU cannot be trusted with (ASE keeping all 1,024
 values) moves the worker to the CPU within the check's 30 s, the device line says why, and its
 masks equal `scarseg predict`'s for that model.
 
@@ -542,9 +547,11 @@ def run_device(device, port, data, cli_out, tmp):
         d.offline(False)
         if device == "cpu":
             model_update(d, origin, data, tmp)
+            worker_deaths(d, origin, data, tmp)
 
         # Last, because the GPU may still be busy with the failed check afterwards.
         if device == "webgpu":
+            worker_death_on_gpu(d, origin, data, tmp)
             gpu_fallback(d, data, tmp, downloads)
     finally:
         d.quit()
@@ -1512,6 +1519,151 @@ def model_update(d, origin, data, tmp):
         UPDATED.clear()
     print(f"[cpu] model update: the published model ({sha['new'][:8]}) replaced the kept one, "
           f"offline too, and the first came back ({sha['old'][:8]})")
+
+
+# The browser test's worker loader, served in place of the app's: the real worker, except that a
+# message naming crash-in-worker reaches its handler as one whose data makes the worker's wasm
+# panic (a length past what a wasm32 Vec can hold: Rust's "capacity overflow"), as a bug, a
+# lost GPU or running out of memory would kill it in the middle of a file.
+CRASHING_LOADER = """
+importScripts("./scarseg-worker.js");
+let handler = null;
+Object.defineProperty(self, "onmessage", {
+  configurable: true,
+  get: () => handler,
+  set: (h) => { handler = h; },
+});
+self.addEventListener("message", (event) => {
+  const named = event.data instanceof Uint8Array &&
+    new TextDecoder("latin1").decode(event.data).includes("crash-in-worker");
+  if (handler) handler(named ? { data: 2 ** 31 + 1 } : event);
+});
+wasm_bindgen("./scarseg-worker_bg.wasm");
+"""
+
+
+LAST_PUBLISHED = [0.0]
+
+
+def publish(url_path, file):
+    """Serves `file` at `url_path`, dated at least two seconds after the last file published:
+    this server sends no ETag, and a file not newer, to the second, than the copy the browser
+    keeps is "not modified" to it."""
+    when = max(time.time(), LAST_PUBLISHED[0] + 2)
+    LAST_PUBLISHED[0] = when
+    os.utime(file, (when, when))
+    UPDATED[url_path] = file
+
+
+def republish(tmp, names):
+    """Serves fresh copies of dist's `names` in place of what UPDATED served."""
+    UPDATED.clear()
+    fresh = tmp / f"republished-{time.monotonic_ns()}"
+    fresh.mkdir()
+    for name in names:
+        shutil.copy(DIST / name, fresh / name)
+        publish("/" + name, fresh / name)
+
+
+def crashing_worker(tmp, data):
+    """Serves CRASHING_LOADER; returns the three files to open: the one that kills the worker
+    first, then two good ones."""
+    loader = tmp / "crashing-loader.js"
+    loader.write_text(CRASHING_LOADER)
+    publish("/scarseg-worker_loader.js", loader)
+    crash = tmp / "crash-in-worker.png"
+    shutil.copy(data / "single.png", crash)
+    return [crash, data / "single.png", data / "offline.png"]
+
+
+def after_the_crash(d, device):
+    """Waits for the three files of `crashing_worker` to end; checks that the first failed with
+    the panic's message and the other two were analysed by the new worker. Returns the rows."""
+    rows = d.wait("""const r = [...document.querySelectorAll('[data-testid=file-row]')].map(e => e.innerText);
+        return r.length == 3 && r.every(t => t.includes('done') || t.includes('failed')) ? r : null""",
+                  "the files after the worker died", timeout=180)
+    print(f"[{device}] after the worker died: {rows}")
+    assert "crash-in-worker.png" in rows[0] and "failed" in rows[0], rows
+    assert "the analysis worker stopped on this file (capacity overflow" in rows[0], rows
+    assert all("done" in r for r in rows[1:]), rows
+    notice = d.js("return document.querySelector('[data-testid=worker-notice]').innerText")
+    assert notice.startswith("The analysis worker stopped (capacity overflow"), notice
+    return rows
+
+
+def worker_deaths(d, origin, data, tmp):
+    """A worker that dies in the middle of a file costs that file, not the page: it fails with
+    the reason, a new worker analyses the files after it with the model the user had opened,
+    and the page says what happened. A worker that cannot start at all is said to, and a file
+    opened then fails with the reason instead of waiting for ever."""
+    files = crashing_worker(tmp, data)
+    try:
+        d.get(f"{origin}/?device=cpu")
+        d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model")
+        model = tmp / "rho-one"
+        d.upload("[data-testid=weights-input]", [model / "manifest.json", model / "weights.safetensors"])
+        d.wait("return document.body.innerText.includes('rho-one')", "the user's model")
+        d.upload("[data-testid=file-input]", files)
+        rows = after_the_crash(d, "cpu")
+        notice = d.js("return document.querySelector('[data-testid=worker-notice]').innerText")
+        # The new worker took the user's model again before the files: their burdens are
+        # `scarseg predict`'s with it (the default model gives 4.5% and 10.7%, rho-one 0.5%, 0.7%).
+        line = d.js("return document.querySelector('[data-testid=model]').innerText")
+        assert "rho-one" in line, line
+        cli = tmp / "cli-rho-one-png"
+        subprocess.run([str(SCARSEG), "predict", *map(str, files[1:]), "--out", str(cli),
+                        "--weights", str(model)], check=True, stderr=subprocess.DEVNULL)
+        burdens = [i["burden_percent"] for i in json.loads((cli / "report.json").read_text())["inputs"]]
+        for row, burden in zip(rows[1:], burdens):
+            assert f"burden {burden:.1f}%" in row, (rows, burdens)
+        # The crashed worker's successor is on the device it was on.
+        assert d.js("return document.querySelector('[data-testid=device]').innerText").startswith(
+            "Network runs on: CPU (flex (WebAssembly)): you chose the CPU")
+        print(f"[cpu] worker died: {notice}")
+
+        # A worker whose wasm this browser cannot compile (started by the app's own loader).
+        junk = tmp / "junk.wasm"
+        junk.write_bytes(b"not a wasm module")
+        republish(tmp, ["scarseg-worker_loader.js"])
+        publish("/scarseg-worker_bg.wasm", junk)
+        d.get(f"{origin}/?device=cpu")
+        notice = d.wait("return document.querySelector('[data-testid=worker-notice]')?.innerText",
+                        "the worker's failed start")
+        print(f"[cpu] worker could not start: {notice}")
+        assert notice.startswith("No analysis runs: the analysis worker could not start (") \
+            and "CompileError" in notice, notice
+        d.upload("[data-testid=file-input]", [data / "single.png"])
+        status = d.wait("""const s = document.querySelector('[data-testid=file-status]');
+            return s && !s.innerText.startsWith('queued') ? s.closest('[data-testid=file-row]').innerText : null""",
+                        "the file opened without a worker")
+        assert "failed" in status and "not analysed: the analysis worker could not start" in status, status
+        republish(tmp, ["scarseg-worker_loader.js", "scarseg-worker_bg.wasm"])
+        d.get(f"{origin}/?device=cpu")
+        d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model again")
+    finally:
+        UPDATED.clear()
+
+
+def worker_death_on_gpu(d, origin, data, tmp):
+    """A worker that dies on WebGPU is started again on the CPU, and the device line says why."""
+    files = crashing_worker(tmp, data)
+    try:
+        d.get(f"{origin}/?device=webgpu")
+        d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model")
+        d.upload("[data-testid=file-input]", files)
+        after_the_crash(d, "webgpu")
+        notice = d.js("return document.querySelector('[data-testid=worker-notice]').innerText")
+        assert ", on the CPU," in notice, notice
+        line = d.js("return document.querySelector('[data-testid=device]').innerText")
+        print(f"[webgpu] worker died: {line.splitlines()[0]}")
+        assert line.startswith("Network runs on: CPU (flex (WebAssembly)): the worker stopped on "
+                               "WebGPU (capacity overflow"), line
+        assert d.js("return document.querySelector('[data-testid=device-choice]').value") == "cpu"
+        republish(tmp, ["scarseg-worker_loader.js"])
+        d.get(f"{origin}/?device=webgpu")
+        d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model again")
+    finally:
+        UPDATED.clear()
 
 
 def gpu_fallback(d, data, tmp, downloads):

@@ -2,7 +2,7 @@
 //! samples), per-file progress with cancel, the viewer (window/level, zoom, slice navigation,
 //! overlays, probability map, threshold), the report and the exports, and the teaching view.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use leptos::html;
@@ -25,6 +25,7 @@ use scarseg_web::correct::{
     BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, KEYBOARD_BIG_STEP, brush_step, keyboard_start,
     keyboard_step, segmentations_fitting, segmentations_offered,
 };
+use scarseg_web::ledger::{Culprit, Ledger, Restart};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, ZOOM_RANGE, aha_drawing, angle_at, bullseye,
@@ -43,12 +44,32 @@ thread_local! {
     /// starts asynchronously, and a message that arrives before its handler is set is dropped:
     /// a file opened in the first seconds stayed "queued" for ever.
     static PENDING: RefCell<Option<Vec<Vec<u8>>>> = const { RefCell::new(None) };
+    /// What the worker was asked and has not finished, to carry over to a new one.
+    static LEDGER: RefCell<Ledger> = RefCell::new(Ledger::default());
+    /// Which worker is the current one: events of one replaced are ignored.
+    static GENERATION: Cell<u32> = const { Cell::new(0) };
+    /// Whether the current worker has said `Ready` (its wasm started).
+    static READY: Cell<bool> = const { Cell::new(false) };
+    /// Workers that died since one last finished something: one that dies again and again
+    /// without finishing anything is not started again.
+    static DEATHS: Cell<u32> = const { Cell::new(0) };
+    /// Why no worker runs, once the page has given up starting one.
+    static LOST: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-fn send(msg: &ToWorker) {
-    let Ok(bytes) = encode(msg) else {
+/// How many workers in a row may die without finishing anything before the page stops
+/// starting new ones: each death fails what it died on, so this bounds only deaths that no
+/// work explains (the default model killing every new worker).
+const MAX_DEATHS: u32 = 3;
+
+fn send(msg: ToWorker) {
+    if LOST.with(|l| l.borrow().is_some()) {
+        return;
+    }
+    let Ok(bytes) = encode(&msg) else {
         return;
     };
+    LEDGER.with(|l| l.borrow_mut().sent(msg));
     let bytes = PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(pending) => {
             pending.push(bytes);
@@ -71,12 +92,10 @@ fn post_to_worker(bytes: &[u8]) {
     });
 }
 
-/// The worker is ready: it gets `Start` first, then what was sent while it started.
-fn worker_ready(start: &ToWorker) {
+/// The worker is ready: it gets what was sent while it started, `Start` first.
+fn worker_ready() {
+    READY.with(|r| r.set(true));
     let pending = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
-    if let Ok(bytes) = encode(start) {
-        post_to_worker(&bytes);
-    }
     for bytes in pending {
         post_to_worker(&bytes);
     }
@@ -201,50 +220,244 @@ struct AppState {
     current: RwSignal<Option<usize>>,
     slice: RwSignal<usize>,
     window: RwSignal<Option<Window>>,
-    running_job: RwSignal<Option<u32>>,
     threshold: RwSignal<f32>,
     teaching: Teaching,
+    device_choice: RwSignal<DeviceChoice>,
+    /// Why the analysis worker was started again, or could not be.
+    worker_notice: RwSignal<Option<String>>,
 }
 
-fn spawn_worker(state: AppState, choice: DeviceChoice) {
+/// Starts a worker in place of the current one, if any, and sends it what the old one had not
+/// finished. `died`: the old one died with this message, and what it was doing fails with it;
+/// else the user chose another device, and the item in progress starts again there.
+fn start_worker(state: AppState, choice: DeviceChoice, reason: Option<String>, died: Option<&str>) {
     WORKER.with(|w| {
         if let Some(old) = w.borrow_mut().take() {
             old.terminate();
         }
     });
-    // What was waiting for the old worker went with it (its cases are marked cancelled below).
+    let generation = GENERATION.with(|g| {
+        g.set(g.get() + 1);
+        g.get()
+    });
+    READY.with(|r| r.set(false));
+    LOST.with(|l| *l.borrow_mut() = None);
+    let restart = state.cases.with_untracked(|cases| {
+        let finished = |job: u32, item: usize| {
+            cases
+                .iter()
+                .filter(|c| c.job == job && c.item == item)
+                .all(|c| !matches!(c.status, Status::Queued | Status::Running { .. }))
+        };
+        LEDGER.with(|l| l.borrow_mut().restart(died.is_some(), finished, next_id))
+    });
+    carry_over(state, &restart, died);
+    // What the old worker had been sent went with it; the new one gets `Start`, then the rest.
     PENDING.with(|p| *p.borrow_mut() = Some(vec![]));
+    send(ToWorker::Start {
+        device: choice,
+        reason,
+    });
+    for msg in restart.resend {
+        send(msg);
+    }
     let options = web_sys::WorkerOptions::new();
     let worker = match web_sys::Worker::new_with_options("./scarseg-worker_loader.js", &options) {
         Ok(w) => w,
         Err(e) => {
-            state
-                .model_error
-                .set(Some(format!("the analysis worker could not start: {e:?}")));
+            worker_lost(
+                state,
+                &format!("the analysis worker could not start: {e:?}"),
+            );
             return;
         }
     };
+    let current = move || GENERATION.with(|g| g.get()) == generation;
     let onmessage =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            if !current() {
+                return;
+            }
             match decode::<FromWorker>(&js_sys::Uint8Array::new(&ev.data()).to_vec()) {
-                Ok(FromWorker::Ready) => worker_ready(&ToWorker::Start { device: choice }),
-                Ok(msg) => on_message(state, msg),
+                Ok(FromWorker::Ready) => worker_ready(),
+                Ok(msg) => {
+                    LEDGER.with(|l| l.borrow_mut().heard(&msg));
+                    if matches!(
+                        msg,
+                        FromWorker::Done { .. }
+                            | FromWorker::JobEnd { .. }
+                            | FromWorker::Model { .. }
+                    ) {
+                        DEATHS.with(|d| d.set(0));
+                    }
+                    on_message(state, msg)
+                }
                 Err(e) => web_sys::console::error_1(&format!("page: bad message {e}").into()),
             }
         });
     worker.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     onmessage.forget();
+    // A panic (thrown by the worker's hook with its message), a wasm trap (running out of
+    // memory) or a worker script that failed to load or compile.
+    let onerror = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |ev: web_sys::ErrorEvent| {
+        if current() {
+            ev.prevent_default();
+            worker_died(state, &error_text(&ev.message()));
+        }
+    });
+    worker.set_onerror(Some(onerror.as_ref().unchecked_ref()));
+    onerror.forget();
     WORKER.with(|w| *w.borrow_mut() = Some(worker));
     state.device.set("starting...".into());
-    // A job in flight died with the old worker.
+}
+
+/// A worker error event's message as the user reads it.
+fn error_text(message: &str) -> String {
+    let message = message.strip_prefix("Uncaught ").unwrap_or(message);
+    let message = message.strip_prefix("Error: ").unwrap_or(message);
+    if message.contains("unreachable") {
+        // What a wasm trap says: std aborts this way when an allocation fails.
+        format!("{message}: it ran out of memory or met an internal error")
+    } else {
+        message.to_string()
+    }
+}
+
+/// Applies a restart's verdicts to the cases: what the worker died on fails, what goes to the
+/// new worker is renumbered and queued, and what the user had cancelled is cancelled.
+fn carry_over(state: AppState, restart: &Restart, died: Option<&str>) {
     state.cases.update(|cases| {
-        for c in cases.iter_mut() {
-            if matches!(c.status, Status::Queued | Status::Running { .. }) {
+        let open = |c: &Case| matches!(c.status, Status::Queued | Status::Running { .. });
+        if let (Some(Culprit::Item { job, item }), Some(message)) = (&restart.culprit, died) {
+            for c in cases.iter_mut() {
+                if c.job == *job && c.item == *item && open(c) {
+                    c.status = Status::Failed(vec![format!(
+                        "{}: the analysis worker stopped on this file ({message}); a new worker \
+                         carried on with the other files",
+                        c.name
+                    )]);
+                }
+            }
+        }
+        for ((job, item), (new_job, new_item)) in &restart.moved {
+            for c in cases.iter_mut() {
+                if c.job == *job && c.item == *item {
+                    c.job = *new_job;
+                    c.item = *new_item;
+                    if open(c) {
+                        c.status = Status::Queued;
+                    }
+                }
+            }
+        }
+        for job in &restart.cancelled {
+            for c in cases.iter_mut().filter(|c| c.job == *job && open(c)) {
                 c.status = Status::Cancelled;
             }
         }
     });
-    state.running_job.set(None);
+    let t = state.teaching;
+    if let Some((request, _, _)) = t.noise_running.get_untracked()
+        && restart.cancelled.contains(&request)
+    {
+        t.noise_running.set(None);
+    }
+    match (&restart.culprit, died) {
+        (Some(Culprit::Teaching(request)), Some(message)) => {
+            if matches!(t.noise_running.get_untracked(), Some((r, _, _)) if r == *request) {
+                t.noise_running.set(None);
+            }
+            t.error.set(Some(format!(
+                "the analysis worker stopped on this request ({message}); a new one was started"
+            )));
+        }
+        (Some(Culprit::Model), Some(message)) => state.model_error.set(Some(format!(
+            "the model you opened stopped the analysis worker ({message})"
+        ))),
+        _ => {}
+    }
+}
+
+/// The current worker died: start another, on the CPU if it died on WebGPU, unless it never
+/// started or too many died in a row.
+fn worker_died(state: AppState, message: &str) {
+    let deaths = DEATHS.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    if !READY.with(|r| r.get()) {
+        worker_lost(
+            state,
+            &format!(
+                "the analysis worker could not start ({message}); this browser may lack a \
+                 WebAssembly feature ScarSeg needs (SIMD, in Chrome and Edge 91, Firefox 89 and \
+                 Safari 16.4 on)"
+            ),
+        );
+        return;
+    }
+    if deaths > MAX_DEATHS {
+        worker_lost(
+            state,
+            &format!(
+                "the analysis worker stopped {deaths} times in a row, the last time: {message}"
+            ),
+        );
+        return;
+    }
+    let on_gpu = state.device.get_untracked().starts_with("WebGPU");
+    let (choice, reason) = if on_gpu {
+        let why = format!(
+            "the worker stopped on WebGPU ({message}), so the CPU is used; choose WebGPU or Auto \
+             to try the GPU again"
+        );
+        (DeviceChoice::Cpu, Some(why))
+    } else {
+        (state.device_choice.get_untracked(), None)
+    };
+    state.device_choice.set(choice);
+    let starting = LEDGER.with(|l| l.borrow().starting());
+    let what = if starting { " while starting" } else { "" };
+    state.worker_notice.set(Some(format!(
+        "The analysis worker stopped{what} ({message}). A new one{} carries on with the rest; \
+         what it stopped on is marked.",
+        if on_gpu { ", on the CPU," } else { "" }
+    )));
+    start_worker(state, choice, reason, Some(message));
+}
+
+/// With no worker (see [`LOST`]), the cases waiting for one fail with the reason.
+fn fail_waiting(state: AppState) {
+    let Some(why) = LOST.with(|l| l.borrow().clone()) else {
+        return;
+    };
+    state.cases.update(|cases| {
+        for c in cases.iter_mut() {
+            if matches!(c.status, Status::Queued | Status::Running { .. }) {
+                c.status = Status::Failed(vec![format!("{}: not analysed: {why}", c.name)]);
+            }
+        }
+    });
+}
+
+/// No worker runs any more: everything waiting for one fails with `why`.
+fn worker_lost(state: AppState, why: &str) {
+    WORKER.with(|w| {
+        if let Some(old) = w.borrow_mut().take() {
+            old.terminate();
+        }
+    });
+    GENERATION.with(|g| g.set(g.get() + 1));
+    PENDING.with(|p| *p.borrow_mut() = None);
+    LEDGER.with(|l| *l.borrow_mut() = Ledger::default());
+    LOST.with(|l| *l.borrow_mut() = Some(why.to_string()));
+    fail_waiting(state);
+    let t = state.teaching;
+    t.noise_running.set(None);
+    state.device.set("none".into());
+    state.worker_notice.set(Some(format!(
+        "No analysis runs: {why}. Reload the page, or choose another device, to try again."
+    )));
 }
 
 fn on_message(state: AppState, msg: FromWorker) {
@@ -289,8 +502,9 @@ fn on_message(state: AppState, msg: FromWorker) {
             if let Some(i) = find(cases, job, item, 0) {
                 let mut next = cases.len();
                 for (part, name) in names.into_iter().enumerate() {
-                    if part == 0 {
-                        cases[i].name = name;
+                    // An item sent again to a new worker says its parts again.
+                    if let Some(k) = find(cases, job, item, part) {
+                        cases[k].name = name;
                         continue;
                     }
                     let case = Case {
@@ -405,9 +619,6 @@ fn on_message(state: AppState, msg: FromWorker) {
                     }
                 });
             }
-            if state.running_job.get_untracked() == Some(job) {
-                state.running_job.set(None);
-            }
         }
     }
 }
@@ -427,7 +638,7 @@ fn select_case(state: AppState, id: usize) {
 }
 
 thread_local! {
-    static NEXT_JOB: std::cell::Cell<u32> = const { std::cell::Cell::new(1) };
+    static NEXT_JOB: Cell<u32> = const { Cell::new(1) };
 }
 
 /// A fresh id for a job or a teaching request (one counter, so a Cancel names one thing).
@@ -467,12 +678,12 @@ fn submit(state: AppState, items: Vec<(Item, Beside)>, options: PostprocessOptio
             });
         }
     });
-    state.running_job.set(Some(job));
-    send(&ToWorker::Analyse {
+    send(ToWorker::Analyse {
         job,
         items,
         options,
     });
+    fail_waiting(state);
 }
 
 async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
@@ -677,10 +888,12 @@ pub fn App() -> impl IntoView {
         current: RwSignal::new(None),
         slice: RwSignal::new(0),
         window: RwSignal::new(None),
-        running_job: RwSignal::new(None),
         threshold: RwSignal::new(0.5f32),
         teaching: Teaching::new(),
+        device_choice: RwSignal::new(DeviceChoice::Auto),
+        worker_notice: RwSignal::new(None),
     };
+    let device_choice = state.device_choice;
     let threshold = state.threshold;
     let overlay = RwSignal::new(Overlay::default());
     let zoom = RwSignal::new(2.0f64);
@@ -693,7 +906,6 @@ pub fn App() -> impl IntoView {
     };
     let view_box = NodeRef::<html::Div>::new();
     let samples = RwSignal::new(Vec::<Sample>::new());
-    let device_choice = RwSignal::new(DeviceChoice::Auto);
     let canvas_ref = NodeRef::<html::Canvas>::new();
 
     // The device is chosen from the URL (?device=cpu|webgpu) or automatically.
@@ -710,7 +922,7 @@ pub fn App() -> impl IntoView {
         })
         .unwrap_or(DeviceChoice::Auto);
     device_choice.set(initial);
-    spawn_worker(state, initial);
+    start_worker(state, initial, None, None);
     register_service_worker();
     spawn_local(async move {
         if let Ok(bytes) = fetch_bytes("./samples/index.json").await
@@ -1782,7 +1994,10 @@ pub fn App() -> impl IntoView {
                 }
             }
             match (manifest, weights) {
-                (Some(manifest), Some(weights)) => send(&ToWorker::LoadModel { manifest, weights }),
+                (Some(manifest), Some(weights)) => match LOST.with(|l| l.borrow().clone()) {
+                    Some(why) => state.model_error.set(Some(format!("not loaded: {why}"))),
+                    None => send(ToWorker::LoadModel { manifest, weights }),
+                },
                 _ => state.model_error.set(Some(
                     "choose the model folder's manifest.json and its .safetensors weights together"
                         .into(),
@@ -1810,7 +2025,9 @@ pub fn App() -> impl IntoView {
                             _ => DeviceChoice::Auto,
                         };
                         device_choice.set(choice);
-                        spawn_worker(state, choice);
+                        state.worker_notice.set(None);
+                        DEATHS.with(|d| d.set(0));
+                        start_worker(state, choice, None, None);
                     }>
                     <option value="auto" selected=move || device_choice.get() == DeviceChoice::Auto>"Auto (fastest)"</option>
                     <option value="webgpu" selected=move || device_choice.get() == DeviceChoice::WebGpu>"WebGPU"</option>
@@ -1841,6 +2058,10 @@ pub fn App() -> impl IntoView {
             <Show when=move || state.model_error.get().is_some()>
                 <p class="error" data-testid="model-error">{move || state.model_error.get().unwrap_or_default()}
                     " The previous model stays in use."</p>
+            </Show>
+            <Show when=move || state.worker_notice.get().is_some()>
+                <p class="warning" role="status" data-testid="worker-notice">
+                    {move || state.worker_notice.get().unwrap_or_default()}</p>
             </Show>
         </section>
 
@@ -1921,7 +2142,7 @@ pub fn App() -> impl IntoView {
                             <button on:click=move |_| select_case(state, id) disabled=c.stack.is_none()>{c.name.clone()}</button>
                             " " <span data-testid="file-status">{status}</span>
                             {(!c.warnings.is_empty()).then(|| view! { <span class="warn">" (" {c.warnings.join("; ")} ")"</span> })}
-                            {running.then(|| view! { <button on:click=move |_| send(&ToWorker::Cancel { job })>"cancel"</button> })}
+                            {running.then(|| view! { <button on:click=move |_| send(ToWorker::Cancel { job })>"cancel"</button> })}
                         </li>
                     }
                 }).collect_view()}

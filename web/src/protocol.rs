@@ -47,6 +47,9 @@ pub enum ToWorker {
     Start {
         /// The user's device choice.
         device: DeviceChoice,
+        /// Why this device, where the page chose it rather than the user (a worker that died
+        /// on WebGPU is started again on the CPU); shown on the device line.
+        reason: Option<String>,
     },
     /// Replace the model by one the user opened (kept only if it loads).
     LoadModel {

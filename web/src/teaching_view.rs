@@ -130,7 +130,7 @@ fn ase_chart(stage: usize, gates: &[f32], excitations: &[f32]) -> impl IntoView 
 #[component]
 pub fn TeachingView(
     teaching: Teaching,
-    send: fn(&ToWorker),
+    send: fn(ToWorker),
     next_request: fn() -> u32,
     slice: Signal<Option<scarseg_imaging::Slice>>,
     options: Signal<scarseg_imaging::postprocess::PostprocessOptions>,
@@ -149,7 +149,7 @@ pub fn TeachingView(
         let request = next_request();
         teaching.latest.set(Some(request));
         teaching.error.set(None);
-        send(&ToWorker::Explain { request, slice: s });
+        send(ToWorker::Explain { request, slice: s });
     });
 
     let run_noise = move |_| {
@@ -160,7 +160,7 @@ pub fn TeachingView(
         let n = iterations.get_untracked().clamp(1, 200);
         teaching.noise_running.set(Some((request, 0, n)));
         teaching.robustness.set(None);
-        send(&ToWorker::Robustness {
+        send(ToWorker::Robustness {
             request,
             slice: s,
             sigma: sigma.get_untracked().clamp(0.0, 1.0),
@@ -170,7 +170,7 @@ pub fn TeachingView(
     };
     let cancel_noise = move |_| {
         if let Some((request, _, _)) = teaching.noise_running.get_untracked() {
-            send(&ToWorker::Cancel { job: request });
+            send(ToWorker::Cancel { job: request });
         }
     };
 

@@ -95,7 +95,22 @@ mod worker {
         card: Option<String>,
     }
 
+    /// The panic hook: a panic kills this wasm for good (its task loop never runs again), so
+    /// the page starts a new worker. Thrown as a JavaScript error, the panic's message reaches
+    /// the page's error handler, to be shown beside the file it stopped on, instead of wasm's
+    /// bare "unreachable".
+    fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
+        let what = info.payload_as_str().unwrap_or("a panic");
+        let message = match info.location() {
+            Some(at) => format!("{what} (at {at})"),
+            None => what.to_string(),
+        };
+        web_sys::console::error_1(&format!("worker: {message}").into());
+        wasm_bindgen::throw_str(&message);
+    }
+
     pub fn start() {
+        std::panic::set_hook(Box::new(on_panic));
         let cancelled = Rc::new(Cell::new(u32::MAX));
         let (tx, mut rx) = mpsc::unbounded::<ToWorker>();
         let flag = cancelled.clone();
@@ -143,10 +158,10 @@ mod worker {
         }
     }
 
-    async fn pick_device(choice: DeviceChoice) -> (Device, FromWorker) {
+    async fn pick_device(choice: DeviceChoice, why: Option<String>) -> (Device, FromWorker) {
         let cpu = |reason: String| (Device::flex(), on_cpu(reason));
         if choice == DeviceChoice::Cpu {
-            return cpu("you chose the CPU".into());
+            return cpu(why.unwrap_or_else(|| "you chose the CPU".into()));
         }
         match Device::wgpu_options().init_with_setup_async().await {
             Err(e) => cpu(format!("this browser gives no WebGPU device ({e:?})")),
@@ -264,9 +279,9 @@ mod worker {
 
     async fn handle(state: &mut State, msg: ToWorker, cancelled: &Rc<Cell<u32>>) {
         match msg {
-            ToWorker::Start { device } => {
+            ToWorker::Start { device, reason } => {
                 if state.device.is_none() {
-                    let (d, info) = pick_device(device).await;
+                    let (d, info) = pick_device(device, reason).await;
                     state.on_gpu =
                         matches!(&info, FromWorker::Device { kind, .. } if kind == "WebGPU");
                     post(&info);
