@@ -1616,10 +1616,31 @@ def worker_deaths(d, origin, data, tmp):
         burdens = [i["burden_percent"] for i in json.loads((cli / "report.json").read_text())["inputs"]]
         for row, burden in zip(rows[1:], burdens):
             assert f"burden {burden:.1f}%" in row, (rows, burdens)
+
         # The crashed worker's successor is on the device it was on.
         assert d.js("return document.querySelector('[data-testid=device]').innerText").startswith(
             "Network runs on: CPU (flex (WebAssembly)): you chose the CPU")
         print(f"[cpu] worker died: {notice}")
+
+        # Another device chosen while a stack is analysed: the stack starts again there, and the
+        # user's weights come along (Auto is the CPU here: this browser has no WebGPU).
+        d.upload("[data-testid=file-input]", [data / "long.nii.gz"])
+        d.wait("return document.querySelectorAll('[data-testid=file-status]')[3]?.innerText"
+               ".startsWith('analysing slice')", "the long stack to start")
+        d.js("""const s = document.querySelector('[data-testid=device-choice]');
+                s.value = 'auto'; s.dispatchEvent(new Event('change', {bubbles: true}));""")
+        row = d.wait("""const r = document.querySelectorAll('[data-testid=file-row]')[3].innerText;
+            return r.includes('done') || r.includes('failed') || r.includes('cancelled') ? r : null""",
+                     "the long stack on the new device")
+        device = d.js("return document.querySelector('[data-testid=device]').innerText")
+        assert "no WebGPU device" in device, device
+        line = d.js("return document.querySelector('[data-testid=model]').innerText")
+        assert "rho-one" in line, line
+        subprocess.run([str(SCARSEG), "predict", str(data / "long.nii.gz"), "--out", str(cli / "long"),
+                        "--weights", str(model)], check=True, stderr=subprocess.DEVNULL)
+        burden = json.loads((cli / "long" / "report.json").read_text())["inputs"][0]["burden_percent"]
+        print(f"[cpu] a device switch during a stack: {row}")
+        assert "done" in row and f"burden {burden:.1f}%" in row, (row, burden)
 
         # A worker whose wasm this browser cannot compile (started by the app's own loader).
         junk = tmp / "junk.wasm"
