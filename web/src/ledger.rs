@@ -213,6 +213,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::DeviceChoice;
 
     fn item(name: &str) -> Item {
         Item {
@@ -265,6 +266,13 @@ mod tests {
         }
     }
 
+    fn start(device: DeviceChoice) -> ToWorker {
+        ToWorker::Start {
+            device,
+            reason: None,
+        }
+    }
+
     fn ids(mut next: u32) -> impl FnMut() -> u32 {
         move || {
             next += 1;
@@ -275,10 +283,7 @@ mod tests {
     #[test]
     fn a_death_fails_the_first_open_item_and_sends_the_rest_again() {
         let mut ledger = Ledger::default();
-        ledger.sent(ToWorker::Start {
-            device: crate::protocol::DeviceChoice::Auto,
-            reason: None,
-        });
+        ledger.sent(start(DeviceChoice::Auto));
         ledger.heard(&model_loaded());
         ledger.sent(analyse(3, &["a", "b", "c", "d"]));
         ledger.sent(analyse(5, &["e"]));
@@ -339,10 +344,7 @@ mod tests {
     #[test]
     fn the_users_model_goes_to_the_new_worker_and_a_model_that_killed_it_does_not() {
         let mut ledger = Ledger::default();
-        ledger.sent(ToWorker::Start {
-            device: crate::protocol::DeviceChoice::Auto,
-            reason: None,
-        });
+        ledger.sent(start(DeviceChoice::Auto));
         ledger.sent(model(1));
         ledger.heard(&model_loaded()); // the default model: Start ends
         assert!(!ledger.starting());
@@ -374,10 +376,7 @@ mod tests {
     #[test]
     fn a_death_while_starting_blames_the_start() {
         let mut ledger = Ledger::default();
-        ledger.sent(ToWorker::Start {
-            device: crate::protocol::DeviceChoice::WebGpu,
-            reason: None,
-        });
+        ledger.sent(start(DeviceChoice::WebGpu));
         assert!(ledger.starting());
         ledger.sent(analyse(2, &["a"]));
         let restart = ledger.restart(true, |_, _| false, ids(2));
