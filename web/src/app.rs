@@ -25,7 +25,7 @@ use scarseg_web::correct::{
     BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, KEYBOARD_BIG_STEP, brush_step, keyboard_start,
     keyboard_step, segmentations_fitting, segmentations_offered,
 };
-use scarseg_web::ledger::{Culprit, Ledger, Restart};
+use scarseg_web::ledger::{AfterDeath, Culprit, Ledger, Restart, after_death, death_message};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
 use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, ZOOM_RANGE, aha_drawing, angle_at, bullseye,
@@ -56,11 +56,6 @@ thread_local! {
     /// Why no worker runs, once the page has given up starting one.
     static LOST: RefCell<Option<String>> = const { RefCell::new(None) };
 }
-
-/// How many workers in a row may die without finishing anything before the page stops
-/// starting new ones: each death fails what it died on, so this bounds only deaths that no
-/// work explains (the default model killing every new worker).
-const MAX_DEATHS: u32 = 3;
 
 fn send(msg: ToWorker) {
     if LOST.with(|l| l.borrow().is_some()) {
@@ -302,25 +297,13 @@ fn start_worker(state: AppState, choice: DeviceChoice, reason: Option<String>, d
     let onerror = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |ev: web_sys::ErrorEvent| {
         if current() {
             ev.prevent_default();
-            worker_died(state, &error_text(&ev.message()));
+            worker_died(state, &death_message(&ev.message()));
         }
     });
     worker.set_onerror(Some(onerror.as_ref().unchecked_ref()));
     onerror.forget();
     WORKER.with(|w| *w.borrow_mut() = Some(worker));
     state.device.set("starting...".into());
-}
-
-/// A worker error event's message as the user reads it.
-fn error_text(message: &str) -> String {
-    let message = message.strip_prefix("Uncaught ").unwrap_or(message);
-    let message = message.strip_prefix("Error: ").unwrap_or(message);
-    if message.contains("unreachable") {
-        // What a wasm trap says: std aborts this way when an allocation fails.
-        format!("{message}: it ran out of memory or met an internal error")
-    } else {
-        message.to_string()
-    }
 }
 
 /// Applies a restart's verdicts to the cases: what the worker died on fails, what goes to the
@@ -379,51 +362,32 @@ fn carry_over(state: AppState, restart: &Restart, died: Option<&str>) {
 }
 
 /// The current worker died: start another, on the CPU if it died on WebGPU, unless it never
-/// started or too many died in a row.
+/// started or too many died in a row ([`after_death`]).
 fn worker_died(state: AppState, message: &str) {
     let deaths = DEATHS.with(|d| {
         d.set(d.get() + 1);
         d.get()
     });
-    if !READY.with(|r| r.get()) {
-        worker_lost(
-            state,
-            &format!(
-                "the analysis worker could not start ({message}); this browser may lack a \
-                 WebAssembly feature ScarSeg needs (SIMD, in Chrome and Edge 91, Firefox 89 and \
-                 Safari 16.4 on)"
-            ),
-        );
-        return;
+    let verdict = after_death(
+        message,
+        READY.with(|r| r.get()),
+        deaths,
+        state.device.get_untracked().starts_with("WebGPU"),
+        state.device_choice.get_untracked(),
+        LEDGER.with(|l| l.borrow().starting()),
+    );
+    match verdict {
+        AfterDeath::GiveUp(why) => worker_lost(state, &why),
+        AfterDeath::Restart {
+            device,
+            reason,
+            notice,
+        } => {
+            state.device_choice.set(device);
+            state.worker_notice.set(Some(notice));
+            start_worker(state, device, reason, Some(message));
+        }
     }
-    if deaths > MAX_DEATHS {
-        worker_lost(
-            state,
-            &format!(
-                "the analysis worker stopped {deaths} times in a row, the last time: {message}"
-            ),
-        );
-        return;
-    }
-    let on_gpu = state.device.get_untracked().starts_with("WebGPU");
-    let (choice, reason) = if on_gpu {
-        let why = format!(
-            "the worker stopped on WebGPU ({message}), so the CPU is used; choose WebGPU or Auto \
-             to try the GPU again"
-        );
-        (DeviceChoice::Cpu, Some(why))
-    } else {
-        (state.device_choice.get_untracked(), None)
-    };
-    state.device_choice.set(choice);
-    let starting = LEDGER.with(|l| l.borrow().starting());
-    let what = if starting { " while starting" } else { "" };
-    state.worker_notice.set(Some(format!(
-        "The analysis worker stopped{what} ({message}). A new one{} carries on with the rest; \
-         what it stopped on is marked.",
-        if on_gpu { ", on the CPU," } else { "" }
-    )));
-    start_worker(state, choice, reason, Some(message));
 }
 
 /// With no worker (see [`LOST`]), the cases waiting for one fail with the reason.

@@ -6,13 +6,90 @@
 //! worker does one thing at a time, in the order the page sent them, so the first open entry
 //! here is what it died on. The page marks that failed, starts a new worker and sends it the
 //! rest ([`Ledger::restart`]); the same restart, with nothing to blame, carries the open work over
-//! to the device the user switches to.
+//! to the device the user switches to. [`after_death`] decides whether a new worker starts, and
+//! on which device.
 
 use std::collections::{BTreeSet, VecDeque};
 
 use scarseg_imaging::postprocess::PostprocessOptions;
 
-use crate::protocol::{FromWorker, Item, ToWorker};
+use crate::protocol::{DeviceChoice, FromWorker, Item, ToWorker};
+
+/// How many workers in a row may die without finishing anything before the page stops
+/// starting new ones: each death fails what it died on, so this bounds only deaths that no
+/// work explains (the default model killing every new worker).
+pub const MAX_DEATHS: u32 = 3;
+
+/// What the page does when its worker died.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterDeath {
+    /// Start another on `device`; `reason` goes on the device line where the page chose the
+    /// device, `notice` tells the user what happened.
+    Restart {
+        device: DeviceChoice,
+        reason: Option<String>,
+        notice: String,
+    },
+    /// Start none: why no analysis runs.
+    GiveUp(String),
+}
+
+/// A worker's error event message as the user reads it: the panic's own message (thrown by the
+/// worker's hook), or what a wasm trap means.
+pub fn death_message(event: &str) -> String {
+    let message = event.strip_prefix("Uncaught ").unwrap_or(event);
+    let message = message.strip_prefix("Error: ").unwrap_or(message);
+    if message.contains("unreachable") {
+        // What a wasm trap says: std aborts this way when an allocation fails.
+        format!("{message}: it ran out of memory or met an internal error")
+    } else {
+        message.to_string()
+    }
+}
+
+/// Decides what follows a worker's death. `ready`: whether its wasm had started; `deaths`: how
+/// many died in a row without a result, this one included; `on_gpu`: whether it ran on WebGPU;
+/// `choice`: the device the user chose; `starting`: whether it died before its model was up.
+pub fn after_death(
+    message: &str,
+    ready: bool,
+    deaths: u32,
+    on_gpu: bool,
+    choice: DeviceChoice,
+    starting: bool,
+) -> AfterDeath {
+    if !ready {
+        return AfterDeath::GiveUp(format!(
+            "the analysis worker could not start ({message}); this browser may lack a \
+             WebAssembly feature ScarSeg needs (SIMD, in Chrome and Edge 91, Firefox 89 and \
+             Safari 16.4 on)"
+        ));
+    }
+    if deaths > MAX_DEATHS {
+        return AfterDeath::GiveUp(format!(
+            "the analysis worker stopped {deaths} times in a row, the last time: {message}"
+        ));
+    }
+    let (device, reason) = if on_gpu {
+        let why = format!(
+            "the worker stopped on WebGPU ({message}), so the CPU is used; choose WebGPU or Auto \
+             to try the GPU again"
+        );
+        (DeviceChoice::Cpu, Some(why))
+    } else {
+        (choice, None)
+    };
+    let when = if starting { " while starting" } else { "" };
+    let on = if on_gpu { ", on the CPU," } else { "" };
+    AfterDeath::Restart {
+        device,
+        reason,
+        notice: format!(
+            "The analysis worker stopped{when} ({message}). A new one{on} carries on with the \
+             rest; what it stopped on is marked."
+        ),
+    }
+}
 
 /// One thing sent to the worker whose end the page has not heard.
 #[derive(Debug)]
@@ -213,7 +290,6 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::DeviceChoice;
 
     fn item(name: &str) -> Item {
         Item {
@@ -436,5 +512,74 @@ mod tests {
             ToWorker::Explain { request: 2, .. }
         ));
         assert_eq!(restart.cancelled, vec![3]);
+    }
+
+    #[test]
+    fn what_a_death_says() {
+        assert_eq!(
+            death_message("Uncaught Error: capacity overflow (at raw_vec.rs:28:5)"),
+            "capacity overflow (at raw_vec.rs:28:5)"
+        );
+        assert_eq!(
+            death_message("Uncaught RuntimeError: unreachable"),
+            "RuntimeError: unreachable: it ran out of memory or met an internal error"
+        );
+        assert_eq!(
+            death_message("Uncaught CompileError: bad magic"),
+            "CompileError: bad magic"
+        );
+    }
+
+    #[test]
+    fn after_a_death() {
+        let restart = |device, reason: Option<&str>, notice: &str| AfterDeath::Restart {
+            device,
+            reason: reason.map(String::from),
+            notice: notice.to_string(),
+        };
+        // On the CPU: the same device again.
+        assert_eq!(
+            after_death("boom", true, 1, false, DeviceChoice::Auto, false),
+            restart(
+                DeviceChoice::Auto,
+                None,
+                "The analysis worker stopped (boom). A new one carries on with the rest; what \
+                 it stopped on is marked."
+            )
+        );
+        // On WebGPU: the CPU, saying why.
+        assert_eq!(
+            after_death("lost", true, MAX_DEATHS, true, DeviceChoice::WebGpu, true),
+            restart(
+                DeviceChoice::Cpu,
+                Some(
+                    "the worker stopped on WebGPU (lost), so the CPU is used; choose WebGPU or \
+                     Auto to try the GPU again"
+                ),
+                "The analysis worker stopped while starting (lost). A new one, on the CPU, \
+                 carries on with the rest; what it stopped on is marked."
+            )
+        );
+        // One more death in a row than allowed, and a worker that never started: no restart.
+        let give_up = after_death(
+            "boom",
+            true,
+            MAX_DEATHS + 1,
+            false,
+            DeviceChoice::Cpu,
+            false,
+        );
+        assert_eq!(
+            give_up,
+            AfterDeath::GiveUp(
+                "the analysis worker stopped 4 times in a row, the last time: boom".into()
+            )
+        );
+        match after_death("CompileError: x", false, 1, true, DeviceChoice::Auto, true) {
+            AfterDeath::GiveUp(why) => {
+                assert!(why.starts_with("the analysis worker could not start (CompileError: x);"))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
