@@ -106,6 +106,13 @@ enum Status {
     Cancelled,
 }
 
+impl Status {
+    /// Still waiting for the worker: queued or being analysed.
+    fn is_open(&self) -> bool {
+        matches!(self, Status::Queued | Status::Running { .. })
+    }
+}
+
 /// One input the user opened, and what became of it.
 #[derive(Debug, Clone)]
 struct Case {
@@ -160,10 +167,7 @@ fn files_summary(cases: &[Case]) -> String {
     for (n, what) in [
         (count(|s| matches!(s, Status::Failed(_))), "failed"),
         (count(|s| matches!(s, Status::Cancelled)), "cancelled"),
-        (
-            count(|s| matches!(s, Status::Queued | Status::Running { .. })),
-            "in progress",
-        ),
+        (count(Status::is_open), "in progress"),
     ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));
@@ -222,19 +226,25 @@ struct AppState {
     worker_notice: RwSignal<Option<String>>,
 }
 
-/// Starts a worker in place of the current one, if any, and sends it what the old one had not
-/// finished. `died`: the old one died with this message, and what it was doing fails with it;
-/// else the user chose another device, and the item in progress starts again there.
-fn start_worker(state: AppState, choice: DeviceChoice, reason: Option<String>, died: Option<&str>) {
+/// Stops the current worker, if any, and makes its events stale: returns the next worker's
+/// generation.
+fn retire_worker() -> u32 {
     WORKER.with(|w| {
         if let Some(old) = w.borrow_mut().take() {
             old.terminate();
         }
     });
-    let generation = GENERATION.with(|g| {
+    GENERATION.with(|g| {
         g.set(g.get() + 1);
         g.get()
-    });
+    })
+}
+
+/// Starts a worker in place of the current one, if any, and sends it what the old one had not
+/// finished. `died`: the old one died with this message, and what it was doing fails with it;
+/// else the user chose another device, and the item in progress starts again there.
+fn start_worker(state: AppState, choice: DeviceChoice, reason: Option<String>, died: Option<&str>) {
+    let generation = retire_worker();
     READY.with(|r| r.set(false));
     LOST.with(|l| *l.borrow_mut() = None);
     let restart = state.cases.with_untracked(|cases| {
@@ -242,7 +252,7 @@ fn start_worker(state: AppState, choice: DeviceChoice, reason: Option<String>, d
             cases
                 .iter()
                 .filter(|c| c.job == job && c.item == item)
-                .all(|c| !matches!(c.status, Status::Queued | Status::Running { .. }))
+                .all(|c| !c.status.is_open())
         };
         LEDGER.with(|l| l.borrow_mut().restart(died.is_some(), finished, next_id))
     });
@@ -310,10 +320,9 @@ fn start_worker(state: AppState, choice: DeviceChoice, reason: Option<String>, d
 /// new worker is renumbered and queued, and what the user had cancelled is cancelled.
 fn carry_over(state: AppState, restart: &Restart, died: Option<&str>) {
     state.cases.update(|cases| {
-        let open = |c: &Case| matches!(c.status, Status::Queued | Status::Running { .. });
         if let (Some(Culprit::Item { job, item }), Some(message)) = (&restart.culprit, died) {
             for c in cases.iter_mut() {
-                if c.job == *job && c.item == *item && open(c) {
+                if c.job == *job && c.item == *item && c.status.is_open() {
                     c.status = Status::Failed(vec![format!(
                         "{}: the analysis worker stopped on this file ({message}); a new worker \
                          carried on with the other files",
@@ -327,14 +336,17 @@ fn carry_over(state: AppState, restart: &Restart, died: Option<&str>) {
                 if c.job == *job && c.item == *item {
                     c.job = *new_job;
                     c.item = *new_item;
-                    if open(c) {
+                    if c.status.is_open() {
                         c.status = Status::Queued;
                     }
                 }
             }
         }
         for job in &restart.cancelled {
-            for c in cases.iter_mut().filter(|c| c.job == *job && open(c)) {
+            for c in cases
+                .iter_mut()
+                .filter(|c| c.job == *job && c.status.is_open())
+            {
                 c.status = Status::Cancelled;
             }
         }
@@ -397,7 +409,7 @@ fn fail_waiting(state: AppState) {
     };
     state.cases.update(|cases| {
         for c in cases.iter_mut() {
-            if matches!(c.status, Status::Queued | Status::Running { .. }) {
+            if c.status.is_open() {
                 c.status = Status::Failed(vec![format!("{}: not analysed: {why}", c.name)]);
             }
         }
@@ -406,12 +418,7 @@ fn fail_waiting(state: AppState) {
 
 /// No worker runs any more: everything waiting for one fails with `why`.
 fn worker_lost(state: AppState, why: &str) {
-    WORKER.with(|w| {
-        if let Some(old) = w.borrow_mut().take() {
-            old.terminate();
-        }
-    });
-    GENERATION.with(|g| g.set(g.get() + 1));
+    retire_worker();
     PENDING.with(|p| *p.borrow_mut() = None);
     LEDGER.with(|l| *l.borrow_mut() = Ledger::default());
     LOST.with(|l| *l.borrow_mut() = Some(why.to_string()));
@@ -577,7 +584,7 @@ fn on_message(state: AppState, msg: FromWorker) {
             if cancelled {
                 state.cases.update(|cases| {
                     for c in cases.iter_mut().filter(|c| c.job == job) {
-                        if matches!(c.status, Status::Queued | Status::Running { .. }) {
+                        if c.status.is_open() {
                             c.status = Status::Cancelled;
                         }
                     }
@@ -2099,7 +2106,7 @@ pub fn App() -> impl IntoView {
                         Status::Done => "done",
                         _ => "pending",
                     };
-                    let running = matches!(c.status, Status::Queued | Status::Running { .. });
+                    let running = c.status.is_open();
                     let job = c.job;
                     view! {
                         <li class=class data-testid="file-row">
