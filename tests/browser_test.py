@@ -548,6 +548,7 @@ def run_device(device, port, data, cli_out, tmp):
         if device == "cpu":
             model_update(d, origin, data, tmp)
             worker_deaths(d, origin, data, tmp)
+            page_fault(d, origin, data, tmp)
 
         # Last, because the GPU may still be busy with the failed check afterwards.
         if device == "webgpu":
@@ -1661,6 +1662,62 @@ def worker_deaths(d, origin, data, tmp):
         republish(tmp, ["scarseg-worker_loader.js", "scarseg-worker_bg.wasm"])
         d.get(f"{origin}/?device=cpu")
         d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model again")
+    finally:
+        UPDATED.clear()
+
+
+# Wraps the app's worker: a job that names "crash-in-page" gets, instead of an answer, a number
+# where the page expects a message's bytes. The page reads it as the length of a byte array that
+# no wasm32 Vec can hold, and its own wasm panics ("capacity overflow"), as a bug of its own would.
+PAGE_POISONING_LOADER = """
+importScripts("./scarseg-worker.js");
+let handler = null;
+Object.defineProperty(self, "onmessage", {
+  configurable: true,
+  get: () => handler,
+  set: (h) => { handler = h; },
+});
+self.addEventListener("message", (event) => {
+  const named = event.data instanceof Uint8Array &&
+    new TextDecoder("latin1").decode(event.data).includes("crash-in-page");
+  if (named) self.postMessage(2 ** 31 + 1);
+  else if (handler) handler(event);
+});
+wasm_bindgen("./scarseg-worker_bg.wasm");
+"""
+
+
+def page_fault(d, origin, data, tmp):
+    """A panic in the page's own wasm says so at the top of the page, with its message, and
+    leaves what was shown in place; the notice's button reloads a working page."""
+    loader = tmp / "page-poisoning-loader.js"
+    loader.write_text(PAGE_POISONING_LOADER)
+    publish("/scarseg-worker_loader.js", loader)
+    crash = tmp / "crash-in-page.png"
+    shutil.copy(data / "single.png", crash)
+    try:
+        d.get(f"{origin}/?device=cpu")
+        d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model")
+        d.upload("[data-testid=file-input]", [data / "single.png"])
+        d.wait("return document.querySelector('[data-testid=file-status]')?.innerText.startsWith('done')",
+               "the file before the fault")
+        d.upload("[data-testid=file-input]", [crash])
+        notice = d.wait("return document.querySelector('[data-testid=page-fault]')?.innerText",
+                        "the page's notice of its fault")
+        print(f"[cpu] page fault: {notice}")
+        assert notice.startswith("ScarSeg's page stopped on a fault (capacity overflow (at "), notice
+        assert "Reload the page to go on" in notice, notice
+        # At the top, in sight, and what was shown before stays.
+        assert d.js("return document.body.firstElementChild.dataset.testid") == "page-fault"
+        first = d.js("return document.querySelector('[data-testid=file-row]').innerText")
+        assert "single.png done: burden 4.5%" in first, first
+        republish(tmp, ["scarseg-worker_loader.js"])
+        d.js("document.querySelector('[data-testid=page-fault-reload]').click()")
+        d.wait("return !document.querySelector('[data-testid=page-fault]') && "
+               "document.querySelector('[data-testid=model-sha]')", "the reloaded page")
+        d.upload("[data-testid=file-input]", [crash])
+        d.wait("return document.querySelector('[data-testid=file-status]')?.innerText.startsWith('done')",
+               "a file analysed after the reload")
     finally:
         UPDATED.clear()
 

@@ -14,5 +14,51 @@ fn main() {
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    std::panic::set_hook(Box::new(on_panic));
     leptos::mount::mount_to_body(app::App);
+}
+
+/// A panic in the page's own wasm (a bug): the console and a notice at the top of the page give
+/// its message, with a button that reloads. Without it the page froze, with only "unreachable"
+/// in the console. Every step is best effort, since a panic here would hide the first one.
+#[cfg(target_arch = "wasm32")]
+fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
+    use scarseg_web::fault::{page_fault_notice, panic_message};
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+
+    let at = info.location().map(|at| at.to_string());
+    let message = panic_message(info.payload_as_str(), at.as_deref());
+    web_sys::console::error_1(&format!("page: {message}").into());
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    // The first fault is the cause; later ones (a borrow it left held) are its echoes.
+    if let Ok(Some(_)) = document.query_selector("[data-testid=page-fault]") {
+        return;
+    }
+    let (Ok(notice), Ok(text), Ok(button), Some(body)) = (
+        document.create_element("div"),
+        document.create_element("p"),
+        document.create_element("button"),
+        document.body(),
+    ) else {
+        return;
+    };
+    notice.set_class_name("error page-fault");
+    let _ = notice.set_attribute("role", "alert");
+    let _ = notice.set_attribute("data-testid", "page-fault");
+    text.set_text_content(Some(&page_fault_notice(&message)));
+    button.set_text_content(Some("Reload the page"));
+    let _ = button.set_attribute("data-testid", "page-fault-reload");
+    let reload = Closure::<dyn FnMut()>::new(|| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().reload();
+        }
+    });
+    let _ = button.add_event_listener_with_callback("click", reload.as_ref().unchecked_ref());
+    reload.forget();
+    let _ = notice.append_child(&text);
+    let _ = notice.append_child(&button);
+    let _ = body.prepend_with_node_1(&notice);
 }

@@ -29,6 +29,7 @@ mod worker {
     };
     use scarseg_pipeline::teaching::{explain_slice, noise_robustness};
     use scarseg_pipeline::{StackResult, analyse_slice};
+    use scarseg_web::fault::panic_message;
     use scarseg_web::protocol::{
         DEFAULT_MODEL, DeviceChoice, FromWorker, Item, ToWorker, decode, encode,
     };
@@ -100,11 +101,8 @@ mod worker {
     /// the page's error handler, to be shown beside the file it stopped on, instead of wasm's
     /// bare "unreachable".
     fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
-        let what = info.payload_as_str().unwrap_or("a panic");
-        let message = match info.location() {
-            Some(at) => format!("{what} (at {at})"),
-            None => what.to_string(),
-        };
+        let at = info.location().map(|at| at.to_string());
+        let message = panic_message(info.payload_as_str(), at.as_deref());
         web_sys::console::error_1(&format!("worker: {message}").into());
         wasm_bindgen::throw_str(&message);
     }

@@ -1,0 +1,50 @@
+//! What the user reads when ScarSeg's own code panics: the panic's message as the page and the
+//! worker report it, and the page's notice when its own wasm stops. A panic in the page's wasm
+//! leaves the page's state half-changed (a borrow held, a signal mid-update), so the page cannot
+//! carry on as the worker's restart lets it; it can say so, instead of freezing with nothing but
+//! "unreachable" in the console.
+
+/// A panic's message with where it happened: the location is noise to a clinician but is what a
+/// bug report needs.
+pub fn panic_message(payload: Option<&str>, location: Option<&str>) -> String {
+    let what = payload.unwrap_or("a panic");
+    match location {
+        Some(at) => format!("{what} (at {at})"),
+        None => what.to_string(),
+    }
+}
+
+/// The page's notice when its own wasm panicked with `message`.
+pub fn page_fault_notice(message: &str) -> String {
+    format!(
+        "ScarSeg's page stopped on a fault ({message}). What it shows may be incomplete, and \
+         it may no longer respond. Reload the page to go on: nothing is kept between visits, so \
+         open the files again; results and corrections by hand not yet exported are lost."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_told_with_where_it_happened() {
+        assert_eq!(
+            panic_message(Some("capacity overflow"), Some("raw_vec.rs:28:5")),
+            "capacity overflow (at raw_vec.rs:28:5)"
+        );
+        // A payload that is not a string (panic_any) and no location.
+        assert_eq!(panic_message(None, None), "a panic");
+    }
+
+    #[test]
+    fn the_page_notice_names_the_fault_and_what_to_do() {
+        assert_eq!(
+            page_fault_notice("already borrowed (at web/src/app.rs:10:5)"),
+            "ScarSeg's page stopped on a fault (already borrowed (at web/src/app.rs:10:5)). \
+             What it shows may be incomplete, and it may no longer respond. Reload the page to \
+             go on: nothing is kept between visits, so open the files again; results and \
+             corrections by hand not yet exported are lost."
+        );
+    }
+}
