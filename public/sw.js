@@ -17,6 +17,7 @@ const SHELL = [
   "./scarseg-worker.js",
   "./scarseg-worker_bg.wasm",
   "./scarseg-worker_loader.js",
+  "./favicon.svg",
   `${MODEL}manifest.json`,
   `${MODEL}MODEL_CARD.md`,
   "./samples/index.json",

@@ -532,6 +532,9 @@ def run_device(device, port, data, cli_out, tmp):
         print(f"[{device}] {len(requests)} requests, all to {origin}")
         assert not foreign, foreign
         assert not bodies, bodies
+        # The tab's icon is the page's own file: no request for a favicon.ico that is not there.
+        urls = {r[1] for r in requests}
+        assert f"{origin}/favicon.svg" in urls and f"{origin}/favicon.ico" not in urls, sorted(urls)
 
         # Offline: reload from the service worker's cache, then analyse a new file.
         d.wait("return navigator.serviceWorker.controller !== null || "
