@@ -1525,11 +1525,15 @@ def model_update(d, origin, data, tmp):
           f"offline too, and the first came back ({sha['old'][:8]})")
 
 
-# The browser test's worker loader, served in place of the app's: the real worker, except that a
-# message naming crash-in-worker reaches its handler as one whose data makes the worker's wasm
-# panic (a length past what a wasm32 Vec can hold: Rust's "capacity overflow"), as a bug, a
-# lost GPU or running out of memory would kill it in the middle of a file.
-CRASHING_LOADER = """
+def poisoning_loader(name, to):
+    """A worker loader, served in place of the app's: the real worker, except that a job whose
+    bytes hold `name` is answered with a number where a message's bytes are expected. The wasm
+    that reads it takes it for the length of a byte array no wasm32 Vec can hold and panics
+    (Rust's "capacity overflow"), as a bug would, or as a lost GPU or running out of memory kill
+    a worker in the middle of a file. `to` is "worker" (the worker's own handler gets the number)
+    or "page" (it is posted to the page)."""
+    poison = {"worker": "handler({ data: 2 ** 31 + 1 })", "page": "self.postMessage(2 ** 31 + 1)"}[to]
+    return """
 importScripts("./scarseg-worker.js");
 let handler = null;
 Object.defineProperty(self, "onmessage", {
@@ -1539,11 +1543,12 @@ Object.defineProperty(self, "onmessage", {
 });
 self.addEventListener("message", (event) => {
   const named = event.data instanceof Uint8Array &&
-    new TextDecoder("latin1").decode(event.data).includes("crash-in-worker");
-  if (handler) handler(named ? { data: 2 ** 31 + 1 } : event);
+    new TextDecoder("latin1").decode(event.data).includes("NAME");
+  if (named) POISON;
+  else if (handler) handler(event);
 });
 wasm_bindgen("./scarseg-worker_bg.wasm");
-"""
+""".replace("NAME", name).replace("POISON", poison)
 
 
 LAST_PUBLISHED = [0.0]
@@ -1570,10 +1575,10 @@ def republish(tmp, names):
 
 
 def crashing_worker(tmp, data):
-    """Serves CRASHING_LOADER; returns the three files to open: the one that kills the worker
-    first, then two good ones."""
+    """Serves a loader whose worker panics on a file named crash-in-worker; returns the three
+    files to open: the one that kills the worker first, then two good ones."""
     loader = tmp / "crashing-loader.js"
-    loader.write_text(CRASHING_LOADER)
+    loader.write_text(poisoning_loader("crash-in-worker", "worker"))
     publish("/scarseg-worker_loader.js", loader)
     crash = tmp / "crash-in-worker.png"
     shutil.copy(data / "single.png", crash)
@@ -1669,32 +1674,11 @@ def worker_deaths(d, origin, data, tmp):
         UPDATED.clear()
 
 
-# Wraps the app's worker: a job that names "crash-in-page" gets, instead of an answer, a number
-# where the page expects a message's bytes. The page reads it as the length of a byte array that
-# no wasm32 Vec can hold, and its own wasm panics ("capacity overflow"), as a bug of its own would.
-PAGE_POISONING_LOADER = """
-importScripts("./scarseg-worker.js");
-let handler = null;
-Object.defineProperty(self, "onmessage", {
-  configurable: true,
-  get: () => handler,
-  set: (h) => { handler = h; },
-});
-self.addEventListener("message", (event) => {
-  const named = event.data instanceof Uint8Array &&
-    new TextDecoder("latin1").decode(event.data).includes("crash-in-page");
-  if (named) self.postMessage(2 ** 31 + 1);
-  else if (handler) handler(event);
-});
-wasm_bindgen("./scarseg-worker_bg.wasm");
-"""
-
-
 def page_fault(d, origin, data, tmp):
     """A panic in the page's own wasm says so at the top of the page, with its message, and
     leaves what was shown in place; the notice's button reloads a working page."""
     loader = tmp / "page-poisoning-loader.js"
-    loader.write_text(PAGE_POISONING_LOADER)
+    loader.write_text(poisoning_loader("crash-in-page", "page"))
     publish("/scarseg-worker_loader.js", loader)
     crash = tmp / "crash-in-page.png"
     shutil.copy(data / "single.png", crash)
