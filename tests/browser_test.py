@@ -1676,7 +1676,8 @@ def worker_deaths(d, origin, data, tmp):
 
 def page_fault(d, origin, data, tmp):
     """A panic in the page's own wasm says so at the top of the page, with its message, and
-    leaves what was shown in place; the notice's button reloads a working page."""
+    leaves what was shown in place; the notice's button, which has the focus, reloads a working
+    page."""
     loader = tmp / "page-poisoning-loader.js"
     loader.write_text(poisoning_loader("crash-in-page", "page"))
     publish("/scarseg-worker_loader.js", loader)
@@ -1696,6 +1697,7 @@ def page_fault(d, origin, data, tmp):
         assert "Reload the page to go on" in notice, notice
         # At the top, in sight, and what was shown before stays.
         assert d.js("return document.body.firstElementChild.dataset.testid") == "page-fault"
+        assert d.js("return document.activeElement.dataset.testid") == "page-fault-reload"
         first = d.js("return document.querySelector('[data-testid=file-row]').innerText")
         assert "single.png done: burden 4.5%" in first, first
         republish(tmp, ["scarseg-worker_loader.js"])

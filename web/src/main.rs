@@ -61,4 +61,8 @@ fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
     let _ = notice.append_child(&text);
     let _ = notice.append_child(&button);
     let _ = body.prepend_with_node_1(&notice);
+    // Keyboard users land on the one control that still works.
+    if let Some(button) = button.dyn_ref::<web_sys::HtmlElement>() {
+        let _ = button.focus();
+    }
 }
