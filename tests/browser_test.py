@@ -55,6 +55,7 @@ Usage: tests/browser_test.py DIST_DIR SCARSEG_BINARY
 """
 import base64
 import csv
+import gzip
 import hashlib
 import http.server
 import json
@@ -500,7 +501,7 @@ def run_device(device, port, data, cli_out, tmp):
             zoom_fit(d)
             keys_in_a_dropdown(d)
             browser_shortcuts(d)
-            teaching_view(d)
+            teaching_view(d, data)
             segmentation_beside(d, data, downloads, edited)
             segmentation_beside_two_series(d, data, downloads)
 
@@ -2193,7 +2194,44 @@ def narrow_screen(d):
         d.cdp("Emulation.clearDeviceMetricsOverride")
 
 
-def teaching_view(d):
+def first_pass(d, crop, size, nifti=None):
+    """A two-pass model's first pass is shown on the whole slice, at the slice's own size, with
+    the crop the page names outlined in white on exactly its edge pixels (as many deep as keep
+    one on screen where the map is shown smaller than 240 px a side), and for a NIfTI the grid's
+    pixel sizes are the header's spacing times the source pixels per grid pixel."""
+    top, bottom = (int(v) for v in crop.split("rows ")[1].split(",")[0].split("-"))
+    left, right = (int(v) for v in crop.split("columns ")[1].split(" ")[0].split("-"))
+    width, height, white = d.js("""const c = document.querySelector('[data-testid=first-pass-map]');
+        const p = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const white = [];
+        for (let i = 0; i < p.length; i += 4)
+            if (p[i] == 255 && p[i + 1] == 255 && p[i + 2] == 255) white.push([Math.floor(i / 4 / c.width), (i / 4) % c.width]);
+        return [c.width, c.height, white];""")
+    depth = math.ceil(max(width, height) / 240)
+    edge = {(r, c) for r in range(top - 1, bottom) for c in range(left - 1, right)
+            if min(r - (top - 1), bottom - 1 - r, c - (left - 1), right - 1 - c) < depth}
+    assert {tuple(w) for w in white} == edge, f"white pixels off the crop's edge: {len(white)} of {len(edge)}"
+    # Beside it, what the first pass saw: the whole slice on the model's grid.
+    side = d.js("return document.querySelector('[data-testid=first-pass-input]').width")
+    assert side == size, side
+    text = d.js("return document.querySelector('[data-testid=first-pass-grid]').innerText")
+    print(f"[cpu] first pass: {width} x {height}, crop outlined {depth} px deep; {text}")
+    if nifti:
+        with gzip.open(nifti) as f:
+            header = f.read(348)
+        nx, ny = struct.unpack_from("<2h", header, 42)
+        dx, dy = struct.unpack_from("<2f", header, 80)
+        # NIfTI's i runs along the image's columns, j along its rows.
+        assert (width, height) == (nx, ny), (width, height, nx, ny)
+        spacing = max(dx, dy)
+        whole = spacing * max(nx, ny) / size
+        cropped = spacing * max(bottom - top + 1, right - left + 1) / size
+        assert f"this slice's pixels are {whole:.1f} mm" in text, (text, whole)
+        assert f"on it the grid's pixels are {cropped:.1f} mm" in text, (text, cropped)
+    return depth
+
+
+def teaching_view(d, data):
     open_file(d, "case.nii.gz")
     d.js("document.querySelector('[data-testid=teaching-toggle]').click()")
     d.wait("return document.querySelectorAll('[data-testid=cag-maps] canvas').length == 5 && "
@@ -2206,6 +2244,7 @@ def teaching_view(d):
         crop = d.wait("return document.querySelector('[data-testid=explain-roi]')?.innerText", "the heart crop line")
         print(f"[cpu] teaching view: {crop}")
         assert "runs twice" in crop and "rows " in crop and "columns " in crop, crop
+        first_pass(d, crop, manifest["preprocessing"]["size"], data / "case.nii.gz")
     # The default model is atto: 40, 80, 160, 320 channels; one bar per channel for g and s.
     for caption, channels in zip(captions, [40, 80, 160, 320]):
         assert f"{channels} channels" in caption, caption
@@ -2214,7 +2253,7 @@ def teaching_view(d):
     # Every map was drawn (no transparent pixel left), and all but the scar probability with more
     # than one colour (an attention map that is one flat value would not be). The scar map may be
     # flat on this slice, which has little or no scar; it is checked on the sample below.
-    spread_js = """return [...document.querySelectorAll('.teaching canvas')].map(c => {
+    spread_js = """return [...document.querySelectorAll(`.teaching canvas:not([data-testid^=first-pass])`)].map(c => {
         const p = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         const seen = new Set();
         let drawn = true;
@@ -2232,7 +2271,7 @@ def teaching_view(d):
     assert all(drawn for _, _, drawn in spread), spread
     assert all(colours > 1 for i, (_, colours, _) in enumerate(spread) if i != 1), spread
     # It follows the slice: the network input shown changes.
-    checksum = ("const c = document.querySelector('.teaching canvas');"
+    checksum = ("const c = document.querySelector('.teaching canvas:not([data-testid^=first-pass])');"
                 "const p = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
                 "let h = 0; for (let i = 0; i < p.length; i++) h = (h * 31 + p[i]) % 1000000007; return h;")
     first = d.js(checksum)
@@ -2245,6 +2284,10 @@ def teaching_view(d):
     d.js("document.querySelectorAll('[data-testid=file-row] button')[0].click()")
     d.wait(f"{checksum.replace('return h;', '')} return h != {sample_checksum};", "the sample's explanation")
     sample_spread = d.js(spread_js)
+    if manifest["preprocessing"].get("roi"):
+        # Larger than 240 px a side: its crop is outlined two pixels deep.
+        crop = d.js("return document.querySelector('[data-testid=explain-roi]').innerText")
+        assert first_pass(d, crop, manifest["preprocessing"]["size"]) == 2
     print(f"[cpu] teaching maps of the sample: {sample_spread}")
     assert sample_spread[1][1] > 1, f"the sample's scar probability map is flat: {sample_spread}"
     def set_value(testid, value):

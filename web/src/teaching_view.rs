@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use leptos::html;
 use leptos::prelude::*;
+use scarseg_imaging::roi::Roi;
 use scarseg_pipeline::teaching::{Explanation, Map, Robustness};
 use scarseg_web::protocol::ToWorker;
 use scarseg_web::render::{grey_rgba, heat_rgba};
@@ -41,11 +42,22 @@ impl Teaching {
     }
 }
 
-/// Draws `map` on a canvas shown `display` px wide, in viridis or grey.
+/// Draws `map` on a canvas whose longer side is shown `display` px long, in viridis or grey;
+/// `frame`, a box in the map's pixels, is outlined in white (which viridis never reaches) on its
+/// edge pixels.
 #[component]
-fn MapCanvas(map: Map, heat: bool, display: u32, title: String) -> impl IntoView {
+fn MapCanvas(
+    map: Map,
+    heat: bool,
+    display: u32,
+    title: String,
+    #[prop(default = None)] frame: Option<Roi>,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
     let canvas_ref = NodeRef::<html::Canvas>::new();
     let (rows, cols) = (map.rows as u32, map.cols as u32);
+    let scale = f64::from(display) / f64::from(rows.max(cols).max(1));
+    let (width, height) = (f64::from(cols) * scale, f64::from(rows) * scale);
     let bytes = if heat {
         heat_rgba(&map.values)
     } else {
@@ -66,12 +78,25 @@ fn MapCanvas(map: Map, heat: bool, display: u32, title: String) -> impl IntoView
             ) {
                 let _ = ctx.put_image_data(&image, 0.0, 0.0);
             }
+            if let Some(r) = frame {
+                // Whole pixels along the box's inner edge, as many as keep at least one on
+                // screen where the map is shown smaller than its pixels (a downscale drops some).
+                let w = (1.0 / scale).ceil().max(1.0);
+                ctx.set_stroke_style_str("#fff");
+                ctx.set_line_width(w);
+                ctx.stroke_rect(
+                    r.left as f64 + w / 2.0,
+                    r.top as f64 + w / 2.0,
+                    r.cols as f64 - w,
+                    r.rows as f64 - w,
+                );
+            }
         }
     });
     view! {
         <figure class="map">
-            <canvas node_ref=canvas_ref title=title.clone() role="img"
-                style=format!("width:{display}px;height:{display}px;image-rendering:pixelated")></canvas>
+            <canvas node_ref=canvas_ref title=title.clone() role="img" data-testid=testid
+                style=format!("width:{width:.0}px;height:{height:.0}px;image-rendering:pixelated")></canvas>
             <figcaption>{title}</figcaption>
         </figure>
     }
@@ -180,13 +205,33 @@ pub fn TeachingView(
             let levels = ["stride 16", "stride 8", "stride 4", "stride 2", "stride 1"];
             view! {
                 <p class="help" data-testid="explain-time">{format!("Computed in {ms:.0} ms on the model's {0} x {0} grid.", e.input.rows)}</p>
-                {e.roi.map(|r| view! {
-                    <p class="help" data-testid="explain-roi">{format!(
-                        "This model runs twice: once on the whole slice to find the myocardium, then on a square crop around it (rows {}-{}, columns {}-{} of the slice), so the heart fills the grid. The maps below are the second pass, the one that draws the scar.",
-                        r.top + 1, r.top + r.rows, r.left + 1, r.left + r.cols
-                    )}</p>
+                {e.first_pass.clone().map(|first| {
+                    let m = first.myocardium_probability;
+                    let title = if e.roi.is_some() {
+                        "first pass: myocardium probability on the whole slice; white: the crop"
+                    } else {
+                        "first pass: myocardium probability on the whole slice; it found no myocardium, so its result stands"
+                    };
+                    view! {
+                        <h3>"Two passes: first, where is the heart?"</h3>
+                        {e.roi.map(|r| view! {
+                            <p class="help" data-testid="explain-roi">{format!(
+                                "This model runs twice: once on the whole slice to find the myocardium (below), then on a square crop around it (rows {}-{}, columns {}-{} of the slice, the white box), so the heart fills the grid. The maps after this one are the second pass, the one that draws the scar.",
+                                r.top + 1, r.top + r.rows, r.left + 1, r.left + r.cols
+                            )}</p>
+                        })}
+                        <p class="help" data-testid="first-pass-grid">{format!(
+                            "Resampled whole to the model's {0} x {0} grid, this slice's pixels are {1:.1} mm: too coarse for a thin scar, enough to find the myocardium. The crop frames its components of at least half the largest one, with a margin{2}.",
+                            e.input.rows, first.grid_pixel_mm,
+                            if e.roi.is_some() { format!("; on it the grid's pixels are {:.1} mm", e.grid_pixel_mm) } else { String::new() }
+                        )}</p>
+                        <div class="maps">
+                            <MapCanvas map=first.input heat=false display=240 title="first pass: network input, the whole slice".into() testid="first-pass-input" />
+                            <MapCanvas map=m heat=true display=240 title=title.into() frame=e.roi testid="first-pass-map" />
+                        </div>
+                    }
                 })}
-                <h3>"Input and output"</h3>
+                <h3>{if e.roi.is_some() { "Second pass: input and output" } else { "Input and output" }}</h3>
                 <p class="help">"The network sees the slice resampled to its grid and z-scored. Its two
                    heads give a probability per pixel: scar, and the whole left-ventricular
                    myocardium (scar included). Yellow is 1, dark purple 0."</p>

@@ -8,7 +8,7 @@ use scarseg_imaging::Slice;
 use scarseg_imaging::metrics::{coefficient_of_variation, dice, mean_sd};
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::postprocess::PostprocessOptions;
-use scarseg_imaging::preprocess::preprocess;
+use scarseg_imaging::preprocess::{Geometry, preprocess};
 use scarseg_imaging::roi::Roi;
 use scarseg_model::ScarSegNet;
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,30 @@ pub struct Explanation {
     /// The heart crop the maps show, for a two-pass model that found the heart; `None`: the
     /// whole slice.
     pub roi: Option<Roi>,
+    /// How large one of the model grid's pixels is on the slice in the maps above (the crop for
+    /// a two-pass model), in mm: the larger pixel spacing over the resampling's scale.
+    pub grid_pixel_mm: f64,
+    /// A two-pass model's first pass. `None` for a one-pass model.
+    pub first_pass: Option<FirstPass>,
+}
+
+/// A two-pass model's first pass, on the whole slice, that placed the crop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstPass {
+    /// Its z-scored input: the whole slice on the model's grid.
+    pub input: Map,
+    /// Its myocardium probability, on the slice's own grid.
+    pub myocardium_probability: Map,
+    /// How large one of the model grid's pixels was on the whole slice, in mm.
+    pub grid_pixel_mm: f64,
+}
+
+/// How large one pixel of the model's `size` x `size` grid is on `slice`, in mm: the slice is
+/// resampled whole into the grid, its longer side to `size`, so a pixel spans the larger spacing
+/// times the source pixels per grid pixel.
+pub fn grid_pixel_mm(slice: &Slice, size: usize) -> f64 {
+    let spacing = slice.spacing_mm[0].max(slice.spacing_mm[1]);
+    spacing / Geometry::fit(slice.rows, slice.cols, size).scale
 }
 
 async fn read_map(t: Tensor<4>, source: &str) -> Result<Map, PipelineError> {
@@ -67,9 +91,23 @@ pub async fn explain_slice(
 ) -> Result<Explanation, PipelineError> {
     let size = preprocessing.size;
     let mut roi = None;
+    let mut first_pass = None;
     if let Some(spec) = &preprocessing.roi {
         let (_, myo) = one_pass(model, device, slice, size, false).await?;
         roi = heart_roi(&myo, slice, spec);
+        first_pass = Some(FirstPass {
+            input: Map {
+                rows: size,
+                cols: size,
+                values: preprocess(&slice.pixels, slice.rows, slice.cols, size).values,
+            },
+            myocardium_probability: Map {
+                rows: slice.rows,
+                cols: slice.cols,
+                values: myo,
+            },
+            grid_pixel_mm: grid_pixel_mm(slice, size),
+        });
     }
     let cropped;
     let slice = match &roi {
@@ -112,6 +150,8 @@ pub async fn explain_slice(
         scar_probability: read_map(sigmoid(logits.scar), source).await?,
         myocardium_probability: read_map(sigmoid(logits.myocardium), source).await?,
         roi,
+        grid_pixel_mm: grid_pixel_mm(slice, size),
+        first_pass,
     })
 }
 
@@ -278,6 +318,72 @@ mod tests {
             .fold(0.0f32, f32::max);
         assert!(worst < 1e-6, "diagnostic forward differs by {worst}");
         assert_eq!(e.input.values, input.values);
+    }
+
+    #[test]
+    fn a_two_pass_model_shows_its_first_pass_on_the_whole_slice_and_the_crop_it_placed() {
+        let device = Device::flex();
+        let (model, preprocessing) = default_model(&device);
+        let spec = preprocessing
+            .roi
+            .expect("the default model runs two passes");
+        let spec_size = preprocessing.size as f64;
+        let case = generate(9603, &PhantomConfig::default());
+        let slice = &case.slices[0];
+        let e = block_on(explain_slice(&model, &device, &slice.image, &preprocessing))
+            .expect("explain");
+        let first = e.first_pass.expect("a first pass");
+        // The phantom was drawn rows x cols at one spacing; the grid (128 px) is fitted to the
+        // longer side: by hand, spacing x longer side / grid, and the crop's likewise.
+        let p = &case.params;
+        let (longer, spacing, grid) = (p.rows.max(p.cols) as f64, p.spacing_mm, spec_size);
+        assert!((first.grid_pixel_mm - spacing * longer / grid).abs() < 1e-9);
+        let first_grid_mm = first.grid_pixel_mm;
+        let whole = &slice.image;
+        assert_eq!(
+            first.input.values,
+            preprocess(&whole.pixels, whole.rows, whole.cols, preprocessing.size).values
+        );
+        let first = first.myocardium_probability;
+        assert_eq!(
+            (first.rows, first.cols, first.values.len()),
+            (slice.image.rows, slice.image.cols, slice.image.pixels.len())
+        );
+        // The crop shown is the one placed from this map.
+        let roi = e.roi.expect("the phantom's heart is found");
+        assert_eq!(heart_roi(&first.values, &slice.image, &spec), Some(roi));
+        let side = roi.rows.max(roi.cols) as f64;
+        assert!((e.grid_pixel_mm - spacing * side / grid).abs() < 1e-9);
+        assert!(
+            e.grid_pixel_mm < first_grid_mm / 2.0,
+            "the crop is the finer grid"
+        );
+        // The map is the phantom's myocardium (its labels, not the model's output, say where):
+        // high inside, low outside, and the crop holds all of it.
+        let truth = slice.myocardium();
+        let mean = |inside: bool| {
+            let v: Vec<f32> = first
+                .values
+                .iter()
+                .zip(&truth.data)
+                .filter(|(_, t)| **t == inside)
+                .map(|(p, _)| *p)
+                .collect();
+            v.iter().sum::<f32>() / v.len() as f32
+        };
+        let (inside, outside) = (mean(true), mean(false));
+        assert!(
+            inside > 0.7 && outside < 0.02,
+            "{inside} inside, {outside} outside"
+        );
+        for (i, _) in truth.data.iter().enumerate().filter(|(_, t)| **t) {
+            let (r, c) = (i / truth.cols, i % truth.cols);
+            assert!(
+                (roi.top..roi.top + roi.rows).contains(&r)
+                    && (roi.left..roi.left + roi.cols).contains(&c),
+                "myocardium at ({r}, {c}) outside the crop {roi:?}"
+            );
+        }
     }
 
     #[test]
