@@ -2227,7 +2227,8 @@ def first_pass(d, crop, size, nifti=None):
         whole = spacing * max(nx, ny) / size
         cropped = spacing * max(bottom - top + 1, right - left + 1) / size
         assert f"this slice's pixels are {whole:.1f} mm" in text, (text, whole)
-        assert f"on it the grid's pixels are {cropped:.1f} mm" in text, (text, cropped)
+        assert f"on it the grid's pixels are {cropped:.1f} mm, {whole / cropped:.1f} times finer" in text, \
+            (text, cropped)
     return depth
 
 

@@ -210,7 +210,7 @@ pub fn TeachingView(
                     let title = if e.roi.is_some() {
                         "first pass: myocardium probability on the whole slice; white: the crop"
                     } else {
-                        "first pass: myocardium probability on the whole slice; it found no myocardium, so its result stands"
+                        "first pass: myocardium probability on the whole slice; no myocardium found"
                     };
                     view! {
                         <h3>"Two passes: first, where is the heart?"</h3>
@@ -221,9 +221,12 @@ pub fn TeachingView(
                             )}</p>
                         })}
                         <p class="help" data-testid="first-pass-grid">{format!(
-                            "Resampled whole to the model's {0} x {0} grid, this slice's pixels are {1:.1} mm: too coarse for a thin scar, enough to find the myocardium. The crop frames its components of at least half the largest one, with a margin{2}.",
+                            "Resampled whole to the model's {0} x {0} grid, this slice's pixels are {1:.1} mm, enough to find the myocardium. {2}",
                             e.input.rows, first.grid_pixel_mm,
-                            if e.roi.is_some() { format!("; on it the grid's pixels are {:.1} mm", e.grid_pixel_mm) } else { String::new() }
+                            match e.roi {
+                                Some(_) => format!("The crop frames its components of at least half the largest one, with a margin; on it the grid's pixels are {:.1} mm, {:.1} times finer, for the scar's outline.", e.grid_pixel_mm, first.grid_pixel_mm / e.grid_pixel_mm),
+                                None => "It found no myocardium on this slice, so nothing is cropped: the maps below are this pass's.".into(),
+                            }
                         )}</p>
                         <div class="maps">
                             <MapCanvas map=first.input heat=false display=240 title="first pass: network input, the whole slice".into() testid="first-pass-input" />
