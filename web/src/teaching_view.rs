@@ -1,4 +1,5 @@
-//! The teaching view: what each part of ScarSegNet did on the current slice (ASE gates and
+//! The teaching view: what each part of ScarSegNet did on the current slice (for a two-pass
+//! model its first pass on the whole slice and the crop it placed, then ASE gates and
 //! excitations per encoder stage, CAG attention per decoder level, the two probability maps) and
 //! a noise-robustness panel running ScarNet's Monte Carlo protocol on the slice.
 
@@ -216,7 +217,7 @@ pub fn TeachingView(
                         <h3>"Two passes: first, where is the heart?"</h3>
                         {e.roi.map(|r| view! {
                             <p class="help" data-testid="explain-roi">{format!(
-                                "This model runs twice: once on the whole slice to find the myocardium (below), then on a square crop around it (rows {}-{}, columns {}-{} of the slice, the white box), so the heart fills the grid. The maps after this one are the second pass, the one that draws the scar.",
+                                "This model runs twice: once on the whole slice to find the myocardium (below), then on a square crop around it (rows {}-{}, columns {}-{} of the slice, the white box), so the heart fills the grid. The maps after these two are the second pass's, the one that draws the scar.",
                                 r.top + 1, r.top + r.rows, r.left + 1, r.left + r.cols
                             )}</p>
                         })}

@@ -1,6 +1,7 @@
 //! What the teaching view shows for one slice: the network's attention (ASE gates and
 //! excitations per encoder stage, CAG psi per decoder level) and probability maps at the model's
-//! grid, and ScarNet's Monte Carlo noise protocol run on the slice.
+//! grid, a two-pass model's first pass on the whole slice, and ScarNet's Monte Carlo noise
+//! protocol run on the slice.
 
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
