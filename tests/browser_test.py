@@ -1594,7 +1594,7 @@ def after_the_crash(d, device):
                   "the files after the worker died", timeout=180)
     print(f"[{device}] after the worker died: {rows}")
     assert "crash-in-worker.png" in rows[0] and "failed" in rows[0], rows
-    assert "the analysis worker stopped on this file (capacity overflow" in rows[0], rows
+    assert "the analysis worker stopped on this file (capacity overflow (at Rust's library/" in rows[0], rows
     assert all("done" in r for r in rows[1:]), rows
     notice = d.js("return document.querySelector('[data-testid=worker-notice]').innerText")
     assert notice.startswith("The analysis worker stopped (capacity overflow"), notice
@@ -1694,7 +1694,7 @@ def page_fault(d, origin, data, tmp):
         notice = d.wait("return document.querySelector('[data-testid=page-fault]')?.innerText",
                         "the page's notice of its fault")
         print(f"[cpu] page fault: {notice}")
-        assert notice.startswith("ScarSeg's page stopped on a fault (capacity overflow (at "), notice
+        assert notice.startswith("ScarSeg's page stopped on a fault (capacity overflow (at Rust's library/"), notice
         assert "Reload the page to go on" in notice, notice
         # At the top, in sight, and what was shown before stays.
         assert d.js("return document.body.firstElementChild.dataset.testid") == "page-fault"

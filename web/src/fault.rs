@@ -5,12 +5,27 @@
 //! "unreachable" in the console.
 
 /// A panic's message with where it happened: the location is noise to a clinician but is what a
-/// bug report needs.
+/// bug report needs. A place in Rust's own library loses the compiler's checkout path
+/// (`/rustc/<commit>/`), 48 characters that rust-toolchain.toml already pins.
 pub fn panic_message(payload: Option<&str>, location: Option<&str>) -> String {
     let what = payload.unwrap_or("a panic");
     match location {
-        Some(at) => format!("{what} (at {at})"),
+        Some(at) => format!("{what} (at {})", without_rustc_checkout(at)),
         None => what.to_string(),
+    }
+}
+
+fn without_rustc_checkout(location: &str) -> String {
+    let Some(rest) = location.strip_prefix("/rustc/") else {
+        return location.to_string();
+    };
+    match rest.split_once('/') {
+        Some((commit, path))
+            if commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            format!("Rust's {path}")
+        }
+        _ => location.to_string(),
     }
 }
 
@@ -35,6 +50,21 @@ mod tests {
         );
         // A payload that is not a string (panic_any) and no location.
         assert_eq!(panic_message(None, None), "a panic");
+        // In Rust's own library: the compiler's checkout path goes.
+        assert_eq!(
+            panic_message(
+                Some("capacity overflow"),
+                Some(
+                    "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/alloc/src/raw_vec/mod.rs:28:5"
+                )
+            ),
+            "capacity overflow (at Rust's library/alloc/src/raw_vec/mod.rs:28:5)"
+        );
+        // Not a commit: kept as it is.
+        assert_eq!(
+            panic_message(Some("x"), Some("/rustc/nightly/lib.rs:1:1")),
+            "x (at /rustc/nightly/lib.rs:1:1)"
+        );
     }
 
     #[test]
