@@ -1678,7 +1678,7 @@ def worker_deaths(d, origin, data, tmp):
 def page_fault(d, origin, data, tmp):
     """A panic in the page's own wasm says so at the top of the page, with its message, and
     leaves what was shown in place; the notice's button, which has the focus, reloads a working
-    page."""
+    page. A trap without a panic (memory running out) is said too."""
     loader = tmp / "page-poisoning-loader.js"
     loader.write_text(poisoning_loader("crash-in-page", "page"))
     publish("/scarseg-worker_loader.js", loader)
@@ -1705,6 +1705,22 @@ def page_fault(d, origin, data, tmp):
         d.js("document.querySelector('[data-testid=page-fault-reload]').click()")
         d.wait("return !document.querySelector('[data-testid=page-fault]') && "
                "document.querySelector('[data-testid=model-sha]')", "the reloaded page")
+
+        # A trap that no panic announced (an allocation that fails aborts without the panic
+        # hook: the page's memory running out), as the browser reports it. Another page error
+        # (an extension's, say) is not the page's own.
+        raise_js = "window.dispatchEvent(new ErrorEvent('error', {error: new %s, message: '%s'}))"
+        d.js(raise_js % ("Error('elsewhere')", "Uncaught Error: elsewhere"))
+        assert not d.js("return document.querySelector('[data-testid=page-fault]')")
+        d.js(raise_js % ("WebAssembly.RuntimeError('unreachable')", "Uncaught RuntimeError: unreachable"))
+        notice = d.wait("return document.querySelector('[data-testid=page-fault]')?.innerText",
+                        "the page's notice of a trap")
+        print(f"[cpu] page trap: {notice.splitlines()[0][:120]}")
+        assert notice.startswith("ScarSeg's page stopped: its WebAssembly was halted without a panic "
+                                 "(Uncaught RuntimeError: unreachable), as it is when its memory runs out"), notice
+        d.js("document.querySelector('[data-testid=page-fault-reload]').click()")
+        d.wait("return !document.querySelector('[data-testid=page-fault]') && "
+               "document.querySelector('[data-testid=model-sha]')", "the page reloaded again")
         d.upload("[data-testid=file-input]", [crash])
         d.wait("return document.querySelector('[data-testid=file-status]')?.innerText.startsWith('done')",
                "a file analysed after the reload")

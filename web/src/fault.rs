@@ -1,5 +1,6 @@
 //! What the user reads when ScarSeg's own code panics: the panic's message as the page and the
-//! worker report it, and the page's notice when its own wasm stops. A panic in the page's wasm
+//! worker report it, and the page's notice when its own wasm stops (a panic, or a trap without
+//! one: its memory running out). A panic in the page's wasm
 //! leaves the page's state half-changed (a borrow held, a signal mid-update), so the page cannot
 //! carry on as the worker's restart lets it; it can say so, instead of freezing with nothing but
 //! "unreachable" in the console.
@@ -29,12 +30,24 @@ fn without_rustc_checkout(location: &str) -> String {
     }
 }
 
+/// What follows either notice: what the page may do now and what to do.
+const AFTER_A_FAULT: &str = "What it shows may be incomplete, and it may no longer respond. \
+     Reload the page to go on: nothing is kept between visits, so open the files again; results \
+     and corrections by hand not yet exported are lost.";
+
 /// The page's notice when its own wasm panicked with `message`.
 pub fn page_fault_notice(message: &str) -> String {
+    format!("ScarSeg's page stopped on a fault ({message}). {AFTER_A_FAULT}")
+}
+
+/// The page's notice when its wasm trapped without a panic, `error` being the browser's
+/// message. Rust aborts without its panic hook when an allocation fails, so this is, in
+/// practice, the page's memory running out (the files it holds for the worker count).
+pub fn page_trap_notice(error: &str) -> String {
     format!(
-        "ScarSeg's page stopped on a fault ({message}). What it shows may be incomplete, and \
-         it may no longer respond. Reload the page to go on: nothing is kept between visits, so \
-         open the files again; results and corrections by hand not yet exported are lost."
+        "ScarSeg's page stopped: its WebAssembly was halted without a panic ({error}), as it is \
+         when its memory runs out; opening fewer or smaller files at a time may avoid it. \
+         {AFTER_A_FAULT}"
     )
 }
 
@@ -64,6 +77,18 @@ mod tests {
         assert_eq!(
             panic_message(Some("x"), Some("/rustc/nightly/lib.rs:1:1")),
             "x (at /rustc/nightly/lib.rs:1:1)"
+        );
+    }
+
+    #[test]
+    fn a_trap_without_a_panic_is_told_as_memory_running_out() {
+        assert_eq!(
+            page_trap_notice("Uncaught RuntimeError: unreachable"),
+            "ScarSeg's page stopped: its WebAssembly was halted without a panic (Uncaught \
+             RuntimeError: unreachable), as it is when its memory runs out; opening fewer or \
+             smaller files at a time may avoid it. What it shows may be incomplete, and it may \
+             no longer respond. Reload the page to go on: nothing is kept between visits, so \
+             open the files again; results and corrections by hand not yet exported are lost."
         );
     }
 

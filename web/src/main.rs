@@ -15,25 +15,58 @@ fn main() {
 #[cfg(target_arch = "wasm32")]
 fn main() {
     std::panic::set_hook(Box::new(on_panic));
+    watch_for_traps();
     leptos::mount::mount_to_body(app::App);
+}
+
+/// A trap that no panic announced: Rust aborts without its panic hook when an allocation fails,
+/// so the page's memory running out froze it with no word. The trap's WebAssembly.RuntimeError
+/// reaches the window as an uncaught error; other errors (an extension's, say) are not ours.
+#[cfg(target_arch = "wasm32")]
+fn watch_for_traps() {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(|ev: web_sys::ErrorEvent| {
+        if ev
+            .error()
+            .dyn_ref::<js_sys::WebAssembly::RuntimeError>()
+            .is_some()
+        {
+            show_fault(&scarseg_web::fault::page_trap_notice(&ev.message()));
+        }
+    });
+    let _ = window.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
+    on_error.forget();
 }
 
 /// A panic in the page's own wasm (a bug): the console and a notice at the top of the page give
 /// its message, with a button that reloads. Without it the page froze, with only "unreachable"
-/// in the console. Every step is best effort, since a panic here would hide the first one.
+/// in the console.
 #[cfg(target_arch = "wasm32")]
 fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
     use scarseg_web::fault::{page_fault_notice, panic_message};
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::prelude::Closure;
 
     let at = info.location().map(|at| at.to_string());
     let message = panic_message(info.payload_as_str(), at.as_deref());
     web_sys::console::error_1(&format!("page: {message}").into());
+    show_fault(&page_fault_notice(&message));
+}
+
+/// Puts `notice` at the top of the page with a button that reloads, unless a fault is already
+/// shown: the first is the cause, and later ones (a borrow it left held, the trap that ends a
+/// panic) are its echoes. Every step is best effort, since a panic here would hide the first.
+#[cfg(target_arch = "wasm32")]
+fn show_fault(notice_text: &str) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    // The first fault is the cause; later ones (a borrow it left held) are its echoes.
     if let Ok(Some(_)) = document.query_selector("[data-testid=page-fault]") {
         return;
     }
@@ -48,7 +81,7 @@ fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
     notice.set_class_name("error page-fault");
     let _ = notice.set_attribute("role", "alert");
     let _ = notice.set_attribute("data-testid", "page-fault");
-    text.set_text_content(Some(&page_fault_notice(&message)));
+    text.set_text_content(Some(notice_text));
     button.set_text_content(Some("Reload the page"));
     let _ = button.set_attribute("data-testid", "page-fault-reload");
     let reload = Closure::<dyn FnMut()>::new(|| {
