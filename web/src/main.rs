@@ -56,9 +56,10 @@ fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
     show_fault(&page_fault_notice(&message));
 }
 
-/// Puts `notice` at the top of the page with a button that reloads, unless a fault is already
-/// shown: the first is the cause, and later ones (a borrow it left held, the trap that ends a
-/// panic) are its echoes. Every step is best effort, since a panic here would hide the first.
+/// Puts `notice_text` at the top of the page with a button that reloads, unless a fault is
+/// already shown: the first is the cause, and later ones (a borrow it left held, the trap that
+/// ends a panic) are its echoes. Every step is best effort, since a panic here would hide the
+/// first.
 #[cfg(target_arch = "wasm32")]
 fn show_fault(notice_text: &str) {
     use wasm_bindgen::JsCast;
