@@ -1684,6 +1684,12 @@ def page_fault(d, origin, data, tmp):
     publish("/scarseg-worker_loader.js", loader)
     crash = tmp / "crash-in-page.png"
     shutil.copy(data / "single.png", crash)
+
+    def reload_from_the_notice(what):
+        d.js("document.querySelector('[data-testid=page-fault-reload]').click()")
+        d.wait("return !document.querySelector('[data-testid=page-fault]') && "
+               "document.querySelector('[data-testid=model-sha]')", what)
+
     try:
         d.get(f"{origin}/?device=cpu")
         d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model")
@@ -1702,9 +1708,7 @@ def page_fault(d, origin, data, tmp):
         first = d.js("return document.querySelector('[data-testid=file-row]').innerText")
         assert "single.png done: burden 4.5%" in first, first
         republish(tmp, ["scarseg-worker_loader.js"])
-        d.js("document.querySelector('[data-testid=page-fault-reload]').click()")
-        d.wait("return !document.querySelector('[data-testid=page-fault]') && "
-               "document.querySelector('[data-testid=model-sha]')", "the reloaded page")
+        reload_from_the_notice("the reloaded page")
 
         # A trap that no panic announced (an allocation that fails aborts without the panic
         # hook: the page's memory running out), as the browser reports it. Another page error
@@ -1718,9 +1722,7 @@ def page_fault(d, origin, data, tmp):
         print(f"[cpu] page trap: {notice.splitlines()[0][:120]}")
         assert notice.startswith("ScarSeg's page stopped: its WebAssembly was halted without a panic "
                                  "(Uncaught RuntimeError: unreachable), as it is when its memory runs out"), notice
-        d.js("document.querySelector('[data-testid=page-fault-reload]').click()")
-        d.wait("return !document.querySelector('[data-testid=page-fault]') && "
-               "document.querySelector('[data-testid=model-sha]')", "the page reloaded again")
+        reload_from_the_notice("the page reloaded again")
         d.upload("[data-testid=file-input]", [crash])
         d.wait("return document.querySelector('[data-testid=file-status]')?.innerText.startsWith('done')",
                "a file analysed after the reload")

@@ -1161,14 +1161,7 @@ pub fn App() -> impl IntoView {
         // A two-pass model's heart crop: where the second pass, the one that draws the scar,
         // looked. A misplaced box explains a missed scar.
         if let Some(roi) = r.roi.filter(|_| ov.scar || ov.myocardium || ov.probability) {
-            ctx.set_stroke_style_str("rgba(255, 255, 255, 0.7)");
-            ctx.set_line_width(1.0);
-            ctx.stroke_rect(
-                roi.left as f64 + 0.5,
-                roi.top as f64 + 0.5,
-                roi.cols as f64 - 1.0,
-                roi.rows as f64 - 1.0,
-            );
+            outline_roi(&ctx, &roi, 1.0, "rgba(255, 255, 255, 0.7)");
         }
         // The wall sectors the report counts, the transmural ones marked by a red arc.
         if let Some(d) = sector_drawing(&r.myocardium, s.spacing_mm, &r.sector_scar_percent)
@@ -2518,6 +2511,24 @@ fn register_service_worker() {
     if js_sys::Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false) {
         let _ = navigator.service_worker().register("./sw.js");
     }
+}
+
+/// Outlines `roi`, a box in the canvas's pixels, along its inner edge `depth` whole pixels deep
+/// (lines on pixel centres would blur across two).
+pub(crate) fn outline_roi(
+    ctx: &web_sys::CanvasRenderingContext2d,
+    roi: &scarseg_imaging::roi::Roi,
+    depth: f64,
+    style: &str,
+) {
+    ctx.set_stroke_style_str(style);
+    ctx.set_line_width(depth);
+    ctx.stroke_rect(
+        roi.left as f64 + depth / 2.0,
+        roi.top as f64 + depth / 2.0,
+        roi.cols as f64 - depth,
+        roi.rows as f64 - depth,
+    );
 }
 
 /// Lines from `centre` to each of `ends`, on the canvas.

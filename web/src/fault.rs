@@ -1,9 +1,8 @@
 //! What the user reads when ScarSeg's own code panics: the panic's message as the page and the
 //! worker report it, and the page's notice when its own wasm stops (a panic, or a trap without
-//! one: its memory running out). A panic in the page's wasm
-//! leaves the page's state half-changed (a borrow held, a signal mid-update), so the page cannot
-//! carry on as the worker's restart lets it; it can say so, instead of freezing with nothing but
-//! "unreachable" in the console.
+//! one: its memory running out). A panic in the page's wasm leaves the page's state half-changed
+//! (a borrow held, a signal mid-update), so the page cannot carry on as the worker's restart lets
+//! it; it can say so, instead of freezing with nothing but "unreachable" in the console.
 
 /// A panic's message with where it happened: the location is noise to a clinician but is what a
 /// bug report needs. A place in Rust's own library loses the compiler's checkout path

@@ -13,6 +13,8 @@ use scarseg_web::protocol::ToWorker;
 use scarseg_web::render::{grey_rgba, heat_rgba};
 use wasm_bindgen::JsCast;
 
+use crate::app::outline_roi;
+
 /// The teaching view's signals, updated by the worker's messages.
 #[derive(Clone, Copy)]
 pub struct Teaching {
@@ -80,17 +82,9 @@ fn MapCanvas(
                 let _ = ctx.put_image_data(&image, 0.0, 0.0);
             }
             if let Some(r) = frame {
-                // Whole pixels along the box's inner edge, as many as keep at least one on
-                // screen where the map is shown smaller than its pixels (a downscale drops some).
-                let w = (1.0 / scale).ceil().max(1.0);
-                ctx.set_stroke_style_str("#fff");
-                ctx.set_line_width(w);
-                ctx.stroke_rect(
-                    r.left as f64 + w / 2.0,
-                    r.top as f64 + w / 2.0,
-                    r.cols as f64 - w,
-                    r.rows as f64 - w,
-                );
+                // As many pixels deep as keep at least one on screen where the map is shown
+                // smaller than its pixels (a downscale drops some).
+                outline_roi(&ctx, &r, (1.0 / scale).ceil().max(1.0), "#fff");
             }
         }
     });
