@@ -1777,8 +1777,20 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         let v = header.pixdim[i].abs() as f64;
         if v.is_finite() && v > 0.0 { v } else { 1.0 }
     };
-    if header.pixdim[1] <= 0.0 || header.pixdim[2] <= 0.0 {
-        warnings.push("no pixel spacing in pixdim: assuming 1 mm pixels".into());
+    // Each in-plane axis on its own: a missing one is taken as 1 mm, a negative one (which some
+    // converters write for a flipped axis) by its magnitude, as ITK and nibabel read it.
+    for i in [1, 2] {
+        let v = header.pixdim[i];
+        if !(v.is_finite() && v != 0.0) {
+            warnings.push(format!(
+                "no pixel spacing in pixdim[{i}] ({v}): assuming 1 mm, so areas may be off"
+            ));
+        } else if v < 0.0 {
+            warnings.push(format!(
+                "pixdim[{i}] is negative ({v}): taking {} mm as the pixel spacing",
+                v.abs()
+            ));
+        }
     }
     // Voxel (i, j, k) -> RAS mm through the sform/qform; we report LPS, as DICOM does.
     let affine = nifti_affine(&header);

@@ -227,6 +227,45 @@ fn two_dimensional_nifti_reads_as_one_slice() {
 }
 
 #[test]
+fn nifti_pixel_spacing_that_is_negative_or_missing_is_said() {
+    // 0.5 mm rows (pixdim[2], bytes 84-87) and 0.25 mm columns (pixdim[1], bytes 80-83).
+    let mut slice = Slice::new(4, 5, (0..20).map(|v| v as f32).collect(), "x");
+    slice.spacing_mm = [0.5, 0.25];
+    let bytes = nifti1(
+        std::slice::from_ref(&slice),
+        NiftiData::F32(&slice.pixels.clone()),
+        false,
+    )
+    .expect("encode");
+    let with_pixdim = |one: f32, two: f32| {
+        let mut b = bytes.clone();
+        b[80..84].copy_from_slice(&one.to_le_bytes());
+        b[84..88].copy_from_slice(&two.to_le_bytes());
+        decode_file("p.nii", &b, &Limits::default()).expect("decode")
+    };
+    let plain = with_pixdim(0.25, 0.5);
+    assert!(plain.warnings.is_empty(), "{:?}", plain.warnings);
+    assert_eq!(plain.slices[0].spacing_mm, [0.5, 0.25]);
+    // A negative spacing is read by its magnitude, and said.
+    let flipped = with_pixdim(-0.25, 0.5);
+    assert_eq!(flipped.slices[0].spacing_mm, [0.5, 0.25]);
+    assert_eq!(
+        flipped.warnings,
+        ["pixdim[1] is negative (-0.25): taking 0.25 mm as the pixel spacing"]
+    );
+    // A missing one is 1 mm, on its own axis only.
+    let missing = with_pixdim(0.25, 0.0);
+    assert_eq!(missing.slices[0].spacing_mm, [1.0, 0.25]);
+    assert_eq!(
+        missing.warnings,
+        ["no pixel spacing in pixdim[2] (0): assuming 1 mm, so areas may be off"]
+    );
+    let both = with_pixdim(f32::NAN, 0.0);
+    assert_eq!(both.slices[0].spacing_mm, [1.0, 1.0]);
+    assert_eq!(both.warnings.len(), 2, "{:?}", both.warnings);
+}
+
+#[test]
 fn a_four_dimensional_nifti_is_one_stack_per_volume() {
     // Two volumes of two 2 x 3 slices, stored as one 4-D image (x, y, z, t): a cine or
     // multi-TI series. Summed as one stack, each position would count twice.

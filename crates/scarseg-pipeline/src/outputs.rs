@@ -115,18 +115,16 @@ pub fn flag_agreement_text(burden: f64, limits: (f64, f64)) -> String {
 /// the slices.
 pub fn stack_summary(name: &str, stack: &Stack, result: &StackResult) -> String {
     let (scar_mm3, myo_mm3) = result.volumes_mm3(stack);
+    // Without myocardium there is no burden to weigh against 5%: "not above 5%" would read as
+    // a finding.
+    let burden = match result.burden_percent {
+        Some(b) if result.high_risk => format!("{b:.2}% - above 5%: high risk"),
+        Some(b) => format!("{b:.2}% - not above 5%"),
+        None => "n/a: no myocardium found".into(),
+    };
     format!(
-        "{name}: scar burden {} {}; scar {:.2} mL ({:.2} g), myocardium {:.2} mL ({:.2} g at {} \
-         g/mL) over {} slice(s)",
-        result
-            .burden_percent
-            .map(|b| format!("{b:.2}%"))
-            .unwrap_or_else(|| "n/a".into()),
-        if result.high_risk {
-            "- above 5%: high risk"
-        } else {
-            "- not above 5%"
-        },
+        "{name}: scar burden {burden}; scar {:.2} mL ({:.2} g), myocardium {:.2} mL ({:.2} g at \
+         {} g/mL) over {} slice(s)",
         scar_mm3 / 1000.0,
         myocardial_mass_g(scar_mm3),
         myo_mm3 / 1000.0,
@@ -1071,6 +1069,26 @@ mod tests {
             stack_summary("s", &stack, &result),
             "s: scar burden 25.00% - above 5%: high risk; scar 0.04 mL (0.04 g), myocardium \
              0.16 mL (0.17 g at 1.05 g/mL) over 2 slice(s)"
+        );
+        // No myocardium anywhere: no burden, and no verdict on the 5% flag.
+        let none = StackResult {
+            slices: result
+                .slices
+                .iter()
+                .map(|r| SliceResult {
+                    scar_area_mm2: 0.0,
+                    myocardium_area_mm2: 0.0,
+                    burden_percent: None,
+                    ..r.clone()
+                })
+                .collect(),
+            burden_percent: None,
+            high_risk: false,
+        };
+        assert_eq!(
+            stack_summary("s", &stack, &none),
+            "s: scar burden n/a: no myocardium found; scar 0.00 mL (0.00 g), myocardium 0.00 mL \
+             (0.00 g at 1.05 g/mL) over 2 slice(s)"
         );
     }
 
