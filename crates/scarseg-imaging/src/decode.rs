@@ -1160,6 +1160,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     let source = dicom_source(&obj);
 
     let (mut missing_spacing, mut missing_thickness) = (false, false);
+    let mut unusable_spacing = None;
     let mut slices = Vec::with_capacity(frames);
     for frame in 0..frames {
         let raw = &values[frame * per_frame..(frame + 1) * per_frame];
@@ -1198,6 +1199,9 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         slice.display_window = display_window;
         let geometry = FrameGeometry::read(&obj, frame);
         missing_spacing |= geometry.spacing_mm.is_none();
+        if geometry.spacing_mm.is_none() && unusable_spacing.is_none() {
+            unusable_spacing = geometry.unusable_spacing;
+        }
         missing_thickness |= geometry.thickness_mm.is_none();
         slice.spacing_mm = geometry.spacing_mm.unwrap_or([1.0, 1.0]);
         slice.thickness_mm = geometry.thickness_mm.unwrap_or(1.0);
@@ -1234,8 +1238,19 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     // Frames in the order they lie, as a series' files are put: an enhanced image may store
     // them in acquisition order, and the viewer and the label volume's geometry need space.
     sort_slices(&mut slices);
-    if missing_spacing {
-        warnings.push("no PixelSpacing: assuming 1 mm pixels, so areas are in pixels".into());
+    match (missing_spacing, unusable_spacing) {
+        (false, _) => {}
+        (true, None) => {
+            warnings.push("no PixelSpacing: assuming 1 mm pixels, so areas are in pixels".into())
+        }
+        (true, Some(v)) => {
+            let v: Vec<String> = v.iter().map(f64::to_string).collect();
+            warnings.push(format!(
+                "PixelSpacing ({}) is not two positive numbers: assuming 1 mm pixels, so areas \
+                 are in pixels",
+                v.join("\\")
+            ));
+        }
     }
     if missing_thickness {
         warnings.push("no SliceThickness: assuming 1 mm for volumes".into());
@@ -1375,6 +1390,8 @@ fn not_inversion_recovery(obj: &InMemDicomObject) -> Option<String> {
 /// functional groups: the frame's own (per-frame) or one for all frames (shared).
 struct FrameGeometry {
     spacing_mm: Option<[f64; 2]>,
+    /// A PixelSpacing that is there but not two positive numbers (the warning names it).
+    unusable_spacing: Option<Vec<f64>>,
     thickness_mm: Option<f64>,
     between_mm: Option<f64>,
     /// The top-level ImagePositionPatient: a classic image's first frame.
@@ -1400,14 +1417,19 @@ impl FrameGeometry {
                 .and_then(|v| v.first().copied())
                 .filter(|t| *t > 0.0)
         };
-        let spacing_mm = floats(measures, tags::PIXEL_SPACING)
-            .or_else(|| dicom_floats(obj, tags::IMAGER_PIXEL_SPACING))
-            .filter(|v| v.len() >= 2 && v[0] > 0.0 && v[1] > 0.0)
+        let usable = |v: &Vec<f64>| v.len() >= 2 && v[0] > 0.0 && v[1] > 0.0;
+        let pixel_spacing = floats(measures, tags::PIXEL_SPACING);
+        let spacing_mm = pixel_spacing
+            .clone()
+            .filter(usable)
+            .or_else(|| dicom_floats(obj, tags::IMAGER_PIXEL_SPACING).filter(usable))
             .map(|v| [v[0], v[1]]);
+        let unusable_spacing = pixel_spacing.filter(|v| !usable(v));
         let between_mm = positive(measures, tags::SPACING_BETWEEN_SLICES);
         let three = |v: Vec<f64>| (v.len() >= 3).then(|| [v[0], v[1], v[2]]);
         Self {
             spacing_mm,
+            unusable_spacing,
             thickness_mm: positive(measures, tags::SLICE_THICKNESS).or(between_mm),
             between_mm,
             position_mm: dicom_floats(obj, tags::IMAGE_POSITION_PATIENT).and_then(three),

@@ -560,6 +560,37 @@ fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
     );
 }
 
+#[test]
+fn a_pixel_spacing_that_is_not_two_positive_numbers_is_named() {
+    let with = |elements: Vec<DataElement<InMemDicomObject>>| {
+        let mut s = spec(8, false, "MONOCHROME2");
+        s.geometry = Some([vec![ds(tags::SLICE_THICKNESS, "6")], elements].concat());
+        decode(&grey8(&s, vec![0, 10, 20, 30, 40, 250]))
+    };
+    for (value, named) in [
+        ("-1.4\\-1.4", "-1.4\\-1.4"),
+        ("0\\0", "0\\0"),
+        ("1.4", "1.4"),
+    ] {
+        let stack = with(vec![ds(tags::PIXEL_SPACING, value)]);
+        assert_eq!(stack.slices[0].spacing_mm, [1.0, 1.0]);
+        assert_eq!(
+            stack.warnings,
+            [format!(
+                "PixelSpacing ({named}) is not two positive numbers: assuming 1 mm pixels, so \
+                 areas are in pixels"
+            )]
+        );
+    }
+    // The detector's spacing stands in for an unusable PixelSpacing, as for a missing one.
+    let stack = with(vec![
+        ds(tags::PIXEL_SPACING, "0\\0"),
+        ds(tags::IMAGER_PIXEL_SPACING, "0.9\\0.6"),
+    ]);
+    assert_eq!(stack.slices[0].spacing_mm, [0.9, 0.6]);
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+}
+
 /// DICOM RLE of one 16-bit frame: two byte planes (high, then low), each one PackBits literal
 /// run, after the 64-byte RLE header.
 fn rle_frame(values: &[u16]) -> Vec<u8> {
