@@ -17,6 +17,8 @@ use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
 use scarseg_imaging::{ErrorKind, Limits, Slice};
 use scarseg_pipeline::outputs::SEG_SUFFIX;
 
+use crate::files::{self, Visited};
+
 /// First seed of the fixed validation phantom cases (training's fresh cases start at
 /// `train::TRAIN_SEED`).
 pub const VALIDATION_SEED: u64 = 1_000_000_000;
@@ -191,10 +193,6 @@ pub fn phantom_samples(first_seed: u64, count: usize, config: &PhantomConfig) ->
         .collect()
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
-}
-
 /// Pairs an image file's (or a series folder's) slices with a label file's: counts and sizes
 /// must agree, and labels that carry geometry must lie on the image's grid, and are paired with
 /// it by position (`scarseg_imaging::decode::labels_for`).
@@ -217,7 +215,7 @@ fn paired(
         &stack.slices,
         &name,
         &labels.display().to_string(),
-        &read(labels)?,
+        &files::read(labels, limits)?,
         limits,
     )
     .map_err(|why| anyhow::anyhow!(why))?;
@@ -252,7 +250,7 @@ fn series(dir: &Path, limits: &Limits) -> Result<scarseg_imaging::Stack> {
         .collect();
     let loaded = files
         .iter()
-        .map(|f| Ok((f.display().to_string(), read(f)?)))
+        .map(|f| Ok((f.display().to_string(), files::read(f, limits)?)))
         .collect::<Result<Vec<_>>>()?;
     let name = dir.display().to_string();
     let (stack, errors) = decode_series(&name, &loaded, limits);
@@ -286,7 +284,7 @@ pub fn emidec_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
             .unwrap_or_default();
         let image = first_volume(&case.join("Images"))?;
         let labels = first_volume(&case.join("Contours"))?;
-        let bytes = read(&image)?;
+        let bytes = files::read(&image, limits)?;
         out.extend(paired(&image, Some(bytes), &labels, &patient, limits)?);
     }
     Ok(out)
@@ -386,7 +384,7 @@ fn label_beside(image: &Path) -> Option<PathBuf> {
 /// (the series folder's name).
 pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
     let mut images = Vec::new();
-    walk(dir, &mut images)
+    walk(dir, &mut images, &mut Visited::default())
         .with_context(|| format!("{}: cannot list the pairs folder", dir.display()))?;
     images.sort();
     let mut out = Vec::new();
@@ -412,7 +410,7 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
         let bytes = if image.is_dir() {
             None
         } else {
-            Some(read(image)?)
+            Some(files::read(image, limits)?)
         };
         let patient = match rel.components().count() {
             // A flat folder of DICOM slices names no patient by its layout; the files do (a
@@ -437,12 +435,15 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
 }
 
 /// Collects image files, and series folders (those with a label file beside them) whole
-/// instead of their files.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// instead of their files; a folder reached again through a link is not walked again.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, visited: &mut Visited) -> std::io::Result<()> {
+    if !visited.first_visit(dir) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() && label_beside(&path).is_none() {
-            walk(&path, out)?;
+            walk(&path, out, visited)?;
         } else {
             out.push(path);
         }

@@ -9,6 +9,7 @@ mod data;
 mod device;
 mod eval;
 mod export;
+mod files;
 mod model_dir;
 mod phantom;
 mod plots;

@@ -30,6 +30,7 @@ use crate::data::{
     LABEL_SUFFIX, output_label_hint, output_label_stack, output_labels_in, sorted_entries,
     stem_and_ext,
 };
+use crate::files::{self, Visited, special_kind};
 use crate::model_dir::{self, ModelRef};
 
 /// Arguments of `scarseg predict`.
@@ -125,7 +126,7 @@ fn corrected(
         return Ok(None);
     };
     let shown = file.display().to_string();
-    let bytes = std::fs::read(&file).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let bytes = files::read(&file, limits).map_err(|e| format!("{e:#}"))?;
     let maps = labels_for(&stack.slices, &stack.name, &shown, &bytes, limits)?;
     Ok(Some((file, result.towards_labels(stack, options, &maps).0)))
 }
@@ -342,14 +343,17 @@ fn is_side_file(name: &str) -> bool {
 }
 
 /// Expands the command line's paths: files stay files; a folder's DICOM files (sniffed, any
-/// name) become one series per folder, its other image files single inputs.
+/// name) become one series per folder, its other image files single inputs. A folder reached
+/// again through a link is said and left out; anything else that is not a regular file (a
+/// pipe, a device) becomes an input that fails when read, so it is reported and skipped.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
     let mut out = Vec::new();
+    let mut visited = Visited::default();
     for path in paths {
-        if path.is_file() {
+        if path.is_dir() {
+            expand_dir(path, &mut out, &mut visited)?;
+        } else if path.exists() {
             out.push(Input::File(path.clone()));
-        } else if path.is_dir() {
-            expand_dir(path, &mut out)?;
         } else {
             bail!("{}: no such file or folder", path.display());
         }
@@ -357,12 +361,19 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
     Ok(out)
 }
 
-fn expand_dir(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
+fn expand_dir(dir: &Path, out: &mut Vec<Input>, visited: &mut Visited) -> Result<()> {
+    if !visited.first_visit(dir) {
+        eprintln!(
+            "note: {}: a folder already read (a link back to it, or named twice); not read again",
+            dir.display()
+        );
+        return Ok(());
+    }
     let entries = sorted_entries(dir, "cannot list")?;
     let mut dicom = Vec::new();
     for path in entries {
         if path.is_dir() {
-            expand_dir(&path, out)?;
+            expand_dir(&path, out, visited)?;
             continue;
         }
         let name = path
@@ -371,6 +382,11 @@ fn expand_dir(dir: &Path, out: &mut Vec<Input>) -> Result<()> {
             .to_string_lossy()
             .to_string();
         if is_side_file(&name) {
+            continue;
+        }
+        // Not opened to sniff it: a FIFO would block there.
+        if special_kind(&path).is_some() {
+            out.push(Input::File(path));
             continue;
         }
         if sniff_file(&path) == Some(Format::Dicom) {
@@ -394,20 +410,6 @@ fn sniff_file(path: &Path) -> Option<Format> {
     sniff(&head)
 }
 
-fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
-    let len = std::fs::metadata(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?
-        .len();
-    if len > limits.max_bytes {
-        bail!(
-            "{}: {len} bytes is over the limit of {} bytes",
-            path.display(),
-            limits.max_bytes
-        );
-    }
-    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
-}
-
 /// One input, decoded.
 pub struct Decoded {
     /// The stacks to analyse: one per series and acquisition the input holds (a PSIR
@@ -429,7 +431,7 @@ pub fn decode(input: &Input, limits: &Limits) -> Decoded {
     };
     match input {
         Input::File(path) => {
-            let bytes = match read_limited(path, limits) {
+            let bytes = match files::read(path, limits) {
                 Ok(b) => b,
                 Err(e) => return failed(vec![format!("{e:#}")]),
             };
@@ -446,7 +448,7 @@ pub fn decode(input: &Input, limits: &Limits) -> Decoded {
             let mut errors = Vec::new();
             let mut loaded = Vec::new();
             for f in files {
-                match read_limited(f, limits) {
+                match files::read(f, limits) {
                     Ok(b) => loaded.push((f.display().to_string(), b)),
                     Err(e) => errors.push(format!("{e:#}")),
                 }

@@ -1611,6 +1611,68 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
             .expect("json");
     assert_eq!(report["errors"].as_array().expect("errors").len(), 1);
 
+    // What is not a regular file, and a link back up, in a folder: a pipe would block the run
+    // on open and /dev/zero never ends, so both are reported and skipped without being read,
+    // and the folder the link leads back to is not read again (it was, 40 times, until the
+    // system refused to follow more links).
+    #[cfg(target_os = "linux")]
+    {
+        let odd = root.join("odd");
+        std::fs::create_dir_all(odd.join("sub")).expect("mkdir");
+        let png = std::fs::read_dir(&data)
+            .expect("list")
+            .map(|e| e.expect("entry").path())
+            .find(|p| p.extension().is_some_and(|e| e == "png") && !s(p).contains("_labels"))
+            .expect("a phantom png");
+        std::fs::copy(&png, odd.join("sub/one.png")).expect("copy");
+        std::os::unix::fs::symlink("..", odd.join("sub/up")).expect("symlink");
+        std::os::unix::fs::symlink("/dev/zero", odd.join("zero.png")).expect("symlink");
+        let made = std::process::Command::new("mkfifo")
+            .arg(odd.join("pipe.png"))
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let out_odd = root.join("out-odd");
+        // Under `timeout`, so that a run stuck on the pipe fails the test (124) instead of
+        // hanging it.
+        let out = Command::new("timeout")
+            .arg("600")
+            .arg(env!("CARGO_BIN_EXE_scarseg"))
+            .args([
+                "predict",
+                s(&odd),
+                "--weights",
+                s(&model),
+                "--out",
+                s(&out_odd),
+            ])
+            .output()
+            .expect("run scarseg");
+        assert_eq!(out.status.code(), Some(2), "partial results exit with 2");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for line in [
+            format!(
+                "{}: not a regular file but a pipe (FIFO)",
+                s(&odd.join("pipe.png"))
+            ),
+            format!(
+                "{}: not a regular file but a character device",
+                s(&odd.join("zero.png"))
+            ),
+            format!("note: {}: a folder already read", s(&odd.join("sub/up"))),
+        ] {
+            assert!(err.contains(&line), "{line:?} not in {err}");
+        }
+        assert_eq!(
+            files_with(&out_odd, "_scar.png"),
+            [out_odd.join("one_scar.png")]
+        );
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out_odd.join("report.json")).expect("report"))
+                .expect("json");
+        assert_eq!(report["errors"].as_array().expect("errors").len(), 2);
+    }
+
     // Weights that do not fit the manifest: the sha256 check names the file.
     let weights = model.join("weights.safetensors");
     let mut bytes = std::fs::read(&weights).expect("read");
