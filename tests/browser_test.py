@@ -336,6 +336,37 @@ def opened_while_the_worker_starts(d, origin):
     assert status.startswith("done"), status
 
 
+def folder_with_other_files(d, tmp, series):
+    """A folder as a CD export holds one: a DICOM series beside a viewer program, an autorun
+    file and a readme, and a file named like an image that is not one. Opened with the folder
+    picker, the series is analysed and the broken file fails with its reason; the other files
+    are left out in one note, not each shown as a failed file."""
+    cd = tmp / "cd"
+    shutil.copytree(series, cd / "DICOM")
+    (cd / "AUTORUN.INF").write_text("[autorun]\nopen=viewer.exe\n")
+    (cd / "viewer.exe").write_bytes(b"MZ\x90\x00\x03" + bytes(600))
+    (cd / "README.TXT").write_text("Images of one study.\n")
+    (cd / "DICOM" / "IM9999").write_bytes(b"not a DICOM file")
+    before = d.js("return document.querySelectorAll('[data-testid=file-status]').length")
+    # ChromeDriver fills a webkitdirectory input with the files below the folder given.
+    d.upload("[data-testid=folder-input]", [cd])
+    statuses = d.wait(f"""
+        const s = [...document.querySelectorAll('[data-testid=file-status]')].slice({before})
+            .map(e => e.innerText);
+        return s.length == 2 && s.every(t => t.startsWith('done') || t.startsWith('failed')) ? s : null;
+    """, "the folder's series and its broken file")
+    print(f"[cpu] a CD-like folder: {statuses}")
+    assert sum(t.startswith("done") for t in statuses) == 1, statuses
+    failed = [t for t in statuses if t.startswith("failed")]
+    assert len(failed) == 1 and "not a supported image" in failed[0], statuses
+    note = d.js("return document.querySelector('[data-testid=left-out]')?.innerText")
+    print(f"[cpu] {note}")
+    assert note.startswith("From the folder opened last: left out 3 file(s) that are images neither "
+                           "by their content nor by their names: "), note
+    for name in ["cd/AUTORUN.INF", "cd/viewer.exe", "cd/README.TXT"]:
+        assert name in note, (name, note)
+
+
 def run_device(device, port, data, cli_out, tmp):
     downloads = tmp / f"downloads-{device}"
     downloads.mkdir()
@@ -504,6 +535,7 @@ def run_device(device, port, data, cli_out, tmp):
             teaching_view(d, data)
             segmentation_beside(d, data, downloads, edited)
             segmentation_beside_two_series(d, data, downloads)
+            folder_with_other_files(d, tmp, data / "series")
 
         # Weights that do not fit: a clear message, and the default model still works.
         bad = tmp / f"bad-{device}"

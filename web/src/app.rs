@@ -8,7 +8,9 @@ use std::sync::Arc;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use scarseg_imaging::decode::{Format, is_dicom_segmentation, labels_for, sniff};
+use scarseg_imaging::decode::{
+    Format, is_dicom_segmentation, labels_for, named_like_an_image, sniff, worth_decoding,
+};
 use scarseg_imaging::edit::Tool;
 use scarseg_imaging::encode::{EncodeError, NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
@@ -18,7 +20,8 @@ use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
     SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, flag_agreement_text,
-    label_map, mask_png, output_stem, report_csv, report_rows, stack_record, stack_summary,
+    label_map, left_out_note, mask_png, output_stem, report_csv, report_rows, stack_record,
+    stack_summary,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{
@@ -224,6 +227,8 @@ struct AppState {
     device_choice: RwSignal<DeviceChoice>,
     /// Why the analysis worker was started again, or could not be.
     worker_notice: RwSignal<Option<String>>,
+    /// The files of the folder opened last that were left out as not images.
+    left_out: RwSignal<Vec<String>>,
 }
 
 /// Stops the current worker, if any, and makes its events stale: returns the next worker's
@@ -682,16 +687,27 @@ type Beside = Vec<(String, Arc<Vec<u8>>)>;
 /// it is an item, whose decoding says what it is). Unreadable files become items that fail with
 /// the reason. Files over the size limit are refused here, before a byte is read into the tab's
 /// memory: (name, reason).
-async fn items_from_files(
-    files: Vec<web_sys::File>,
-) -> (Vec<(Item, Beside)>, Vec<(String, String)>) {
+///
+/// A folder's files that are images neither by their first bytes nor by their names (a CD's
+/// viewer program, an autorun file: `worth_decoding`) are left out, their paths returned third,
+/// rather than each shown as a failed file; only their first bytes are read. A file chosen by
+/// itself is always decoded, so it fails with its reason.
+async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
     type Files = Vec<(String, Vec<u8>)>;
     let mut series: std::collections::BTreeMap<String, (Files, Files)> = Default::default();
     let mut items = Vec::new();
     let mut refused = Vec::new();
+    let mut left_out = Vec::new();
     let limits = Limits::default();
     for file in files {
         let path = relative_path(&file);
+        if path.contains('/') && !named_like_an_image(&path) {
+            let head = file_head(&file).await;
+            if !worth_decoding(&path, &head) {
+                left_out.push(path);
+                continue;
+            }
+        }
         let size = file.size() as u64;
         if size > limits.max_bytes {
             let kind = ErrorKind::TooLarge {
@@ -749,7 +765,22 @@ async fn items_from_files(
             .collect();
         items.push((Item { name, files }, beside));
     }
-    (items, refused)
+    (items, refused, left_out)
+}
+
+/// What [`items_from_files`] makes of the files opened: the items to analyse, the files refused
+/// (name, reason) and a folder's files left out as not images.
+type FromFiles = (Vec<(Item, Beside)>, Vec<(String, String)>, Vec<String>);
+
+/// A file's first 512 bytes, or none where the browser cannot read it.
+async fn file_head(file: &web_sys::File) -> Vec<u8> {
+    let Ok(blob) = file.slice_with_i32_and_i32(0, 512) else {
+        return Vec::new();
+    };
+    match JsFuture::from(blob.array_buffer()).await {
+        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+        Err(_) => Vec::new(),
+    }
 }
 
 fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
@@ -863,6 +894,7 @@ pub fn App() -> impl IntoView {
         teaching: Teaching::new(),
         device_choice: RwSignal::new(DeviceChoice::Auto),
         worker_notice: RwSignal::new(None),
+        left_out: RwSignal::new(Vec::new()),
     };
     let device_choice = state.device_choice;
     let threshold = state.threshold;
@@ -930,7 +962,8 @@ pub fn App() -> impl IntoView {
 
     let open_files = move |files: Vec<web_sys::File>| {
         spawn_local(async move {
-            let (items, refused) = items_from_files(files).await;
+            let (items, refused, left_out) = items_from_files(files).await;
+            state.left_out.set(left_out);
             state.cases.update(|cases| {
                 for (name, message) in refused {
                     let id = cases.len();
@@ -2078,6 +2111,11 @@ pub fn App() -> impl IntoView {
             // A screen reader announces this line when it changes: when a file finishes, fails
             // or is cancelled, not on every slice's progress (the list itself re-renders then).
             <p class="sr-only" role="status" data-testid="files-summary">{move || state.cases.with(|cases| files_summary(cases))}</p>
+            <Show when=move || state.left_out.with(|l| !l.is_empty())>
+                <p data-testid="left-out">
+                    {move || format!("From the folder opened last: {}.", state.left_out.with(|l| left_out_note(l)))}
+                </p>
+            </Show>
             <ul data-testid="files">
                 {move || state.cases.get().into_iter().map(|c| {
                     let id = c.id;

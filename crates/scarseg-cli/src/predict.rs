@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::ProgressBar;
 use scarseg_imaging::decode::{
-    Format, decode_file_stacks, decode_series_stacks, labels_for, sniff,
+    Format, decode_file_stacks, decode_series_stacks, labels_for, sniff, worth_decoding,
 };
 use scarseg_imaging::encode::{NiftiData, nifti1, png_rgba8};
 use scarseg_imaging::metrics::{AhaOrientation, WallLevel};
@@ -20,8 +20,8 @@ use scarseg_imaging::view::{Overlay, Window, rgba};
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
     SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, flag_agreement,
-    flag_agreement_text, label_map, mask_png, output_stem, report_csv, report_rows, stack_record,
-    stack_summary,
+    flag_agreement_text, label_map, left_out_note, mask_png, output_stem, report_csv, report_rows,
+    stack_record, stack_summary,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack};
 
@@ -333,27 +333,44 @@ impl Input {
     }
 }
 
+/// Files a folder walk leaves out: hidden ones, reports, and what `predict` itself writes (label
+/// volumes, segmentations, the masks and overlays), so that a folder that holds an earlier run's
+/// results does not have its masks analysed as images. Named on the command line, they are read.
 fn is_side_file(name: &str) -> bool {
     let (stem, ext) = stem_and_ext(name);
     name.starts_with('.')
         || stem.ends_with(LABEL_SUFFIX)
         || name.ends_with(SEG_SUFFIX)
         || name.ends_with(SR_SUFFIX)
+        || ["_scar.png", "_myo.png", "_overlay.png"]
+            .iter()
+            .any(|s| name.ends_with(s))
         || matches!(ext, ".json" | ".csv" | ".txt" | ".md")
 }
 
+/// The inputs a run's paths hold, and what walking their folders left out, said as notes.
+pub struct Expanded {
+    pub inputs: Vec<Input>,
+    pub notes: Vec<String>,
+}
+
 /// Expands the command line's paths: files stay files; a folder's DICOM files (sniffed, any
-/// name) become one series per folder, its other image files single inputs. A folder reached
-/// again through a link is said and left out; anything else that is not a regular file (a
-/// pipe, a device) becomes an input that fails when read, so it is reported and skipped.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
-    let mut out = Vec::new();
+/// name) become one series per folder, its other image files single inputs. Left out, with a
+/// note: a folder reached again through a link, and a folder's files that are images neither by
+/// their first bytes nor by their names (`worth_decoding`: a CD's viewer, an autorun file).
+/// Anything else that is not a regular file (a pipe, a device) becomes an input that fails when
+/// read, so it is reported and skipped.
+pub fn expand(paths: &[PathBuf]) -> Result<Expanded> {
+    let mut out = Expanded {
+        inputs: Vec::new(),
+        notes: Vec::new(),
+    };
     let mut visited = Visited::default();
     for path in paths {
         if path.is_dir() {
             expand_dir(path, &mut out, &mut visited)?;
         } else if path.exists() {
-            out.push(Input::File(path.clone()));
+            out.inputs.push(Input::File(path.clone()));
         } else {
             bail!("{}: no such file or folder", path.display());
         }
@@ -361,16 +378,17 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>> {
     Ok(out)
 }
 
-fn expand_dir(dir: &Path, out: &mut Vec<Input>, visited: &mut Visited) -> Result<()> {
+fn expand_dir(dir: &Path, out: &mut Expanded, visited: &mut Visited) -> Result<()> {
     if !visited.first_visit(dir) {
-        eprintln!(
-            "note: {}: a folder already read (a link back to it, or named twice); not read again",
+        out.notes.push(format!(
+            "{}: a folder already read (a link back to it, or named twice); not read again",
             dir.display()
-        );
+        ));
         return Ok(());
     }
     let entries = sorted_entries(dir, "cannot list")?;
     let mut dicom = Vec::new();
+    let mut not_images = Vec::new();
     for path in entries {
         if path.is_dir() {
             expand_dir(&path, out, visited)?;
@@ -386,28 +404,37 @@ fn expand_dir(dir: &Path, out: &mut Vec<Input>, visited: &mut Visited) -> Result
         }
         // Not opened to sniff it: a FIFO would block there.
         if special_kind(&path).is_some() {
-            out.push(Input::File(path));
+            out.inputs.push(Input::File(path));
             continue;
         }
-        if sniff_file(&path) == Some(Format::Dicom) {
+        let head = file_head(&path);
+        if sniff(&head) == Some(Format::Dicom) {
             dicom.push(path);
+        } else if worth_decoding(&name, &head) {
+            out.inputs.push(Input::File(path));
         } else {
-            out.push(Input::File(path));
+            not_images.push(name);
         }
     }
     if !dicom.is_empty() {
-        out.push(Input::Series(dir.to_path_buf(), dicom));
+        out.inputs.push(Input::Series(dir.to_path_buf(), dicom));
+    }
+    if !not_images.is_empty() {
+        out.notes
+            .push(format!("{}: {}", dir.display(), left_out_note(&not_images)));
     }
     Ok(())
 }
 
-fn sniff_file(path: &Path) -> Option<Format> {
+/// A file's first 512 bytes (fewer if it is shorter; none if it cannot be read, which reading
+/// it whole then reports).
+fn file_head(path: &Path) -> Vec<u8> {
     use std::io::Read;
-    let mut head = vec![0u8; 512];
-    let mut f = std::fs::File::open(path).ok()?;
-    let n = f.read(&mut head).ok()?;
-    head.truncate(n);
-    sniff(&head)
+    let mut head = Vec::with_capacity(512);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(512).read_to_end(&mut head);
+    }
+    head
 }
 
 /// One input, decoded.
@@ -565,9 +592,18 @@ fn write_outputs(
 
 /// Runs `scarseg predict`.
 pub fn run(args: PredictArgs) -> Result<Outcome> {
-    let inputs = expand(&args.inputs)?;
+    let Expanded {
+        inputs,
+        notes: walk_notes,
+    } = expand(&args.inputs)?;
     if inputs.is_empty() {
-        bail!("no image files in the given folders");
+        if walk_notes.is_empty() {
+            bail!("no image files in the given folders");
+        }
+        bail!(
+            "no image files in the given folders ({})",
+            walk_notes.join("; ")
+        );
     }
     let device = crate::device::parse(&args.device)?;
     let source = ModelRef::from_arg(args.weights.as_ref());
@@ -612,7 +648,7 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
     let mut aha = Vec::new();
     let mut reports = Vec::new();
     let mut errors: Vec<String> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = walk_notes;
     let mut used = std::collections::BTreeMap::<String, usize>::new();
     let mut used_corrections = Vec::new();
     // DICOM's dates and times are local, as the scanner's are.
@@ -833,5 +869,11 @@ mod tests {
         assert!(is_side_file(".DS_Store"));
         assert!(!is_side_file("IM0001"));
         assert!(!is_side_file("case.nii.gz"));
+        // predict's own masks and overlays, of a file and of a stack's slice.
+        for name in ["case_scar.png", "case_myo.png", "case_003_overlay.png"] {
+            assert!(is_side_file(name), "{name}");
+        }
+        assert!(!is_side_file("scar.png"));
+        assert!(!is_side_file("case_scar.nii.gz"));
     }
 }

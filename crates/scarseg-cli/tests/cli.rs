@@ -1626,6 +1626,12 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
             .expect("a phantom png");
         std::fs::copy(&png, odd.join("sub/one.png")).expect("copy");
         std::os::unix::fs::symlink("..", odd.join("sub/up")).expect("symlink");
+        // A CD's other files: images neither by content nor by name, so left out with a note
+        // rather than each reported as an unreadable image. A broken file named like an image
+        // is still reported.
+        std::fs::write(odd.join("AUTORUN.INF"), b"[autorun]\nopen=viewer.exe\n").expect("write");
+        std::fs::write(odd.join("viewer.exe"), b"MZ\x90\0\x03").expect("write");
+        std::fs::write(odd.join("IM0002"), b"not a DICOM file").expect("write");
         std::os::unix::fs::symlink("/dev/zero", odd.join("zero.png")).expect("symlink");
         let made = std::process::Command::new("mkfifo")
             .arg(odd.join("pipe.png"))
@@ -1660,6 +1666,12 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
                 s(&odd.join("zero.png"))
             ),
             format!("note: {}: a folder already read", s(&odd.join("sub/up"))),
+            format!(
+                "note: {}: left out 2 file(s) that are images neither by their content nor by \
+                 their names: AUTORUN.INF, viewer.exe\n",
+                s(&odd)
+            ),
+            format!("skipped: {}: not a supported image", s(&odd.join("IM0002"))),
         ] {
             assert!(err.contains(&line), "{line:?} not in {err}");
         }
@@ -1670,7 +1682,14 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
         let report: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out_odd.join("report.json")).expect("report"))
                 .expect("json");
-        assert_eq!(report["errors"].as_array().expect("errors").len(), 2);
+        assert_eq!(report["errors"].as_array().expect("errors").len(), 3);
+        let notes = report["notes"].as_array().expect("notes");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.as_str().is_some_and(|n| n.contains("left out 2 file(s)"))),
+            "{notes:?}"
+        );
     }
 
     // Weights that do not fit the manifest: the sha256 check names the file.

@@ -47,6 +47,42 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
     }
 }
 
+/// Whether a file met while walking a folder is worth decoding: its first bytes (`head`, 132 or
+/// more for DICOM) name a supported format, or its name could be an image's: an image extension,
+/// none, or only digits after the last dot (exports name DICOM files by number or UID). The rest
+/// (a CD's viewer program, an autorun file, a document) is left out of a folder's inputs instead
+/// of each being reported as an unreadable image; a file chosen by name is always decoded, so it
+/// fails with its reason.
+pub fn worth_decoding(name: &str, head: &[u8]) -> bool {
+    sniff(head).is_some() || named_like_an_image(name)
+}
+
+/// The name half of [`worth_decoding`]: whether `name` (a path's last part counts) could be an
+/// image's whatever its bytes, so that a broken one is still reported.
+pub fn named_like_an_image(name: &str) -> bool {
+    let name = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let Some((_, ext)) = name.rsplit_once('.') else {
+        return true;
+    };
+    let ext = ext.to_ascii_lowercase();
+    ext.is_empty()
+        || ext.bytes().all(|b| b.is_ascii_digit())
+        || matches!(
+            ext.as_str(),
+            "dcm"
+                | "dicom"
+                | "dic"
+                | "ima"
+                | "nii"
+                | "gz"
+                | "png"
+                | "jpg"
+                | "jpeg"
+                | "jpe"
+                | "jfif"
+        )
+}
+
 fn is_nifti_header(bytes: &[u8]) -> bool {
     bytes.len() >= 4 && (bytes[..4] == 348i32.to_le_bytes() || bytes[..4] == 348i32.to_be_bytes())
         || is_nifti2_header(bytes)
@@ -2086,6 +2122,36 @@ fn raster_error(e: &image::ImageError) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folders_files_are_worth_decoding_by_content_or_by_name() {
+        // Images by name, whatever their bytes (a broken one must still be reported).
+        for name in [
+            "IM0001",
+            "1.3.12.2.1107.5.2.30.25245.2019",
+            "scan.DCM",
+            "case.nii.gz",
+            "case.nii",
+            "slice.png",
+            "slice.JPG",
+            "CD/DICOM/IMG00001.ima",
+        ] {
+            assert!(worth_decoding(name, b"garbage"), "{name}");
+        }
+        // Not images by name: left out unless their bytes say otherwise.
+        for name in [
+            "AUTORUN.INF",
+            "viewer/bin/viewer.exe",
+            "Report.pdf",
+            "index.htm",
+        ] {
+            assert!(!worth_decoding(name, b"MZ\x90\0"), "{name}");
+        }
+        let mut dicom = vec![0u8; 132];
+        dicom[128..].copy_from_slice(b"DICM");
+        assert!(worth_decoding("image.bin", &dicom));
+        assert!(worth_decoding("photo.bin", b"\x89PNG\r\n\x1a\n"));
+    }
 
     fn first(uid: &str, acquisition: &[(&str, &str)]) -> Slice {
         let mut s = Slice::new(1, 1, vec![0.0], "x");

@@ -110,6 +110,23 @@ pub fn flag_agreement_text(burden: f64, limits: (f64, f64)) -> String {
     )
 }
 
+/// What walking a folder left out (`scarseg_imaging::decode::worth_decoding`), in words that
+/// `scarseg predict`'s note and the page share: how many files, and the first five names.
+pub fn left_out_note(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let more = names.len().saturating_sub(SHOWN);
+    format!(
+        "left out {} file(s) that are images neither by their content nor by their names: {}{}",
+        names.len(),
+        names[..names.len().min(SHOWN)].join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// A stack's result in a sentence, as the page's report opens with it and `scarseg predict`
 /// prints it: the burden and flag, the scar's and myocardium's volumes (mL) and masses (g), and
 /// the slices.
@@ -1059,6 +1076,17 @@ mod tests {
         assert!(flag_agreement_text(15.8, limits).ends_with(
             "the reference burden here is 11.9% to 20.0%: the 5% threshold lies outside it."
         ));
+    }
+
+    #[test]
+    fn the_left_out_note_names_five_and_counts_the_rest() {
+        let names = |n: usize| (1..=n).map(|k| format!("f{k}")).collect::<Vec<_>>();
+        assert_eq!(
+            left_out_note(&names(2)),
+            "left out 2 file(s) that are images neither by their content nor by their names: \
+             f1, f2"
+        );
+        assert!(left_out_note(&names(7)).ends_with(": f1, f2, f3, f4, f5 and 2 more"));
     }
 
     #[test]
