@@ -958,8 +958,7 @@ fn predicted_masks(dir: &Path, samples: &[Sample], limits: &Limits) -> Result<Ve
                 file.display()
             )
         })?;
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes = crate::files::read(&path, limits)?;
         let slices: Vec<Slice> = group.iter().map(|s| s.image.clone()).collect();
         let maps = labels_for(
             &slices,

@@ -95,8 +95,7 @@ pub fn run(args: ExportArgs, command_line: String) -> Result<Outcome> {
     let several = args.checkpoint.len() > 1;
     let mut sources = Vec::with_capacity(args.checkpoint.len());
     for path in &args.checkpoint {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes = crate::files::read_regular(path)?;
         if several {
             // Load each one alone first, so that an error names the file at fault.
             from_safetensors(&bytes, &device)
@@ -335,9 +334,11 @@ fn test_metrics(
     postprocessing: &PostprocessOptions,
 ) -> Result<(BTreeMap<String, f64>, String)> {
     let at = path.display();
-    let eval: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).with_context(|| format!("{at}: cannot read"))?)
-            .with_context(|| format!("{at}: not an eval.json"))?;
+    let eval: serde_json::Value = serde_json::from_slice(&crate::files::read(
+        path,
+        &scarseg_imaging::Limits::default(),
+    )?)
+    .with_context(|| format!("{at}: not an eval.json"))?;
     let summary = &eval["summary"];
     if !summary.is_object() {
         bail!("{at}: no `summary` (write it with scarseg eval --out)");

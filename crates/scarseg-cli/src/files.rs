@@ -68,6 +68,16 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The bytes of the regular file at `path`, however large (a checkpoint, which no image limit
+/// fits): a pipe or a device is refused by name rather than read until it ends, which
+/// `/dev/zero` never does.
+pub fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    if let Some(kind) = special_kind(path) {
+        bail!("{}: not a regular file but {kind}", path.display());
+    }
+    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
 /// The folders a walk has entered, by their canonical paths.
 #[derive(Default)]
 pub struct Visited(HashSet<PathBuf>);
@@ -113,6 +123,10 @@ mod tests {
     fn devices_and_pipes_are_refused_by_name_without_reading() {
         // /dev/zero never ends: read, it would fill the memory.
         let err = read(Path::new("/dev/zero"), &limits(1 << 20))
+            .expect_err("a device")
+            .to_string();
+        assert_eq!(err, "/dev/zero: not a regular file but a character device");
+        let err = read_regular(Path::new("/dev/zero"))
             .expect_err("a device")
             .to_string();
         assert_eq!(err, "/dev/zero: not a regular file but a character device");

@@ -446,8 +446,7 @@ pub fn run(mut args: TrainArgs, command_line: String) -> Result<crate::Outcome> 
         None => {
             let model = match &args.init_from {
                 Some(path) => {
-                    let bytes = std::fs::read(path)
-                        .with_context(|| format!("{}: cannot read", path.display()))?;
+                    let bytes = crate::files::read_regular(path)?;
                     scarseg_model::weights::from_safetensors_expecting(&bytes, &config, &device)
                         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
                 }

@@ -1179,6 +1179,43 @@ fn errors_are_one_line_with_exit_codes() {
         "manifest.json: cannot read",
     );
 
+    // Checkpoints and manifests that are devices: refused by name, not read until memory runs
+    // out (/dev/zero never ends).
+    #[cfg(target_os = "linux")]
+    {
+        let device = "/dev/zero: not a regular file but a character device";
+        let (m, r0, o) = (root.join("m"), root.join("r0"), root.join("o"));
+        let export = [
+            "export",
+            "--checkpoint",
+            "/dev/zero",
+            "--name",
+            "z",
+            "--out",
+            s(&m),
+        ];
+        fails(&export, device);
+        let init = [
+            "train",
+            "--phantom",
+            "1",
+            "--init-from",
+            "/dev/zero",
+            "--out",
+            s(&r0),
+        ];
+        fails(&init, device);
+        let model = root.join("device-model");
+        std::fs::create_dir(&model).expect("mkdir");
+        std::os::unix::fs::symlink("/dev/zero", model.join("manifest.json")).expect("symlink");
+        let png = root.join("a.png");
+        let predict = ["predict", s(&png), "--out", s(&o), "--weights", s(&model)];
+        fails(
+            &predict,
+            "manifest.json: not a regular file but a character device",
+        );
+    }
+
     // Unknown device, bad size, nothing to train on.
     fails(
         &[
