@@ -367,6 +367,40 @@ def folder_with_other_files(d, tmp, series):
         assert name in note, (name, note)
 
 
+def labels_beside_by_name(d, tmp):
+    """A label volume opened with its image and named after it (`X_labels.nii.gz` beside
+    `X.nii.gz`, as `scarseg phantom` and `scarseg predict` write them) is offered as the image's
+    labels, not analysed as an image of its own, and loading it gives the corrections that
+    loading it through "load labels" gives."""
+    named = tmp / "named"
+    named.mkdir()
+    phantom = tmp / "p1"
+    shutil.copy(next(p for p in phantom.glob("*.nii.gz") if "_labels" not in p.name), named / "named.nii.gz")
+    shutil.copy(next(phantom.glob("*_labels.nii.gz")), named / "named_labels.nii.gz")
+    rows = len(statuses(d))
+    d.upload("[data-testid=file-input]", [named / "named.nii.gz", named / "named_labels.nii.gz"])
+    d.wait(f"const s = [...document.querySelectorAll('[data-testid=file-status]')];"
+           f"return s.length == {rows + 1} && s[{rows}].innerText.startsWith('done')",
+           "the image opened with its label volume, as one file")
+    time.sleep(1)
+    assert len(statuses(d)) == rows + 1, statuses(d)[rows:]
+    open_file(d, "named.nii.gz")
+    button = d.wait("return document.querySelector('[data-testid=apply-beside]')?.innerText",
+                    "the label volume offered")
+    assert button == "load named_labels.nii.gz as labels", button
+    d.js("document.querySelector('[data-testid=apply-beside]').click()")
+    status = "return document.querySelector('[data-testid=correct-status]').innerText"
+    beside = d.wait(f"const t = ({status.removeprefix('return ')}); "
+                    "return t.includes(' of the stack') && !t.includes(' and 0 of the stack') ? t : null",
+                    "the label volume loaded")
+    d.upload("[data-testid=labels-input]", [named / "named_labels.nii.gz"])
+    time.sleep(2)
+    through_load = d.js(status)
+    assert beside == through_load, (beside, through_load)
+    assert not d.js("return document.querySelector('[data-testid=labels-error]')")
+    print(f"[cpu] a label volume opened with its image: offered, not read as an image; loaded: {beside}")
+
+
 def run_device(device, port, data, cli_out, tmp):
     downloads = tmp / f"downloads-{device}"
     downloads.mkdir()
@@ -536,6 +570,7 @@ def run_device(device, port, data, cli_out, tmp):
             segmentation_beside(d, data, downloads, edited)
             segmentation_beside_two_series(d, data, downloads)
             folder_with_other_files(d, tmp, data / "series")
+            labels_beside_by_name(d, tmp)
 
         # Weights that do not fit: a clear message, and the default model still works.
         bad = tmp / f"bad-{device}"

@@ -26,7 +26,7 @@ use scarseg_pipeline::outputs::{
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{
     BRUSH_RANGE_MM, Corrections, DEFAULT_BRUSH_MM, KEYBOARD_BIG_STEP, brush_step, keyboard_start,
-    keyboard_step, segmentations_fitting, segmentations_offered,
+    keyboard_step, labels_by_name, segmentations_fitting, segmentations_offered,
 };
 use scarseg_web::ledger::{AfterDeath, Culprit, Ledger, Restart, after_death, death_message};
 use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
@@ -688,6 +688,9 @@ type Beside = Vec<(String, Arc<Vec<u8>>)>;
 /// the reason. Files over the size limit are refused here, before a byte is read into the tab's
 /// memory: (name, reason).
 ///
+/// A label volume named after an item opened with it (`X_labels.nii.gz` beside `X.nii.gz` or the
+/// series folder `X`: [`labels_by_name`]) goes beside that item too.
+///
 /// A folder's files that are images neither by their first bytes nor by their names (a CD's
 /// viewer program, an autorun file: `worth_decoding`) are left out, their paths returned third,
 /// rather than each shown as a failed file; only their first bytes are read. A file chosen by
@@ -765,7 +768,35 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
             .collect();
         items.push((Item { name, files }, beside));
     }
-    (items, refused, left_out)
+    // Label volumes named after an item opened with them go beside it, as its segmentations do.
+    let names: Vec<String> = items.iter().map(|(item, _)| item.name.clone()).collect();
+    let targets = labels_by_name(&names);
+    let mut kept = Vec::with_capacity(items.len());
+    let mut moved = Vec::new();
+    for ((item, beside), target) in items.into_iter().zip(&targets) {
+        match target {
+            Some(j) => moved.push((*j, item)),
+            None => kept.push((item, beside)),
+        }
+    }
+    // Indices into the items before the label volumes left: those kept keep their order.
+    let index_after: Vec<Option<usize>> = targets
+        .iter()
+        .scan(0usize, |next, t| {
+            Some(t.is_none().then(|| {
+                *next += 1;
+                *next - 1
+            }))
+        })
+        .collect();
+    for (j, item) in moved {
+        let Some(k) = index_after[j] else { continue };
+        for (path, bytes) in item.files {
+            let file = path.rsplit('/').next().unwrap_or(&path).to_string();
+            kept[k].1.push((file, Arc::new(bytes)));
+        }
+    }
+    (kept, refused, left_out)
 }
 
 /// What [`items_from_files`] makes of the files opened: the items to analyse, the files refused
@@ -2269,7 +2300,7 @@ pub fn App() -> impl IntoView {
                         let file = name.clone();
                         view! {
                             " "
-                            <button data-testid="apply-beside" title="a DICOM segmentation opened with this series (a reader's, OHIF's, ScarSeg's own): where it differs from the network's masks it becomes the corrections"
+                            <button data-testid="apply-beside" title="a DICOM segmentation or label volume opened with this image (a reader's, OHIF's, ScarSeg's own): where it differs from the network's masks it becomes the corrections"
                                 on:click=move |_| apply_labels(file.clone(), bytes.to_vec())>
                                 {format!("load {name} as labels")}</button>
                         }

@@ -149,6 +149,38 @@ pub fn segmentations_fitting<B: std::borrow::Borrow<Vec<u8>>>(
         .collect()
 }
 
+/// For each of the names of the items opened together (paths, folders included), the item whose
+/// label volume it is by name: `X_labels.nii.gz`, `.nii` or `.png` labels the item `X` with any
+/// image extension, or the series folder `X`, as `scarseg predict` and the page's "NIfTI labels"
+/// name them. Such a volume is offered as that item's labels instead of being analysed as an
+/// image of its own.
+pub fn labels_by_name(names: &[String]) -> Vec<Option<usize>> {
+    const IMAGE: [&str; 6] = [".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".dcm"];
+    let stem = |name: &str| -> (String, bool) {
+        let lower = name.to_ascii_lowercase();
+        match IMAGE.iter().find(|e| lower.ends_with(*e)) {
+            Some(e) => (name[..name.len() - e.len()].to_string(), *e != ".dcm"),
+            None => (name.to_string(), false),
+        }
+    };
+    let stems: Vec<String> = names.iter().map(|n| stem(n).0).collect();
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let (own, labels_format) = stem(name);
+            let lower = name.to_ascii_lowercase();
+            let image = own.strip_suffix("_labels")?;
+            if !labels_format || lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
+                return None;
+            }
+            let target = (0..names.len()).find(|&j| j != i && stems[j] == image)?;
+            // A label volume of a label volume is no image's.
+            (!stems[target].ends_with("_labels")).then_some(target)
+        })
+        .collect()
+}
+
 /// The segmentations (indices into the item's `count`) to offer on one stack of an item: those
 /// that fit it (`here`, from [`segmentations_fitting`]; empty while it is being analysed), and
 /// those that fit none of the item's analysed stacks (`parts`, this one's included), so that a
@@ -166,6 +198,37 @@ mod tests {
     use super::*;
 
     const MM: [f64; 2] = [1.0, 1.0];
+
+    #[test]
+    fn label_volumes_find_their_image_by_name() {
+        let names: Vec<String> = [
+            "case.nii.gz",
+            "case_labels.nii.gz",
+            "scans/slice.png",
+            "scans/slice_labels.png",
+            "export/series",
+            "export/series_labels.nii",
+            "lonely_labels.nii.gz",
+            "other/case_labels.nii.gz",
+            "photo_labels.jpg",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            labels_by_name(&names),
+            [
+                None,
+                Some(0),
+                None,
+                Some(2),
+                None,
+                Some(4),
+                None,
+                None,
+                None
+            ]
+        );
+    }
 
     #[test]
     fn strokes_are_undone_one_at_a_time_and_reverts_too() {
