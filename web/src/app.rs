@@ -768,35 +768,23 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
             .collect();
         items.push((Item { name, files }, beside));
     }
-    // Label volumes named after an item opened with them go beside it, as its segmentations do.
+    // Label volumes named after an item opened with them go beside it, as its segmentations do
+    // (a target is never itself a label volume, so it is still there to receive one).
     let names: Vec<String> = items.iter().map(|(item, _)| item.name.clone()).collect();
-    let targets = labels_by_name(&names);
-    let mut kept = Vec::with_capacity(items.len());
-    let mut moved = Vec::new();
-    for ((item, beside), target) in items.into_iter().zip(&targets) {
-        match target {
-            Some(j) => moved.push((*j, item)),
-            None => kept.push((item, beside)),
+    let mut items: Vec<Option<(Item, Beside)>> = items.into_iter().map(Some).collect();
+    for (i, target) in labels_by_name(&names).into_iter().enumerate() {
+        let Some(j) = target else { continue };
+        let Some((volume, _)) = items[i].take() else {
+            continue;
+        };
+        if let Some((_, beside)) = items[j].as_mut() {
+            for (path, bytes) in volume.files {
+                let file = path.rsplit('/').next().unwrap_or(&path).to_string();
+                beside.push((file, Arc::new(bytes)));
+            }
         }
     }
-    // Indices into the items before the label volumes left: those kept keep their order.
-    let index_after: Vec<Option<usize>> = targets
-        .iter()
-        .scan(0usize, |next, t| {
-            Some(t.is_none().then(|| {
-                *next += 1;
-                *next - 1
-            }))
-        })
-        .collect();
-    for (j, item) in moved {
-        let Some(k) = index_after[j] else { continue };
-        for (path, bytes) in item.files {
-            let file = path.rsplit('/').next().unwrap_or(&path).to_string();
-            kept[k].1.push((file, Arc::new(bytes)));
-        }
-    }
-    (kept, refused, left_out)
+    (items.into_iter().flatten().collect(), refused, left_out)
 }
 
 /// What [`items_from_files`] makes of the files opened: the items to analyse, the files refused
