@@ -9,13 +9,15 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use scarseg_imaging::decode::{decode_file, decode_series, dicom_patient_id, labels_for};
+use scarseg_imaging::decode::{
+    decode_file, decode_series, dicom_patient_id, labels_for, worth_decoding,
+};
 use scarseg_imaging::metrics::Mask;
 use scarseg_imaging::phantom::{PhantomConfig, ScarPattern, generate, label};
 use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
 use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
 use scarseg_imaging::{ErrorKind, Limits, Slice};
-use scarseg_pipeline::outputs::SEG_SUFFIX;
+use scarseg_pipeline::outputs::{SEG_SUFFIX, left_out_note};
 
 use crate::files::{self, Visited};
 
@@ -388,6 +390,7 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
         .with_context(|| format!("{}: cannot list the pairs folder", dir.display()))?;
     images.sort();
     let mut out = Vec::new();
+    let mut not_images = Vec::new();
     for image in &images {
         let name = image.file_name().unwrap_or_default().to_string_lossy();
         let stem = image_stem(image);
@@ -396,6 +399,21 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
             || name.ends_with(".json")
             || name.ends_with(".csv")
         {
+            continue;
+        }
+        // A readme or a notes file among the pairs is no image without its labels, as `predict`
+        // walks a folder.
+        if !image.is_dir()
+            && files::special_kind(image).is_none()
+            && !worth_decoding(&name, &files::head(image))
+        {
+            not_images.push(
+                image
+                    .strip_prefix(dir)
+                    .unwrap_or(image)
+                    .display()
+                    .to_string(),
+            );
             continue;
         }
         let label = label_beside(image).with_context(|| {
@@ -427,6 +445,9 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
                 .unwrap_or_default(),
         };
         out.extend(paired(image, bytes, &label, &patient, limits)?);
+    }
+    if !not_images.is_empty() {
+        eprintln!("note: {}: {}", dir.display(), left_out_note(&not_images));
     }
     if out.is_empty() {
         bail!("{}: no image/label pairs found", dir.display());

@@ -78,6 +78,17 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
+/// A regular file's first 512 bytes, for telling its format (fewer if it is shorter; none if it
+/// cannot be read, which reading it whole then reports). Only for paths that [`special_kind`]
+/// passed: opening a pipe would block.
+pub fn head(path: &Path) -> Vec<u8> {
+    let mut head = Vec::with_capacity(512);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(512).read_to_end(&mut head);
+    }
+    head
+}
+
 /// The folders a walk has entered, by their canonical paths.
 #[derive(Default)]
 pub struct Visited(HashSet<PathBuf>);

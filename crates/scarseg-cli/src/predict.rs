@@ -407,7 +407,7 @@ fn expand_dir(dir: &Path, out: &mut Expanded, visited: &mut Visited) -> Result<(
             out.inputs.push(Input::File(path));
             continue;
         }
-        let head = file_head(&path);
+        let head = files::head(&path);
         if sniff(&head) == Some(Format::Dicom) {
             dicom.push(path);
         } else if worth_decoding(&name, &head) {
@@ -424,17 +424,6 @@ fn expand_dir(dir: &Path, out: &mut Expanded, visited: &mut Visited) -> Result<(
             .push(format!("{}: {}", dir.display(), left_out_note(&not_images)));
     }
     Ok(())
-}
-
-/// A file's first 512 bytes (fewer if it is shorter; none if it cannot be read, which reading
-/// it whole then reports).
-fn file_head(path: &Path) -> Vec<u8> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(512);
-    if let Ok(f) = std::fs::File::open(path) {
-        let _ = f.take(512).read_to_end(&mut head);
-    }
-    head
 }
 
 /// One input, decoded.

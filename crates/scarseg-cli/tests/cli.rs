@@ -2585,6 +2585,44 @@ fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
 }
 
 #[test]
+fn files_that_are_not_images_among_pairs_are_left_out_with_a_note() {
+    // A readme and a protocol beside the pairs are no images without labels: left out, said
+    // once (they failed the run before: "README.txt: no label file ... beside it").
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pairs = tmp.path().join("pairs");
+    ok(&[
+        "phantom",
+        "--out",
+        s(&pairs),
+        "--count",
+        "2",
+        "--seed",
+        "31",
+    ]);
+    std::fs::write(pairs.join("README.txt"), "two phantom cases\n").expect("write");
+    std::fs::write(pairs.join("protocol.pdf"), b"%PDF-1.4\n").expect("write");
+    let ev = tmp.path().join("ev");
+    let out = ok(&[
+        "eval",
+        "--method",
+        "fwhm",
+        "--pairs",
+        s(&pairs),
+        "--out",
+        s(&ev),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let note = format!(
+        "note: {}: left out 2 file(s) that are images neither by their content nor by their \
+         names: README.txt, protocol.pdf",
+        s(&pairs)
+    );
+    assert!(err.contains(&note), "{note:?} not in {err}");
+    let csv = std::fs::read_to_string(ev.join("eval.csv")).expect("csv");
+    assert_eq!(csv.lines().count(), 3, "a header and the two cases: {csv}");
+}
+
+#[test]
 fn every_phantom_layout_reads_back_as_the_same_cases_and_patients() {
     // Two three-slice cases in each layout `phantom` writes are read back by --pairs (PNG,
     // NIfTI, DICOM series folders) or --emidec as the same two patients and six slices, with
