@@ -89,16 +89,16 @@ pub fn head(path: &Path) -> Vec<u8> {
     head
 }
 
-/// The folders a walk has entered, by their canonical paths.
+/// The folders a walk has entered and the files it has taken, by their canonical paths.
 #[derive(Default)]
 pub struct Visited(HashSet<PathBuf>);
 
 impl Visited {
-    /// Whether `dir` is entered for the first time; `false` for a folder reached again (through
-    /// a link back up, or named twice), which the walk then leaves out. A folder whose canonical
-    /// path cannot be found counts as new: listing it says what is wrong.
-    pub fn first_visit(&mut self, dir: &Path) -> bool {
-        match std::fs::canonicalize(dir) {
+    /// Whether `path` (a folder or a file) is met for the first time; `false` for one reached
+    /// again (through a link back up, or named twice), which the walk then leaves out. A path
+    /// whose canonical form cannot be found counts as new: reading it says what is wrong.
+    pub fn first_visit(&mut self, path: &Path) -> bool {
+        match std::fs::canonicalize(path) {
             Ok(canonical) => self.0.insert(canonical),
             Err(_) => true,
         }
@@ -175,5 +175,9 @@ mod tests {
         assert!(visited.first_visit(&sub));
         assert!(!visited.first_visit(&sub.join("up")));
         assert!(!visited.first_visit(&sub.join("up/sub")));
+        // A file, by whichever path it is reached.
+        std::fs::write(sub.join("a.png"), b"x").expect("write");
+        assert!(visited.first_visit(&sub.join("a.png")));
+        assert!(!visited.first_visit(&sub.join("up/sub/a.png")));
     }
 }

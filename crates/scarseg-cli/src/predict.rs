@@ -370,12 +370,24 @@ pub fn expand(paths: &[PathBuf]) -> Result<Expanded> {
         if path.is_dir() {
             expand_dir(path, &mut out, &mut visited)?;
         } else if path.exists() {
-            out.inputs.push(Input::File(path.clone()));
+            if visited.first_visit(path) {
+                out.inputs.push(Input::File(path.clone()));
+            } else {
+                out.notes.push(once(path));
+            }
         } else {
             bail!("{}: no such file or folder", path.display());
         }
     }
     Ok(out)
+}
+
+/// The note for a file met a second time.
+fn once(path: &Path) -> String {
+    format!(
+        "{}: already read (named twice, or also in a folder given); read once",
+        path.display()
+    )
 }
 
 fn expand_dir(dir: &Path, out: &mut Expanded, visited: &mut Visited) -> Result<()> {
@@ -400,6 +412,11 @@ fn expand_dir(dir: &Path, out: &mut Expanded, visited: &mut Visited) -> Result<(
             .to_string_lossy()
             .to_string();
         if is_side_file(&name) {
+            continue;
+        }
+        // A file met again (named on the command line too, or through a link) is read once.
+        if !visited.first_visit(&path) {
+            out.notes.push(once(&path));
             continue;
         }
         // Not opened to sniff it: a FIFO would block there.

@@ -1681,14 +1681,9 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
         let out = Command::new("timeout")
             .arg("600")
             .arg(env!("CARGO_BIN_EXE_scarseg"))
-            .args([
-                "predict",
-                s(&odd),
-                "--weights",
-                s(&model),
-                "--out",
-                s(&out_odd),
-            ])
+            // The PNG inside the folder named again: read once.
+            .args(["predict", s(&odd), s(&odd.join("sub/one.png"))])
+            .args(["--weights", s(&model), "--out", s(&out_odd)])
             .output()
             .expect("run scarseg");
         assert_eq!(out.status.code(), Some(2), "partial results exit with 2");
@@ -1703,6 +1698,10 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
                 s(&odd.join("zero.png"))
             ),
             format!("note: {}: a folder already read", s(&odd.join("sub/up"))),
+            format!(
+                "note: {}: already read (named twice, or also in a folder given); read once",
+                s(&odd.join("sub/one.png"))
+            ),
             format!(
                 "note: {}: left out 2 file(s) that are images neither by their content nor by \
                  their names: AUTORUN.INF, viewer.exe\n",
