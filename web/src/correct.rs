@@ -156,24 +156,23 @@ pub fn segmentations_fitting<B: std::borrow::Borrow<Vec<u8>>>(
 /// image of its own.
 pub fn labels_by_name(names: &[String]) -> Vec<Option<usize>> {
     const IMAGE: [&str; 6] = [".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".dcm"];
-    let stem = |name: &str| -> (String, bool) {
+    const LABELS: [&str; 3] = [".nii.gz", ".nii", ".png"];
+    // `name` less the first of `extensions` it ends with (case aside), if any.
+    let strip = |name: &str, extensions: &[&str]| -> Option<String> {
         let lower = name.to_ascii_lowercase();
-        match IMAGE.iter().find(|e| lower.ends_with(*e)) {
-            Some(e) => (name[..name.len() - e.len()].to_string(), *e != ".dcm"),
-            None => (name.to_string(), false),
-        }
+        let e = extensions.iter().find(|e| lower.ends_with(**e))?;
+        Some(name[..name.len() - e.len()].to_string())
     };
-    let stems: Vec<String> = names.iter().map(|n| stem(n).0).collect();
+    let stems: Vec<String> = names
+        .iter()
+        .map(|n| strip(n, &IMAGE).unwrap_or_else(|| n.clone()))
+        .collect();
     names
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let (own, labels_format) = stem(name);
-            let lower = name.to_ascii_lowercase();
-            let image = own.strip_suffix("_labels")?;
-            if !labels_format || lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
-                return None;
-            }
+            let volume = strip(name, &LABELS)?;
+            let image = volume.strip_suffix("_labels")?;
             let target = (0..names.len()).find(|&j| j != i && stems[j] == image)?;
             // A label volume of a label volume is no image's.
             (!stems[target].ends_with("_labels")).then_some(target)

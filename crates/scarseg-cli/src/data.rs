@@ -401,19 +401,14 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
         {
             continue;
         }
+        let rel = image.strip_prefix(dir).unwrap_or(image);
         // A readme or a notes file among the pairs is no image without its labels, as `predict`
-        // walks a folder.
+        // walks a folder. A pipe or a device is not left out: reading it says what it is.
         if !image.is_dir()
             && files::special_kind(image).is_none()
             && !worth_decoding(&name, &files::head(image))
         {
-            not_images.push(
-                image
-                    .strip_prefix(dir)
-                    .unwrap_or(image)
-                    .display()
-                    .to_string(),
-            );
+            not_images.push(rel.display().to_string());
             continue;
         }
         let label = label_beside(image).with_context(|| {
@@ -423,7 +418,6 @@ pub fn pair_samples(dir: &Path, limits: &Limits) -> Result<Vec<Sample>> {
                 image.display()
             )
         })?;
-        let rel = image.strip_prefix(dir).unwrap_or(image);
         // Read once: for the Patient ID below and for decoding.
         let bytes = if image.is_dir() {
             None

@@ -37,25 +37,29 @@ pub fn special_kind(path: &Path) -> Option<&'static str> {
     Some("not a file")
 }
 
+/// Refuses, naming it, a `path` that is a pipe or a device: one would block on open, the other
+/// be read until it ends, which `/dev/zero` never does.
+pub fn regular(path: &Path) -> Result<()> {
+    match special_kind(path) {
+        Some(kind) => bail!("{}: not a regular file but {kind}", path.display()),
+        None => Ok(()),
+    }
+}
+
 /// The bytes of the regular file at `path`, at most `limits.max_bytes` of them: anything else
 /// is an error that names the path. The limit is kept while reading too, since a file's size
 /// can say less than it holds (`/proc`) or grow.
 pub fn read(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
     let shown = path.display();
-    if let Some(kind) = special_kind(path) {
-        bail!("{shown}: not a regular file but {kind}");
-    }
+    regular(path)?;
     let len = std::fs::metadata(path)
         .with_context(|| format!("{shown}: cannot read"))?
         .len();
-    let over = |len: u64| {
-        format!(
+    if len > limits.max_bytes {
+        bail!(
             "{shown}: {len} bytes is over the limit of {} bytes",
             limits.max_bytes
-        )
-    };
-    if len > limits.max_bytes {
-        bail!(over(len));
+        );
     }
     let file = std::fs::File::open(path).with_context(|| format!("{shown}: cannot read"))?;
     let mut bytes = Vec::with_capacity(len as usize);
@@ -69,20 +73,20 @@ pub fn read(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
 }
 
 /// The bytes of the regular file at `path`, however large (a checkpoint, which no image limit
-/// fits): a pipe or a device is refused by name rather than read until it ends, which
-/// `/dev/zero` never does.
+/// fits); a pipe or a device is refused by name ([`regular`]).
 pub fn read_regular(path: &Path) -> Result<Vec<u8>> {
-    if let Some(kind) = special_kind(path) {
-        bail!("{}: not a regular file but {kind}", path.display());
-    }
+    regular(path)?;
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
 /// A regular file's first 512 bytes, for telling its format (fewer if it is shorter; none if it
-/// cannot be read, which reading it whole then reports). Only for paths that [`special_kind`]
-/// passed: opening a pipe would block.
+/// cannot be read, which reading it whole then reports, or is a pipe or a device, which opening
+/// would block on or never finish).
 pub fn head(path: &Path) -> Vec<u8> {
     let mut head = Vec::with_capacity(512);
+    if special_kind(path).is_some() {
+        return head;
+    }
     if let Ok(f) = std::fs::File::open(path) {
         let _ = f.take(512).read_to_end(&mut head);
     }
@@ -156,6 +160,8 @@ mod tests {
             err,
             format!("{}: not a regular file but a pipe (FIFO)", fifo.display())
         );
+        // Nor is it opened to tell its format.
+        assert!(head(&fifo).is_empty());
         // A file whose size says 0 but which holds more is still cut at the limit.
         let err = read(Path::new("/proc/self/maps"), &limits(16))
             .expect_err("longer than its size says")

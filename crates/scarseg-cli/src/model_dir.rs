@@ -73,9 +73,7 @@ pub fn read(dir: &Path) -> Result<(Manifest, Vec<u8>)> {
     let manifest_path = dir.join(MANIFEST_FILE);
     // A pipe or a device would be read until it ends (or block); the weights below are checked
     // by their size first.
-    if let Some(kind) = crate::files::special_kind(&manifest_path) {
-        anyhow::bail!("{}: not a regular file but {kind}", manifest_path.display());
-    }
+    crate::files::regular(&manifest_path)?;
     let json = std::fs::read(&manifest_path).with_context(|| {
         format!(
             "{}: cannot read (a model folder holds manifest.json and its weights)",
