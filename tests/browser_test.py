@@ -401,6 +401,44 @@ def labels_beside_by_name(d, tmp):
     print(f"[cpu] a label volume opened with its image: offered, not read as an image; loaded: {beside}")
 
 
+def grey_png(path, rows):
+    """Writes the 8-bit greyscale PNG whose rows of pixel values are `rows`."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    raw = b"".join(b"\x00" + bytes(r) for r in rows)
+    header = struct.pack(">IIBBBBB", len(rows[0]), len(rows), 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+                     + chunk(b"IEND", b""))
+
+
+def doubted_outline(d, tmp):
+    """An image that holds no heart (a checkerboard of 8-pixel squares): the network draws
+    "myocardium" on it anyway, and the outline checks say so, in the file list and in the
+    report, in the words `scarseg predict` prints for the same file."""
+    board = tmp / "checkerboard.png"
+    grey_png(board, [[255 if (r // 8 + c // 8) % 2 == 0 else 0 for c in range(96)] for r in range(96)])
+    run = subprocess.run([str(SCARSEG), "predict", str(board), "--out", str(tmp / "board-out")],
+                         capture_output=True, text=True, check=True)
+    cli = [line.strip() for line in run.stdout.splitlines() if line.strip().startswith("Check the outline")]
+    assert len(cli) == 1, run.stdout
+    assert "encloses no cavity" in cli[0], cli
+    rows = len(statuses(d))
+    d.upload("[data-testid=file-input]", [board])
+    d.wait(f"const s = [...document.querySelectorAll('[data-testid=file-status]')];"
+           f"return s.length == {rows + 1} && s[{rows}].innerText.startsWith('done')",
+           "the checkerboard analysed")
+    flagged = d.js(f"return document.querySelectorAll('[data-testid=file-row]')[{rows}]"
+                   ".querySelector('[data-testid=file-doubt]')?.innerText")
+    assert flagged == " - check the outline (see the report)", flagged
+    open_file(d, "checkerboard.png")
+    page = d.js("return document.querySelector('[data-testid=doubts]')?.innerText")
+    print(f"[cpu] no heart in it: {page}")
+    assert page == cli[0], (page, cli[0])
+    # A phantom slice's ring passes: its report says nothing of the kind.
+    open_file(d, "single.png")
+    assert d.js("return document.querySelector('[data-testid=doubts]')") is None
+
+
 def run_device(device, port, data, cli_out, tmp):
     downloads = tmp / f"downloads-{device}"
     downloads.mkdir()
@@ -571,6 +609,7 @@ def run_device(device, port, data, cli_out, tmp):
             segmentation_beside_two_series(d, data, downloads)
             folder_with_other_files(d, tmp, data / "series")
             labels_beside_by_name(d, tmp)
+            doubted_outline(d, tmp)
 
         # Weights that do not fit: a clear message, and the default model still works.
         bad = tmp / f"bad-{device}"

@@ -19,9 +19,9 @@ use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, flag_agreement_text,
-    label_map, left_out_note, mask_png, output_stem, report_csv, report_rows, stack_record,
-    stack_summary,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, doubts_text,
+    flag_agreement_text, label_map, left_out_note, mask_png, output_stem, report_csv, report_rows,
+    stack_record, stack_summary,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{
@@ -2156,12 +2156,17 @@ pub fn App() -> impl IntoView {
                         Status::Done => "done",
                         _ => "pending",
                     };
+                    // A wall the network may have missed, or an image that is no short-axis LGE
+                    // slice: said in the list too, since the report shows one case at a time.
+                    let doubted = matches!(c.status, Status::Done)
+                        && c.result.as_ref().is_some_and(|r| r.slices.iter().any(|x| !x.doubts.is_empty()));
                     let running = c.status.is_open();
                     let job = c.job;
                     view! {
                         <li class=class data-testid="file-row">
                             <button on:click=move |_| select_case(state, id) disabled=c.stack.is_none()>{c.name.clone()}</button>
                             " " <span data-testid="file-status">{status}</span>
+                            {doubted.then(|| view! { <span class="warn" data-testid="file-doubt">" - check the outline (see the report)"</span> })}
                             {(!c.warnings.is_empty()).then(|| view! { <span class="warn">" (" {c.warnings.join("; ")} ")"</span> })}
                             {running.then(|| view! { <button on:click=move |_| send(ToWorker::Cancel { job })>"cancel"</button> })}
                         </li>
@@ -2366,6 +2371,9 @@ pub fn App() -> impl IntoView {
                         m.name, m.sha256)}</p>
                     {m.test_burden_limits.zip(r.burden_percent).map(|(limits, b)| view! {
                         <p data-testid="flag-agreement">{flag_agreement_text(b, limits)}</p>
+                    })}
+                    {doubts_text(&r).map(|text| view! {
+                        <p data-testid="doubts" class="warn" role="note">{format!("{text}.")}</p>
                     })}
                     <p data-testid="stack-transmurality">{format!(
                         "Scar through more than half the wall in {transmural} of {wall} wall sectors \

@@ -24,6 +24,7 @@ use scarseg_imaging::metrics::{
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::{PhantomConfig, ScarPattern};
 use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::quality::slice_doubts;
 use scarseg_imaging::{Limits, Slice};
 use scarseg_pipeline::analyse_slice;
 use scarseg_pipeline::manifest::LoadedModel;
@@ -190,6 +191,12 @@ pub struct SliceEval {
     pub noise_burden_cov: Option<f64>,
     /// Monte Carlo mean scar Dice.
     pub noise_scar_dice_mean: Option<f64>,
+    /// Whether the outline checks (`scarseg_imaging::quality`) doubt the evaluated masks: not
+    /// one ring round a bright cavity (network and label volumes; the classic methods take the
+    /// reference's myocardium).
+    pub outline_doubted: Option<bool>,
+    /// Why, joined by "; " (empty where not doubted).
+    pub outline_doubts: String,
 }
 
 /// Per-patient figures, one row per patient of `eval_patients.csv`: the burdens the agreement
@@ -420,6 +427,13 @@ pub struct Summary {
     pub noise_burden_cov: Option<Stat>,
     /// Monte Carlo: mean scar Dice over all noisy copies.
     pub noise_scar_dice: Option<Stat>,
+    /// Slices whose evaluated masks the outline checks doubt (`SliceEval::outline_doubted`;
+    /// `None` for the classic methods).
+    pub doubted_slices: Option<usize>,
+    /// Scar Dice on those slices: whether the checks find the failures.
+    pub doubted_scar_dice: Option<Stat>,
+    /// Scar Dice on the others.
+    pub undoubted_scar_dice: Option<Stat>,
 }
 
 struct Segmenter<'a> {
@@ -539,6 +553,7 @@ fn evaluate(
         let mut evaluated = Vec::new();
         for s in group {
             let (scar, myo) = seg.segment(index, s, s.image.pixels.clone())?;
+            let doubts = network.then(|| slice_doubts(&s.image.pixels, &scar, &myo));
             let spacing = s.image.spacing_mm;
             let sectors = sector_scar_percent(&scar, &myo, spacing, WALL_SECTORS);
             let reference_sectors =
@@ -575,6 +590,13 @@ fn evaluate(
                 noise_burden_sd: None,
                 noise_burden_cov: None,
                 noise_scar_dice_mean: None,
+                outline_doubted: doubts.as_ref().map(|d| !d.is_empty()),
+                outline_doubts: doubts
+                    .iter()
+                    .flatten()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
             };
             if let Some((sigma, iterations, seed)) = noise {
                 let mut burdens = Vec::new();
@@ -740,6 +762,18 @@ fn summarize(measured: &Measured, label: String) -> Summary {
         transmural_sector_counts: sectors,
         noise_burden_cov: stat(per_slice(|r| r.noise_burden_cov), NON_NEGATIVE),
         noise_scar_dice: stat(per_slice(|r| r.noise_scar_dice_mean), UNIT),
+        doubted_slices: rows
+            .iter()
+            .map(|r| r.outline_doubted.map(usize::from))
+            .sum(),
+        doubted_scar_dice: stat(
+            per_slice(|r| r.outline_doubted.filter(|d| *d).map(|_| r.scar_dice)),
+            UNIT,
+        ),
+        undoubted_scar_dice: stat(
+            per_slice(|r| r.outline_doubted.filter(|d| !*d).map(|_| r.scar_dice)),
+            UNIT,
+        ),
     }
 }
 
@@ -914,13 +948,29 @@ pub fn table(s: &Summary) -> String {
         ),
         ("noise: burden CoV", f(&s.noise_burden_cov, 3)),
         ("noise: scar Dice", f(&s.noise_scar_dice, 3)),
+        (
+            "outline doubted",
+            s.doubted_slices.map_or("-".into(), |d| {
+                format!(
+                    "{d} of {} slices (not one ring round a bright cavity)",
+                    s.slices
+                )
+            }),
+        ),
+        ("scar Dice, doubted", f(&s.doubted_scar_dice, 3)),
+        ("scar Dice, not doubted", f(&s.undoubted_scar_dice, 3)),
     ];
     // Lines a run has nothing for: per patient where each patient is one slice (the per-slice
-    // lines say it), 3-D distances where no stack has enough slices.
+    // lines say it), 3-D distances where no stack has enough slices, the noise protocol's
+    // without `--noise`, the outline checks' for the classic methods (and a Dice of doubted
+    // slices where none was).
     let one_slice_each = s.patients == s.slices;
+    // With --noise every slice has a noisy scar Dice, while a burden CoV needs myocardium.
+    let noise_run = s.noise_scar_dice.is_some();
     for (name, value) in lines {
         let per_patient = name.contains("per patient");
-        if (per_patient && one_slice_each) || (name.contains("3-D") && value == "-") {
+        let empty = value == "-" && (name.contains("3-D") || name.contains("doubted"));
+        if (per_patient && one_slice_each) || empty || (name.starts_with("noise:") && !noise_run) {
             continue;
         }
         out.push_str(&format!("  {name:<22} {value}\n"));

@@ -19,9 +19,9 @@ use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::view::{Overlay, Window, rgba};
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, flag_agreement,
-    flag_agreement_text, label_map, left_out_note, mask_png, output_stem, report_csv, report_rows,
-    stack_record, stack_summary,
+    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, doubts_text,
+    flag_agreement, flag_agreement_text, label_map, left_out_note, mask_png, output_stem,
+    report_csv, report_rows, stack_record, stack_summary,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult, analyse_stack};
 
@@ -753,6 +753,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
                         && flag_agreement(b, limits).2
                     {
                         println!("  {}", flag_agreement_text(b, limits));
+                    }
+                    // Outlines that are not a ring round a bright cavity: a wall the network
+                    // missed, or an image that is no short-axis LGE slice.
+                    if let Some(text) = doubts_text(&result) {
+                        println!("  {text}.");
                     }
                     if let Some(why) = no_seg {
                         notes.push(format!("{input_name}: no DICOM segmentation: {why}"));

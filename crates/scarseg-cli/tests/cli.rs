@@ -493,8 +493,22 @@ fn train_export_eval_predict_round_trip() {
             .count(),
         3
     );
+    // Without --noise, no noise lines; the outline checks count the slices eval.csv marks.
+    assert!(!table.contains("noise:"), "{table}");
+    let doubted = csv_rows(&ev.join("eval.csv"))
+        .iter()
+        .filter(|r| r["outline_doubted"] == "true")
+        .count();
+    assert!(
+        table.contains(&format!("outline doubted        {doubted} of 2 slices")),
+        "{table}"
+    );
+    assert_eq!(eval["summary"]["doubted_slices"], doubted);
+    // The classic methods take the reference's myocardium: nothing of theirs to doubt.
     let out = ok(&["eval", "--method", "fwhm", "--phantom", "2"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("FWHM"));
+    let fwhm_table = String::from_utf8_lossy(&out.stdout);
+    assert!(fwhm_table.contains("FWHM"), "{fwhm_table}");
+    assert!(!fwhm_table.contains("doubted"), "{fwhm_table}");
     // --pattern draws the test seeds' cases with their scar elsewhere in the wall (the
     // reference areas are the generator's for that pattern), and eval.json records it.
     let ev_pattern = root.join("eval-subepicardial");
@@ -3317,6 +3331,62 @@ fn eval_scores_label_volumes_made_elsewhere() {
     assert_eq!(itself["summary"]["burden_bland_altman"]["mean"], 0.0);
     assert_eq!(itself["summary"]["burden_bland_altman"]["sd"], 0.0);
     assert_eq!(itself["summary"]["scar_dice"]["mean"], 1.0);
+
+    // The reference's walls are rings round bright blood: the outline checks doubt none. Cut
+    // through one slice's wall along the cavity's middle row, to the right, that wall encloses
+    // nothing, and that slice alone is doubted.
+    assert_eq!(itself["summary"]["doubted_slices"], 0);
+    let cut = root.join("cut");
+    std::fs::create_dir(&cut).expect("mkdir");
+    std::fs::copy(
+        data.join("phantom-11_labels.nii.gz"),
+        cut.join("phantom-11_labels.nii.gz"),
+    )
+    .expect("copy");
+    let mut labels = label_volume(&data.join("phantom-12_labels.nii.gz"));
+    let first = &mut labels[0];
+    let blood: Vec<usize> = (0..first.pixels.len())
+        .filter(|i| first.pixels[*i] == 1.0)
+        .collect();
+    let cols = first.cols;
+    let mid = |v: Vec<usize>| v.iter().sum::<usize>() / v.len();
+    let (r0, c0) = (
+        mid(blood.iter().map(|i| i / cols).collect()),
+        mid(blood.iter().map(|i| i % cols).collect()),
+    );
+    let mut opened = 0;
+    for c in c0..cols {
+        let p = &mut first.pixels[r0 * cols + c];
+        if *p >= 2.0 {
+            *p = 0.0;
+            opened += 1;
+        }
+    }
+    assert!(opened > 0, "the cut crosses the wall");
+    let values: Vec<u8> = labels
+        .iter()
+        .flat_map(|t| t.pixels.iter().map(|v| *v as u8))
+        .collect();
+    std::fs::write(
+        cut.join("phantom-12_labels.nii.gz"),
+        nifti1(&labels, NiftiData::U8(&values), true).expect("nifti"),
+    )
+    .expect("write");
+    let (rows, json, table) = eval_table(&["--predictions", s(&cut)], "cut-eval");
+    let doubted: Vec<&str> = rows.iter().map(|r| r["outline_doubted"].as_str()).collect();
+    assert_eq!(
+        doubted,
+        ["false", "false", "false", "true", "false", "false"]
+    );
+    assert_eq!(
+        rows[3]["outline_doubts"],
+        "the myocardium found encloses no cavity"
+    );
+    assert_eq!(json["summary"]["doubted_slices"], 1);
+    assert!(
+        table.contains("outline doubted        1 of 6 slices (not one ring round a bright cavity)"),
+        "{table}"
+    );
 
     // predict's label volumes score exactly what eval scores for the network.
     let pred = root.join("pred");

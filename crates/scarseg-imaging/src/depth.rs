@@ -180,7 +180,7 @@ fn four_neighbours(rows: usize, cols: usize, i: usize) -> impl Iterator<Item = u
 }
 
 /// The background joined to the slice's edge by a 4-connected path of background.
-fn outside(myocardium: &Mask) -> Vec<bool> {
+pub(crate) fn outside(myocardium: &Mask) -> Vec<bool> {
     let (rows, cols) = (myocardium.rows, myocardium.cols);
     // Beyond the wall's bounding box all is background joined to the edge, so the fill runs
     // only inside the box grown by a pixel, from that box's border (the slice's edge where the

@@ -1,6 +1,7 @@
 //! Everything between a user's file and a tensor, and back: decoding DICOM, NIfTI and PNG/JPEG
 //! into one [`Slice`]/[`Stack`] type, preprocessing to the model's input and its exact inverse,
-//! postprocessing, corrections by hand, metrics, where in the wall scar lies, the RV insertion suggested from the image, the
+//! postprocessing, corrections by hand, metrics, where in the wall scar lies, whether the
+//! outlines look like a short-axis left ventricle, the RV insertion suggested from the image, the
 //! classic FWHM and n-SD scar methods, the synthetic LGE phantom (with writers for the formats
 //! users upload), DICOM segmentations (written and read), DICOM measurement reports, and how a
 //! slice looks on screen (window and overlays). The API takes bytes, never paths, so the web app
@@ -18,6 +19,7 @@ pub mod noise;
 pub mod phantom;
 pub mod postprocess;
 pub mod preprocess;
+pub mod quality;
 pub mod roi;
 pub mod seg;
 pub mod slice;

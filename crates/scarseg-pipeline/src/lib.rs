@@ -32,6 +32,7 @@ use scarseg_imaging::postprocess::{
     PostprocessOptions, intersect, postprocess, remove_components_below_fraction,
 };
 use scarseg_imaging::preprocess::{preprocess, probabilities_to_source};
+use scarseg_imaging::quality::{Doubt, slice_doubts};
 use scarseg_imaging::roi::Roi;
 use scarseg_imaging::{Slice, Stack};
 use scarseg_model::{ModelError, ScarSegNet};
@@ -110,6 +111,11 @@ pub struct SliceResult {
     /// was from the corrected outlines; `None` where nothing was changed.
     #[serde(default)]
     pub network: Option<NetworkMasks>,
+    /// Why the outlines (corrected ones included) may not be a short-axis left ventricle:
+    /// pieces, no cavity, a cavity no brighter than the wall (`scarseg_imaging::quality`). Empty
+    /// for a well-formed ring and without myocardium.
+    #[serde(default)]
+    pub doubts: Vec<Doubt>,
 }
 
 /// The network's own masks on a corrected slice, by pixel count: theirs, and what they share
@@ -308,6 +314,7 @@ fn measured(
         .expect("2 is among NSD_CHOICES")
         .1;
     let gray_zone_area_mm2 = gray_zone(two_sd, &fwhm_core).area_px() as f64 * pixel;
+    let doubts = slice_doubts(&slice.pixels, &scar, &myocardium);
     SliceResult {
         source: slice.source.clone(),
         scar_probability,
@@ -325,6 +332,7 @@ fn measured(
         scar_depth,
         edited_px,
         network,
+        doubts,
     }
 }
 

@@ -64,6 +64,9 @@ pub fn slice_record(result: &SliceResult, slice: &Slice) -> serde_json::Value {
         "scar_depth": depth_record(result.scar_depth),
         "edited_px": result.edited_px,
         "network_burden_percent": result.network_burden_percent(),
+        // Why the outline may not be a short-axis left ventricle (`doubts_text`); empty for a
+        // well-formed ring.
+        "doubts": result.doubts.iter().map(ToString::to_string).collect::<Vec<_>>(),
     })
 }
 
@@ -151,6 +154,44 @@ pub fn stack_summary(name: &str, stack: &Stack, result: &StackResult) -> String 
     )
 }
 
+/// The slices whose outlines a reader should look at before trusting the stack's figures, in a
+/// sentence, as the page's report gives it and `scarseg predict` prints it (the first five, then
+/// how many more); `None` where every slice's outline is a closed ring round a bright cavity, or
+/// has no myocardium (which [`stack_summary`] says).
+pub fn doubts_text(result: &StackResult) -> Option<String> {
+    let n = result.slices.len();
+    let doubted: Vec<String> = result
+        .slices
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.doubts.is_empty())
+        .map(|(k, r)| {
+            let why: Vec<String> = r.doubts.iter().map(ToString::to_string).collect();
+            let why = why.join(" and ");
+            if n == 1 {
+                why
+            } else {
+                format!("slice {} ({}): {why}", k + 1, r.source)
+            }
+        })
+        .collect();
+    let which = match (doubted.len(), n) {
+        (0, _) => return None,
+        (_, 1) => "Check the outline".to_string(),
+        (d, n) => format!("Check the outlines of {d} of {n} slices"),
+    };
+    let shown = doubted.len().min(5);
+    let more = match doubted.len() - shown {
+        0 => String::new(),
+        m => format!("; and {m} more"),
+    };
+    Some(format!(
+        "{which}: {}{more}. The network may have missed the wall, or this is not a short-axis \
+         bright-blood LGE image of the left ventricle, the only kind the model was made for",
+        doubted[..shown].join("; ")
+    ))
+}
+
 /// One analysed input's record in the JSON reports: stack burden, flag and volumes, the
 /// warnings met while reading it, and its slices' records. `burden_limits`, the model's
 /// agreement limits where its manifest has them, add the flag's weighing
@@ -213,7 +254,7 @@ pub fn stack_record(
 }
 
 /// The CSV report's columns, in order (each row is a [`ReportRow`]).
-pub const CSV_COLUMNS: [&str; 34] = [
+pub const CSV_COLUMNS: [&str; 35] = [
     "input",
     "level",
     "slice",
@@ -248,6 +289,7 @@ pub const CSV_COLUMNS: [&str; 34] = [
     "reference_burden_low_percent",
     "reference_burden_high_percent",
     "flag_uncertain",
+    "doubts",
 ];
 
 /// One row of the CSV report (`scarseg predict`'s `report.csv` and the page's export): a slice,
@@ -333,6 +375,9 @@ pub struct ReportRow {
     pub reference_burden_high_percent: Option<f64>,
     /// Whether 5% lies within that range, so that the flag could go either way.
     pub flag_uncertain: Option<bool>,
+    /// Why the slice's outline may not be a short-axis left ventricle, joined by "; " (stack
+    /// rows: "N of M slices" where any slice has doubts); empty for well-formed rings.
+    pub doubts: String,
 }
 
 /// The CSV rows of one analysed stack: one per slice, then the stack's. `burden_limits`, the
@@ -381,6 +426,7 @@ pub fn report_rows(
         reference_burden_low_percent: None,
         reference_burden_high_percent: None,
         flag_uncertain: None,
+        doubts: String::new(),
     };
     let heights = stack.disc_heights_mm();
     let mut rows: Vec<ReportRow> = result
@@ -417,6 +463,12 @@ pub fn report_rows(
                 disc_height_mm: Some(*h),
                 edited_px: r.edited_px,
                 network_burden_percent: r.network_burden_percent(),
+                doubts: r
+                    .doubts
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 ..depth_columns(r.scar_depth, row("slice", Some(k), &r.source))
             }
         })
@@ -443,6 +495,15 @@ pub fn report_rows(
         reference_burden_low_percent: agreement.map(|a| a.0),
         reference_burden_high_percent: agreement.map(|a| a.1),
         flag_uncertain: agreement.map(|a| a.2),
+        doubts: match result
+            .slices
+            .iter()
+            .filter(|r| !r.doubts.is_empty())
+            .count()
+        {
+            0 => String::new(),
+            d => format!("{d} of {} slices", result.slices.len()),
+        },
         ..depth_columns(result.scar_depth(stack), row("stack", None, &stack.name))
     });
     rows
@@ -1021,6 +1082,11 @@ mod tests {
             v["heart_crop"],
             serde_json::json!({"top": 0, "left": 0, "rows": 2, "cols": 2})
         );
+        // An L of three pixels encloses nothing.
+        assert_eq!(
+            v["doubts"],
+            serde_json::json!(["the myocardium found encloses no cavity"])
+        );
     }
 
     /// Two 2 x 2 slices of 2 mm pixels (4 mm2), 10 mm thick: slice "a,1" has scar 1 px of a
@@ -1087,6 +1153,80 @@ mod tests {
              f1, f2"
         );
         assert!(left_out_note(&names(7)).ends_with(": f1, f2, f3, f4, f5 and 2 more"));
+    }
+
+    #[test]
+    fn the_doubts_in_a_sentence_by_hand() {
+        use scarseg_imaging::quality::Doubt;
+        let tail = ". The network may have missed the wall, or this is not a short-axis bright-blood \
+                    LGE image of the left ventricle, the only kind the model was made for";
+        // Both of two_slices' walls (an L of three pixels, a single pixel) enclose nothing.
+        let (_, mut result) = two_slices();
+        let open = "the myocardium found encloses no cavity";
+        assert_eq!(
+            doubts_text(&result).as_deref(),
+            Some(
+                format!(
+                    "Check the outlines of 2 of 2 slices: slice 1 (a,1): {open}; slice 2 (b): \
+                     {open}{tail}"
+                )
+                .as_str()
+            )
+        );
+        // Two doubts on one slice, none on the other.
+        result.slices[0].doubts = vec![Doubt::Pieces(2), Doubt::Open];
+        result.slices[1].doubts.clear();
+        assert_eq!(
+            doubts_text(&result).as_deref(),
+            Some(
+                format!(
+                    "Check the outlines of 1 of 2 slices: slice 1 (a,1): the myocardium found is \
+                     in 2 pieces, not one ring and {open}{tail}"
+                )
+                .as_str()
+            )
+        );
+        // One slice alone is not numbered.
+        let one = StackResult {
+            slices: vec![result.slices[0].clone()],
+            ..result.clone()
+        };
+        assert_eq!(
+            doubts_text(&one).as_deref(),
+            Some(
+                format!(
+                    "Check the outline: the myocardium found is in 2 pieces, not one ring and \
+                     {open}{tail}"
+                )
+                .as_str()
+            )
+        );
+        // Seven doubted slices: five named, two counted.
+        let many = StackResult {
+            slices: (0..7)
+                .map(|k| SliceResult {
+                    source: format!("s{k}"),
+                    doubts: vec![Doubt::Open],
+                    ..result.slices[0].clone()
+                })
+                .collect(),
+            ..result.clone()
+        };
+        let text = doubts_text(&many).expect("doubted");
+        assert!(
+            text.starts_with(&format!(
+                "Check the outlines of 7 of 7 slices: slice 1 (s0): {open}; slice 2 (s1)"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("slice 5 (s4): {open}; and 2 more{tail}")),
+            "{text}"
+        );
+        assert!(!text.contains("(s5)"), "{text}");
+        // None doubted: nothing to say.
+        result.slices[0].doubts.clear();
+        assert_eq!(doubts_text(&result), None);
     }
 
     #[test]
@@ -1438,7 +1578,7 @@ mod tests {
              scar_middle_third_percent,scar_outer_third_percent,scar_regions,\
              endocardial_scar_regions,weights,weights_sha256,thickness_mm,\
              disc_height_mm,edited_px,network_burden_percent,reference_burden_low_percent,\
-             reference_burden_high_percent,flag_uncertain"
+             reference_burden_high_percent,flag_uncertain,doubts"
         );
         // The source with a comma is quoted.
         assert!(
@@ -1464,19 +1604,25 @@ mod tests {
         // L of three pixels encloses no cavity, so where its scar lies is not measured. No
         // gray zone: slice a's remote is its darkest pixel, 1 (SD 0), so 2 and 3 are above 2 SD,
         // and they form one region whose half maximum, 1.5, takes both into the FWHM core.
+        // Neither an L of three pixels nor a single pixel is a ring round a cavity: both slices
+        // are doubted, and the stack row counts them.
+        let open = "the myocardium found encloses no cavity";
         assert!(
-            lines[1].ends_with(",0.0,1,3,,,,,,m,ab,10.0,10.0,0,33.33333333333333,,,"),
+            lines[1].ends_with(&format!(
+                ",0.0,1,3,,,,,,m,ab,10.0,10.0,0,33.33333333333333,,,,{open}"
+            )),
             "{}",
             lines[1]
         );
         assert!(
-            lines[2].ends_with(",0.0,0,1,,,,,,m,ab,10.0,10.0,0,0.0,,,"),
+            lines[2].ends_with(&format!(",0.0,0,1,,,,,,m,ab,10.0,10.0,0,0.0,,,,{open}")),
             "{}",
             lines[2]
         );
         assert_eq!(
             lines[3],
-            "in,stack,,s,,,40.0,160.0,0.042,0.168,25.0,true,,,,,,0.0,1,4,,,,,,m,ab,,,0,25.0,4.5,29.5,true"
+            "in,stack,,s,,,40.0,160.0,0.042,0.168,25.0,true,,,,,,0.0,1,4,,,,,,m,ab,,,0,25.0,4.5,29.5,\
+             true,2 of 2 slices"
         );
         // Without limits (a model whose manifest has none), the three are empty.
         let plain = report_csv(&report_rows("in", &stack, &result, "m", "ab", None)).expect("csv");
@@ -1486,7 +1632,7 @@ mod tests {
                 .lines()
                 .nth(3)
                 .expect("stack row")
-                .ends_with(",0,25.0,,,"),
+                .ends_with(",0,25.0,,,,2 of 2 slices"),
             "{plain}"
         );
         // The header is the rows' own field names, in order.

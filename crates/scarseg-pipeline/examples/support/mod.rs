@@ -49,6 +49,7 @@ pub fn setup() -> Result<Setup, Box<dyn std::error::Error>> {
 }
 
 /// Mean and SD of `v`, then the mean of `v - base` case by case and its standard error.
+#[allow(dead_code)] // the quality example compares no two decodings
 pub fn paired(v: &[f64], base: &[f64]) -> [f64; 4] {
     let (m, sd) = mean_sd(v).unwrap_or((f64::NAN, f64::NAN));
     let diff: Vec<f64> = v.iter().zip(base).map(|(a, b)| a - b).collect();
