@@ -219,11 +219,11 @@ pub(crate) fn outside(myocardium: &Mask) -> Vec<bool> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// An 11 x 11 grid's pixels at Chebyshev distances `from..=to` from its centre (5, 5).
-    fn square_ring(from: usize, to: usize) -> Mask {
+    pub(crate) fn square_ring(from: usize, to: usize) -> Mask {
         Mask::from_fn(11, 11, |r, c| {
             let d = r.abs_diff(5).max(c.abs_diff(5));
             (from..=to).contains(&d)

@@ -168,14 +168,7 @@ pub fn slice_doubts(pixels: &[f32], scar: &Mask, myocardium: &Mask) -> Vec<Doubt
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// An 11 x 11 grid's pixels at Chebyshev distances `from..=to` from its centre (5, 5).
-    fn square_ring(from: usize, to: usize) -> Mask {
-        Mask::from_fn(11, 11, |r, c| {
-            let d = r.abs_diff(5).max(c.abs_diff(5));
-            (from..=to).contains(&d)
-        })
-    }
+    use crate::depth::tests::square_ring;
 
     /// The 11 x 11 image with `cavity` within Chebyshev distance 1 of the centre, `wall` at 2 to
     /// 4, `outside` beyond.
