@@ -324,4 +324,77 @@ mod tests {
         let shape = ring_shape(&pixels, &Mask::empty(11, 11), &myo).unwrap();
         assert_eq!(shape.cavity_contrast, Some(1.0));
     }
+
+    #[test]
+    fn random_masks_measure_as_a_plain_flood_fill_says() {
+        // Random masks and images (NaN and infinite pixels among them) on grids up to 24 x 24:
+        // the cavity is what a 4-connected flood fill of the whole grid from its edge does not
+        // reach, the pieces are the 8-connected components of at least a tenth of the largest,
+        // and a contrast, where there is one, is finite.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+        for _ in 0..500 {
+            let (rows, cols) = (rng.random_range(1..25), rng.random_range(1..25));
+            let density = rng.random_range(0.05..0.8);
+            let myo = Mask {
+                rows,
+                cols,
+                data: (0..rows * cols).map(|_| rng.random_bool(density)).collect(),
+            };
+            let scar = Mask {
+                rows,
+                cols,
+                data: (0..rows * cols).map(|_| rng.random_bool(0.2)).collect(),
+            };
+            let pixels: Vec<f32> = (0..rows * cols)
+                .map(|_| match rng.random_range(0..40) {
+                    0 => f32::NAN,
+                    1 => f32::INFINITY,
+                    _ => rng.random_range(-100.0..100.0),
+                })
+                .collect();
+            let Some(shape) = ring_shape(&pixels, &scar, &myo) else {
+                assert_eq!(myo.area_px(), 0);
+                continue;
+            };
+            // The flood fill, over the whole grid, from every edge pixel outside the wall.
+            let mut reached = vec![false; rows * cols];
+            let mut todo: Vec<usize> = (0..rows * cols)
+                .filter(|i| {
+                    let (r, c) = (i / cols, i % cols);
+                    (r == 0 || c == 0 || r == rows - 1 || c == cols - 1) && !myo.data[*i]
+                })
+                .collect();
+            for i in &todo {
+                reached[*i] = true;
+            }
+            while let Some(i) = todo.pop() {
+                let (r, c) = ((i / cols) as i64, (i % cols) as i64);
+                for (dr, dc) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
+                    let (nr, nc) = (r + dr, c + dc);
+                    if nr < 0 || nc < 0 || nr >= rows as i64 || nc >= cols as i64 {
+                        continue;
+                    }
+                    let j = nr as usize * cols + nc as usize;
+                    if !reached[j] && !myo.data[j] {
+                        reached[j] = true;
+                        todo.push(j);
+                    }
+                }
+            }
+            let enclosed = (0..rows * cols)
+                .filter(|i| !reached[*i] && !myo.data[*i])
+                .count();
+            assert_eq!(shape.cavity_px, enclosed, "{rows} x {cols}");
+            assert_eq!(shape.myocardium_px, myo.area_px());
+            let (_, sizes) = components(&myo);
+            let largest = *sizes[1..].iter().max().expect("a piece");
+            let big = sizes[1..].iter().filter(|s| **s * 10 >= largest).count();
+            assert_eq!(shape.pieces, big);
+            assert!(
+                shape.cavity_contrast.is_none_or(f64::is_finite),
+                "{shape:?}"
+            );
+        }
+    }
 }
