@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times the analysis after the network on the CPU (post-processing, burdens, classic methods,
-# gray zone, sectors, where in the wall scar lies, AHA segments, a brush stroke's move, a label volume as corrections, the
+# gray zone, sectors, where in the wall scar lies, the outline checks, AHA segments, a brush stroke's move, a label volume as corrections, the
 # suggested RV insertion, the DICOM segmentation written and read back and its measurement report written; `crates/scarseg-pipeline/examples/analysis_cost.rs`) and
 # writes benchmarks/analysis.md.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"

@@ -1,7 +1,8 @@
 //! What the analysis after the network costs on the CPU: per slice, `slice_result` (post-
 //! processing, areas, burden, the classic FWHM and n-SD burdens, the gray zone and the wall
-//! sectors, where in the wall the scar lies) and the sectors alone; where in the wall the scar
-//! lies alone (`depth::scar_depth`), also with all the wall scarred, its worst case; per stack, the AHA segments (`StackResult::aha_map`, each
+//! sectors, where in the wall the scar lies, the outline checks) and the sectors alone; where in
+//! the wall the scar lies alone (`depth::scar_depth`), also with all the wall scarred, its worst
+//! case; the outline checks alone (`quality::slice_doubts`); per stack, the AHA segments (`StackResult::aha_map`, each
 //! slice cut again at the insertion); and what the page does on every move of a brush stroke
 //! (`MaskEdits::stroke` of a 4 mm brush over 10 pixels, the slice measured again with its
 //! corrections by `SliceResult::remeasured`, the stack's totals by `StackResult::set_slice`),
@@ -26,6 +27,7 @@ use scarseg_imaging::depth::scar_depth;
 use scarseg_imaging::edit::{MaskEdits, Tool};
 use scarseg_imaging::metrics::{AhaOrientation, WALL_SECTORS, sector_scar_percent};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
+use scarseg_imaging::quality::slice_doubts;
 use scarseg_imaging::slice::DicomSource;
 use scarseg_pipeline::outputs::{SegMaker, dicom_seg, dicom_sr, label_map};
 use scarseg_pipeline::{StackResult, slice_result};
@@ -50,9 +52,9 @@ fn main() {
         .unwrap_or(7)
         .max(1);
     println!(
-        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | scar depth alone, ms per slice | scar depth, all the wall scar, ms per slice | AHA map, ms per 10-slice stack | brush move, ms | labels as corrections, ms per 10-slice stack | insertion suggested, ms per 10-slice stack | DICOM SEG written, ms per 10-slice stack | DICOM SEG read as labels, ms per 10-slice stack | DICOM SEG, KiB | the same as dcmjs's RLE, read, ms per 10-slice stack | dcmjs's RLE, KiB | DICOM SR written, ms per 10-slice stack |"
+        "| image (px) | slice_result, ms per slice | sectors alone, ms per slice | scar depth alone, ms per slice | scar depth, all the wall scar, ms per slice | outline checks alone, ms per slice | AHA map, ms per 10-slice stack | brush move, ms | labels as corrections, ms per 10-slice stack | insertion suggested, ms per 10-slice stack | DICOM SEG written, ms per 10-slice stack | DICOM SEG read as labels, ms per 10-slice stack | DICOM SEG, KiB | the same as dcmjs's RLE, read, ms per 10-slice stack | dcmjs's RLE, KiB | DICOM SR written, ms per 10-slice stack |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for side in [128usize, 256, 512] {
         let config = PhantomConfig {
             size_px: [side, side],
@@ -112,6 +114,11 @@ fn main() {
             }) / stack.slices.len() as f64
         };
         let (depth, depth_worst) = (depth(false), depth(true));
+        let outline = median_ms(runs, || {
+            for (r, s) in result.slices.iter().zip(&stack.slices) {
+                std::hint::black_box(slice_doubts(&s.pixels, &r.scar, &r.myocardium));
+            }
+        }) / stack.slices.len() as f64;
         let orientation = AhaOrientation {
             anterior_insertion_deg: 320.0,
             septum_clockwise: false,
@@ -182,7 +189,7 @@ fn main() {
             std::hint::black_box(dicom_sr(&stack, &result, &maker).expect("a report"));
         });
         println!(
-            "| {side} x {side} | {per_slice:.2} | {sectors:.3} | {depth:.3} | {depth_worst:.3} | {aha:.2} | {brush:.2} | {towards:.2} | {suggest:.2} | {seg_write:.2} | {seg_read:.2} | {kib:.0} | {rle_read:.2} | {rle_kib:.0} | {sr_write:.2} |"
+            "| {side} x {side} | {per_slice:.2} | {sectors:.3} | {depth:.3} | {depth_worst:.3} | {outline:.3} | {aha:.2} | {brush:.2} | {towards:.2} | {suggest:.2} | {seg_write:.2} | {seg_read:.2} | {kib:.0} | {rle_read:.2} | {rle_kib:.0} | {sr_write:.2} |"
         );
     }
 }
