@@ -31,7 +31,7 @@ use scarseg_imaging::metrics::{
 use scarseg_imaging::postprocess::{
     PostprocessOptions, intersect, postprocess, remove_components_below_fraction,
 };
-use scarseg_imaging::preprocess::{preprocess, probabilities_to_source};
+use scarseg_imaging::preprocess::{ModelInput, preprocess, probabilities_to_source};
 use scarseg_imaging::quality::{Doubt, slice_doubts};
 use scarseg_imaging::roi::Roi;
 use scarseg_imaging::{Slice, Stack};
@@ -359,6 +359,19 @@ pub(crate) async fn one_pass(
     mirror: bool,
 ) -> Result<(Vec<f32>, Vec<f32>), PipelineError> {
     let input = preprocess(&slice.pixels, slice.rows, slice.cols, size);
+    pass_on_input(model, device, &input, &slice.source, mirror).await
+}
+
+/// [`one_pass`] on an input already preprocessed from the slice named `source`, for callers
+/// that also show the input.
+pub(crate) async fn pass_on_input(
+    model: &ScarSegNet,
+    device: &Device,
+    input: &ModelInput,
+    source: &str,
+    mirror: bool,
+) -> Result<(Vec<f32>, Vec<f32>), PipelineError> {
+    let size = input.geometry.size;
     let x = Tensor::<1>::from_floats(input.values.as_slice(), device).reshape([1, 1, size, size]);
     let x = if mirror {
         Tensor::cat(vec![x.clone(), x.flip([3])], 0)
@@ -366,7 +379,7 @@ pub(crate) async fn one_pass(
         x
     };
     let logits = model.forward(x).map_err(|error| PipelineError::Model {
-        source_name: slice.source.clone(),
+        source_name: source.to_owned(),
         error,
     })?;
     let average = |logits: Tensor<4>| {
@@ -379,8 +392,8 @@ pub(crate) async fn one_pass(
             p
         }
     };
-    let scar = read(average(logits.scar), &slice.source).await?;
-    let myo = read(average(logits.myocardium), &slice.source).await?;
+    let scar = read(average(logits.scar), source).await?;
+    let myo = read(average(logits.myocardium), source).await?;
     Ok((
         probabilities_to_source(&scar, &input.geometry),
         probabilities_to_source(&myo, &input.geometry),

@@ -14,7 +14,7 @@ use scarseg_imaging::roi::Roi;
 use scarseg_model::ScarSegNet;
 use serde::{Deserialize, Serialize};
 
-use crate::{PipelineError, Preprocessing, analyse_slice, heart_roi, one_pass, read};
+use crate::{PipelineError, Preprocessing, analyse_slice, heart_roi, pass_on_input, read};
 
 /// A single-channel map, row-major.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,13 +94,14 @@ pub async fn explain_slice(
     let mut roi = None;
     let mut first_pass = None;
     if let Some(spec) = &preprocessing.roi {
-        let (_, myo) = one_pass(model, device, slice, size, false).await?;
+        let whole = preprocess(&slice.pixels, slice.rows, slice.cols, size);
+        let (_, myo) = pass_on_input(model, device, &whole, &slice.source, false).await?;
         roi = heart_roi(&myo, slice, spec);
         first_pass = Some(FirstPass {
             input: Map {
                 rows: size,
                 cols: size,
-                values: preprocess(&slice.pixels, slice.rows, slice.cols, size).values,
+                values: whole.values,
             },
             myocardium_probability: Map {
                 rows: slice.rows,
