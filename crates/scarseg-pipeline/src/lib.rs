@@ -1217,6 +1217,68 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_correction_that_closes_the_wall_clears_its_doubt_and_one_that_cuts_it_raises_one() {
+        use scarseg_imaging::edit::Tool;
+        // A 32 x 32 slice of 1 mm pixels: a wall of 10 (6 to 10 px from the centre) round a
+        // bright cavity of 100, 0 outside. The network's wall has a gap at the top (columns
+        // 14-17, its rows 6-9): one piece round no cavity, so the slice is doubted as open.
+        let at = |i: usize| (i / 32, i % 32);
+        let d = |r: usize, c: usize| ((r as f64 - 15.5).powi(2) + (c as f64 - 15.5).powi(2)).sqrt();
+        let ring = |r: usize, c: usize| (6.0..10.0).contains(&d(r, c));
+        let pixels: Vec<f32> = (0..1024)
+            .map(|i| {
+                let (r, c) = at(i);
+                if ring(r, c) {
+                    10.0
+                } else if d(r, c) < 6.0 {
+                    100.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let slice = Slice::new(32, 32, pixels, "ring");
+        let gap = |r: usize, c: usize| (14..=17).contains(&c) && r < 12;
+        let probability = |wall: &dyn Fn(usize, usize) -> bool| -> Vec<f32> {
+            (0..1024)
+                .map(|i| if wall(at(i).0, at(i).1) { 0.9 } else { 0.1 })
+                .collect()
+        };
+        let open = probability(&|r, c| ring(r, c) && !gap(r, c));
+        let options = PostprocessOptions::default();
+        let measure = |myo: &[f32], edits: Option<&MaskEdits>| {
+            corrected_slice_result(&slice, vec![0.0; 1024], myo.to_vec(), None, &options, edits)
+        };
+        assert_eq!(measure(&open, None).doubts, vec![Doubt::Open]);
+        // A myocardium brush of 2.5 mm radius drawn along the gap (it reaches columns 12-19 of
+        // rows 6-9) closes the wall round the cavity: no doubt is left.
+        let mut close = MaskEdits::new(32, 32);
+        close.stroke(
+            Tool::PaintMyocardium,
+            [1.0, 1.0],
+            (14.0, 8.0),
+            (18.0, 8.0),
+            2.5,
+        );
+        let closed = measure(&open, Some(&close));
+        assert!(closed.edited_px > 0);
+        assert_eq!(closed.doubts, vec![]);
+        // The whole wall is not doubted; erasing a 3 mm wide cut through its lower side
+        // (columns 14-16 from row 20 down) leaves it open again.
+        let whole = probability(&ring);
+        assert_eq!(measure(&whole, None).doubts, vec![]);
+        let mut cut = MaskEdits::new(32, 32);
+        cut.stroke(
+            Tool::EraseMyocardium,
+            [1.0, 1.0],
+            (15.5, 20.0),
+            (15.5, 27.0),
+            1.5,
+        );
+        assert_eq!(measure(&whole, Some(&cut)).doubts, vec![Doubt::Open]);
+    }
+
+    #[test]
     fn a_label_volume_becomes_the_corrections_of_a_stack() {
         // Two 1 x 4 slices of 1 mm pixels, 1 mm thick. Slice 0: the network's scar at 0 and 1,
         // myocardium at 0..3; labels 3, 2, 2, 4 say scar at 0 and 3, myocardium at 0..4.
