@@ -434,9 +434,17 @@ def doubted_outline(d, tmp):
     page = d.js("return document.querySelector('[data-testid=doubts]')?.innerText")
     print(f"[cpu] no heart in it: {page}")
     assert page == cli[0], (page, cli[0])
+    # The report's table gives the slice's reasons in the words of the CSV's `doubts` column.
+    with open(tmp / "board-out" / "report.csv", newline="") as f:
+        slices = [r for r in csv.DictReader(f) if r["level"] == "slice"]
+    assert len(slices) == 1 and "encloses no cavity" in slices[0]["doubts"], slices
+    cells = d.js("return [...document.querySelectorAll('[data-testid=slice-doubts]')].map(c => c.innerText)")
+    assert cells == [slices[0]["doubts"]], (cells, slices[0]["doubts"])
     # A phantom slice's ring passes: its report says nothing of the kind.
     open_file(d, "single.png")
     assert d.js("return document.querySelector('[data-testid=doubts]')") is None
+    cells = d.js("return [...document.querySelectorAll('[data-testid=slice-doubts]')].map(c => c.innerText)")
+    assert cells == ["-"], cells
 
 
 def run_device(device, port, data, cli_out, tmp):

@@ -2408,7 +2408,8 @@ pub fn App() -> impl IntoView {
                             <th title="myocardium above 2 SD of remote but below the FWHM threshold, percent of the myocardium">"gray zone %"</th>
                             <th title="the slice's third of the ventricle for the AHA segments, once the RV insertion is marked">"AHA level"</th>
                             <th title="the anterior RV insertion the slice's segments start at, degrees clockwise from 12 o'clock: marked on the slice, or between the marks around it">"RV insertion"</th>
-                            <th title="pixels whose scar or myocardium label was changed by hand">"corrected px"</th></tr></thead>
+                            <th title="pixels whose scar or myocardium label was changed by hand">"corrected px"</th>
+                            <th title="why the slice's myocardium may not be one ring round a bright cavity, as a short-axis LGE slice of the left ventricle shows it (the outline checks); '-': no doubt">"outline"</th></tr></thead>
                         <tbody>
                             {r.slices.iter().enumerate().map(|(k, x)| {
                                 let f = |v: Option<f64>| v.map(|b| format!("{b:.2}")).unwrap_or_else(|| "-".into());
@@ -2430,7 +2431,13 @@ pub fn App() -> impl IntoView {
                                         (Some(a), None) => format!("{a:.0}"),
                                         (None, _) => "-".to_string(),
                                     }}</td>
-                                    <td data-testid="slice-edited">{x.edited_px}</td></tr> }
+                                    <td data-testid="slice-edited">{x.edited_px}</td>
+                                    // The same words as the CSV reports' `doubts` column.
+                                    <td data-testid="slice-doubts">{if x.doubts.is_empty() {
+                                        "-".to_string()
+                                    } else {
+                                        x.doubts.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                                    }}</td></tr> }
                             }).collect_view()}
                         </tbody>
                     </table>
