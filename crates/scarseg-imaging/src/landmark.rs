@@ -7,7 +7,7 @@
 //! up in a short-axis view), which also tells which way the septum runs. A suggestion for the
 //! user to check, never a measurement: fat and neighbouring vessels can be as bright as blood.
 
-use crate::metrics::{Mask, clock_angle_deg, wall_centre_mm};
+use crate::metrics::{Mask, clock_angle_deg, median, wall_centre_mm};
 
 /// Directions examined around the wall's centre (5 degrees each).
 pub const DIRECTIONS: usize = 72;
@@ -32,15 +32,6 @@ pub struct InsertionGuess {
     pub septum_middle_deg: f64,
     /// The arc's width, degrees.
     pub arc_deg: f64,
-}
-
-fn median(mut v: Vec<f32>) -> Option<f32> {
-    if v.is_empty() {
-        return None;
-    }
-    let mid = v.len() / 2;
-    let (_, m, _) = v.select_nth_unstable_by(mid, f32::total_cmp);
-    Some(*m)
 }
 
 /// The insertion suggested on one slice from its pixels and its myocardium; `None` where the

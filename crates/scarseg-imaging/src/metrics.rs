@@ -134,6 +134,16 @@ pub fn intersection_px(a: &Mask, b: &Mask) -> usize {
         .count()
 }
 
+/// The median of `values` (the upper of the two middle ones for an even count, a value the
+/// data holds); `None` when empty.
+pub(crate) fn median(mut values: Vec<f32>) -> Option<f32> {
+    if values.is_empty() {
+        return None;
+    }
+    let mid = values.len() / 2;
+    Some(*values.select_nth_unstable_by(mid, f32::total_cmp).1)
+}
+
 /// The q-th percentile (0..=100) with linear interpolation between order statistics (NumPy's
 /// default). `None` for an empty slice.
 pub fn percentile(values: &[f64], q: f64) -> Option<f64> {

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::depth::outside;
-use crate::metrics::Mask;
+use crate::metrics::{Mask, median};
 use crate::postprocess::components;
 
 /// A piece of myocardium counts as a piece of its own from this share of the largest one's
@@ -66,15 +66,6 @@ impl std::fmt::Display for Doubt {
             ),
         }
     }
-}
-
-/// The median of `values` (the upper one of an even count); `None` when empty.
-fn median(mut values: Vec<f32>) -> Option<f32> {
-    if values.is_empty() {
-        return None;
-    }
-    let mid = values.len() / 2;
-    Some(*values.select_nth_unstable_by(mid, f32::total_cmp).1)
 }
 
 /// The value at rank `q` (0..=1) of `values`, the nearest rank below; `None` when empty.
