@@ -16,6 +16,7 @@ use scarseg_imaging::encode::{EncodeError, NiftiData, nifti1};
 use scarseg_imaging::error::{ErrorKind, ImagingError};
 use scarseg_imaging::metrics::{AHA_SEGMENT_NAMES, WALL_SECTORS, WallLevel};
 use scarseg_imaging::postprocess::PostprocessOptions;
+use scarseg_imaging::quality::listed;
 use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
@@ -2159,7 +2160,7 @@ pub fn App() -> impl IntoView {
                     // A wall the network may have missed, or an image that is no short-axis LGE
                     // slice: said in the list too, since the report shows one case at a time.
                     let doubted = matches!(c.status, Status::Done)
-                        && c.result.as_ref().is_some_and(|r| r.slices.iter().any(|x| !x.doubts.is_empty()));
+                        && c.result.as_ref().is_some_and(|r| r.doubted_slices() > 0);
                     let running = c.status.is_open();
                     let job = c.job;
                     view! {
@@ -2436,7 +2437,7 @@ pub fn App() -> impl IntoView {
                                     <td data-testid="slice-doubts">{if x.doubts.is_empty() {
                                         "-".to_string()
                                     } else {
-                                        x.doubts.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                                        listed(&x.doubts)
                                     }}</td></tr> }
                             }).collect_view()}
                         </tbody>

@@ -24,7 +24,7 @@ use scarseg_imaging::metrics::{
 use scarseg_imaging::noise::add_noise;
 use scarseg_imaging::phantom::{PhantomConfig, ScarPattern};
 use scarseg_imaging::postprocess::PostprocessOptions;
-use scarseg_imaging::quality::slice_doubts;
+use scarseg_imaging::quality::{listed, slice_doubts};
 use scarseg_imaging::{Limits, Slice};
 use scarseg_pipeline::analyse_slice;
 use scarseg_pipeline::manifest::LoadedModel;
@@ -591,12 +591,7 @@ fn evaluate(
                 noise_burden_cov: None,
                 noise_scar_dice_mean: None,
                 outline_doubted: doubts.as_ref().map(|d| !d.is_empty()),
-                outline_doubts: doubts
-                    .iter()
-                    .flatten()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                outline_doubts: doubts.as_deref().map(listed).unwrap_or_default(),
             };
             if let Some((sigma, iterations, seed)) = noise {
                 let mut burdens = Vec::new();

@@ -151,6 +151,16 @@ pub fn doubts(shape: Option<&RingShape>) -> Vec<Doubt> {
     out
 }
 
+/// `doubts` in a list, as the CSV reports, `scarseg eval` and the page's table by slice give
+/// them: joined by "; ", empty for none.
+pub fn listed(doubts: &[Doubt]) -> String {
+    doubts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// [`doubts`] of a slice's image and masks.
 pub fn slice_doubts(pixels: &[f32], scar: &Mask, myocardium: &Mask) -> Vec<Doubt> {
     doubts(ring_shape(pixels, scar, myocardium).as_ref())
@@ -270,6 +280,12 @@ mod tests {
             "the myocardium found is in 2 pieces, not one ring"
         );
         assert_eq!(d[1].to_string(), "the myocardium found encloses no cavity");
+        assert_eq!(
+            listed(&d),
+            "the myocardium found is in 2 pieces, not one ring; the myocardium found encloses no \
+             cavity"
+        );
+        assert_eq!(listed(&[]), "");
         // A ring cut open at one side (a C) is one piece that encloses nothing: the cut joins
         // the cavity to the outside.
         let c_shape = Mask::from_fn(11, 11, |r, c| {

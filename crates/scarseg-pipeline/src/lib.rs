@@ -537,6 +537,11 @@ impl StackResult {
         self.high_risk = self.burden_percent.is_some_and(high_risk);
     }
 
+    /// Slices whose outlines the outline checks doubt ([`SliceResult::doubts`]).
+    pub fn doubted_slices(&self) -> usize {
+        self.slices.iter().filter(|r| !r.doubts.is_empty()).count()
+    }
+
     /// Pixels corrected by hand over the stack.
     pub fn edited_px(&self) -> usize {
         self.slices.iter().map(|r| r.edited_px).sum()

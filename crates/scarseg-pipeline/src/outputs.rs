@@ -9,6 +9,7 @@ use scarseg_imaging::metrics::{
     CORONARY_TERRITORIES, MYOCARDIAL_DENSITY_G_PER_ML, Mask, WallLevel, high_risk,
     myocardial_mass_g,
 };
+use scarseg_imaging::quality::listed;
 use scarseg_imaging::seg::{self, AlgorithmType, Code, Instance, Segment, pack_bits};
 use scarseg_imaging::sr::{Group, Measurement, SegReference, Verifier, measurement_report};
 use scarseg_imaging::{Slice, Stack};
@@ -463,12 +464,7 @@ pub fn report_rows(
                 disc_height_mm: Some(*h),
                 edited_px: r.edited_px,
                 network_burden_percent: r.network_burden_percent(),
-                doubts: r
-                    .doubts
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                doubts: listed(&r.doubts),
                 ..depth_columns(r.scar_depth, row("slice", Some(k), &r.source))
             }
         })
@@ -495,12 +491,7 @@ pub fn report_rows(
         reference_burden_low_percent: agreement.map(|a| a.0),
         reference_burden_high_percent: agreement.map(|a| a.1),
         flag_uncertain: agreement.map(|a| a.2),
-        doubts: match result
-            .slices
-            .iter()
-            .filter(|r| !r.doubts.is_empty())
-            .count()
-        {
+        doubts: match result.doubted_slices() {
             0 => String::new(),
             d => format!("{d} of {} slices", result.slices.len()),
         },
