@@ -20,9 +20,9 @@ use scarseg_imaging::quality::listed;
 use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{Limits, Stack};
 use scarseg_pipeline::outputs::{
-    SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, doubts_text,
-    flag_agreement_text, label_map, left_out_note, mask_png, output_stem, report_csv, report_rows,
-    stack_record, stack_summary,
+    LABEL_SUFFIX, SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr,
+    doubts_text, flag_agreement_text, label_map, left_out_note, mask_png, output_stem, report_csv,
+    report_rows, stack_record, stack_summary,
 };
 use scarseg_pipeline::{AhaMap, NoAhaMap, RvInsertion, StackResult};
 use scarseg_web::correct::{
@@ -1896,7 +1896,7 @@ pub fn App() -> impl IntoView {
         if let Ok(bytes) = nifti1(&s.slices, NiftiData::U8(&labels), true) {
             download(
                 &format!(
-                    "{}_labels.nii.gz",
+                    "{}{LABEL_SUFFIX}.nii.gz",
                     output_stem(&stem(&c.input), s.part.as_deref())
                 ),
                 &bytes,

@@ -7,6 +7,7 @@ use scarseg_imaging::Stack;
 use scarseg_imaging::decode::labels_for;
 use scarseg_imaging::edit::{MaskEdits, Tool};
 use scarseg_imaging::metrics::Mask;
+use scarseg_pipeline::outputs::{LABEL_EXTS, LABEL_SUFFIX};
 
 /// Strokes the undo history keeps; each holds a slice's edits as they were (two bytes a pixel).
 pub const UNDO_DEPTH: usize = 50;
@@ -156,7 +157,6 @@ pub fn segmentations_fitting<B: std::borrow::Borrow<Vec<u8>>>(
 /// image of its own.
 pub fn labels_by_name(names: &[String]) -> Vec<Option<usize>> {
     const IMAGE: [&str; 6] = [".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".dcm"];
-    const LABELS: [&str; 3] = [".nii.gz", ".nii", ".png"];
     // `name` less the first of `extensions` it ends with (case aside), if any.
     let strip = |name: &str, extensions: &[&str]| -> Option<String> {
         let lower = name.to_ascii_lowercase();
@@ -171,11 +171,11 @@ pub fn labels_by_name(names: &[String]) -> Vec<Option<usize>> {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let volume = strip(name, &LABELS)?;
-            let image = volume.strip_suffix("_labels")?;
+            let volume = strip(name, &LABEL_EXTS)?;
+            let image = volume.strip_suffix(LABEL_SUFFIX)?;
             let target = (0..names.len()).find(|&j| j != i && stems[j] == image)?;
             // A label volume of a label volume is no image's.
-            (!stems[target].ends_with("_labels")).then_some(target)
+            (!stems[target].ends_with(LABEL_SUFFIX)).then_some(target)
         })
         .collect()
 }

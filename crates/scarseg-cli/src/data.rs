@@ -17,7 +17,7 @@ use scarseg_imaging::phantom::{PhantomConfig, ScarPattern, generate, label};
 use scarseg_imaging::preprocess::{bilinear, labels_to_model, preprocess};
 use scarseg_imaging::roi::{ROI_MARGIN, ROI_MIN_SIDE, Roi};
 use scarseg_imaging::{ErrorKind, Limits, Slice};
-use scarseg_pipeline::outputs::{SEG_SUFFIX, left_out_note};
+use scarseg_pipeline::outputs::{LABEL_EXTS, SEG_SUFFIX, left_out_note};
 
 use crate::files::{self, Visited};
 
@@ -305,8 +305,8 @@ fn first_volume(dir: &Path) -> Result<PathBuf> {
 /// Label file suffix for `--pairs`: `NAME.EXT` is labelled by `NAME_labels.png` (or `.nii`,
 /// `.nii.gz`), values 0-4 as in EMIDEC; a DICOM series folder `NAME/` by a label volume
 /// `NAME_labels.nii.gz` (or `.nii`) beside the folder, as `scarseg phantom --format dicom`
-/// writes it.
-pub const LABEL_SUFFIX: &str = "_labels";
+/// writes it. Defined beside the other output names, since the page names its label volumes alike.
+pub use scarseg_pipeline::outputs::LABEL_SUFFIX;
 
 /// Splits a file name into its stem and extension, `.nii.gz` counted as one extension.
 pub fn stem_and_ext(name: &str) -> (&str, &str) {
@@ -329,15 +329,11 @@ pub fn image_stem(image: &Path) -> String {
     }
 }
 
-/// The extensions of label volumes made for a run's outputs (`predict --corrections`, `eval
-/// --predictions`), in the order they are looked for: predict's own NIfTI first.
-pub const OUTPUT_LABEL_EXTS: [&str; 3] = [".nii.gz", ".nii", ".png"];
-
 /// The names a stack's labels may have in a folder of a run's outputs, in the order they are
-/// looked for: `STEM_labels` with each of [`OUTPUT_LABEL_EXTS`], then the DICOM segmentation
+/// looked for: `STEM_labels` with each of [`LABEL_EXTS`], then the DICOM segmentation
 /// `STEM_seg.dcm` (predict's own, or one edited in a viewer).
 pub fn output_label_names(stem: &str) -> Vec<String> {
-    OUTPUT_LABEL_EXTS
+    LABEL_EXTS
         .iter()
         .map(|ext| format!("{stem}{LABEL_SUFFIX}{ext}"))
         .chain([format!("{stem}{SEG_SUFFIX}")])
@@ -357,7 +353,7 @@ pub fn output_label_stack(name: &str) -> Option<&str> {
     }
     let (stem, ext) = stem_and_ext(name);
     stem.strip_suffix(LABEL_SUFFIX)
-        .filter(|_| OUTPUT_LABEL_EXTS.contains(&ext))
+        .filter(|_| LABEL_EXTS.contains(&ext))
 }
 
 /// The first of `dir`'s files [`output_label_names`] gives for `stem`.

@@ -691,6 +691,16 @@ pub fn scarseg_segments<'a>(
 /// File-name suffix of a stack's DICOM segmentation: `NAME_seg.dcm`.
 pub const SEG_SUFFIX: &str = "_seg.dcm";
 
+/// File-name suffix, before the extension, of an image's or a stack's label volume (EMIDEC's
+/// values 0-4): `NAME_labels.nii.gz` as `scarseg predict` and the page's "NIfTI labels" write
+/// it, and as the page, `predict --corrections`, `eval --predictions` and `train --pairs` find
+/// one by its name.
+pub const LABEL_SUFFIX: &str = "_labels";
+
+/// The extensions a label volume named with [`LABEL_SUFFIX`] may have, in the order they are
+/// looked for: the NIfTI that `predict` writes first.
+pub const LABEL_EXTS: [&str; 3] = [".nii.gz", ".nii", ".png"];
+
 const SCT: &str = "SCT";
 const LV_MYOCARDIUM: Code<'static> = Code {
     value: "49848007",
