@@ -22,6 +22,9 @@ use scarseg_imaging::postprocess::postprocess;
 use scarseg_imaging::quality::{Doubt, RingShape, doubts, ring_shape};
 use scarseg_pipeline::probabilities;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
 mod support;
 
 /// A slice's ring measures, their doubts, and its (scar, myocardium) masks.
@@ -46,15 +49,6 @@ fn check(setup: &support::Setup, slice: &Slice) -> Result<Checked, String> {
     let shape = ring_shape(&slice.pixels, &scar, &myo);
     let d = doubts(shape.as_ref());
     Ok((shape, d, [scar, myo]))
-}
-
-/// A fixed stream of numbers in [0, 1) (SplitMix64): the made images are the same every run.
-fn uniform(state: &mut u64) -> f32 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
 }
 
 fn made(name: &str, f: impl Fn(usize, usize) -> f32) -> Slice {
@@ -223,14 +217,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             mean(others)
         );
     }
-    let mut state = 7u64;
-    let noise: Vec<f32> = (0..96 * 96).map(|_| uniform(&mut state) * 255.0).collect();
+    // A fixed seed: the made images are the same every run.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let noise: Vec<f32> = (0..96 * 96).map(|_| rng.random_range(0.0..255.0)).collect();
     let blobs: Vec<(f32, f32, f32)> = (0..6)
         .map(|_| {
             (
-                10.0 + 76.0 * uniform(&mut state),
-                10.0 + 76.0 * uniform(&mut state),
-                4.0 + 8.0 * uniform(&mut state),
+                rng.random_range(10.0..86.0),
+                rng.random_range(10.0..86.0),
+                rng.random_range(4.0..12.0),
             )
         })
         .collect();
