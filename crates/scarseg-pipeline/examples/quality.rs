@@ -19,7 +19,7 @@ use scarseg_imaging::Slice;
 use scarseg_imaging::metrics::{Mask, dice, mean_sd, percentile};
 use scarseg_imaging::phantom::{PhantomConfig, generate};
 use scarseg_imaging::postprocess::postprocess;
-use scarseg_imaging::quality::{Doubt, RingShape, doubts, ring_shape};
+use scarseg_imaging::quality::{Doubt, RingShape, doubts, listed, ring_shape};
 use scarseg_pipeline::probabilities;
 
 use rand::{Rng, SeedableRng};
@@ -160,12 +160,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             if !d.is_empty() {
                 doubted_slices += 1;
-                let words: Vec<String> = d.iter().map(ToString::to_string).collect();
-                println!(
-                    "doubted: seed {seed} {}: {}",
-                    s.image.source,
-                    words.join("; ")
-                );
+                println!("doubted: seed {seed} {}: {}", s.image.source, listed(&d));
             }
         }
     }
@@ -258,7 +253,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|---|---|---|");
     for image in &images {
         let (shape, d, _) = check(&setup, image)?;
-        let words: Vec<String> = d.iter().map(ToString::to_string).collect();
         match shape {
             Some(s) => println!(
                 "| {} | {} | {} | {} | {} | {} |",
@@ -267,10 +261,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 s.pieces,
                 s.cavity_px,
                 s.cavity_contrast.map_or("-".into(), |c| format!("{c:+.3}")),
-                if words.is_empty() {
+                if d.is_empty() {
                     "none".into()
                 } else {
-                    words.join("; ")
+                    listed(&d)
                 }
             ),
             None => println!("| {} | 0 | | | | no myocardium found |", image.source),
