@@ -2928,16 +2928,15 @@ fn two_phantom_stacks(root: &Path) -> PathBuf {
     data
 }
 
-/// Writes the first `n` slices of a label volume as a NIfTI label volume at `path` (a volume
-/// that does not fit its stack).
-fn write_first_slices(labels: &[Slice], n: usize, path: &Path) {
-    let values: Vec<u8> = labels[..n]
+/// Writes label slices (values 0-4) as a gzipped NIfTI label volume at `path`.
+fn write_label_volume(labels: &[Slice], path: &Path) {
+    let values: Vec<u8> = labels
         .iter()
         .flat_map(|t| t.pixels.iter().map(|v| *v as u8))
         .collect();
     std::fs::write(
         path,
-        nifti1(&labels[..n], NiftiData::U8(&values), true).expect("nifti"),
+        nifti1(labels, NiftiData::U8(&values), true).expect("nifti"),
     )
     .expect("write");
 }
@@ -3069,9 +3068,8 @@ fn a_folder_of_label_volumes_corrects_the_networks_masks() {
     // second keeps the network's masks, with a note, and the stray file is named.
     let bad = root.join("bad");
     std::fs::create_dir(&bad).expect("mkdir");
-    write_first_slices(
-        &label_volume(&data.join("phantom-11_labels.nii.gz")),
-        2,
+    write_label_volume(
+        &label_volume(&data.join("phantom-11_labels.nii.gz"))[..2],
         &bad.join("phantom-11_labels.nii.gz"),
     );
     std::fs::copy(
@@ -3152,15 +3150,21 @@ fn eval_scores_label_volumes_made_elsewhere() {
         let (rows, json, _) = eval_table(extra, out);
         (rows, json)
     };
+    // A folder of predictions named `name`: the first case's own label volume, and `labels`
+    // as the second's.
+    let predictions = |name: &str, labels: &[Slice]| {
+        let dir = root.join(name);
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::copy(
+            data.join("phantom-11_labels.nii.gz"),
+            dir.join("phantom-11_labels.nii.gz"),
+        )
+        .expect("copy");
+        write_label_volume(labels, &dir.join("phantom-12_labels.nii.gz"));
+        dir
+    };
     // The second case's middle slice loses its scar.
-    let edited = root.join("edited");
-    std::fs::create_dir(&edited).expect("mkdir");
-    std::fs::copy(
-        data.join("phantom-11_labels.nii.gz"),
-        edited.join("phantom-11_labels.nii.gz"),
-    )
-    .expect("copy");
-    let mut truth = label_volume(&data.join("phantom-12_labels.nii.gz"));
+    let truth = label_volume(&data.join("phantom-12_labels.nii.gz"));
     let scar_px = truth[1].pixels.iter().filter(|v| **v >= 3.0).count();
     // Each slice's scar pixels (labels 3 and 4); the slices share one grid and thickness.
     let scar_counts: Vec<f64> = truth
@@ -3168,20 +3172,11 @@ fn eval_scores_label_volumes_made_elsewhere() {
         .map(|t| t.pixels.iter().filter(|v| **v >= 3.0).count() as f64)
         .collect();
     assert!(scar_px > 0, "the phantom's middle slice holds scar");
-    let values: Vec<u8> = truth
-        .iter_mut()
-        .enumerate()
-        .flat_map(|(k, t)| {
-            t.pixels
-                .iter()
-                .map(move |v| if k == 1 && *v >= 3.0 { 2 } else { *v as u8 })
-        })
-        .collect();
-    std::fs::write(
-        edited.join("phantom-12_labels.nii.gz"),
-        nifti1(&truth, NiftiData::U8(&values), true).expect("nifti"),
-    )
-    .expect("write");
+    let mut scarless = truth.clone();
+    for v in scarless[1].pixels.iter_mut().filter(|v| **v >= 3.0) {
+        *v = 2.0;
+    }
+    let edited = predictions("edited", &scarless);
     let (rows, json, table) = eval_table(&["--predictions", s(&edited)], "edited-eval");
     assert_eq!(rows.len(), 6);
     assert_eq!(json["predictions"], s(&edited));
@@ -3336,14 +3331,7 @@ fn eval_scores_label_volumes_made_elsewhere() {
     // through one slice's wall along the cavity's middle row, to the right, that wall encloses
     // nothing, and that slice alone is doubted.
     assert_eq!(itself["summary"]["doubted_slices"], 0);
-    let cut = root.join("cut");
-    std::fs::create_dir(&cut).expect("mkdir");
-    std::fs::copy(
-        data.join("phantom-11_labels.nii.gz"),
-        cut.join("phantom-11_labels.nii.gz"),
-    )
-    .expect("copy");
-    let mut labels = label_volume(&data.join("phantom-12_labels.nii.gz"));
+    let mut labels = truth.clone();
     let first = &mut labels[0];
     let blood: Vec<usize> = (0..first.pixels.len())
         .filter(|i| first.pixels[*i] == 1.0)
@@ -3363,15 +3351,7 @@ fn eval_scores_label_volumes_made_elsewhere() {
         }
     }
     assert!(opened > 0, "the cut crosses the wall");
-    let values: Vec<u8> = labels
-        .iter()
-        .flat_map(|t| t.pixels.iter().map(|v| *v as u8))
-        .collect();
-    std::fs::write(
-        cut.join("phantom-12_labels.nii.gz"),
-        nifti1(&labels, NiftiData::U8(&values), true).expect("nifti"),
-    )
-    .expect("write");
+    let cut = predictions("cut", &labels);
     let (rows, json, table) = eval_table(&["--predictions", s(&cut)], "cut-eval");
     let doubted: Vec<&str> = rows.iter().map(|r| r["outline_doubted"].as_str()).collect();
     assert_eq!(
@@ -3410,7 +3390,7 @@ fn eval_scores_label_volumes_made_elsewhere() {
             data.join("phantom-12.nii.gz").display()
         ),
     );
-    write_first_slices(&truth, 2, &edited.join("phantom-12_labels.nii.gz"));
+    write_label_volume(&truth[..2], &edited.join("phantom-12_labels.nii.gz"));
     run(
         &edited,
         "phantom-12_labels.nii.gz: 2 label slices for 3 image slices",
