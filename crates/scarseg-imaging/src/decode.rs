@@ -251,12 +251,9 @@ fn dicom_header(bytes: &[u8], limits: &Limits) -> Option<FileDicomObject<InMemDi
     if sniff(bytes) != Some(Format::Dicom) {
         return None;
     }
-    check_dicom_meta_lengths(bytes, limits).ok()?;
-    OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Always)
-        .read_until(tags::PIXEL_DATA)
-        .from_reader(Cursor::new(bytes))
+    open_dicom(bytes, limits, true)
         .ok()
+        .map(|(header, _)| header)
 }
 
 /// A label map (EMIDEC's 0-4, a mask) in any supported format: as [`decode_file`], except that
@@ -335,10 +332,7 @@ fn as_segmentation(bytes: &[u8], limits: &Limits) -> Option<FileDicomObject<InMe
     if !is_dicom_segmentation(bytes, limits) {
         return None;
     }
-    OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Always)
-        .from_reader(Cursor::new(bytes))
-        .ok()
+    open_dicom(bytes, limits, false).ok().map(|(obj, _)| obj)
 }
 
 /// Whether `bytes` are a DICOM Segmentation, told from its header (read to the pixel data,
@@ -739,42 +733,163 @@ pub(crate) fn dicom_text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     dicom_str(obj, tag).map(|s| s.trim_end_matches('\0').trim().to_string())
 }
 
-/// Walks the file meta group with dicom-rs's own header decoder (explicit VR little endian,
-/// right after "DICM") and checks that no element declares more bytes than the file holds.
-/// dicom-rs reserves and zero-fills a declared length before reading it, so a forged 4 GB
-/// length would otherwise be allocated first (found by fuzzing). Like dicom-rs, the walk goes
-/// on until the declared group length is used up.
-fn check_dicom_meta_lengths(bytes: &[u8], limits: &Limits) -> Result<(), ErrorKind> {
-    let Some((body, uid)) = walk_dicom_meta(bytes)? else {
-        return Ok(());
-    };
-    check_dicom_body_lengths(&bytes[body..], &uid, limits)
+/// How a DICOM data set's elements are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyEncoding {
+    ImplicitLe,
+    ExplicitLe,
+    ExplicitBe,
+    DeflatedExplicitLe,
 }
 
-/// The same check over the data set after the meta group (found by fuzzing: a body element
-/// declaring 3.9 GB made dicom-rs reserve it). Items of sequences are walked into; fragments of
-/// encapsulated pixel data are skipped. dicom-rs reserves the lengths it inflates as well (found
-/// by fuzzing: a deflated body declaring 4 GB), so a deflated body is inflated here, within the
-/// size limit, and walked.
-fn check_dicom_body_lengths(body: &[u8], uid: &str, limits: &Limits) -> Result<(), ErrorKind> {
-    use dicom_dictionary_std::uids;
+impl BodyEncoding {
+    /// The encoding transfer syntax `uid` declares: every syntax but these three, the
+    /// compressed ones included, has an explicit VR little-endian data set.
+    fn declared(uid: &str) -> Self {
+        use dicom_dictionary_std::uids;
+        match uid {
+            uids::IMPLICIT_VR_LITTLE_ENDIAN => Self::ImplicitLe,
+            // Retired in the standard, so the dictionary marks it deprecated; archives keep it.
+            "1.2.840.10008.1.2.2" => Self::ExplicitBe,
+            uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN => Self::DeflatedExplicitLe,
+            _ => Self::ExplicitLe,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::ImplicitLe => "implicit VR little endian",
+            Self::ExplicitLe => "explicit VR little endian",
+            Self::ExplicitBe => "explicit VR big endian",
+            Self::DeflatedExplicitLe => "deflated explicit VR little endian",
+        }
+    }
+
+    /// The first element header of `body` read in this encoding, and its size in bytes.
+    fn first_header(self, body: &[u8]) -> Option<(dicom_core::DataElementHeader, usize)> {
+        use dicom_encoding::decode::Decode;
+        use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
+        use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
+        let mut cursor = Cursor::new(body);
+        match self {
+            Self::ImplicitLe => ImplicitVRLittleEndianDecoder::default().decode_header(&mut cursor),
+            Self::ExplicitLe => ExplicitVRLittleEndianDecoder::default().decode_header(&mut cursor),
+            Self::ExplicitBe | Self::DeflatedExplicitLe => return None,
+        }
+        .ok()
+    }
+}
+
+/// The encoding a data set is really written in, where its meta group declares the other of
+/// implicit and explicit VR little endian: some writers do that, and pydicom reads such files
+/// with a warning. Told from the first element, as pydicom tells it: read as declared it would
+/// hold more bytes than the file has left, and read the other way it fits (with a VR the
+/// standard knows, when that way is explicit). A file that reads as declared is never re-read.
+fn misdeclared_encoding(body: &[u8], declared: BodyEncoding) -> Option<BodyEncoding> {
+    let other = match declared {
+        BodyEncoding::ImplicitLe => BodyEncoding::ExplicitLe,
+        BodyEncoding::ExplicitLe => BodyEncoding::ImplicitLe,
+        BodyEncoding::ExplicitBe | BodyEncoding::DeflatedExplicitLe => return None,
+    };
+    let room = |(header, read): (dicom_core::DataElementHeader, usize)| {
+        header
+            .len
+            .get()
+            .map(|len| len as usize <= body.len() - read)
+    };
+    // Undefined length (a sequence first) fits any file: read as declared.
+    let fits_declared = declared
+        .first_header(body)
+        .is_some_and(|h| room(h) != Some(false));
+    let known_vr = other != BodyEncoding::ExplicitLe
+        || (body.len() >= 6 && dicom_core::VR::from_binary([body[4], body[5]]).is_some());
+    let fits_other = known_vr
+        && other
+            .first_header(body)
+            .is_some_and(|h| room(h) == Some(true));
+    (!fits_declared && fits_other).then_some(other)
+}
+
+/// A DICOM file read by dicom-rs (to its end, or with `until_pixel_data` up to its pixel data)
+/// after [`check_dicom_body_lengths`], and a warning when its data set is not encoded as its
+/// meta group declares ([`misdeclared_encoding`]): such a data set is read as it is written,
+/// and its pixel data still decoded by the declared transfer syntax.
+///
+/// The meta group is walked first with dicom-rs's own header decoder (explicit VR little
+/// endian, right after "DICM") to check that no element declares more bytes than the file
+/// holds: dicom-rs reserves and zero-fills a declared length before reading it, so a forged
+/// 4 GB length would otherwise be allocated first (found by fuzzing). Like dicom-rs, the walk
+/// goes on until the declared group length is used up.
+fn open_dicom(
+    bytes: &[u8],
+    limits: &Limits,
+    until_pixel_data: bool,
+) -> Result<(FileDicomObject<InMemDicomObject>, Option<String>), ErrorKind> {
+    let mut options = OpenFileOptions::new().read_preamble(ReadPreamble::Always);
+    if until_pixel_data {
+        options = options.read_until(tags::PIXEL_DATA);
+    }
+    let as_declared = |options: OpenFileOptions<_, _>| {
+        options
+            .from_reader(Cursor::new(bytes))
+            .map(|obj| (obj, None))
+            .map_err(|e| dicom_error(&error_chain(&e)))
+    };
+    // Without a walkable meta group dicom-rs says what is wrong with it.
+    let Some((start, uid)) = walk_dicom_meta(bytes)? else {
+        return as_declared(options);
+    };
+    let body = &bytes[start..];
+    let declared = BodyEncoding::declared(&uid);
+    let actual = misdeclared_encoding(body, declared);
+    check_dicom_body_lengths(body, actual.unwrap_or(declared), limits)?;
+    let Some(actual) = actual else {
+        return as_declared(options);
+    };
+    let meta = dicom_object::FileMetaTable::from_reader(Cursor::new(&bytes[128..]))
+        .map_err(|e| dicom_error(&error_chain(&e)))?;
+    let ts = match actual {
+        BodyEncoding::ImplicitLe => {
+            dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN
+        }
+        _ => dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN,
+    };
+    let obj = InMemDicomObject::read_dataset_with_ts(Cursor::new(body), &ts.erased())
+        .map_err(|e| dicom_error(&error_chain(&e)))?
+        .with_exact_meta(meta);
+    let warning = format!(
+        "the file meta group's transfer syntax ({uid}) means a data set in {}, but this one is \
+         written in {} (a fault of the program that wrote it); read as written",
+        declared.name(),
+        actual.name()
+    );
+    Ok((obj, Some(warning)))
+}
+
+/// Checks that no element of the data set after the meta group declares more bytes than remain
+/// (found by fuzzing: a body element declaring 3.9 GB made dicom-rs reserve it). Items of
+/// sequences are walked into; fragments of encapsulated pixel data are skipped. dicom-rs
+/// reserves the lengths it inflates as well (found by fuzzing: a deflated body declaring 4 GB),
+/// so a deflated body is inflated here, within the size limit, and walked.
+fn check_dicom_body_lengths(
+    body: &[u8],
+    encoding: BodyEncoding,
+    limits: &Limits,
+) -> Result<(), ErrorKind> {
     use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
     use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
     use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
-    match uid {
-        uids::IMPLICIT_VR_LITTLE_ENDIAN => {
-            walk_body(&ImplicitVRLittleEndianDecoder::default(), body)
-        }
-        // Retired in the standard, so the dictionary marks it deprecated; archives keep it.
-        "1.2.840.10008.1.2.2" => walk_body(&ExplicitVRBigEndianDecoder::default(), body),
-        uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN => {
+    match encoding {
+        BodyEncoding::ImplicitLe => walk_body(&ImplicitVRLittleEndianDecoder::default(), body),
+        BodyEncoding::ExplicitBe => walk_body(&ExplicitVRBigEndianDecoder::default(), body),
+        BodyEncoding::DeflatedExplicitLe => {
             // As dicom-rs inflates (raw deflate). A corrupt stream gives what inflated before
             // the damage: dicom-rs reads that much too, then reports the error itself.
             let (inflated, _) =
                 read_limited(flate2::read::DeflateDecoder::new(body), limits.max_bytes)?;
             walk_body(&ExplicitVRLittleEndianDecoder::default(), &inflated)
         }
-        _ => walk_body(&ExplicitVRLittleEndianDecoder::default(), body),
+        BodyEncoding::ExplicitLe => walk_body(&ExplicitVRLittleEndianDecoder::default(), body),
     }
 }
 
@@ -1005,11 +1120,7 @@ enum Colour {
 }
 
 fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {
-    check_dicom_meta_lengths(bytes, limits)?;
-    let mut obj = OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Always)
-        .from_reader(Cursor::new(bytes))
-        .map_err(|e| dicom_error(&error_chain(&e)))?;
+    let (mut obj, misdeclared) = open_dicom(bytes, limits, false)?;
 
     let uid = obj
         .meta()
@@ -1149,7 +1260,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             values.len()
         )));
     }
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = misdeclared.into_iter().collect();
     if near > 0 {
         warnings.push(format!(
             "near-lossless JPEG-LS (NEAR {near}): each pixel value may differ from the \

@@ -1,7 +1,8 @@
 //! DICOM pixel layouts users send: MONOCHROME1 and 2, rescale slope and intercept, 8, 12 and 16
 //! bit, signed, multi-frame (classic and enhanced), RLE Lossless and JPEG baseline, each built
 //! here with known values and read back through the decoder; and files from other writers
-//! (pydicom, GDCM: `tests/corpus/good/`): an enhanced MR image, JPEG Lossless and JPEG 2000.
+//! (pydicom, GDCM: `tests/corpus/good/`): an enhanced MR image, JPEG Lossless and JPEG 2000,
+//! and data sets not written in the VR encoding their meta group declares.
 //! And files or folders that hold several stacks (a PSIR acquisition's magnitude and real
 //! images), which are split by acquisition.
 
@@ -753,6 +754,68 @@ fn jpeg_ls_from_charls_decodes_in_pure_rust() {
             (b.pixels.as_slice(), b.position_mm)
         );
     }
+}
+
+#[test]
+fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_warning() {
+    // Written by pydicom (make_good_corpus.py `misdeclared`), which reads each back with a
+    // warning: the 16 x 12 slice of (21 i) mod 4096 above, its data set in implicit VR behind a
+    // meta group that declares explicit VR, the reverse, and GDCM's JPEG Lossless file with its
+    // data set re-written in implicit VR (as in pydicom's own test file SC_rgb_jpeg.dcm).
+    let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
+    for (name, uid, declared, written) in [
+        (
+            "implicit_body_explicit_meta.dcm",
+            "1.2.840.10008.1.2.1",
+            "explicit",
+            "implicit",
+        ),
+        (
+            "explicit_body_implicit_meta.dcm",
+            "1.2.840.10008.1.2",
+            "implicit",
+            "explicit",
+        ),
+        (
+            "implicit_body_jpeg_lossless.dcm",
+            "1.2.840.10008.1.2.4.70",
+            "explicit",
+            "implicit",
+        ),
+    ] {
+        let stack = decode(&good(name));
+        let slice = &stack.slices[0];
+        assert_eq!((slice.rows, slice.cols), (16, 12), "{name}");
+        assert_eq!(slice.pixels, expected, "{name}");
+        assert_eq!(slice.spacing_mm, [0.9, 1.1], "{name}");
+        assert_eq!(slice.thickness_mm, 6.0, "{name}");
+        assert_eq!(
+            stack.warnings,
+            [format!(
+                "the file meta group's transfer syntax ({uid}) means a data set in {declared} VR \
+                 little endian, but this one is written in {written} VR little endian (a fault of \
+                 the program that wrote it); read as written"
+            )],
+            "{name}"
+        );
+    }
+
+    // Read the way it is written, the data set still gets the length checks: a forged length
+    // of 4 GB on the pixel data (implicit VR: tag, then a 4-byte length) is refused, not
+    // reserved.
+    let mut forged = good("implicit_body_explicit_meta.dcm");
+    let at = forged
+        .windows(4)
+        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+        .expect("pixel data tag");
+    forged[at + 4..at + 8].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let e = decode_file("forged.dcm", &forged, &Limits::default()).expect_err("refused");
+    let message = e.to_string();
+    assert!(
+        message.contains("forged.dcm")
+            && message.contains("element (7FE0,0010) declares 4294967280 bytes"),
+        "{message}"
+    );
 }
 
 #[test]

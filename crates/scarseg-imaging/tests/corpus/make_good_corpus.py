@@ -28,6 +28,11 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   (sform code 0): rotated 0.4 rad about (0.3, 1, 0.2), zooms 1.2, 1.5, 8 mm, qfac -1 (a
   left-handed voxel grid, as many scanners' conversions give), origin (10, -20, 30) RAS. The
   test holds the positions and directions nibabel computes for it.
+- implicit_body_explicit_meta.dcm, explicit_body_implicit_meta.dcm: the JPEG Lossless slice's
+  uncompressed original with its data set in implicit VR behind a meta group that declares explicit
+  VR little endian, and the reverse; implicit_body_jpeg_lossless.dcm: jpeg_lossless_sv1.dcm with
+  its data set (encapsulated pixel data included) re-written in implicit VR. Some writers make
+  such files; pydicom reads them with a warning.
 - jpeg_baseline_colour.dcm: an 8 x 8 RGB image (left half (200, 40, 40), right half
   (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
   levels.
@@ -241,6 +246,39 @@ def jpeg_ls():
     # pydicom would otherwise give the compressed copy a new, random instance UID each run.
     ds.compress(JPEGLSLossless, encoding_plugin="pyjpegls", generate_instance_uid=False)
     ds.save_as(GOOD / "enhanced_mr_jpeg_ls.dcm", enforce_file_format=True)
+
+
+def write_misdeclared(ds, path, implicit_body):
+    """Writes `ds` behind its own file meta group (whose transfer syntax it keeps) with the data
+    set in implicit VR (`implicit_body`) or explicit VR little endian, whatever the meta group
+    declares: the fault of some writers, which pydicom reads with a warning. pydicom's
+    `save_as` refuses such a mismatch, so the parts are written one by one."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    fp = DicomBytesIO()
+    fp.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(fp, ds.file_meta, enforce_standard=True)
+    fp.is_implicit_VR, fp.is_little_endian = implicit_body, True
+    body = Dataset()
+    for element in ds:
+        body.add(element)
+    write_dataset(fp, body)
+    path.write_bytes(fp.getvalue())
+
+
+def misdeclared():
+    from pydicom import dcmread
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    ds = ramp_slice("1.2.826.0.1.3680043.10.1234.26.1")
+    write_misdeclared(ds, GOOD / "implicit_body_explicit_meta.dcm", True)
+    ds = ramp_slice("1.2.826.0.1.3680043.10.1234.26.2")
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    write_misdeclared(ds, GOOD / "explicit_body_implicit_meta.dcm", False)
+    # Encapsulated pixel data in an implicit VR data set, as in pydicom's own SC_rgb_jpeg.dcm.
+    ds = dcmread(GOOD / "jpeg_lossless_sv1.dcm")
+    write_misdeclared(ds, GOOD / "implicit_body_jpeg_lossless.dcm", True)
 
 
 def colour(uid, photometric, planar, rows, cols):
@@ -503,6 +541,7 @@ if __name__ == "__main__":
         "enhanced_cine": enhanced_cine,
         "compressed": compressed,
         "jpeg_ls": jpeg_ls,
+        "misdeclared": misdeclared,
         "colours": colours,
         "qform": qform,
         "segmentations": segmentations,
