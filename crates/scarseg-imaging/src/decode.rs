@@ -1732,9 +1732,23 @@ pub(crate) fn check_compressed_frames(
     for start in (0..data.len().saturating_sub(2)).filter(|&i| data[i..i + 3] == [0xFF, 0xD8, 0xFF])
     {
         let mut decoder = jpeg_decoder::Decoder::new(&data[start..]);
-        // Not a header that parses: dicom-rs's decoder fails there too, with its own error.
-        if decoder.read_info().is_err() {
-            continue;
+        match decoder.read_info() {
+            Ok(()) => {}
+            // 12-bit lossy JPEG (JPEG Extended): no pure-Rust decoder reads it, nor pydicom's
+            // default one; dicom-rs's own error names only a "feature".
+            Err(jpeg_decoder::Error::Unsupported(
+                jpeg_decoder::UnsupportedFeature::SamplePrecision(precision),
+            )) => {
+                return Err(ErrorKind::UnsupportedTransferSyntax {
+                    uid: uid.to_string(),
+                    name: format!("lossy JPEG with {precision}-bit samples"),
+                    hint: ": convert the file to an uncompressed or lossless transfer syntax \
+                           first (DCMTK's dcmdjpeg does)"
+                        .to_string(),
+                });
+            }
+            // Not a header that parses: dicom-rs's decoder fails there too, with its own error.
+            Err(_) => continue,
         }
         let Some(info) = decoder.info() else {
             continue;

@@ -819,6 +819,24 @@ fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_w
 }
 
 #[test]
+fn twelve_bit_lossy_jpeg_is_refused_with_what_to_convert_it_to() {
+    // Written by libjpeg-turbo (make_good_corpus.py `jpeg_extended`): the 16 x 12 slice above as
+    // JPEG Extended with 12-bit samples, which no pure-Rust decoder reads.
+    let e = decode_file(
+        "extended.dcm",
+        &good("jpeg_extended_12bit.dcm"),
+        &Limits::default(),
+    )
+    .expect_err("refused");
+    assert_eq!(
+        e.to_string(),
+        "extended.dcm: DICOM transfer syntax 1.2.840.10008.1.2.4.51 (lossy JPEG with 12-bit \
+         samples) is not supported here: convert the file to an uncompressed or lossless \
+         transfer syntax first (DCMTK's dcmdjpeg does)"
+    );
+}
+
+#[test]
 fn colour_images_become_their_luma_in_every_layout() {
     // Written by pydicom and GDCM (make_good_corpus.py), pixel i of 16 (row by row).
     let i = |k: usize| k as f32;

@@ -16,6 +16,8 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   12-bit values ((21 i) mod 4096 for pixel i, row by row) in the two lossless syntaxes PACS
   exports use most, and RLE.
   JPEG Lossless decodes everywhere; JPEG 2000 natively only (see the crate's Cargo.toml).
+- jpeg_extended_12bit.dcm: the same slice in 12-bit lossy JPEG (JPEG Extended) by libjpeg-turbo, which
+  the decoder refuses with a message that says what to convert it to.
 - jpeg_ls_lossless.dcm, jpeg_ls_near_lossless.dcm: the same slice compressed by GDCM (CharLS)
   to JPEG-LS, lossless and near-lossless with NEAR 3 (every value within 3 of the original);
   enhanced_mr_jpeg_ls.dcm: enhanced_mr.dcm's three frames compressed one fragment each by
@@ -46,7 +48,7 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   seg_fractional_jls.dcm and seg_labelmap_jls.dcm: with JPEG-LS frames
   (`jpeg_ls_segmentations`).
 
-    python3 -m pip install pydicom numpy python-gdcm nibabel highdicom pylibjpeg-openjpeg pyjpegls && python3 make_good_corpus.py
+    python3 -m pip install pydicom numpy python-gdcm nibabel highdicom pylibjpeg-openjpeg pyjpegls imagecodecs && python3 make_good_corpus.py
 
 writes them all; `python3 make_good_corpus.py enhanced_psir` (say) writes only those named.
 """
@@ -231,6 +233,24 @@ def compressed():
         ("jpeg2000_lossless.dcm", gdcm.TransferSyntax.JPEG2000Lossless, 0),
         ("rle_lossless.dcm", gdcm.TransferSyntax.RLELossless, 0),
     ])
+
+
+def jpeg_extended():
+    """The ramp slice in 12-bit lossy JPEG (JPEG Extended, SOF1 with 12-bit samples) by
+    libjpeg-turbo through imagecodecs (GDCM's Python build writes no 12-bit lossy JPEG), which
+    the decoder does not read: its error must say so."""
+    import imagecodecs
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGExtended12Bit
+
+    ds = ramp_slice("1.2.826.0.1.3680043.10.1234.27.1")
+    pixels = np.frombuffer(ds.PixelData, dtype="<u2").reshape(16, 12)
+    frame = imagecodecs.jpeg8_encode(pixels, level=95, bitspersample=12, lossless=False)
+    ds.file_meta.TransferSyntaxUID = JPEGExtended12Bit
+    ds.PixelData = encapsulate([frame])
+    ds["PixelData"].VR = "OB"
+    ds.LossyImageCompression = "01"
+    ds.save_as(GOOD / "jpeg_extended_12bit.dcm", enforce_file_format=True)
 
 
 def jpeg_ls():
@@ -540,6 +560,7 @@ if __name__ == "__main__":
         "enhanced_psir": enhanced_psir,
         "enhanced_cine": enhanced_cine,
         "compressed": compressed,
+        "jpeg_extended": jpeg_extended,
         "jpeg_ls": jpeg_ls,
         "misdeclared": misdeclared,
         "colours": colours,
