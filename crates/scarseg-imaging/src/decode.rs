@@ -829,41 +829,80 @@ fn open_dicom(
     if until_pixel_data {
         options = options.read_until(tags::PIXEL_DATA);
     }
-    let as_declared = |options: OpenFileOptions<_, _>| {
+    let as_declared = |options: OpenFileOptions<_, _>, bytes: &[u8]| {
         options
             .from_reader(Cursor::new(bytes))
             .map(|obj| (obj, None))
             .map_err(|e| dicom_error(&error_chain(&e)))
     };
+    let original_bytes = bytes;
     // Without a walkable meta group dicom-rs says what is wrong with it.
     let Some((start, uid)) = walk_dicom_meta(bytes)? else {
-        return as_declared(options);
+        return as_declared(options, bytes);
     };
     let body = &bytes[start..];
     let declared = BodyEncoding::declared(&uid);
     let actual = misdeclared_encoding(body, declared);
-    check_dicom_body_lengths(body, actual.unwrap_or(declared), limits)?;
-    let Some(actual) = actual else {
-        return as_declared(options);
-    };
-    let meta = dicom_object::FileMetaTable::from_reader(Cursor::new(&bytes[128..]))
-        .map_err(|e| dicom_error(&error_chain(&e)))?;
-    let ts = match actual {
-        BodyEncoding::ImplicitLe => {
-            dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN
+    let un_sequences = check_dicom_body_lengths(body, actual.unwrap_or(declared), limits)?;
+    // dicom-rs reads the file without its sequences in VR UN, which are read apart below.
+    let spliced: Vec<u8>;
+    let (bytes, body) = if un_sequences.is_empty() {
+        (bytes, body)
+    } else {
+        let mut kept = bytes[..start].to_vec();
+        let mut from = 0;
+        for range in &un_sequences {
+            kept.extend_from_slice(&body[from..range.start]);
+            from = range.end;
         }
-        _ => dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN,
+        kept.extend_from_slice(&body[from..]);
+        spliced = kept;
+        (&spliced[..], &spliced[start..])
     };
-    let obj = InMemDicomObject::read_dataset_with_ts(Cursor::new(body), &ts.erased())
+    let (mut obj, warning) = match actual {
+        None => as_declared(options, bytes)?,
+        Some(actual) => {
+            let meta = dicom_object::FileMetaTable::from_reader(Cursor::new(&bytes[128..]))
+                .map_err(|e| dicom_error(&error_chain(&e)))?;
+            let ts = match actual {
+                BodyEncoding::ImplicitLe => {
+                    dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN
+                }
+                _ => dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN,
+            };
+            let obj = InMemDicomObject::read_dataset_with_ts(Cursor::new(body), &ts.erased())
+                .map_err(|e| dicom_error(&error_chain(&e)))?
+                .with_exact_meta(meta);
+            let warning = format!(
+                "the file meta group's transfer syntax ({uid}) means a data set in {}, but this \
+                 one is written in {} (a fault of the program that wrote it); read as written",
+                declared.name(),
+                actual.name()
+            );
+            (obj, Some(warning))
+        }
+    };
+    let original = &original_bytes[start..];
+    for range in un_sequences {
+        obj.put(un_sequence(&original[range])?);
+    }
+    Ok((obj, warning))
+}
+
+/// An element of VR UN and undefined length (explicit VR header: tag, "UN", 2 reserved bytes,
+/// FFFFFFFF; then implicit VR items and a sequence delimitation item) read as the sequence it
+/// is: its tag, an undefined length and its items, read in implicit VR, where dicom-rs takes
+/// an element of undefined length for a sequence.
+fn un_sequence(element: &[u8]) -> Result<dicom_object::mem::InMemElement, ErrorKind> {
+    let mut implicit = element[..4].to_vec();
+    implicit.extend_from_slice(&[0xFF; 4]);
+    implicit.extend_from_slice(&element[12..]);
+    let ts = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
+    InMemDicomObject::read_dataset_with_ts(Cursor::new(implicit), &ts.erased())
         .map_err(|e| dicom_error(&error_chain(&e)))?
-        .with_exact_meta(meta);
-    let warning = format!(
-        "the file meta group's transfer syntax ({uid}) means a data set in {}, but this one is \
-         written in {} (a fault of the program that wrote it); read as written",
-        declared.name(),
-        actual.name()
-    );
-    Ok((obj, Some(warning)))
+        .into_iter()
+        .next()
+        .ok_or_else(|| dicom_error("a sequence in VR UN that holds nothing readable"))
 }
 
 /// Checks that no element of the data set after the meta group declares more bytes than remain
@@ -871,25 +910,32 @@ fn open_dicom(
 /// sequences are walked into; fragments of encapsulated pixel data are skipped. dicom-rs
 /// reserves the lengths it inflates as well (found by fuzzing: a deflated body declaring 4 GB),
 /// so a deflated body is inflated here, within the size limit, and walked.
+///
+/// Returns the ranges of an explicit VR little-endian data set's top-level sequences in VR UN
+/// (see [`walk_body`]).
 fn check_dicom_body_lengths(
     body: &[u8],
     encoding: BodyEncoding,
     limits: &Limits,
-) -> Result<(), ErrorKind> {
+) -> Result<Vec<std::ops::Range<usize>>, ErrorKind> {
     use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
     use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
     use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
     match encoding {
-        BodyEncoding::ImplicitLe => walk_body(&ImplicitVRLittleEndianDecoder::default(), body),
-        BodyEncoding::ExplicitBe => walk_body(&ExplicitVRBigEndianDecoder::default(), body),
+        BodyEncoding::ImplicitLe => {
+            walk_body(&ImplicitVRLittleEndianDecoder::default(), body, false)
+        }
+        BodyEncoding::ExplicitBe => walk_body(&ExplicitVRBigEndianDecoder::default(), body, false),
         BodyEncoding::DeflatedExplicitLe => {
             // As dicom-rs inflates (raw deflate). A corrupt stream gives what inflated before
             // the damage: dicom-rs reads that much too, then reports the error itself.
             let (inflated, _) =
                 read_limited(flate2::read::DeflateDecoder::new(body), limits.max_bytes)?;
-            walk_body(&ExplicitVRLittleEndianDecoder::default(), &inflated)
+            walk_body(&ExplicitVRLittleEndianDecoder::default(), &inflated, false)
         }
-        BodyEncoding::ExplicitLe => walk_body(&ExplicitVRLittleEndianDecoder::default(), body),
+        BodyEncoding::ExplicitLe => {
+            walk_body(&ExplicitVRLittleEndianDecoder::default(), body, true)
+        }
     }
 }
 
@@ -921,10 +967,33 @@ enum Container {
     Fragments,
 }
 
-fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Result<(), ErrorKind> {
+/// Walks a data set (see [`check_dicom_body_lengths`]). In an explicit VR data set
+/// (`explicit`), returns the byte ranges of its top-level elements of VR UN and undefined length:
+/// sequences whose items are implicit VR little endian (PS3.5 6.2.2), as some archives write a
+/// sequence they have no dictionary entry for. dicom-rs reads those items as explicit VR, so
+/// [`open_dicom`] reads them apart.
+fn walk_body(
+    decoder: &impl dicom_encoding::decode::Decode,
+    body: &[u8],
+    explicit: bool,
+) -> Result<Vec<std::ops::Range<usize>>, ErrorKind> {
+    let mut un_sequences = Vec::new();
+    walk_data_set(decoder, body, Vec::new(), explicit, &mut un_sequences)?;
+    Ok(un_sequences)
+}
+
+/// Walks `body` from its start inside the containers `open` (none: a whole data set) and
+/// returns where it stopped: the end of `body`, or where the last of `open` closed.
+fn walk_data_set(
+    decoder: &impl dicom_encoding::decode::Decode,
+    body: &[u8],
+    mut open: Vec<(Container, Option<usize>)>,
+    explicit: bool,
+    un_sequences: &mut Vec<std::ops::Range<usize>>,
+) -> Result<usize, ErrorKind> {
+    use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
+    let inside_one = !open.is_empty();
     let mut at = 0usize;
-    // Open containers with their defined end (None: closed by a delimitation item).
-    let mut open: Vec<(Container, Option<usize>)> = Vec::new();
     while at < body.len() {
         while open
             .last()
@@ -934,10 +1003,11 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
         }
         let mut cursor = Cursor::new(&body[at..]);
         let Ok((header, read)) = decoder.decode_header(&mut cursor) else {
-            return Ok(()); // dicom-rs reports malformed headers itself
+            return Ok(at); // dicom-rs reports malformed headers itself
         };
 
         let tag = header.tag;
+        let element_start = at;
         at += read;
         let inside = open.last().map(|(c, _)| *c);
         let item = tag.group() == 0xFFFE;
@@ -992,6 +1062,9 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
                 }
                 0xE0DD if matches!(inside, Some(Container::Sequence | Container::Fragments)) => {
                     open.pop();
+                    if inside_one && open.is_empty() {
+                        return Ok(at);
+                    }
                 }
                 0xE00D | 0xE0DD => {}
                 // dicom-parser reads any other (FFFE,xxxx) as a value of its declared length
@@ -1005,6 +1078,30 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
             continue;
         }
         match header.len.get() {
+            None if explicit && header.vr == dicom_core::VR::UN => {
+                // Its items are implicit VR: walked as such to find its end.
+                if !open.is_empty() {
+                    return Err(ErrorKind::Dicom(format!(
+                        "element {tag} inside a sequence has VR UN and undefined length (a \
+                         sequence of implicit VR items, PS3.5 6.2.2), which is not read there"
+                    )));
+                }
+                let length = walk_data_set(
+                    &ImplicitVRLittleEndianDecoder::default(),
+                    &body[at..],
+                    vec![(Container::Sequence, None)],
+                    false,
+                    un_sequences,
+                )?;
+                if !body[at..at + length].ends_with(&SEQUENCE_DELIMITATION) {
+                    return Err(ErrorKind::Truncated(format!(
+                        "element {tag} (VR UN, undefined length) has no sequence delimitation \
+                         item"
+                    )));
+                }
+                at += length;
+                un_sequences.push(element_start..at);
+            }
             None => {
                 // Undefined length: encapsulated pixel data or a sequence, walked into. Pixel
                 // Data declared SQ is a sequence to dicom-parser, whose items it reads as data
@@ -1038,8 +1135,11 @@ fn walk_body(decoder: &impl dicom_encoding::decode::Decode, body: &[u8]) -> Resu
             }
         }
     }
-    Ok(())
+    Ok(at)
 }
+
+/// (FFFE,E0DD) with length 0, little endian: the end of a sequence of undefined length.
+const SEQUENCE_DELIMITATION: [u8; 8] = [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0];
 
 /// Bytes per value of a binary VR (1 for the byte and text VRs).
 fn binary_value_size(vr: dicom_core::VR) -> usize {

@@ -658,30 +658,56 @@ fn jpeg_baseline() {
 fn an_enhanced_mr_file_from_another_writer_reads_with_its_geometry_and_rescale() {
     // tests/corpus/good/enhanced_mr.dcm, written by pydicom (make_good_corpus.py): frames at
     // z = 18.5, 28 and 10 mm in that order, stored values 48k .. 48k + 47 in frame k, and the
-    // rescale (2v - 5) only in the shared functional groups.
-    let stack = decode(&good("enhanced_mr.dcm"));
-    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
-    let frames: Vec<(&str, f64)> = stack
-        .slices
-        .iter()
-        .map(|s| (s.source.as_str(), s.position_mm[2]))
-        .collect();
-    assert_eq!(
-        frames,
-        [
-            ("test.dcm [2]", 10.0),
-            ("test.dcm [0]", 18.5),
-            ("test.dcm [1]", 28.0)
-        ]
-    );
-    for (slice, k) in stack.slices.iter().zip([2.0f32, 0.0, 1.0]) {
-        assert_eq!((slice.rows, slice.cols), (8, 6));
-        assert_eq!(slice.spacing_mm, [1.25, 1.5]);
-        assert_eq!(slice.thickness_mm, 8.0);
-        assert_eq!(slice.position_mm[..2], [-5.0, -6.0]);
-        let expected: Vec<f32> = (0..48).map(|i| 2.0 * (48.0 * k + i as f32) - 5.0).collect();
-        assert_eq!(slice.pixels, expected);
+    // rescale (2v - 5) only in the shared functional groups. enhanced_mr_un_sequences.dcm is
+    // the same with those groups and a private sequence in VR UN of undefined length, as an
+    // archive without their dictionary entries writes them (implicit VR items, PS3.5 6.2.2).
+    for name in ["enhanced_mr.dcm", "enhanced_mr_un_sequences.dcm"] {
+        let stack = decode(&good(name));
+        assert!(stack.warnings.is_empty(), "{name}: {:?}", stack.warnings);
+        let frames: Vec<(&str, f64)> = stack
+            .slices
+            .iter()
+            .map(|s| (s.source.as_str(), s.position_mm[2]))
+            .collect();
+        assert_eq!(
+            frames,
+            [
+                ("test.dcm [2]", 10.0),
+                ("test.dcm [0]", 18.5),
+                ("test.dcm [1]", 28.0)
+            ],
+            "{name}"
+        );
+        for (slice, k) in stack.slices.iter().zip([2.0f32, 0.0, 1.0]) {
+            assert_eq!((slice.rows, slice.cols), (8, 6), "{name}");
+            assert_eq!(slice.spacing_mm, [1.25, 1.5], "{name}");
+            assert_eq!(slice.thickness_mm, 8.0, "{name}");
+            assert_eq!(slice.position_mm[..2], [-5.0, -6.0], "{name}");
+            let expected: Vec<f32> = (0..48).map(|i| 2.0 * (48.0 * k + i as f32) - 5.0).collect();
+            assert_eq!(slice.pixels, expected, "{name}");
+        }
     }
+
+    // A file cut inside a sequence in VR UN, before its sequence delimitation item, says so.
+    let whole = good("enhanced_mr_un_sequences.dcm");
+    let at = whole
+        .windows(12)
+        .position(|w| {
+            w == [
+                0x00, 0x52, 0x29, 0x92, b'U', b'N', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+            ]
+        })
+        .expect("the shared functional groups in VR UN");
+    let end = whole[at..]
+        .windows(8)
+        .position(|w| w == [0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0])
+        .expect("their sequence delimitation item");
+    let e = decode_file("cut.dcm", &whole[..at + end], &Limits::default()).expect_err("refused");
+    assert_eq!(
+        e.to_string(),
+        "cut.dcm: the file is truncated: element (5200,9229) (VR UN, undefined length) has no \
+         sequence delimitation item"
+    );
 }
 
 /// A file of `tests/corpus/good/`, read when the test runs (a shared target directory may hold

@@ -5,6 +5,9 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
 - enhanced_mr.dcm: an enhanced (multi-frame) MR image whose geometry and rescale (2v - 5) live
   only in functional groups, its three frames stored out of spatial order (z = 18.5, 28, 10 mm)
   with the stored values 48k .. 48k + 47 in frame k.
+- enhanced_mr_un_sequences.dcm: enhanced_mr.dcm with its shared functional groups and a private
+  sequence in VR UN of undefined length with implicit VR items (PS3.5 6.2.2), as an archive
+  without their dictionary entries writes them.
 - enhanced_psir.dcm: an enhanced MR image of a PSIR acquisition as some scanners export one:
   the magnitude and the real (phase-sensitive) image of each of two slices (z = 10 and 18 mm) in
   one file, frames stored magnitude, real, magnitude, real, told apart only by each frame's
@@ -287,6 +290,43 @@ def write_misdeclared(ds, path, implicit_body):
     path.write_bytes(fp.getvalue())
 
 
+def un_sequences():
+    """enhanced_mr.dcm with its shared functional groups (its pixel spacing, orientation and
+    rescale) and a private sequence written as an archive without their dictionary entries
+    writes them: VR UN, undefined length, implicit VR items (PS3.5 6.2.2)."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
+
+    def encoded(element, implicit):
+        fp = DicomBytesIO()
+        fp.is_implicit_VR, fp.is_little_endian = implicit, True
+        write_data_element(fp, element)
+        return fp.getvalue()
+
+    ds = enhanced_dataset()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.1234.28.1"
+    ds.add_new(0x20050010, "LO", "SCARSEG TEST")
+    ds.add_new(0x2005100D, "SQ", Sequence([item(PatientID="private"), item(StudyID="2")]))
+    fp = DicomBytesIO()
+    ds.save_as(fp, enforce_file_format=True)
+    data = fp.getvalue()
+    for tag in ["SharedFunctionalGroupsSequence", 0x2005100D]:
+        ds[tag].is_undefined_length = True
+        for entry in ds[tag].value:
+            entry.is_undefined_length_sequence_item = True
+        explicit = encoded(ds[tag], False)
+        implicit = encoded(ds[tag], True)
+        assert explicit[4:12] == b"SQ\0\0\xff\xff\xff\xff" and implicit[4:8] == b"\xff" * 4
+        # The file above wrote the sequence with defined lengths: find it by its tag and VR.
+        ds[tag].is_undefined_length = False
+        for entry in ds[tag].value:
+            entry.is_undefined_length_sequence_item = False
+        encoded_defined = encoded(ds[tag], False)
+        assert data.count(encoded_defined) == 1
+        data = data.replace(encoded_defined, explicit[:4] + b"UN\0\0" + implicit[4:])
+    (GOOD / "enhanced_mr_un_sequences.dcm").write_bytes(data)
+
+
 def misdeclared():
     from pydicom import dcmread
     from pydicom.uid import ImplicitVRLittleEndian
@@ -563,6 +603,7 @@ if __name__ == "__main__":
         "jpeg_extended": jpeg_extended,
         "jpeg_ls": jpeg_ls,
         "misdeclared": misdeclared,
+        "un_sequences": un_sequences,
         "colours": colours,
         "qform": qform,
         "segmentations": segmentations,
