@@ -835,6 +835,8 @@ fn open_dicom(
             .map(|obj| (obj, None))
             .map_err(|e| dicom_error(&error_chain(&e)))
     };
+    let with_group_length = meta_group_length_added(bytes);
+    let bytes = with_group_length.as_deref().unwrap_or(bytes);
     let original_bytes = bytes;
     // Without a walkable meta group dicom-rs says what is wrong with it.
     let Some((start, uid)) = walk_dicom_meta(bytes)? else {
@@ -887,6 +889,38 @@ fn open_dicom(
         obj.put(un_sequence(&original[range])?);
     }
     Ok((obj, warning))
+}
+
+/// `bytes` with the file meta group's length (0002,0000) put in front of the group where the
+/// writer left it out: PS3.10 requires it and dicom-rs refuses a group without it, but pydicom
+/// reads one. `None` where the group has it, or where it cannot be walked (dicom-rs then says
+/// what is wrong).
+fn meta_group_length_added(bytes: &[u8]) -> Option<Vec<u8>> {
+    use dicom_encoding::decode::Decode;
+    let decoder = dicom_encoding::decode::file_header_decoder();
+    let meta = bytes.get(132..)?;
+    let mut at = 0;
+    while let Ok((header, read)) = decoder.decode_header(&mut Cursor::new(&meta[at..])) {
+        if header.tag.group() != 0x0002 {
+            break;
+        }
+        if header.tag == Tag(0x0002, 0x0000) {
+            return None;
+        }
+        let len = header.len.get()? as usize;
+        if len > meta.len() - at - read {
+            return None;
+        }
+        at += read + len;
+    }
+    if at == 0 {
+        return None;
+    }
+    let mut added = bytes[..132].to_vec();
+    added.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+    added.extend_from_slice(&u32::try_from(at).ok()?.to_le_bytes());
+    added.extend_from_slice(meta);
+    Some(added)
 }
 
 /// An element of VR UN and undefined length (explicit VR header: tag, "UN", 2 reserved bytes,

@@ -845,6 +845,21 @@ fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_w
 }
 
 #[test]
+fn a_file_meta_group_without_its_group_length_is_read() {
+    // GDCM's JPEG Lossless file of the 16 x 12 slice of (21 i) mod 4096, with the file meta
+    // group's length element (0002,0000), 12 bytes right after "DICM", cut out as some writers
+    // leave it out (pydicom's no_meta_group_length.dcm).
+    let whole = good("jpeg_lossless_sv1.dcm");
+    assert_eq!(whole[128..140], *b"DICM\x02\x00\x00\x00UL\x04\x00");
+    let cut = [&whole[..132], &whole[144..]].concat();
+    let stack = decode(&cut);
+    let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
+    assert_eq!(stack.slices[0].pixels, expected);
+    assert_eq!(stack.slices[0].spacing_mm, [0.9, 1.1]);
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+}
+
+#[test]
 fn twelve_bit_lossy_jpeg_is_refused_with_what_to_convert_it_to() {
     // Written by libjpeg-turbo (make_good_corpus.py `jpeg_extended`): the 16 x 12 slice above as
     // JPEG Extended with 12-bit samples, which no pure-Rust decoder reads.
