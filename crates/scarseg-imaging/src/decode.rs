@@ -1319,6 +1319,9 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         crate::jpeg_ls::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?
     } else {
         check_compressed_frames(&obj, &uid, rows as u64, cols as u64, samples)?;
+        if crate::jpeg_rgb::is_rgb_jpeg(&obj, &uid) {
+            crate::jpeg_rgb::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?;
+        }
         0
     };
     let decoded = obj

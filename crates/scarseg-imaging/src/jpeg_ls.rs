@@ -54,7 +54,7 @@ pub(crate) fn to_native(
         dicom_error("JPEG-LS transfer syntax, but the Pixel Data is not encapsulated")
     })?;
     let offsets = element.value().offset_table().unwrap_or(&[]);
-    let streams = frame_streams(fragments, offsets, frames as usize)?;
+    let streams = frame_streams(fragments, offsets, frames as usize, "JPEG-LS")?;
     let (rows, cols) = (rows as usize, cols as usize);
     let bytes_per_sample = allocated as usize / 8;
     let mut native = Vec::with_capacity(rows * cols * streams.len() * bytes_per_sample);
@@ -93,13 +93,14 @@ pub(crate) fn to_native(
     Ok(near)
 }
 
-/// Each frame's JPEG-LS stream: one fragment per frame (what writers do), all fragments for a
-/// single frame, or the fragments between the Basic Offset Table's entries (offsets count from
-/// the first fragment's item tag, 8 bytes of tag and length per item).
-fn frame_streams<'a>(
+/// Each frame's stream (of `codec`, for the error): one fragment per frame (what writers do),
+/// all fragments for a single frame, or the fragments between the Basic Offset Table's entries
+/// (offsets count from the first fragment's item tag, 8 bytes of tag and length per item).
+pub(crate) fn frame_streams<'a>(
     fragments: &'a [Vec<u8>],
     offsets: &[u32],
     frames: usize,
+    codec: &str,
 ) -> Result<Vec<Cow<'a, [u8]>>, ErrorKind> {
     if fragments.len() == frames {
         return Ok(fragments
@@ -112,7 +113,7 @@ fn frame_streams<'a>(
     }
     let unsplittable = || {
         dicom_error(&format!(
-            "{} JPEG-LS fragments for {frames} frames, and no offset table that splits them",
+            "{} {codec} fragments for {frames} frames, and no offset table that splits them",
             fragments.len()
         ))
     };
@@ -270,7 +271,7 @@ mod tests {
     fn frames_are_split_by_the_offset_table() {
         let f = |n: usize, b: u8| vec![b; n];
         let one_each = [f(4, 1), f(6, 2)];
-        let streams = frame_streams(&one_each, &[], 2).expect("one per frame");
+        let streams = frame_streams(&one_each, &[], 2, "JPEG-LS").expect("one per frame");
         assert_eq!(
             streams,
             vec![Cow::Borrowed(&[1u8; 4][..]), Cow::Borrowed(&[2; 6][..])]
@@ -278,16 +279,17 @@ mod tests {
         // Three fragments, two frames: the second frame starts at the third item, after 4 + 8
         // and 2 + 8 bytes.
         let three = [f(4, 1), f(2, 1), f(6, 2)];
-        let streams = frame_streams(&three, &[0, 22], 2).expect("split");
+        let streams = frame_streams(&three, &[0, 22], 2, "JPEG-LS").expect("split");
         assert_eq!(streams[0].as_ref(), &[1u8; 6][..]);
         assert_eq!(streams[1].as_ref(), &[2u8; 6][..]);
         assert_eq!(
-            frame_streams(&three, &[], 1).expect("one frame")[0].len(),
+            frame_streams(&three, &[], 1, "JPEG-LS").expect("one frame")[0].len(),
             12
         );
         // An offset that is no item's start, or none: refused with the counts.
-        assert!(frame_streams(&three, &[0, 20], 2).is_err());
-        let ErrorKind::Dicom(why) = frame_streams(&three, &[], 2).expect_err("no table") else {
+        assert!(frame_streams(&three, &[0, 20], 2, "JPEG-LS").is_err());
+        let ErrorKind::Dicom(why) = frame_streams(&three, &[], 2, "JPEG-LS").expect_err("no table")
+        else {
             panic!("not a DICOM error");
         };
         assert!(why.contains("3 JPEG-LS fragments for 2 frames"), "{why}");

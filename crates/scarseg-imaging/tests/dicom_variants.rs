@@ -922,6 +922,17 @@ fn colour_images_become_their_luma_in_every_layout() {
             );
         }
     }
+    // The same colours, 8 x 8 blocks of each (16 x 16), in an RGB JPEG stream that neither a JFIF
+    // nor an Adobe marker nor its component identifiers (0, 1, 2) call RGB: only the header's
+    // Photometric Interpretation does, and it decides (PS3.5 8.2.1). Read as YCbCr, the red half
+    // came out at 177.7 and the blue at 53.3.
+    let jpeg = decode(&good("jpeg_rgb_no_markers.dcm"));
+    let slice = &jpeg.slices[0];
+    assert_eq!((slice.rows, slice.cols), (16, 16));
+    for (k, got) in slice.pixels.iter().enumerate() {
+        let want = if k % 16 < 8 { red } else { blue };
+        assert!((got - want).abs() <= 1.0, "pixel {k}: {got} against {want}");
+    }
 }
 
 #[test]

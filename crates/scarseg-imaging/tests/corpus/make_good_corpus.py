@@ -29,6 +29,9 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   the layouts decoders get wrong: RGB one plane per channel (R = 15 i, G = 255 - 15 i,
   B = 7 i for pixel i), and YCbCr interleaved and 4:2:2 (Y1 Y2 Cb Cr per two pixels), both
   with Y = 15 i and chroma that differs from it.
+- jpeg_rgb_no_markers.dcm: a 16 x 16 RGB JPEG, the left half (200, 40, 40) and the right
+  (40, 40, 200), with neither JFIF nor Adobe marker and component identifiers 0, 1, 2, so that only
+  the header's Photometric Interpretation RGB says it holds RGB (libjpeg-turbo, then edited).
 - qform_left_handed.nii: a 5 x 4 x 3 NIfTI-1 volume written by nibabel with only a qform
   (sform code 0): rotated 0.4 rad about (0.3, 1, 0.2), zooms 1.2, 1.5, 8 mm, qfac -1 (a
   left-handed voxel grid, as many scanners' conversions give), origin (10, -20, 30) RAS. The
@@ -393,6 +396,44 @@ def colours():
     raw.unlink()
 
 
+def rgb_jpeg():
+    """jpeg_rgb_no_markers.dcm: 16 x 16 pixels, the left 8 columns (200, 40, 40) and the right 8
+    (40, 40, 200), compressed by libjpeg-turbo (imagecodecs) in RGB without a colour transform,
+    then its Adobe marker cut out and its component identifiers set to 0, 1, 2: a stream that
+    only the header's Photometric Interpretation (RGB) says is RGB, as in the whole-slide tile of
+    pydicom's SC_jpeg_no_color_transform.dcm (DCMTK's img2dcm)."""
+    import imagecodecs
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGBaseline8Bit
+
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[:, :8] = (200, 40, 40)
+    rgb[:, 8:] = (40, 40, 200)
+    stream = imagecodecs.jpeg8_encode(
+        rgb, level=100, colorspace="RGB", outcolorspace="RGB", subsampling="444"
+    )
+    segments, at = [stream[:2]], 2
+    while True:
+        marker, length = stream[at + 1], int.from_bytes(stream[at + 2 : at + 4], "big")
+        segment = bytearray(stream[at : at + 2 + length])
+        if marker == 0xC0:  # SOF0: three (identifier, sampling, table) after 8 bytes
+            segment[10], segment[13], segment[16] = 0, 1, 2
+        if marker == 0xDA:  # SOS: three (identifier, tables) after 5 bytes
+            segment[5], segment[7], segment[9] = 0, 1, 2
+        if marker != 0xEE:  # the Adobe marker goes
+            segments.append(bytes(segment))
+        at += 2 + length
+        if marker == 0xDA:
+            break
+    frame = b"".join(segments) + stream[at:]
+    ds = colour("1.2.826.0.1.3680043.10.1234.29.1", "RGB", 0, 16, 16)
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.PixelData = encapsulate([frame])
+    ds["PixelData"].VR = "OB"
+    ds.LossyImageCompression = "01"
+    ds.save_as(GOOD / "jpeg_rgb_no_markers.dcm", enforce_file_format=True)
+
+
 def qform():
     from nibabel.quaternions import angle_axis2mat
     import nibabel as nib
@@ -605,6 +646,7 @@ if __name__ == "__main__":
         "misdeclared": misdeclared,
         "un_sequences": un_sequences,
         "colours": colours,
+        "rgb_jpeg": rgb_jpeg,
         "qform": qform,
         "segmentations": segmentations,
         "compressed_segmentations": compressed_segmentations,
