@@ -1,0 +1,173 @@
+"""ScarSeg's DICOM decoder against pydicom, on pydicom's own test files.
+
+pydicom ships some eighty DICOM files from many writers (GDCM, DCMTK, dcm4che, scanners, its
+own fault reproducers) in most transfer syntaxes and pixel layouts. Each goes through ScarSeg's
+decoder (the `decode_dump` example: what `scarseg predict` and the page read) and through
+pydicom, an independent reader:
+
+- every file both read must give pydicom's values: the modality LUT applied (rescale slope and
+  intercept), a MONOCHROME1 frame mirrored within its range and colour taken to its BT.601 luma
+  (Y itself for YCbCr), as ScarSeg does; exactly where the file is lossless, within two grey
+  levels where it is lossy (two JPEG decoders may round the inverse DCT differently) or its
+  colour converted;
+- the files ScarSeg refuses must be exactly those listed in REFUSED, each with its reason
+  (things it does not read on purpose, and broken files), and the message must name the file;
+- no file may crash the decoder (every file gives a result or a one-line error).
+
+    python tests/pydicom_files_check.py DECODE_DUMP_BINARY
+
+Runs in the venv `scripts/test.sh` makes from tests/requirements-dicom.txt (pydicom, pyjpegls for
+JPEG-LS, pillow for JPEG and JPEG 2000).
+"""
+
+import json
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.data import get_testdata_file
+from pydicom.pixels import apply_modality_lut
+
+# File -> what ScarSeg's message must contain. Read on purpose: not these.
+REFUSED = {
+    # No Part 10 header ("DICM"): raw data sets, which pydicom also reads only when forced.
+    "ExplVR_BigEndNoMeta.dcm": "expected DICOM (Part 10",
+    "ExplVR_LitEndNoMeta.dcm": "expected DICOM (Part 10",
+    "no_meta.dcm": "expected DICOM (Part 10",
+    "rtstruct.dcm": "expected DICOM (Part 10",
+    # Objects without an image.
+    "empty_charset_LEI.dcm": "without Pixel Data",
+    "no_meta_group_length.dcm": "without Pixel Data",
+    "priv_SQ.dcm": "without Pixel Data",
+    "reportsi.dcm": "without Pixel Data",
+    "reportsi_with_empty_number_tags.dcm": "without Pixel Data",
+    "rtplan.dcm": "without Pixel Data",
+    "test-SR.dcm": "without Pixel Data",
+    "UN_sequence.dcm": "without Pixel Data",
+    "waveform_ecg.dcm": "without Pixel Data",
+    "nested_priv_SQ.dcm": "no Rows (0028,0010)",
+    # Segmentations are labels for a series, not images to segment.
+    "liver_1frame.dcm": "a DICOM Segmentation",
+    "liver_expb_1frame.dcm": "a DICOM Segmentation",
+    # Out of what an MR image holds: 32-bit values (RT dose), colour-table indices.
+    "rtdose.dcm": "Bits Stored (0028,0101) is 32",
+    "rtdose_1frame.dcm": "Bits Stored (0028,0101) is 32",
+    "rtdose_expb.dcm": "Bits Stored (0028,0101) is 32",
+    "rtdose_expb_1frame.dcm": "Bits Stored (0028,0101) is 32",
+    "rtdose_rle.dcm": "BitsAllocated other than 8 or 16",
+    "rtdose_rle_1frame.dcm": "BitsAllocated other than 8 or 16",
+    "SC_rgb_rle_32bit.dcm": "BitsAllocated other than 8 or 16",
+    "SC_rgb_rle_32bit_2frame.dcm": "BitsAllocated other than 8 or 16",
+    "examples_palette.dcm": "PALETTE COLOR",
+    # Colour JPEG-LS: only grey JPEG-LS is read.
+    "SC_rgb_jls_lossy_line.dcm": "only grey (1) JPEG-LS",
+    "SC_rgb_jls_lossy_sample.dcm": "only grey (1) JPEG-LS",
+    # 12-bit lossy JPEG: no pure-Rust decoder (pydicom's default plugins cannot either).
+    "JPEG-lossy.dcm": "lossy JPEG with 12-bit samples",
+    "JPGExtended.dcm": "lossy JPEG with 12-bit samples",
+    # Broken on purpose.
+    "badVR.dcm": "NumberOfFrames",
+    "JPEG2000-embedded-sequence-delimiter.dcm": "a JPEG 2000 image of 3722445056 x 1024",
+    "meta_missing_tsyntax.dcm": "is truncated",
+    "MR_truncated.dcm": "is truncated",
+    "rtplan_truncated.dcm": "is truncated",
+}
+LOSSLESS = {
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.5",
+}
+
+
+def reference(ds):
+    """pydicom's frames as ScarSeg reads them: (frames, rows, cols) floats."""
+    arr = ds.pixel_array
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    rows, cols, samples = ds.Rows, ds.Columns, ds.SamplesPerPixel
+    if samples == 3:
+        # pydicom converts YCbCr to RGB; its luma is then Y again, to rounding.
+        rgb = arr.reshape(frames, rows, cols, 3).astype(np.float64)
+        return rgb @ np.array([0.299, 0.587, 0.114])
+    grey = np.asarray(apply_modality_lut(arr, ds), dtype=np.float64).reshape(frames, rows, cols)
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        lo = grey.min(axis=(1, 2), keepdims=True)
+        hi = grey.max(axis=(1, 2), keepdims=True)
+        grey = lo + hi - grey
+    return grey
+
+
+def main():
+    dump = sys.argv[1]
+    folder = Path(get_testdata_file("MR_small.dcm")).parent
+    files = sorted(folder.glob("*.dcm"))
+    assert len(files) > 60, f"only {len(files)} test files in {folder}"
+    out = subprocess.run(
+        [dump, *map(str, files)], capture_output=True, text=True, check=True
+    ).stdout
+    results = {Path(r["file"]).name: r for r in map(json.loads, out.splitlines())}
+    assert set(results) == {f.name for f in files}, "a file gave no result"
+
+    failures, compared, unchecked = [], 0, []
+    for path in files:
+        name, result = path.name, results[path.name]
+        if "error" in result:
+            expected = REFUSED.get(name)
+            if expected is None:
+                failures.append(f"{name}: refused: {result['error']}")
+            elif expected not in result["error"] or not result["error"].startswith(str(path)):
+                failures.append(f"{name}: expected a message with {expected!r}: {result['error']}")
+            continue
+        if name in REFUSED:
+            failures.append(f"{name}: read, but listed as refused ({REFUSED[name]})")
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(path)
+                ref = reference(ds)
+        except Exception as e:  # noqa: BLE001: pydicom lacks a plugin or refuses the file
+            unchecked.append(f"{name} ({type(e).__name__}: {str(e).splitlines()[0][:80]})")
+            continue
+        lossless = str(ds.file_meta.TransferSyntaxUID) in LOSSLESS and ds.SamplesPerPixel == 1
+        slope = abs(float(ds.get("RescaleSlope", 1) or 1))
+        tolerance = 1e-3 * max(1.0, float(np.abs(ref).max())) if lossless else 2.0 * slope
+        slices = [s for stack in result["stacks"] for s in stack["slices"]]
+        if len(slices) != ref.shape[0]:
+            failures.append(f"{name}: {len(slices)} slices, pydicom {ref.shape[0]} frames")
+            continue
+        worst = 0.0
+        for s in slices:
+            frame = re.search(r" \[(\d+)\]$", s["source"])
+            k = int(frame.group(1)) if frame else 0
+            if (s["rows"], s["cols"]) != ref.shape[1:]:
+                failures.append(f"{name} [{k}]: {s['rows']} x {s['cols']}, pydicom {ref.shape[1:]}")
+                break
+            ours = np.array(s["pixels"], dtype=np.float64).reshape(ref.shape[1:])
+            worst = max(worst, float(np.abs(ours - ref[k]).max()))
+        else:
+            compared += 1
+            verdict = "ok" if worst <= tolerance else "DIFFERS"
+            print(f"{verdict:8} {name}: {len(slices)} slice(s), largest difference {worst:g}"
+                  f" (allowed {tolerance:g})")
+            if worst > tolerance:
+                failures.append(f"{name}: values differ from pydicom's by up to {worst:g}")
+    for name in unchecked:
+        print(f"unchecked {name}: read by ScarSeg, not decoded by pydicom here")
+    print(f"{compared} files compared with pydicom, {len(unchecked)} read but not comparable, "
+          f"{sum('error' in r for r in results.values())} refused as listed")
+    if failures:
+        sys.exit("pydicom's test files:\n  " + "\n  ".join(failures))
+
+
+if __name__ == "__main__":
+    main()
