@@ -888,7 +888,77 @@ fn open_dicom(
     for range in un_sequences {
         obj.put(un_sequence(&original[range])?);
     }
+    read_un_as_known(&mut obj);
     Ok((obj, warning))
+}
+
+/// Elements of VR UN whose tag the standard dictionary knows, in `obj` and its sequences'
+/// items, read again as that VR, as pydicom does. A writer without a dictionary (an anonymiser,
+/// an archive) may write every element as UN, whose value is then the bytes implicit VR little
+/// endian would hold (PS3.5 6.2.2); dicom-rs keeps them as bytes, and numbers read from bytes
+/// are the bytes' values: a Rescale Slope of "1 " became 49 and the image 49 times too bright
+/// (pydicom-data's explicit_VR-UN.dcm, a TCIA CT image). A value that does not read is left as
+/// it is. Returns how many were read again.
+fn read_un_as_known(obj: &mut InMemDicomObject) -> usize {
+    use dicom_core::dictionary::DataDictionary;
+    use dicom_dictionary_std::StandardDataDictionary;
+    let mut count = 0;
+    let known: Vec<Tag> = obj.tags().collect();
+    for tag in known {
+        let Some(element) = obj.get(tag) else {
+            continue;
+        };
+        match element.vr() {
+            dicom_core::VR::UN
+                if tag != tags::PIXEL_DATA && StandardDataDictionary.by_tag(tag).is_some() =>
+            {
+                let Ok(value) = element.value().to_bytes() else {
+                    continue;
+                };
+                let Ok(length) = u32::try_from(value.len()) else {
+                    continue;
+                };
+                let mut implicit = Vec::with_capacity(8 + value.len());
+                implicit.extend_from_slice(&tag.group().to_le_bytes());
+                implicit.extend_from_slice(&tag.element().to_le_bytes());
+                implicit.extend_from_slice(&length.to_le_bytes());
+                implicit.extend_from_slice(&value);
+                if let Some(read) = read_implicit_element(&implicit)
+                    && read.vr() != dicom_core::VR::UN
+                {
+                    // Its items may hold more.
+                    obj.put(read);
+                    count += 1;
+                    obj.update_value(tag, |value| {
+                        for item in value.items_mut().into_iter().flatten() {
+                            count += read_un_as_known(item);
+                        }
+                    });
+                }
+            }
+            dicom_core::VR::SQ => {
+                obj.update_value(tag, |value| {
+                    for item in value.items_mut().into_iter().flatten() {
+                        count += read_un_as_known(item);
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
+/// The one element `bytes` hold in implicit VR little endian (tag, length, value), read with
+/// the same length checks as a file's data set; `None` if they do not read.
+fn read_implicit_element(bytes: &[u8]) -> Option<dicom_object::mem::InMemElement> {
+    use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
+    walk_body(&ImplicitVRLittleEndianDecoder::default(), bytes, false).ok()?;
+    let ts = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
+    InMemDicomObject::read_dataset_with_ts(Cursor::new(bytes), &ts.erased())
+        .ok()?
+        .into_iter()
+        .next()
 }
 
 /// `bytes` with the file meta group's length (0002,0000) put in front of the group where the
@@ -931,12 +1001,16 @@ fn un_sequence(element: &[u8]) -> Result<dicom_object::mem::InMemElement, ErrorK
     let mut implicit = element[..4].to_vec();
     implicit.extend_from_slice(&[0xFF; 4]);
     implicit.extend_from_slice(&element[12..]);
-    let ts = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
-    InMemDicomObject::read_dataset_with_ts(Cursor::new(implicit), &ts.erased())
-        .map_err(|e| dicom_error(&error_chain(&e)))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| dicom_error("a sequence in VR UN that holds nothing readable"))
+    read_implicit_element(&implicit).ok_or_else(|| {
+        dicom_error(&format!(
+            "element {} in VR UN of undefined length does not read as a sequence of implicit VR \
+             items",
+            Tag(
+                u16::from_le_bytes([element[0], element[1]]),
+                u16::from_le_bytes([element[2], element[3]])
+            )
+        ))
+    })
 }
 
 /// Checks that no element of the data set after the meta group declares more bytes than remain
@@ -1112,7 +1186,8 @@ fn walk_data_set(
             continue;
         }
         match header.len.get() {
-            None if explicit && header.vr == dicom_core::VR::UN => {
+            // Encapsulated pixel data declared UN stays pixel data, as dicom-rs reads it.
+            None if explicit && header.vr == dicom_core::VR::UN && tag != tags::PIXEL_DATA => {
                 // Its items are implicit VR: walked as such to find its end.
                 if !open.is_empty() {
                     return Err(ErrorKind::Dicom(format!(

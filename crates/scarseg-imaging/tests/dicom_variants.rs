@@ -660,8 +660,14 @@ fn an_enhanced_mr_file_from_another_writer_reads_with_its_geometry_and_rescale()
     // z = 18.5, 28 and 10 mm in that order, stored values 48k .. 48k + 47 in frame k, and the
     // rescale (2v - 5) only in the shared functional groups. enhanced_mr_un_sequences.dcm is
     // the same with those groups and a private sequence in VR UN of undefined length, as an
-    // archive without their dictionary entries writes them (implicit VR items, PS3.5 6.2.2).
-    for name in ["enhanced_mr.dcm", "enhanced_mr_un_sequences.dcm"] {
+    // archive without their dictionary entries writes them (implicit VR items, PS3.5 6.2.2);
+    // enhanced_mr_un_elements.dcm with those groups in VR UN of defined length and the second
+    // frame's position, inside the per-frame groups, in VR UN too.
+    for name in [
+        "enhanced_mr.dcm",
+        "enhanced_mr_un_sequences.dcm",
+        "enhanced_mr_un_elements.dcm",
+    ] {
         let stack = decode(&good(name));
         assert!(stack.warnings.is_empty(), "{name}: {:?}", stack.warnings);
         let frames: Vec<(&str, f64)> = stack
@@ -842,6 +848,38 @@ fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_w
             && message.contains("element (7FE0,0010) declares 4294967280 bytes"),
         "{message}"
     );
+}
+
+#[test]
+fn elements_written_in_vr_un_are_read_as_their_dictionary_vr() {
+    // Written by pydicom (make_good_corpus.py `un_elements`): the 16 x 12 slice of (21 i) mod
+    // 4096 with a rescale 2v - 5, its Modality, Pixel Spacing, Slice Thickness, Rescale Slope and
+    // Intercept in VR UN (their values as implicit VR holds them). Read as bytes, the slope "2"
+    // was 50 and the intercept "-5" 45.
+    let stack = decode(&good("ramp_un_elements.dcm"));
+    let slice = &stack.slices[0];
+    let expected: Vec<f32> = (0..16 * 12)
+        .map(|i| 2.0 * ((21 * i) % 4096) as f32 - 5.0)
+        .collect();
+    assert_eq!(slice.pixels, expected);
+    assert_eq!(slice.spacing_mm, [0.9, 1.1]);
+    assert_eq!(slice.thickness_mm, 6.0);
+    // Modality MR: no warning that it is another.
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+
+    // Encapsulated pixel data declared UN (GDCM's JPEG Lossless slice, its "OB" made "UN") is
+    // still pixel data, not a sequence of implicit VR items.
+    let mut un_pixels = good("jpeg_lossless_sv1.dcm");
+    let header = [
+        0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+    ];
+    let at = un_pixels
+        .windows(12)
+        .position(|w| w == header)
+        .expect("the pixel data's header");
+    un_pixels[at + 4..at + 6].copy_from_slice(b"UN");
+    let ramp: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
+    assert_eq!(decode(&un_pixels).slices[0].pixels, ramp);
 }
 
 #[test]

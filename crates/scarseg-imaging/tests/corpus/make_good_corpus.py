@@ -8,6 +8,9 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
 - enhanced_mr_un_sequences.dcm: enhanced_mr.dcm with its shared functional groups and a private
   sequence in VR UN of undefined length with implicit VR items (PS3.5 6.2.2), as an archive
   without their dictionary entries writes them.
+- ramp_un_elements.dcm, enhanced_mr_un_elements.dcm: elements the decoder reads (rescale, pixel
+  spacing, the shared functional groups, a frame's position) in VR UN of defined length, as a
+  writer without their dictionary entries writes them (`un_elements`).
 - enhanced_psir.dcm: an enhanced MR image of a PSIR acquisition as some scanners export one:
   the magnitude and the real (phase-sensitive) image of each of two slices (z = 10 and 18 mm) in
   one file, frames stored magnitude, real, magnitude, real, told apart only by each frame's
@@ -330,6 +333,63 @@ def un_sequences():
     (GOOD / "enhanced_mr_un_sequences.dcm").write_bytes(data)
 
 
+def with_un(ds, path, elements):
+    """Writes `ds` to `path` with each of `elements` (data elements of it, at any depth) as a
+    writer without their dictionary entries writes them: VR UN with a defined length, the value
+    as implicit VR little endian encodes it (PS3.5 6.2.2). pydicom writes known tags with their
+    own VR, so the explicit encodings are replaced in the file's bytes."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
+
+    def encoded(element, implicit):
+        fp = DicomBytesIO()
+        fp.is_implicit_VR, fp.is_little_endian = implicit, True
+        write_data_element(fp, element)
+        return fp.getvalue()
+
+    fp = DicomBytesIO()
+    ds.save_as(fp, enforce_file_format=True)
+    data = fp.getvalue()
+    # Innermost first: an outer element's encoding holds the inner ones' as pydicom wrote them.
+    for element in elements:
+        explicit, value = encoded(element, False), encoded(element, True)[8:]
+        assert data.count(explicit) == 1, element.keyword
+        un = explicit[:4] + b"UN\0\0" + len(value).to_bytes(4, "little") + value
+        data = data.replace(explicit, un)
+    path.write_bytes(data)
+
+
+def un_elements():
+    """ramp_un_elements.dcm: the 16 x 12 ramp slice with a rescale (2v - 5), whose Modality,
+    Pixel Spacing, Slice Thickness, Rescale Slope and Intercept are in VR UN, as some anonymisers
+    and archives write every element (pydicom-data's explicit_VR-UN.dcm, a TCIA CT image);
+    enhanced_mr_un_elements.dcm: enhanced_mr.dcm with its shared functional groups in VR UN of
+    defined length, and a frame's Image Position (Patient), inside an explicit VR sequence, too."""
+    ds = ramp_slice("1.2.826.0.1.3680043.10.1234.30.1")
+    ds.RescaleSlope, ds.RescaleIntercept = 2, -5
+    keywords = ["Modality", "PixelSpacing", "SliceThickness", "RescaleSlope", "RescaleIntercept"]
+    with_un(ds, GOOD / "ramp_un_elements.dcm", [ds[k] for k in keywords])
+
+    ds = enhanced_dataset()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.1234.30.2"
+    # Sequences of undefined length, so that an element inside one may grow by the 4 bytes a
+    # UN header has over a DS one.
+    def undefined(dataset):
+        for element in dataset:
+            if element.VR == "SQ":
+                element.is_undefined_length = True
+                for entry in element.value:
+                    entry.is_undefined_length_sequence_item = True
+                    undefined(entry)
+    undefined(ds)
+    position = ds.PerFrameFunctionalGroupsSequence[1].PlanePositionSequence[0]
+    with_un(
+        ds,
+        GOOD / "enhanced_mr_un_elements.dcm",
+        [position["ImagePositionPatient"], ds["SharedFunctionalGroupsSequence"]],
+    )
+
+
 def misdeclared():
     from pydicom import dcmread
     from pydicom.uid import ImplicitVRLittleEndian
@@ -645,6 +705,7 @@ if __name__ == "__main__":
         "jpeg_ls": jpeg_ls,
         "misdeclared": misdeclared,
         "un_sequences": un_sequences,
+        "un_elements": un_elements,
         "colours": colours,
         "rgb_jpeg": rgb_jpeg,
         "qform": qform,
