@@ -1487,6 +1487,19 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         ));
     }
     warnings.extend(not_inversion_recovery(&obj));
+    // A lookup table instead of a rescale: in the modalities that use one (X-ray angiography,
+    // ultrasound, secondary captures), not in MR.
+    if obj
+        .element_opt(tags::MODALITY_LUT_SEQUENCE)
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        warnings.push(
+            "its Modality LUT Sequence (0028,3000) is not applied: the values are the stored ones"
+                .into(),
+        );
+    }
     let photometric = dicom_str(&obj, tags::PHOTOMETRIC_INTERPRETATION).unwrap_or_default();
     match layout {
         Colour::Grey => {}
