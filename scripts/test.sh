@@ -3,8 +3,8 @@
 # run inside the builds), the unit and integration tests (flex, plus wgpu on Mesa's lavapipe, and
 # the `scarseg` CLI end to end), the release build of the web app with its static privacy checks,
 # the web app in headless Chromium on the CPU fallback and on WebGPU (SwiftShader), the DICOM
-# segmentations against dciodvfy, highdicom, dcmqi (3D Slicer's) and dcmjs (OHIF's), the DICOM decoder against pydicom on
-# pydicom's own test files, and the offline trainer bundle. `.ci/run` calls exactly this.
+# segmentations against dciodvfy, highdicom, dcmqi (3D Slicer's) and dcmjs (OHIF's), the DICOM and NIfTI decoders against
+# pydicom and nibabel on their own test files, and the offline trainer bundle. `.ci/run` calls exactly this.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
@@ -50,11 +50,11 @@ step "the page in headless Chromium (CPU fallback and WebGPU on SwiftShader)"
 cargo build -p scarseg-cli
 python3 tests/browser_test.py dist "$CARGO_TARGET_DIR/debug/scarseg"
 
-step "DICOM segmentations against dciodvfy (the IOD), highdicom, dcmqi/3D Slicer and dcmjs/OHIF (the masks and reports); the decoder against pydicom on its test files"
+step "DICOM segmentations against dciodvfy (the IOD), highdicom, dcmqi/3D Slicer and dcmjs/OHIF (the masks and reports); the decoders against pydicom and nibabel on their test files"
 "$(ensure_venv tests/requirements-dicom.txt)" tests/dicom_seg_check.py "$CARGO_TARGET_DIR/debug/scarseg" \
   "$(ensure_node_modules tests/ohif)/seg_check.mjs"
 # `cargo test` above built the example.
-"$(ensure_venv tests/requirements-dicom.txt)" tests/pydicom_files_check.py \
+"$(ensure_venv tests/requirements-dicom.txt)" tests/other_readers_check.py \
   "$CARGO_TARGET_DIR/debug/examples/decode_dump"
 
 step "the offline trainer bundle: a packed debug build trains on lavapipe through it, and runs a time-boxed stage (gpu-stage.sh)"

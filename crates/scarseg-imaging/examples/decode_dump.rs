@@ -1,8 +1,8 @@
 //! Decodes each file named on the command line as `scarseg predict` and the page do and prints
-//! one JSON line per file: every slice's source (the file, and the frame for a multi-frame
-//! image), size and pixel values, and the stack's warnings; or the one-line error. For checks
-//! against other readers (`tests/pydicom_files_check.py` compares with pydicom on its own test
-//! files):
+//! one JSON line per file: every slice's source (the file, and the frame or plane of a
+//! multi-frame image or a volume), size and pixel values, and the stack's warnings; or the
+//! one-line error. For checks against other readers (`tests/other_readers_check.py` compares
+//! with pydicom and nibabel on their own test files):
 //!
 //!     cargo run -p scarseg-imaging --example decode_dump -- FILE...
 

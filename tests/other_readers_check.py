@@ -1,26 +1,27 @@
-"""ScarSeg's DICOM decoder against pydicom, on pydicom's own test files.
+"""ScarSeg's decoders against other readers, on those readers' own test files.
 
 pydicom ships some eighty DICOM files, and its pydicom-data package some seventy more, from many
 writers (GDCM, DCMTK, dcm4che, scanners, TCIA archives, its own fault reproducers) in most
-transfer syntaxes and pixel layouts. Each goes through ScarSeg's
-decoder (the `decode_dump` example: what `scarseg predict` and the page read) and through
-pydicom, an independent reader:
+transfer syntaxes and pixel layouts; nibabel ships NIfTI images from FSL, SPM and its own tests
+(big-endian, scaled, 4-D, oblique). Each goes through ScarSeg's decoder (the `decode_dump`
+example: what `scarseg predict` and the page read) and through pydicom or nibabel:
 
-- every file both read must give pydicom's values: the modality LUT applied (rescale slope and
-  intercept), a MONOCHROME1 frame mirrored within its range and colour taken to its BT.601 luma
-  (Y itself for YCbCr), as ScarSeg does; exactly where the file is lossless, within two grey
-  levels where it is lossy (two JPEG decoders may round the inverse DCT differently) or its
-  colour converted;
+- every file both read must give the other reader's values: for DICOM the modality LUT applied
+  (rescale slope and intercept, an enhanced image's from its functional groups), a MONOCHROME1
+  frame mirrored within its range and colour taken to its BT.601 luma (Y itself for YCbCr), as
+  ScarSeg does; for NIfTI the scaled voxels, plane by plane (i along a row, j down the columns).
+  Exactly where the file is lossless, within two grey levels where it is lossy (two JPEG decoders
+  may round the inverse DCT differently) or its colour converted;
 - the files ScarSeg refuses must be exactly those listed in REFUSED, each with its reason
   (things it does not read on purpose, and broken files), and the message must name the file;
-  those whose values differ from pydicom's on purpose are listed in DIFFERENT, with the warning
-  ScarSeg gives them;
+  those whose values differ from the other reader's on purpose are listed in DIFFERENT, with the
+  warning ScarSeg gives them;
 - no file may crash the decoder (every file gives a result or a one-line error).
 
-    python tests/pydicom_files_check.py DECODE_DUMP_BINARY
+    python tests/other_readers_check.py DECODE_DUMP_BINARY
 
-Runs in the venv `scripts/test.sh` makes from tests/requirements-dicom.txt (pydicom, pyjpegls for
-JPEG-LS, pillow for JPEG and JPEG 2000).
+Runs in the venv `scripts/test.sh` makes from tests/requirements-dicom.txt (pydicom with
+pydicom-data, pyjpegls for JPEG-LS, pillow for JPEG and JPEG 2000, nibabel).
 """
 
 import json
@@ -30,6 +31,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import nibabel
 import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
@@ -94,6 +96,11 @@ REFUSED = {
     "SC_rgb_32bit_2frame.dcm": "Bits Stored (0028,0101) is 32",
     "SC_rgb_expb_32bit.dcm": "Bits Stored (0028,0101) is 32",
     "SC_rgb_expb_32bit_2frame.dcm": "Bits Stored (0028,0101) is 32",
+    # nibabel's: NIfTI-2 (a CIFTI matrix one of them), and a resampled volume whose voxels
+    # outside the original field of view are NaN.
+    "example_nifti2.nii.gz": "NIfTI-2 is not read",
+    "row_major.dconn.nii": "NIfTI-2 is not read",
+    "resampled_anat_moved.nii": "153 pixels are NaN or infinite",
 }
 # File -> the warning ScarSeg gives where its values differ from pydicom's on purpose.
 DIFFERENT = {
@@ -113,7 +120,7 @@ LOSSLESS = {
 }
 
 
-def reference(ds):
+def dicom_reference(ds):
     """pydicom's frames as ScarSeg reads them: (frames, rows, cols) floats."""
     arr = ds.pixel_array
     frames = int(ds.get("NumberOfFrames", 1) or 1)
@@ -144,16 +151,43 @@ def reference(ds):
     return grey
 
 
+def nifti_reference(path):
+    """nibabel's planes as ScarSeg reads them: (planes, rows, cols) floats, every plane of
+    every volume in file order, i along a row and j down the columns."""
+    data = np.asarray(nibabel.load(path).get_fdata(), dtype=np.float64)
+    if data.ndim == 2:
+        data = data[:, :, None]
+    x, y = data.shape[:2]
+    return data.reshape(x * y, -1, order="F").T.reshape(-1, y, x)
+
+
+def reference(path):
+    """The other reader's planes, and the largest difference allowed from them."""
+    if path.suffix == ".dcm":
+        ds = pydicom.dcmread(path)
+        ref = dicom_reference(ds)
+        lossless = str(ds.file_meta.TransferSyntaxUID) in LOSSLESS and ds.SamplesPerPixel == 1
+        slope = abs(float(ds.get("RescaleSlope", 1) or 1))
+    else:
+        ref, lossless, slope = nifti_reference(path), True, 1.0
+    tolerance = 1e-3 * max(1.0, float(np.abs(ref).max())) if lossless else 2.0 * slope
+    return ref, tolerance
+
+
 def main():
     dump = sys.argv[1]
     import data_store  # pydicom-data
 
-    folders = [
+    dicom = [
         Path(get_testdata_file("MR_small.dcm")).parent,
         Path(data_store.__file__).parent / "data",
     ]
-    files = sorted(f for folder in folders for f in folder.glob("*.dcm"))
-    assert len(files) > 140, f"only {len(files)} test files in {folders}"
+    nifti = Path(nibabel.__file__).parent / "tests" / "data"
+    files = sorted(f for folder in dicom for f in folder.glob("*.dcm"))
+    assert len(files) > 140, f"only {len(files)} DICOM test files in {dicom}"
+    images = sorted([*nifti.glob("*.nii"), *nifti.glob("*.nii.gz")])
+    assert len(images) >= 8, f"only {len(images)} NIfTI test files in {nifti}"
+    files += images
     assert len({f.name for f in files}) == len(files), "two test files of one name"
     out = subprocess.run(
         [dump, *map(str, files)], capture_output=True, text=True, check=True
@@ -177,24 +211,20 @@ def main():
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path)
-                ref = reference(ds)
-        except Exception as e:  # noqa: BLE001: pydicom lacks a plugin or refuses the file
+                ref, tolerance = reference(path)
+        except Exception as e:  # noqa: BLE001: the other reader lacks a plugin or refuses it
             unchecked.append(f"{name} ({type(e).__name__}: {str(e).splitlines()[0][:80]})")
             continue
-        lossless = str(ds.file_meta.TransferSyntaxUID) in LOSSLESS and ds.SamplesPerPixel == 1
-        slope = abs(float(ds.get("RescaleSlope", 1) or 1))
-        tolerance = 1e-3 * max(1.0, float(np.abs(ref).max())) if lossless else 2.0 * slope
         slices = [s for stack in result["stacks"] for s in stack["slices"]]
         if len(slices) != ref.shape[0]:
-            failures.append(f"{name}: {len(slices)} slices, pydicom {ref.shape[0]} frames")
+            failures.append(f"{name}: {len(slices)} slices, the other reader {ref.shape[0]}")
             continue
         worst = 0.0
         for s in slices:
             frame = re.search(r" \[(\d+)\]$", s["source"])
             k = int(frame.group(1)) if frame else 0
             if (s["rows"], s["cols"]) != ref.shape[1:]:
-                failures.append(f"{name} [{k}]: {s['rows']} x {s['cols']}, pydicom {ref.shape[1:]}")
+                failures.append(f"{name} [{k}]: {s['rows']} x {s['cols']}, the other {ref.shape[1:]}")
                 break
             ours = np.array(s["pixels"], dtype=np.float64).reshape(ref.shape[1:])
             worst = max(worst, float(np.abs(ours - ref[k]).max()))
@@ -211,13 +241,14 @@ def main():
             print(f"{verdict:8} {name}: {len(slices)} slice(s), largest difference {worst:g}"
                   f" (allowed {tolerance:g})")
             if worst > tolerance:
-                failures.append(f"{name}: values differ from pydicom's by up to {worst:g}")
+                failures.append(f"{name}: values differ from the other reader's by up to {worst:g}")
     for name in unchecked:
-        print(f"unchecked {name}: read by ScarSeg, not decoded by pydicom here")
-    print(f"{compared} files compared with pydicom, {len(unchecked)} read but not comparable, "
+        print(f"unchecked {name}: read by ScarSeg, not by the other reader here")
+    print(f"{compared} files compared with pydicom or nibabel, {len(unchecked)} read but not "
+          "comparable, "
           f"{sum('error' in r for r in results.values())} refused as listed")
     if failures:
-        sys.exit("pydicom's test files:\n  " + "\n  ".join(failures))
+        sys.exit("the other readers' test files:\n  " + "\n  ".join(failures))
 
 
 if __name__ == "__main__":
