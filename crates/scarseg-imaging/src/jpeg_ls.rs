@@ -45,16 +45,7 @@ pub(crate) fn to_native(
             "JPEG-LS with Bits Allocated (0028,0100) {allocated}: expected 8 or 16"
         )));
     }
-    let element = obj
-        .element_opt(tags::PIXEL_DATA)
-        .ok()
-        .flatten()
-        .ok_or_else(|| dicom_error("no Pixel Data (7FE0,0010)"))?;
-    let fragments = element.value().fragments().ok_or_else(|| {
-        dicom_error("JPEG-LS transfer syntax, but the Pixel Data is not encapsulated")
-    })?;
-    let offsets = element.value().offset_table().unwrap_or(&[]);
-    let streams = frame_streams(fragments, offsets, frames as usize, "JPEG-LS")?;
+    let streams = encapsulated_frames(obj, frames as usize, "JPEG-LS")?;
     let (rows, cols) = (rows as usize, cols as usize);
     let bytes_per_sample = allocated as usize / 8;
     let mut native = Vec::with_capacity(rows * cols * streams.len() * bytes_per_sample);
@@ -93,10 +84,30 @@ pub(crate) fn to_native(
     Ok(near)
 }
 
+/// Each frame's `codec` stream in `obj`'s encapsulated pixel data (see [`frame_streams`]).
+pub(crate) fn encapsulated_frames<'a>(
+    obj: &'a InMemDicomObject,
+    frames: usize,
+    codec: &str,
+) -> Result<Vec<Cow<'a, [u8]>>, ErrorKind> {
+    let element = obj
+        .element_opt(tags::PIXEL_DATA)
+        .ok()
+        .flatten()
+        .ok_or_else(|| dicom_error("no Pixel Data (7FE0,0010)"))?;
+    let fragments = element.value().fragments().ok_or_else(|| {
+        dicom_error(&format!(
+            "{codec} transfer syntax, but the Pixel Data is not encapsulated"
+        ))
+    })?;
+    let offsets = element.value().offset_table().unwrap_or(&[]);
+    frame_streams(fragments, offsets, frames, codec)
+}
+
 /// Each frame's stream (of `codec`, for the error): one fragment per frame (what writers do),
 /// all fragments for a single frame, or the fragments between the Basic Offset Table's entries
 /// (offsets count from the first fragment's item tag, 8 bytes of tag and length per item).
-pub(crate) fn frame_streams<'a>(
+fn frame_streams<'a>(
     fragments: &'a [Vec<u8>],
     offsets: &[u32],
     frames: usize,

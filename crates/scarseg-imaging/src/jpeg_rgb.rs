@@ -19,7 +19,7 @@ use jpeg_decoder::{ColorTransform, PixelFormat};
 
 use crate::decode::{dicom_error, dicom_int, dicom_text};
 use crate::error::ErrorKind;
-use crate::jpeg_ls::frame_streams;
+use crate::jpeg_ls::encapsulated_frames;
 
 /// Whether `obj` (of transfer syntax `uid`) is an 8-bit colour JPEG whose header says RGB:
 /// what [`to_native`] decodes.
@@ -38,16 +38,7 @@ pub(crate) fn to_native(
     cols: u64,
     frames: u64,
 ) -> Result<(), ErrorKind> {
-    let element = obj
-        .element_opt(tags::PIXEL_DATA)
-        .ok()
-        .flatten()
-        .ok_or_else(|| dicom_error("no Pixel Data (7FE0,0010)"))?;
-    let fragments = element.value().fragments().ok_or_else(|| {
-        dicom_error("JPEG transfer syntax, but the Pixel Data is not encapsulated")
-    })?;
-    let offsets = element.value().offset_table().unwrap_or(&[]);
-    let streams = frame_streams(fragments, offsets, frames as usize, "JPEG")?;
+    let streams = encapsulated_frames(obj, frames as usize, "JPEG")?;
     let (rows, cols) = (rows as usize, cols as usize);
     let mut native = Vec::with_capacity(rows * cols * 3 * streams.len());
     for (k, stream) in streams.iter().enumerate() {

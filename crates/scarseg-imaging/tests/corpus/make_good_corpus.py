@@ -296,18 +296,22 @@ def write_misdeclared(ds, path, implicit_body):
     path.write_bytes(fp.getvalue())
 
 
+def encoded(element, implicit):
+    """`element` as pydicom writes it in implicit or explicit VR little endian: header and value."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
+
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = implicit, True
+    write_data_element(fp, element)
+    return fp.getvalue()
+
+
 def un_sequences():
     """enhanced_mr.dcm with its shared functional groups (its pixel spacing, orientation and
     rescale) and a private sequence written as an archive without their dictionary entries
     writes them: VR UN, undefined length, implicit VR items (PS3.5 6.2.2)."""
     from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_data_element
-
-    def encoded(element, implicit):
-        fp = DicomBytesIO()
-        fp.is_implicit_VR, fp.is_little_endian = implicit, True
-        write_data_element(fp, element)
-        return fp.getvalue()
 
     ds = enhanced_dataset()
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.1234.28.1"
@@ -339,13 +343,6 @@ def with_un(ds, path, elements):
     as implicit VR little endian encodes it (PS3.5 6.2.2). pydicom writes known tags with their
     own VR, so the explicit encodings are replaced in the file's bytes."""
     from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_data_element
-
-    def encoded(element, implicit):
-        fp = DicomBytesIO()
-        fp.is_implicit_VR, fp.is_little_endian = implicit, True
-        write_data_element(fp, element)
-        return fp.getvalue()
 
     fp = DicomBytesIO()
     ds.save_as(fp, enforce_file_format=True)
