@@ -888,21 +888,20 @@ fn open_dicom(
     for range in un_sequences {
         obj.put(un_sequence(&original[range])?);
     }
-    read_un_as_known(&mut obj);
+    read_un_as_known(&mut obj, 16);
     Ok((obj, warning))
 }
 
 /// Elements of VR UN whose tag the standard dictionary knows, in `obj` and its sequences'
-/// items, read again as that VR, as pydicom does. A writer without a dictionary (an anonymiser,
-/// an archive) may write every element as UN, whose value is then the bytes implicit VR little
-/// endian would hold (PS3.5 6.2.2); dicom-rs keeps them as bytes, and numbers read from bytes
-/// are the bytes' values: a Rescale Slope of "1 " became 49 and the image 49 times too bright
-/// (pydicom-data's explicit_VR-UN.dcm, a TCIA CT image). A value that does not read is left as
-/// it is. Returns how many were read again.
-fn read_un_as_known(obj: &mut InMemDicomObject) -> usize {
+/// items (`depth` levels down at most), read again as that VR, as pydicom does. A writer without
+/// a dictionary (an anonymiser, an archive) may write every element as UN, whose value is then
+/// the bytes implicit VR little endian would hold (PS3.5 6.2.2); dicom-rs keeps them as bytes,
+/// and numbers read from bytes are the bytes' values: a Rescale Slope of "1 " became 49 and the
+/// image 49 times too bright (pydicom-data's explicit_VR-UN.dcm, a TCIA CT image). A value that
+/// does not read is left as it is; one read again is implicit VR throughout, so not walked into.
+fn read_un_as_known(obj: &mut InMemDicomObject, depth: usize) {
     use dicom_core::dictionary::DataDictionary;
     use dicom_dictionary_std::StandardDataDictionary;
-    let mut count = 0;
     let known: Vec<Tag> = obj.tags().collect();
     for tag in known {
         let Some(element) = obj.get(tag) else {
@@ -926,27 +925,20 @@ fn read_un_as_known(obj: &mut InMemDicomObject) -> usize {
                 if let Some(read) = read_implicit_element(&implicit)
                     && read.vr() != dicom_core::VR::UN
                 {
-                    // Its items may hold more.
                     obj.put(read);
-                    count += 1;
-                    obj.update_value(tag, |value| {
-                        for item in value.items_mut().into_iter().flatten() {
-                            count += read_un_as_known(item);
-                        }
-                    });
                 }
             }
-            dicom_core::VR::SQ => {
+            // Real data sets nest a few levels; a forged one is not followed down every level.
+            dicom_core::VR::SQ if depth > 0 => {
                 obj.update_value(tag, |value| {
                     for item in value.items_mut().into_iter().flatten() {
-                        count += read_un_as_known(item);
+                        read_un_as_known(item, depth - 1);
                     }
                 });
             }
             _ => {}
         }
     }
-    count
 }
 
 /// The one element `bytes` hold in implicit VR little endian (tag, length, value), read with
