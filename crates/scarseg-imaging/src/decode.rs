@@ -783,8 +783,9 @@ impl BodyEncoding {
 /// The encoding a data set is really written in, where its meta group declares the other of
 /// implicit and explicit VR little endian: some writers do that, and pydicom reads such files
 /// with a warning. Told from the first element, as pydicom tells it: read as declared it would
-/// hold more bytes than the file has left, and read the other way it fits (with a VR the
-/// standard knows, when that way is explicit). A file that reads as declared is never re-read.
+/// hold more bytes than the file has left or (explicit) have no VR the standard knows, and read
+/// the other way it fits (with a VR the standard knows, when that way is explicit). A file that
+/// reads as declared is never re-read.
 fn misdeclared_encoding(body: &[u8], declared: BodyEncoding) -> Option<BodyEncoding> {
     let other = match declared {
         BodyEncoding::ImplicitLe => BodyEncoding::ExplicitLe,
@@ -797,13 +798,19 @@ fn misdeclared_encoding(body: &[u8], declared: BodyEncoding) -> Option<BodyEncod
             .get()
             .map(|len| len as usize <= body.len() - read)
     };
+    // Read as explicit VR, the first element must have a VR the standard knows: an implicit VR
+    // group length (gggg,0000) first, as older writers put it, would otherwise be read as UN
+    // with a length that fits.
+    let vr_known = |encoding| {
+        encoding != BodyEncoding::ExplicitLe
+            || (body.len() >= 6 && dicom_core::VR::from_binary([body[4], body[5]]).is_some())
+    };
     // Undefined length (a sequence first) fits any file: read as declared.
-    let fits_declared = declared
-        .first_header(body)
-        .is_some_and(|h| room(h) != Some(false));
-    let known_vr = other != BodyEncoding::ExplicitLe
-        || (body.len() >= 6 && dicom_core::VR::from_binary([body[4], body[5]]).is_some());
-    let fits_other = known_vr
+    let fits_declared = vr_known(declared)
+        && declared
+            .first_header(body)
+            .is_some_and(|h| room(h) != Some(false));
+    let fits_other = vr_known(other)
         && other
             .first_header(body)
             .is_some_and(|h| room(h) == Some(true));

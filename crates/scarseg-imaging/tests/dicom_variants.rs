@@ -792,12 +792,19 @@ fn jpeg_ls_from_charls_decodes_in_pure_rust() {
 fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_warning() {
     // Written by pydicom (make_good_corpus.py `misdeclared`), which reads each back with a
     // warning: the 16 x 12 slice of (21 i) mod 4096 above, its data set in implicit VR behind a
-    // meta group that declares explicit VR, the reverse, and GDCM's JPEG Lossless file with its
+    // meta group that declares explicit VR (also with a group length first, which read as
+    // explicit VR has a length that fits), the reverse, and GDCM's JPEG Lossless file with its
     // data set re-written in implicit VR (as in pydicom's own test file SC_rgb_jpeg.dcm).
     let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
     for (name, uid, declared, written) in [
         (
             "implicit_body_explicit_meta.dcm",
+            "1.2.840.10008.1.2.1",
+            "explicit",
+            "implicit",
+        ),
+        (
+            "implicit_body_group_length.dcm",
             "1.2.840.10008.1.2.1",
             "explicit",
             "implicit",

@@ -41,7 +41,8 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   test holds the positions and directions nibabel computes for it.
 - implicit_body_explicit_meta.dcm, explicit_body_implicit_meta.dcm: the JPEG Lossless slice's
   uncompressed original with its data set in implicit VR behind a meta group that declares explicit
-  VR little endian, and the reverse; implicit_body_jpeg_lossless.dcm: jpeg_lossless_sv1.dcm with
+  VR little endian, and the reverse; implicit_body_group_length.dcm: the first with a group length
+  (0008,0000) before its first element; implicit_body_jpeg_lossless.dcm: jpeg_lossless_sv1.dcm with
   its data set (encapsulated pixel data included) re-written in implicit VR. Some writers make
   such files; pydicom reads them with a warning.
 - jpeg_baseline_colour.dcm: an 8 x 8 RGB image (left half (200, 40, 40), right half
@@ -396,6 +397,18 @@ def misdeclared():
     ds = ramp_slice("1.2.826.0.1.3680043.10.1234.26.2")
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     write_misdeclared(ds, GOOD / "explicit_body_implicit_meta.dcm", False)
+    # The first, with a group length (0008,0000) before its first element, as older writers put
+    # one (pydicom leaves group lengths out, so it is put in the bytes).
+    data = (GOOD / "implicit_body_explicit_meta.dcm").read_bytes()
+    start = 144 + int.from_bytes(data[140:144], "little")
+    end = start
+    while int.from_bytes(data[end : end + 2], "little") == 0x0008:
+        end += 8 + int.from_bytes(data[end + 4 : end + 8], "little")
+    group_length = (0x0008).to_bytes(2, "little") + bytes(2) + (4).to_bytes(4, "little")
+    group_length += (end - start).to_bytes(4, "little")
+    (GOOD / "implicit_body_group_length.dcm").write_bytes(
+        data[:start] + group_length + data[start:]
+    )
     # Encapsulated pixel data in an implicit VR data set, as in pydicom's own SC_rgb_jpeg.dcm.
     ds = dcmread(GOOD / "jpeg_lossless_sv1.dcm")
     write_misdeclared(ds, GOOD / "implicit_body_jpeg_lossless.dcm", True)
