@@ -844,7 +844,6 @@ fn open_dicom(
     };
     let with_group_length = meta_group_length_added(bytes);
     let bytes = with_group_length.as_deref().unwrap_or(bytes);
-    let original_bytes = bytes;
     // Without a walkable meta group dicom-rs says what is wrong with it.
     let Some((start, uid)) = walk_dicom_meta(bytes)? else {
         return as_declared(options, bytes);
@@ -855,7 +854,7 @@ fn open_dicom(
     let un_sequences = check_dicom_body_lengths(body, actual.unwrap_or(declared), limits)?;
     // dicom-rs reads the file without its sequences in VR UN, which are read apart below.
     let spliced: Vec<u8>;
-    let (bytes, body) = if un_sequences.is_empty() {
+    let (read_bytes, read_body) = if un_sequences.is_empty() {
         (bytes, body)
     } else {
         let mut kept = bytes[..start].to_vec();
@@ -869,9 +868,9 @@ fn open_dicom(
         (&spliced[..], &spliced[start..])
     };
     let (mut obj, warning) = match actual {
-        None => as_declared(options, bytes)?,
+        None => as_declared(options, read_bytes)?,
         Some(actual) => {
-            let meta = dicom_object::FileMetaTable::from_reader(Cursor::new(&bytes[128..]))
+            let meta = dicom_object::FileMetaTable::from_reader(Cursor::new(&read_bytes[128..]))
                 .map_err(|e| dicom_error(&error_chain(&e)))?;
             let ts = match actual {
                 BodyEncoding::ImplicitLe => {
@@ -879,7 +878,7 @@ fn open_dicom(
                 }
                 _ => dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN,
             };
-            let obj = InMemDicomObject::read_dataset_with_ts(Cursor::new(body), &ts.erased())
+            let obj = InMemDicomObject::read_dataset_with_ts(Cursor::new(read_body), &ts.erased())
                 .map_err(|e| dicom_error(&error_chain(&e)))?
                 .with_exact_meta(meta);
             let warning = format!(
@@ -891,9 +890,8 @@ fn open_dicom(
             (obj, Some(warning))
         }
     };
-    let original = &original_bytes[start..];
     for range in un_sequences {
-        obj.put(un_sequence(&original[range])?);
+        obj.put(un_sequence(&body[range])?);
     }
     read_un_as_known(&mut obj, 16);
     Ok((obj, warning))
@@ -924,12 +922,7 @@ fn read_un_as_known(obj: &mut InMemDicomObject, depth: usize) {
                 let Ok(length) = u32::try_from(value.len()) else {
                     continue;
                 };
-                let mut implicit = Vec::with_capacity(8 + value.len());
-                implicit.extend_from_slice(&tag.group().to_le_bytes());
-                implicit.extend_from_slice(&tag.element().to_le_bytes());
-                implicit.extend_from_slice(&length.to_le_bytes());
-                implicit.extend_from_slice(&value);
-                if let Some(read) = read_implicit_element(&implicit)
+                if let Some(read) = read_implicit_element(tag, Some(length), &value)
                     && read.vr() != dicom_core::VR::UN
                 {
                     obj.put(read);
@@ -948,11 +941,21 @@ fn read_un_as_known(obj: &mut InMemDicomObject, depth: usize) {
     }
 }
 
-/// The one element `bytes` hold in implicit VR little endian (tag, length, value), read with
-/// the same length checks as a file's data set; `None` if they do not read.
-fn read_implicit_element(bytes: &[u8]) -> Option<dicom_object::mem::InMemElement> {
+/// Element `tag` of `length` (`None`: undefined) with `value` as implicit VR little endian
+/// encodes it, read with the same length checks as a file's data set; `None` if it does not
+/// read.
+fn read_implicit_element(
+    tag: Tag,
+    length: Option<u32>,
+    value: &[u8],
+) -> Option<dicom_object::mem::InMemElement> {
     use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
-    walk_body(&ImplicitVRLittleEndianDecoder::default(), bytes, false).ok()?;
+    let mut bytes = Vec::with_capacity(8 + value.len());
+    bytes.extend_from_slice(&tag.group().to_le_bytes());
+    bytes.extend_from_slice(&tag.element().to_le_bytes());
+    bytes.extend_from_slice(&length.unwrap_or(u32::MAX).to_le_bytes());
+    bytes.extend_from_slice(value);
+    walk_body(&ImplicitVRLittleEndianDecoder::default(), &bytes, false).ok()?;
     let ts = dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
     InMemDicomObject::read_dataset_with_ts(Cursor::new(bytes), &ts.erased())
         .ok()?
@@ -997,17 +1000,14 @@ fn meta_group_length_added(bytes: &[u8]) -> Option<Vec<u8>> {
 /// is: its tag, an undefined length and its items, read in implicit VR, where dicom-rs takes
 /// an element of undefined length for a sequence.
 fn un_sequence(element: &[u8]) -> Result<dicom_object::mem::InMemElement, ErrorKind> {
-    let mut implicit = element[..4].to_vec();
-    implicit.extend_from_slice(&[0xFF; 4]);
-    implicit.extend_from_slice(&element[12..]);
-    read_implicit_element(&implicit).ok_or_else(|| {
+    let tag = Tag(
+        u16::from_le_bytes([element[0], element[1]]),
+        u16::from_le_bytes([element[2], element[3]]),
+    );
+    read_implicit_element(tag, None, &element[12..]).ok_or_else(|| {
         dicom_error(&format!(
-            "element {} in VR UN of undefined length does not read as a sequence of implicit VR \
-             items",
-            Tag(
-                u16::from_le_bytes([element[0], element[1]]),
-                u16::from_le_bytes([element[2], element[3]])
-            )
+            "element {tag} in VR UN of undefined length does not read as a sequence of implicit \
+             VR items"
         ))
     })
 }

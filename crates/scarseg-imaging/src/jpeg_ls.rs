@@ -75,13 +75,19 @@ pub(crate) fn to_native(
     } else {
         VR::OW
     };
+    put_native(obj, vr, native);
+    Ok(near)
+}
+
+/// Puts `native` in as `obj`'s pixel data, uncompressed (explicit VR little endian), in place
+/// of the frames decoded here.
+pub(crate) fn put_native(obj: &mut FileDicomObject<InMemDicomObject>, vr: VR, native: Vec<u8>) {
     obj.put(DataElement::new(
         tags::PIXEL_DATA,
         vr,
         PrimitiveValue::from(native),
     ));
     obj.update_meta(|meta| meta.set_transfer_syntax(&EXPLICIT_VR_LITTLE_ENDIAN));
-    Ok(near)
 }
 
 /// Each frame's `codec` stream in `obj`'s encapsulated pixel data (see [`frame_streams`]).

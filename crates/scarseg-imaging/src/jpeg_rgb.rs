@@ -14,12 +14,11 @@
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileDicomObject, InMemDicomObject};
-use dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN;
 use jpeg_decoder::{ColorTransform, PixelFormat};
 
 use crate::decode::{dicom_error, dicom_int, dicom_text};
 use crate::error::ErrorKind;
-use crate::jpeg_ls::encapsulated_frames;
+use crate::jpeg_ls::{encapsulated_frames, put_native};
 
 /// Whether `obj` (of transfer syntax `uid`) is an 8-bit colour JPEG whose header says RGB:
 /// what [`to_native`] decodes.
@@ -70,16 +69,11 @@ pub(crate) fn to_native(
         native.extend_from_slice(&pixels);
     }
     obj.put(DataElement::new(
-        tags::PIXEL_DATA,
-        VR::OB,
-        PrimitiveValue::from(native),
-    ));
-    obj.put(DataElement::new(
         tags::PLANAR_CONFIGURATION,
         VR::US,
         PrimitiveValue::from(0u16),
     ));
-    obj.update_meta(|meta| meta.set_transfer_syntax(&EXPLICIT_VR_LITTLE_ENDIAN));
+    put_native(obj, VR::OB, native);
     Ok(())
 }
 
