@@ -724,10 +724,16 @@ fn good(name: &str) -> Vec<u8> {
     std::fs::read(format!("{dir}/tests/corpus/good/{name}")).expect("read")
 }
 
+/// The 16 x 12 slice of make_good_corpus.py's `ramp_slice`, pixel i row by row: the 12-bit
+/// values (21 i) mod 4096.
+fn ramp() -> Vec<f32> {
+    (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect()
+}
+
 #[test]
 fn lossless_jpeg_jpeg_2000_and_rle_from_another_encoder_decode_exactly() {
     // Written by GDCM (make_good_corpus.py): 16 x 12 pixels, 12-bit values (21 i) mod 4096.
-    let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
+    let expected = ramp();
     for name in [
         "jpeg_lossless_sv1.dcm",
         "jpeg2000_lossless.dcm",
@@ -745,7 +751,7 @@ fn lossless_jpeg_jpeg_2000_and_rle_from_another_encoder_decode_exactly() {
 #[test]
 fn jpeg_ls_from_charls_decodes_in_pure_rust() {
     // Written by GDCM with CharLS (make_good_corpus.py): the same 16 x 12 slice as above.
-    let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
+    let expected = ramp();
     let stack = decode(&good("jpeg_ls_lossless.dcm"));
     let slice = &stack.slices[0];
     assert_eq!((slice.rows, slice.cols), (16, 12));
@@ -795,7 +801,7 @@ fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_w
     // meta group that declares explicit VR (also with a group length first, which read as
     // explicit VR has a length that fits), the reverse, and GDCM's JPEG Lossless file with its
     // data set re-written in implicit VR (as in pydicom's own test file SC_rgb_jpeg.dcm).
-    let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
+    let expected = ramp();
     for (name, uid, declared, written) in [
         (
             "implicit_body_explicit_meta.dcm",
@@ -865,9 +871,7 @@ fn elements_written_in_vr_un_are_read_as_their_dictionary_vr() {
     // was 50 and the intercept "-5" 45.
     let stack = decode(&good("ramp_un_elements.dcm"));
     let slice = &stack.slices[0];
-    let expected: Vec<f32> = (0..16 * 12)
-        .map(|i| 2.0 * ((21 * i) % 4096) as f32 - 5.0)
-        .collect();
+    let expected: Vec<f32> = ramp().iter().map(|v| 2.0 * v - 5.0).collect();
     assert_eq!(slice.pixels, expected);
     assert_eq!(slice.spacing_mm, [0.9, 1.1]);
     assert_eq!(slice.thickness_mm, 6.0);
@@ -885,8 +889,7 @@ fn elements_written_in_vr_un_are_read_as_their_dictionary_vr() {
         .position(|w| w == header)
         .expect("the pixel data's header");
     un_pixels[at + 4..at + 6].copy_from_slice(b"UN");
-    let ramp: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
-    assert_eq!(decode(&un_pixels).slices[0].pixels, ramp);
+    assert_eq!(decode(&un_pixels).slices[0].pixels, ramp());
 }
 
 #[test]
@@ -898,7 +901,7 @@ fn a_file_meta_group_without_its_group_length_is_read() {
     assert_eq!(whole[128..140], *b"DICM\x02\x00\x00\x00UL\x04\x00");
     let cut = [&whole[..132], &whole[144..]].concat();
     let stack = decode(&cut);
-    let expected: Vec<f32> = (0..16 * 12).map(|i| ((21 * i) % 4096) as f32).collect();
+    let expected = ramp();
     assert_eq!(stack.slices[0].pixels, expected);
     assert_eq!(stack.slices[0].spacing_mm, [0.9, 1.1]);
     assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
