@@ -22,7 +22,8 @@ use crate::slice::{DicomSource, Limits, Slice, Stack, match_grids};
 /// The formats we read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// DICOM Part 10 (with the 128-byte preamble and "DICM").
+    /// DICOM: Part 10 (the 128-byte preamble, "DICM" and the file meta group), "DICM" without
+    /// the preamble, or a bare data set ([`bare_data_set`]).
     Dicom,
     /// NIfTI-1 single file, possibly gzip-compressed.
     Nifti,
@@ -34,7 +35,7 @@ pub enum Format {
 
 /// Which format the first bytes announce, if any.
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
-    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" || bytes.starts_with(b"DICM") {
         Some(Format::Dicom)
     } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some(Format::Png)
@@ -42,9 +43,110 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
         Some(Format::Jpeg)
     } else if bytes.starts_with(&[0x1F, 0x8B]) || is_nifti_header(bytes) {
         Some(Format::Nifti)
+    } else if bare_data_set(bytes).is_some() {
+        Some(Format::Dicom)
     } else {
         None
     }
+}
+
+/// How a DICOM data set stored without a Part 10 header (no preamble, "DICM" or file meta group,
+/// so no transfer syntax) is written, if `bytes` are one: as ACR-NEMA-era systems and some
+/// archives and research exports store images, and as DCMTK, GDCM and pydicom (forced) read
+/// them. Told as they tell it: the first element is of group 0008 (the identifying attributes
+/// every image carries first, as groups 0000-0007 are never stored in a data set), little endian
+/// (implicit VR, or explicit where its VR is one the standard knows) or big endian (explicit
+/// VR); and so that another file is not taken for one, its first two elements must read in
+/// that encoding, in ascending tag order, with lengths that fit the file. Such a data set is
+/// necessarily uncompressed.
+fn bare_data_set(bytes: &[u8]) -> Option<BodyEncoding> {
+    let encoding = match bytes.get(..6)? {
+        [0x00, 0x08, ..] => BodyEncoding::ExplicitBe,
+        [0x08, 0x00, _, _, a, b] if dicom_core::VR::from_binary([*a, *b]).is_some() => {
+            BodyEncoding::ExplicitLe
+        }
+        [0x08, 0x00, ..] => BodyEncoding::ImplicitLe,
+        _ => return None,
+    };
+    let explicit = encoding != BodyEncoding::ImplicitLe;
+    let (mut at, mut last) = (0, Tag(0x0008, 0x0000));
+    for _ in 0..2 {
+        let rest = &bytes[at..];
+        if rest.is_empty() {
+            break; // a data set of one element
+        }
+        if explicit && (rest.len() < 6 || dicom_core::VR::from_binary([rest[4], rest[5]]).is_none())
+        {
+            return None;
+        }
+        let (header, read) = encoding.first_header(rest)?;
+        if header.tag < last {
+            return None;
+        }
+        // Undefined length (a sequence): nothing more to check cheaply.
+        let Some(len) = header.len.get() else {
+            break;
+        };
+        if len as usize > rest.len() - read {
+            return None;
+        }
+        at += read + len as usize;
+        last = header.tag;
+    }
+    Some(encoding)
+}
+
+/// `bytes` as a Part 10 file where they are DICOM without one: 128 zero bytes put before a
+/// "DICM" that starts the file, or before a bare data set a preamble, "DICM" and a file meta
+/// group that declares the transfer syntax it is written in ([`bare_data_set`]), with a warning
+/// that says so. The SOP Class and Instance UIDs of that meta group are left empty: those of
+/// the data set are read instead. `None` for anything else.
+fn part10_added(bytes: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        return None;
+    }
+    let mut file = vec![0u8; 128];
+    if bytes.starts_with(b"DICM") {
+        file.extend_from_slice(bytes);
+        return Some((file, None));
+    }
+    let encoding = bare_data_set(bytes)?;
+    let uid: &[u8] = match encoding {
+        BodyEncoding::ImplicitLe => b"1.2.840.10008.1.2\0",
+        BodyEncoding::ExplicitLe => b"1.2.840.10008.1.2.1\0",
+        BodyEncoding::ExplicitBe => b"1.2.840.10008.1.2.2\0",
+        BodyEncoding::DeflatedExplicitLe => return None,
+    };
+    let element = |tag: u16, vr: &[u8; 2], value: &[u8]| {
+        let mut e = vec![0x02, 0x00];
+        e.extend_from_slice(&tag.to_le_bytes());
+        e.extend_from_slice(vr);
+        if vr == b"OB" {
+            e.extend_from_slice(&[0, 0]);
+            e.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            e.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        e.extend_from_slice(value);
+        e
+    };
+    let group = [
+        element(0x0001, b"OB", &[0, 1]),
+        element(0x0002, b"UI", &[]),
+        element(0x0003, b"UI", &[]),
+        element(0x0010, b"UI", uid),
+    ]
+    .concat();
+    file.extend_from_slice(b"DICM");
+    file.extend_from_slice(&element(0x0000, b"UL", &(group.len() as u32).to_le_bytes()));
+    file.extend_from_slice(&group);
+    file.extend_from_slice(bytes);
+    let warning = format!(
+        "no DICOM Part 10 header (preamble, \"DICM\" and file meta group), so no transfer \
+         syntax: read as a bare data set in {}, as it is written",
+        encoding.name()
+    );
+    Some((file, Some(warning)))
 }
 
 /// Whether a file met while walking a folder is worth decoding: its first bytes (`head`, 132 or
@@ -351,9 +453,41 @@ pub fn is_dicom_segmentation(bytes: &[u8], limits: &Limits) -> bool {
 
 /// One file, without the checks that concern a whole stack (which a series makes once).
 fn decode_one(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ImagingError> {
-    let stack = decode_bytes(name, bytes, limits)?;
+    let mut stack = decode_bytes(name, bytes, limits)?;
+    fill_not_a_number(&mut stack);
     check_pixels(&stack).map_err(|kind| ImagingError::new(name, kind))?;
     Ok(stack)
+}
+
+/// NaN pixels of an image set to its lowest value, with a warning, where the image has no
+/// infinite values and some real ones: a volume resampled or registered into another's space
+/// (nilearn, ANTs, SPM write float NIfTI) holds NaN outside its field of view, which is no
+/// signal, as dark as the background. Set so, it is segmented as background and leaves the
+/// intensity range as it was. Infinite values (an overflow, a broken writer) and an image of
+/// NaN alone are left for [`check_finite`] to refuse; label maps never come here.
+fn fill_not_a_number(stack: &mut Stack) {
+    let values = || stack.slices.iter().flat_map(|s| s.pixels.iter());
+    if values().any(|v| v.is_infinite()) {
+        return;
+    }
+    let count = values().filter(|v| v.is_nan()).count();
+    let Some(lowest) = values().copied().filter(|v| !v.is_nan()).reduce(f32::min) else {
+        return;
+    };
+    if count == 0 {
+        return;
+    }
+    for slice in &mut stack.slices {
+        slice
+            .pixels
+            .iter_mut()
+            .filter(|v| v.is_nan())
+            .for_each(|v| *v = lowest);
+    }
+    stack.warnings.push(format!(
+        "{count} pixels are NaN (no value, as outside a resampled volume's field of view): set \
+         to the image's lowest value, {lowest}, so that they read as background"
+    ));
 }
 
 /// One file's slices, pixel values unchecked.
@@ -768,13 +902,15 @@ impl BodyEncoding {
     /// The first element header of `body` read in this encoding, and its size in bytes.
     fn first_header(self, body: &[u8]) -> Option<(dicom_core::DataElementHeader, usize)> {
         use dicom_encoding::decode::Decode;
+        use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
         use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
         use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
         let mut cursor = Cursor::new(body);
         match self {
             Self::ImplicitLe => ImplicitVRLittleEndianDecoder::default().decode_header(&mut cursor),
             Self::ExplicitLe => ExplicitVRLittleEndianDecoder::default().decode_header(&mut cursor),
-            Self::ExplicitBe | Self::DeflatedExplicitLe => return None,
+            Self::ExplicitBe => ExplicitVRBigEndianDecoder::default().decode_header(&mut cursor),
+            Self::DeflatedExplicitLe => return None,
         }
         .ok()
     }
@@ -818,9 +954,10 @@ fn misdeclared_encoding(body: &[u8], declared: BodyEncoding) -> Option<BodyEncod
 }
 
 /// A DICOM file read by dicom-rs (to its end, or with `until_pixel_data` up to its pixel data)
-/// after [`check_dicom_body_lengths`], and a warning when its data set is not encoded as its
-/// meta group declares ([`misdeclared_encoding`]): such a data set is read as it is written,
-/// and its pixel data still decoded by the declared transfer syntax.
+/// after [`check_dicom_body_lengths`], with warnings: when its data set is not encoded as its
+/// meta group declares ([`misdeclared_encoding`]), such a data set is read as it is written,
+/// and its pixel data still decoded by the declared transfer syntax; one without a Part 10
+/// header is given one first ([`part10_added`]).
 ///
 /// The meta group is walked first with dicom-rs's own header decoder (explicit VR little
 /// endian, right after "DICM") to check that no element declares more bytes than the file
@@ -831,7 +968,10 @@ fn open_dicom(
     bytes: &[u8],
     limits: &Limits,
     until_pixel_data: bool,
-) -> Result<(FileDicomObject<InMemDicomObject>, Option<String>), ErrorKind> {
+) -> Result<(FileDicomObject<InMemDicomObject>, Vec<String>), ErrorKind> {
+    let with_part10 = part10_added(bytes);
+    let bytes = with_part10.as_ref().map_or(bytes, |(file, _)| &file[..]);
+    let mut warnings: Vec<String> = with_part10.iter().filter_map(|(_, w)| w.clone()).collect();
     let mut options = OpenFileOptions::new().read_preamble(ReadPreamble::Always);
     if until_pixel_data {
         options = options.read_until(tags::PIXEL_DATA);
@@ -839,14 +979,13 @@ fn open_dicom(
     let as_declared = |options: OpenFileOptions<_, _>, bytes: &[u8]| {
         options
             .from_reader(Cursor::new(bytes))
-            .map(|obj| (obj, None))
             .map_err(|e| dicom_error(&error_chain(&e)))
     };
     let with_group_length = meta_group_length_added(bytes);
     let bytes = with_group_length.as_deref().unwrap_or(bytes);
     // Without a walkable meta group dicom-rs says what is wrong with it.
     let Some((start, uid)) = walk_dicom_meta(bytes)? else {
-        return as_declared(options, bytes);
+        return Ok((as_declared(options, bytes)?, warnings));
     };
     let body = &bytes[start..];
     let declared = BodyEncoding::declared(&uid);
@@ -867,7 +1006,7 @@ fn open_dicom(
         spliced = kept;
         (&spliced[..], &spliced[start..])
     };
-    let (mut obj, warning) = match actual {
+    let mut obj = match actual {
         None => as_declared(options, read_bytes)?,
         Some(actual) => {
             let meta = dicom_object::FileMetaTable::from_reader(Cursor::new(&read_bytes[128..]))
@@ -881,20 +1020,20 @@ fn open_dicom(
             let obj = InMemDicomObject::read_dataset_with_ts(Cursor::new(read_body), &ts.erased())
                 .map_err(|e| dicom_error(&error_chain(&e)))?
                 .with_exact_meta(meta);
-            let warning = format!(
+            warnings.push(format!(
                 "the file meta group's transfer syntax ({uid}) means a data set in {}, but this \
                  one is written in {} (a fault of the program that wrote it); read as written",
                 declared.name(),
                 actual.name()
-            );
-            (obj, Some(warning))
+            ));
+            obj
         }
     };
     for range in un_sequences {
         obj.put(un_sequence(&body[range])?);
     }
     read_un_as_known(&mut obj, 16);
-    Ok((obj, warning))
+    Ok((obj, warnings))
 }
 
 /// Elements of VR UN whose tag the standard dictionary knows, in `obj` and its sequences'
@@ -1328,7 +1467,7 @@ enum Colour {
 }
 
 fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, ErrorKind> {
-    let (mut obj, misdeclared) = open_dicom(bytes, limits, false)?;
+    let (mut obj, read_warnings) = open_dicom(bytes, limits, false)?;
 
     let uid = obj
         .meta()
@@ -1471,7 +1610,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             values.len()
         )));
     }
-    let mut warnings: Vec<String> = misdeclared.into_iter().collect();
+    let mut warnings = read_warnings;
     if near > 0 {
         warnings.push(format!(
             "near-lossless JPEG-LS (NEAR {near}): each pixel value may differ from the \

@@ -38,8 +38,8 @@ pub enum ErrorKind {
     },
     /// The first bytes match none of the supported formats.
     #[error(
-        "not a supported image: expected DICOM (Part 10, with \"DICM\"), NIfTI-1 (.nii or \
-         .nii.gz), PNG or JPEG"
+        "not a supported image: expected DICOM (a Part 10 file, with \"DICM\", or a bare data \
+         set), NIfTI-1 (.nii or .nii.gz), PNG or JPEG"
     )]
     UnknownFormat,
     /// The file ends before the data its header declares.

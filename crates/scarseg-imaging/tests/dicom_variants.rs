@@ -864,6 +864,76 @@ fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_w
 }
 
 #[test]
+fn a_bare_data_set_is_read_in_the_encoding_it_is_written_in_with_a_warning() {
+    // Written by pydicom (make_good_corpus.py `bare`), which reads each back when forced and
+    // told the transfer syntax: the 16 x 12 slice of (21 i) mod 4096 above as a data set alone,
+    // in the three uncompressed encodings (implicit VR with a group length first).
+    let expected = ramp();
+    for (name, encoding) in [
+        ("bare_implicit_le.dcm", "implicit VR little endian"),
+        ("bare_explicit_le.dcm", "explicit VR little endian"),
+        ("bare_explicit_be.dcm", "explicit VR big endian"),
+    ] {
+        let bytes = good(name);
+        assert_eq!(
+            scarseg_imaging::decode::sniff(&bytes),
+            Some(scarseg_imaging::decode::Format::Dicom),
+            "{name}"
+        );
+        let stack = decode(&bytes);
+        let slice = &stack.slices[0];
+        assert_eq!((slice.rows, slice.cols), (16, 12), "{name}");
+        assert_eq!(slice.pixels, expected, "{name}");
+        assert_eq!(slice.spacing_mm, [0.9, 1.1], "{name}");
+        assert_eq!(slice.thickness_mm, 6.0, "{name}");
+        assert_eq!(
+            stack.warnings,
+            [format!(
+                "no DICOM Part 10 header (preamble, \"DICM\" and file meta group), so no \
+                 transfer syntax: read as a bare data set in {encoding}, as it is written"
+            )],
+            "{name}"
+        );
+    }
+    // A Part 10 file without its 128-byte preamble ("DICM" first) reads as the whole one does,
+    // with no warning.
+    let stack = decode(&good("no_preamble.dcm"));
+    assert_eq!(stack.slices[0].pixels, expected);
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+
+    // Read without a meta group, the data set still gets the length checks: a forged length of
+    // 4 GB on the pixel data (implicit VR: tag, then a 4-byte length) is refused, not reserved.
+    let mut forged = good("bare_implicit_le.dcm");
+    let at = forged
+        .windows(4)
+        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+        .expect("pixel data tag");
+    forged[at + 4..at + 8].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let e = decode_file("forged.dcm", &forged, &Limits::default()).expect_err("refused");
+    assert!(
+        e.to_string()
+            .contains("element (7FE0,0010) declares 4294967280 bytes"),
+        "{e}"
+    );
+
+    // What is not one is not taken for one: text, a data set whose first element is not of
+    // group 0008, and one whose second element's length runs past the end of the file.
+    let not_dicom = |bytes: &[u8]| {
+        let e = decode_file("x.dcm", bytes, &Limits::default()).expect_err("not DICOM");
+        assert_eq!(e.kind, scarseg_imaging::ErrorKind::UnknownFormat, "{e}");
+    };
+    not_dicom(b"\x08\x00 is how this text file starts, and then it goes on.\n");
+    let mut other_group = good("bare_explicit_le.dcm");
+    other_group[0] = 0x10;
+    not_dicom(&other_group);
+    // (0008,0016) UI of 26 bytes, then (0008,0018) UI whose length is set past the end.
+    let mut cut = good("bare_explicit_le.dcm");
+    assert_eq!(&cut[8 + 26..8 + 26 + 6], b"\x08\x00\x18\x00UI");
+    cut[8 + 26 + 6..8 + 26 + 8].copy_from_slice(&0xFFF0u16.to_le_bytes());
+    not_dicom(&cut);
+}
+
+#[test]
 fn elements_written_in_vr_un_are_read_as_their_dictionary_vr() {
     // Written by pydicom (make_good_corpus.py `un_elements`): the 16 x 12 slice of (21 i) mod
     // 4096 with a rescale 2v - 5, its Modality, Pixel Spacing, Slice Thickness, Rescale Slope and

@@ -227,6 +227,52 @@ fn two_dimensional_nifti_reads_as_one_slice() {
 }
 
 #[test]
+fn nan_voxels_of_a_resampled_nifti_read_as_its_lowest_value_with_a_warning() {
+    let nan = f32::NAN;
+    // Two 3 x 4 planes: the first half outside the field of view, the second wholly.
+    let first = [nan, nan, 5.0, 7.0, nan, -3.0, 2.5, 9.0, nan, 0.0, 1.0, 4.0];
+    let slices: Vec<Slice> = (0..2)
+        .map(|k| {
+            let pixels = if k == 0 {
+                first.to_vec()
+            } else {
+                vec![nan; 12]
+            };
+            Slice::new(3, 4, pixels, format!("plane {k}"))
+        })
+        .collect();
+    let values: Vec<f32> = slices.iter().flat_map(|s| s.pixels.clone()).collect();
+    let bytes = nifti1(&slices, NiftiData::F32(&values), false).expect("encode");
+    let stack = decode_file("resampled.nii", &bytes, &Limits::default()).expect("decode");
+    // 4 + 12 NaN voxels; the lowest real value is -3.
+    let lowest = -3.0;
+    assert_eq!(
+        stack.slices[0].pixels,
+        [
+            lowest, lowest, 5.0, 7.0, lowest, -3.0, 2.5, 9.0, lowest, 0.0, 1.0, 4.0
+        ]
+    );
+    assert_eq!(stack.slices[1].pixels, [lowest; 12]);
+    assert!(
+        stack
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("16 pixels are NaN") && w.contains("lowest value, -3,")),
+        "{:?}",
+        stack.warnings
+    );
+
+    // A volume of NaN alone has no value to take: refused, as before.
+    let blank: Vec<f32> = vec![nan; 24];
+    let bytes = nifti1(&slices, NiftiData::F32(&blank), false).expect("encode");
+    let err = decode_file("blank.nii", &bytes, &Limits::default()).expect_err("all NaN");
+    assert_eq!(
+        err.kind,
+        scarseg_imaging::ErrorKind::NonFinitePixels { count: 24 }
+    );
+}
+
+#[test]
 fn nifti_pixel_spacing_that_is_negative_or_missing_is_said() {
     // 0.5 mm rows (pixdim[2], bytes 84-87) and 0.25 mm columns (pixdim[1], bytes 80-83).
     let mut slice = Slice::new(4, 5, (0..20).map(|v| v as f32).collect(), "x");

@@ -45,6 +45,13 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   (0008,0000) before its first element; implicit_body_jpeg_lossless.dcm: jpeg_lossless_sv1.dcm with
   its data set (encapsulated pixel data included) re-written in implicit VR. Some writers make
   such files; pydicom reads them with a warning.
+- bare_implicit_le.dcm, bare_explicit_le.dcm, bare_explicit_be.dcm: the JPEG Lossless slice's
+  uncompressed original as a bare data set (no preamble, "DICM" or file meta group, so no
+  transfer syntax), as ACR-NEMA-era systems and some archives store images, in implicit VR
+  (with a group length (0008,0000) first, as such writers put one), explicit VR little endian,
+  and explicit VR big endian (pixel data big endian too); no_preamble.dcm: the slice as a Part
+  10 file without its 128-byte preamble, "DICM" first. DCMTK, GDCM and pydicom (forced) read
+  them.
 - jpeg_baseline_colour.dcm: an 8 x 8 RGB image (left half (200, 40, 40), right half
   (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
   levels.
@@ -414,6 +421,39 @@ def misdeclared():
     write_misdeclared(ds, GOOD / "implicit_body_jpeg_lossless.dcm", True)
 
 
+def bare():
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    def data_set(uid, implicit, little):
+        ds = ramp_slice(uid)
+        if not little:
+            ds.PixelData = np.frombuffer(ds.PixelData, "<u2").astype(">u2").tobytes()
+        fp = DicomBytesIO()
+        fp.is_implicit_VR, fp.is_little_endian = implicit, little
+        body = Dataset()
+        for element in ds:
+            body.add(element)
+        write_dataset(fp, body)
+        return fp.getvalue()
+
+    data = data_set("1.2.826.0.1.3680043.10.1234.27.1", True, True)
+    end = 0
+    while int.from_bytes(data[end : end + 2], "little") == 0x0008:
+        end += 8 + int.from_bytes(data[end + 4 : end + 8], "little")
+    group_length = (0x0008).to_bytes(2, "little") + bytes(2) + (4).to_bytes(4, "little")
+    (GOOD / "bare_implicit_le.dcm").write_bytes(group_length + end.to_bytes(4, "little") + data)
+    (GOOD / "bare_explicit_le.dcm").write_bytes(
+        data_set("1.2.826.0.1.3680043.10.1234.27.2", False, True)
+    )
+    (GOOD / "bare_explicit_be.dcm").write_bytes(
+        data_set("1.2.826.0.1.3680043.10.1234.27.3", False, False)
+    )
+    fp = DicomBytesIO()
+    ramp_slice("1.2.826.0.1.3680043.10.1234.27.4").save_as(fp, enforce_file_format=True)
+    (GOOD / "no_preamble.dcm").write_bytes(fp.getvalue()[128:])
+
+
 def colour(uid, photometric, planar, rows, cols):
     """An uncompressed 8-bit colour MR dataset without pixel data."""
     ds = mr(SECONDARY_CAPTURE, uid, rows, cols)
@@ -714,6 +754,7 @@ if __name__ == "__main__":
         "jpeg_extended": jpeg_extended,
         "jpeg_ls": jpeg_ls,
         "misdeclared": misdeclared,
+        "bare": bare,
         "un_sequences": un_sequences,
         "un_elements": un_elements,
         "colours": colours,
