@@ -100,9 +100,8 @@ REFUSED = {
     "SC_rgb_32bit_2frame.dcm": "Bits Stored (0028,0101) is 32",
     "SC_rgb_expb_32bit.dcm": "Bits Stored (0028,0101) is 32",
     "SC_rgb_expb_32bit_2frame.dcm": "Bits Stored (0028,0101) is 32",
-    # nibabel's NIfTI-2 (a CIFTI matrix one of them).
-    "example_nifti2.nii.gz": "NIfTI-2 is not read",
-    "row_major.dconn.nii": "NIfTI-2 is not read",
+    # nibabel's CIFTI connectivity matrix (in NIfTI-2): not an image.
+    "row_major.dconn.nii": "a CIFTI file (intent code 3001)",
 }
 # File -> the file whose values the other reader gives for it: pydicom-data's copy of a file
 # without its last 8 bytes (the pixel data's sequence delimitation item), which pydicom then

@@ -1,4 +1,5 @@
-//! Decoding DICOM (dicom-rs), NIfTI-1 (`nifti`) and PNG/JPEG (`image`) bytes into a [`Stack`].
+//! Decoding DICOM (dicom-rs), NIfTI-1 (`nifti`) and NIfTI-2, and PNG/JPEG (`image`) bytes into a
+//! [`Stack`].
 //!
 //! Every input is hostile: sizes are checked against [`Limits`] before anything large is
 //! allocated, compressed payloads are expanded under the same limit, and every failure is an
@@ -25,7 +26,7 @@ pub enum Format {
     /// DICOM: Part 10 (the 128-byte preamble, "DICM" and the file meta group), "DICM" without
     /// the preamble, or a bare data set ([`bare_data_set`]).
     Dicom,
-    /// NIfTI-1 single file, possibly gzip-compressed.
+    /// NIfTI-1 or NIfTI-2 single file, possibly gzip-compressed.
     Nifti,
     /// PNG.
     Png,
@@ -190,12 +191,93 @@ fn is_nifti_header(bytes: &[u8]) -> bool {
         || is_nifti2_header(bytes)
 }
 
-/// NIfTI-2 (a 540-byte header with the magic "n+2"), which is recognised so that it can be
-/// refused by name rather than as an unknown file.
+/// NIfTI-2 (a 540-byte header with the magic "n+2").
 fn is_nifti2_header(bytes: &[u8]) -> bool {
     bytes.len() >= 8
         && (bytes[..4] == 540i32.to_le_bytes() || bytes[..4] == 540i32.to_be_bytes())
         && &bytes[4..8] == b"n+2\0"
+}
+
+/// A NIfTI-2 header (the `nifti` crate reads NIfTI-1 only) as the NIfTI-1 header that says the
+/// same, so that one decoder reads both: NIfTI-2 widens NIfTI-1's fields (64-bit dimensions
+/// and offset, double-precision spacing, scaling and affine) and moves them, and means them
+/// alike (the NIfTI-2 format description, nifti2.h). Dimensions beyond NIfTI-1's 16 bits (far
+/// past the size limit) and an offset a 32-bit float does not hold exactly are refused.
+fn nifti2_header(bytes: &[u8]) -> Result<nifti::NiftiHeader, ErrorKind> {
+    let Some(h) = bytes.get(..540) else {
+        return Err(ErrorKind::Truncated(format!(
+            "{} bytes, shorter than the 540-byte NIfTI-2 header",
+            bytes.len()
+        )));
+    };
+    let big = h[..4] == 540i32.to_be_bytes();
+    let word = |at: usize, n: usize| {
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(&h[at..at + n]);
+        if big {
+            b[..n].reverse();
+        }
+        b
+    };
+    let i16_at = |at| i16::from_le_bytes(word(at, 2)[..2].try_into().unwrap_or_default());
+    let i32_at = |at| i32::from_le_bytes(word(at, 4)[..4].try_into().unwrap_or_default());
+    let i64_at = |at| i64::from_le_bytes(word(at, 8));
+    let f64_at = |at| f64::from_le_bytes(word(at, 8));
+    let f32_at = |at| f64_at(at) as f32;
+    let f32s = |at: usize| [0, 1, 2, 3].map(|k| f32_at(at + 8 * k));
+    let mut dim = [0u16; 8];
+    for (k, d) in dim.iter_mut().enumerate() {
+        let v = i64_at(16 + 8 * k);
+        *d = u16::try_from(v).map_err(|_| {
+            ErrorKind::Nifti(format!(
+                "NIfTI-2 dim[{k}] = {v}: out of the range read here"
+            ))
+        })?;
+    }
+    let vox_offset = i64_at(168);
+    if vox_offset as f32 as i64 != vox_offset {
+        return Err(ErrorKind::Nifti(format!(
+            "NIfTI-2 vox_offset = {vox_offset}: out of the range read here"
+        )));
+    }
+    let narrow = |v: i32| i16::try_from(v).unwrap_or(i16::MAX);
+    Ok(nifti::NiftiHeader {
+        sizeof_hdr: 540,
+        datatype: i16_at(12),
+        bitpix: i16_at(14),
+        dim,
+        intent_p1: f32_at(80),
+        intent_p2: f32_at(88),
+        intent_p3: f32_at(96),
+        pixdim: [0, 1, 2, 3, 4, 5, 6, 7].map(|k| f32_at(104 + 8 * k)),
+        vox_offset: vox_offset as f32,
+        scl_slope: f32_at(176),
+        scl_inter: f32_at(184),
+        cal_max: f32_at(192),
+        cal_min: f32_at(200),
+        slice_duration: f32_at(208),
+        toffset: f32_at(216),
+        descrip: h[240..320].to_vec(),
+        qform_code: narrow(i32_at(344)),
+        sform_code: narrow(i32_at(348)),
+        quatern_b: f32_at(352),
+        quatern_c: f32_at(360),
+        quatern_d: f32_at(368),
+        quatern_x: f32_at(376),
+        quatern_y: f32_at(384),
+        quatern_z: f32_at(392),
+        srow_x: f32s(400),
+        srow_y: f32s(432),
+        srow_z: f32s(464),
+        intent_code: narrow(i32_at(504)),
+        dim_info: h[524],
+        endianness: if big {
+            nifti::Endianness::Big
+        } else {
+            nifti::Endianness::Little
+        },
+        ..nifti::NiftiHeader::default()
+    })
 }
 
 /// Decodes one file of any supported format that holds one stack, as training and pairing need:
@@ -2242,30 +2324,37 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     } else {
         bytes
     };
-    if is_nifti2_header(bytes) {
-        return Err(ErrorKind::Nifti(
-            "NIfTI-2 is not read here: save the volume as NIfTI-1 (.nii or .nii.gz; dcm2niix's \
-             default)"
-                .into(),
-        ));
-    }
-    if bytes.len() < 348 {
-        return Err(ErrorKind::Truncated(format!(
-            "{} bytes, shorter than the 348-byte NIfTI-1 header",
-            bytes.len()
+    let (header, header_size) = if is_nifti2_header(bytes) {
+        (nifti2_header(bytes)?, 540)
+    } else {
+        if bytes.len() < 348 {
+            return Err(ErrorKind::Truncated(format!(
+                "{} bytes, shorter than the 348-byte NIfTI-1 header",
+                bytes.len()
+            )));
+        }
+        if !is_nifti_header(bytes) {
+            return Err(ErrorKind::Nifti(
+                "sizeof_hdr is not 348: not a NIfTI-1 file".into(),
+            ));
+        }
+        let header = nifti::NiftiHeader::from_reader(&bytes[..348])
+            .map_err(|e| ErrorKind::Nifti(format!("header: {e}")))?;
+        if &header.magic != b"n+1\0" {
+            return Err(ErrorKind::Nifti(
+                "not a single-file NIfTI-1 (.nii): the magic is not \"n+1\" (a .hdr/.img pair?)"
+                    .into(),
+            ));
+        }
+        (header, 348)
+    };
+    // CIFTI (NIfTI intent codes 3000-3099): values on a brain's surface vertices and voxels,
+    // or a matrix between them (a connectome), in the shape of an image but not one.
+    if (3000..3100).contains(&header.intent_code) {
+        return Err(ErrorKind::Nifti(format!(
+            "a CIFTI file (intent code {}): brain-surface data or a matrix, not an image volume",
+            header.intent_code
         )));
-    }
-    if !is_nifti_header(bytes) {
-        return Err(ErrorKind::Nifti(
-            "sizeof_hdr is not 348: not a NIfTI-1 file".into(),
-        ));
-    }
-    let header = nifti::NiftiHeader::from_reader(&bytes[..348])
-        .map_err(|e| ErrorKind::Nifti(format!("header: {e}")))?;
-    if &header.magic != b"n+1\0" {
-        return Err(ErrorKind::Nifti(
-            "not a single-file NIfTI-1 (.nii): the magic is not \"n+1\" (a .hdr/.img pair?)".into(),
-        ));
     }
     let ndim = header.dim[0] as usize;
     if !(2..=7).contains(&ndim) {
@@ -2288,7 +2377,7 @@ fn decode_nifti(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     check_dims(rows, cols, planes, limits)?;
     let element = nifti_element_size(header.datatype)?;
     let voxels = rows * cols * planes;
-    let offset = (header.vox_offset.max(348.0) as u64).max(348);
+    let offset = (header.vox_offset.max(header_size as f32) as u64).max(header_size);
     // Saturating: a forged vox_offset (any f32, found by fuzzing) must not overflow.
     let needed = offset.saturating_add(voxels.saturating_mul(element as u64));
     if voxels * 4 > limits.max_bytes {

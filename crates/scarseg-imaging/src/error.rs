@@ -39,7 +39,7 @@ pub enum ErrorKind {
     /// The first bytes match none of the supported formats.
     #[error(
         "not a supported image: expected DICOM (a Part 10 file, with \"DICM\", or a bare data \
-         set), NIfTI-1 (.nii or .nii.gz), PNG or JPEG"
+         set), NIfTI (.nii or .nii.gz), PNG or JPEG"
     )]
     UnknownFormat,
     /// The file ends before the data its header declares.

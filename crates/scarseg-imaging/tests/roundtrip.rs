@@ -353,7 +353,7 @@ fn a_four_dimensional_nifti_is_one_stack_per_volume() {
 }
 
 #[test]
-fn gzipped_dicom_and_nifti_2_are_refused_by_name() {
+fn gzipped_dicom_is_refused_by_name() {
     use std::io::Write;
     let case = generate(19, &small_config(1));
     let dicom = dicom_mr(
@@ -373,16 +373,61 @@ fn gzipped_dicom_and_nifti_2_are_refused_by_name() {
         "IM0001.dcm.gz: a DICOM file compressed with gzip: decompress it first (gunzip); only \
          NIfTI is read gzipped"
     );
-    // A NIfTI-2 header: sizeof_hdr 540 and the magic "n+2" (what nibabel's Nifti2Image writes).
-    let mut nifti2 = 540i32.to_le_bytes().to_vec();
-    nifti2.extend_from_slice(b"n+2\0\r\n\x1a\n");
-    nifti2.resize(560, 0);
+}
+
+fn good_corpus(name: &str) -> Vec<u8> {
+    let dir = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    std::fs::read(format!("{dir}/tests/corpus/good/{name}")).expect("corpus file")
+}
+
+#[test]
+fn nifti_2_reads_as_its_nifti_1_twin_and_cifti_is_refused() {
+    // Written by nibabel (make_good_corpus.py `nifti2`): one 5 x 4 x 3 int16 volume, stored
+    // i + 5 j + 20 k + 100 at voxel (i, j, k) and scaled 0.5 v + 10, with an oblique sform,
+    // as NIfTI-2 (little endian; big endian and gzipped) and as NIfTI-1.
+    let limits = Limits::default();
+    let twin = decode_file("twin.nii", &good_corpus("nifti1_twin.nii"), &limits).expect("decode");
+    for name in ["nifti2.nii", "nifti2_big_endian.nii.gz"] {
+        let stack = decode_file(name, &good_corpus(name), &limits).expect("decode");
+        assert!(stack.warnings.is_empty(), "{name}: {:?}", stack.warnings);
+        assert_eq!(stack.slices.len(), 3, "{name}");
+        for (k, (got, want)) in stack.slices.iter().zip(&twin.slices).enumerate() {
+            // Row j, column i: the stored value by its formula, then the scaling.
+            let expected: Vec<f32> = (0..4)
+                .flat_map(|j| (0..5).map(move |i| 0.5 * (i + 5 * j + 20 * k) as f32 + 60.0))
+                .collect();
+            assert_eq!(got.pixels, expected, "{name} [{k}]");
+            // The geometry as the NIfTI-1 reader gives it (double precision narrowed to single).
+            assert_geometry(got, want);
+        }
+    }
+
+    // CIFTI (intent codes 3000-3099) has an image's shape but holds surface data or a matrix.
+    let mut cifti = good_corpus("nifti1_twin.nii");
+    cifti[68..70].copy_from_slice(&3001i16.to_le_bytes()); // intent_code
     assert_eq!(
-        decode_file("brain.nii", &nifti2, &Limits::default())
-            .expect_err("NIfTI-2")
+        decode_file("conn.nii", &cifti, &limits)
+            .expect_err("CIFTI")
             .to_string(),
-        "brain.nii: NIfTI: NIfTI-2 is not read here: save the volume as NIfTI-1 (.nii or .nii.gz; \
-         dcm2niix's default)"
+        "conn.nii: NIfTI: a CIFTI file (intent code 3001): brain-surface data or a matrix, not an \
+         image volume"
+    );
+    // A NIfTI-2 dimension past what NIfTI-1 holds, and a header cut short.
+    let mut wide = good_corpus("nifti2.nii");
+    wide[24..32].copy_from_slice(&70_000i64.to_le_bytes()); // dim[1]
+    assert_eq!(
+        decode_file("wide.nii", &wide, &limits)
+            .expect_err("too wide")
+            .to_string(),
+        "wide.nii: NIfTI: NIfTI-2 dim[1] = 70000: out of the range read here"
+    );
+    let cut = &good_corpus("nifti2.nii")[..500];
+    assert_eq!(
+        decode_file("cut.nii", cut, &limits)
+            .expect_err("cut")
+            .to_string(),
+        "cut.nii: the file is truncated: 500 bytes, shorter than the 540-byte NIfTI-2 header"
     );
 }
 
@@ -714,10 +759,7 @@ fn a_left_handed_qform_from_nibabel_reads_as_nibabel_reads_it() {
     // Written by nibabel with only a qform (make_good_corpus.py); the expected positions and
     // directions are nibabel's own (`img.get_qform()` applied to voxels (0, 0, k) and the i, j
     // axes, then RAS -> LPS), printed when the file was made.
-    let dir = std::env::var("CARGO_MANIFEST_DIR")
-        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-    let bytes = std::fs::read(format!("{dir}/tests/corpus/good/qform_left_handed.nii"))
-        .expect("corpus file");
+    let bytes = good_corpus("qform_left_handed.nii");
     let stack = decode_file("qform.nii", &bytes, &Limits::default()).expect("decode");
     assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
     let positions = [

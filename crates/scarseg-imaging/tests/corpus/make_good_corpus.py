@@ -39,6 +39,10 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   (sform code 0): rotated 0.4 rad about (0.3, 1, 0.2), zooms 1.2, 1.5, 8 mm, qfac -1 (a
   left-handed voxel grid, as many scanners' conversions give), origin (10, -20, 30) RAS. The
   test holds the positions and directions nibabel computes for it.
+- nifti2.nii, nifti2_big_endian.nii.gz, nifti1_twin.nii: one 5 x 4 x 3 int16 volume, stored
+  value i + 5 j + 20 k + 100 at voxel (i, j, k), scaled 0.5 v + 10, with an oblique sform
+  (rotated 0.4 rad about (0.3, 1, 0.2), zooms 1.2, 1.5, 8 mm, origin (10, -20, 30) RAS), written
+  by nibabel as NIfTI-2 (little endian; big endian and gzipped) and as NIfTI-1.
 - implicit_body_explicit_meta.dcm, explicit_body_implicit_meta.dcm: the JPEG Lossless slice's
   uncompressed original with its data set in implicit VR behind a meta group that declares explicit
   VR little endian, and the reverse; implicit_body_group_length.dcm: the first with a group length
@@ -560,6 +564,24 @@ def qform():
     nib.save(image, GOOD / "qform_left_handed.nii")
 
 
+def nifti2():
+    from nibabel.quaternions import angle_axis2mat
+    import nibabel as nib
+
+    i, j, k = np.meshgrid(np.arange(5), np.arange(4), np.arange(3), indexing="ij")
+    data = (i + 5 * j + 20 * k + 100).astype(np.int16)
+    affine = np.eye(4)
+    affine[:3, :3] = angle_axis2mat(0.4, [0.3, 1, 0.2]) @ np.diag([1.2, 1.5, 8.0])
+    affine[:3, 3] = [10, -20, 30]
+    for kind, name in [(nib.Nifti1Image, "nifti1_twin.nii"), (nib.Nifti2Image, "nifti2.nii")]:
+        image = kind(data, affine)
+        image.header.set_slope_inter(0.5, 10)
+        nib.save(image, GOOD / name)
+    image = nib.Nifti2Image(data.astype(">i2"), affine, nib.Nifti2Header().as_byteswapped(">"))
+    image.header.set_slope_inter(0.5, 10)
+    nib.save(image, GOOD / "nifti2_big_endian.nii.gz")
+
+
 SEG_STUDY = "1.2.826.0.1.3680043.10.1234.30"
 
 
@@ -760,6 +782,7 @@ if __name__ == "__main__":
         "colours": colours,
         "rgb_jpeg": rgb_jpeg,
         "qform": qform,
+        "nifti2": nifti2,
         "segmentations": segmentations,
         "compressed_segmentations": compressed_segmentations,
         "jpeg_ls_segmentations": jpeg_ls_segmentations,
