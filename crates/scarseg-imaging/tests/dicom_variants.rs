@@ -794,6 +794,28 @@ fn jpeg_ls_from_charls_decodes_in_pure_rust() {
     }
 }
 
+/// `bytes` (the ramp slice of make_good_corpus.py) read as that slice, with `warning` alone.
+fn assert_ramp_with_warning(name: &str, bytes: &[u8], warning: &str) {
+    let stack = decode(bytes);
+    let slice = &stack.slices[0];
+    assert_eq!((slice.rows, slice.cols), (16, 12), "{name}");
+    assert_eq!(slice.pixels, ramp(), "{name}");
+    assert_eq!(slice.spacing_mm, [0.9, 1.1], "{name}");
+    assert_eq!(slice.thickness_mm, 6.0, "{name}");
+    assert_eq!(stack.warnings, [warning], "{name}");
+}
+
+/// An implicit VR data set's file with a forged length of 4 GB on its pixel data (tag, then a
+/// 4-byte length).
+fn forged_implicit_pixel_length(mut bytes: Vec<u8>) -> Vec<u8> {
+    let at = bytes
+        .windows(4)
+        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+        .expect("pixel data tag");
+    bytes[at + 4..at + 8].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    bytes
+}
+
 #[test]
 fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_warning() {
     // Written by pydicom (make_good_corpus.py `misdeclared`), which reads each back with a
@@ -801,7 +823,6 @@ fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_w
     // meta group that declares explicit VR (also with a group length first, which read as
     // explicit VR has a length that fits), the reverse, and GDCM's JPEG Lossless file with its
     // data set re-written in implicit VR (as in pydicom's own test file SC_rgb_jpeg.dcm).
-    let expected = ramp();
     for (name, uid, declared, written) in [
         (
             "implicit_body_explicit_meta.dcm",
@@ -828,32 +849,21 @@ fn a_data_set_not_written_as_its_meta_group_declares_is_read_as_written_with_a_w
             "implicit",
         ),
     ] {
-        let stack = decode(&good(name));
-        let slice = &stack.slices[0];
-        assert_eq!((slice.rows, slice.cols), (16, 12), "{name}");
-        assert_eq!(slice.pixels, expected, "{name}");
-        assert_eq!(slice.spacing_mm, [0.9, 1.1], "{name}");
-        assert_eq!(slice.thickness_mm, 6.0, "{name}");
-        assert_eq!(
-            stack.warnings,
-            [format!(
+        assert_ramp_with_warning(
+            name,
+            &good(name),
+            &format!(
                 "the file meta group's transfer syntax ({uid}) means a data set in {declared} VR \
                  little endian, but this one is written in {written} VR little endian (a fault of \
                  the program that wrote it); read as written"
-            )],
-            "{name}"
+            ),
         );
     }
 
     // Read the way it is written, the data set still gets the length checks: a forged length
     // of 4 GB on the pixel data (implicit VR: tag, then a 4-byte length) is refused, not
     // reserved.
-    let mut forged = good("implicit_body_explicit_meta.dcm");
-    let at = forged
-        .windows(4)
-        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
-        .expect("pixel data tag");
-    forged[at + 4..at + 8].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let forged = forged_implicit_pixel_length(good("implicit_body_explicit_meta.dcm"));
     let e = decode_file("forged.dcm", &forged, &Limits::default()).expect_err("refused");
     let message = e.to_string();
     assert!(
@@ -868,7 +878,6 @@ fn a_bare_data_set_is_read_in_the_encoding_it_is_written_in_with_a_warning() {
     // Written by pydicom (make_good_corpus.py `bare`), which reads each back when forced and
     // told the transfer syntax: the 16 x 12 slice of (21 i) mod 4096 above as a data set alone,
     // in the three uncompressed encodings (implicit VR with a group length first).
-    let expected = ramp();
     for (name, encoding) in [
         ("bare_implicit_le.dcm", "implicit VR little endian"),
         ("bare_explicit_le.dcm", "explicit VR little endian"),
@@ -880,35 +889,24 @@ fn a_bare_data_set_is_read_in_the_encoding_it_is_written_in_with_a_warning() {
             Some(scarseg_imaging::decode::Format::Dicom),
             "{name}"
         );
-        let stack = decode(&bytes);
-        let slice = &stack.slices[0];
-        assert_eq!((slice.rows, slice.cols), (16, 12), "{name}");
-        assert_eq!(slice.pixels, expected, "{name}");
-        assert_eq!(slice.spacing_mm, [0.9, 1.1], "{name}");
-        assert_eq!(slice.thickness_mm, 6.0, "{name}");
-        assert_eq!(
-            stack.warnings,
-            [format!(
+        assert_ramp_with_warning(
+            name,
+            &bytes,
+            &format!(
                 "no DICOM Part 10 header (preamble, \"DICM\" and file meta group), so no \
                  transfer syntax: read as a bare data set in {encoding}, as it is written"
-            )],
-            "{name}"
+            ),
         );
     }
     // A Part 10 file without its 128-byte preamble ("DICM" first) reads as the whole one does,
     // with no warning.
     let stack = decode(&good("no_preamble.dcm"));
-    assert_eq!(stack.slices[0].pixels, expected);
+    assert_eq!(stack.slices[0].pixels, ramp());
     assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
 
     // Read without a meta group, the data set still gets the length checks: a forged length of
     // 4 GB on the pixel data (implicit VR: tag, then a 4-byte length) is refused, not reserved.
-    let mut forged = good("bare_implicit_le.dcm");
-    let at = forged
-        .windows(4)
-        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
-        .expect("pixel data tag");
-    forged[at + 4..at + 8].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let forged = forged_implicit_pixel_length(good("bare_implicit_le.dcm"));
     let e = decode_file("forged.dcm", &forged, &Limits::default()).expect_err("refused");
     assert!(
         e.to_string()
