@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
 # Every target runs even when an earlier one finds something; the exit status says whether any
 # did (the crashing inputs are under fuzz/artifacts/TARGET/).
 failed=()
-for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_nifti decode_raster load_weights load_manifest load_labels}; do
+for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg12 decode_nifti decode_raster load_weights load_manifest load_labels}; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
   find "$ROOT"/crates/scarseg-imaging/tests/corpus/bad -type f ! -name 'jpeg_ls_overflow.dcm' \
@@ -56,6 +56,18 @@ for name in sys.argv[2:]:
         end = len(data) if end < 0 else end + 2
         (out / f"stream{k}-{pathlib.Path(name).name}").write_bytes(data[start:end])
         start, k = data.find(b"\xff\xd8\xff\xf7", end), k + 1
+PY
+  fi
+  if [[ $target == decode_jpeg12 ]]; then
+    # This target takes a bare JPEG stream: the committed 12-bit JPEG files' streams are its seeds.
+    python3 - "$corpus" "$ROOT"/crates/scarseg-imaging/tests/corpus/good/jpeg_extended_{12bit,dcmtk}.dcm <<'PY'
+import pathlib, sys
+out = pathlib.Path(sys.argv[1])
+for name in sys.argv[2:]:
+    data = pathlib.Path(name).read_bytes()
+    start = data.find(b"\xff\xd8\xff")
+    end = data.find(b"\xff\xd9", start)
+    (out / f"stream-{pathlib.Path(name).name}").write_bytes(data[start : end + 2])
 PY
   fi
   echo "== $target for ${SECONDS_PER_TARGET}s"

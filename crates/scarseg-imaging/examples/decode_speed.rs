@@ -1,7 +1,8 @@
 //! How long decoding a DICOM slice takes, uncompressed against JPEG-LS Lossless (decoded in
-//! pure Rust by `pure_jpegls`, natively and in the browser), on phantom test slices stored as
-//! 12-bit MR images, as scanners store them. Prints a Markdown table; `benchmarks/decode.sh`
-//! writes it to `benchmarks/decode.md`.
+//! pure Rust by `pure_jpegls`, natively and in the browser) and 12-bit lossy JPEG (JPEG
+//! Extended, decoded by ScarSeg's own `jpeg12`; encoded by DCMTK's `dcmcjpeg`, a row only where
+//! it is installed), on phantom test slices stored as 12-bit MR images, as scanners store them.
+//! Prints a Markdown table; `benchmarks/decode.sh` writes it to `benchmarks/decode.md`.
 //!
 //! `cargo run --release -p scarseg-imaging --example decode_speed [CASES] [REPEATS]`
 //! (default 20 test cases, each decoded 20 times).
@@ -93,20 +94,57 @@ fn files(seed: u64) -> Result<(usize, Vec<u8>, Vec<u8>), Error> {
     Ok((slice.rows * slice.cols, plain, compressed))
 }
 
+/// `plain` in JPEG Extended with 12-bit samples (quality 90, values kept) by DCMTK's
+/// `dcmcjpeg`; `None` where it is not installed.
+fn dcmtk_jpeg12(plain: &[u8], seed: u64) -> Result<Option<Vec<u8>>, Error> {
+    let dir = std::env::temp_dir();
+    let (input, output) = (
+        dir.join(format!("scarseg-decode-speed-{seed}.dcm")),
+        dir.join(format!("scarseg-decode-speed-{seed}-jpeg.dcm")),
+    );
+    std::fs::write(&input, plain)?;
+    let ran = std::process::Command::new("dcmcjpeg")
+        .args(["+ee", "+bt", "+sr", "+q", "90"])
+        .arg(&input)
+        .arg(&output)
+        .status();
+    let bytes = match ran {
+        Ok(status) if status.success() => Some(std::fs::read(&output)?),
+        Ok(status) => return Err(format!("dcmcjpeg failed: {status}").into()),
+        Err(_) => None, // not installed
+    };
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(&output);
+    Ok(bytes)
+}
+
 fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let cases: u64 = args.next().map_or(Ok(20), |a| a.parse())?;
     let repeats: u32 = args.next().map_or(Ok(20), |a| a.parse())?;
     let limits = Limits::default();
-    let (mut pixels, mut sizes, mut times) = (0usize, [0usize; 2], [0f64; 2]);
+    let (mut pixels, mut sizes, mut times) = (0usize, [0usize; 3], [0f64; 3]);
+    let mut worst_lossy = 0f32;
+    let mut with_jpeg12 = true;
     for seed in TEST_SEED..TEST_SEED + cases {
         let (n, plain, compressed) = files(seed)?;
         // Both decode to the same values (JPEG-LS Lossless is exact).
         let a = decode_file("plain.dcm", &plain, &limits)?;
         let b = decode_file("jls.dcm", &compressed, &limits)?;
         assert_eq!(a.slices[0].pixels, b.slices[0].pixels, "seed {seed}");
+        let mut all = vec![plain, compressed];
+        match dcmtk_jpeg12(&all[0], seed)? {
+            Some(jpeg) if with_jpeg12 => {
+                let c = decode_file("jpeg12.dcm", &jpeg, &limits)?;
+                for (x, y) in a.slices[0].pixels.iter().zip(&c.slices[0].pixels) {
+                    worst_lossy = worst_lossy.max((x - y).abs());
+                }
+                all.push(jpeg);
+            }
+            _ => with_jpeg12 = false,
+        }
         pixels += n;
-        for (k, bytes) in [&plain, &compressed].into_iter().enumerate() {
+        for (k, bytes) in all.iter().enumerate() {
             sizes[k] += bytes.len();
             let start = Instant::now();
             for _ in 0..repeats {
@@ -118,16 +156,30 @@ fn main() -> Result<(), Error> {
     let per_case = |x: f64| x / cases as f64;
     println!(
         "{cases} phantom test slices (seeds from {TEST_SEED}), {:.0} pixels each on average, \
-         12 bits stored; each decoded {repeats} times.\n",
+         12 bits stored; each decoded {repeats} times.",
         per_case(pixels as f64)
     );
+    if with_jpeg12 {
+        println!(
+            "JPEG Extended: DCMTK's dcmcjpeg, quality 90, values kept (+sr); its largest \
+             difference from the uncompressed slice (rescaled values) is {worst_lossy:.1}.\n"
+        );
+    } else {
+        println!("(No JPEG Extended row: DCMTK's dcmcjpeg is not installed.)\n");
+    }
     println!(
         "| transfer syntax | file size (KiB) | decode per slice (ms) | megapixels per second |"
     );
     println!("|---|---|---|---|");
-    for (k, name) in ["Explicit VR Little Endian", "JPEG-LS Lossless"]
+    let names = [
+        "Explicit VR Little Endian",
+        "JPEG-LS Lossless",
+        "JPEG Extended, 12-bit lossy",
+    ];
+    for (k, name) in names
         .iter()
         .enumerate()
+        .take(if with_jpeg12 { 3 } else { 2 })
     {
         let ms = per_case(times[k]) * 1e3;
         println!(

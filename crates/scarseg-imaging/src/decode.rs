@@ -1612,6 +1612,9 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
 
     let near = if jpeg_ls {
         crate::jpeg_ls::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?
+    } else if crate::jpeg12::is_grey_12_bit(&obj, &uid, frames as usize) {
+        crate::jpeg12::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?;
+        0
     } else {
         check_compressed_frames(&obj, &uid, rows as u64, cols as u64, samples)?;
         if crate::jpeg_rgb::is_rgb_jpeg(&obj, &uid) {
@@ -2179,14 +2182,14 @@ pub(crate) fn check_compressed_frames(
         let mut decoder = jpeg_decoder::Decoder::new(&data[start..]);
         match decoder.read_info() {
             Ok(()) => {}
-            // 12-bit lossy JPEG (JPEG Extended): no pure-Rust decoder reads it, nor pydicom's
-            // default one; dicom-rs's own error names only a "feature".
+            // 12-bit lossy JPEG in colour (grey is read by jpeg12.rs): no pure-Rust decoder
+            // reads it, nor pydicom's default one; dicom-rs's own error names only a "feature".
             Err(jpeg_decoder::Error::Unsupported(
                 jpeg_decoder::UnsupportedFeature::SamplePrecision(precision),
             )) => {
                 return Err(ErrorKind::UnsupportedTransferSyntax {
                     uid: uid.to_string(),
-                    name: format!("lossy JPEG with {precision}-bit samples"),
+                    name: format!("lossy colour JPEG with {precision}-bit samples"),
                     hint: ": convert the file to an uncompressed or lossless transfer syntax \
                            first (DCMTK's dcmdjpeg does)"
                         .to_string(),

@@ -12,6 +12,7 @@ pub mod depth;
 pub mod edit;
 pub mod encode;
 pub mod error;
+mod jpeg12;
 mod jpeg_ls;
 mod jpeg_rgb;
 pub mod landmark;

@@ -22,8 +22,11 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   12-bit values ((21 i) mod 4096 for pixel i, row by row) in the two lossless syntaxes PACS
   exports use most, and RLE.
   JPEG Lossless decodes everywhere; JPEG 2000 natively only (see the crate's Cargo.toml).
-- jpeg_extended_12bit.dcm: the same slice in 12-bit lossy JPEG (JPEG Extended) by libjpeg-turbo, which
-  the decoder refuses with a message that says what to convert it to.
+- jpeg_extended_12bit.dcm: the same slice in 12-bit lossy JPEG (JPEG Extended) by libjpeg-turbo;
+  jpeg_extended_dcmtk.dcm: a 45 x 50 slice (a bright disc on a slope, 12-bit) in the same by
+  DCMTK's dcmcjpeg (its IJG 12-bit codec, optimised Huffman tables, values kept: +sr); and beside each, what
+  another decoder makes of it, uncompressed (`_reference.dcm`: Thomas Richter's libjpeg through
+  pylibjpeg, and DCMTK's dcmdjpeg).
 - jpeg_ls_lossless.dcm, jpeg_ls_near_lossless.dcm: the same slice compressed by GDCM (CharLS)
   to JPEG-LS, lossless and near-lossless with NEAR 3 (every value within 3 of the original);
   enhanced_mr_jpeg_ls.dcm: enhanced_mr.dcm's three frames compressed one fragment each by
@@ -69,7 +72,9 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   seg_fractional_jls.dcm and seg_labelmap_jls.dcm: with JPEG-LS frames
   (`jpeg_ls_segmentations`).
 
-    python3 -m pip install pydicom numpy python-gdcm nibabel highdicom pylibjpeg-openjpeg pyjpegls imagecodecs && python3 make_good_corpus.py
+    python3 -m pip install pydicom numpy python-gdcm nibabel highdicom pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pyjpegls imagecodecs && python3 make_good_corpus.py
+
+(`jpeg_extended_dcmtk` also runs DCMTK's dcmcjpeg and dcmdjpeg: Debian's dcmtk package.)
 
 writes them all; `python3 make_good_corpus.py enhanced_psir` (say) writes only those named.
 """
@@ -272,6 +277,39 @@ def jpeg_extended():
     ds["PixelData"].VR = "OB"
     ds.LossyImageCompression = "01"
     ds.save_as(GOOD / "jpeg_extended_12bit.dcm", enforce_file_format=True)
+    write_reference(GOOD / "jpeg_extended_12bit.dcm")
+
+
+def write_reference(path):
+    """`path` decoded by pydicom (pylibjpeg's libjpeg for JPEG), written uncompressed beside it."""
+    from pydicom import dcmread
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    ds = dcmread(path)
+    ds.PixelData = ds.pixel_array.astype("<u2").tobytes()
+    ds["PixelData"].VR = "OW"
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.save_as(path.with_name(path.stem + "_reference.dcm"), enforce_file_format=True)
+
+
+def jpeg_extended_dcmtk():
+    import subprocess
+    import tempfile
+
+    ds = mr(MR, "1.2.826.0.1.3680043.10.1234.27.5", 45, 50)
+    ds.PixelSpacing = [1.4, 1.4]
+    ds.SliceThickness = 8
+    y, x = np.mgrid[0:45, 0:50]
+    disc = (x - 22) ** 2 + (y - 20) ** 2 < 12**2
+    pixels = (300 + 20 * x + 9 * y + 2200 * disc).astype("<u2")
+    ds.PixelData = pixels.tobytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, jpeg, back = (Path(tmp) / n for n in ("raw.dcm", "jpeg.dcm", "back.dcm"))
+        ds.save_as(raw, enforce_file_format=True)
+        subprocess.run(["dcmcjpeg", "+ee", "+bt", "+sr", "+q", "85", str(raw), str(jpeg)], check=True)
+        subprocess.run(["dcmdjpeg", str(jpeg), str(back)], check=True)
+        (GOOD / "jpeg_extended_dcmtk.dcm").write_bytes(jpeg.read_bytes())
+        (GOOD / "jpeg_extended_dcmtk_reference.dcm").write_bytes(back.read_bytes())
 
 
 def jpeg_ls():
@@ -774,6 +812,7 @@ if __name__ == "__main__":
         "enhanced_cine": enhanced_cine,
         "compressed": compressed,
         "jpeg_extended": jpeg_extended,
+        "jpeg_extended_dcmtk": jpeg_extended_dcmtk,
         "jpeg_ls": jpeg_ls,
         "misdeclared": misdeclared,
         "bare": bare,
