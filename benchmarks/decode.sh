@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Measures DICOM decoding per slice, uncompressed against JPEG-LS Lossless (pure_jpegls), on
-# phantom test slices stored as 12-bit MR images, and writes benchmarks/decode.md.
+# Measures DICOM decoding per slice, uncompressed against JPEG-LS Lossless (pure_jpegls) and
+# 12-bit lossy JPEG (ScarSeg's jpeg12; encoded by DCMTK's dcmcjpeg, installed here), on phantom
+# test slices stored as 12-bit MR images, and writes benchmarks/decode.md.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"
+apt_install dcmtk
 cargo build --release -p scarseg-imaging --example decode_speed
 out=benchmarks/decode.md
 {

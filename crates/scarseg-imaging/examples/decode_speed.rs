@@ -94,7 +94,7 @@ fn files(seed: u64) -> Result<(usize, Vec<u8>, Vec<u8>), Error> {
     Ok((slice.rows * slice.cols, plain, compressed))
 }
 
-/// `plain` in JPEG Extended with 12-bit samples (quality 90, values kept) by DCMTK's
+/// `plain` in JPEG Extended with 12-bit samples (quality 90; values and rescale kept: +sr, +rm) by DCMTK's
 /// `dcmcjpeg`; `None` where it is not installed.
 fn dcmtk_jpeg12(plain: &[u8], seed: u64) -> Result<Option<Vec<u8>>, Error> {
     let dir = std::env::temp_dir();
@@ -104,7 +104,7 @@ fn dcmtk_jpeg12(plain: &[u8], seed: u64) -> Result<Option<Vec<u8>>, Error> {
     );
     std::fs::write(&input, plain)?;
     let ran = std::process::Command::new("dcmcjpeg")
-        .args(["+ee", "+bt", "+sr", "+q", "90"])
+        .args(["+ee", "+bt", "+sr", "+rm", "+q", "90"])
         .arg(&input)
         .arg(&output)
         .status();
@@ -124,7 +124,6 @@ fn main() -> Result<(), Error> {
     let repeats: u32 = args.next().map_or(Ok(20), |a| a.parse())?;
     let limits = Limits::default();
     let (mut pixels, mut sizes, mut times) = (0usize, [0usize; 3], [0f64; 3]);
-    let mut worst_lossy = 0f32;
     let mut with_jpeg12 = true;
     for seed in TEST_SEED..TEST_SEED + cases {
         let (n, plain, compressed) = files(seed)?;
@@ -134,13 +133,9 @@ fn main() -> Result<(), Error> {
         assert_eq!(a.slices[0].pixels, b.slices[0].pixels, "seed {seed}");
         let mut all = vec![plain, compressed];
         match dcmtk_jpeg12(&all[0], seed)? {
-            Some(jpeg) if with_jpeg12 => {
-                let c = decode_file("jpeg12.dcm", &jpeg, &limits)?;
-                for (x, y) in a.slices[0].pixels.iter().zip(&c.slices[0].pixels) {
-                    worst_lossy = worst_lossy.max((x - y).abs());
-                }
-                all.push(jpeg);
-            }
+            // Lossy, so not compared here: `tests/other_readers_check.py` and the corpus tests
+            // hold the values to other decoders'.
+            Some(jpeg) if with_jpeg12 => all.push(jpeg),
             _ => with_jpeg12 = false,
         }
         pixels += n;
@@ -161,8 +156,7 @@ fn main() -> Result<(), Error> {
     );
     if with_jpeg12 {
         println!(
-            "JPEG Extended: DCMTK's dcmcjpeg, quality 90, values kept (+sr); its largest \
-             difference from the uncompressed slice (rescaled values) is {worst_lossy:.1}.\n"
+            "JPEG Extended: DCMTK's dcmcjpeg, quality 90, values and rescale kept (+sr +rm).\n"
         );
     } else {
         println!("(No JPEG Extended row: DCMTK's dcmcjpeg is not installed.)\n");
