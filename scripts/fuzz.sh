@@ -11,22 +11,22 @@ export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
 # Every target runs even when an earlier one finds something; the exit status says whether any
 # did (the crashing inputs are under fuzz/artifacts/TARGET/).
 failed=()
-for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg12 decode_nifti decode_raster load_weights load_manifest load_labels}; do
+for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg12 decode_jpeg2000 decode_nifti decode_raster load_weights load_manifest load_labels}; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
   find "$ROOT"/crates/scarseg-imaging/tests/corpus/bad -type f ! -name 'jpeg_ls_overflow.dcm' \
     -exec cp -n {} "$corpus"/ \;
-  # Not the JPEG 2000 files (the image and the segmentations): openjp2 0.6.1 (the latest release; its repository's head too) frees
-  # code blocks it never allocated with std::alloc::dealloc on a null pointer, which nightly's
-  # UB checks in fuzz builds abort on for every JPEG 2000 decode, so each run would stop there.
-  # The system allocator's free(NULL) does nothing, so release builds decode correctly (the
-  # dicom_variants test checks every value); it is reported in README.md, "Fuzzing".
-  # Nor the JPEG-LS files (decode_jpeg_ls gets their streams, below): pure_jpegls 2.0 overflows its i32 context
+  # The JPEG 2000 files (the image and the segmentations) are seeds since their syntax is decoded
+  # by hayro-jpeg2000; openjp2 0.6.1, which still decodes HTJ2K and Part 2 natively, frees code
+  # blocks it never allocated with std::alloc::dealloc on a null pointer, which nightly's UB
+  # checks in fuzz builds abort on (reported in README.md, "Hostile files"): a mutation into those
+  # syntaxes can stop a run there.
+  # Not the JPEG-LS files (decode_jpeg_ls gets their streams, below): pure_jpegls 2.0 overflows its i32 context
   # statistics on a corrupt scan, which the overflow checks of fuzz builds abort on again and
   # again; release builds wrap and then fail the decoder's own check (tests/corpus/bad/
   # jpeg_ls_overflow.dcm, left out of the seeds too). decode_jpeg_ls runs as release builds do (-O: no overflow checks) to
   # find what the page would meet beyond that.
-  find "$ROOT"/crates/scarseg-imaging/tests/corpus/good -type f ! -name 'jpeg2000*' ! -name '*_j2k.dcm' \
+  find "$ROOT"/crates/scarseg-imaging/tests/corpus/good -type f \
     ! -name '*jpeg_ls*' ! -name '*_jls.dcm' -exec cp -n {} "$corpus"/ \;
   if [[ $target == decode_dicom ]]; then
     # This target writes the preamble and "DICM" itself, so its seeds are DICOM files without
@@ -34,7 +34,7 @@ for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg
     # stop at the first element.
     for f in "$ROOT"/crates/scarseg-imaging/tests/corpus/{good,bad}/*.dcm; do
       case $(basename "$f") in
-        jpeg2000* | *_j2k.dcm | *jpeg_ls* | *_jls.dcm) continue ;;
+        *jpeg_ls* | *_jls.dcm) continue ;;
       esac
       if [[ $(tail -c +129 "$f" | head -c 4) == DICM ]]; then
         tail -c +133 "$f" > "$corpus/body-$(basename "$f")"
@@ -56,6 +56,22 @@ for name in sys.argv[2:]:
         end = len(data) if end < 0 else end + 2
         (out / f"stream{k}-{pathlib.Path(name).name}").write_bytes(data[start:end])
         start, k = data.find(b"\xff\xd8\xff\xf7", end), k + 1
+PY
+  fi
+  if [[ $target == decode_jpeg2000 ]]; then
+    # This target takes a bare JPEG 2000 codestream: the committed JPEG 2000 files' streams
+    # (SOC to EOC) are its seeds.
+    python3 - "$corpus" "$ROOT"/crates/scarseg-imaging/tests/corpus/good/{jpeg2000,*_j2k}*.dcm <<'PY'
+import pathlib, sys
+out = pathlib.Path(sys.argv[1])
+for name in sys.argv[2:]:
+    data = pathlib.Path(name).read_bytes()
+    start, k = data.find(b"\xff\x4f\xff\x51"), 0
+    while start >= 0:
+        end = data.find(b"\xff\xd9", start)
+        end = len(data) if end < 0 else end + 2
+        (out / f"stream{k}-{pathlib.Path(name).name}").write_bytes(data[start:end])
+        start, k = data.find(b"\xff\x4f\xff\x51", end), k + 1
 PY
   fi
   if [[ $target == decode_jpeg12 ]]; then

@@ -80,8 +80,13 @@ SCARSEG = pathlib.Path(sys.argv[2]).resolve()
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # A file of two stacks, from the imaging crate's good corpus (written by pydicom).
 PSIR = ROOT / "crates/scarseg-imaging/tests/corpus/good/enhanced_psir.dcm"
-# A near-lossless JPEG-LS slice compressed by CharLS (GDCM), decoded in the page in pure Rust.
-JPEG_LS = ROOT / "crates/scarseg-imaging/tests/corpus/good/jpeg_ls_near_lossless.dcm"
+# Slices in the compressions dicom-rs decodes only with C code or not at all, decoded in the page
+# in pure Rust: near-lossless JPEG-LS by CharLS (GDCM), JPEG 2000 lossless by GDCM, and 12-bit
+# lossy JPEG by DCMTK.
+GOOD = ROOT / "crates/scarseg-imaging/tests/corpus/good"
+JPEG_LS = GOOD / "jpeg_ls_near_lossless.dcm"
+JPEG_2000 = GOOD / "jpeg2000_lossless.dcm"
+JPEG_12 = GOOD / "jpeg_extended_dcmtk.dcm"
 TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", "600"))
 # Pixels allowed to differ between the page's masks and the CLI's (different float summation
 # order in wasm and natively, and WebGPU kernels, can flip pixels whose probability is at the
@@ -607,7 +612,7 @@ def run_device(device, port, data, cli_out, tmp):
             pattern_samples(d)
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
-            jpeg_ls(d, device, downloads, cli_out)
+            compressed(d, device, downloads, cli_out)
             stored_window(d, data, tmp)
             zoom_fit(d)
             keys_in_a_dropdown(d)
@@ -1986,18 +1991,20 @@ def several_stacks(d, device, downloads, cli_out):
                  f"enhanced_psir_image-type-{k}", 2) for k in ("MAGNITUDE", "REAL")])
 
 
-def jpeg_ls(d, device, downloads, cli_out):
-    """A JPEG-LS file (which dicom-rs would decode only with C code) is analysed in the page,
-    with the near-lossless warning, to `scarseg predict`'s masks."""
-    n = len(statuses(d))
-    d.upload("[data-testid=file-input]", [JPEG_LS])
-    row = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')][{n}];
-        return r && r.querySelector('[data-testid=file-status]').innerText.startsWith('done')
-            ? r.innerText : null""", "the JPEG-LS file")
-    print(f"[{device}] a JPEG-LS file: {row}")
-    assert "near-lossless JPEG-LS (NEAR 3)" in row, row
-    same_masks(d, device, downloads, cli_out,
-               [("jpeg_ls_near_lossless.dcm", "jpeg_ls_near_lossless", "jpeg_ls_near_lossless", 1)])
+def compressed(d, device, downloads, cli_out):
+    """JPEG-LS, JPEG 2000 and 12-bit lossy JPEG files (which dicom-rs would decode only with C
+    code, or not at all) are analysed in the page, the near-lossless one with its warning, to
+    `scarseg predict`'s masks."""
+    for path, what in [(JPEG_LS, "JPEG-LS"), (JPEG_2000, "JPEG 2000"), (JPEG_12, "12-bit JPEG")]:
+        n = len(statuses(d))
+        d.upload("[data-testid=file-input]", [path])
+        row = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')][{n}];
+            return r && r.querySelector('[data-testid=file-status]').innerText.startsWith('done')
+                ? r.innerText : null""", f"the {what} file")
+        print(f"[{device}] a {what} file: {row}")
+        if path == JPEG_LS:
+            assert "near-lossless JPEG-LS (NEAR 3)" in row, row
+        same_masks(d, device, downloads, cli_out, [(path.name, path.stem, path.stem, 1)])
 
 
 # Explicit VRs whose length takes four bytes (after two reserved ones).
@@ -2475,7 +2482,8 @@ def main():
 
     # The CLI's masks on the same files with the same (bundled) weights.
     cli_out = tmp / "cli"
-    scarseg("predict", data / "case.nii.gz", data / "series", PSIR, JPEG_LS, "--out", cli_out,
+    scarseg("predict", data / "case.nii.gz", data / "series", PSIR, JPEG_LS, JPEG_2000, JPEG_12,
+            "--out", cli_out,
             "--weights", DIST / "models/scarseg-atto-phantom")
 
     # ... and with a model whose top-k no GPU here computes in time and right (WebGPU's fallback).

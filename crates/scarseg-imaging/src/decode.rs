@@ -1556,10 +1556,12 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_string();
-    // JPEG-LS is decoded here (jpeg_ls.rs), not by dicom-rs, whose codec for it is C.
+    // JPEG-LS and JPEG 2000 are decoded here (jpeg_ls.rs, jpeg2000.rs), not by dicom-rs, whose
+    // codecs for them are C.
     let jpeg_ls = crate::jpeg_ls::is_jpeg_ls(&uid);
+    let jpeg2000 = crate::jpeg2000::is_jpeg2000(&uid);
     let ts = TransferSyntaxRegistry.get(&uid);
-    if !jpeg_ls && !ts.is_some_and(|ts| ts.can_decode_all()) {
+    if !jpeg_ls && !jpeg2000 && !ts.is_some_and(|ts| ts.can_decode_all()) {
         return Err(ErrorKind::UnsupportedTransferSyntax {
             uid,
             name: ts.map_or("unknown", |ts| ts.name()).to_string(),
@@ -1617,7 +1619,9 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         0
     } else {
         check_compressed_frames(&obj, &uid, rows as u64, cols as u64, samples)?;
-        if crate::jpeg_rgb::is_rgb_jpeg(&obj, &uid) {
+        if jpeg2000 {
+            crate::jpeg2000::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?;
+        } else if crate::jpeg_rgb::is_rgb_jpeg(&obj, &uid) {
             crate::jpeg_rgb::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?;
         }
         0

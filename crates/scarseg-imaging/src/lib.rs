@@ -13,6 +13,7 @@ pub mod edit;
 pub mod encode;
 pub mod error;
 mod jpeg12;
+mod jpeg2000;
 mod jpeg_ls;
 mod jpeg_rgb;
 pub mod landmark;

@@ -603,13 +603,14 @@ fn decode_frames(
     );
     let transfer_syntax = obj.meta().transfer_syntax().trim_end_matches('\0');
     let jpeg_ls = transfer_syntax == uids::JPEGLS_LOSSLESS;
+    let jpeg2000 = transfer_syntax == uids::JPEG2000_LOSSLESS;
     if !jpeg_ls {
         check_compressed_frames(obj, transfer_syntax, rows, cols, 1).map_err(|e| e.to_string())?;
     }
     // A compressed binary frame is one frame of one-bit samples (not packed across frames);
     // the decoders give 8 or 16 bits a sample, so one byte (0 or 1) a pixel is asked for.
     let own;
-    let source = if matches!(coding, Coding::Binary) || jpeg_ls {
+    let source = if matches!(coding, Coding::Binary) || jpeg_ls || jpeg2000 {
         let mut copy = obj.clone();
         if matches!(coding, Coding::Binary) {
             copy.put(DataElement::new(
@@ -618,9 +619,12 @@ fn decode_frames(
                 PrimitiveValue::from(8u16),
             ));
         }
+        let frames = dicom_int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u64;
         if jpeg_ls {
-            let frames = dicom_int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u64;
             crate::jpeg_ls::to_native(&mut copy, rows, cols, frames).map_err(|e| e.to_string())?;
+        }
+        if jpeg2000 {
+            crate::jpeg2000::to_native(&mut copy, rows, cols, frames).map_err(|e| e.to_string())?;
         }
         own = copy;
         &own
@@ -643,7 +647,7 @@ fn decode_frames(
 /// without references it can match, the slice that lies where the frame does; a slice no frame
 /// covers is background (writers leave empty frames out). BINARY, FRACTIONAL (at half the
 /// maximum) and LABELMAP segmentations, uncompressed or in a lossless compression the image
-/// decoder reads (RLE and JPEG-LS everywhere, JPEG 2000 natively). Errors name the file.
+/// decoder reads (RLE, JPEG-LS and JPEG 2000). Errors name the file.
 pub(crate) fn labels_from_seg(
     image: &[Slice],
     image_name: &str,
@@ -655,13 +659,14 @@ pub(crate) fn labels_from_seg(
     let transfer_syntax = obj.meta().transfer_syntax();
     let registry = dicom_transfer_syntax_registry::TransferSyntaxRegistry;
     use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
-    // The lossless syntaxes highdicom writes segmentations in (JPEG-LS decoded in jpeg_ls.rs,
-    // not by dicom-rs). Lossy ones would change the values that say which segment a pixel is in.
+    // The lossless syntaxes highdicom writes segmentations in (JPEG-LS and JPEG 2000 decoded in
+    // jpeg_ls.rs and jpeg2000.rs, not by dicom-rs). Lossy ones would change the values that say
+    // which segment a pixel is in.
     const LOSSLESS: [&str; 2] = [uids::RLE_LOSSLESS, uids::JPEG2000_LOSSLESS];
     let compressed = match registry.get(transfer_syntax) {
         Some(ts) if !ts.is_encapsulated_pixel_data() => false,
-        Some(ts) if LOSSLESS.contains(&ts.uid()) && ts.can_decode_all() => true,
-        Some(ts) if ts.uid() == uids::JPEGLS_LOSSLESS => true,
+        Some(ts) if ts.uid() == uids::RLE_LOSSLESS && ts.can_decode_all() => true,
+        Some(ts) if [uids::JPEGLS_LOSSLESS, uids::JPEG2000_LOSSLESS].contains(&ts.uid()) => true,
         other => {
             let why = match other {
                 Some(ts) if LOSSLESS.contains(&ts.uid()) => "is not read here",

@@ -1429,8 +1429,8 @@ fn a_dicom_segmentation_is_told_from_its_header() {
 #[test]
 fn dicom_segmentations_in_jpeg_2000_read_as_label_maps() {
     // highdicom's BINARY and LABELMAP segmentations of three 32 x 32 slices, each frame a JPEG
-    // 2000 lossless codestream (the binary one's of one-bit samples). Natively only, as JPEG 2000
-    // images are.
+    // 2000 lossless codestream (the binary one's of one-bit samples), decoded in pure Rust as
+    // JPEG 2000 images are.
     let expected = seg_fixture_labels(32 * 32);
     let slices = seg_fixture_series("seg_mr32");
     for file in ["seg_binary_j2k.dcm", "seg_labelmap_j2k.dcm"] {

@@ -21,7 +21,7 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
 - jpeg_lossless_sv1.dcm, jpeg2000_lossless.dcm, rle_lossless.dcm: one 16 x 12 MR slice of
   12-bit values ((21 i) mod 4096 for pixel i, row by row) in the two lossless syntaxes PACS
   exports use most, and RLE.
-  JPEG Lossless decodes everywhere; JPEG 2000 natively only (see the crate's Cargo.toml).
+  Both decode everywhere (JPEG 2000 through hayro-jpeg2000, see the crate's Cargo.toml).
 - jpeg_extended_12bit.dcm: the same slice in 12-bit lossy JPEG (JPEG Extended) by libjpeg-turbo;
   jpeg_extended_dcmtk.dcm: a 45 x 50 slice (a bright disc on a slope, 12-bit) in the same by
   DCMTK's dcmcjpeg (its IJG 12-bit codec, optimised Huffman tables, values kept: +sr); and beside each, what
