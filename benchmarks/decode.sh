@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Measures DICOM decoding per slice, uncompressed against JPEG-LS Lossless (pure_jpegls) and
-# 12-bit lossy JPEG (ScarSeg's jpeg12; encoded by DCMTK's dcmcjpeg, installed here), on phantom
-# test slices stored as 12-bit MR images, and writes benchmarks/decode.md.
+# Measures DICOM decoding per slice, uncompressed against JPEG-LS Lossless (pure_jpegls), 12-bit
+# lossy JPEG (ScarSeg's jpeg12; encoded by DCMTK's dcmcjpeg) and JPEG 2000 Lossless
+# (hayro-jpeg2000; encoded by GDCM's gdcmconv), the encoders installed here, on phantom test
+# slices stored as 12-bit MR images, and writes benchmarks/decode.md.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"
-apt_install dcmtk
+apt_install dcmtk libgdcm-tools
 cargo build --release -p scarseg-imaging --example decode_speed
 out=benchmarks/decode.md
 {

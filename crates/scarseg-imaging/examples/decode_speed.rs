@@ -1,7 +1,9 @@
 //! How long decoding a DICOM slice takes, uncompressed against JPEG-LS Lossless (decoded in
-//! pure Rust by `pure_jpegls`, natively and in the browser) and 12-bit lossy JPEG (JPEG
-//! Extended, decoded by ScarSeg's own `jpeg12`; encoded by DCMTK's `dcmcjpeg`, a row only where
-//! it is installed), on phantom test slices stored as 12-bit MR images, as scanners store them.
+//! pure Rust by `pure_jpegls`, natively and in the browser), 12-bit lossy JPEG (JPEG Extended,
+//! decoded by ScarSeg's own `jpeg12`; encoded by DCMTK's `dcmcjpeg`) and JPEG 2000 Lossless
+//! (decoded by `hayro-jpeg2000`; encoded by GDCM's `gdcmconv`), the last two a row each only
+//! where their encoder is installed, on phantom test slices stored as 12-bit MR images, as
+//! scanners store them.
 //! Prints a Markdown table; `benchmarks/decode.sh` writes it to `benchmarks/decode.md`.
 //!
 //! `cargo run --release -p scarseg-imaging --example decode_speed [CASES] [REPEATS]`
@@ -94,23 +96,28 @@ fn files(seed: u64) -> Result<(usize, Vec<u8>, Vec<u8>), Error> {
     Ok((slice.rows * slice.cols, plain, compressed))
 }
 
-/// `plain` in JPEG Extended with 12-bit samples (quality 90; values and rescale kept: +sr, +rm) by DCMTK's
-/// `dcmcjpeg`; `None` where it is not installed.
-fn dcmtk_jpeg12(plain: &[u8], seed: u64) -> Result<Option<Vec<u8>>, Error> {
+/// `plain` compressed by an outside encoder: `program` with `args`, then the input and output
+/// paths; `None` where it is not installed.
+fn encoded_by(
+    plain: &[u8],
+    seed: u64,
+    program: &str,
+    args: &[&str],
+) -> Result<Option<Vec<u8>>, Error> {
     let dir = std::env::temp_dir();
     let (input, output) = (
         dir.join(format!("scarseg-decode-speed-{seed}.dcm")),
-        dir.join(format!("scarseg-decode-speed-{seed}-jpeg.dcm")),
+        dir.join(format!("scarseg-decode-speed-{seed}-{program}.dcm")),
     );
     std::fs::write(&input, plain)?;
-    let ran = std::process::Command::new("dcmcjpeg")
-        .args(["+ee", "+bt", "+sr", "+rm", "+q", "90"])
+    let ran = std::process::Command::new(program)
+        .args(args)
         .arg(&input)
         .arg(&output)
         .status();
     let bytes = match ran {
         Ok(status) if status.success() => Some(std::fs::read(&output)?),
-        Ok(status) => return Err(format!("dcmcjpeg failed: {status}").into()),
+        Ok(status) => return Err(format!("{program} failed: {status}").into()),
         Err(_) => None, // not installed
     };
     let _ = std::fs::remove_file(&input);
@@ -123,8 +130,8 @@ fn main() -> Result<(), Error> {
     let cases: u64 = args.next().map_or(Ok(20), |a| a.parse())?;
     let repeats: u32 = args.next().map_or(Ok(20), |a| a.parse())?;
     let limits = Limits::default();
-    let (mut pixels, mut sizes, mut times) = (0usize, [0usize; 3], [0f64; 3]);
-    let mut with_jpeg12 = true;
+    let (mut pixels, mut sizes, mut times) = (0usize, [0usize; 4], [0f64; 4]);
+    let (mut with_jpeg12, mut with_jpeg2000) = (true, true);
     for seed in TEST_SEED..TEST_SEED + cases {
         let (n, plain, compressed) = files(seed)?;
         // Both decode to the same values (JPEG-LS Lossless is exact).
@@ -132,11 +139,21 @@ fn main() -> Result<(), Error> {
         let b = decode_file("jls.dcm", &compressed, &limits)?;
         assert_eq!(a.slices[0].pixels, b.slices[0].pixels, "seed {seed}");
         let mut all = vec![plain, compressed];
-        match dcmtk_jpeg12(&all[0], seed)? {
+        // JPEG Extended at quality 90, values and rescale kept (+sr, +rm).
+        let jpeg12 = ["+ee", "+bt", "+sr", "+rm", "+q", "90"];
+        match encoded_by(&all[0], seed, "dcmcjpeg", &jpeg12)? {
             // Lossy, so not compared here: `tests/other_readers_check.py` and the corpus tests
             // hold the values to other decoders'.
             Some(jpeg) if with_jpeg12 => all.push(jpeg),
             _ => with_jpeg12 = false,
+        }
+        match encoded_by(&all[0], seed, "gdcmconv", &["--j2k"])? {
+            Some(j2k) if with_jpeg12 && with_jpeg2000 => {
+                let c = decode_file("j2k.dcm", &j2k, &limits)?;
+                assert_eq!(a.slices[0].pixels, c.slices[0].pixels, "seed {seed}");
+                all.push(j2k);
+            }
+            _ => with_jpeg2000 = false,
         }
         pixels += n;
         for (k, bytes) in all.iter().enumerate() {
@@ -155,11 +172,14 @@ fn main() -> Result<(), Error> {
         per_case(pixels as f64)
     );
     if with_jpeg12 {
-        println!(
-            "JPEG Extended: DCMTK's dcmcjpeg, quality 90, values and rescale kept (+sr +rm).\n"
-        );
+        println!("JPEG Extended: DCMTK's dcmcjpeg, quality 90, values and rescale kept (+sr +rm).");
     } else {
-        println!("(No JPEG Extended row: DCMTK's dcmcjpeg is not installed.)\n");
+        println!("(No JPEG Extended row: DCMTK's dcmcjpeg is not installed.)");
+    }
+    if with_jpeg12 && with_jpeg2000 {
+        println!("JPEG 2000 Lossless: GDCM's gdcmconv --j2k; decodes to the same values.\n");
+    } else {
+        println!("(No JPEG 2000 row: GDCM's gdcmconv or DCMTK's dcmcjpeg is not installed.)\n");
     }
     println!(
         "| transfer syntax | file size (KiB) | decode per slice (ms) | megapixels per second |"
@@ -169,12 +189,10 @@ fn main() -> Result<(), Error> {
         "Explicit VR Little Endian",
         "JPEG-LS Lossless",
         "JPEG Extended, 12-bit lossy",
+        "JPEG 2000 Lossless",
     ];
-    for (k, name) in names
-        .iter()
-        .enumerate()
-        .take(if with_jpeg12 { 3 } else { 2 })
-    {
+    let rows = 2 + usize::from(with_jpeg12) + usize::from(with_jpeg12 && with_jpeg2000);
+    for (k, name) in names.iter().enumerate().take(rows) {
         let ms = per_case(times[k]) * 1e3;
         println!(
             "| {name} | {:.1} | {ms:.2} | {:.1} |",
