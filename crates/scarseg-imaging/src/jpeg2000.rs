@@ -19,7 +19,7 @@ use hayro_jpeg2000::{DecodeSettings, DecoderContext, Image};
 
 use crate::decode::{dicom_error, dicom_int, dicom_text};
 use crate::error::ErrorKind;
-use crate::jpeg_ls::{encapsulated_frames, put_native};
+use crate::jpeg_ls::{bytes_per_sample, encapsulated_frames, put_native};
 
 /// Whether `uid` is one of the JPEG 2000 transfer syntaxes decoded here.
 pub(crate) fn is_jpeg2000(uid: &str) -> bool {
@@ -36,15 +36,9 @@ pub(crate) fn to_native(
     frames: u64,
 ) -> Result<(), ErrorKind> {
     let samples = dicom_int(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1) as usize;
-    let allocated = dicom_int(obj, tags::BITS_ALLOCATED).unwrap_or(16);
-    if allocated != 8 && allocated != 16 {
-        return Err(dicom_error(&format!(
-            "JPEG 2000 with Bits Allocated (0028,0100) {allocated}: expected 8 or 16"
-        )));
-    }
+    let bytes = bytes_per_sample(obj, "JPEG 2000")?;
     let streams = encapsulated_frames(obj, frames as usize, "JPEG 2000")?;
     let (rows, cols) = (rows as usize, cols as usize);
-    let bytes = allocated as usize / 8;
     let mut native = Vec::with_capacity(rows * cols * samples * bytes * streams.len());
     for (k, stream) in streams.iter().enumerate() {
         let values = decode_frame(stream, rows, cols, samples)

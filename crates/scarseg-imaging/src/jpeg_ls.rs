@@ -39,21 +39,15 @@ pub(crate) fn to_native(
              convert the file to an uncompressed transfer syntax first"
         )));
     }
-    let allocated = dicom_int(obj, tags::BITS_ALLOCATED).unwrap_or(16);
-    if allocated != 8 && allocated != 16 {
-        return Err(dicom_error(&format!(
-            "JPEG-LS with Bits Allocated (0028,0100) {allocated}: expected 8 or 16"
-        )));
-    }
+    let bytes_per_sample = bytes_per_sample(obj, "JPEG-LS")?;
+    let allocated = 8 * bytes_per_sample as u8;
     let streams = encapsulated_frames(obj, frames as usize, "JPEG-LS")?;
     let (rows, cols) = (rows as usize, cols as usize);
-    let bytes_per_sample = allocated as usize / 8;
     let mut native = Vec::with_capacity(rows * cols * streams.len() * bytes_per_sample);
     let mut near = 0;
     for (k, stream) in streams.iter().enumerate() {
         let frame_error = |why: &str| dicom_error(&format!("JPEG-LS frame {}: {why}", k + 1));
-        let header =
-            check_header(stream, rows, cols, allocated as u8).map_err(|w| frame_error(&w))?;
+        let header = check_header(stream, rows, cols, allocated).map_err(|w| frame_error(&w))?;
         near = near.max(header);
         let (values, width, height) = jpegls::decode(stream, cols as u32, rows as u32)
             .map_err(|e| frame_error(&e.to_string()))?;
@@ -77,6 +71,18 @@ pub(crate) fn to_native(
     };
     put_native(obj, vr, native);
     Ok(near)
+}
+
+/// The bytes of each native sample `obj` declares (Bits Allocated 8 or 16, what the codecs
+/// decoded here write back); another value is an error naming `codec`.
+pub(crate) fn bytes_per_sample(obj: &InMemDicomObject, codec: &str) -> Result<usize, ErrorKind> {
+    match dicom_int(obj, tags::BITS_ALLOCATED).unwrap_or(16) {
+        8 => Ok(1),
+        16 => Ok(2),
+        other => Err(dicom_error(&format!(
+            "{codec} with Bits Allocated (0028,0100) {other}: expected 8 or 16"
+        ))),
+    }
 }
 
 /// Puts `native` in as `obj`'s pixel data, uncompressed (explicit VR little endian), in place

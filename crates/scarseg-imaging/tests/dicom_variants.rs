@@ -749,6 +749,32 @@ fn lossless_jpeg_jpeg_2000_and_rle_from_another_encoder_decode_exactly() {
 }
 
 #[test]
+fn a_jpeg_2000_file_whose_header_disagrees_with_its_codestream_says_so() {
+    // GDCM's grey 16 x 12 codestream (make_good_corpus.py) under headers edited to disagree.
+    let edited = |tag, value: u16| {
+        let mut obj = dicom_object::OpenFileOptions::new()
+            .read_preamble(dicom_object::file::ReadPreamble::Always)
+            .from_reader(&good("jpeg2000_lossless.dcm")[..])
+            .expect("a DICOM file");
+        obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
+        let mut out = Vec::new();
+        obj.write_all(&mut out).expect("written");
+        decode_file("j2k.dcm", &out, &Limits::default())
+            .expect_err("refused")
+            .to_string()
+    };
+    assert_eq!(
+        edited(tags::SAMPLES_PER_PIXEL, 3),
+        "j2k.dcm: DICOM: JPEG 2000 frame 1: 1 component(s), but the header declares 3 sample(s) \
+         per pixel"
+    );
+    assert_eq!(
+        edited(tags::BITS_ALLOCATED, 32),
+        "j2k.dcm: DICOM: JPEG 2000 with Bits Allocated (0028,0100) 32: expected 8 or 16"
+    );
+}
+
+#[test]
 fn jpeg_ls_from_charls_decodes_in_pure_rust() {
     // Written by GDCM with CharLS (make_good_corpus.py): the same 16 x 12 slice as above.
     let expected = ramp();
