@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every decoder, the label loader, the weights loader and the manifest parser for a bounded time (default 60 s per target;
-# FUZZ_SECONDS to change; FUZZ_TARGETS="decode_dicom load_labels" for some), seeded with the committed good and bad files. Needs a nightly
+# FUZZ_SECONDS to change; FUZZ_TARGETS="decode_dicom load_labels" for some), seeded with the committed good and bad files (the ZIP archives among them). Needs a nightly
 # toolchain (installed if missing) and cargo-fuzz; not part of CI.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT/fuzz"
@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
 # Every target runs even when an earlier one finds something; the exit status says whether any
 # did (the crashing inputs are under fuzz/artifacts/TARGET/).
 failed=()
-for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg12 decode_jpeg2000 decode_nifti decode_raster load_weights load_manifest load_labels}; do
+for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg12 decode_jpeg2000 decode_nifti decode_raster load_weights load_manifest load_labels unzip}; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
   find "$ROOT"/crates/scarseg-imaging/tests/corpus/bad -type f ! -name 'jpeg_ls_overflow.dcm' \

@@ -87,6 +87,8 @@ GOOD = ROOT / "crates/scarseg-imaging/tests/corpus/good"
 JPEG_LS = GOOD / "jpeg_ls_near_lossless.dcm"
 JPEG_2000 = GOOD / "jpeg2000_lossless.dcm"
 JPEG_12 = GOOD / "jpeg_extended_dcmtk.dcm"
+# A web PACS's study download (Python's zipfile): a series in SE1/, a NIfTI volume, a readme.
+STUDY_ZIP = GOOD / "study.zip"
 TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", "600"))
 # Pixels allowed to differ between the page's masks and the CLI's (different float summation
 # order in wasm and natively, and WebGPU kernels, can flip pixels whose probability is at the
@@ -613,6 +615,7 @@ def run_device(device, port, data, cli_out, tmp):
             limits_and_cancel(d, data, tmp)
             several_stacks(d, device, downloads, cli_out)
             compressed(d, device, downloads, cli_out)
+            archive(d, device, downloads, cli_out)
             stored_window(d, data, tmp)
             zoom_fit(d)
             keys_in_a_dropdown(d)
@@ -2007,6 +2010,23 @@ def compressed(d, device, downloads, cli_out):
         same_masks(d, device, downloads, cli_out, [(path.name, path.stem, path.stem, 1)])
 
 
+def archive(d, device, downloads, cli_out):
+    """A ZIP archive dropped on the page is read as the folder it holds: its series and its
+    volume each a case, analysed to `scarseg predict`'s masks for the same archive, and its
+    readme left out with a note."""
+    n = len(statuses(d))
+    d.upload("[data-testid=file-input]", [STUDY_ZIP])
+    done = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')].slice({n});
+        return r.length == 2 && r.every(x => x.querySelector('[data-testid=file-status]')
+            .innerText.startsWith('done')) ? r.map(x => x.innerText) : null""", "the archive's cases")
+    print(f"[{device}] a ZIP archive: {done}")
+    assert [row.split(" ")[0] for row in done] == ["study.zip/volume.nii", "study.zip/SE1"], done
+    note = d.js("return document.body.innerText")
+    assert "study.zip/readme.txt" in note, "the readme's note"
+    same_masks(d, device, downloads, cli_out,
+               [("study.zip/SE1", "SE1", "SE1", 3), ("study.zip/volume.nii", "volume", "volume", 3)])
+
+
 # Explicit VRs whose length takes four bytes (after two reserved ones).
 LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 
@@ -2483,7 +2503,7 @@ def main():
     # The CLI's masks on the same files with the same (bundled) weights.
     cli_out = tmp / "cli"
     scarseg("predict", data / "case.nii.gz", data / "series", PSIR, JPEG_LS, JPEG_2000, JPEG_12,
-            "--out", cli_out,
+            STUDY_ZIP, "--out", cli_out,
             "--weights", DIST / "models/scarseg-atto-phantom")
 
     # ... and with a model whose top-k no GPU here computes in time and right (WebGPU's fallback).

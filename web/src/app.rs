@@ -8,6 +8,7 @@ use std::sync::Arc;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use scarseg_imaging::archive::{is_zip, unzip};
 use scarseg_imaging::decode::{
     Format, is_dicom_segmentation, labels_for, named_like_an_image, sniff, worth_decoding,
 };
@@ -696,6 +697,10 @@ type Beside = Vec<(String, Arc<Vec<u8>>)>;
 /// viewer program, an autorun file: `worth_decoding`) are left out, their paths returned third,
 /// rather than each shown as a failed file; only their first bytes are read. A file chosen by
 /// itself is always decoded, so it fails with its reason.
+///
+/// A ZIP archive (a web PACS's study download) is read as the folder it holds: its files are
+/// paths below the archive's name (`study.zip/SE1/IM1`), so each folder in it is a series, and an
+/// entry that cannot be read is refused by its path while the others are read.
 async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
     type Files = Vec<(String, Vec<u8>)>;
     let mut series: std::collections::BTreeMap<String, (Files, Files)> = Default::default();
@@ -705,7 +710,8 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
     let limits = Limits::default();
     for file in files {
         let path = relative_path(&file);
-        if path.contains('/') && !named_like_an_image(&path) {
+        let archive_name = path.to_ascii_lowercase().ends_with(".zip");
+        if path.contains('/') && !named_like_an_image(&path) && !archive_name {
             let head = file_head(&file).await;
             if !worth_decoding(&path, &head) {
                 left_out.push(path);
@@ -723,23 +729,46 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
         }
         // A file the browser cannot read arrives empty, and decoding reports it by name.
         let bytes: Vec<u8> = file_bytes(&file).await.unwrap_or_default();
-        if sniff(&bytes) == Some(Format::Dicom) {
-            let folder = path
-                .rsplit_once('/')
-                .map(|(d, _)| d.to_string())
-                .unwrap_or_else(|| "DICOM series".to_string());
-            let (images, segmentations) = series.entry(folder).or_default();
-            if is_dicom_segmentation(&bytes, &limits) {
-                segmentations.push((path, bytes));
-            } else {
-                images.push((path, bytes));
+        let entries = if is_zip(&bytes) {
+            match unzip(&path, &bytes, &limits) {
+                Ok(unzipped) => {
+                    for e in unzipped.errors {
+                        refused.push((e.file.clone(), e.to_string()));
+                    }
+                    let (images, others): (Vec<_>, Vec<_>) = unzipped
+                        .files
+                        .into_iter()
+                        .partition(|(p, b)| worth_decoding(p, b));
+                    left_out.extend(others.into_iter().map(|(p, _)| p));
+                    images
+                }
+                Err(e) => {
+                    refused.push((path.clone(), e.to_string()));
+                    continue;
+                }
             }
         } else {
-            let item = Item {
-                name: path.clone(),
-                files: vec![(path, bytes)],
-            };
-            items.push((item, Vec::new()));
+            vec![(path, bytes)]
+        };
+        for (path, bytes) in entries {
+            if sniff(&bytes) == Some(Format::Dicom) {
+                let folder = path
+                    .rsplit_once('/')
+                    .map(|(d, _)| d.to_string())
+                    .unwrap_or_else(|| "DICOM series".to_string());
+                let (images, segmentations) = series.entry(folder).or_default();
+                if is_dicom_segmentation(&bytes, &limits) {
+                    segmentations.push((path, bytes));
+                } else {
+                    images.push((path, bytes));
+                }
+            } else {
+                let item = Item {
+                    name: path.clone(),
+                    files: vec![(path, bytes)],
+                };
+                items.push((item, Vec::new()));
+            }
         }
     }
     for (name, (mut files, segmentations)) in series {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::ProgressBar;
+use scarseg_imaging::archive::{is_zip, unzip};
 use scarseg_imaging::decode::{
     Format, decode_file_stacks, decode_series_stacks, labels_for, sniff, worth_decoding,
 };
@@ -315,12 +316,14 @@ pub enum Input {
     File(PathBuf),
     /// DICOM files of one folder.
     Series(PathBuf, Vec<PathBuf>),
+    /// A ZIP archive (a web PACS's study download), read as the folder it holds.
+    Archive(PathBuf),
 }
 
 impl Input {
     fn name(&self) -> String {
         match self {
-            Input::File(p) => {
+            Input::File(p) | Input::Archive(p) => {
                 let n = p.file_name().unwrap_or_default().to_string_lossy();
                 stem_and_ext(&n).0.to_string()
             }
@@ -371,7 +374,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Expanded> {
             expand_dir(path, &mut out, &mut visited)?;
         } else if path.exists() {
             if visited.first_visit(path) {
-                out.inputs.push(Input::File(path.clone()));
+                out.inputs.push(file_input(path.clone()));
             } else {
                 out.notes.push(once(path));
             }
@@ -380,6 +383,16 @@ pub fn expand(paths: &[PathBuf]) -> Result<Expanded> {
         }
     }
     Ok(out)
+}
+
+/// A file as an input: an archive where its first bytes say ZIP, else a file. Not opened to
+/// sniff it where it is not a regular file (a FIFO would block there).
+fn file_input(path: PathBuf) -> Input {
+    if special_kind(&path).is_none() && is_zip(&files::head(&path)) {
+        Input::Archive(path)
+    } else {
+        Input::File(path)
+    }
 }
 
 /// The note for a file met a second time.
@@ -425,7 +438,9 @@ fn expand_dir(dir: &Path, out: &mut Expanded, visited: &mut Visited) -> Result<(
             continue;
         }
         let head = files::head(&path);
-        if sniff(&head) == Some(Format::Dicom) {
+        if is_zip(&head) {
+            out.inputs.push(Input::Archive(path));
+        } else if sniff(&head) == Some(Format::Dicom) {
             dicom.push(path);
         } else if worth_decoding(&name, &head) {
             out.inputs.push(Input::File(path));
@@ -486,23 +501,98 @@ pub fn decode(input: &Input, limits: &Limits) -> Decoded {
                     Err(e) => errors.push(format!("{e:#}")),
                 }
             }
-            let (stacks, errs) = decode_series_stacks(&dir.display().to_string(), &loaded, limits);
-            let no_image = |e: &ImagingError| matches!(e.kind, ErrorKind::NotAnImage(_));
-            if stacks.is_empty() && errors.is_empty() && errs.iter().all(no_image) {
-                return Decoded {
-                    stacks,
-                    errors,
-                    notes: errs.iter().map(|e| format!("{e}; left out")).collect(),
-                };
-            }
-            errors.extend(errs.into_iter().map(|e| e.to_string()));
-            Decoded {
-                stacks,
-                errors,
-                notes: vec![],
+            decode_series(&dir.display().to_string(), &loaded, errors, limits)
+        }
+        Input::Archive(path) => {
+            let bytes = match files::read(path, limits) {
+                Ok(b) => b,
+                Err(e) => return failed(vec![format!("{e:#}")]),
+            };
+            match unzip(&path.display().to_string(), &bytes, limits) {
+                Ok(unzipped) => decode_archive(unzipped, limits),
+                Err(e) => failed(vec![e.to_string()]),
             }
         }
     }
+}
+
+/// One folder's DICOM files `loaded` as the stacks they hold, with the files that failed to
+/// read (`errors`) and to decode; a folder of objects without an image (a DICOMDIR) is a note.
+fn decode_series(
+    name: &str,
+    loaded: &[(String, Vec<u8>)],
+    mut errors: Vec<String>,
+    limits: &Limits,
+) -> Decoded {
+    let (stacks, errs) = decode_series_stacks(name, loaded, limits);
+    let no_image = |e: &ImagingError| matches!(e.kind, ErrorKind::NotAnImage(_));
+    if stacks.is_empty() && errors.is_empty() && errs.iter().all(no_image) {
+        return Decoded {
+            stacks,
+            errors,
+            notes: errs.iter().map(|e| format!("{e}; left out")).collect(),
+        };
+    }
+    errors.extend(errs.into_iter().map(|e| e.to_string()));
+    Decoded {
+        stacks,
+        errors,
+        notes: vec![],
+    }
+}
+
+/// An archive's files as a folder's are read: the DICOM files of each folder in it a series,
+/// every other image file on its own, what is no image left out with a note, and the entries
+/// that did not read reported.
+fn decode_archive(unzipped: scarseg_imaging::archive::Unzipped, limits: &Limits) -> Decoded {
+    let mut out = Decoded {
+        stacks: vec![],
+        errors: unzipped.errors.iter().map(|e| e.to_string()).collect(),
+        notes: vec![],
+    };
+    let mut folders: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
+        Default::default();
+    let mut not_images = Vec::new();
+    for (path, bytes) in unzipped.files {
+        let (folder, name) = path.rsplit_once('/').unwrap_or(("", &path));
+        if sniff(&bytes) == Some(Format::Dicom) {
+            folders
+                .entry(folder.to_string())
+                .or_default()
+                .push((path.clone(), bytes));
+        } else if is_side_file(name) || !worth_decoding(&path, &bytes) {
+            not_images.push(path.clone());
+        } else {
+            match decode_file_stacks(&path, &bytes, limits) {
+                Ok(stacks) => out.stacks.extend(stacks),
+                Err(e) => out.errors.push(e.to_string()),
+            }
+        }
+    }
+    for (folder, loaded) in folders {
+        let series = decode_series(&folder, &loaded, vec![], limits);
+        out.stacks.extend(series.stacks);
+        out.errors.extend(series.errors);
+        out.notes.extend(series.notes);
+    }
+    if !not_images.is_empty() {
+        out.notes.push(left_out_note(&not_images));
+    }
+    out
+}
+
+/// The output stem of a stack read from an archive: its folder's or file's name in the archive,
+/// as a folder's or a file's would be outside one.
+fn archive_member_stem(stack: &Stack) -> String {
+    let name = match &stack.part {
+        Some(part) => stack
+            .name
+            .strip_suffix(&format!(" ({part})"))
+            .unwrap_or(&stack.name),
+        None => &stack.name,
+    };
+    let last = name.rsplit('/').next().unwrap_or(name);
+    stem_and_ext(last).0.to_string()
 }
 
 /// What a label volume changed on a stack, for the terminal: pixels and slices, the burden
@@ -692,7 +782,9 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
             // numbers mean; it is in report.json too, but a terminal user reads stderr.
             for w in &stack.warnings {
                 match input {
-                    Input::File(_) => eprintln!("warning: {input_name}: {w}"),
+                    Input::File(_) | Input::Archive(_) => {
+                        eprintln!("warning: {input_name}: {w}")
+                    }
                     // A series' warnings name their file already.
                     Input::Series(..) => eprintln!("warning: {w}"),
                 }
@@ -706,7 +798,11 @@ pub fn run(args: PredictArgs) -> Result<Outcome> {
             )) {
                 Ok(result) => {
                     // Two inputs with one stem (a.png, a.nii) get distinct output names.
-                    let base = output_stem(&input.name(), stack.part.as_deref());
+                    let stem = match input {
+                        Input::Archive(_) => archive_member_stem(&stack),
+                        _ => input.name(),
+                    };
+                    let base = output_stem(&stem, stack.part.as_deref());
                     let count = used.entry(base.clone()).or_insert(0);
                     let name = if *count == 0 {
                         base

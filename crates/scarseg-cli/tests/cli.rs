@@ -1534,6 +1534,77 @@ fn each_stack_of_a_psir_file_gets_its_own_masks_and_report_lines() {
 }
 
 #[test]
+fn a_zip_archive_is_read_as_the_folder_it_holds() {
+    // A web PACS's study download, written by Python's zipfile (make_good_corpus.py
+    // `archives`): three 8 x 6 MR slices (for highdicom) as a series in SE1/, a 5 x 4 x 3 NIfTI
+    // volume at the root, a readme and macOS's resource fork beside them.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("study.zip");
+    std::fs::copy(good_corpus("study.zip"), &input).expect("copy");
+    let out = tmp.path().join("out");
+    let run = ok(&["predict", s(&input), "--out", s(&out)]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("2 stack(s) from 1 input(s) analysed, 0 error(s)"),
+        "{stderr}"
+    );
+    // The readme is no image: left out, with a note that names it; the resource fork unsaid.
+    assert!(stderr.contains("study.zip/readme.txt"), "{stderr}");
+    assert!(!stderr.contains("MACOSX"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
+            .expect("json");
+    let mut found: Vec<(String, String, usize)> = report["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|r| {
+            (
+                r["input"].as_str().expect("input").to_string(),
+                r["output_name"].as_str().expect("name").to_string(),
+                r["slices"].as_array().expect("slices").len(),
+            )
+        })
+        .collect();
+    found.sort();
+    let zip = s(&input);
+    assert_eq!(
+        found,
+        [
+            (format!("{zip}/SE1"), "SE1".to_string(), 3),
+            (format!("{zip}/volume.nii"), "volume".to_string(), 3),
+        ]
+    );
+    // Masks on each input's own grid, named after the folder or file in the archive.
+    for k in 0..3 {
+        let (rows, cols, _) = read_mask(&out.join(format!("SE1_{k:03}_scar.png")));
+        assert_eq!((rows, cols), (8, 6));
+        let (rows, cols, _) = read_mask(&out.join(format!("volume_{k:03}_myo.png")));
+        assert_eq!((rows, cols), (4, 5));
+    }
+
+    // An entry whose path climbs out of the archive is reported and skipped, the other read;
+    // the run exits 2 as for any input that failed.
+    let slip = tmp.path().join("slip.zip");
+    std::fs::copy(good_corpus("../bad/zip_slip.zip"), &slip).expect("copy");
+    let run = scarseg(&["predict", s(&slip), "--out", s(&tmp.path().join("out2"))]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}/../IM1.dcm: ZIP archive: cannot be read from the archive: a path that leaves \
+             the archive",
+            s(&slip)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 stack(s) from 1 input(s) analysed, 1 error(s)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn labels_are_paired_with_their_image_slices_by_position() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();

@@ -36,6 +36,9 @@ pub enum ErrorKind {
         /// The limit.
         limit: u64,
     },
+    /// A ZIP archive, or an entry of one, that cannot be read.
+    #[error("ZIP archive: {0}")]
+    Archive(String),
     /// The first bytes match none of the supported formats.
     #[error(
         "not a supported image: expected DICOM (a Part 10 file, with \"DICM\", or a bare data \

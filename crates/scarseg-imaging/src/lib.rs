@@ -6,6 +6,7 @@
 //! users upload), DICOM segmentations (written and read), DICOM measurement reports, and how a
 //! slice looks on screen (window and overlays). The API takes bytes, never paths, so the web app
 //! and the native tools share it; the crate builds for wasm32.
+pub mod archive;
 pub mod classic;
 pub mod decode;
 pub mod depth;

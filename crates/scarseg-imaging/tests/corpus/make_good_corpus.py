@@ -59,6 +59,12 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   and explicit VR big endian (pixel data big endian too); no_preamble.dcm: the slice as a Part
   10 file without its 128-byte preamble, "DICM" first. DCMTK, GDCM and pydicom (forced) read
   them.
+- study.zip: a web PACS's study download as Python's zipfile writes one: the three seg_mr
+  slices as a series in `SE1/` (deflated, with the folder's own entry), qform_left_handed.nii
+  at the root as `volume.nii` (stored), a `readme.txt`, and macOS's `__MACOSX/SE1/._IM1.dcm`
+  beside them; bad_archives/ in ../bad: an entry whose path climbs out of the archive
+  (`../IM1.dcm`) beside a good one, a 2 MiB entry of zeros (deflated to 2 KiB, a bomb under a
+  1 MiB limit) and study.zip cut before its central directory.
 - jpeg_baseline_colour.dcm: an 8 x 8 RGB image (left half (200, 40, 40), right half
   (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
   levels.
@@ -496,6 +502,26 @@ def bare():
     (GOOD / "no_preamble.dcm").write_bytes(fp.getvalue()[128:])
 
 
+def archives():
+    import zipfile
+
+    bad = GOOD.parent / "bad"
+    with zipfile.ZipFile(GOOD / "study.zip", "w") as z:
+        z.writestr(zipfile.ZipInfo("SE1/"), b"")
+        for k in range(3):
+            z.write(GOOD / f"seg_mr_{k}.dcm", f"SE1/IM{k + 1}.dcm", zipfile.ZIP_DEFLATED)
+        z.write(GOOD / "qform_left_handed.nii", "volume.nii", zipfile.ZIP_STORED)
+        z.writestr("readme.txt", "Exported by a web PACS.\n")
+        z.writestr("__MACOSX/SE1/._IM1.dcm", b"\0\5\x16\7 resource fork")
+    with zipfile.ZipFile(bad / "zip_slip.zip", "w") as z:
+        z.writestr("../IM1.dcm", (GOOD / "seg_mr_0.dcm").read_bytes())
+        z.write(GOOD / "seg_mr_1.dcm", "IM2.dcm")
+    with zipfile.ZipFile(bad / "zip_bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("IM1.dcm", bytes(2 << 20))
+    data = (GOOD / "study.zip").read_bytes()
+    (bad / "zip_truncated.zip").write_bytes(data[: data.rfind(b"PK\x01\x02") // 2])
+
+
 def colour(uid, photometric, planar, rows, cols):
     """An uncompressed 8-bit colour MR dataset without pixel data."""
     ds = mr(SECONDARY_CAPTURE, uid, rows, cols)
@@ -815,6 +841,7 @@ if __name__ == "__main__":
         "jpeg_extended_dcmtk": jpeg_extended_dcmtk,
         "jpeg_ls": jpeg_ls,
         "misdeclared": misdeclared,
+        "archives": archives,
         "bare": bare,
         "un_sequences": un_sequences,
         "un_elements": un_elements,
