@@ -2118,7 +2118,7 @@ pub fn App() -> impl IntoView {
                 let files = file_list(ev.data_transfer().and_then(|d| d.files()));
                 open_files(files);
             }>
-            <p>"Drop DICOM, NIfTI (.nii, .nii.gz), PNG or JPEG files here, or "
+            <p>"Drop DICOM, NIfTI (.nii, .nii.gz), PNG or JPEG files (or a ZIP archive of them) here, or "
                 <label class="button">"choose files"
                     <input type="file" multiple data-testid="file-input"
                         on:change=pick_files />
