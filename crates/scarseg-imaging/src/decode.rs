@@ -36,7 +36,7 @@ pub enum Format {
 
 /// Which format the first bytes announce, if any.
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
-    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" || bytes.starts_with(b"DICM") {
+    if has_part10_magic(bytes) || bytes.starts_with(b"DICM") {
         Some(Format::Dicom)
     } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some(Format::Png)
@@ -49,6 +49,28 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
     } else {
         None
     }
+}
+
+/// File meta element (0002,`element`) of `vr` (UL, UI or OB here) holding `value`, as explicit VR
+/// little endian writes it: OB with two reserved bytes and a 4-byte length, the others with a
+/// 2-byte one.
+fn meta_element(element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut e = vec![0x02, 0x00];
+    e.extend_from_slice(&element.to_le_bytes());
+    e.extend_from_slice(vr);
+    if vr == b"OB" {
+        e.extend_from_slice(&[0, 0]);
+        e.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    } else {
+        e.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    }
+    e.extend_from_slice(value);
+    e
+}
+
+/// Whether `bytes` start as a Part 10 file does: a 128-byte preamble, then "DICM".
+fn has_part10_magic(bytes: &[u8]) -> bool {
+    bytes.get(128..132) == Some(b"DICM")
 }
 
 /// How a DICOM data set stored without a Part 10 header (no preamble, "DICM" or file meta group,
@@ -69,18 +91,13 @@ fn bare_data_set(bytes: &[u8]) -> Option<BodyEncoding> {
         [0x08, 0x00, ..] => BodyEncoding::ImplicitLe,
         _ => return None,
     };
-    let explicit = encoding != BodyEncoding::ImplicitLe;
     let (mut at, mut last) = (0, Tag(0x0008, 0x0000));
     for _ in 0..2 {
         let rest = &bytes[at..];
         if rest.is_empty() {
             break; // a data set of one element
         }
-        if explicit && (rest.len() < 6 || dicom_core::VR::from_binary([rest[4], rest[5]]).is_none())
-        {
-            return None;
-        }
-        let (header, read) = encoding.first_header(rest)?;
+        let (header, read) = encoding.known_header(rest)?;
         if header.tag < last {
             return None;
         }
@@ -103,7 +120,7 @@ fn bare_data_set(bytes: &[u8]) -> Option<BodyEncoding> {
 /// that says so. The SOP Class and Instance UIDs of that meta group are left empty: those of
 /// the data set are read instead. `None` for anything else.
 fn part10_added(bytes: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
-    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+    if has_part10_magic(bytes) {
         return None;
     }
     let mut file = vec![0u8; 128];
@@ -118,28 +135,19 @@ fn part10_added(bytes: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
         BodyEncoding::ExplicitBe => b"1.2.840.10008.1.2.2\0",
         BodyEncoding::DeflatedExplicitLe => return None,
     };
-    let element = |tag: u16, vr: &[u8; 2], value: &[u8]| {
-        let mut e = vec![0x02, 0x00];
-        e.extend_from_slice(&tag.to_le_bytes());
-        e.extend_from_slice(vr);
-        if vr == b"OB" {
-            e.extend_from_slice(&[0, 0]);
-            e.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        } else {
-            e.extend_from_slice(&(value.len() as u16).to_le_bytes());
-        }
-        e.extend_from_slice(value);
-        e
-    };
     let group = [
-        element(0x0001, b"OB", &[0, 1]),
-        element(0x0002, b"UI", &[]),
-        element(0x0003, b"UI", &[]),
-        element(0x0010, b"UI", uid),
+        meta_element(0x0001, b"OB", &[0, 1]),
+        meta_element(0x0002, b"UI", &[]),
+        meta_element(0x0003, b"UI", &[]),
+        meta_element(0x0010, b"UI", uid),
     ]
     .concat();
     file.extend_from_slice(b"DICM");
-    file.extend_from_slice(&element(0x0000, b"UL", &(group.len() as u32).to_le_bytes()));
+    file.extend_from_slice(&meta_element(
+        0x0000,
+        b"UL",
+        &(group.len() as u32).to_le_bytes(),
+    ));
     file.extend_from_slice(&group);
     file.extend_from_slice(bytes);
     let warning = format!(
@@ -996,6 +1004,19 @@ impl BodyEncoding {
         }
         .ok()
     }
+
+    /// [`Self::first_header`] where, read in an explicit VR encoding, the element's VR is one
+    /// the standard knows: dicom-rs reads an unknown VR as UN, so an implicit VR element (a
+    /// group length (gggg,0000) first, as older writers put it) would otherwise read as an
+    /// explicit one with a length that fits.
+    fn known_header(self, body: &[u8]) -> Option<(dicom_core::DataElementHeader, usize)> {
+        let explicit = matches!(self, Self::ExplicitLe | Self::ExplicitBe);
+        let vr = body.get(4..6)?;
+        if explicit && dicom_core::VR::from_binary([vr[0], vr[1]]).is_none() {
+            return None;
+        }
+        self.first_header(body)
+    }
 }
 
 /// The encoding a data set is really written in, where its meta group declares the other of
@@ -1016,22 +1037,13 @@ fn misdeclared_encoding(body: &[u8], declared: BodyEncoding) -> Option<BodyEncod
             .get()
             .map(|len| len as usize <= body.len() - read)
     };
-    // Read as explicit VR, the first element must have a VR the standard knows: an implicit VR
-    // group length (gggg,0000) first, as older writers put it, would otherwise be read as UN
-    // with a length that fits.
-    let vr_known = |encoding| {
-        encoding != BodyEncoding::ExplicitLe
-            || (body.len() >= 6 && dicom_core::VR::from_binary([body[4], body[5]]).is_some())
-    };
     // Undefined length (a sequence first) fits any file: read as declared.
-    let fits_declared = vr_known(declared)
-        && declared
-            .first_header(body)
-            .is_some_and(|h| room(h) != Some(false));
-    let fits_other = vr_known(other)
-        && other
-            .first_header(body)
-            .is_some_and(|h| room(h) == Some(true));
+    let fits_declared = declared
+        .known_header(body)
+        .is_some_and(|h| room(h) != Some(false));
+    let fits_other = other
+        .known_header(body)
+        .is_some_and(|h| room(h) == Some(true));
     (!fits_declared && fits_other).then_some(other)
 }
 
@@ -1210,8 +1222,8 @@ fn meta_group_length_added(bytes: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let mut added = bytes[..132].to_vec();
-    added.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
-    added.extend_from_slice(&u32::try_from(at).ok()?.to_le_bytes());
+    let length = u32::try_from(at).ok()?.to_le_bytes();
+    added.extend_from_slice(&meta_element(0x0000, b"UL", &length));
     added.extend_from_slice(meta);
     Some(added)
 }

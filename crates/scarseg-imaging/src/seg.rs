@@ -659,17 +659,16 @@ pub(crate) fn labels_from_seg(
     let transfer_syntax = obj.meta().transfer_syntax();
     let registry = dicom_transfer_syntax_registry::TransferSyntaxRegistry;
     use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
-    // The lossless syntaxes highdicom writes segmentations in (JPEG-LS and JPEG 2000 decoded in
-    // jpeg_ls.rs and jpeg2000.rs, not by dicom-rs). Lossy ones would change the values that say
+    // The lossless syntaxes highdicom writes segmentations in (RLE by dicom-rs; JPEG-LS and JPEG
+    // 2000 decoded in jpeg_ls.rs and jpeg2000.rs). Lossy ones would change the values that say
     // which segment a pixel is in.
-    const LOSSLESS: [&str; 2] = [uids::RLE_LOSSLESS, uids::JPEG2000_LOSSLESS];
     let compressed = match registry.get(transfer_syntax) {
         Some(ts) if !ts.is_encapsulated_pixel_data() => false,
         Some(ts) if ts.uid() == uids::RLE_LOSSLESS && ts.can_decode_all() => true,
         Some(ts) if [uids::JPEGLS_LOSSLESS, uids::JPEG2000_LOSSLESS].contains(&ts.uid()) => true,
         other => {
             let why = match other {
-                Some(ts) if LOSSLESS.contains(&ts.uid()) => "is not read here",
+                Some(ts) if ts.uid() == uids::RLE_LOSSLESS => "is not read here",
                 Some(ts) if ts.is_encapsulated_pixel_data() => {
                     "is not read (only RLE, JPEG-LS and JPEG 2000 lossless; lossy compression \
                      changes the values that say which segment a pixel is in)"
