@@ -11,6 +11,22 @@ export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz"
 # Every target runs even when an earlier one finds something; the exit status says whether any
 # did (the crashing inputs are under fuzz/artifacts/TARGET/).
 failed=()
+# Writes into CORPUS each stream of FILES that starts with the bytes START (hex) and ends at the
+# next FF D9 (EOI in JPEG and JPEG-LS, EOC in JPEG 2000), or at the file's end.
+seed_streams() {
+  python3 - "$@" <<'PY'
+import pathlib, sys
+out, start_bytes = pathlib.Path(sys.argv[1]), bytes.fromhex(sys.argv[2])
+for name in sys.argv[3:]:
+    data = pathlib.Path(name).read_bytes()
+    start, k = data.find(start_bytes), 0
+    while start >= 0:
+        end = data.find(b"\xff\xd9", start)
+        end = len(data) if end < 0 else end + 2
+        (out / f"stream{k}-{pathlib.Path(name).name}").write_bytes(data[start:end])
+        start, k = data.find(start_bytes, end), k + 1
+PY
+}
 for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg12 decode_jpeg2000 decode_nifti decode_raster load_weights load_manifest load_labels unzip}; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
@@ -41,51 +57,15 @@ for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg
       fi
     done
   fi
-  if [[ $target == decode_jpeg_ls ]]; then
-    # This target takes a bare JPEG-LS stream: the committed JPEG-LS files' streams (SOI of a
-    # frame header to EOI) are its seeds.
-    python3 - "$corpus" "$ROOT"/crates/scarseg-imaging/tests/corpus/good/*{jpeg_ls,_jls}*.dcm <<'PY'
-import pathlib, sys
-out = pathlib.Path(sys.argv[1])
-for name in sys.argv[2:]:
-    data = pathlib.Path(name).read_bytes()
-    start = data.find(b"\xff\xd8\xff\xf7")
-    k = 0
-    while start >= 0:
-        end = data.find(b"\xff\xd9", start)
-        end = len(data) if end < 0 else end + 2
-        (out / f"stream{k}-{pathlib.Path(name).name}").write_bytes(data[start:end])
-        start, k = data.find(b"\xff\xd8\xff\xf7", end), k + 1
-PY
-  fi
-  if [[ $target == decode_jpeg2000 ]]; then
-    # This target takes a bare JPEG 2000 codestream: the committed JPEG 2000 files' streams
-    # (SOC to EOC) are its seeds.
-    python3 - "$corpus" "$ROOT"/crates/scarseg-imaging/tests/corpus/good/{jpeg2000,*_j2k}*.dcm <<'PY'
-import pathlib, sys
-out = pathlib.Path(sys.argv[1])
-for name in sys.argv[2:]:
-    data = pathlib.Path(name).read_bytes()
-    start, k = data.find(b"\xff\x4f\xff\x51"), 0
-    while start >= 0:
-        end = data.find(b"\xff\xd9", start)
-        end = len(data) if end < 0 else end + 2
-        (out / f"stream{k}-{pathlib.Path(name).name}").write_bytes(data[start:end])
-        start, k = data.find(b"\xff\x4f\xff\x51", end), k + 1
-PY
-  fi
-  if [[ $target == decode_jpeg12 ]]; then
-    # This target takes a bare JPEG stream: the committed 12-bit JPEG files' streams are its seeds.
-    python3 - "$corpus" "$ROOT"/crates/scarseg-imaging/tests/corpus/good/jpeg_extended_{12bit,dcmtk}.dcm <<'PY'
-import pathlib, sys
-out = pathlib.Path(sys.argv[1])
-for name in sys.argv[2:]:
-    data = pathlib.Path(name).read_bytes()
-    start = data.find(b"\xff\xd8\xff")
-    end = data.find(b"\xff\xd9", start)
-    (out / f"stream-{pathlib.Path(name).name}").write_bytes(data[start : end + 2])
-PY
-  fi
+  # The codec targets take a bare stream: the committed files' streams are their seeds.
+  case $target in
+    # JPEG-LS: SOI and its frame header (SOF55) to EOI.
+    decode_jpeg_ls) seed_streams "$corpus" ffd8fff7 "$ROOT"/crates/scarseg-imaging/tests/corpus/good/*{jpeg_ls,_jls}*.dcm ;;
+    # JPEG 2000: SOC and SIZ to EOC.
+    decode_jpeg2000) seed_streams "$corpus" ff4fff51 "$ROOT"/crates/scarseg-imaging/tests/corpus/good/{jpeg2000,*_j2k}*.dcm ;;
+    # 12-bit lossy JPEG: SOI to EOI.
+    decode_jpeg12) seed_streams "$corpus" ffd8ff "$ROOT"/crates/scarseg-imaging/tests/corpus/good/jpeg_extended_{12bit,dcmtk}.dcm ;;
+  esac
   echo "== $target for ${SECONDS_PER_TARGET}s"
   release=()
   [[ $target == decode_jpeg_ls ]] && release=(-O)
