@@ -7,8 +7,8 @@ transfer syntaxes and pixel layouts; nibabel ships NIfTI images from FSL, SPM an
 example: what `scarseg predict` and the page read) and through pydicom or nibabel:
 
 - every file ScarSeg reads must be read by the other reader too and give its values: for DICOM the modality LUT applied
-  (rescale slope and intercept, an enhanced image's from its functional groups), a MONOCHROME1
-  frame mirrored within its range and colour taken to its BT.601 luma (Y itself for YCbCr), as
+  (rescale slope and intercept, an enhanced image's from its functional groups), padding pixels
+  set to the frame's darkest image value, a MONOCHROME1 frame mirrored within its range and colour taken to its BT.601 luma (Y itself for YCbCr), as
   ScarSeg does; for NIfTI the scaled voxels, plane by plane (i along a row, j down the columns).
   Exactly where the file is lossless, within two grey levels where it is lossy (two JPEG decoders
   may round the inverse DCT differently) or its colour converted;
@@ -118,9 +118,15 @@ DIFFERENT = {
 }
 # File -> the warning ScarSeg must give where it reads values the other reader gives otherwise
 # by a rule of its own, which the reference applies too: NaN voxels (outside a resampled
-# volume's field of view) are read as the volume's lowest value.
+# volume's field of view) are read as the volume's lowest value, and DICOM padding (a CT's
+# -2000 outside its circle) as the frame's darkest image value.
 WARNED = {
     "resampled_anat_moved.nii": "153 pixels are NaN",
+    "693_J2KR.dcm": "55772 pixels are padding",
+    "693_UNCR.dcm": "55772 pixels are padding",
+    # The lossy copies: compression moved most padding pixels off -2000.
+    "693_J2KI.dcm": "494 pixels are padding",
+    "693_UNCI.dcm": "494 pixels are padding",
 }
 LOSSLESS = {
     "1.2.840.10008.1.2",
@@ -159,6 +165,18 @@ def dicom_reference(ds):
         )
         if found:
             grey[k] = arr.reshape(frames, rows, cols)[k] * found[0] + found[1]
+    # Padding (PS3.3 C.7.5.1.1.2): stored values from the Pixel Padding Value to its Range
+    # Limit are no image; each frame's are set to its darkest image value (the highest in
+    # MONOCHROME1, before the mirror), as ScarSeg reads them.
+    if "PixelPaddingValue" in ds:
+        value = int(ds.PixelPaddingValue)
+        lo, hi = sorted((value, int(ds.get("PixelPaddingRangeLimit", value))))
+        stored = arr.reshape(frames, rows, cols)
+        darkest = np.max if ds.PhotometricInterpretation == "MONOCHROME1" else np.min
+        for k in range(frames):
+            pad = (stored[k] >= lo) & (stored[k] <= hi)
+            if pad.any() and not pad.all():
+                grey[k][pad] = darkest(grey[k][~pad])
     if ds.PhotometricInterpretation == "MONOCHROME1":
         lo = grey.min(axis=(1, 2), keepdims=True)
         hi = grey.max(axis=(1, 2), keepdims=True)

@@ -13,7 +13,10 @@ use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{FileDicomObject, InMemDicomObject, OpenFileOptions};
-use dicom_pixeldata::{PhotometricInterpretation, PixelDecoder, PlanarConfiguration};
+use dicom_pixeldata::{
+    ConvertOptions, ModalityLutOption, PhotometricInterpretation, PixelDecoder,
+    PixelRepresentation, PlanarConfiguration, Rescale,
+};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::error::{ErrorKind, ImagingError};
@@ -1711,6 +1714,26 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             values.len()
         )));
     }
+    // Padding is told from the stored values, before the rescale (PS3.3 C.7.5.1.1.2).
+    let padding = match layout {
+        Colour::Grey => padding_range(
+            &obj,
+            allocated,
+            decoded.pixel_representation() == PixelRepresentation::Signed,
+        ),
+        _ => None,
+    };
+    let stored: Option<Vec<f32>> = match padding {
+        Some(_) => Some(
+            decoded
+                .to_vec_with_options(
+                    &ConvertOptions::new()
+                        .with_modality_lut(ModalityLutOption::Override(Rescale::new(1.0, 0.0))),
+                )
+                .map_err(|e| dicom_error(&format!("pixel values: {e}")))?,
+        ),
+        None => None,
+    };
     let mut warnings = read_warnings;
     if near > 0 {
         warnings.push(format!(
@@ -1772,6 +1795,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
 
     let (mut missing_spacing, mut missing_thickness) = (false, false);
     let mut unusable_spacing = None;
+    let mut padded = 0;
     let mut slices = Vec::with_capacity(frames);
     for frame in 0..frames {
         let raw = &values[frame * per_frame..(frame + 1) * per_frame];
@@ -1796,6 +1820,10 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
                 .take(plane)
                 .collect(),
         };
+        if let (Some(range), Some(stored)) = (padding, &stored) {
+            let stored = &stored[frame * per_frame..(frame + 1) * per_frame];
+            padded += fill_padding(&mut pixels, stored, range, invert);
+        }
         let mut display_window = stored_window(&obj, frame);
         if invert {
             // MONOCHROME1 shows low values bright: mirror within the frame's range, and the
@@ -1866,12 +1894,73 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     if missing_thickness {
         warnings.push("no SliceThickness: assuming 1 mm for volumes".into());
     }
+    if let (Some((lo, hi)), true) = (padding, padded > 0) {
+        let stored = if lo == hi {
+            format!("the stored value {lo}")
+        } else {
+            format!("stored values {lo} to {hi}")
+        };
+        warnings.push(format!(
+            "{padded} pixels are padding, not image (Pixel Padding Value (0028,0120): {stored}): \
+             read as the image's background, its darkest value"
+        ));
+    }
     Ok(Stack {
         name: name.to_string(),
         part: None,
         slices,
         warnings,
     })
+}
+
+/// The stored values that are padding, not image (PS3.3 C.7.5.1.1.2): the Pixel Padding Value,
+/// or every value from it to the Pixel Padding Range Limit, inclusive. The elements are US or SS
+/// as the pixels are unsigned or signed, but an implicit VR file cannot say which and writers
+/// mix them up (-2000 read as US is 63536), so their bits are read as the pixels' own.
+fn padding_range(obj: &InMemDicomObject, bits_allocated: u16, signed: bool) -> Option<(i64, i64)> {
+    let width = u32::from(bits_allocated.clamp(1, 16));
+    let as_pixels = |v: i64| {
+        let bits = v.rem_euclid(1 << width);
+        if signed && bits >= 1 << (width - 1) {
+            bits - (1 << width)
+        } else {
+            bits
+        }
+    };
+    let value = as_pixels(dicom_int(obj, tags::PIXEL_PADDING_VALUE)?);
+    let limit = dicom_int(obj, tags::PIXEL_PADDING_RANGE_LIMIT).map_or(value, as_pixels);
+    Some((value.min(limit), value.max(limit)))
+}
+
+/// Sets a frame's padding pixels, those whose stored value lies in `range`, to its darkest image
+/// value (the lowest, or for MONOCHROME1 the highest, before it is mirrored): a CT's or a
+/// resampled image's -2000 outside its circle, or a maximum, would otherwise stretch the
+/// intensity range the network normalises by and show as an edge. Returns how many it set; a
+/// frame of padding alone is left as it is, having no image value to take.
+fn fill_padding(pixels: &mut [f32], stored: &[f32], range: (i64, i64), monochrome1: bool) -> usize {
+    let (lo, hi) = (range.0 as f32, range.1 as f32);
+    let is_padding = |s: &f32| (lo..=hi).contains(s);
+    let image = pixels
+        .iter()
+        .zip(stored)
+        .filter(|(_, s)| !is_padding(s))
+        .map(|(p, _)| *p);
+    let darkest = if monochrome1 {
+        image.reduce(f32::max)
+    } else {
+        image.reduce(f32::min)
+    };
+    let Some(darkest) = darkest else {
+        return 0;
+    };
+    let mut count = 0;
+    for (p, s) in pixels.iter_mut().zip(stored) {
+        if is_padding(s) {
+            *p = darkest;
+            count += 1;
+        }
+    }
+    count
 }
 
 /// The window the scanner stored for frame `frame` ([`Slice::display_window`]): WindowCenter and

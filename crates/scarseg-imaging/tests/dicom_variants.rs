@@ -304,6 +304,136 @@ fn monochrome1_is_inverted_so_bright_means_high_signal() {
     );
 }
 
+/// The warning about padding pixels, if any.
+fn padding_warning(stack: &Stack) -> Option<&String> {
+    stack.warnings.iter().find(|w| w.contains("padding"))
+}
+
+#[test]
+fn padding_pixels_read_as_the_images_darkest_value() {
+    // Signed, rescaled 2v - 5, padding -2000 outside the image (a circular field of view): the
+    // two padding pixels take the lowest image value, 2 * 10 - 5 = 15, not 2 * -2000 - 5.
+    let mut s = spec(16, true, "MONOCHROME2");
+    s.rescale = Some((2.0, -5.0));
+    s.extra = vec![DataElement::new(
+        tags::PIXEL_PADDING_VALUE,
+        VR::SS,
+        PrimitiveValue::from(-2000i16),
+    )];
+    let values = || {
+        Value::Primitive(PrimitiveValue::I16(
+            vec![-2000, 10, 20, -2000, 30, 40].into(),
+        ))
+    };
+    let stack = decode(&dicom(&s, values(), VR::OW));
+    assert_eq!(
+        stack.slices[0].pixels,
+        vec![15.0, 15.0, 35.0, 15.0, 55.0, 75.0]
+    );
+    let warning = padding_warning(&stack).expect("a padding warning");
+    assert!(
+        warning.starts_with("2 pixels are padding") && warning.contains("the stored value -2000"),
+        "{warning}"
+    );
+
+    // The same value written as US, as some writers and every implicit VR reader give it
+    // (-2000 in 16 bits is 63536): the pixels are signed, so it is -2000.
+    s.extra = vec![DataElement::new(
+        tags::PIXEL_PADDING_VALUE,
+        VR::US,
+        PrimitiveValue::from(63536u16),
+    )];
+    let stack = decode(&dicom(&s, values(), VR::OW));
+    assert_eq!(
+        stack.slices[0].pixels,
+        vec![15.0, 15.0, 35.0, 15.0, 55.0, 75.0]
+    );
+    s.transfer_syntax = uids::IMPLICIT_VR_LITTLE_ENDIAN;
+    s.extra = vec![DataElement::new(
+        tags::PIXEL_PADDING_VALUE,
+        VR::SS,
+        PrimitiveValue::from(-2000i16),
+    )];
+    let stack = decode(&dicom(&s, values(), VR::OW));
+    assert_eq!(
+        stack.slices[0].pixels,
+        vec![15.0, 15.0, 35.0, 15.0, 55.0, 75.0]
+    );
+
+    // A padding value no pixel holds changes nothing and says nothing.
+    s.extra = vec![DataElement::new(
+        tags::PIXEL_PADDING_VALUE,
+        VR::SS,
+        PrimitiveValue::from(-1i16),
+    )];
+    let stack = decode(&dicom(&s, values(), VR::OW));
+    assert_eq!(
+        stack.slices[0].pixels,
+        vec![-4005.0, 15.0, 35.0, -4005.0, 55.0, 75.0]
+    );
+    assert_eq!(padding_warning(&stack), None);
+}
+
+#[test]
+fn a_padding_range_covers_every_value_from_its_value_to_its_limit() {
+    // Unsigned, stored 0, 1 and 2 are padding (the limit may be below the value): 3 is the
+    // lowest image value.
+    let mut s = spec(16, false, "MONOCHROME2");
+    let padding = |tag, v: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(v));
+    s.extra = vec![
+        padding(tags::PIXEL_PADDING_VALUE, 2),
+        padding(tags::PIXEL_PADDING_RANGE_LIMIT, 0),
+    ];
+    let values: Vec<u16> = vec![0, 1, 2, 3, 50, 100];
+    let stack = decode(&dicom(
+        &s,
+        Value::Primitive(PrimitiveValue::U16(values.into())),
+        VR::OW,
+    ));
+    assert_eq!(
+        stack.slices[0].pixels,
+        vec![3.0, 3.0, 3.0, 3.0, 50.0, 100.0]
+    );
+    let warning = padding_warning(&stack).expect("a padding warning");
+    assert!(warning.contains("stored values 0 to 2"), "{warning}");
+
+    // Written as SS on unsigned pixels, -1 is 65535 in 16 bits.
+    s.extra = vec![DataElement::new(
+        tags::PIXEL_PADDING_VALUE,
+        VR::SS,
+        PrimitiveValue::from(-1i16),
+    )];
+    let values: Vec<u16> = vec![65535, 7, 9, 65535, 65535, 8];
+    let stack = decode(&dicom(
+        &s,
+        Value::Primitive(PrimitiveValue::U16(values.into())),
+        VR::OW,
+    ));
+    assert_eq!(stack.slices[0].pixels, vec![7.0, 7.0, 9.0, 7.0, 7.0, 8.0]);
+}
+
+#[test]
+fn monochrome1_padding_is_dark_after_the_mirror() {
+    // MONOCHROME1 shows high values dark, so its padding is its highest image value, 400, and
+    // the mirror is within the image's range [100, 400] (v -> 500 - v), not up to the padding's.
+    let mut s = spec(12, false, "MONOCHROME1");
+    s.extra = vec![DataElement::new(
+        tags::PIXEL_PADDING_VALUE,
+        VR::US,
+        PrimitiveValue::from(4095u16),
+    )];
+    let values: Vec<u16> = vec![4095, 100, 200, 300, 400, 4095];
+    let stack = decode(&dicom(
+        &s,
+        Value::Primitive(PrimitiveValue::U16(values.into())),
+        VR::OW,
+    ));
+    assert_eq!(
+        stack.slices[0].pixels,
+        vec![100.0, 400.0, 300.0, 200.0, 100.0, 100.0]
+    );
+}
+
 #[test]
 fn the_scanners_window_is_read_in_the_pixels_units() {
     let values: Vec<u16> = vec![0, 100, 200, 300, 400, 500];
