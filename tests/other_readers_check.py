@@ -122,11 +122,11 @@ DIFFERENT = {
 # -2000 outside its circle) as the frame's darkest image value.
 WARNED = {
     "resampled_anat_moved.nii": "153 pixels are NaN",
-    "693_J2KR.dcm": "55772 pixels are padding",
-    "693_UNCR.dcm": "55772 pixels are padding",
+    "693_J2KR.dcm": "pixels of padding round the image (stored value -2000",
+    "693_UNCR.dcm": "pixels of padding round the image (stored value -2000",
     # The lossy copies: compression moved most padding pixels off -2000.
-    "693_J2KI.dcm": "494 pixels are padding",
-    "693_UNCI.dcm": "494 pixels are padding",
+    "693_J2KI.dcm": "pixels of padding round the image (stored value -2000",
+    "693_UNCI.dcm": "pixels of padding round the image (stored value -2000",
 }
 LOSSLESS = {
     "1.2.840.10008.1.2",

@@ -1894,15 +1894,19 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
     if missing_thickness {
         warnings.push("no SliceThickness: assuming 1 mm for volumes".into());
     }
+    // Without the count, which differs from file to file, so that a series says it once.
     if let (Some((lo, hi)), true) = (padding, padded > 0) {
         let stored = if lo == hi {
-            format!("the stored value {lo}")
+            format!("stored value {lo}, its Pixel Padding Value (0028,0120)")
         } else {
-            format!("stored values {lo} to {hi}")
+            format!(
+                "stored values {lo} to {hi}, its Pixel Padding Value (0028,0120) and Range \
+                 Limit (0028,0121)"
+            )
         };
         warnings.push(format!(
-            "{padded} pixels are padding, not image (Pixel Padding Value (0028,0120): {stored}): \
-             read as the image's background, its darkest value"
+            "pixels of padding round the image ({stored}) are read as its background, its \
+             darkest value"
         ));
     }
     Ok(Stack {

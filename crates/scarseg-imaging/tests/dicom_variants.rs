@@ -330,10 +330,38 @@ fn padding_pixels_read_as_the_images_darkest_value() {
         stack.slices[0].pixels,
         vec![15.0, 15.0, 35.0, 15.0, 55.0, 75.0]
     );
-    let warning = padding_warning(&stack).expect("a padding warning");
+    assert_eq!(
+        padding_warning(&stack).expect("a padding warning"),
+        "pixels of padding round the image (stored value -2000, its Pixel Padding Value \
+         (0028,0120)) are read as its background, its darkest value"
+    );
+    // A series of such files says so once, though each has its own count of padding pixels.
+    let file = |k: i16| {
+        let pixels = vec![-2000, 10 + k, 20, -2000 * k, 30, 40];
+        let bytes = dicom(
+            &s,
+            Value::Primitive(PrimitiveValue::I16(pixels.into())),
+            VR::OW,
+        );
+        (format!("{k}.dcm"), bytes)
+    };
+    let (stack, errors) = decode_series("padded", &[file(1), file(2)], &Limits::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let stack = stack.expect("stack");
+    assert_eq!(
+        stack
+            .warnings
+            .iter()
+            .filter(|w| w.contains("padding"))
+            .count(),
+        1,
+        "{:?}",
+        stack.warnings
+    );
     assert!(
-        warning.starts_with("2 pixels are padding") && warning.contains("the stored value -2000"),
-        "{warning}"
+        padding_warning(&stack)
+            .expect("warned")
+            .starts_with("1.dcm and 1 other file: ")
     );
 
     // The same value written as US, as some writers and every implicit VR reader give it
@@ -395,7 +423,7 @@ fn a_padding_range_covers_every_value_from_its_value_to_its_limit() {
         vec![3.0, 3.0, 3.0, 3.0, 50.0, 100.0]
     );
     let warning = padding_warning(&stack).expect("a padding warning");
-    assert!(warning.contains("stored values 0 to 2"), "{warning}");
+    assert!(warning.contains("(stored values 0 to 2, its Pixel Padding Value (0028,0120) and Range Limit (0028,0121))"), "{warning}");
 
     // Written as SS on unsigned pixels, -1 is 65535 in 16 bits.
     s.extra = vec![DataElement::new(
