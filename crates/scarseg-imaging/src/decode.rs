@@ -1088,16 +1088,40 @@ fn open_dicom(
     let declared = BodyEncoding::declared(&uid);
     let actual = misdeclared_encoding(body, declared);
     let un_sequences = check_dicom_body_lengths(body, actual.unwrap_or(declared), limits)?;
-    // dicom-rs reads the file without its sequences in VR UN, which are read apart below.
+    let (nested, top): (Vec<_>, Vec<_>) = un_sequences.into_iter().partition(|u| u.nested);
+    // One inside a sequence's item gets the length of its value, delimiter included: the same
+    // 12-byte header, so the lengths of the sequences and items around it still hold, and
+    // dicom-rs keeps its value as bytes, which `read_un_as_known` reads as the sequence it is
+    // where the dictionary knows its tag (a private one stays bytes, which nothing here reads).
+    let patched = match nested.is_empty() {
+        true => None,
+        false => {
+            let mut copy = bytes.to_vec();
+            for u in &nested {
+                let length = u32::try_from(u.range.len() - 12).map_err(|_| {
+                    dicom_error("a sequence in VR UN of undefined length over 4 GB")
+                })?;
+                let at = start + u.range.start + 8;
+                copy[at..at + 4].copy_from_slice(&length.to_le_bytes());
+            }
+            Some(copy)
+        }
+    };
+    let (bytes, body) = match &patched {
+        Some(copy) => (&copy[..], &copy[start..]),
+        None => (bytes, body),
+    };
+    // dicom-rs reads the file without its top-level sequences in VR UN, which are read apart
+    // below.
     let spliced: Vec<u8>;
-    let (read_bytes, read_body) = if un_sequences.is_empty() {
+    let (read_bytes, read_body) = if top.is_empty() {
         (bytes, body)
     } else {
         let mut kept = bytes[..start].to_vec();
         let mut from = 0;
-        for range in &un_sequences {
-            kept.extend_from_slice(&body[from..range.start]);
-            from = range.end;
+        for u in &top {
+            kept.extend_from_slice(&body[from..u.range.start]);
+            from = u.range.end;
         }
         kept.extend_from_slice(&body[from..]);
         spliced = kept;
@@ -1126,8 +1150,8 @@ fn open_dicom(
             obj
         }
     };
-    for range in un_sequences {
-        obj.put(un_sequence(&body[range])?);
+    for u in top {
+        obj.put(un_sequence(&body[u.range])?);
     }
     read_un_as_known(&mut obj, 16);
     Ok((obj, warnings))
@@ -1254,13 +1278,12 @@ fn un_sequence(element: &[u8]) -> Result<dicom_object::mem::InMemElement, ErrorK
 /// reserves the lengths it inflates as well (found by fuzzing: a deflated body declaring 4 GB),
 /// so a deflated body is inflated here, within the size limit, and walked.
 ///
-/// Returns the ranges of an explicit VR little-endian data set's top-level sequences in VR UN
-/// (see [`walk_body`]).
+/// Returns an explicit VR little-endian data set's sequences in VR UN ([`UnSequence`]).
 fn check_dicom_body_lengths(
     body: &[u8],
     encoding: BodyEncoding,
     limits: &Limits,
-) -> Result<Vec<std::ops::Range<usize>>, ErrorKind> {
+) -> Result<Vec<UnSequence>, ErrorKind> {
     use dicom_encoding::decode::explicit_be::ExplicitVRBigEndianDecoder;
     use dicom_encoding::decode::explicit_le::ExplicitVRLittleEndianDecoder;
     use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
@@ -1299,6 +1322,17 @@ fn read_limited(
     Ok((out, ended))
 }
 
+/// An element of VR UN and undefined length in an explicit VR little-endian data set: a sequence
+/// whose items are implicit VR little endian (PS3.5 6.2.2), as an archive writes a sequence it
+/// has no dictionary entry for. dicom-rs reads those items as explicit VR, so [`open_dicom`]
+/// reads them apart.
+struct UnSequence {
+    /// The element's bytes in the data set, header included.
+    range: std::ops::Range<usize>,
+    /// Whether it lies inside another sequence's item.
+    nested: bool,
+}
+
 /// What the body walk is inside of.
 #[derive(Clone, Copy, PartialEq)]
 enum Container {
@@ -1311,15 +1345,12 @@ enum Container {
 }
 
 /// Walks a data set (see [`check_dicom_body_lengths`]). In an explicit VR data set
-/// (`explicit`), returns the byte ranges of its top-level elements of VR UN and undefined length:
-/// sequences whose items are implicit VR little endian (PS3.5 6.2.2), as some archives write a
-/// sequence they have no dictionary entry for. dicom-rs reads those items as explicit VR, so
-/// [`open_dicom`] reads them apart.
+/// (`explicit`), returns its elements of VR UN and undefined length ([`UnSequence`]).
 fn walk_body(
     decoder: &impl dicom_encoding::decode::Decode,
     body: &[u8],
     explicit: bool,
-) -> Result<Vec<std::ops::Range<usize>>, ErrorKind> {
+) -> Result<Vec<UnSequence>, ErrorKind> {
     let mut un_sequences = Vec::new();
     walk_data_set(decoder, body, Vec::new(), explicit, &mut un_sequences)?;
     Ok(un_sequences)
@@ -1332,7 +1363,7 @@ fn walk_data_set(
     body: &[u8],
     mut open: Vec<(Container, Option<usize>)>,
     explicit: bool,
-    un_sequences: &mut Vec<std::ops::Range<usize>>,
+    un_sequences: &mut Vec<UnSequence>,
 ) -> Result<usize, ErrorKind> {
     use dicom_encoding::decode::implicit_le::ImplicitVRLittleEndianDecoder;
     let inside_one = !open.is_empty();
@@ -1424,12 +1455,6 @@ fn walk_data_set(
             // Encapsulated pixel data declared UN stays pixel data, as dicom-rs reads it.
             None if explicit && header.vr == dicom_core::VR::UN && tag != tags::PIXEL_DATA => {
                 // Its items are implicit VR: walked as such to find its end.
-                if !open.is_empty() {
-                    return Err(ErrorKind::Dicom(format!(
-                        "element {tag} inside a sequence has VR UN and undefined length (a \
-                         sequence of implicit VR items, PS3.5 6.2.2), which is not read there"
-                    )));
-                }
                 let length = walk_data_set(
                     &ImplicitVRLittleEndianDecoder::default(),
                     &body[at..],
@@ -1444,7 +1469,10 @@ fn walk_data_set(
                     )));
                 }
                 at += length;
-                un_sequences.push(element_start..at);
+                un_sequences.push(UnSequence {
+                    range: element_start..at,
+                    nested: !open.is_empty(),
+                });
             }
             None => {
                 // Undefined length: encapsulated pixel data or a sequence, walked into. Pixel

@@ -820,11 +820,14 @@ fn an_enhanced_mr_file_from_another_writer_reads_with_its_geometry_and_rescale()
     // the same with those groups and a private sequence in VR UN of undefined length, as an
     // archive without their dictionary entries writes them (implicit VR items, PS3.5 6.2.2);
     // enhanced_mr_un_elements.dcm with those groups in VR UN of defined length and the second
-    // frame's position, inside the per-frame groups, in VR UN too.
+    // frame's position, inside the per-frame groups, in VR UN too; enhanced_mr_un_nested.dcm
+    // with each frame's position sequence and a private sequence in VR UN of undefined length
+    // inside the per-frame groups' items (of defined length).
     for name in [
         "enhanced_mr.dcm",
         "enhanced_mr_un_sequences.dcm",
         "enhanced_mr_un_elements.dcm",
+        "enhanced_mr_un_nested.dcm",
     ] {
         let stack = decode(&good(name));
         assert!(stack.warnings.is_empty(), "{name}: {:?}", stack.warnings);

@@ -8,6 +8,8 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
 - enhanced_mr_un_sequences.dcm: enhanced_mr.dcm with its shared functional groups and a private
   sequence in VR UN of undefined length with implicit VR items (PS3.5 6.2.2), as an archive
   without their dictionary entries writes them.
+- enhanced_mr_un_nested.dcm: enhanced_mr.dcm with each frame's Plane Position Sequence and a
+  private sequence in VR UN of undefined length inside its per-frame functional groups (`un_nested`).
 - ramp_un_elements.dcm, enhanced_mr_un_elements.dcm: elements the decoder reads (rescale, pixel
   spacing, the shared functional groups, a frame's position) in VR UN of defined length, as a
   writer without their dictionary entries writes them (`un_elements`).
@@ -391,6 +393,45 @@ def un_sequences():
         assert data.count(encoded_defined) == 1
         data = data.replace(encoded_defined, explicit[:4] + b"UN\0\0" + implicit[4:])
     (GOOD / "enhanced_mr_un_sequences.dcm").write_bytes(data)
+
+
+def un_undefined(element):
+    """`element`, a sequence, as an archive without its dictionary entry writes it: VR UN,
+    undefined length, implicit VR items of undefined length (PS3.5 6.2.2)."""
+    element.is_undefined_length = True
+    for entry in element.value:
+        entry.is_undefined_length_sequence_item = True
+    explicit, implicit = encoded(element, False), encoded(element, True)
+    assert explicit[4:12] == b"SQ\0\0\xff\xff\xff\xff" and implicit[4:8] == b"\xff" * 4
+    return explicit[:4] + b"UN\0\0" + implicit[4:]
+
+
+def un_nested():
+    """enhanced_mr_un_nested.dcm: enhanced_mr.dcm whose per-frame functional groups (explicit VR,
+    items of defined length) hold each frame's Plane Position Sequence and a private sequence in
+    VR UN of undefined length with implicit VR items, as an archive that lacks their dictionary
+    entries writes them inside a sequence it knows (a scanner's private per-frame groups)."""
+    from pydicom.filebase import DicomBytesIO
+
+    ds = enhanced_dataset()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.10.1234.31.1"
+    for k, group in enumerate(ds.PerFrameFunctionalGroupsSequence):
+        group.add_new(0x20050010, "LO", "SCARSEG TEST")
+        group.add_new(0x2005100F, "SQ", Sequence([item(StudyID=str(k)), item(PatientID="p")]))
+    fp = DicomBytesIO()
+    ds.save_as(fp, enforce_file_format=True)
+    data = fp.getvalue()
+    per_frame = ds["PerFrameFunctionalGroupsSequence"]
+    defined = encoded(per_frame, False)
+    assert data.count(defined) == 1
+    items = b""
+    for group in per_frame.value:
+        content = b"".join(
+            un_undefined(e) if e.VR == "SQ" else encoded(e, False) for e in group
+        )
+        items += b"\xfe\xff\x00\xe0" + len(content).to_bytes(4, "little") + content
+    sequence = defined[:4] + b"SQ\0\0" + len(items).to_bytes(4, "little") + items
+    (GOOD / "enhanced_mr_un_nested.dcm").write_bytes(data.replace(defined, sequence))
 
 
 def with_un(ds, path, elements):
@@ -845,6 +886,7 @@ if __name__ == "__main__":
         "bare": bare,
         "un_sequences": un_sequences,
         "un_elements": un_elements,
+        "un_nested": un_nested,
         "colours": colours,
         "rgb_jpeg": rgb_jpeg,
         "qform": qform,
