@@ -3,8 +3,9 @@
 pydicom ships some eighty DICOM files, and its pydicom-data package some seventy more, from many
 writers (GDCM, DCMTK, dcm4che, scanners, TCIA archives, its own fault reproducers) in most
 transfer syntaxes and pixel layouts; nibabel ships NIfTI images from FSL, SPM and its own tests
-(big-endian, scaled, 4-D, oblique). Each goes through ScarSeg's decoder (the `decode_dump`
-example: what `scarseg predict` and the page read) and through pydicom or nibabel:
+(big-endian, scaled, 4-D, oblique) and DICOM files from Siemens and Philips scanners. Each goes
+through ScarSeg's decoder (the `decode_dump` example: what `scarseg predict` and the page read)
+and through pydicom or nibabel:
 
 - every file ScarSeg reads must be read by the other reader too and give its values: for DICOM the modality LUT applied
   (rescale slope and intercept, an enhanced image's from its functional groups), padding pixels
@@ -26,10 +27,14 @@ pydicom-data; pylibjpeg with libjpeg for JPEG, openjpeg for JPEG 2000, pyjpegls 
 nibabel).
 """
 
+import atexit
+import gzip
 import json
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -99,6 +104,15 @@ REFUSED = {
     "SC_rgb_expb_32bit_2frame.dcm": "Bits Stored (0028,0101) is 32",
     # nibabel's CIFTI connectivity matrix (in NIfTI-2): not an image.
     "row_major.dconn.nii": "a CIFTI file (intent code 3001)",
+    # nibabel's scanner DICOM files (Siemens, Philips), whose headers its tests read: a Siemens
+    # header kept without its pixel data, and four images whose pixels were zeroed to keep them
+    # small (pydicom reads only zeros from them too), among them a Philips enhanced MR image of
+    # 176 frames.
+    "csa_slice_norm.dcm": "MR Image Storage object without Pixel Data",
+    "decimal_rescale.dcm": "every pixel has the value -4096: the image is blank",
+    "philips_mprage.dcm": "every pixel has the value 0: the image is blank",
+    "siemens_dwi_0.dcm": "every pixel has the value 0: the image is blank",
+    "siemens_dwi_1000.dcm": "every pixel has the value 0: the image is blank",
 }
 # File -> the file whose values the other reader gives for it: pydicom-data's copy of a file
 # without its last 8 bytes (the pixel data's sequence delimitation item), which pydicom then
@@ -220,6 +234,15 @@ def main():
     nifti = Path(nibabel.__file__).parent / "tests" / "data"
     files = sorted(f for folder in dicom for f in folder.glob("*.dcm"))
     assert len(files) > 140, f"only {len(files)} DICOM test files in {dicom}"
+    # nibabel's DICOM files from Siemens and Philips scanners, some gzipped.
+    nicom = Path(nibabel.__file__).parent / "nicom" / "tests" / "data"
+    unzipped = Path(tempfile.mkdtemp(prefix="nicom-"))
+    atexit.register(shutil.rmtree, unzipped, True)
+    for packed in nicom.glob("*.dcm.gz"):
+        (unzipped / packed.stem).write_bytes(gzip.decompress(packed.read_bytes()))
+    scanners = sorted([*nicom.glob("*.dcm"), *unzipped.glob("*.dcm")])
+    assert len(scanners) >= 8, f"only {len(scanners)} DICOM test files in {nicom}"
+    files += scanners
     images = sorted([*nifti.glob("*.nii"), *nifti.glob("*.nii.gz")])
     assert len(images) >= 8, f"only {len(images)} NIfTI test files in {nifti}"
     files += images
