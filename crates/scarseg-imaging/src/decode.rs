@@ -1669,6 +1669,17 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         }
         0
     };
+    // High Bit is Bits Stored - 1 in every image MR scanners write; dicom-pixeldata refuses an
+    // image without it (pydicom reads one, and DCMTK, taking Bits Stored - 1 as here).
+    if obj.element_opt(tags::HIGH_BIT).ok().flatten().is_none()
+        && let Some(stored) = dicom_int(&obj, tags::BITS_STORED).filter(|b| (1..=16).contains(b))
+    {
+        obj.put(dicom_core::DataElement::new(
+            tags::HIGH_BIT,
+            dicom_core::VR::US,
+            dicom_core::PrimitiveValue::from(stored as u16 - 1),
+        ));
+    }
     let decoded = obj
         .decode_pixel_data()
         .map_err(|e| dicom_error(&format!("pixel data: {}", error_chain(&e))))?;

@@ -274,6 +274,30 @@ fn twelve_bit_with_rescale_slope_and_intercept() {
 }
 
 #[test]
+fn an_image_without_high_bit_reads_as_bits_stored_says() {
+    // Some writers leave High Bit out; it can only be Bits Stored - 1. 12 bits stored: the
+    // values above 4095 hold an overlay's bit in bit 12, which is not the image's.
+    let s = spec(12, false, "MONOCHROME2");
+    let values: Vec<u16> = vec![0, 100, 4095, 4096 + 7, 2048, 1];
+    let bytes = dicom(
+        &s,
+        Value::Primitive(PrimitiveValue::U16(values.into())),
+        VR::OW,
+    );
+    // (0028,0102) US 2 11, explicit VR little endian.
+    let high_bit = [0x28, 0x00, 0x02, 0x01, b'U', b'S', 2, 0, 11, 0];
+    let at = bytes
+        .windows(10)
+        .position(|w| w == high_bit)
+        .expect("High Bit");
+    let without = [&bytes[..at], &bytes[at + 10..]].concat();
+    assert_eq!(
+        decode(&without).slices[0].pixels,
+        vec![0.0, 100.0, 4095.0, 7.0, 2048.0, 1.0]
+    );
+}
+
+#[test]
 fn signed_sixteen_bit() {
     let s = spec(16, true, "MONOCHROME2");
     let values: Vec<i16> = vec![-32768, -1, 0, 1, 1234, 32767];
