@@ -135,6 +135,24 @@ fn grey8(spec: &Spec, values: Vec<u8>) -> Vec<u8> {
     )
 }
 
+/// A 16-bit image of `spec` holding `values`.
+fn grey16(spec: &Spec, values: Vec<u16>) -> Vec<u8> {
+    dicom(
+        spec,
+        Value::Primitive(PrimitiveValue::U16(values.into())),
+        VR::OW,
+    )
+}
+
+/// A signed 16-bit image of `spec` holding `values`.
+fn signed16(spec: &Spec, values: Vec<i16>) -> Vec<u8> {
+    dicom(
+        spec,
+        Value::Primitive(PrimitiveValue::I16(values.into())),
+        VR::OW,
+    )
+}
+
 fn decode(bytes: &[u8]) -> Stack {
     decode_file("test.dcm", bytes, &Limits::default()).expect("decodes")
 }
@@ -261,11 +279,7 @@ fn twelve_bit_with_rescale_slope_and_intercept() {
     let mut s = spec(12, false, "MONOCHROME2");
     s.rescale = Some((0.5, -100.0));
     let values: Vec<u16> = vec![0, 100, 200, 4095, 1000, 2];
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U16(values.into())),
-        VR::OW,
-    ));
+    let stack = decode(&grey16(&s, values));
     // v * 0.5 - 100
     assert_eq!(
         stack.slices[0].pixels,
@@ -279,11 +293,7 @@ fn an_image_without_high_bit_reads_as_bits_stored_says() {
     // values above 4095 hold an overlay's bit in bit 12, which is not the image's.
     let s = spec(12, false, "MONOCHROME2");
     let values: Vec<u16> = vec![0, 100, 4095, 4096 + 7, 2048, 1];
-    let bytes = dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U16(values.into())),
-        VR::OW,
-    );
+    let bytes = grey16(&s, values);
     // (0028,0102) US 2 11, explicit VR little endian.
     let high_bit = [0x28, 0x00, 0x02, 0x01, b'U', b'S', 2, 0, 11, 0];
     let at = bytes
@@ -301,11 +311,7 @@ fn an_image_without_high_bit_reads_as_bits_stored_says() {
 fn signed_sixteen_bit() {
     let s = spec(16, true, "MONOCHROME2");
     let values: Vec<i16> = vec![-32768, -1, 0, 1, 1234, 32767];
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::I16(values.into())),
-        VR::OW,
-    ));
+    let stack = decode(&signed16(&s, values));
     assert_eq!(
         stack.slices[0].pixels,
         vec![-32768.0, -1.0, 0.0, 1.0, 1234.0, 32767.0]
@@ -316,11 +322,7 @@ fn signed_sixteen_bit() {
 fn monochrome1_is_inverted_so_bright_means_high_signal() {
     let s = spec(16, false, "MONOCHROME1");
     let values: Vec<u16> = vec![0, 100, 200, 300, 400, 500];
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U16(values.into())),
-        VR::OW,
-    ));
+    let stack = decode(&grey16(&s, values));
     // Mirrored in the frame's range [0, 500]: v -> 500 - v.
     assert_eq!(
         stack.slices[0].pixels,
@@ -344,12 +346,8 @@ fn padding_pixels_read_as_the_images_darkest_value() {
         VR::SS,
         PrimitiveValue::from(-2000i16),
     )];
-    let values = || {
-        Value::Primitive(PrimitiveValue::I16(
-            vec![-2000, 10, 20, -2000, 30, 40].into(),
-        ))
-    };
-    let stack = decode(&dicom(&s, values(), VR::OW));
+    let values = || vec![-2000, 10, 20, -2000, 30, 40];
+    let stack = decode(&signed16(&s, values()));
     assert_eq!(
         stack.slices[0].pixels,
         vec![15.0, 15.0, 35.0, 15.0, 55.0, 75.0]
@@ -362,11 +360,7 @@ fn padding_pixels_read_as_the_images_darkest_value() {
     // A series of such files says so once, though each has its own count of padding pixels.
     let file = |k: i16| {
         let pixels = vec![-2000, 10 + k, 20, -2000 * k, 30, 40];
-        let bytes = dicom(
-            &s,
-            Value::Primitive(PrimitiveValue::I16(pixels.into())),
-            VR::OW,
-        );
+        let bytes = signed16(&s, pixels);
         (format!("{k}.dcm"), bytes)
     };
     let (stack, errors) = decode_series("padded", &[file(1), file(2)], &Limits::default());
@@ -389,36 +383,26 @@ fn padding_pixels_read_as_the_images_darkest_value() {
     );
 
     // The same value written as US, as some writers and every implicit VR reader give it
-    // (-2000 in 16 bits is 63536): the pixels are signed, so it is -2000.
-    s.extra = vec![DataElement::new(
-        tags::PIXEL_PADDING_VALUE,
-        VR::US,
-        PrimitiveValue::from(63536u16),
-    )];
-    let stack = decode(&dicom(&s, values(), VR::OW));
-    assert_eq!(
-        stack.slices[0].pixels,
-        vec![15.0, 15.0, 35.0, 15.0, 55.0, 75.0]
-    );
-    s.transfer_syntax = uids::IMPLICIT_VR_LITTLE_ENDIAN;
-    s.extra = vec![DataElement::new(
-        tags::PIXEL_PADDING_VALUE,
+    // (-2000 in 16 bits is 63536): the pixels are signed, so it is -2000. And a value no pixel
+    // holds changes nothing and says nothing.
+    let with_padding = |vr, value: PrimitiveValue, ts| {
+        let mut s = spec(16, true, "MONOCHROME2");
+        s.rescale = Some((2.0, -5.0));
+        s.transfer_syntax = ts;
+        s.extra = vec![DataElement::new(tags::PIXEL_PADDING_VALUE, vr, value)];
+        decode(&signed16(&s, values()))
+    };
+    let explicit = uids::EXPLICIT_VR_LITTLE_ENDIAN;
+    let padded = vec![15.0, 15.0, 35.0, 15.0, 55.0, 75.0];
+    let as_us = with_padding(VR::US, PrimitiveValue::from(63536u16), explicit);
+    assert_eq!(as_us.slices[0].pixels, padded);
+    let implicit = with_padding(
         VR::SS,
         PrimitiveValue::from(-2000i16),
-    )];
-    let stack = decode(&dicom(&s, values(), VR::OW));
-    assert_eq!(
-        stack.slices[0].pixels,
-        vec![15.0, 15.0, 35.0, 15.0, 55.0, 75.0]
+        uids::IMPLICIT_VR_LITTLE_ENDIAN,
     );
-
-    // A padding value no pixel holds changes nothing and says nothing.
-    s.extra = vec![DataElement::new(
-        tags::PIXEL_PADDING_VALUE,
-        VR::SS,
-        PrimitiveValue::from(-1i16),
-    )];
-    let stack = decode(&dicom(&s, values(), VR::OW));
+    assert_eq!(implicit.slices[0].pixels, padded);
+    let stack = with_padding(VR::SS, PrimitiveValue::from(-1i16), explicit);
     assert_eq!(
         stack.slices[0].pixels,
         vec![-4005.0, 15.0, 35.0, -4005.0, 55.0, 75.0]
@@ -437,11 +421,7 @@ fn a_padding_range_covers_every_value_from_its_value_to_its_limit() {
         padding(tags::PIXEL_PADDING_RANGE_LIMIT, 0),
     ];
     let values: Vec<u16> = vec![0, 1, 2, 3, 50, 100];
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U16(values.into())),
-        VR::OW,
-    ));
+    let stack = decode(&grey16(&s, values));
     assert_eq!(
         stack.slices[0].pixels,
         vec![3.0, 3.0, 3.0, 3.0, 50.0, 100.0]
@@ -456,11 +436,7 @@ fn a_padding_range_covers_every_value_from_its_value_to_its_limit() {
         PrimitiveValue::from(-1i16),
     )];
     let values: Vec<u16> = vec![65535, 7, 9, 65535, 65535, 8];
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U16(values.into())),
-        VR::OW,
-    ));
+    let stack = decode(&grey16(&s, values));
     assert_eq!(stack.slices[0].pixels, vec![7.0, 7.0, 9.0, 7.0, 7.0, 8.0]);
 }
 
@@ -475,11 +451,7 @@ fn monochrome1_padding_is_dark_after_the_mirror() {
         PrimitiveValue::from(4095u16),
     )];
     let values: Vec<u16> = vec![4095, 100, 200, 300, 400, 4095];
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U16(values.into())),
-        VR::OW,
-    ));
+    let stack = decode(&grey16(&s, values));
     assert_eq!(
         stack.slices[0].pixels,
         vec![100.0, 400.0, 300.0, 200.0, 100.0, 100.0]
@@ -493,11 +465,7 @@ fn the_scanners_window_is_read_in_the_pixels_units() {
         let mut s = spec(16, false, photometric);
         s.extra = extra;
         s.rescale = rescale;
-        let bytes = dicom(
-            &s,
-            Value::Primitive(PrimitiveValue::U16(values.clone().into())),
-            VR::OW,
-        );
+        let bytes = grey16(&s, values.clone());
         decode(&bytes).slices[0].display_window
     };
     // Two presets, as scanners store them: viewers open with the first. The rescale (2v - 5)
@@ -566,11 +534,7 @@ fn an_enhanced_images_window_is_its_frames_own() {
     // A top-level window too, which the functional groups come before.
     s.extra = vec![ds(tags::WINDOW_CENTER, "7"), ds(tags::WINDOW_WIDTH, "9")];
     let values: Vec<u16> = (0..18).collect();
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U16(values.into())),
-        VR::OW,
-    ));
+    let stack = decode(&grey16(&s, values));
     // In space order: z = 10 and 18.5 (shared), 28 (its own, the first preset).
     let windows: Vec<_> = stack.slices.iter().map(|s| s.display_window).collect();
     assert_eq!(
@@ -588,11 +552,7 @@ fn multi_frame_becomes_a_stack() {
     let mut s = spec(16, false, "MONOCHROME2");
     s.frames = 3;
     let values: Vec<u16> = (0..18).collect();
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U16(values.into())),
-        VR::OW,
-    ));
+    let stack = decode(&grey16(&s, values));
     assert_eq!(stack.slices.len(), 3);
     assert_eq!(
         stack.slices[2].pixels,
@@ -694,11 +654,7 @@ fn enhanced_multi_frame_takes_geometry_from_its_functional_groups() {
         DataElement::new(tags::PATIENT_ID, VR::LO, PrimitiveValue::from("P-01")),
     ];
     let values: Vec<u16> = (0..18).collect();
-    let stack = decode(&dicom(
-        &s,
-        Value::Primitive(PrimitiveValue::U16(values.into())),
-        VR::OW,
-    ));
+    let stack = decode(&grey16(&s, values));
     assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
     assert_eq!(stack.slices.len(), 3);
     // Each slice knows its instance and its frame (from 1), for a segmentation to reference.
