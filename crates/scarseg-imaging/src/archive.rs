@@ -59,14 +59,13 @@ pub fn unzip(name: &str, bytes: &[u8], limits: &Limits) -> Result<Unzipped, Imag
                 continue;
             }
         };
-        let raw = listed;
-        if entry.is_dir() || is_beside(&raw) {
+        if entry.is_dir() || is_beside(&listed) {
             continue;
         }
         let Some(path) = entry.enclosed_name() else {
             out.errors.push(entry_error(
                 name,
-                &raw,
+                &listed,
                 "a path that leaves the archive (absolute, or through ..)",
             ));
             continue;

@@ -1093,19 +1093,17 @@ fn open_dicom(
     // 12-byte header, so the lengths of the sequences and items around it still hold, and
     // dicom-rs keeps its value as bytes, which `read_un_as_known` reads as the sequence it is
     // where the dictionary knows its tag (a private one stays bytes, which nothing here reads).
-    let patched = match nested.is_empty() {
-        true => None,
-        false => {
-            let mut copy = bytes.to_vec();
-            for u in &nested {
-                let length = u32::try_from(u.range.len() - 12).map_err(|_| {
-                    dicom_error("a sequence in VR UN of undefined length over 4 GB")
-                })?;
-                let at = start + u.range.start + 8;
-                copy[at..at + 4].copy_from_slice(&length.to_le_bytes());
-            }
-            Some(copy)
+    let patched = if nested.is_empty() {
+        None
+    } else {
+        let mut copy = bytes.to_vec();
+        for u in &nested {
+            let length = u32::try_from(u.range.len() - 12)
+                .map_err(|_| dicom_error("a sequence in VR UN of undefined length over 4 GB"))?;
+            let at = start + u.range.start + 8;
+            copy[at..at + 4].copy_from_slice(&length.to_le_bytes());
         }
+        Some(copy)
     };
     let (bytes, body) = match &patched {
         Some(copy) => (&copy[..], &copy[start..]),
@@ -1753,7 +1751,8 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             values.len()
         )));
     }
-    // Padding is told from the stored values, before the rescale (PS3.3 C.7.5.1.1.2).
+    // Padding is told from the stored values, before the rescale (PS3.3 C.7.5.1.1.2): the range
+    // of them that is padding, with every frame's stored values.
     let padding = match layout {
         Colour::Grey => padding_range(
             &obj,
@@ -1761,18 +1760,15 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
             decoded.pixel_representation() == PixelRepresentation::Signed,
         ),
         _ => None,
-    };
-    let stored: Option<Vec<f32>> = match padding {
-        Some(_) => Some(
-            decoded
-                .to_vec_with_options(
-                    &ConvertOptions::new()
-                        .with_modality_lut(ModalityLutOption::Override(Rescale::new(1.0, 0.0))),
-                )
-                .map_err(|e| dicom_error(&format!("pixel values: {e}")))?,
-        ),
-        None => None,
-    };
+    }
+    .map(|range| {
+        let identity = ModalityLutOption::Override(Rescale::new(1.0, 0.0));
+        decoded
+            .to_vec_with_options::<f32>(&ConvertOptions::new().with_modality_lut(identity))
+            .map(|stored| (range, stored))
+            .map_err(|e| dicom_error(&format!("pixel values: {e}")))
+    })
+    .transpose()?;
     let mut warnings = read_warnings;
     if near > 0 {
         warnings.push(format!(
@@ -1859,9 +1855,9 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
                 .take(plane)
                 .collect(),
         };
-        if let (Some(range), Some(stored)) = (padding, &stored) {
+        if let Some((range, stored)) = &padding {
             let stored = &stored[frame * per_frame..(frame + 1) * per_frame];
-            padded += fill_padding(&mut pixels, stored, range, invert);
+            padded += fill_padding(&mut pixels, stored, *range, invert);
         }
         let mut display_window = stored_window(&obj, frame);
         if invert {
@@ -1934,7 +1930,7 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         warnings.push("no SliceThickness: assuming 1 mm for volumes".into());
     }
     // Without the count, which differs from file to file, so that a series says it once.
-    if let (Some((lo, hi)), true) = (padding, padded > 0) {
+    if let (Some(((lo, hi), _)), true) = (&padding, padded > 0) {
         let stored = if lo == hi {
             format!("stored value {lo}, its Pixel Padding Value (0028,0120)")
         } else {
