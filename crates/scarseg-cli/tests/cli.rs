@@ -124,6 +124,11 @@ fn read_mask(path: &Path) -> (usize, usize, Vec<f32>) {
     (rows, cols, bytes.iter().map(|v| *v as f32).collect())
 }
 
+/// The `report.json` that `scarseg predict` wrote in `out`.
+fn report_json(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report")).expect("json")
+}
+
 fn files_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("list")
@@ -1005,9 +1010,7 @@ fn train_export_eval_predict_round_trip() {
     assert!(voxels.iter().all(|v| [0u8, 2, 3].contains(v)));
 
     // The report names the weights and their sha256.
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(pred.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&pred);
     assert_eq!(report["weights"]["sha256"], manifest["weights"]["sha256"]);
     assert_eq!(report["inputs"].as_array().expect("inputs").len(), 4);
     let csv = std::fs::read_to_string(pred.join("report.csv")).expect("csv");
@@ -1133,9 +1136,7 @@ fn two_pass_model_trains_on_heart_crops_exports_and_predicts() {
         .to_string();
     let (r, c, _) = read_mask(&pred.join(format!("{stem}_scar.png")));
     assert_eq!((r, c), (rows, cols), "masks on the input's grid");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(pred.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&pred);
     assert_eq!(report["heart_crop"]["margin"], 0.25);
     // Each slice's record: its own grid, the flag and the crop it was analysed in (null when the
     // tiny model found no myocardium to crop around).
@@ -1447,26 +1448,49 @@ fn good_corpus(name: &str) -> PathBuf {
         .join(format!("../scarseg-imaging/tests/corpus/good/{name}"))
 }
 
+/// `scarseg predict` on a copy of good-corpus file `corpus` named `input` in a temporary folder,
+/// writing to its `out`: the folder (kept alive as long as the caller holds it), the copy, the
+/// output folder and the run's stderr.
+struct CorpusRun {
+    tmp: tempfile::TempDir,
+    input: PathBuf,
+    out: PathBuf,
+    stderr: String,
+}
+
+fn predict_corpus_copy(corpus: &str, input: &str) -> CorpusRun {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join(input);
+    std::fs::copy(good_corpus(corpus), &input).expect("copy");
+    let out = tmp.path().join("out");
+    let run = ok(&["predict", s(&input), "--out", s(&out)]);
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    CorpusRun {
+        tmp,
+        input,
+        out,
+        stderr,
+    }
+}
+
 #[test]
 fn each_stack_of_a_psir_file_gets_its_own_masks_and_report_lines() {
     // An enhanced MR file holding a PSIR acquisition's magnitude and real images of two slices
     // (40 x 48 pixels, z = 10 and 18 mm): two stacks, each with its own masks, label volume and
     // report lines, named by the part, through the bundled model.
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let input = tmp.path().join("psir.dcm");
-    std::fs::copy(good_corpus("enhanced_psir.dcm"), &input).expect("copy");
-    let out = tmp.path().join("out");
-    let run = ok(&["predict", s(&input), "--out", s(&out)]);
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let CorpusRun {
+        tmp: _tmp,
+        input,
+        out,
+        stderr,
+    } = predict_corpus_copy("enhanced_psir.dcm", "psir.dcm");
     assert!(!stderr.contains("warning"), "{stderr}");
     assert!(
         stderr.contains("2 stack(s) from 1 input(s) analysed, 0 error(s)"),
         "{stderr}"
     );
 
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&out);
     let inputs = report["inputs"].as_array().expect("inputs");
     let found: Vec<(String, String, String, usize)> = inputs
         .iter()
@@ -1538,12 +1562,12 @@ fn a_zip_archive_is_read_as_the_folder_it_holds() {
     // A web PACS's study download, written by Python's zipfile (make_good_corpus.py
     // `archives`): three 8 x 6 MR slices (for highdicom) as a series in SE1/, a 5 x 4 x 3 NIfTI
     // volume at the root, a readme and macOS's resource fork beside them.
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let input = tmp.path().join("study.zip");
-    std::fs::copy(good_corpus("study.zip"), &input).expect("copy");
-    let out = tmp.path().join("out");
-    let run = ok(&["predict", s(&input), "--out", s(&out)]);
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let CorpusRun {
+        tmp,
+        input,
+        out,
+        stderr,
+    } = predict_corpus_copy("study.zip", "study.zip");
     assert!(
         stderr.contains("2 stack(s) from 1 input(s) analysed, 0 error(s)"),
         "{stderr}"
@@ -1551,9 +1575,7 @@ fn a_zip_archive_is_read_as_the_folder_it_holds() {
     // The readme is no image: left out, with a note that names it; the resource fork unsaid.
     assert!(stderr.contains("study.zip/readme.txt"), "{stderr}");
     assert!(!stderr.contains("MACOSX"), "{stderr}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&out);
     let mut found: Vec<(String, String, usize)> = report["inputs"]
         .as_array()
         .expect("inputs")
@@ -1728,9 +1750,7 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
         2,
         "the good files' masks are written"
     );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out_dir.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&out_dir);
     assert_eq!(report["errors"].as_array().expect("errors").len(), 1);
 
     // What is not a regular file, and a link back up, in a folder: a pipe would block the run
@@ -1800,9 +1820,7 @@ fn a_bad_file_among_good_ones_is_reported_and_skipped() {
             files_with(&out_odd, "_scar.png"),
             [out_odd.join("one_scar.png")]
         );
-        let report: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out_odd.join("report.json")).expect("report"))
-                .expect("json");
+        let report = report_json(&out_odd);
         assert_eq!(report["errors"].as_array().expect("errors").len(), 3);
         let notes = report["notes"].as_array().expect("notes");
         assert!(
@@ -1869,9 +1887,7 @@ fn dicom_objects_without_an_image_are_left_out_with_a_warning_or_a_note() {
         2,
         "the series' two slices"
     );
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&out);
     assert_eq!(report["errors"], serde_json::json!([]));
     assert_eq!(
         report["notes"],
@@ -2012,11 +2028,7 @@ fn a_copy_of_the_binary_elsewhere_runs_its_built_in_default_model() {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let report = |dir: &Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(dir.join("report.json")).expect("report"))
-            .expect("json")
-    };
-    let built_in = report(&elsewhere.join("built-in"));
+    let built_in = report_json(&elsewhere.join("built-in"));
     assert_eq!(
         built_in["weights"]["sha256"],
         sha.as_str(),
@@ -2037,7 +2049,7 @@ fn a_copy_of_the_binary_elsewhere_runs_its_built_in_default_model() {
         "--out",
         s(&from_folder),
     ]);
-    assert_eq!(report(&from_folder)["weights"]["sha256"], sha.as_str());
+    assert_eq!(report_json(&from_folder)["weights"]["sha256"], sha.as_str());
     let masks = files_with(&elsewhere.join("built-in"), ".png");
     assert_eq!(masks.len(), 6, "{masks:?}");
     for mask in masks {
@@ -2071,9 +2083,7 @@ fn the_default_model_reports_volumes_from_the_slice_thickness() {
     let out = root.join("out");
     let run = ok(&["predict", s(&input), "--out", s(&out)]);
 
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&out);
     let stack = &report["inputs"][0];
     let slices = stack["slices"].as_array().expect("slices");
     assert_eq!(slices.len(), 3);
@@ -2209,8 +2219,7 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
     let report = |extra: &[&str], out: &str| -> serde_json::Value {
         let out = root.join(out);
         ok(&[&["predict", s(&input), "--out", s(&out)][..], extra].concat());
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
-            .expect("json")
+        report_json(&out)
     };
     let plain = report(&[], "plain");
     assert!(plain["inputs"][0].get("aha_segments").is_none(), "{plain}");
@@ -2339,9 +2348,7 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
         stderr.contains("RV insertion suggested from the image on slice(s) 1 at"),
         "{stderr}"
     );
-    let suggested: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(auto_out.join("report.json")).expect("report"))
-            .expect("json");
+    let suggested = report_json(&auto_out);
     let aha = &suggested["inputs"][0]["aha_segments"];
     assert_eq!(aha["septum_clockwise"], false);
     let marks = aha["insertion_marks_deg"].as_array().expect("marks");
@@ -2416,9 +2423,7 @@ fn the_rv_insertion_adds_the_aha_segments_to_the_report() {
         "--out",
         s(&mid),
     ]);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(mid.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&mid);
     let aha = &report["inputs"][0]["aha_segments"];
     assert_eq!(aha["levels"], serde_json::json!(["mid"]));
     assert_eq!(aha["base_first"], serde_json::Value::Null);
@@ -3031,12 +3036,8 @@ fn a_folder_of_label_volumes_corrects_the_networks_masks() {
         s(&data),
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixed.join("report.json")).expect("report"))
-            .expect("json");
-    let plain_report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(plain.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&fixed);
+    let plain_report = report_json(&plain);
     assert_eq!(report["corrections"], s(&data));
     let mut corrected_somewhere = false;
     let close = |v: &serde_json::Value, want: f64| (v.as_f64().expect("value") - want).abs() < 1e-9;
@@ -3497,9 +3498,7 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
         let seg = OpenFileOptions::new()
             .open_file(&file)
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let report: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report"))
-                .expect("json");
+        let report = report_json(out);
         assert_eq!(report["inputs"][0]["dicom_seg"], "series_seg.dcm");
         // Its measurement report rests on it (tests/dicom_seg_check.py reads the numbers).
         assert_eq!(report["inputs"][0]["dicom_sr"], "series_sr.dcm");
@@ -3632,9 +3631,7 @@ fn predict_writes_a_dicom_segmentation_of_a_dicom_series_in_its_study() {
     std::fs::copy(out.join("series_seg.dcm"), series.join("IM9.dcm")).expect("copy");
     let again = root.join("again");
     let run = ok(&["predict", s(&series), "--out", s(&again)]);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(again.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_json(&again);
     assert_eq!(
         report["inputs"][0]["slices"]
             .as_array()
