@@ -19,6 +19,7 @@ use dicom_pixeldata::{
 };
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
+use crate::codec::Codec;
 use crate::error::{ErrorKind, ImagingError};
 use crate::seg::is_segmentation;
 use crate::slice::{DicomSource, Limits, Slice, Stack, match_grids};
@@ -1597,12 +1598,10 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_string();
-    // JPEG-LS and JPEG 2000 are decoded here (jpeg_ls.rs, jpeg2000.rs), not by dicom-rs, whose
-    // codecs for them are C.
-    let jpeg_ls = crate::jpeg_ls::is_jpeg_ls(&uid);
-    let jpeg2000 = crate::jpeg2000::is_jpeg2000(&uid);
+    // JPEG-LS and JPEG 2000 are decoded here (codec.rs), not by dicom-rs, whose codecs for them
+    // are C.
     let ts = TransferSyntaxRegistry.get(&uid);
-    if !jpeg_ls && !jpeg2000 && !ts.is_some_and(|ts| ts.can_decode_all()) {
+    if !Codec::owns_syntax(&uid) && !ts.is_some_and(|ts| ts.can_decode_all()) {
         return Err(ErrorKind::UnsupportedTransferSyntax {
             uid,
             name: ts.map_or("unknown", |ts| ts.name()).to_string(),
@@ -1653,19 +1652,13 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         });
     }
 
-    let near = if jpeg_ls {
-        crate::jpeg_ls::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?
-    } else if crate::jpeg12::is_grey_12_bit(&obj, &uid, frames as usize) {
-        crate::jpeg12::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?;
-        0
-    } else {
+    let codec = Codec::of(&obj, &uid, frames as usize);
+    if !codec.is_some_and(Codec::checks_its_headers) {
         check_compressed_frames(&obj, &uid, rows as u64, cols as u64, samples)?;
-        if jpeg2000 {
-            crate::jpeg2000::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?;
-        } else if crate::jpeg_rgb::is_rgb_jpeg(&obj, &uid) {
-            crate::jpeg_rgb::to_native(&mut obj, rows as u64, cols as u64, frames as u64)?;
-        }
-        0
+    }
+    let near = match codec {
+        Some(codec) => codec.to_native(&mut obj, rows as u64, cols as u64, frames as u64)?,
+        None => 0,
     };
     // High Bit is Bits Stored - 1 in every image MR scanners write; dicom-pixeldata refuses an
     // image without it (pydicom reads one, and DCMTK, taking Bits Stored - 1 as here).

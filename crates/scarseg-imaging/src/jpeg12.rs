@@ -13,9 +13,9 @@ use dicom_core::VR;
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileDicomObject, InMemDicomObject};
 
+use crate::codec::{encapsulated_frames, put_native};
 use crate::decode::{dicom_error, dicom_int};
 use crate::error::ErrorKind;
-use crate::jpeg_ls::{encapsulated_frames, put_native};
 
 /// Zig-zag order (T.81 figure A.6): the natural (row-major) index of the k-th coefficient.
 const ZIGZAG: [usize; 64] = [

@@ -17,9 +17,9 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use hayro_jpeg2000::{DecodeSettings, DecoderContext, Image};
 
+use crate::codec::{bytes_per_sample, encapsulated_frames, put_native};
 use crate::decode::{dicom_error, dicom_int, dicom_text};
 use crate::error::ErrorKind;
-use crate::jpeg_ls::{bytes_per_sample, encapsulated_frames, put_native};
 
 /// Whether `uid` is one of the JPEG 2000 transfer syntaxes decoded here.
 pub(crate) fn is_jpeg2000(uid: &str) -> bool {

@@ -16,9 +16,9 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileDicomObject, InMemDicomObject};
 use jpeg_decoder::{ColorTransform, PixelFormat};
 
+use crate::codec::{encapsulated_frames, put_native};
 use crate::decode::{dicom_error, dicom_int, dicom_text};
 use crate::error::ErrorKind;
-use crate::jpeg_ls::{encapsulated_frames, put_native};
 
 /// Whether `obj` (of transfer syntax `uid`) is an 8-bit colour JPEG whose header says RGB:
 /// what [`to_native`] decodes.

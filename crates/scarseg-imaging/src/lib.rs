@@ -8,6 +8,7 @@
 //! and the native tools share it; the crate builds for wasm32.
 pub mod archive;
 pub mod classic;
+mod codec;
 pub mod decode;
 pub mod depth;
 pub mod edit;

@@ -16,6 +16,7 @@ use dicom_object::{FileDicomObject, InMemDicomObject};
 use dicom_pixeldata::PixelDecoder;
 
 use crate::ErrorKind;
+use crate::codec::Codec;
 use crate::decode::{
     check_compressed_frames, dicom_floats, dicom_int, dicom_text, error_chain, first_item,
     functional_group, items,
@@ -602,15 +603,17 @@ fn decode_frames(
         dicom_int(obj, tags::COLUMNS).unwrap_or(0) as u64,
     );
     let transfer_syntax = obj.meta().transfer_syntax().trim_end_matches('\0');
-    let jpeg_ls = transfer_syntax == uids::JPEGLS_LOSSLESS;
-    let jpeg2000 = transfer_syntax == uids::JPEG2000_LOSSLESS;
-    if !jpeg_ls {
+    // Only lossless syntaxes reach here (`labels_for`): JPEG-LS and JPEG 2000 are ours, RLE
+    // dicom-rs's.
+    let frames = dicom_int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u64;
+    let codec = Codec::of(obj, transfer_syntax, frames as usize);
+    if !codec.is_some_and(Codec::checks_its_headers) {
         check_compressed_frames(obj, transfer_syntax, rows, cols, 1).map_err(|e| e.to_string())?;
     }
     // A compressed binary frame is one frame of one-bit samples (not packed across frames);
     // the decoders give 8 or 16 bits a sample, so one byte (0 or 1) a pixel is asked for.
     let own;
-    let source = if matches!(coding, Coding::Binary) || jpeg_ls || jpeg2000 {
+    let source = if matches!(coding, Coding::Binary) || codec.is_some() {
         let mut copy = obj.clone();
         if matches!(coding, Coding::Binary) {
             copy.put(DataElement::new(
@@ -619,12 +622,10 @@ fn decode_frames(
                 PrimitiveValue::from(8u16),
             ));
         }
-        let frames = dicom_int(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u64;
-        if jpeg_ls {
-            crate::jpeg_ls::to_native(&mut copy, rows, cols, frames).map_err(|e| e.to_string())?;
-        }
-        if jpeg2000 {
-            crate::jpeg2000::to_native(&mut copy, rows, cols, frames).map_err(|e| e.to_string())?;
+        if let Some(codec) = codec {
+            codec
+                .to_native(&mut copy, rows, cols, frames)
+                .map_err(|e| e.to_string())?;
         }
         own = copy;
         &own
