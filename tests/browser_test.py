@@ -29,6 +29,8 @@ On the CPU path also (SwiftShader would take minutes per step):
   bundled sample's truth loads with one button and the report gives the network's Dice against
   it; the two samples of scar that spares the endocardium (mid-wall, subepicardial) load their
   truth, whose place in the wall the report gives as computed here from their labels;
+- a ZIP archive holding ZIP archives is read as the folders they hold, to `scarseg predict`'s
+  masks, a cut archive inside failing by its path;
 - a file over the 512 MiB limit and one declaring an absurd image size are refused with messages
   that state the limits; cancelling a long stack stops it and the worker goes on working;
 - the teaching view shows the ASE gates and excitations of 4 stages, 5 CAG attention maps and the
@@ -89,6 +91,8 @@ JPEG_2000 = GOOD / "jpeg2000_lossless.dcm"
 JPEG_12 = GOOD / "jpeg_extended_dcmtk.dcm"
 # A web PACS's study download (Python's zipfile): a series in SE1/, a NIfTI volume, a readme.
 STUDY_ZIP = GOOD / "study.zip"
+# Archives inside an archive: the same series as SE1.zip, the volume two archives down, a cut one.
+NESTED_ZIP = GOOD / "nested.zip"
 TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", "600"))
 # Pixels allowed to differ between the page's masks and the CLI's (different float summation
 # order in wasm and natively, and WebGPU kernels, can flip pixels whose probability is at the
@@ -616,6 +620,7 @@ def run_device(device, port, data, cli_out, tmp):
             several_stacks(d, device, downloads, cli_out)
             compressed(d, device, downloads, cli_out)
             archive(d, device, downloads, cli_out)
+            nested_archive(d, device, downloads, tmp / "cli-nested")
             stored_window(d, data, tmp)
             zoom_fit(d)
             keys_in_a_dropdown(d)
@@ -2027,6 +2032,27 @@ def archive(d, device, downloads, cli_out):
                [("study.zip/SE1", "SE1", "SE1", 3), ("study.zip/volume.nii", "volume", "volume", 3)])
 
 
+def nested_archive(d, device, downloads, cli_out):
+    """Archives inside a dropped archive are read as its folders: the series in SE1.zip and the
+    volume two archives down each a case, analysed to `scarseg predict`'s masks for the same
+    archive; the cut archive inside fails by its path and the others are read."""
+    n = len(statuses(d))
+    d.upload("[data-testid=file-input]", [NESTED_ZIP])
+    rows = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')].slice({n});
+        return r.length == 3 && r.every(x => /^(done|failed)/.test(x.querySelector(
+            '[data-testid=file-status]').innerText)) ? r.map(x => x.innerText) : null""",
+                  "the nested archive's cases")
+    print(f"[{device}] archives inside an archive: {rows}")
+    failed = [r for r in rows if "failed" in r]
+    assert len(failed) == 1 and failed[0].startswith("nested.zip/cut.zip"), rows
+    assert "not a ZIP archive that reads" in failed[0], failed
+    done = sorted(r.split(" ")[0] for r in rows if r not in failed)
+    assert done == ["nested.zip/SE1.zip", "nested.zip/more/volume.zip/deeper.zip/volume.nii"], rows
+    same_masks(d, device, downloads, cli_out,
+               [("nested.zip/SE1.zip", "SE1", "SE1", 3),
+                ("nested.zip/more/volume.zip/deeper.zip/volume.nii", "volume", "volume", 3)])
+
+
 # Explicit VRs whose length takes four bytes (after two reserved ones).
 LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 
@@ -2509,6 +2535,12 @@ def main():
     # ... and with a model whose top-k no GPU here computes in time and right (WebGPU's fallback).
     faulty_model(tmp / "rho-one")
     scarseg("predict", data / "series", "--out", tmp / "cli-rho-one", "--weights", tmp / "rho-one")
+    # The nested archive holds a cut one, which fails (exit 2) while the others are read.
+    nested = subprocess.run([str(SCARSEG), "predict", str(NESTED_ZIP), "--out", str(tmp / "cli-nested"),
+                             "--weights", str(DIST / "models/scarseg-atto-phantom")],
+                            stderr=subprocess.PIPE, text=True)
+    assert nested.returncode == 2 and "2 stack(s) from 1 input(s) analysed, 1 error(s)" in nested.stderr, \
+        nested.stderr
 
     server, port = serve()
     try:

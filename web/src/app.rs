@@ -699,8 +699,9 @@ type Beside = Vec<(String, Arc<Vec<u8>>)>;
 /// itself is always decoded, so it fails with its reason.
 ///
 /// A ZIP archive (a web PACS's study download) is read as the folder it holds: its files are
-/// paths below the archive's name (`study.zip/SE1/IM1`), so each folder in it is a series, and an
-/// entry that cannot be read is refused by its path while the others are read.
+/// paths below the archive's name (`study.zip/SE1/IM1`; `study.zip/SE1.zip/IM1` for an archive
+/// inside it), so each folder in it is a series, and an entry that cannot be read is refused by
+/// its path while the others are read.
 async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
     type Files = Vec<(String, Vec<u8>)>;
     let mut series: std::collections::BTreeMap<String, (Files, Files)> = Default::default();

@@ -1627,6 +1627,64 @@ fn a_zip_archive_is_read_as_the_folder_it_holds() {
 }
 
 #[test]
+fn archives_inside_a_zip_archive_are_read_as_its_folders() {
+    // make_good_corpus.py `nested_archives`: the three slices of study.zip's SE1/ as SE1.zip, its
+    // NIfTI volume two archives down (more/volume.zip/deeper.zip/volume.nii), a cut archive
+    // and a readme, in one archive.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("nested.zip");
+    std::fs::copy(good_corpus("nested.zip"), &input).expect("copy");
+    let out = tmp.path().join("out");
+    let run = scarseg(&["predict", s(&input), "--out", s(&out)]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    // The cut archive inside is an error named by its path; the others are read.
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    let zip = s(&input);
+    assert!(
+        stderr.contains(&format!(
+            "{zip}/cut.zip: ZIP archive: not a ZIP archive that reads ("
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 stack(s) from 1 input(s) analysed, 1 error(s)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nested.zip/readme.txt"), "{stderr}");
+    let report = report_json(&out);
+    let mut found: Vec<(String, String, usize)> = report["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|r| {
+            (
+                r["input"].as_str().expect("input").to_string(),
+                r["output_name"].as_str().expect("name").to_string(),
+                r["slices"].as_array().expect("slices").len(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (format!("{zip}/SE1.zip"), "SE1".to_string(), 3),
+            (
+                format!("{zip}/more/volume.zip/deeper.zip/volume.nii"),
+                "volume".to_string(),
+                3
+            ),
+        ]
+    );
+    for k in 0..3 {
+        let (rows, cols, _) = read_mask(&out.join(format!("SE1_{k:03}_scar.png")));
+        assert_eq!((rows, cols), (8, 6));
+        let (rows, cols, _) = read_mask(&out.join(format!("volume_{k:03}_myo.png")));
+        assert_eq!((rows, cols), (4, 5));
+    }
+}
+
+#[test]
 fn labels_are_paired_with_their_image_slices_by_position() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();

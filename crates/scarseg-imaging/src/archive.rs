@@ -1,5 +1,5 @@
-//! ZIP archives of images (a web PACS's or a viewer's study download): their files, read as a
-//! folder's would be, by the page and `scarseg predict` alike. Archives are as hostile as any
+//! ZIP archives of images (a web PACS's or a viewer's study download), and ZIP archives inside
+//! them: their files, read as a folder's would be, by the page and `scarseg predict` alike. Archives are as hostile as any
 //! input: the declared sizes are not trusted (every entry is inflated under the byte limit, all
 //! of them together too), entry names that climb out of the archive (`../`, absolute paths) are
 //! refused, and an entry that cannot be read (encrypted, a compression method other than stored
@@ -7,6 +7,7 @@
 
 use std::io::{Cursor, Read};
 
+use crate::decode::{Format, sniff};
 use crate::error::{ErrorKind, ImagingError};
 use crate::slice::Limits;
 
@@ -29,23 +30,69 @@ pub struct Unzipped {
     pub errors: Vec<ImagingError>,
 }
 
+/// How deep archives inside the dropped one are opened: a ZIP of series ZIPs (what some PACS
+/// and teaching collections hand out) and two levels below that.
+pub const MAX_NESTING: usize = 3;
+
 /// The files of the ZIP archive `bytes` (named `name` in paths and messages), leaving out
-/// folders and what archivers add beside the files (macOS's `__MACOSX/` and hidden files).
-/// An archive that does not open, holds more than [`MAX_ENTRIES`] entries or inflates to more
-/// than `limits.max_bytes` is an error; a single entry that does not read is one of
-/// [`Unzipped::errors`].
+/// folders and what archivers add beside the files (macOS's `__MACOSX/` and hidden files). A ZIP
+/// archive inside it is opened in its place, as the folder it holds (`study.zip/SE1.zip/IM1`),
+/// down to [`MAX_NESTING`] levels. An archive that does not open, holds more than
+/// [`MAX_ENTRIES`] entries (with the archives inside it) or inflates to more than
+/// `limits.max_bytes` is an error; a single entry that does not read, an archive inside that
+/// does not open among them, is one of [`Unzipped::errors`].
 pub fn unzip(name: &str, bytes: &[u8], limits: &Limits) -> Result<Unzipped, ImagingError> {
-    let archive_error = |why: String| ImagingError::new(name, ErrorKind::Archive(why));
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| archive_error(format!("not a ZIP archive that reads ({e})")))?;
-    if archive.len() > MAX_ENTRIES {
-        return Err(archive_error(format!(
-            "{} entries, over the limit of {MAX_ENTRIES}",
-            archive.len()
-        )));
-    }
     let mut out = Unzipped::default();
-    let mut total = 0u64;
+    let archive = open(name, bytes)?;
+    read_entries(name, archive, limits, 0, &mut out, &mut Held::default())?;
+    Ok(out)
+}
+
+/// What the archives read so far hold at once: the bytes of their files and of the archives
+/// being read inside them, and their entries.
+#[derive(Default)]
+struct Held {
+    bytes: u64,
+    entries: usize,
+}
+
+fn open<'a>(
+    name: &str,
+    bytes: &'a [u8],
+) -> Result<zip::ZipArchive<Cursor<&'a [u8]>>, ImagingError> {
+    zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        ImagingError::new(
+            name,
+            ErrorKind::Archive(format!("not a ZIP archive that reads ({e})")),
+        )
+    })
+}
+
+/// Reads the entries of `archive` (named `name`, `depth` archives inside the dropped one) into
+/// `out`; an error is one that ends the whole reading (a limit passed).
+fn read_entries(
+    name: &str,
+    mut archive: zip::ZipArchive<Cursor<&[u8]>>,
+    limits: &Limits,
+    depth: usize,
+    out: &mut Unzipped,
+    held: &mut Held,
+) -> Result<(), ImagingError> {
+    held.entries += archive.len();
+    if held.entries > MAX_ENTRIES {
+        let with = if depth == 0 {
+            String::new()
+        } else {
+            format!(" ({} with the archives around it)", held.entries)
+        };
+        return Err(ImagingError::new(
+            name,
+            ErrorKind::Archive(format!(
+                "{} entries{with}, over the limit of {MAX_ENTRIES}",
+                archive.len()
+            )),
+        ));
+    }
     for index in 0..archive.len() {
         // Named before it is opened, so that an entry that does not open is named too.
         let listed = archive
@@ -76,26 +123,53 @@ pub fn unzip(name: &str, bytes: &[u8], limits: &Limits) -> Result<Unzipped, Imag
             continue;
         }
         // Declared sizes are the archive's word only: inflate under what is left of the limit.
-        let left = limits.max_bytes.saturating_sub(total);
+        let left = limits.max_bytes.saturating_sub(held.bytes);
         let mut data = Vec::new();
         match (&mut entry).take(left + 1).read_to_end(&mut data) {
             Ok(_) if data.len() as u64 > left => {
                 return Err(ImagingError::new(
                     name,
                     ErrorKind::TooLarge {
-                        bytes: total + data.len() as u64,
+                        bytes: held.bytes + data.len() as u64,
                         limit: limits.max_bytes,
                     },
                 ));
             }
-            Ok(_) => {
-                total += data.len() as u64;
-                out.files.push((format!("{name}/{path}"), data));
+            Ok(_) => {}
+            Err(e) => {
+                out.errors.push(entry_error(name, &path, &e.to_string()));
+                continue;
             }
-            Err(e) => out.errors.push(entry_error(name, &path, &e.to_string())),
+        }
+        drop(entry);
+        let member = format!("{name}/{path}");
+        // An archive inside (not a DICOM file whose preamble happens to start like one) is read
+        // in place while its own bytes still count against the limit, then let go.
+        if is_zip(&data) && sniff(&data) != Some(Format::Dicom) {
+            held.bytes += data.len() as u64;
+            if depth == MAX_NESTING {
+                out.errors.push(entry_error(
+                    name,
+                    &path,
+                    &format!(
+                        "a ZIP archive {} levels inside the first; archives are opened \
+                         {MAX_NESTING} levels in: unzip it first",
+                        depth + 1
+                    ),
+                ));
+            } else {
+                match open(&member, &data) {
+                    Ok(inner) => read_entries(&member, inner, limits, depth + 1, out, held)?,
+                    Err(e) => out.errors.push(e),
+                }
+            }
+            held.bytes -= data.len() as u64;
+        } else {
+            held.bytes += data.len() as u64;
+            out.files.push((member, data));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// What archivers put beside the files: macOS's resource forks and hidden files (not `..`,

@@ -100,3 +100,215 @@ fn hostile_archives_are_refused_by_name() {
         "{message}"
     );
 }
+
+#[test]
+fn archives_inside_an_archive_are_read_as_its_folders() {
+    let unzipped = unzip(
+        "nested.zip",
+        &corpus("good", "nested.zip"),
+        &Limits::default(),
+    )
+    .expect("opens");
+    let names: Vec<&str> = unzipped.files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "nested.zip/SE1.zip/IM1.dcm",
+            "nested.zip/SE1.zip/IM2.dcm",
+            "nested.zip/SE1.zip/IM3.dcm",
+            "nested.zip/more/volume.zip/deeper.zip/volume.nii",
+            "nested.zip/readme.txt",
+        ]
+    );
+    for (k, (_, data)) in unzipped.files.iter().take(3).enumerate() {
+        assert_eq!(*data, corpus("good", &format!("seg_mr_{k}.dcm")));
+    }
+    assert_eq!(unzipped.files[3].1, corpus("good", "qform_left_handed.nii"));
+    // The cut archive inside does not open: named by its path, the others read.
+    let errors: Vec<String> = unzipped.errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("nested.zip/cut.zip: ZIP archive: not a ZIP archive that reads ("),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn archives_nested_too_deep_or_inflating_too_far_are_refused() {
+    // level1.zip holds level2.zip, level2.zip level3.zip, which holds level4.zip: one level
+    // more than are opened.
+    let unzipped = unzip(
+        "deep.zip",
+        &corpus("bad", "zip_nest_deep.zip"),
+        &Limits::default(),
+    )
+    .expect("opens");
+    assert!(unzipped.files.is_empty());
+    let errors: Vec<String> = unzipped.errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        errors,
+        [
+            "deep.zip/level1.zip/level2.zip/level3.zip/level4.zip: ZIP archive: cannot be read \
+             from the archive: a ZIP archive 4 levels inside the first; archives are opened 3 \
+             levels in: unzip it first"
+        ]
+    );
+
+    // The bomb of the test above, inside an archive: the inner archive's own bytes count while
+    // it is read, so the inflation stops where the limit is, as for the bomb alone.
+    let small = Limits {
+        max_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let e = unzip("outer.zip", &corpus("bad", "zip_bomb_nested.zip"), &small)
+        .expect_err("a bomb inside");
+    assert_eq!(e.file, "outer.zip/zip_bomb.zip");
+    assert_eq!(
+        e.kind,
+        ErrorKind::TooLarge {
+            bytes: (1 << 20) + 1,
+            limit: 1 << 20
+        }
+    );
+}
+
+/// CRC-32 as ZIP has it (ISO 3309's polynomial, reflected), bit by bit.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A ZIP archive of `entries` stored (not deflated), as APPNOTE.TXT lays one out: a local header
+/// and the data for each, then the central directory and its end record.
+fn stored_zip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    for (name, data) in entries {
+        let offset = out.len() as u32;
+        let (crc, size) = (crc32(data), data.len() as u32);
+        // Version 2.0, no flags, stored, a zero time and date.
+        let common = |out: &mut Vec<u8>| {
+            out.extend([20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            out.extend(crc.to_le_bytes());
+            out.extend(size.to_le_bytes());
+            out.extend(size.to_le_bytes());
+            out.extend((name.len() as u16).to_le_bytes());
+            out.extend([0, 0]);
+        };
+        out.extend(b"PK\x03\x04");
+        common(&mut out);
+        out.extend(name.as_bytes());
+        out.extend(data);
+        central.extend(b"PK\x01\x02\x14\x00");
+        common(&mut central);
+        // No comment, disk 0, no attributes, then where the local header is.
+        central.extend([0; 10]);
+        central.extend(offset.to_le_bytes());
+        central.extend(name.as_bytes());
+    }
+    let (at, size, count) = (out.len() as u32, central.len() as u32, entries.len() as u16);
+    out.extend(central);
+    out.extend(b"PK\x05\x06\0\0\0\0");
+    out.extend(count.to_le_bytes());
+    out.extend(count.to_le_bytes());
+    out.extend(size.to_le_bytes());
+    out.extend(at.to_le_bytes());
+    out.extend([0, 0]);
+    out
+}
+
+/// An archive of `n` empty files.
+fn empties(n: usize) -> Vec<u8> {
+    let entries: Vec<_> = (0..n).map(|k| (format!("IM{k}"), vec![])).collect();
+    stored_zip(&entries)
+}
+
+#[test]
+fn entries_are_counted_with_the_archives_inside() {
+    let limits = Limits::default();
+    let outer = |inner: usize| {
+        stored_zip(&[
+            ("a.zip".into(), empties(inner)),
+            ("b.zip".into(), empties(inner)),
+        ])
+    };
+    // 2 + 2 x 9,999 = 20,000 entries: all read.
+    let unzipped = unzip("outer.zip", &outer(9_999), &limits).expect("at the limit");
+    assert!(unzipped.errors.is_empty(), "{:?}", unzipped.errors);
+    assert_eq!(unzipped.files.len(), 19_998);
+    assert_eq!(unzipped.files[9_999].0, "outer.zip/b.zip/IM0");
+    // 2 + 2 x 10,000: the second inner archive passes the limit, and is named.
+    let e = unzip("outer.zip", &outer(10_000), &limits).expect_err("over");
+    assert_eq!(
+        e.to_string(),
+        "outer.zip/b.zip: ZIP archive: 10000 entries (20002 with the archives around it), over \
+         the limit of 20000"
+    );
+    let e = unzip("flat.zip", &empties(20_001), &limits).expect_err("over");
+    assert_eq!(
+        e.to_string(),
+        "flat.zip: ZIP archive: 20001 entries, over the limit of 20000"
+    );
+    // The writer is checked against the reader on a file with content.
+    let one = unzip(
+        "one.zip",
+        &stored_zip(&[("IM1".into(), b"abc".to_vec())]),
+        &limits,
+    )
+    .expect("reads");
+    assert_eq!(one.files, [("one.zip/IM1".to_string(), b"abc".to_vec())]);
+}
+
+#[test]
+fn an_archive_inside_counts_while_it_is_read_and_is_then_let_go() {
+    // a.zip (a 1,000-byte IM1 and its headers) and then a 1,000-byte IM2: at most a.zip and IM1
+    // are held at once (a.zip's bytes go once IM1 is out), never all three.
+    let inner = stored_zip(&[("IM1".into(), vec![1; 1000])]);
+    let outer = stored_zip(&[
+        ("a.zip".into(), inner.clone()),
+        ("IM2".into(), vec![2; 1000]),
+    ]);
+    let most = inner.len() as u64 + 1000;
+    let limits = |max_bytes| Limits {
+        max_bytes,
+        ..Limits::default()
+    };
+    let read = unzip("outer.zip", &outer, &limits(most)).expect("fits");
+    let names: Vec<&str> = read.files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["outer.zip/a.zip/IM1", "outer.zip/IM2"]);
+    let e = unzip("outer.zip", &outer, &limits(most - 1)).expect_err("a byte short");
+    assert_eq!(e.file, "outer.zip/a.zip");
+    assert_eq!(
+        e.kind,
+        ErrorKind::TooLarge {
+            bytes: most,
+            limit: most - 1
+        }
+    );
+}
+
+#[test]
+fn a_dicom_file_whose_preamble_starts_like_an_archive_stays_a_file() {
+    // The 128-byte preamble is the writer's to fill (DICOM allows a TIFF header there); one that
+    // starts with a ZIP's signature does not make the file an archive.
+    let mut dicom = corpus("good", "seg_mr_0.dcm");
+    dicom[..4].copy_from_slice(b"PK\x03\x04");
+    assert!(is_zip(&dicom));
+    let read = unzip(
+        "study.zip",
+        &stored_zip(&[("IM1.dcm".into(), dicom.clone())]),
+        &Limits::default(),
+    )
+    .expect("reads");
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    assert_eq!(read.files, [("study.zip/IM1.dcm".to_string(), dicom)]);
+}

@@ -67,6 +67,10 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   beside them; bad_archives/ in ../bad: an entry whose path climbs out of the archive
   (`../IM1.dcm`) beside a good one, a 2 MiB entry of zeros (deflated to 2 KiB, a bomb under a
   1 MiB limit) and study.zip cut before its central directory.
+- nested.zip: archives inside an archive (`nested_archives`): `SE1.zip` holding the three seg_mr
+  slices, `more/volume.zip` holding `deeper.zip` holding qform_left_handed.nii as `volume.nii`,
+  `cut.zip` (study.zip cut as above) and a `readme.txt`; in ../bad, zip_nest_deep.zip (an image
+  four archives in) and zip_bomb_nested.zip (zip_bomb.zip inside an archive).
 - jpeg_baseline_colour.dcm: an 8 x 8 RGB image (left half (200, 40, 40), right half
   (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
   levels.
@@ -563,6 +567,43 @@ def archives():
     (bad / "zip_truncated.zip").write_bytes(data[: data.rfind(b"PK\x01\x02") // 2])
 
 
+def nested_archives():
+    import io
+    import zipfile
+
+    bad = GOOD.parent / "bad"
+
+    def archive(entries, method=zipfile.ZIP_DEFLATED):
+        """A ZIP of (name, bytes) entries, with a fixed date so that the bytes repeat."""
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", method) as z:
+            for name, data in entries:
+                z.writestr(zipfile.ZipInfo(name, (2026, 12, 7, 0, 0, 0)), data, method)
+        return out.getvalue()
+
+    slices = [(f"IM{k + 1}.dcm", (GOOD / f"seg_mr_{k}.dcm").read_bytes()) for k in range(3)]
+    volume = (GOOD / "qform_left_handed.nii").read_bytes()
+    deeper = archive([("volume.nii", volume)])
+    study = (GOOD / "study.zip").read_bytes()
+    (GOOD / "nested.zip").write_bytes(
+        archive(
+            [
+                ("SE1.zip", archive(slices)),
+                ("more/volume.zip", archive([("deeper.zip", deeper)], zipfile.ZIP_STORED)),
+                ("cut.zip", study[: study.rfind(b"PK\x01\x02") // 2]),
+                ("readme.txt", b"Series exported one archive each.\n"),
+            ],
+            zipfile.ZIP_STORED,
+        )
+    )
+    deep = archive([("IM1.dcm", slices[0][1])])
+    for level in range(4, 0, -1):
+        deep = archive([(f"level{level}.zip", deep)], zipfile.ZIP_STORED)
+    (bad / "zip_nest_deep.zip").write_bytes(deep)
+    bomb = (bad / "zip_bomb.zip").read_bytes()
+    (bad / "zip_bomb_nested.zip").write_bytes(archive([("zip_bomb.zip", bomb)], zipfile.ZIP_STORED))
+
+
 def colour(uid, photometric, planar, rows, cols):
     """An uncompressed 8-bit colour MR dataset without pixel data."""
     ds = mr(SECONDARY_CAPTURE, uid, rows, cols)
@@ -883,6 +924,7 @@ if __name__ == "__main__":
         "jpeg_ls": jpeg_ls,
         "misdeclared": misdeclared,
         "archives": archives,
+        "nested_archives": nested_archives,
         "bare": bare,
         "un_sequences": un_sequences,
         "un_elements": un_elements,
