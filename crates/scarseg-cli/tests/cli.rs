@@ -129,6 +129,25 @@ fn report_json(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("report.json")).expect("report")).expect("json")
 }
 
+/// Each analysed stack of report.json in `out` as (input, output name, slices), sorted.
+fn inputs_named(out: &Path) -> Vec<(String, String, usize)> {
+    let report = report_json(out);
+    let mut found: Vec<(String, String, usize)> = report["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|r| {
+            (
+                r["input"].as_str().expect("input").to_string(),
+                r["output_name"].as_str().expect("name").to_string(),
+                r["slices"].as_array().expect("slices").len(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 fn files_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("list")
@@ -1575,20 +1594,7 @@ fn a_zip_archive_is_read_as_the_folder_it_holds() {
     // The readme is no image: left out, with a note that names it; the resource fork unsaid.
     assert!(stderr.contains("study.zip/readme.txt"), "{stderr}");
     assert!(!stderr.contains("MACOSX"), "{stderr}");
-    let report = report_json(&out);
-    let mut found: Vec<(String, String, usize)> = report["inputs"]
-        .as_array()
-        .expect("inputs")
-        .iter()
-        .map(|r| {
-            (
-                r["input"].as_str().expect("input").to_string(),
-                r["output_name"].as_str().expect("name").to_string(),
-                r["slices"].as_array().expect("slices").len(),
-            )
-        })
-        .collect();
-    found.sort();
+    let found = inputs_named(&out);
     let zip = s(&input);
     assert_eq!(
         found,
@@ -1651,20 +1657,7 @@ fn archives_inside_a_zip_archive_are_read_as_its_folders() {
         "{stderr}"
     );
     assert!(stderr.contains("nested.zip/readme.txt"), "{stderr}");
-    let report = report_json(&out);
-    let mut found: Vec<(String, String, usize)> = report["inputs"]
-        .as_array()
-        .expect("inputs")
-        .iter()
-        .map(|r| {
-            (
-                r["input"].as_str().expect("input").to_string(),
-                r["output_name"].as_str().expect("name").to_string(),
-                r["slices"].as_array().expect("slices").len(),
-            )
-        })
-        .collect();
-    found.sort();
+    let found = inputs_named(&out);
     assert_eq!(
         found,
         [
