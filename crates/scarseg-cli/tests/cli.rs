@@ -1678,6 +1678,33 @@ fn archives_inside_a_zip_archive_are_read_as_its_folders() {
 }
 
 #[test]
+fn a_dicom_file_whose_preamble_starts_like_a_zip_is_read_as_dicom() {
+    // The preamble is the writer's to fill; "PK\x03\x04" there (a ZIP's first bytes) must not
+    // send the file, given alone or met in a folder, to the archive reader.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut bytes = std::fs::read(good_corpus("seg_mr_0.dcm")).expect("corpus");
+    bytes[..4].copy_from_slice(b"PK\x03\x04");
+    let folder = tmp.path().join("series");
+    std::fs::create_dir(&folder).expect("mkdir");
+    std::fs::write(folder.join("IM1"), &bytes).expect("write");
+    for (input, out) in [
+        (folder.join("IM1"), "out-file"),
+        (folder.clone(), "out-folder"),
+    ] {
+        let out = tmp.path().join(out);
+        let run = ok(&["predict", s(&input), "--out", s(&out)]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.contains("1 stack(s) from 1 input(s) analysed, 0 error(s)"),
+            "{stderr}"
+        );
+        let found = inputs_named(&out);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].2, 1, "{found:?}");
+    }
+}
+
+#[test]
 fn labels_are_paired_with_their_image_slices_by_position() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();

@@ -14,10 +14,12 @@ use crate::slice::Limits;
 /// The most files an archive may hold: a whole study's slices, with room to spare.
 pub const MAX_ENTRIES: usize = 20_000;
 
-/// Whether `bytes` are a ZIP archive (a local file header first, or the end record of an empty
-/// one).
+/// Whether `bytes` (a whole file, or its first 132 bytes at least) are a ZIP archive: a local
+/// file header first (or the end record of an empty one), and not a DICOM file whose 128-byte
+/// preamble, the writer's to fill, happens to start like one.
 pub fn is_zip(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
+    (bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06"))
+        && sniff(bytes) != Some(Format::Dicom)
 }
 
 /// An archive's files and the entries that could not be read.
@@ -143,9 +145,9 @@ fn read_entries(
         }
         drop(entry);
         let member = format!("{name}/{path}");
-        // An archive inside (not a DICOM file whose preamble happens to start like one) is read
-        // in place while its own bytes still count against the limit, then let go.
-        if is_zip(&data) && sniff(&data) != Some(Format::Dicom) {
+        // An archive inside is read in place while its own bytes still count against the limit,
+        // then let go.
+        if is_zip(&data) {
             held.bytes += data.len() as u64;
             if depth == MAX_NESTING {
                 out.errors.push(entry_error(

@@ -302,7 +302,12 @@ fn a_dicom_file_whose_preamble_starts_like_an_archive_stays_a_file() {
     // starts with a ZIP's signature does not make the file an archive.
     let mut dicom = corpus("good", "seg_mr_0.dcm");
     dicom[..4].copy_from_slice(b"PK\x03\x04");
-    assert!(is_zip(&dicom));
+    assert!(!is_zip(&dicom));
+    assert!(!is_zip(&dicom[..132]));
+    // Without its DICM magic it would be taken for an archive.
+    let mut no_magic = dicom.clone();
+    no_magic[128..132].copy_from_slice(b"DICN");
+    assert!(is_zip(&no_magic));
     let read = unzip(
         "study.zip",
         &stored_zip(&[("IM1.dcm".into(), dicom.clone())]),
