@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         max_side: 1024,
         max_slices: 64,
     };
-    if let Ok(unzipped) = unzip("fuzz.zip", data, &limits) {
+    if let Ok(unzipped) = unzip("fuzz.zip", data.to_vec(), &limits) {
         let _ = decode_series_stacks("fuzz.zip", &unzipped.files, &limits);
     }
 });

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use scarseg_imaging::archive::{is_zip, unzip};
+use scarseg_imaging::archive::{Unzipped, Unzipping, is_zip};
 use scarseg_imaging::decode::{
     Format, is_dicom_segmentation, labels_for, named_like_an_image, sniff, worth_decoding,
 };
@@ -664,6 +664,58 @@ fn submit(state: AppState, items: Vec<(Item, Beside)>, options: PostprocessOptio
     fail_waiting(state);
 }
 
+/// Lets the page answer (clicks, keys, drawing) between pieces of work it does itself, at most
+/// every [`Breath::EVERY_MS`]: a large study's archive takes seconds to inflate (measured in
+/// `benchmarks/archive_open.md`), and a page that held its thread that long would be frozen.
+struct Breath {
+    since: f64,
+}
+
+impl Breath {
+    /// Under the 50 ms the browser counts a long task from.
+    const EVERY_MS: f64 = 25.0;
+
+    fn new() -> Self {
+        Self { since: now_ms() }
+    }
+
+    /// Gives the thread back for one turn of the event loop if the work since the last breath
+    /// took [`Self::EVERY_MS`]; a timer, not a promise, since input and drawing wait for the
+    /// next task.
+    async fn take(&mut self) {
+        if now_ms() - self.since < Self::EVERY_MS {
+            return;
+        }
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(window) = web_sys::window() {
+                let _ = window.set_timeout_with_callback(&resolve);
+            }
+        });
+        let _ = JsFuture::from(promise).await;
+        self.since = now_ms();
+    }
+}
+
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// [`scarseg_imaging::archive::unzip`], an entry at a time with breaths between.
+async fn unzip_breathing(
+    name: &str,
+    bytes: Vec<u8>,
+    limits: &Limits,
+    breath: &mut Breath,
+) -> Result<Unzipped, ImagingError> {
+    let mut unzipping = Unzipping::new(name, bytes, limits)?;
+    while unzipping.step()? {
+        breath.take().await;
+    }
+    Ok(unzipping.into_unzipped())
+}
+
 async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
     let buffer = JsFuture::from(file.array_buffer())
         .await
@@ -709,6 +761,7 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
     let mut refused = Vec::new();
     let mut left_out = Vec::new();
     let limits = Limits::default();
+    let mut breath = Breath::new();
     for file in files {
         let path = relative_path(&file);
         let archive_name = path.to_ascii_lowercase().ends_with(".zip");
@@ -731,7 +784,7 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
         // A file the browser cannot read arrives empty, and decoding reports it by name.
         let bytes: Vec<u8> = file_bytes(&file).await.unwrap_or_default();
         let entries = if is_zip(&bytes) {
-            match unzip(&path, &bytes, &limits) {
+            match unzip_breathing(&path, bytes, &limits, &mut breath).await {
                 Ok(unzipped) => {
                     for e in unzipped.errors {
                         refused.push((e.file.clone(), e.to_string()));
@@ -752,6 +805,7 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
             vec![(path, bytes)]
         };
         for (path, bytes) in entries {
+            breath.take().await;
             if sniff(&bytes) == Some(Format::Dicom) {
                 let folder = path
                     .rsplit_once('/')

@@ -508,7 +508,7 @@ pub fn decode(input: &Input, limits: &Limits) -> Decoded {
                 Ok(b) => b,
                 Err(e) => return failed(vec![format!("{e:#}")]),
             };
-            match unzip(&path.display().to_string(), &bytes, limits) {
+            match unzip(&path.display().to_string(), bytes, limits) {
                 Ok(unzipped) => decode_archive(unzipped, limits),
                 Err(e) => failed(vec![e.to_string()]),
             }

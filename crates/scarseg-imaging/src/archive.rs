@@ -42,136 +42,198 @@ pub const MAX_NESTING: usize = 3;
 /// down to [`MAX_NESTING`] levels. An archive that does not open, holds more than
 /// [`MAX_ENTRIES`] entries (with the archives inside it) or inflates to more than
 /// `limits.max_bytes` is an error; a single entry that does not read, an archive inside that
-/// does not open among them, is one of [`Unzipped::errors`].
-pub fn unzip(name: &str, bytes: &[u8], limits: &Limits) -> Result<Unzipped, ImagingError> {
-    let mut out = Unzipped::default();
-    let archive = open(name, bytes)?;
-    read_entries(name, archive, limits, 0, &mut out, &mut Held::default())?;
-    Ok(out)
+/// does not open among them, is one of [`Unzipped::errors`]. [`Unzipping`] reads the same entry
+/// by entry.
+pub fn unzip(name: &str, bytes: Vec<u8>, limits: &Limits) -> Result<Unzipped, ImagingError> {
+    let mut unzipping = Unzipping::new(name, bytes, limits)?;
+    while unzipping.step()? {}
+    Ok(unzipping.into_unzipped())
 }
 
-/// What the archives read so far hold at once: the bytes of their files and of the archives
-/// being read inside them, and their entries.
-#[derive(Default)]
-struct Held {
-    bytes: u64,
+/// A ZIP archive being read one entry at a time, as [`unzip`] reads it: for a caller that must
+/// not hold its thread for the whole archive (the page's, which would stop answering for
+/// seconds on a large study), and so may pause between [`Unzipping::step`]s.
+pub struct Unzipping {
+    /// The archives being read: the one given, then each archive inside being read, innermost
+    /// last.
+    levels: Vec<Level>,
+    limits: Limits,
+    /// What is held at once: the files read and the archives being read inside the first.
+    held_bytes: u64,
+    /// The entries of every archive opened.
     entries: usize,
+    out: Unzipped,
 }
 
-fn open<'a>(
-    name: &str,
-    bytes: &'a [u8],
-) -> Result<zip::ZipArchive<Cursor<&'a [u8]>>, ImagingError> {
-    zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
-        ImagingError::new(
-            name,
-            ErrorKind::Archive(format!("not a ZIP archive that reads ({e})")),
-        )
-    })
-}
-
-/// Reads the entries of `archive` (named `name`, `depth` archives inside the dropped one) into
-/// `out`; an error is one that ends the whole reading (a limit passed).
-fn read_entries(
-    name: &str,
-    mut archive: zip::ZipArchive<Cursor<&[u8]>>,
-    limits: &Limits,
+struct Level {
+    name: String,
+    archive: zip::ZipArchive<Cursor<Vec<u8>>>,
+    /// The index of the entry the next step reads.
+    next: usize,
+    /// How many archives this one is inside (0: the one given).
     depth: usize,
-    out: &mut Unzipped,
-    held: &mut Held,
-) -> Result<(), ImagingError> {
-    held.entries += archive.len();
-    if held.entries > MAX_ENTRIES {
-        let with = if depth == 0 {
-            String::new()
-        } else {
-            format!(" ({} with the archives around it)", held.entries)
+    /// Its bytes, counted as held while it is read (0 for the one given, which the caller has).
+    own_bytes: u64,
+}
+
+impl Unzipping {
+    /// Opens the archive `bytes`, named `name`; see [`unzip`] for what is an error.
+    pub fn new(name: &str, bytes: Vec<u8>, limits: &Limits) -> Result<Self, ImagingError> {
+        let archive = open(name, bytes)?;
+        let mut unzipping = Self {
+            levels: Vec::new(),
+            limits: *limits,
+            held_bytes: 0,
+            entries: 0,
+            out: Unzipped::default(),
         };
-        return Err(ImagingError::new(
-            name,
-            ErrorKind::Archive(format!(
-                "{} entries{with}, over the limit of {MAX_ENTRIES}",
-                archive.len()
-            )),
-        ));
+        unzipping.enter(name.to_string(), archive, 0, 0)?;
+        Ok(unzipping)
     }
-    for index in 0..archive.len() {
+
+    fn enter(
+        &mut self,
+        name: String,
+        archive: zip::ZipArchive<Cursor<Vec<u8>>>,
+        depth: usize,
+        own_bytes: u64,
+    ) -> Result<(), ImagingError> {
+        self.entries += archive.len();
+        if self.entries > MAX_ENTRIES {
+            let with = if depth == 0 {
+                String::new()
+            } else {
+                format!(" ({} with the archives around it)", self.entries)
+            };
+            return Err(ImagingError::new(
+                name,
+                ErrorKind::Archive(format!(
+                    "{} entries{with}, over the limit of {MAX_ENTRIES}",
+                    archive.len()
+                )),
+            ));
+        }
+        self.levels.push(Level {
+            name,
+            archive,
+            next: 0,
+            depth,
+            own_bytes,
+        });
+        Ok(())
+    }
+
+    /// Reads the next entry: a file kept, an entry that does not read noted, an archive inside
+    /// opened (its entries are the next steps'). `Ok(false)` once every entry is read; an error
+    /// ends the reading (a limit passed).
+    pub fn step(&mut self) -> Result<bool, ImagingError> {
+        let Some(level) = self.levels.last_mut() else {
+            return Ok(false);
+        };
+        if level.next == level.archive.len() {
+            // Its files are out: an archive inside is let go.
+            self.held_bytes -= level.own_bytes;
+            self.levels.pop();
+            return Ok(!self.levels.is_empty());
+        }
+        let (index, depth, name) = (level.next, level.depth, level.name.clone());
+        level.next += 1;
         // Named before it is opened, so that an entry that does not open is named too.
-        let listed = archive
+        let listed = level
+            .archive
             .name_for_index(index)
             .and_then(Result::ok)
             .map_or_else(|| format!("entry {}", index + 1), |n| n.to_string());
-        let mut entry = match archive.by_index(index) {
+        let mut entry = match level.archive.by_index(index) {
             Ok(entry) => entry,
             Err(e) => {
-                out.errors.push(entry_error(name, &listed, &e.to_string()));
-                continue;
+                self.out
+                    .errors
+                    .push(entry_error(&name, &listed, &e.to_string()));
+                return Ok(true);
             }
         };
         if entry.is_dir() || is_beside(&listed) {
-            continue;
+            return Ok(true);
         }
         let Some(path) = entry.enclosed_name() else {
-            out.errors.push(entry_error(
-                name,
+            self.out.errors.push(entry_error(
+                &name,
                 &listed,
                 "a path that leaves the archive (absolute, or through ..)",
             ));
-            continue;
+            return Ok(true);
         };
         let path = path.to_string_lossy().replace('\\', "/");
         if entry.encrypted() {
-            out.errors.push(entry_error(name, &path, "encrypted"));
-            continue;
+            self.out.errors.push(entry_error(&name, &path, "encrypted"));
+            return Ok(true);
         }
         // Declared sizes are the archive's word only: inflate under what is left of the limit.
-        let left = limits.max_bytes.saturating_sub(held.bytes);
+        let left = self.limits.max_bytes.saturating_sub(self.held_bytes);
         let mut data = Vec::new();
         match (&mut entry).take(left + 1).read_to_end(&mut data) {
             Ok(_) if data.len() as u64 > left => {
                 return Err(ImagingError::new(
                     name,
                     ErrorKind::TooLarge {
-                        bytes: held.bytes + data.len() as u64,
-                        limit: limits.max_bytes,
+                        bytes: self.held_bytes + data.len() as u64,
+                        limit: self.limits.max_bytes,
                     },
                 ));
             }
             Ok(_) => {}
             Err(e) => {
-                out.errors.push(entry_error(name, &path, &e.to_string()));
-                continue;
+                self.out
+                    .errors
+                    .push(entry_error(&name, &path, &e.to_string()));
+                return Ok(true);
             }
         }
         drop(entry);
+        let size = data.len() as u64;
+        self.held_bytes += size;
         let member = format!("{name}/{path}");
-        // An archive inside is read in place while its own bytes still count against the limit,
-        // then let go.
-        if is_zip(&data) {
-            held.bytes += data.len() as u64;
-            if depth == MAX_NESTING {
-                out.errors.push(entry_error(
-                    name,
-                    &path,
-                    &format!(
-                        "a ZIP archive {} levels inside the first; archives are opened \
-                         {MAX_NESTING} levels in: unzip it first",
-                        depth + 1
-                    ),
-                ));
-            } else {
-                match open(&member, &data) {
-                    Ok(inner) => read_entries(&member, inner, limits, depth + 1, out, held)?,
-                    Err(e) => out.errors.push(e),
+        if !is_zip(&data) {
+            self.out.files.push((member, data));
+        } else if depth == MAX_NESTING {
+            self.held_bytes -= size;
+            self.out.errors.push(entry_error(
+                &name,
+                &path,
+                &format!(
+                    "a ZIP archive {} levels inside the first; archives are opened \
+                     {MAX_NESTING} levels in: unzip it first",
+                    depth + 1
+                ),
+            ));
+        } else {
+            // Read in place by the next steps, its own bytes held until its files are out.
+            match open(&member, data) {
+                Ok(inner) => self.enter(member, inner, depth + 1, size)?,
+                Err(e) => {
+                    self.held_bytes -= size;
+                    self.out.errors.push(e);
                 }
             }
-            held.bytes -= data.len() as u64;
-        } else {
-            held.bytes += data.len() as u64;
-            out.files.push((member, data));
         }
+        Ok(true)
     }
-    Ok(())
+
+    /// The files read and the entries that did not read (so far, if called before the last
+    /// step).
+    pub fn into_unzipped(self) -> Unzipped {
+        self.out
+    }
+}
+
+fn open(name: &str, bytes: Vec<u8>) -> Result<zip::ZipArchive<Cursor<Vec<u8>>>, ImagingError> {
+    zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        ImagingError::new(
+            name,
+            ErrorKind::Archive(format!("not a ZIP archive that reads ({e})")),
+        )
+    })
 }
 
 /// What archivers put beside the files: macOS's resource forks and hidden files (not `..`,

@@ -14,7 +14,7 @@ fn corpus(kind: &str, name: &str) -> Vec<u8> {
 fn a_study_archive_gives_its_files_under_the_archive_name() {
     let bytes = corpus("good", "study.zip");
     assert!(is_zip(&bytes));
-    let unzipped = unzip("study.zip", &bytes, &Limits::default()).expect("opens");
+    let unzipped = unzip("study.zip", bytes, &Limits::default()).expect("opens");
     assert!(unzipped.errors.is_empty(), "{:?}", unzipped.errors);
     // The folder's own entry and macOS's __MACOSX resource fork are left out; the readme is a
     // file like the others (whether it is an image is the caller's question).
@@ -48,7 +48,7 @@ fn hostile_archives_are_refused_by_name() {
     // A path that climbs out of the archive is refused; the entry beside it is read.
     let unzipped = unzip(
         "slip.zip",
-        &corpus("bad", "zip_slip.zip"),
+        corpus("bad", "zip_slip.zip"),
         &Limits::default(),
     )
     .expect("opens");
@@ -69,7 +69,7 @@ fn hostile_archives_are_refused_by_name() {
         max_bytes: 1 << 20,
         ..Limits::default()
     };
-    let e = unzip("bomb.zip", &corpus("bad", "zip_bomb.zip"), &small).expect_err("a bomb");
+    let e = unzip("bomb.zip", corpus("bad", "zip_bomb.zip"), &small).expect_err("a bomb");
     assert_eq!(e.file, "bomb.zip");
     assert_eq!(
         e.kind,
@@ -81,7 +81,7 @@ fn hostile_archives_are_refused_by_name() {
     // Read under the default limit, it is one file of 2 MiB.
     let whole = unzip(
         "bomb.zip",
-        &corpus("bad", "zip_bomb.zip"),
+        corpus("bad", "zip_bomb.zip"),
         &Limits::default(),
     )
     .expect("under the default limit");
@@ -90,7 +90,7 @@ fn hostile_archives_are_refused_by_name() {
     // Cut before its central directory, the archive does not open.
     let e = unzip(
         "cut.zip",
-        &corpus("bad", "zip_truncated.zip"),
+        corpus("bad", "zip_truncated.zip"),
         &Limits::default(),
     )
     .expect_err("cut");
@@ -105,7 +105,7 @@ fn hostile_archives_are_refused_by_name() {
 fn archives_inside_an_archive_are_read_as_its_folders() {
     let unzipped = unzip(
         "nested.zip",
-        &corpus("good", "nested.zip"),
+        corpus("good", "nested.zip"),
         &Limits::default(),
     )
     .expect("opens");
@@ -139,7 +139,7 @@ fn archives_nested_too_deep_or_inflating_too_far_are_refused() {
     // more than are opened.
     let unzipped = unzip(
         "deep.zip",
-        &corpus("bad", "zip_nest_deep.zip"),
+        corpus("bad", "zip_nest_deep.zip"),
         &Limits::default(),
     )
     .expect("opens");
@@ -160,7 +160,7 @@ fn archives_nested_too_deep_or_inflating_too_far_are_refused() {
         max_bytes: 1 << 20,
         ..Limits::default()
     };
-    let e = unzip("outer.zip", &corpus("bad", "zip_bomb_nested.zip"), &small)
+    let e = unzip("outer.zip", corpus("bad", "zip_bomb_nested.zip"), &small)
         .expect_err("a bomb inside");
     assert_eq!(e.file, "outer.zip/zip_bomb.zip");
     assert_eq!(
@@ -242,18 +242,18 @@ fn entries_are_counted_with_the_archives_inside() {
         ])
     };
     // 2 + 2 x 9,999 = 20,000 entries: all read.
-    let unzipped = unzip("outer.zip", &outer(9_999), &limits).expect("at the limit");
+    let unzipped = unzip("outer.zip", outer(9_999), &limits).expect("at the limit");
     assert!(unzipped.errors.is_empty(), "{:?}", unzipped.errors);
     assert_eq!(unzipped.files.len(), 19_998);
     assert_eq!(unzipped.files[9_999].0, "outer.zip/b.zip/IM0");
     // 2 + 2 x 10,000: the second inner archive passes the limit, and is named.
-    let e = unzip("outer.zip", &outer(10_000), &limits).expect_err("over");
+    let e = unzip("outer.zip", outer(10_000), &limits).expect_err("over");
     assert_eq!(
         e.to_string(),
         "outer.zip/b.zip: ZIP archive: 10000 entries (20002 with the archives around it), over \
          the limit of 20000"
     );
-    let e = unzip("flat.zip", &empties(20_001), &limits).expect_err("over");
+    let e = unzip("flat.zip", empties(20_001), &limits).expect_err("over");
     assert_eq!(
         e.to_string(),
         "flat.zip: ZIP archive: 20001 entries, over the limit of 20000"
@@ -261,7 +261,7 @@ fn entries_are_counted_with_the_archives_inside() {
     // The writer is checked against the reader on a file with content.
     let one = unzip(
         "one.zip",
-        &stored_zip(&[("IM1".into(), b"abc".to_vec())]),
+        stored_zip(&[("IM1".into(), b"abc".to_vec())]),
         &limits,
     )
     .expect("reads");
@@ -282,10 +282,10 @@ fn an_archive_inside_counts_while_it_is_read_and_is_then_let_go() {
         max_bytes,
         ..Limits::default()
     };
-    let read = unzip("outer.zip", &outer, &limits(most)).expect("fits");
+    let read = unzip("outer.zip", outer.clone(), &limits(most)).expect("fits");
     let names: Vec<&str> = read.files.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["outer.zip/a.zip/IM1", "outer.zip/IM2"]);
-    let e = unzip("outer.zip", &outer, &limits(most - 1)).expect_err("a byte short");
+    let e = unzip("outer.zip", outer, &limits(most - 1)).expect_err("a byte short");
     assert_eq!(e.file, "outer.zip/a.zip");
     assert_eq!(
         e.kind,
@@ -310,7 +310,7 @@ fn a_dicom_file_whose_preamble_starts_like_an_archive_stays_a_file() {
     assert!(is_zip(&no_magic));
     let read = unzip(
         "study.zip",
-        &stored_zip(&[("IM1.dcm".into(), dicom.clone())]),
+        stored_zip(&[("IM1.dcm".into(), dicom.clone())]),
         &Limits::default(),
     )
     .expect("reads");
