@@ -14,6 +14,7 @@ fn main() {
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    scarseg_web::run_constructors_once();
     std::panic::set_hook(Box::new(on_panic));
     watch_for_traps();
     leptos::mount::mount_to_body(app::App);

@@ -11,6 +11,7 @@ fn main() {
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    scarseg_web::run_constructors_once();
     worker::start();
 }
 
