@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""How long a study ZIP dropped on the page holds its main thread, in headless Chromium.
+
+Usage (through benchmarks/archive_open.sh, which builds what this needs):
+    benchmarks/archive_open.py DIST SCARSEG_BIN OUT.md
+
+The archive: phantom DICOM series made by `scarseg phantom` (synthetic 16-bit MR slices), each
+series a folder, deflated by Python's zipfile as a web PACS's download would be; sizes from a
+small study to one near the page's 512 MiB limit. Measured from the file input's change to the
+moment the page lists every series as a case (the archive read, its files grouped, the cases
+queued for the worker): the wall time, and the main thread's long tasks in that window (the
+browser's Long Tasks API: each task over 50 ms, during which the page answers no click or key),
+the longest and their sum. The CPU device is chosen, so that no GPU start shares the window.
+"""
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+import browser_test as bt  # noqa: E402
+
+DIST, SCARSEG, OUT = map(pathlib.Path, sys.argv[1:4])
+# (series, slices per series, copies of each series): from one LGE series to a study with cine.
+SIZES = [(1, 12, 1), (4, 20, 5), (4, 20, 25)]
+RUNS = 3
+
+
+def study_zip(tmp, series, slices, copies):
+    """A ZIP of `series` phantom DICOM series of `slices` slices, each `copies` times (as
+    further folders), and its uncompressed size."""
+    out = tmp / f"p{series}x{slices}"
+    if not out.exists():
+        subprocess.run([str(SCARSEG), "phantom", "--out", out, "--count", str(series), "--seed", "9801",
+                        "--format", "dicom", "--slices", str(slices)], check=True, stderr=subprocess.DEVNULL)
+    folders = sorted(p for p in out.iterdir() if p.is_dir())
+    path = tmp / f"study-{series}x{slices}x{copies}.zip"
+    raw = 0
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for c in range(copies):
+            for k, folder in enumerate(folders):
+                for f in sorted(folder.iterdir()):
+                    z.write(f, f"SE{c * len(folders) + k + 1}/{f.name}")
+                    raw += f.stat().st_size
+    return path, raw, copies * len(folders)
+
+
+def one_open(port, path, cases):
+    d = bt.Driver(pathlib.Path(tempfile.mkdtemp()), webgpu=False)
+    try:
+        d.get(f"http://127.0.0.1:{port}/?device=cpu")
+        d.wait("return document.querySelector('[data-testid=file-input]')", "the page")
+        d.js("""window.longTasks = [];
+            new PerformanceObserver(l => window.longTasks.push(...l.getEntries()
+                .map(e => [e.startTime, e.duration]))).observe({type: 'longtask'});
+            window.opened = null;
+            document.querySelector('[data-testid=file-input]').addEventListener('change',
+                () => { window.opened = performance.now(); });""")
+        d.upload("[data-testid=file-input]", [path])
+        listed = d.wait(f"""const n = document.querySelectorAll('[data-testid=file-row]').length;
+            return n >= {cases} ? performance.now() : null""", "the archive's cases", timeout=600)
+        opened = d.js("return window.opened")
+        tasks = [t for t in d.js("return window.longTasks") if t[0] + t[1] >= opened and t[0] <= listed]
+        # The poll above lands up to 0.5 s after the listing, so "listed after" may read late by
+        # that much; long tasks are counted only up to the poll.
+        return {"listed_ms": listed - opened, "longest_ms": max((t[1] for t in tasks), default=0.0),
+                "blocked_ms": sum(t[1] for t in tasks), "tasks": len(tasks)}
+    finally:
+        d.quit()
+
+
+def main():
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="scarseg-archivebench-"))
+    server, port = bt.serve()
+    rows = []
+    try:
+        for series, slices, copies in SIZES:
+            path, raw, cases = study_zip(tmp, series, slices, copies)
+            runs = [one_open(port, path, cases) for _ in range(RUNS)]
+            row = (cases, raw / 2**20, path.stat().st_size / 2**20, runs)
+            print(path.name, row, flush=True)
+            rows.append(row)
+    finally:
+        server.shutdown()
+        shutil.rmtree(tmp, ignore_errors=True)
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    chromium = subprocess.run(["chromium", "--version"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# A study ZIP opened in the page: how long the main thread is held",
+        "",
+        f"Machine: {cpu}, {len(open('/proc/cpuinfo').read().split('processor')) - 1} logical CPUs; "
+        f"{chromium}, headless, CPU device.",
+        f"Command: `benchmarks/archive_open.sh` (this file is its output), {time.strftime('%Y-%m-%d', time.gmtime())}.",
+        "",
+        "From the file input's change to every series listed as a case; long tasks are the main",
+        f"thread's tasks over 50 ms in that window (the page answers nothing during one). {RUNS} runs",
+        "each, a fresh browser profile each; median of the runs, and the largest longest task.",
+        "",
+        "| series | DICOM files' size | archive | listed after | longest task (median, max) | long tasks' sum |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for cases, raw_mib, zip_mib, runs in rows:
+        med = lambda k: sorted(r[k] for r in runs)[len(runs) // 2]  # noqa: E731
+        lines.append(f"| {cases} | {raw_mib:.1f} MiB | {zip_mib:.1f} MiB | {med('listed_ms'):.0f} ms | "
+                     f"{med('longest_ms'):.0f} ms, {max(r['longest_ms'] for r in runs):.0f} ms | "
+                     f"{med('blocked_ms'):.0f} ms |")
+    OUT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
