@@ -5,9 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"
 apt_install chromium chromium-driver binaryen
-ensure_wasm_target
-ensure_trunk
-ensure_wasm_bindgen
+ensure_page_tools
 trunk --config trunk.toml build --release
 cargo build -p scarseg-cli
 python3 benchmarks/archive_open.py dist "$CARGO_TARGET_DIR/debug/scarseg" benchmarks/archive_open.md

@@ -6,9 +6,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"
 cd "$ROOT"
 apt_install chromium chromium-driver binaryen
-ensure_wasm_target
-ensure_trunk
-ensure_wasm_bindgen
+ensure_page_tools
 
 ORT_VERSION=1.30.0
 ORT_HOME="$HOME/.cache/scarseg/ort-web-$ORT_VERSION"

@@ -76,6 +76,14 @@ ensure_wasm_bindgen() {
   fi
 }
 
+# What building the page takes besides cargo: the wasm32 target, trunk, and the wasm-bindgen CLI
+# that matches Cargo.lock.
+ensure_page_tools() {
+  ensure_wasm_target
+  ensure_trunk
+  ensure_wasm_bindgen
+}
+
 # A venv with the Python packages pinned in FILE (a requirements file), made or remade only when
 # FILE changes; prints its python.
 ensure_venv() {

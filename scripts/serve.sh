@@ -4,9 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
 
-ensure_wasm_target
 apt_install binaryen
-ensure_trunk
-ensure_wasm_bindgen
+ensure_page_tools
 
 exec trunk --config trunk.toml serve --release --address 127.0.0.1 --port "${PORT:-8080}"

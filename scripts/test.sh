@@ -17,9 +17,7 @@ step() {
 }
 
 apt_install mesa-vulkan-drivers binaryen chromium chromium-driver dicom3tools
-ensure_wasm_target
-ensure_trunk
-ensure_wasm_bindgen
+ensure_page_tools
 
 step "cargo fmt"
 cargo fmt --all -- --check
