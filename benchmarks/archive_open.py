@@ -50,49 +50,52 @@ def study_zip(tmp, series, slices, copies):
     return path, raw, copies * len(folders)
 
 
-def one_open(port, path, cases):
+def page_watching_long_tasks(port):
+    """A fresh browser on the page (CPU device) that records the main thread's long tasks in
+    `window.longTasks` as (start, duration) and the file input's change in `window.opened`."""
     d = bt.Driver(pathlib.Path(tempfile.mkdtemp()), webgpu=False)
+    d.get(f"http://127.0.0.1:{port}/?device=cpu")
+    d.wait("return document.querySelector('[data-testid=file-input]')", "the page")
+    d.js("""window.longTasks = [];
+        new PerformanceObserver(l => window.longTasks.push(...l.getEntries()
+            .map(e => [e.startTime, e.duration]))).observe({type: 'longtask'});
+        window.opened = null;
+        document.querySelector('[data-testid=file-input]').addEventListener('change',
+            () => { window.opened = performance.now(); });""")
+    return d
+
+
+def long_tasks(d, since, until):
+    """The long tasks that overlap [since, until], as counted in the tables."""
+    tasks = [t for t in d.js("return window.longTasks") if t[0] + t[1] >= since and t[0] <= until]
+    return {"longest_ms": max((t[1] for t in tasks), default=0.0),
+            "blocked_ms": sum(t[1] for t in tasks), "tasks": len(tasks)}
+
+
+def one_open(port, path, cases):
+    d = page_watching_long_tasks(port)
     try:
-        d.get(f"http://127.0.0.1:{port}/?device=cpu")
-        d.wait("return document.querySelector('[data-testid=file-input]')", "the page")
-        d.js("""window.longTasks = [];
-            new PerformanceObserver(l => window.longTasks.push(...l.getEntries()
-                .map(e => [e.startTime, e.duration]))).observe({type: 'longtask'});
-            window.opened = null;
-            document.querySelector('[data-testid=file-input]').addEventListener('change',
-                () => { window.opened = performance.now(); });""")
         d.upload("[data-testid=file-input]", [path])
         listed = d.wait(f"""const n = document.querySelectorAll('[data-testid=file-row]').length;
             return n >= {cases} ? performance.now() : null""", "the archive's cases", timeout=600)
         opened = d.js("return window.opened")
-        tasks = [t for t in d.js("return window.longTasks") if t[0] + t[1] >= opened and t[0] <= listed]
         # The poll above lands up to 0.5 s after the listing, so "listed after" may read late by
         # that much; long tasks are counted only up to the poll.
-        return {"listed_ms": listed - opened, "longest_ms": max((t[1] for t in tasks), default=0.0),
-                "blocked_ms": sum(t[1] for t in tasks), "tasks": len(tasks)}
+        return {"listed_ms": listed - opened, **long_tasks(d, opened, listed)}
     finally:
         d.quit()
 
 
 def one_analysis(port, path, cases):
     """Long tasks from the drop until every case of `path` is analysed."""
-    d = bt.Driver(pathlib.Path(tempfile.mkdtemp()), webgpu=False)
+    d = page_watching_long_tasks(port)
     try:
-        d.get(f"http://127.0.0.1:{port}/?device=cpu")
-        d.wait("return document.querySelector('[data-testid=file-input]')", "the page")
-        d.js("""window.longTasks = [];
-            new PerformanceObserver(l => window.longTasks.push(...l.getEntries()
-                .map(e => [e.startTime, e.duration]))).observe({type: 'longtask'});""")
-        start = d.js("return performance.now()")
         d.upload("[data-testid=file-input]", [path])
-        d.wait(f"""return [...document.querySelectorAll('[data-testid=file-status]')]
-            .filter(s => s.innerText.startsWith('done')).length >= {cases}""", "every case done",
-               timeout=1800)
-        end = d.js("return performance.now()")
-        tasks = [t for t in d.js("return window.longTasks") if t[0] >= start]
-        return {"s": (end - start) / 1000, "tasks": len(tasks),
-                "longest_ms": max((t[1] for t in tasks), default=0.0),
-                "blocked_ms": sum(t[1] for t in tasks)}
+        done = d.wait(f"""const n = [...document.querySelectorAll('[data-testid=file-status]')]
+            .filter(s => s.innerText.startsWith('done')).length;
+            return n >= {cases} ? performance.now() : null""", "every case done", timeout=1800)
+        opened = d.js("return window.opened")
+        return {"s": (done - opened) / 1000, **long_tasks(d, opened, done)}
     finally:
         d.quit()
 
