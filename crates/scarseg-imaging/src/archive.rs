@@ -1,9 +1,10 @@
 //! ZIP archives of images (a web PACS's or a viewer's study download), and ZIP archives inside
-//! them: their files, read as a folder's would be, by the page and `scarseg predict` alike. Archives are as hostile as any
-//! input: the declared sizes are not trusted (every entry is inflated under the byte limit, all
-//! of them together too), entry names that climb out of the archive (`../`, absolute paths) are
-//! refused, and an entry that cannot be read (encrypted, a compression method other than stored
-//! and deflate, corrupt) is reported by name while the others are read.
+//! them: their files, read as a folder's would be, by the page and `scarseg predict` alike.
+//! Archives are as hostile as any input: the declared sizes are not trusted (every entry is
+//! inflated under the byte limit, all of them together too), entry names that climb out of the
+//! archive (`../`, absolute paths) are refused, and an entry that cannot be read (encrypted, a
+//! compression method other than stored and deflate, corrupt) is reported by name while the
+//! others are read.
 
 use std::io::{Cursor, Read};
 
