@@ -76,24 +76,26 @@ class Counting(bt.Quiet):
         data = source.read()
         outputfile.write(data)
         with self.lock:
-            self.sent.append((self.status, len(data)))
+            self.sent.append((self.status, len(data), self.path))
 
     def send_head(self):
         f = super().send_head()
         if f is None:
             with self.lock:
-                self.sent.append((getattr(self, "status", 0), 0))
+                self.sent.append((getattr(self, "status", 0), 0, self.path))
         return f
 
 
 def downloads():
-    """What the server sent since the last call: (MB of bodies, responses by status)."""
+    """What the server sent since the last call: (MB of bodies, responses by status, the paths
+    answered with an error)."""
     with Counting.lock:
         sent, Counting.sent[:] = list(Counting.sent), []
     statuses = {}
-    for code, _ in sent:
+    for code, _, _ in sent:
         statuses[code] = statuses.get(code, 0) + 1
-    return sum(n for _, n in sent) / 1e6, statuses
+    failed = sorted({path for code, _, path in sent if code >= 400})
+    return sum(n for _, n, _ in sent) / 1e6, statuses, failed
 
 
 def page_run(device, port, stack):
@@ -203,8 +205,10 @@ def ort_run(ep, runs, size):
     return result
 
 
-def status_text(statuses):
-    return ", ".join(f"{n} x {code}" for code, n in sorted(statuses.items()))
+def status_text(downloaded):
+    _, statuses, failed = downloaded
+    text = ", ".join(f"{n} x {code}" for code, n in sorted(statuses.items()))
+    return text + (f" (errors for {', '.join(failed)})" if failed else "")
 
 
 def main():
@@ -270,8 +274,8 @@ def main():
         "including the worker's start, the device's start and the weights' sha256 check. "
         "Downloaded: the bodies the server sent during the visit, uncompressed (this server does "
         "not gzip; the table below gives gzip sizes). Responses by status, CPU run: nothing "
-        f"cached {status_text(page['cpu']['downloaded_uncached'][1])}; weights cached "
-        f"{status_text(page['cpu']['downloaded_cached'][1])}.",
+        f"cached {status_text(page['cpu']['downloaded_uncached'])}; weights cached "
+        f"{status_text(page['cpu']['downloaded_cached'])}.",
         "",
         "| file | raw | gzip |",
         "|---|---|---|",
