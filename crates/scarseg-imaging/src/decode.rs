@@ -1153,7 +1153,24 @@ fn open_dicom(
         obj.put(un_sequence(&body[u.range])?);
     }
     read_un_as_known(&mut obj, 16);
+    default_high_bit(&mut obj);
     Ok((obj, warnings))
+}
+
+/// High Bit is Bits Stored - 1 in every image MR scanners write and in every segmentation;
+/// dicom-pixeldata refuses to decode pixel data without it (pydicom reads such a file, and
+/// DCMTK, taking Bits Stored - 1 as here). Set where the file is read, so that images and
+/// segmentations, uncompressed or not, are read alike.
+fn default_high_bit(obj: &mut InMemDicomObject) {
+    if obj.element_opt(tags::HIGH_BIT).ok().flatten().is_none()
+        && let Some(stored) = dicom_int(obj, tags::BITS_STORED).filter(|b| (1..=16).contains(b))
+    {
+        obj.put(dicom_core::DataElement::new(
+            tags::HIGH_BIT,
+            dicom_core::VR::US,
+            dicom_core::PrimitiveValue::from(stored as u16 - 1),
+        ));
+    }
 }
 
 /// Elements of VR UN whose tag the standard dictionary knows, in `obj` and its sequences'
@@ -1660,17 +1677,6 @@ fn decode_dicom(name: &str, bytes: &[u8], limits: &Limits) -> Result<Stack, Erro
         Some(codec) => codec.to_native(&mut obj, rows as u64, cols as u64, frames as u64)?,
         None => 0,
     };
-    // High Bit is Bits Stored - 1 in every image MR scanners write; dicom-pixeldata refuses an
-    // image without it (pydicom reads one, and DCMTK, taking Bits Stored - 1 as here).
-    if obj.element_opt(tags::HIGH_BIT).ok().flatten().is_none()
-        && let Some(stored) = dicom_int(&obj, tags::BITS_STORED).filter(|b| (1..=16).contains(b))
-    {
-        obj.put(dicom_core::DataElement::new(
-            tags::HIGH_BIT,
-            dicom_core::VR::US,
-            dicom_core::PrimitiveValue::from(stored as u16 - 1),
-        ));
-    }
     let decoded = obj
         .decode_pixel_data()
         .map_err(|e| dicom_error(&format!("pixel data: {}", error_chain(&e))))?;

@@ -1573,6 +1573,39 @@ fn dicom_segmentations_by_another_writer_read_as_label_maps() {
 }
 
 #[test]
+fn a_dicom_segmentation_without_high_bit_reads_as_bits_stored_says() {
+    // High Bit is required in a segmentation too, but a writer that leaves it out of its images
+    // may leave it out here; it can only be Bits Stored - 1, as for an image. The same files as
+    // above without it, uncompressed and in each compression, give the same label maps (the
+    // compressed ones were refused: dicom-pixeldata needs High Bit to decode them).
+    let expected = seg_fixture_labels(48);
+    let slices = seg_fixture_series("seg_mr");
+    for file in [
+        "seg_binary.dcm",
+        "seg_labelmap.dcm",
+        "seg_fractional_rle.dcm",
+        "seg_labelmap_rle.dcm",
+        "seg_dcmjs_binary.dcm",
+        "seg_dcmjs_rle.dcm",
+        "seg_fractional_jls.dcm",
+        "seg_labelmap_jls.dcm",
+    ] {
+        let bytes = good(file);
+        // (0028,0102) US 2, explicit VR little endian: 0 for one bit stored, 7 for eight.
+        let at = [0u8, 7]
+            .iter()
+            .find_map(|&h| {
+                let element = [0x28, 0x00, 0x02, 0x01, b'U', b'S', 2, 0, h, 0];
+                bytes.windows(10).position(|w| w == element)
+            })
+            .expect(file);
+        let without = [&bytes[..at], &bytes[at + 10..]].concat();
+        let maps = labels_for(&slices, "series", file, &without, &Limits::default());
+        assert_eq!(maps, Ok(expected.clone()), "{file} without High Bit");
+    }
+}
+
+#[test]
 fn a_dicom_segmentation_is_told_from_its_header() {
     let limits = Limits::default();
     for file in [
