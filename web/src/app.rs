@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use scarseg_imaging::archive::{Unzipped, Unzipping, is_zip};
+use scarseg_imaging::archive::{Pause, Unzipped, Unzipping, is_zip};
 use scarseg_imaging::decode::{
     Format, is_dicom_segmentation, labels_for, named_like_an_image, sniff, worth_decoding,
 };
@@ -31,7 +31,7 @@ use scarseg_web::correct::{
     keyboard_step, labels_by_name, segmentations_fitting, segmentations_offered,
 };
 use scarseg_web::ledger::{AfterDeath, Culprit, Ledger, Restart, after_death, death_message};
-use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode, encode};
+use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode};
 use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, ZOOM_RANGE, aha_drawing, angle_at, bullseye,
     fit_zoom, pixel_readout, rgba, sector_drawing,
@@ -48,7 +48,7 @@ thread_local! {
     /// Messages sent while the worker starts, in order; `None` once it has said `Ready`. Its wasm
     /// starts asynchronously, and a message that arrives before its handler is set is dropped:
     /// a file opened in the first seconds stayed "queued" for ever.
-    static PENDING: RefCell<Option<Vec<Vec<u8>>>> = const { RefCell::new(None) };
+    static PENDING: RefCell<Option<Vec<js_sys::Uint8Array>>> = const { RefCell::new(None) };
     /// What the worker was asked and has not finished, to carry over to a new one.
     static LEDGER: RefCell<Ledger> = RefCell::new(Ledger::default());
     /// Which worker is the current one: events of one replaced are ignored.
@@ -66,28 +66,102 @@ fn send(msg: ToWorker) {
     if LOST.with(|l| l.borrow().is_some()) {
         return;
     }
-    let Ok(bytes) = encode(&msg) else {
+    let Ok(array) = encode_for_worker(&msg) else {
         return;
     };
     LEDGER.with(|l| l.borrow_mut().sent(msg));
-    let bytes = PENDING.with(|p| match p.borrow_mut().as_mut() {
+    let array = PENDING.with(|p| match p.borrow_mut().as_mut() {
         Some(pending) => {
-            pending.push(bytes);
+            pending.push(array);
             None
         }
-        None => Some(bytes),
+        None => Some(array),
     });
-    if let Some(bytes) = bytes {
-        post_to_worker(&bytes);
+    if let Some(array) = array {
+        post_to_worker(&array);
     }
 }
 
-fn post_to_worker(bytes: &[u8]) {
+/// `msg` as [`scarseg_web::protocol::encode`] writes it, written straight into a JS array of its size
+/// (measured first): a dropped file is copied out of wasm memory once, where a Rust buffer that
+/// grows as it is written, then copied out, held the page 0.4 s for a 256 MiB volume.
+fn encode_for_worker(msg: &ToWorker) -> postcard::Result<js_sys::Uint8Array> {
+    let size = postcard::experimental::serialized_size(msg)?;
+    let size = u32::try_from(size).map_err(|_| postcard::Error::SerializeBufferFull)?;
+    let out = ToJsArray {
+        array: js_sys::Uint8Array::new_with_length(size),
+        at: 0,
+        small: Vec::new(),
+    };
+    postcard::serialize_with_flavor(msg, out)
+}
+
+/// A postcard output into a JS array: runs of a few bytes (lengths, numbers, names) gathered
+/// and copied out together, a file's bytes copied out directly.
+struct ToJsArray {
+    array: js_sys::Uint8Array,
+    /// Where the next byte goes in `array`, `small`'s bytes not yet counted.
+    at: u32,
+    small: Vec<u8>,
+}
+
+impl ToJsArray {
+    const SMALL: usize = 4096;
+
+    fn copy_out(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        let end = u32::try_from(bytes.len())
+            .ok()
+            .and_then(|n| self.at.checked_add(n))
+            .filter(|&end| end <= self.array.length())
+            .ok_or(postcard::Error::SerializeBufferFull)?;
+        self.array.subarray(self.at, end).copy_from(bytes);
+        self.at = end;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> postcard::Result<()> {
+        let small = std::mem::take(&mut self.small);
+        self.copy_out(&small)?;
+        self.small = small;
+        self.small.clear();
+        Ok(())
+    }
+}
+
+impl postcard::ser_flavors::Flavor for ToJsArray {
+    type Output = js_sys::Uint8Array;
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.small.push(byte);
+        if self.small.len() >= Self::SMALL {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        if self.small.len() + bytes.len() < Self::SMALL {
+            self.small.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.flush()?;
+        self.copy_out(bytes)
+    }
+
+    fn finalize(mut self) -> postcard::Result<js_sys::Uint8Array> {
+        self.flush()?;
+        if self.at != self.array.length() {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        Ok(self.array)
+    }
+}
+
+fn post_to_worker(array: &js_sys::Uint8Array) {
     WORKER.with(|w| {
         if let Some(worker) = w.borrow().as_ref() {
-            let array = js_sys::Uint8Array::from(bytes);
             let transfer = js_sys::Array::of1(&array.buffer());
-            let _ = worker.post_message_with_transfer(&array, &transfer);
+            let _ = worker.post_message_with_transfer(array, &transfer);
         }
     });
 }
@@ -96,8 +170,8 @@ fn post_to_worker(bytes: &[u8]) {
 fn worker_ready() {
     READY.with(|r| r.set(true));
     let pending = PENDING.with(|p| p.borrow_mut().take()).unwrap_or_default();
-    for bytes in pending {
-        post_to_worker(&bytes);
+    for array in pending {
+        post_to_worker(&array);
     }
 }
 
@@ -702,7 +776,15 @@ fn now_ms() -> f64 {
         .map_or(0.0, |p| p.now())
 }
 
-/// [`scarseg_imaging::archive::unzip`], an entry at a time with breaths between.
+/// A large entry is inflated a piece at a time, with breaths between.
+impl Pause for Breath {
+    fn pause(&mut self) -> impl std::future::Future<Output = ()> {
+        self.take()
+    }
+}
+
+/// [`scarseg_imaging::archive::unzip`], an entry (or a piece of a large one) at a time with
+/// breaths between.
 async fn unzip_breathing(
     name: &str,
     bytes: Vec<u8>,
@@ -710,17 +792,36 @@ async fn unzip_breathing(
     breath: &mut Breath,
 ) -> Result<Unzipped, ImagingError> {
     let mut unzipping = Unzipping::new(name, bytes, limits)?;
-    while unzipping.step()? {
+    while unzipping.step_with(breath).await? {
         breath.take().await;
     }
     Ok(unzipping.into_unzipped())
 }
 
-async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
+/// A file's bytes, copied into wasm memory a piece at a time with breaths between (a 230 MiB
+/// archive copied at once held the page 0.2 s).
+async fn file_bytes(file: &web_sys::File, breath: &mut Breath) -> Result<Vec<u8>, String> {
+    const PIECE: u32 = 1 << 22;
     let buffer = JsFuture::from(file.array_buffer())
         .await
         .map_err(|e| format!("{}: cannot read ({e:?})", file.name()))?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+    let array = js_sys::Uint8Array::new(&buffer);
+    let length = array.length();
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(length as usize)
+        .map_err(|e| format!("{}: cannot read ({e})", file.name()))?;
+    let mut at = 0;
+    while at < length {
+        let end = length.min(at.saturating_add(PIECE));
+        bytes.resize(end as usize, 0);
+        array
+            .subarray(at, end)
+            .copy_to(&mut bytes[at as usize..end as usize]);
+        at = end;
+        breath.take().await;
+    }
+    Ok(bytes)
 }
 
 fn relative_path(file: &web_sys::File) -> String {
@@ -782,7 +883,7 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
             continue;
         }
         // A file the browser cannot read arrives empty, and decoding reports it by name.
-        let bytes: Vec<u8> = file_bytes(&file).await.unwrap_or_default();
+        let bytes: Vec<u8> = file_bytes(&file, &mut breath).await.unwrap_or_default();
         let entries = if is_zip(&bytes) {
             match unzip_breathing(&path, bytes, &limits, &mut breath).await {
                 Ok(unzipped) => {
@@ -1505,7 +1606,7 @@ pub fn App() -> impl IntoView {
                 labels_error.set(Some(error.to_string()));
                 return;
             }
-            let bytes = match file_bytes(&file).await {
+            let bytes = match file_bytes(&file, &mut Breath::new()).await {
                 Ok(b) => b,
                 Err(e) => {
                     labels_error.set(Some(format!("{name}: {e}")));
@@ -2087,7 +2188,7 @@ pub fn App() -> impl IntoView {
             let mut weights = None;
             for f in files {
                 let name = f.name();
-                let bytes = file_bytes(&f).await;
+                let bytes = file_bytes(&f, &mut Breath::new()).await;
                 match bytes {
                     Ok(b) if name.ends_with(".json") => manifest = Some(b),
                     Ok(b) if name.ends_with(".safetensors") => weights = Some(b),

@@ -6,7 +6,10 @@
 //! compression method other than stored and deflate, corrupt) is reported by name while the
 //! others are read.
 
+use std::future::Future;
 use std::io::{Cursor, Read};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 
 use crate::decode::{Format, sniff};
 use crate::error::{ErrorKind, ImagingError};
@@ -33,6 +36,26 @@ pub struct Unzipped {
     pub errors: Vec<ImagingError>,
 }
 
+/// How much of one entry is inflated between two [`Pause`]s: a few milliseconds' work, so that
+/// a single large file (a long volume) does not hold the page's thread for seconds either.
+pub const PIECE_BYTES: u64 = 1 << 20;
+
+/// What a reader of an archive does between pieces of work: the page gives its thread back to
+/// the browser ([`Unzipping::step_with`]); [`Unzipping::step`] goes straight on.
+pub trait Pause {
+    /// Called after every [`PIECE_BYTES`] of an entry inflated.
+    fn pause(&mut self) -> impl Future<Output = ()>;
+}
+
+/// No pause: the whole step at once.
+struct NoPause;
+
+impl Pause for NoPause {
+    fn pause(&mut self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
+}
+
 /// How deep archives inside the dropped one are opened: a ZIP of series ZIPs (what some PACS
 /// and teaching collections hand out) and two levels below that.
 pub const MAX_NESTING: usize = 3;
@@ -53,7 +76,8 @@ pub fn unzip(name: &str, bytes: Vec<u8>, limits: &Limits) -> Result<Unzipped, Im
 
 /// A ZIP archive being read one entry at a time, as [`unzip`] reads it: for a caller that must
 /// not hold its thread for the whole archive (the page's, which would stop answering for
-/// seconds on a large study), and so may pause between [`Unzipping::step`]s.
+/// seconds on a large study), and so may pause between [`Unzipping::step`]s, and inside one
+/// large entry's with [`Unzipping::step_with`].
 pub struct Unzipping {
     /// The archives being read: the one given, then each archive inside being read, innermost
     /// last.
@@ -128,6 +152,17 @@ impl Unzipping {
     /// opened (its entries are the next steps'). `Ok(false)` once every entry is read; an error
     /// ends the reading (a limit passed).
     pub fn step(&mut self) -> Result<bool, ImagingError> {
+        // Nothing in a step without pauses waits: its future is done at the first poll.
+        let mut no_pause = NoPause;
+        let mut step = pin!(self.step_with(&mut no_pause));
+        match step.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(result) => result,
+            Poll::Pending => unreachable!("a step without pauses never waits"),
+        }
+    }
+
+    /// [`Unzipping::step`], with `pause` awaited after every [`PIECE_BYTES`] of the entry.
+    pub async fn step_with(&mut self, pause: &mut impl Pause) -> Result<bool, ImagingError> {
         let Some(level) = self.levels.last_mut() else {
             return Ok(false);
         };
@@ -172,9 +207,20 @@ impl Unzipping {
         }
         // Declared sizes are the archive's word only: inflate under what is left of the limit.
         let left = self.limits.max_bytes.saturating_sub(self.held_bytes);
+        // Room for the size declared, within the limit, so that a large file is not copied as
+        // it grows (which held the page 0.5 s for a 256 MiB volume); trimmed below if it lied.
         let mut data = Vec::new();
-        match (&mut entry).take(left + 1).read_to_end(&mut data) {
-            Ok(_) if data.len() as u64 > left => {
+        let _ = data.try_reserve_exact(entry.size().min(left + 1) as usize);
+        let mut limited = (&mut entry).take(left + 1);
+        let read = loop {
+            match (&mut limited).take(PIECE_BYTES).read_to_end(&mut data) {
+                Ok(n) if (n as u64) < PIECE_BYTES => break Ok(()),
+                Ok(_) => pause.pause().await,
+                Err(e) => break Err(e),
+            }
+        };
+        match read {
+            Ok(()) if data.len() as u64 > left => {
                 return Err(ImagingError::new(
                     name,
                     ErrorKind::TooLarge {
@@ -192,6 +238,9 @@ impl Unzipping {
             }
         }
         drop(entry);
+        if data.capacity() > data.len() {
+            data.shrink_to_fit();
+        }
         let size = data.len() as u64;
         self.held_bytes += size;
         let member = format!("{name}/{path}");

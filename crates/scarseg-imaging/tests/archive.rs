@@ -1,7 +1,11 @@
 //! ZIP archives of a study, written by Python's zipfile (`tests/corpus/make_good_corpus.py`
 //! `archives`): their files read back byte for byte, and the hostile ones refused by name.
 
-use scarseg_imaging::archive::{is_zip, unzip};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use scarseg_imaging::archive::{PIECE_BYTES, Pause, Unzipping, is_zip, unzip};
 use scarseg_imaging::{ErrorKind, Limits};
 
 fn corpus(kind: &str, name: &str) -> Vec<u8> {
@@ -316,4 +320,78 @@ fn a_dicom_file_whose_preamble_starts_like_an_archive_stays_a_file() {
     .expect("reads");
     assert!(read.errors.is_empty(), "{:?}", read.errors);
     assert_eq!(read.files, [("study.zip/IM1.dcm".to_string(), dicom)]);
+}
+
+/// A pause that gives the thread back once (its future pends at its first poll), counted.
+struct Yielding {
+    pauses: usize,
+}
+
+impl Pause for Yielding {
+    fn pause(&mut self) -> impl Future<Output = ()> {
+        self.pauses += 1;
+        let mut waited = false;
+        std::future::poll_fn(move |_| {
+            if std::mem::replace(&mut waited, true) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// `bytes` read by [`Unzipping::step_with`] as the page reads them, each future polled until it
+/// is done: the files, the pauses, and how often a step was left waiting.
+fn unzip_pausing(
+    name: &str,
+    bytes: Vec<u8>,
+    limits: &Limits,
+) -> (Vec<(String, Vec<u8>)>, usize, usize) {
+    let mut unzipping = Unzipping::new(name, bytes, limits).expect("opens");
+    let mut pause = Yielding { pauses: 0 };
+    let mut pending = 0;
+    loop {
+        let more = {
+            let mut step = pin!(unzipping.step_with(&mut pause));
+            loop {
+                match step.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                    Poll::Ready(more) => break more.expect("a step"),
+                    Poll::Pending => pending += 1,
+                }
+            }
+        };
+        if !more {
+            break;
+        }
+    }
+    (unzipping.into_unzipped().files, pause.pauses, pending)
+}
+
+#[test]
+fn a_large_entry_is_inflated_a_piece_at_a_time() {
+    // 3.5 pieces of a pattern, stored, and a small file: three full pieces each end with a
+    // pause, the last half piece ends the entry, and the small file needs none.
+    let large: Vec<u8> = (0..PIECE_BYTES * 7 / 2).map(|i| (i % 251) as u8).collect();
+    let archive = stored_zip(&[
+        ("SE1/volume.nii".into(), large.clone()),
+        ("SE1/IM1".into(), b"small".to_vec()),
+    ]);
+    let limits = Limits::default();
+    let (files, pauses, pending) = unzip_pausing("big.zip", archive.clone(), &limits);
+    assert_eq!((pauses, pending), (3, 3));
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0], ("big.zip/SE1/volume.nii".to_string(), large));
+    assert_eq!(files[1], ("big.zip/SE1/IM1".to_string(), b"small".to_vec()));
+    // Read without pauses, the same files.
+    assert_eq!(
+        unzip("big.zip", archive, &limits).expect("opens").files,
+        files
+    );
+
+    // Deflated: the bomb's 2 MiB of zeros are two full pieces, then the end.
+    let (files, pauses, _) = unzip_pausing("bomb.zip", corpus("bad", "zip_bomb.zip"), &limits);
+    assert_eq!(pauses, 2);
+    assert_eq!(files.len(), 1);
+    assert!(files[0].1.len() == 2 << 20 && files[0].1.iter().all(|&b| b == 0));
 }
