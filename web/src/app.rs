@@ -31,7 +31,9 @@ use scarseg_web::correct::{
     keyboard_step, labels_by_name, segmentations_fitting, segmentations_offered,
 };
 use scarseg_web::ledger::{AfterDeath, Culprit, Ledger, Restart, after_death, death_message};
-use scarseg_web::protocol::{DeviceChoice, FromWorker, Item, ToWorker, decode};
+use scarseg_web::protocol::{
+    Destination, DeviceChoice, FromWorker, Item, ToWorker, decode, encode_into,
+};
 use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, ZOOM_RANGE, aha_drawing, angle_at, bullseye,
     fit_zoom, pixel_readout, rgba, sector_drawing,
@@ -82,78 +84,27 @@ fn send(msg: ToWorker) {
     }
 }
 
-/// `msg` as [`scarseg_web::protocol::encode`] writes it, written straight into a JS array of its size
-/// (measured first): a dropped file is copied out of wasm memory once, where a Rust buffer that
-/// grows as it is written, then copied out, held the page 0.4 s for a 256 MiB volume.
-fn encode_for_worker(msg: &ToWorker) -> postcard::Result<js_sys::Uint8Array> {
-    let size = postcard::experimental::serialized_size(msg)?;
-    let size = u32::try_from(size).map_err(|_| postcard::Error::SerializeBufferFull)?;
-    let out = ToJsArray {
-        array: js_sys::Uint8Array::new_with_length(size),
-        at: 0,
-        small: Vec::new(),
-    };
-    postcard::serialize_with_flavor(msg, out)
+/// `msg` written straight into the JavaScript array that is handed to the worker
+/// ([`encode_into`]): a dropped file is copied out of wasm memory once.
+fn encode_for_worker(msg: &ToWorker) -> Result<js_sys::Uint8Array, String> {
+    // usize is 32 bits in wasm32: every size fits.
+    encode_into(msg, |n| {
+        JsArray(js_sys::Uint8Array::new_with_length(n as u32))
+    })
+    .map(|JsArray(array)| array)
 }
 
-/// A postcard output into a JS array: runs of a few bytes (lengths, numbers, names) gathered
-/// and copied out together, a file's bytes copied out directly.
-struct ToJsArray {
-    array: js_sys::Uint8Array,
-    /// Where the next byte goes in `array`, `small`'s bytes not yet counted.
-    at: u32,
-    small: Vec<u8>,
-}
+/// A message for the worker, as [`encode_into`] writes it.
+struct JsArray(js_sys::Uint8Array);
 
-impl ToJsArray {
-    const SMALL: usize = 4096;
-
-    fn copy_out(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-        let end = u32::try_from(bytes.len())
-            .ok()
-            .and_then(|n| self.at.checked_add(n))
-            .filter(|&end| end <= self.array.length())
-            .ok_or(postcard::Error::SerializeBufferFull)?;
-        self.array.subarray(self.at, end).copy_from(bytes);
-        self.at = end;
-        Ok(())
+impl Destination for JsArray {
+    fn size(&self) -> usize {
+        self.0.length() as usize
     }
 
-    fn flush(&mut self) -> postcard::Result<()> {
-        let small = std::mem::take(&mut self.small);
-        self.copy_out(&small)?;
-        self.small = small;
-        self.small.clear();
-        Ok(())
-    }
-}
-
-impl postcard::ser_flavors::Flavor for ToJsArray {
-    type Output = js_sys::Uint8Array;
-
-    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.small.push(byte);
-        if self.small.len() >= Self::SMALL {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-        if self.small.len() + bytes.len() < Self::SMALL {
-            self.small.extend_from_slice(bytes);
-            return Ok(());
-        }
-        self.flush()?;
-        self.copy_out(bytes)
-    }
-
-    fn finalize(mut self) -> postcard::Result<js_sys::Uint8Array> {
-        self.flush()?;
-        if self.at != self.array.length() {
-            return Err(postcard::Error::SerializeBufferFull);
-        }
-        Ok(self.array)
+    fn write(&mut self, at: usize, bytes: &[u8]) {
+        let end = at + bytes.len();
+        self.0.subarray(at as u32, end as u32).copy_from(bytes);
     }
 }
 
