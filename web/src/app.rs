@@ -32,7 +32,7 @@ use scarseg_web::correct::{
 };
 use scarseg_web::ledger::{AfterDeath, Culprit, Ledger, Restart, after_death, death_message};
 use scarseg_web::protocol::{
-    Destination, DeviceChoice, FromWorker, Item, ToWorker, decode, encode_into,
+    Destination, DeviceChoice, FromWorker, Item, JOB_BYTES, ToWorker, batches, decode, encode_into,
 };
 use scarseg_web::render::{
     GRADE_FILL, NO_WALL_FILL, Overlay, Window, ZOOM_RANGE, aha_drawing, angle_at, bullseye,
@@ -68,8 +68,12 @@ fn send(msg: ToWorker) {
     if LOST.with(|l| l.borrow().is_some()) {
         return;
     }
-    let Ok(array) = encode_for_worker(&msg) else {
-        return;
+    let array = match encode_for_worker(&msg) {
+        Ok(array) => array,
+        Err(e) => {
+            web_sys::console::error_1(&format!("page: a message for the worker: {e}").into());
+            return;
+        }
     };
     LEDGER.with(|l| l.borrow_mut().sent(msg));
     let array = PENDING.with(|p| match p.borrow_mut().as_mut() {
@@ -657,35 +661,42 @@ fn submit(state: AppState, items: Vec<(Item, Beside)>, options: PostprocessOptio
     if items.is_empty() {
         return;
     }
-    let job = next_id();
-    let (items, beside): (Vec<Item>, Vec<Beside>) = items.into_iter().unzip();
-    state.cases.update(|cases| {
-        for (k, (item, beside)) in items.iter().zip(beside).enumerate() {
-            let id = cases.len();
-            cases.push(Case {
-                id,
-                name: item.name.clone(),
-                input: item.name.clone(),
-                job,
-                item: k,
-                part: 0,
-                status: Status::Queued,
-                warnings: vec![],
-                stack: None,
-                result: None,
-                ms_per_slice: 0.0,
-                aha: AhaMark::default(),
-                corrections: Arc::default(),
-                beside: Arc::new(beside),
-                beside_fits: vec![],
-            });
-        }
-    });
-    send(ToWorker::Analyse {
-        job,
-        items,
-        options,
-    });
+    let sizes: Vec<u64> = items
+        .iter()
+        .map(|(item, _)| item.files.iter().map(|(_, b)| b.len() as u64).sum())
+        .collect();
+    let mut items = items.into_iter();
+    for run in batches(&sizes, JOB_BYTES) {
+        let job = next_id();
+        let (items, beside): (Vec<Item>, Vec<Beside>) = items.by_ref().take(run.len()).unzip();
+        state.cases.update(|cases| {
+            for (k, (item, beside)) in items.iter().zip(beside).enumerate() {
+                let id = cases.len();
+                cases.push(Case {
+                    id,
+                    name: item.name.clone(),
+                    input: item.name.clone(),
+                    job,
+                    item: k,
+                    part: 0,
+                    status: Status::Queued,
+                    warnings: vec![],
+                    stack: None,
+                    result: None,
+                    ms_per_slice: 0.0,
+                    aha: AhaMark::default(),
+                    corrections: Arc::default(),
+                    beside: Arc::new(beside),
+                    beside_fits: vec![],
+                });
+            }
+        });
+        send(ToWorker::Analyse {
+            job,
+            items,
+            options,
+        });
+    }
     fail_waiting(state);
 }
 

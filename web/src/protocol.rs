@@ -100,6 +100,29 @@ impl<D: Destination> postcard::ser_flavors::Flavor for Gathering<D> {
     }
 }
 
+/// The most bytes of files one [`ToWorker::Analyse`] carries (one item more if a single item is
+/// larger): a message is copied whole into the worker's memory, which in wasm32 cannot hold one
+/// buffer of 2 GiB or more, and a drop of 3 GB in one message was never analysed (nor said why).
+pub const JOB_BYTES: u64 = 512 << 20;
+
+/// Consecutive runs of `sizes` (each item's bytes) whose sum stays within `budget`, each run
+/// at least one item: the jobs a drop of items is sent as.
+pub fn batches(sizes: &[u64], budget: u64) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut sum) = (0, 0u64);
+    for (i, &size) in sizes.iter().enumerate() {
+        if i > start && sum.saturating_add(size) > budget {
+            out.push(start..i);
+            (start, sum) = (i, 0);
+        }
+        sum = sum.saturating_add(size);
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
+}
+
 /// Decodes a message made by [`encode`].
 pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
     postcard::from_bytes(bytes).map_err(|e| e.to_string())
@@ -438,6 +461,22 @@ mod tests {
         for wrong in [expected.len() - 1, expected.len() + 1] {
             assert!(encode_into(&msg, |_| recorded(wrong)).is_err(), "{wrong}");
         }
+    }
+
+    #[test]
+    fn a_drop_is_sent_in_jobs_within_the_budget() {
+        assert!(batches(&[], 10).is_empty());
+        let all = batches(&[3, 3, 3], 10);
+        assert!(all.len() == 1 && all[0] == (0..3), "{all:?}");
+        assert_eq!(batches(&[4, 4, 4, 4, 2], 10), [0..2, 2..5]);
+        // One item over the budget goes alone; so does the next one that would pass it.
+        assert_eq!(batches(&[25, 1, 9, 1], 10), [0..1, 1..3, 3..4]);
+        assert_eq!(batches(&[5, 25], 10), [0..1, 1..2]);
+        // Exactly at the budget stays together.
+        assert_eq!(batches(&[5, 5, 1], 10), [0..2, 2..3]);
+        // Twelve 256 MiB volumes: six jobs of two.
+        let volumes = vec![256 << 20; 12];
+        assert_eq!(batches(&volumes, JOB_BYTES).len(), 6);
     }
 
     #[test]

@@ -108,21 +108,37 @@ mod worker {
         wasm_bindgen::throw_str(&message);
     }
 
+    /// Messages larger than this are read when their turn comes.
+    const READ_AT_ONCE: u32 = 1 << 20;
+
+    /// A message waiting for its turn: read, or still bytes.
+    enum Queued {
+        Read(Box<ToWorker>),
+        Later(js_sys::Uint8Array),
+    }
+
     pub fn start() {
         std::panic::set_hook(Box::new(on_panic));
         let cancelled = Rc::new(Cell::new(u32::MAX));
-        let (tx, mut rx) = mpsc::unbounded::<ToWorker>();
+        let (tx, mut rx) = mpsc::unbounded::<Queued>();
         let flag = cancelled.clone();
-        let onmessage =
-            Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-                match decode::<ToWorker>(&js_sys::Uint8Array::new(&ev.data()).to_vec()) {
-                    Ok(ToWorker::Cancel { job }) => flag.set(job),
-                    Ok(msg) => {
-                        let _ = tx.unbounded_send(msg);
-                    }
-                    Err(e) => web_sys::console::error_1(&format!("worker: bad message {e}").into()),
+        let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let array = js_sys::Uint8Array::new(&ev.data());
+            // A message with files waits in JavaScript's memory until its turn, so that
+            // the worker's holds one job's files at a time; a cancel (a few bytes) is
+            // heard at once.
+            if array.length() > READ_AT_ONCE {
+                let _ = tx.unbounded_send(Queued::Later(array));
+                return;
+            }
+            match decode::<ToWorker>(&array.to_vec()) {
+                Ok(ToWorker::Cancel { job }) => flag.set(job),
+                Ok(msg) => {
+                    let _ = tx.unbounded_send(Queued::Read(Box::new(msg)));
                 }
-            });
+                Err(e) => web_sys::console::error_1(&format!("worker: bad message {e}").into()),
+            }
+        });
         scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
         onmessage.forget();
         post(&FromWorker::Ready);
@@ -134,7 +150,17 @@ mod worker {
                 card: None,
             };
             // One message at a time: the model is never used and replaced at once.
-            while let Some(msg) = rx.next().await {
+            while let Some(queued) = rx.next().await {
+                let msg = match queued {
+                    Queued::Read(msg) => *msg,
+                    Queued::Later(array) => match decode::<ToWorker>(&array.to_vec()) {
+                        Ok(msg) => msg,
+                        Err(e) => {
+                            web_sys::console::error_1(&format!("worker: bad message {e}").into());
+                            continue;
+                        }
+                    },
+                };
                 handle(&mut state, msg, &cancelled).await;
             }
         });
