@@ -760,6 +760,25 @@ async fn unzip_breathing(
     Ok(unzipping.into_unzipped())
 }
 
+/// What the page may hold of files waiting for analysis (2.5 GiB): a web page's WebAssembly has
+/// 4 GiB, and a file being read needs room beside them (its copy, and what an archive inflates
+/// to, up to 512 MiB each). Past it an allocation fails and stops the page: 18 volumes of
+/// 256 MiB dropped at once did.
+const HELD_BYTES: u64 = 5 << 29;
+
+/// Why a file of `size` bytes is not read while the page holds `held`, if it is not.
+fn over_budget(held: u64, size: u64) -> Option<String> {
+    (held.saturating_add(size) > HELD_BYTES).then(|| {
+        format!(
+            "not read: the page already holds {:.0} MB of files waiting for analysis, and a web \
+             page's memory (4 GiB for its WebAssembly) would not hold this one's {:.0} MB beside \
+             them; open it once those are analysed",
+            held as f64 / 1e6,
+            size as f64 / 1e6
+        )
+    })
+}
+
 /// A file's bytes, copied into wasm memory a piece at a time with breaths between (a 230 MiB
 /// archive copied at once held the page 0.2 s).
 async fn file_bytes(file: &web_sys::File, breath: &mut Breath) -> Result<Vec<u8>, String> {
@@ -770,9 +789,14 @@ async fn file_bytes(file: &web_sys::File, breath: &mut Breath) -> Result<Vec<u8>
     let array = js_sys::Uint8Array::new(&buffer);
     let length = array.length();
     let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(length as usize)
-        .map_err(|e| format!("{}: cannot read ({e})", file.name()))?;
+    bytes.try_reserve_exact(length as usize).map_err(|_| {
+        format!(
+            "{}: not read: the page's memory cannot hold its {:.0} MB more (the files of a drop \
+             are kept until they are analysed); open it with fewer files, or once these are done",
+            file.name(),
+            f64::from(length) / 1e6
+        )
+    })?;
     let mut at = 0;
     while at < length {
         let end = length.min(at.saturating_add(PIECE));
@@ -825,6 +849,8 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
     let mut left_out = Vec::new();
     let limits = Limits::default();
     let mut breath = Breath::new();
+    // The files of earlier drops not yet analysed count too.
+    let mut held = LEDGER.with(|l| l.borrow().held_bytes());
     for file in files {
         let path = relative_path(&file);
         let archive_name = path.to_ascii_lowercase().ends_with(".zip");
@@ -836,6 +862,10 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
             }
         }
         let size = file.size() as u64;
+        if let Some(why) = over_budget(held, size) {
+            refused.push((path.clone(), format!("{path}: {why}")));
+            continue;
+        }
         if size > limits.max_bytes {
             let kind = ErrorKind::TooLarge {
                 bytes: size,
@@ -844,11 +874,22 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
             refused.push((path.clone(), ImagingError::new(&path, kind).to_string()));
             continue;
         }
-        // A file the browser cannot read arrives empty, and decoding reports it by name.
-        let bytes: Vec<u8> = file_bytes(&file, &mut breath).await.unwrap_or_default();
+        // A file the browser cannot read, or the page's memory cannot hold, is refused by name.
+        let bytes = match file_bytes(&file, &mut breath).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                refused.push((path.clone(), e));
+                continue;
+            }
+        };
         let entries = if is_zip(&bytes) {
             match unzip_breathing(&path, bytes, &limits, &mut breath).await {
                 Ok(unzipped) => {
+                    let inflated = unzipped.files.iter().map(|(_, b)| b.len() as u64).sum();
+                    if let Some(why) = over_budget(held, inflated) {
+                        refused.push((path.clone(), format!("{path}: {why}")));
+                        continue;
+                    }
                     for e in unzipped.errors {
                         refused.push((e.file.clone(), e.to_string()));
                     }
@@ -868,6 +909,7 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
             vec![(path, bytes)]
         };
         for (path, bytes) in entries {
+            held += bytes.len() as u64;
             breath.take().await;
             if sniff(&bytes) == Some(Format::Dicom) {
                 let folder = path

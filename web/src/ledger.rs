@@ -148,6 +148,21 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// The bytes of the files of the jobs not finished, which the page holds until they are.
+    pub fn held_bytes(&self) -> u64 {
+        self.open
+            .iter()
+            .map(|work| match work {
+                Work::Job { items, .. } => items
+                    .iter()
+                    .flat_map(|item| &item.files)
+                    .map(|(_, bytes)| bytes.len() as u64)
+                    .sum(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Records a message the page has just sent.
     pub fn sent(&mut self, msg: ToWorker) {
         match msg {
@@ -304,6 +319,27 @@ mod tests {
             items: names.iter().map(|n| item(n)).collect(),
             options: PostprocessOptions::default(),
         }
+    }
+
+    #[test]
+    fn the_files_of_unfinished_jobs_are_counted_until_they_end() {
+        let mut ledger = Ledger::default();
+        ledger.sent(model(1));
+        assert_eq!(ledger.held_bytes(), 0);
+        // "a" 1 byte, "bb" 2, "cccc" 4 (each item's file is its name's bytes).
+        ledger.sent(analyse(1, &["a", "bb"]));
+        ledger.sent(analyse(2, &["cccc"]));
+        assert_eq!(ledger.held_bytes(), 7);
+        ledger.heard(&FromWorker::JobEnd {
+            job: 1,
+            cancelled: false,
+        });
+        assert_eq!(ledger.held_bytes(), 4);
+        ledger.heard(&FromWorker::JobEnd {
+            job: 2,
+            cancelled: true,
+        });
+        assert_eq!(ledger.held_bytes(), 0);
     }
 
     fn names(msg: &ToWorker) -> (u32, Vec<String>) {
