@@ -661,10 +661,7 @@ fn submit(state: AppState, items: Vec<(Item, Beside)>, options: PostprocessOptio
     if items.is_empty() {
         return;
     }
-    let sizes: Vec<u64> = items
-        .iter()
-        .map(|(item, _)| item.files.iter().map(|(_, b)| b.len() as u64).sum())
-        .collect();
+    let sizes: Vec<u64> = items.iter().map(|(item, _)| item.bytes()).collect();
     let mut items = items.into_iter();
     for run in batches(&sizes, JOB_BYTES) {
         let job = next_id();

@@ -153,11 +153,7 @@ impl Ledger {
         self.open
             .iter()
             .map(|work| match work {
-                Work::Job { items, .. } => items
-                    .iter()
-                    .flat_map(|item| &item.files)
-                    .map(|(_, bytes)| bytes.len() as u64)
-                    .sum(),
+                Work::Job { items, .. } => items.iter().map(Item::bytes).sum(),
                 _ => 0,
             })
             .sum()

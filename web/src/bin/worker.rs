@@ -117,6 +117,13 @@ mod worker {
         Later(js_sys::Uint8Array),
     }
 
+    /// A message from the page, or `None` (said on the console) if it does not decode.
+    fn read(array: &js_sys::Uint8Array) -> Option<ToWorker> {
+        decode::<ToWorker>(&array.to_vec())
+            .map_err(|e| web_sys::console::error_1(&format!("worker: bad message {e}").into()))
+            .ok()
+    }
+
     pub fn start() {
         std::panic::set_hook(Box::new(on_panic));
         let cancelled = Rc::new(Cell::new(u32::MAX));
@@ -131,12 +138,12 @@ mod worker {
                 let _ = tx.unbounded_send(Queued::Later(array));
                 return;
             }
-            match decode::<ToWorker>(&array.to_vec()) {
-                Ok(ToWorker::Cancel { job }) => flag.set(job),
-                Ok(msg) => {
+            match read(&array) {
+                Some(ToWorker::Cancel { job }) => flag.set(job),
+                Some(msg) => {
                     let _ = tx.unbounded_send(Queued::Read(Box::new(msg)));
                 }
-                Err(e) => web_sys::console::error_1(&format!("worker: bad message {e}").into()),
+                None => {}
             }
         });
         scope().set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
@@ -153,12 +160,9 @@ mod worker {
             while let Some(queued) = rx.next().await {
                 let msg = match queued {
                     Queued::Read(msg) => *msg,
-                    Queued::Later(array) => match decode::<ToWorker>(&array.to_vec()) {
-                        Ok(msg) => msg,
-                        Err(e) => {
-                            web_sys::console::error_1(&format!("worker: bad message {e}").into());
-                            continue;
-                        }
+                    Queued::Later(array) => match read(&array) {
+                        Some(msg) => msg,
+                        None => continue,
                     },
                 };
                 handle(&mut state, msg, &cancelled).await;
