@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures how long a study ZIP dropped on the page holds the page's main thread, in headless
+# Measures how long a study archive (ZIP, gzipped tar) dropped on the page holds the page's main thread, in headless
 # Chromium; writes benchmarks/archive_open.md. Builds the release page and the CLI (for the
 # phantom series).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/env.sh"

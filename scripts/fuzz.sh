@@ -27,7 +27,7 @@ for name in sys.argv[3:]:
         start, k = data.find(start_bytes, end), k + 1
 PY
 }
-for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg12 decode_jpeg2000 decode_nifti decode_raster load_weights load_manifest load_labels unzip}; do
+for target in ${FUZZ_TARGETS:-decode_any decode_dicom decode_jpeg_ls decode_jpeg12 decode_jpeg2000 decode_nifti decode_raster load_weights load_manifest load_labels unpack}; do
   corpus="corpus/$target"
   mkdir -p "$corpus"
   find "$ROOT"/crates/scarseg-imaging/tests/corpus/bad -type f ! -name 'jpeg_ls_overflow.dcm' \

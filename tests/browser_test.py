@@ -93,6 +93,8 @@ JPEG_12 = GOOD / "jpeg_extended_dcmtk.dcm"
 STUDY_ZIP = GOOD / "study.zip"
 # Archives inside an archive: the same series as SE1.zip, the volume two archives down, a cut one.
 NESTED_ZIP = GOOD / "nested.zip"
+# study.zip's files as `tar czf` packs them (Python's tarfile and gzip).
+STUDY_TGZ = GOOD / "study.tar.gz"
 TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", "600"))
 # Pixels allowed to differ between the page's masks and the CLI's (different float summation
 # order in wasm and natively, and WebGPU kernels, can flip pixels whose probability is at the
@@ -2018,7 +2020,7 @@ def compressed(d, device, downloads, cli_out):
 def archive(d, device, downloads, cli_out):
     """A ZIP archive dropped on the page is read as the folder it holds: its series and its
     volume each a case, analysed to `scarseg predict`'s masks for the same archive, and its
-    readme left out with a note."""
+    readme left out with a note; a tar archive of the same files the same way."""
     n = len(statuses(d))
     d.upload("[data-testid=file-input]", [STUDY_ZIP])
     done = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')].slice({n});
@@ -2030,6 +2032,18 @@ def archive(d, device, downloads, cli_out):
     assert "study.zip/readme.txt" in note, "the readme's note"
     same_masks(d, device, downloads, cli_out,
                [("study.zip/SE1", "SE1", "SE1", 3), ("study.zip/volume.nii", "volume", "volume", 3)])
+    # The same files in a gzip-compressed tar archive: the same cases, and the same masks.
+    n = len(statuses(d))
+    d.upload("[data-testid=file-input]", [STUDY_TGZ])
+    done = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')].slice({n});
+        return r.length == 2 && r.every(x => x.querySelector('[data-testid=file-status]')
+            .innerText.startsWith('done')) ? r.map(x => x.innerText) : null""", "the tar archive's cases")
+    print(f"[{device}] a tar archive: {done}")
+    assert [row.split(" ")[0] for row in done] == ["study.tar.gz/volume.nii", "study.tar.gz/SE1"], done
+    assert "study.tar.gz/readme.txt" in d.js("return document.body.innerText"), "the readme's note"
+    same_masks(d, device, downloads, cli_out,
+               [("study.tar.gz/SE1", "SE1", "SE1", 3),
+                ("study.tar.gz/volume.nii", "volume", "volume", 3)])
 
 
 def nested_archive(d, device, downloads, cli_out):

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use scarseg_imaging::archive::{Pause, Unzipped, Unzipping, is_zip};
+use scarseg_imaging::archive::{Pause, Unpacked, Unpacking, is_archive};
 use scarseg_imaging::decode::{
     Format, is_dicom_segmentation, labels_for, named_like_an_image, sniff, worth_decoding,
 };
@@ -742,19 +742,19 @@ impl Pause for Breath {
     }
 }
 
-/// [`scarseg_imaging::archive::unzip`], an entry (or a piece of a large one) at a time with
+/// [`scarseg_imaging::archive::unpack`], an entry (or a piece of a large one) at a time with
 /// breaths between.
-async fn unzip_breathing(
+async fn unpack_breathing(
     name: &str,
     bytes: Vec<u8>,
     limits: &Limits,
     breath: &mut Breath,
-) -> Result<Unzipped, ImagingError> {
-    let mut unzipping = Unzipping::new(name, bytes, limits)?;
-    while unzipping.step_with(breath).await? {
+) -> Result<Unpacked, ImagingError> {
+    let mut unpacking = Unpacking::new(name, bytes, limits)?;
+    while unpacking.step_with(breath).await? {
         breath.take().await;
     }
-    Ok(unzipping.into_unzipped())
+    Ok(unpacking.into_unpacked())
 }
 
 /// What the page may hold of files waiting for analysis (2.5 GiB): a web page's WebAssembly has
@@ -834,10 +834,10 @@ type Beside = Vec<(String, Arc<Vec<u8>>)>;
 /// rather than each shown as a failed file; only their first bytes are read. A file chosen by
 /// itself is always decoded, so it fails with its reason.
 ///
-/// A ZIP archive (a web PACS's study download) is read as the folder it holds: its files are
-/// paths below the archive's name (`study.zip/SE1/IM1`; `study.zip/SE1.zip/IM1` for an archive
-/// inside it), so each folder in it is a series, and an entry that cannot be read is refused by
-/// its path while the others are read.
+/// An archive (a web PACS's ZIP study download, a tar archive, gzipped or not) is read as the
+/// folder it holds: its files are paths below the archive's name (`study.zip/SE1/IM1`;
+/// `study.zip/SE1.tar.gz/IM1` for an archive inside it), so each folder in it is a series, and
+/// an entry that cannot be read is refused by its path while the others are read.
 async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
     type Files = Vec<(String, Vec<u8>)>;
     let mut series: std::collections::BTreeMap<String, (Files, Files)> = Default::default();
@@ -850,8 +850,7 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
     let mut held = LEDGER.with(|l| l.borrow().held_bytes());
     for file in files {
         let path = relative_path(&file);
-        let archive_name = path.to_ascii_lowercase().ends_with(".zip");
-        if path.contains('/') && !named_like_an_image(&path) && !archive_name {
+        if path.contains('/') && !named_like_an_image(&path) {
             let head = file_head(&file).await;
             if !worth_decoding(&path, &head) {
                 left_out.push(path);
@@ -879,18 +878,18 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
                 continue;
             }
         };
-        let entries = if is_zip(&bytes) {
-            match unzip_breathing(&path, bytes, &limits, &mut breath).await {
-                Ok(unzipped) => {
-                    let inflated = unzipped.files.iter().map(|(_, b)| b.len() as u64).sum();
+        let entries = if is_archive(&bytes) {
+            match unpack_breathing(&path, bytes, &limits, &mut breath).await {
+                Ok(unpacked) => {
+                    let inflated = unpacked.files.iter().map(|(_, b)| b.len() as u64).sum();
                     if let Some(why) = over_budget(held, inflated) {
                         refused.push((path.clone(), format!("{path}: {why}")));
                         continue;
                     }
-                    for e in unzipped.errors {
+                    for e in unpacked.errors {
                         refused.push((e.file.clone(), e.to_string()));
                     }
-                    let (images, others): (Vec<_>, Vec<_>) = unzipped
+                    let (images, others): (Vec<_>, Vec<_>) = unpacked
                         .files
                         .into_iter()
                         .partition(|(p, b)| worth_decoding(p, b));
@@ -2275,7 +2274,7 @@ pub fn App() -> impl IntoView {
                 let files = file_list(ev.data_transfer().and_then(|d| d.files()));
                 open_files(files);
             }>
-            <p>"Drop DICOM, NIfTI (.nii, .nii.gz), PNG or JPEG files (or a ZIP archive of them) here, or "
+            <p>"Drop DICOM, NIfTI (.nii, .nii.gz), PNG or JPEG files (or a ZIP or tar archive of them) here, or "
                 <label class="button">"choose files"
                     <input type="file" multiple data-testid="file-input"
                         on:change=pick_files />

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::ProgressBar;
-use scarseg_imaging::archive::{is_zip, unzip};
+use scarseg_imaging::archive::{Unpacked, is_archive, unpack};
 use scarseg_imaging::decode::{
     Format, decode_file_stacks, decode_series_stacks, labels_for, sniff, worth_decoding,
 };
@@ -316,7 +316,8 @@ pub enum Input {
     File(PathBuf),
     /// DICOM files of one folder.
     Series(PathBuf, Vec<PathBuf>),
-    /// A ZIP archive (a web PACS's study download), read as the folder it holds.
+    /// A ZIP or tar archive (a web PACS's study download, a tarball), read as the folder it
+    /// holds.
     Archive(PathBuf),
 }
 
@@ -385,10 +386,11 @@ pub fn expand(paths: &[PathBuf]) -> Result<Expanded> {
     Ok(out)
 }
 
-/// A file as an input: an archive where its first bytes say ZIP, else a file. Not opened to
+/// A file as an input: an archive where its first bytes say ZIP or tar (gzipped or not), else
+/// a file. Not opened to
 /// sniff it where it is not a regular file (a FIFO would block there).
 fn file_input(path: PathBuf) -> Input {
-    if special_kind(&path).is_none() && is_zip(&files::head(&path)) {
+    if special_kind(&path).is_none() && is_archive(&files::head(&path)) {
         Input::Archive(path)
     } else {
         Input::File(path)
@@ -438,7 +440,7 @@ fn expand_dir(dir: &Path, out: &mut Expanded, visited: &mut Visited) -> Result<(
             continue;
         }
         let head = files::head(&path);
-        if is_zip(&head) {
+        if is_archive(&head) {
             out.inputs.push(Input::Archive(path));
         } else if sniff(&head) == Some(Format::Dicom) {
             dicom.push(path);
@@ -508,8 +510,8 @@ pub fn decode(input: &Input, limits: &Limits) -> Decoded {
                 Ok(b) => b,
                 Err(e) => return failed(vec![format!("{e:#}")]),
             };
-            match unzip(&path.display().to_string(), bytes, limits) {
-                Ok(unzipped) => decode_archive(unzipped, limits),
+            match unpack(&path.display().to_string(), bytes, limits) {
+                Ok(unpacked) => decode_archive(unpacked, limits),
                 Err(e) => failed(vec![e.to_string()]),
             }
         }
@@ -544,16 +546,16 @@ fn decode_series(
 /// An archive's files as a folder's are read: the DICOM files of each folder in it a series,
 /// every other image file on its own, what is no image left out with a note, and the entries
 /// that did not read reported.
-fn decode_archive(unzipped: scarseg_imaging::archive::Unzipped, limits: &Limits) -> Decoded {
+fn decode_archive(unpacked: Unpacked, limits: &Limits) -> Decoded {
     let mut out = Decoded {
         stacks: vec![],
-        errors: unzipped.errors.iter().map(|e| e.to_string()).collect(),
+        errors: unpacked.errors.iter().map(|e| e.to_string()).collect(),
         notes: vec![],
     };
     let mut folders: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
         Default::default();
     let mut not_images = Vec::new();
-    for (path, bytes) in unzipped.files {
+    for (path, bytes) in unpacked.files {
         let (folder, name) = path.rsplit_once('/').unwrap_or(("", &path));
         if sniff(&bytes) == Some(Format::Dicom) {
             folders

@@ -1678,6 +1678,70 @@ fn archives_inside_a_zip_archive_are_read_as_its_folders() {
 }
 
 #[test]
+fn a_tar_archive_is_read_as_the_zip_archive_of_the_same_files_is() {
+    // study.zip's files packed by Python's tarfile and gzip (make_good_corpus.py `tar_archives`):
+    // the same stacks, and masks byte for byte the same as the ZIP archive's.
+    let zip = predict_corpus_copy("study.zip", "study.zip");
+    let tgz = predict_corpus_copy("study.tar.gz", "study.tar.gz");
+    assert!(
+        tgz.stderr
+            .contains("2 stack(s) from 1 input(s) analysed, 0 error(s)"),
+        "{}",
+        tgz.stderr
+    );
+    assert!(
+        tgz.stderr.contains("study.tar.gz/readme.txt"),
+        "{}",
+        tgz.stderr
+    );
+    let name = s(&tgz.input);
+    assert_eq!(
+        inputs_named(&tgz.out),
+        [
+            (format!("{name}/SE1"), "SE1".to_string(), 3),
+            (format!("{name}/volume.nii"), "volume".to_string(), 3),
+        ]
+    );
+    for k in 0..3 {
+        for mask in [
+            format!("SE1_{k:03}_scar.png"),
+            format!("volume_{k:03}_myo.png"),
+        ] {
+            let read = |dir: &Path| std::fs::read(dir.join(&mask)).expect("mask");
+            assert_eq!(read(&tgz.out), read(&zip.out), "{mask}");
+        }
+    }
+
+    // Uncompressed, and met in a folder under a name that says nothing: told by its content.
+    let tar = {
+        let mut out = Vec::new();
+        let packed = std::fs::read(good_corpus("study.tar.gz")).expect("corpus");
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&packed[..]), &mut out)
+            .expect("gzip");
+        out
+    };
+    let folder = tgz.tmp.path().join("export");
+    std::fs::create_dir(&folder).expect("mkdir");
+    std::fs::write(folder.join("STUDY0001"), tar).expect("write");
+    let out = tgz.tmp.path().join("out-folder");
+    let run = ok(&["predict", s(&folder), "--out", s(&out)]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("2 stack(s) from 1 input(s) analysed, 0 error(s)"),
+        "{stderr}"
+    );
+    let found = inputs_named(&out);
+    let inside = s(&folder.join("STUDY0001")).to_string();
+    assert_eq!(
+        found,
+        [
+            (format!("{inside}/SE1"), "SE1".to_string(), 3),
+            (format!("{inside}/volume.nii"), "volume".to_string(), 3),
+        ]
+    );
+}
+
+#[test]
 fn a_dicom_file_whose_preamble_starts_like_a_zip_is_read_as_dicom() {
     // The preamble is the writer's to fill; "PK\x03\x04" there (a ZIP's first bytes) must not
     // send the file, given alone or met in a folder, to the archive reader.

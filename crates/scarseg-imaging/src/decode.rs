@@ -163,13 +163,14 @@ fn part10_added(bytes: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
 }
 
 /// Whether a file met while walking a folder is worth decoding: its first bytes (`head`, 132 or
-/// more for DICOM) name a supported format, or its name could be an image's: an image extension,
+/// more for DICOM, 512 for a tar archive) name a supported format or an archive
+/// ([`crate::archive::archive_kind`]), or its name could be an image's: an image extension,
 /// none, or only digits after the last dot (exports name DICOM files by number or UID). The rest
 /// (a CD's viewer program, an autorun file, a document) is left out of a folder's inputs instead
 /// of each being reported as an unreadable image; a file chosen by name is always decoded, so it
 /// fails with its reason.
 pub fn worth_decoding(name: &str, head: &[u8]) -> bool {
-    sniff(head).is_some() || named_like_an_image(name)
+    sniff(head).is_some() || crate::archive::is_archive(head) || named_like_an_image(name)
 }
 
 /// The name half of [`worth_decoding`]: whether `name` (a path's last part counts) could be an

@@ -36,8 +36,9 @@ pub enum ErrorKind {
         /// The limit.
         limit: u64,
     },
-    /// A ZIP archive, or an entry of one, that cannot be read.
-    #[error("ZIP archive: {0}")]
+    /// An archive, or an entry of one, that cannot be read: the message names the kind ("ZIP
+    /// archive: ...", "tar archive: ...").
+    #[error("{0}")]
     Archive(String),
     /// The first bytes match none of the supported formats.
     #[error(

@@ -71,6 +71,15 @@ compression). `tests/dicom_variants.rs` checks what our decoder reads from each 
   slices, `more/volume.zip` holding `deeper.zip` holding qform_left_handed.nii as `volume.nii`,
   `cut.zip` (study.zip cut as above) and a `readme.txt`; in ../bad, zip_nest_deep.zip (an image
   four archives in) and zip_bomb_nested.zip (zip_bomb.zip inside an archive).
+- study.tar.gz: study.zip's files packed by Python's tarfile (GNU format, with the folder's own
+  entry and an AppleDouble `SE1/._IM1.dcm` beside IM1, as macOS's tar adds) and gzip's module
+  (`tar_archives`); paths_pax.tar and paths_gnu.tar: `./` before every path, a series folder
+  named in 133 characters (past the header's 100: a pax record in one, a GNU long name in the
+  other) holding seg_mr_0 as IM1.dcm, a symbolic link to it (its target's name too long as
+  well), a named pipe and SE2/IM2.dcm (seg_mr_1); in ../bad, tar_slip.tar (`../IM1.dcm` and
+  `/IM3.dcm` beside IM2.dcm), tar_bomb.tar.gz (2 MiB of zeros as IM1.dcm, 2 KiB gzipped),
+  tar_hidden_bomb.tar.gz (the zeros as a hidden `._IM1.dcm`, then IM2.dcm) and
+  tar_truncated.tar (study.tar.gz's tar cut 100 bytes into IM2's data).
 - jpeg_baseline_colour.dcm: an 8 x 8 RGB image (left half (200, 40, 40), right half
   (40, 40, 200)) compressed by GDCM to JPEG baseline: lossy, so read back to within a few grey
   levels.
@@ -604,6 +613,66 @@ def nested_archives():
     (bad / "zip_bomb_nested.zip").write_bytes(archive([("zip_bomb.zip", bomb)], zipfile.ZIP_STORED))
 
 
+def tar_archives():
+    """Tar archives as Python's tarfile writes them, gzip's own module compressing one."""
+    import gzip
+    import io
+    import tarfile
+
+    bad = GOOD.parent / "bad"
+
+    def entry(name, data=b"", kind=tarfile.REGTYPE, link=""):
+        info = tarfile.TarInfo(name)
+        info.size, info.type, info.linkname = len(data), kind, link
+        info.mtime, info.mode = 1796601600, 0o755 if kind == tarfile.DIRTYPE else 0o644
+        return info, data
+
+    def archive(entries, fmt):
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w", format=fmt) as t:
+            for info, data in entries:
+                t.addfile(info, io.BytesIO(data) if info.isreg() else None)
+        return out.getvalue()
+
+    slices = [(GOOD / f"seg_mr_{k}.dcm").read_bytes() for k in range(3)]
+    volume = (GOOD / "qform_left_handed.nii").read_bytes()
+    study = archive(
+        [entry("SE1/", kind=tarfile.DIRTYPE)]
+        + [entry(f"SE1/IM{k + 1}.dcm", data) for k, data in enumerate(slices)]
+        + [
+            entry("volume.nii", volume),
+            entry("readme.txt", b"Exported by a colleague's tar czf.\n"),
+            entry("SE1/._IM1.dcm", b"\0\5\x16\7 AppleDouble"),
+        ],
+        tarfile.GNU_FORMAT,
+    )
+    (GOOD / "study.tar.gz").write_bytes(gzip.compress(study, mtime=0))
+    long = "series_" + "LGE_PSIR_short_axis_" * 6 + "stack"
+    paths = [
+        entry("./", kind=tarfile.DIRTYPE),
+        entry(f"./{long}/IM1.dcm", slices[0]),
+        entry("./latest.dcm", kind=tarfile.SYMTYPE, link=f"{long}/IM1.dcm"),
+        entry("./pipe", kind=tarfile.FIFOTYPE),
+        entry("./SE2/IM2.dcm", slices[1]),
+    ]
+    (GOOD / "paths_pax.tar").write_bytes(archive(paths, tarfile.PAX_FORMAT))
+    (GOOD / "paths_gnu.tar").write_bytes(archive(paths, tarfile.GNU_FORMAT))
+    (bad / "tar_slip.tar").write_bytes(
+        archive(
+            [entry("../IM1.dcm", slices[0]), entry("/IM3.dcm", slices[2]), entry("IM2.dcm", slices[1])],
+            tarfile.GNU_FORMAT,
+        )
+    )
+    zeros = bytes(2 << 20)
+    bomb = archive([entry("IM1.dcm", zeros)], tarfile.GNU_FORMAT)
+    (bad / "tar_bomb.tar.gz").write_bytes(gzip.compress(bomb, mtime=0))
+    hidden = archive([entry("._IM1.dcm", zeros), entry("IM2.dcm", slices[1])], tarfile.GNU_FORMAT)
+    (bad / "tar_hidden_bomb.tar.gz").write_bytes(gzip.compress(hidden, mtime=0))
+    # Cut 100 bytes into IM2's data: IM1 reads, IM2 is cut short, nothing after it is read.
+    header = study.index(b"SE1/IM2.dcm")
+    (bad / "tar_truncated.tar").write_bytes(study[: header + 512 + 100])
+
+
 def colour(uid, photometric, planar, rows, cols):
     """An uncompressed 8-bit colour MR dataset without pixel data."""
     ds = mr(SECONDARY_CAPTURE, uid, rows, cols)
@@ -925,6 +994,7 @@ if __name__ == "__main__":
         "misdeclared": misdeclared,
         "archives": archives,
         "nested_archives": nested_archives,
+        "tar_archives": tar_archives,
         "bare": bare,
         "un_sequences": un_sequences,
         "un_elements": un_elements,
