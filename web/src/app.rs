@@ -175,6 +175,36 @@ struct Case {
     beside_fits: Vec<bool>,
 }
 
+impl Case {
+    /// A case waiting for its turn: part `part` of item `item` of job `job`, opened as `input`,
+    /// with the segmentations opened `beside` it; nothing of it analysed yet.
+    fn queued(
+        id: usize,
+        name: String,
+        input: String,
+        (job, item, part): (u32, usize, usize),
+        beside: Arc<Vec<(String, Arc<Vec<u8>>)>>,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            input,
+            job,
+            item,
+            part,
+            status: Status::Queued,
+            warnings: vec![],
+            stack: None,
+            result: None,
+            ms_per_slice: 0.0,
+            aha: AhaMark::default(),
+            corrections: Arc::default(),
+            beside,
+            beside_fits: vec![],
+        }
+    }
+}
+
 /// What the user marked for a case's AHA segments.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct AhaMark {
@@ -514,20 +544,14 @@ fn on_message(state: AppState, msg: FromWorker) {
                         cases[k].name = name;
                         continue;
                     }
-                    let case = Case {
-                        id: next,
+                    let first = &cases[i];
+                    let case = Case::queued(
+                        next,
                         name,
-                        part,
-                        status: Status::Queued,
-                        warnings: vec![],
-                        stack: None,
-                        result: None,
-                        ms_per_slice: 0.0,
-                        aha: AhaMark::default(),
-                        corrections: Arc::default(),
-                        beside_fits: vec![],
-                        ..cases[i].clone()
-                    };
+                        first.input.clone(),
+                        (job, item, part),
+                        first.beside.clone(),
+                    );
                     next += 1;
                     cases.insert(i + part, case);
                 }
@@ -668,24 +692,13 @@ fn submit(state: AppState, items: Vec<(Item, Beside)>, options: PostprocessOptio
         let (items, beside): (Vec<Item>, Vec<Beside>) = items.by_ref().take(run.len()).unzip();
         state.cases.update(|cases| {
             for (k, (item, beside)) in items.iter().zip(beside).enumerate() {
-                let id = cases.len();
-                cases.push(Case {
-                    id,
-                    name: item.name.clone(),
-                    input: item.name.clone(),
-                    job,
-                    item: k,
-                    part: 0,
-                    status: Status::Queued,
-                    warnings: vec![],
-                    stack: None,
-                    result: None,
-                    ms_per_slice: 0.0,
-                    aha: AhaMark::default(),
-                    corrections: Arc::default(),
-                    beside: Arc::new(beside),
-                    beside_fits: vec![],
-                });
+                cases.push(Case::queued(
+                    cases.len(),
+                    item.name.clone(),
+                    item.name.clone(),
+                    (job, k, 0),
+                    Arc::new(beside),
+                ));
             }
         });
         send(ToWorker::Analyse {

@@ -28,17 +28,27 @@ pub(crate) enum Codec {
 }
 
 impl Codec {
-    /// Whether every file of transfer syntax `uid` is decoded here (dicom-rs may decode none).
-    pub(crate) fn owns_syntax(uid: &str) -> bool {
-        crate::jpeg_ls::is_jpeg_ls(uid) || crate::jpeg2000::is_jpeg2000(uid)
-    }
-
-    /// The codec `obj`, of transfer syntax `uid` and `frames` frames, is decoded by here, if any.
-    pub(crate) fn of(obj: &InMemDicomObject, uid: &str, frames: usize) -> Option<Self> {
+    /// The codec that decodes every file of transfer syntax `uid` (dicom-rs may decode none),
+    /// if one does: told before the header is read.
+    fn of_syntax(uid: &str) -> Option<Self> {
         if crate::jpeg_ls::is_jpeg_ls(uid) {
             Some(Self::JpegLs)
         } else if crate::jpeg2000::is_jpeg2000(uid) {
             Some(Self::Jpeg2000)
+        } else {
+            None
+        }
+    }
+
+    /// Whether every file of transfer syntax `uid` is decoded here (dicom-rs may decode none).
+    pub(crate) fn owns_syntax(uid: &str) -> bool {
+        Self::of_syntax(uid).is_some()
+    }
+
+    /// The codec `obj`, of transfer syntax `uid` and `frames` frames, is decoded by here, if any.
+    pub(crate) fn of(obj: &InMemDicomObject, uid: &str, frames: usize) -> Option<Self> {
+        if let Some(codec) = Self::of_syntax(uid) {
+            Some(codec)
         } else if crate::jpeg12::is_grey_12_bit(obj, uid, frames) {
             Some(Self::Jpeg12)
         } else if crate::jpeg_rgb::is_rgb_jpeg(obj, uid) {
