@@ -4,8 +4,9 @@
 //! input: the declared sizes are not trusted (every entry is read under the byte limit, all of
 //! them together too, and so is what a compressed tar stream passes over), entry names that
 //! climb out of the archive (`../`, absolute paths) are refused, and an entry that cannot be read
-//! (encrypted, a compression method other than stored and deflate, a link, corrupt) is reported
-//! by name while the others are read.
+//! (encrypted, a compression method other than stored and deflate, a device, corrupt) is reported
+//! by name while the others are read; a tar archive's links are left out (what one names inside
+//! the archive is read as itself).
 
 use std::future::Future;
 use std::io::{Cursor, Read};
@@ -562,12 +563,14 @@ async fn tar_entry(
         // Named by its path in the archive where it has one (`./SE1/IM1` is `SE1/IM1`).
         let shown = enclosed(&listed).unwrap_or_else(|| listed.clone());
         let failed = |why: &str| Next::Failed(entry_error(kind, name, &shown, why));
-        let not_read = if entry_type.is_dir() || listed.ends_with('/') || is_beside(&listed) {
+        // A link names another entry, which is read as itself (as a folder walk reads a file
+        // met again through a link once), or a file outside the archive: left out as folders are.
+        let link = entry_type.is_hard_link() || entry_type.is_symlink();
+        let not_read = if entry_type.is_dir() || listed.ends_with('/') || is_beside(&listed) || link
+        {
             Some(Next::Skip)
         } else if enclosed(&listed).is_none() {
             Some(failed(LEAVES))
-        } else if entry_type.is_hard_link() || entry_type.is_symlink() {
-            Some(failed("a link to another entry, not a file"))
         } else if entry_type.is_gnu_sparse() {
             Some(failed("a sparse file, which is not read"))
         } else if !(entry_type.is_file() || entry_type.is_contiguous()) {
