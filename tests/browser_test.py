@@ -75,6 +75,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import zipfile
 import zlib
 
 DIST = pathlib.Path(sys.argv[1]).resolve()
@@ -1740,8 +1741,22 @@ def worker_deaths(d, origin, data, tmp):
         d.get(f"{origin}/?device=cpu")
         d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model")
         model = tmp / "rho-one"
-        d.upload("[data-testid=weights-input]", [model / "manifest.json", model / "weights.safetensors"])
+        # An archive without a model folder is refused with the reason; the model folder packed
+        # in a ZIP archive (as it is sent to a colleague) is opened as the folder.
+        notes = tmp / "notes.zip"
+        with zipfile.ZipFile(notes, "w") as z:
+            z.writestr("notes/readme.txt", "no model here")
+        d.upload("[data-testid=weights-input]", [notes])
+        message = d.wait("return document.querySelector('[data-testid=model-error]')?.innerText",
+                         "the archive's error")
+        assert message.startswith("notes.zip: holds no manifest.json"), message
+        packed = tmp / "rho-one.zip"
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(model.iterdir()):
+                z.write(f, f"rho-one/{f.name}")
+        d.upload("[data-testid=weights-input]", [packed])
         d.wait("return document.body.innerText.includes('rho-one')", "the user's model")
+        assert not d.js("return document.querySelector('[data-testid=model-error]')"), "an error left"
         d.upload("[data-testid=file-input]", files)
         rows = after_the_crash(d, "cpu")
         notice = d.js("return document.querySelector('[data-testid=worker-notice]').innerText")

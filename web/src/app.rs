@@ -20,6 +20,7 @@ use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::quality::listed;
 use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{Limits, Stack};
+use scarseg_pipeline::manifest::model_in_archive;
 use scarseg_pipeline::outputs::{
     LABEL_SUFFIX, SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr,
     doubts_text, flag_agreement_text, label_map, left_out_note, mask_png, output_stem, report_csv,
@@ -2196,13 +2197,34 @@ pub fn App() -> impl IntoView {
     let open_weights = move |ev: web_sys::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         let files = file_list(input.files());
+        // Cleared, as the file pickers are, so that choosing the same model again (or another
+        // after a refused one) fires again.
+        input.set_value("");
         spawn_local(async move {
             let mut manifest = None;
             let mut weights = None;
+            let mut breath = Breath::new();
             for f in files {
                 let name = f.name();
-                let bytes = file_bytes(&f, &mut Breath::new()).await;
+                let bytes = file_bytes(&f, &mut breath).await;
                 match bytes {
+                    // A model folder sent packed (a ZIP or tar archive of it).
+                    Ok(b) if is_archive(&b) => {
+                        let found = unpack_breathing(&name, b, &Limits::default(), &mut breath)
+                            .await
+                            .map_err(|e| e.to_string())
+                            .and_then(|unpacked| model_in_archive(&name, unpacked.files));
+                        match found {
+                            Ok(found) => {
+                                manifest = Some(found.manifest_json);
+                                weights = Some(found.weights);
+                            }
+                            Err(e) => {
+                                state.model_error.set(Some(e));
+                                return;
+                            }
+                        }
+                    }
                     Ok(b) if name.ends_with(".json") => manifest = Some(b),
                     Ok(b) if name.ends_with(".safetensors") => weights = Some(b),
                     _ => {}
@@ -2214,7 +2236,8 @@ pub fn App() -> impl IntoView {
                     None => send(ToWorker::LoadModel { manifest, weights }),
                 },
                 _ => state.model_error.set(Some(
-                    "choose the model folder's manifest.json and its .safetensors weights together"
+                    "choose the model folder's manifest.json and its .safetensors weights \
+                     together, or a ZIP or tar archive of the folder"
                         .into(),
                 )),
             }
@@ -2266,7 +2289,7 @@ pub fn App() -> impl IntoView {
                 }}
                 " "
                 <label class="button">"Open your own weights"
-                    <input type="file" multiple accept=".json,.safetensors" data-testid="weights-input"
+                    <input type="file" multiple accept=".json,.safetensors,.zip,.tar,.gz,.tgz" data-testid="weights-input"
                         on:change=open_weights />
                 </label>
             </p>

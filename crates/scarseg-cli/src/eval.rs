@@ -61,7 +61,8 @@ pub enum Method {
 /// Arguments of `scarseg eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Model folder; the bundled default model when absent. Given K times with `--folds K`
+    /// Model folder, or a ZIP or tar archive of one; the bundled default model when absent. Given
+    /// K times with `--folds K`
     /// and no `--fold`, each fold's patients are segmented by its own model (fold 0's first):
     /// cross-validation's pooled table.
     #[arg(long)]

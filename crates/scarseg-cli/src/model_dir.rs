@@ -1,13 +1,17 @@
 //! Model folders (`manifest.json` + weights + model card), as `export` writes them and the web
-//! app loads them, and the bundled default model.
+//! app loads them, a ZIP or tar archive of one (as a model is sent to a colleague), and the
+//! bundled default model.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
+use scarseg_imaging::Limits;
+use scarseg_imaging::archive::{is_archive, unpack};
 use scarseg_pipeline::manifest::{
-    LoadedModel, MANIFEST_FILE, Manifest, check_device, load_model, parse_manifest,
+    LoadedModel, MANIFEST_FILE, Manifest, check_device, load_model, model_in_archive,
+    parse_manifest,
 };
 
 /// Name of the bundled default model (its folder under `public/models/`).
@@ -24,8 +28,8 @@ const BUNDLED_WEIGHTS: &[u8] = include_bytes!(concat!(
     "/../../public/models/scarseg-atto-phantom/weights.safetensors"
 ));
 
-/// The weights a command runs: an exported model folder, or the default model built into this
-/// binary.
+/// The weights a command runs: an exported model folder (or an archive of one), or the default
+/// model built into this binary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModelRef {
     Folder(PathBuf),
@@ -51,6 +55,11 @@ impl std::fmt::Display for ModelRef {
 /// Loads a model, checking the weights' digest and architecture against the manifest.
 pub fn load(model: &ModelRef, device: &Device) -> Result<LoadedModel> {
     let (manifest, weights, what) = match model {
+        ModelRef::Folder(file) if file.is_file() => {
+            let (manifest, weights) = read_archive(file)?;
+            let what = format!("model archive {}", file.display());
+            (manifest, Cow::Owned(weights), what)
+        }
         ModelRef::Folder(dir) => {
             let (manifest, weights) = read(dir)?;
             let what = format!("model folder {}", dir.display());
@@ -65,6 +74,27 @@ pub fn load(model: &ModelRef, device: &Device) -> Result<LoadedModel> {
     futures_lite::future::block_on(check_device(&loaded.manifest, device))
         .with_context(|| format!("device {device:?}"))?;
     Ok(loaded)
+}
+
+/// The model folder packed in the archive `file` ([`model_in_archive`]): its checked manifest
+/// and weights, as [`read`] gives a folder's.
+fn read_archive(file: &Path) -> Result<(Manifest, Vec<u8>)> {
+    let name = file.display().to_string();
+    let limits = Limits::default();
+    let bytes = crate::files::read(file, &limits)?;
+    anyhow::ensure!(
+        is_archive(&bytes),
+        "{name}: not a model folder, nor a ZIP or tar archive of one"
+    );
+    let unpacked = unpack(&name, bytes, &limits)?;
+    match model_in_archive(&name, unpacked.files) {
+        Ok(found) => Ok((found.manifest, found.weights)),
+        // What did not read may be what was looked for.
+        Err(e) => match unpacked.errors.first() {
+            Some(unread) => anyhow::bail!("{e} ({unread})"),
+            None => anyhow::bail!(e),
+        },
+    }
 }
 
 /// A model folder's checked manifest and its weights file's bytes (of the size the manifest

@@ -45,7 +45,8 @@ pub struct PredictArgs {
     /// (and for a DICOM stack NAME_seg.dcm and NAME_sr.dcm), report.csv and report.json.
     #[arg(long)]
     pub out: PathBuf,
-    /// Model folder (manifest.json + weights); the bundled default model when absent.
+    /// Model folder (manifest.json + weights), or a ZIP or tar archive of one; the bundled
+    /// default model when absent.
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// flex (CPU), `wgpu[:i]`, vulkan, `cuda[:i]` or libtorch (CPU, `tch` feature).

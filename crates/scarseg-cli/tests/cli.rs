@@ -2202,6 +2202,66 @@ fn a_copy_of_the_binary_elsewhere_runs_its_built_in_default_model() {
             "{name:?}"
         );
     }
+
+    // The folder packed by the system's tar and gzip, as a model is sent to a colleague: the
+    // same weights and masks.
+    let tar = |archive: &Path, dir: &Path, entry: &str| {
+        let status = Command::new("tar")
+            .args(["czf", s(archive), "-C", s(dir), entry])
+            .status()
+            .expect("tar");
+        assert!(status.success());
+    };
+    let packed = root.join("model.tar.gz");
+    tar(
+        &packed,
+        folder.parent().expect("models"),
+        "scarseg-atto-phantom",
+    );
+    let from_archive = root.join("from-archive");
+    ok(&[
+        "predict",
+        s(&input),
+        "--weights",
+        s(&packed),
+        "--out",
+        s(&from_archive),
+    ]);
+    assert_eq!(
+        report_json(&from_archive)["weights"]["sha256"],
+        sha.as_str()
+    );
+    for mask in files_with(&from_folder, ".png") {
+        let name = mask.file_name().expect("name");
+        assert_eq!(
+            read_mask(&mask),
+            read_mask(&from_archive.join(name)),
+            "{name:?}"
+        );
+    }
+    // An archive that holds no model folder: one line that says so, and a failed run.
+    let empty = root.join("notes");
+    std::fs::create_dir_all(&empty).expect("dir");
+    std::fs::write(empty.join("readme.txt"), "no model here").expect("write");
+    let wrong = root.join("notes.tar.gz");
+    tar(&wrong, root, "notes");
+    let run = scarseg(&[
+        "predict",
+        s(&input),
+        "--weights",
+        s(&wrong),
+        "--out",
+        s(&root.join("none")),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: holds no manifest.json, so no exported model folder",
+            s(&wrong)
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]

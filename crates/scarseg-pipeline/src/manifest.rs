@@ -311,6 +311,62 @@ pub fn parse_manifest(json: &[u8]) -> Result<Manifest, LoadError> {
     Ok(manifest)
 }
 
+/// An exported model folder found in an archive: its manifest (as read, and parsed) and the
+/// weights file the manifest names.
+#[derive(Debug)]
+pub struct ModelFiles {
+    /// The manifest's bytes, for a reader that parses them itself (the page's worker).
+    pub manifest_json: Vec<u8>,
+    pub manifest: Manifest,
+    pub weights: Vec<u8>,
+}
+
+/// The model folder packed in the archive `name` (`tar czf model.tar.gz NAME/`, a ZIP of it, as
+/// one sends a model to a colleague), from the archive's files as
+/// `scarseg_imaging::archive::unpack` gives them: the one [`MANIFEST_FILE`] in it, at any depth,
+/// and the weights file that manifest names, beside it. An archive without a manifest, with
+/// several (several models), with a manifest that does not parse, or without the weights it
+/// names is an error that says which. The digest and the architecture are for the loader to
+/// check, as for a folder.
+pub fn model_in_archive(
+    name: &str,
+    mut files: Vec<(String, Vec<u8>)>,
+) -> Result<ModelFiles, String> {
+    let folder = |path: &str| path.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+    let manifests: Vec<usize> = (0..files.len())
+        .filter(|&i| files[i].0.rsplit('/').next() == Some(MANIFEST_FILE))
+        .collect();
+    let at = match manifests[..] {
+        [at] => at,
+        [] => {
+            return Err(format!(
+                "{name}: holds no {MANIFEST_FILE}, so no exported model folder (`scarseg export` \
+                 writes {MANIFEST_FILE} beside the weights)"
+            ));
+        }
+        _ => {
+            let folders: Vec<String> = manifests.iter().map(|&i| folder(&files[i].0)).collect();
+            return Err(format!(
+                "{name}: holds {} model folders ({}): pack one",
+                folders.len(),
+                folders.join(", ")
+            ));
+        }
+    };
+    let dir = folder(&files[at].0);
+    let manifest = parse_manifest(&files[at].1).map_err(|e| format!("{dir}/{e}"))?;
+    let wanted = format!("{dir}/{}", manifest.weights.file);
+    let weights = files
+        .iter()
+        .position(|(path, _)| *path == wanted)
+        .ok_or_else(|| format!("{wanted}: not in the archive, and its {MANIFEST_FILE} names it"))?;
+    Ok(ModelFiles {
+        weights: std::mem::take(&mut files[weights].1),
+        manifest_json: std::mem::take(&mut files[at].1),
+        manifest,
+    })
+}
+
 /// A model ready to run, with what it was loaded from.
 #[derive(Debug)]
 pub struct LoadedModel {
@@ -417,6 +473,57 @@ pub async fn load_trusted(
 mod tests {
     use super::*;
     use scarseg_model::weights::{Precision, to_safetensors};
+
+    #[test]
+    fn a_model_folder_is_found_in_an_archive_s_files() {
+        let weights = b"not really weights".to_vec();
+        let manifest = manifest_for(
+            &ScarSegNetConfig::new([8, 16, 24, 32], [1, 1, 1, 1]),
+            &weights,
+        );
+        let json = serde_json::to_vec(&manifest).expect("json");
+        let file = |path: &str, bytes: &[u8]| (format!("m.zip/{path}"), bytes.to_vec());
+        // A folder inside the archive, with its card and a readme beside it.
+        let files = vec![
+            file("readme.txt", b"hi"),
+            file("rho/MODEL_CARD.md", b"card"),
+            file("rho/weights.safetensors", &weights),
+            file("rho/manifest.json", &json),
+        ];
+        let found = model_in_archive("m.zip", files.clone()).expect("found");
+        assert_eq!(found.manifest, manifest);
+        assert_eq!(found.manifest_json, json);
+        assert_eq!(found.weights, weights);
+        // Or at the archive's root.
+        let root = vec![
+            file("manifest.json", &json),
+            file("weights.safetensors", &weights),
+        ];
+        assert_eq!(
+            model_in_archive("m.zip", root).expect("found").weights,
+            weights
+        );
+
+        // No manifest; two; weights missing or in another folder; a manifest that is not one.
+        let e = model_in_archive("m.zip", files[..3].to_vec()).expect_err("none");
+        assert!(e.starts_with("m.zip: holds no manifest.json"), "{e}");
+        let mut two = files.clone();
+        two.push(file("other/manifest.json", &json));
+        assert_eq!(
+            model_in_archive("m.zip", two).expect_err("two"),
+            "m.zip: holds 2 model folders (m.zip/rho, m.zip/other): pack one"
+        );
+        let mut moved = files.clone();
+        moved[2].0 = "m.zip/weights.safetensors".into();
+        assert_eq!(
+            model_in_archive("m.zip", moved).expect_err("elsewhere"),
+            "m.zip/rho/weights.safetensors: not in the archive, and its manifest.json names it"
+        );
+        let mut broken = files;
+        broken[3].1 = b"{".to_vec();
+        let e = model_in_archive("m.zip", broken).expect_err("broken");
+        assert!(e.starts_with("m.zip/rho/manifest.json: "), "{e}");
+    }
 
     fn manifest_for(config: &ScarSegNetConfig, weights: &[u8]) -> Manifest {
         Manifest {
