@@ -178,7 +178,8 @@ struct Case {
 
 impl Case {
     /// A case waiting for its turn: part `part` of item `item` of job `job`, opened as `input`,
-    /// with the segmentations opened `beside` it; nothing of it analysed yet.
+    /// with the segmentations opened `beside` it; nothing of it analysed yet (a file refused
+    /// before it was sent starts so too, its status then set).
     fn queued(
         id: usize,
         name: String,
@@ -1185,23 +1186,12 @@ pub fn App() -> impl IntoView {
             state.left_out.set(left_out);
             state.cases.update(|cases| {
                 for (name, message) in refused {
-                    let id = cases.len();
+                    // Never sent: no job's.
+                    let case =
+                        Case::queued(cases.len(), name.clone(), name, (0, 0, 0), Arc::default());
                     cases.push(Case {
-                        id,
-                        input: name.clone(),
-                        name,
-                        job: 0,
-                        item: 0,
-                        part: 0,
                         status: Status::Failed(vec![message]),
-                        warnings: vec![],
-                        stack: None,
-                        result: None,
-                        ms_per_slice: 0.0,
-                        aha: AhaMark::default(),
-                        corrections: Arc::default(),
-                        beside: Arc::default(),
-                        beside_fits: vec![],
+                        ..case
                     });
                 }
             });
