@@ -185,7 +185,7 @@ impl Case {
         name: String,
         input: String,
         (job, item, part): (u32, usize, usize),
-        beside: Arc<Vec<(String, Arc<Vec<u8>>)>>,
+        beside: Arc<Beside>,
     ) -> Self {
         Self {
             id,
