@@ -20,7 +20,7 @@ use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::quality::listed;
 use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::{Limits, Stack};
-use scarseg_pipeline::manifest::model_in_archive;
+use scarseg_pipeline::manifest::{model_folder_hint, model_in_archive};
 use scarseg_pipeline::outputs::{
     LABEL_SUFFIX, SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr,
     doubts_text, flag_agreement_text, label_map, left_out_note, mask_png, output_stem, report_csv,
@@ -908,7 +908,12 @@ async fn items_from_files(files: Vec<web_sys::File>) -> FromFiles {
                         .files
                         .into_iter()
                         .partition(|(p, b)| worth_decoding(p, b));
-                    left_out.extend(others.into_iter().map(|(p, _)| p));
+                    let others: Vec<String> = others.into_iter().map(|(p, _)| p).collect();
+                    // A model folder dropped with the scans: said where it goes.
+                    if let Some(hint) = model_folder_hint(&others) {
+                        refused.push((path.clone(), hint));
+                    }
+                    left_out.extend(others);
                     images
                 }
                 Err(e) => {

@@ -19,6 +19,7 @@ use scarseg_imaging::postprocess::PostprocessOptions;
 use scarseg_imaging::sr::Verifier;
 use scarseg_imaging::view::{Overlay, Window, rgba};
 use scarseg_imaging::{ErrorKind, ImagingError, Limits, Stack};
+use scarseg_pipeline::manifest::model_folder_hint;
 use scarseg_pipeline::outputs::{
     SEG_SUFFIX, SR_SUFFIX, SegMaker, aha_csv, aha_rows, dicom_seg, dicom_sr, doubts_text,
     flag_agreement, flag_agreement_text, label_map, left_out_note, mask_png, output_stem,
@@ -579,6 +580,7 @@ fn decode_archive(unpacked: Unpacked, limits: &Limits) -> Decoded {
         out.notes.extend(series.notes);
     }
     if !not_images.is_empty() {
+        out.notes.extend(model_folder_hint(&not_images));
         out.notes.push(left_out_note(&not_images));
     }
     out

@@ -2239,6 +2239,17 @@ fn a_copy_of_the_binary_elsewhere_runs_its_built_in_default_model() {
             "{name:?}"
         );
     }
+    // The archive given as an input instead: said where it goes.
+    let run = scarseg(&["predict", s(&packed), "--out", s(&root.join("as-input"))]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}/scarseg-atto-phantom: an exported model folder (manifest.json and its weights), \
+             not images: open it as weights",
+            s(&packed)
+        )),
+        "{stderr}"
+    );
     // An archive that holds no model folder: one line that says so, and a failed run.
     let empty = root.join("notes");
     std::fs::create_dir_all(&empty).expect("dir");

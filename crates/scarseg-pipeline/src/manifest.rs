@@ -367,6 +367,20 @@ pub fn model_in_archive(
     })
 }
 
+/// What to tell a user who opened a model folder as images (an archive of one dropped with the
+/// scans): where it goes instead. `paths` are the files left out as not images; `None` when none
+/// of them is a [`MANIFEST_FILE`].
+pub fn model_folder_hint(paths: &[String]) -> Option<String> {
+    let manifest = paths
+        .iter()
+        .find(|p| p.rsplit('/').next() == Some(MANIFEST_FILE))?;
+    let folder = manifest.rsplit_once('/').map_or(".", |(dir, _)| dir);
+    Some(format!(
+        "{folder}: an exported model folder ({MANIFEST_FILE} and its weights), not images: open \
+         it as weights (\"Open your own weights\" in the page, --weights in scarseg)"
+    ))
+}
+
 /// A model ready to run, with what it was loaded from.
 #[derive(Debug)]
 pub struct LoadedModel {
@@ -473,6 +487,25 @@ pub async fn load_trusted(
 mod tests {
     use super::*;
     use scarseg_model::weights::{Precision, to_safetensors};
+
+    #[test]
+    fn a_model_folder_opened_as_images_is_pointed_to_the_weights() {
+        let left = |paths: &[&str]| paths.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            model_folder_hint(&left(&[
+                "m.zip/rho/MODEL_CARD.md",
+                "m.zip/rho/manifest.json"
+            ])),
+            Some(
+                "m.zip/rho: an exported model folder (manifest.json and its weights), not images: \
+                 open it as weights (\"Open your own weights\" in the page, --weights in scarseg)"
+                    .to_string()
+            )
+        );
+        assert_eq!(model_folder_hint(&left(&["m.zip/readme.txt"])), None);
+        // A file merely ending so is not the manifest.
+        assert_eq!(model_folder_hint(&left(&["m.zip/old_manifest.json"])), None);
+    }
 
     #[test]
     fn a_model_folder_is_found_in_an_archive_s_files() {
