@@ -1890,11 +1890,15 @@ def worker_death_on_gpu(d, origin, data, tmp):
                                "WebGPU (capacity overflow"), line
         assert d.js("return document.querySelector('[data-testid=device-choice]').value") == "cpu"
         # The model's archive opened with the scans instead: its row says where it goes.
+        packed = tmp / "rho-one-scans.zip"
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted((tmp / "rho-one").iterdir()):
+                z.write(f, f"rho-one/{f.name}")
         n = len(statuses(d))
         d.upload("[data-testid=file-input]", [packed])
         row = d.wait(f"""const r = [...document.querySelectorAll('[data-testid=file-row]')][{n}];
             return r && r.innerText.includes('failed') ? r.innerText : null""", "the model archive's row")
-        assert "rho-one.zip/rho-one: an exported model folder" in row and "Open your own weights" in row, row
+        assert "rho-one-scans.zip/rho-one: an exported model folder" in row and "Open your own weights" in row, row
         republish(tmp, ["scarseg-worker_loader.js"])
         d.get(f"{origin}/?device=webgpu")
         d.wait("return document.querySelector('[data-testid=model-sha]')", "the default model again")
