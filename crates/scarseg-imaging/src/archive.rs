@@ -561,7 +561,8 @@ async fn tar_entry(
             .unwrap_or_else(|| header.path_bytes().into_owned());
         let listed = String::from_utf8_lossy(&path_bytes).into_owned();
         // Named by its path in the archive where it has one (`./SE1/IM1` is `SE1/IM1`).
-        let shown = enclosed(&listed).unwrap_or_else(|| listed.clone());
+        let inside = enclosed(&listed);
+        let shown = inside.clone().unwrap_or_else(|| listed.clone());
         let failed = |why: &str| Next::Failed(entry_error(kind, name, &shown, why));
         // A link names another entry, which is read as itself (as a folder walk reads a file
         // met again through a link once), or a file outside the archive: left out as folders are.
@@ -569,7 +570,7 @@ async fn tar_entry(
         let not_read = if entry_type.is_dir() || listed.ends_with('/') || is_beside(&listed) || link
         {
             Some(Next::Skip)
-        } else if enclosed(&listed).is_none() {
+        } else if inside.is_none() {
             Some(failed(LEAVES))
         } else if entry_type.is_gnu_sparse() {
             Some(failed("a sparse file, which is not read"))
@@ -579,12 +580,12 @@ async fn tar_entry(
             None
         };
         if let Some(next) = not_read {
-            if let Err(next) = tar.content(size, pad, None, counted, name, pause).await? {
-                return Ok(next);
-            }
-            return Ok(next);
+            // Its content passed over; a stream that ends there says so instead.
+            let passed = tar.content(size, pad, None, counted, name, pause).await?;
+            return Ok(passed.err().unwrap_or(next));
         }
-        let path = enclosed(&listed).unwrap_or_default();
+        // Inside the archive (a path out was refused above).
+        let path = shown;
         // What the header says, within the limit; more is refused by the caller.
         let left = counted.left();
         let wanted = size.min(left + 1);
